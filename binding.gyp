@@ -1,0 +1,34 @@
+{
+  # UCX is found through UCX_HOME (a custom or CUDA-enabled build) or pkg-config.
+  # scripts/setup.mjs checks for it first and says what to install when it is missing.
+  "variables": {
+    "ucx_home%": "<!(node -p \"process.env.UCX_HOME || ''\")"
+  },
+  "targets": [
+    {
+      "target_name": "node_ucx",
+      "sources": [
+        "csrc/addon.cc",
+        "csrc/status.cc",
+        "csrc/context.cc",
+        "csrc/worker.cc",
+        "csrc/listener.cc",
+        "csrc/endpoint.cc",
+        "csrc/request.cc",
+        "csrc/memory.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["ucx_home != ''", {
+          "include_dirs": ["<(ucx_home)/include"],
+          "libraries": ["-L<(ucx_home)/lib", "-Wl,-rpath,<(ucx_home)/lib", "-lucp", "-luct", "-lucs"]
+        }, {
+          "cflags_cc": ["<!@(pkg-config --cflags ucx)"],
+          "libraries": ["<!@(pkg-config --libs ucx)"]
+        }]
+      ]
+    }
+  ]
+}

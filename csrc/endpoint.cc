@@ -1,0 +1,314 @@
+#include "endpoint.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "addon.h"
+#include "memory.h"
+#include "status.h"
+#include "worker.h"
+
+namespace nucx {
+
+Napi::Function Endpoint::Define(Napi::Env env) {
+  return DefineClass(env, "Endpoint",
+                     {
+                         InstanceMethod<&Endpoint::TagSend>("tagSend"),
+                         InstanceMethod<&Endpoint::StreamSend>("streamSend"),
+                         InstanceMethod<&Endpoint::StreamRecv>("streamRecv"),
+                         InstanceMethod<&Endpoint::AmSend>("amSend"),
+                         InstanceMethod<&Endpoint::Put>("put"),
+                         InstanceMethod<&Endpoint::Get>("get"),
+                         InstanceMethod<&Endpoint::Atomic>("atomic"),
+                         InstanceMethod<&Endpoint::UnpackRkey>("unpackRkey"),
+                         InstanceMethod<&Endpoint::Flush>("flush"),
+                         InstanceMethod<&Endpoint::Close>("close"),
+                         InstanceMethod<&Endpoint::Info>("info"),
+                     });
+}
+
+// Made only by Worker.connect / connectAddress and Listener.accept.
+Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info) {
+  worker_ = Worker::Unwrap(info[0].As<Napi::Object>());
+  worker_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+}
+
+Endpoint::~Endpoint() { Abandon(); }
+
+bool Endpoint::Create(ucp_ep_params_t& params, bool peer_errors) {
+  params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
+  params.err_mode = peer_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
+  params.err_handler.cb = OnError;
+  params.err_handler.arg = this;
+  ucs_status_t status = ucp_ep_create(worker_->handle(), &params, &ep_);
+  if (status != UCS_OK) {
+    ep_ = nullptr;
+    ThrowStatus(Env(), status, "ucp_ep_create");
+    return false;
+  }
+  worker_->AddEndpoint(ep_, this);
+  Ref();  // the wrapper lives while the ucp_ep does: events name it
+  return true;
+}
+
+void Endpoint::AdoptReplyEndpoint(ucp_ep_h ep) {
+  ep_ = ep;
+  owned_ = false;
+  worker_->AddEndpoint(ep_, this);
+  Ref();
+}
+
+void Endpoint::OnError(void* arg, ucp_ep_h ep, ucs_status_t status) {
+  Endpoint* self = static_cast<Endpoint*>(arg);
+  if (self->ep_ == nullptr) return;
+  self->worker_->QueueEndpointError(self, status);
+}
+
+void Endpoint::Detach() {
+  if (ep_ == nullptr) return;
+  std::unordered_set<RemoteKey*> keys;
+  keys.swap(rkeys_);
+  for (RemoteKey* key : keys) key->Destroy();  // rkeys go before their endpoint
+  worker_->RemoveEndpoint(ep_);
+  ep_ = nullptr;
+  Unref();
+}
+
+void Endpoint::Abandon() {
+  if (ep_ == nullptr) return;
+  ucp_ep_h ep = ep_;
+  bool owned = owned_;
+  Detach();
+  if (!owned || worker_->closed()) return;
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  ucs_status_ptr_t sp = ucp_ep_close_nbx(ep, &param);
+  if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
+    for (int i = 0; i < 64 && ucp_request_check_status(sp) == UCS_INPROGRESS; i++) ucp_worker_progress(worker_->handle());
+    ucp_request_free(sp);
+  }
+}
+
+bool Endpoint::RequireOpen(Napi::Env env) {
+  if (ep_ != nullptr && !worker_->closed()) return true;
+  ThrowCoded(env, "ERR_UCX_CLOSED", "the Endpoint is closed");
+  return false;
+}
+
+static void SetMemoryType(ucp_request_param_t* param, int memory_type) {
+  if (memory_type < 0) return;
+  param->op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  param->memory_type = static_cast<ucs_memory_type_t>(memory_type);
+}
+
+static ucp_request_param_t SendParam(int memory_type) {
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
+  param.cb.send = Worker::OnSend;
+  SetMemoryType(&param, memory_type);
+  return param;
+}
+
+// tagSend(data, length, memoryType, tag, sync): undefined | Promise -> ucp_tag_send_nbx / ucp_tag_send_sync_nbx
+Napi::Value Endpoint::TagSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
+  bool lossless;
+  ucp_tag_t tag = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  bool sync = info[4].As<Napi::Boolean>().Value();
+  ucs_status_ptr_t sp = sync ? ucp_tag_send_sync_nbx(ep_, data.ptr, data.length, tag, &param)
+                             : ucp_tag_send_nbx(ep_, data.ptr, data.length, tag, &param);
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_tag_send_nbx"));
+}
+
+// streamSend(data, length, memoryType): undefined | Promise -> ucp_stream_send_nbx
+Napi::Value Endpoint::StreamSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
+  ucs_status_ptr_t sp = ucp_stream_send_nbx(ep_, data.ptr, data.length, &param);
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_stream_send_nbx"));
+}
+
+// streamRecv(data, length, memoryType, waitAll, cancelId): number | Promise<number> -> ucp_stream_recv_nbx
+Napi::Value Endpoint::StreamRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
+  param.cb.recv_stream = Worker::OnStreamRecv;
+  SetMemoryType(&param, info[2].As<Napi::Number>().Int32Value());
+  if (info[3].As<Napi::Boolean>().Value()) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags = UCP_STREAM_RECV_FLAG_WAITALL;
+  }
+  uint32_t cancel_id = info[4].As<Napi::Number>().Uint32Value();
+  size_t length = 0;
+  ucs_status_ptr_t sp = ucp_stream_recv_nbx(ep_, data.ptr, data.length, &length, &param);
+  if (sp == nullptr) return Napi::Number::New(env, static_cast<double>(length));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kStreamRecv, this, data.pinnable, "ucp_stream_recv_nbx",
+                                          cancel_id));
+}
+
+// amSend(id, header | null, data | null, length, memoryType, flags): undefined | Promise -> ucp_am_send_nbx
+Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  unsigned id = info[0].As<Napi::Number>().Uint32Value();
+  DataArg header;
+  if (!info[1].IsNull() && !ReadData(env, info[1], info[3], &header)) return env.Undefined();
+  DataArg data;
+  if (!info[2].IsNull() && !ReadData(env, info[2], info[3], &data)) return env.Undefined();
+  ucp_request_param_t param = SendParam(info[4].As<Napi::Number>().Int32Value());
+  param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = info[5].As<Napi::Number>().Uint32Value();
+  ucs_status_ptr_t sp = ucp_am_send_nbx(ep_, id, header.ptr, header.length, data.ptr, data.length, &param);
+  napi_value pin = nullptr;
+  if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
+    // UCX may read the header and the data until completion: pin both.
+    napi_create_array_with_length(env, 2, &pin);
+    if (header.pinnable != nullptr) napi_set_element(env, pin, 0, header.pinnable);
+    if (data.pinnable != nullptr) napi_set_element(env, pin, 1, data.pinnable);
+  }
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, pin, "ucp_am_send_nbx"));
+}
+
+// put(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_put_nbx
+Napi::Value Endpoint::Put(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
+  bool lossless;
+  uint64_t remote = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
+  if (!key->RequireLive(env)) return env.Undefined();
+  ucs_status_ptr_t sp = ucp_put_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_put_nbx"));
+}
+
+// get(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_get_nbx
+Napi::Value Endpoint::Get(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
+  bool lossless;
+  uint64_t remote = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
+  if (!key->RequireLive(env)) return env.Undefined();
+  ucs_status_ptr_t sp = ucp_get_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_get_nbx"));
+}
+
+// atomic(opcode, remoteAddress, rkey, value, size, fetch, swap?): bigint | undefined | Promise -> ucp_atomic_op_nbx
+// For UCP_ATOMIC_OP_CSWAP `value` is the compare value and `swap` the new one.
+Napi::Value Endpoint::Atomic(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  ucp_atomic_op_t opcode = static_cast<ucp_atomic_op_t>(info[0].As<Napi::Number>().Int32Value());
+  bool lossless;
+  uint64_t remote = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  RemoteKey* key = RemoteKey::Unwrap(info[2].As<Napi::Object>());
+  if (!key->RequireLive(env)) return env.Undefined();
+  uint64_t value = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint32_t size = info[4].As<Napi::Number>().Uint32Value();
+  bool fetch = info[5].As<Napi::Boolean>().Value();
+  // UCX reads the operand and writes the reply until completion: heap storage, freed on settle.
+  uint64_t* storage = new uint64_t[2]{value, 0};
+  if (opcode == UCP_ATOMIC_OP_CSWAP) storage[1] = info[6].As<Napi::BigInt>().Uint64Value(&lossless);
+  ucp_request_param_t param = SendParam(-1);
+  param.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+  param.datatype = ucp_dt_make_contig(size);
+  if (fetch) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_REPLY_BUFFER;
+    param.reply_buffer = &storage[1];
+  }
+  ucs_status_ptr_t sp = ucp_atomic_op_nbx(ep_, opcode, &storage[0], 1, remote, key->handle(), &param);
+  if (sp == nullptr || UCS_PTR_IS_ERR(sp)) {
+    uint64_t fetched = size == 4 ? static_cast<uint32_t>(storage[1]) : storage[1];
+    delete[] storage;
+    if (sp != nullptr) {
+      ThrowStatus(env, UCS_PTR_STATUS(sp), "ucp_atomic_op_nbx");
+      return env.Undefined();
+    }
+    return fetch ? Napi::Value(Napi::BigInt::New(env, fetched)) : env.Undefined();
+  }
+  napi_value promise = worker_->Submit(sp, fetch ? RequestKind::kFetch : RequestKind::kSend, this, nullptr,
+                                       "ucp_atomic_op_nbx");
+  Request* request = static_cast<Request*>(sp);
+  request->atomic = storage;
+  request->atomic_size = static_cast<uint8_t>(size);
+  return Napi::Value(env, promise);
+}
+
+// unpackRkey(packed): NativeRemoteKey -> ucp_ep_rkey_unpack
+Napi::Value Endpoint::UnpackRkey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  Napi::Uint8Array packed = info[0].As<Napi::Uint8Array>();
+  ucp_rkey_h rkey;
+  ucs_status_t status = ucp_ep_rkey_unpack(ep_, packed.Data(), &rkey);
+  if (status != UCS_OK) {
+    ThrowStatus(env, status, "ucp_ep_rkey_unpack");
+    return env.Undefined();
+  }
+  Napi::Object object = Addon::Of(env).rkey_ctor.New({Value()});
+  RemoteKey::Unwrap(object)->Attach(this, rkey);
+  return object;
+}
+
+// flush(): undefined | Promise -> ucp_ep_flush_nbx
+Napi::Value Endpoint::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  ucp_request_param_t param = SendParam(-1);
+  return Napi::Value(env, worker_->Submit(ucp_ep_flush_nbx(ep_, &param), RequestKind::kSend, this, nullptr,
+                                          "ucp_ep_flush_nbx"));
+}
+
+// close(force): undefined | Promise -> ucp_ep_close_nbx (UCP_EP_CLOSE_FLAG_FORCE when force)
+Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ep_ == nullptr || worker_->closed()) return env.Undefined();
+  bool force = info[0].As<Napi::Boolean>().Value();
+  ucp_ep_h ep = ep_;
+  bool owned = owned_;
+  Detach();
+  if (!owned) return env.Undefined();
+  ucp_request_param_t param = SendParam(-1);
+  if (force) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  }
+  // The request pins this wrapper: UCX may still report an error for it until the close completes.
+  return Napi::Value(env, worker_->Submit(ucp_ep_close_nbx(ep, &param), RequestKind::kClose, nullptr, Value(),
+                                          "ucp_ep_close_nbx"));
+}
+
+// info(): string -> ucp_ep_print_info (the lanes and transports UCX chose)
+Napi::Value Endpoint::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireOpen(env)) return env.Undefined();
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* stream = open_memstream(&text, &size);
+  if (stream == nullptr) return Napi::String::New(env, "");
+  ucp_ep_print_info(ep_, stream);
+  fclose(stream);
+  Napi::String result = Napi::String::New(env, text, size);
+  free(text);
+  return result;
+}
+
+}  // namespace nucx

@@ -1,0 +1,57 @@
+// ucp_ep: tag, stream and active-message sends, stream receives, RMA, atomics, close.
+#pragma once
+#include <napi.h>
+#include <ucp/api/ucp.h>
+
+#include <unordered_set>
+
+namespace nucx {
+
+class Worker;
+class RemoteKey;
+
+class Endpoint : public Napi::ObjectWrap<Endpoint> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Endpoint(const Napi::CallbackInfo& info);
+  ~Endpoint() override;
+
+  // ucp_ep_create with PEER error handling (or none: faster, shared memory on UCX 1.13,
+  // but a dead peer goes unnoticed); throws and returns false on failure.
+  bool Create(ucp_ep_params_t& params, bool peer_errors);
+  // Wraps a reply endpoint that UCX created for a peer (not ours to close).
+  void AdoptReplyEndpoint(ucp_ep_h ep);
+  // Worker shutdown: force-close without waiting.
+  void Abandon();
+
+  ucp_ep_h handle() const { return ep_; }
+  Worker* worker() const { return worker_; }
+  void AddRemoteKey(RemoteKey* key) { rkeys_.insert(key); }
+  void RemoveRemoteKey(RemoteKey* key) { rkeys_.erase(key); }
+
+ private:
+  static void OnError(void* arg, ucp_ep_h ep, ucs_status_t status);
+
+  Napi::Value TagSend(const Napi::CallbackInfo& info);
+  Napi::Value StreamSend(const Napi::CallbackInfo& info);
+  Napi::Value StreamRecv(const Napi::CallbackInfo& info);
+  Napi::Value AmSend(const Napi::CallbackInfo& info);
+  Napi::Value Put(const Napi::CallbackInfo& info);
+  Napi::Value Get(const Napi::CallbackInfo& info);
+  Napi::Value Atomic(const Napi::CallbackInfo& info);
+  Napi::Value UnpackRkey(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+
+  void Detach();  // forget the ucp_ep: unregister, destroy rkeys, drop the self-reference
+  bool RequireOpen(Napi::Env env);
+
+  Worker* worker_ = nullptr;
+  Napi::ObjectReference worker_ref_;
+  ucp_ep_h ep_ = nullptr;
+  bool owned_ = true;
+  std::unordered_set<RemoteKey*> rkeys_;
+};
+
+}  // namespace nucx

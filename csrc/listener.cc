@@ -1,0 +1,129 @@
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "addon.h"
+#include "endpoint.h"
+#include "status.h"
+#include "worker.h"
+
+namespace nucx {
+
+Napi::Function Listener::Define(Napi::Env env) {
+  return DefineClass(env, "Listener",
+                     {
+                         InstanceMethod<&Listener::Address>("address"),
+                         InstanceMethod<&Listener::Accept>("accept"),
+                         InstanceMethod<&Listener::Reject>("reject"),
+                         InstanceMethod<&Listener::Close>("close"),
+                     });
+}
+
+// Made only by Worker.listen.
+Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
+  worker_ = Worker::Unwrap(info[0].As<Napi::Object>());
+  worker_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+}
+
+Listener::~Listener() { Destroy(); }
+
+bool Listener::Create(const sockaddr* address, socklen_t length) {
+  ucp_listener_params_t params = {};
+  params.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
+  params.sockaddr.addr = address;
+  params.sockaddr.addrlen = length;
+  params.conn_handler.cb = OnConnRequest;
+  params.conn_handler.arg = this;
+  ucs_status_t status = ucp_listener_create(worker_->handle(), &params, &listener_);
+  if (status != UCS_OK) {
+    listener_ = nullptr;
+    ThrowStatus(Env(), status, "ucp_listener_create");
+    return false;
+  }
+  worker_->AddListener(this);  // an open listener keeps the process alive, like net.Server
+  Ref();
+  return true;
+}
+
+void Listener::OnConnRequest(ucp_conn_request_h request, void* arg) {
+  Listener* self = static_cast<Listener*>(arg);
+  self->worker_->QueueConnRequest(self, request);
+}
+
+void Listener::Destroy() {
+  if (listener_ == nullptr) return;
+  // Connection requests still queued for delivery are refused while the listener exists.
+  auto& events = worker_->events_;
+  for (auto it = events.begin(); it != events.end();) {
+    if (it->kind == kEventConnRequest && it->listener == this) {
+      ucp_listener_reject(listener_, it->conn_request);
+      it = events.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  ucp_listener_destroy(listener_);
+  listener_ = nullptr;
+  worker_->RemoveListener(this);
+  Unref();
+}
+
+// address(): [ip, port] -> ucp_listener_query
+Napi::Value Listener::Address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (listener_ == nullptr) {
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the Listener is closed");
+    return env.Undefined();
+  }
+  ucp_listener_attr_t attr = {};
+  attr.field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR;
+  ucs_status_t status = ucp_listener_query(listener_, &attr);
+  if (status != UCS_OK) {
+    ThrowStatus(env, status, "ucp_listener_query");
+    return env.Undefined();
+  }
+  char text[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  const sockaddr* sa = reinterpret_cast<const sockaddr*>(&attr.sockaddr);
+  if (sa->sa_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+    port = ntohs(v4->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+    port = ntohs(v6->sin6_port);
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::String::New(env, text));
+  result.Set(1u, Napi::Number::New(env, port));
+  return result;
+}
+
+// accept(connRequest, peerErrors): NativeEndpoint -> ucp_ep_create(UCP_EP_PARAM_FIELD_CONN_REQUEST)
+Napi::Value Listener::Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto request = static_cast<ucp_conn_request_h>(info[0].As<Napi::External<void>>().Data());
+  Napi::Object object = Addon::Of(env).endpoint_ctor.New({worker_->Value()});
+  ucp_ep_params_t params = {};
+  params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST;
+  params.conn_request = request;
+  if (!Endpoint::Unwrap(object)->Create(params, info[1].As<Napi::Boolean>().Value())) return env.Undefined();
+  return object;
+}
+
+// reject(connRequest): void -> ucp_listener_reject
+Napi::Value Listener::Reject(const Napi::CallbackInfo& info) {
+  auto request = static_cast<ucp_conn_request_h>(info[0].As<Napi::External<void>>().Data());
+  if (listener_ != nullptr) ucp_listener_reject(listener_, request);
+  return info.Env().Undefined();
+}
+
+// close(): void -> ucp_listener_destroy
+Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
+  Destroy();
+  return info.Env().Undefined();
+}
+
+}  // namespace nucx

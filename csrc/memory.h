@@ -1,0 +1,52 @@
+// ucp_mem_h (MemoryHandle: a registered region and its packed rkey) and
+// ucp_rkey_h (RemoteKey: a peer's region, unpacked on one endpoint).
+#pragma once
+#include <napi.h>
+#include <ucp/api/ucp.h>
+
+namespace nucx {
+
+class Context;
+class Endpoint;
+
+class MemoryHandle : public Napi::ObjectWrap<MemoryHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit MemoryHandle(const Napi::CallbackInfo& info);
+  ~MemoryHandle() override;
+
+ private:
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Length(const Napi::CallbackInfo& info);
+  Napi::Value PackRkey(const Napi::CallbackInfo& info);
+  Napi::Value Unmap(const Napi::CallbackInfo& info);
+  void Release();
+
+  Context* context_ = nullptr;
+  Napi::ObjectReference context_ref_;
+  Napi::ObjectReference memory_ref_;  // host memory: the JS buffer stays alive as long as we do
+  ucp_mem_h memh_ = nullptr;
+  void* address_ = nullptr;
+  size_t length_ = 0;
+};
+
+class RemoteKey : public Napi::ObjectWrap<RemoteKey> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit RemoteKey(const Napi::CallbackInfo& info);
+  ~RemoteKey() override;
+
+  void Attach(Endpoint* endpoint, ucp_rkey_h rkey);
+  void Destroy();
+  ucp_rkey_h handle() const { return rkey_; }
+  bool RequireLive(Napi::Env env);
+
+ private:
+  Napi::Value DestroyMethod(const Napi::CallbackInfo& info);
+
+  Endpoint* endpoint_ = nullptr;
+  Napi::ObjectReference endpoint_ref_;
+  ucp_rkey_h rkey_ = nullptr;
+};
+
+}  // namespace nucx

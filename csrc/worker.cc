@@ -1,0 +1,966 @@
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "addon.h"
+#include "context.h"
+#include "endpoint.h"
+#include "listener.h"
+#include "status.h"
+
+namespace nucx {
+
+// The libuv handles live apart from the Worker: uv_close is asynchronous, and
+// the memory must outlive the Worker when it is collected or torn down.
+struct Worker::LoopHandles {
+  uv_poll_t poll;
+  uv_prepare_t prepare;
+  uv_idle_t idle;
+  uv_timer_t fallback;
+  int open = 0;
+  napi_env env = nullptr;
+  napi_deferred on_closed = nullptr;  // Worker.close() promise, settled once every handle is closed
+  Worker* worker = nullptr;           // cleared when the Worker goes away first
+  Addon* addon = nullptr;
+};
+
+uint64_t Worker::NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
+
+Napi::Function Worker::Define(Napi::Env env) {
+  return DefineClass(env, "Worker",
+                     {
+                         InstanceMethod<&Worker::Address>("address"),
+                         InstanceMethod<&Worker::Progress>("progress"),
+                         InstanceMethod<&Worker::Flush>("flush"),
+                         InstanceMethod<&Worker::Fence>("fence"),
+                         InstanceMethod<&Worker::TagRecv>("tagRecv"),
+                         InstanceMethod<&Worker::TagRecvMessage>("tagRecvMessage"),
+                         InstanceMethod<&Worker::TagProbe>("tagProbe"),
+                         InstanceMethod<&Worker::Cancel>("cancel"),
+                         InstanceMethod<&Worker::SetAmHandler>("setAmHandler"),
+                         InstanceMethod<&Worker::Connect>("connect"),
+                         InstanceMethod<&Worker::ConnectAddress>("connectAddress"),
+                         InstanceMethod<&Worker::Listen>("listen"),
+                         InstanceMethod<&Worker::Stats>("stats"),
+                         InstanceMethod<&Worker::Close>("close"),
+                     });
+}
+
+// new Worker(context, mode, spinUs, fallbackMs, handler) -> ucp_worker_create, ucp_worker_get_efd
+Worker::Worker(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Worker>(info), env_(info.Env()), async_context_(info.Env(), "node-ucx:Worker") {
+  Napi::Env env = info.Env();
+  context_ = Context::Unwrap(info[0].As<Napi::Object>());
+  if (context_->handle() == nullptr) {
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the Context is closed");
+    return;
+  }
+  context_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+  mode_ = static_cast<ProgressMode>(info[1].As<Napi::Number>().Int32Value());
+  spin_ns_ = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000.0);
+  fallback_ms_ = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+  handler_ = Napi::Persistent(info[4].As<Napi::Function>());
+
+  ucp_worker_params_t params = {};
+  params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_EVENTS;
+  params.thread_mode = UCS_THREAD_MODE_SINGLE;
+  params.events = UCP_WAKEUP_TAG_SEND | UCP_WAKEUP_TAG_RECV | UCP_WAKEUP_RMA | UCP_WAKEUP_AMO | UCP_WAKEUP_TX |
+                  UCP_WAKEUP_RX;
+  ucs_status_t status = ucp_worker_create(context_->handle(), &params, &worker_);
+  if (status != UCS_OK) {
+    worker_ = nullptr;
+    ThrowStatus(env, status, "ucp_worker_create");
+    return;
+  }
+  int efd = -1;
+  status = ucp_worker_get_efd(worker_, &efd);
+  if (status != UCS_OK) {
+    ucp_worker_destroy(worker_);
+    worker_ = nullptr;
+    ThrowStatus(env, status, "ucp_worker_get_efd");
+    return;
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  handles_ = new LoopHandles();
+  handles_->env = env;
+  handles_->worker = this;
+  handles_->addon = &Addon::Of(env);
+  handles_->addon->LoopHandlesOpened();
+  uv_poll_init(loop, &handles_->poll, efd);
+  uv_prepare_init(loop, &handles_->prepare);
+  uv_idle_init(loop, &handles_->idle);
+  uv_timer_init(loop, &handles_->fallback);
+  handles_->open = 4;
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles_->poll), reinterpret_cast<uv_handle_t*>(&handles_->prepare),
+                         reinterpret_cast<uv_handle_t*>(&handles_->idle), reinterpret_cast<uv_handle_t*>(&handles_->fallback)}) {
+    h->data = this;
+    uv_unref(h);  // an idle worker never keeps the process alive
+  }
+  uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
+  uv_prepare_start(&handles_->prepare, OnPrepare);
+  Addon::Of(env).workers.insert(this);
+  context_->AddWorker();
+}
+
+Worker::~Worker() { Shutdown(false); }
+
+// ---- request lifecycle ------------------------------------------------------
+
+napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
+                          const char* what, uint32_t cancel_id, napi_value extra) {
+  napi_env env = env_;
+  if (status_ptr == nullptr) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    return undefined;
+  }
+  if (UCS_PTR_IS_ERR(status_ptr)) {
+    ThrowStatus(env_, UCS_PTR_STATUS(status_ptr), what);
+    return nullptr;
+  }
+  Request* request = ClaimRequest(status_ptr, this, kind);
+  request->endpoint = endpoint;
+  request->cancel_id = cancel_id;
+  napi_value promise;
+  napi_create_promise(env, &request->deferred, &promise);
+  if (pin != nullptr) napi_create_reference(env, pin, 1, &request->pin);
+  if (extra != nullptr) napi_create_reference(env, extra, 1, &request->extra);
+  Track(request);
+  return promise;
+}
+
+void Worker::Track(Request* request) {
+  request->prev = nullptr;
+  request->next = pending_head_;
+  if (pending_head_ != nullptr) pending_head_->prev = request;
+  pending_head_ = request;
+  pending_count_++;
+  if (request->cancel_id != 0) cancellable_[request->cancel_id] = request;
+  UpdateHandles();
+}
+
+void Worker::Untrack(Request* request) {
+  if (request->prev != nullptr) request->prev->next = request->next;
+  else pending_head_ = request->next;
+  if (request->next != nullptr) request->next->prev = request->prev;
+  request->prev = request->next = nullptr;
+  pending_count_--;
+  if (request->cancel_id != 0) cancellable_.erase(request->cancel_id);
+}
+
+static void MarkDone(void* raw, ucs_status_t status) {
+  Request* request = static_cast<Request*>(raw);
+  request->done = true;
+  request->status = status;
+  if (request->worker != nullptr) request->worker->Completed(request);
+}
+
+void Worker::OnSend(void* request, ucs_status_t status, void* user_data) { MarkDone(request, status); }
+
+void Worker::OnTagRecv(void* raw, ucs_status_t status, const ucp_tag_recv_info_t* info, void* user_data) {
+  Request* request = static_cast<Request*>(raw);
+  if ((status == UCS_OK || status == UCS_ERR_MESSAGE_TRUNCATED) && info != nullptr) {
+    request->length = info->length;
+    request->tag = info->sender_tag;
+  }
+  MarkDone(raw, status);
+}
+
+void Worker::OnStreamRecv(void* raw, ucs_status_t status, size_t length, void* user_data) {
+  static_cast<Request*>(raw)->length = length;
+  MarkDone(raw, status);
+}
+
+static napi_value MakeRecvResult(napi_env env, size_t length, ucp_tag_t tag) {
+  napi_value result, length_value, tag_value;
+  napi_create_object(env, &result);
+  napi_create_double(env, static_cast<double>(length), &length_value);
+  napi_create_bigint_uint64(env, tag, &tag_value);
+  napi_set_named_property(env, result, "length", length_value);
+  napi_set_named_property(env, result, "tag", tag_value);
+  return result;
+}
+
+static napi_value MakeMessageResult(napi_env env, napi_value data, ucp_tag_t tag) {
+  napi_value result, tag_value;
+  napi_create_object(env, &result);
+  napi_create_bigint_uint64(env, tag, &tag_value);
+  napi_set_named_property(env, result, "data", data);
+  napi_set_named_property(env, result, "tag", tag_value);
+  return result;
+}
+
+static const char* KindName(RequestKind kind) {
+  switch (kind) {
+    case RequestKind::kSend: return "send";
+    case RequestKind::kTagRecv: return "ucp_tag_recv_nbx";
+    case RequestKind::kTagMessage: return "ucp_tag_msg_recv_nbx";
+    case RequestKind::kStreamRecv: return "ucp_stream_recv_nbx";
+    case RequestKind::kAmData: return "ucp_am_recv_data_nbx";
+    case RequestKind::kFetch: return "ucp_atomic_op_nbx";
+    case RequestKind::kClose: return "ucp_ep_close_nbx";
+  }
+  return "request";
+}
+
+// Resolves or rejects one completed request and gives it back to UCX.
+void Worker::Settle(Request* request) {
+  napi_env env = env_;
+  Untrack(request);
+  if (request->kind == RequestKind::kAmData) {
+    napi_value event_value = nullptr;
+    napi_get_reference_value(env, request->extra, &event_value);
+    Event* event = nullptr;
+    napi_value data = nullptr;
+    napi_get_element(env, event_value, 0, &data);
+    napi_value external;
+    napi_get_element(env, event_value, 1, &external);
+    napi_get_value_external(env, external, reinterpret_cast<void**>(&event));
+    EmitActiveMessage(*event, data, request->status);
+    delete event;
+  } else if (request->status == UCS_OK) {
+    napi_value value;
+    switch (request->kind) {
+      case RequestKind::kTagRecv:
+        value = MakeRecvResult(env, request->length, request->tag);
+        break;
+      case RequestKind::kTagMessage: {
+        napi_value data;
+        napi_get_reference_value(env, request->extra, &data);
+        value = MakeMessageResult(env, data, request->tag);
+        break;
+      }
+      case RequestKind::kStreamRecv:
+        napi_create_double(env, static_cast<double>(request->length), &value);
+        break;
+      case RequestKind::kFetch: {
+        uint64_t fetched = request->atomic[1];
+        if (request->atomic_size == 4) fetched = static_cast<uint32_t>(fetched);
+        napi_create_bigint_uint64(env, fetched, &value);
+        break;
+      }
+      default:
+        napi_get_undefined(env, &value);
+    }
+    napi_resolve_deferred(env, request->deferred, value);
+  } else {
+    napi_reject_deferred(env, request->deferred, MakeStatusError(env_, request->status, KindName(request->kind)));
+  }
+  if (request->pin != nullptr) napi_delete_reference(env, request->pin);
+  if (request->extra != nullptr) napi_delete_reference(env, request->extra);
+  delete[] request->atomic;
+  request->worker = nullptr;
+  ucp_request_free(request);
+}
+
+// ---- delivery ---------------------------------------------------------------
+
+unsigned Worker::ProgressUntilIdle() {
+  unsigned total = 0;
+  for (int i = 0; i < 1024; i++) {
+    unsigned n = ucp_worker_progress(worker_);
+    if (n == 0) break;
+    total += n;
+  }
+  if (total > 0 && !waiters_.empty()) probe_due_ = true;
+  return total;
+}
+
+void Worker::Deliver() {
+  if (delivering_) return;  // a JS handler called progress(); the outer delivery finishes the batch
+  delivering_ = true;
+  // Requests first: an endpoint's failed operations reject before its 'error' event.
+  for (size_t i = 0; i < completed_.size(); i++) Settle(completed_[i]);
+  completed_.clear();
+  if (probe_due_) ServiceProbeWaiters();
+  if (!events_.empty()) {
+    std::vector<Event> events;
+    events.swap(events_);
+    for (Event& event : events) DeliverEvent(event);
+  }
+  delivering_ = false;
+  UpdateHandles();
+}
+
+bool Worker::RunFromLoop() {
+  if (worker_ == nullptr) return false;
+  unsigned n = ProgressUntilIdle();
+  if (!HasDeliverables()) return n > 0;
+  Napi::HandleScope scope(env_);
+  {
+    // Microtasks (the awaiting code) run when this scope closes.
+    Napi::CallbackScope callback_scope(env_, async_context_);
+    Deliver();
+  }
+  return true;
+}
+
+void Worker::OnPoll(uv_poll_t* handle, int status, int events) {
+  Worker* self = static_cast<Worker*>(handle->data);
+  if (self->RunFromLoop() && self->mode_ == ProgressMode::kAdaptive) self->StartSpinning();
+}
+
+void Worker::OnFallback(uv_timer_t* handle) { static_cast<Worker*>(handle->data)->RunFromLoop(); }
+
+void Worker::OnIdle(uv_idle_t* handle) { static_cast<Worker*>(handle->data)->Spin(); }
+
+// Arm right before the loop blocks: drain, arm, and drain again while UCX says BUSY.
+void Worker::OnPrepare(uv_prepare_t* handle) {
+  Worker* self = static_cast<Worker*>(handle->data);
+  if (self->worker_ == nullptr || self->spinning_) return;  // a spinning loop does not block
+  for (int attempt = 0; attempt < 64; attempt++) {
+    bool active = self->RunFromLoop();
+    if (self->worker_ == nullptr) return;
+    if (active && self->mode_ == ProgressMode::kAdaptive) {
+      self->StartSpinning();
+      return;
+    }
+    if (self->spinning_) return;
+    ucs_status_t status = ucp_worker_arm(self->worker_);
+    if (status == UCS_OK) return;
+    if (status != UCS_ERR_BUSY) break;
+  }
+  // Could not arm: come back on the next turn instead of sleeping on an unarmed fd.
+  self->StartSpinning();
+}
+
+void Worker::StartSpinning() {
+  last_activity_ns_ = NowNs();
+  if (!spinning_ && handles_ != nullptr) {
+    spinning_ = true;
+    uv_idle_start(&handles_->idle, OnIdle);
+  }
+}
+
+// poll: spin while requests are outstanding; adaptive: spin until the budget
+// since the last activity is spent. One call spins at most one slice, so
+// timers and other I/O still get their turn.
+void Worker::Spin() {
+  uint64_t now = NowNs();
+  uint64_t slice_end = now + (mode_ == ProgressMode::kPoll ? spin_ns_ : 200000);
+  for (;;) {
+    if (worker_ == nullptr) return;
+    if (RunFromLoop()) last_activity_ns_ = now;
+    now = NowNs();
+    bool keep = false;
+    if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty();
+    else if (mode_ == ProgressMode::kAdaptive) keep = now - last_activity_ns_ < spin_ns_;
+    if (!keep) {
+      spinning_ = false;
+      if (handles_ != nullptr) uv_idle_stop(&handles_->idle);
+      return;
+    }
+    if (now >= slice_end) return;
+  }
+}
+
+// Keeps the loop alive only while work is outstanding or a listener is open,
+// and runs the fallback timer (event mode) or the spinner (poll mode) then.
+void Worker::UpdateHandles() {
+  if (handles_ == nullptr || worker_ == nullptr) return;
+  bool busy = pending_count_ > 0 || !waiters_.empty();
+  bool keep_alive = busy || !listeners_.empty();
+  if (keep_alive != referenced_) {
+    referenced_ = keep_alive;
+    if (keep_alive) uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+  }
+  if (mode_ == ProgressMode::kPoll && busy && !spinning_) StartSpinning();
+  bool want_fallback = busy && fallback_ms_ > 0;
+  if (want_fallback != fallback_running_) {
+    fallback_running_ = want_fallback;
+    if (want_fallback) uv_timer_start(&handles_->fallback, OnFallback, fallback_ms_, fallback_ms_);
+    else uv_timer_stop(&handles_->fallback);
+  }
+}
+
+void Worker::CallHandler(std::initializer_list<napi_value> args) {
+  napi_env env = env_;
+  napi_value fn, recv, result;
+  napi_get_reference_value(env, handler_.operator napi_ref(), &fn);
+  napi_get_undefined(env, &recv);
+  napi_status status = napi_call_function(env, recv, fn, args.size(), args.begin(), &result);
+  if (status == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);  // like an exception thrown in a 'data' handler
+  }
+}
+
+// ---- events -----------------------------------------------------------------
+
+void Worker::QueueEndpointError(Endpoint* endpoint, ucs_status_t status) {
+  Event event;
+  event.kind = kEventEndpointError;
+  event.endpoint = endpoint;
+  event.status = status;
+  events_.push_back(std::move(event));
+}
+
+void Worker::QueueConnRequest(Listener* listener, ucp_conn_request_h request) {
+  Event event;
+  event.kind = kEventConnRequest;
+  event.listener = listener;
+  event.conn_request = request;
+  events_.push_back(std::move(event));
+}
+
+ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                                     const ucp_am_recv_param_t* param) {
+  AmSlot* slot = static_cast<AmSlot*>(arg);
+  Worker* self = slot->worker;
+  Event event;
+  event.kind = kEventActiveMessage;
+  event.am_id = slot->id;
+  event.header.assign(static_cast<const char*>(header), header_length);
+  event.length = length;
+  if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) event.reply_ep = param->reply_ep;
+  ucs_status_t result = UCS_OK;
+  if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+    event.am_data_mode = 3;  // fetched with ucp_am_recv_data_nbx at delivery, before the handler runs
+    event.data = data;
+    result = UCS_INPROGRESS;
+  } else if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) {
+    event.am_data_mode = 2;  // UCX keeps the bytes until ucp_am_data_release
+    event.data = data;
+    result = UCS_INPROGRESS;
+  } else if (length > 0) {
+    event.am_data_mode = 1;
+    event.data = std::malloc(length);
+    std::memcpy(event.data, data, length);
+  }
+  self->events_.push_back(std::move(event));
+  return result;
+}
+
+void Worker::OnAmData(void* raw, ucs_status_t status, size_t length, void* user_data) { MarkDone(raw, status); }
+
+napi_value Worker::EndpointValue(ucp_ep_h ep) {
+  napi_value value;
+  if (ep == nullptr) {
+    napi_get_null(env_, &value);
+    return value;
+  }
+  auto it = endpoints_.find(ep);
+  if (it != endpoints_.end()) return it->second->Value();
+  // A reply endpoint UCX made for a peer that connected to our worker address:
+  // wrap it (not owned: UCX closes it with the worker).
+  Napi::Object object = Addon::Of(env_).endpoint_ctor.New({Value()});
+  Endpoint::Unwrap(object)->AdoptReplyEndpoint(ep);
+  return object;
+}
+
+void Worker::EmitActiveMessage(Event& event, napi_value data, ucs_status_t status) {
+  napi_env env = env_;
+  napi_value id, header, length, reply, code;
+  napi_create_uint32(env, event.am_id, &id);
+  void* header_copy;
+  napi_create_buffer_copy(env, event.header.size(), event.header.data(), &header_copy, &header);
+  napi_create_double(env, static_cast<double>(event.length), &length);
+  reply = EndpointValue(event.reply_ep);
+  if (status == UCS_OK) napi_get_null(env, &code);
+  else code = MakeStatusError(env_, status, "active message data");
+  napi_value kind;
+  napi_create_int32(env, kEventActiveMessage, &kind);
+  CallHandler({kind, id, header, data, length, reply, code});
+}
+
+void Worker::DeliverEvent(Event& event) {
+  napi_env env = env_;
+  napi_value kind;
+  napi_create_int32(env, event.kind, &kind);
+  switch (event.kind) {
+    case kEventEndpointError: {
+      napi_value error = MakeStatusError(env_, event.status, "endpoint error");
+      CallHandler({kind, event.endpoint->Value(), error});
+      break;
+    }
+    case kEventConnRequest: {
+      if (listeners_.count(event.listener) == 0) break;  // Listener::Destroy refused it already
+      napi_value request, client;
+      napi_create_external(env, event.conn_request, nullptr, nullptr, &request);
+      ucp_conn_request_attr_t attr = {};
+      attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
+      char text[INET6_ADDRSTRLEN + 8] = "";
+      if (ucp_conn_request_query(event.conn_request, &attr) == UCS_OK) {
+        const sockaddr* sa = reinterpret_cast<const sockaddr*>(&attr.client_address);
+        if (sa->sa_family == AF_INET) {
+          inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof(text));
+        } else if (sa->sa_family == AF_INET6) {
+          inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text, sizeof(text));
+        }
+      }
+      napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &client);
+      CallHandler({kind, event.listener->Value(), request, client});
+      break;
+    }
+    case kEventActiveMessage: {
+      napi_value data;
+      if (event.am_data_mode == 3) {
+        // Rendezvous: fetch the payload into a fresh Buffer first.
+        void* bytes;
+        napi_create_buffer(env, event.length, &bytes, &data);
+        ucp_request_param_t param = {};
+        param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+        param.cb.recv_am = OnAmData;
+        param.memory_type = UCS_MEMORY_TYPE_HOST;
+        size_t length = event.length;
+        ucs_status_ptr_t sp = ucp_am_recv_data_nbx(worker_, event.data, bytes, length, &param);
+        if (sp == nullptr || UCS_PTR_IS_ERR(sp)) {
+          EmitActiveMessage(event, data, UCS_PTR_STATUS(sp));
+          break;
+        }
+        Request* request = ClaimRequest(sp, this, RequestKind::kAmData);
+        napi_value holder, external;
+        napi_create_array_with_length(env, 2, &holder);
+        napi_set_element(env, holder, 0, data);
+        napi_create_external(env, new Event(std::move(event)), nullptr, nullptr, &external);
+        napi_set_element(env, holder, 1, external);
+        napi_create_reference(env, holder, 1, &request->extra);
+        Track(request);
+        break;
+      }
+      if (event.am_data_mode == 0) {
+        napi_get_null(env, &data);
+      } else {
+        void* copy;
+        napi_create_buffer_copy(env, event.length, event.data, &copy, &data);
+        if (event.am_data_mode == 1) std::free(event.data);
+        else ucp_am_data_release(worker_, event.data);
+      }
+      EmitActiveMessage(event, data, UCS_OK);
+      break;
+    }
+  }
+}
+
+// ---- probe waiters (tagRecvMessage: receive a message of unknown size) ------
+
+bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred) {
+  napi_env env = env_;
+  void* bytes;
+  napi_value data;
+  napi_create_buffer(env, info.length, &bytes, &data);
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  param.cb.recv = OnTagRecv;
+  param.memory_type = UCS_MEMORY_TYPE_HOST;
+  ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, bytes, info.length, message, &param);
+  if (sp == nullptr) {
+    napi_resolve_deferred(env, deferred, MakeMessageResult(env, data, info.sender_tag));
+    return true;
+  }
+  if (UCS_PTR_IS_ERR(sp)) {
+    napi_reject_deferred(env, deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
+    return true;
+  }
+  Request* request = ClaimRequest(sp, this, RequestKind::kTagMessage);
+  request->deferred = deferred;
+  napi_create_reference(env, data, 1, &request->extra);
+  Track(request);
+  return true;
+}
+
+void Worker::ServiceProbeWaiters() {
+  probe_due_ = false;
+  // In order: the oldest waiter gets the first matching message.
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    ucp_tag_recv_info_t info;
+    ucp_tag_message_h message = ucp_tag_probe_nb(worker_, it->tag, it->mask, 1, &info);
+    if (message == nullptr) {
+      ++it;
+      continue;
+    }
+    napi_deferred deferred = it->deferred;
+    it = waiters_.erase(it);
+    StartMessageRecv(message, info, deferred);
+  }
+}
+
+// ---- JS methods -------------------------------------------------------------
+
+#define NUCX_REQUIRE_OPEN(env)                                      \
+  if (worker_ == nullptr) {                                         \
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the Worker is closed");     \
+    return env.Undefined();                                         \
+  }
+
+// address(): Buffer -> ucp_worker_get_address
+Napi::Value Worker::Address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  ucp_address_t* address;
+  size_t length;
+  ucs_status_t status = ucp_worker_get_address(worker_, &address, &length);
+  if (status != UCS_OK) {
+    ThrowStatus(env, status, "ucp_worker_get_address");
+    return env.Undefined();
+  }
+  Napi::Buffer<uint8_t> result = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(address), length);
+  ucp_worker_release_address(worker_, address);
+  return result;
+}
+
+// progress(): number -> ucp_worker_progress (until idle), then delivers completions
+Napi::Value Worker::Progress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  unsigned n = ProgressUntilIdle();
+  if (HasDeliverables()) Deliver();
+  return Napi::Number::New(env, n);
+}
+
+// flush(): Promise<void> | undefined -> ucp_worker_flush_nbx
+Napi::Value Worker::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
+  param.cb.send = OnSend;
+  return Napi::Value(env, Submit(ucp_worker_flush_nbx(worker_, &param), RequestKind::kSend, nullptr, nullptr,
+                                 "ucp_worker_flush_nbx"));
+}
+
+// fence(): void -> ucp_worker_fence
+Napi::Value Worker::Fence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  ucs_status_t status = ucp_worker_fence(worker_);
+  if (status != UCS_OK) ThrowStatus(env, status, "ucp_worker_fence");
+  return env.Undefined();
+}
+
+// tagRecv(data, length, memoryType, tag, mask, cancelId): {length, tag} | Promise -> ucp_tag_recv_nbx
+Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  DataArg data;
+  if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
+  int memory_type = info[2].As<Napi::Number>().Int32Value();
+  bool lossless;
+  ucp_tag_t tag = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  ucp_tag_t mask = info[4].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint32_t cancel_id = info[5].As<Napi::Number>().Uint32Value();
+  ucp_tag_recv_info_t recv_info;
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_RECV_INFO;
+  param.cb.recv = OnTagRecv;
+  param.recv_info.tag_info = &recv_info;
+  if (memory_type >= 0) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+    param.memory_type = static_cast<ucs_memory_type_t>(memory_type);
+  }
+  ucs_status_ptr_t sp = ucp_tag_recv_nbx(worker_, data.ptr, data.length, tag, mask, &param);
+  if (sp == nullptr) return Napi::Value(env, MakeRecvResult(env, recv_info.length, recv_info.sender_tag));
+  return Napi::Value(env, Submit(sp, RequestKind::kTagRecv, nullptr, data.pinnable, "ucp_tag_recv_nbx", cancel_id));
+}
+
+// tagRecvMessage(tag, mask, cancelId): Promise<{data, tag}> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
+Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  bool lossless;
+  ucp_tag_t tag = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  ucp_tag_t mask = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint32_t cancel_id = info[2].As<Napi::Number>().Uint32Value();
+  napi_deferred deferred;
+  napi_value promise;
+  napi_create_promise(env, &deferred, &promise);
+  ucp_tag_recv_info_t recv_info;
+  ucp_tag_message_h message =
+      waiters_.empty() ? ucp_tag_probe_nb(worker_, tag, mask, 1, &recv_info) : nullptr;
+  if (message != nullptr) {
+    StartMessageRecv(message, recv_info, deferred);
+  } else {
+    waiters_.push_back({tag, mask, deferred, cancel_id});
+    UpdateHandles();
+  }
+  return Napi::Value(env, promise);
+}
+
+// tagProbe(tag, mask): [length, tag] | null -> ucp_tag_probe_nb(remove = 0)
+Napi::Value Worker::TagProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  bool lossless;
+  ucp_tag_t tag = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  ucp_tag_t mask = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  ucp_tag_recv_info_t recv_info;
+  if (ucp_tag_probe_nb(worker_, tag, mask, 0, &recv_info) == nullptr) return env.Null();
+  return Napi::Value(env, MakeRecvResult(env, recv_info.length, recv_info.sender_tag));
+}
+
+// cancel(cancelId): boolean -> ucp_request_cancel (the request then rejects with UCS_ERR_CANCELED)
+Napi::Value Worker::Cancel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (worker_ == nullptr) return Napi::Boolean::New(env, false);
+  uint32_t cancel_id = info[0].As<Napi::Number>().Uint32Value();
+  auto it = cancellable_.find(cancel_id);
+  if (it != cancellable_.end()) {
+    ucp_request_cancel(worker_, it->second);
+    return Napi::Boolean::New(env, true);
+  }
+  for (auto w = waiters_.begin(); w != waiters_.end(); ++w) {
+    if (w->cancel_id == cancel_id) {
+      napi_reject_deferred(env, w->deferred, MakeStatusError(env, UCS_ERR_CANCELED, "ucp_tag_probe_nb"));
+      waiters_.erase(w);
+      UpdateHandles();
+      return Napi::Boolean::New(env, true);
+    }
+  }
+  return Napi::Boolean::New(env, false);
+}
+
+// setAmHandler(id, enabled): void -> ucp_worker_set_am_recv_handler
+Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  uint16_t id = static_cast<uint16_t>(info[0].As<Napi::Number>().Uint32Value());
+  bool enabled = info[1].As<Napi::Boolean>().Value();
+  auto& slot = am_slots_[id];
+  if (!slot) slot.reset(new AmSlot{this, id});
+  ucp_am_handler_param_t param = {};
+  param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
+                     UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+  param.id = id;
+  param.flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA;
+  param.cb = enabled ? OnActiveMessage : nullptr;
+  param.arg = slot.get();
+  ucs_status_t status = ucp_worker_set_am_recv_handler(worker_, &param);
+  if (status != UCS_OK) ThrowStatus(env, status, "ucp_worker_set_am_recv_handler");
+  return env.Undefined();
+}
+
+static bool ParseSockaddr(const std::string& host, int port, sockaddr_storage* out, socklen_t* length) {
+  std::memset(out, 0, sizeof(*out));
+  sockaddr_in* v4 = reinterpret_cast<sockaddr_in*>(out);
+  sockaddr_in6* v6 = reinterpret_cast<sockaddr_in6*>(out);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof(sockaddr_in);
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+// connect(ip, port, peerErrors): NativeEndpoint -> ucp_ep_create(UCP_EP_PARAM_FIELD_SOCK_ADDR, client-server)
+Napi::Value Worker::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  std::string host = info[0].As<Napi::String>();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  sockaddr_storage address;
+  socklen_t length;
+  if (!ParseSockaddr(host, port, &address, &length)) {
+    ThrowStatus(env, UCS_ERR_INVALID_ADDR, ("connect: not an IP address: " + host).c_str());
+    return env.Undefined();
+  }
+  Napi::Object object = Addon::Of(env).endpoint_ctor.New({Value()});
+  ucp_ep_params_t params = {};
+  params.field_mask = UCP_EP_PARAM_FIELD_SOCK_ADDR | UCP_EP_PARAM_FIELD_FLAGS;
+  params.flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER;
+  params.sockaddr.addr = reinterpret_cast<const sockaddr*>(&address);
+  params.sockaddr.addrlen = length;
+  if (!Endpoint::Unwrap(object)->Create(params, info[2].As<Napi::Boolean>().Value())) return env.Undefined();
+  return object;
+}
+
+// connectAddress(workerAddress, peerErrors): NativeEndpoint -> ucp_ep_create(UCP_EP_PARAM_FIELD_REMOTE_ADDRESS)
+Napi::Value Worker::ConnectAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  Napi::Uint8Array address = info[0].As<Napi::Uint8Array>();
+  Napi::Object object = Addon::Of(env).endpoint_ctor.New({Value()});
+  ucp_ep_params_t params = {};
+  params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
+  params.address = reinterpret_cast<const ucp_address_t*>(address.Data());
+  if (!Endpoint::Unwrap(object)->Create(params, info[1].As<Napi::Boolean>().Value())) return env.Undefined();
+  return object;
+}
+
+// listen(ip, port): NativeListener -> ucp_listener_create
+Napi::Value Worker::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  std::string host = info[0].As<Napi::String>();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  sockaddr_storage address;
+  socklen_t length;
+  if (!ParseSockaddr(host, port, &address, &length)) {
+    ThrowStatus(env, UCS_ERR_INVALID_ADDR, ("listen: not an IP address: " + host).c_str());
+    return env.Undefined();
+  }
+  Napi::Object object = Addon::Of(env).listener_ctor.New({Value()});
+  if (!Listener::Unwrap(object)->Create(reinterpret_cast<const sockaddr*>(&address), length)) return env.Undefined();
+  return object;
+}
+
+// stats(): [pendingRequests, probeWaiters, endpoints, listeners, referenced]
+Napi::Value Worker::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array result = Napi::Array::New(env, 5);
+  result.Set(0u, Napi::Number::New(env, pending_count_));
+  result.Set(1u, Napi::Number::New(env, waiters_.size()));
+  result.Set(2u, Napi::Number::New(env, endpoints_.size()));
+  result.Set(3u, Napi::Number::New(env, listeners_.size()));
+  result.Set(4u, Napi::Boolean::New(env, referenced_));
+  return result;
+}
+
+void Worker::AddListener(Listener* listener) {
+  listeners_.insert(listener);
+  UpdateHandles();
+}
+
+void Worker::RemoveListener(Listener* listener) {
+  listeners_.erase(listener);
+  UpdateHandles();
+}
+
+// close(): Promise<void> -> cancels what is pending, destroys endpoints, listeners, uv handles, ucp_worker_destroy
+Napi::Value Worker::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  napi_deferred deferred;
+  napi_value promise;
+  napi_create_promise(env, &deferred, &promise);
+  if (worker_ == nullptr || handles_ == nullptr) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, deferred, undefined);
+    return Napi::Value(env, promise);
+  }
+  handles_->on_closed = deferred;
+  Shutdown(true);
+  return Napi::Value(env, promise);
+}
+
+static void OnHandleClosed(uv_handle_t* handle) {
+  auto* handles = static_cast<Worker::LoopHandles*>(handle->data);
+  if (--handles->open > 0) return;
+  if (handles->on_closed != nullptr) {
+    napi_env env = handles->env;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, handles->on_closed, undefined);
+    napi_close_handle_scope(env, scope);
+  }
+  Addon* addon = handles->addon;
+  delete handles;
+  addon->LoopHandlesClosed();
+}
+
+void Worker::Shutdown(bool settle) {
+  if (worker_ == nullptr) return;
+  napi_env env = env_;
+  // Endpoints and listeners first: their pending sends complete (canceled) here.
+  std::vector<Endpoint*> endpoints;
+  for (auto& entry : endpoints_) endpoints.push_back(entry.second);
+  for (Endpoint* endpoint : endpoints) endpoint->Abandon();
+  std::vector<Listener*> listeners(listeners_.begin(), listeners_.end());
+  for (Listener* listener : listeners) listener->Destroy();
+  // Cancel receives, and give UCX a bounded chance to report every request.
+  for (Request* r = pending_head_; r != nullptr; r = r->next) {
+    if (!r->done) ucp_request_cancel(worker_, r);
+  }
+  for (int i = 0; i < 64 && ucp_worker_progress(worker_) != 0; i++) {
+  }
+  if (settle) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    delivering_ = false;
+    std::vector<Request*> done;
+    done.swap(completed_);
+    for (Request* r : done) Settle(r);
+    // Whatever UCX did not complete is rejected here and handed back to UCX.
+    while (pending_head_ != nullptr) {
+      Request* r = pending_head_;
+      Untrack(r);
+      if (r->kind == RequestKind::kAmData) {
+        napi_value holder, external;
+        napi_get_reference_value(env, r->extra, &holder);
+        napi_get_element(env, holder, 1, &external);
+        Event* event;
+        napi_get_value_external(env, external, reinterpret_cast<void**>(&event));
+        delete event;
+      } else {
+        napi_reject_deferred(env, r->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
+      }
+      if (r->pin != nullptr) napi_delete_reference(env, r->pin);
+      if (r->extra != nullptr) napi_delete_reference(env, r->extra);
+      delete[] r->atomic;
+      r->atomic = nullptr;
+      r->worker = nullptr;
+      ucp_request_free(r);  // UCX releases it once it completes
+    }
+    for (ProbeWaiter& w : waiters_) {
+      napi_reject_deferred(env, w.deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
+    }
+    for (Event& event : events_) {
+      if (event.kind == kEventActiveMessage) {
+        if (event.am_data_mode == 1) std::free(event.data);
+        else if (event.am_data_mode == 2) ucp_am_data_release(worker_, event.data);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+  } else {
+    // Env teardown: JS can no longer run; only detach requests from us.
+    for (Request* r = pending_head_; r != nullptr; r = r->next) r->worker = nullptr;
+    for (Request* r : completed_) r->worker = nullptr;
+  }
+  pending_head_ = nullptr;
+  pending_count_ = 0;
+  completed_.clear();
+  waiters_.clear();
+  events_.clear();
+  cancellable_.clear();
+
+  if (handles_ != nullptr) {
+    // Stop watching the efd before the worker that owns it goes away.
+    LoopHandles* handles = handles_;
+    handles_ = nullptr;
+    handles->worker = nullptr;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles->poll), reinterpret_cast<uv_handle_t*>(&handles->prepare),
+                           reinterpret_cast<uv_handle_t*>(&handles->idle), reinterpret_cast<uv_handle_t*>(&handles->fallback)}) {
+      h->data = handles;
+      uv_close(h, OnHandleClosed);
+    }
+  }
+  for (auto& entry : am_slots_) {
+    ucp_am_handler_param_t param = {};
+    param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB;
+    param.id = entry.first;
+    param.cb = nullptr;
+    ucp_worker_set_am_recv_handler(worker_, &param);
+  }
+  ucp_worker_destroy(worker_);
+  worker_ = nullptr;
+  Addon::Of(Napi::Env(env)).workers.erase(this);
+  context_->RemoveWorker();
+  if (settle) {
+    context_ref_.Reset();
+    handler_.Reset();
+  }
+}
+
+}  // namespace nucx

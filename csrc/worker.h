@@ -1,0 +1,184 @@
+// ucp_worker and the progress engine: how UCX progress fits into libuv.
+//
+//   event     uv_poll on ucp_worker_get_efd(); progress on wake-up; arm in a
+//             uv_prepare right before the loop blocks (progress, arm, and if
+//             arm says BUSY progress again). A fallback timer runs only while
+//             requests are outstanding, against a missed wake-up.
+//   poll      as event, plus a uv_idle that spins ucp_worker_progress in
+//             slices while requests are outstanding (the loop never blocks).
+//   adaptive  as event, plus spinning for a short budget after each burst of
+//             activity, then arm and sleep.
+//
+// Completion callbacks only record the result; completions, connection
+// requests, endpoint errors and active messages are delivered to JS in one
+// batch inside a callback scope, so awaiting code continues at once.
+#pragma once
+#include <napi.h>
+#include <ucp/api/ucp.h>
+#include <uv.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "request.h"
+
+namespace nucx {
+
+class Context;
+class Endpoint;
+class Listener;
+class Addon;
+
+enum class ProgressMode : int { kEvent = 0, kPoll = 1, kAdaptive = 2 };
+
+// Event kinds passed to the JS event handler: handler(kind, ...args).
+enum EventKind : int {
+  kEventEndpointError = 1,  // (nativeEndpoint, UCXError)
+  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string)
+  kEventActiveMessage = 3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
+};
+
+class Worker : public Napi::ObjectWrap<Worker> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Worker(const Napi::CallbackInfo& info);
+  ~Worker() override;
+
+  ucp_worker_h handle() const { return worker_; }
+  bool closed() const { return worker_ == nullptr; }
+  Context* context() const { return context_; }
+
+  // The tail of every *_nbx call: settles the fast path or turns the request
+  // into a pending promise. Returns undefined for inline success (with the
+  // inline result written by the caller), throws for an inline error.
+  napi_value Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
+                    const char* what, uint32_t cancel_id = 0, napi_value extra = nullptr);
+
+  // Completion callbacks (called by UCX inside ucp_worker_progress).
+  static void OnSend(void* request, ucs_status_t status, void* user_data);
+  static void OnTagRecv(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info, void* user_data);
+  static void OnStreamRecv(void* request, ucs_status_t status, size_t length, void* user_data);
+
+  // A completion callback ran: queue the request for delivery.
+  void Completed(Request* request) { completed_.push_back(request); }
+
+  // Registry used by endpoints and listeners.
+  void AddEndpoint(ucp_ep_h ep, Endpoint* endpoint) { endpoints_[ep] = endpoint; }
+  void RemoveEndpoint(ucp_ep_h ep) { endpoints_.erase(ep); }
+  void AddListener(Listener* listener);
+  void RemoveListener(Listener* listener);
+  void QueueEndpointError(Endpoint* endpoint, ucs_status_t status);
+  void QueueConnRequest(Listener* listener, ucp_conn_request_h request);
+
+  // Closes endpoints, listeners and handles and destroys the ucp_worker.
+  // `settle` rejects pending promises (false during env teardown, when JS can't run).
+  void Shutdown(bool settle);
+
+  struct LoopHandles;
+
+ private:
+  struct Completion;
+  struct ProbeWaiter {
+    ucp_tag_t tag;
+    ucp_tag_t mask;
+    napi_deferred deferred;
+    uint32_t cancel_id;
+  };
+  struct AmSlot {
+    Worker* worker;
+    uint16_t id;
+  };
+  struct Event {
+    EventKind kind;
+    Endpoint* endpoint = nullptr;
+    Listener* listener = nullptr;
+    ucp_conn_request_h conn_request = nullptr;
+    ucs_status_t status = UCS_OK;
+    // active messages
+    uint16_t am_id = 0;
+    std::string header;
+    void* data = nullptr;   // see am_data_mode
+    size_t length = 0;
+    int am_data_mode = 0;   // 0 none, 1 malloc'd copy, 2 UCX persistent data, 3 rendezvous descriptor
+    ucp_ep_h reply_ep = nullptr;
+  };
+  // JS methods
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Progress(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Fence(const Napi::CallbackInfo& info);
+  Napi::Value TagRecv(const Napi::CallbackInfo& info);
+  Napi::Value TagRecvMessage(const Napi::CallbackInfo& info);
+  Napi::Value TagProbe(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value SetAmHandler(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value ConnectAddress(const Napi::CallbackInfo& info);
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  // The engine
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnPrepare(uv_prepare_t* handle);
+  static void OnIdle(uv_idle_t* handle);
+  static void OnFallback(uv_timer_t* handle);
+  static ucs_status_t OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                                      const ucp_am_recv_param_t* param);
+  static void OnAmData(void* request, ucs_status_t status, size_t length, void* user_data);
+
+  unsigned ProgressUntilIdle();
+  bool HasDeliverables() const { return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_); }
+  // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
+  bool RunFromLoop();
+  void Spin();
+  void Deliver();
+  void Settle(Request* request);
+  void ServiceProbeWaiters();
+  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred);
+  void DeliverEvent(Event& event);
+  void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
+  void Track(Request* request);
+  void Untrack(Request* request);
+  void UpdateHandles();
+  void StartSpinning();
+  void CallHandler(std::initializer_list<napi_value> args);
+  napi_value EndpointValue(ucp_ep_h ep);
+  static uint64_t NowNs();
+
+  Napi::Env env_;
+  Context* context_ = nullptr;
+  Napi::ObjectReference context_ref_;
+  Napi::FunctionReference handler_;
+  Napi::AsyncContext async_context_;
+  ucp_worker_h worker_ = nullptr;
+  LoopHandles* handles_ = nullptr;
+  ProgressMode mode_ = ProgressMode::kEvent;
+  uint64_t spin_ns_ = 0;          // poll: one slice; adaptive: the budget after activity
+  uint64_t fallback_ms_ = 5;
+  uint64_t last_activity_ns_ = 0;
+  bool spinning_ = false;
+  bool fallback_running_ = false;
+  bool referenced_ = false;
+  bool delivering_ = false;
+  bool probe_due_ = false;
+
+  Request* pending_head_ = nullptr;  // intrusive list of every pending request
+  size_t pending_count_ = 0;
+  std::vector<Request*> completed_;
+  std::vector<Event> events_;
+  std::deque<ProbeWaiter> waiters_;
+  std::unordered_map<uint32_t, Request*> cancellable_;
+  std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
+  std::unordered_set<Listener*> listeners_;
+  std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;
+
+  friend class Endpoint;
+  friend class Listener;
+};
+
+}  // namespace nucx

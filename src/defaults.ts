@@ -1,0 +1,33 @@
+// The defaults that matter, in one place. Change them here (or per call) rather
+// than hunting for constants. Read once when an object is created.
+import type { ProgressMode, ErrorHandling } from './worker.js';
+
+export const defaults = {
+  /** Progress mode of new workers: 'event' sleeps on the worker's fd (idle CPU ~0). */
+  progressMode: 'event' as ProgressMode,
+  /**
+   * Endpoint error handling. 'peer' (UCP_ERR_HANDLING_MODE_PEER): a dead peer fails pending operations with a
+   * coded error. On UCX 1.13 PEER mode excludes the shared-memory transports, which cannot detect a dead peer,
+   * so local traffic runs over TCP. 'none' gets shared memory (~10x lower latency) but a peer's death is never
+   * reported: pending operations on it stay pending. See docs/operations.md.
+   */
+  errorHandling: 'peer' as ErrorHandling,
+  /** poll mode: the longest stretch one spin runs before libuv gets the thread back (µs). */
+  pollSliceUs: 200,
+  /** adaptive mode: how long to keep spinning after the last activity before arming and sleeping (µs). */
+  adaptiveSpinUs: 100,
+  /** event mode: progress timer that runs only while operations are outstanding, against a missed wake-up (ms). */
+  fallbackMs: 5,
+  /** Endpoint.close(): the longest a graceful close waits for the peer before the endpoint is let go (ms). */
+  closeTimeoutMs: 5000,
+  /** connect(): the longest to wait for the connection to be established (ms). */
+  connectTimeoutMs: 10000,
+  /** The first endpoint-scoped send waits this long for the peer's handshake reply (ms). */
+  handshakeTimeoutMs: 10000,
+  /**
+   * UCX options node-ucx sets unless the environment (UCX_*) or ContextOptions.config says otherwise.
+   * KEEPALIVE_INTERVAL: UCX 1.13 checks peers every 20 s; endpoints made from a worker address learn of a
+   * dead peer only through keepalive, and R1 wants pending operations rejected within 5 s.
+   */
+  ucxConfig: { KEEPALIVE_INTERVAL: '1s' } as Record<string, string>,
+};

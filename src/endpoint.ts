@@ -1,0 +1,451 @@
+// Endpoint: one ucp_ep. Raw UCP operations (tag, stream, AM, RMA, atomics) plus
+// endpoint-scoped messages (send/recv/sendObject), which add a small handshake
+// so that each connection has its own tag namespace (docs/wire-format.md).
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import v8 from 'node:v8';
+import type { NativeEndpoint } from './native.js';
+import { defaults } from './defaults.js';
+import { UCXError, closedError, isCanceled } from './errors.js';
+import type { Worker } from './worker.js';
+import {
+  FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, abortedError, deadline, validateRawTag, withAbort,
+} from './worker.js';
+import { RemoteKey, unpackRemoteKey } from './memory.js';
+import { kNative, kDetach, kOnError, kOnHandshake, kNextCancelId, RESOLVED } from './internal.js';
+import {
+  toNativeData, validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView,
+  validateBytes, invalidArgValue, outOfRange, type Data, type NativeDataArgs,
+} from './validate.js';
+
+/** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
+export type EndpointRole = 'client' | 'server' | 'address' | 'reply';
+export type AtomicOp = 'add' | 'and' | 'or' | 'xor' | 'swap' | 'fadd' | 'fand' | 'for' | 'fxor';
+
+// ucp_atomic_op_t values and whether the op fetches the old value.
+const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
+  add: [0, false], and: [3, false], or: [4, false], xor: [5, false],
+  swap: [1, true], fadd: [0, true], fand: [3, true], for: [4, true], fxor: [5, true],
+};
+const ATOMIC_CSWAP = 2;
+
+// UCP_AM_SEND_FLAG_* (ucp.h)
+const AM_REPLY = 1;
+const AM_EAGER = 2;
+const AM_RNDV = 4;
+
+// Handshake header: magic 'NUCX' (LE u32), version u16, type u16, sender's endpoint id u64.
+const HANDSHAKE_MAGIC = 0x5843554e;
+const HANDSHAKE_VERSION = 1;
+const HELLO = 1;
+const ACK = 2;
+
+type RecvKind = 'into' | 'message';
+
+function randomEndpointId(): bigint {
+  return RESERVED_TAG_BIT | (randomBytes(8).readBigUInt64LE() & (RESERVED_TAG_BIT - 1n));
+}
+
+function handshakeHeader(type: number, id: bigint): Buffer {
+  const header = Buffer.allocUnsafe(16);
+  header.writeUInt32LE(HANDSHAKE_MAGIC, 0);
+  header.writeUInt16LE(HANDSHAKE_VERSION, 4);
+  header.writeUInt16LE(type, 6);
+  header.writeBigUInt64LE(id, 8);
+  return header;
+}
+
+export class Endpoint extends EventEmitter {
+  readonly worker: Worker;
+  readonly role: EndpointRole;
+  /** The peer as this side knows it: 'host:port' of the listener, or the client's IP, or 'worker-address'. */
+  readonly peer: string;
+  /** The tag this side receives endpoint-scoped messages on (bit 63 set). */
+  readonly localId: bigint = randomEndpointId();
+  readonly [kNative]: NativeEndpoint;
+  #remoteId: bigint | undefined;
+  #handshake: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
+  #sendsWaiting = 0;
+  #error: UCXError | undefined;
+  #closing: Promise<void> | undefined;
+  #pendingRecvs = new Set<number>();
+  #recvKind: RecvKind | undefined;
+  #recvTail: Promise<unknown> = RESOLVED;
+  #rkeys = new Set<RemoteKey>();
+
+  constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
+    super();
+    this.worker = worker;
+    this[kNative] = nativeEndpoint;
+    this.role = role;
+    this.peer = peer;
+  }
+
+  get closed(): boolean { return this.#closing !== undefined; }
+  /** The error that broke this endpoint, if one did. */
+  get error(): UCXError | undefined { return this.#error; }
+
+  // ---- endpoint-scoped messages ----
+
+  /** Sends one message to the peer's recv()/recvMessage()/recvObject(); any size, order kept. */
+  send(data: Data): Promise<void> {
+    try {
+      const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
+      this.#requireOpen();
+      if (this.#remoteId === undefined || this.#sendsWaiting > 0) {
+        // Wait for the peer's id; sends queued behind the handshake keep their order.
+        this.#sendsWaiting++;
+        return this.#handshaken().then(
+          () => { this.#sendsWaiting--; return this.#sendTagged(args); },
+          (error: unknown) => { this.#sendsWaiting--; throw error; });
+      }
+      return this.#sendTagged(args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Same as send(). */
+  sendMessage(data: Data): Promise<void> { return this.send(data); }
+
+  /** Receives the next message into `into`; resolves to its length. A message longer than `into` rejects with UCS_ERR_MESSAGE_TRUNCATED. */
+  recv(into: Data, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      return this.#postRecv('into', opts.signal, (cancelId) => {
+        const result = this.worker[kNative].tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId);
+        return result instanceof Promise ? result.then((r) => r.length) : result.length;
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Receives the next message, whatever its size, into a new Buffer. */
+  recvMessage(opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    try {
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      return this.#postRecv('message', opts.signal, (cancelId) =>
+        this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId).then((r) => r.data));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends a structured-clone copy of `value` (Map, Set, Date, BigInt, typed arrays, ... survive). */
+  sendObject(value: unknown): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = v8.serialize(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(bytes);
+  }
+
+  async recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return v8.deserialize(await this.recvMessage(opts));
+  }
+
+  // ---- raw UCP ----
+
+  /** ucp_tag_send_nbx (or the synchronous variant, which completes once the receiver matched it). */
+  tagSend(data: Data, tag: bigint, opts: { sync?: boolean } = {}): Promise<void> {
+    try {
+      const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
+      validateRawTag(tag);
+      validateOptionalObject(opts, 'opts');
+      this.#requireOpen();
+      return this[kNative].tagSend(args.target, args.length, args.memoryType, tag, opts.sync === true) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  streamSend(data: Data): Promise<void> {
+    try {
+      const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
+      this.#requireOpen();
+      return this[kNative].streamSend(args.target, args.length, args.memoryType) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Receives stream bytes into `into`: whatever has arrived, or with waitAll exactly into.byteLength. Resolves to the count. */
+  streamRecv(into: Data, opts: { waitAll?: boolean; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      this.#requireOpen();
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = signal ? this.worker[kNextCancelId]() : 0;
+      const result = this[kNative].streamRecv(args.target, args.length, args.memoryType, opts.waitAll === true, cancelId);
+      if (!(result instanceof Promise)) return Promise.resolve(result);
+      return withAbort(result, signal, () => this.worker[kNative].cancel(cancelId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** ucp_am_send_nbx to the peer worker's handler for `id`. */
+  amSend(id: number, header: ArrayBufferView | null, data: Data | null,
+    opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
+    try {
+      validateInteger(id, 'id', 0, MAX_AM_ID);
+      if (header !== null) validateView(header, 'header');
+      const args: NativeDataArgs | null = data === null ? null : toNativeData(data, 'data', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
+      this.#requireOpen();
+      const flags = (opts.reply === true ? AM_REPLY : 0) | (opts.rendezvous === true ? AM_RNDV : 0) | (opts.eager === true ? AM_EAGER : 0);
+      return this[kNative].amSend(id, header, args?.target ?? null, args?.length ?? 0, args?.memoryType ?? 0, flags) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // ---- RMA and atomics (docs/rma.md) ----
+
+  /** Unpacks a peer's MemoryHandle.packRkey() for put/get/atomics on this endpoint. */
+  unpackRkey(packed: Uint8Array): RemoteKey {
+    validateBytes(packed, 'packed');
+    this.#requireOpen();
+    const rkey = unpackRemoteKey(this, packed);
+    this.#rkeys.add(rkey);
+    return rkey;
+  }
+
+  /** Writes `from` to the peer's memory at remoteAddress. Resolves when the local buffer may be reused; flush() for remote completion. */
+  put(from: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
+    try {
+      const args = toNativeData(from, 'from', this.worker.context.memoryTypes);
+      const key = this.#checkAccess(rkey, remoteAddress, args.length, 1);
+      return this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Reads the peer's memory at remoteAddress into `into`. */
+  get(into: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      const key = this.#checkAccess(rkey, remoteAddress, args.length, 1);
+      return this[kNative].get(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A remote atomic on a 4- or 8-byte word. Fetching ops resolve to the old value; 'add'/'and'/'or'/'xor' resolve to 0n. */
+  atomic(op: AtomicOp, remoteAddress: bigint, rkey: RemoteKey, value: bigint, opts: { size?: 4 | 8 } = {}): Promise<bigint> {
+    try {
+      const spec = Object.hasOwn(ATOMIC_OPS, op) ? ATOMIC_OPS[op] : undefined;
+      if (spec === undefined) throw invalidArgValue('op', op, `must be one of ${Object.keys(ATOMIC_OPS).join(', ')}`);
+      validateOptionalObject(opts, 'opts');
+      const size = atomicSize(opts.size);
+      const operand = atomicOperand(value, size, 'value');
+      const key = this.#checkAccess(rkey, remoteAddress, size, size);
+      const [opcode, fetch] = spec;
+      const result = this[kNative].atomic(opcode, remoteAddress, key, operand, size, fetch);
+      return Promise.resolve(result).then((fetched) => fetched ?? 0n);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Atomically: if the word equals `compare`, store `swap`. Resolves to the old value. */
+  compareSwap(remoteAddress: bigint, rkey: RemoteKey, compare: bigint, swap: bigint, opts: { size?: 4 | 8 } = {}): Promise<bigint> {
+    try {
+      validateOptionalObject(opts, 'opts');
+      const size = atomicSize(opts.size);
+      const compareOperand = atomicOperand(compare, size, 'compare');
+      const swapOperand = atomicOperand(swap, size, 'swap');
+      const key = this.#checkAccess(rkey, remoteAddress, size, size);
+      const result = this[kNative].atomic(ATOMIC_CSWAP, remoteAddress, key, compareOperand, size, true, swapOperand);
+      return Promise.resolve(result).then((fetched) => fetched ?? 0n);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Completes every operation started on this endpoint, remotely too (ucp_ep_flush). */
+  flush(): Promise<void> {
+    try {
+      this.#requireOpen();
+      return this[kNative].flush() ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Orders: RMA and atomics issued after the fence complete after those before it (ucp_worker_fence). */
+  fence(): void {
+    this.#requireOpen();
+    this.worker[kNative].fence();
+  }
+
+  /** What UCX chose for this endpoint: transports ('posix/memory', 'tcp/lo', ...) and the full ucp_ep_print_info text. */
+  info(): { transports: string[]; text: string; role: EndpointRole; peer: string } {
+    this.#requireOpen();
+    const text = this[kNative].info();
+    const transports = new Set<string>();
+    for (const match of text.matchAll(/lane\[\d+\]:\s+\d+:([\w-]+\/[\w:.-]+?)(?:\.\d+)?\s/g)) transports.add(match[1]!);
+    return { transports: [...transports], text, role: this.role, peer: this.peer };
+  }
+
+  /**
+   * Closes the endpoint. Graceful by default (UCX flushes, the peer is told), bounded by
+   * defaults.closeTimeoutMs; `force` drops it at once. Pending receives reject. Idempotent.
+   */
+  close(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      validateOptionalObject(opts, 'opts');
+      this.#closing = this.#close(opts.force === true || this.#error !== undefined);
+    }
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals ----
+
+  #requireOpen(): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#closing !== undefined || this.worker.closed) throw closedError('Endpoint');
+  }
+
+  #sendTagged(args: NativeDataArgs): Promise<void> {
+    this.#requireOpen();
+    return this[kNative].tagSend(args.target, args.length, args.memoryType, this.#remoteId!, false) ?? RESOLVED;
+  }
+
+  #handshaken(): Promise<void> {
+    if (this.#handshake === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+      this.#handshake = { promise, resolve, reject };
+      if (!this.worker.context.features.includes('am')) {
+        reject(new UCXError("endpoint messages need the 'am' feature in the Context", 'UCS_ERR_UNSUPPORTED', -22));
+      } else if (this.#remoteId !== undefined) {
+        resolve();
+      } else {
+        const hello = this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(HELLO, this.localId), null, 0, 0, AM_REPLY | AM_EAGER);
+        hello?.catch(reject);
+        deadline(promise, defaults.handshakeTimeoutMs, 'endpoint handshake (is the peer a node-ucx endpoint?)').catch(reject);
+      }
+    }
+    return this.#handshake.promise;
+  }
+
+  [kOnHandshake](header: Buffer): void {
+    if (header.length < 16 || header.readUInt32LE(0) !== HANDSHAKE_MAGIC || header.readUInt16LE(4) !== HANDSHAKE_VERSION) return;
+    const type = header.readUInt16LE(6);
+    this.#remoteId ??= header.readBigUInt64LE(8);
+    if (type === HELLO && this.#closing === undefined && this.#error === undefined) {
+      this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(ACK, this.localId), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
+    }
+    this.#handshake?.resolve();
+  }
+
+  #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+    this.#requireOpen();
+    if (signal?.aborted) throw abortedError(signal);
+    // Receives of one kind are matched by UCX in the order they were posted; when the kind changes,
+    // wait for the earlier ones so that a message never lands in a later receive.
+    const mustWait = this.#pendingRecvs.size > 0 && this.#recvKind !== kind;
+    this.#recvKind = kind;
+    const begin = (): Promise<T> => {
+      this.#requireOpen();
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = this.worker[kNextCancelId]();
+      const result = start(cancelId);
+      if (!(result instanceof Promise)) return Promise.resolve(result);
+      this.#pendingRecvs.add(cancelId);
+      return withAbort(result, signal, () => this.worker[kNative].cancel(cancelId)).then(
+        (value) => { this.#pendingRecvs.delete(cancelId); return value; },
+        (error: unknown) => {
+          this.#pendingRecvs.delete(cancelId);
+          if (isCanceled(error)) throw this.#error ?? closedError('Endpoint');
+          throw error;
+        });
+    };
+    const promise = mustWait ? this.#recvTail.then(begin, begin) : begin();
+    this.#recvTail = promise.catch(() => {});
+    return promise;
+  }
+
+  #checkAccess(rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number) {
+    if (!(rkey instanceof RemoteKey)) throw new TypeError('The "rkey" argument must be a RemoteKey from this endpoint\'s unpackRkey()');
+    validateUint64(remoteAddress, 'remoteAddress');
+    this.#requireOpen();
+    if (!this.#rkeys.has(rkey)) throw invalidArgValue('rkey', rkey, 'was not unpacked on this endpoint (or is destroyed)');
+    const end = rkey.base + BigInt(rkey.length);
+    if (remoteAddress < rkey.base || remoteAddress + BigInt(length) > end) {
+      throw outOfRange('remoteAddress', `within the remote region [0x${rkey.base.toString(16)}, 0x${end.toString(16)}) for ${length} bytes`, remoteAddress);
+    }
+    if (alignment > 1 && remoteAddress % BigInt(alignment) !== 0n) {
+      throw outOfRange('remoteAddress', `aligned to ${alignment} bytes for a ${alignment}-byte atomic`, remoteAddress);
+    }
+    return rkey[kNative];
+  }
+
+  /** Called by RemoteKey.destroy(). */
+  [kDetach](rkey: RemoteKey): void {
+    this.#rkeys.delete(rkey);
+  }
+
+  /** UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
+  [kOnError](error: UCXError): void {
+    if (this.#error !== undefined || this.#closing !== undefined) return;
+    this.#error = error;
+    this.#handshake?.reject(error);
+    for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    void this.close({ force: true });
+  }
+
+  async #close(force: boolean): Promise<void> {
+    this.#handshake?.reject(this.#error ?? closedError('Endpoint'));
+    for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
+    for (const rkey of this.#rkeys) rkey.destroy();
+    if (!force) {
+      // Graceful: let outstanding operations finish, bounded. A peer that does not take its
+      // rendezvous data (or has hung) cannot hold close() forever: then UCX cancels them.
+      try {
+        await deadline(this[kNative].flush() ?? RESOLVED, defaults.closeTimeoutMs, 'endpoint flush before close');
+      } catch {
+        force = true;
+      }
+    }
+    const closing = this[kNative].close(force);
+    if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close').catch(() => {});
+    this.worker[kDetach](this);
+    this.emit('close');
+  }
+}
+
+function atomicSize(size: unknown): 4 | 8 {
+  if (size === undefined) return 8;
+  if (size !== 4 && size !== 8) throw outOfRange('opts.size', '4 or 8', size);
+  return size;
+}
+
+/** Accepts signed or unsigned values that fit `size` bytes; UCX takes the two's-complement bits. */
+function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
+  if (typeof value !== 'bigint') throw new TypeError(`The "${name}" argument must be of type bigint`);
+  const bits = BigInt(size * 8);
+  if (value < -(1n << (bits - 1n)) || value >= 1n << bits) {
+    throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
+  }
+  return BigInt.asUintN(Number(bits), value);
+}

@@ -1,0 +1,43 @@
+// node-ucx: UCX for Node.js. The public surface (see docs/api.md).
+import { native } from './native.js';
+import { Context } from './context.js';
+import type { Worker } from './worker.js';
+import type { Endpoint } from './endpoint.js';
+import type { Listener } from './listener.js';
+
+export { Context, type ContextOptions, type Feature } from './context.js';
+export {
+  Worker, type WorkerOptions, type ProgressMode, type ErrorHandling, type ActiveMessage, type ActiveMessageHandler, type WorkerStats,
+  RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID,
+} from './worker.js';
+export { Listener } from './listener.js';
+export { Endpoint, type EndpointRole, type AtomicOp } from './endpoint.js';
+export { MemoryHandle, RemoteKey, type MemMapTarget } from './memory.js';
+export { UCXError, AbortError } from './errors.js';
+export { defaults } from './defaults.js';
+export type { Data, DeviceMemory } from './validate.js';
+
+const packageVersion = '0.1.0';
+
+/** The UCX library version this addon runs on, and node-ucx's own. */
+export const version: { ucx: string; binding: string } = Object.freeze({ ucx: native.version(), binding: packageVersion });
+
+let defaultContext: Context | undefined;
+let sharedWorker: Worker | undefined;
+
+/** A lazily created Worker (event mode) on a lazily created default Context. */
+export function defaultWorker(): Worker {
+  if (sharedWorker === undefined || sharedWorker.closed) {
+    if (defaultContext === undefined || defaultContext.closed) defaultContext = new Context();
+    sharedWorker = defaultContext.createWorker();
+  }
+  return sharedWorker;
+}
+
+export function listen(opts?: { host?: string; port?: number }, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
+  return defaultWorker().listen(opts, onConnection);
+}
+
+export function connect(to: { host: string; port: number } | { address: Uint8Array }, opts?: { signal?: AbortSignal }): Promise<Endpoint> {
+  return defaultWorker().connect(to, opts);
+}

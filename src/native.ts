@@ -1,0 +1,122 @@
+// The typed loader for the addon: the only module that touches it. Everything
+// here mirrors csrc/ one to one; argument checks happen before these calls.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface NativeRecvResult { length: number; tag: bigint }
+export interface NativeMessageResult { data: Buffer; tag: bigint }
+/** A data argument as the addon takes it: a view, or a device pointer with its length. */
+export type NativeData = ArrayBufferView | bigint;
+
+export interface NativeContext {
+  memoryTypes(): string[];
+  config(): string;
+  close(): void;
+}
+
+export interface NativeWorker {
+  address(): Buffer;
+  progress(): number;
+  flush(): Promise<void> | undefined;
+  fence(): void;
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number):
+    NativeRecvResult | Promise<NativeRecvResult>;
+  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number): Promise<NativeMessageResult>;
+  tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
+  cancel(cancelId: number): boolean;
+  setAmHandler(id: number, enabled: boolean): void;
+  connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
+  connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
+  listen(ip: string, port: number): NativeListener;
+  /** [pendingRequests, probeWaiters, endpoints, listeners, keepsLoopAlive] */
+  stats(): [number, number, number, number, boolean];
+  close(): Promise<void>;
+}
+
+export interface NativeListener {
+  address(): [string, number];
+  accept(request: unknown, peerErrors: boolean): NativeEndpoint;
+  reject(request: unknown): void;
+  close(): void;
+}
+
+export interface NativeEndpoint {
+  tagSend(data: NativeData, length: number, memoryType: number, tag: bigint, sync: boolean): Promise<void> | undefined;
+  streamSend(data: NativeData, length: number, memoryType: number): Promise<void> | undefined;
+  streamRecv(data: NativeData, length: number, memoryType: number, waitAll: boolean, cancelId: number):
+    number | Promise<number>;
+  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number,
+    flags: number): Promise<void> | undefined;
+  put(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey):
+    Promise<void> | undefined;
+  get(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey):
+    Promise<void> | undefined;
+  atomic(opcode: number, remoteAddress: bigint, rkey: NativeRemoteKey, value: bigint, size: number, fetch: boolean,
+    swap?: bigint): bigint | undefined | Promise<bigint | undefined>;
+  unpackRkey(packed: Uint8Array): NativeRemoteKey;
+  flush(): Promise<void> | undefined;
+  close(force: boolean): Promise<void> | undefined;
+  info(): string;
+}
+
+export interface NativeMemoryHandle {
+  address(): bigint;
+  length(): number;
+  packRkey(): Buffer;
+  unmap(): void;
+}
+
+export interface NativeRemoteKey { destroy(): void }
+
+/** Kinds of the events the worker hands to its handler (csrc/worker.h EventKind). */
+export const enum NativeEvent {
+  EndpointError = 1,
+  ConnRequest = 2,
+  ActiveMessage = 3,
+}
+
+export interface NativeAddon {
+  Context: new (features: number, config: [string, string][]) => NativeContext;
+  Worker: new (context: NativeContext, mode: number, spinUs: number, fallbackMs: number,
+    handler: (kind: NativeEvent, ...args: unknown[]) => void) => NativeWorker;
+  MemoryHandle: new (context: NativeContext, data: NativeData | null, length: number, memoryType: number,
+    allocate: boolean) => NativeMemoryHandle;
+  setErrorClass(ctor: new (message: string, code: string, status: number) => Error): void;
+  version(): string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const candidates = [
+    process.env.NODE_UCX_ADDON,
+    path.join(root, 'build', 'Release', 'node_ucx.node'),
+    path.join(root, 'build', 'Debug', 'node_ucx.node'),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (found === undefined) {
+    throw new Error(
+      'node-ucx: the native addon is not built (looked for build/Release/node_ucx.node). ' +
+        'Run `npm run setup` in the node-ucx package: it installs UCX (libucx-dev) where it may and builds the addon.',
+    );
+  }
+  try {
+    return require(found) as NativeAddon;
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/lib(ucp|uct|ucs|ucm)\.so/.test(message)) {
+      throw new Error(
+        `node-ucx: the UCX runtime libraries are missing (${message}). ` +
+          'Install them (Debian/Ubuntu: `apt-get install libucx0`), or put your UCX build on LD_LIBRARY_PATH.',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+export const native: NativeAddon = load();

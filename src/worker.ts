@@ -1,0 +1,371 @@
+// Worker: one ucp_worker with its progress engine, the tag receive side, active
+// message handlers, listeners and the endpoints made from it.
+import { EventEmitter } from 'node:events';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from './native.js';
+import { defaults } from './defaults.js';
+import { AbortError, UCXError, closedError, isCanceled, timeoutError } from './errors.js';
+import type { Context } from './context.js';
+import { Endpoint, type EndpointRole } from './endpoint.js';
+import { Listener } from './listener.js';
+import {
+  kNative, kAttach, kDetach, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
+} from './internal.js';
+import {
+  toNativeData, validateUint64, validateAbortSignal, validateOptionalObject, validateInteger, validateFunction,
+  validatePort, validateString, validateBytes, invalidArgValue, outOfRange, type Data,
+} from './validate.js';
+
+export type ProgressMode = 'event' | 'poll' | 'adaptive';
+/** 'peer': a dead peer fails pending operations (default). 'none': faster (shared memory on UCX 1.13), no failure detection. */
+export type ErrorHandling = 'peer' | 'none';
+export interface WorkerOptions {
+  progress?: ProgressMode;
+  /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
+  errorHandling?: ErrorHandling;
+}
+
+export interface ActiveMessage {
+  id: number;
+  header: Buffer;
+  /** The payload; for rendezvous messages it has been received in full before the handler runs. */
+  data: Buffer;
+  length: number;
+  /** The endpoint to answer on, when the sender asked for it ({ reply: true }). */
+  reply: Endpoint | null;
+}
+export type ActiveMessageHandler = (message: ActiveMessage) => void | Promise<void>;
+
+/** Tags with this bit set belong to endpoint-scoped messaging (send/recv/sendObject); raw tags are below it. */
+export const RESERVED_TAG_BIT = 1n << 63n;
+/** The largest tag raw tagSend/tagRecv accept. */
+export const MAX_TAG = RESERVED_TAG_BIT - 1n;
+export const FULL_MASK = (1n << 64n) - 1n;
+/** Active message id node-ucx uses for the endpoint handshake; user ids are 0 ... 65534. */
+export const HANDSHAKE_AM_ID = 0xffff;
+export const MAX_AM_ID = HANDSHAKE_AM_ID - 1;
+
+const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
+const EMPTY = Buffer.alloc(0);
+
+export interface WorkerStats {
+  /** UCX requests (and unknown-size receives) not yet completed. */
+  pendingRequests: number;
+  endpoints: number;
+  listeners: number;
+  /** Whether the worker currently keeps the event loop alive. */
+  keepsAlive: boolean;
+}
+
+/** Settles `promise` as it settles, or rejects with AbortError once `signal` aborts (after cancelling the UCX request). */
+export function withAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, cancel: () => void): Promise<T> {
+  if (signal === undefined) return promise;
+  const onAbort = (): void => cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return promise.then(
+    (value) => {
+      signal.removeEventListener('abort', onAbort);
+      return value;
+    },
+    (error: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted && isCanceled(error)) throw new AbortError(undefined, { cause: signal.reason });
+      throw error;
+    },
+  );
+}
+
+export function abortedError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** A raw tag for tagSend/tagRecv: below the range reserved for endpoint-scoped messages. */
+export function validateRawTag(tag: unknown, name = 'tag'): asserts tag is bigint {
+  validateUint64(tag, name);
+  if (tag > MAX_TAG) throw outOfRange(name, '>= 0n and < 2n ** 63n (higher tags are reserved for endpoint messages)', tag);
+}
+
+export class Worker extends EventEmitter {
+  readonly context: Context;
+  readonly progressMode: ProgressMode;
+  readonly errorHandling: ErrorHandling;
+  readonly [kNative]: NativeWorker;
+  #endpoints = new Map<NativeEndpoint, Endpoint>();
+  #listeners = new Map<NativeListener, Listener>();
+  #amHandlers = new Map<number, ActiveMessageHandler>();
+  #address: Buffer | undefined;
+  #cancelSeq = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(context: Context, opts: WorkerOptions = {}) {
+    super();
+    validateOptionalObject(opts, 'opts');
+    const mode = opts.progress ?? defaults.progressMode;
+    if (!PROGRESS_MODES.includes(mode)) throw invalidArgValue('opts.progress', mode, "must be 'event', 'poll' or 'adaptive'");
+    const errorHandling = opts.errorHandling ?? defaults.errorHandling;
+    if (errorHandling !== 'peer' && errorHandling !== 'none') {
+      throw invalidArgValue('opts.errorHandling', errorHandling, "must be 'peer' or 'none'");
+    }
+    this.context = context;
+    this.progressMode = mode;
+    this.errorHandling = errorHandling;
+    const spinUs = mode === 'poll' ? defaults.pollSliceUs : defaults.adaptiveSpinUs;
+    this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
+      (kind, ...args) => this.#onEvent(kind, args));
+    if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true);
+    context[kAttach](this);
+  }
+
+  get closed(): boolean { return this.#closing !== undefined; }
+
+  /** This worker's UCX address: give it to a peer for connect({ address }). */
+  get address(): Buffer {
+    if (this.#closing) throw closedError('Worker');
+    this.#address ??= this[kNative].address();
+    return this.#address;
+  }
+
+  /** Opens a UCX listener (client-server connections over the sockaddr connection manager). */
+  async listen(opts: { host?: string; port?: number } = {}, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
+    validateOptionalObject(opts, 'opts');
+    const host = opts.host ?? '0.0.0.0';
+    const port = opts.port ?? 0;
+    validateString(host, 'opts.host');
+    validatePort(port, 'opts.port');
+    if (onConnection !== undefined) validateFunction(onConnection, 'onConnection');
+    const ip = await resolveHost(host);
+    if (this.#closing) throw closedError('Worker');
+    const nativeListener = this[kNative].listen(ip, port);
+    const listener = new Listener(this, nativeListener, onConnection);
+    this.#listeners.set(nativeListener, listener);
+    return listener;
+  }
+
+  /** Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected. */
+  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal } = {}): Promise<Endpoint> {
+    validateOptionalObject(to, 'to');
+    validateOptionalObject(opts, 'opts');
+    validateAbortSignal(opts.signal, 'opts.signal');
+    let nativeEndpoint: NativeEndpoint;
+    let role: EndpointRole;
+    let peer: string;
+    if ('address' in to) {
+      validateBytes(to.address, 'to.address');
+      if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
+      if (this.#closing) throw closedError('Worker');
+      if (opts.signal?.aborted) throw abortedError(opts.signal);
+      nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
+      role = 'address';
+      peer = 'worker-address';
+    } else {
+      validateString(to.host, 'to.host');
+      validatePort(to.port, 'to.port');
+      if (to.port === 0) throw outOfRange('to.port', '>= 1 and <= 65535', 0);
+      const ip = await resolveHost(to.host);
+      if (this.#closing) throw closedError('Worker');
+      if (opts.signal?.aborted) throw abortedError(opts.signal);
+      nativeEndpoint = this[kNative].connect(ip, to.port, this.errorHandling === 'peer');
+      role = 'client';
+      peer = `${to.host}:${to.port}`;
+    }
+    const endpoint = this[kWrapEndpoint](nativeEndpoint, role, peer);
+    try {
+      // A flush completes once wire-up is done, or fails if the peer is unreachable.
+      await deadline(endpoint.flush(), defaults.connectTimeoutMs, 'connect', opts.signal);
+    } catch (error) {
+      await endpoint.close({ force: true });
+      throw error;
+    }
+    return endpoint;
+  }
+
+  /** Receives a raw tagged message into `into`; `mask` selects which tag bits must match (default: all). */
+  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ length: number; tag: bigint }> {
+    try {
+      const data = toNativeData(into, 'into', this.context.memoryTypes);
+      validateRawTag(tag);
+      validateUint64(mask, 'mask');
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      if (this.#closing) throw closedError('Worker');
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = signal ? this[kNextCancelId]() : 0;
+      // The reserved bit is always matched, so a wildcard never takes an endpoint-scoped message.
+      const result = this[kNative].tagRecv(data.target, data.length, data.memoryType, tag, mask | RESERVED_TAG_BIT, cancelId);
+      if (!(result instanceof Promise)) return Promise.resolve(result);
+      return withAbort(result, signal, () => this[kNative].cancel(cancelId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). */
+  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ data: Buffer; tag: bigint }> {
+    try {
+      validateRawTag(tag);
+      validateUint64(mask, 'mask');
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      if (this.#closing) throw closedError('Worker');
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = this[kNextCancelId]();
+      const result = this[kNative].tagRecvMessage(tag, mask | RESERVED_TAG_BIT, cancelId);
+      return withAbort(result, signal, () => this[kNative].cancel(cancelId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Whether a matching raw message has arrived (it stays queued); progresses the worker first. */
+  tagProbe(tag: bigint, mask: bigint = FULL_MASK): { length: number; tag: bigint } | null {
+    validateRawTag(tag);
+    validateUint64(mask, 'mask');
+    if (this.#closing) throw closedError('Worker');
+    this[kNative].progress();
+    return this[kNative].tagProbe(tag, mask | RESERVED_TAG_BIT);
+  }
+
+  /** Sets (or with null removes) the handler of active messages with this id. */
+  onActiveMessage(id: number, handler: ActiveMessageHandler | null): void {
+    validateInteger(id, 'id', 0, MAX_AM_ID);
+    if (handler !== null) validateFunction(handler, 'handler');
+    if (this.#closing) throw closedError('Worker');
+    if (handler === null) {
+      if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false);
+      return;
+    }
+    if (!this.#amHandlers.has(id)) this[kNative].setAmHandler(id, true);
+    this.#amHandlers.set(id, handler);
+  }
+
+  /** Completes every operation started on this worker (ucp_worker_flush). */
+  flush(): Promise<void> {
+    if (this.#closing) return Promise.reject(closedError('Worker'));
+    try {
+      return this[kNative].flush() ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** One manual round of progress; delivers what completed. Returns the number of UCX events. */
+  progress(): number {
+    if (this.#closing) throw closedError('Worker');
+    return this[kNative].progress();
+  }
+
+  /** Diagnostics: what the worker holds now. */
+  stats(): WorkerStats {
+    const [pending, waiters, endpoints, listeners, keepsAlive] = this[kNative].stats();
+    return { pendingRequests: pending + waiters, endpoints, listeners, keepsAlive };
+  }
+
+  /** Closes listeners and endpoints, settles every pending operation, and destroys the worker. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
+    await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close()));
+    await this[kNative].close();
+    this.context[kDetach](this);
+    this.emit('close');
+  }
+
+  // ---- internals used by Endpoint and Listener ----
+
+  [kNextCancelId](): number {
+    this.#cancelSeq = this.#cancelSeq >= 0xfffffffe ? 1 : this.#cancelSeq + 1;
+    return this.#cancelSeq;
+  }
+
+  [kWrapEndpoint](nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string): Endpoint {
+    let endpoint = this.#endpoints.get(nativeEndpoint);
+    if (endpoint === undefined) {
+      endpoint = new Endpoint(this, nativeEndpoint, role, peer);
+      this.#endpoints.set(nativeEndpoint, endpoint);
+    }
+    return endpoint;
+  }
+
+  [kDetach](child: Endpoint | Listener): void {
+    if (child instanceof Endpoint) this.#endpoints.delete(child[kNative]);
+    else this.#listeners.delete(child[kNative]);
+  }
+
+  #onEvent(kind: NativeEvent, args: unknown[]): void {
+    switch (kind) {
+      case NativeEvent.EndpointError: {
+        this.#endpoints.get(args[0] as NativeEndpoint)?.[kOnError](args[1] as UCXError);
+        break;
+      }
+      case NativeEvent.ConnRequest: {
+        const nativeListener = args[0] as NativeListener;
+        const listener = this.#listeners.get(nativeListener);
+        if (listener === undefined) nativeListener.reject(args[1]);
+        else listener[kOnConnRequest](args[1], args[2] as string);
+        break;
+      }
+      case NativeEvent.ActiveMessage: {
+        const [id, header, data, length, replyNative, status] = args as [number, Buffer, Buffer | null, number, NativeEndpoint | null, UCXError | null];
+        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'reply-endpoint');
+        if (status !== null) {
+          this.#report(status);
+          break;
+        }
+        if (id === HANDSHAKE_AM_ID) {
+          reply?.[kOnHandshake](header);
+          break;
+        }
+        const handler = this.#amHandlers.get(id);
+        if (handler === undefined) break;
+        try {
+          const result = handler({ id, header, data: data ?? EMPTY, length, reply });
+          if (result instanceof Promise) result.catch((error: unknown) => this.#report(error));
+        } catch (error) {
+          this.#report(error);
+        }
+        break;
+      }
+    }
+  }
+
+  /** A failure with no promise to carry it (a throwing AM handler): 'error' if someone listens, else uncaught. */
+  #report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.nextTick(() => { throw error; });
+  }
+}
+
+async function resolveHost(host: string): Promise<string> {
+  if (net.isIP(host) !== 0) return host;
+  const { address } = await dns.lookup(host);
+  return address;
+}
+
+/** Awaits `promise`, bounded by `ms` and by `signal`. */
+export function deadline<T>(promise: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(timeoutError(what, ms))), ms);
+    const onAbort = (): void => finish(() => reject(abortedError(signal!)));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let done = false;
+    function finish(settle: () => void): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    }
+    promise.then((value) => finish(() => resolve(value)), (error: unknown) => finish(() => reject(error)));
+  });
+}

@@ -1,0 +1,169 @@
+// Data movement between two real processes, in every progress mode.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { Context, UCXError, type Worker, type Endpoint } from 'node-ucx';
+import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helpers.js';
+
+describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
+  let context: Context;
+  let worker: Worker;
+  let peer: Peer;
+  let ep: Endpoint;
+
+  beforeEach(async () => {
+    context = new Context();
+    worker = context.createWorker({ progress: mode });
+    peer = startPeer('peer.mjs', [mode]);
+    const { port } = await peer.next('ready');
+    ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect');
+    await peer.next('connection');
+  });
+
+  afterEach(async () => {
+    await within(worker.close(), 10_000, 'worker.close()');
+    context.close();
+  });
+
+  it('endpoint messages of 0 B to 4 MiB come back intact and in order', async () => {
+    const sizes = [0, 1, 8, 8191, 8192, 65536, 1 << 20, 4 << 20];
+    const echoed = peer.call('echo', { count: sizes.length });
+    // Receive while sending: a rendezvous send completes only once the other side receives.
+    const received = (async () => {
+      const out: Buffer[] = [];
+      for (const size of sizes) out.push(await within(ep.recvMessage(), 10_000, `echo of ${size} B`));
+      return out;
+    })();
+    for (const [i, size] of sizes.entries()) await ep.send(pattern(size, i + 1));
+    for (const [i, data] of (await received).entries()) {
+      expect(data.length).toBe(sizes[i]);
+      expect(data.equals(pattern(sizes[i]!, i + 1))).toBe(true);
+    }
+    await echoed;
+  });
+
+  it('recv(into) reports the length and fills the caller\'s buffer', async () => {
+    const echoed = peer.call('echo', { count: 2 });
+    await ep.send(Buffer.from('hello'));
+    const into = new Uint8Array(64);
+    expect(await within(ep.recv(into), 10_000, 'recv')).toBe(5);
+    expect(Buffer.from(into.subarray(0, 5)).toString()).toBe('hello');
+    // A typed array other than Uint8Array counts bytes, not elements.
+    const floats = new Float64Array([1.5, -2.25, 3e300]);
+    await ep.send(floats);
+    const back = new Float64Array(3);
+    expect(await within(ep.recv(back), 10_000, 'recv floats')).toBe(24);
+    expect([...back]).toEqual([1.5, -2.25, 3e300]);
+    await echoed;
+  });
+
+  it('a message larger than the receive buffer rejects with UCS_ERR_MESSAGE_TRUNCATED and the endpoint stays usable', async () => {
+    const echoed = peer.call('echo', { count: 2 });
+    await ep.send(pattern(100));
+    const error = await within(ep.recv(Buffer.alloc(10)), 10_000, 'truncated recv').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UCXError);
+    expect((error as UCXError).code).toBe('UCS_ERR_MESSAGE_TRUNCATED');
+    expect((error as UCXError).status).toBe(-9);
+    await ep.send(Buffer.from('still here'));
+    expect((await within(ep.recvMessage(), 10_000, 'message after truncation')).toString()).toBe('still here');
+    await echoed;
+  });
+
+  it('sendObject/recvObject keep Map, Set, Date, BigInt, typed arrays and nesting', async () => {
+    const value = {
+      map: new Map<unknown, unknown>([[1, 'one'], ['two', { deep: [2n ** 70n] }]]),
+      set: new Set(['a', 'b']),
+      date: new Date(1_700_000_000_000),
+      big: -(2n ** 64n),
+      bytes: new Uint8Array([1, 2, 3]),
+      floats: new Float32Array([0.5, 1.5]),
+      nested: { list: [null, undefined, true, 'x'.repeat(10_000)] },
+    };
+    const echoed = peer.call('echoObject', { count: 1 });
+    await ep.sendObject(value);
+    expect(await within(ep.recvObject(), 10_000, 'object echo')).toEqual(value);
+    await echoed;
+  });
+
+  it('sendObject rejects values structured clone cannot copy, without sending anything', async () => {
+    await expect(ep.sendObject({ f: () => 1 })).rejects.toThrow(/could not be cloned/);
+  });
+
+  it('raw tagSend reaches tagRecvMessage on the peer, and tagRecv with a mask picks a tag range', async () => {
+    const echoed = peer.call('tagEcho', { tag: 77, replyTag: 0x1234, count: 2 });
+    const reply = worker.tagRecv(Buffer.alloc(32), 0x1200n, 0xff00n);
+    await ep.tagSend(Buffer.from('ping'), 77n);
+    const first = await within(reply, 10_000, 'masked tagRecv');
+    expect(first).toEqual({ length: 4, tag: 0x1234n });
+    await ep.tagSend(Buffer.from('sync'), 77n, { sync: true });
+    const second = await within(worker.tagRecvMessage(0x1234n), 10_000, 'tagRecvMessage');
+    expect(second.data.toString()).toBe('sync');
+    await echoed;
+  });
+
+  it('tagProbe sees a queued message without taking it', async () => {
+    const echoed = peer.call('tagEcho', { tag: 5, replyTag: 6 });
+    await ep.tagSend(Buffer.from('probe me'), 5n);
+    let probed = worker.tagProbe(6n);
+    const deadline = Date.now() + 10_000;
+    while (probed === null && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      probed = worker.tagProbe(6n);
+    }
+    expect(probed).toEqual({ length: 8, tag: 6n });
+    expect(worker.tagProbe(6n)).toEqual({ length: 8, tag: 6n });
+    expect((await within(worker.tagRecvMessage(6n), 10_000, 'probed message')).data.toString()).toBe('probe me');
+    await echoed;
+  });
+
+  it('stream bytes come back with waitAll', async () => {
+    const size = 300_000;
+    const echoed = peer.call('streamEcho', { size, count: 1 });
+    await ep.streamSend(pattern(size, 9));
+    const into = Buffer.alloc(size);
+    expect(await within(ep.streamRecv(into, { waitAll: true }), 10_000, 'stream echo')).toBe(size);
+    expect(into.equals(pattern(size, 9))).toBe(true);
+    await echoed;
+  });
+
+  it('active messages carry header and data, eager and rendezvous, and answer on the reply endpoint', async () => {
+    await peer.call('amEcho', { amId: 10, replyAmId: 11 });
+    const received: { header: string; data: Buffer; reply: boolean }[] = [];
+    const arrived = new Promise<void>((resolve) => {
+      worker.onActiveMessage(11, (message) => {
+        received.push({ header: message.header.toString(), data: message.data, reply: message.reply === ep });
+        if (received.length === 3) resolve();
+      });
+    });
+    await ep.amSend(10, Buffer.from('h1'), Buffer.from('small'), { reply: true });
+    await ep.amSend(10, Buffer.from('h2'), pattern(1 << 20, 3), { reply: true, rendezvous: true });
+    await ep.amSend(10, Buffer.from('h3'), null, { reply: true });
+    await within(arrived, 10_000, 'three AM replies');
+    received.sort((a, b) => a.header.localeCompare(b.header));
+    expect(received[0]).toEqual({ header: 'h1', data: Buffer.from('small'), reply: true });
+    expect(received[1]!.data.equals(pattern(1 << 20, 3))).toBe(true);
+    expect(received[2]!.data.length).toBe(0);
+  });
+
+  it('info() names the transports UCX chose', () => {
+    const info = ep.info();
+    expect(info.transports.length).toBeGreaterThan(0);
+    expect(info.transports.every((t) => /^[\w-]+\/[\w:.-]+$/.test(t))).toBe(true);
+    expect(info.role).toBe('client');
+  });
+});
+
+describe('large messages', () => {
+  it('a 64 MiB endpoint message arrives intact', async () => {
+    const context = new Context();
+    const worker = context.createWorker();
+    const peer = startPeer('peer.mjs');
+    const { port } = await peer.next('ready');
+    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
+    await peer.next('connection');
+    const size = 64 << 20;
+    const checked = peer.call<{ length: number; ok: boolean }>('recvCheck', { size, seed: 42 }, 60_000);
+    await within(ep.send(pattern(size, 42)), 60_000, '64 MiB send');
+    expect(await checked).toEqual({ length: size, ok: true });
+    await worker.close();
+    context.close();
+  });
+});

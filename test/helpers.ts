@@ -1,0 +1,96 @@
+// Shared test plumbing: real peer processes (killed after every test), deadlines
+// with messages that say what was awaited, and the progress modes every
+// behavioural suite runs in.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+
+export const PROGRESS_MODES = ['event', 'poll', 'adaptive'] as const;
+export const FIXTURES = path.resolve(__dirname, 'fixtures');
+
+const live = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+});
+
+/** Rejects with "timed out after N ms waiting for <what>" unless `promise` settles first. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface PeerMessage { type: string; id?: number; result?: unknown; error?: { message: string; code?: string }; [key: string]: unknown }
+
+export interface Peer {
+  child: ChildProcess;
+  /** The next message of this type the peer sends over IPC. */
+  next(type: string, ms?: number): Promise<PeerMessage>;
+  /** Runs a command in the peer (test/fixtures/peer.mjs) and resolves with its result. */
+  call<T = unknown>(cmd: string, args?: Record<string, unknown>, ms?: number): Promise<T>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Forks a fixture with an IPC channel; it is SIGKILLed after the test whatever happens. */
+export function startPeer(fixture: string, args: string[] = [], env: Record<string, string> = {}): Peer {
+  const child = fork(path.join(FIXTURES, fixture), args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  live.add(child);
+  const inbox: PeerMessage[] = [];
+  const waiters: { type: string; resolve: (m: PeerMessage) => void }[] = [];
+  child.on('message', (raw) => {
+    const message = raw as PeerMessage;
+    if (message.type === 'done') return;  // answers to call(), below
+    const index = waiters.findIndex((w) => w.type === message.type);
+    if (index >= 0) waiters.splice(index, 1)[0]!.resolve(message);
+    else inbox.push(message);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => { live.delete(child); resolve({ code, signal }); });
+  });
+  let seq = 0;
+  const pendingCalls = new Map<number, (m: PeerMessage) => void>();
+  child.on('message', (raw) => {
+    const message = raw as PeerMessage;
+    if (message.type === 'done' && message.id !== undefined) pendingCalls.get(message.id)?.(message);
+  });
+  return {
+    child,
+    exited,
+    kill: (signal = 'SIGKILL') => child.kill(signal),
+    next(type, ms = 15_000) {
+      const index = inbox.findIndex((m) => m.type === type);
+      if (index >= 0) return Promise.resolve(inbox.splice(index, 1)[0]!);
+      return within(new Promise<PeerMessage>((resolve) => waiters.push({ type, resolve })), ms, `'${type}' from ${fixture}`);
+    },
+    call<T>(cmd: string, args: Record<string, unknown> = {}, ms = 30_000): Promise<T> {
+      const id = ++seq;
+      const done = new Promise<T>((resolve, reject) => {
+        pendingCalls.set(id, (message) => {
+          pendingCalls.delete(id);
+          if (message.error) reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+          else resolve(message.result as T);
+        });
+      });
+      child.send({ cmd, id, ...args });
+      return within(done, ms, `${fixture} to finish '${cmd}'`);
+    },
+  };
+}
+
+/** A deterministic byte pattern, so that the receiver can check every byte. */
+export function pattern(size: number, seed = 1): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buffer[i] = x >>> 24;
+  }
+  return buffer;
+}
