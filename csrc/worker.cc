@@ -857,12 +857,22 @@ static void OnHandleClosed(uv_handle_t* handle) {
   auto* handles = static_cast<Worker::LoopHandles*>(handle->data);
   if (--handles->open > 0) return;
   if (handles->on_closed != nullptr) {
+    // Settle inside a callback scope, or the awaiting code stalls until
+    // something else runs the microtask queue (nodejs/node#15604).
     napi_env env = handles->env;
     napi_handle_scope scope;
     napi_open_handle_scope(env, &scope);
-    napi_value undefined;
+    napi_value resource, name, undefined;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "node-ucx:Worker.close", NAPI_AUTO_LENGTH, &name);
+    napi_async_context context;
+    napi_async_init(env, resource, name, &context);
+    napi_callback_scope callback_scope;
+    napi_open_callback_scope(env, resource, context, &callback_scope);
     napi_get_undefined(env, &undefined);
     napi_resolve_deferred(env, handles->on_closed, undefined);
+    napi_close_callback_scope(env, callback_scope);
+    napi_async_destroy(env, context);
     napi_close_handle_scope(env, scope);
   }
   Addon* addon = handles->addon;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import v8 from 'node:v8';
 import type { NativeEndpoint } from './native.js';
 import { defaults } from './defaults.js';
-import { UCXError, closedError, isCanceled } from './errors.js';
+import { UCXError, Status, closedError, isCanceled } from './errors.js';
 import type { Worker } from './worker.js';
 import {
   FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, abortedError, deadline, validateRawTag, withAbort,
@@ -72,6 +72,7 @@ export class Endpoint extends EventEmitter {
   #recvKind: RecvKind | undefined;
   #recvTail: Promise<unknown> = RESOLVED;
   #rkeys = new Set<RemoteKey>();
+  #streamLost = false;
 
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
     super();
@@ -175,19 +176,34 @@ export class Endpoint extends EventEmitter {
     }
   }
 
-  /** Receives stream bytes into `into`: whatever has arrived, or with waitAll exactly into.byteLength. Resolves to the count. */
+  /**
+   * Receives stream bytes into `into`: whatever has arrived, or with waitAll exactly into.byteLength.
+   * Resolves to the count. Aborting it rejects at once, but UCX (1.13) cannot cancel a stream receive,
+   * so later streamRecv calls on this endpoint reject with ERR_UCX_STREAM_ABORTED.
+   */
   streamRecv(into: Data, opts: { waitAll?: boolean; signal?: AbortSignal } = {}): Promise<number> {
     try {
       const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
       this.#requireOpen();
+      if (this.#streamLost) {
+        throw new UCXError('an aborted streamRecv left this endpoint\'s stream at an unknown position', 'ERR_UCX_STREAM_ABORTED', Status.ERR_CANCELED);
+      }
       const signal = opts.signal;
       if (signal?.aborted) throw abortedError(signal);
-      const cancelId = signal ? this.worker[kNextCancelId]() : 0;
-      const result = this[kNative].streamRecv(args.target, args.length, args.memoryType, opts.waitAll === true, cancelId);
-      if (!(result instanceof Promise)) return Promise.resolve(result);
-      return withAbort(result, signal, () => this.worker[kNative].cancel(cancelId));
+      const result = this[kNative].streamRecv(args.target, args.length, args.memoryType, opts.waitAll === true, 0);
+      if (!(result instanceof Promise) || signal === undefined) return Promise.resolve(result);
+      // UCX 1.13 cannot cancel a stream receive: on abort the promise rejects at once, UCX keeps
+      // the (still pinned) buffer and fills it when bytes come, and the stream's position is lost.
+      return new Promise<number>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.#streamLost = true;
+          reject(abortedError(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
     } catch (error) {
       return Promise.reject(error);
     }
