@@ -15,7 +15,7 @@ import { RemoteKey, unpackRemoteKey } from './memory.js';
 import { kNative, kDetach, kOnError, kOnHandshake, kNextCancelId, RESOLVED } from './internal.js';
 import {
   toNativeData, validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView,
-  validateBytes, invalidArgValue, outOfRange, type Data, type NativeDataArgs,
+  validateBytes, invalidArgType, invalidArgValue, outOfRange, type Data, type NativeDataArgs,
 } from './validate.js';
 
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
@@ -170,6 +170,8 @@ export class Endpoint extends EventEmitter {
     try {
       const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
       this.#requireOpen();
+      // Zero bytes on a byte stream is nothing to send; UCX 1.13 also asserts on the receiver if asked to.
+      if (args.length === 0) return RESOLVED;
       return this[kNative].streamSend(args.target, args.length, args.memoryType) ?? RESOLVED;
     } catch (error) {
       return Promise.reject(error);
@@ -192,6 +194,7 @@ export class Endpoint extends EventEmitter {
       }
       const signal = opts.signal;
       if (signal?.aborted) throw abortedError(signal);
+      if (args.length === 0) return Promise.resolve(0);
       const result = this[kNative].streamRecv(args.target, args.length, args.memoryType, opts.waitAll === true, 0);
       if (!(result instanceof Promise) || signal === undefined) return Promise.resolve(result);
       // UCX 1.13 cannot cancel a stream receive: on abort the promise rejects at once, UCX keeps
@@ -401,7 +404,7 @@ export class Endpoint extends EventEmitter {
   }
 
   #checkAccess(rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number) {
-    if (!(rkey instanceof RemoteKey)) throw new TypeError('The "rkey" argument must be a RemoteKey from this endpoint\'s unpackRkey()');
+    if (!(rkey instanceof RemoteKey)) throw invalidArgType('rkey', "a RemoteKey from this endpoint's unpackRkey()", rkey);
     validateUint64(remoteAddress, 'remoteAddress');
     this.#requireOpen();
     if (!this.#rkeys.has(rkey)) throw invalidArgValue('rkey', rkey, 'was not unpacked on this endpoint (or is destroyed)');
@@ -458,7 +461,7 @@ function atomicSize(size: unknown): 4 | 8 {
 
 /** Accepts signed or unsigned values that fit `size` bytes; UCX takes the two's-complement bits. */
 function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
-  if (typeof value !== 'bigint') throw new TypeError(`The "${name}" argument must be of type bigint`);
+  if (typeof value !== 'bigint') throw invalidArgType(name, 'of type bigint', value);
   const bits = BigInt(size * 8);
   if (value < -(1n << (bits - 1n)) || value >= 1n << bits) {
     throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
