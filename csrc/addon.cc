@@ -31,6 +31,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   // Runs before the env's own finalizers: everything native is closed in order
   // (endpoints, listeners, workers with their uv handles, then contexts), so
   // wrappers finalized afterwards find nothing left to release.
+  napi_value noop_fn;
+  napi_create_function(env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
+                       nullptr, &noop_fn);
+  napi_create_reference(env, noop_fn, 1, &noop);
   napi_add_async_cleanup_hook(env, Cleanup, this, &cleanup_handle_);
 }
 

@@ -23,6 +23,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference memory_ctor;
   Napi::FunctionReference rkey_ctor;
   Napi::FunctionReference error_ctor;  // UCXError from src/errors.ts
+  napi_ref noop = nullptr;             // a native no-op: calling it tells whether JS may run (see CanRunJs)
 
   // Live objects, closed in order (workers, then contexts) when the env exits.
   std::unordered_set<Context*> contexts;

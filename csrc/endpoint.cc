@@ -38,6 +38,7 @@ Endpoint::~Endpoint() { Abandon(); }
 bool Endpoint::Create(ucp_ep_params_t& params, bool peer_errors) {
   params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
   params.err_mode = peer_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
+  peer_errors_ = peer_errors;
   params.err_handler.cb = OnError;
   params.err_handler.arg = this;
   ucs_status_t status = ucp_ep_create(worker_->handle(), &params, &ep_);
@@ -81,8 +82,10 @@ void Endpoint::Abandon() {
   Detach();
   if (!owned || worker_->closed()) return;
   ucp_request_param_t param = {};
-  param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-  param.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  if (peer_errors_) {
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  }
   ucs_status_ptr_t sp = ucp_ep_close_nbx(ep, &param);
   if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
     for (int i = 0; i < 64 && ucp_request_check_status(sp) == UCS_INPROGRESS; i++) ucp_worker_progress(worker_->handle());
@@ -281,7 +284,8 @@ Napi::Value Endpoint::Flush(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ep_ == nullptr || worker_->closed()) return env.Undefined();
-  bool force = info[0].As<Napi::Boolean>().Value();
+  // UCX allows a forced close only in PEER error mode; without it the close is a flush.
+  bool force = info[0].As<Napi::Boolean>().Value() && peer_errors_;
   ucp_ep_h ep = ep_;
   bool owned = owned_;
   Detach();

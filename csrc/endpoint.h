@@ -51,6 +51,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::ObjectReference worker_ref_;
   ucp_ep_h ep_ = nullptr;
   bool owned_ = true;
+  bool peer_errors_ = true;  // UCP_ERR_HANDLING_MODE_PEER; UCX refuses a forced close without it
   std::unordered_set<RemoteKey*> rkeys_;
 };
 

@@ -47,15 +47,29 @@ const char* StatusName(ucs_status_t status) {
   }
 }
 
+// Raw N-API with every status checked: during env teardown calls can fail, and
+// node-addon-api's conveniences would turn that into a fatal error.
 static Napi::Value MakeError(Napi::Env env, const std::string& message, const char* code, double status) {
+  napi_value message_value, code_value, status_value, error = nullptr;
+  if (napi_create_string_utf8(env, message.c_str(), message.size(), &message_value) != napi_ok ||
+      napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
+      napi_create_double(env, status, &status_value) != napi_ok) {
+    return Napi::Value();
+  }
   Napi::FunctionReference& ctor = Addon::Of(env).error_ctor;
   if (!ctor.IsEmpty()) {
-    return ctor.New({Napi::String::New(env, message), Napi::String::New(env, code), Napi::Number::New(env, status)});
+    napi_value args[] = {message_value, code_value, status_value};
+    if (napi_new_instance(env, ctor.Value(), 3, args, &error) == napi_ok) return Napi::Value(env, error);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
   }
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  error.Set("status", Napi::Number::New(env, status));
-  return error.Value();
+  if (napi_create_error(env, code_value, message_value, &error) != napi_ok) return Napi::Value();
+  napi_set_named_property(env, error, "status", status_value);
+  return Napi::Value(env, error);
 }
 
 Napi::Value MakeStatusError(Napi::Env env, ucs_status_t status, const char* what) {

@@ -30,17 +30,15 @@ struct Worker::LoopHandles {
   Addon* addon = nullptr;
 };
 
-static napi_value Noop(napi_env env, napi_callback_info info) { return nullptr; }
-
 // False while the environment is being torn down (worker_threads terminate, process exit):
 // Node runs the loop once more then, but JS may no longer run. napi_call_function is guarded
-// by that check, so calling a native no-op asks the question without side effects.
-static bool CanRunJs(napi_env env) {
+// by exactly that check, so calling a native no-op asks the question without side effects.
+static bool CanRunJs(napi_env env, napi_ref noop) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
   napi_value fn, recv, result;
-  bool ok = napi_create_function(env, "noop", 0, Noop, nullptr, &fn) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
-            napi_call_function(env, recv, fn, 0, nullptr, &result) == napi_ok;
+  bool ok = napi_get_reference_value(env, noop, &fn) == napi_ok && fn != nullptr &&
+            napi_get_undefined(env, &recv) == napi_ok && napi_call_function(env, recv, fn, 0, nullptr, &result) == napi_ok;
   napi_close_handle_scope(env, scope);
   return ok;
 }
@@ -313,7 +311,7 @@ bool Worker::RunFromLoop() {
   if (worker_ == nullptr) return false;
   unsigned n = ProgressUntilIdle();
   if (!HasDeliverables()) return n > 0;
-  if (!CanRunJs(env_)) return false;  // teardown: the cleanup hook releases what is queued
+  if (!CanRunJs(env_, Addon::Of(env_).noop)) return false;  // teardown: the cleanup hook releases what is queued
   Napi::HandleScope scope(env_);
   {
     // Microtasks (the awaiting code) run when this scope closes.
@@ -872,7 +870,7 @@ Napi::Value Worker::Close(const Napi::CallbackInfo& info) {
 static void OnHandleClosed(uv_handle_t* handle) {
   auto* handles = static_cast<Worker::LoopHandles*>(handle->data);
   if (--handles->open > 0) return;
-  if (handles->on_closed != nullptr && CanRunJs(handles->env)) {
+  if (handles->on_closed != nullptr && CanRunJs(handles->env, handles->addon->noop)) {
     // Settle inside a callback scope, or the awaiting code stalls until
     // something else runs the microtask queue (nodejs/node#15604).
     napi_env env = handles->env;

@@ -446,8 +446,13 @@ export class Endpoint extends EventEmitter {
         force = true;
       }
     }
-    const closing = this[kNative].close(force);
-    if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close').catch(() => {});
+    try {
+      const closing = this[kNative].close(force);
+      if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close');
+    } catch {
+      // The endpoint is gone either way: a close that UCX fails (peer already dead) or that
+      // outlives its bound still leaves it closed, and close() must not reject for it.
+    }
     this.worker[kDetach](this);
     this.emit('close');
   }

@@ -5,6 +5,8 @@ import type { NativeListener } from './native.js';
 import type { Worker } from './worker.js';
 import type { Endpoint } from './endpoint.js';
 import { kNative, kDetach, kOnConnRequest, kWrapEndpoint } from './internal.js';
+import { defaults } from './defaults.js';
+import { deadline } from './worker.js';
 
 export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   readonly worker: Worker;
@@ -72,13 +74,28 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     try {
       endpoint = this.worker[kWrapEndpoint](this[kNative].accept(request, this.worker.errorHandling === 'peer'), 'server', clientAddress);
     } catch (error) {
-      if (this.listenerCount('error') > 0) this.emit('error', error);
+      this.#report(error);
       return;
     }
-    for (const iterator of this.#iterators) {
-      iterator.queue.push(endpoint);
-      iterator.wake?.();
-    }
-    this.emit('connection', endpoint);
+    // Hand the endpoint out once its wire-up is complete (a flush waits for it), as connect() does:
+    // 'connection' then means ready, and UCX 1.13 never replays a rendezvous send queued during
+    // wire-up onto shared memory (which trips an assertion in its 'none' error mode).
+    deadline(endpoint.flush(), defaults.connectTimeoutMs, 'accepting a connection').then(
+      () => {
+        for (const iterator of this.#iterators) {
+          iterator.queue.push(endpoint);
+          iterator.wake?.();
+        }
+        this.emit('connection', endpoint);
+      },
+      (error: unknown) => {
+        void endpoint.close({ force: true });
+        this.#report(error);
+      });
+  }
+
+  /** A connection that failed before anyone held its endpoint: 'error' if someone listens. */
+  #report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 }

@@ -1,7 +1,7 @@
 // Shared test plumbing: real peer processes (killed after every test), deadlines
 // with messages that say what was awaited, and the progress modes every
 // behavioural suite runs in.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 
@@ -80,6 +80,65 @@ export function startPeer(fixture: string, args: string[] = [], env: Record<stri
       });
       child.send({ cmd, id, ...args });
       return within(done, ms, `${fixture} to finish '${cmd}'`);
+    },
+  };
+}
+
+export interface Process {
+  child: ChildProcess;
+  /** The first stdout line (not yet taken) that matches `re`; rejects, with stderr, if the process exits first. */
+  line(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Spawns any program (a compiled fixture, say); like startPeer, it is SIGKILLed after the test whatever happens. */
+export function startProcess(command: string, args: string[] = [], env: Record<string, string> = {}): Process {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const name = path.basename(command);
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let partial = '';
+  let stderr = '';
+  let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    wake();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', (error) => { stderr += String(error); status = { code: null, signal: null }; live.delete(child); resolve(status); wake(); });
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    child.once('close', (code, signal) => { status ??= { code, signal }; live.delete(child); resolve(status); wake(); });
+  });
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    kill: (signal = 'SIGKILL') => child.kill(signal),
+    line(re, ms = 15_000) {
+      let waiter!: () => void;
+      const found = new Promise<RegExpMatchArray>((resolve, reject) => {
+        waiter = () => {
+          const index = lines.findIndex((l) => re.test(l));
+          if (index >= 0) {
+            waiters.delete(waiter);
+            resolve(lines.splice(index, 1)[0]!.match(re)!);
+          } else if (status !== undefined) {
+            waiters.delete(waiter);
+            reject(new Error(`${name} exited (${status.signal ?? status.code}) before printing ${re}; stderr: ${stderr.trim() || '(empty)'}`));
+          }
+        };
+        waiters.add(waiter);
+        waiter();
+      });
+      return within(found, ms, `${re} from ${name}`).finally(() => waiters.delete(waiter));
     },
   };
 }
