@@ -81,6 +81,16 @@ function ensureDependencies() {
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 
+/**
+ * Offline machines cannot download Node's headers: use the ones installed with this node binary
+ * (<prefix>/include/node) unless npm already says where they are (npm_config_nodedir).
+ */
+export function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = path.dirname(path.dirname(process.execPath));
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
 function ensureAddon() {
   const addon = path.join(root, 'build', 'Release', 'node_ucx.node');
   const sources = Math.max(newest(path.join(root, 'csrc'), ['.cc', '.h']), mtime(path.join(root, 'binding.gyp')));
@@ -88,7 +98,7 @@ function ensureAddon() {
   if (checkOnly) throw new Error('the native addon needs building (npm run build:native)');
   log('building the native addon');
   const nodeGyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [nodeGyp, 'rebuild', '-j', 'max']);
+  run(process.execPath, [nodeGyp, 'rebuild', '-j', 'max', ...nodedirArgs()]);
 }
 
 function ensureTypeScript() {
@@ -105,13 +115,17 @@ function ensureTypeScript() {
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 }
 
-try {
-  ensureUcx();
-  ensureDependencies();
-  ensureAddon();
-  ensureTypeScript();
-  if (checkOnly) log('everything is in place');
-} catch (error) {
-  process.stderr.write(`[node-ucx setup] ${error.message}\n`);
-  process.exit(1);
+function main() {
+  try {
+    ensureUcx();
+    ensureDependencies();
+    ensureAddon();
+    ensureTypeScript();
+    if (checkOnly) log('everything is in place');
+  } catch (error) {
+    process.stderr.write(`[node-ucx setup] ${error.message}\n`);
+    process.exit(1);
+  }
 }
+
+if (path.resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) main();
