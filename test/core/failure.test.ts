@@ -109,7 +109,11 @@ describe('connection churn', () => {
     // a leak would show as ~1 fd per cycle (1,000 here).
     expect(fdsAfter - fdsBefore, 'open fds').toBeLessThanOrEqual(8);
     expect(worker.stats()).toMatchObject({ endpoints: 0, pendingRequests: 0 });
-    expect(rssGrowth, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB`).toBeLessThan(32 * 1048576);
+    // Under AddressSanitizer (scripts/asan.sh) freed memory sits in ASAN's quarantine, so RSS
+    // says nothing about leaks there; ASAN itself checks the native side.
+    if (!process.env.LD_PRELOAD?.includes('libasan')) {
+      expect(rssGrowth, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB`).toBeLessThan(32 * 1048576);
+    }
     // The peer let go of its side too.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const peerStats = await peer.call<{ open: number; endpoints: number }>('stats');

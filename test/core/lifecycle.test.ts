@@ -127,15 +127,15 @@ describe.each(PROGRESS_MODES)('close and abort in %s mode', (mode) => {
     const context = new Context();
     const worker = context.createWorker({ progress: mode });
     const controller = new AbortController();
-    const pending = worker.tagRecv(Buffer.alloc(8), 42n, undefined, { signal: controller.signal });
-    const pendingMessage = worker.tagRecvMessage(43n, undefined, { signal: controller.signal });
+    const pending = worker.tagRecv(Buffer.alloc(8), 42n, undefined, { signal: controller.signal }).catch((e: unknown) => e);
+    const pendingMessage = worker.tagRecvMessage(43n, undefined, { signal: controller.signal }).catch((e: unknown) => e);
     expect(worker.stats().pendingRequests).toBe(2);
     controller.abort(new Error('changed my mind'));
-    const error = await within(pending.catch((e: unknown) => e), 2000, 'tagRecv to reject');
+    const error = await within(pending, 2000, 'tagRecv to reject');
     expect(error).toBeInstanceOf(AbortError);
     expect((error as AbortError).code).toBe('ABORT_ERR');
     expect(((error as AbortError).cause as Error).message).toBe('changed my mind');
-    expect(await within(pendingMessage.catch((e: unknown) => e), 2000, 'tagRecvMessage to reject')).toBeInstanceOf(AbortError);
+    expect(await within(pendingMessage, 2000, 'tagRecvMessage to reject')).toBeInstanceOf(AbortError);
     expect(worker.stats().pendingRequests).toBe(0);
     // Already aborted: rejects at once, nothing is posted.
     expect(await worker.tagRecv(Buffer.alloc(8), 1n, undefined, { signal: controller.signal }).catch((e: unknown) => e)).toBeInstanceOf(AbortError);
