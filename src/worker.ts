@@ -86,6 +86,10 @@ export function validateRawTag(tag: unknown, name = 'tag'): asserts tag is bigin
   if (tag > MAX_TAG) throw outOfRange(name, '>= 0n and < 2n ** 63n (higher tags are reserved for endpoint messages)', tag);
 }
 
+/**
+ * Events: 'connection' (ep) when a peer that connected to this worker's address starts endpoint
+ * messaging with it; 'error' (err) for failures no promise carries; 'close'.
+ */
 export class Worker extends EventEmitter {
   readonly context: Context;
   readonly progressMode: ProgressMode;
@@ -317,12 +321,16 @@ export class Worker extends EventEmitter {
       }
       case NativeEvent.ActiveMessage: {
         const [id, header, data, length, replyNative, status] = args as [number, Buffer, Buffer | null, number, NativeEndpoint | null, UCXError | null];
-        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'reply-endpoint');
+        const known = replyNative === null || this.#endpoints.has(replyNative);
+        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
         if (status !== null) {
           this.#report(status);
           break;
         }
         if (id === HANDSHAKE_AM_ID) {
+          // A peer that connected to our worker address has started endpoint messaging:
+          // hand its endpoint out, like a listener does, before the handshake completes.
+          if (!known && reply !== null) this.emit('connection', reply);
           reply?.[kOnHandshake](header);
           break;
         }

@@ -270,3 +270,26 @@ describe('context', () => {
     await defaultWorker().close();
   });
 });
+
+describe('endpoints made from a worker address', () => {
+  it("the passive side gets the peer's endpoint through the worker's 'connection' event, and messages flow both ways", async () => {
+    const context = new Context();
+    const worker = context.createWorker();
+    const peer = startPeer('peer.mjs');
+    const { address } = await peer.next('ready');
+    // The peer connects to *our* worker address; we have no listener at all.
+    const incoming = new Promise<import('node-ucx').Endpoint>((resolve) => worker.once('connection', resolve));
+    const index = await peer.call<number>('connect', { address: worker.address.toString('base64') });
+    const echoed = peer.call('sendPattern', { ep: index, size: 5000, seed: 3 });
+    const ep = await within(incoming, 10_000, "the worker's 'connection' event");
+    expect(ep.role).toBe('reply');
+    const first = await within(ep.recvMessage(), 10_000, 'the peer\'s message');
+    expect(first.length).toBe(5000);
+    await echoed;
+    const checked = peer.call<{ length: number; ok: boolean }>('recvCheck', { ep: index, size: 5000, seed: 3 });
+    await ep.send(first);
+    expect(await checked).toEqual({ length: 5000, ok: true });
+    await worker.close();
+    context.close();
+  });
+});
