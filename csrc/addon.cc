@@ -35,11 +35,15 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   napi_create_function(env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
                        nullptr, &noop_fn);
   napi_create_reference(env, noop_fn, 1, &noop);
-  for (auto [name, ref] : {std::pair<const char*, napi_ref*>{"length", &key_length}, {"tag", &key_tag}, {"data", &key_data}}) {
+  napi_value key_array;
+  napi_create_array_with_length(env, 3, &key_array);
+  const char* names[] = {"length", "tag", "data"};
+  for (uint32_t i = 0; i < 3; i++) {
     napi_value key;
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &key);
-    napi_create_reference(env, key, 1, ref);
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &key);
+    napi_set_element(env, key_array, i, key);
   }
+  napi_create_reference(env, key_array, 1, &keys);
   napi_add_async_cleanup_hook(env, Cleanup, this, &cleanup_handle_);
 }
 

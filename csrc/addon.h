@@ -24,10 +24,10 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference rkey_ctor;
   Napi::FunctionReference error_ctor;  // UCXError from src/errors.ts
   napi_ref noop = nullptr;             // a native no-op: calling it tells whether JS may run (see CanRunJs)
-  // Property keys of completion results, internalized once instead of on every receive.
-  napi_ref key_length = nullptr;
-  napi_ref key_tag = nullptr;
-  napi_ref key_data = nullptr;
+  // Property keys of completion results, made once instead of on every receive. Kept in an
+  // array: Node 20 cannot reference a primitive string directly.
+  enum Key : uint32_t { kKeyLength = 0, kKeyTag = 1, kKeyData = 2 };
+  napi_ref keys = nullptr;
 
   // Live objects, closed in order (workers, then contexts) when the env exits.
   std::unordered_set<Context*> contexts;

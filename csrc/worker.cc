@@ -196,31 +196,31 @@ void Worker::OnStreamRecv(void* raw, ucs_status_t status, size_t length, void* u
   MarkDone(raw, status);
 }
 
-static napi_value Key(napi_env env, napi_ref key) {
-  napi_value value;
-  napi_get_reference_value(env, key, &value);
-  return value;
+// { length, tag } / { data, tag }: a hot path, so the keys come from the addon's cache.
+static void SetKey(napi_env env, napi_value object, napi_value keys, Addon::Key key, napi_value value) {
+  napi_value name;
+  napi_get_element(env, keys, key, &name);
+  napi_set_property(env, object, name, value);
 }
 
-// { length, tag }: a hot path, so the keys come from the addon's cache.
 static napi_value MakeRecvResult(napi_env env, size_t length, ucp_tag_t tag) {
-  Addon& addon = *Napi::Env(env).GetInstanceData<Addon>();
-  napi_value result, length_value, tag_value;
+  napi_value keys, result, length_value, tag_value;
+  napi_get_reference_value(env, Napi::Env(env).GetInstanceData<Addon>()->keys, &keys);
   napi_create_object(env, &result);
   napi_create_double(env, static_cast<double>(length), &length_value);
   napi_create_bigint_uint64(env, tag, &tag_value);
-  napi_set_property(env, result, Key(env, addon.key_length), length_value);
-  napi_set_property(env, result, Key(env, addon.key_tag), tag_value);
+  SetKey(env, result, keys, Addon::kKeyLength, length_value);
+  SetKey(env, result, keys, Addon::kKeyTag, tag_value);
   return result;
 }
 
 static napi_value MakeMessageResult(napi_env env, napi_value data, ucp_tag_t tag) {
-  Addon& addon = *Napi::Env(env).GetInstanceData<Addon>();
-  napi_value result, tag_value;
+  napi_value keys, result, tag_value;
+  napi_get_reference_value(env, Napi::Env(env).GetInstanceData<Addon>()->keys, &keys);
   napi_create_object(env, &result);
   napi_create_bigint_uint64(env, tag, &tag_value);
-  napi_set_property(env, result, Key(env, addon.key_data), data);
-  napi_set_property(env, result, Key(env, addon.key_tag), tag_value);
+  SetKey(env, result, keys, Addon::kKeyData, data);
+  SetKey(env, result, keys, Addon::kKeyTag, tag_value);
   return result;
 }
 
