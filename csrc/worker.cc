@@ -277,6 +277,8 @@ void Worker::Settle(Request* request) {
         napi_get_undefined(env, &value);
     }
     napi_resolve_deferred(env, request->deferred, value);
+  } else if (shutting_down_ && request->status == UCS_ERR_CANCELED) {
+    napi_reject_deferred(env, request->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
   } else {
     napi_reject_deferred(env, request->deferred, MakeStatusError(env_, request->status, KindName(request->kind)));
   }
@@ -676,17 +678,30 @@ Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
   ucp_tag_t tag = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
   ucp_tag_t mask = info[4].As<Napi::BigInt>().Uint64Value(&lossless);
   uint32_t cancel_id = info[5].As<Napi::Number>().Uint32Value();
-  ucp_tag_recv_info_t recv_info;
+  // UCX 1.13 does not fill param.recv_info when the receive completes inline. It can only
+  // complete inline on a message that is already queued, and the first queued match is what a
+  // non-removing probe reports, so the probe supplies the length and the sender's tag.
+  ucp_tag_recv_info_t queued;
+  bool have_queued = ucp_tag_probe_nb(worker_, tag, mask, 0, &queued) != nullptr;
   ucp_request_param_t param = {};
-  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_RECV_INFO;
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
   param.cb.recv = OnTagRecv;
-  param.recv_info.tag_info = &recv_info;
   if (memory_type >= 0) {
     param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
     param.memory_type = static_cast<ucs_memory_type_t>(memory_type);
   }
   ucs_status_ptr_t sp = ucp_tag_recv_nbx(worker_, data.ptr, data.length, tag, mask, &param);
-  if (sp == nullptr) return Napi::Value(env, MakeRecvResult(env, recv_info.length, recv_info.sender_tag));
+  if (sp == nullptr) {
+    if (!have_queued) {
+      ThrowStatus(env, UCS_ERR_NO_MESSAGE, "ucp_tag_recv_nbx completed inline without a queued message");
+      return env.Undefined();
+    }
+    if (queued.length > data.length) {
+      ThrowStatus(env, UCS_ERR_MESSAGE_TRUNCATED, "ucp_tag_recv_nbx");
+      return env.Undefined();
+    }
+    return Napi::Value(env, MakeRecvResult(env, queued.length, queued.sender_tag));
+  }
   return Napi::Value(env, Submit(sp, RequestKind::kTagRecv, nullptr, data.pinnable, "ucp_tag_recv_nbx", cancel_id));
 }
 
@@ -905,6 +920,7 @@ static void OnHandleClosed(uv_handle_t* handle) {
 
 void Worker::Shutdown(bool settle) {
   if (worker_ == nullptr) return;
+  shutting_down_ = true;
   napi_env env = env_;
   // Endpoints and listeners first: their pending sends complete (canceled) here.
   std::vector<Endpoint*> endpoints;
@@ -957,9 +973,17 @@ void Worker::Shutdown(bool settle) {
     }
     napi_close_handle_scope(env, scope);
   } else {
-    // Env teardown: JS can no longer run; only detach requests from us.
-    for (Request* r = pending_head_; r != nullptr; r = r->next) r->worker = nullptr;
-    for (Request* r : completed_) r->worker = nullptr;
+    // Env teardown: JS can no longer run, so nothing is settled; the requests go back to UCX
+    // (released once complete) so that its pools are whole when the worker is destroyed.
+    // Completed-but-undelivered requests are still on the pending list.
+    for (Request* r = pending_head_; r != nullptr;) {
+      Request* next = r->next;
+      r->worker = nullptr;
+      delete[] r->atomic;
+      r->atomic = nullptr;
+      ucp_request_free(r);
+      r = next;
+    }
   }
   pending_head_ = nullptr;
   pending_count_ = 0;

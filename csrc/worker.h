@@ -166,6 +166,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   bool referenced_ = false;
   bool delivering_ = false;
   bool probe_due_ = false;
+  bool shutting_down_ = false;  // requests cancelled by close() reject as ERR_UCX_CLOSED
 
   Request* pending_head_ = nullptr;  // intrusive list of every pending request
   size_t pending_count_ = 0;

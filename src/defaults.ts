@@ -8,8 +8,9 @@ export const defaults = {
   /**
    * Endpoint error handling. 'peer' (UCP_ERR_HANDLING_MODE_PEER): a dead peer fails pending operations with a
    * coded error. On UCX 1.13 PEER mode excludes the shared-memory transports, which cannot detect a dead peer,
-   * so local traffic runs over TCP. 'none' gets shared memory (~10x lower latency) but a peer's death is never
-   * reported: pending operations on it stay pending. See docs/operations.md.
+   * so local traffic runs over TCP. 'none' gets shared memory (~10x lower latency), but only listener-made
+   * endpoints still learn of a dead peer (from the connection manager); on endpoints made from a worker address
+   * pending operations then stay pending. See docs/operations.md.
    */
   errorHandling: 'peer' as ErrorHandling,
   /** poll mode: the longest stretch one spin runs before libuv gets the thread back (µs). */

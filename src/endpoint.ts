@@ -70,7 +70,13 @@ export class Endpoint extends EventEmitter {
   #closing: Promise<void> | undefined;
   #pendingRecvs = new Set<number>();
   #recvKind: RecvKind | undefined;
-  #recvTail: Promise<unknown> = RESOLVED;
+  /** Settles when the last receive asked for has been handed to UCX. */
+  #postedTail: Promise<unknown> = RESOLVED;
+  /** Receives waiting for an earlier one before they can be handed to UCX. */
+  #unposted = 0;
+  /** Settles when the last receive asked for has completed. */
+  #settledTail: Promise<unknown> = RESOLVED;
+  #sends = new Set<Promise<void>>();
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
 
@@ -94,13 +100,14 @@ export class Endpoint extends EventEmitter {
       const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
       this.#requireOpen();
       if (this.#remoteId === undefined || this.#sendsWaiting > 0) {
-        // Wait for the peer's id; sends queued behind the handshake keep their order.
+        // Wait for the peer's id; sends queued behind the handshake keep their order, and a
+        // graceful close() issued meanwhile waits for them.
         this.#sendsWaiting++;
-        return this.#handshaken().then(
-          () => { this.#sendsWaiting--; return this.#sendTagged(args); },
-          (error: unknown) => { this.#sendsWaiting--; throw error; });
+        return this.#track(this.#handshaken().then(
+          () => { this.#sendsWaiting--; return this.#sendTagged(args, true); },
+          (error: unknown) => { this.#sendsWaiting--; throw error; }));
       }
-      return this.#sendTagged(args);
+      return this.#sendTagged(args, false);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -160,7 +167,7 @@ export class Endpoint extends EventEmitter {
       validateRawTag(tag);
       validateOptionalObject(opts, 'opts');
       this.#requireOpen();
-      return this[kNative].tagSend(args.target, args.length, args.memoryType, tag, opts.sync === true) ?? RESOLVED;
+      return this.#track(this[kNative].tagSend(args.target, args.length, args.memoryType, tag, opts.sync === true));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -172,7 +179,7 @@ export class Endpoint extends EventEmitter {
       this.#requireOpen();
       // Zero bytes on a byte stream is nothing to send; UCX 1.13 also asserts on the receiver if asked to.
       if (args.length === 0) return RESOLVED;
-      return this[kNative].streamSend(args.target, args.length, args.memoryType) ?? RESOLVED;
+      return this.#track(this[kNative].streamSend(args.target, args.length, args.memoryType));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -223,7 +230,7 @@ export class Endpoint extends EventEmitter {
       if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
       this.#requireOpen();
       const flags = (opts.reply === true ? AM_REPLY : 0) | (opts.rendezvous === true ? AM_RNDV : 0) | (opts.eager === true ? AM_EAGER : 0);
-      return this[kNative].amSend(id, header, args?.target ?? null, args?.length ?? 0, args?.memoryType ?? 0, flags) ?? RESOLVED;
+      return this.#track(this[kNative].amSend(id, header, args?.target ?? null, args?.length ?? 0, args?.memoryType ?? 0, flags));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -245,7 +252,7 @@ export class Endpoint extends EventEmitter {
     try {
       const args = toNativeData(from, 'from', this.worker.context.memoryTypes);
       const key = this.#checkAccess(rkey, remoteAddress, args.length, 1);
-      return this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
+      return this.#track(this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -325,7 +332,11 @@ export class Endpoint extends EventEmitter {
    */
   close(opts: { force?: boolean } = {}): Promise<void> {
     if (this.#closing === undefined) {
-      validateOptionalObject(opts, 'opts');
+      try {
+        validateOptionalObject(opts, 'opts');
+      } catch (error) {
+        return Promise.reject(error);
+      }
       this.#closing = this.#close(opts.force === true || this.#error !== undefined);
     }
     return this.#closing;
@@ -342,9 +353,11 @@ export class Endpoint extends EventEmitter {
     if (this.#closing !== undefined || this.worker.closed) throw closedError('Endpoint');
   }
 
-  #sendTagged(args: NativeDataArgs): Promise<void> {
-    this.#requireOpen();
-    return this[kNative].tagSend(args.target, args.length, args.memoryType, this.#remoteId!, false) ?? RESOLVED;
+  /** `queued`: asked for before a close() that is now waiting for it. */
+  #sendTagged(args: NativeDataArgs, queued: boolean): Promise<void> {
+    if (this.#error !== undefined) throw this.#error;
+    if (!queued) this.#requireOpen();
+    return this.#track(this[kNative].tagSend(args.target, args.length, args.memoryType, this.#remoteId!, false));
   }
 
   #handshaken(): Promise<void> {
@@ -379,11 +392,36 @@ export class Endpoint extends EventEmitter {
   #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
     this.#requireOpen();
     if (signal?.aborted) throw abortedError(signal);
-    // Receives of one kind are matched by UCX in the order they were posted; when the kind changes,
-    // wait for the earlier ones so that a message never lands in a later receive.
-    const mustWait = this.#pendingRecvs.size > 0 && this.#recvKind !== kind;
+    // UCX matches receives of one kind in the order they are posted, so a receive of the same
+    // kind as the previous one only has to be posted after it. A receive of the other kind
+    // (posted tag receive vs. probe) must wait until the previous ones have completed, or a
+    // message could land in the later receive.
+    const sameKind = this.#recvKind === kind;
     this.#recvKind = kind;
-    const begin = (): Promise<T> => {
+    if (this.#unposted === 0 && (sameKind || this.#pendingRecvs.size === 0)) {
+      const promise = this.#beginRecv(signal, start);
+      this.#settledTail = this.#pendingRecvs.size === 0 ? RESOLVED : promise.catch(() => {});
+      return promise;
+    }
+    const after = sameKind ? this.#postedTail : this.#settledTail;
+    let posted!: () => void;
+    this.#postedTail = new Promise<void>((resolve) => { posted = resolve; });
+    this.#unposted++;
+    const run = (): Promise<T> => {
+      this.#unposted--;
+      try {
+        return this.#beginRecv(signal, start);
+      } finally {
+        posted();
+      }
+    };
+    const promise = after.then(run, run);
+    this.#settledTail = promise.catch(() => {});
+    return promise;
+  }
+
+  #beginRecv<T>(signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+    try {
       this.#requireOpen();
       if (signal?.aborted) throw abortedError(signal);
       const cancelId = this.worker[kNextCancelId]();
@@ -397,10 +435,18 @@ export class Endpoint extends EventEmitter {
           if (isCanceled(error)) throw this.#error ?? closedError('Endpoint');
           throw error;
         });
-    };
-    const promise = mustWait ? this.#recvTail.then(begin, begin) : begin();
-    this.#recvTail = promise.catch(() => {});
-    return promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Tracks a send that UCX did not complete inline, so that a graceful close can wait for it. */
+  #track(send: Promise<void> | undefined): Promise<void> {
+    if (send === undefined) return RESOLVED;
+    this.#sends.add(send);
+    const forget = (): void => { this.#sends.delete(send); };
+    send.then(forget, forget);
+    return send;
   }
 
   #checkAccess(rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number) {
@@ -434,18 +480,20 @@ export class Endpoint extends EventEmitter {
   }
 
   async #close(force: boolean): Promise<void> {
-    this.#handshake?.reject(this.#error ?? closedError('Endpoint'));
     for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
     for (const rkey of this.#rkeys) rkey.destroy();
     if (!force) {
-      // Graceful: let outstanding operations finish, bounded. A peer that does not take its
-      // rendezvous data (or has hung) cannot hold close() forever: then UCX cancels them.
+      // Graceful: let this endpoint's sends finish (a rendezvous send completes only once the
+      // peer receives it, which ucp_ep_flush does not wait for), then flush, all bounded: a peer
+      // that never takes its data cannot hold close() forever, and UCX then cancels what is left.
       try {
-        await deadline(this[kNative].flush() ?? RESOLVED, defaults.closeTimeoutMs, 'endpoint flush before close');
+        const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED);
+        await deadline(sends, defaults.closeTimeoutMs, 'endpoint sends and flush before close');
       } catch {
         force = true;
       }
     }
+    this.#handshake?.reject(this.#error ?? closedError('Endpoint'));
     try {
       const closing = this[kNative].close(force);
       if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close');

@@ -13,7 +13,7 @@ import {
   kNative, kAttach, kDetach, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
 } from './internal.js';
 import {
-  toNativeData, validateUint64, validateAbortSignal, validateOptionalObject, validateInteger, validateFunction,
+  toNativeData, validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
   validatePort, validateString, validateBytes, invalidArgValue, outOfRange, type Data,
 } from './validate.js';
 
@@ -148,7 +148,7 @@ export class Worker extends EventEmitter {
 
   /** Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected. */
   async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal } = {}): Promise<Endpoint> {
-    validateOptionalObject(to, 'to');
+    validateObject(to, 'to');
     validateOptionalObject(opts, 'opts');
     validateAbortSignal(opts.signal, 'opts.signal');
     let nativeEndpoint: NativeEndpoint;

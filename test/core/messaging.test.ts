@@ -167,3 +167,47 @@ describe('large messages', () => {
     context.close();
   });
 });
+
+describe('receive ordering and graceful close', () => {
+  it('receives of mixed kinds on one endpoint complete in the order they were asked for', async () => {
+    const context = new Context();
+    const worker = context.createWorker();
+    const listener = await worker.listen({ host: '127.0.0.1', port: 0 });
+    const accepted = new Promise<Endpoint>((resolve) => listener.once('connection', resolve));
+    const ep = await worker.connect({ host: '127.0.0.1', port: listener.port });
+    const server = await accepted;
+    const into = Buffer.alloc(16);
+    const order: string[] = [];
+    const receives = [
+      ep.recv(into).then((n) => order.push(into.subarray(0, n).toString())),
+      ep.recvMessage().then((b) => order.push(b.toString())),
+      ep.recvMessage().then((b) => order.push(b.toString())),
+      ep.recv(Buffer.alloc(16)).then(() => order.push('four')),
+      ep.recvMessage().then((b) => order.push(b.toString())),
+    ];
+    for (const word of ['one', 'two', 'three', 'four', 'five']) await server.send(Buffer.from(word));
+    await within(Promise.all(receives), 10_000, 'five receives');
+    expect(order).toEqual(['one', 'two', 'three', 'four', 'five']);
+    await worker.close();
+    context.close();
+  });
+
+  it('a graceful close waits for a rendezvous send until the peer receives it', async () => {
+    const context = new Context();
+    const worker = context.createWorker();
+    const peer = startPeer('peer.mjs');
+    const { port } = await peer.next('ready');
+    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
+    await peer.next('connection');
+    const sent = ep.send(pattern(4 << 20, 5));
+    const closed = ep.close();
+    // The peer receives only now; the close must not have cut the transfer short.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const checked = peer.call<{ length: number; ok: boolean }>('recvCheck', { size: 4 << 20, seed: 5 });
+    await within(sent, 10_000, 'the rendezvous send to complete');
+    await within(closed, 10_000, 'ep.close()');
+    expect(await checked).toEqual({ length: 4 << 20, ok: true });
+    await worker.close();
+    context.close();
+  });
+});
