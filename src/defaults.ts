@@ -26,6 +26,13 @@ export const defaults = {
   /** The first endpoint-scoped send waits this long for the peer's handshake reply (ms). */
   handshakeTimeoutMs: 10000,
   /**
+   * Endpoint heartbeat (ms); 0 = off. When on, an endpoint that has done the node-ucx handshake pings its
+   * peer this often and fails with UCS_ERR_ENDPOINT_TIMEOUT after 3 intervals without hearing from it.
+   * UCX 1.13 notices a dead process at once, but a silently cut link only after TCP gives up (minutes).
+   * Off by default: a peer whose event loop is blocked for 3 intervals would be declared dead too.
+   */
+  heartbeatMs: 0,
+  /**
    * UCX options node-ucx sets unless the environment (UCX_*) or ContextOptions.config says otherwise.
    * KEEPALIVE_INTERVAL: UCX 1.13 checks peers every 20 s; endpoints made from a worker address learn of a
    * dead peer only through keepalive, and R1 wants pending operations rejected within 5 s.

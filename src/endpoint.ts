@@ -39,6 +39,10 @@ const HANDSHAKE_MAGIC = 0x5843554e;
 const HANDSHAKE_VERSION = 1;
 const HELLO = 1;
 const ACK = 2;
+const PING = 3;
+const PONG = 4;
+/** Heartbeat intervals of silence after which the peer is declared gone. */
+const HEARTBEAT_MISSES = 3;
 
 type RecvKind = 'into' | 'message';
 
@@ -79,6 +83,8 @@ export class Endpoint extends EventEmitter {
   #sends = new Set<Promise<void>>();
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #lastHeard = 0;
 
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
     super();
@@ -383,10 +389,40 @@ export class Endpoint extends EventEmitter {
     if (header.length < 16 || header.readUInt32LE(0) !== HANDSHAKE_MAGIC || header.readUInt16LE(4) !== HANDSHAKE_VERSION) return;
     const type = header.readUInt16LE(6);
     this.#remoteId ??= header.readBigUInt64LE(8);
-    if (type === HELLO && this.#closing === undefined && this.#error === undefined) {
-      this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(ACK, this.localId), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
-    }
+    this.#lastHeard = Date.now();
+    if (type === HELLO) this.#answer(ACK);
+    else if (type === PING) this.#answer(PONG);
     this.#handshake?.resolve();
+    this.#startHeartbeat();
+  }
+
+  /** Sends a handshake-channel message (ACK, PING, PONG); failures surface through the endpoint's error. */
+  #answer(type: number): void {
+    if (this.#closing !== undefined || this.#error !== undefined) return;
+    try {
+      this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(type, this.localId), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
+    } catch {
+      // The endpoint is going away; its error or close says so.
+    }
+  }
+
+  #startHeartbeat(): void {
+    const interval = defaults.heartbeatMs;
+    if (interval <= 0 || this.#heartbeat !== undefined || this.#closing !== undefined || this.#error !== undefined) return;
+    this.#heartbeat = setInterval(() => {
+      const silentFor = Date.now() - this.#lastHeard;
+      if (silentFor > HEARTBEAT_MISSES * interval) {
+        this[kOnError](new UCXError(`no heartbeat from the peer for ${silentFor} ms`, 'UCS_ERR_ENDPOINT_TIMEOUT', -80));
+      } else {
+        this.#answer(PING);
+      }
+    }, interval);
+    this.#heartbeat.unref();  // a heartbeat alone never keeps the process alive
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
@@ -473,6 +509,7 @@ export class Endpoint extends EventEmitter {
   [kOnError](error: UCXError): void {
     if (this.#error !== undefined || this.#closing !== undefined) return;
     this.#error = error;
+    this.#stopHeartbeat();
     this.#handshake?.reject(error);
     for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -480,6 +517,7 @@ export class Endpoint extends EventEmitter {
   }
 
   async #close(force: boolean): Promise<void> {
+    this.#stopHeartbeat();
     for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
     for (const rkey of this.#rkeys) rkey.destroy();
     if (!force) {

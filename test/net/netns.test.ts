@@ -30,9 +30,9 @@ const children = new Set<ChildProcess>();
 
 interface Host { child: ChildProcess; next(type: string): Promise<Record<string, unknown>>; call(cmd: string, args?: object): Promise<unknown> }
 
-function startHost(host: (typeof HOSTS)[number]): Host {
+function startHost(host: (typeof HOSTS)[number], env: Record<string, string> = {}): Host {
   const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, path.join(FIXTURES, 'peer.mjs')], {
-    env: { ...process.env, PEER_HOST: host.ip },
+    env: { ...process.env, PEER_HOST: host.ip, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
@@ -122,5 +122,30 @@ describe.skipIf(unavailable !== null)(`two hosts in network namespaces${unavaila
     expect(outcome.code).toMatch(/^UCS_ERR_/);
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     expect((await a.next('ep-error')).code).toMatch(/^UCS_ERR_/);
+  });
+
+  it('with a heartbeat, a cut link fails the pending receive with UCS_ERR_ENDPOINT_TIMEOUT', async () => {
+    // Without one, UCX 1.13 over TCP reports a silently cut link only when TCP gives up (minutes).
+    const [a, b] = [startHost(HOSTS[0], { PEER_HEARTBEAT_MS: '300' }), startHost(HOSTS[1])];
+    const { port } = await b.next('ready');
+    await a.next('ready');
+    await a.call('connect', { host: HOSTS[1].ip, port });
+    await b.next('connection');
+    // One message each way completes the handshake, which starts the heartbeat.
+    const checked = b.call('recvCheck', { size: 10, seed: 1 });
+    await a.call('sendPattern', { size: 10, seed: 1 });
+    await checked;
+    const pending = a.call('recvForever');
+    await a.next('receiving');
+    let settledEarly = false;
+    void pending.finally(() => { settledEarly = true; });
+    await new Promise((resolve) => setTimeout(resolve, 1000));  // heartbeats flow while the link is up
+    expect(settledEarly, 'a healthy link must not time out').toBe(false);
+    const cutAt = Date.now();
+    ip('-n', HOSTS[0].ns, 'link', 'set', HOSTS[0].dev, 'down');
+    const outcome = await within(pending, 5_000, 'the pending receive to fail after the link was cut') as { code: string };
+    expect(outcome.code).toBe('UCS_ERR_ENDPOINT_TIMEOUT');
+    expect(Date.now() - cutAt).toBeLessThan(3_000);
+    ip('-n', HOSTS[0].ns, 'link', 'set', HOSTS[0].dev, 'up');
   });
 });
