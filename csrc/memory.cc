@@ -52,11 +52,18 @@ MemoryHandle::MemoryHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
     ThrowStatus(env, status, "ucp_mem_map");
     return;
   }
-  ucp_mem_attr_t attr = {};
-  attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
-  ucp_mem_query(memh_, &attr);
-  address_ = attr.address;
-  length_ = attr.length;
+  if (allocate) {
+    ucp_mem_attr_t attr = {};
+    attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
+    ucp_mem_query(memh_, &attr);
+    address_ = attr.address;
+    length_ = params.length;
+  } else {
+    // The region is exactly the caller's bytes: ucp_mem_query reports the registration, which UCX
+    // may round out to an alignment, and granting that to peers would expose neighbouring memory.
+    address_ = params.address;
+    length_ = params.length;
+  }
   context_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
   context_->AddWorker();  // a mapping, like a worker, must go before ucp_cleanup
 }
