@@ -15,7 +15,8 @@
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",
-        "csrc/memory.cc"
+        "csrc/memory.cc",
+        "csrc/cuda.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -23,10 +24,10 @@
       "conditions": [
         ["ucx_home != ''", {
           "include_dirs": ["<(ucx_home)/include"],
-          "libraries": ["-L<(ucx_home)/lib", "-Wl,-rpath,<(ucx_home)/lib", "-lucp", "-luct", "-lucs"]
+          "libraries": ["-L<(ucx_home)/lib", "-Wl,-rpath,<(ucx_home)/lib", "-lucp", "-luct", "-lucs", "-ldl"]
         }, {
           "cflags_cc": ["<!@(pkg-config --cflags ucx)"],
-          "libraries": ["<!@(pkg-config --libs ucx)"]
+          "libraries": ["<!@(pkg-config --libs ucx)", "-ldl"]
         }]
       ]
     }

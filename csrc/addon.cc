@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "context.h"
+#include "cuda.h"
 #include "endpoint.h"
 #include "listener.h"
 #include "memory.h"
@@ -28,6 +29,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
                            InstanceMethod<&Addon::Version>("version"),
                        });
+  DefineCuda(env, exports);
   // Runs before the env's own finalizers: everything native is closed in order
   // (endpoints, listeners, workers with their uv handles, then contexts), so
   // wrappers finalized afterwards find nothing left to release.
