@@ -380,7 +380,7 @@ void Worker::Spin() {
     if (RunFromLoop()) last_activity_ns_ = now;
     now = NowNs();
     bool keep = false;
-    if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty();
+    if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty() || spinning_handlers_ > 0;
     else if (mode_ == ProgressMode::kAdaptive) keep = now - last_activity_ns_ < spin_ns_;
     if (!keep) {
       spinning_ = false;
@@ -402,7 +402,7 @@ void Worker::UpdateHandles() {
     if (keep_alive) uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
     else uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
   }
-  if (mode_ == ProgressMode::kPoll && busy && !spinning_) StartSpinning();
+  if (mode_ == ProgressMode::kPoll && (busy || spinning_handlers_ > 0) && !spinning_) StartSpinning();
   bool want_fallback = busy && fallback_ms_ > 0;
   if (want_fallback != fallback_running_) {
     fallback_running_ = want_fallback;
@@ -761,14 +761,19 @@ Napi::Value Worker::Cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, false);
 }
 
-// setAmHandler(id, enabled): void -> ucp_worker_set_am_recv_handler
+// setAmHandler(id, enabled, spins): void -> ucp_worker_set_am_recv_handler
+// `spins`: a poll-mode worker spins while such a handler is set, as it does for pending requests.
 Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
   uint16_t id = static_cast<uint16_t>(info[0].As<Napi::Number>().Uint32Value());
   bool enabled = info[1].As<Napi::Boolean>().Value();
+  bool spins = enabled && info[2].As<Napi::Boolean>().Value();
   auto& slot = am_slots_[id];
   if (!slot) slot.reset(new AmSlot{this, id});
+  spinning_handlers_ += (spins ? 1 : 0) - (slot->spins ? 1 : 0);
+  slot->spins = spins;
+  UpdateHandles();
   ucp_am_handler_param_t param = {};
   param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
                      UCP_AM_HANDLER_PARAM_FIELD_FLAGS;

@@ -91,6 +91,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   struct AmSlot {
     Worker* worker;
     uint16_t id;
+    bool spins = false;
   };
   struct Event {
     EventKind kind;
@@ -167,6 +168,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   bool delivering_ = false;
   bool probe_due_ = false;
   bool shutting_down_ = false;  // requests cancelled by close() reject as ERR_UCX_CLOSED
+  int spinning_handlers_ = 0;   // AM handlers a poll-mode worker keeps spinning for (arrivals, not requests)
 
   Request* pending_head_ = nullptr;  // intrusive list of every pending request
   size_t pending_count_ = 0;

@@ -26,7 +26,7 @@ export interface NativeWorker {
   tagRecvMessage(tag: bigint, mask: bigint, cancelId: number): Promise<NativeMessageResult>;
   tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
   cancel(cancelId: number): boolean;
-  setAmHandler(id: number, enabled: boolean): void;
+  setAmHandler(id: number, enabled: boolean, spins: boolean): void;
   connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
   connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
   listen(ip: string, port: number): NativeListener;

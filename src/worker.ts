@@ -117,7 +117,7 @@ export class Worker extends EventEmitter {
     const spinUs = mode === 'poll' ? defaults.pollSliceUs : defaults.adaptiveSpinUs;
     this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
       (kind, ...args) => this.#onEvent(kind, args));
-    if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true);
+    if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true, false);
     context[kAttach](this);
   }
 
@@ -238,10 +238,11 @@ export class Worker extends EventEmitter {
     if (handler !== null) validateFunction(handler, 'handler');
     if (this.#closing) throw closedError('Worker');
     if (handler === null) {
-      if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false);
+      if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false, false);
       return;
     }
-    if (!this.#amHandlers.has(id)) this[kNative].setAmHandler(id, true);
+    // In poll mode a registered handler keeps the worker spinning, so arrivals are seen at once.
+    if (!this.#amHandlers.has(id)) this[kNative].setAmHandler(id, true, true);
     this.#amHandlers.set(id, handler);
   }
 
