@@ -1,0 +1,337 @@
+// ucx-bench: argument and size parsing (unit), output formats, and short real
+// loopback runs of every test, started the way users start it (node dist/cli/ucx-bench.js).
+import { describe, it, expect, afterEach } from 'vitest';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import {
+  parseSize, parseSizes, parseBenchArgs, planCases, windowCounts, formatSize, parseHostPort, UsageError,
+  DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW,
+} from '../../dist/cli/bench-args.js';
+import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench-perftest.js';
+import { percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench-report.js';
+
+const CLI = path.resolve(__dirname, '../../dist/cli/ucx-bench.js');
+const HAVE_PERFTEST = findExecutable('ucx_perftest') !== null;
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs the CLI to completion; fails the test (with its stderr) if it takes longer than `ms`. */
+function bench(args: string[], ms = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: ms, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error && error.killed) reject(new Error(`ucx-bench ${args.join(' ')} did not finish within ${ms} ms; stderr:\n${stderr}`));
+      else resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+interface JsonRow {
+  test: string; size: number; iters: number; window: number | null;
+  lat_p50_us: number; lat_avg_us: number; lat_pct_us: number; bw_MBps: number; msg_rate: number; check: string | null;
+  raw?: { tool: string; lat_p50_us: number; bw_MBps: number } | { error: string } | null; ratio?: number | null;
+  runs?: number[];
+}
+interface JsonReport { tool: string; version: { ucx: string }; transports: string[]; results: JsonRow[]; perftest: unknown }
+
+function parseReport(run: Run): JsonReport {
+  expect(run.code, `exit code; stderr:\n${run.stderr}`).toBe(0);
+  return JSON.parse(run.stdout) as JsonReport;
+}
+
+function expectSane(row: JsonRow): void {
+  for (const key of ['lat_p50_us', 'lat_avg_us', 'lat_pct_us', 'bw_MBps', 'msg_rate'] as const) {
+    expect(Number.isFinite(row[key]) && row[key] > 0, `${row.test} ${row.size}: ${key} = ${row[key]}`).toBe(true);
+  }
+  expect(row.lat_p50_us).toBeLessThanOrEqual(row.lat_pct_us);
+  expect(row.check, `${row.test} ${row.size}: the server's check`).toBeNull();
+}
+
+describe('size parsing', () => {
+  it.each([
+    ['8', 8], ['4096', 4096], ['64K', 65536], ['64k', 65536], ['2KB', 2048], ['1M', 1 << 20], ['1MiB', 1 << 20],
+    ['1.5K', 1536], ['1G', 1 << 30], [' 16 ', 16],
+  ])('parseSize(%j) is %d', (text, size) => {
+    expect(parseSize(text)).toBe(size);
+  });
+
+  it.each(['0', '', 'abc', '1.3', '2T', '-8', '2G', 'K'])('parseSize(%j) is a UsageError', (text) => {
+    expect(() => parseSize(text)).toThrow(UsageError);
+  });
+
+  it.each([
+    ['8,64K,1M', [8, 65536, 1 << 20]],
+    ['8:64:x2', [8, 16, 32, 64]],
+    ['8:100:x3', [8, 24, 72]],
+    ['1K:4K:+1K', [1024, 2048, 3072, 4096]],
+    ['100:130:10', [100, 110, 120, 130]],
+    ['8,8,16', [8, 16]],
+    ['8,1K:4K,1M', [8, 1024, 2048, 4096, 1 << 20]],
+    ['16:16', [16]],
+  ])('parseSizes(%j)', (text, sizes) => {
+    expect(parseSizes(text)).toEqual(sizes);
+  });
+
+  it('8:4M:x2 is every power of two from 8 B to 4 MiB', () => {
+    const sizes = parseSizes('8:4M:x2');
+    expect(sizes).toHaveLength(20);
+    expect(sizes[0]).toBe(8);
+    expect(sizes.at(-1)).toBe(4 << 20);
+  });
+
+  it.each(['64:8', '8:64:x1', '8:64:x', '', '8,,16', '1:2:3:4', '8:64:+0'])('parseSizes(%j) is a UsageError', (text) => {
+    expect(() => parseSizes(text)).toThrow(UsageError);
+  });
+
+  it('formatSize prints the units it parses', () => {
+    expect([8, 1000, 1024, 65536, 1 << 20, 3 << 20, 1 << 30].map(formatSize)).toEqual(['8', '1000', '1K', '64K', '1M', '3M', '1G']);
+  });
+});
+
+describe('argument parsing', () => {
+  it('no arguments: the default loopback run in event mode', () => {
+    const options = parseBenchArgs([]);
+    expect(options).toMatchObject({
+      command: 'run', role: 'loopback', tests: [...DEFAULT_TESTS], sizes: null, iters: null, warmup: null,
+      window: DEFAULT_WINDOW, progress: 'event', errorHandling: null, ucx: {}, percentile: 99, format: 'table',
+      mem: 'host', compare: false, connect: null, defaultRun: true,
+    });
+  });
+
+  it('every option, long and short', () => {
+    const options = parseBenchArgs([
+      '-t', 'tag_lat,put_bw', '-s', '8,64K', '-s', '1M', '-n', '500', '-w', '5', '--window', '16', '--progress', 'poll',
+      '--error-handling', 'none', '--ucx', 'TLS=tcp', '--ucx', 'UCX_RNDV_THRESH=8K', '--percentile', '99.9', '--json',
+      '--compare', '--timeout', '5', '-r', '3',
+    ]);
+    expect(options).toMatchObject({
+      tests: ['tag_lat', 'put_bw'], sizes: [8, 65536, 1 << 20], iters: 500, warmup: 5, window: 16, progress: 'poll',
+      errorHandling: 'none', ucx: { TLS: 'tcp', RNDV_THRESH: '8K' }, percentile: 99.9, format: 'json', compare: true,
+      timeoutMs: 5000, repeat: 3, defaultRun: false,
+    });
+    expect(parseBenchArgs(['--test=all', '--csv']).tests).toEqual(TEST_NAMES);
+    expect(parseBenchArgs(['--csv']).format).toBe('csv');
+    expect(parseBenchArgs(['--markdown']).format).toBe('markdown');
+  });
+
+  it('topologies: --server [--port] [--host], --client HOST:PORT, info, list', () => {
+    expect(parseBenchArgs(['--server'])).toMatchObject({ role: 'server', port: 13338, host: '0.0.0.0' });
+    expect(parseBenchArgs(['--server', '--port', '0', '--host', '127.0.0.1'])).toMatchObject({ role: 'server', port: 0, host: '127.0.0.1' });
+    expect(parseBenchArgs(['--client', 'node7:4000'])).toMatchObject({ role: 'client', connect: { host: 'node7', port: 4000 } });
+    expect(parseHostPort('[::1]:13338')).toEqual({ host: '::1', port: 13338 });
+    expect(parseBenchArgs(['info', '--json'])).toMatchObject({ command: 'info', format: 'json' });
+    expect(parseBenchArgs(['list']).command).toBe('list');
+    expect(parseBenchArgs(['-h']).command).toBe('help');
+  });
+
+  it.each([
+    [['--bogus'], /bogus/],
+    [['-t', 'tag_lat,nope'], /unknown test 'nope'/],
+    [['--progress', 'busy'], /--progress must be one of event, poll, adaptive/],
+    [['--error-handling', 'all'], /--error-handling/],
+    [['--json', '--csv'], /cannot be combined/],
+    [['--csv', '--markdown'], /--csv and --markdown cannot be combined/],
+    [['--port', '5000'], /--port goes with --server/],
+    [['--client', 'nohostport'], /HOST:PORT/],
+    [['--client', 'h:99999'], /port/],
+    [['--server', '--client', 'h:1'], /cannot be combined/],
+    [['--percentile', '100'], /--percentile/],
+    [['-n', '0'], /-n\/--iters/],
+    [['-n', '1e3'], /whole number/],
+    [['--mem', 'gpu'], /--mem must be one of host, cuda/],
+    [['--ucx', 'TLS'], /KEY=VALUE/],
+    [['frobnicate'], /unknown command/],
+    [['--repeat', '0'], /-r\/--repeat/],
+  ])('%j is a UsageError matching %s', (argv, message) => {
+    expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+
+  it('plans each test at its sizes; atomics only at 4 or 8 bytes', () => {
+    const cases = planCases(parseBenchArgs([]));
+    expect(cases.map((c) => `${c.test}:${formatSize(c.size)}`)).toEqual(['tag_lat:8', 'ep_lat:8', 'tag_bw:64K', 'tag_bw:1M', 'ep_bw:64K', 'ep_bw:1M']);
+    for (const c of cases) expect(c.iters).toBeGreaterThanOrEqual(100);
+    const atomics = planCases(parseBenchArgs(['-t', 'atomic_lat,tag_lat', '-s', '4,64K', '-n', '10', '-w', '0']));
+    expect(atomics.map((c) => [c.test, c.size, c.iters, c.warmup])).toEqual([
+      ['atomic_lat', 4, 10, 0], ['tag_lat', 4, 10, 0], ['tag_lat', 65536, 10, 0],
+    ]);
+    expect(planCases(parseBenchArgs(['-t', 'atomic_lat', '-s', '1M']))[0]!.size).toBe(8);
+  });
+
+  it('splits bandwidth runs into windows', () => {
+    expect(windowCounts(10, 4)).toEqual([4, 4, 2]);
+    expect(windowCounts(8, 4)).toEqual([4, 4]);
+    expect(windowCounts(0, 4)).toEqual([]);
+  });
+});
+
+describe('output helpers', () => {
+  it('parses ucx_perftest -f rows and ucx_info -d listings', () => {
+    const output = [
+      '+--------------+--------------+----------+---------+---------+',
+      '|     Test     | # iterations | 50.0%ile | average | overall |',
+      '                       10000      0.176     0.179     0.181       42.52      42.50     5572715     5572700',
+    ].join('\n');
+    // The "overall" columns (the whole run), not "average" (the last reporting interval).
+    expect(parsePerftestRow(output, 'tag_lat')).toEqual({ test: 'tag_lat', iters: 10000, latP50Us: 0.176, latAvgUs: 0.181, bwMBps: 42.50, msgRate: 5572700 });
+    expect(parsePerftestRow('  1024     90.351       inf   976.941        0.00    1023.60           0        1024', 'tag_bw'))
+      .toMatchObject({ latAvgUs: 976.941, bwMBps: 1023.6, msgRate: 1024 });
+    expect(parsePerftestRow('UCX ERROR client failed', 'tag_lat')).toBeNull();
+    const info = '# Memory domain: tcp\n#      Transport: tcp\n#         Device: lo\n#      Transport: tcp\n#         Device: eth0\n#      Transport: posix\n#         Device: memory\n';
+    expect(parseUcxInfoDevices(info)).toEqual([{ transport: 'tcp', devices: ['lo', 'eth0'] }, { transport: 'posix', devices: ['memory'] }]);
+  });
+
+  it('nearest-rank percentiles, and rows to CSV and a table', () => {
+    const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect([percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 10)]).toEqual([5, 10, 1]);
+    const row = toRow({ test: 'tag_bw', size: 1 << 20, iters: 100, warmup: 0, window: 10 }, { samples: Float64Array.from([100, 100]), totalUs: 10_000, check: null }, 99);
+    expect(row.bwMBps).toBeCloseTo(10_000);  // 100 MiB in 10 ms
+    expect(row.msgRate).toBeCloseTo(10_000);
+    const csv = renderCsv([row], { percentile: 99.9, compare: false }).trim().split('\n');
+    expect(csv[0]).toBe('test,size,iters,warmup,window,lat_p50_us,lat_avg_us,lat_p99.9_us,bw_MBps,msg_rate,check');
+    expect(csv[1]!.split(',')).toHaveLength(11);
+    expect(renderTable([row], { percentile: 99, compare: true })).toMatch(/tag_bw\s+1M\s+100 .* - +-\n$/);
+    const markdown = renderMarkdown([row], { percentile: 99, compare: false }).trim().split('\n');
+    expect(markdown[0]).toBe('| test | size | iters | p50 µs | avg µs | p99 µs | MB/s | msg/s |');
+    expect(markdown[1]).toBe('| :-- | --: | --: | --: | --: | --: | --: | --: |');
+    expect(markdown[2]).toMatch(/^\| tag_bw \| 1M \| 100 \| /);
+  });
+});
+
+describe('ucx-bench runs', () => {
+  const started: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of started.splice(0)) child.kill('SIGKILL');
+  });
+
+  it('--help, list and a usage error', async () => {
+    const help = await bench(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: ucx-bench/);
+    const list = await bench(['list']);
+    for (const name of TEST_NAMES) expect(list.stdout).toContain(name);
+    const bad = await bench(['-t', 'bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown test 'bogus'/);
+  });
+
+  it('--mem cuda fails with a clear message on a UCX without CUDA', async () => {
+    const run = await bench(['--mem', 'cuda', '-t', 'tag_lat', '-n', '10']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--mem cuda: (this UCX build has no CUDA support|UCX reports CUDA memory)/);
+  });
+
+  it('every test, two sizes, over the default error handling (TCP on UCX 1.13), as JSON', async () => {
+    const report = parseReport(await bench(['-t', 'all', '-s', '8,64K', '-n', '20', '-w', '2', '--window', '4', '--json']));
+    expect(report.tool).toBe('ucx-bench');
+    expect(report.version.ucx).toMatch(/^\d+\.\d+/);
+    expect(report.transports.length).toBeGreaterThan(0);
+    const expected = TEST_NAMES.flatMap((test) => (test === 'atomic_lat' ? [`${test}:8`] : [`${test}:8`, `${test}:65536`]));
+    expect(report.results.map((r) => `${r.test}:${r.size}`)).toEqual(expected);
+    for (const row of report.results) {
+      expect(row.iters).toBe(20);
+      expect(row.window).toBe(row.test.endsWith('_bw') || row.test === 'msg_rate' ? 4 : null);
+      expectSane(row);
+    }
+  });
+
+  it('every test at 8 B with --error-handling none (shared memory on one machine)', async () => {
+    const report = parseReport(await bench(['-t', 'all', '-s', '8', '-n', '20', '-w', '2', '--window', '4', '--error-handling', 'none', '--json']));
+    expect(report.results).toHaveLength(TEST_NAMES.length);
+    for (const row of report.results) expectSane(row);
+  });
+
+  it.each(['poll', 'adaptive'])('--progress %s, each case run twice (--repeat 2)', async (mode) => {
+    const report = parseReport(await bench(['-t', 'tag_lat,ep_bw,am_lat', '-s', '8', '-n', '30', '-w', '3', '--window', '8', '--progress', mode,
+      '-r', '2', '--json']));
+    expect(report.results).toHaveLength(3);
+    for (const row of report.results) {
+      expectSane(row);
+      expect(row.runs).toHaveLength(2);
+      // The reported row is one of the runs (for two runs, the lower metric).
+      expect(Math.min(...row.runs!)).toBeCloseTo(row.test === 'ep_bw' ? row.bw_MBps : row.lat_p50_us, 2);
+    }
+  });
+
+  it('--csv: a header and one row per test and size; --percentile names the column', async () => {
+    const run = await bench(['-t', 'tag_lat,tag_bw', '-s', '8,1K', '-n', '20', '-w', '2', '--csv', '--percentile', '90']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toBe('test,size,iters,warmup,window,lat_p50_us,lat_avg_us,lat_p90_us,bw_MBps,msg_rate,check');
+    expect(lines.slice(1).map((line) => line.split(',').slice(0, 2).join(','))).toEqual(['tag_lat,8', 'tag_lat,1024', 'tag_bw,8', 'tag_bw,1024']);
+    for (const line of lines.slice(1)) expect(line.split(',')).toHaveLength(11);
+  });
+
+  it('UCX\'s own log goes to stderr, so --json stays parseable (--ucx with a key UCX warns about)', async () => {
+    const run = await bench(['-t', 'tag_lat', '-s', '8', '-n', '10', '--json', '--ucx', 'NO_SUCH_SETTING=1']);
+    const report = parseReport(run);
+    expect(report.results).toHaveLength(1);
+    expect(run.stderr).toMatch(/NO_SUCH_SETTING/);
+  });
+
+  it('the table: header, one line per test and size, and the explanation', async () => {
+    const run = await bench(['-t', 'tag_lat,obj_lat', '-s', '8', '-n', '30']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ucx-bench: node-ucx \S+ on UCX \S+, loopback/);
+    expect(run.stdout).toMatch(/test\s+size\s+iters\s+p50 µs\s+avg µs\s+p99 µs\s+MB\/s\s+msg\/s\n/);
+    expect(run.stdout).toMatch(/\ntag_lat\s+8\s+30\s/);
+    expect(run.stdout).toMatch(/\nobj_lat\s+8\s+30\s/);
+    expect(run.stdout).toContain('half round trip');
+    expect(run.stdout).not.toContain('--compare adds');  // hints only on the default run
+  });
+
+  it('--compare adds ucx_perftest and the ratio (or says ucx_perftest is missing)', async () => {
+    const report = parseReport(await bench(['-t', 'tag_lat,tag_bw,obj_lat', '-s', '8', '-n', '200', '-w', '20', '--json', '--compare'], 50_000));
+    const [lat, bw, obj] = report.results;
+    expect(obj!.raw).toBeNull();  // no ucx_perftest counterpart
+    expect(obj!.ratio).toBeNull();
+    if (!HAVE_PERFTEST) {
+      expect(JSON.stringify(report.perftest)).toMatch(/ucx_perftest not found/);
+      return;
+    }
+    for (const row of [lat!, bw!]) {
+      expect(row.raw, JSON.stringify(row.raw)).toMatchObject({ tool: 'ucx_perftest' });
+      expect(row.ratio).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
+  it('--server and --client on two "machines" (two processes here)', async () => {
+    const server = spawn(process.execPath, [CLI, '--server', '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    started.push(server);
+    const line = await new Promise<string>((resolve, reject) => {
+      readline.createInterface({ input: server.stdout! }).on('line', (text) => { if (/server on/.test(text)) resolve(text); });
+      server.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
+    });
+    const port = /:(\d+) \(/.exec(line)![1]!;
+    for (const tests of ['tag_lat,put_bw', 'atomic_lat']) {
+      // The server serves one client after another.
+      const report = parseReport(await bench(['--client', `127.0.0.1:${port}`, '-t', tests, '-s', '8', '-n', '20', '-w', '2', '--json']));
+      expect(report.results).toHaveLength(tests.split(',').length);
+      for (const row of report.results) expectSane(row);
+    }
+    expect(server.exitCode).toBeNull();
+  });
+
+  it('info: UCX version, memory types and transports', async () => {
+    const run = await bench(['info', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const info = JSON.parse(run.stdout) as { ucx: string; memoryTypes: string[]; transports: unknown; loopback: Record<string, unknown> };
+    expect(info.ucx).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.memoryTypes).toContain('host');
+    if (findExecutable('ucx_info') !== null) expect(Array.isArray(info.transports) && info.transports.length > 0).toBe(true);
+    expect(Object.keys(info.loopback)).toEqual(['peer', 'none']);
+    const text = await bench(['info']);
+    expect(text.stdout).toMatch(/^node-ucx\s+\S+\nUCX\s+\d/);
+  });
+
+  it('the default run (npm run bench): a quick summary with hints', async () => {
+    const run = await bench([], 40_000);
+    expect(run.code, run.stderr).toBe(0);
+    for (const row of ['tag_lat\\s+8', 'ep_lat\\s+8', 'tag_bw\\s+64K', 'tag_bw\\s+1M', 'ep_bw\\s+64K', 'ep_bw\\s+1M']) {
+      expect(run.stdout).toMatch(new RegExp(`\\n${row}\\s`));
+    }
+    expect(run.stdout).toMatch(/--compare/);
+    expect(run.stdout).toMatch(/--progress poll/);
+    expect(run.stdout).toMatch(/--error-handling none/);
+  }, 45_000);
+});
