@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <time.h>
 
 #include <cstdlib>
@@ -369,15 +370,27 @@ void Worker::StartSpinning() {
   }
 }
 
+// Idle progress rounds a spinning worker makes before it yields the CPU once.
+static constexpr unsigned kSpinsBeforeYield = 32;
+
 // poll: spin while requests are outstanding; adaptive: spin until the budget
 // since the last activity is spent. One call spins at most one slice, so
 // timers and other I/O still get their turn.
 void Worker::Spin() {
   uint64_t now = NowNs();
   uint64_t slice_end = now + (mode_ == ProgressMode::kPoll ? spin_ns_ : 200000);
+  unsigned idle_rounds = 0;
   for (;;) {
     if (worker_ == nullptr) return;
-    if (RunFromLoop()) last_activity_ns_ = now;
+    if (RunFromLoop()) {
+      last_activity_ns_ = now;
+      idle_rounds = 0;
+    } else if (++idle_rounds % kSpinsBeforeYield == 0) {
+      // Nothing for a while: give the core away for a moment. With more processes than cores
+      // (4 MPI ranks on 2), a spin that never yields starves the very peer it waits for; a
+      // reply that comes within the first rounds is still caught without a system call.
+      sched_yield();
+    }
     now = NowNs();
     bool keep = false;
     if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty() || spinning_handlers_ > 0;
@@ -716,15 +729,12 @@ Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   napi_deferred deferred;
   napi_value promise;
   napi_create_promise(env, &deferred, &promise);
-  ucp_tag_recv_info_t recv_info;
-  ucp_tag_message_h message =
-      waiters_.empty() ? ucp_tag_probe_nb(worker_, tag, mask, 1, &recv_info) : nullptr;
-  if (message != nullptr) {
-    StartMessageRecv(message, recv_info, deferred);
-  } else {
-    waiters_.push_back({tag, mask, deferred, cancel_id});
-    UpdateHandles();
-  }
+  // Join the queue and serve it now, in order: older waiters get the first matching
+  // messages, and a message that is already here is taken at once rather than at the
+  // next UCX event (which may never come).
+  waiters_.push_back({tag, mask, deferred, cancel_id});
+  ServiceProbeWaiters();
+  UpdateHandles();
   return Napi::Value(env, promise);
 }
 

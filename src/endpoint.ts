@@ -425,8 +425,18 @@ export class Endpoint extends EventEmitter {
     this.#heartbeat = undefined;
   }
 
-  #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+  /**
+   * Receives stay possible after the peer closed or died while messages it sent before are still
+   * queued in the worker (like reading a socket after FIN); then they fail with the endpoint's error.
+   */
+  #requireReceivable(): void {
+    if (this.#error !== undefined && !this.worker.closed &&
+        this.worker[kNative].tagProbe(this.localId, FULL_MASK) !== null) return;
     this.#requireOpen();
+  }
+
+  #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+    this.#requireReceivable();
     if (signal?.aborted) throw abortedError(signal);
     // UCX matches receives of one kind in the order they are posted, so a receive of the same
     // kind as the previous one only has to be posted after it. A receive of the other kind
@@ -458,7 +468,7 @@ export class Endpoint extends EventEmitter {
 
   #beginRecv<T>(signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
     try {
-      this.#requireOpen();
+      this.#requireReceivable();
       if (signal?.aborted) throw abortedError(signal);
       const cancelId = this.worker[kNextCancelId]();
       const result = start(cancelId);

@@ -211,3 +211,45 @@ describe('receive ordering and graceful close', () => {
     context.close();
   });
 });
+
+describe('messages in flight when the peer goes away', () => {
+  it('messages the peer sent before closing are still received, then receives fail with a coded error', async () => {
+    const context = new Context();
+    const worker = context.createWorker();
+    const peer = startPeer('peer.mjs');
+    const { port } = await peer.next('ready');
+    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
+    await peer.next('connection');
+    const closed = new Promise((resolve) => ep.once('close', resolve));
+    ep.on('error', () => {});
+    await peer.call('sendPattern', { size: 100, seed: 1 });
+    await peer.call('sendPattern', { size: 200, seed: 2 });
+    await peer.call('closeEndpoint');
+    await within(closed, 10_000, 'our endpoint to close after the peer did');
+    expect((await within(ep.recvMessage(), 5000, 'first queued message')).equals(pattern(100, 1))).toBe(true);
+    const into = Buffer.alloc(256);
+    expect(await within(ep.recv(into), 5000, 'second queued message')).toBe(200);
+    expect(into.subarray(0, 200).equals(pattern(200, 2))).toBe(true);
+    const after = await ep.recvMessage().catch((e: unknown) => e);
+    expect(after).toBeInstanceOf(UCXError);
+    expect((after as UCXError).code).toMatch(/^UCS_ERR_/);
+    await worker.close();
+    context.close();
+  });
+
+  it('an unknown-size receive takes a message that is already queued while another such receive waits', async () => {
+    const context = new Context();
+    const receiver = context.createWorker();
+    const sender = context.createWorker();
+    const ep = await sender.connect({ address: receiver.address });
+    const other = receiver.tagRecvMessage(1n);
+    await ep.tagSend(Buffer.from('hello'), 2n);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await within(receiver.tagRecvMessage(2n), 3000, 'the already-queued message')).data.toString()).toBe('hello');
+    await ep.tagSend(Buffer.from('one'), 1n);
+    expect((await within(other, 3000, 'the older waiter')).data.toString()).toBe('one');
+    await sender.close();
+    await receiver.close();
+    context.close();
+  });
+});
