@@ -143,13 +143,5 @@ export function startProcess(command: string, args: string[] = [], env: Record<s
   };
 }
 
-/** A deterministic byte pattern, so that the receiver can check every byte. */
-export function pattern(size: number, seed = 1): Buffer {
-  const buffer = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    buffer[i] = x >>> 24;
-  }
-  return buffer;
-}
+/** A deterministic byte pattern, so that the receiver can check every byte (shared with the .mjs fixtures). */
+export { pattern } from './fixtures/ipc.mjs';
