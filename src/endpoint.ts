@@ -41,6 +41,9 @@ const HELLO = 1;
 const ACK = 2;
 const PING = 3;
 const PONG = 4;
+/** Graceful close: everything sent before BYE has reached the peer when its BYE_ACK comes back. */
+const BYE = 5;
+const BYE_ACK = 6;
 /** Heartbeat intervals of silence after which the peer is declared gone. */
 const HEARTBEAT_MISSES = 3;
 
@@ -85,6 +88,7 @@ export class Endpoint extends EventEmitter {
   #streamLost = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #lastHeard = 0;
+  #byeAcked: (() => void) | undefined;
 
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
     super();
@@ -392,13 +396,15 @@ export class Endpoint extends EventEmitter {
     this.#lastHeard = Date.now();
     if (type === HELLO) this.#answer(ACK);
     else if (type === PING) this.#answer(PONG);
+    else if (type === BYE) this.#answer(BYE_ACK, true);
+    else if (type === BYE_ACK) this.#byeAcked?.();
     this.#handshake?.resolve();
     this.#startHeartbeat();
   }
 
   /** Sends a handshake-channel message (ACK, PING, PONG); failures surface through the endpoint's error. */
-  #answer(type: number): void {
-    if (this.#closing !== undefined || this.#error !== undefined) return;
+  #answer(type: number, evenWhileClosing = false): void {
+    if (this.#error !== undefined || (this.#closing !== undefined && !evenWhileClosing)) return;
     try {
       this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(type, this.localId), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
     } catch {
@@ -510,6 +516,18 @@ export class Endpoint extends EventEmitter {
     return rkey[kNative];
   }
 
+  /**
+   * With a node-ucx peer (the handshake is done): BYE, then wait for its BYE_ACK. UCX 1.13 reports a
+   * close through the connection manager's socket, which can overtake data still unread on the data
+   * lane and make the peer drop it; BYE travels on the data lane behind everything sent before.
+   */
+  #goodbye(): Promise<void> {
+    if (this.#remoteId === undefined || this.#error !== undefined) return RESOLVED;
+    const acked = new Promise<void>((resolve) => { this.#byeAcked = resolve; });
+    this.#answer(BYE, true);
+    return acked;
+  }
+
   /** Called by RemoteKey.destroy(). */
   [kDetach](rkey: RemoteKey): void {
     this.#rkeys.delete(rkey);
@@ -535,7 +553,7 @@ export class Endpoint extends EventEmitter {
       // peer receives it, which ucp_ep_flush does not wait for), then flush, all bounded: a peer
       // that never takes its data cannot hold close() forever, and UCX then cancels what is left.
       try {
-        const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED);
+        const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#goodbye());
         await deadline(sends, defaults.closeTimeoutMs, 'endpoint sends and flush before close');
       } catch {
         force = true;

@@ -3,5 +3,11 @@
 // corrupt --json and --csv output: send it to stderr (unless the user chose). UCX reads this when
 // the addon loads, so the rest comes in by dynamic import, after it is set.
 process.env.UCX_LOG_FILE ??= 'stderr';
+// The default loopback run (no --server/--client) measures the loopback device only: UCX would
+// otherwise add the host's other interfaces as extra rails. The spawned peer inherits this.
+const args = process.argv.slice(2);
+if (!args.some((a) => a === '--server' || a === '--client' || a.startsWith('--client='))) {
+  process.env.UCX_NET_DEVICES ??= 'lo';
+}
 const { run } = await import('./bench-cli.js');
-await run(process.argv.slice(2));
+await run(args);

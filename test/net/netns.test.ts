@@ -32,7 +32,7 @@ interface Host { child: ChildProcess; next(type: string): Promise<Record<string,
 
 function startHost(host: (typeof HOSTS)[number], env: Record<string, string> = {}): Host {
   const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, path.join(FIXTURES, 'peer.mjs')], {
-    env: { ...process.env, PEER_HOST: host.ip, ...env },
+    env: { ...process.env, PEER_HOST: host.ip, UCX_NET_DEVICES: 'all', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
