@@ -130,7 +130,7 @@ export type Role = 'loopback' | 'server' | 'client' | 'peer';
 export type OutputFormat = 'table' | 'json' | 'csv' | 'markdown';
 
 export interface BenchOptions {
-  command: 'run' | 'info' | 'help' | 'version' | 'list';
+  command: 'run' | 'info' | 'help' | 'version' | 'list' | 'report';
   role: Role;
   tests: TestName[];
   /** Sizes from -s; null: each test's default sizes. */
@@ -160,6 +160,12 @@ export interface BenchOptions {
   repeat: number;
   /** Whether the user chose anything about what to run (the default run prints hints). */
   defaultRun: boolean;
+  /** --plot FILE.svg|FILE.html: draw latency and bandwidth against size after the run. */
+  plot: string | null;
+  /** --baseline tcp: also measure Node's net on the *_lat and *_bw tests. */
+  baseline: 'tcp' | null;
+  /** report: the document whose generated block to rewrite. */
+  doc: string;
 }
 
 export const DEFAULT_PORT = 13338;
@@ -219,6 +225,9 @@ const OPTIONS = {
   peer: { type: 'boolean' },
   timeout: { type: 'string' },
   repeat: { type: 'string', short: 'r' },
+  plot: { type: 'string' },
+  baseline: { type: 'string' },
+  doc: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -237,7 +246,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let command: BenchOptions['command'] = 'run';
   if (positionals.length > 0) {
     const [first, ...rest] = positionals;
-    if (first !== 'info' && first !== 'list' && first !== 'run') throw new UsageError(`unknown command '${first}' (commands: run, info, list)`);
+    if (first !== 'info' && first !== 'list' && first !== 'run' && first !== 'report') {
+      throw new UsageError(`unknown command '${first}' (commands: run, info, list, report)`);
+    }
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
     command = first;
   }
@@ -261,6 +272,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     if (!match) throw new UsageError(`--ucx wants KEY=VALUE (e.g. TLS=tcp), got '${setting}'`);
     ucx[match[1]!.toUpperCase()] = match[2]!;
   }
+
+  if (values.plot !== undefined && !/\.(svg|html?)$/i.test(values.plot)) throw new UsageError(`--plot wants a FILE.svg or FILE.html, got '${values.plot}'`);
+  if (values.doc !== undefined && command !== 'report') throw new UsageError('--doc goes with the report command');
 
   let percentile = 99;
   if (values.percentile !== undefined) {
@@ -291,6 +305,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     timeoutMs: values.timeout === undefined ? 60_000 : positiveInt(values.timeout, '--timeout (seconds)', 1, 86_400) * 1000,
     repeat: values.repeat === undefined ? 1 : positiveInt(values.repeat, '-r/--repeat', 1, 1000),
     defaultRun: values.test === undefined && values.sizes === undefined && values.iters === undefined,
+    plot: values.plot ?? null,
+    baseline: values.baseline === undefined ? null : oneOf(values.baseline, '--baseline', ['tcp'] as const),
+    doc: values.doc ?? 'docs/performance.md',
   };
 }
 
@@ -343,6 +360,8 @@ export function windowCounts(total: number, window: number): number[] {
 export const USAGE = `Usage: ucx-bench [run] [options]        benchmark node-ucx against a peer (default: its own, on loopback)
        ucx-bench info                   UCX version, memory types, transports and devices
        ucx-bench list                   the tests and what each measures
+       ucx-bench report [--doc FILE]    re-measure the targets (P1-P7) and rewrite FILE's generated block
+                                        (default docs/performance.md; the plot goes next to it, .svg)
 
 Topology:
   (default)               start a peer process on 127.0.0.1 and run as its client
@@ -372,6 +391,10 @@ Output:
       --markdown          the table (and its settings) as Markdown, as in docs/performance.md
       --compare           also run ucx_perftest (raw UCX) on the same tests and sizes; adds
                           a raw column and the ratio node-ucx / raw UCX
+      --baseline tcp      also measure Node's net (TCP_NODELAY ping-pong, acknowledged windows) on the
+                          *_lat and *_bw tests; adds a net column and the ratio node-ucx / net
+      --plot FILE.svg|FILE.html
+                          draw p50 latency (log) and MB/s against message size (log2), one line per test
   -h, --help              this text
   -V, --version           node-ucx and UCX versions
 `;

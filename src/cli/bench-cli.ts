@@ -4,17 +4,22 @@
 // UCX (ucx_perftest) in the same run. See docs/performance.md. The executable
 // is ucx-bench.ts, which sets up the environment before this module loads UCX.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type { Server as NetServer } from 'node:net';
 import os from 'node:os';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Context, version, type Endpoint, type Worker } from '../index.js';
 import {
-  parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions,
+  parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions, type Case,
 } from './bench-args.js';
 import { expectControl, recvControl, sendControl, type PeerInfo, type PerftestJob } from './bench-control.js';
 import { runCase, serveCase, withTimeout, type Link } from './bench-tests.js';
+import { hasNetBaseline, netServerPort, runNetCase, startNetServer } from './bench-net.js';
+import { renderPlotFile, seriesFromRows } from './bench-plot.js';
+import { runReport } from './bench-doc-run.js';
 import {
-  attachRaw, medianRow, medianRun, metricOf, renderCsv, renderMarkdown, renderTable, rowToJson, toRow, type RawResult, type ResultRow,
+  attachNet, attachRaw, medianRow, netResultOf, medianRun, metricOf, renderCsv, renderMarkdown, renderTable, rowToJson, toRow, type RawResult, type ResultRow,
 } from './bench-report.js';
 import {
   findExecutable, freePorts, perftestEnv, runPerftest, servePerftest, ucxInfoDevices, PERFTEST_MISSING,
@@ -82,6 +87,19 @@ function peerInfo(worker: Worker): PeerInfo {
 
 /** Serves one client until it says bye or asks for ucx_perftest servers (returned, to run once the connection is closed). */
 async function serveConnection(link: Link, options: BenchOptions): Promise<PerftestPlan | null> {
+  // --baseline tcp: a node:net server for this connection, started when the client asks for it.
+  const net: { server: NetServer | null } = { server: null };
+  try {
+    return await serveMessages(link, options, async () => {
+      net.server ??= await startNetServer(options.role === 'peer' ? '127.0.0.1' : options.host);
+      return netServerPort(net.server);
+    });
+  } finally {
+    net.server?.close();
+  }
+}
+
+async function serveMessages(link: Link, options: BenchOptions, netPort: () => Promise<number>): Promise<PerftestPlan | null> {
   const { ep } = link;
   const hello = await expectControl(ep, 'hello', HELLO_TIMEOUT_MS);
   if (hello.binding !== version.binding) {
@@ -109,6 +127,9 @@ async function serveConnection(link: Link, options: BenchOptions): Promise<Perft
         await sendControl(ep, { type: 'perftest-ports', ports, reason: null });
         return { file, jobs: message.jobs, ports, env: message.env, errorMode: message.errorMode };
       }
+      case 'net':
+        await sendControl(ep, { type: 'net-port', port: await netPort() });
+        break;
       case 'bye':
         // Answer, then close at once: both ends close together, so neither sees the other's disconnect as an error.
         await sendControl(ep, { type: 'bye' });
@@ -289,6 +310,7 @@ async function runClient(options: BenchOptions): Promise<number> {
       progress.clear();
     }
     const rows = measured.map(medianRow);
+    if (options.baseline === 'tcp') warnings.push(...await runNetBaseline(ep, target.host, cases, rows, options, progress));
 
     let compare: CompareOutcome | null = null;
     let perftestPlan: { ports: number[]; file: string } | null = null;
@@ -323,11 +345,47 @@ async function runClient(options: BenchOptions): Promise<number> {
       await withTimeout(peer.exited, 10_000, 'the peer process to exit').catch(() => peer?.child.kill('SIGKILL'));
     }
     report(options, rows, { server, transports, target, compare, loopback: peer !== null });
+    if (options.plot !== null) writePlot(options.plot, rows);
     for (const warning of warnings) process.stderr.write(`ucx-bench: warning: ${warning}\n`);
     return warnings.some((w) => !w.startsWith('ucx_perftest')) ? 1 : 0;
   } finally {
     if (peer !== null && peer.child.exitCode === null && peer.child.signalCode === null) peer.child.kill('SIGKILL');
   }
+}
+
+/**
+ * --baseline tcp: the server starts a node:net server; each *_lat and *_bw case runs over it once
+ * (same size, iterations, warm-up and window). Returns warnings.
+ */
+async function runNetBaseline(ep: Endpoint, host: string, cases: readonly Case[], rows: ResultRow[], options: BenchOptions,
+  progress: ProgressLine): Promise<string[]> {
+  for (const row of rows) attachNet(row, null);
+  if (!cases.some((c) => hasNetBaseline(c.test))) return [];
+  await sendControl(ep, { type: 'net' });
+  const { port } = await expectControl(ep, 'net-port', HELLO_TIMEOUT_MS);
+  const warnings: string[] = [];
+  try {
+    for (const [i, c] of cases.entries()) {
+      if (!hasNetBaseline(c.test)) continue;
+      progress.update(`[${i + 1}/${cases.length}] net ${c.test} ${formatSize(c.size)} × ${c.iters} ...`);
+      try {
+        const measurement = await withTimeout(runNetCase(host, port, c), options.timeoutMs, `net ${c.test} ${formatSize(c.size)}`);
+        attachNet(rows[i]!, netResultOf(toRow(c, measurement, options.percentile)));
+      } catch (error) {
+        warnings.push(`net baseline ${c.test} ${formatSize(c.size)}: ${errorMessage(error)}`);
+        attachNet(rows[i]!, { error: errorMessage(error) });
+      }
+    }
+  } finally {
+    progress.clear();
+  }
+  return warnings;
+}
+
+/** --plot: the SVG (or HTML page) of this run's rows. */
+function writePlot(file: string, rows: readonly ResultRow[]): void {
+  writeFileSync(file, renderPlotFile(file, seriesFromRows(rows), `ucx-bench, node-ucx ${version.binding}, UCX ${version.ucx}`));
+  process.stderr.write(`ucx-bench: wrote ${file}\n`);
 }
 
 interface RunContext {
@@ -355,12 +413,13 @@ function report(options: BenchOptions, rows: ResultRow[], run: RunContext): void
       percentile: options.percentile,
       repeat: options.repeat,
       perftest: run.compare,
+      baseline: options.baseline,
       results: rows.map(rowToJson),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  const tableOptions = { percentile: options.percentile, compare: options.compare };
+  const tableOptions = { percentile: options.percentile, compare: options.compare, baseline: options.baseline !== null };
   if (options.format === 'csv') {
     process.stdout.write(renderCsv(rows, tableOptions));
     return;
@@ -385,6 +444,10 @@ function report(options: BenchOptions, rows: ResultRow[], run: RunContext): void
   const hasBandwidth = rows.some((r) => r.window !== null);
   process.stdout.write(`\nlatency: half round trip (atomic_lat: one whole operation)${
     hasBandwidth ? '; bandwidth: bytes the receiver has, MB = 2^20 B; bandwidth tests\' p50/p99: per message, over windows' : ''}\n`);
+  if (options.baseline !== null) {
+    process.stdout.write('net: Node node:net over TCP between the same hosts (TCP_NODELAY ping-pong; windows acknowledged by the receiver), ' +
+      'measured once; node/net: node-ucx ÷ net, read like node/raw\n');
+  }
   if (options.repeat > 1) {
     process.stdout.write(`each row is the median of ${options.repeat} runs (by p50 latency, MB/s or msg/s; ucx_perftest likewise); --json lists every run\n`);
   }
@@ -497,6 +560,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'info':
         return await runInfo(options);
+      case 'report':
+        return await runReport(options, SCRIPT);
       case 'run':
         return options.role === 'server' || options.role === 'peer' ? await runServer(options) : await runClient(options);
     }

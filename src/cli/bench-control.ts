@@ -41,6 +41,10 @@ export type Control =
   | { type: 'perftest'; jobs: PerftestJob[]; env: Record<string, string>; errorMode: boolean }
   /** The ports the perftest servers will listen on, in job order; null when ucx_perftest is missing there. */
   | { type: 'perftest-ports'; ports: number[] | null; reason: string | null }
+  /** --baseline tcp: start a node:net baseline server for this session. */
+  | { type: 'net' }
+  /** Its port (on the host the client connected to). */
+  | { type: 'net-port'; port: number }
   /** The end of a session; the server answers with 'bye' too, then both close. */
   | { type: 'bye' };
 
@@ -53,7 +57,7 @@ export class PeerError extends Error {
 }
 
 const CONTROL_TYPES: readonly ControlType[] = [
-  'hello', 'welcome', 'run', 'ready', 'finish', 'done', 'error', 'perftest', 'perftest-ports', 'bye',
+  'hello', 'welcome', 'run', 'ready', 'finish', 'done', 'error', 'perftest', 'perftest-ports', 'net', 'net-port', 'bye',
 ];
 
 function isControl(value: unknown): value is Control {

@@ -15,6 +15,14 @@ export interface RawResult {
   msgRate: number;
 }
 
+/** Node net's reading of one case (--baseline tcp). */
+export interface NetResult {
+  latP50Us: number;
+  latAvgUs: number;
+  bwMBps: number;
+  msgRate: number;
+}
+
 export interface ResultRow {
   test: TestName;
   size: number;
@@ -34,6 +42,10 @@ export interface ResultRow {
   raw?: RawResult | { error: string } | null;
   /** --compare: node-ucx / raw UCX for the test's metric (latency: > 1 is slower; bandwidth and rate: < 1 is slower). */
   ratio?: number | null;
+  /** --baseline tcp: Node net's numbers for the same case, or why there are none (null: no net counterpart). */
+  net?: NetResult | { error: string } | null;
+  /** --baseline tcp: node-ucx / net for the test's metric (same direction as ratio). */
+  netRatio?: number | null;
   /** --repeat: the metric of every run, in run order (the row is the median run). */
   runs?: number[];
   /** --repeat with --compare: ucx_perftest's metric of every run. */
@@ -109,6 +121,22 @@ export function attachRaw(row: ResultRow, raw: RawResult | { error: string } | n
   row.ratio = isRaw(raw) && metricOf(metric, raw) > 0 ? metricOf(metric, row) / metricOf(metric, raw) : null;
 }
 
+export function isNet(net: ResultRow['net']): net is NetResult {
+  return typeof net === 'object' && net !== null && !('error' in net);
+}
+
+/** Gives a row Node net's reading (from the same case measured over node:net), and the ratio node-ucx / net. */
+export function attachNet(row: ResultRow, net: NetResult | { error: string } | null): void {
+  row.net = net;
+  const metric = TESTS[row.test].metric;
+  row.netRatio = isNet(net) && metricOf(metric, net) > 0 ? metricOf(metric, row) / metricOf(metric, net) : null;
+}
+
+/** The net numbers of a row made by toRow from a net measurement. */
+export function netResultOf(row: ResultRow): NetResult {
+  return { latP50Us: row.latP50Us, latAvgUs: row.latAvgUs, bwMBps: row.bwMBps, msgRate: row.msgRate };
+}
+
 // ---- number formatting ----
 
 export function formatUs(us: number): string {
@@ -146,11 +174,14 @@ export function formatPct(p: number): string {
 export interface TableOptions {
   percentile: number;
   compare: boolean;
+  /** --baseline tcp: the net and node/net columns. */
+  baseline?: boolean;
 }
 
 function tableCells(rows: readonly ResultRow[], opts: TableOptions): string[][] {
   const header = ['test', 'size', 'iters', 'p50 µs', 'avg µs', `${formatPct(opts.percentile)} µs`, 'MB/s', 'msg/s'];
   if (opts.compare) header.push('ucx_perftest', 'node/raw');
+  if (opts.baseline) header.push('net', 'node/net');
   const lines: string[][] = [header];
   for (const row of rows) {
     const cells = [
@@ -163,6 +194,12 @@ function tableCells(rows: readonly ResultRow[], opts: TableOptions): string[][] 
       else if (row.raw && 'error' in row.raw) cells.push('failed');
       else cells.push('-');
       cells.push(row.ratio == null ? '-' : `${row.ratio.toFixed(2)}×`);
+    }
+    if (opts.baseline) {
+      const metric = TESTS[row.test].metric;
+      if (isNet(row.net)) cells.push(formatMetric(metric, row.net));
+      else cells.push(row.net && 'error' in row.net ? 'failed' : '-');
+      cells.push(row.netRatio == null ? '-' : `${row.netRatio.toFixed(2)}×`);
     }
     lines.push(cells);
   }
@@ -216,6 +253,12 @@ export function rowToJson(row: ResultRow): Record<string, unknown> {
     out.ratio = row.ratio == null ? null : round(row.ratio);
     out.ratio_of = TESTS[row.test].metric;
   }
+  if (row.net !== undefined) {
+    out.net = isNet(row.net)
+      ? { tool: 'node:net', lat_p50_us: round(row.net.latP50Us), lat_avg_us: round(row.net.latAvgUs), bw_MBps: round(row.net.bwMBps), msg_rate: round(row.net.msgRate) }
+      : row.net;
+    out.net_ratio = row.netRatio == null ? null : round(row.netRatio);
+  }
   if (row.runs !== undefined) out.runs = row.runs.map(round);
   if (row.rawRuns !== undefined) out.raw_runs = row.rawRuns.map(round);
   return out;
@@ -230,6 +273,7 @@ export function renderCsv(rows: readonly ResultRow[], opts: TableOptions): strin
   const pct = formatPct(opts.percentile);
   const header = ['test', 'size', 'iters', 'warmup', 'window', 'lat_p50_us', 'lat_avg_us', `lat_${pct}_us`, 'bw_MBps', 'msg_rate', 'check'];
   if (opts.compare) header.push('raw_test', 'raw_lat_p50_us', 'raw_lat_avg_us', 'raw_bw_MBps', 'raw_msg_rate', 'ratio', 'ratio_of');
+  if (opts.baseline) header.push('net_lat_p50_us', 'net_lat_avg_us', 'net_bw_MBps', 'net_msg_rate', 'net_ratio');
   const lines = [header.join(',')];
   for (const row of rows) {
     const json = rowToJson(row);
@@ -241,6 +285,11 @@ export function renderCsv(rows: readonly ResultRow[], opts: TableOptions): strin
       const raw = isRaw(row.raw) ? row.raw : null;
       cells.push(raw?.test ?? (row.raw && 'error' in row.raw ? 'failed' : ''), raw?.latP50Us, raw?.latAvgUs, raw?.bwMBps, raw?.msgRate,
         json.ratio, json.ratio_of);
+    }
+    if (opts.baseline) {
+      const net = isNet(row.net) ? row.net : null;
+      cells.push(round(net?.latP50Us ?? NaN), round(net?.latAvgUs ?? NaN), round(net?.bwMBps ?? NaN), round(net?.msgRate ?? NaN),
+        row.netRatio == null ? null : round(row.netRatio));
     }
     lines.push(cells.map(csvCell).join(','));
   }

@@ -2,6 +2,8 @@
 // loopback runs of every test, started the way users start it (node dist/cli/ucx-bench.js).
 import { describe, it, expect, afterEach } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import {
@@ -9,7 +11,10 @@ import {
   DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW,
 } from '../../dist/cli/bench-args.js';
 import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench-perftest.js';
-import { percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench-report.js';
+import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench-report.js';
+import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench-plot.js';
+import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench-doc.js';
+import { XMLValidator } from './xml-check.js';
 
 const CLI = path.resolve(__dirname, '../../dist/cli/ucx-bench.js');
 const HAVE_PERFTEST = findExecutable('ucx_perftest') !== null;
@@ -197,6 +202,71 @@ describe('output helpers', () => {
     expect(markdown[2]).toMatch(/^\| tag_bw \| 1M \| 100 \| /);
   });
 });
+describe('--plot, --baseline and the report block', () => {
+  const rows = [
+    { test: 'tag_lat', size: 8, latP50Us: 2, bwMBps: 4, raw: { latP50Us: 0.5, bwMBps: 15 } },
+    { test: 'tag_lat', size: 1024, latP50Us: 3, bwMBps: 300, raw: { latP50Us: 1, bwMBps: 900 } },
+    { test: 'tag_bw', size: 65536, latP50Us: 10, bwMBps: 6000, raw: { error: 'failed' } },
+    { test: 'tag_bw', size: 1 << 20, latP50Us: 100, bwMBps: 9000, raw: null },
+  ];
+
+  it('the SVG is well-formed XML with one series (legend entry, and one line per panel) per test and source', () => {
+    const series = seriesFromRows(rows);
+    expect(series.map((s) => `${s.test}/${s.source}/${s.points.length}`)).toEqual(['tag_lat/node-ucx/2', 'tag_lat/ucx_perftest/2', 'tag_bw/node-ucx/2']);
+    const svg = renderPlotSvg(series, 'a <title> & more');
+    expect(XMLValidator.check(svg)).toBe(true);
+    expect(svg.match(/<g class="series" /g)).toHaveLength(3);
+    expect(svg.match(/<polyline /g)).toHaveLength(6);
+    expect(svg).toMatch(/<polyline class="line" data-test="tag_lat" data-source="ucx_perftest"[^>]*stroke-dasharray/);
+    expect(svg).not.toMatch(/<polyline class="line" data-test="tag_lat" data-source="node-ucx"[^>]*stroke-dasharray/);
+    expect(svg).toContain('>256K</text>');  // log2 size ticks (8 B … 1M: every 2^3)
+    expect(svg).not.toMatch(/NaN|Infinity/);
+    const html = renderPlotFile('x.html', series);
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    expect(html).toContain('<svg ');
+    expect(html).not.toContain('<?xml');
+    expect(XMLValidator.check(renderPlotFile('x.svg', []))).toBe(true);  // no data: still a valid (empty) plot
+  });
+
+  it('--plot and --baseline are parsed; the net columns render', () => {
+    expect(parseBenchArgs(['--plot', 'a.svg', '--baseline', 'tcp'])).toMatchObject({ plot: 'a.svg', baseline: 'tcp' });
+    expect(parseBenchArgs(['--plot', 'a.HTML']).plot).toBe('a.HTML');
+    expect(parseBenchArgs([])).toMatchObject({ plot: null, baseline: null });
+    expect(parseBenchArgs(['report']).command).toBe('report');
+    expect(() => parseBenchArgs(['--plot', 'a.png'])).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--baseline', 'udp'])).toThrow(UsageError);
+    const row = toRow({ test: 'tag_lat', size: 8, iters: 2, warmup: 0, window: 1 }, { samples: Float64Array.from([2, 2]), totalUs: 4, check: null }, 99);
+    attachNet(row, { latP50Us: 8, latAvgUs: 8, bwMBps: 1, msgRate: 1 });
+    expect(row.netRatio).toBeCloseTo(0.25);
+    expect(renderTable([row], { percentile: 99, compare: false, baseline: true })).toMatch(/net\s+node\/net\n.*8\.00 µs\s+0\.25×\n$/);
+    const csv = renderCsv([row], { percentile: 99, compare: false, baseline: true }).trim().split('\n');
+    expect(csv[0]).toMatch(/,net_lat_p50_us,net_lat_avg_us,net_bw_MBps,net_msg_rate,net_ratio$/);
+    expect(csv[1]).toMatch(/,8,8,1,1,0\.25$/);
+  });
+
+  it('the report block replaces only the text between its markers', () => {
+    const doc = `# Title\n\nhand-written | table |\n\n${REPORT_START}\nold block\n${REPORT_END}\n\n## After\ntext\n`;
+    const out = replaceReportBlock(doc, 'new block');
+    expect(out).toBe(`# Title\n\nhand-written | table |\n\n${REPORT_START}\nnew block\n${REPORT_END}\n\n## After\ntext\n`);
+    expect(replaceReportBlock(out, 'new block')).toBe(out);  // idempotent
+    const appended = replaceReportBlock('# Doc\n', 'first');
+    expect(appended).toBe(`# Doc\n\n${REPORT_START}\nfirst\n${REPORT_END}\n`);
+    expect(() => replaceReportBlock(`a\n${REPORT_END}\nb\n${REPORT_START}\n`, 'x')).toThrow(/exactly one/);
+    expect(() => replaceReportBlock(`a\n${REPORT_START}\nb\n`, 'x')).toThrow(/exactly one/);
+    // Markers quoted in prose are not markers.
+    const prose = `rewrites the block between \`${REPORT_START}\` and \`${REPORT_END}\`.\n`;
+    expect(replaceReportBlock(prose + doc, 'new block')).toBe(prose + out);
+    expect(replaceReportBlock(prose, 'b')).toBe(`${prose}\n${REPORT_START}\nb\n${REPORT_END}\n`);
+    const block = renderTargetBlock([{
+      target: 'P1', test: 'tag_lat', size: 8, setting: 'poll', metric: 'latency', node: 2, reference: 0.5, referenceLabel: 'ucx_perftest',
+      ratio: 4, goal: '≤ 2.0 × ucx_perftest', met: false, command: 'ucx-bench -t tag_lat',
+    }], { date: '2026-01-01 00:00 UTC', command: 'npm run bench:report', binding: '0.1.0', ucx: '1.13.1', cpus: 2, cpuModel: 'cpu', load: '0', plot: 'performance.svg' });
+    expect(block).toMatch(/^## Generated target table/);
+    expect(block).toContain('| P1 | tag_lat | 8 | poll | 2.00 µs | 0.50 µs (ucx_perftest) | 4.00× | ≤ 2.0 × ucx_perftest | no | `ucx-bench -t tag_lat` |');
+    expect(block).toContain('2 CPUs');
+    expect(block).toContain('](performance.svg)');
+  });
+});
 
 describe('ucx-bench runs', () => {
   const started: ChildProcess[] = [];
@@ -311,6 +381,37 @@ describe('ucx-bench runs', () => {
     }
     expect(server.exitCode).toBeNull();
   });
+
+  it('--baseline tcp and --plot: a net column for *_lat and *_bw, and the plot file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ucx-bench-'));
+    try {
+      const svg = path.join(dir, 'plot.svg');
+      const report = parseReport(await bench(['-t', 'tag_lat,tag_bw,msg_rate', '-s', '8,4K', '-n', '100', '-w', '10', '--window', '16',
+        '--error-handling', 'none', '--baseline', 'tcp', '--plot', svg, '--json']));
+      const results = report.results as (JsonRow & { net?: { tool: string; lat_p50_us: number; bw_MBps: number } | null; net_ratio?: number | null })[];
+      expect(results.map((r) => `${r.test} ${r.size}`)).toEqual(['tag_lat 8', 'tag_lat 4096', 'tag_bw 8', 'tag_bw 4096', 'msg_rate 8', 'msg_rate 4096']);
+      for (const row of results) {
+        if (row.test === 'msg_rate') {
+          expect(row.net).toBeNull();
+          continue;
+        }
+        expect(row.net, JSON.stringify(row)).toMatchObject({ tool: 'node:net' });
+        expect(row.net!.lat_p50_us).toBeGreaterThan(0);
+        expect(row.net!.bw_MBps).toBeGreaterThan(0);
+        expect(row.net_ratio).toBeGreaterThan(0);
+      }
+      const text = readFileSync(svg, 'utf8');
+      expect(XMLValidator.check(text)).toBe(true);
+      expect(text.match(/<g class="series" /g)).toHaveLength(5);  // three tests by node-ucx, two by net
+      const html = path.join(dir, 'plot.html');
+      const table = await bench(['-t', 'tag_lat', '-s', '8', '-n', '50', '-w', '5', '--baseline', 'tcp', '--plot', html]);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/\bnet\s+node\/net\n/);
+      expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*<svg [\s\S]*<\/svg>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 
   it('info: UCX version, memory types and transports', async () => {
     const run = await bench(['info', '--json']);
