@@ -133,7 +133,7 @@ Worker::~Worker() { Shutdown(false); }
 // ---- request lifecycle ------------------------------------------------------
 
 napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
-                          const char* what, uint32_t cancel_id, napi_value extra) {
+                          const char* what, uint32_t cancel_id) {
   napi_env env = env_;
   if (status_ptr == nullptr) {
     napi_value undefined;
@@ -150,7 +150,6 @@ napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoin
   napi_value promise;
   napi_create_promise(env, &request->deferred, &promise);
   if (pin != nullptr) napi_create_reference(env, pin, 1, &request->pin);
-  if (extra != nullptr) napi_create_reference(env, extra, 1, &request->extra);
   Track(request);
   return promise;
 }

@@ -56,7 +56,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // into a pending promise. Returns undefined for inline success (with the
   // inline result written by the caller), throws for an inline error.
   napi_value Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
-                    const char* what, uint32_t cancel_id = 0, napi_value extra = nullptr);
+                    const char* what, uint32_t cancel_id = 0);
 
   // Completion callbacks (called by UCX inside ucp_worker_progress).
   static void OnSend(void* request, ucs_status_t status, void* user_data);

@@ -4,6 +4,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { Context, type Worker, type Endpoint, type ProgressMode, type ErrorHandling } from 'node-ucx';
 
 export const PROGRESS_MODES = ['event', 'poll', 'adaptive'] as const;
 export const FIXTURES = path.resolve(__dirname, 'fixtures');
@@ -145,3 +146,22 @@ export function startProcess(command: string, args: string[] = [], env: Record<s
 
 /** A deterministic byte pattern, so that the receiver can check every byte (shared with the .mjs fixtures). */
 export { pattern } from './fixtures/ipc.mjs';
+
+export interface PeerConnection { context: Context; worker: Worker; peer: Peer; ep: Endpoint; close(): Promise<void> }
+
+/** A Context and Worker here, test/fixtures/peer.mjs in another process, and an endpoint to it. */
+export async function connectToPeer(progress: ProgressMode = 'event', errorHandling: ErrorHandling = 'peer'): Promise<PeerConnection> {
+  const context = new Context();
+  const worker = context.createWorker({ progress, errorHandling });
+  const peer = startPeer('peer.mjs', [progress, errorHandling]);
+  const { port } = await peer.next('ready');
+  const ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect to peer.mjs');
+  await peer.next('connection');
+  return {
+    context, worker, peer, ep,
+    async close() {
+      await within(worker.close(), 10_000, 'worker.close()');
+      context.close();
+    },
+  };
+}

@@ -1,7 +1,7 @@
 // Data movement between two real processes, in every progress mode.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { Context, UCXError, type Worker, type Endpoint } from 'node-ucx';
-import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helpers.js';
+import { PROGRESS_MODES, startPeer, within, pattern, connectToPeer, type Peer } from '../helpers.js';
 
 describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
   let context: Context;
@@ -153,18 +153,12 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
 
 describe('large messages', () => {
   it('a 64 MiB endpoint message arrives intact', async () => {
-    const context = new Context();
-    const worker = context.createWorker();
-    const peer = startPeer('peer.mjs');
-    const { port } = await peer.next('ready');
-    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
-    await peer.next('connection');
+    const { peer, ep, close } = await connectToPeer();
     const size = 64 << 20;
     const checked = peer.call<{ length: number; ok: boolean }>('recvCheck', { size, seed: 42 }, 60_000);
     await within(ep.send(pattern(size, 42)), 60_000, '64 MiB send');
     expect(await checked).toEqual({ length: size, ok: true });
-    await worker.close();
-    context.close();
+    await close();
   });
 });
 
@@ -193,12 +187,7 @@ describe('receive ordering and graceful close', () => {
   });
 
   it('a graceful close waits for a rendezvous send until the peer receives it', async () => {
-    const context = new Context();
-    const worker = context.createWorker();
-    const peer = startPeer('peer.mjs');
-    const { port } = await peer.next('ready');
-    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
-    await peer.next('connection');
+    const { peer, ep, close } = await connectToPeer();
     const sent = ep.send(pattern(4 << 20, 5));
     const closed = ep.close();
     // The peer receives only now; the close must not have cut the transfer short.
@@ -207,19 +196,13 @@ describe('receive ordering and graceful close', () => {
     await within(sent, 10_000, 'the rendezvous send to complete');
     await within(closed, 10_000, 'ep.close()');
     expect(await checked).toEqual({ length: 4 << 20, ok: true });
-    await worker.close();
-    context.close();
+    await close();
   });
 });
 
 describe('messages in flight when the peer goes away', () => {
   it('messages the peer sent before closing are still received, then receives fail with a coded error', async () => {
-    const context = new Context();
-    const worker = context.createWorker();
-    const peer = startPeer('peer.mjs');
-    const { port } = await peer.next('ready');
-    const ep = await worker.connect({ host: '127.0.0.1', port: port as number });
-    await peer.next('connection');
+    const { peer, ep, close } = await connectToPeer();
     const closed = new Promise((resolve) => ep.once('close', resolve));
     ep.on('error', () => {});
     await peer.call('sendPattern', { size: 100, seed: 1 });
@@ -233,8 +216,7 @@ describe('messages in flight when the peer goes away', () => {
     const after = await ep.recvMessage().catch((e: unknown) => e);
     expect(after).toBeInstanceOf(UCXError);
     expect((after as UCXError).code).toMatch(/^UCS_ERR_/);
-    await worker.close();
-    context.close();
+    await close();
   });
 
   it('an unknown-size receive takes a message that is already queued while another such receive waits', async () => {
