@@ -58,10 +58,10 @@ interface NativeCuda {
 /**
  * Where libcudart is looked for, in order: NODE_UCX_CUDART (a path or a soname) first when set, then the
  * unversioned name (a CUDA toolkit or the LD_LIBRARY_PATH of a CUDA module), then the runtimes that ship
- * with the driver-side packages of CUDA 12 and 11.
+ * with the driver-side packages of CUDA 13, 12 and 11.
  */
 export function libraryCandidates(): string[] {
-  const list = ['libcudart.so', 'libcudart.so.12', 'libcudart.so.11.0'];
+  const list = ['libcudart.so', 'libcudart.so.13', 'libcudart.so.12', 'libcudart.so.11.0'];
   const override = process.env.NODE_UCX_CUDART;
   return override ? [override, ...list] : list;
 }

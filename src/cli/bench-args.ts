@@ -46,6 +46,13 @@ export const TEST_NAMES = Object.keys(TESTS) as TestName[];
 /** What `ucx-bench` runs with no arguments. */
 export const DEFAULT_TESTS: readonly TestName[] = ['tag_lat', 'ep_lat', 'tag_bw', 'ep_bw'];
 
+/** Tests that cannot run on device memory (--mem cuda), and why. */
+export const HOST_MEMORY_TESTS: Partial<Record<TestName, string>> = {
+  obj_lat: 'it sends JavaScript values, not buffers',
+  put_lat: 'each side polls its own memory from the CPU',
+  atomic_lat: 'the server checks the counter from the CPU',
+};
+
 export function isTestName(name: string): name is TestName {
   return Object.hasOwn(TESTS, name);
 }
@@ -277,6 +284,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (values.doc !== undefined && command !== 'report') throw new UsageError('--doc goes with the report command');
 
   let percentile = 99;
+  const mem = oneOf(values.mem ?? 'host', '--mem', ['host', 'cuda'] as const);
+  if (mem === 'cuda') {
+    const hostOnly = tests.find((test) => HOST_MEMORY_TESTS[test] !== undefined);
+    if (hostOnly !== undefined) throw new UsageError(`--mem cuda: ${hostOnly} runs on host memory only (${HOST_MEMORY_TESTS[hostOnly]})`);
+  }
   if (values.percentile !== undefined) {
     percentile = Number(values.percentile);
     if (!Number.isFinite(percentile) || percentile <= 0 || percentile >= 100) {
@@ -297,7 +309,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     ucx,
     percentile,
     format: formats[0] ?? 'table',
-    mem: oneOf(values.mem ?? 'host', '--mem', ['host', 'cuda'] as const),
+    mem,
     compare: values.compare === true,
     host: values.host ?? '0.0.0.0',
     port: values.port === undefined ? DEFAULT_PORT : positiveInt(values.port, '--port', 0, 65535),
@@ -318,6 +330,8 @@ export interface Case {
   iters: number;
   warmup: number;
   window: number;
+  /** Where the messages (and for put_bw/get_bw both regions) live. */
+  mem: 'host' | 'cuda';
 }
 
 /** Iterations when -n is not given: enough to be steady, few enough to stay quick on a slow link. */
@@ -333,7 +347,7 @@ export function defaultWarmup(iters: number): number {
 }
 
 /** The (test, size) pairs a run measures, in order. */
-export function planCases(options: Pick<BenchOptions, 'tests' | 'sizes' | 'iters' | 'warmup' | 'window'>): Case[] {
+export function planCases(options: Pick<BenchOptions, 'tests' | 'sizes' | 'iters' | 'warmup' | 'window' | 'mem'>): Case[] {
   const cases: Case[] = [];
   for (const test of options.tests) {
     let sizes: readonly number[] = options.sizes ?? TESTS[test].defaultSizes;
@@ -344,7 +358,7 @@ export function planCases(options: Pick<BenchOptions, 'tests' | 'sizes' | 'iters
     }
     for (const size of sizes) {
       const iters = options.iters ?? defaultIterations(test, size);
-      cases.push({ test, size, iters, warmup: options.warmup ?? defaultWarmup(iters), window: options.window });
+      cases.push({ test, size, iters, warmup: options.warmup ?? defaultWarmup(iters), window: options.window, mem: options.mem });
     }
   }
   return cases;
@@ -375,7 +389,8 @@ What to run:
   -n, --iters N           measured iterations (messages for bandwidth tests); default: per size
   -w, --warmup N          warm-up iterations (default: iters/10, 10 ... 1000)
       --window N          operations in flight per window in bandwidth tests (default: ${DEFAULT_WINDOW})
-      --mem host|cuda     memory the messages live in (default: host)
+      --mem host|cuda     memory the messages live in (default: host); cuda needs a UCX built
+                          with CUDA and a GPU, and is not for obj_lat, put_lat, atomic_lat
   -r, --repeat N          measure everything N times, interleaved, and report the median run (default: 1)
 
 How:

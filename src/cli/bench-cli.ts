@@ -10,6 +10,7 @@ import os from 'node:os';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Context, version, type Endpoint, type Worker } from '../index.js';
+import * as cuda from '../cuda.js';
 import {
   parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions, type Case,
 } from './bench-args.js';
@@ -45,12 +46,20 @@ function errorMessage(error: unknown): string {
 function openContext(options: BenchOptions): Context {
   const context = new Context({ config: options.ucx });
   if (options.mem === 'cuda') {
-    const types = context.memoryTypes.join(', ');
-    context.close();
-    if (!context.memoryTypes.includes('cuda')) {
-      throw new UsageError(`--mem cuda: this UCX build has no CUDA support (its memory types: ${types}); use a UCX built --with-cuda`);
+    const types = context.memoryTypes;
+    const gpu = cuda.available();
+    if (!types.includes('cuda') || !gpu.ok) {
+      context.close();
+      throw new UsageError(!types.includes('cuda')
+        ? `--mem cuda: this UCX build has no CUDA support (its memory types: ${types.join(', ')}); use a UCX built --with-cuda`
+        : `--mem cuda: no usable GPU: ${gpu.reason}`);
     }
-    throw new UsageError(`--mem cuda: UCX reports CUDA memory, but ucx-bench does not benchmark device memory yet; use --mem host`);
+    const rma = options.tests.find((test) => TESTS[test].family === 'put' || TESTS[test].family === 'get');
+    if (rma !== undefined && !context.rmaMemoryTypes.includes('cuda')) {
+      context.close();
+      throw new UsageError(`--mem cuda: ${rma} needs UCX's memory-type-aware protocols, which UCX ${version.ucx} does not use ` +
+        `by default (its v1 RMA copies as host memory); add --ucx PROTO_ENABLE=y`);
+    }
   }
   return context;
 }
@@ -315,7 +324,7 @@ async function runClient(options: BenchOptions): Promise<number> {
     let compare: CompareOutcome | null = null;
     let perftestPlan: { ports: number[]; file: string } | null = null;
     const jobRows = rows.filter((row) => TESTS[row.test].perftest !== null);
-    const jobOf = (row: ResultRow): PerftestJob => ({ test: TESTS[row.test].perftest!, size: row.size, iters: row.iters, warmup: row.warmup });
+    const jobOf = (row: ResultRow): PerftestJob => ({ test: TESTS[row.test].perftest!, size: row.size, iters: row.iters, warmup: row.warmup, mem: options.mem });
     // Job k is jobRows[k % jobRows.length], run k / jobRows.length.
     const jobs = Array.from({ length: repeat }, () => jobRows.map(jobOf)).flat();
     if (options.compare) {

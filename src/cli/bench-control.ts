@@ -23,6 +23,8 @@ export interface PerftestJob {
   size: number;
   iters: number;
   warmup: number;
+  /** ucx_perftest -m: where both sides' buffers live. */
+  mem: 'host' | 'cuda';
 }
 
 export type Control =

@@ -95,6 +95,7 @@ export async function runPerftest(file: string, host: string, port: number, job:
   env: NodeJS.ProcessEnv, timeoutMs: number, serverAlive: () => boolean = () => true): Promise<RawResult | PerftestFailure> {
   const args = [host, '-p', String(port), '-t', job.test, '-s', String(job.size), '-n', String(job.iters), '-w', String(job.warmup), '-f'];
   if (errorMode) args.push('-e');
+  if (job.mem !== 'host') args.push('-m', job.mem);
   const connectBy = Date.now() + 15_000;
   for (;;) {
     const exit = await runTool(file, args, env, timeoutMs);

@@ -2,7 +2,8 @@
 // times; the server answers (echoes, receives and acknowledges, or lends its
 // memory). See docs/performance.md for how each number is counted.
 import { performance } from 'node:perf_hooks';
-import type { Context, Endpoint, MemoryHandle, RemoteKey, Worker } from '../index.js';
+import type { Context, Data, DeviceMemory, Endpoint, MemoryHandle, RemoteKey, Worker } from '../index.js';
+import * as cuda from '../cuda.js';
 import { TESTS, windowCounts, formatSize, type Case, type Family } from './bench-args.js';
 import { expectControl, sendControl, type ControlOf } from './bench-control.js';
 
@@ -30,9 +31,9 @@ type MessagingFamily = Exclude<Family, 'put' | 'get' | 'atomic'>;
 
 /** Messages one way and the other: the client sends "out", the server sends "back". */
 interface Channel {
-  send(data: Buffer): Promise<unknown>;
+  send(data: Data): Promise<unknown>;
   /** Posts a receive for the next message (for active messages: waits for the next arrival). */
-  recv(into: Buffer): Promise<unknown>;
+  recv(into: Data): Promise<unknown>;
   close(): void;
 }
 
@@ -113,6 +114,28 @@ function openChannel(family: MessagingFamily, side: Side, link: Link, runId: num
   }
 }
 
+/** A message buffer in the case's memory: host (filled with `fill`) or device (cudaMalloc). */
+interface Payload {
+  data: Data;
+  /** The device allocation to free, or null for host memory. */
+  device: DeviceMemory | null;
+}
+
+function allocate(size: number, mem: Case['mem'], fill = 0): Payload {
+  if (mem === 'host') return { data: Buffer.alloc(size, fill), device: null };
+  const device = cuda.malloc(Math.max(size, 1));
+  return { data: { ...device, length: size }, device };
+}
+
+/**
+ * Frees device buffers once every operation on them has completed. Called on success only: after a
+ * failure an operation may still hold the buffer, and a leak until exit beats UCX writing freed memory.
+ * (Host buffers need nothing: the binding pins them while UCX uses them.)
+ */
+function release(...payloads: Payload[]): void {
+  for (const payload of payloads) if (payload.device !== null) cuda.free(payload.device);
+}
+
 /** Rejects with a message naming what was awaited unless `promise` settles within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -131,8 +154,14 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 // ---- ping-pong (client) and echo (server) ----
 
 async function pingPong(channel: Channel, c: Case): Promise<Measurement> {
-  const out = Buffer.alloc(c.size, 1);
-  const back = Buffer.alloc(c.size);
+  const outPayload = allocate(c.size, c.mem, 1);
+  const backPayload = allocate(c.size, c.mem);
+  const measurement = await pingPongWith(channel, c, outPayload.data, backPayload.data);
+  release(outPayload, backPayload);
+  return measurement;
+}
+
+async function pingPongWith(channel: Channel, c: Case, out: Data, back: Data): Promise<Measurement> {
   const total = c.warmup + c.iters;
   const samples = new Float64Array(c.iters);
   let started = 0;
@@ -150,7 +179,8 @@ async function pingPong(channel: Channel, c: Case): Promise<Measurement> {
 
 /** Answers every ping; the receive for the next one is posted before the answer goes. Called before 'ready'. */
 async function echo(channel: Channel, c: Case): Promise<void> {
-  const buffers = [Buffer.alloc(c.size), Buffer.alloc(c.size)] as const;
+  const payloads = [allocate(c.size, c.mem), allocate(c.size, c.mem)] as const;
+  const buffers = [payloads[0].data, payloads[1].data] as const;
   const total = c.warmup + c.iters;
   let ping = channel.recv(buffers[0]);
   for (let i = 0; i < total; i++) {
@@ -158,6 +188,7 @@ async function echo(channel: Channel, c: Case): Promise<void> {
     if (i + 1 < total) ping = channel.recv(buffers[(i + 1) & 1]);
     await channel.send(buffers[i & 1]);
   }
+  release(...payloads);
 }
 
 // ---- bandwidth: windows of sends, each acknowledged once the receiver has all of it ----
@@ -167,7 +198,13 @@ async function echo(channel: Channel, c: Case): Promise<void> {
  * acknowledgement: bandwidth counts bytes the receiver has (openucx #10184), never local completion.
  */
 async function sendWindows(channel: Channel, c: Case): Promise<Measurement> {
-  const data = Buffer.alloc(c.size, 1);
+  const payload = allocate(c.size, c.mem, 1);
+  const measurement = await sendWindowsOf(channel, c, payload.data);
+  release(payload);
+  return measurement;
+}
+
+async function sendWindowsOf(channel: Channel, c: Case, data: Data): Promise<Measurement> {
   const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
     const samples = new Float64Array(counts.length);
     const acked = new Float64Array(counts.length);
@@ -201,7 +238,8 @@ async function sendWindows(channel: Channel, c: Case): Promise<Measurement> {
 /** Receives the windows (two posted ahead) and acknowledges each once all its messages are in. Called before 'ready'. */
 async function receiveWindows(channel: Channel, c: Case): Promise<void> {
   const counts = [...windowCounts(c.warmup, c.window), ...windowCounts(c.iters, c.window)];
-  const into = Buffer.alloc(c.size);
+  const payload = allocate(c.size, c.mem);
+  const into = payload.data;
   const ack = Buffer.alloc(ACK_SIZE);
   const post = (k: number): Promise<unknown> | undefined => {
     if (k >= counts.length) return undefined;
@@ -218,6 +256,7 @@ async function receiveWindows(channel: Channel, c: Case): Promise<void> {
     acks.push(handled(channel.send(ack)));
   }
   await Promise.all(acks);
+  release(payload);
 }
 
 // ---- RMA and atomics (client side; the server lends memory) ----
@@ -265,8 +304,14 @@ function putPingPong(link: Link, local: Buffer, remote: RemoteKey, c: Case, side
 }
 
 async function oneSidedWindows(link: Link, remote: RemoteKey, c: Case, op: 'put' | 'get'): Promise<Measurement> {
+  const payload = allocate(c.size, c.mem, 1);
+  const measurement = await oneSidedWindowsOf(link, remote, c, op, payload.data);
+  release(payload);
+  return measurement;
+}
+
+async function oneSidedWindowsOf(link: Link, remote: RemoteKey, c: Case, op: 'put' | 'get', buffer: Data): Promise<Measurement> {
   const { ep } = link;
-  const buffer = Buffer.alloc(c.size, 1);
   const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
     const samples = new Float64Array(counts.length);
     const start = performance.now();
@@ -360,7 +405,15 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
     return;
   }
   const words = c.test === 'atomic_lat';
-  const region = context.memMap({ length: words ? 64 : c.size });
+  // --mem cuda (put_bw and get_bw; the other one-sided tests are host only): the server lends device memory.
+  const lent = c.mem === 'cuda' ? allocate(c.size, c.mem) : null;
+  let region: MemoryHandle;
+  try {
+    region = context.memMap(lent !== null ? lent.data : { length: words ? 64 : c.size });
+  } catch (error) {
+    if (lent !== null) release(lent);
+    throw error;
+  }
   let remote: RemoteKey | null = null;
   try {
     let check: string | null = null;
@@ -383,5 +436,6 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
   } finally {
     remote?.destroy();
     region.unmap();
+    if (lent !== null) release(lent);
   }
 }

@@ -15,9 +15,20 @@ import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } 
 import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench-plot.js';
 import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench-doc.js';
 import { XMLValidator } from './xml-check.js';
+import { Context, version } from 'node-ucx';
+import * as cuda from 'node-ucx/cuda';
 
 const CLI = path.resolve(__dirname, '../../dist/cli/ucx-bench.js');
 const HAVE_PERFTEST = findExecutable('ucx_perftest') !== null;
+/** --mem cuda needs a UCX built with CUDA and a GPU; the real --mem cuda run is where both exist. */
+const cudaUsable = ((): boolean => {
+  const context = new Context();
+  try {
+    return context.memoryTypes.includes('cuda') && cuda.available().ok;
+  } finally {
+    context.close();
+  }
+})();
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -144,6 +155,9 @@ describe('argument parsing', () => {
     [['-n', '0'], /-n\/--iters/],
     [['-n', '1e3'], /whole number/],
     [['--mem', 'gpu'], /--mem must be one of host, cuda/],
+    [['--mem', 'cuda', '-t', 'tag_bw,put_lat'], /--mem cuda: put_lat runs on host memory only/],
+    [['--mem', 'cuda', '-t', 'obj_lat'], /--mem cuda: obj_lat runs on host memory only/],
+    [['--mem', 'cuda', '-t', 'atomic_lat'], /--mem cuda: atomic_lat runs on host memory only/],
     [['--ucx', 'TLS'], /KEY=VALUE/],
     [['frobnicate'], /unknown command/],
     [['--repeat', '0'], /-r\/--repeat/],
@@ -154,6 +168,8 @@ describe('argument parsing', () => {
 
   it('plans each test at its sizes; atomics only at 4 or 8 bytes', () => {
     const cases = planCases(parseBenchArgs([]));
+    for (const c of cases) expect(c.mem).toBe('host');
+    expect(planCases(parseBenchArgs(['--mem', 'cuda', '-t', 'put_bw,get_bw,am_lat'])).map((c) => c.mem)).toEqual(['cuda', 'cuda', 'cuda', 'cuda', 'cuda']);
     expect(cases.map((c) => `${c.test}:${formatSize(c.size)}`)).toEqual(['tag_lat:8', 'ep_lat:8', 'tag_bw:64K', 'tag_bw:1M', 'ep_bw:64K', 'ep_bw:1M']);
     for (const c of cases) expect(c.iters).toBeGreaterThanOrEqual(100);
     const atomics = planCases(parseBenchArgs(['-t', 'atomic_lat,tag_lat', '-s', '4,64K', '-n', '10', '-w', '0']));
@@ -189,7 +205,7 @@ describe('output helpers', () => {
   it('nearest-rank percentiles, and rows to CSV and a table', () => {
     const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect([percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 10)]).toEqual([5, 10, 1]);
-    const row = toRow({ test: 'tag_bw', size: 1 << 20, iters: 100, warmup: 0, window: 10 }, { samples: Float64Array.from([100, 100]), totalUs: 10_000, check: null }, 99);
+    const row = toRow({ test: 'tag_bw', size: 1 << 20, iters: 100, warmup: 0, window: 10, mem: 'host' }, { samples: Float64Array.from([100, 100]), totalUs: 10_000, check: null }, 99);
     expect(row.bwMBps).toBeCloseTo(10_000);  // 100 MiB in 10 ms
     expect(row.msgRate).toBeCloseTo(10_000);
     const csv = renderCsv([row], { percentile: 99.9, compare: false }).trim().split('\n');
@@ -235,7 +251,7 @@ describe('--plot, --baseline and the report block', () => {
     expect(parseBenchArgs(['report']).command).toBe('report');
     expect(() => parseBenchArgs(['--plot', 'a.png'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--baseline', 'udp'])).toThrow(UsageError);
-    const row = toRow({ test: 'tag_lat', size: 8, iters: 2, warmup: 0, window: 1 }, { samples: Float64Array.from([2, 2]), totalUs: 4, check: null }, 99);
+    const row = toRow({ test: 'tag_lat', size: 8, iters: 2, warmup: 0, window: 1, mem: 'host' }, { samples: Float64Array.from([2, 2]), totalUs: 4, check: null }, 99);
     attachNet(row, { latP50Us: 8, latAvgUs: 8, bwMBps: 1, msgRate: 1 });
     expect(row.netRatio).toBeCloseTo(0.25);
     expect(renderTable([row], { percentile: 99, compare: false, baseline: true })).toMatch(/net\s+node\/net\n.*8\.00 µs\s+0\.25×\n$/);
@@ -285,10 +301,36 @@ describe('ucx-bench runs', () => {
     expect(bad.stderr).toMatch(/unknown test 'bogus'/);
   });
 
-  it('--mem cuda fails with a clear message on a UCX without CUDA', async () => {
+  it.skipIf(cudaUsable)('--mem cuda fails with a clear message where UCX has no CUDA or there is no GPU', async () => {
     const run = await bench(['--mem', 'cuda', '-t', 'tag_lat', '-n', '10']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/--mem cuda: (this UCX build has no CUDA support|UCX reports CUDA memory)/);
+    expect(run.stderr).toMatch(/--mem cuda: (this UCX build has no CUDA support|no usable GPU)/);
+  });
+
+  it.runIf(cudaUsable)('--mem cuda: every device-memory test at 8 B and 1 MiB, data in GPU memory on both sides', async () => {
+    const rma = ['put_bw', 'get_bw'];
+    const messaging = TEST_NAMES.filter((test) => !['obj_lat', 'put_lat', 'atomic_lat', ...rma].includes(test));
+    const common = ['--mem', 'cuda', '-s', '8,1M', '-n', '20', '-w', '2', '--window', '4', '--json'];
+    const runs: { tests: string[]; report: JsonReport }[] = [{ tests: messaging, report: parseReport(await bench([...common, '-t', messaging.join(',')], 60_000)) }];
+    // Device-memory RMA needs the v2 protocols, which node-ucx refuses on UCX 1.13 with CUDA (they crash there).
+    const v2 = await bench([...common, '--ucx', 'PROTO_ENABLE=y', '-t', rma.join(',')], 60_000);
+    if (/^1\.13\./.test(version.ucx)) {
+      expect(v2.code, v2.stderr).toBe(1);
+      expect(v2.stderr).toMatch(/UCS_ERR_UNSUPPORTED|PROTO_ENABLE=y\) crash/);
+    } else {
+      runs.push({ tests: rma, report: parseReport(v2) });
+    }
+    for (const { tests, report } of runs) {
+      expect(report.results.map((r) => `${r.test}:${r.size}`)).toEqual(tests.flatMap((test) => [`${test}:8`, `${test}:1048576`]));
+      for (const row of report.results) {
+        expect(row.check, `${row.test} ${row.size}`).toBeNull();
+        expect(row.lat_avg_us, `${row.test} ${row.size}`).toBeGreaterThan(0);
+      }
+    }
+    // RMA on device memory needs the v2 protocols: without them, a usage error, not a crash.
+    const refused = await bench(['--mem', 'cuda', '-t', 'put_bw', '-n', '10']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--mem cuda: put_bw needs .*--ucx PROTO_ENABLE=y/);
   });
 
   it('every test, two sizes, over the default error handling (TCP on UCX 1.13), as JSON', async () => {
