@@ -1,7 +1,7 @@
 // Context: one ucp_context (features, UCX configuration, memory types).
 import { native, type NativeContext } from './native.js';
 import { defaults } from './defaults.js';
-import { closedError } from './errors.js';
+import { UCXError, Status, closedError } from './errors.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import { MemoryHandle, type MemMapTarget } from './memory.js';
 import { kNative, kAttach, kDetach } from './internal.js';
@@ -23,6 +23,11 @@ const ALL_FEATURES = Object.keys(FEATURE_BITS) as Feature[];
 export class Context {
   /** Memory types this UCX build can move, e.g. ['host'] or ['host', 'cuda', 'cuda-managed']. */
   readonly memoryTypes: string[];
+  /**
+   * The memory types put/get/atomics may use: all of memoryTypes with UCX's memory-type-aware (v2)
+   * protocols (PROTO_ENABLE=y), only 'host' with the v1 protocols, which copy RMA data as host memory.
+   */
+  readonly rmaMemoryTypes: readonly string[];
   /** The features this context was created with. */
   readonly features: readonly Feature[];
   readonly [kNative]: NativeContext;
@@ -54,6 +59,17 @@ export class Context {
     this.features = Object.freeze([...new Set(features)]);
     this[kNative] = new native.Context(bits, [...entries]);
     this.memoryTypes = this[kNative].memoryTypes();
+    const effective = this.config();
+    const protoV2 = /^(y|yes|on|1)$/i.test(effective.PROTO_ENABLE ?? 'n');
+    if (protoV2 && /^1\.13\./.test(native.version()) && this.memoryTypes.includes('cuda') && cudaCopyEnabled(effective.TLS ?? 'all')) {
+      // Seen on an H200 with UCX 1.13.1 built with CUDA: the first active message between two processes
+      // (every endpoint's handshake) segfaults inside ucp_am_send_nbx when the cuda_copy transport is loaded.
+      this[kNative].close();
+      throw new UCXError(`UCX ${native.version()}'s v2 protocols (PROTO_ENABLE=y) crash endpoints between processes ` +
+        `when its CUDA transports are loaded; leave PROTO_ENABLE unset, exclude them (TLS: '^cuda_copy,cuda_ipc'), or use a newer UCX`,
+      'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+    }
+    this.rmaMemoryTypes = Object.freeze(protoV2 ? [...this.memoryTypes] : ['host']);
   }
 
   get closed(): boolean { return this.#closed; }
@@ -98,4 +114,12 @@ export class Context {
     if (child instanceof Worker) this.#workers.delete(child);
     else this.#memory.delete(child);
   }
+}
+
+/** Whether a UCX_TLS value lets UCX load cuda_copy ('all', a list naming it or 'cuda', or a '^' list that does not). */
+function cudaCopyEnabled(tls: string): boolean {
+  const excluded = tls.startsWith('^');
+  const names = (excluded ? tls.slice(1) : tls).split(',').map((name) => name.trim());
+  const named = names.includes('cuda_copy') || names.includes('cuda');
+  return excluded ? !named : named || names.includes('all');
 }

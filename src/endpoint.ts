@@ -15,7 +15,7 @@ import { RemoteKey, unpackRemoteKey } from './memory.js';
 import { kNative, kDetach, kOnError, kOnHandshake, kNextCancelId, RESOLVED } from './internal.js';
 import {
   toNativeData, validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView,
-  validateBytes, invalidArgType, invalidArgValue, outOfRange, type Data, type NativeDataArgs,
+  validateBytes, invalidArgType, invalidArgValue, outOfRange, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs,
 } from './validate.js';
 
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
@@ -261,7 +261,7 @@ export class Endpoint extends EventEmitter {
   put(from: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
     try {
       const args = toNativeData(from, 'from', this.worker.context.memoryTypes);
-      const key = this.#checkAccess(rkey, remoteAddress, args.length, 1);
+      const key = this.#checkAccess('put', rkey, remoteAddress, args.length, 1, args.memoryType);
       return this.#track(this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key));
     } catch (error) {
       return Promise.reject(error);
@@ -272,7 +272,7 @@ export class Endpoint extends EventEmitter {
   get(into: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
     try {
       const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
-      const key = this.#checkAccess(rkey, remoteAddress, args.length, 1);
+      const key = this.#checkAccess('get', rkey, remoteAddress, args.length, 1, args.memoryType);
       return this[kNative].get(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
     } catch (error) {
       return Promise.reject(error);
@@ -287,7 +287,7 @@ export class Endpoint extends EventEmitter {
       validateOptionalObject(opts, 'opts');
       const size = atomicSize(opts.size);
       const operand = atomicOperand(value, size, 'value');
-      const key = this.#checkAccess(rkey, remoteAddress, size, size);
+      const key = this.#checkAccess(`atomic '${op}'`, rkey, remoteAddress, size, size);
       const [opcode, fetch] = spec;
       const result = this[kNative].atomic(opcode, remoteAddress, key, operand, size, fetch);
       return Promise.resolve(result).then((fetched) => fetched ?? 0n);
@@ -303,7 +303,7 @@ export class Endpoint extends EventEmitter {
       const size = atomicSize(opts.size);
       const compareOperand = atomicOperand(compare, size, 'compare');
       const swapOperand = atomicOperand(swap, size, 'swap');
-      const key = this.#checkAccess(rkey, remoteAddress, size, size);
+      const key = this.#checkAccess('compareSwap', rkey, remoteAddress, size, size);
       const result = this[kNative].atomic(ATOMIC_CSWAP, remoteAddress, key, compareOperand, size, true, swapOperand);
       return Promise.resolve(result).then((fetched) => fetched ?? 0n);
     } catch (error) {
@@ -501,11 +501,35 @@ export class Endpoint extends EventEmitter {
     return send;
   }
 
-  #checkAccess(rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number) {
+  /** UCX's v1 RMA protocols copy through host memory whatever the memory is: a segfault, not an error. */
+  #checkRmaMemory(op: string, side: 'local' | 'remote', type: string): void {
+    const rmaTypes = this.worker.context.rmaMemoryTypes;
+    if (rmaTypes.includes(type)) return;
+    throw new UCXError(`${op} with ${side} '${type}' memory needs UCX's memory-type-aware protocols, which this ` +
+      `context does not use (its RMA memory types: ${rmaTypes.join(', ')}); create the Context with config { PROTO_ENABLE: 'y' }`,
+    'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+  }
+
+  /**
+   * Checks an RMA or atomic before UCX sees it. `op` and `localType` (a MEMORY_TYPES index) name the
+   * operation and its local buffer for the device-memory check; atomics have no local buffer.
+   */
+  #checkAccess(op: string, rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number, localType = MEMORY_TYPE_HOST) {
     if (!(rkey instanceof RemoteKey)) throw invalidArgType('rkey', "a RemoteKey from this endpoint's unpackRkey()", rkey);
     validateUint64(remoteAddress, 'remoteAddress');
     this.#requireOpen();
     if (!this.#rkeys.has(rkey)) throw invalidArgValue('rkey', rkey, 'was not unpacked on this endpoint (or is destroyed)');
+    if (localType !== MEMORY_TYPE_HOST || rkey.memoryType !== 'host') {
+      if (alignment > 1) {
+        // Seen on UCX 1.13.1 with CUDA (H200): a fetch-add on device memory segfaults in the target's
+        // ucp_atomic_req_handler with either protocol version. Atomics need a transport with device
+        // atomics (GPUDirect RDMA); node-ucx cannot tell those apart, so it refuses them all.
+        throw new UCXError(`${op} on '${rkey.memoryType}' memory is not supported: atomics work on host memory only`,
+          'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+      }
+      this.#checkRmaMemory(op, 'local', MEMORY_TYPES[localType]!);
+      this.#checkRmaMemory(op, 'remote', rkey.memoryType);
+    }
     const end = rkey.base + BigInt(rkey.length);
     if (remoteAddress < rkey.base || remoteAddress + BigInt(length) > end) {
       throw outOfRange('remoteAddress', `within the remote region [0x${rkey.base.toString(16)}, 0x${end.toString(16)}) for ${length} bytes`, remoteAddress);

@@ -45,7 +45,7 @@ const cases = (): Case[] => [
   { name: 'memMap(null)', call: () => context.memMap(null as never), error: T, code: ARG_TYPE },
   { name: 'memMap({ length: -1 })', call: () => context.memMap({ length: -1 }), error: R, code: RANGE },
   { name: 'memMap({ length: 1.5 })', call: () => context.memMap({ length: 1.5 }), error: R, code: RANGE },
-  { name: 'memMap({ length: 8, memoryType: "cuda" })', call: () => context.memMap({ length: 8, memoryType: 'cuda' }), error: U, code: 'UCS_ERR_UNSUPPORTED' },
+  { name: 'memMap({ length: 8, memoryType: "rocm" })', call: () => context.memMap({ length: 8, memoryType: 'rocm' }), error: U, code: 'UCS_ERR_UNSUPPORTED' },
   { name: 'memMap(empty buffer)', call: () => context.memMap(Buffer.alloc(0)), error: T, code: ARG_VALUE },
   // Worker
   { name: 'listen({ port: 70000 })', call: () => worker.listen({ port: 70000 }), error: R, code: RANGE },
@@ -63,7 +63,7 @@ const cases = (): Case[] => [
   { name: 'tagRecv(buf, 2n ** 63n) (reserved)', call: () => worker.tagRecv(buf(), 2n ** 63n), error: R, code: RANGE },
   { name: 'tagRecv(buf, 1n, 2n ** 64n)', call: () => worker.tagRecv(buf(), 1n, 2n ** 64n), error: R, code: RANGE },
   { name: 'tagRecv(device memory of unknown type)', call: () => worker.tagRecv({ ptr: 1n, length: 8, memoryType: 'gpu' } as never, 1n), error: T, code: ARG_VALUE },
-  { name: 'tagRecv(cuda memory without CUDA)', call: () => worker.tagRecv({ ptr: 4096n, length: 8, memoryType: 'cuda' }, 1n), error: U, code: 'UCS_ERR_UNSUPPORTED' },
+  { name: 'tagRecv(rocm memory without ROCm)', call: () => worker.tagRecv({ ptr: 4096n, length: 8, memoryType: 'rocm' }, 1n), error: U, code: 'UCS_ERR_UNSUPPORTED' },
   { name: 'tagRecv({ ptr: 1 })', call: () => worker.tagRecv({ ptr: 1, length: 8, memoryType: 'cuda' } as never, 1n), error: T, code: ARG_TYPE },
   { name: 'tagRecvMessage(1n, "mask")', call: () => worker.tagRecvMessage(1n, 'mask' as never), error: T, code: ARG_TYPE },
   { name: 'tagProbe(-5n)', call: () => worker.tagProbe(-5n), error: R, code: RANGE },

@@ -8,6 +8,8 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { Context, UCXError, version, type Worker, type Endpoint, type DeviceMemory } from 'node-ucx';
 import * as cuda from 'node-ucx/cuda';
 import { within, pattern } from '../helpers.js';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 
 const probe = new Context();
 const memoryTypes = [...probe.memoryTypes];
@@ -20,6 +22,19 @@ const skipReason = !ucxHasCuda
 if (skipReason !== '') console.warn(`[test/gpu] GPU suite skipped: ${skipReason}`);
 
 const MiB = 1 << 20;
+/** UCX 1.13's v2 protocols crash with its CUDA transports, so node-ucx refuses that combination (see Context). */
+const V2_REFUSED = /^1\.13\./.test(version.ucx);
+const FIXTURES = path.resolve(__dirname, '../fixtures');
+
+/** Runs a fixture script to its end: exit code, signal and output. */
+function runFixture(fixture: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(FIXTURES, fixture), ...args], { timeout: 25_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
+      resolve({ code: failure ? (typeof failure.code === 'number' ? failure.code : 1) : 0, signal: failure?.signal ?? null, stdout, stderr });
+    });
+  });
+}
 
 /** Every wait is bounded: a hang fails the test with what was awaited. */
 function w<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
@@ -340,8 +355,8 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
     expect(read(to).equals(pattern(size, 21))).toBe(true);
   });
 
-  it('memMap of device memory: the handle and rkey say cuda; put and get move data in and out of it', async () => {
-    const size = 8 * MiB;
+  it('memMap of device memory: the handle and rkey say cuda; RMA on it is refused with the v1 protocols', async () => {
+    const size = MiB;
     const target = alloc(size);
     const handle = context.memMap(target);
     expect(handle.memoryType).toBe('cuda');
@@ -352,37 +367,118 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
     expect(packed.readUInt16LE(6)).toBe(1);  // ucs_memory_type_t UCS_MEMORY_TYPE_CUDA
     const rkey = client.unpackRkey(packed);
     expect(rkey.memoryType).toBe('cuda');
-
-    await within(client.put(pattern(size, 31), handle.address, rkey), 20_000, 'put host to GPU');
-    await within(client.flush(), 20_000, 'flush');
-    expect(read(target).equals(pattern(size, 31))).toBe(true);
-
-    const source = alloc(MiB);
-    cuda.copyToDevice(source, pattern(MiB, 32));
-    await within(client.put(source, handle.address + BigInt(MiB), rkey), 20_000, 'put GPU to GPU');
-    await within(client.flush(), 20_000, 'flush');
-    const back = Buffer.alloc(MiB);
-    await within(client.get(back, handle.address + BigInt(MiB), rkey), 20_000, 'get GPU to host');
-    expect(back.equals(pattern(MiB, 32))).toBe(true);
-
-    const into = alloc(MiB);
-    await within(client.get(into, handle.address, rkey), 20_000, 'get GPU to GPU');
-    expect(read(into).equals(pattern(size, 31).subarray(0, MiB))).toBe(true);
+    // UCX 1.13's default (v1) RMA protocols copy RMA data as host memory: UCX would segfault, so node-ucx refuses.
+    if (!context.rmaMemoryTypes.includes('cuda')) {
+      const host = context.memMap({ length: 64 });
+      const hostKey = client.unpackRkey(host.packRkey());
+      const source = alloc(64);
+      for (const [what, attempt] of [
+        ['put host to GPU', () => client.put(pattern(64, 1), handle.address, rkey)],
+        ['get GPU to host', () => client.get(Buffer.alloc(64), handle.address, rkey)],
+        ['put GPU to host', () => client.put(source, host.address, hostKey)],
+        ['get host to GPU', () => client.get(source, host.address, hostKey)],
+        ['fetch-add on GPU memory', () => client.atomic('fadd', handle.address, rkey, 1n)],
+      ] as const) {
+        const outcome = await within((attempt() as Promise<unknown>).then(() => 'resolved', (error: unknown) => error), 5_000, what);
+        expect(outcome, what).toBeInstanceOf(UCXError);
+        expect((outcome as UCXError).code, what).toBe('UCS_ERR_UNSUPPORTED');
+        expect((outcome as UCXError).message, what).toMatch(/PROTO_ENABLE|atomics work on host memory only/);
+      }
+      // The endpoint is as good as before: host RMA still works.
+      await w(client.put(pattern(64, 2), host.address, hostKey), 'host put');
+      await w(client.flush(), 'flush');
+      expect(host.buffer!.equals(pattern(64, 2))).toBe(true);
+      hostKey.destroy();
+      host.unmap();
+    }
     rkey.destroy();
     handle.unmap();
   });
 
-  it('memMap({ length, memoryType: "cuda" }) lets UCX allocate device memory', async () => {
-    const handle = context.memMap({ length: MiB, memoryType: 'cuda' });
-    expect(handle.memoryType).toBe('cuda');
-    expect(handle.buffer).toBeNull();
-    const rkey = client.unpackRkey(handle.packRkey());
-    await w(client.put(pattern(MiB, 41), handle.address, rkey), 'put');
-    await w(client.flush(), 'flush');
-    const back = Buffer.alloc(MiB);
-    await w(client.get(back, handle.address, rkey), 'get');
-    expect(back.equals(pattern(MiB, 41))).toBe(true);
-    rkey.destroy();
-    handle.unmap();
+  it('an atomic on device memory is refused with UCS_ERR_UNSUPPORTED, with either protocol version (in a child process)', async () => {
+    for (const proto of V2_REFUSED ? ['n'] : ['y', 'n']) {
+      const run = await within(runFixture('gpu-atomic.mjs', [proto]), 30_000, `gpu-atomic.mjs ${proto}`);
+      expect(run.signal, `PROTO_ENABLE=${proto}: ${run.stderr}`).toBeNull();
+      expect(run.code, `PROTO_ENABLE=${proto}: ${run.stderr}`).toBe(0);
+      const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { old?: string; now?: string; code?: string; message?: string };
+      expect(outcome.code, `PROTO_ENABLE=${proto}: ${JSON.stringify(outcome)}`).toBe('UCS_ERR_UNSUPPORTED');
+      expect(outcome.message).toMatch(/atomics work on host memory only/);
+    }
+  });
+
+  it.runIf(V2_REFUSED)(`UCX ${version.ucx}: a Context with PROTO_ENABLE=y and CUDA is refused (its AM sends crash between processes)`, () => {
+    let thrown: unknown;
+    try {
+      new Context({ config: { PROTO_ENABLE: 'y' } }).close();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UCXError);
+    expect((thrown as UCXError).code).toBe('UCS_ERR_UNSUPPORTED');
+    expect((thrown as UCXError).message).toMatch(/PROTO_ENABLE=y.*cuda_copy/);
+    // Without cuda_copy the v2 protocols are allowed.
+    for (const tls of ['^cuda_copy,cuda_ipc', 'tcp', 'tcp,self']) new Context({ config: { PROTO_ENABLE: 'y', TLS: tls } }).close();
+  });
+
+  describe.runIf(!V2_REFUSED)("with UCX's memory-type-aware protocols (PROTO_ENABLE=y)", () => {
+    let v2: Context;
+    let v2Worker: Worker;
+    let v2Client: Endpoint;
+
+    beforeAll(async () => {
+      v2 = new Context({ config: { PROTO_ENABLE: 'y' } });
+      v2Worker = v2.createWorker();
+      [v2Client] = await w(loopback(v2Worker), 'loopback endpoints (PROTO_ENABLE=y)');
+    });
+
+    afterAll(async () => {
+      await within(v2Client.close(), 10_000, 'client.close()');
+      await within(v2Worker.close(), 10_000, 'worker.close()');
+      v2.close();
+    });
+
+    it('rmaMemoryTypes includes cuda', () => {
+      expect(v2.rmaMemoryTypes).toContain('cuda');
+    });
+
+    it('put and get move data in and out of device memory, 8 B to 8 MiB', async () => {
+      const size = 8 * MiB;
+      const target = alloc(size);
+      const handle = v2.memMap(target);
+      const rkey = v2Client.unpackRkey(handle.packRkey());
+      await within(v2Client.put(pattern(size, 31), handle.address, rkey), 20_000, 'put host to GPU');
+      await within(v2Client.flush(), 20_000, 'flush');
+      expect(read(target).equals(pattern(size, 31))).toBe(true);
+
+      for (const bytes of [8, 4096, MiB]) {
+        const source = alloc(bytes);
+        cuda.copyToDevice(source, pattern(bytes, bytes & 0x7f));
+        await within(v2Client.put(source, handle.address + BigInt(MiB), rkey), 20_000, `put ${bytes} B GPU to GPU`);
+        await within(v2Client.flush(), 20_000, 'flush');
+        const back = Buffer.alloc(bytes);
+        await within(v2Client.get(back, handle.address + BigInt(MiB), rkey), 20_000, `get ${bytes} B GPU to host`);
+        expect(back.equals(pattern(bytes, bytes & 0x7f)), `${bytes} B`).toBe(true);
+      }
+
+      const into = alloc(MiB);
+      await within(v2Client.get(into, handle.address, rkey), 20_000, 'get GPU to GPU');
+      expect(read(into).equals(pattern(size, 31).subarray(0, MiB))).toBe(true);
+      rkey.destroy();
+      handle.unmap();
+    });
+
+    it('memMap({ length, memoryType: "cuda" }) lets UCX allocate device memory', async () => {
+      const handle = v2.memMap({ length: MiB, memoryType: 'cuda' });
+      expect(handle.memoryType).toBe('cuda');
+      expect(handle.buffer).toBeNull();
+      const rkey = v2Client.unpackRkey(handle.packRkey());
+      await w(v2Client.put(pattern(MiB, 41), handle.address, rkey), 'put');
+      await w(v2Client.flush(), 'flush');
+      const back = Buffer.alloc(MiB);
+      await w(v2Client.get(back, handle.address, rkey), 'get');
+      expect(back.equals(pattern(MiB, 41))).toBe(true);
+      rkey.destroy();
+      handle.unmap();
+    });
   });
 });

@@ -4,7 +4,7 @@
 // holds.
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { Context, UCXError, RemoteKey, type Worker, type Endpoint, type AtomicOp } from 'node-ucx';
+import { Context, UCXError, RemoteKey, version, type Worker, type Endpoint, type AtomicOp } from 'node-ucx';
 import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helpers.js';
 
 const MiB = 1 << 20;
@@ -56,6 +56,23 @@ function word(value: bigint, size: 4 | 8): Buffer {
   else buffer.writeBigUInt64LE(BigInt.asUintN(64, value));
   return buffer;
 }
+
+describe('context.rmaMemoryTypes', () => {
+  it("is ['host'] with UCX's v1 protocols and every memory type with PROTO_ENABLE=y", () => {
+    const v1 = new Context({ config: { PROTO_ENABLE: 'n' } });
+    // UCX 1.13 with CUDA refuses PROTO_ENABLE=y unless cuda_copy is left out (test/gpu covers that refusal).
+    const cudaRefusal = v1.memoryTypes.includes('cuda') && /^1\.13\./.test(version.ucx);
+    const v2 = new Context({ config: { PROTO_ENABLE: 'y', ...(cudaRefusal ? { TLS: '^cuda_copy,cuda_ipc' } : {}) } });
+    try {
+      expect(v1.rmaMemoryTypes).toEqual(['host']);
+      expect(v2.rmaMemoryTypes).toEqual(v2.memoryTypes);
+      expect(Object.isFrozen(v1.rmaMemoryTypes)).toBe(true);
+    } finally {
+      v1.close();
+      v2.close();
+    }
+  });
+});
 
 describe('RMA between two processes', () => {
   let context: Context;
