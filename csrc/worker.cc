@@ -318,11 +318,16 @@ void Worker::Deliver() {
   UpdateHandles();
 }
 
-bool Worker::RunFromLoop() {
+bool Worker::JsGate::Open() {
+  if (state_ < 0) state_ = CanRunJs(env_, Addon::Of(env_).noop) ? 1 : 0;
+  return state_ == 1;
+}
+
+bool Worker::RunFromLoop(JsGate& gate) {
   if (worker_ == nullptr) return false;
   unsigned n = ProgressUntilIdle();
   if (!HasDeliverables()) return n > 0;
-  if (!CanRunJs(env_, Addon::Of(env_).noop)) return false;  // teardown: the cleanup hook releases what is queued
+  if (!gate.Open()) return false;  // teardown: the cleanup hook releases what is queued
   Napi::HandleScope scope(env_);
   {
     // Microtasks (the awaiting code) run when this scope closes.
@@ -334,10 +339,15 @@ bool Worker::RunFromLoop() {
 
 void Worker::OnPoll(uv_poll_t* handle, int status, int events) {
   Worker* self = static_cast<Worker*>(handle->data);
-  if (self->RunFromLoop() && self->mode_ == ProgressMode::kAdaptive) self->StartSpinning();
+  JsGate gate(self->env_);
+  if (self->RunFromLoop(gate) && self->mode_ == ProgressMode::kAdaptive) self->StartSpinning();
 }
 
-void Worker::OnFallback(uv_timer_t* handle) { static_cast<Worker*>(handle->data)->RunFromLoop(); }
+void Worker::OnFallback(uv_timer_t* handle) {
+  Worker* self = static_cast<Worker*>(handle->data);
+  JsGate gate(self->env_);
+  self->RunFromLoop(gate);
+}
 
 void Worker::OnIdle(uv_idle_t* handle) { static_cast<Worker*>(handle->data)->Spin(); }
 
@@ -345,8 +355,9 @@ void Worker::OnIdle(uv_idle_t* handle) { static_cast<Worker*>(handle->data)->Spi
 void Worker::OnPrepare(uv_prepare_t* handle) {
   Worker* self = static_cast<Worker*>(handle->data);
   if (self->worker_ == nullptr || self->spinning_) return;  // a spinning loop does not block
+  JsGate gate(self->env_);
   for (int attempt = 0; attempt < 64; attempt++) {
-    bool active = self->RunFromLoop();
+    bool active = self->RunFromLoop(gate);
     if (self->worker_ == nullptr) return;
     if (active && self->mode_ == ProgressMode::kAdaptive) {
       self->StartSpinning();
@@ -379,9 +390,10 @@ void Worker::Spin() {
   uint64_t now = NowNs();
   uint64_t slice_end = now + (mode_ == ProgressMode::kPoll ? spin_ns_ : 200000);
   unsigned idle_rounds = 0;
+  JsGate gate(env_);
   for (;;) {
     if (worker_ == nullptr) return;
-    if (RunFromLoop()) {
+    if (RunFromLoop(gate)) {
       last_activity_ns_ = now;
       idle_rounds = 0;
     } else if (++idle_rounds % kSpinsBeforeYield == 0) {

@@ -134,8 +134,19 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
   unsigned ProgressUntilIdle();
   bool HasDeliverables() const { return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_); }
+  // Whether JS may run, asked at most once per libuv callback (see CanRunJs in worker.cc): teardown
+  // begins between loop iterations, so one answer holds for the whole callback, and a spinning
+  // worker delivers many times per callback.
+  class JsGate {
+   public:
+    explicit JsGate(napi_env env) : env_(env) {}
+    bool Open();
+   private:
+    napi_env env_;
+    int state_ = -1;  // -1: not asked yet, 0: closed, 1: open
+  };
   // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
-  bool RunFromLoop();
+  bool RunFromLoop(JsGate& gate);
   void Spin();
   void Deliver();
   void Settle(Request* request);

@@ -3,7 +3,7 @@
 // so that each connection has its own tag namespace (docs/wire-format.md).
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import v8 from 'node:v8';
+import { encodeObject, decodeObject } from './object-codec.js';
 import type { NativeEndpoint } from './native.js';
 import { defaults } from './defaults.js';
 import { UCXError, Status, closedError, isCanceled } from './errors.js';
@@ -81,8 +81,8 @@ export class Endpoint extends EventEmitter {
   #postedTail: Promise<unknown> = RESOLVED;
   /** Receives waiting for an earlier one before they can be handed to UCX. */
   #unposted = 0;
-  /** Settles when the last receive asked for has completed. */
-  #settledTail: Promise<unknown> = RESOLVED;
+  /** The last receive asked for (its promise), for a receive of the other kind to wait on. */
+  #lastRecv: Promise<unknown> = RESOLVED;
   #sends = new Set<Promise<void>>();
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
@@ -132,10 +132,9 @@ export class Endpoint extends EventEmitter {
       const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
-      return this.#postRecv('into', opts.signal, (cancelId) => {
-        const result = this.worker[kNative].tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId);
-        return result instanceof Promise ? result.then((r) => r.length) : result.length;
-      });
+      return this.#postRecv('into', opts.signal,
+        (cancelId) => this.worker[kNative].tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId),
+        (received) => received.length);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -146,26 +145,37 @@ export class Endpoint extends EventEmitter {
     try {
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
-      return this.#postRecv('message', opts.signal, (cancelId) =>
-        this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId).then((r) => r.data));
+      return this.#postRecv('message', opts.signal,
+        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId), (received) => received.data);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Sends a structured-clone copy of `value` (Map, Set, Date, BigInt, typed arrays, ... survive). */
+  /**
+   * Sends a structured-clone copy of `value` (Map, Set, Date, BigInt, typed arrays, ... survive): plain
+   * data in node-ucx's compact format, anything else as v8.serialize() (object-codec.ts).
+   */
   sendObject(value: unknown): Promise<void> {
     let bytes: Buffer;
     try {
-      bytes = v8.serialize(value);
+      bytes = encodeObject(value);
     } catch (error) {
       return Promise.reject(error);
     }
     return this.send(bytes);
   }
 
-  async recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
-    return v8.deserialize(await this.recvMessage(opts));
+  /** Receives the next message as a value sent by sendObject(). */
+  recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
+    try {
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      return this.#postRecv('message', opts.signal,
+        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId), (received) => decodeObject(received.data));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ---- raw UCP ----
@@ -441,7 +451,13 @@ export class Endpoint extends EventEmitter {
     this.#requireOpen();
   }
 
-  #postRecv<T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+  /**
+   * Posts a receive in order with the ones before it. `start` hands it to UCX (a result, or a promise of
+   * one), `map` turns that result into what the caller gets, in the same step as the bookkeeping: one
+   * promise hop per receive.
+   */
+  #postRecv<R, T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => R | Promise<R>,
+    map: (received: R) => T): Promise<T> {
     this.#requireReceivable();
     if (signal?.aborted) throw abortedError(signal);
     // UCX matches receives of one kind in the order they are posted, so a receive of the same
@@ -451,37 +467,37 @@ export class Endpoint extends EventEmitter {
     const sameKind = this.#recvKind === kind;
     this.#recvKind = kind;
     if (this.#unposted === 0 && (sameKind || this.#pendingRecvs.size === 0)) {
-      const promise = this.#beginRecv(signal, start);
-      this.#settledTail = this.#pendingRecvs.size === 0 ? RESOLVED : promise.catch(() => {});
+      const promise = this.#beginRecv(signal, start, map);
+      this.#lastRecv = promise;
       return promise;
     }
-    const after = sameKind ? this.#postedTail : this.#settledTail;
+    const after = sameKind ? this.#postedTail : this.#pendingRecvs.size === 0 && this.#unposted === 0 ? RESOLVED : this.#lastRecv.catch(() => {});
     let posted!: () => void;
     this.#postedTail = new Promise<void>((resolve) => { posted = resolve; });
     this.#unposted++;
     const run = (): Promise<T> => {
       this.#unposted--;
       try {
-        return this.#beginRecv(signal, start);
+        return this.#beginRecv(signal, start, map);
       } finally {
         posted();
       }
     };
     const promise = after.then(run, run);
-    this.#settledTail = promise.catch(() => {});
+    this.#lastRecv = promise;
     return promise;
   }
 
-  #beginRecv<T>(signal: AbortSignal | undefined, start: (cancelId: number) => T | Promise<T>): Promise<T> {
+  #beginRecv<R, T>(signal: AbortSignal | undefined, start: (cancelId: number) => R | Promise<R>, map: (received: R) => T): Promise<T> {
     try {
       this.#requireReceivable();
       if (signal?.aborted) throw abortedError(signal);
       const cancelId = this.worker[kNextCancelId]();
       const result = start(cancelId);
-      if (!(result instanceof Promise)) return Promise.resolve(result);
+      if (!(result instanceof Promise)) return Promise.resolve(map(result));
       this.#pendingRecvs.add(cancelId);
       return withAbort(result, signal, () => this.worker[kNative].cancel(cancelId)).then(
-        (value) => { this.#pendingRecvs.delete(cancelId); return value; },
+        (value) => { this.#pendingRecvs.delete(cancelId); return map(value); },
         (error: unknown) => {
           this.#pendingRecvs.delete(cancelId);
           if (isCanceled(error)) throw this.#error ?? closedError('Endpoint');

@@ -3,9 +3,9 @@
 // leaves to raw tags; collectives run on a second context of the same
 // communicator, with a per-call sequence number as the tag. docs/mpi.md has the
 // tag layout and the object wire format.
-import v8 from 'node:v8';
 import { Endpoint, type Data, type DeviceMemory } from '../index.js';
 import { MPIError } from './errors.js';
+import { encodeObject as encodeValue, decodeObject as decodeValue } from '../object-codec.js';
 import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
@@ -34,7 +34,7 @@ const FULL = (1n << 63n) - 1n;
 const SRC_FIELD = ((1n << 20n) - 1n) << SRC_SHIFT;
 const TAG_FIELD = (1n << 23n) - 1n;
 
-// ---- objects: a 24-byte header, then v8.serialize() bytes (structured clone) ----
+// ---- objects: a 24-byte header, then the object-codec bytes (plain data, or v8's structured clone) ----
 //   u8 'M' (0x4d) · u8 kind (1 inline: the bytes follow; 2 bulk: they come as a second message) · u16 0
 //   u32 byte length · u32 source rank · u32 user tag · u32 bulk sequence · u32 0
 const OBJ_MAGIC = 0x4d;
@@ -55,27 +55,26 @@ const RING_ALLREDUCE_MIN = 64 * 1024;
 interface Wire { head: Buffer; body: Buffer; whole: Buffer | null }
 
 function encodeObject(value: unknown, source: number, tag: number): Wire {
-  const serializer = new v8.DefaultSerializer();
-  serializer.writeRawBytes(Buffer.alloc(OBJ_HEADER));
-  serializer.writeHeader();
-  serializer.writeValue(value);
-  const whole = serializer.releaseBuffer();
-  const length = whole.length - OBJ_HEADER;
-  whole[0] = OBJ_MAGIC;
-  whole[1] = whole.length <= OBJ_INLINE_MAX ? OBJ_INLINE : OBJ_BULK;
-  whole.writeUInt16LE(0, 2);
-  whole.writeUInt32LE(length, 4);
-  whole.writeUInt32LE(source, 8);
-  whole.writeUInt32LE(tag, 12);
-  whole.writeUInt32LE(0, 16);
-  whole.writeUInt32LE(0, 20);
+  const body = encodeValue(value);
+  const inline = OBJ_HEADER + body.length <= OBJ_INLINE_MAX;
+  // Inline objects travel as one message, so header and body share one buffer; bulk bodies go as they are.
+  const whole = inline ? Buffer.allocUnsafe(OBJ_HEADER + body.length) : null;
+  const head = whole ?? Buffer.allocUnsafe(OBJ_HEADER);
+  head[0] = OBJ_MAGIC;
+  head[1] = inline ? OBJ_INLINE : OBJ_BULK;
+  head.writeUInt16LE(0, 2);
+  head.writeUInt32LE(body.length, 4);
+  head.writeUInt32LE(source, 8);
+  head.writeUInt32LE(tag, 12);
+  head.writeUInt32LE(0, 16);
+  head.writeUInt32LE(0, 20);
+  if (whole === null) return { head, body, whole };
+  body.copy(whole, OBJ_HEADER);
   return { head: whole.subarray(0, OBJ_HEADER), body: whole.subarray(OBJ_HEADER), whole };
 }
 
 function decodeObject(body: Buffer): unknown {
-  const deserializer = new v8.DefaultDeserializer(body);
-  deserializer.readHeader();
-  return deserializer.readValue();
+  return decodeValue(body);
 }
 
 /** Several encoded objects as one byte string: u32 count, count × u32 lengths, the bytes. */
@@ -99,7 +98,7 @@ function unpack(packed: Buffer): Buffer[] {
 }
 
 function serialize(value: unknown): Buffer {
-  return v8.serialize(value);
+  return encodeValue(value);
 }
 
 function isDevice(data: unknown): data is DeviceMemory {
@@ -401,7 +400,7 @@ export class Comm {
       const to = Math.min(from + lowestSpan(child, size), parts.length);
       return this.#sendWire((child + root) % size, encodeObject(pack(parts.slice(from, to)), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
     });
-    const mine = this.rank === root ? objs![root]! : v8.deserialize(parts[0]!) as T;
+    const mine = this.rank === root ? objs![root]! : decodeValue(parts[0]!) as T;
     await Promise.all(sends);
     return mine;
   }
@@ -425,7 +424,7 @@ export class Comm {
     }
     const result = new Array<T>(size);
     result[root] = obj;
-    for (let i = 1; i < size; i++) result[(i + root) % size] = v8.deserialize(parts[i]!) as T;
+    for (let i = 1; i < size; i++) result[(i + root) % size] = decodeValue(parts[i]!) as T;
     return result;
   }
 
@@ -448,7 +447,7 @@ export class Comm {
     }
     const result = new Array<T>(size);
     result[this.rank] = obj;
-    for (let i = 1; i < size; i++) result[(this.rank + i) % size] = v8.deserialize(parts[i]!) as T;
+    for (let i = 1; i < size; i++) result[(this.rank + i) % size] = decodeValue(parts[i]!) as T;
     return result;
   }
 
@@ -458,7 +457,7 @@ export class Comm {
     const size = this.size;
     if (!Array.isArray(objs) || objs.length !== size) throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${size} elements`);
     const result = new Array<T>(size);
-    result[this.rank] = v8.deserialize(serialize(objs[this.rank])) as T;
+    result[this.rank] = decodeValue(serialize(objs[this.rank])) as T;
     if (size === 1) return result;
     const tag = this.#nextTag();
     const work: Promise<void>[] = [];
