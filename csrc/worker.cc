@@ -340,7 +340,7 @@ bool Worker::RunFromLoop(JsGate& gate) {
 void Worker::OnPoll(uv_poll_t* handle, int status, int events) {
   Worker* self = static_cast<Worker*>(handle->data);
   JsGate gate(self->env_);
-  if (self->RunFromLoop(gate) && self->mode_ == ProgressMode::kAdaptive) self->StartSpinning();
+  if (self->RunFromLoop(gate) && self->SpinsAfterActivity()) self->StartSpinning();
 }
 
 void Worker::OnFallback(uv_timer_t* handle) {
@@ -359,7 +359,7 @@ void Worker::OnPrepare(uv_prepare_t* handle) {
   for (int attempt = 0; attempt < 64; attempt++) {
     bool active = self->RunFromLoop(gate);
     if (self->worker_ == nullptr) return;
-    if (active && self->mode_ == ProgressMode::kAdaptive) {
+    if (active && self->SpinsAfterActivity()) {
       self->StartSpinning();
       return;
     }
@@ -383,8 +383,8 @@ void Worker::StartSpinning() {
 // Idle progress rounds a spinning worker makes before it yields the CPU once.
 static constexpr unsigned kSpinsBeforeYield = 32;
 
-// poll: spin while requests are outstanding; adaptive: spin until the budget
-// since the last activity is spent. One call spins at most one slice, so
+// poll: spin while requests are outstanding; event and adaptive: spin until the
+// budget since the last activity is spent. One call spins at most one slice, so
 // timers and other I/O still get their turn.
 void Worker::Spin() {
   uint64_t now = NowNs();
@@ -405,7 +405,7 @@ void Worker::Spin() {
     now = NowNs();
     bool keep = false;
     if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty() || spinning_handlers_ > 0;
-    else if (mode_ == ProgressMode::kAdaptive) keep = now - last_activity_ns_ < spin_ns_;
+    else keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
     if (!keep) {
       spinning_ = false;
       if (handles_ != nullptr) uv_idle_stop(&handles_->idle);

@@ -148,6 +148,9 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
   bool RunFromLoop(JsGate& gate);
   void Spin();
+  // event and adaptive: keep progressing for spin_ns_ after activity before arming, so that a reply
+  // within it costs no wake-up (poll spins whenever work is outstanding).
+  bool SpinsAfterActivity() const { return mode_ != ProgressMode::kPoll && spin_ns_ > 0; }
   void Deliver();
   void Settle(Request* request);
   void ServiceProbeWaiters();
@@ -170,7 +173,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   ucp_worker_h worker_ = nullptr;
   LoopHandles* handles_ = nullptr;
   ProgressMode mode_ = ProgressMode::kEvent;
-  uint64_t spin_ns_ = 0;          // poll: one slice; adaptive: the budget after activity
+  uint64_t spin_ns_ = 0;          // poll: one slice; event, adaptive: the budget after activity (event: 0 = arm at once)
   uint64_t fallback_ms_ = 5;
   uint64_t last_activity_ns_ = 0;
   bool spinning_ = false;

@@ -12,7 +12,7 @@ import {
   FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, abortedError, deadline, validateRawTag, withAbort,
 } from './worker.js';
 import { RemoteKey, unpackRemoteKey } from './memory.js';
-import { kNative, kDetach, kOnError, kOnHandshake, kNextCancelId, RESOLVED } from './internal.js';
+import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kNextCancelId, RESOLVED } from './internal.js';
 import {
   toNativeData, validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView,
   validateBytes, invalidArgType, invalidArgValue, outOfRange, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs,
@@ -34,9 +34,11 @@ const AM_REPLY = 1;
 const AM_EAGER = 2;
 const AM_RNDV = 4;
 
-// Handshake header: magic 'NUCX' (LE u32), version u16, type u16, sender's endpoint id u64.
+// Handshake header (docs/wire-format.md): magic 'NUCX' (LE u32), version u16, type u16,
+// the sender's endpoint id u64, the receiver's endpoint id u64 (0 in a HELLO that does not know it).
 const HANDSHAKE_MAGIC = 0x5843554e;
-const HANDSHAKE_VERSION = 1;
+const HANDSHAKE_VERSION = 2;
+const HANDSHAKE_HEADER = 24;
 const HELLO = 1;
 const ACK = 2;
 const PING = 3;
@@ -53,13 +55,25 @@ function randomEndpointId(): bigint {
   return RESERVED_TAG_BIT | (randomBytes(8).readBigUInt64LE() & (RESERVED_TAG_BIT - 1n));
 }
 
-function handshakeHeader(type: number, id: bigint): Buffer {
-  const header = Buffer.allocUnsafe(16);
+function handshakeHeader(type: number, sender: bigint, receiver: bigint): Buffer {
+  const header = Buffer.allocUnsafe(HANDSHAKE_HEADER);
   header.writeUInt32LE(HANDSHAKE_MAGIC, 0);
   header.writeUInt16LE(HANDSHAKE_VERSION, 4);
   header.writeUInt16LE(type, 6);
-  header.writeBigUInt64LE(id, 8);
+  header.writeBigUInt64LE(sender, 8);
+  header.writeBigUInt64LE(receiver, 16);
   return header;
+}
+
+/** A handshake header this version understands: { type, sender, receiver }, or null. */
+export function parseHandshake(header: Buffer): { type: number; sender: bigint; receiver: bigint } | null {
+  if (header.length < HANDSHAKE_HEADER || header.readUInt32LE(0) !== HANDSHAKE_MAGIC || header.readUInt16LE(4) !== HANDSHAKE_VERSION) return null;
+  return { type: header.readUInt16LE(6), sender: header.readBigUInt64LE(8), receiver: header.readBigUInt64LE(16) };
+}
+
+/** Whether a parsed handshake message is a HELLO (the only type that may not know its receiver). */
+export function isHello(type: number): boolean {
+  return type === HELLO;
 }
 
 export class Endpoint extends EventEmitter {
@@ -391,7 +405,11 @@ export class Endpoint extends EventEmitter {
       } else if (this.#remoteId !== undefined) {
         resolve();
       } else {
-        const hello = this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(HELLO, this.localId), null, 0, 0, AM_REPLY | AM_EAGER);
+        // A peer reached by worker address cannot tell which of its endpoints we are: the HELLO brings
+        // our worker address, and the peer opens an endpoint of its own back to it.
+        const address = this.role === 'address' ? this.worker.address : null;
+        const header = handshakeHeader(HELLO, this.localId, this.#remoteId ?? 0n);
+        const hello = this[kNative].amSend(HANDSHAKE_AM_ID, header, address, address?.length ?? 0, 0, AM_REPLY | AM_EAGER);
         hello?.catch(reject);
         deadline(promise, defaults.handshakeTimeoutMs, 'endpoint handshake (is the peer a node-ucx endpoint?)').catch(reject);
       }
@@ -399,10 +417,9 @@ export class Endpoint extends EventEmitter {
     return this.#handshake.promise;
   }
 
-  [kOnHandshake](header: Buffer): void {
-    if (header.length < 16 || header.readUInt32LE(0) !== HANDSHAKE_MAGIC || header.readUInt16LE(4) !== HANDSHAKE_VERSION) return;
-    const type = header.readUInt16LE(6);
-    this.#remoteId ??= header.readBigUInt64LE(8);
+  /** A handshake-channel message for this endpoint (the worker routes them by receiver id, see parseHandshake). */
+  [kOnHandshake](type: number, sender: bigint): void {
+    this.#remoteId ??= sender;
     this.#lastHeard = Date.now();
     if (type === HELLO) this.#answer(ACK);
     else if (type === PING) this.#answer(PONG);
@@ -416,7 +433,7 @@ export class Endpoint extends EventEmitter {
   #answer(type: number, evenWhileClosing = false): void {
     if (this.#error !== undefined || (this.#closing !== undefined && !evenWhileClosing)) return;
     try {
-      this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(type, this.localId), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
+      this[kNative].amSend(HANDSHAKE_AM_ID, handshakeHeader(type, this.localId, this.#remoteId ?? 0n), null, 0, 0, AM_REPLY | AM_EAGER)?.catch(() => {});
     } catch {
       // The endpoint is going away; its error or close says so.
     }
@@ -566,6 +583,20 @@ export class Endpoint extends EventEmitter {
     const acked = new Promise<void>((resolve) => { this.#byeAcked = resolve; });
     this.#answer(BYE, true);
     return acked;
+  }
+
+  /**
+   * A UCX reply endpoint handed to an active-message handler lives only as long as UCX keeps it, which
+   * is until its peer goes away (UCX 1.13 then frees it, unannounced): after the handler it is let go,
+   * and any later use is ERR_UCX_CLOSED rather than a use of freed memory.
+   */
+  [kExpire](): void {
+    if (this.#closing !== undefined) return;
+    this.#closing = RESOLVED;
+    this.#stopHeartbeat();
+    for (const cancelId of this.#pendingRecvs) this.worker[kNative].cancel(cancelId);
+    this[kNative].close(false);  // not owned: only forgets the pointer
+    this.worker[kDetach](this);
   }
 
   /** Called by RemoteKey.destroy(). */

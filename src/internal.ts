@@ -8,6 +8,7 @@ export const kOnHandshake = Symbol('node-ucx.onHandshake');
 export const kOnConnRequest = Symbol('node-ucx.onConnRequest');
 export const kNextCancelId = Symbol('node-ucx.nextCancelId');
 export const kWrapEndpoint = Symbol('node-ucx.wrapEndpoint');
+export const kExpire = Symbol('node-ucx.expire');
 
 /** A resolved promise shared by every operation that completed inline (the fast path). */
 export const RESOLVED: Promise<void> = Promise.resolve();

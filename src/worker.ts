@@ -7,10 +7,10 @@ import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type Nativ
 import { defaults } from './defaults.js';
 import { AbortError, UCXError, closedError, isCanceled, timeoutError } from './errors.js';
 import type { Context } from './context.js';
-import { Endpoint, type EndpointRole } from './endpoint.js';
+import { Endpoint, isHello, parseHandshake, type EndpointRole } from './endpoint.js';
 import { Listener } from './listener.js';
 import {
-  kNative, kAttach, kDetach, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
+  kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
 } from './internal.js';
 import {
   toNativeData, validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
@@ -96,6 +96,8 @@ export class Worker extends EventEmitter {
   readonly errorHandling: ErrorHandling;
   readonly [kNative]: NativeWorker;
   #endpoints = new Map<NativeEndpoint, Endpoint>();
+  /** The same endpoints by local id: handshake messages name the endpoint they are for. */
+  #byLocalId = new Map<bigint, Endpoint>();
   #listeners = new Map<NativeListener, Listener>();
   #amHandlers = new Map<number, ActiveMessageHandler>();
   #address: Buffer | undefined;
@@ -114,7 +116,7 @@ export class Worker extends EventEmitter {
     this.context = context;
     this.progressMode = mode;
     this.errorHandling = errorHandling;
-    const spinUs = mode === 'poll' ? defaults.pollSliceUs : defaults.adaptiveSpinUs;
+    const spinUs = mode === 'poll' ? defaults.pollSliceUs : mode === 'adaptive' ? defaults.adaptiveSpinUs : defaults.eventSpinUs;
     this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
       (kind, ...args) => this.#onEvent(kind, args));
     if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true, false);
@@ -298,13 +300,52 @@ export class Worker extends EventEmitter {
     if (endpoint === undefined) {
       endpoint = new Endpoint(this, nativeEndpoint, role, peer);
       this.#endpoints.set(nativeEndpoint, endpoint);
+      this.#byLocalId.set(endpoint.localId, endpoint);
     }
     return endpoint;
   }
 
   [kDetach](child: Endpoint | Listener): void {
-    if (child instanceof Endpoint) this.#endpoints.delete(child[kNative]);
-    else this.#listeners.delete(child[kNative]);
+    if (child instanceof Endpoint) {
+      this.#endpoints.delete(child[kNative]);
+      this.#byLocalId.delete(child.localId);
+    } else {
+      this.#listeners.delete(child[kNative]);
+    }
+  }
+
+  /**
+   * A handshake-channel message. It names its receiver, except a first HELLO: that one belongs to the
+   * endpoint UCX answers on (a listener's or connect()'s pair), or comes from a peer that connected to
+   * our worker address, whose HELLO carries its own address. UCX's reply endpoint for such a peer is
+   * freed by UCX when the peer goes away, so the peer gets an endpoint of our own instead.
+   */
+  #onHandshake(header: Buffer, data: Buffer | null, replyNative: NativeEndpoint | null): void {
+    const message = parseHandshake(header);
+    if (message === null) return;
+    if (message.receiver !== 0n) {
+      this.#byLocalId.get(message.receiver)?.[kOnHandshake](message.type, message.sender);
+      return;
+    }
+    const known = replyNative === null ? undefined : this.#endpoints.get(replyNative);
+    if (known !== undefined) {
+      known[kOnHandshake](message.type, message.sender);
+      return;
+    }
+    if (!isHello(message.type) || data === null || data.length === 0 || this.#closing) return;
+    let nativeEndpoint: NativeEndpoint;
+    try {
+      nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
+    } catch (error) {
+      this.#report(error);
+      return;
+    }
+    const endpoint = this[kWrapEndpoint](nativeEndpoint, 'reply', 'worker-address');
+    endpoint[kOnHandshake](message.type, message.sender);
+    // Handed out once wired up, like a listener's: UCX 1.13 asserts on a rendezvous send queued during wire-up.
+    deadline(endpoint.flush(), defaults.connectTimeoutMs, 'reply endpoint wire-up').then(
+      () => { if (!endpoint.closed) this.emit('connection', endpoint); },
+      () => { void endpoint.close({ force: true }); });
   }
 
   #onEvent(kind: NativeEvent, args: unknown[]): void {
@@ -322,26 +363,26 @@ export class Worker extends EventEmitter {
       }
       case NativeEvent.ActiveMessage: {
         const [id, header, data, length, replyNative, status] = args as [number, Buffer, Buffer | null, number, NativeEndpoint | null, UCXError | null];
-        const known = replyNative === null || this.#endpoints.has(replyNative);
-        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
         if (status !== null) {
           this.#report(status);
           break;
         }
         if (id === HANDSHAKE_AM_ID) {
-          // A peer that connected to our worker address has started endpoint messaging:
-          // hand its endpoint out, like a listener does, before the handshake completes.
-          if (!known && reply !== null) this.emit('connection', reply);
-          reply?.[kOnHandshake](header);
+          this.#onHandshake(header, data, replyNative);
           break;
         }
         const handler = this.#amHandlers.get(id);
         if (handler === undefined) break;
+        // A reply endpoint that is not one of ours is UCX's, and lives only for this handler call (kExpire).
+        const known = replyNative === null || this.#endpoints.has(replyNative);
+        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
         try {
           const result = handler({ id, header, data: data ?? EMPTY, length, reply });
           if (result instanceof Promise) result.catch((error: unknown) => this.#report(error));
         } catch (error) {
           this.#report(error);
+        } finally {
+          if (!known) reply?.[kExpire]();
         }
         break;
       }

@@ -292,4 +292,60 @@ describe('endpoints made from a worker address', () => {
     await worker.close();
     context.close();
   });
+
+  it("an active message's reply endpoint from an address-connected peer answers inside the handler and is closed after it", async () => {
+    const context = new Context();
+    const server = context.createWorker();
+    const client = context.createWorker();
+    const ep = await within(client.connect({ address: server.address }), 10_000, 'connect by address');
+    let kept: import('node-ucx').Endpoint | null = null;
+    server.onActiveMessage(5, (message) => {
+      kept = message.reply;
+      // Inside the handler the reply endpoint works (the send starts now, completes later).
+      void message.reply!.amSend(6, Buffer.from('answer'), null).catch(() => {});
+    });
+    const answered = new Promise<string>((resolve) => client.onActiveMessage(6, (message) => resolve(message.header.toString())));
+    await ep.amSend(5, Buffer.from('question'), null, { reply: true });
+    expect(await within(answered, 10_000, 'the answer on the reply endpoint')).toBe('answer');
+    expect(kept).not.toBeNull();
+    expect(kept!.role).toBe('reply');
+    expect(kept!.closed).toBe(true);
+    await expect(kept!.amSend(6, Buffer.from('later'), null)).rejects.toMatchObject({ code: 'ERR_UCX_CLOSED' });
+    await within(client.close(), 10_000, 'client.close()');
+    await within(server.close(), 10_000, 'server.close()');
+    context.close();
+  });
+
+  // UCX 1.13 frees the reply endpoint it made for an address-connected peer as soon as that peer goes
+  // away; the 'connection' endpoint is node-ucx's own, so using it afterwards is an error, not a crash.
+  for (const how of ['closes its endpoint and exits', 'is SIGKILLed'] as const) {
+    it(`when the address-connected peer ${how}, its 'connection' endpoint rejects operations and closes cleanly`, async () => {
+      const context = new Context();
+      const worker = context.createWorker();
+      const peer = startPeer('peer.mjs');
+      await peer.next('ready');
+      const incoming = new Promise<import('node-ucx').Endpoint>((resolve) => worker.once('connection', resolve));
+      const index = await peer.call<number>('connect', { address: worker.address.toString('base64') });
+      const sent = peer.call('sendPattern', { ep: index, size: 64, seed: 1 });
+      const ep = await within(incoming, 10_000, "the worker's 'connection' event");
+      expect((await within(ep.recvMessage(), 10_000, 'first message')).length).toBe(64);
+      await sent;
+      const failed = new Promise<unknown>((resolve) => ep.once('error', resolve));
+      if (how === 'is SIGKILLed') {
+        peer.kill();
+      } else {
+        await peer.call('closeEndpoint', { ep: index });
+        peer.child.send({ cmd: 'exit', id: -1, code: 0 });
+      }
+      await within(peer.exited, 10_000, 'the peer exits');
+      // Let UCX notice (and, for its own reply endpoint, free) the peer's side.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const outcome = await within(ep.send(Buffer.alloc(64)).then(() => 'sent', (error: unknown) => error), 10_000, 'send after the peer left');
+      if (outcome !== 'sent') expect((outcome as { code?: string }).code).toMatch(/^(UCS_ERR_|ERR_UCX_)/);
+      if (how === 'is SIGKILLed') expect(await within(failed, 10_000, "the endpoint's 'error' event")).toBeInstanceOf(UCXError);
+      await within(ep.close(), 10_000, 'ep.close()');
+      await within(worker.close(), 10_000, 'worker.close()');
+      context.close();
+    });
+  }
 });
