@@ -22,7 +22,7 @@ export const defaults = {
    * picked up without a wake-up, which costs 10-40 µs on a VM (an inter-processor interrupt each way);
    * an idle worker still sleeps after at most this long.
    */
-  eventSpinUs: 20,
+  eventSpinUs: 50,
   /** event mode: progress timer that runs only while operations are outstanding, against a missed wake-up (ms). */
   fallbackMs: 5,
   /** Endpoint.close(): the longest a graceful close waits for the peer before the endpoint is let go (ms). */
