@@ -1,5 +1,7 @@
 #include "memory.h"
 
+#include <cstring>
+
 #include "addon.h"
 #include "context.h"
 #include "endpoint.h"
@@ -15,6 +17,8 @@ Napi::Function MemoryHandle::Define(Napi::Env env) {
                          InstanceMethod<&MemoryHandle::Length>("length"),
                          InstanceMethod<&MemoryHandle::PackRkey>("packRkey"),
                          InstanceMethod<&MemoryHandle::Unmap>("unmap"),
+                         InstanceMethod<&MemoryHandle::Read>("read"),
+                         InstanceMethod<&MemoryHandle::Write>("write"),
                      });
 }
 
@@ -111,6 +115,33 @@ Napi::Value MemoryHandle::PackRkey(const Napi::CallbackInfo& info) {
 Napi::Value MemoryHandle::Unmap(const Napi::CallbackInfo& info) {
   Release();
   return info.Env().Undefined();
+}
+
+// read(offset, length): Buffer -> a copy of host memory UCX allocated (TS checked the bounds).
+// Such a region has no JS view: one would dangle once ucp_mem_unmap frees the memory.
+Napi::Value MemoryHandle::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (memh_ == nullptr) {
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the MemoryHandle is unmapped");
+    return env.Undefined();
+  }
+  size_t offset = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
+  size_t length = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  return Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(address_) + offset, length);
+}
+
+// write(view, offset): void -> copies the view into host memory UCX allocated (TS checked the bounds).
+Napi::Value MemoryHandle::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (memh_ == nullptr) {
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the MemoryHandle is unmapped");
+    return env.Undefined();
+  }
+  DataArg data;
+  if (!ReadData(env, info[0], env.Undefined(), &data)) return env.Undefined();
+  size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  std::memcpy(static_cast<uint8_t*>(address_) + offset, data.ptr, data.length);
+  return env.Undefined();
 }
 
 Napi::Function RemoteKey::Define(Napi::Env env) {

@@ -20,6 +20,8 @@ class MemoryHandle : public Napi::ObjectWrap<MemoryHandle> {
   Napi::Value Length(const Napi::CallbackInfo& info);
   Napi::Value PackRkey(const Napi::CallbackInfo& info);
   Napi::Value Unmap(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
   void Release();
 
   Context* context_ = nullptr;

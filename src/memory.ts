@@ -16,15 +16,22 @@
 //   28      4     FNV-1a 32-bit checksum of UCX's packed rkey
 //   32      n     UCX's packed rkey (ucp_rkey_pack)
 import { native, type NativeMemoryHandle, type NativeRemoteKey } from './native.js';
-import { closedError, UCXError } from './errors.js';
+import { closedError, UCXError, Status } from './errors.js';
 import type { Context } from './context.js';
 import type { Endpoint } from './endpoint.js';
 import { kNative, kAttach, kDetach } from './internal.js';
 import {
-  MEMORY_TYPES, MEMORY_TYPE_HOST, toNativeData, validateInteger, invalidArgType, invalidArgValue, type DeviceMemory,
+  MEMORY_TYPES, MEMORY_TYPE_HOST, toNativeData, validateInteger, validateView, invalidArgType, invalidArgValue, outOfRange,
+  type DeviceMemory,
 } from './validate.js';
 
-export type MemMapTarget = ArrayBufferView | ArrayBuffer | DeviceMemory | { length: number; memoryType?: string };
+/**
+ * `{ length }` allocates: host memory from a Node Buffer (`allocator: 'node'`, the default: `buffer` is a
+ * view of it), or from UCX (`allocator: 'ucx'`: on one host a shared-memory segment that a peer maps and
+ * copies to directly, much faster for same-host put/get; no view, read() and write() copy), or device
+ * memory (`memoryType`).
+ */
+export type MemMapTarget = ArrayBufferView | ArrayBuffer | DeviceMemory | { length: number; memoryType?: string; allocator?: 'node' | 'ucx' };
 
 const RKEY_MAGIC = 0x524b554e;
 const RKEY_VERSION = 1;
@@ -59,11 +66,16 @@ export class MemoryHandle {
     if (target instanceof ArrayBuffer) view = Buffer.from(target);
     else if (ArrayBuffer.isView(target)) view = target;
     else if (!('ptr' in target)) {
-      const { length, memoryType = 'host' } = target as { length: unknown; memoryType?: unknown };
+      const { length, memoryType = 'host', allocator = 'node' } = target as { length: unknown; memoryType?: unknown; allocator?: unknown };
       validateInteger(length, 'target.length', 1, Number.MAX_SAFE_INTEGER);
-      if (memoryType === 'host') {
+      if (allocator !== 'node' && allocator !== 'ucx') throw invalidArgValue('target.allocator', allocator, "must be 'node' or 'ucx'");
+      if (allocator === 'ucx' && memoryType !== 'host') throw invalidArgValue('target.allocator', allocator, "'ucx' is for host memory (device memory is always UCX's)");
+      if (memoryType === 'host' && allocator === 'node') {
         // Host memory comes from a Node Buffer, so the view can never dangle, even after unmap().
         view = Buffer.alloc(length);
+      } else if (memoryType === 'host') {
+        // UCX's memory is freed by ucp_mem_unmap, so no JS view of it is handed out (read/write copy).
+        this[kNative] = new native.MemoryHandle(context[kNative], null, length, MEMORY_TYPE_HOST, true);
       } else {
         const type = MEMORY_TYPES.indexOf(memoryType as (typeof MEMORY_TYPES)[number]);
         if (type < 0) throw invalidArgValue('target.memoryType', memoryType, `must be one of ${MEMORY_TYPES.join(', ')}`);
@@ -85,7 +97,7 @@ export class MemoryHandle {
       this.memoryType = MEMORY_TYPES[device.memoryType]!;
     } else {
       this.buffer = null;
-      this.memoryType = (target as { memoryType: string }).memoryType;
+      this.memoryType = (target as { memoryType?: string }).memoryType ?? 'host';
     }
     this.address = this[kNative].address();
     this.length = this[kNative].length();
@@ -108,6 +120,37 @@ export class MemoryHandle {
     packed.writeUInt32LE(fnv1a(ucxKey), 28);
     ucxKey.copy(packed, RKEY_HEADER);
     return packed;
+  }
+
+  /** A copy of `length` bytes of the region from `offset` (host memory: a `buffer` view's bytes, or UCX-allocated). */
+  read(offset = 0, length = this.length - offset): Buffer {
+    validateInteger(offset, 'offset', 0, this.length);
+    validateInteger(length, 'length', 0, this.length - offset);
+    if (this.buffer !== null) return Buffer.from(this.buffer.subarray(offset, offset + length));
+    this.#requireHostMemory('read');
+    return this[kNative].read(offset, length);
+  }
+
+  /** Copies `data` into the region at `offset` (host memory). */
+  write(data: ArrayBufferView, offset = 0): void {
+    validateView(data, 'data');
+    validateInteger(offset, 'offset', 0, this.length);
+    if (data.byteLength > this.length - offset) {
+      throw outOfRange('data.byteLength', `at most ${this.length - offset} (the region's length past offset ${offset})`, data.byteLength);
+    }
+    if (this.buffer !== null) {
+      this.buffer.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+      return;
+    }
+    this.#requireHostMemory('write');
+    this[kNative].write(data, offset);
+  }
+
+  #requireHostMemory(what: string): void {
+    if (this.#unmapped) throw closedError('MemoryHandle');
+    if (this.memoryType !== 'host') {
+      throw new UCXError(`${what}() copies host memory; for '${this.memoryType}' memory use node-ucx/cuda's copies`, 'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+    }
   }
 
   /** Releases the registration. Host memory stays readable through `buffer`. Idempotent. */

@@ -66,6 +66,10 @@ export interface NativeMemoryHandle {
   length(): number;
   packRkey(): Buffer;
   unmap(): void;
+  /** Host memory UCX allocated: a copy of [offset, offset + length). */
+  read(offset: number, length: number): Buffer;
+  /** Host memory UCX allocated: copies `data` in at `offset`. */
+  write(data: ArrayBufferView, offset: number): void;
 }
 
 export interface NativeRemoteKey { destroy(): void }

@@ -406,10 +406,13 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
   }
   const words = c.test === 'atomic_lat';
   // --mem cuda (put_bw and get_bw; the other one-sided tests are host only): the server lends device memory.
+  // Host memory comes from UCX, as in ucx_perftest: on one host a shared-memory segment the client's UCX
+  // maps and copies to directly. put_lat polls its memory from JS, so it keeps a Buffer-backed region.
   const lent = c.mem === 'cuda' ? allocate(c.size, c.mem) : null;
   let region: MemoryHandle;
   try {
-    region = context.memMap(lent !== null ? lent.data : { length: words ? 64 : c.size });
+    region = context.memMap(lent !== null ? lent.data
+      : { length: words ? 64 : c.size, allocator: c.test === 'put_lat' ? 'node' : 'ucx' });
   } catch (error) {
     if (lent !== null) release(lent);
     throw error;
@@ -428,7 +431,8 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
       await expectControl(ep, 'finish');
       if (words) {
         const expected = BigInt(c.warmup + c.iters);
-        const counter = c.size === 4 ? BigInt(region.buffer!.readUInt32LE(0)) : region.buffer!.readBigUInt64LE(0);
+        const word = region.read(0, 8);
+        const counter = c.size === 4 ? BigInt(word.readUInt32LE(0)) : word.readBigUInt64LE(0);
         if (counter !== expected) check = `the counter is ${counter} after ${expected} remote fetch-and-adds`;
       }
     }

@@ -74,6 +74,56 @@ describe('context.rmaMemoryTypes', () => {
   });
 });
 
+describe("memMap({ length, allocator })", () => {
+  it("'ucx': no view; read() and write() copy within bounds; unmap() ends access", () => {
+    const context = new Context();
+    try {
+      const handle = context.memMap({ length: 4096, allocator: 'ucx' });
+      expect(handle.buffer).toBeNull();
+      expect(handle.memoryType).toBe('host');
+      expect(handle.length).toBe(4096);
+      handle.write(Buffer.from('hello'), 100);
+      handle.write(new Uint16Array([0x4241]), 4094);
+      expect(handle.read(100, 5).toString()).toBe('hello');
+      expect(handle.read(4094).toString()).toBe('AB');
+      expect(handle.read().length).toBe(4096);
+      expect(() => handle.read(4000, 200)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => handle.read(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => handle.write(Buffer.alloc(10), 4090)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => handle.write('text' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      handle.unmap();
+      expect(() => handle.read(0, 1)).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
+      expect(() => handle.write(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
+    } finally {
+      context.close();
+    }
+  });
+
+  it("'node' (the default) keeps a Buffer view, which read() and write() also reach", () => {
+    const context = new Context();
+    try {
+      const handle = context.memMap({ length: 64, allocator: 'node' });
+      expect(handle.buffer).toBeInstanceOf(Buffer);
+      handle.write(Buffer.from([1, 2, 3]), 10);
+      expect([...handle.buffer!.subarray(10, 13)]).toEqual([1, 2, 3]);
+      expect([...handle.read(10, 3)]).toEqual([1, 2, 3]);
+      expect(context.memMap({ length: 8 }).buffer).toBeInstanceOf(Buffer);
+    } finally {
+      context.close();
+    }
+  });
+
+  it('a bad allocator is an ERR_INVALID_ARG_VALUE, and device memory takes no allocator', () => {
+    const context = new Context();
+    try {
+      expect(() => context.memMap({ length: 8, allocator: 'malloc' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      expect(() => context.memMap({ length: 8, memoryType: 'cuda', allocator: 'ucx' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    } finally {
+      context.close();
+    }
+  });
+});
+
 describe('RMA between two processes', () => {
   let context: Context;
   let worker: Worker;
@@ -123,6 +173,20 @@ describe('RMA between two processes', () => {
       const into = Buffer.alloc(size);
       await within(ep.get(into, region.address + BigInt(offset), region.rkey), 30_000, `get of ${size} B`);
       expect(into.equals(pattern(size, 500 + i)), `get of ${size} B`).toBe(true);
+    }
+  });
+
+  it("a UCX-allocated region (allocator: 'ucx') takes put and get from 1 B to 16 MiB; read() and write() copy", async () => {
+    const region = await share(peer, ep, 'shm', 16 * MiB, 'ucx');
+    for (const [i, size] of [1, 8, 4097, MiB, 16 * MiB].entries()) {
+      const data = pattern(size, 40 + i);
+      await within(ep.put(data, region.address, region.rkey), 30_000, `put of ${size} B`);
+      await within(ep.flush(), 30_000, 'flush');
+      expect(await peer.call('digest', { name: 'shm', offset: 0, length: size }), `put of ${size} B`).toBe(sha256(data));
+      await peer.call('fill', { name: 'shm', offset: 0, length: size, seed: 60 + i }, 30_000);
+      const into = Buffer.alloc(size);
+      await within(ep.get(into, region.address, region.rkey), 30_000, `get of ${size} B`);
+      expect(into.equals(pattern(size, 60 + i)), `get of ${size} B`).toBe(true);
     }
   });
 
