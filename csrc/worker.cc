@@ -380,8 +380,14 @@ void Worker::StartSpinning() {
   }
 }
 
-// Idle progress rounds a spinning worker makes before it yields the CPU once.
-static constexpr unsigned kSpinsBeforeYield = 32;
+// A spinning worker reads the clock only every few idle rounds: on some VMs clock_gettime costs
+// more than a ucp_worker_progress that finds nothing (22 % of a poll-mode ping-pong's samples).
+static constexpr unsigned kRoundsPerClockRead = 8;
+// How long a spinning worker stays idle before it yields the CPU once (and again each time as long).
+// With more processes than cores (4 MPI ranks on 2) a spin that never yields starves the very peer
+// it waits for (waiting 20 µs before the first yield cost a 4-rank barrier 40 %); a reply within
+// the first microseconds is caught without a system call on its path.
+static constexpr uint64_t kIdleNsPerYield = 8000;
 
 // poll: spin while requests are outstanding; event and adaptive: spin until the
 // budget since the last activity is spent. One call spins at most one slice, so
@@ -390,19 +396,23 @@ void Worker::Spin() {
   uint64_t now = NowNs();
   uint64_t slice_end = now + (mode_ == ProgressMode::kPoll ? spin_ns_ : 200000);
   unsigned idle_rounds = 0;
+  uint64_t idle_since = now;
   JsGate gate(env_);
   for (;;) {
     if (worker_ == nullptr) return;
     if (RunFromLoop(gate)) {
+      now = NowNs();
       last_activity_ns_ = now;
+      idle_since = now;
       idle_rounds = 0;
-    } else if (++idle_rounds % kSpinsBeforeYield == 0) {
-      // Nothing for a while: give the core away for a moment. With more processes than cores
-      // (4 MPI ranks on 2), a spin that never yields starves the very peer it waits for; a
-      // reply that comes within the first rounds is still caught without a system call.
-      sched_yield();
+    } else {
+      if (++idle_rounds % kRoundsPerClockRead != 0) continue;
+      now = NowNs();
+      if (now - idle_since >= kIdleNsPerYield) {
+        sched_yield();
+        idle_since = now;
+      }
     }
-    now = NowNs();
     bool keep = false;
     if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty() || spinning_handlers_ > 0;
     else keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
