@@ -568,13 +568,41 @@ void Worker::DeliverEvent(Event& event) {
     case kEventActiveMessage: {
       napi_value data;
       if (event.am_data_mode == 3) {
-        // Rendezvous: fetch the payload into a fresh Buffer first.
-        void* bytes;
-        napi_create_buffer(env, event.length, &bytes, &data);
+        // Rendezvous: fetch the payload first, into what the handler's allocator gives (TS checked
+        // it: [target, memoryType, value], or null to drop the message) or else a fresh Buffer.
+        void* bytes = nullptr;
+        int memory_type = UCS_MEMORY_TYPE_HOST;
+        AmSlot* slot = am_slots_.count(event.am_id) != 0 ? am_slots_[event.am_id].get() : nullptr;
+        if (slot != nullptr && slot->allocator != nullptr) {
+          napi_value allocator, recv, args[2], result;
+          napi_get_reference_value(env, slot->allocator, &allocator);
+          napi_get_undefined(env, &recv);
+          napi_create_double(env, static_cast<double>(event.length), &args[0]);
+          void* header_copy;
+          napi_create_buffer_copy(env, event.header.size(), event.header.data(), &header_copy, &args[1]);
+          bool is_array = false;
+          if (napi_call_function(env, recv, allocator, 2, args, &result) == napi_ok) napi_is_array(env, result, &is_array);
+          if (!is_array) {
+            // Dropped (the TS side reported why): UCX releases the sender's rendezvous.
+            ucp_am_data_release(worker_, event.data);
+            break;
+          }
+          napi_value target, type, length_value;
+          napi_get_element(env, result, 0, &target);
+          napi_get_element(env, result, 1, &type);
+          napi_get_element(env, result, 2, &data);
+          napi_get_value_int32(env, type, &memory_type);
+          napi_create_double(env, static_cast<double>(event.length), &length_value);
+          DataArg arg;
+          ReadData(Napi::Env(env), target, length_value, &arg);
+          bytes = arg.ptr;
+        } else {
+          napi_create_buffer(env, event.length, &bytes, &data);
+        }
         ucp_request_param_t param = {};
         param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
         param.cb.recv_am = OnAmData;
-        param.memory_type = UCS_MEMORY_TYPE_HOST;
+        param.memory_type = static_cast<ucs_memory_type_t>(memory_type);
         size_t length = event.length;
         ucs_status_ptr_t sp = ucp_am_recv_data_nbx(worker_, event.data, bytes, length, &param);
         if (sp == nullptr || UCS_PTR_IS_ERR(sp)) {
@@ -802,6 +830,11 @@ Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
   bool spins = enabled && info[2].As<Napi::Boolean>().Value();
   auto& slot = am_slots_[id];
   if (!slot) slot.reset(new AmSlot{this, id});
+  if (slot->allocator != nullptr) {
+    napi_delete_reference(env, slot->allocator);
+    slot->allocator = nullptr;
+  }
+  if (enabled && info.Length() > 3 && info[3].IsFunction()) napi_create_reference(env, info[3], 1, &slot->allocator);
   spinning_handlers_ += (spins ? 1 : 0) - (slot->spins ? 1 : 0);
   slot->spins = spins;
   UpdateHandles();
@@ -1045,6 +1078,8 @@ void Worker::Shutdown(bool settle) {
     param.id = entry.first;
     param.cb = nullptr;
     ucp_worker_set_am_recv_handler(worker_, &param);
+    if (settle && entry.second->allocator != nullptr) napi_delete_reference(env_, entry.second->allocator);
+    entry.second->allocator = nullptr;
   }
   ucp_worker_destroy(worker_);
   worker_ = nullptr;

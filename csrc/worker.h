@@ -92,6 +92,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
     Worker* worker;
     uint16_t id;
     bool spins = false;
+    napi_ref allocator = nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
   };
   struct Event {
     EventKind kind;

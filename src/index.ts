@@ -7,7 +7,7 @@ import type { Listener } from './listener.js';
 
 export { Context, type ContextOptions, type Feature } from './context.js';
 export {
-  Worker, type WorkerOptions, type ProgressMode, type ErrorHandling, type ActiveMessage, type ActiveMessageHandler, type WorkerStats,
+  Worker, type WorkerOptions, type ProgressMode, type ErrorHandling, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
   RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID,
 } from './worker.js';
 export { Listener } from './listener.js';

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import type { Data } from './validate.js';
 
 export interface NativeRecvResult { length: number; tag: bigint }
 export interface NativeMessageResult { data: Buffer; tag: bigint }
@@ -26,7 +27,9 @@ export interface NativeWorker {
   tagRecvMessage(tag: bigint, mask: bigint, cancelId: number): Promise<NativeMessageResult>;
   tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
   cancel(cancelId: number): boolean;
-  setAmHandler(id: number, enabled: boolean, spins: boolean): void;
+  /** `allocator`: for rendezvous payloads, (length, header) => [target, memoryType, value] (or null: drop it). */
+  setAmHandler(id: number, enabled: boolean, spins: boolean,
+    allocator?: (length: number, header: Buffer) => [bigint | ArrayBufferView, number, Data] | null): void;
   connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
   connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
   listen(ip: string, port: number): NativeListener;

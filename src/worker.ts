@@ -29,13 +29,30 @@ export interface WorkerOptions {
 export interface ActiveMessage {
   id: number;
   header: Buffer;
-  /** The payload; for rendezvous messages it has been received in full before the handler runs. */
+  /**
+   * The payload in host memory; for rendezvous messages it has been received in full before the handler
+   * runs. When the handler's `allocate` gave the memory, a view of its first `length` bytes (empty for
+   * device memory: see `target`).
+   */
   data: Buffer;
   length: number;
   /** The endpoint to answer on, when the sender asked for it ({ reply: true }). */
   reply: Endpoint | null;
+  /** What the handler's `allocate` returned, when the payload was received into it; otherwise null. */
+  target: Data | null;
 }
 export type ActiveMessageHandler = (message: ActiveMessage) => void | Promise<void>;
+
+export interface ActiveMessageOptions {
+  /**
+   * Where to receive a rendezvous payload (large, or sent with { rendezvous: true }): a view or
+   * DeviceMemory of at least `length` bytes, reused as the caller likes once the handler has it.
+   * Without it each one lands in a new Buffer. Eager payloads always arrive in a new Buffer.
+   * A throw, or a buffer too small or of a memory type this UCX lacks, drops the message and is
+   * reported like a throwing handler.
+   */
+  allocate?: (length: number, header: Buffer) => Data;
+}
 
 /** Tags with this bit set belong to endpoint-scoped messaging (send/recv/sendObject); raw tags are below it. */
 export const RESERVED_TAG_BIT = 1n << 63n;
@@ -100,6 +117,8 @@ export class Worker extends EventEmitter {
   #byLocalId = new Map<bigint, Endpoint>();
   #listeners = new Map<NativeListener, Listener>();
   #amHandlers = new Map<number, ActiveMessageHandler>();
+  /** What `allocate` options returned: an AM payload that arrives in one of these is `target`. */
+  #allocated = new WeakSet<object>();
   #address: Buffer | undefined;
   #cancelSeq = 0;
   #closing: Promise<void> | undefined;
@@ -235,16 +254,30 @@ export class Worker extends EventEmitter {
   }
 
   /** Sets (or with null removes) the handler of active messages with this id. */
-  onActiveMessage(id: number, handler: ActiveMessageHandler | null): void {
+  onActiveMessage(id: number, handler: ActiveMessageHandler | null, opts: ActiveMessageOptions = {}): void {
     validateInteger(id, 'id', 0, MAX_AM_ID);
     if (handler !== null) validateFunction(handler, 'handler');
+    validateOptionalObject(opts, 'opts');
+    if (opts.allocate !== undefined) validateFunction(opts.allocate, 'opts.allocate');
     if (this.#closing) throw closedError('Worker');
     if (handler === null) {
       if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false, false);
       return;
     }
     // In poll mode a registered handler keeps the worker spinning, so arrivals are seen at once.
-    if (!this.#amHandlers.has(id)) this[kNative].setAmHandler(id, true, true);
+    const allocate = opts.allocate;
+    this[kNative].setAmHandler(id, true, true, allocate === undefined ? undefined : (length, header) => {
+      try {
+        const target = allocate(length, header);
+        const args = toNativeData(target, 'the result of opts.allocate', this.context.memoryTypes);
+        if (args.length < length) throw outOfRange('the result of opts.allocate', `at least ${length} bytes (the payload)`, args.length);
+        this.#allocated.add(target as object);
+        return [args.target, args.memoryType, target];
+      } catch (error) {
+        this.#report(error);
+        return null;
+      }
+    });
     this.#amHandlers.set(id, handler);
   }
 
@@ -376,8 +409,10 @@ export class Worker extends EventEmitter {
         // A reply endpoint that is not one of ours is UCX's, and lives only for this handler call (kExpire).
         const known = replyNative === null || this.#endpoints.has(replyNative);
         const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
+        const target = data !== null && this.#allocated.has(data) ? data as Data : null;
+        const payload = target === null ? data ?? EMPTY : hostView(target, length);
         try {
-          const result = handler({ id, header, data: data ?? EMPTY, length, reply });
+          const result = handler({ id, header, data: payload, length, reply, target });
           if (result instanceof Promise) result.catch((error: unknown) => this.#report(error));
         } catch (error) {
           this.#report(error);
@@ -418,4 +453,10 @@ export function deadline<T>(promise: Promise<T>, ms: number, what: string, signa
     }
     promise.then((value) => finish(() => resolve(value)), (error: unknown) => finish(() => reject(error)));
   });
+}
+
+/** The first `length` bytes of an allocator's host buffer as a Buffer; empty for device memory. */
+function hostView(target: Data, length: number): Buffer {
+  if (!ArrayBuffer.isView(target)) return EMPTY;
+  return Buffer.from(target.buffer, target.byteOffset, length);
 }

@@ -34,7 +34,8 @@ interface Channel {
   send(data: Data): Promise<unknown>;
   /** Posts a receive for the next message (for active messages: waits for the next arrival). */
   recv(into: Data): Promise<unknown>;
-  close(): void;
+  /** `completed`: every message arrived, so nothing can still be landing in the channel's buffers. */
+  close(completed: boolean): void;
 }
 
 const RESOLVED = Promise.resolve();
@@ -67,7 +68,7 @@ class Inbox {
   }
 }
 
-function openChannel(family: MessagingFamily, side: Side, link: Link, runId: number, size: number): Channel {
+function openChannel(family: MessagingFamily, side: Side, link: Link, runId: number, size: number, mem: Case['mem']): Channel {
   const { ep, worker } = link;
   switch (family) {
     case 'tag': {
@@ -92,11 +93,16 @@ function openChannel(family: MessagingFamily, side: Side, link: Link, runId: num
     case 'am': {
       const [sendId, recvId] = side === 'client' ? [AM_OUT, AM_BACK] : [AM_BACK, AM_OUT];
       const inbox = new Inbox();
-      worker.onActiveMessage(recvId, () => inbox.deliver());
+      // Rendezvous payloads land in one reused buffer in the case's memory, as in ucx_perftest.
+      const landing = allocate(size, mem);
+      worker.onActiveMessage(recvId, () => inbox.deliver(), { allocate: () => landing.data });
       return {
         send: (data) => ep.amSend(sendId, null, data),
         recv: () => inbox.next(),
-        close: () => worker.onActiveMessage(recvId, null),
+        close: (completed) => {
+          worker.onActiveMessage(recvId, null);
+          if (completed) release(landing);
+        },
       };
     }
     case 'obj': {
@@ -354,9 +360,10 @@ export async function runCase(link: Link, c: Case, runId: number, timeoutMs: num
   const { ep, context } = link;
   const info = TESTS[c.test];
   const what = `${c.test} ${formatSize(c.size)}`;
-  const channel = isMessaging(info.family) ? openChannel(info.family, 'client', link, runId, c.size) : null;
+  const channel = isMessaging(info.family) ? openChannel(info.family, 'client', link, runId, c.size, c.mem) : null;
   const local: MemoryHandle | null = c.test === 'put_lat' ? context.memMap({ length: c.size }) : null;
   let remote: RemoteKey | null = null;
+  let completed = false;
   try {
     await sendControl(ep, { type: 'run', id: runId, case: c, rkey: local?.packRkey() ?? null });
     const ready = await expectControl(ep, 'ready', timeoutMs);
@@ -377,9 +384,10 @@ export async function runCase(link: Link, c: Case, runId: number, timeoutMs: num
       }
     }
     const done = await expectControl(ep, 'done', timeoutMs);
+    completed = true;
     return { ...measurement, check: done.check };
   } finally {
-    channel?.close();
+    channel?.close(completed);
     remote?.destroy();
     local?.unmap();
   }
@@ -392,14 +400,16 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
   const info = TESTS[c.test];
   if (info === undefined) throw new Error(`unknown test '${String(c.test)}' (is the client a newer ucx-bench?)`);
   if (isMessaging(info.family)) {
-    const channel = openChannel(info.family, 'server', link, message.id, c.size);
+    const channel = openChannel(info.family, 'server', link, message.id, c.size, c.mem);
+    let completed = false;
     try {
       // Receives are posted (synchronously, inside echo/receiveWindows) before 'ready' goes out.
       const work = handled(info.kind === 'lat' ? echo(channel, c) : receiveWindows(channel, c));
       await sendControl(ep, { type: 'ready', rkey: null });
       await work;
+      completed = true;
     } finally {
-      channel.close();
+      channel.close(completed);
     }
     await sendControl(ep, { type: 'done', check: null });
     return;
