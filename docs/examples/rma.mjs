@@ -73,6 +73,17 @@ try {
   console.log('refused:', error.code);
 }
 
+// A region UCX allocates ({ allocator: 'ucx' }): on one host a shared-memory segment the peer's UCX
+// maps and copies to directly (several times faster puts and gets between processes). It has no
+// JS view, since unmap() frees it; read() and write() copy.
+const shared = context.memMap({ length: 1 << 20, allocator: 'ucx' });
+const sharedKey = ep.unpackRkey(shared.packRkey());   // in real use the key travels like the one above
+await ep.put(Buffer.from('into UCX memory'), shared.address, sharedKey);
+await ep.flush();
+console.log('UCX-allocated region holds:', shared.read(0, 15).toString('latin1'), '(buffer:', shared.buffer, ')');
+sharedKey.destroy();
+shared.unmap();
+
 // Clean up: keys die with their endpoint; close the client side first, then the worker.
 rkey.destroy();
 await ep.close();
