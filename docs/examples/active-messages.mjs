@@ -54,6 +54,18 @@ assert.equal(await call(ep, 'forced', Buffer.from([200]), { rendezvous: true }),
 await ep.amSend(REQUEST, Buffer.from('no reply'), null);
 await headerOnly;
 
+// { allocate }: rendezvous payloads land in a buffer the handler chooses (here one reused buffer;
+// device memory works too) instead of a new Buffer per message. msg.target is that buffer and
+// msg.data views its first msg.length bytes; eager payloads still arrive in a new Buffer.
+const BULK = 3;
+const landing = Buffer.alloc(8 << 20);
+const bulk = new Promise((resolve) => {
+  server.onActiveMessage(BULK, (msg) => resolve({ same: msg.target === landing, length: msg.length, first: msg.data[0] }),
+    { allocate: (length) => landing });
+});
+await ep.amSend(BULK, null, Buffer.alloc(2 << 20, 7), { rendezvous: true });
+console.log('bulk:', await bulk);
+
 // Remove a handler with null. (UCX logs a warning for messages to an id without a handler.)
 client.onActiveMessage(RESPONSE, null);
 console.log('done');
