@@ -16,7 +16,9 @@ class Endpoint;
 enum class RequestKind : uint8_t {
   kSend,         // resolves undefined
   kTagRecv,      // resolves { length, tag }
+  kTagRecvLength,  // resolves length (a receive whose tag the caller knows: no result object)
   kTagMessage,   // resolves { data, tag } (data allocated by us)
+  kTagMessageData,  // resolves data (likewise)
   kStreamRecv,   // resolves length
   kAmData,       // rendezvous AM payload; delivers the AM event when done
   kFetch,        // atomic fetch: resolves bigint from `result`
@@ -28,7 +30,7 @@ struct Request {
   Endpoint* endpoint;        // the ep whose op this is, or null for worker-level ops
   napi_deferred deferred;    // settled on delivery
   napi_ref pin;              // keeps the user's buffer alive while UCX uses it
-  napi_ref extra;            // kTagMessage: the Buffer being filled; kAmData: the AM event
+  napi_ref extra;            // kTagMessage(Data): the Buffer being filled; kAmData: the AM event
   Request* prev;             // worker's list of pending requests
   Request* next;
   ucs_status_t status;

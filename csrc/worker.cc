@@ -227,8 +227,10 @@ static napi_value MakeMessageResult(napi_env env, napi_value data, ucp_tag_t tag
 static const char* KindName(RequestKind kind) {
   switch (kind) {
     case RequestKind::kSend: return "send";
-    case RequestKind::kTagRecv: return "ucp_tag_recv_nbx";
-    case RequestKind::kTagMessage: return "ucp_tag_msg_recv_nbx";
+    case RequestKind::kTagRecv:
+    case RequestKind::kTagRecvLength: return "ucp_tag_recv_nbx";
+    case RequestKind::kTagMessage:
+    case RequestKind::kTagMessageData: return "ucp_tag_msg_recv_nbx";
     case RequestKind::kStreamRecv: return "ucp_stream_recv_nbx";
     case RequestKind::kAmData: return "ucp_am_recv_data_nbx";
     case RequestKind::kFetch: return "ucp_atomic_op_nbx";
@@ -258,12 +260,18 @@ void Worker::Settle(Request* request) {
       case RequestKind::kTagRecv:
         value = MakeRecvResult(env, request->length, request->tag);
         break;
+      case RequestKind::kTagRecvLength:
+        napi_create_double(env, static_cast<double>(request->length), &value);
+        break;
       case RequestKind::kTagMessage: {
         napi_value data;
         napi_get_reference_value(env, request->extra, &data);
         value = MakeMessageResult(env, data, request->tag);
         break;
       }
+      case RequestKind::kTagMessageData:
+        napi_get_reference_value(env, request->extra, &value);
+        break;
       case RequestKind::kStreamRecv:
         napi_create_double(env, static_cast<double>(request->length), &value);
         break;
@@ -635,7 +643,8 @@ void Worker::DeliverEvent(Event& event) {
 
 // ---- probe waiters (tagRecvMessage: receive a message of unknown size) ------
 
-bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred) {
+bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred,
+                              bool data_only) {
   napi_env env = env_;
   void* bytes;
   napi_value data;
@@ -646,14 +655,14 @@ bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info
   param.memory_type = UCS_MEMORY_TYPE_HOST;
   ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, bytes, info.length, message, &param);
   if (sp == nullptr) {
-    napi_resolve_deferred(env, deferred, MakeMessageResult(env, data, info.sender_tag));
+    napi_resolve_deferred(env, deferred, data_only ? data : MakeMessageResult(env, data, info.sender_tag));
     return true;
   }
   if (UCS_PTR_IS_ERR(sp)) {
     napi_reject_deferred(env, deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
     return true;
   }
-  Request* request = ClaimRequest(sp, this, RequestKind::kTagMessage);
+  Request* request = ClaimRequest(sp, this, data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
   request->deferred = deferred;
   napi_create_reference(env, data, 1, &request->extra);
   Track(request);
@@ -671,8 +680,9 @@ void Worker::ServiceProbeWaiters() {
       continue;
     }
     napi_deferred deferred = it->deferred;
+    bool data_only = it->data_only;
     it = waiters_.erase(it);
-    StartMessageRecv(message, info, deferred);
+    StartMessageRecv(message, info, deferred, data_only);
   }
 }
 
@@ -729,7 +739,7 @@ Napi::Value Worker::Fence(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// tagRecv(data, length, memoryType, tag, mask, cancelId): {length, tag} | Promise -> ucp_tag_recv_nbx
+// tagRecv(data, length, memoryType, tag, mask, cancelId, lengthOnly): {length, tag} | length | Promise -> ucp_tag_recv_nbx
 Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -740,6 +750,7 @@ Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
   ucp_tag_t tag = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
   ucp_tag_t mask = info[4].As<Napi::BigInt>().Uint64Value(&lossless);
   uint32_t cancel_id = info[5].As<Napi::Number>().Uint32Value();
+  bool length_only = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   // UCX 1.13 does not fill param.recv_info when the receive completes inline. It can only
   // complete inline on a message that is already queued, and the first queued match is what a
   // non-removing probe reports, so the probe supplies the length and the sender's tag.
@@ -762,12 +773,14 @@ Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
       ThrowStatus(env, UCS_ERR_MESSAGE_TRUNCATED, "ucp_tag_recv_nbx");
       return env.Undefined();
     }
+    if (length_only) return Napi::Number::New(env, static_cast<double>(queued.length));
     return Napi::Value(env, MakeRecvResult(env, queued.length, queued.sender_tag));
   }
-  return Napi::Value(env, Submit(sp, RequestKind::kTagRecv, nullptr, data.pinnable, "ucp_tag_recv_nbx", cancel_id));
+  return Napi::Value(env, Submit(sp, length_only ? RequestKind::kTagRecvLength : RequestKind::kTagRecv, nullptr, data.pinnable,
+                                 "ucp_tag_recv_nbx", cancel_id));
 }
 
-// tagRecvMessage(tag, mask, cancelId): Promise<{data, tag}> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
+// tagRecvMessage(tag, mask, cancelId, dataOnly): Promise<{data, tag} | data> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
 Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -781,7 +794,8 @@ Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   // Join the queue and serve it now, in order: older waiters get the first matching
   // messages, and a message that is already here is taken at once rather than at the
   // next UCX event (which may never come).
-  waiters_.push_back({tag, mask, deferred, cancel_id});
+  bool data_only = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  waiters_.push_back({tag, mask, deferred, cancel_id, data_only});
   ServiceProbeWaiters();
   UpdateHandles();
   return Napi::Value(env, promise);

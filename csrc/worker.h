@@ -87,6 +87,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
     ucp_tag_t mask;
     napi_deferred deferred;
     uint32_t cancel_id;
+    bool data_only;  // resolve with the Buffer alone (kTagMessageData)
   };
   struct AmSlot {
     Worker* worker;
@@ -155,7 +156,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void Deliver();
   void Settle(Request* request);
   void ServiceProbeWaiters();
-  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred);
+  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
   void DeliverEvent(Event& event);
   void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
   void Track(Request* request);

@@ -51,6 +51,10 @@ const HEARTBEAT_MISSES = 3;
 
 type RecvKind = 'into' | 'message';
 
+function identity<T>(value: T): T {
+  return value;
+}
+
 function randomEndpointId(): bigint {
   return RESERVED_TAG_BIT | (randomBytes(8).readBigUInt64LE() & (RESERVED_TAG_BIT - 1n));
 }
@@ -146,9 +150,10 @@ export class Endpoint extends EventEmitter {
       const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
+      // The tag is this endpoint's own: the length alone comes back (no result object to build).
       return this.#postRecv('into', opts.signal,
-        (cancelId) => this.worker[kNative].tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId),
-        (received) => received.length);
+        (cancelId) => this.worker[kNative].tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId, true),
+        identity);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -160,7 +165,7 @@ export class Endpoint extends EventEmitter {
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
       return this.#postRecv('message', opts.signal,
-        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId), (received) => received.data);
+        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId, true), identity);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -186,7 +191,7 @@ export class Endpoint extends EventEmitter {
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
       return this.#postRecv('message', opts.signal,
-        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId), (received) => decodeObject(received.data));
+        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId, true), decodeObject);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -24,7 +24,12 @@ export interface NativeWorker {
   fence(): void;
   tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number):
     NativeRecvResult | Promise<NativeRecvResult>;
+  /** The same, resolving to the length alone: for receives whose tag the caller knows (no result object). */
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number,
+    lengthOnly: true): number | Promise<number>;
   tagRecvMessage(tag: bigint, mask: bigint, cancelId: number): Promise<NativeMessageResult>;
+  /** The same, resolving to the data alone. */
+  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number, dataOnly: true): Promise<Buffer>;
   tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
   cancel(cancelId: number): boolean;
   /** `allocator`: for rendezvous payloads, (length, header) => [target, memoryType, value] (or null: drop it). */

@@ -217,6 +217,13 @@ export class Worker extends EventEmitter {
       const signal = opts.signal;
       if (signal?.aborted) throw abortedError(signal);
       const cancelId = signal ? this[kNextCancelId]() : 0;
+      if (mask === FULL_MASK) {
+        // An exact match: the sender's tag is `tag`, so only the length crosses N-API and the result
+        // object is built here (building it natively cost more than the extra promise step).
+        const length = this[kNative].tagRecv(data.target, data.length, data.memoryType, tag, FULL_MASK, cancelId, true);
+        if (!(length instanceof Promise)) return Promise.resolve({ length, tag });
+        return withAbort(length, signal, () => this[kNative].cancel(cancelId)).then((received) => ({ length: received, tag }));
+      }
       // The reserved bit is always matched, so a wildcard never takes an endpoint-scoped message.
       const result = this[kNative].tagRecv(data.target, data.length, data.memoryType, tag, mask | RESERVED_TAG_BIT, cancelId);
       if (!(result instanceof Promise)) return Promise.resolve(result);
