@@ -48,7 +48,6 @@ class PlainEncoder {
 
   encode(value: unknown): Buffer {
     this.pos = 0;
-    this.seen.clear();
     try {
       this.byte(PLAIN_FORMAT);
       this.value(value, 0);
@@ -59,7 +58,7 @@ class PlainEncoder {
       else this.buffer.copy(out, 0, 0, this.pos);
       return out;
     } finally {
-      this.seen.clear();
+      if (this.seen.size > 0) this.seen.clear();
     }
   }
 
@@ -153,8 +152,12 @@ class PlainEncoder {
           return;
         }
         // A repeated object must arrive as one object (and a cycle must end): only v8 does that.
-        if (depth >= MAX_DEPTH || this.seen.has(v)) throw NEEDS_V8;
-        this.seen.add(v);
+        // The root needs no entry: it can recur only through a cycle, which MAX_DEPTH ends.
+        if (depth >= MAX_DEPTH) throw NEEDS_V8;
+        if (depth > 0) {
+          if (this.seen.has(v)) throw NEEDS_V8;
+          this.seen.add(v);
+        }
         if (Array.isArray(v)) this.array(v, depth);
         else this.object(v, depth);
         return;
