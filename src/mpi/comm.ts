@@ -26,6 +26,16 @@ export const IN_PLACE: unique symbol = Symbol('MPI.IN_PLACE');
 export const kInternals = Symbol('node-ucx.mpi.internals');
 export type InPlace = typeof IN_PLACE;
 
+/**
+ * A buffer split into one block per rank, as mpi4py's `[buf, counts, displs]`: block i is `counts[i]`
+ * elements of `buf` starting at element `displs[i]` (default: the blocks back to back). Elements are
+ * the typed array's; a Buffer, Uint8Array or DataView counts bytes.
+ */
+export type VSpec = readonly [buf: ArrayBufferView, counts: readonly number[], displs?: readonly number[]];
+
+/** A VSpec as byte ranges of its buffer. */
+interface VBlocks { out: Uint8Array; offsets: number[]; lengths: number[] }
+
 // ---- tag layout: | 62..44 context (19 bits) | 43 bulk | 42..23 source rank (20) | 22..0 user tag (23) | ----
 const SRC_SHIFT = 23n;
 const BULK = 1n << 43n;
@@ -113,6 +123,23 @@ function byteLength(data: Data): number {
 function slice(data: Data, offset: number, length: number): Data {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset + offset, length);
   return { ptr: data.ptr + BigInt(offset), length, memoryType: data.memoryType };
+}
+
+/** Block `r` of a VSpec's buffer. */
+function block(blocks: VBlocks, r: number): Uint8Array {
+  return blocks.out.subarray(blocks.offsets[r]!, blocks.offsets[r]! + blocks.lengths[r]!);
+}
+
+/** This rank's own contribution into its block; longer than the block is a truncation, as from a peer. */
+function copyInto(blocks: VBlocks, r: number, data: Uint8Array, what: string): void {
+  copyOut(block(blocks, r), data, what);
+}
+
+function copyOut(into: Uint8Array, data: Uint8Array, what: string): void {
+  if (data.byteLength > into.byteLength) {
+    throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
+  }
+  into.set(data);
 }
 
 function bytes(view: ArrayBufferView): Uint8Array {
@@ -786,6 +813,112 @@ export class Comm {
       work.push(this.#csend(to, source.subarray(to * n, to * n + n), tag));
     }
     await Promise.all(work);
+  }
+
+  // ---- v-collectives: blocks of different sizes, [buf, counts, displs] (mpi4py's buffer spec) ----
+
+  /** Every rank's `sendbuf` into block `rank` of the root's `recvspec` (direct sends to the root). */
+  async Gatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec | null, root = 0): Promise<void> {
+    this.#use();
+    this.#checkRoot(root);
+    const isRoot = this.rank === root;
+    if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Gatherv only');
+    if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
+    const blocks = isRoot ? this.#vblocks(recvspec, 'recvspec', 'Gatherv') : null;
+    const tag = this.#nextTag();
+    if (!isRoot) {
+      await this.#csend(root, sendbuf as ArrayBufferView, tag);
+      return;
+    }
+    if (sendbuf !== IN_PLACE) copyInto(blocks!, root, bytes(sendbuf), 'Gatherv');
+    await Promise.all(this.#others().map((r) => this.#crecv(r, block(blocks!, r), tag, 'Gatherv')));
+  }
+
+  /** Block i of the root's `sendspec` to rank i's `recvbuf` (direct sends from the root). */
+  async Scatterv(sendspec: VSpec | null, recvbuf: ArrayBufferView | InPlace, root = 0): Promise<void> {
+    this.#use();
+    this.#checkRoot(root);
+    const isRoot = this.rank === root;
+    if (recvbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Scatterv only');
+    if (recvbuf !== IN_PLACE) validateHost(recvbuf, 'recvbuf');
+    const blocks = isRoot ? this.#vblocks(sendspec, 'sendspec', 'Scatterv') : null;
+    const tag = this.#nextTag();
+    if (!isRoot) {
+      await this.#crecv(root, recvbuf as ArrayBufferView, tag, 'Scatterv');
+      return;
+    }
+    if (recvbuf !== IN_PLACE) copyOut(bytes(recvbuf), block(blocks!, root), 'Scatterv');
+    await Promise.all(this.#others().map((r) => this.#csend(r, block(blocks!, r), tag)));
+  }
+
+  /** Every rank's `sendbuf` into block `rank` of every rank's `recvspec` (every pair exchanges directly). */
+  async Allgatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec): Promise<void> {
+    this.#use();
+    if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
+    const blocks = this.#vblocks(recvspec, 'recvspec', 'Allgatherv');
+    if (sendbuf !== IN_PLACE) copyInto(blocks, this.rank, bytes(sendbuf), 'Allgatherv');
+    const tag = this.#nextTag();
+    const mine = block(blocks, this.rank);
+    await Promise.all(this.#others().flatMap((r) => [
+      this.#csend(r, mine, tag),
+      this.#crecv(r, block(blocks, r), tag, 'Allgatherv'),
+    ]));
+  }
+
+  /** Block j of `sendspec` to rank j; block j of `recvspec` from rank j (every pair exchanges directly). */
+  async Alltoallv(sendspec: VSpec, recvspec: VSpec): Promise<void> {
+    this.#use();
+    const out = this.#vblocks(sendspec, 'sendspec', 'Alltoallv');
+    const into = this.#vblocks(recvspec, 'recvspec', 'Alltoallv');
+    copyInto(into, this.rank, block(out, this.rank), 'Alltoallv');
+    const tag = this.#nextTag();
+    await Promise.all(this.#others().flatMap((r) => [
+      this.#csend(r, block(out, r), tag),
+      this.#crecv(r, block(into, r), tag, 'Alltoallv'),
+    ]));
+  }
+
+  /** The other ranks, starting after this one (so that not every rank sends to rank 0 first). */
+  #others(): number[] {
+    return Array.from({ length: this.size - 1 }, (_, i) => (this.rank + 1 + i) % this.size);
+  }
+
+  /** Checks a VSpec against this communicator's size and its buffer's bounds. */
+  #vblocks(spec: unknown, name: string, what: string): VBlocks {
+    if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
+      throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts] or [buf, counts, displs]`);
+    }
+    const [buf, counts, displs] = spec as unknown as [unknown, unknown, unknown];
+    validateHost(buf, `${name}[0]`);
+    const unit = (buf as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+    const size = this.size;
+    const checkList = (list: unknown, label: string): number[] => {
+      if (!Array.isArray(list) || list.length !== size || !list.every((x) => Number.isInteger(x) && x >= 0)) {
+        throw new MPIError('ERR_MPI_COUNT', `${what}: ${label} must be ${size} non-negative integers (one per rank)`);
+      }
+      return list as number[];
+    };
+    const elementCounts = checkList(counts, `${name}[1] (counts)`);
+    let starts: number[];
+    if (displs === undefined) {
+      starts = [];
+      let at = 0;
+      for (const count of elementCounts) {
+        starts.push(at);
+        at += count;
+      }
+    } else {
+      starts = checkList(displs, `${name}[2] (displs)`);
+    }
+    const view = bytes(buf as ArrayBufferView);
+    const offsets = starts.map((start) => start * unit);
+    const lengths = elementCounts.map((count) => count * unit);
+    for (let r = 0; r < size; r++) {
+      if (offsets[r]! + lengths[r]! > view.byteLength) {
+        throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (elements ${starts[r]}…${starts[r]! + elementCounts[r]!}) ends past ${name}[0] (${view.byteLength / unit} elements)`);
+      }
+    }
+    return { out: view, offsets, lengths };
   }
 
   /** Reduces `sendbuf` (size blocks of recvbuf.length elements) and leaves block `rank` of the result in `recvbuf`. */

@@ -17,7 +17,7 @@ import { World } from './world.js';
 import type { ProgressMode, ErrorHandling } from '../index.js';
 
 export {
-  Comm, ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, MAX_RANKS, MAX_CONTEXTS, IN_PLACE, type InPlace,
+  Comm, ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, MAX_RANKS, MAX_CONTEXTS, IN_PLACE, type InPlace, type VSpec,
 } from './comm.js';
 export {
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,

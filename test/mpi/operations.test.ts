@@ -33,6 +33,15 @@ describe('MPI operations under ucx-run', () => {
     ]);
   });
 
+  it.each([4, 3])('v-collectives (Gatherv, Scatterv, Allgatherv, Alltoallv) with uneven and empty blocks, %i ranks', async (ranks) => {
+    const result = await ucxRun(ranks, 'mpi-vcollectives.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    const report = lastJson<Report>(result.stdout);
+    expect(report?.ok, explain(result)).toBe(true);
+    expect(report!.size).toBe(ranks);
+    expect(report!.checked).toEqual(['Gatherv', 'Scatterv', 'Allgatherv', 'Alltoallv', 'bad specs and truncation']);
+  });
+
   it('communicators: split, dup, COMM_SELF, and no message crosses from one to another', async () => {
     const result = await ucxRun(4, 'mpi-comms.mjs').done;
     expect(result.code, explain(result)).toBe(0);
