@@ -161,14 +161,7 @@ export class Endpoint extends EventEmitter {
 
   /** Receives the next message, whatever its size, into a new Buffer. */
   recvMessage(opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
-    try {
-      validateOptionalObject(opts, 'opts');
-      validateAbortSignal(opts.signal, 'opts.signal');
-      return this.#postRecv('message', opts.signal,
-        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId, true), identity);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#recvMessageAs(opts, identity);
   }
 
   /**
@@ -187,11 +180,16 @@ export class Endpoint extends EventEmitter {
 
   /** Receives the next message as a value sent by sendObject(). */
   recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.#recvMessageAs(opts, decodeObject);
+  }
+
+  /** The next message of any size (probe, then a receive into a new Buffer), turned into a T by `map`. */
+  #recvMessageAs<T>(opts: { signal?: AbortSignal }, map: (data: Buffer) => T): Promise<T> {
     try {
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
       return this.#postRecv('message', opts.signal,
-        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId, true), decodeObject);
+        (cancelId) => this.worker[kNative].tagRecvMessage(this.localId, FULL_MASK, cancelId, true), map);
     } catch (error) {
       return Promise.reject(error);
     }
