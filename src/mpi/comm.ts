@@ -5,6 +5,7 @@
 // tag layout and the object wire format.
 import { Endpoint, type Data, type DeviceMemory } from '../index.js';
 import { MPIError } from './errors.js';
+import { Group } from './group.js';
 import { encodeObject as encodeValue, decodeObject as decodeValue } from '../object-codec.js';
 import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
@@ -982,6 +983,24 @@ export class Comm {
 
   // ======================= communicators =======================
 
+  /** This communicator's processes as a Group (comm rank i is group rank i). */
+  get group(): Group {
+    this.#use();
+    return new Group(this.#ranks, this.#ranks[this.rank]!);
+  }
+
+  /**
+   * A communicator of the group's members, ranked in group order; null on the ranks not in it.
+   * The group must be a subset of this communicator, the same on every rank. Collective over this one.
+   */
+  async create(group: Group): Promise<Comm | null> {
+    if (!(group instanceof Group)) throw new MPIError('ERR_MPI_ARG', 'create: expected an MPI Group (comm.group, then incl/excl/...)');
+    const outside = group.worldRanks.find((worldRank) => !this.#ranks.includes(worldRank));
+    if (outside !== undefined) throw new MPIError('ERR_MPI_ARG', `create: world rank ${outside} of the group is not in this communicator`);
+    const rank = group.rank;
+    return this.split(rank === UNDEFINED ? UNDEFINED : 0, rank === UNDEFINED ? 0 : rank);
+  }
+
   /**
    * Splits into disjoint communicators, one per `color`; ranks are ordered by `key`, then by rank here.
    * `color` UNDEFINED (or null) gives null (MPI_COMM_NULL). Collective.
@@ -1016,6 +1035,8 @@ export class Comm {
   }
 
   Split(color: number | null = 0, key = 0): Promise<Comm | null> { return this.split(color, key); }
+  Get_group(): Group { return this.group; }
+  Create(group: Group): Promise<Comm | null> { return this.create(group); }
   Dup(): Promise<Comm> { return this.dup(); }
 
   /** Marks the communicator unusable (MPI_Comm_free). */

@@ -23,6 +23,7 @@ export {
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,
 } from './op.js';
 export { Request, Status } from './request.js';
+export { Group, IDENT, SIMILAR, UNEQUAL } from './group.js';
 export { MPIError, type MPIErrorCode } from './errors.js';
 export { Win, type WinOptions, LOCK_EXCLUSIVE, LOCK_SHARED } from './win.js';
 export { detectLaunch, resolveRendezvous, type LaunchInfo, type Launcher } from './bootstrap.js';

@@ -42,6 +42,15 @@ describe('MPI operations under ucx-run', () => {
     expect(report!.checked).toEqual(['Gatherv', 'Scatterv', 'Allgatherv', 'Alltoallv', 'bad specs and truncation']);
   });
 
+  it('groups: incl, excl, translate, set operations, compare, and Comm.create in group order', async () => {
+    const result = await ucxRun(4, 'mpi-groups.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
+      'incl, excl, translate, union, intersection, difference, compare',
+      'create from a group, in group order; null off the group', 'bad arguments',
+    ]);
+  });
+
   it('communicators: split, dup, COMM_SELF, and no message crosses from one to another', async () => {
     const result = await ucxRun(4, 'mpi-comms.mjs').done;
     expect(result.code, explain(result)).toBe(0);
