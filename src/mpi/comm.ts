@@ -900,17 +900,7 @@ export class Comm {
       return list as number[];
     };
     const elementCounts = checkList(counts, `${name}[1] (counts)`);
-    let starts: number[];
-    if (displs === undefined) {
-      starts = [];
-      let at = 0;
-      for (const count of elementCounts) {
-        starts.push(at);
-        at += count;
-      }
-    } else {
-      starts = checkList(displs, `${name}[2] (displs)`);
-    }
+    const starts = displs === undefined ? prefix(elementCounts) : checkList(displs, `${name}[2] (displs)`);
     const view = bytes(buf as ArrayBufferView);
     const offsets = starts.map((start) => start * unit);
     const lengths = elementCounts.map((count) => count * unit);
@@ -990,6 +980,28 @@ export class Comm {
   }
 
   /**
+   * A Cartesian grid of `dims` (row-major: the last dimension varies fastest) over the first
+   * prod(dims) ranks, which keep their order (`reorder` is accepted and ignored, as MPI allows); the
+   * other ranks get null. `periods[i]`: dimension i wraps around. Collective.
+   */
+  async createCart(dims: readonly number[], opts: { periods?: readonly boolean[]; reorder?: boolean } = {}): Promise<CartComm | null> {
+    this.#use();
+    if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new MPIError('ERR_MPI_ARG', 'createCart: dims must be positive integers (MPI.computeDims fills in zeros)');
+    }
+    const periods = opts.periods ?? dims.map(() => false);
+    if (!Array.isArray(periods) || periods.length !== dims.length || !periods.every((p) => typeof p === 'boolean')) {
+      throw new MPIError('ERR_MPI_ARG', `createCart: periods must be ${dims.length} booleans`);
+    }
+    const cells = dims.reduce((a, b) => a * b, 1);
+    if (cells > this.size) throw new MPIError('ERR_MPI_ARG', `createCart: a ${dims.join('×')} grid needs ${cells} ranks, this communicator has ${this.size}`);
+    const sub = await this.split(this.rank < cells ? 0 : UNDEFINED, this.rank);
+    if (sub === null) return null;
+    const { world, ranks } = sub[kInternals]();
+    return new CartComm(world, sub.contextId, ranks, sub.rank, dims, periods);
+  }
+
+  /**
    * A communicator of the group's members, ranked in group order; null on the ranks not in it.
    * The group must be a subset of this communicator, the same on every rank. Collective over this one.
    */
@@ -1036,6 +1048,9 @@ export class Comm {
 
   Split(color: number | null = 0, key = 0): Promise<Comm | null> { return this.split(color, key); }
   Get_group(): Group { return this.group; }
+  Create_cart(dims: readonly number[], periods?: readonly boolean[] | null, reorder = false): Promise<CartComm | null> {
+    return this.createCart(dims, { periods: periods ?? undefined, reorder });
+  }
   Create(group: Group): Promise<Comm | null> { return this.create(group); }
   Dup(): Promise<Comm> { return this.dup(); }
 
@@ -1531,4 +1546,100 @@ function isCancellation(error: unknown, signal: AbortSignal): boolean {
 let abortJob: (code: number, reason: string) => Promise<never> = (code) => process.exit(code);
 export function setAbortHandler(handler: (code: number, reason: string) => Promise<never>): void {
   abortJob = handler;
+}
+
+/** MPI_Dims_create: `dims` (or `ndims` zeros) with every 0 filled so that the product is `nnodes`, as even as possible, larger first. */
+export function computeDims(nnodes: number, dims: number | readonly number[]): number[] {
+  const out = typeof dims === 'number' ? new Array<number>(dims).fill(0) : [...dims];
+  if (!Number.isInteger(nnodes) || nnodes < 1 || !out.every((d) => Number.isInteger(d) && d >= 0) || out.length === 0) {
+    throw new MPIError('ERR_MPI_ARG', 'computeDims: nnodes must be a positive integer, dims non-negative integers');
+  }
+  const fixed = out.filter((d) => d > 0).reduce((a, b) => a * b, 1);
+  const free = out.filter((d) => d === 0).length;
+  if (nnodes % fixed !== 0) throw new MPIError('ERR_MPI_ARG', `computeDims: ${nnodes} nodes do not divide by the fixed dimensions (${fixed})`);
+  if (free === 0) {
+    if (fixed !== nnodes) throw new MPIError('ERR_MPI_ARG', `computeDims: the dimensions make ${fixed} nodes, not ${nnodes}`);
+    return out;
+  }
+  // Prime factors, largest first, each onto the currently smallest free dimension: as even as possible.
+  const factors: number[] = [];
+  let rest = nnodes / fixed;
+  for (let p = 2; p * p <= rest; p++) while (rest % p === 0) { factors.push(p); rest /= p; }
+  if (rest > 1) factors.push(rest);
+  const fill = new Array<number>(free).fill(1);
+  for (const factor of factors.sort((a, b) => b - a)) {
+    fill.sort((a, b) => a - b);
+    fill[0]! *= factor;
+  }
+  fill.sort((a, b) => b - a);
+  let next = 0;
+  return out.map((d) => (d === 0 ? fill[next++]! : d));
+}
+
+/** A communicator with a Cartesian topology (Comm.createCart). */
+export class CartComm extends Comm {
+  readonly dims: readonly number[];
+  readonly periods: readonly boolean[];
+  /** This rank's coordinates. */
+  readonly coords: readonly number[];
+
+  /** @internal Made by Comm.createCart(). */
+  constructor(world: World, contextId: number, ranks: readonly number[], rank: number, dims: readonly number[], periods: readonly boolean[]) {
+    super(world, contextId, ranks, rank);
+    this.dims = Object.freeze([...dims]);
+    this.periods = Object.freeze([...periods]);
+    this.coords = Object.freeze(this.getCoords(rank));
+  }
+
+  get ndim(): number { return this.dims.length; }
+
+  /** The coordinates of a rank of this communicator. */
+  getCoords(rank: number): number[] {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) throw new MPIError('ERR_MPI_RANK', `getCoords: ${String(rank)} is not a rank of this grid`);
+    const coords = new Array<number>(this.dims.length);
+    for (let i = this.dims.length - 1; i >= 0; i--) {
+      coords[i] = rank % this.dims[i]!;
+      rank = Math.floor(rank / this.dims[i]!);
+    }
+    return coords;
+  }
+
+  /** The rank at these coordinates; periodic dimensions wrap, others must be in range. */
+  getCartRank(coords: readonly number[]): number {
+    if (!Array.isArray(coords) || coords.length !== this.dims.length || !coords.every(Number.isInteger)) {
+      throw new MPIError('ERR_MPI_ARG', `getCartRank: coords must be ${this.dims.length} integers`);
+    }
+    let rank = 0;
+    for (let i = 0; i < this.dims.length; i++) {
+      let c = coords[i]!;
+      const d = this.dims[i]!;
+      if (this.periods[i]) c = ((c % d) + d) % d;
+      else if (c < 0 || c >= d) throw new MPIError('ERR_MPI_RANK', `getCartRank: coordinate ${c} is outside non-periodic dimension ${i} (0…${d - 1})`);
+      rank = rank * d + c;
+    }
+    return rank;
+  }
+
+  /** [source, dest] for a shift by `disp` along `direction`: PROC_NULL past a non-periodic edge. */
+  shift(direction: number, disp: number): [number, number] {
+    if (!Number.isInteger(direction) || direction < 0 || direction >= this.dims.length) {
+      throw new MPIError('ERR_MPI_ARG', `shift: direction must be 0…${this.dims.length - 1}`);
+    }
+    if (!Number.isInteger(disp)) throw new MPIError('ERR_MPI_ARG', 'shift: disp must be an integer');
+    const neighbour = (delta: number): number => {
+      const coords = [...this.coords];
+      coords[direction]! += delta;
+      const d = this.dims[direction]!;
+      if (!this.periods[direction] && (coords[direction]! < 0 || coords[direction]! >= d)) return PROC_NULL;
+      return this.getCartRank(coords);
+    };
+    return [neighbour(-disp), neighbour(disp)];
+  }
+
+  // mpi4py spellings
+  Get_dim(): number { return this.ndim; }
+  Get_coords(rank: number): number[] { return this.getCoords(rank); }
+  Get_cart_rank(coords: readonly number[]): number { return this.getCartRank(coords); }
+  Shift(direction: number, disp: number): [number, number] { return this.shift(direction, disp); }
+  Get_topo(): [number[], boolean[], number[]] { return [[...this.dims], [...this.periods], [...this.coords]]; }
 }

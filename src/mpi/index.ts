@@ -17,7 +17,7 @@ import { World } from './world.js';
 import type { ProgressMode, ErrorHandling } from '../index.js';
 
 export {
-  Comm, ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, MAX_RANKS, MAX_CONTEXTS, IN_PLACE, type InPlace, type VSpec,
+  Comm, CartComm, computeDims, ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, MAX_RANKS, MAX_CONTEXTS, IN_PLACE, type InPlace, type VSpec,
 } from './comm.js';
 export {
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,
@@ -202,3 +202,6 @@ function jobAbort(code: number, reason: string): void {
   }
   setTimeout(() => process.exit(code), 200);
 }
+
+/** mpi4py spelling of computeDims. */
+export { computeDims as Compute_dims } from './comm.js';

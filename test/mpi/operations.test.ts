@@ -51,6 +51,14 @@ describe('MPI operations under ucx-run', () => {
     ]);
   });
 
+  it('Cartesian topologies: computeDims, createCart coords and shifts, a halo exchange, smaller grids', async () => {
+    const result = await ucxRun(4, 'mpi-cart.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
+      'computeDims', 'coords, cart ranks, shifts', 'halo exchange', 'smaller grid, errors',
+    ]);
+  });
+
   it('communicators: split, dup, COMM_SELF, and no message crosses from one to another', async () => {
     const result = await ucxRun(4, 'mpi-comms.mjs').done;
     expect(result.code, explain(result)).toBe(0);
