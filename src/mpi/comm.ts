@@ -126,6 +126,28 @@ function slice(data: Data, offset: number, length: number): Data {
   return { ptr: data.ptr + BigInt(offset), length, memoryType: data.memoryType };
 }
 
+/**
+ * The block size of an equal-block collective: `local`'s length, or with IN_PLACE `whole` split into
+ * `size` (evenly); `whole`, where this rank has it, must hold `size` blocks.
+ */
+function equalBlock(what: string, local: ArrayBufferView | InPlace, localName: string,
+  whole: ArrayBufferView | null, wholeName: string, size: number): number {
+  let n: number;
+  if (local === IN_PLACE) {
+    if (whole!.byteLength % size !== 0) {
+      throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} of ${whole!.byteLength} bytes does not split into ${size} blocks`);
+    }
+    n = whole!.byteLength / size;
+  } else {
+    validateHost(local, localName);
+    n = local.byteLength;
+  }
+  if (whole !== null && whole.byteLength < n * size) {
+    throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} has ${whole.byteLength} bytes, ${n * size} needed`);
+  }
+  return n;
+}
+
 /** Block `r` of a VSpec's buffer. */
 function block(blocks: VBlocks, r: number): Uint8Array {
   return blocks.out.subarray(blocks.offsets[r]!, blocks.offsets[r]! + blocks.lengths[r]!);
@@ -661,15 +683,7 @@ export class Comm {
     const isRoot = this.rank === root;
     if (isRoot) validateHost(recvbuf, 'recvbuf');
     if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Gather only');
-    let n: number;
-    if (sendbuf === IN_PLACE) {
-      if (recvbuf!.byteLength % size !== 0) throw new MPIError('ERR_MPI_COUNT', `Gather: recvbuf of ${recvbuf!.byteLength} bytes does not split into ${size} blocks`);
-      n = recvbuf!.byteLength / size;
-    } else {
-      validateHost(sendbuf, 'sendbuf');
-      n = sendbuf.byteLength;
-    }
-    if (isRoot && recvbuf!.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Gather: recvbuf has ${recvbuf!.byteLength} bytes, ${n * size} needed`);
+    const n = equalBlock('Gather', sendbuf, 'sendbuf', isRoot ? recvbuf : null, 'recvbuf', size);
     const own = sendbuf === IN_PLACE ? bytes(recvbuf!).subarray(root * n, root * n + n) : bytes(sendbuf);
     if (size === 1) {
       if (sendbuf !== IN_PLACE) bytes(recvbuf!).set(own);
@@ -708,15 +722,7 @@ export class Comm {
     const isRoot = this.rank === root;
     if (isRoot) validateHost(sendbuf, 'sendbuf');
     if (recvbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Scatter only');
-    let n: number;
-    if (recvbuf === IN_PLACE) {
-      if (sendbuf!.byteLength % size !== 0) throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf of ${sendbuf!.byteLength} bytes does not split into ${size} blocks`);
-      n = sendbuf!.byteLength / size;
-    } else {
-      validateHost(recvbuf, 'recvbuf');
-      n = recvbuf.byteLength;
-    }
-    if (isRoot && sendbuf!.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf has ${sendbuf!.byteLength} bytes, ${n * size} needed`);
+    const n = equalBlock('Scatter', recvbuf, 'recvbuf', isRoot ? sendbuf : null, 'sendbuf', size);
     const out = recvbuf === IN_PLACE ? null : bytes(recvbuf);
     if (size === 1) {
       out?.set(bytes(sendbuf!).subarray(0, n));
@@ -754,16 +760,8 @@ export class Comm {
     this.#use();
     validateHost(recvbuf, 'recvbuf');
     const size = this.size;
-    let n: number;
-    if (sendbuf === IN_PLACE) {
-      if (recvbuf.byteLength % size !== 0) throw new MPIError('ERR_MPI_COUNT', `Allgather: recvbuf of ${recvbuf.byteLength} bytes does not split into ${size} blocks`);
-      n = recvbuf.byteLength / size;
-    } else {
-      validateHost(sendbuf, 'sendbuf');
-      n = sendbuf.byteLength;
-      if (recvbuf.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Allgather: recvbuf has ${recvbuf.byteLength} bytes, ${n * size} needed`);
-      bytes(recvbuf).set(bytes(sendbuf), this.rank * n);
-    }
+    const n = equalBlock('Allgather', sendbuf, 'sendbuf', recvbuf, 'recvbuf', size);
+    if (sendbuf !== IN_PLACE) bytes(recvbuf).set(bytes(sendbuf), this.rank * n);
     if (size === 1) return;
     const tag = this.#nextTag();
     const out = bytes(recvbuf);
