@@ -5,13 +5,12 @@
 //   u32 magic 'NUTC' (0x4354554e) · u32 frame count n · n × u64 frame sizes · the frames' bytes
 //
 // Host memory only: a DeviceMemory frame is refused with ERR_TRANSPORT_UNSUPPORTED.
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { Inbox } from './inbox.js';
+import { ConnectionBase } from './connection.js';
 import {
   TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, asBuffer,
   parseAddress, formatAddress, type Connection, type ConnectOptions, type ConnectionHandler, type Frame,
-  type RecvOptions, type Transport, type TransportListener,
+  type Transport, type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
 
@@ -27,18 +26,11 @@ type ParseState =
   | { kind: 'sizes'; count: number }
   | { kind: 'frames'; sizes: number[]; frames: Buffer[]; index: number; filled: number };
 
-export class TcpConnection extends EventEmitter implements Connection {
+export class TcpConnection extends ConnectionBase implements Connection {
   readonly scheme = 'tcp';
   readonly localAddress: string;
   readonly peerAddress: string;
-  readonly finished: Promise<void>;
   readonly #socket: net.Socket;
-  readonly #inbox = new Inbox();
-  #state: 'open' | 'closing' | 'closed' = 'open';
-  /** close() or abort() was called here. */
-  #local = false;
-  #error: TransportError | undefined;
-  #resolveFinished!: () => void;
   // receive parser
   #chunks: Buffer[] = [];
   #available = 0;
@@ -51,23 +43,20 @@ export class TcpConnection extends EventEmitter implements Connection {
     socket.setNoDelay(true);
     this.localAddress = formatAddress('tcp', socket.localAddress ?? '0.0.0.0', socket.localPort ?? 0);
     this.peerAddress = formatAddress('tcp', socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0);
-    this.finished = new Promise<void>((resolve) => { this.#resolveFinished = resolve; });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#broken(resetError('the peer closed the connection')));
     socket.on('error', (error) => this.#broken(resetError(error.message, error)));
     socket.on('close', () => {
       this.#broken(resetError('the connection closed'));
-      this.#finish();
+      this.markClosed(this.brokenBy);
     });
   }
-
-  get closed(): boolean { return this.#state !== 'open' || this.#error !== undefined; }
 
   send(frames: readonly Frame[]): Promise<void> {
     try {
       validateFrames(frames, false);
-      if (this.#local) throw closedError();
-      if (this.#error !== undefined) throw this.#error;
+      if (this.closedHere) throw closedError();
+      if (this.brokenBy !== undefined) throw this.brokenBy;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -78,7 +67,7 @@ export class TcpConnection extends EventEmitter implements Connection {
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error | null): void => {
         if (!error) resolve();
-        else reject(this.#local ? closedError() : this.#error ?? resetError(error.message, error));
+        else reject(this.closedHere ? closedError() : this.brokenBy ?? resetError(error.message, error));
       };
       const socket = this.#socket;
       socket.cork();
@@ -95,22 +84,11 @@ export class TcpConnection extends EventEmitter implements Connection {
     });
   }
 
-  recv(opts: RecvOptions = {}): Promise<Buffer[]> {
-    try {
-      validateRecvOptions(opts);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#inbox.take(opts.signal);
-  }
-
   close(): Promise<void> {
-    if (this.#state === 'open') {
-      this.#state = 'closing';
-      this.#local = true;
-      this.#inbox.end(closedError(), false);
+    if (this.state === 'open') {
+      this.beginClosing();
       if (this.#socket.destroyed) {
-        this.#finish();
+        this.markClosed(this.brokenBy);
       } else {
         // FIN after what was written; the peer reads it all, then sees the end.
         this.#socket.end();
@@ -123,10 +101,8 @@ export class TcpConnection extends EventEmitter implements Connection {
   }
 
   abort(): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closing';
-    this.#local = true;
-    this.#inbox.end(closedError(), false);
+    if (this.state === 'closed') return;
+    this.beginClosing();
     // RST: the peer's pending receives fail at once; nothing more is delivered. Once a FIN went either way
     // there is no connection left to reset, and Node (20.x) then never finishes closing a reset socket's
     // handle: the process spins forever at exit. A plain destroy() does.
@@ -148,30 +124,22 @@ export class TcpConnection extends EventEmitter implements Connection {
   }
 
   #broken(error: TransportError): void {
-    if (this.#error !== undefined) return;
-    this.#error = error;
-    this.#inbox.end(this.#state === 'open' ? error : closedError(), this.#state === 'open');
-  }
-
-  #finish(): void {
-    if (this.#state === 'closed') return;
-    const local = this.#state === 'closing';
-    this.#state = 'closed';
-    this.#resolveFinished();
-    this.emit('close', local ? null : this.#error ?? null);
+    if (this.brokenBy !== undefined) return;
+    this.brokenBy = error;
+    this.inbox.end(this.state === 'open' ? error : closedError(), this.state === 'open');
   }
 
   #protocolError(reason: string): void {
     const error = new TransportError('ERR_TRANSPORT_PROTOCOL', `not node-ucx tcp framing: ${reason}`);
-    this.#error ??= error;
-    this.#inbox.end(error, true);
+    this.brokenBy ??= error;
+    this.inbox.end(error, true);
     this.#socket.destroy();
   }
 
   // ---- receive parser ----
 
   #onData(chunk: Buffer): void {
-    if (this.#state !== 'open') return;
+    if (this.state !== 'open') return;
     this.#chunks.push(chunk);
     this.#available += chunk.length;
     for (;;) {
@@ -230,10 +198,10 @@ export class TcpConnection extends EventEmitter implements Connection {
   }
 
   #deliver(frames: Buffer[]): void {
-    this.#inbox.push(frames);
-    if (this.#inbox.full && !this.#socket.isPaused()) {
+    this.inbox.push(frames);
+    if (this.inbox.full && !this.#socket.isPaused()) {
       this.#socket.pause();
-      void this.#inbox.waitDrain().then(() => { if (!this.#socket.destroyed) this.#socket.resume(); });
+      void this.inbox.waitDrain().then(() => { if (!this.#socket.destroyed) this.#socket.resume(); });
     }
   }
 

@@ -10,13 +10,12 @@
 // A receive loop (the pump) keeps a receive posted at all times and moves
 // arrived messages into the inbox, so that what the peer sent before it closed
 // is never left in UCX's unexpected queue when the endpoint goes away.
-import { EventEmitter } from 'node:events';
 import { defaultWorker, UCXError, type Worker, type Endpoint } from '../index.js';
-import { Inbox } from './inbox.js';
+import { ConnectionBase } from './connection.js';
 import {
   TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, frameLength,
   asBuffer, parseAddress, formatAddress, invalidArgType, outOfRange,
-  type Connection, type ConnectOptions, type ConnectionHandler, type Frame, type RecvOptions, type Transport,
+  type Connection, type ConnectOptions, type ConnectionHandler, type Frame, type Transport,
   type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
@@ -45,21 +44,13 @@ function controlMessage(type: number): Buffer {
 const GOODBYE = controlMessage(TYPE_GOODBYE);
 const GOODBYE_ACK = controlMessage(TYPE_GOODBYE_ACK);
 
-export class UcxConnection extends EventEmitter implements Connection {
+export class UcxConnection extends ConnectionBase implements Connection {
   readonly scheme = 'ucx';
   readonly localAddress: string;
   readonly peerAddress: string;
-  readonly finished: Promise<void>;
   /** The node-ucx endpoint underneath (for info(), RMA, or raw operations next to the messages). */
   readonly endpoint: Endpoint;
-  readonly #inbox = new Inbox();
-  #state: 'open' | 'closing' | 'closed' = 'open';
-  /** close() or abort() was called here. */
-  #local = false;
-  /** Set once the connection broke or the peer said goodbye: sends fail with it. */
-  #error: TransportError | undefined;
   #ackReceived: (() => void) | undefined;
-  #resolveFinished!: () => void;
 
   /** @internal Made by ucxTransport().connect() and its listener. */
   constructor(endpoint: Endpoint, localAddress: string, peerAddress: string) {
@@ -67,20 +58,17 @@ export class UcxConnection extends EventEmitter implements Connection {
     this.endpoint = endpoint;
     this.localAddress = localAddress;
     this.peerAddress = peerAddress;
-    this.finished = new Promise<void>((resolve) => { this.#resolveFinished = resolve; });
     // The endpoint reports a broken connection on 'error'; the pump sees it as a rejected receive.
     endpoint.on('error', () => {});
     endpoint.once('close', () => this.#finish());
     void this.#pump();
   }
 
-  get closed(): boolean { return this.#state !== 'open' || this.#error !== undefined; }
-
   send(frames: readonly Frame[]): Promise<void> {
     try {
       validateFrames(frames, true);
-      if (this.#local) throw closedError();
-      if (this.#error !== undefined) throw this.#error;
+      if (this.closedHere) throw closedError();
+      if (this.brokenBy !== undefined) throw this.brokenBy;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -112,34 +100,21 @@ export class UcxConnection extends EventEmitter implements Connection {
     return all.then(() => undefined, (error: unknown) => { throw this.#mapError(error); });
   }
 
-  recv(opts: RecvOptions = {}): Promise<Buffer[]> {
-    try {
-      validateRecvOptions(opts);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#inbox.take(opts.signal);
-  }
-
   close(): Promise<void> {
-    if (this.#state !== 'open') return this.finished;
-    this.#state = 'closing';
-    this.#local = true;
-    this.#inbox.end(closedError(), false);
+    if (this.state !== 'open') return this.finished;
+    this.beginClosing();
     void this.#closeGracefully();
     return this.finished;
   }
 
   abort(): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closing';
-    this.#local = true;
-    this.#inbox.end(closedError(), false);
+    if (this.state === 'closed') return;
+    this.beginClosing();
     void this.endpoint.close({ force: true });
   }
 
   async #closeGracefully(): Promise<void> {
-    if (this.#error === undefined) {
+    if (this.brokenBy === undefined) {
       // GOODBYE goes after everything sent before; the peer's pump answers once it has received all of it.
       const acked = new Promise<void>((resolve) => { this.#ackReceived = resolve; });
       let timer: NodeJS.Timeout | undefined;
@@ -160,7 +135,7 @@ export class UcxConnection extends EventEmitter implements Connection {
     const header = Buffer.allocUnsafe(HEADER_MAX);
     try {
       for (;;) {
-        if (this.#inbox.full) await this.#inbox.waitDrain();
+        if (this.inbox.full) await this.inbox.waitDrain();
         // The header describes its own length (count, sizes, inline flag).
         await ep.recv(header);
         if (header.readUInt32LE(0) !== MAGIC || header.readUInt8(4) !== VERSION) {
@@ -169,8 +144,8 @@ export class UcxConnection extends EventEmitter implements Connection {
         const type = header.readUInt8(5);
         if (type === TYPE_GOODBYE) {
           // The peer closes: everything it sent is in the inbox. Say so, and refuse further sends.
-          this.#error ??= resetError('the peer closed the connection');
-          this.#inbox.end(this.#error, true);
+          this.brokenBy ??= resetError('the peer closed the connection');
+          this.inbox.end(this.brokenBy, true);
           ep.send(GOODBYE_ACK).catch(() => {});
           continue;
         }
@@ -205,27 +180,27 @@ export class UcxConnection extends EventEmitter implements Connection {
           frames = sizes.map((size) => (size === 0 ? EMPTY : Buffer.allocUnsafe(size)));
           await Promise.all(frames.map((frame) => (frame.length === 0 ? 0 : ep.recv(frame))));
         }
-        if (this.#state === 'open') this.#inbox.push(frames);
+        if (this.state === 'open') this.inbox.push(frames);
       }
     } catch (error) {
       if (error instanceof TransportError && error.code === 'ERR_TRANSPORT_PROTOCOL') {
-        this.#error ??= error;
-        this.#inbox.end(error, true);
+        this.brokenBy ??= error;
+        this.inbox.end(error, true);
         void ep.close({ force: true });
         return;
       }
       // The endpoint broke (peer died, reset) or was closed here.
-      const mapped = this.#error ?? (error instanceof TransportError ? error : resetError((error as Error).message, error));
-      if (this.#state === 'open') this.#error ??= mapped;
-      this.#inbox.end(this.#state === 'open' ? mapped : closedError(), true);
+      const mapped = this.brokenBy ?? (error instanceof TransportError ? error : resetError((error as Error).message, error));
+      if (this.state === 'open') this.brokenBy ??= mapped;
+      this.inbox.end(this.state === 'open' ? mapped : closedError(), true);
       if (!ep.closed) void ep.close({ force: ep.error !== undefined });
     }
   }
 
   #mapError(error: unknown): Error {
     if (error instanceof TransportError) return error;
-    if (this.#local) return closedError();
-    if (this.#error !== undefined) return this.#error;
+    if (this.closedHere) return closedError();
+    if (this.brokenBy !== undefined) return this.brokenBy;
     if (error instanceof UCXError) {
       if (error.code === 'ERR_UCX_CLOSED') return resetError('the connection closed', error);
       if (error.code === 'UCS_ERR_MESSAGE_TRUNCATED' || error.code === 'UCS_ERR_UNSUPPORTED' || error.code.startsWith('ERR_')) {
@@ -237,13 +212,10 @@ export class UcxConnection extends EventEmitter implements Connection {
   }
 
   #finish(): void {
-    if (this.#state === 'closed') return;
-    const local = this.#state === 'closing';
-    this.#state = 'closed';
-    this.#error ??= resetError('the connection closed');
-    this.#inbox.end(local ? closedError() : this.#error, !local);
-    this.#resolveFinished();
-    this.emit('close', local ? null : this.#error);
+    if (this.state === 'closed') return;
+    this.brokenBy ??= resetError('the connection closed');
+    this.inbox.end(this.state === 'closing' ? closedError() : this.brokenBy, this.state !== 'closing');
+    this.markClosed(this.brokenBy);
   }
 }
 
