@@ -7,10 +7,10 @@
 //
 // Whether UCX itself can move CUDA memory is a separate question:
 // `context.memoryTypes.includes('cuda')` (Debian's UCX is built without CUDA).
-import { native } from './native.js';
-import { UCXError, Status } from './errors.js';
-import { invalidArgType, invalidArgValue, outOfRange, validateInteger, validateObject, validateView } from './validate.js';
-import type { DeviceMemory } from './validate.js';
+import { UCXError, Status } from './util/errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, validateInteger, validateObject, validateView } from './util/validate.js';
+import type { DeviceMemory } from './util/data.js';
+import { native, type NativeCuda } from './native.js';
 
 export type { DeviceMemory };
 
@@ -47,14 +47,6 @@ export interface CudaBackend {
   memcpy(dst: bigint | ArrayBufferView, src: bigint | ArrayBufferView, bytes: number, kind: MemcpyKind): void;
 }
 
-/** The native functions the addon exports when it was built with the run-time CUDA loader. */
-interface NativeCuda {
-  cudaLoad(candidates: string[]): CudaAvailability;
-  cudaMalloc(bytes: number, managed: boolean): bigint;
-  cudaFree(ptr: bigint): void;
-  cudaMemcpy(dst: bigint | ArrayBufferView, src: bigint | ArrayBufferView, bytes: number, kind: number): void;
-}
-
 /**
  * Where libcudart is looked for, in order: NODE_UCX_CUDART (a path or a soname) first when set, then the
  * unversioned name (a CUDA toolkit or the LD_LIBRARY_PATH of a CUDA module), then the runtimes that ship
@@ -69,16 +61,14 @@ export function libraryCandidates(): string[] {
 const UNAVAILABLE = 'ERR_UCX_CUDA_UNAVAILABLE';
 
 function nativeBackend(): CudaBackend | null {
-  const addon = native as unknown as Partial<NativeCuda>;
-  if (typeof addon.cudaLoad !== 'function' || typeof addon.cudaMalloc !== 'function' ||
-      typeof addon.cudaFree !== 'function' || typeof addon.cudaMemcpy !== 'function') {
-    return null;
-  }
+  const { cudaLoad, cudaMalloc, cudaFree, cudaMemcpy } = native;
+  if (cudaLoad === undefined || cudaMalloc === undefined || cudaFree === undefined || cudaMemcpy === undefined) return null;
+  const addon: NativeCuda = { cudaLoad, cudaMalloc, cudaFree, cudaMemcpy };
   return {
-    load: (candidates) => addon.cudaLoad!([...candidates]),
-    malloc: (bytes, managed) => addon.cudaMalloc!(bytes, managed),
-    free: (ptr) => addon.cudaFree!(ptr),
-    memcpy: (dst, src, bytes, kind) => addon.cudaMemcpy!(dst, src, bytes, kind),
+    load: (candidates) => addon.cudaLoad([...candidates]),
+    malloc: (bytes, managed) => addon.cudaMalloc(bytes, managed),
+    free: (ptr) => addon.cudaFree(ptr),
+    memcpy: (dst, src, bytes, kind) => addon.cudaMemcpy(dst, src, bytes, kind),
   };
 }
 

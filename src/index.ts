@@ -1,21 +1,21 @@
 // node-ucx: UCX for Node.js. The public surface (see docs/api.md).
 import { native } from './native.js';
-import { Context } from './context.js';
-import type { Worker } from './worker.js';
-import type { Endpoint } from './endpoint.js';
-import type { Listener } from './listener.js';
+import { Context } from './core/context.js';
+import type { Worker } from './core/worker.js';
+import type { Endpoint } from './core/endpoint.js';
+import type { Listener } from './core/listener.js';
 
-export { Context, type ContextOptions, type Feature } from './context.js';
+export { Context, type ContextOptions, type Feature } from './core/context.js';
 export {
-  Worker, type WorkerOptions, type ProgressMode, type ErrorHandling, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
-  RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID,
-} from './worker.js';
-export { Listener } from './listener.js';
-export { Endpoint, type EndpointRole, type AtomicOp } from './endpoint.js';
-export { MemoryHandle, RemoteKey, type MemMapTarget } from './memory.js';
-export { UCXError, AbortError } from './errors.js';
-export { defaults } from './defaults.js';
-export type { Data, DeviceMemory } from './validate.js';
+  Worker, type WorkerOptions, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
+} from './core/worker.js';
+export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js';
+export { Listener } from './core/listener.js';
+export { Endpoint, type EndpointRole, type AtomicOp } from './core/endpoint.js';
+export { MemoryHandle, RemoteKey, type MemMapTarget } from './core/memory.js';
+export { UCXError, AbortError } from './util/errors.js';
+export { defaults, type ProgressMode, type ErrorHandling } from './core/defaults.js';
+export type { Data, DeviceMemory } from './util/data.js';
 
 const packageVersion = '0.1.0';
 

@@ -1,10 +1,12 @@
 // The typed loader for the addon: the only module that touches it. Everything
 // here mirrors csrc/ one to one; argument checks happen before these calls.
+// Once loaded, the addon gets the UCXError class (util/errors.ts) to make its errors with.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { Data } from './validate.js';
+import { UCXError } from './util/errors.js';
+import type { Data } from './util/data.js';
 
 export interface NativeRecvResult { length: number; tag: bigint }
 export interface NativeMessageResult { data: Buffer; tag: bigint }
@@ -89,7 +91,15 @@ export const enum NativeEvent {
   ActiveMessage = 3,
 }
 
-export interface NativeAddon {
+/** The run-time CUDA loader (csrc/cuda.cc): libcudart is dlopen'd, so the addon needs no CUDA to build. */
+export interface NativeCuda {
+  cudaLoad(candidates: string[]): { ok: boolean; reason: string; library?: string; devices?: number; runtimeVersion?: number };
+  cudaMalloc(bytes: number, managed: boolean): bigint;
+  cudaFree(ptr: bigint): void;
+  cudaMemcpy(dst: bigint | ArrayBufferView, src: bigint | ArrayBufferView, bytes: number, kind: number): void;
+}
+
+export interface NativeAddon extends Partial<NativeCuda> {
   Context: new (features: number, config: [string, string][]) => NativeContext;
   Worker: new (context: NativeContext, mode: number, spinUs: number, fallbackMs: number,
     handler: (kind: NativeEvent, ...args: unknown[]) => void) => NativeWorker;
@@ -99,8 +109,7 @@ export interface NativeAddon {
   version(): string;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
@@ -138,3 +147,4 @@ function load(): NativeAddon {
 }
 
 export const native: NativeAddon = load();
+native.setErrorClass(UCXError);

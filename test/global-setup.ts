@@ -6,10 +6,10 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(__dirname, '..');
   execFileSync(process.execPath, [path.join(root, 'scripts', 'setup.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
-  buildCPeer(path.join(root, 'test', 'fixtures'));
+  buildCPeer(path.join(root, 'test', 'interop', 'fixtures'));
 }
 
-/** Compiles test/fixtures/c-peer.c (the plain-UCP interop peer) when missing or older than its source. */
+/** Compiles test/interop/fixtures/c-peer.c (the plain-UCP interop peer) when missing or older than its source. */
 function buildCPeer(fixtures: string): void {
   const source = path.join(fixtures, 'c-peer.c');
   const binary = path.join(fixtures, 'bin', 'c-peer');

@@ -7,6 +7,7 @@ import { afterEach } from 'vitest';
 import { Context, type Worker, type Endpoint, type ProgressMode, type ErrorHandling } from 'node-ucx';
 
 export const PROGRESS_MODES = ['event', 'poll', 'adaptive'] as const;
+/** Fixtures several areas share (peer.mjs, ipc.mjs); an area's own fixtures sit in its fixtures/ folder. */
 export const FIXTURES = path.resolve(__dirname, 'fixtures');
 
 const live = new Set<ChildProcess>();
@@ -36,9 +37,9 @@ export interface Peer {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Forks a fixture with an IPC channel; it is SIGKILLed after the test whatever happens. */
+/** Forks a fixture (a path, or a name in test/fixtures/) with an IPC channel; it is SIGKILLed after the test whatever happens. */
 export function startPeer(fixture: string, args: string[] = [], env: Record<string, string> = {}): Peer {
-  const child = fork(path.join(FIXTURES, fixture), args, {
+  const child = fork(path.resolve(FIXTURES, fixture), args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -21,7 +21,7 @@ cp -a "$CUDA_HOME"/lib64/libcudart.so.[0-9]* "$stage/ucx/lib/"
 strip --strip-unneeded "$stage"/ucx/lib/*.so.*.*.* "$stage"/ucx/lib/ucx/*.so.*.*.* "$stage"/ucx/bin/* 2>/dev/null || true
 tar -C "$stage" -cf - ucx | xz -T0 -6 > .gpu/ucx.tar.xz
 tar --exclude=node_modules/typescript --exclude=node_modules/node-gyp --exclude=node_modules/@types \
-  -cf - node_modules dist build/Release/node_ucx.node test/fixtures/bin | xz -T0 -6 > .gpu/app.tar.xz
+  -cf - node_modules dist build/Release/node_ucx.node test/interop/fixtures/bin | xz -T0 -6 > .gpu/app.tar.xz
 [ -f .gpu/node.xz ] && [ .gpu/node.xz -nt "$(command -v node)" ] || xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz
 cp scripts/gpu/device-run.sh .gpu/
 du -ch .gpu/* | tail -1

@@ -9,5 +9,5 @@ const args = process.argv.slice(2);
 if (!args.some((a) => a === '--server' || a === '--client' || a.startsWith('--client='))) {
   process.env.UCX_NET_DEVICES ??= 'lo';
 }
-const { run } = await import('./bench-cli.js');
+const { run } = await import('./bench/cli.js');
 await run(args);

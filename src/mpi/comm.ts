@@ -6,7 +6,7 @@
 import { Endpoint, type Data, type DeviceMemory } from '../index.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
-import { encodeObject as encodeValue, decodeObject as decodeValue } from '../object-codec.js';
+import { encodeObject as encodeValue, decodeObject as decodeValue } from '../util/object-codec.js';
 import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';

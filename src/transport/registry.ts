@@ -1,6 +1,7 @@
 // Transports by URL scheme: a layer that is handed 'ucx://host:port' or
 // 'tcp://host:port' picks the transport with transportFor(url).
-import { parseAddress, invalidArgType, type Transport } from './types.js';
+import { parseAddress, type Transport } from './types.js';
+import { invalidArgType } from '../util/validate.js';
 
 const registry = new Map<string, Transport | (() => Transport)>();
 

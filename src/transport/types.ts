@@ -2,12 +2,14 @@
 // Dask's Comm / Listener / Backend, so that a higher layer (the MPI shim, a task
 // scheduler) can pick a transport by URL and never see which one it got.
 //
-// This module loads no native code: the TCP transport and the launcher use it
-// without the addon.
+// This module loads no native code (it imports only util/): the TCP transport
+// and the launcher use it without the addon.
 import type { EventEmitter } from 'node:events';
+import { invalidArgType, outOfRange, validateAbortSignal, validateObject } from '../util/validate.js';
+import type { DeviceMemory } from '../util/data.js';
 
-/** Device memory, as node-ucx describes it (see the core API). */
-export interface DeviceFrame { ptr: bigint; length: number; memoryType: 'cuda' | 'cuda-managed' | 'rocm' }
+/** Device memory, as node-ucx describes it (the core API's DeviceMemory). */
+export type DeviceFrame = DeviceMemory;
 /** One frame of a message: host memory (any ArrayBufferView) or device memory. */
 export type Frame = ArrayBufferView | DeviceFrame;
 
@@ -109,16 +111,7 @@ export class TransportAbortError extends Error {
   }
 }
 
-// ---- argument checks (Node's style of errors) -----------------------------
-
-export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
-  const shown = actual === null ? 'null' : typeof actual === 'object' ? `an instance of ${(actual as object).constructor?.name ?? 'Object'}` : `type ${typeof actual} (${String(actual)})`;
-  return Object.assign(new TypeError(`The "${name}" argument must be ${expected}. Received ${shown}`), { code: 'ERR_INVALID_ARG_TYPE' });
-}
-
-export function outOfRange(name: string, range: string, actual: unknown): RangeError {
-  return Object.assign(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`), { code: 'ERR_OUT_OF_RANGE' });
-}
+// ---- argument checks (util/validate.ts: the same errors as the core API) ----
 
 function isDeviceFrame(value: unknown): value is DeviceFrame {
   if (typeof value !== 'object' || value === null) return false;
@@ -152,9 +145,8 @@ export function asBuffer(view: ArrayBufferView): Buffer {
 }
 
 export function validateRecvOptions(opts: unknown): asserts opts is RecvOptions {
-  if (typeof opts !== 'object' || opts === null) throw invalidArgType('opts', 'of type object', opts);
-  const signal = (opts as RecvOptions).signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('opts.signal', 'an instance of AbortSignal', signal);
+  validateObject(opts, 'opts');
+  validateAbortSignal(opts.signal, 'opts.signal');
 }
 
 // ---- URLs -------------------------------------------------------------------

@@ -10,16 +10,16 @@
 // A receive loop (the pump) keeps a receive posted at all times and moves
 // arrived messages into the inbox, so that what the peer sent before it closed
 // is never left in UCX's unexpected queue when the endpoint goes away.
-import { defaultWorker, UCXError, type Worker, type Endpoint } from '../index.js';
+import { defaultWorker, UCXError, type Worker, type Endpoint, type Listener } from '../index.js';
+import { invalidArgType, outOfRange } from '../util/validate.js';
 import { ConnectionBase } from './connection.js';
 import {
   TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, frameLength,
-  asBuffer, parseAddress, formatAddress, invalidArgType, outOfRange,
+  asBuffer, parseAddress, formatAddress,
   type Connection, type ConnectOptions, type ConnectionHandler, type Frame, type Transport,
   type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
-import type { Listener } from '../index.js';
 
 const MAGIC = 0x5554554e; // 'NUTU'
 const VERSION = 1;

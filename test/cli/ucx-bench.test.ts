@@ -9,11 +9,11 @@ import readline from 'node:readline';
 import {
   parseSize, parseSizes, parseBenchArgs, planCases, windowCounts, formatSize, parseHostPort, UsageError,
   DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW,
-} from '../../dist/cli/bench-args.js';
-import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench-perftest.js';
-import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench-report.js';
-import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench-plot.js';
-import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench-doc.js';
+} from '../../dist/cli/bench/args.js';
+import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench/perftest.js';
+import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench/report.js';
+import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench/plot.js';
+import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench/doc.js';
 import { XMLValidator } from './xml-check.js';
 import { Context, version } from 'node-ucx';
 import * as cuda from 'node-ucx/cuda';

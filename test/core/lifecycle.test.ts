@@ -4,11 +4,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { Context, UCXError, AbortError, defaultWorker, listen, connect } from 'node-ucx';
-import { PROGRESS_MODES, FIXTURES, startPeer, within } from '../helpers.js';
+import { PROGRESS_MODES, startPeer, within } from '../helpers.js';
 
 function runScenario(scenario: string, mode: string): Promise<{ code: number | null; signal: string | null; ms: number; out: string }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(FIXTURES, 'exit-scenario.mjs'), scenario, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'exit-scenario.mjs'), scenario, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => { out += chunk; });
   child.stderr.on('data', (chunk: Buffer) => { out += chunk; });

@@ -1,8 +1,8 @@
-// The sendObject()/recvObject() bytes (src/object-codec.ts): whichever format a value takes, what comes
+// The sendObject()/recvObject() bytes (src/util/object-codec.ts): whichever format a value takes, what comes
 // out is what v8's structured clone round trip gives; malformed bytes are errors, never a crash or hang.
 import { describe, it, expect } from 'vitest';
 import v8 from 'node:v8';
-import { encodeObject, decodeObject, PLAIN_FORMAT } from '../../dist/object-codec.js';
+import { encodeObject, decodeObject, PLAIN_FORMAT } from '../../dist/util/object-codec.js';
 
 const V8_FORMAT = 0xff;
 

@@ -3,7 +3,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { FIXTURES, within } from '../helpers.js';
+import { within } from '../helpers.js';
 
 interface ThreadReport { index: number; sent: number; received: number; ok: boolean }
 
@@ -12,7 +12,7 @@ function startThreads(count: number, rounds: number, stayOpen: boolean): { threa
   const ports: Promise<number>[] = [];
   const reports: Promise<ThreadReport>[] = [];
   for (let index = 0; index < count; index++) {
-    const thread = new Thread(path.join(FIXTURES, 'thread-peer.mjs'), { workerData: { index, rounds, stayOpen } });
+    const thread = new Thread(path.join(__dirname, 'fixtures', 'thread-peer.mjs'), { workerData: { index, rounds, stayOpen } });
     threads.push(thread);
     ports.push(new Promise((resolve) => thread.once('message', (m: { port: number }) => resolve(m.port))));
     reports.push(new Promise((resolve, reject) => {

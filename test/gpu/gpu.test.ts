@@ -24,7 +24,7 @@ if (skipReason !== '') console.warn(`[test/gpu] GPU suite skipped: ${skipReason}
 const MiB = 1 << 20;
 /** UCX 1.13's v2 protocols crash with its CUDA transports, so node-ucx refuses that combination (see Context). */
 const V2_REFUSED = /^1\.13\./.test(version.ucx);
-const FIXTURES = path.resolve(__dirname, '../fixtures');
+const FIXTURES = path.resolve(__dirname, 'fixtures');
 
 /** Runs a fixture script to its end: exit code, signal and output. */
 function runFixture(fixture: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {

@@ -1,14 +1,14 @@
 // Wire compatibility with plain UCP: raw tag, stream and active messages against a C
-// program that uses only the public UCP API (test/fixtures/c-peer.c, compiled by
+// program that uses only the public UCP API (test/interop/fixtures/c-peer.c, compiled by
 // test/global-setup.ts), in both directions. The C peer echoes tag 0x100 as 0x101,
 // a length-prefixed stream, and AM 7 as AM 8 on the reply endpoint; tag 0x1FF makes
 // it print DONE and exit 0.
 import path from 'node:path';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { Context, type Worker, type Endpoint } from 'node-ucx';
-import { FIXTURES, startProcess, within, pattern, type Process } from '../helpers.js';
+import { startProcess, within, pattern, type Process } from '../helpers.js';
 
-const C_PEER = path.join(FIXTURES, 'bin', 'c-peer');
+export const C_PEER = path.join(__dirname, 'fixtures', 'bin', 'c-peer');
 const TAG_ECHO = 0x100n;
 const TAG_ECHO_REPLY = 0x101n;
 const TAG_QUIT = 0x1ffn;

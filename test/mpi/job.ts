@@ -6,7 +6,7 @@ import { afterEach } from 'vitest';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const UCX_RUN = path.join(ROOT, 'dist', 'cli', 'ucx-run.js');
-export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const FIXTURES = path.join(ROOT, 'test', 'mpi', 'fixtures');
 
 export interface JobResult {
   code: number | null;

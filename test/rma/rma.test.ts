@@ -1,11 +1,14 @@
-// RMA and atomics between real processes: the peer (test/fixtures/rma-peer.mjs)
+// RMA and atomics between real processes: the peer (test/rma/fixtures/rma-peer.mjs)
 // owns the memory and hands its rkey over an endpoint message; this process
 // puts, gets and runs atomics on it, and asks the peer over IPC what its memory
 // holds.
 import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { Context, UCXError, RemoteKey, version, type Worker, type Endpoint, type AtomicOp } from 'node-ucx';
 import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helpers.js';
+
+const RMA_PEER = path.join(__dirname, 'fixtures', 'rma-peer.mjs');
 
 const MiB = 1 << 20;
 
@@ -133,7 +136,7 @@ describe('RMA between two processes', () => {
   beforeEach(async () => {
     context = new Context();
     worker = context.createWorker();
-    peer = startPeer('rma-peer.mjs');
+    peer = startPeer(RMA_PEER);
     ep = await connectTo(worker, peer);
   });
 
@@ -610,8 +613,8 @@ describe('two client processes hammering one counter', () => {
     const context = new Context();
     const worker = context.createWorker();
     try {
-      const owner = startPeer('rma-peer.mjs');
-      const other = startPeer('rma-peer.mjs');
+      const owner = startPeer(RMA_PEER);
+      const other = startPeer(RMA_PEER);
       const { port } = await owner.next('ready');
       await other.next('ready');
       const ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect to owner');
@@ -651,7 +654,7 @@ describe.each(PROGRESS_MODES)('RMA basics in %s mode', (mode) => {
     const context = new Context();
     const worker = context.createWorker({ progress: mode });
     try {
-      const peer = startPeer('rma-peer.mjs', [mode]);
+      const peer = startPeer(RMA_PEER, [mode]);
       const ep = await connectTo(worker, peer);
       const region = await share(peer, ep, 'main', MiB);
       const data = pattern(MiB, 5);

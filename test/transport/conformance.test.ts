@@ -1,5 +1,6 @@
 // The Transport contract, run against every transport: the same behaviour over
-// UCX and over TCP, with the peer in another process (test/fixtures/transport-peer.mjs).
+// UCX and over TCP, with the peer in another process (test/transport/fixtures/transport-peer.mjs).
+import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { Context, type Worker } from 'node-ucx';
 import {
@@ -38,7 +39,7 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
   });
 
   beforeEach(async () => {
-    peer = startPeer('transport-peer.mjs', [scheme]);
+    peer = startPeer(path.join(__dirname, 'fixtures', 'transport-peer.mjs'), [scheme]);
     const { url } = await peer.next('ready');
     conn = await within(transport.connect(url as string), 10_000, `connect to ${String(url)}`);
     await peer.next('connection');

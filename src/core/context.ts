@@ -1,0 +1,125 @@
+// Context: one ucp_context (features, UCX configuration, memory types).
+import { UCXError, Status, closedError } from '../util/errors.js';
+import { invalidArgValue, validateOptionalObject, validateString, invalidArgType } from '../util/validate.js';
+import { native, type NativeContext } from '../native.js';
+import { defaults } from './defaults.js';
+import { Worker, type WorkerOptions } from './worker.js';
+import { MemoryHandle, type MemMapTarget } from './memory.js';
+import { kNative, kAttach, kDetach } from './internal.js';
+
+export type Feature = 'tag' | 'stream' | 'am' | 'rma' | 'amo';
+export interface ContextOptions {
+  /** UCP features to ask for; default: all of them. */
+  features?: Feature[];
+  /** UCX options without the 'UCX_' prefix, e.g. { TLS: 'tcp' }. They override UCX_* environment variables. */
+  config?: Record<string, string>;
+}
+
+// UCP_FEATURE_* bits (ucp.h). WAKEUP is always on: the event and adaptive progress modes need it.
+const FEATURE_BITS: Record<Feature, number> = { tag: 1 << 0, rma: 1 << 1, amo: (1 << 2) | (1 << 3), stream: 1 << 5, am: 1 << 6 };
+const FEATURE_WAKEUP = 1 << 4;
+const ALL_FEATURES = Object.keys(FEATURE_BITS) as Feature[];
+
+export class Context {
+  /** Memory types this UCX build can move, e.g. ['host'] or ['host', 'cuda', 'cuda-managed']. */
+  readonly memoryTypes: string[];
+  /**
+   * The memory types put/get/atomics may use: all of memoryTypes with UCX's memory-type-aware (v2)
+   * protocols (PROTO_ENABLE=y), only 'host' with the v1 protocols, which copy RMA data as host memory.
+   */
+  readonly rmaMemoryTypes: readonly string[];
+  /** The features this context was created with. */
+  readonly features: readonly Feature[];
+  readonly [kNative]: NativeContext;
+  #workers = new Set<Worker>();
+  #memory = new Set<MemoryHandle>();
+  #closed = false;
+
+  constructor(opts: ContextOptions = {}) {
+    validateOptionalObject(opts, 'opts');
+    const features = opts.features ?? ALL_FEATURES;
+    if (!Array.isArray(features)) throw invalidArgType('opts.features', 'an array', features);
+    let bits = FEATURE_WAKEUP;
+    for (const feature of features) {
+      if (!(feature in FEATURE_BITS)) {
+        throw invalidArgValue('opts.features', feature, `must contain only ${ALL_FEATURES.map((f) => `'${f}'`).join(', ')}`);
+      }
+      bits |= FEATURE_BITS[feature];
+    }
+    const config = opts.config ?? {};
+    validateOptionalObject(config, 'opts.config');
+    const entries = new Map<string, string>();
+    for (const [key, value] of Object.entries(defaults.ucxConfig)) {
+      if (process.env[`UCX_${key}`] === undefined) entries.set(key, value);
+    }
+    for (const [rawKey, value] of Object.entries(config)) {
+      validateString(value, `opts.config.${rawKey}`);
+      entries.set(rawKey.replace(/^UCX_/, ''), value);
+    }
+    this.features = Object.freeze([...new Set(features)]);
+    this[kNative] = new native.Context(bits, [...entries]);
+    this.memoryTypes = this[kNative].memoryTypes();
+    const effective = this.config();
+    const protoV2 = /^(y|yes|on|1)$/i.test(effective.PROTO_ENABLE ?? 'n');
+    if (protoV2 && /^1\.13\./.test(native.version()) && this.memoryTypes.includes('cuda') && cudaCopyEnabled(effective.TLS ?? 'all')) {
+      // Seen on an H200 with UCX 1.13.1 built with CUDA: the first active message between two processes
+      // (every endpoint's handshake) segfaults inside ucp_am_send_nbx when the cuda_copy transport is loaded.
+      this[kNative].close();
+      throw new UCXError(`UCX ${native.version()}'s v2 protocols (PROTO_ENABLE=y) crash endpoints between processes ` +
+        `when its CUDA transports are loaded; leave PROTO_ENABLE unset, exclude them (TLS: '^cuda_copy,cuda_ipc'), or use a newer UCX`,
+      'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+    }
+    this.rmaMemoryTypes = Object.freeze(protoV2 ? [...this.memoryTypes] : ['host']);
+  }
+
+  get closed(): boolean { return this.#closed; }
+
+  /** The effective UCX configuration, keyed without the 'UCX_' prefix. */
+  config(): Record<string, string> {
+    if (this.#closed) throw closedError('Context');
+    const result: Record<string, string> = {};
+    for (const line of this[kNative].config().split('\n')) {
+      const match = /^UCX_([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (match) result[match[1]!] = match[2]!;
+    }
+    return result;
+  }
+
+  createWorker(opts?: WorkerOptions): Worker {
+    if (this.#closed) throw closedError('Context');
+    return new Worker(this, opts);
+  }
+
+  /** Registers memory for RMA: host memory, `{ length }` to allocate, or device memory. */
+  memMap(target: MemMapTarget): MemoryHandle {
+    if (this.#closed) throw closedError('Context');
+    return new MemoryHandle(this, target);
+  }
+
+  /** Closes every worker (settling their operations) and releases the context once they are gone. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const handle of this.#memory) handle.unmap();
+    for (const worker of this.#workers) void worker.close();
+    this[kNative].close();
+  }
+
+  [kAttach](child: Worker | MemoryHandle): void {
+    if (child instanceof Worker) this.#workers.add(child);
+    else this.#memory.add(child);
+  }
+
+  [kDetach](child: Worker | MemoryHandle): void {
+    if (child instanceof Worker) this.#workers.delete(child);
+    else this.#memory.delete(child);
+  }
+}
+
+/** Whether a UCX_TLS value lets UCX load cuda_copy ('all', a list naming it or 'cuda', or a '^' list that does not). */
+function cudaCopyEnabled(tls: string): boolean {
+  const excluded = tls.startsWith('^');
+  const names = (excluded ? tls.slice(1) : tls).split(',').map((name) => name.trim());
+  const named = names.includes('cuda_copy') || names.includes('cuda');
+  return excluded ? !named : named || names.includes('all');
+}

@@ -1,0 +1,50 @@
+// The defaults that matter, in one place. Change them here (or per call) rather
+// than hunting for constants. Read once when an object is created.
+
+export type ProgressMode = 'event' | 'poll' | 'adaptive';
+/** 'peer': a dead peer fails pending operations (default). 'none': faster (shared memory on UCX 1.13), no failure detection. */
+export type ErrorHandling = 'peer' | 'none';
+
+export const defaults = {
+  /** Progress mode of new workers: 'event' sleeps on the worker's fd (idle CPU ~0). */
+  progressMode: 'event' as ProgressMode,
+  /**
+   * Endpoint error handling. 'peer' (UCP_ERR_HANDLING_MODE_PEER): a dead peer fails pending operations with a
+   * coded error. On UCX 1.13 PEER mode excludes the shared-memory transports, which cannot detect a dead peer,
+   * so local traffic runs over TCP. 'none' gets shared memory (~10x lower latency), but only listener-made
+   * endpoints still learn of a dead peer (from the connection manager); on endpoints made from a worker address
+   * pending operations then stay pending. See docs/operations.md.
+   */
+  errorHandling: 'peer' as ErrorHandling,
+  /** poll mode: the longest stretch one spin runs before libuv gets the thread back (µs). */
+  pollSliceUs: 200,
+  /** adaptive mode: how long to keep spinning after the last activity before arming and sleeping (µs). */
+  adaptiveSpinUs: 100,
+  /**
+   * event mode: the same, briefly (µs; 0 = arm and sleep at once). A reply that comes within it is
+   * picked up without a wake-up, which costs 10-40 µs on a VM (an inter-processor interrupt each way);
+   * an idle worker still sleeps after at most this long.
+   */
+  eventSpinUs: 50,
+  /** event mode: progress timer that runs only while operations are outstanding, against a missed wake-up (ms). */
+  fallbackMs: 5,
+  /** Endpoint.close(): the longest a graceful close waits for the peer before the endpoint is let go (ms). */
+  closeTimeoutMs: 5000,
+  /** connect(): the longest to wait for the connection to be established (ms). */
+  connectTimeoutMs: 10000,
+  /** The first endpoint-scoped send waits this long for the peer's handshake reply (ms). */
+  handshakeTimeoutMs: 10000,
+  /**
+   * Endpoint heartbeat (ms); 0 = off. When on, an endpoint that has done the node-ucx handshake pings its
+   * peer this often and fails with UCS_ERR_ENDPOINT_TIMEOUT after 3 intervals without hearing from it.
+   * UCX 1.13 notices a dead process at once, but a silently cut link only after TCP gives up (minutes).
+   * Off by default: a peer whose event loop is blocked for 3 intervals would be declared dead too.
+   */
+  heartbeatMs: 0,
+  /**
+   * UCX options node-ucx sets unless the environment (UCX_*) or ContextOptions.config says otherwise.
+   * KEEPALIVE_INTERVAL: UCX 1.13 checks peers every 20 s; endpoints made from a worker address learn of a
+   * dead peer only through keepalive, and R1 wants pending operations rejected within 5 s.
+   */
+  ucxConfig: { KEEPALIVE_INTERVAL: '1s' } as Record<string, string>,
+};

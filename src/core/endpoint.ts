@@ -1,0 +1,445 @@
+// Endpoint: one ucp_ep. Raw UCP operations (tag, stream, AM, RMA, atomics) plus
+// endpoint-scoped messages (send/recv/sendObject), which add a small handshake
+// so that each connection has its own tag namespace (docs/wire-format.md).
+import { EventEmitter } from 'node:events';
+import { encodeObject, decodeObject } from '../util/object-codec.js';
+import { UCXError, Status, closedError } from '../util/errors.js';
+import { abortedError, deadline } from '../util/abort.js';
+import {
+  validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView, validateBytes,
+  invalidArgType, invalidArgValue, outOfRange,
+} from '../util/validate.js';
+import { toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
+import type { NativeEndpoint } from '../native.js';
+import { defaults } from './defaults.js';
+import type { Worker } from './worker.js';
+import { MAX_AM_ID, validateRawTag } from './tags.js';
+import { Session } from './session.js';
+import { RemoteKey, unpackRemoteKey } from './memory.js';
+import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack, RESOLVED } from './internal.js';
+
+/** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
+export type EndpointRole = 'client' | 'server' | 'address' | 'reply';
+export type AtomicOp = 'add' | 'and' | 'or' | 'xor' | 'swap' | 'fadd' | 'fand' | 'for' | 'fxor';
+
+// ucp_atomic_op_t values and whether the op fetches the old value.
+const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
+  add: [0, false], and: [3, false], or: [4, false], xor: [5, false],
+  swap: [1, true], fadd: [0, true], fand: [3, true], for: [4, true], fxor: [5, true],
+};
+const ATOMIC_CSWAP = 2;
+
+// UCP_AM_SEND_FLAG_* (ucp.h)
+const AM_REPLY = 1;
+const AM_EAGER = 2;
+const AM_RNDV = 4;
+
+export class Endpoint extends EventEmitter {
+  readonly worker: Worker;
+  readonly role: EndpointRole;
+  /** The peer as this side knows it: 'host:port' of the listener, or the client's IP, or 'worker-address'. */
+  readonly peer: string;
+  readonly [kNative]: NativeEndpoint;
+  /** The endpoint-scoped protocol (send/recv/sendObject and the handshake behind them). */
+  readonly #session: Session;
+  #error: UCXError | undefined;
+  #closing: Promise<void> | undefined;
+  /** Sends UCX has not completed yet: a graceful close waits for them. */
+  #sends = new Set<Promise<void>>();
+  #rkeys = new Set<RemoteKey>();
+  #streamLost = false;
+
+  constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
+    super();
+    this.worker = worker;
+    this[kNative] = nativeEndpoint;
+    this.role = role;
+    this.peer = peer;
+    this.#session = new Session(this);
+  }
+
+  /** The tag this side receives endpoint-scoped messages on (bit 63 set). */
+  get localId(): bigint { return this.#session.localId; }
+
+  get closed(): boolean { return this.#closing !== undefined; }
+  /** The error that broke this endpoint, if one did. */
+  get error(): UCXError | undefined { return this.#error; }
+
+  // ---- endpoint-scoped messages ----
+
+  /** Sends one message to the peer's recv()/recvMessage()/recvObject(); any size, order kept. */
+  send(data: Data): Promise<void> {
+    try {
+      return this.#session.send(toNativeData(data, 'data', this.worker.context.memoryTypes));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Same as send(). */
+  sendMessage(data: Data): Promise<void> { return this.send(data); }
+
+  /** Receives the next message into `into`; resolves to its length. A message longer than `into` rejects with UCS_ERR_MESSAGE_TRUNCATED. */
+  recv(into: Data, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      return this.#session.recvInto(args, opts.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Receives the next message, whatever its size, into a new Buffer. */
+  recvMessage(opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    return this.#recvMessageAs(opts, (data) => data);
+  }
+
+  /**
+   * Sends a structured-clone copy of `value` (Map, Set, Date, BigInt, typed arrays, ... survive): plain
+   * data in node-ucx's compact format, anything else as v8.serialize() (object-codec.ts).
+   */
+  sendObject(value: unknown): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = encodeObject(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(bytes);
+  }
+
+  /** Receives the next message as a value sent by sendObject(). */
+  recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.#recvMessageAs(opts, decodeObject);
+  }
+
+  /** The next message of any size (probe, then a receive into a new Buffer), turned into a T by `map`. */
+  #recvMessageAs<T>(opts: { signal?: AbortSignal }, map: (data: Buffer) => T): Promise<T> {
+    try {
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      return this.#session.recvMessage(opts.signal, map);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // ---- raw UCP ----
+
+  /** ucp_tag_send_nbx (or the synchronous variant, which completes once the receiver matched it). */
+  tagSend(data: Data, tag: bigint, opts: { sync?: boolean } = {}): Promise<void> {
+    try {
+      const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
+      validateRawTag(tag);
+      validateOptionalObject(opts, 'opts');
+      this[kRequireOpen]();
+      return this[kTrack](this[kNative].tagSend(args.target, args.length, args.memoryType, tag, opts.sync === true));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  streamSend(data: Data): Promise<void> {
+    try {
+      const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
+      this[kRequireOpen]();
+      // Zero bytes on a byte stream is nothing to send; UCX 1.13 also asserts on the receiver if asked to.
+      if (args.length === 0) return RESOLVED;
+      return this[kTrack](this[kNative].streamSend(args.target, args.length, args.memoryType));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Receives stream bytes into `into`: whatever has arrived, or with waitAll exactly into.byteLength.
+   * Resolves to the count. Aborting it rejects at once, but UCX (1.13) cannot cancel a stream receive,
+   * so later streamRecv calls on this endpoint reject with ERR_UCX_STREAM_ABORTED.
+   */
+  streamRecv(into: Data, opts: { waitAll?: boolean; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      this[kRequireOpen]();
+      if (this.#streamLost) {
+        throw new UCXError('an aborted streamRecv left this endpoint\'s stream at an unknown position', 'ERR_UCX_STREAM_ABORTED', Status.ERR_CANCELED);
+      }
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      if (args.length === 0) return Promise.resolve(0);
+      const result = this[kNative].streamRecv(args.target, args.length, args.memoryType, opts.waitAll === true, 0);
+      if (!(result instanceof Promise) || signal === undefined) return Promise.resolve(result);
+      // UCX 1.13 cannot cancel a stream receive: on abort the promise rejects at once, UCX keeps
+      // the (still pinned) buffer and fills it when bytes come, and the stream's position is lost.
+      return new Promise<number>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.#streamLost = true;
+          reject(abortedError(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** ucp_am_send_nbx to the peer worker's handler for `id`. */
+  amSend(id: number, header: ArrayBufferView | null, data: Data | null,
+    opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
+    try {
+      validateInteger(id, 'id', 0, MAX_AM_ID);
+      if (header !== null) validateView(header, 'header');
+      const args: NativeDataArgs | null = data === null ? null : toNativeData(data, 'data', this.worker.context.memoryTypes);
+      validateOptionalObject(opts, 'opts');
+      if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
+      this[kRequireOpen]();
+      const flags = (opts.reply === true ? AM_REPLY : 0) | (opts.rendezvous === true ? AM_RNDV : 0) | (opts.eager === true ? AM_EAGER : 0);
+      return this[kTrack](this[kNative].amSend(id, header, args?.target ?? null, args?.length ?? 0, args?.memoryType ?? 0, flags));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // ---- RMA and atomics (docs/rma.md) ----
+
+  /** Unpacks a peer's MemoryHandle.packRkey() for put/get/atomics on this endpoint. */
+  unpackRkey(packed: Uint8Array): RemoteKey {
+    validateBytes(packed, 'packed');
+    this[kRequireOpen]();
+    const rkey = unpackRemoteKey(this, packed);
+    this.#rkeys.add(rkey);
+    return rkey;
+  }
+
+  /** Writes `from` to the peer's memory at remoteAddress. Resolves when the local buffer may be reused; flush() for remote completion. */
+  put(from: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
+    try {
+      const args = toNativeData(from, 'from', this.worker.context.memoryTypes);
+      const key = this.#checkAccess('put', rkey, remoteAddress, args.length, 1, args.memoryType);
+      return this[kTrack](this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Reads the peer's memory at remoteAddress into `into`. */
+  get(into: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
+    try {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      const key = this.#checkAccess('get', rkey, remoteAddress, args.length, 1, args.memoryType);
+      return this[kNative].get(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A remote atomic on a 4- or 8-byte word. Fetching ops resolve to the old value; 'add'/'and'/'or'/'xor' resolve to 0n. */
+  atomic(op: AtomicOp, remoteAddress: bigint, rkey: RemoteKey, value: bigint, opts: { size?: 4 | 8 } = {}): Promise<bigint> {
+    try {
+      const spec = Object.hasOwn(ATOMIC_OPS, op) ? ATOMIC_OPS[op] : undefined;
+      if (spec === undefined) throw invalidArgValue('op', op, `must be one of ${Object.keys(ATOMIC_OPS).join(', ')}`);
+      validateOptionalObject(opts, 'opts');
+      const size = atomicSize(opts.size);
+      const operand = atomicOperand(value, size, 'value');
+      const key = this.#checkAccess(`atomic '${op}'`, rkey, remoteAddress, size, size);
+      const [opcode, fetch] = spec;
+      const result = this[kNative].atomic(opcode, remoteAddress, key, operand, size, fetch);
+      return Promise.resolve(result).then((fetched) => fetched ?? 0n);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Atomically: if the word equals `compare`, store `swap`. Resolves to the old value. */
+  compareSwap(remoteAddress: bigint, rkey: RemoteKey, compare: bigint, swap: bigint, opts: { size?: 4 | 8 } = {}): Promise<bigint> {
+    try {
+      validateOptionalObject(opts, 'opts');
+      const size = atomicSize(opts.size);
+      const compareOperand = atomicOperand(compare, size, 'compare');
+      const swapOperand = atomicOperand(swap, size, 'swap');
+      const key = this.#checkAccess('compareSwap', rkey, remoteAddress, size, size);
+      const result = this[kNative].atomic(ATOMIC_CSWAP, remoteAddress, key, compareOperand, size, true, swapOperand);
+      return Promise.resolve(result).then((fetched) => fetched ?? 0n);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Completes every operation started on this endpoint, remotely too (ucp_ep_flush). */
+  flush(): Promise<void> {
+    try {
+      this[kRequireOpen]();
+      return this[kNative].flush() ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Orders: RMA and atomics issued after the fence complete after those before it (ucp_worker_fence). */
+  fence(): void {
+    this[kRequireOpen]();
+    this.worker[kNative].fence();
+  }
+
+  /** What UCX chose for this endpoint: transports ('posix/memory', 'tcp/lo', ...) and the full ucp_ep_print_info text. */
+  info(): { transports: string[]; text: string; role: EndpointRole; peer: string } {
+    this[kRequireOpen]();
+    const text = this[kNative].info();
+    const transports = new Set<string>();
+    for (const match of text.matchAll(/lane\[\d+\]:\s+\d+:([\w-]+\/[\w:.-]+?)(?:\.\d+)?\s/g)) transports.add(match[1]!);
+    return { transports: [...transports], text, role: this.role, peer: this.peer };
+  }
+
+  /**
+   * Closes the endpoint. Graceful by default (UCX flushes, the peer is told), bounded by
+   * defaults.closeTimeoutMs; `force` drops it at once. Pending receives reject. Idempotent.
+   */
+  close(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      try {
+        validateOptionalObject(opts, 'opts');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      this.#closing = this.#close(opts.force === true || this.#error !== undefined);
+    }
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals ----
+
+  [kRequireOpen](): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#closing !== undefined || this.worker.closed) throw closedError('Endpoint');
+  }
+
+  /** Tracks a send that UCX did not complete inline, so that a graceful close can wait for it. */
+  [kTrack](send: Promise<void> | undefined): Promise<void> {
+    if (send === undefined) return RESOLVED;
+    this.#sends.add(send);
+    const forget = (): void => { this.#sends.delete(send); };
+    send.then(forget, forget);
+    return send;
+  }
+
+  /** A handshake-channel message for this endpoint (the worker routes them by receiver id, see handshake.ts). */
+  [kOnHandshake](type: number, sender: bigint): void {
+    this.#session.onMessage(type, sender);
+  }
+
+  /** UCX's v1 RMA protocols copy through host memory whatever the memory is: a segfault, not an error. */
+  #checkRmaMemory(op: string, side: 'local' | 'remote', type: string): void {
+    const rmaTypes = this.worker.context.rmaMemoryTypes;
+    if (rmaTypes.includes(type)) return;
+    throw new UCXError(`${op} with ${side} '${type}' memory needs UCX's memory-type-aware protocols, which this ` +
+      `context does not use (its RMA memory types: ${rmaTypes.join(', ')}); create the Context with config { PROTO_ENABLE: 'y' }`,
+    'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+  }
+
+  /**
+   * Checks an RMA or atomic before UCX sees it. `op` and `localType` (a MEMORY_TYPES index) name the
+   * operation and its local buffer for the device-memory check; atomics have no local buffer.
+   */
+  #checkAccess(op: string, rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number, localType = MEMORY_TYPE_HOST) {
+    if (!(rkey instanceof RemoteKey)) throw invalidArgType('rkey', "a RemoteKey from this endpoint's unpackRkey()", rkey);
+    validateUint64(remoteAddress, 'remoteAddress');
+    this[kRequireOpen]();
+    if (!this.#rkeys.has(rkey)) throw invalidArgValue('rkey', rkey, 'was not unpacked on this endpoint (or is destroyed)');
+    if (localType !== MEMORY_TYPE_HOST || rkey.memoryType !== 'host') {
+      if (alignment > 1) {
+        // Seen on UCX 1.13.1 with CUDA (H200): a fetch-add on device memory segfaults in the target's
+        // ucp_atomic_req_handler with either protocol version. Atomics need a transport with device
+        // atomics (GPUDirect RDMA); node-ucx cannot tell those apart, so it refuses them all.
+        throw new UCXError(`${op} on '${rkey.memoryType}' memory is not supported: atomics work on host memory only`,
+          'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+      }
+      this.#checkRmaMemory(op, 'local', MEMORY_TYPES[localType]!);
+      this.#checkRmaMemory(op, 'remote', rkey.memoryType);
+    }
+    const end = rkey.base + BigInt(rkey.length);
+    if (remoteAddress < rkey.base || remoteAddress + BigInt(length) > end) {
+      throw outOfRange('remoteAddress', `within the remote region [0x${rkey.base.toString(16)}, 0x${end.toString(16)}) for ${length} bytes`, remoteAddress);
+    }
+    if (alignment > 1 && remoteAddress % BigInt(alignment) !== 0n) {
+      throw outOfRange('remoteAddress', `aligned to ${alignment} bytes for a ${alignment}-byte atomic`, remoteAddress);
+    }
+    return rkey[kNative];
+  }
+
+  /**
+   * A UCX reply endpoint handed to an active-message handler lives only as long as UCX keeps it, which
+   * is until its peer goes away (UCX 1.13 then frees it, unannounced): after the handler it is let go,
+   * and any later use is ERR_UCX_CLOSED rather than a use of freed memory.
+   */
+  [kExpire](): void {
+    if (this.#closing !== undefined) return;
+    this.#closing = RESOLVED;
+    this.#session.end(closedError('Endpoint'));
+    this[kNative].close(false);  // not owned: only forgets the pointer
+    this.worker[kDetach](this);
+  }
+
+  /** Called by RemoteKey.destroy(). */
+  [kDetach](rkey: RemoteKey): void {
+    this.#rkeys.delete(rkey);
+  }
+
+  /** UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
+  [kOnError](error: UCXError): void {
+    if (this.#error !== undefined || this.#closing !== undefined) return;
+    this.#error = error;
+    this.#session.end(error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    void this.close({ force: true });
+  }
+
+  async #close(force: boolean): Promise<void> {
+    this.#session.beginClose();
+    for (const rkey of this.#rkeys) rkey.destroy();
+    if (!force) {
+      // Graceful: let this endpoint's sends finish (a rendezvous send completes only once the
+      // peer receives it, which ucp_ep_flush does not wait for), then flush, all bounded: a peer
+      // that never takes its data cannot hold close() forever, and UCX then cancels what is left.
+      try {
+        const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#session.goodbye());
+        await deadline(sends, defaults.closeTimeoutMs, 'endpoint sends and flush before close');
+      } catch {
+        force = true;
+      }
+    }
+    this.#session.end(this.#error ?? closedError('Endpoint'));
+    try {
+      const closing = this[kNative].close(force);
+      if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close');
+    } catch {
+      // The endpoint is gone either way: a close that UCX fails (peer already dead) or that
+      // outlives its bound still leaves it closed, and close() must not reject for it.
+    }
+    this.worker[kDetach](this);
+    this.emit('close');
+  }
+}
+
+function atomicSize(size: unknown): 4 | 8 {
+  if (size === undefined) return 8;
+  if (size !== 4 && size !== 8) throw outOfRange('opts.size', '4 or 8', size);
+  return size;
+}
+
+/** Accepts signed or unsigned values that fit `size` bytes; UCX takes the two's-complement bits. */
+function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
+  if (typeof value !== 'bigint') throw invalidArgType(name, 'of type bigint', value);
+  const bits = BigInt(size * 8);
+  if (value < -(1n << (bits - 1n)) || value >= 1n << bits) {
+    throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
+  }
+  return BigInt.asUintN(Number(bits), value);
+}

@@ -1,0 +1,416 @@
+// Worker: one ucp_worker with its progress engine, the tag receive side, active
+// message handlers, listeners and the endpoints made from it.
+import { EventEmitter } from 'node:events';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { UCXError, closedError } from '../util/errors.js';
+import { abortedError, deadline, withAbort } from '../util/abort.js';
+import {
+  validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
+  validatePort, validateString, validateBytes, invalidArgValue, outOfRange,
+} from '../util/validate.js';
+import { toNativeData, type Data } from '../util/data.js';
+import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
+import { defaults, type ProgressMode, type ErrorHandling } from './defaults.js';
+import type { Context } from './context.js';
+import { Endpoint, type EndpointRole } from './endpoint.js';
+import { Listener } from './listener.js';
+import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
+import { HandshakeType, parseHandshake } from './handshake.js';
+import {
+  kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
+} from './internal.js';
+
+export type { ProgressMode, ErrorHandling };
+export interface WorkerOptions {
+  progress?: ProgressMode;
+  /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
+  errorHandling?: ErrorHandling;
+}
+
+export interface ActiveMessage {
+  id: number;
+  header: Buffer;
+  /**
+   * The payload in host memory; for rendezvous messages it has been received in full before the handler
+   * runs. When the handler's `allocate` gave the memory, a view of its first `length` bytes (empty for
+   * device memory: see `target`).
+   */
+  data: Buffer;
+  length: number;
+  /** The endpoint to answer on, when the sender asked for it ({ reply: true }). */
+  reply: Endpoint | null;
+  /** What the handler's `allocate` returned, when the payload was received into it; otherwise null. */
+  target: Data | null;
+}
+export type ActiveMessageHandler = (message: ActiveMessage) => void | Promise<void>;
+
+export interface ActiveMessageOptions {
+  /**
+   * Where to receive a rendezvous payload (large, or sent with { rendezvous: true }): a view or
+   * DeviceMemory of at least `length` bytes, reused as the caller likes once the handler has it.
+   * Without it each one lands in a new Buffer. Eager payloads always arrive in a new Buffer.
+   * A throw, or a buffer too small or of a memory type this UCX lacks, drops the message and is
+   * reported like a throwing handler.
+   */
+  allocate?: (length: number, header: Buffer) => Data;
+}
+
+const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
+const EMPTY = Buffer.alloc(0);
+
+export interface WorkerStats {
+  /** UCX requests (and unknown-size receives) not yet completed. */
+  pendingRequests: number;
+  endpoints: number;
+  listeners: number;
+  /** Whether the worker currently keeps the event loop alive. */
+  keepsAlive: boolean;
+}
+
+/**
+ * Events: 'connection' (ep) when a peer that connected to this worker's address starts endpoint
+ * messaging with it; 'error' (err) for failures no promise carries; 'close'.
+ */
+export class Worker extends EventEmitter {
+  readonly context: Context;
+  readonly progressMode: ProgressMode;
+  readonly errorHandling: ErrorHandling;
+  readonly [kNative]: NativeWorker;
+  #endpoints = new Map<NativeEndpoint, Endpoint>();
+  /** The same endpoints by local id: handshake messages name the endpoint they are for. */
+  #byLocalId = new Map<bigint, Endpoint>();
+  #listeners = new Map<NativeListener, Listener>();
+  #amHandlers = new Map<number, ActiveMessageHandler>();
+  /** What `allocate` options returned: an AM payload that arrives in one of these is `target`. */
+  #allocated = new WeakSet<object>();
+  #address: Buffer | undefined;
+  #cancelSeq = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(context: Context, opts: WorkerOptions = {}) {
+    super();
+    validateOptionalObject(opts, 'opts');
+    const mode = opts.progress ?? defaults.progressMode;
+    if (!PROGRESS_MODES.includes(mode)) throw invalidArgValue('opts.progress', mode, "must be 'event', 'poll' or 'adaptive'");
+    const errorHandling = opts.errorHandling ?? defaults.errorHandling;
+    if (errorHandling !== 'peer' && errorHandling !== 'none') {
+      throw invalidArgValue('opts.errorHandling', errorHandling, "must be 'peer' or 'none'");
+    }
+    this.context = context;
+    this.progressMode = mode;
+    this.errorHandling = errorHandling;
+    const spinUs = mode === 'poll' ? defaults.pollSliceUs : mode === 'adaptive' ? defaults.adaptiveSpinUs : defaults.eventSpinUs;
+    this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
+      (kind, ...args) => this.#onEvent(kind, args));
+    if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true, false);
+    context[kAttach](this);
+  }
+
+  get closed(): boolean { return this.#closing !== undefined; }
+
+  /** This worker's UCX address: give it to a peer for connect({ address }). */
+  get address(): Buffer {
+    if (this.#closing) throw closedError('Worker');
+    this.#address ??= this[kNative].address();
+    return this.#address;
+  }
+
+  /** Opens a UCX listener (client-server connections over the sockaddr connection manager). */
+  async listen(opts: { host?: string; port?: number } = {}, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
+    validateOptionalObject(opts, 'opts');
+    const host = opts.host ?? '0.0.0.0';
+    const port = opts.port ?? 0;
+    validateString(host, 'opts.host');
+    validatePort(port, 'opts.port');
+    if (onConnection !== undefined) validateFunction(onConnection, 'onConnection');
+    const ip = await resolveHost(host);
+    if (this.#closing) throw closedError('Worker');
+    const nativeListener = this[kNative].listen(ip, port);
+    const listener = new Listener(this, nativeListener, onConnection);
+    this.#listeners.set(nativeListener, listener);
+    return listener;
+  }
+
+  /** Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected. */
+  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal } = {}): Promise<Endpoint> {
+    validateObject(to, 'to');
+    validateOptionalObject(opts, 'opts');
+    validateAbortSignal(opts.signal, 'opts.signal');
+    let nativeEndpoint: NativeEndpoint;
+    let role: EndpointRole;
+    let peer: string;
+    if ('address' in to) {
+      validateBytes(to.address, 'to.address');
+      if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
+      if (this.#closing) throw closedError('Worker');
+      if (opts.signal?.aborted) throw abortedError(opts.signal);
+      nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
+      role = 'address';
+      peer = 'worker-address';
+    } else {
+      validateString(to.host, 'to.host');
+      validatePort(to.port, 'to.port');
+      if (to.port === 0) throw outOfRange('to.port', '>= 1 and <= 65535', 0);
+      const ip = await resolveHost(to.host);
+      if (this.#closing) throw closedError('Worker');
+      if (opts.signal?.aborted) throw abortedError(opts.signal);
+      nativeEndpoint = this[kNative].connect(ip, to.port, this.errorHandling === 'peer');
+      role = 'client';
+      peer = `${to.host}:${to.port}`;
+    }
+    const endpoint = this[kWrapEndpoint](nativeEndpoint, role, peer);
+    try {
+      // A flush completes once wire-up is done, or fails if the peer is unreachable.
+      await deadline(endpoint.flush(), defaults.connectTimeoutMs, 'connect', opts.signal);
+    } catch (error) {
+      await endpoint.close({ force: true });
+      throw error;
+    }
+    return endpoint;
+  }
+
+  /** Receives a raw tagged message into `into`; `mask` selects which tag bits must match (default: all). */
+  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ length: number; tag: bigint }> {
+    try {
+      const data = toNativeData(into, 'into', this.context.memoryTypes);
+      validateRawTag(tag);
+      validateUint64(mask, 'mask');
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      if (this.#closing) throw closedError('Worker');
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = signal ? this[kNextCancelId]() : 0;
+      if (mask === FULL_MASK) {
+        // An exact match: the sender's tag is `tag`, so only the length crosses N-API and the result
+        // object is built here (building it natively cost more than the extra promise step).
+        const length = this[kNative].tagRecv(data.target, data.length, data.memoryType, tag, FULL_MASK, cancelId, true);
+        if (!(length instanceof Promise)) return Promise.resolve({ length, tag });
+        return withAbort(length, signal, () => this[kNative].cancel(cancelId)).then((received) => ({ length: received, tag }));
+      }
+      // The reserved bit is always matched, so a wildcard never takes an endpoint-scoped message.
+      const result = this[kNative].tagRecv(data.target, data.length, data.memoryType, tag, mask | RESERVED_TAG_BIT, cancelId);
+      if (!(result instanceof Promise)) return Promise.resolve(result);
+      return withAbort(result, signal, () => this[kNative].cancel(cancelId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). */
+  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ data: Buffer; tag: bigint }> {
+    try {
+      validateRawTag(tag);
+      validateUint64(mask, 'mask');
+      validateOptionalObject(opts, 'opts');
+      validateAbortSignal(opts.signal, 'opts.signal');
+      if (this.#closing) throw closedError('Worker');
+      const signal = opts.signal;
+      if (signal?.aborted) throw abortedError(signal);
+      const cancelId = this[kNextCancelId]();
+      const result = this[kNative].tagRecvMessage(tag, mask | RESERVED_TAG_BIT, cancelId);
+      return withAbort(result, signal, () => this[kNative].cancel(cancelId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Whether a matching raw message has arrived (it stays queued); progresses the worker first. */
+  tagProbe(tag: bigint, mask: bigint = FULL_MASK): { length: number; tag: bigint } | null {
+    validateRawTag(tag);
+    validateUint64(mask, 'mask');
+    if (this.#closing) throw closedError('Worker');
+    this[kNative].progress();
+    return this[kNative].tagProbe(tag, mask | RESERVED_TAG_BIT);
+  }
+
+  /** Sets (or with null removes) the handler of active messages with this id. */
+  onActiveMessage(id: number, handler: ActiveMessageHandler | null, opts: ActiveMessageOptions = {}): void {
+    validateInteger(id, 'id', 0, MAX_AM_ID);
+    if (handler !== null) validateFunction(handler, 'handler');
+    validateOptionalObject(opts, 'opts');
+    if (opts.allocate !== undefined) validateFunction(opts.allocate, 'opts.allocate');
+    if (this.#closing) throw closedError('Worker');
+    if (handler === null) {
+      if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false, false);
+      return;
+    }
+    // In poll mode a registered handler keeps the worker spinning, so arrivals are seen at once.
+    const allocate = opts.allocate;
+    this[kNative].setAmHandler(id, true, true, allocate === undefined ? undefined : (length, header) => {
+      try {
+        const target = allocate(length, header);
+        const args = toNativeData(target, 'the result of opts.allocate', this.context.memoryTypes);
+        if (args.length < length) throw outOfRange('the result of opts.allocate', `at least ${length} bytes (the payload)`, args.length);
+        this.#allocated.add(target as object);
+        return [args.target, args.memoryType, target];
+      } catch (error) {
+        this.#report(error);
+        return null;
+      }
+    });
+    this.#amHandlers.set(id, handler);
+  }
+
+  /** Completes every operation started on this worker (ucp_worker_flush). */
+  flush(): Promise<void> {
+    if (this.#closing) return Promise.reject(closedError('Worker'));
+    try {
+      return this[kNative].flush() ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** One manual round of progress; delivers what completed. Returns the number of UCX events. */
+  progress(): number {
+    if (this.#closing) throw closedError('Worker');
+    return this[kNative].progress();
+  }
+
+  /** Diagnostics: what the worker holds now. */
+  stats(): WorkerStats {
+    const [pending, waiters, endpoints, listeners, keepsAlive] = this[kNative].stats();
+    return { pendingRequests: pending + waiters, endpoints, listeners, keepsAlive };
+  }
+
+  /** Closes listeners and endpoints, settles every pending operation, and destroys the worker. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
+    await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close()));
+    await this[kNative].close();
+    this.context[kDetach](this);
+    this.emit('close');
+  }
+
+  // ---- internals used by Endpoint and Listener ----
+
+  [kNextCancelId](): number {
+    this.#cancelSeq = this.#cancelSeq >= 0xfffffffe ? 1 : this.#cancelSeq + 1;
+    return this.#cancelSeq;
+  }
+
+  [kWrapEndpoint](nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string): Endpoint {
+    let endpoint = this.#endpoints.get(nativeEndpoint);
+    if (endpoint === undefined) {
+      endpoint = new Endpoint(this, nativeEndpoint, role, peer);
+      this.#endpoints.set(nativeEndpoint, endpoint);
+      this.#byLocalId.set(endpoint.localId, endpoint);
+    }
+    return endpoint;
+  }
+
+  [kDetach](child: Endpoint | Listener): void {
+    if (child instanceof Endpoint) {
+      this.#endpoints.delete(child[kNative]);
+      this.#byLocalId.delete(child.localId);
+    } else {
+      this.#listeners.delete(child[kNative]);
+    }
+  }
+
+  /**
+   * A handshake-channel message. It names its receiver, except a first HELLO: that one belongs to the
+   * endpoint UCX answers on (a listener's or connect()'s pair), or comes from a peer that connected to
+   * our worker address, whose HELLO carries its own address. UCX's reply endpoint for such a peer is
+   * freed by UCX when the peer goes away, so the peer gets an endpoint of our own instead.
+   */
+  #onHandshake(header: Buffer, data: Buffer | null, replyNative: NativeEndpoint | null): void {
+    const message = parseHandshake(header);
+    if (message === null) return;
+    if (message.receiver !== 0n) {
+      this.#byLocalId.get(message.receiver)?.[kOnHandshake](message.type, message.sender);
+      return;
+    }
+    const known = replyNative === null ? undefined : this.#endpoints.get(replyNative);
+    if (known !== undefined) {
+      known[kOnHandshake](message.type, message.sender);
+      return;
+    }
+    if (message.type !== HandshakeType.Hello || data === null || data.length === 0 || this.#closing) return;
+    let nativeEndpoint: NativeEndpoint;
+    try {
+      nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
+    } catch (error) {
+      this.#report(error);
+      return;
+    }
+    const endpoint = this[kWrapEndpoint](nativeEndpoint, 'reply', 'worker-address');
+    endpoint[kOnHandshake](message.type, message.sender);
+    // Handed out once wired up, like a listener's: UCX 1.13 asserts on a rendezvous send queued during wire-up.
+    deadline(endpoint.flush(), defaults.connectTimeoutMs, 'reply endpoint wire-up').then(
+      () => { if (!endpoint.closed) this.emit('connection', endpoint); },
+      () => { void endpoint.close({ force: true }); });
+  }
+
+  #onEvent(kind: NativeEvent, args: unknown[]): void {
+    switch (kind) {
+      case NativeEvent.EndpointError: {
+        this.#endpoints.get(args[0] as NativeEndpoint)?.[kOnError](args[1] as UCXError);
+        break;
+      }
+      case NativeEvent.ConnRequest: {
+        const nativeListener = args[0] as NativeListener;
+        const listener = this.#listeners.get(nativeListener);
+        if (listener === undefined) nativeListener.reject(args[1]);
+        else listener[kOnConnRequest](args[1], args[2] as string);
+        break;
+      }
+      case NativeEvent.ActiveMessage: {
+        const [id, header, data, length, replyNative, status] = args as [number, Buffer, Buffer | null, number, NativeEndpoint | null, UCXError | null];
+        if (status !== null) {
+          this.#report(status);
+          break;
+        }
+        if (id === HANDSHAKE_AM_ID) {
+          this.#onHandshake(header, data, replyNative);
+          break;
+        }
+        const handler = this.#amHandlers.get(id);
+        if (handler === undefined) break;
+        // A reply endpoint that is not one of ours is UCX's, and lives only for this handler call (kExpire).
+        const known = replyNative === null || this.#endpoints.has(replyNative);
+        const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
+        const target = data !== null && this.#allocated.has(data) ? data as Data : null;
+        const payload = target === null ? data ?? EMPTY : hostView(target, length);
+        try {
+          const result = handler({ id, header, data: payload, length, reply, target });
+          if (result instanceof Promise) result.catch((error: unknown) => this.#report(error));
+        } catch (error) {
+          this.#report(error);
+        } finally {
+          if (!known) reply?.[kExpire]();
+        }
+        break;
+      }
+    }
+  }
+
+  /** A failure with no promise to carry it (a throwing AM handler): 'error' if someone listens, else uncaught. */
+  #report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.nextTick(() => { throw error; });
+  }
+}
+
+async function resolveHost(host: string): Promise<string> {
+  if (net.isIP(host) !== 0) return host;
+  const { address } = await dns.lookup(host);
+  return address;
+}
+
+/** The first `length` bytes of an allocator's host buffer as a Buffer; empty for device memory. */
+function hostView(target: Data, length: number): Buffer {
+  if (!ArrayBuffer.isView(target)) return EMPTY;
+  return Buffer.from(target.buffer, target.byteOffset, length);
+}
