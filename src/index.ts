@@ -1,16 +1,17 @@
 // node-ucx: UCX for Node.js. The public surface (see docs/api.md).
 import { native } from './native.js';
 import { Context } from './core/context.js';
-import type { Worker } from './core/worker.js';
+import type { Worker, ListenOptions } from './core/worker.js';
 import type { Endpoint } from './core/endpoint.js';
 import type { Listener } from './core/listener.js';
 
 export { Context, type ContextOptions, type Feature } from './core/context.js';
+export { DEFAULT_FEATURES } from './core/features.js';
 export {
-  Worker, type WorkerOptions, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
+  Worker, type WorkerOptions, type ListenOptions, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
 } from './core/worker.js';
 export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js';
-export { Listener } from './core/listener.js';
+export { Listener, type ConnectionRequest, type AcceptHook } from './core/listener.js';
 export { Endpoint, type EndpointRole, type AtomicOp } from './core/endpoint.js';
 export { MemoryHandle, RemoteKey, type MemMapTarget } from './core/memory.js';
 export { UCXError, AbortError } from './util/errors.js';
@@ -34,7 +35,7 @@ export function defaultWorker(): Worker {
   return sharedWorker;
 }
 
-export function listen(opts?: { host?: string; port?: number }, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
+export function listen(opts?: ListenOptions, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
   return defaultWorker().listen(opts, onConnection);
 }
 

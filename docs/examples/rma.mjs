@@ -6,7 +6,7 @@
 // owner does memMap/packRkey/sendObject, the client recvObject/unpackRkey/put.
 import { Context } from 'node-ucx';
 
-const context = new Context();              // features default to all, 'rma' and 'amo' included
+const context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] });   // RMA and atomics are opt-in
 const worker = context.createWorker();
 
 // ---- the owner: map a region and send { address, length, rkey } to whoever connects ----

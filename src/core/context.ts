@@ -1,24 +1,26 @@
 // Context: one ucp_context (features, UCX configuration, memory types).
 import { UCXError, Status, closedError } from '../util/errors.js';
-import { invalidArgValue, validateOptionalObject, validateString, invalidArgType } from '../util/validate.js';
+import { validateOptionalObject, validateString } from '../util/validate.js';
+import { stringRecord } from '../util/settings.js';
 import { native, type NativeContext } from '../native.js';
 import { defaults } from './defaults.js';
+import { DEFAULT_FEATURES, featureBits, requireFeature, type Feature } from './features.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import { MemoryHandle, type MemMapTarget } from './memory.js';
 import { kNative, kAttach, kDetach } from './internal.js';
 
-export type Feature = 'tag' | 'stream' | 'am' | 'rma' | 'amo';
+export type { Feature };
+
 export interface ContextOptions {
-  /** UCP features to ask for; default: all of them. */
+  /**
+   * UCP features to ask for; default: ['tag', 'stream', 'am']. RMA and atomics ('rma', 'amo') are opt-in:
+   * on transports where UCX emulates them (TCP, shared memory) a connected peer can read and write any
+   * memory of a process whose context enables them, registered or not (docs/security.md).
+   */
   features?: Feature[];
   /** UCX options without the 'UCX_' prefix, e.g. { TLS: 'tcp' }. They override UCX_* environment variables. */
   config?: Record<string, string>;
 }
-
-// UCP_FEATURE_* bits (ucp.h). WAKEUP is always on: the event and adaptive progress modes need it.
-const FEATURE_BITS: Record<Feature, number> = { tag: 1 << 0, rma: 1 << 1, amo: (1 << 2) | (1 << 3), stream: 1 << 5, am: 1 << 6 };
-const FEATURE_WAKEUP = 1 << 4;
-const ALL_FEATURES = Object.keys(FEATURE_BITS) as Feature[];
 
 export class Context {
   /** Memory types this UCX build can move, e.g. ['host'] or ['host', 'cuda', 'cuda-managed']. */
@@ -37,18 +39,12 @@ export class Context {
 
   constructor(opts: ContextOptions = {}) {
     validateOptionalObject(opts, 'opts');
-    const features = opts.features ?? ALL_FEATURES;
-    if (!Array.isArray(features)) throw invalidArgType('opts.features', 'an array', features);
-    let bits = FEATURE_WAKEUP;
-    for (const feature of features) {
-      if (!(feature in FEATURE_BITS)) {
-        throw invalidArgValue('opts.features', feature, `must contain only ${ALL_FEATURES.map((f) => `'${f}'`).join(', ')}`);
-      }
-      bits |= FEATURE_BITS[feature];
-    }
+    const { features, bits } = featureBits(opts.features ?? DEFAULT_FEATURES);
     const config = opts.config ?? {};
     validateOptionalObject(config, 'opts.config');
     const entries = new Map<string, string>();
+    // defaults.ucxConfig can be changed in place, so its values are checked here, where they are used.
+    stringRecord(defaults.ucxConfig, 'defaults.ucxConfig');
     for (const [key, value] of Object.entries(defaults.ucxConfig)) {
       if (process.env[`UCX_${key}`] === undefined) entries.set(key, value);
     }
@@ -56,7 +52,7 @@ export class Context {
       validateString(value, `opts.config.${rawKey}`);
       entries.set(rawKey.replace(/^UCX_/, ''), value);
     }
-    this.features = Object.freeze([...new Set(features)]);
+    this.features = Object.freeze(features);
     this[kNative] = new native.Context(bits, [...entries]);
     this.memoryTypes = this[kNative].memoryTypes();
     const effective = this.config();
@@ -90,9 +86,10 @@ export class Context {
     return new Worker(this, opts);
   }
 
-  /** Registers memory for RMA: host memory, `{ length }` to allocate, or device memory. */
+  /** Registers memory for RMA: host memory, `{ length }` to allocate, or device memory. Needs 'rma' or 'amo'. */
   memMap(target: MemMapTarget): MemoryHandle {
     if (this.#closed) throw closedError('Context');
+    requireFeature(this, 'memMap', 'rma', 'amo');
     return new MemoryHandle(this, target);
   }
 
@@ -123,3 +120,4 @@ function cudaCopyEnabled(tls: string): boolean {
   const named = names.includes('cuda_copy') || names.includes('cuda');
   return excluded ? !named : named || names.includes('all');
 }
+

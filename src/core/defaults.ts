@@ -1,11 +1,13 @@
 // The defaults that matter, in one place. Change them here (or per call) rather
-// than hunting for constants. Read once when an object is created.
+// than hunting for constants. Read once when an object is created. Each one is
+// checked when it is assigned (util/settings.ts).
+import { defineSettings, integerIn, oneOf, stringRecord, MAX_TIMEOUT_MS } from '../util/settings.js';
 
 export type ProgressMode = 'event' | 'poll' | 'adaptive';
 /** 'peer': a dead peer fails pending operations (default). 'none': faster (shared memory on UCX 1.13), no failure detection. */
 export type ErrorHandling = 'peer' | 'none';
 
-export const defaults = {
+export const defaults = defineSettings('defaults', {
   /** Progress mode of new workers: 'event' sleeps on the worker's fd (idle CPU ~0). */
   progressMode: 'event' as ProgressMode,
   /**
@@ -47,4 +49,18 @@ export const defaults = {
    * dead peer only through keepalive, and R1 wants pending operations rejected within 5 s.
    */
   ucxConfig: { KEEPALIVE_INTERVAL: '1s' } as Record<string, string>,
-};
+}, {
+  progressMode: oneOf('event', 'poll', 'adaptive'),
+  errorHandling: oneOf('peer', 'none'),
+  // A poll slice is how long the event loop is held: at most 100 ms.
+  pollSliceUs: integerIn(1, 100_000),
+  // Spin budgets run in slices (the loop keeps turning); a minute is already far beyond any use.
+  adaptiveSpinUs: integerIn(0, 60_000_000),
+  eventSpinUs: integerIn(0, 60_000_000),
+  fallbackMs: integerIn(1, 60_000),
+  closeTimeoutMs: integerIn(0, MAX_TIMEOUT_MS),
+  connectTimeoutMs: integerIn(1, MAX_TIMEOUT_MS),
+  handshakeTimeoutMs: integerIn(1, MAX_TIMEOUT_MS),
+  heartbeatMs: integerIn(0, MAX_TIMEOUT_MS),
+  ucxConfig: stringRecord,
+});

@@ -16,6 +16,7 @@ import type { Worker } from './worker.js';
 import { MAX_AM_ID, validateRawTag } from './tags.js';
 import { Session } from './session.js';
 import { RemoteKey, unpackRemoteKey } from './memory.js';
+import { requireFeature } from './features.js';
 import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack, RESOLVED } from './internal.js';
 
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
@@ -209,6 +210,7 @@ export class Endpoint extends EventEmitter {
   /** Unpacks a peer's MemoryHandle.packRkey() for put/get/atomics on this endpoint. */
   unpackRkey(packed: Uint8Array): RemoteKey {
     validateBytes(packed, 'packed');
+    requireFeature(this.worker.context, 'unpackRkey', 'rma', 'amo');
     this[kRequireOpen]();
     const rkey = unpackRemoteKey(this, packed);
     this.#rkeys.add(rkey);
@@ -219,6 +221,7 @@ export class Endpoint extends EventEmitter {
   put(from: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
     try {
       const args = toNativeData(from, 'from', this.worker.context.memoryTypes);
+      requireFeature(this.worker.context, 'put', 'rma');
       const key = this.#checkAccess('put', rkey, remoteAddress, args.length, 1, args.memoryType);
       return this[kTrack](this[kNative].put(args.target, args.length, args.memoryType, remoteAddress, key));
     } catch (error) {
@@ -230,6 +233,7 @@ export class Endpoint extends EventEmitter {
   get(into: Data, remoteAddress: bigint, rkey: RemoteKey): Promise<void> {
     try {
       const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      requireFeature(this.worker.context, 'get', 'rma');
       const key = this.#checkAccess('get', rkey, remoteAddress, args.length, 1, args.memoryType);
       return this[kNative].get(args.target, args.length, args.memoryType, remoteAddress, key) ?? RESOLVED;
     } catch (error) {
@@ -245,6 +249,7 @@ export class Endpoint extends EventEmitter {
       validateOptionalObject(opts, 'opts');
       const size = atomicSize(opts.size);
       const operand = atomicOperand(value, size, 'value');
+      requireFeature(this.worker.context, 'atomic', 'amo');
       const key = this.#checkAccess(`atomic '${op}'`, rkey, remoteAddress, size, size);
       const [opcode, fetch] = spec;
       const result = this[kNative].atomic(opcode, remoteAddress, key, operand, size, fetch);
@@ -261,6 +266,7 @@ export class Endpoint extends EventEmitter {
       const size = atomicSize(opts.size);
       const compareOperand = atomicOperand(compare, size, 'compare');
       const swapOperand = atomicOperand(swap, size, 'swap');
+      requireFeature(this.worker.context, 'compareSwap', 'amo');
       const key = this.#checkAccess('compareSwap', rkey, remoteAddress, size, size);
       const result = this[kNative].atomic(ATOMIC_CSWAP, remoteAddress, key, compareOperand, size, true, swapOperand);
       return Promise.resolve(result).then((fetched) => fetched ?? 0n);

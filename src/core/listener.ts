@@ -1,5 +1,7 @@
-// Listener: one ucp_listener. Accepts every connection request and hands the
-// new Endpoint to 'connection' listeners and to async iterators.
+// Listener: one ucp_listener. Asks its accept hook about each connection request
+// (UCX has no authentication: the hook is where a service decides who may talk
+// to it), accepts or rejects it through UCX, and hands each new Endpoint to
+// 'connection' listeners and to async iterators.
 import { EventEmitter } from 'node:events';
 import { deadline } from '../util/abort.js';
 import type { NativeListener } from '../native.js';
@@ -7,6 +9,16 @@ import type { Worker } from './worker.js';
 import type { Endpoint } from './endpoint.js';
 import { kNative, kDetach, kOnConnRequest, kWrapEndpoint } from './internal.js';
 import { defaults } from './defaults.js';
+
+/** A client asking to connect, as its accept hook sees it. */
+export interface ConnectionRequest {
+  /** The client's IP address. */
+  address: string;
+  /** The client's port. */
+  port: number;
+}
+/** true accepts the connection; false refuses it (ucp_listener_reject: the client's connect fails). */
+export type AcceptHook = (request: ConnectionRequest) => boolean | Promise<boolean>;
 
 export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   readonly worker: Worker;
@@ -16,11 +28,15 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   readonly [kNative]: NativeListener;
   #closing: Promise<void> | undefined;
   #iterators = new Set<{ queue: Endpoint[]; wake: (() => void) | null }>();
+  readonly #accept: AcceptHook | undefined;
+  /** Connection requests the accept hook is deciding on: each is answered exactly once (accept or reject). */
+  #undecided = new Set<unknown>();
 
-  constructor(worker: Worker, nativeListener: NativeListener, onConnection?: (ep: Endpoint) => void) {
+  constructor(worker: Worker, nativeListener: NativeListener, onConnection?: (ep: Endpoint) => void, accept?: AcceptHook) {
     super();
     this.worker = worker;
     this[kNative] = nativeListener;
+    this.#accept = accept;
     const [host, port] = nativeListener.address();
     this.host = host;
     this.port = port;
@@ -32,6 +48,9 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   /** Stops accepting. Endpoints already accepted stay open. Idempotent. */
   close(): Promise<void> {
     if (this.#closing === undefined) {
+      // UCX wants every connection request answered before its listener goes.
+      for (const request of this.#undecided) this[kNative].reject(request);
+      this.#undecided.clear();
       this[kNative].close();
       this.worker[kDetach](this);
       for (const iterator of this.#iterators) iterator.wake?.();
@@ -65,11 +84,40 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     }
   }
 
-  [kOnConnRequest](request: unknown, clientAddress: string): void {
+  [kOnConnRequest](request: unknown, clientAddress: string, clientPort: number): void {
     if (this.#closing !== undefined) {
       this[kNative].reject(request);
       return;
     }
+    const accept = this.#accept;
+    if (accept === undefined) {
+      this.#acceptRequest(request, clientAddress);
+      return;
+    }
+    // The hook decides, bounded by connectTimeoutMs (the client gives up by then anyway); a hook that
+    // throws or rejects refuses the client, and the error goes to 'error'.
+    this.#undecided.add(request);
+    let decision: Promise<boolean>;
+    try {
+      decision = Promise.resolve(accept({ address: clientAddress, port: clientPort }));
+    } catch (error) {
+      decision = Promise.reject(error);
+    }
+    deadline(decision, defaults.connectTimeoutMs, 'the listener\'s accept hook').then(
+      (accepted) => this.#decide(request, clientAddress, accepted === true),
+      (error: unknown) => {
+        this.#decide(request, clientAddress, false);
+        this.#report(error);
+      });
+  }
+
+  #decide(request: unknown, clientAddress: string, accepted: boolean): void {
+    if (!this.#undecided.delete(request)) return;  // the listener closed meanwhile and refused it
+    if (accepted) this.#acceptRequest(request, clientAddress);
+    else this[kNative].reject(request);
+  }
+
+  #acceptRequest(request: unknown, clientAddress: string): void {
     let endpoint: Endpoint;
     try {
       endpoint = this.worker[kWrapEndpoint](this[kNative].accept(request, this.worker.errorHandling === 'peer'), 'server', clientAddress);

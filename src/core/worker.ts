@@ -14,7 +14,7 @@ import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type Nativ
 import { defaults, type ProgressMode, type ErrorHandling } from './defaults.js';
 import type { Context } from './context.js';
 import { Endpoint, type EndpointRole } from './endpoint.js';
-import { Listener } from './listener.js';
+import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, parseHandshake } from './handshake.js';
 import {
@@ -26,6 +26,15 @@ export interface WorkerOptions {
   progress?: ProgressMode;
   /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
   errorHandling?: ErrorHandling;
+}
+
+export interface ListenOptions {
+  /** The address to listen on (default '0.0.0.0': every interface); a name is resolved first. */
+  host?: string;
+  /** The port (default 0: any free one; Listener.port says which). */
+  port?: number;
+  /** Decides on each connection request ({ address, port } of the client); default: accept all. */
+  accept?: AcceptHook;
 }
 
 export interface ActiveMessage {
@@ -116,18 +125,22 @@ export class Worker extends EventEmitter {
     return this.#address;
   }
 
-  /** Opens a UCX listener (client-server connections over the sockaddr connection manager). */
-  async listen(opts: { host?: string; port?: number } = {}, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
+  /**
+   * Opens a UCX listener (client-server connections over the sockaddr connection manager). `accept`
+   * decides on each connection request before any endpoint exists: UCX itself authenticates nobody.
+   */
+  async listen(opts: ListenOptions = {}, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
     validateOptionalObject(opts, 'opts');
     const host = opts.host ?? '0.0.0.0';
     const port = opts.port ?? 0;
     validateString(host, 'opts.host');
     validatePort(port, 'opts.port');
+    if (opts.accept !== undefined) validateFunction(opts.accept, 'opts.accept');
     if (onConnection !== undefined) validateFunction(onConnection, 'onConnection');
     const ip = await resolveHost(host);
     if (this.#closing) throw closedError('Worker');
     const nativeListener = this[kNative].listen(ip, port);
-    const listener = new Listener(this, nativeListener, onConnection);
+    const listener = new Listener(this, nativeListener, onConnection, opts.accept);
     this.#listeners.set(nativeListener, listener);
     return listener;
   }
@@ -363,7 +376,7 @@ export class Worker extends EventEmitter {
         const nativeListener = args[0] as NativeListener;
         const listener = this.#listeners.get(nativeListener);
         if (listener === undefined) nativeListener.reject(args[1]);
-        else listener[kOnConnRequest](args[1], args[2] as string);
+        else listener[kOnConnRequest](args[1], args[2] as string, (args[3] as number | undefined) ?? 0);
         break;
       }
       case NativeEvent.ActiveMessage: {

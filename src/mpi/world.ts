@@ -27,7 +27,8 @@ export class World {
     this.boot = boot;
     this.rank = boot.launch.rank;
     this.size = boot.launch.size;
-    this.context = new Context();
+    // Windows (RMA, atomics) need 'rma' and 'amo'; the ranks' peers are the job's own, joined by its secret.
+    this.context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] });
     this.worker = this.context.createWorker({ progress: opts.progress, errorHandling: opts.errorHandling });
     this.#endpoints = new Array<Endpoint | Promise<Endpoint> | undefined>(this.size);
   }

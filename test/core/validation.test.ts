@@ -1,7 +1,7 @@
 // Bad input on every public entry point: a TypeError/RangeError with a Node-style
 // code or a coded UCXError, and the process stays healthy (R3).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { Context, Worker, Endpoint, UCXError, type MemoryHandle, type RemoteKey } from 'node-ucx';
+import { Context, Worker, Endpoint, UCXError, defaults, type MemoryHandle, type RemoteKey } from 'node-ucx';
 
 type Call = () => unknown;
 interface Case { name: string; call: Call; error: 'TypeError' | 'RangeError' | 'UCXError'; code: string }
@@ -11,19 +11,26 @@ let worker: Worker;
 let ep: Endpoint;
 let region: MemoryHandle;
 let rkey: RemoteKey;
+/** A context with the defaults' features: no RMA, no atomics. */
+let messagingOnly: Context;
+let messagingEp: Endpoint;
 
 beforeAll(async () => {
-  context = new Context();
+  context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] });
   worker = context.createWorker();
   const listener = await worker.listen({ host: '127.0.0.1', port: 0 });
   ep = await worker.connect({ host: '127.0.0.1', port: listener.port });
   region = context.memMap(Buffer.alloc(64));
   rkey = ep.unpackRkey(region.packRkey());
+  messagingOnly = new Context();
+  const messagingWorker = messagingOnly.createWorker();
+  messagingEp = await messagingWorker.connect({ host: '127.0.0.1', port: listener.port });
 });
 
 afterAll(async () => {
   await worker.close();
   context.close();
+  messagingOnly.close();
 });
 
 const buf = (): Buffer => Buffer.alloc(8);
@@ -34,7 +41,32 @@ const ARG_TYPE = 'ERR_INVALID_ARG_TYPE';
 const ARG_VALUE = 'ERR_INVALID_ARG_VALUE';
 const RANGE = 'ERR_OUT_OF_RANGE';
 
+const FEATURE = 'ERR_UCX_FEATURE_DISABLED';
+/** Assigns a value to one of `defaults` and puts the old one back whatever happens. */
+function assignDefault(name: keyof typeof defaults, value: unknown): void {
+  const old = defaults[name];
+  try {
+    (defaults as Record<string, unknown>)[name] = value;
+  } finally {
+    (defaults as Record<string, unknown>)[name] = old;
+  }
+}
+
 const cases = (): Case[] => [
+  // defaults: checked when assigned
+  { name: 'defaults.pollSliceUs = 1e12', call: () => assignDefault('pollSliceUs', 1e12), error: R, code: RANGE },
+  { name: 'defaults.connectTimeoutMs = "abc"', call: () => assignDefault('connectTimeoutMs', 'abc'), error: T, code: ARG_TYPE },
+  { name: 'defaults.closeTimeoutMs = -1', call: () => assignDefault('closeTimeoutMs', -1), error: R, code: RANGE },
+  { name: 'defaults.heartbeatMs = 1.5', call: () => assignDefault('heartbeatMs', 1.5), error: R, code: RANGE },
+  { name: 'defaults.progressMode = "spin"', call: () => assignDefault('progressMode', 'spin'), error: T, code: ARG_VALUE },
+  { name: 'defaults.ucxConfig = { TLS: 1 }', call: () => assignDefault('ucxConfig', { TLS: 1 }), error: T, code: ARG_TYPE },
+  { name: 'defaults.noSuchSetting = 1', call: () => { (defaults as Record<string, unknown>).noSuchSetting = 1; }, error: T, code: '' },
+  // RMA and atomics are opt-in
+  { name: 'memMap on a context without rma/amo', call: () => messagingOnly.memMap(Buffer.alloc(8)), error: U, code: FEATURE },
+  { name: 'unpackRkey on a context without rma/amo', call: () => messagingEp.unpackRkey(region.packRkey()), error: U, code: FEATURE },
+  { name: 'put on a context without rma', call: () => messagingEp.put(buf(), region.address, rkey), error: U, code: FEATURE },
+  { name: 'atomic on a context without amo', call: () => messagingEp.atomic('fadd', region.address, rkey, 1n), error: U, code: FEATURE },
+  { name: 'new Context({ features: ["toString"] })', call: () => new Context({ features: ['toString' as never] }), error: T, code: ARG_VALUE },
   // Context
   { name: 'new Context(42)', call: () => new Context(42 as never), error: T, code: ARG_TYPE },
   { name: 'new Context({ features: "tag" })', call: () => new Context({ features: 'tag' as never }), error: T, code: ARG_TYPE },

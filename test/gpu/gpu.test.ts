@@ -11,7 +11,9 @@ import { within, pattern } from '../helpers.js';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 
-const probe = new Context();
+/** RMA and atomics are opt-in. */
+const RMA = ['tag', 'stream', 'am', 'rma', 'amo'] as const;
+const probe = new Context({ features: [...RMA] });
 const memoryTypes = [...probe.memoryTypes];
 probe.close();
 const ucxHasCuda = memoryTypes.includes('cuda');
@@ -57,7 +59,7 @@ describe('memory types', () => {
   });
 
   it('an unknown memory type is a TypeError, not a UCX call', () => {
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     try {
       expect(() => context.memMap({ length: 8, memoryType: 'vram' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
       expect(() => context.memMap({ ptr: 1n, length: 8, memoryType: 'host' as 'cuda' }))
@@ -75,7 +77,7 @@ describe.runIf(!ucxHasCuda)(`'cuda' memory on a UCX without CUDA (UCX ${version.
   const device: DeviceMemory = { ptr: 1n, length: 8, memoryType: 'cuda' };
 
   beforeAll(async () => {
-    context = new Context();
+    context = new Context({ features: [...RMA] });
     worker = context.createWorker();
     [client] = await w(loopback(worker), 'loopback endpoints');
   });
@@ -304,7 +306,7 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
   };
 
   beforeAll(async () => {
-    context = new Context();
+    context = new Context({ features: [...RMA] });
     worker = context.createWorker();
     [client, server] = await w(loopback(worker), 'loopback endpoints');
   });
@@ -409,7 +411,7 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
   it.runIf(V2_REFUSED)(`UCX ${version.ucx}: a Context with PROTO_ENABLE=y and CUDA is refused (its AM sends crash between processes)`, () => {
     let thrown: unknown;
     try {
-      new Context({ config: { PROTO_ENABLE: 'y' } }).close();
+      new Context({ features: [...RMA], config: { PROTO_ENABLE: 'y' } }).close();
     } catch (error) {
       thrown = error;
     }
@@ -417,7 +419,7 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
     expect((thrown as UCXError).code).toBe('UCS_ERR_UNSUPPORTED');
     expect((thrown as UCXError).message).toMatch(/PROTO_ENABLE=y.*cuda_copy/);
     // Without cuda_copy the v2 protocols are allowed.
-    for (const tls of ['^cuda_copy,cuda_ipc', 'tcp', 'tcp,self']) new Context({ config: { PROTO_ENABLE: 'y', TLS: tls } }).close();
+    for (const tls of ['^cuda_copy,cuda_ipc', 'tcp', 'tcp,self']) new Context({ features: [...RMA], config: { PROTO_ENABLE: 'y', TLS: tls } }).close();
   });
 
   describe.runIf(!V2_REFUSED)("with UCX's memory-type-aware protocols (PROTO_ENABLE=y)", () => {
@@ -426,7 +428,7 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
     let v2Client: Endpoint;
 
     beforeAll(async () => {
-      v2 = new Context({ config: { PROTO_ENABLE: 'y' } });
+      v2 = new Context({ features: [...RMA], config: { PROTO_ENABLE: 'y' } });
       v2Worker = v2.createWorker();
       [v2Client] = await w(loopback(v2Worker), 'loopback endpoints (PROTO_ENABLE=y)');
     });

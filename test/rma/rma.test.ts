@@ -9,6 +9,8 @@ import { Context, UCXError, RemoteKey, version, type Worker, type Endpoint, type
 import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helpers.js';
 
 const RMA_PEER = path.join(__dirname, 'fixtures', 'rma-peer.mjs');
+/** RMA and atomics are opt-in. */
+const RMA = ['tag', 'stream', 'am', 'rma', 'amo'] as const;
 
 const MiB = 1 << 20;
 
@@ -62,10 +64,10 @@ function word(value: bigint, size: 4 | 8): Buffer {
 
 describe('context.rmaMemoryTypes', () => {
   it("is ['host'] with UCX's v1 protocols and every memory type with PROTO_ENABLE=y", () => {
-    const v1 = new Context({ config: { PROTO_ENABLE: 'n' } });
+    const v1 = new Context({ features: [...RMA], config: { PROTO_ENABLE: 'n' } });
     // UCX 1.13 with CUDA refuses PROTO_ENABLE=y unless cuda_copy is left out (test/gpu covers that refusal).
     const cudaRefusal = v1.memoryTypes.includes('cuda') && /^1\.13\./.test(version.ucx);
-    const v2 = new Context({ config: { PROTO_ENABLE: 'y', ...(cudaRefusal ? { TLS: '^cuda_copy,cuda_ipc' } : {}) } });
+    const v2 = new Context({ features: [...RMA], config: { PROTO_ENABLE: 'y', ...(cudaRefusal ? { TLS: '^cuda_copy,cuda_ipc' } : {}) } });
     try {
       expect(v1.rmaMemoryTypes).toEqual(['host']);
       expect(v2.rmaMemoryTypes).toEqual(v2.memoryTypes);
@@ -79,7 +81,7 @@ describe('context.rmaMemoryTypes', () => {
 
 describe("memMap({ length, allocator })", () => {
   it("'ucx': no view; read() and write() copy within bounds; unmap() ends access", () => {
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     try {
       const handle = context.memMap({ length: 4096, allocator: 'ucx' });
       expect(handle.buffer).toBeNull();
@@ -103,7 +105,7 @@ describe("memMap({ length, allocator })", () => {
   });
 
   it("'node' (the default) keeps a Buffer view, which read() and write() also reach", () => {
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     try {
       const handle = context.memMap({ length: 64, allocator: 'node' });
       expect(handle.buffer).toBeInstanceOf(Buffer);
@@ -117,7 +119,7 @@ describe("memMap({ length, allocator })", () => {
   });
 
   it('a bad allocator is an ERR_INVALID_ARG_VALUE, and device memory takes no allocator', () => {
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     try {
       expect(() => context.memMap({ length: 8, allocator: 'malloc' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
       expect(() => context.memMap({ length: 8, memoryType: 'cuda', allocator: 'ucx' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
@@ -134,7 +136,7 @@ describe('RMA between two processes', () => {
   let ep: Endpoint;
 
   beforeEach(async () => {
-    context = new Context();
+    context = new Context({ features: [...RMA] });
     worker = context.createWorker();
     peer = startPeer(RMA_PEER);
     ep = await connectTo(worker, peer);
@@ -610,7 +612,7 @@ describe('RMA between two processes', () => {
 describe('two client processes hammering one counter', () => {
   it('fetch-add N times from each of two processes gives exactly 2N, every old value once', async () => {
     const N = 3000;
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     const worker = context.createWorker();
     try {
       const owner = startPeer(RMA_PEER);
@@ -651,7 +653,7 @@ describe('two client processes hammering one counter', () => {
 
 describe.each(PROGRESS_MODES)('RMA basics in %s mode', (mode) => {
   it('put, get, fetch-add and compareSwap', async () => {
-    const context = new Context();
+    const context = new Context({ features: [...RMA] });
     const worker = context.createWorker({ progress: mode });
     try {
       const peer = startPeer(RMA_PEER, [mode]);

@@ -9,7 +9,7 @@ import type { Server as NetServer } from 'node:net';
 import os from 'node:os';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Context, version, type Endpoint, type Worker } from '../../index.js';
+import { Context, version, type Endpoint, type Feature, type Worker } from '../../index.js';
 import * as cuda from '../../cuda.js';
 import {
   parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions, type Case,
@@ -27,6 +27,8 @@ import {
 } from './perftest.js';
 
 /** The executable (ucx-bench.js, next to this module): the peer process runs it too. */
+/** The benchmark measures every family, RMA and atomics included, between its own two processes. */
+const ALL_FEATURES: Feature[] = ['tag', 'stream', 'am', 'rma', 'amo'];
 const SCRIPT = fileURLToPath(new URL('../ucx-bench.js', import.meta.url));
 const HELLO_TIMEOUT_MS = 30_000;
 /** How the peer announces its port on stdout (UCX may print its own warnings there too). */
@@ -44,7 +46,7 @@ function errorMessage(error: unknown): string {
 
 /** Creates the Context, with the --ucx settings; fails clearly on --mem cuda without CUDA. */
 function openContext(options: BenchOptions): Context {
-  const context = new Context({ config: options.ucx });
+  const context = new Context({ features: ALL_FEATURES, config: options.ucx });
   if (options.mem === 'cuda') {
     const types = context.memoryTypes;
     const gpu = cuda.available();
@@ -497,7 +499,7 @@ async function probeTransports(context: Context, errorHandling: 'peer' | 'none')
 }
 
 async function runInfo(options: BenchOptions): Promise<number> {
-  const context = new Context({ config: options.ucx });
+  const context = new Context({ features: ALL_FEATURES, config: options.ucx });
   const config = context.config();
   const devices = ucxInfoDevices();
   const loopback = { peer: await probeTransports(context, 'peer'), none: await probeTransports(context, 'none') };
