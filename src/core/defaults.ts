@@ -44,6 +44,11 @@ export const defaults = defineSettings('defaults', {
    */
   heartbeatMs: 0,
   /**
+   * The most endpoints a worker that accepts address connections (WorkerOptions.acceptAddressConnections)
+   * opens back to peers at once; HELLOs beyond it are refused, so a flood cannot make it open endpoints without end.
+   */
+  maxAddressPeers: 1024,
+  /**
    * UCX options node-ucx sets unless the environment (UCX_*) or ContextOptions.config says otherwise.
    * KEEPALIVE_INTERVAL: UCX 1.13 checks peers every 20 s; endpoints made from a worker address learn of a
    * dead peer only through keepalive, and R1 wants pending operations rejected within 5 s.
@@ -62,5 +67,6 @@ export const defaults = defineSettings('defaults', {
   connectTimeoutMs: integerIn(1, MAX_TIMEOUT_MS),
   handshakeTimeoutMs: integerIn(1, MAX_TIMEOUT_MS),
   heartbeatMs: integerIn(0, MAX_TIMEOUT_MS),
+  maxAddressPeers: integerIn(0, 1 << 20),
   ucxConfig: stringRecord,
 });

@@ -17,6 +17,8 @@ export const enum HandshakeType {
   /** Graceful close: everything sent before BYE has reached the peer when its BYE_ACK comes back. */
   Bye = 5,
   ByeAck = 6,
+  /** Answer to a HELLO from a worker-address peer that this worker does not accept (WorkerOptions.acceptAddressConnections). */
+  Refuse = 7,
 }
 
 export interface HandshakeMessage { type: number; sender: bigint; receiver: bigint }
@@ -36,7 +38,7 @@ export function parseHandshake(header: Buffer): HandshakeMessage | null {
   if (header.length !== HANDSHAKE_HEADER_BYTES || header.readUInt32LE(0) !== HANDSHAKE_MAGIC ||
       header.readUInt16LE(4) !== HANDSHAKE_VERSION) return null;
   const type = header.readUInt16LE(6);
-  if (type < HandshakeType.Hello || type > HandshakeType.ByeAck) return null;
+  if (type < HandshakeType.Hello || type > HandshakeType.Refuse) return null;
   const sender = header.readBigUInt64LE(8);
   const receiver = header.readBigUInt64LE(16);
   // Endpoint ids are tags with bit 63 set: an id without it would aim our sends at the peer's raw tags.

@@ -92,6 +92,12 @@ export class Session {
     else if (type === HandshakeType.Ping) this.#answer(HandshakeType.Pong);
     else if (type === HandshakeType.Bye) this.#answer(HandshakeType.ByeAck, true);
     else if (type === HandshakeType.ByeAck) this.#byeAcked?.();
+    else if (type === HandshakeType.Refuse) {
+      this.#remoteId = undefined;
+      this.#handshake?.reject(new UCXError('the peer does not accept connections to its worker address ' +
+        '(it must create its worker with { acceptAddressConnections: true })', 'UCS_ERR_REJECTED', Status.ERR_REJECTED));
+      return;
+    }
     this.#handshake?.resolve();
     this.#startHeartbeat();
   }

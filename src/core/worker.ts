@@ -7,7 +7,7 @@ import { UCXError, closedError } from '../util/errors.js';
 import { abortedError, deadline, withAbort } from '../util/abort.js';
 import {
   validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
-  validatePort, validateString, validateBytes, invalidArgValue, outOfRange,
+  validatePort, validateString, validateBytes, validateBoolean, invalidArgValue, outOfRange,
 } from '../util/validate.js';
 import { toNativeData, type Data } from '../util/data.js';
 import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
@@ -16,7 +16,8 @@ import type { Context } from './context.js';
 import { Endpoint, type EndpointRole } from './endpoint.js';
 import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
-import { HandshakeType, parseHandshake } from './handshake.js';
+import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
+import { checkWorkerAddress } from './ucx-address.js';
 import {
   kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
 } from './internal.js';
@@ -26,6 +27,14 @@ export interface WorkerOptions {
   progress?: ProgressMode;
   /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
   errorHandling?: ErrorHandling;
+  /**
+   * Whether peers that connected to this worker's address (`connect({ address })`) may start endpoint
+   * messaging with it (default false). Their HELLO carries their own worker address and this worker opens
+   * an endpoint back to it, the 'connection' endpoint. Off by default: UCX authenticates nobody, so anyone
+   * who can reach this worker could otherwise make it open endpoints to addresses of their choosing.
+   * Raw tag/stream/AM traffic is not affected. At most defaults.maxAddressPeers such endpoints at once.
+   */
+  acceptAddressConnections?: boolean;
 }
 
 export interface ListenOptions {
@@ -65,6 +74,8 @@ export interface ActiveMessageOptions {
   allocate?: (length: number, header: Buffer) => Data;
 }
 
+/** UCP_AM_SEND_FLAG_EAGER (ucp.h) */
+const AM_EAGER = 2;
 const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
 const EMPTY = Buffer.alloc(0);
 
@@ -85,11 +96,15 @@ export class Worker extends EventEmitter {
   readonly context: Context;
   readonly progressMode: ProgressMode;
   readonly errorHandling: ErrorHandling;
+  /** Whether peers may reach this worker's endpoint messaging by its address (WorkerOptions.acceptAddressConnections). */
+  readonly acceptsAddressConnections: boolean;
   readonly [kNative]: NativeWorker;
   #endpoints = new Map<NativeEndpoint, Endpoint>();
   /** The same endpoints by local id: handshake messages name the endpoint they are for. */
   #byLocalId = new Map<bigint, Endpoint>();
   #listeners = new Map<NativeListener, Listener>();
+  /** Endpoints opened back to worker-address peers, by the peer endpoint's id (a repeated HELLO finds its own). */
+  #addressPeers = new Map<bigint, Endpoint>();
   #amHandlers = new Map<number, ActiveMessageHandler>();
   /** What `allocate` options returned: an AM payload that arrives in one of these is `target`. */
   #allocated = new WeakSet<object>();
@@ -106,9 +121,12 @@ export class Worker extends EventEmitter {
     if (errorHandling !== 'peer' && errorHandling !== 'none') {
       throw invalidArgValue('opts.errorHandling', errorHandling, "must be 'peer' or 'none'");
     }
+    const acceptAddressConnections = opts.acceptAddressConnections ?? false;
+    validateBoolean(acceptAddressConnections, 'opts.acceptAddressConnections');
     this.context = context;
     this.progressMode = mode;
     this.errorHandling = errorHandling;
+    this.acceptsAddressConnections = acceptAddressConnections;
     const spinUs = mode === 'poll' ? defaults.pollSliceUs : mode === 'adaptive' ? defaults.adaptiveSpinUs : defaults.eventSpinUs;
     this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
       (kind, ...args) => this.#onEvent(kind, args));
@@ -158,6 +176,7 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
+      checkWorkerAddress(to.address);
       nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
@@ -336,7 +355,9 @@ export class Worker extends EventEmitter {
    * A handshake-channel message. It names its receiver, except a first HELLO: that one belongs to the
    * endpoint UCX answers on (a listener's or connect()'s pair), or comes from a peer that connected to
    * our worker address, whose HELLO carries its own address. UCX's reply endpoint for such a peer is
-   * freed by UCX when the peer goes away, so the peer gets an endpoint of our own instead.
+   * freed by UCX when the peer goes away, so the peer gets an endpoint of our own instead — only if this
+   * worker accepts address connections, for at most defaults.maxAddressPeers peers at once, and only for
+   * an address that passes checkWorkerAddress; anything else is refused (or dropped, without a reply endpoint).
    */
   #onHandshake(header: Buffer, data: Buffer | null, replyNative: NativeEndpoint | null): void {
     const message = parseHandshake(header);
@@ -350,20 +371,43 @@ export class Worker extends EventEmitter {
       known[kOnHandshake](message.type, message.sender);
       return;
     }
-    if (message.type !== HandshakeType.Hello || data === null || data.length === 0 || this.#closing) return;
+    if (message.type !== HandshakeType.Hello || this.#closing) return;
+    const again = this.#addressPeers.get(message.sender);
+    if (again !== undefined) {
+      again[kOnHandshake](message.type, message.sender);
+      return;
+    }
+    if (!this.acceptsAddressConnections || data === null || this.#addressPeers.size >= defaults.maxAddressPeers) {
+      this.#refuse(replyNative, message.sender);
+      return;
+    }
     let nativeEndpoint: NativeEndpoint;
     try {
+      checkWorkerAddress(data);
       nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
-    } catch (error) {
-      this.#report(error);
+    } catch {
+      this.#refuse(replyNative, message.sender);
       return;
     }
     const endpoint = this[kWrapEndpoint](nativeEndpoint, 'reply', 'worker-address');
+    this.#addressPeers.set(message.sender, endpoint);
+    endpoint.once('close', () => this.#addressPeers.delete(message.sender));
     endpoint[kOnHandshake](message.type, message.sender);
     // Handed out once wired up, like a listener's: UCX 1.13 asserts on a rendezvous send queued during wire-up.
     deadline(endpoint.flush(), defaults.connectTimeoutMs, 'reply endpoint wire-up').then(
       () => { if (!endpoint.closed) this.emit('connection', endpoint); },
       () => { void endpoint.close({ force: true }); });
+  }
+
+  /** Tells a worker-address peer that its HELLO is refused, on UCX's reply endpoint while it is valid (now). */
+  #refuse(replyNative: NativeEndpoint | null, sender: bigint): void {
+    if (replyNative === null) return;
+    try {
+      replyNative.amSend(HANDSHAKE_AM_ID, encodeHandshake(HandshakeType.Refuse, RESERVED_TAG_BIT, sender), null, 0, 0, AM_EAGER)
+        ?.catch(() => {});
+    } catch {
+      // The peer is gone already.
+    }
   }
 
   #onEvent(kind: NativeEvent, args: unknown[]): void {
@@ -386,7 +430,12 @@ export class Worker extends EventEmitter {
           break;
         }
         if (id === HANDSHAKE_AM_ID) {
-          this.#onHandshake(header, data, replyNative);
+          try {
+            this.#onHandshake(header, data, replyNative);
+          } finally {
+            // UCX's own reply endpoint (not one of ours) is valid only now: let its wrapper go.
+            if (replyNative !== null && !this.#endpoints.has(replyNative)) replyNative.close(false);
+          }
           break;
         }
         const handler = this.#amHandlers.get(id);

@@ -29,7 +29,7 @@ export class World {
     this.size = boot.launch.size;
     // Windows (RMA, atomics) need 'rma' and 'amo'; the ranks' peers are the job's own, joined by its secret.
     this.context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] });
-    this.worker = this.context.createWorker({ progress: opts.progress, errorHandling: opts.errorHandling });
+    this.worker = this.context.createWorker({ progress: opts.progress, errorHandling: opts.errorHandling, acceptAddressConnections: true });
     this.#endpoints = new Array<Endpoint | Promise<Endpoint> | undefined>(this.size);
   }
 

@@ -274,7 +274,7 @@ describe('context', () => {
 describe('endpoints made from a worker address', () => {
   it("the passive side gets the peer's endpoint through the worker's 'connection' event, and messages flow both ways", async () => {
     const context = new Context();
-    const worker = context.createWorker();
+    const worker = context.createWorker({ acceptAddressConnections: true });
     const peer = startPeer('peer.mjs');
     const { address } = await peer.next('ready');
     // The peer connects to *our* worker address; we have no listener at all.
@@ -290,6 +290,27 @@ describe('endpoints made from a worker address', () => {
     await ep.send(first);
     expect(await checked).toEqual({ length: 5000, ok: true });
     await worker.close();
+    context.close();
+  });
+
+  it('a worker that does not accept address connections refuses endpoint messaging at once with UCS_ERR_REJECTED; raw tags still flow', async () => {
+    const context = new Context();
+    const server = context.createWorker();
+    const client = context.createWorker();
+    expect(server.acceptsAddressConnections).toBe(false);
+    let connections = 0;
+    server.on('connection', () => connections++);
+    const ep = await within(client.connect({ address: server.address }), 10_000, 'connect by address');
+    const started = Date.now();
+    await expect(within(ep.send(Buffer.from('hello')), 5_000, 'the refusal')).rejects.toMatchObject({ code: 'UCS_ERR_REJECTED' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const tagged = server.tagRecv(Buffer.alloc(8), 3n);
+    await ep.tagSend(Buffer.from('raw'), 3n);
+    expect(await within(tagged, 5_000, 'the raw tag')).toEqual({ length: 3, tag: 3n });
+    expect(connections).toBe(0);
+    expect(server.stats().endpoints).toBe(0);
+    await within(client.close(), 10_000, 'client.close()');
+    await within(server.close(), 10_000, 'server.close()');
     context.close();
   });
 
@@ -321,7 +342,7 @@ describe('endpoints made from a worker address', () => {
   for (const how of ['closes its endpoint and exits', 'is SIGKILLed'] as const) {
     it(`when the address-connected peer ${how}, its 'connection' endpoint rejects operations and closes cleanly`, async () => {
       const context = new Context();
-      const worker = context.createWorker();
+      const worker = context.createWorker({ acceptAddressConnections: true });
       const peer = startPeer('peer.mjs');
       await peer.next('ready');
       const incoming = new Promise<import('node-ucx').Endpoint>((resolve) => worker.once('connection', resolve));

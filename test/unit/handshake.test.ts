@@ -7,7 +7,7 @@ const id = (n: bigint): bigint => RESERVED_TAG_BIT | n;
 
 describe('handshake header', () => {
   it('round-trips every message type with both endpoint ids', () => {
-    for (const type of [HandshakeType.Hello, HandshakeType.Ack, HandshakeType.Ping, HandshakeType.Pong, HandshakeType.Bye, HandshakeType.ByeAck]) {
+    for (const type of [HandshakeType.Hello, HandshakeType.Ack, HandshakeType.Ping, HandshakeType.Pong, HandshakeType.Bye, HandshakeType.ByeAck, HandshakeType.Refuse]) {
       const header = encodeHandshake(type, id(0x1234n), type === HandshakeType.Hello ? 0n : id(0x5678n));
       expect(header.length).toBe(HANDSHAKE_HEADER_BYTES);
       expect(parseHandshake(header)).toEqual({ type, sender: id(0x1234n), receiver: type === HandshakeType.Hello ? 0n : id(0x5678n) });
@@ -31,7 +31,7 @@ describe('handshake header', () => {
     expect(parseHandshake(mutate(0, (b) => b.writeUInt32LE(0, 0)))).toBeNull();
     expect(parseHandshake(mutate(4, (b) => b.writeUInt16LE(1, 4)))).toBeNull();
     expect(parseHandshake(mutate(6, (b) => b.writeUInt16LE(0, 6)))).toBeNull();
-    expect(parseHandshake(mutate(6, (b) => b.writeUInt16LE(7, 6)))).toBeNull();
+    expect(parseHandshake(mutate(6, (b) => b.writeUInt16LE(8, 6)))).toBeNull();
     expect(parseHandshake(mutate(8, (b) => b.writeBigUInt64LE(7n, 8)))).toBeNull();
     expect(parseHandshake(mutate(16, (b) => b.writeBigUInt64LE(9n, 16)))).toBeNull();
     expect(parseHandshake(Buffer.alloc(0))).toBeNull();
