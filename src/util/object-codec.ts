@@ -34,6 +34,21 @@ const float64Bytes = new Uint8Array(float64.buffer);
 /** Nesting beyond this goes to v8 (which handles any depth its stack allows). */
 const MAX_DEPTH = 64;
 
+/**
+ * What a message can cost to decode is bounded by its size: every element takes at least one byte
+ * (lengths and counts beyond the bytes left are malformed), so the densest message, an array of empty
+ * objects, decodes to ~32x its size in V8's heap (64 bytes an object per 2 bytes); v8's own format is
+ * similar (~24x). What bounds the cost, then, is the size of the message a receiver accepts
+ * (recvObject({ maxLength })). test/unit/object-codec.test.ts measures the worst cases.
+ */
+export const MAX_DECODE_EXPANSION = 40;
+
+/** A malformed message from a peer: TypeError, coded so that a receiver can tell it from its own bugs. */
+export function malformed(reason: string, cause?: unknown): TypeError {
+  const error = new TypeError(`malformed object message: ${reason}`, cause === undefined ? undefined : { cause });
+  return Object.assign(error, { code: 'ERR_UCX_MALFORMED_OBJECT' });
+}
+
 /** String.prototype.isWellFormed (ES2024; Node 20 has it, the TS lib target here does not). */
 interface WellFormed { isWellFormed(): boolean }
 
@@ -214,12 +229,12 @@ class PlainDecoder {
     this.buffer = buffer;
     this.pos = 1;
     const value = this.value(0);
-    if (this.pos !== buffer.length) throw new TypeError(`malformed object message: ${buffer.length - this.pos} bytes after the value`);
+    if (this.pos !== buffer.length) throw malformed(`${buffer.length - this.pos} bytes after the value`);
     return value;
   }
 
   private need(bytes: number): void {
-    if (this.pos + bytes > this.buffer.length) throw new TypeError('malformed object message: truncated');
+    if (this.pos + bytes > this.buffer.length) throw malformed('truncated');
   }
 
   private varint(): number {
@@ -230,7 +245,7 @@ class PlainDecoder {
       n += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) return n;
     }
-    throw new TypeError('malformed object message: bad length');
+    throw malformed('bad length');
   }
 
   private string(): string {
@@ -249,7 +264,7 @@ class PlainDecoder {
 
   private value(depth: number): unknown {
     // The encoder stops at MAX_DEPTH; deeper bytes are not ours, and must not exhaust the stack.
-    if (depth > MAX_DEPTH) throw new TypeError('malformed object message: nested too deep');
+    if (depth > MAX_DEPTH) throw malformed('nested too deep');
     this.need(1);
     const kind = this.buffer[this.pos++];
     switch (kind) {
@@ -273,7 +288,7 @@ class PlainDecoder {
       case Kind.String: return this.string();
       case Kind.BigInt: {
         const hex = this.string();
-        if (!/^-?[0-9a-f]+$/.test(hex)) throw new TypeError('malformed object message: bad bigint');
+        if (!/^-?[0-9a-f]+$/.test(hex)) throw malformed('bad bigint');
         return hex.startsWith('-') ? -BigInt(`0x${hex.slice(1)}`) : BigInt(`0x${hex}`);
       }
       case Kind.Array: {
@@ -297,7 +312,7 @@ class PlainDecoder {
         return o;
       }
       default:
-        throw new TypeError(`malformed object message: unknown kind ${String(kind)} at byte ${this.pos - 1}`);
+        throw malformed(`unknown kind ${String(kind)} at byte ${this.pos - 1}`);
     }
   }
 }
@@ -323,9 +338,15 @@ export function encodeObject(value: unknown): Buffer {
   return v8.serialize(value);
 }
 
-/** The value encodeObject() encoded. Throws a TypeError (plain format) or v8's Error for malformed bytes. */
+/** The value encodeObject() encoded. Malformed bytes throw a TypeError with code ERR_UCX_MALFORMED_OBJECT. */
 export function decodeObject(bytes: Buffer): unknown {
   if (bytes.length > 0 && bytes[0] === PLAIN_FORMAT) return decoder.decode(bytes);
-  if (bytes.length > 0 && bytes[0] === V8_FORMAT) return v8.deserialize(bytes);
-  throw new TypeError(`malformed object message: unknown format byte ${bytes.length > 0 ? bytes[0] : '(empty message)'}`);
+  if (bytes.length > 0 && bytes[0] === V8_FORMAT) {
+    try {
+      return v8.deserialize(bytes);
+    } catch (error) {
+      throw malformed(`v8.deserialize: ${(error as Error).message}`, error);
+    }
+  }
+  throw malformed(`unknown format byte ${bytes.length > 0 ? bytes[0] : '(empty message)'}`);
 }

@@ -2,7 +2,9 @@
 // out is what v8's structured clone round trip gives; malformed bytes are errors, never a crash or hang.
 import { describe, it, expect } from 'vitest';
 import v8 from 'node:v8';
-import { encodeObject, decodeObject, PLAIN_FORMAT } from '../../dist/util/object-codec.js';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { encodeObject, decodeObject, PLAIN_FORMAT, MAX_DECODE_EXPANSION } from '../../dist/util/object-codec.js';
 
 const V8_FORMAT = 0xff;
 
@@ -182,7 +184,46 @@ describe('object codec', () => {
         decodeObject(bytes);
       } catch (error) {
         expect(error, `bytes ${bytes.toString('hex')}`).toBeInstanceOf(TypeError);
+        expect((error as { code?: string }).code).toBe('ERR_UCX_MALFORMED_OBJECT');
       }
     }
+  });
+
+  it('v8-format garbage is the same coded TypeError', () => {
+    for (const bytes of [Buffer.from([0xff]), Buffer.from([0xff, 0x0f, 0x41, 0xff, 0xff, 0xff, 0xff, 0x0f]), Buffer.from([0xff, 0x0d, 0x6f, 0x22, 0x7f])]) {
+      expect(() => decodeObject(bytes)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_UCX_MALFORMED_OBJECT' }));
+    }
+  });
+
+  it(`no message decodes to more than ${MAX_DECODE_EXPANSION}x its size in heap, the densest forged shapes included`, () => {
+    // Heap is measured in a child process with --expose-gc (the densest shapes: empty objects and arrays,
+    // nulls, objects claiming many properties under one key, and v8's format of the same).
+    const script = `
+      const { decodeObject } = await import(${JSON.stringify(path.resolve(__dirname, '../../dist/util/object-codec.js'))});
+      const v8 = await import('node:v8');
+      const varint = (n) => { const o = []; while (n >= 0x80) { o.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); } o.push(n); return o; };
+      const N = 400000;
+      const shapes = {
+        emptyObjects: [1, 8, ...varint(N), ...Array(N).fill([9, 0]).flat()],
+        emptyArrays: [1, 8, ...varint(N), ...Array(N).fill([8, 0]).flat()],
+        nulls: [1, 8, ...varint(N), ...Array(N).fill(1)],
+        sameKeyObjects: [1, 9, ...varint(N), ...Array(N).fill([0, 9, 0]).flat()],
+        v8EmptyObjects: [...v8.serialize(Array.from({ length: N }, () => ({})))],
+      };
+      const ratios = {};
+      for (const [name, bytes] of Object.entries(shapes)) {
+        const message = Buffer.from(bytes);
+        globalThis.gc(); globalThis.gc();
+        const before = process.memoryUsage().heapUsed;
+        const value = decodeObject(message);
+        globalThis.gc();
+        ratios[name] = (process.memoryUsage().heapUsed - before) / message.length;
+        if (value === undefined) throw new Error('unreachable');
+      }
+      console.log(JSON.stringify(ratios));`;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const ratios = JSON.parse(out) as Record<string, number>;
+    expect(Object.keys(ratios)).toHaveLength(5);
+    for (const [shape, ratio] of Object.entries(ratios)) expect(ratio, shape).toBeLessThan(MAX_DECODE_EXPANSION);
   });
 });
