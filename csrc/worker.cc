@@ -1,8 +1,5 @@
 #include "worker.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sched.h>
 #include <time.h>
 
@@ -14,6 +11,7 @@
 #include "endpoint.h"
 #include "listener.h"
 #include "status.h"
+#include "util/sockaddr.h"
 
 namespace nucx {
 
@@ -560,16 +558,11 @@ void Worker::DeliverEvent(Event& event) {
       napi_create_external(env, event.conn_request, nullptr, nullptr, &request);
       ucp_conn_request_attr_t attr = {};
       attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
-      char text[INET6_ADDRSTRLEN + 8] = "";
+      std::string text;
       if (ucp_conn_request_query(event.conn_request, &attr) == UCS_OK) {
-        const sockaddr* sa = reinterpret_cast<const sockaddr*>(&attr.client_address);
-        if (sa->sa_family == AF_INET) {
-          inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof(text));
-        } else if (sa->sa_family == AF_INET6) {
-          inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text, sizeof(text));
-        }
+        text = SockaddrIp(reinterpret_cast<const sockaddr*>(&attr.client_address));
       }
-      napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &client);
+      napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &client);
       CallHandler({kind, event.listener->Value(), request, client});
       break;
     }
@@ -862,25 +855,6 @@ Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
   ucs_status_t status = ucp_worker_set_am_recv_handler(worker_, &param);
   if (status != UCS_OK) ThrowStatus(env, status, "ucp_worker_set_am_recv_handler");
   return env.Undefined();
-}
-
-static bool ParseSockaddr(const std::string& host, int port, sockaddr_storage* out, socklen_t* length) {
-  std::memset(out, 0, sizeof(*out));
-  sockaddr_in* v4 = reinterpret_cast<sockaddr_in*>(out);
-  sockaddr_in6* v6 = reinterpret_cast<sockaddr_in6*>(out);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    *length = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    *length = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
 }
 
 // connect(ip, port, peerErrors): NativeEndpoint -> ucp_ep_create(UCP_EP_PARAM_FIELD_SOCK_ADDR, client-server)
