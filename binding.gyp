@@ -12,6 +12,7 @@
         "csrc/status.cc",
         "csrc/context.cc",
         "csrc/worker.cc",
+        "csrc/progress.cc",
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",

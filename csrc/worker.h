@@ -1,13 +1,5 @@
-// ucp_worker and the progress engine: how UCX progress fits into libuv.
-//
-//   event     uv_poll on ucp_worker_get_efd(); progress on wake-up; arm in a
-//             uv_prepare right before the loop blocks (progress, arm, and if
-//             arm says BUSY progress again). A fallback timer runs only while
-//             requests are outstanding, against a missed wake-up.
-//   poll      as event, plus a uv_idle that spins ucp_worker_progress in
-//             slices while requests are outstanding (the loop never blocks).
-//   adaptive  as event, plus spinning for a short budget after each burst of
-//             activity, then arm and sleep.
+// ucp_worker. Its progress engine (how UCX progress fits into libuv) is described
+// in progress.h.
 //
 // Completion callbacks only record the result; completions, connection
 // requests, endpoint errors and active messages are delivered to JS in one
@@ -24,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "progress.h"
 #include "request.h"
 
 namespace nucx {
@@ -32,8 +25,6 @@ class Context;
 class Endpoint;
 class Listener;
 class Addon;
-
-enum class ProgressMode : int { kEvent = 0, kPoll = 1, kAdaptive = 2 };
 
 // Event kinds passed to the JS event handler: handler(kind, ...args).
 enum EventKind : int {
@@ -77,8 +68,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // Closes endpoints, listeners and handles and destroys the ucp_worker.
   // `settle` rejects pending promises (false during env teardown, when JS can't run).
   void Shutdown(bool settle);
-
-  struct LoopHandles;
 
  private:
   struct Completion;
@@ -126,6 +115,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // The engine
+  void OpenLoopHandles(int efd);
+  void CloseLoopHandles();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnPrepare(uv_prepare_t* handle);
   static void OnIdle(uv_idle_t* handle);
@@ -136,17 +127,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
   unsigned ProgressUntilIdle();
   bool HasDeliverables() const { return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_); }
-  // Whether JS may run, asked at most once per libuv callback (see CanRunJs in worker.cc): teardown
-  // begins between loop iterations, so one answer holds for the whole callback, and a spinning
-  // worker delivers many times per callback.
-  class JsGate {
-   public:
-    explicit JsGate(napi_env env) : env_(env) {}
-    bool Open();
-   private:
-    napi_env env_;
-    int state_ = -1;  // -1: not asked yet, 0: closed, 1: open
-  };
   // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
   bool RunFromLoop(JsGate& gate);
   void Spin();
@@ -165,7 +145,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void StartSpinning();
   void CallHandler(std::initializer_list<napi_value> args);
   napi_value EndpointValue(ucp_ep_h ep);
-  static uint64_t NowNs();
 
   Napi::Env env_;
   Context* context_ = nullptr;
