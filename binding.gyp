@@ -13,6 +13,7 @@
         "csrc/context.cc",
         "csrc/worker.cc",
         "csrc/progress.cc",
+        "csrc/completion.cc",
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",

@@ -141,6 +141,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
   void Track(Request* request);
   void Untrack(Request* request);
+  void RejectPending();
+  void ReleasePending();
   void UpdateHandles();
   void StartSpinning();
   void CallHandler(std::initializer_list<napi_value> args);
