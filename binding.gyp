@@ -14,6 +14,7 @@
         "csrc/worker.cc",
         "csrc/progress.cc",
         "csrc/completion.cc",
+        "csrc/probe.cc",
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",

@@ -8,6 +8,7 @@
 #include "endpoint.h"
 #include "listener.h"
 #include "completion.h"
+#include "probe.h"
 #include "progress.h"
 #include "status.h"
 #include "util/sockaddr.h"
@@ -256,51 +257,6 @@ void Worker::DeliverEvent(Event& event) {
   }
 }
 
-// ---- probe waiters (tagRecvMessage: receive a message of unknown size) ------
-
-bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred,
-                              bool data_only) {
-  napi_env env = env_;
-  void* bytes;
-  napi_value data;
-  napi_create_buffer(env, info.length, &bytes, &data);
-  ucp_request_param_t param = {};
-  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
-  param.cb.recv = OnTagRecv;
-  param.memory_type = UCS_MEMORY_TYPE_HOST;
-  ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, bytes, info.length, message, &param);
-  if (sp == nullptr) {
-    napi_resolve_deferred(env, deferred, data_only ? data : MakeMessageResult(env, data, info.sender_tag));
-    return true;
-  }
-  if (UCS_PTR_IS_ERR(sp)) {
-    napi_reject_deferred(env, deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
-    return true;
-  }
-  Request* request = ClaimRequest(sp, this, data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
-  request->deferred = deferred;
-  napi_create_reference(env, data, 1, &request->extra);
-  Track(request);
-  return true;
-}
-
-void Worker::ServiceProbeWaiters() {
-  probe_due_ = false;
-  // In order: the oldest waiter gets the first matching message.
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    ucp_tag_recv_info_t info;
-    ucp_tag_message_h message = ucp_tag_probe_nb(worker_, it->tag, it->mask, 1, &info);
-    if (message == nullptr) {
-      ++it;
-      continue;
-    }
-    napi_deferred deferred = it->deferred;
-    bool data_only = it->data_only;
-    it = waiters_.erase(it);
-    StartMessageRecv(message, info, deferred, data_only);
-  }
-}
-
 // ---- JS methods -------------------------------------------------------------
 
 #define NUCX_REQUIRE_OPEN(env)                                      \
@@ -438,15 +394,7 @@ Napi::Value Worker::Cancel(const Napi::CallbackInfo& info) {
     ucp_request_cancel(worker_, it->second);
     return Napi::Boolean::New(env, true);
   }
-  for (auto w = waiters_.begin(); w != waiters_.end(); ++w) {
-    if (w->cancel_id == cancel_id) {
-      napi_reject_deferred(env, w->deferred, MakeStatusError(env, UCS_ERR_CANCELED, "ucp_tag_probe_nb"));
-      waiters_.erase(w);
-      UpdateHandles();
-      return Napi::Boolean::New(env, true);
-    }
-  }
-  return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, CancelProbeWaiter(cancel_id));
 }
 
 // setAmHandler(id, enabled, spins): void -> ucp_worker_set_am_recv_handler
@@ -591,9 +539,7 @@ void Worker::Shutdown(bool settle) {
     napi_open_handle_scope(env, &scope);
     delivering_ = false;
     RejectPending();
-    for (ProbeWaiter& w : waiters_) {
-      napi_reject_deferred(env, w.deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
-    }
+    RejectProbeWaiters();
     for (Event& event : events_) {
       if (event.kind == kEventActiveMessage) {
         if (event.am_data_mode == 1) std::free(event.data);

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "probe.h"
 #include "progress.h"
 #include "request.h"
 
@@ -71,13 +72,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
  private:
   struct Completion;
-  struct ProbeWaiter {
-    ucp_tag_t tag;
-    ucp_tag_t mask;
-    napi_deferred deferred;
-    uint32_t cancel_id;
-    bool data_only;  // resolve with the Buffer alone (kTagMessageData)
-  };
   struct AmSlot {
     Worker* worker;
     uint16_t id;
@@ -136,6 +130,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void Deliver();
   void Settle(Request* request);
   void ServiceProbeWaiters();
+  bool CancelProbeWaiter(uint32_t cancel_id);
+  void RejectProbeWaiters();
   bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
   void DeliverEvent(Event& event);
   void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
