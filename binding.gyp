@@ -15,6 +15,7 @@
         "csrc/progress.cc",
         "csrc/completion.cc",
         "csrc/probe.cc",
+        "csrc/events.cc",
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",

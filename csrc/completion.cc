@@ -134,16 +134,7 @@ void Worker::Settle(Request* request) {
   napi_env env = env_;
   Untrack(request);
   if (request->kind == RequestKind::kAmData) {
-    napi_value event_value = nullptr;
-    napi_get_reference_value(env, request->extra, &event_value);
-    Event* event = nullptr;
-    napi_value data = nullptr;
-    napi_get_element(env, event_value, 0, &data);
-    napi_value external;
-    napi_get_element(env, event_value, 1, &external);
-    napi_get_value_external(env, external, reinterpret_cast<void**>(&event));
-    EmitActiveMessage(*event, data, request->status);
-    delete event;
+    CompleteAmData(request);  // the active message goes to the handler
   } else if (request->status == UCS_OK) {
     napi_value value;
     switch (request->kind) {
@@ -194,12 +185,7 @@ void Worker::RejectPending() {
     Request* r = pending_head_;
     Untrack(r);
     if (r->kind == RequestKind::kAmData) {
-      napi_value holder, external;
-      napi_get_reference_value(env, r->extra, &holder);
-      napi_get_element(env, holder, 1, &external);
-      Event* event;
-      napi_get_value_external(env, external, reinterpret_cast<void**>(&event));
-      delete event;
+      DiscardAmData(r);
     } else {
       napi_reject_deferred(env, r->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
     }

@@ -52,15 +52,7 @@ void Listener::OnConnRequest(ucp_conn_request_h request, void* arg) {
 void Listener::Destroy() {
   if (listener_ == nullptr) return;
   // Connection requests still queued for delivery are refused while the listener exists.
-  auto& events = worker_->events_;
-  for (auto it = events.begin(); it != events.end();) {
-    if (it->kind == kEventConnRequest && it->listener == this) {
-      ucp_listener_reject(listener_, it->conn_request);
-      it = events.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  for (ucp_conn_request_h request : worker_->TakeConnRequests(this)) ucp_listener_reject(listener_, request);
   ucp_listener_destroy(listener_);
   listener_ = nullptr;
   worker_->RemoveListener(this);

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "events.h"
 #include "probe.h"
 #include "progress.h"
 #include "request.h"
@@ -26,13 +27,6 @@ class Context;
 class Endpoint;
 class Listener;
 class Addon;
-
-// Event kinds passed to the JS event handler: handler(kind, ...args).
-enum EventKind : int {
-  kEventEndpointError = 1,  // (nativeEndpoint, UCXError)
-  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string)
-  kEventActiveMessage = 3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
-};
 
 class Worker : public Napi::ObjectWrap<Worker> {
  public:
@@ -65,6 +59,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void RemoveListener(Listener* listener);
   void QueueEndpointError(Endpoint* endpoint, ucs_status_t status);
   void QueueConnRequest(Listener* listener, ucp_conn_request_h request);
+  std::vector<ucp_conn_request_h> TakeConnRequests(Listener* listener);
 
   // Closes endpoints, listeners and handles and destroys the ucp_worker.
   // `settle` rejects pending promises (false during env teardown, when JS can't run).
@@ -72,26 +67,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
  private:
   struct Completion;
-  struct AmSlot {
-    Worker* worker;
-    uint16_t id;
-    bool spins = false;
-    napi_ref allocator = nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
-  };
-  struct Event {
-    EventKind kind;
-    Endpoint* endpoint = nullptr;
-    Listener* listener = nullptr;
-    ucp_conn_request_h conn_request = nullptr;
-    ucs_status_t status = UCS_OK;
-    // active messages
-    uint16_t am_id = 0;
-    std::string header;
-    void* data = nullptr;   // see am_data_mode
-    size_t length = 0;
-    int am_data_mode = 0;   // 0 none, 1 malloc'd copy, 2 UCX persistent data, 3 rendezvous descriptor
-    ucp_ep_h reply_ep = nullptr;
-  };
   // JS methods
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Progress(const Napi::CallbackInfo& info);
@@ -134,6 +109,11 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void RejectProbeWaiters();
   bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
   void DeliverEvent(Event& event);
+  void DeliverActiveMessage(Event& event);
+  void ReceiveAmData(Event& event);
+  void CompleteAmData(Request* request);
+  void DiscardAmData(Request* request);
+  void ReleaseQueuedEvents();
   void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
   void Track(Request* request);
   void Untrack(Request* request);
@@ -172,9 +152,6 @@ class Worker : public Napi::ObjectWrap<Worker> {
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;
   std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;
-
-  friend class Endpoint;
-  friend class Listener;
 };
 
 }  // namespace nucx
