@@ -12,11 +12,16 @@
         "csrc/status.cc",
         "csrc/context.cc",
         "csrc/worker.cc",
+        "csrc/progress.cc",
+        "csrc/completion.cc",
+        "csrc/probe.cc",
+        "csrc/events.cc",
         "csrc/listener.cc",
         "csrc/endpoint.cc",
         "csrc/request.cc",
         "csrc/memory.cc",
-        "csrc/cuda.cc"
+        "csrc/cuda.cc",
+        "csrc/util/sockaddr.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,11 +1,9 @@
 #include "listener.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include "addon.h"
 #include "endpoint.h"
 #include "status.h"
+#include "util/sockaddr.h"
 #include "worker.h"
 
 namespace nucx {
@@ -54,15 +52,7 @@ void Listener::OnConnRequest(ucp_conn_request_h request, void* arg) {
 void Listener::Destroy() {
   if (listener_ == nullptr) return;
   // Connection requests still queued for delivery are refused while the listener exists.
-  auto& events = worker_->events_;
-  for (auto it = events.begin(); it != events.end();) {
-    if (it->kind == kEventConnRequest && it->listener == this) {
-      ucp_listener_reject(listener_, it->conn_request);
-      it = events.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  for (ucp_conn_request_h request : worker_->TakeConnRequests(this)) ucp_listener_reject(listener_, request);
   ucp_listener_destroy(listener_);
   listener_ = nullptr;
   worker_->RemoveListener(this);
@@ -83,21 +73,10 @@ Napi::Value Listener::Address(const Napi::CallbackInfo& info) {
     ThrowStatus(env, status, "ucp_listener_query");
     return env.Undefined();
   }
-  char text[INET6_ADDRSTRLEN] = "";
-  int port = 0;
   const sockaddr* sa = reinterpret_cast<const sockaddr*>(&attr.sockaddr);
-  if (sa->sa_family == AF_INET) {
-    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-    port = ntohs(v4->sin_port);
-  } else if (sa->sa_family == AF_INET6) {
-    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-    port = ntohs(v6->sin6_port);
-  }
   Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::String::New(env, text));
-  result.Set(1u, Napi::Number::New(env, port));
+  result.Set(0u, Napi::String::New(env, SockaddrIp(sa)));
+  result.Set(1u, Napi::Number::New(env, SockaddrPort(sa)));
   return result;
 }
 

@@ -1,13 +1,10 @@
-// ucp_worker and the progress engine: how UCX progress fits into libuv.
-//
-//   event     uv_poll on ucp_worker_get_efd(); progress on wake-up; arm in a
-//             uv_prepare right before the loop blocks (progress, arm, and if
-//             arm says BUSY progress again). A fallback timer runs only while
-//             requests are outstanding, against a missed wake-up.
-//   poll      as event, plus a uv_idle that spins ucp_worker_progress in
-//             slices while requests are outstanding (the loop never blocks).
-//   adaptive  as event, plus spinning for a short budget after each burst of
-//             activity, then arm and sleep.
+// ucp_worker: one class, its member functions defined by job:
+//   worker.cc      the JS surface: construction, the exported methods, close() and Shutdown
+//   progress.cc    the progress engine: libuv handles and the three progress modes, which
+//                  progress.h describes, and delivery of each batch
+//   completion.cc  requests: Submit, the completion callbacks, Settle
+//   events.cc      endpoint errors, connection requests and active messages: queueing, delivery
+//   probe.cc       probe waiters: tagRecvMessage's receive of unknown size
 //
 // Completion callbacks only record the result; completions, connection
 // requests, endpoint errors and active messages are delivered to JS in one
@@ -24,6 +21,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "events.h"
+#include "probe.h"
+#include "progress.h"
 #include "request.h"
 
 namespace nucx {
@@ -32,15 +32,6 @@ class Context;
 class Endpoint;
 class Listener;
 class Addon;
-
-enum class ProgressMode : int { kEvent = 0, kPoll = 1, kAdaptive = 2 };
-
-// Event kinds passed to the JS event handler: handler(kind, ...args).
-enum EventKind : int {
-  kEventEndpointError = 1,  // (nativeEndpoint, UCXError)
-  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string)
-  kEventActiveMessage = 3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
-};
 
 class Worker : public Napi::ObjectWrap<Worker> {
  public:
@@ -52,6 +43,11 @@ class Worker : public Napi::ObjectWrap<Worker> {
   bool closed() const { return worker_ == nullptr; }
   Context* context() const { return context_; }
 
+  // Closes endpoints, listeners and handles and destroys the ucp_worker.
+  // `settle` rejects pending promises (false during env teardown, when JS can't run).
+  void Shutdown(bool settle);
+
+  // ---- requests (completion.cc) ----
   // The tail of every *_nbx call: settles the fast path or turns the request
   // into a pending promise. Returns undefined for inline success (with the
   // inline result written by the caller), throws for an inline error.
@@ -66,50 +62,19 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // A completion callback ran: queue the request for delivery.
   void Completed(Request* request) { completed_.push_back(request); }
 
-  // Registry used by endpoints and listeners.
+  // ---- the worker's endpoints and listeners (worker.cc), which events name ----
   void AddEndpoint(ucp_ep_h ep, Endpoint* endpoint) { endpoints_[ep] = endpoint; }
   void RemoveEndpoint(ucp_ep_h ep) { endpoints_.erase(ep); }
   void AddListener(Listener* listener);
   void RemoveListener(Listener* listener);
+
+  // ---- events (events.cc), queued from the endpoints' and listeners' UCX callbacks ----
   void QueueEndpointError(Endpoint* endpoint, ucs_status_t status);
   void QueueConnRequest(Listener* listener, ucp_conn_request_h request);
-
-  // Closes endpoints, listeners and handles and destroys the ucp_worker.
-  // `settle` rejects pending promises (false during env teardown, when JS can't run).
-  void Shutdown(bool settle);
-
-  struct LoopHandles;
+  std::vector<ucp_conn_request_h> TakeConnRequests(Listener* listener);
 
  private:
-  struct Completion;
-  struct ProbeWaiter {
-    ucp_tag_t tag;
-    ucp_tag_t mask;
-    napi_deferred deferred;
-    uint32_t cancel_id;
-    bool data_only;  // resolve with the Buffer alone (kTagMessageData)
-  };
-  struct AmSlot {
-    Worker* worker;
-    uint16_t id;
-    bool spins = false;
-    napi_ref allocator = nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
-  };
-  struct Event {
-    EventKind kind;
-    Endpoint* endpoint = nullptr;
-    Listener* listener = nullptr;
-    ucp_conn_request_h conn_request = nullptr;
-    ucs_status_t status = UCS_OK;
-    // active messages
-    uint16_t am_id = 0;
-    std::string header;
-    void* data = nullptr;   // see am_data_mode
-    size_t length = 0;
-    int am_data_mode = 0;   // 0 none, 1 malloc'd copy, 2 UCX persistent data, 3 rendezvous descriptor
-    ucp_ep_h reply_ep = nullptr;
-  };
-  // JS methods
+  // ---- the JS surface (worker.cc) ----
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Progress(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
@@ -125,54 +90,63 @@ class Worker : public Napi::ObjectWrap<Worker> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  // The engine
+  // ---- the progress engine (progress.cc) ----
+  void OpenLoopHandles(int efd);
+  void CloseLoopHandles();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnPrepare(uv_prepare_t* handle);
   static void OnIdle(uv_idle_t* handle);
   static void OnFallback(uv_timer_t* handle);
-  static ucs_status_t OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
-                                      const ucp_am_recv_param_t* param);
-  static void OnAmData(void* request, ucs_status_t status, size_t length, void* user_data);
-
   unsigned ProgressUntilIdle();
   bool HasDeliverables() const { return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_); }
-  // Whether JS may run, asked at most once per libuv callback (see CanRunJs in worker.cc): teardown
-  // begins between loop iterations, so one answer holds for the whole callback, and a spinning
-  // worker delivers many times per callback.
-  class JsGate {
-   public:
-    explicit JsGate(napi_env env) : env_(env) {}
-    bool Open();
-   private:
-    napi_env env_;
-    int state_ = -1;  // -1: not asked yet, 0: closed, 1: open
-  };
   // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
   bool RunFromLoop(JsGate& gate);
+  // The batch: completions first, then probe waiters, then events.
+  void Deliver();
   void Spin();
   // event and adaptive: keep progressing for spin_ns_ after activity before arming, so that a reply
   // within it costs no wake-up (poll spins whenever work is outstanding).
   bool SpinsAfterActivity() const { return mode_ != ProgressMode::kPoll && spin_ns_ > 0; }
-  void Deliver();
-  void Settle(Request* request);
-  void ServiceProbeWaiters();
-  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
-  void DeliverEvent(Event& event);
-  void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
+  void StartSpinning();
+  void UpdateHandles();
+
+  // ---- requests (completion.cc) ----
+  static void OnAmData(void* request, ucs_status_t status, size_t length, void* user_data);
   void Track(Request* request);
   void Untrack(Request* request);
-  void UpdateHandles();
-  void StartSpinning();
+  void Settle(Request* request);
+  void RejectPending();
+  void ReleasePending();
+
+  // ---- events (events.cc) ----
+  static ucs_status_t OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                                      const ucp_am_recv_param_t* param);
+  void DeliverEvent(Event& event);
+  void DeliverActiveMessage(Event& event);
+  void ReceiveAmData(Event& event);
+  void CompleteAmData(Request* request);
+  void DiscardAmData(Request* request);
+  void EmitActiveMessage(Event& event, napi_value data, ucs_status_t status);
   void CallHandler(std::initializer_list<napi_value> args);
   napi_value EndpointValue(ucp_ep_h ep);
-  static uint64_t NowNs();
+  void ReleaseQueuedEvents();
 
+  // ---- probe waiters (probe.cc) ----
+  void ServiceProbeWaiters();
+  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
+  bool CancelProbeWaiter(uint32_t cancel_id);
+  void RejectProbeWaiters();
+
+  // The ucp_worker and what it belongs to.
   Napi::Env env_;
   Context* context_ = nullptr;
   Napi::ObjectReference context_ref_;
-  Napi::FunctionReference handler_;
+  Napi::FunctionReference handler_;  // the JS event handler: handler(kind, ...args)
   Napi::AsyncContext async_context_;
   ucp_worker_h worker_ = nullptr;
+  bool shutting_down_ = false;  // requests cancelled by close() reject as ERR_UCX_CLOSED
+
+  // The progress engine.
   LoopHandles* handles_ = nullptr;
   ProgressMode mode_ = ProgressMode::kEvent;
   uint64_t spin_ns_ = 0;          // poll: one slice; event, adaptive: the budget after activity (event: 0 = arm at once)
@@ -182,22 +156,23 @@ class Worker : public Napi::ObjectWrap<Worker> {
   bool fallback_running_ = false;
   bool referenced_ = false;
   bool delivering_ = false;
-  bool probe_due_ = false;
-  bool shutting_down_ = false;  // requests cancelled by close() reject as ERR_UCX_CLOSED
   int spinning_handlers_ = 0;   // AM handlers a poll-mode worker keeps spinning for (arrivals, not requests)
 
+  // Requests.
   Request* pending_head_ = nullptr;  // intrusive list of every pending request
   size_t pending_count_ = 0;
   std::vector<Request*> completed_;
-  std::vector<Event> events_;
-  std::deque<ProbeWaiter> waiters_;
   std::unordered_map<uint32_t, Request*> cancellable_;
+
+  // Events, and the objects they name.
+  std::vector<Event> events_;
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;
   std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;
 
-  friend class Endpoint;
-  friend class Listener;
+  // Probe waiters.
+  std::deque<ProbeWaiter> waiters_;
+  bool probe_due_ = false;  // progress saw activity: serve the waiters in the next delivery
 };
 
 }  // namespace nucx

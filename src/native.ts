@@ -84,7 +84,7 @@ export interface NativeMemoryHandle {
 
 export interface NativeRemoteKey { destroy(): void }
 
-/** Kinds of the events the worker hands to its handler (csrc/worker.h EventKind). */
+/** Kinds of the events the worker hands to its handler (csrc/events.h EventKind). */
 export const enum NativeEvent {
   EndpointError = 1,
   ConnRequest = 2,
