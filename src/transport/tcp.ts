@@ -1,8 +1,6 @@
-// The TCP transport: node:net with length-prefixed framing. It runs anywhere
-// (no UCX needed, no native code loaded) and is the baseline the UCX transport
-// is measured against. Framing, per message (little-endian):
-//
-//   u32 magic 'NUTC' (0x4354554e) · u32 frame count n · n × u64 frame sizes · the frames' bytes
+// The TCP transport: node:net with length-prefixed framing (framing.ts). It runs
+// anywhere (no UCX needed, no native code loaded) and is the baseline the UCX
+// transport is measured against.
 //
 // Host memory only: a DeviceMemory frame is refused with ERR_TRANSPORT_UNSUPPORTED.
 import net from 'node:net';
@@ -13,28 +11,14 @@ import {
   type Transport, type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
-
-const MAGIC = 0x4354554e;
-const PREAMBLE = 8;
-/** A sanity bound on frames per message, so that garbage on the wire is caught before it allocates. */
-const MAX_FRAMES = 1 << 20;
-const MAX_FRAME = 2 ** 32;
-const EMPTY = Buffer.alloc(0);
-
-type ParseState =
-  | { kind: 'preamble' }
-  | { kind: 'sizes'; count: number }
-  | { kind: 'frames'; sizes: number[]; frames: Buffer[]; index: number; filled: number };
+import { TcpFrameDecoder, encodeTcpHeader } from './framing.js';
 
 export class TcpConnection extends ConnectionBase implements Connection {
   readonly scheme = 'tcp';
   readonly localAddress: string;
   readonly peerAddress: string;
   readonly #socket: net.Socket;
-  // receive parser
-  #chunks: Buffer[] = [];
-  #available = 0;
-  #parse: ParseState = { kind: 'preamble' };
+  readonly #decoder = new TcpFrameDecoder({ maxMessageBytes: transportDefaults.maxMessageBytes });
 
   /** @internal Made by tcpTransport().connect() and its listener. */
   constructor(socket: net.Socket) {
@@ -60,10 +44,7 @@ export class TcpConnection extends ConnectionBase implements Connection {
     } catch (error) {
       return Promise.reject(error);
     }
-    const header = Buffer.allocUnsafe(PREAMBLE + 8 * frames.length);
-    header.writeUInt32LE(MAGIC, 0);
-    header.writeUInt32LE(frames.length, 4);
-    for (let i = 0; i < frames.length; i++) header.writeBigUInt64LE(BigInt((frames[i] as ArrayBufferView).byteLength), PREAMBLE + 8 * i);
+    const header = encodeTcpHeader(frames as readonly ArrayBufferView[]);
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error | null): void => {
         if (!error) resolve();
@@ -129,72 +110,22 @@ export class TcpConnection extends ConnectionBase implements Connection {
     this.inbox.end(this.state === 'open' ? error : closedError(), this.state === 'open');
   }
 
-  #protocolError(reason: string): void {
-    const error = new TransportError('ERR_TRANSPORT_PROTOCOL', `not node-ucx tcp framing: ${reason}`);
+  #protocolError(error: TransportError): void {
     this.brokenBy ??= error;
     this.inbox.end(error, true);
     this.#socket.destroy();
   }
 
-  // ---- receive parser ----
-
   #onData(chunk: Buffer): void {
     if (this.state !== 'open') return;
-    this.#chunks.push(chunk);
-    this.#available += chunk.length;
-    for (;;) {
-      const state = this.#parse;
-      if (state.kind === 'preamble') {
-        if (this.#available < PREAMBLE) return;
-        const preamble = this.#take(PREAMBLE);
-        if (preamble.readUInt32LE(0) !== MAGIC) return this.#protocolError('bad magic');
-        const count = preamble.readUInt32LE(4);
-        if (count > MAX_FRAMES) return this.#protocolError(`${count} frames`);
-        if (count === 0) this.#deliver([]);
-        else this.#parse = { kind: 'sizes', count };
-      } else if (state.kind === 'sizes') {
-        if (this.#available < 8 * state.count) return;
-        const raw = this.#take(8 * state.count);
-        const sizes: number[] = [];
-        for (let i = 0; i < state.count; i++) {
-          const size = raw.readBigUInt64LE(8 * i);
-          if (size > BigInt(MAX_FRAME)) return this.#protocolError(`a frame of ${size} bytes`);
-          sizes.push(Number(size));
-        }
-        this.#parse = { kind: 'frames', sizes, frames: [], index: 0, filled: 0 };
-        this.#skipEmpty();
-      } else {
-        if (state.index >= state.sizes.length) {
-          this.#parse = { kind: 'preamble' };
-          this.#deliver(state.frames);
-          continue;
-        }
-        if (this.#available === 0) return;
-        const size = state.sizes[state.index]!;
-        if (state.filled === 0 && this.#available >= size) {
-          state.frames.push(this.#take(size));
-          state.index++;
-        } else {
-          // A large frame arrives over many chunks: copy each into its final buffer as it comes.
-          if (state.filled === 0) state.frames.push(Buffer.allocUnsafe(size));
-          const target = state.frames[state.index]!;
-          state.filled += this.#copyInto(target, state.filled);
-          if (state.filled < size) return;
-          state.filled = 0;
-          state.index++;
-        }
-        this.#skipEmpty();
-      }
+    let messages: Buffer[][];
+    try {
+      messages = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#protocolError(error as TransportError);
+      return;
     }
-  }
-
-  #skipEmpty(): void {
-    const state = this.#parse;
-    if (state.kind !== 'frames') return;
-    while (state.index < state.sizes.length && state.sizes[state.index] === 0 && state.filled === 0) {
-      state.frames.push(EMPTY);
-      state.index++;
-    }
+    for (const frames of messages) this.#deliver(frames);
   }
 
   #deliver(frames: Buffer[]): void {
@@ -203,56 +134,6 @@ export class TcpConnection extends ConnectionBase implements Connection {
       this.#socket.pause();
       void this.inbox.waitDrain().then(() => { if (!this.#socket.destroyed) this.#socket.resume(); });
     }
-  }
-
-  /** Takes exactly n bytes off the front of the received chunks (n <= available); copies only across chunk edges. */
-  #take(n: number): Buffer {
-    this.#available -= n;
-    const first = this.#chunks[0]!;
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      // Copy small pieces out of a big chunk, so that a tiny frame does not pin a 64 KiB read buffer.
-      return n < 4096 ? Buffer.from(first.subarray(0, n)) : first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
-      const chunk = this.#chunks[0]!;
-      const want = n - offset;
-      if (chunk.length <= want) {
-        chunk.copy(out, offset);
-        offset += chunk.length;
-        this.#chunks.shift();
-      } else {
-        chunk.copy(out, offset, 0, want);
-        this.#chunks[0] = chunk.subarray(want);
-        offset += want;
-      }
-    }
-    return out;
-  }
-
-  #copyInto(target: Buffer, at: number): number {
-    let copied = 0;
-    while (this.#chunks.length > 0 && at + copied < target.length) {
-      const chunk = this.#chunks[0]!;
-      const want = target.length - at - copied;
-      if (chunk.length <= want) {
-        chunk.copy(target, at + copied);
-        copied += chunk.length;
-        this.#chunks.shift();
-      } else {
-        chunk.copy(target, at + copied, 0, want);
-        this.#chunks[0] = chunk.subarray(want);
-        copied += want;
-      }
-    }
-    this.#available -= copied;
-    return copied;
   }
 }
 

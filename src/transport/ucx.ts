@@ -1,11 +1,8 @@
 // The UCX transport: a Connection is one node-ucx Endpoint (client-server,
-// through a UCX listener) carrying endpoint-scoped messages. Framing and the
-// close handshake are in docs/transport.md:
-//
-//   header message: u32 magic 'NUTU' · u8 version 1 · u8 type · u16 0 · u32 frame count n · n × u64 sizes
-//                   [type INLINE: followed by the frames' bytes]
-//   type DATA:      then one endpoint message per non-empty frame, in order
-//   type GOODBYE:   the sender closes; answered with GOODBYE_ACK once everything before it was received
+// through a UCX listener) carrying endpoint-scoped messages. Framing (framing.ts)
+// and the close handshake are in docs/transport.md: a header message, then one
+// endpoint message per non-empty frame (or the frames inside the header, when
+// small); GOODBYE / GOODBYE_ACK close gracefully.
 //
 // A receive loop (the pump) keeps a receive posted at all times and moves
 // arrived messages into the inbox, so that what the peer sent before it closed
@@ -15,34 +12,21 @@ import { invalidArgType, outOfRange } from '../util/validate.js';
 import { ConnectionBase } from './connection.js';
 import {
   TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, frameLength,
-  asBuffer, parseAddress, formatAddress,
+  parseAddress, formatAddress,
   type Connection, type ConnectOptions, type ConnectionHandler, type Frame, type Transport,
   type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
+import {
+  UCX_HEADER_MAX, UCX_MAX_FRAMES, UcxMessageType, decodeUcxHeader, encodeUcxControl, encodeUcxHeader, fitsInline,
+} from './framing.js';
 
-const MAGIC = 0x5554554e; // 'NUTU'
-const VERSION = 1;
-const HEADER = 12;
-/** The largest header: 12 bytes, 8 per frame, and inline frames (at most transportDefaults.ucxInlineBytes). */
-const HEADER_MAX = 65536;
-/** Frames one message may have (so that its header fits HEADER_MAX). */
-export const MAX_FRAMES = Math.floor((HEADER_MAX - HEADER) / 8) - 1;
-const TYPE_DATA = 1;
-const TYPE_INLINE = 2;
-const TYPE_GOODBYE = 3;
-const TYPE_GOODBYE_ACK = 4;
 const EMPTY = Buffer.alloc(0);
 
-function controlMessage(type: number): Buffer {
-  const header = Buffer.alloc(HEADER);
-  header.writeUInt32LE(MAGIC, 0);
-  header.writeUInt8(VERSION, 4);
-  header.writeUInt8(type, 5);
-  return header;
-}
-const GOODBYE = controlMessage(TYPE_GOODBYE);
-const GOODBYE_ACK = controlMessage(TYPE_GOODBYE_ACK);
+const GOODBYE = encodeUcxControl(UcxMessageType.Goodbye);
+const GOODBYE_ACK = encodeUcxControl(UcxMessageType.GoodbyeAck);
+/** Frames one message may have (so that its header fits in one header message). */
+export const MAX_FRAMES = UCX_MAX_FRAMES;
 
 export class UcxConnection extends ConnectionBase implements Connection {
   readonly scheme = 'ucx';
@@ -80,19 +64,8 @@ export class UcxConnection extends ConnectionBase implements Connection {
       if (!ArrayBuffer.isView(frame)) host = false;
     }
     if (count > MAX_FRAMES) return Promise.reject(outOfRange('frames.length', `<= ${MAX_FRAMES}`, count));
-    const inline = host && total <= Math.min(transportDefaults.ucxInlineBytes, HEADER_MAX - HEADER - 8 * count);
-    const header = Buffer.allocUnsafe(HEADER + 8 * count + (inline ? total : 0));
-    header.writeUInt32LE(MAGIC, 0);
-    header.writeUInt8(VERSION, 4);
-    header.writeUInt8(inline ? TYPE_INLINE : TYPE_DATA, 5);
-    header.writeUInt16LE(0, 6);
-    header.writeUInt32LE(count, 8);
-    let offset = HEADER + 8 * count;
-    for (let i = 0; i < count; i++) {
-      const frame = frames[i]!;
-      header.writeBigUInt64LE(BigInt(frameLength(frame)), HEADER + 8 * i);
-      if (inline) offset += asBuffer(frame as ArrayBufferView).copy(header, offset);
-    }
+    const inline = host && fitsInline(count, total, transportDefaults.ucxInlineBytes);
+    const header = encodeUcxHeader(frames, inline);
     // Every send is issued now, synchronously: concurrent send() calls cannot interleave their frames.
     const sends: Promise<void>[] = [this.endpoint.send(header)];
     if (!inline) for (const frame of frames) if (frameLength(frame) > 0) sends.push(this.endpoint.send(frame));
@@ -131,53 +104,30 @@ export class UcxConnection extends ConnectionBase implements Connection {
 
   async #pump(): Promise<void> {
     const ep = this.endpoint;
-    // One header buffer per connection, reused: a header never exceeds HEADER_MAX by construction.
-    const header = Buffer.allocUnsafe(HEADER_MAX);
+    // One header buffer per connection, reused: a longer header fails the receive as truncated.
+    const header = Buffer.allocUnsafe(UCX_HEADER_MAX);
+    const limits = { maxMessageBytes: transportDefaults.maxMessageBytes };
     try {
       for (;;) {
         if (this.inbox.full) await this.inbox.waitDrain();
-        // The header describes its own length (count, sizes, inline flag).
-        await ep.recv(header);
-        if (header.readUInt32LE(0) !== MAGIC || header.readUInt8(4) !== VERSION) {
-          throw new TransportError('ERR_TRANSPORT_PROTOCOL', 'not node-ucx transport framing (bad header)');
-        }
-        const type = header.readUInt8(5);
-        if (type === TYPE_GOODBYE) {
+        const message = decodeUcxHeader(header, await ep.recv(header), limits);
+        if (message.type === UcxMessageType.Goodbye) {
           // The peer closes: everything it sent is in the inbox. Say so, and refuse further sends.
           this.brokenBy ??= resetError('the peer closed the connection');
           this.inbox.end(this.brokenBy, true);
           ep.send(GOODBYE_ACK).catch(() => {});
           continue;
         }
-        if (type === TYPE_GOODBYE_ACK) {
+        if (message.type === UcxMessageType.GoodbyeAck) {
           this.#ackReceived?.();
           continue;
         }
-        if (type !== TYPE_DATA && type !== TYPE_INLINE) throw new TransportError('ERR_TRANSPORT_PROTOCOL', `unknown message type ${type}`);
-        const count = header.readUInt32LE(8);
-        if (HEADER + 8 * count > HEADER_MAX) throw new TransportError('ERR_TRANSPORT_PROTOCOL', `${count} frames`);
-        const sizes: number[] = [];
-        let total = 0;
-        for (let i = 0; i < count; i++) {
-          const size = Number(header.readBigUInt64LE(HEADER + 8 * i));
-          sizes.push(size);
-          total += size;
-        }
         let frames: Buffer[];
-        if (type === TYPE_INLINE) {
-          const start = HEADER + 8 * count;
-          if (start + total > HEADER_MAX) throw new TransportError('ERR_TRANSPORT_PROTOCOL', 'inline frames overflow the header');
-          // One copy out of the reused header buffer; the frames are views of it.
-          const bytes = Buffer.from(header.subarray(start, start + total));
-          frames = [];
-          let offset = 0;
-          for (const size of sizes) {
-            frames.push(size === 0 ? EMPTY : bytes.subarray(offset, offset + size));
-            offset += size;
-          }
+        if (message.type === UcxMessageType.Inline) {
+          frames = message.frames;
         } else {
-          // Each frame lands in a buffer of the size the header announced (a larger one would fail as truncated).
-          frames = sizes.map((size) => (size === 0 ? EMPTY : Buffer.allocUnsafe(size)));
+          // Each frame lands in a buffer of the size the header announced (a larger one fails as truncated).
+          frames = message.sizes.map((size) => (size === 0 ? EMPTY : Buffer.allocUnsafe(size)));
           await Promise.all(frames.map((frame) => (frame.length === 0 ? 0 : ep.recv(frame))));
         }
         if (this.state === 'open') this.inbox.push(frames);
@@ -189,7 +139,7 @@ export class UcxConnection extends ConnectionBase implements Connection {
         void ep.close({ force: true });
         return;
       }
-      // The endpoint broke (peer died, reset) or was closed here.
+      // The endpoint broke (peer died, reset) or was closed here, or the peer sent a frame longer than it said.
       const mapped = this.brokenBy ?? (error instanceof TransportError ? error : resetError((error as Error).message, error));
       if (this.state === 'open') this.brokenBy ??= mapped;
       this.inbox.end(this.state === 'open' ? mapped : closedError(), true);
