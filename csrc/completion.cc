@@ -1,13 +1,14 @@
 #include "completion.h"
 
 #include "addon.h"
+#include "endpoint.h"
 #include "status.h"
 #include "worker.h"
 
 namespace nucx {
 
 // The tail of every *_nbx call (see worker.h).
-napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
+napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
                           const char* what, uint32_t cancel_id) {
   napi_env env = env_;
   if (status_ptr == nullptr) {
@@ -22,11 +23,47 @@ napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoin
   Request* request = ClaimRequest(status_ptr, this, kind);
   request->endpoint = endpoint;
   request->cancel_id = cancel_id;
+  request->memory[0] = PinMemory(holds.views[0]);
+  request->memory[1] = PinMemory(holds.views[1]);
+  request->atomic = holds.atomic;
+  request->atomic_size = holds.atomic_size;
   napi_value promise;
   napi_create_promise(env, &request->deferred, &promise);
-  if (pin != nullptr) napi_create_reference(env, pin, 1, &request->pin);
+  if (holds.object != nullptr) napi_create_reference(env, holds.object, 1, &request->pin);
   Track(request);
   return promise;
+}
+
+// An endpoint closes (or failed): what it started and UCX has not completed rejects now with
+// `error` (or ERR_UCX_CLOSED), in every error-handling mode; UCX keeps the request, and its
+// memory stays pinned, until it completes or the worker goes. Abandoned requests no longer keep
+// the process alive: a send to a dead peer in 'none' mode never completes.
+void Worker::AbandonRequests(Endpoint* endpoint, napi_value error) {
+  for (Request* r = pending_head_; r != nullptr; r = r->next) {
+    if (r->endpoint != endpoint || r->kind == RequestKind::kClose || r->abandoned) continue;
+    if (error == nullptr) error = MakeCodedError(env_, "ERR_UCX_CLOSED", "the Endpoint was closed");
+    Abandon(r, error);
+  }
+}
+
+// Settles `request`'s promise now (rejects with `error`, or resolves when it is null) and leaves
+// the request to UCX (see AbandonRequests).
+void Worker::Abandon(Request* request, napi_value error) {
+  if (request->abandoned) return;
+  napi_env env = env_;
+  if (request->deferred != nullptr) {
+    if (error != nullptr) {
+      napi_reject_deferred(env, request->deferred, error);
+    } else {
+      napi_value undefined;
+      napi_get_undefined(env, &undefined);
+      napi_resolve_deferred(env, request->deferred, undefined);
+    }
+    request->deferred = nullptr;
+  }
+  request->abandoned = true;
+  abandoned_count_++;
+  UpdateHandles();
 }
 
 void Worker::Track(Request* request) {
@@ -40,6 +77,7 @@ void Worker::Track(Request* request) {
 }
 
 void Worker::Untrack(Request* request) {
+  if (request->abandoned) abandoned_count_--;
   if (request->prev != nullptr) request->prev->next = request->next;
   else pending_head_ = request->next;
   if (request->next != nullptr) request->next->prev = request->prev;
@@ -114,6 +152,7 @@ static const char* KindName(RequestKind kind) {
     case RequestKind::kAmData: return "ucp_am_recv_data_nbx";
     case RequestKind::kFetch: return "ucp_atomic_op_nbx";
     case RequestKind::kClose: return "ucp_ep_close_nbx";
+    case RequestKind::kDiscard: return "ucp_tag_msg_recv_nbx";
   }
   return "request";
 }
@@ -123,6 +162,8 @@ static const char* KindName(RequestKind kind) {
 static void Release(napi_env env, Request* request) {
   if (request->pin != nullptr) napi_delete_reference(env, request->pin);
   if (request->extra != nullptr) napi_delete_reference(env, request->extra);
+  request->memory[0].reset();
+  request->memory[1].reset();
   delete[] request->atomic;
   request->atomic = nullptr;
   request->worker = nullptr;
@@ -133,8 +174,13 @@ static void Release(napi_env env, Request* request) {
 void Worker::Settle(Request* request) {
   napi_env env = env_;
   Untrack(request);
-  if (request->kind == RequestKind::kAmData) {
-    CompleteAmData(request);  // the active message goes to the handler
+  if (request->kind == RequestKind::kClose && request->endpoint != nullptr) request->endpoint->CloseCompleted(request);
+  if (request->abandoned || request->kind == RequestKind::kDiscard) {
+    // Settled already (or never had a promise): only UCX's memory goes back.
+  } else if (request->kind == RequestKind::kAmData) {
+    // The active message goes to the handler; during close() no JS runs, and it is dropped.
+    if (shutting_down_) DiscardAmData(request);
+    else CompleteAmData(request);
   } else if (request->status == UCS_OK) {
     napi_value value;
     switch (request->kind) {
@@ -184,7 +230,10 @@ void Worker::RejectPending() {
   while (pending_head_ != nullptr) {
     Request* r = pending_head_;
     Untrack(r);
-    if (r->kind == RequestKind::kAmData) {
+    if (r->kind == RequestKind::kClose && r->endpoint != nullptr) r->endpoint->CloseCompleted(r);
+    if (r->abandoned || r->kind == RequestKind::kDiscard) {
+      // no promise left to settle (an abandoned AM receive dropped its event already)
+    } else if (r->kind == RequestKind::kAmData) {
       DiscardAmData(r);
     } else {
       napi_reject_deferred(env, r->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
@@ -200,6 +249,8 @@ void Worker::ReleasePending() {
   for (Request* r = pending_head_; r != nullptr;) {
     Request* next = r->next;
     r->worker = nullptr;
+    r->memory[0].reset();
+    r->memory[1].reset();
     delete[] r->atomic;
     r->atomic = nullptr;
     ucp_request_free(r);

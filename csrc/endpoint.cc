@@ -23,6 +23,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                          InstanceMethod<&Endpoint::UnpackRkey>("unpackRkey"),
                          InstanceMethod<&Endpoint::Flush>("flush"),
                          InstanceMethod<&Endpoint::Close>("close"),
+                         InstanceMethod<&Endpoint::AbandonClose>("abandonClose"),
                          InstanceMethod<&Endpoint::Info>("info"),
                      });
 }
@@ -71,6 +72,7 @@ void Endpoint::Detach() {
   keys.swap(rkeys_);
   for (RemoteKey* key : keys) key->Destroy();  // rkeys go before their endpoint
   worker_->RemoveEndpoint(ep_);
+  worker_->Forget(nullptr, this);
   ep_ = nullptr;
   Unref();
 }
@@ -125,7 +127,7 @@ Napi::Value Endpoint::TagSend(const Napi::CallbackInfo& info) {
   bool sync = info[4].As<Napi::Boolean>().Value();
   ucs_status_ptr_t sp = sync ? ucp_tag_send_sync_nbx(ep_, data.ptr, data.length, tag, &param)
                              : ucp_tag_send_nbx(ep_, data.ptr, data.length, tag, &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_tag_send_nbx"));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_tag_send_nbx"));
 }
 
 // streamSend(data, length, memoryType): undefined | Promise -> ucp_stream_send_nbx
@@ -136,7 +138,7 @@ Napi::Value Endpoint::StreamSend(const Napi::CallbackInfo& info) {
   if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
   ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
   ucs_status_ptr_t sp = ucp_stream_send_nbx(ep_, data.ptr, data.length, &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_stream_send_nbx"));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_stream_send_nbx"));
 }
 
 // streamRecv(data, length, memoryType, waitAll, cancelId): number | Promise<number> -> ucp_stream_recv_nbx
@@ -157,7 +159,7 @@ Napi::Value Endpoint::StreamRecv(const Napi::CallbackInfo& info) {
   size_t length = 0;
   ucs_status_ptr_t sp = ucp_stream_recv_nbx(ep_, data.ptr, data.length, &length, &param);
   if (sp == nullptr) return Napi::Number::New(env, static_cast<double>(length));
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kStreamRecv, this, data.pinnable, "ucp_stream_recv_nbx",
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kStreamRecv, this, Holds{{data.pinnable}}, "ucp_stream_recv_nbx",
                                           cancel_id));
 }
 
@@ -174,14 +176,9 @@ Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
   param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = info[5].As<Napi::Number>().Uint32Value();
   ucs_status_ptr_t sp = ucp_am_send_nbx(ep_, id, header.ptr, header.length, data.ptr, data.length, &param);
-  napi_value pin = nullptr;
-  if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
-    // UCX may read the header and the data until completion: pin both.
-    napi_create_array_with_length(env, 2, &pin);
-    if (header.pinnable != nullptr) napi_set_element(env, pin, 0, header.pinnable);
-    if (data.pinnable != nullptr) napi_set_element(env, pin, 1, data.pinnable);
-  }
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, pin, "ucp_am_send_nbx"));
+  // UCX may read the header and the data until completion: both are held.
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{header.pinnable, data.pinnable}},
+                                          "ucp_am_send_nbx"));
 }
 
 // put(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_put_nbx
@@ -196,7 +193,7 @@ Napi::Value Endpoint::Put(const Napi::CallbackInfo& info) {
   RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
   if (!key->RequireLive(env)) return env.Undefined();
   ucs_status_ptr_t sp = ucp_put_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_put_nbx"));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_put_nbx"));
 }
 
 // get(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_get_nbx
@@ -211,7 +208,7 @@ Napi::Value Endpoint::Get(const Napi::CallbackInfo& info) {
   RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
   if (!key->RequireLive(env)) return env.Undefined();
   ucs_status_ptr_t sp = ucp_get_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, data.pinnable, "ucp_get_nbx"));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_get_nbx"));
 }
 
 // atomic(opcode, remoteAddress, rkey, value, size, fetch, swap?): bigint | undefined | Promise -> ucp_atomic_op_nbx
@@ -247,12 +244,11 @@ Napi::Value Endpoint::Atomic(const Napi::CallbackInfo& info) {
     }
     return fetch ? Napi::Value(Napi::BigInt::New(env, fetched)) : env.Undefined();
   }
-  napi_value promise = worker_->Submit(sp, fetch ? RequestKind::kFetch : RequestKind::kSend, this, nullptr,
-                                       "ucp_atomic_op_nbx");
-  Request* request = static_cast<Request*>(sp);
-  request->atomic = storage;
-  request->atomic_size = static_cast<uint8_t>(size);
-  return Napi::Value(env, promise);
+  Holds holds;
+  holds.atomic = storage;
+  holds.atomic_size = static_cast<uint8_t>(size);
+  return Napi::Value(env, worker_->Submit(sp, fetch ? RequestKind::kFetch : RequestKind::kSend, this, holds,
+                                          "ucp_atomic_op_nbx"));
 }
 
 // unpackRkey(packed): NativeRemoteKey -> ucp_ep_rkey_unpack
@@ -276,14 +272,17 @@ Napi::Value Endpoint::Flush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!RequireOpen(env)) return env.Undefined();
   ucp_request_param_t param = SendParam(-1);
-  return Napi::Value(env, worker_->Submit(ucp_ep_flush_nbx(ep_, &param), RequestKind::kSend, this, nullptr,
+  return Napi::Value(env, worker_->Submit(ucp_ep_flush_nbx(ep_, &param), RequestKind::kSend, this, Holds{},
                                           "ucp_ep_flush_nbx"));
 }
 
-// close(force): undefined | Promise -> ucp_ep_close_nbx (UCP_EP_CLOSE_FLAG_FORCE when force)
+// close(force, error?): undefined | Promise -> ucp_ep_close_nbx (UCP_EP_CLOSE_FLAG_FORCE when force)
+// What this endpoint started and UCX has not completed rejects first, with `error` (the one that
+// broke the endpoint) or ERR_UCX_CLOSED: in 'none' error mode UCX would never end it.
 Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ep_ == nullptr || worker_->closed()) return env.Undefined();
+  worker_->AbandonRequests(this, info.Length() > 1 && info[1].IsObject() ? static_cast<napi_value>(info[1]) : nullptr);
   // UCX allows a forced close only in PEER error mode; without it the close is a flush.
   bool force = info[0].As<Napi::Boolean>().Value() && peer_errors_;
   ucp_ep_h ep = ep_;
@@ -295,9 +294,24 @@ Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
     param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
     param.flags = UCP_EP_CLOSE_FLAG_FORCE;
   }
-  // The request pins this wrapper: UCX may still report an error for it until the close completes.
-  return Napi::Value(env, worker_->Submit(ucp_ep_close_nbx(ep, &param), RequestKind::kClose, nullptr, Value(),
-                                          "ucp_ep_close_nbx"));
+  // The request holds this wrapper: UCX may still report an error for it until the close completes.
+  Holds holds;
+  holds.object = Value();
+  ucs_status_ptr_t sp = ucp_ep_close_nbx(ep, &param);
+  napi_value promise = worker_->Submit(sp, RequestKind::kClose, this, holds, "ucp_ep_close_nbx");
+  if (promise != nullptr && sp != nullptr && !UCS_PTR_IS_ERR(sp)) close_request_ = static_cast<Request*>(sp);
+  return Napi::Value(env, promise);
+}
+
+// abandonClose(): void — a close that outlived its bound (a frozen peer in 'none' mode): its promise
+// resolves now and it no longer keeps the process alive; UCX finishes it when it can.
+Napi::Value Endpoint::AbandonClose(const Napi::CallbackInfo& info) {
+  if (close_request_ != nullptr) {
+    Request* request = close_request_;
+    close_request_ = nullptr;
+    worker_->Abandon(request, nullptr);
+  }
+  return info.Env().Undefined();
 }
 
 // info(): string -> ucp_ep_print_info (the lanes and transports UCX chose)

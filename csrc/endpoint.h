@@ -5,6 +5,8 @@
 
 #include <unordered_set>
 
+#include "request.h"
+
 namespace nucx {
 
 class Worker;
@@ -28,6 +30,10 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Worker* worker() const { return worker_; }
   void AddRemoteKey(RemoteKey* key) { rkeys_.insert(key); }
   void RemoveRemoteKey(RemoteKey* key) { rkeys_.erase(key); }
+  // The worker settled (or dropped) this endpoint's close request.
+  void CloseCompleted(Request* request) {
+    if (close_request_ == request) close_request_ = nullptr;
+  }
 
  private:
   static void OnError(void* arg, ucp_ep_h ep, ucs_status_t status);
@@ -42,6 +48,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value UnpackRkey(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value AbandonClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
 
   void Detach();  // forget the ucp_ep: unregister, destroy rkeys, drop the self-reference
@@ -52,6 +59,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   ucp_ep_h ep_ = nullptr;
   bool owned_ = true;
   bool peer_errors_ = true;  // UCP_ERR_HANDLING_MODE_PEER; UCX refuses a forced close without it
+  Request* close_request_ = nullptr;  // ucp_ep_close_nbx in flight, until it completes or is abandoned
   std::unordered_set<RemoteKey*> rkeys_;
 };
 

@@ -28,19 +28,20 @@ void Worker::QueueConnRequest(Listener* listener, ucp_conn_request_h request) {
   events_.push_back(std::move(event));
 }
 
-// Listener::Destroy: the connection requests still queued for `listener`, off the queue (the
-// listener refuses them while it still exists).
-std::vector<ucp_conn_request_h> Worker::TakeConnRequests(Listener* listener) {
-  std::vector<ucp_conn_request_h> requests;
-  for (auto it = events_.begin(); it != events_.end();) {
-    if (it->kind == kEventConnRequest && it->listener == listener) {
-      requests.push_back(it->conn_request);
-      it = events_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return requests;
+// The events not yet delivered: the queue, and the rest of the batch being delivered.
+template <typename Visit>
+static void ForEachUndelivered(std::vector<Event>& queue, std::vector<Event>* batch, size_t next, Visit visit) {
+  for (Event& event : queue) visit(event);
+  if (batch != nullptr) for (size_t i = next; i < batch->size(); i++) visit((*batch)[i]);
+}
+
+// A listener is destroyed (and has refused every request it had not answered) or an endpoint is
+// closed: undelivered events stop naming it, so none reaches an object that may be gone.
+void Worker::Forget(Listener* listener, Endpoint* endpoint) {
+  ForEachUndelivered(events_, delivering_events_, delivering_next_, [&](Event& event) {
+    if (listener != nullptr && event.listener == listener) event.listener = nullptr;
+    if (endpoint != nullptr && event.endpoint == endpoint) event.endpoint = nullptr;
+  });
 }
 
 ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
@@ -63,9 +64,13 @@ ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t heade
     event.data = data;
     result = UCS_INPROGRESS;
   } else if (length > 0) {
-    event.am_data_mode = AmDataMode::kCopy;
     event.data = std::malloc(length);
-    std::memcpy(event.data, data, length);
+    if (event.data == nullptr) {
+      event.status = UCS_ERR_NO_MEMORY;  // delivered as the handler's error: the payload is lost
+    } else {
+      event.am_data_mode = AmDataMode::kCopy;
+      std::memcpy(event.data, data, length);
+    }
   }
   self->events_.push_back(std::move(event));
   return result;
@@ -121,22 +126,27 @@ void Worker::DeliverEvent(Event& event) {
   napi_create_int32(env, event.kind, &kind);
   switch (event.kind) {
     case kEventEndpointError: {
+      if (event.endpoint == nullptr) break;  // closed meanwhile (Forget)
       napi_value error = MakeStatusError(env_, event.status, "endpoint error");
       CallHandler({kind, event.endpoint->Value(), error});
       break;
     }
     case kEventConnRequest: {
-      if (listeners_.count(event.listener) == 0) break;  // Listener::Destroy refused it already
-      napi_value request, client;
+      if (event.listener == nullptr) break;  // its listener closed and refused it (ForgetListener)
+      napi_value request, client, port;
       napi_create_external(env, event.conn_request, nullptr, nullptr, &request);
       ucp_conn_request_attr_t attr = {};
       attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
       std::string text;
+      int client_port = 0;
       if (ucp_conn_request_query(event.conn_request, &attr) == UCS_OK) {
-        text = SockaddrIp(reinterpret_cast<const sockaddr*>(&attr.client_address));
+        const sockaddr* sa = reinterpret_cast<const sockaddr*>(&attr.client_address);
+        text = SockaddrIp(sa);
+        client_port = SockaddrPort(sa);
       }
       napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &client);
-      CallHandler({kind, event.listener->Value(), request, client});
+      napi_create_int32(env, client_port, &port);
+      CallHandler({kind, event.listener->Value(), request, client, port});
       break;
     }
     case kEventActiveMessage:
@@ -153,25 +163,32 @@ void Worker::DeliverActiveMessage(Event& event) {
   }
   napi_env env = env_;
   napi_value data;
-  if (event.am_data_mode == AmDataMode::kNone) {
+  if (event.am_data_mode == AmDataMode::kReceived) {
+    napi_get_reference_value(env, event.received, &data);
+    napi_delete_reference(env, event.received);
+    event.received = nullptr;
+  } else if (event.am_data_mode == AmDataMode::kNone) {
     napi_get_null(env, &data);
+  } else if (event.am_data_mode == AmDataMode::kCopy) {
+    // The malloc'd copy becomes the Buffer's memory: no second copy.
+    napi_create_external_buffer(env, event.length, event.data, [](napi_env, void* bytes, void*) { std::free(bytes); },
+                                nullptr, &data);
   } else {
     void* copy;
     napi_create_buffer_copy(env, event.length, event.data, &copy, &data);
-    if (event.am_data_mode == AmDataMode::kCopy) std::free(event.data);
-    else ucp_am_data_release(worker_, event.data);
+    ucp_am_data_release(worker_, event.data);
   }
-  EmitActiveMessage(event, data, UCS_OK);
+  EmitActiveMessage(event, data, event.status);
 }
 
 // Rendezvous: fetch the payload first, into what the handler's allocator gives (TS checked
 // it: [target, memoryType, value], or null to drop the message) or else a fresh Buffer. The
 // handler runs when ucp_am_recv_data_nbx completes (CompleteAmData), or at once if it completes
-// inline or fails.
+// inline or fails. The target's memory is held like any receive buffer's.
 void Worker::ReceiveAmData(Event& event) {
   napi_env env = env_;
   napi_value data;
-  void* bytes = nullptr;
+  DataArg arg;
   int memory_type = UCS_MEMORY_TYPE_HOST;
   AmSlot* slot = am_slots_.count(event.am_id) != 0 ? am_slots_[event.am_id].get() : nullptr;
   if (slot != nullptr && slot->allocator != nullptr) {
@@ -182,35 +199,49 @@ void Worker::ReceiveAmData(Event& event) {
     void* header_copy;
     napi_create_buffer_copy(env, event.header.size(), event.header.data(), &header_copy, &args[1]);
     bool is_array = false;
-    if (napi_call_function(env, recv, allocator, 2, args, &result) == napi_ok) napi_is_array(env, result, &is_array);
-    if (!is_array) {
+    napi_status called = napi_call_function(env, recv, allocator, 2, args, &result);
+    if (called == napi_pending_exception) {
+      // The TS wrapper catches the user's errors: this one is ours, and uncaught (as in CallHandler).
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+      napi_fatal_exception(env, error);
+    } else if (called == napi_ok) {
+      napi_is_array(env, result, &is_array);
+    }
+    napi_value target = nullptr, type, length_value;
+    if (is_array) {
+      napi_get_element(env, result, 0, &target);
+      napi_get_element(env, result, 1, &type);
+      napi_get_element(env, result, 2, &data);
+      napi_get_value_int32(env, type, &memory_type);
+      napi_create_double(env, static_cast<double>(event.length), &length_value);
+    }
+    if (!is_array || !ReadData(Napi::Env(env), target, length_value, &arg) || arg.length < event.length) {
       // Dropped (the TS side reported why): UCX releases the sender's rendezvous.
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+      }
       ucp_am_data_release(worker_, event.data);
       return;
     }
-    napi_value target, type, length_value;
-    napi_get_element(env, result, 0, &target);
-    napi_get_element(env, result, 1, &type);
-    napi_get_element(env, result, 2, &data);
-    napi_get_value_int32(env, type, &memory_type);
-    napi_create_double(env, static_cast<double>(event.length), &length_value);
-    DataArg arg;
-    ReadData(Napi::Env(env), target, length_value, &arg);
-    bytes = arg.ptr;
   } else {
-    napi_create_buffer(env, event.length, &bytes, &data);
+    napi_create_buffer(env, event.length, &arg.ptr, &data);
+    arg.pinnable = data;
   }
   ucp_request_param_t param = {};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
   param.cb.recv_am = OnAmData;
   param.memory_type = static_cast<ucs_memory_type_t>(memory_type);
-  size_t length = event.length;
-  ucs_status_ptr_t sp = ucp_am_recv_data_nbx(worker_, event.data, bytes, length, &param);
+  ucs_status_ptr_t sp = ucp_am_recv_data_nbx(worker_, event.data, arg.ptr, event.length, &param);
   if (sp == nullptr || UCS_PTR_IS_ERR(sp)) {
     EmitActiveMessage(event, data, UCS_PTR_STATUS(sp));
     return;
   }
   Request* request = ClaimRequest(sp, this, RequestKind::kAmData);
+  request->memory[0] = PinMemory(arg.pinnable);
   napi_value holder, external;
   napi_create_array_with_length(env, 2, &holder);
   napi_set_element(env, holder, 0, data);
@@ -232,25 +263,37 @@ static Event* HeldEvent(napi_env env, napi_ref holder_ref, napi_value* data) {
   return event;
 }
 
-// Settle: the payload is in (or the receive failed): the handler runs now.
+// Settle: the payload is in (or the receive failed): the message joins the events, and the
+// handler runs when the batch's events are delivered (Settle itself runs no JS).
 void Worker::CompleteAmData(Request* request) {
   napi_value data = nullptr;
   Event* event = HeldEvent(env_, request->extra, &data);
-  EmitActiveMessage(*event, data, request->status);
+  event->am_data_mode = AmDataMode::kReceived;
+  event->status = request->status;
+  napi_create_reference(env_, data, 1, &event->received);
+  events_.push_back(std::move(*event));
   delete event;
 }
 
 // close() before the payload came: the message is dropped.
 void Worker::DiscardAmData(Request* request) { delete HeldEvent(env_, request->extra, nullptr); }
 
-// close(): the payloads of the active messages still queued are freed or given back to UCX.
+// close(): the payloads of the active messages not delivered yet (queued, or later in the batch
+// being delivered) are freed or given back to UCX (a rendezvous descriptor too: the sender's send
+// then completes), and the batch ends where it is.
 void Worker::ReleaseQueuedEvents() {
-  for (Event& event : events_) {
-    if (event.kind == kEventActiveMessage) {
-      if (event.am_data_mode == AmDataMode::kCopy) std::free(event.data);
-      else if (event.am_data_mode == AmDataMode::kPersistent) ucp_am_data_release(worker_, event.data);
+  napi_env env = env_;
+  ForEachUndelivered(events_, delivering_events_, delivering_next_, [&](Event& event) {
+    if (event.kind != kEventActiveMessage) return;
+    switch (event.am_data_mode) {
+      case AmDataMode::kCopy: std::free(event.data); break;
+      case AmDataMode::kPersistent:
+      case AmDataMode::kRendezvous: ucp_am_data_release(worker_, event.data); break;
+      case AmDataMode::kReceived: napi_delete_reference(env, event.received); break;
+      case AmDataMode::kNone: break;
     }
-  }
+  });
+  if (delivering_events_ != nullptr) delivering_events_->resize(delivering_next_);
 }
 
 }  // namespace nucx

@@ -17,7 +17,7 @@ class Worker;
 // Event kinds passed to the JS event handler: handler(kind, ...args). src/native.ts mirrors them.
 enum EventKind : int {
   kEventEndpointError = 1,  // (nativeEndpoint, UCXError)
-  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string)
+  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string, clientPort: number)
   kEventActiveMessage = 3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
 };
 
@@ -27,6 +27,7 @@ enum class AmDataMode : uint8_t {
   kCopy,        // a malloc'd copy: UCX's bytes are valid only inside the callback
   kPersistent,  // UCX's own bytes (UCP_AM_RECV_ATTR_FLAG_DATA), kept until ucp_am_data_release
   kRendezvous,  // a descriptor (UCP_AM_RECV_ATTR_FLAG_RNDV): fetched with ucp_am_recv_data_nbx at delivery
+  kReceived,    // a rendezvous payload that has arrived: `received` holds what the handler gets as data
 };
 
 struct Event {
@@ -41,6 +42,7 @@ struct Event {
   void* data = nullptr;   // see am_data_mode
   size_t length = 0;
   AmDataMode am_data_mode = AmDataMode::kNone;
+  napi_ref received = nullptr;  // kReceived
   ucp_ep_h reply_ep = nullptr;
 };
 

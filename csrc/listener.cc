@@ -46,13 +46,17 @@ bool Listener::Create(const sockaddr* address, socklen_t length) {
 
 void Listener::OnConnRequest(ucp_conn_request_h request, void* arg) {
   Listener* self = static_cast<Listener*>(arg);
+  self->unanswered_.insert(request);
   self->worker_->QueueConnRequest(self, request);
 }
 
 void Listener::Destroy() {
   if (listener_ == nullptr) return;
-  // Connection requests still queued for delivery are refused while the listener exists.
-  for (ucp_conn_request_h request : worker_->TakeConnRequests(this)) ucp_listener_reject(listener_, request);
+  // Every request not yet answered is refused while the listener exists (queued ones, those in the
+  // batch being delivered, and those JS is still deciding on), and no event names us any more.
+  for (ucp_conn_request_h request : unanswered_) ucp_listener_reject(listener_, request);
+  unanswered_.clear();
+  worker_->Forget(this, nullptr);
   ucp_listener_destroy(listener_);
   listener_ = nullptr;
   worker_->RemoveListener(this);
@@ -84,6 +88,10 @@ Napi::Value Listener::Address(const Napi::CallbackInfo& info) {
 Napi::Value Listener::Accept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto request = static_cast<ucp_conn_request_h>(info[0].As<Napi::External<void>>().Data());
+  if (unanswered_.erase(request) == 0) {
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the connection request was answered already (or its listener closed)");
+    return env.Undefined();
+  }
   Napi::Object object = Addon::Of(env).endpoint_ctor.New({worker_->Value()});
   ucp_ep_params_t params = {};
   params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST;
@@ -95,7 +103,7 @@ Napi::Value Listener::Accept(const Napi::CallbackInfo& info) {
 // reject(connRequest): void -> ucp_listener_reject
 Napi::Value Listener::Reject(const Napi::CallbackInfo& info) {
   auto request = static_cast<ucp_conn_request_h>(info[0].As<Napi::External<void>>().Data());
-  if (listener_ != nullptr) ucp_listener_reject(listener_, request);
+  if (listener_ != nullptr && unanswered_.erase(request) != 0) ucp_listener_reject(listener_, request);
   return info.Env().Undefined();
 }
 

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <ucp/api/ucp.h>
 
+#include <unordered_set>
+
 namespace nucx {
 
 class Worker;
@@ -24,6 +26,9 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::Value Reject(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
+  // Connection requests UCX gave us and nobody has accepted or rejected yet: UCX wants each answered
+  // once, and all of them before the listener is destroyed.
+  std::unordered_set<ucp_conn_request_h> unanswered_;
   Worker* worker_ = nullptr;
   Napi::ObjectReference worker_ref_;
   ucp_listener_h listener_ = nullptr;

@@ -47,12 +47,12 @@ MemoryHandle::MemoryHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
     params.field_mask |= UCP_MEM_MAP_PARAM_FIELD_ADDRESS;
     params.address = data.ptr;
     params.length = data.length;
-    if (data.pinnable != nullptr) memory_ref_ = Napi::Persistent(Napi::Object(env, data.pinnable));
+    memory_ = PinMemory(data.pinnable);
   }
   ucs_status_t status = ucp_mem_map(context_->handle(), &params, &memh_);
   if (status != UCS_OK) {
     memh_ = nullptr;
-    memory_ref_.Reset();
+    memory_.reset();
     ThrowStatus(env, status, "ucp_mem_map");
     return;
   }
@@ -79,7 +79,7 @@ void MemoryHandle::Release() {
   if (context_->handle() != nullptr) ucp_mem_unmap(context_->handle(), memh_);
   memh_ = nullptr;
   context_->RemoveWorker();
-  memory_ref_.Reset();
+  memory_.reset();
 }
 
 // address(): bigint

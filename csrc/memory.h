@@ -4,6 +4,8 @@
 #include <napi.h>
 #include <ucp/api/ucp.h>
 
+#include "request.h"
+
 namespace nucx {
 
 class Context;
@@ -26,7 +28,7 @@ class MemoryHandle : public Napi::ObjectWrap<MemoryHandle> {
 
   Context* context_ = nullptr;
   Napi::ObjectReference context_ref_;
-  Napi::ObjectReference memory_ref_;  // host memory: the JS buffer stays alive as long as we do
+  PinnedMemory memory_;  // host memory: its backing store stays alive as long as the mapping (request.h)
   ucp_mem_h memh_ = nullptr;
   void* address_ = nullptr;
   size_t length_ = 0;

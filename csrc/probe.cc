@@ -1,36 +1,51 @@
 #include "probe.h"
 
+#include <string>
+
 #include "completion.h"
 #include "status.h"
 #include "worker.h"
 
 namespace nucx {
 
-// Receives a message the probe took off UCX's queue into a new Buffer of its size.
-bool Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred,
-                              bool data_only) {
+// Receives a message the probe took off UCX's queue into a new Buffer of its size; a message
+// longer than the waiter's maxLength is received into nothing (UCX drops it as truncated) and the
+// waiter rejects, so a peer's message size never decides what this process allocates.
+void Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, const ProbeWaiter& waiter) {
   napi_env env = env_;
-  void* bytes;
-  napi_value data;
-  napi_create_buffer(env, info.length, &bytes, &data);
   ucp_request_param_t param = {};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
   param.cb.recv = OnTagRecv;
   param.memory_type = UCS_MEMORY_TYPE_HOST;
+  if (info.length > waiter.max_length) {
+    std::string why = "a message of " + std::to_string(info.length) + " bytes is longer than maxLength (" +
+                      std::to_string(waiter.max_length) + "); it was dropped";
+    napi_reject_deferred(env, waiter.deferred, MakeStatusError(env_, UCS_ERR_MESSAGE_TRUNCATED, why.c_str()));
+    ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, nullptr, 0, message, &param);
+    if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
+      Request* request = ClaimRequest(sp, this, RequestKind::kDiscard);
+      request->abandoned = true;  // no promise waits for it
+      abandoned_count_++;
+      Track(request);
+    }
+    return;
+  }
+  void* bytes;
+  napi_value data;
+  napi_create_buffer(env, info.length, &bytes, &data);
   ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, bytes, info.length, message, &param);
   if (sp == nullptr) {
-    napi_resolve_deferred(env, deferred, data_only ? data : MakeMessageResult(env, data, info.sender_tag));
-    return true;
+    napi_resolve_deferred(env, waiter.deferred, waiter.data_only ? data : MakeMessageResult(env, data, info.sender_tag));
+    return;
   }
   if (UCS_PTR_IS_ERR(sp)) {
-    napi_reject_deferred(env, deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
-    return true;
+    napi_reject_deferred(env, waiter.deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
+    return;
   }
-  Request* request = ClaimRequest(sp, this, data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
-  request->deferred = deferred;
+  Request* request = ClaimRequest(sp, this, waiter.data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
+  request->deferred = waiter.deferred;
   napi_create_reference(env, data, 1, &request->extra);
   Track(request);
-  return true;
 }
 
 // After progress that saw activity, and when a waiter joins.
@@ -44,10 +59,9 @@ void Worker::ServiceProbeWaiters() {
       ++it;
       continue;
     }
-    napi_deferred deferred = it->deferred;
-    bool data_only = it->data_only;
+    ProbeWaiter waiter = *it;
     it = waiters_.erase(it);
-    StartMessageRecv(message, info, deferred, data_only);
+    StartMessageRecv(message, info, waiter);
   }
 }
 

@@ -117,9 +117,13 @@ void Worker::Deliver() {
   completed_.clear();
   if (probe_due_) ServiceProbeWaiters();
   if (!events_.empty()) {
+    // A handler may close the worker, an endpoint or a listener: ReleaseQueuedEvents and Forget
+    // then reach the rest of this batch through delivering_events_.
     std::vector<Event> events;
     events.swap(events_);
-    for (Event& event : events) DeliverEvent(event);
+    delivering_events_ = &events;
+    for (delivering_next_ = 0; delivering_next_ < events.size();) DeliverEvent(events[delivering_next_++]);
+    delivering_events_ = nullptr;
   }
   delivering_ = false;
   UpdateHandles();
@@ -216,7 +220,7 @@ void Worker::Spin() {
       }
     }
     bool keep = false;
-    if (mode_ == ProgressMode::kPoll) keep = pending_count_ > 0 || !waiters_.empty() || spinning_handlers_ > 0;
+    if (mode_ == ProgressMode::kPoll) keep = LiveRequests() > 0 || !waiters_.empty() || spinning_handlers_ > 0;
     else keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
     if (!keep) {
       spinning_ = false;
@@ -227,11 +231,12 @@ void Worker::Spin() {
   }
 }
 
-// Keeps the loop alive only while work is outstanding or a listener is open,
-// and runs the fallback timer (event mode) or the spinner (poll mode) then.
+// Keeps the loop alive only while work is outstanding or a listener is open, and runs the
+// fallback timer (every mode) and the spinner (poll mode) then. Abandoned requests are not work:
+// nobody waits for them.
 void Worker::UpdateHandles() {
   if (handles_ == nullptr || worker_ == nullptr) return;
-  bool busy = pending_count_ > 0 || !waiters_.empty();
+  bool busy = LiveRequests() > 0 || !waiters_.empty();
   bool keep_alive = busy || !listeners_.empty();
   if (keep_alive != referenced_) {
     referenced_ = keep_alive;

@@ -1,6 +1,7 @@
 #include "request.h"
 
 #include <cstring>
+#include <new>
 
 namespace nucx {
 
@@ -9,9 +10,35 @@ void InitRequest(void* request) { std::memset(request, 0, sizeof(Request)); }
 Request* ClaimRequest(void* raw, Worker* worker, RequestKind kind) {
   InitRequest(raw);
   Request* request = static_cast<Request*>(raw);
+  new (&request->memory[0]) PinnedMemory();
+  new (&request->memory[1]) PinnedMemory();
   request->worker = worker;
   request->kind = kind;
   return request;
+}
+
+// napi_value is a v8::Local<v8::Value> by another name (Node's js_native_api_v8.h converts them
+// the same way).
+static v8::Local<v8::Value> ToV8(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
+  std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
+  return local;
+}
+
+PinnedMemory PinMemory(napi_value view) {
+  if (view == nullptr) return {};
+  v8::Local<v8::Value> value = ToV8(view);
+  if (!value->IsArrayBufferView()) return {};
+  return value.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
+}
+
+static bool RefuseDetached(Napi::Env env, napi_value arraybuffer) {
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, arraybuffer, &detached);
+  // napi_throw_type_error sets `code`, as Node's own argument errors have it.
+  if (detached) napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The data's ArrayBuffer is detached (it was transferred)");
+  return detached;
 }
 
 bool ReadData(Napi::Env env, napi_value value, napi_value length, DataArg* out) {
@@ -36,6 +63,7 @@ bool ReadData(Napi::Env env, napi_value value, napi_value length, DataArg* out) 
     napi_value arraybuffer;
     size_t offset;
     napi_get_typedarray_info(env, value, &array_type, &count, &out->ptr, &arraybuffer, &offset);
+    if (count == 0 && RefuseDetached(env, arraybuffer)) return false;
     size_t element = 1;
     switch (array_type) {
       case napi_int16_array: case napi_uint16_array: element = 2; break;
@@ -53,6 +81,7 @@ bool ReadData(Napi::Env env, napi_value value, napi_value length, DataArg* out) 
     napi_value arraybuffer;
     size_t offset;
     napi_get_dataview_info(env, value, &out->length, &out->ptr, &arraybuffer, &offset);
+    if (out->length == 0 && RefuseDetached(env, arraybuffer)) return false;
     out->pinnable = value;
     return true;
   }

@@ -28,6 +28,7 @@ Napi::Function Worker::Define(Napi::Env env) {
                          InstanceMethod<&Worker::ConnectAddress>("connectAddress"),
                          InstanceMethod<&Worker::Listen>("listen"),
                          InstanceMethod<&Worker::Stats>("stats"),
+                         InstanceMethod<&Worker::MaxAmHeader>("maxAmHeader"),
                          InstanceMethod<&Worker::Close>("close"),
                      });
 }
@@ -113,7 +114,7 @@ Napi::Value Worker::Flush(const Napi::CallbackInfo& info) {
   ucp_request_param_t param = {};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
   param.cb.send = OnSend;
-  return Napi::Value(env, Submit(ucp_worker_flush_nbx(worker_, &param), RequestKind::kSend, nullptr, nullptr,
+  return Napi::Value(env, Submit(ucp_worker_flush_nbx(worker_, &param), RequestKind::kSend, nullptr, Holds{},
                                  "ucp_worker_flush_nbx"));
 }
 
@@ -163,11 +164,11 @@ Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
     if (length_only) return Napi::Number::New(env, static_cast<double>(queued.length));
     return Napi::Value(env, MakeRecvResult(env, queued.length, queued.sender_tag));
   }
-  return Napi::Value(env, Submit(sp, length_only ? RequestKind::kTagRecvLength : RequestKind::kTagRecv, nullptr, data.pinnable,
-                                 "ucp_tag_recv_nbx", cancel_id));
+  return Napi::Value(env, Submit(sp, length_only ? RequestKind::kTagRecvLength : RequestKind::kTagRecv, nullptr,
+                                 Holds{{data.pinnable}}, "ucp_tag_recv_nbx", cancel_id));
 }
 
-// tagRecvMessage(tag, mask, cancelId, dataOnly): Promise<{data, tag} | data> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
+// tagRecvMessage(tag, mask, cancelId, dataOnly, maxLength): Promise<{data, tag} | data> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
 Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -182,7 +183,9 @@ Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   // messages, and a message that is already here is taken at once rather than at the
   // next UCX event (which may never come).
   bool data_only = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-  waiters_.push_back({tag, mask, deferred, cancel_id, data_only});
+  size_t max_length = SIZE_MAX;
+  if (info.Length() > 4 && info[4].IsNumber()) max_length = static_cast<size_t>(info[4].As<Napi::Number>().DoubleValue());
+  waiters_.push_back({tag, mask, deferred, cancel_id, data_only, max_length});
   ServiceProbeWaiters();
   UpdateHandles();
   return Napi::Value(env, promise);
@@ -295,16 +298,31 @@ Napi::Value Worker::Listen(const Napi::CallbackInfo& info) {
   return object;
 }
 
-// stats(): [pendingRequests, probeWaiters, endpoints, listeners, referenced]
+// stats(): [pendingRequests, probeWaiters, endpoints, listeners, referenced, abandonedRequests]
 Napi::Value Worker::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array result = Napi::Array::New(env, 5);
-  result.Set(0u, Napi::Number::New(env, pending_count_));
+  Napi::Array result = Napi::Array::New(env, 6);
+  result.Set(0u, Napi::Number::New(env, LiveRequests()));
   result.Set(1u, Napi::Number::New(env, waiters_.size()));
   result.Set(2u, Napi::Number::New(env, endpoints_.size()));
   result.Set(3u, Napi::Number::New(env, listeners_.size()));
   result.Set(4u, Napi::Boolean::New(env, referenced_));
+  result.Set(5u, Napi::Number::New(env, abandoned_count_));
   return result;
+}
+
+// maxAmHeader(): number -> ucp_worker_query(UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER)
+Napi::Value Worker::MaxAmHeader(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NUCX_REQUIRE_OPEN(env);
+  ucp_worker_attr_t attr = {};
+  attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
+  ucs_status_t status = ucp_worker_query(worker_, &attr);
+  if (status != UCS_OK) {
+    ThrowStatus(env, status, "ucp_worker_query");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(attr.max_am_header));
 }
 
 void Worker::AddListener(Listener* listener) {
@@ -323,7 +341,8 @@ Napi::Value Worker::Close(const Napi::CallbackInfo& info) {
   napi_deferred deferred;
   napi_value promise;
   napi_create_promise(env, &deferred, &promise);
-  if (worker_ == nullptr || handles_ == nullptr) {
+  // Closed already, or closing right now (a close() from inside the close: nothing left to do).
+  if (worker_ == nullptr || handles_ == nullptr || shutting_down_) {
     napi_value undefined;
     napi_get_undefined(env, &undefined);
     napi_resolve_deferred(env, deferred, undefined);
@@ -363,6 +382,7 @@ void Worker::Shutdown(bool settle) {
   }
   pending_head_ = nullptr;
   pending_count_ = 0;
+  abandoned_count_ = 0;
   completed_.clear();
   waiters_.clear();
   events_.clear();

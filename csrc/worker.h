@@ -51,8 +51,13 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // The tail of every *_nbx call: settles the fast path or turns the request
   // into a pending promise. Returns undefined for inline success (with the
   // inline result written by the caller), throws for an inline error.
-  napi_value Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, napi_value pin,
+  napi_value Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
                     const char* what, uint32_t cancel_id = 0);
+  // An endpoint closes or failed: its requests UCX has not completed reject now with `error`
+  // (null: ERR_UCX_CLOSED) and stay with UCX until it completes them, keeping their memory.
+  void AbandonRequests(Endpoint* endpoint, napi_value error);
+  // One request: its promise settles now (rejects with `error`, resolves if null).
+  void Abandon(Request* request, napi_value error);
 
   // Completion callbacks (called by UCX inside ucp_worker_progress).
   static void OnSend(void* request, ucs_status_t status, void* user_data);
@@ -71,7 +76,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // ---- events (events.cc), queued from the endpoints' and listeners' UCX callbacks ----
   void QueueEndpointError(Endpoint* endpoint, ucs_status_t status);
   void QueueConnRequest(Listener* listener, ucp_conn_request_h request);
-  std::vector<ucp_conn_request_h> TakeConnRequests(Listener* listener);
+  // A listener or an endpoint goes: the events not yet delivered stop naming it.
+  void Forget(Listener* listener, Endpoint* endpoint);
 
  private:
   // ---- the JS surface (worker.cc) ----
@@ -88,6 +94,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   Napi::Value ConnectAddress(const Napi::CallbackInfo& info);
   Napi::Value Listen(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value MaxAmHeader(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // ---- the progress engine (progress.cc) ----
@@ -133,7 +140,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
   // ---- probe waiters (probe.cc) ----
   void ServiceProbeWaiters();
-  bool StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, napi_deferred deferred, bool data_only);
+  void StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, const ProbeWaiter& waiter);
   bool CancelProbeWaiter(uint32_t cancel_id);
   void RejectProbeWaiters();
 
@@ -161,11 +168,16 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // Requests.
   Request* pending_head_ = nullptr;  // intrusive list of every pending request
   size_t pending_count_ = 0;
+  size_t abandoned_count_ = 0;       // of those, settled already (Abandon): they keep nothing alive
+  // Requests that keep the worker busy: those a promise still waits for.
+  size_t LiveRequests() const { return pending_count_ - abandoned_count_; }
   std::vector<Request*> completed_;
   std::unordered_map<uint32_t, Request*> cancellable_;
 
   // Events, and the objects they name.
   std::vector<Event> events_;
+  std::vector<Event>* delivering_events_ = nullptr;  // the batch Deliver is handing to JS, from delivering_next_
+  size_t delivering_next_ = 0;
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;
   std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;

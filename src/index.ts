@@ -12,7 +12,7 @@ export {
 } from './core/worker.js';
 export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js';
 export { Listener, type ConnectionRequest, type AcceptHook } from './core/listener.js';
-export { Endpoint, type EndpointRole, type AtomicOp } from './core/endpoint.js';
+export { Endpoint, type EndpointRole, type AtomicOp, type RecvMessageOptions } from './core/endpoint.js';
 export { MemoryHandle, RemoteKey, type MemMapTarget } from './core/memory.js';
 export { UCXError, AbortError } from './util/errors.js';
 export { defaults, type ProgressMode, type ErrorHandling } from './core/defaults.js';

@@ -29,9 +29,10 @@ export interface NativeWorker {
   /** The same, resolving to the length alone: for receives whose tag the caller knows (no result object). */
   tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number,
     lengthOnly: true): number | Promise<number>;
-  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number): Promise<NativeMessageResult>;
+  /** A message longer than `maxLength` is dropped and the promise rejects with UCS_ERR_MESSAGE_TRUNCATED. */
+  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number, dataOnly?: false, maxLength?: number): Promise<NativeMessageResult>;
   /** The same, resolving to the data alone. */
-  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number, dataOnly: true): Promise<Buffer>;
+  tagRecvMessage(tag: bigint, mask: bigint, cancelId: number, dataOnly: true, maxLength?: number): Promise<Buffer>;
   tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
   cancel(cancelId: number): boolean;
   /** `allocator`: for rendezvous payloads, (length, header) => [target, memoryType, value] (or null: drop it). */
@@ -40,8 +41,10 @@ export interface NativeWorker {
   connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
   connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
   listen(ip: string, port: number): NativeListener;
-  /** [pendingRequests, probeWaiters, endpoints, listeners, keepsLoopAlive] */
-  stats(): [number, number, number, number, boolean];
+  /** [pendingRequests, probeWaiters, endpoints, listeners, keepsLoopAlive, abandonedRequests] */
+  stats(): [number, number, number, number, boolean, number];
+  /** The largest active-message header this worker's transports carry (ucp_worker_query). */
+  maxAmHeader(): number;
   close(): Promise<void>;
 }
 
@@ -67,7 +70,10 @@ export interface NativeEndpoint {
     swap?: bigint): bigint | undefined | Promise<bigint | undefined>;
   unpackRkey(packed: Uint8Array): NativeRemoteKey;
   flush(): Promise<void> | undefined;
-  close(force: boolean): Promise<void> | undefined;
+  /** Rejects what the endpoint started and UCX has not completed with `error` (or ERR_UCX_CLOSED) first. */
+  close(force: boolean, error?: Error): Promise<void> | undefined;
+  /** A close that outlived its bound: its promise resolves now, and it keeps nothing alive. */
+  abandonClose(): void;
   info(): string;
 }
 

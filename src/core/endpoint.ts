@@ -9,7 +9,7 @@ import {
   validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView, validateBytes,
   invalidArgType, invalidArgValue, outOfRange,
 } from '../util/validate.js';
-import { toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
+import { checkHostMemory, toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
 import type { NativeEndpoint } from '../native.js';
 import { defaults } from './defaults.js';
 import type { Worker } from './worker.js';
@@ -22,6 +22,15 @@ import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
 export type EndpointRole = 'client' | 'server' | 'address' | 'reply';
 export type AtomicOp = 'add' | 'and' | 'or' | 'xor' | 'swap' | 'fadd' | 'fand' | 'for' | 'fxor';
+
+export interface RecvMessageOptions {
+  signal?: AbortSignal;
+  /**
+   * The longest message to take (bytes). A longer one is dropped, unread, and the receive rejects with
+   * UCS_ERR_MESSAGE_TRUNCATED: what a peer sends then never decides what this process allocates.
+   */
+  maxLength?: number;
+}
 
 // ucp_atomic_op_t values and whether the op fetches the old value.
 const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
@@ -93,7 +102,7 @@ export class Endpoint extends EventEmitter {
   }
 
   /** Receives the next message, whatever its size, into a new Buffer. */
-  recvMessage(opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+  recvMessage(opts: RecvMessageOptions = {}): Promise<Buffer> {
     return this.#recvMessageAs(opts, (data) => data);
   }
 
@@ -112,16 +121,18 @@ export class Endpoint extends EventEmitter {
   }
 
   /** Receives the next message as a value sent by sendObject(). */
-  recvObject(opts: { signal?: AbortSignal } = {}): Promise<unknown> {
-    return this.#recvMessageAs(opts, decodeObject);
+  recvObject<T = unknown>(opts: RecvMessageOptions = {}): Promise<T> {
+    return this.#recvMessageAs(opts, decodeObject as (data: Buffer) => T);
   }
 
   /** The next message of any size (probe, then a receive into a new Buffer), turned into a T by `map`. */
-  #recvMessageAs<T>(opts: { signal?: AbortSignal }, map: (data: Buffer) => T): Promise<T> {
+  #recvMessageAs<T>(opts: RecvMessageOptions, map: (data: Buffer) => T): Promise<T> {
     try {
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
-      return this.#session.recvMessage(opts.signal, map);
+      const maxLength = opts.maxLength ?? Number.MAX_SAFE_INTEGER;
+      validateInteger(maxLength, 'opts.maxLength', 0, Number.MAX_SAFE_INTEGER);
+      return this.#session.recvMessage(opts.signal, maxLength, map);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -193,7 +204,13 @@ export class Endpoint extends EventEmitter {
     opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
     try {
       validateInteger(id, 'id', 0, MAX_AM_ID);
-      if (header !== null) validateView(header, 'header');
+      if (header !== null) {
+        validateView(header, 'header');
+        checkHostMemory(header, 'header');
+        // UCX 1.13 aborts the process on a header its transports cannot carry ("RTS is too big").
+        const max = this.worker.maxAmHeader;
+        if (header.byteLength > max) throw outOfRange('header.byteLength', `<= ${max} (this worker's maxAmHeader)`, header.byteLength);
+      }
       const args: NativeDataArgs | null = data === null ? null : toNativeData(data, 'data', this.worker.context.memoryTypes);
       validateOptionalObject(opts, 'opts');
       if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
@@ -311,7 +328,7 @@ export class Endpoint extends EventEmitter {
       } catch (error) {
         return Promise.reject(error);
       }
-      this.#closing = this.#close(opts.force === true || this.#error !== undefined);
+      this.#closing = this.#close(opts.force === true || this.#error !== undefined, Date.now() + defaults.closeTimeoutMs);
     }
     return this.#closing;
   }
@@ -407,27 +424,33 @@ export class Endpoint extends EventEmitter {
     void this.close({ force: true });
   }
 
-  async #close(force: boolean): Promise<void> {
+  /** Everything within one bound (`until`, a Date.now() time): closeTimeoutMs for the whole close. */
+  async #close(force: boolean, until: number): Promise<void> {
     this.#session.beginClose();
     for (const rkey of this.#rkeys) rkey.destroy();
     if (!force) {
       // Graceful: let this endpoint's sends finish (a rendezvous send completes only once the
-      // peer receives it, which ucp_ep_flush does not wait for), then flush, all bounded: a peer
-      // that never takes its data cannot hold close() forever, and UCX then cancels what is left.
+      // peer receives it, which ucp_ep_flush does not wait for), then flush and say goodbye, all
+      // bounded: a peer that never takes its data cannot hold close() forever.
       try {
         const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#session.goodbye());
-        await deadline(sends, defaults.closeTimeoutMs, 'endpoint sends and flush before close');
+        await deadline(sends, Math.max(1, until - Date.now()), 'endpoint sends and flush before close');
       } catch {
         force = true;
       }
     }
-    this.#session.end(this.#error ?? closedError('Endpoint'));
+    const error = this.#error ?? closedError('Endpoint');
+    this.#session.end(error);
+    const native = this[kNative];
     try {
-      const closing = this[kNative].close(force);
-      if (closing !== undefined) await deadline(closing, defaults.closeTimeoutMs, 'endpoint close');
+      // What UCX still holds for this endpoint rejects now, with the error that broke it or ERR_UCX_CLOSED.
+      const closing = native.close(force, error);
+      if (closing !== undefined) await deadline(closing, Math.max(1, until - Date.now()), 'endpoint close');
     } catch {
-      // The endpoint is gone either way: a close that UCX fails (peer already dead) or that
-      // outlives its bound still leaves it closed, and close() must not reject for it.
+      // The endpoint is gone either way: a close that UCX fails (peer already dead) or that outlives
+      // its bound (a frozen peer in 'none' mode) still leaves it closed, and close() must not reject
+      // for it; an unfinished close no longer keeps the process alive.
+      native.abandonClose();
     }
     this.worker[kDetach](this);
     this.emit('close');

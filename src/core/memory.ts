@@ -17,7 +17,7 @@
 //   32      n     UCX's packed rkey (ucp_rkey_pack)
 import { closedError, UCXError, Status } from '../util/errors.js';
 import { validateInteger, validateView, invalidArgType, invalidArgValue, outOfRange } from '../util/validate.js';
-import { MEMORY_TYPES, MEMORY_TYPE_HOST, toNativeData, type DeviceMemory } from '../util/data.js';
+import { MEMORY_TYPES, MEMORY_TYPE_HOST, checkHostMemory, toNativeData, type DeviceMemory } from '../util/data.js';
 import { native, type NativeMemoryHandle, type NativeRemoteKey } from '../native.js';
 import type { Context } from './context.js';
 import type { Endpoint } from './endpoint.js';
@@ -84,6 +84,7 @@ export class MemoryHandle {
       }
     }
     if (view !== null) {
+      checkHostMemory(view, 'target');
       if (view.byteLength === 0) throw invalidArgValue('target', view, 'must not be empty');
       this[kNative] = new native.MemoryHandle(context[kNative], view, view.byteLength, MEMORY_TYPE_HOST, false);
       this.buffer = Buffer.from(view.buffer, view.byteOffset, view.byteLength);

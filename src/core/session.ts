@@ -79,9 +79,10 @@ export class Session {
   }
 
   /** The next message of any size (probe, then a receive into a new Buffer), turned into a T by `map`. */
-  recvMessage<T>(signal: AbortSignal | undefined, map: (data: Buffer) => T): Promise<T> {
+  recvMessage<T>(signal: AbortSignal | undefined, maxLength: number, map: (data: Buffer) => T): Promise<T> {
     const worker = this.#endpoint.worker[kNative];
-    return this.#postRecv('message', signal, (cancelId) => worker.tagRecvMessage(this.localId, FULL_MASK, cancelId, true), map);
+    return this.#postRecv('message', signal,
+      (cancelId) => worker.tagRecvMessage(this.localId, FULL_MASK, cancelId, true, maxLength), map);
   }
 
   /** A handshake-channel message for this endpoint (the worker routes them by receiver id). */

@@ -13,7 +13,7 @@ import { toNativeData, type Data } from '../util/data.js';
 import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
 import { defaults, type ProgressMode, type ErrorHandling } from './defaults.js';
 import type { Context } from './context.js';
-import { Endpoint, type EndpointRole } from './endpoint.js';
+import { Endpoint, type EndpointRole, type RecvMessageOptions } from './endpoint.js';
 import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
@@ -82,6 +82,11 @@ const EMPTY = Buffer.alloc(0);
 export interface WorkerStats {
   /** UCX requests (and unknown-size receives) not yet completed. */
   pendingRequests: number;
+  /**
+   * Requests whose endpoint closed or failed before UCX completed them: their promises have settled,
+   * UCX still holds them (and their memory) until it completes them or the worker closes.
+   */
+  abandonedRequests: number;
   endpoints: number;
   listeners: number;
   /** Whether the worker currently keeps the event loop alive. */
@@ -109,6 +114,7 @@ export class Worker extends EventEmitter {
   /** What `allocate` options returned: an AM payload that arrives in one of these is `target`. */
   #allocated = new WeakSet<object>();
   #address: Buffer | undefined;
+  #maxAmHeader: number | undefined;
   #cancelSeq = 0;
   #closing: Promise<void> | undefined;
 
@@ -135,6 +141,13 @@ export class Worker extends EventEmitter {
   }
 
   get closed(): boolean { return this.#closing !== undefined; }
+
+  /** The largest active-message header (bytes) this worker's transports carry: amSend refuses longer ones. */
+  get maxAmHeader(): number {
+    if (this.#closing) throw closedError('Worker');
+    this.#maxAmHeader ??= this[kNative].maxAmHeader();
+    return this.#maxAmHeader;
+  }
 
   /** This worker's UCX address: give it to a peer for connect({ address }). */
   get address(): Buffer {
@@ -230,18 +243,23 @@ export class Worker extends EventEmitter {
     }
   }
 
-  /** Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). */
-  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ data: Buffer; tag: bigint }> {
+  /**
+   * Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). With
+   * `maxLength`, a longer message is dropped and the receive rejects with UCS_ERR_MESSAGE_TRUNCATED.
+   */
+  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: RecvMessageOptions = {}): Promise<{ data: Buffer; tag: bigint }> {
     try {
       validateRawTag(tag);
       validateUint64(mask, 'mask');
       validateOptionalObject(opts, 'opts');
       validateAbortSignal(opts.signal, 'opts.signal');
+      const maxLength = opts.maxLength ?? Number.MAX_SAFE_INTEGER;
+      validateInteger(maxLength, 'opts.maxLength', 0, Number.MAX_SAFE_INTEGER);
       if (this.#closing) throw closedError('Worker');
       const signal = opts.signal;
       if (signal?.aborted) throw abortedError(signal);
       const cancelId = this[kNextCancelId]();
-      const result = this[kNative].tagRecvMessage(tag, mask | RESERVED_TAG_BIT, cancelId);
+      const result = this[kNative].tagRecvMessage(tag, mask | RESERVED_TAG_BIT, cancelId, false, maxLength);
       return withAbort(result, signal, () => this[kNative].cancel(cancelId));
     } catch (error) {
       return Promise.reject(error);
@@ -303,8 +321,8 @@ export class Worker extends EventEmitter {
 
   /** Diagnostics: what the worker holds now. */
   stats(): WorkerStats {
-    const [pending, waiters, endpoints, listeners, keepsAlive] = this[kNative].stats();
-    return { pendingRequests: pending + waiters, endpoints, listeners, keepsAlive };
+    const [pending, waiters, endpoints, listeners, keepsAlive, abandoned] = this[kNative].stats();
+    return { pendingRequests: pending + waiters, abandonedRequests: abandoned, endpoints, listeners, keepsAlive };
   }
 
   /** Closes listeners and endpoints, settles every pending operation, and destroys the worker. Idempotent. */

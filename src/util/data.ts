@@ -11,6 +11,36 @@ export const MEMORY_TYPE_HOST = 0;
 export interface DeviceMemory { ptr: bigint; length: number; memoryType: 'cuda' | 'cuda-managed' | 'rocm' }
 export type Data = ArrayBufferView | DeviceMemory;
 
+/** Resizable and growable buffers are refused, like detached ones (Node 20 has no `.detached`). */
+interface MaybeResizable { resizable?: boolean; growable?: boolean }
+
+/**
+ * Host memory UCX may hold while an operation is pending. A resizable ArrayBuffer (or growable
+ * SharedArrayBuffer) can shrink under it — the pages go, and UCX writes into nothing (SIGSEGV) —
+ * so it is refused, and so is a view of a detached buffer (it would send nothing, silently). The
+ * addon pins the memory itself (its backing store), which a transfer cannot take away.
+ */
+export function checkHostMemory(view: ArrayBufferView, name: string): void {
+  const buffer = view.buffer as ArrayBufferLike & MaybeResizable;
+  if (buffer.resizable === true || buffer.growable === true) {
+    throw invalidArgValue(name, view, 'must not be a view of a resizable ArrayBuffer or growable SharedArrayBuffer ' +
+      '(it could shrink while UCX uses it)');
+  }
+  if (view.byteLength === 0 && isDetached(buffer)) {
+    throw invalidArgValue(name, view, 'must not be a view of a detached (transferred) ArrayBuffer');
+  }
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0 || !(buffer instanceof ArrayBuffer)) return false;
+  try {
+    new Uint8Array(buffer);  // throws on a detached buffer, and only then
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** The addon's form of a data argument: the view itself, or a device pointer, its length and memory type. */
 export interface NativeDataArgs { target: ArrayBufferView | bigint; length: number; memoryType: number }
 
@@ -20,7 +50,10 @@ export interface NativeDataArgs { target: ArrayBufferView | bigint; length: numb
  * coded UCS_ERR_UNSUPPORTED, before UCX ever sees the pointer.
  */
 export function toNativeData(value: unknown, name: string, supported: readonly string[]): NativeDataArgs {
-  if (ArrayBuffer.isView(value)) return { target: value, length: value.byteLength, memoryType: MEMORY_TYPE_HOST };
+  if (ArrayBuffer.isView(value)) {
+    checkHostMemory(value, name);
+    return { target: value, length: value.byteLength, memoryType: MEMORY_TYPE_HOST };
+  }
   if (typeof value !== 'object' || value === null) {
     throw invalidArgType(name, 'an instance of Buffer, TypedArray, DataView, or a DeviceMemory object', value);
   }
