@@ -3,7 +3,7 @@ import { UCXError, Status, closedError } from '../util/errors.js';
 import { validateOptionalObject, validateString } from '../util/validate.js';
 import { stringRecord } from '../util/settings.js';
 import { native, type NativeContext } from '../native.js';
-import { defaults } from './defaults.js';
+import { defaults, ucxConfigAliases } from './defaults.js';
 import { DEFAULT_FEATURES, featureBits, requireFeature, type Feature } from './features.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import { MemoryHandle, type MemMapTarget } from './memory.js';
@@ -46,7 +46,8 @@ export class Context {
     // defaults.ucxConfig can be changed in place, so its values are checked here, where they are used.
     stringRecord(defaults.ucxConfig, 'defaults.ucxConfig');
     for (const [key, value] of Object.entries(defaults.ucxConfig)) {
-      if (process.env[`UCX_${key}`] === undefined) entries.set(key, value);
+      const names = ucxConfigAliases[key] ?? [`UCX_${key}`];
+      if (names.every((name) => process.env[name] === undefined)) entries.set(key, value);
     }
     for (const [rawKey, value] of Object.entries(config)) {
       validateString(value, `opts.config.${rawKey}`);

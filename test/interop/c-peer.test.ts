@@ -9,6 +9,11 @@ import { Context, type Worker, type Endpoint } from 'node-ucx';
 import { startProcess, within, pattern, type Process } from '../helpers.js';
 
 export const C_PEER = path.join(__dirname, 'fixtures', 'bin', 'c-peer');
+/**
+ * node-ucx's UCX defaults (defaults.ucxConfig), for the C program: in 'peer' error mode both sides
+ * must agree that the shared-memory transports take part in error handling (docs/wire-format.md).
+ */
+const MATCHING_UCX = { UCX_POSIX_ERROR_HANDLING: 'y', UCX_SYSV_ERROR_HANDLING: 'y', UCX_TCP_PUT_ENABLE: 'n' };
 const TAG_ECHO = 0x100n;
 const TAG_ECHO_REPLY = 0x101n;
 const TAG_QUIT = 0x1ffn;
@@ -19,7 +24,7 @@ type Connect = (worker: Worker) => Promise<{ cPeer: Process; ep: Endpoint }>;
 
 const directions: [string, Connect][] = [
   ['node-ucx client → C server', async (worker) => {
-    const cPeer = startProcess(C_PEER, ['server']);
+    const cPeer = startProcess(C_PEER, ['server'], MATCHING_UCX);
     const [, port] = await cPeer.line(/^PORT (\d+)$/, 10_000);
     const ep = await within(worker.connect({ host: '127.0.0.1', port: Number(port) }), 10_000, 'connect to the C server');
     return { cPeer, ep };
@@ -28,7 +33,7 @@ const directions: [string, Connect][] = [
     let accept!: (ep: Endpoint) => void;
     const accepted = new Promise<Endpoint>((resolve) => { accept = resolve; });
     const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, accept);
-    const cPeer = startProcess(C_PEER, ['client', '127.0.0.1', String(listener.port)]);
+    const cPeer = startProcess(C_PEER, ['client', '127.0.0.1', String(listener.port)], MATCHING_UCX);
     // If the C client gives up (say it cannot connect), fail at once with its stderr.
     const gaveUp = cPeer.exited.then(() => { throw new Error(`the C client exited: ${cPeer.stderr().trim()}`); });
     const ep = await within(Promise.race([accepted, gaveUp]), 10_000, "the C client's connection");

@@ -32,7 +32,9 @@ interface Host { child: ChildProcess; next(type: string): Promise<Record<string,
 
 function startHost(host: (typeof HOSTS)[number], env: Record<string, string> = {}): Host {
   const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, path.join(FIXTURES, 'peer.mjs')], {
-    env: { ...process.env, PEER_HOST: host.ip, UCX_NET_DEVICES: 'all', ...env },
+    // Network namespaces share /dev/shm and the PID space, so UCX would talk shared memory between
+    // them (as between containers of one host); separate hosts do not, and TCP is what they use.
+    env: { ...process.env, PEER_HOST: host.ip, UCX_NET_DEVICES: 'all', UCX_TLS: 'tcp', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
