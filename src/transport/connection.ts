@@ -3,6 +3,9 @@
 import { EventEmitter } from 'node:events';
 import { Inbox } from './inbox.js';
 import { closedError, validateRecvOptions, type RecvOptions, type TransportError } from './types.js';
+import { transportDefaults } from './defaults.js';
+import type { FrameLimits } from './framing.js';
+import { validateInteger } from '../util/validate.js';
 
 export abstract class ConnectionBase extends EventEmitter {
   /** Settles once the connection is closed, whoever closed it. */
@@ -13,6 +16,8 @@ export abstract class ConnectionBase extends EventEmitter {
   protected closedHere = false;
   /** Set once the connection broke (or, over UCX, the peer said goodbye): sends fail with it. */
   protected brokenBy: TransportError | undefined;
+  /** What the peer may send (read for every message it sends). */
+  protected readonly limits: FrameLimits = { maxMessageBytes: transportDefaults.maxMessageBytes };
   #resolveFinished!: () => void;
 
   constructor() {
@@ -21,6 +26,17 @@ export abstract class ConnectionBase extends EventEmitter {
   }
 
   get closed(): boolean { return this.state !== 'open' || this.brokenBy !== undefined; }
+
+  /**
+   * The most bytes one message from the peer may announce (all frames); more breaks the connection with
+   * ERR_TRANSPORT_PROTOCOL before anything is allocated. A server lowers it for a peer it does not yet
+   * trust (set it in the connection handler: no message is read before that returns).
+   */
+  get maxMessageBytes(): number { return this.limits.maxMessageBytes; }
+  set maxMessageBytes(value: number) {
+    validateInteger(value, 'maxMessageBytes', 0, transportDefaults.maxMessageBytes);
+    this.limits.maxMessageBytes = value;
+  }
 
   recv(opts: RecvOptions = {}): Promise<Buffer[]> {
     try {

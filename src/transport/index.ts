@@ -3,6 +3,7 @@
 import { registerTransport, transportFor } from './registry.js';
 import { ucxTransport } from './ucx.js';
 import { tcpTransport } from './tcp.js';
+import { inprocTransport } from './inproc.js';
 import type { Connection, ConnectOptions, ConnectionHandler, TransportListener } from './types.js';
 
 export {
@@ -12,10 +13,12 @@ export {
 export { registerTransport, transportFor, registeredSchemes } from './registry.js';
 export { ucxTransport, UcxTransport, UcxConnection, UcxListener, type UcxTransportOptions } from './ucx.js';
 export { tcpTransport, TcpTransport, TcpConnection, TcpListener } from './tcp.js';
+export { inprocTransport, InprocTransport, InprocConnection, InprocListener } from './inproc.js';
 export { transportDefaults } from './defaults.js';
 
 registerTransport('ucx', () => ucxTransport());
 registerTransport('tcp', () => tcpTransport());
+registerTransport('inproc', () => inprocTransport());
 
 /** Connects with the transport registered for the URL's scheme. */
 export function connect(url: string | URL, opts?: ConnectOptions): Promise<Connection> {

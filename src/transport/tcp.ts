@@ -18,7 +18,7 @@ export class TcpConnection extends ConnectionBase implements Connection {
   readonly localAddress: string;
   readonly peerAddress: string;
   readonly #socket: net.Socket;
-  readonly #decoder = new TcpFrameDecoder({ maxMessageBytes: transportDefaults.maxMessageBytes });
+  readonly #decoder = new TcpFrameDecoder(this.limits);
 
   /** @internal Made by tcpTransport().connect() and its listener. */
   constructor(socket: net.Socket) {

@@ -42,6 +42,11 @@ export interface Connection extends EventEmitter {
   readonly peerAddress: string;
   /** True once close() or abort() was called, or the connection broke. */
   readonly closed: boolean;
+  /**
+   * The most bytes one message from the peer may announce; more breaks the connection with
+   * ERR_TRANSPORT_PROTOCOL before anything is allocated (default transportDefaults.maxMessageBytes).
+   */
+  maxMessageBytes: number;
   /** Sends one message. Resolves when the frames may be reused; messages keep the order of the send() calls. */
   send(frames: readonly Frame[]): Promise<void>;
   /** The next message, as one Buffer per frame (zero-length frames included). */

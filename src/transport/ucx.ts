@@ -106,11 +106,10 @@ export class UcxConnection extends ConnectionBase implements Connection {
     const ep = this.endpoint;
     // One header buffer per connection, reused: a longer header fails the receive as truncated.
     const header = Buffer.allocUnsafe(UCX_HEADER_MAX);
-    const limits = { maxMessageBytes: transportDefaults.maxMessageBytes };
     try {
       for (;;) {
         if (this.inbox.full) await this.inbox.waitDrain();
-        const message = decodeUcxHeader(header, await ep.recv(header), limits);
+        const message = decodeUcxHeader(header, await ep.recv(header), this.limits);
         if (message.type === UcxMessageType.Goodbye) {
           // The peer closes: everything it sent is in the inbox. Say so, and refuse further sends.
           this.brokenBy ??= resetError('the peer closed the connection');

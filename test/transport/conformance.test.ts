@@ -4,12 +4,44 @@ import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { Context, type Worker } from 'node-ucx';
 import {
-  ucxTransport, tcpTransport, transportFor, registerTransport, connect, TransportError,
+  ucxTransport, tcpTransport, inprocTransport, transportFor, registerTransport, connect, TransportError,
   type Transport, type Connection,
 } from 'node-ucx/transport';
 import { startPeer, within, pattern, type Peer } from '../helpers.js';
+// @ts-expect-error: a plain .mjs fixture, typed where it is used
+import { startTransportPeer } from './fixtures/transport-peer-core.mjs';
 
-const SCHEMES = ['ucx', 'tcp'] as const;
+const SCHEMES = ['ucx', 'tcp', 'inproc'] as const;
+
+/**
+ * The in-process transport's peer lives in this process (its listeners are this process's): the same
+ * commands as transport-peer.mjs, called directly; "killing" it aborts everything it holds at once.
+ */
+async function startInprocPeer(): Promise<Peer> {
+  const inbox: Record<string, unknown>[] = [];
+  const waiters: [string, (m: Record<string, unknown>) => void][] = [];
+  const report = (event: Record<string, unknown>): void => {
+    const index = waiters.findIndex(([type]) => type === event.type);
+    if (index >= 0) waiters.splice(index, 1)[0]![1](event);
+    else inbox.push(event);
+  };
+  const { commands, die } = await startTransportPeer('inproc', report) as {
+    commands: Record<string, (m: Record<string, unknown>) => unknown>; die: () => void;
+  };
+  return {
+    child: undefined as never,
+    exited: new Promise(() => {}),
+    kill: () => die(),
+    next(type, ms = 15_000) {
+      const index = inbox.findIndex((m) => m.type === type);
+      if (index >= 0) return Promise.resolve(inbox.splice(index, 1)[0]! as never);
+      return within(new Promise((resolve) => waiters.push([type, resolve as never])), ms, `'${type}' from the in-process peer`) as never;
+    },
+    call(cmd, args = {}, ms = 30_000) {
+      return within(Promise.resolve(commands[cmd]!(args)), ms, `the in-process peer to finish '${cmd}'`) as never;
+    },
+  };
+}
 
 async function codeOf(promise: Promise<unknown>, ms: number, what: string): Promise<string | undefined> {
   const error = await within(promise.then(() => undefined, (e: unknown) => e), ms, what);
@@ -29,7 +61,7 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
       worker = context.createWorker();
       transport = ucxTransport({ worker });
     } else {
-      transport = tcpTransport();
+      transport = scheme === 'tcp' ? tcpTransport() : inprocTransport();
     }
   });
 
@@ -39,7 +71,7 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
   });
 
   beforeEach(async () => {
-    peer = startPeer(path.join(__dirname, 'fixtures', 'transport-peer.mjs'), [scheme]);
+    peer = scheme === 'inproc' ? await startInprocPeer() : startPeer(path.join(__dirname, 'fixtures', 'transport-peer.mjs'), [scheme]);
     const { url } = await peer.next('ready');
     conn = await within(transport.connect(url as string), 10_000, `connect to ${String(url)}`);
     await peer.next('connection');
@@ -105,8 +137,10 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
 
   it('addresses are URLs of the scheme', () => {
     expect(conn.scheme).toBe(scheme);
-    expect(conn.peerAddress).toMatch(new RegExp(`^${scheme}://127\\.0\\.0\\.1:\\d+$`));
-    expect(conn.localAddress).toMatch(new RegExp(`^${scheme}://[\\d.]+:\\d+$`));
+    // Network transports name hosts by IP; the in-process one by the listener's name.
+    const host = scheme === 'inproc' ? 'transport-peer' : '127\\.0\\.0\\.1';
+    expect(conn.peerAddress).toMatch(new RegExp(`^${scheme}://${host}:\\d+$`));
+    expect(conn.localAddress).toMatch(new RegExp(`^${scheme}://${scheme === 'inproc' ? '[\\w.-]+' : '[\\d.]+'}:\\d+$`));
     expect(conn.closed).toBe(false);
   });
 
@@ -226,7 +260,7 @@ describe.each(SCHEMES)('connecting with the %s transport', (scheme) => {
     const context = new Context();
     const worker = context.createWorker();
     try {
-      const transport = scheme === 'ucx' ? ucxTransport({ worker }) : tcpTransport();
+      const transport = scheme === 'ucx' ? ucxTransport({ worker }) : scheme === 'tcp' ? tcpTransport() : inprocTransport();
       expect(await codeOf(transport.connect(`${scheme}://127.0.0.1:${port}`, { timeoutMs: 4_000 }), 15_000, 'connect to a dead port'))
         .toBe('ERR_TRANSPORT_CONNECT');
     } finally {
@@ -245,7 +279,7 @@ describe('the transport registry', () => {
   });
 
   it('refuses unknown schemes and malformed addresses with Node-style codes', async () => {
-    expect(() => transportFor('inproc://x:1')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_URL_SCHEME' }));
+    expect(() => transportFor('nosuch://x:1')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_URL_SCHEME' }));
     expect(() => transportFor('not a url')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_URL' }));
     await expect(connect('tcp://127.0.0.1')).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(tcpTransport().connect('ucx://127.0.0.1:5')).rejects.toMatchObject({ code: 'ERR_INVALID_URL_SCHEME' });
