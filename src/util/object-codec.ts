@@ -8,6 +8,11 @@
 // sparse arrays, lone surrogates, ...) goes through v8.serialize unchanged.
 // The first byte tells them apart: v8's format always starts with 0xFF.
 // Whatever the path, decodeObject(encodeObject(v)) equals v8's round trip of v.
+//
+// encodeFrames()/decodeFrames() are the same with the bytes of typed arrays, Buffers
+// and DataViews kept out of the message: a header frame, then one frame per view of
+// FRAME_MIN_BYTES or more, sent as they are (zero copy on transports that can) — how
+// the scheduler moves task arguments and results.
 import v8 from 'node:v8';
 
 /** First byte of a message in the plain-data format (docs/wire-format.md, "Objects"). */
@@ -25,6 +30,40 @@ const enum Kind {
   BigInt = 7,
   Array = 8,
   Object = 9,
+  /** An ArrayBufferView whose bytes are frame `index` (encodeFrames). */
+  FrameView = 10,
+  /** A small ArrayBufferView whose bytes follow (encodeFrames). */
+  InlineView = 11,
+}
+
+/** Views this large or larger travel as frames of their own; smaller ones are copied into the header. */
+export const FRAME_MIN_BYTES = 4096;
+
+type ViewConstructor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };
+/** ArrayBufferView types by code (the wire's), Buffer first. */
+const VIEW_TYPES: readonly ViewConstructor[] = [
+  Buffer as unknown as ViewConstructor, Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView as unknown as ViewConstructor,
+];
+
+function viewType(view: ArrayBufferView): number {
+  if (Buffer.isBuffer(view)) return 0;
+  const index = VIEW_TYPES.indexOf(view.constructor as ViewConstructor);
+  // A subclass of a typed array arrives as its base type.
+  if (index >= 0) return index;
+  for (let i = 1; i < VIEW_TYPES.length; i++) if (view instanceof (VIEW_TYPES[i] as unknown as typeof Uint8Array)) return i;
+  return 1;
+}
+
+/** A view of `type` over `bytes`, copied first when they are not aligned for its element size. */
+function viewOver(type: number, bytes: Buffer): ArrayBufferView {
+  const ctor = VIEW_TYPES[type];
+  if (ctor === undefined) throw malformed(`unknown view type ${type}`);
+  if (type === 0) return bytes;
+  const size = ctor.BYTES_PER_ELEMENT ?? 1;
+  if (bytes.length % size !== 0) throw malformed(`a ${ctor.name} of ${bytes.length} bytes`);
+  const aligned = bytes.byteOffset % size === 0 ? bytes : Buffer.from(bytes);
+  return new ctor(aligned.buffer, aligned.byteOffset, type === 12 ? bytes.length : bytes.length / size);
 }
 
 // Float64 <-> bytes without a DataView per message (little-endian, like every platform UCX runs on).
@@ -60,6 +99,8 @@ class PlainEncoder {
   pos = 0;
   /** Every object and array seen in this message: a second sighting (shared or cyclic) needs v8. */
   readonly seen = new Set<object>();
+  /** encodeFrames(): the views that become frames of their own (null: views need v8). */
+  views: ArrayBufferView[] | null = null;
 
   encode(value: unknown): Buffer {
     this.pos = 0;
@@ -174,6 +215,7 @@ class PlainEncoder {
           this.seen.add(v);
         }
         if (Array.isArray(v)) this.array(v, depth);
+        else if (this.views !== null && ArrayBuffer.isView(v)) this.view(v);
         else this.object(v, depth);
         return;
       default:
@@ -188,6 +230,24 @@ class PlainEncoder {
     this.byte(Kind.Array);
     this.varint(a.length);
     for (let i = 0; i < a.length; i++) this.value(a[i], depth + 1);
+  }
+
+  private view(view: ArrayBufferView): void {
+    const bytes = view.byteLength;
+    if (bytes >= FRAME_MIN_BYTES) {
+      this.ensure(2 + 5);
+      this.buffer[this.pos++] = Kind.FrameView;
+      this.buffer[this.pos++] = viewType(view);
+      this.varint(this.views!.length);
+      this.views!.push(view);
+      return;
+    }
+    this.ensure(2 + 5 + bytes);
+    this.buffer[this.pos++] = Kind.InlineView;
+    this.buffer[this.pos++] = viewType(view);
+    this.varint(bytes);
+    this.buffer.set(new Uint8Array(view.buffer, view.byteOffset, bytes), this.pos);
+    this.pos += bytes;
   }
 
   private object(o: object, depth: number): void {
@@ -224,9 +284,12 @@ function shortAscii(b: Buffer, i: number, n: number): string {
 class PlainDecoder {
   private buffer!: Buffer;
   private pos = 0;
+  /** decodeFrames(): the frames FrameView entries refer to (null: none are allowed). */
+  private frames: readonly Buffer[] | null = null;
 
-  decode(buffer: Buffer): unknown {
+  decode(buffer: Buffer, frames: readonly Buffer[] | null = null): unknown {
     this.buffer = buffer;
+    this.frames = frames;
     this.pos = 1;
     const value = this.value(0);
     if (this.pos !== buffer.length) throw malformed(`${buffer.length - this.pos} bytes after the value`);
@@ -311,6 +374,24 @@ class PlainDecoder {
         }
         return o;
       }
+      case Kind.FrameView: {
+        this.need(1);
+        const type = this.buffer[this.pos++]!;
+        const index = this.varint();
+        const frame = this.frames?.[index];
+        if (frame === undefined) throw malformed(`a view of frame ${index}, which the message does not have`);
+        return viewOver(type, frame);
+      }
+      case Kind.InlineView: {
+        this.need(1);
+        const type = this.buffer[this.pos++]!;
+        const bytes = this.varint();
+        this.need(bytes);
+        // A copy: the header is the transport's buffer, and a view must own its bytes.
+        const copy = Buffer.from(this.buffer.subarray(this.pos, this.pos + bytes));
+        this.pos += bytes;
+        return viewOver(type, copy);
+      }
       default:
         throw malformed(`unknown kind ${String(kind)} at byte ${this.pos - 1}`);
     }
@@ -349,4 +430,85 @@ export function decodeObject(bytes: Buffer): unknown {
     }
   }
   throw malformed(`unknown format byte ${bytes.length > 0 ? bytes[0] : '(empty message)'}`);
+}
+
+// ---- frames: views out of the header ----
+
+/** v8's format, with ArrayBufferViews as host objects that name their frame (values the plain format cannot carry). */
+class FramedSerializer extends v8.Serializer {
+  readonly views: ArrayBufferView[] = [];
+  constructor() {
+    super();
+    // Node's own switch (as v8.DefaultSerializer uses it); @types/node does not declare it.
+    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+  /** v8 calls this for each ArrayBufferView (Node's Serializer hook). */
+  _writeHostObject(view: object): void {
+    if (!ArrayBuffer.isView(view)) throw new TypeError(`#<${(view as object).constructor?.name ?? 'Object'}> could not be cloned`);
+    this.writeUint32(viewType(view));
+    this.writeUint32(this.views.length);
+    this.views.push(view);
+  }
+}
+
+class FramedDeserializer extends v8.Deserializer {
+  readonly #frames: readonly Buffer[];
+  constructor(header: Buffer, frames: readonly Buffer[]) {
+    super(header);
+    this.#frames = frames;
+  }
+  /** v8 calls this for each host object written by FramedSerializer (Node's Deserializer hook). */
+  _readHostObject(): ArrayBufferView {
+    const type = this.readUint32();
+    const frame = this.#frames[this.readUint32()];
+    if (frame === undefined) throw malformed('a view of a frame the message does not have');
+    return viewOver(type, frame);
+  }
+}
+
+/**
+ * `value` as a header frame and one frame per ArrayBufferView of FRAME_MIN_BYTES or more (the views
+ * themselves: not copied, so leave them unchanged until the send completes). Smaller views are copied
+ * into the header; values the plain format cannot carry go through v8's format, views still as frames.
+ */
+export function encodeFrames(value: unknown): Buffer[] {
+  if (!encoding) {
+    encoding = true;
+    const views: ArrayBufferView[] = [];
+    encoder.views = views;
+    try {
+      const header = encoder.encode(value);
+      return [header, ...views.map(asFrame)];
+    } catch (error) {
+      if (error !== NEEDS_V8) throw error;
+    } finally {
+      encoder.views = null;
+      encoding = false;
+    }
+  }
+  const serializer = new FramedSerializer();
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return [serializer.releaseBuffer(), ...serializer.views.map(asFrame)];
+}
+
+/** The value encodeFrames() made. Malformed frames throw a TypeError with code ERR_UCX_MALFORMED_OBJECT. */
+export function decodeFrames(frames: readonly Buffer[]): unknown {
+  const header = frames[0];
+  if (header === undefined || header.length === 0) throw malformed('no header frame');
+  const rest = frames.slice(1);
+  if (header[0] === PLAIN_FORMAT) return decoder.decode(header, rest);
+  if (header[0] !== V8_FORMAT) throw malformed(`unknown format byte ${header[0]}`);
+  try {
+    const deserializer = new FramedDeserializer(header, rest);
+    deserializer.readHeader();
+    return deserializer.readValue();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_UCX_MALFORMED_OBJECT') throw error;
+    throw malformed(`v8 format: ${(error as Error).message}`, error);
+  }
+}
+
+function asFrame(view: ArrayBufferView): Buffer {
+  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
