@@ -1,0 +1,465 @@
+// WorkerState: a task worker's bookkeeping as a pure state machine, after Dask's
+// worker_state_machine.py: events in (the scheduler's orders, an execution's end,
+// a fetch's end), instructions out (execute, fetch from a peer, tell the
+// scheduler, drop data). The shell (TaskWorker) owns the data, the threads and
+// the connections; this decides.
+//
+// Task states here:
+//   compute tasks   waiting (dependencies not here) -> ready -> executing -> memory | error
+//   dependencies    fetch -> flight -> memory, or missing (no holder has it)
+//   cancelled       the scheduler let go of a task that is executing or in flight: its result is dropped
+//   resumed         ... and then asked for it again before it ended: its result counts after all
+// The two last states are the races that deadlocked Dask (#6689, #6159, ...): the
+// scheduler changes its mind while work is under way, and the work is never stopped
+// halfway, only its outcome decided when it ends.
+import { Heap } from './heap.js';
+import type { ComputeTask, TaskError } from '../protocol.js';
+
+export type WTaskStatus =
+  | 'released' | 'waiting' | 'ready' | 'executing' | 'memory' | 'error'
+  | 'fetch' | 'flight' | 'missing' | 'cancelled' | 'resumed';
+
+export class WTask {
+  readonly key: string;
+  status: WTaskStatus = 'released';
+  /** The scheduler asked this worker to compute it (else it is only a dependency to hold). */
+  compute = false;
+  payload: Buffer[] | null = null;
+  priority: [number, number] = [0, 0];
+  resources: Record<string, number> | null = null;
+  readonly deps = new Set<WTask>();
+  readonly dependents = new Set<WTask>();
+  /** Dependencies not in memory here yet. */
+  readonly waitingFor = new Set<WTask>();
+  /** Peers that hold it (dependencies). */
+  readonly whoHas = new Set<string>();
+  /** The peer it is being fetched from (flight). */
+  flightFrom: string | null = null;
+  /** cancelled / resumed: what it was doing (the work still under way). */
+  previous: 'executing' | 'flight' | null = null;
+  nbytes = 0;
+  /** Held as a replica the scheduler asked for (acquire-replicas): reported when it arrives. */
+  replica = false;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+}
+
+export interface WorkerStateConfig {
+  nthreads: number;
+  resources: Record<string, number>;
+  /** Fetches in flight at once, all peers together. */
+  maxGathers: number;
+  /** What one fetch from one peer asks for at most (bytes, as the scheduler estimated them). */
+  gatherBytes: number;
+}
+
+export type WorkerEvent =
+  | { type: 'compute-task'; task: ComputeTask }
+  | { type: 'free-keys'; keys: string[] }
+  | { type: 'acquire-replicas'; keys: Record<string, string[]> }
+  | { type: 'steal-request'; key: string }
+  | { type: 'execute-success'; key: string; nbytes: number; typeName: string; duration: number }
+  | { type: 'execute-failure'; key: string; error: TaskError; duration: number }
+  | { type: 'gather-done'; worker: string; received: Record<string, number>; missing: string[]; failed: boolean }
+  | { type: 'put-data'; key: string; nbytes: number }
+  | { type: 'pause'; paused: boolean };
+
+export type WorkerInstruction =
+  | { op: 'execute'; key: string; payload: Buffer[]; deps: string[] }
+  | { op: 'gather'; worker: string; keys: string[] }
+  | { op: 'release'; key: string }
+  | { op: 'scheduler'; message: string; body: unknown };
+
+function before(a: WTask, b: WTask): boolean {
+  return a.priority[0] < b.priority[0] || (a.priority[0] === b.priority[0] && a.priority[1] < b.priority[1]);
+}
+
+export class WorkerState {
+  readonly config: WorkerStateConfig;
+  readonly tasks = new Map<string, WTask>();
+  readonly ready = new Heap<WTask>(before);
+  /** Ready tasks whose resources are taken: they wait for them. */
+  readonly constrained = new Heap<WTask>(before);
+  readonly fetching = new Heap<WTask>(before);
+  readonly executing = new Set<WTask>();
+  readonly usedResources: Record<string, number> = {};
+  /** Peers a fetch is in flight from (one at a time each). */
+  readonly inFlightFrom = new Set<string>();
+  paused = false;
+  #out: WorkerInstruction[] = [];
+
+  constructor(config: Partial<WorkerStateConfig> & { nthreads: number }) {
+    this.config = { resources: {}, maxGathers: 32, gatherBytes: 64 << 20, ...config };
+  }
+
+  handle(event: WorkerEvent): WorkerInstruction[] {
+    this.#out = [];
+    switch (event.type) {
+      case 'compute-task': this.#computeTask(event.task); break;
+      case 'free-keys': for (const key of event.keys) this.#free(key); break;
+      case 'acquire-replicas': this.#acquire(event.keys); break;
+      case 'steal-request': this.#stealRequest(event.key); break;
+      case 'execute-success': this.#executeEnded(event.key, null, event.nbytes, event.typeName, event.duration); break;
+      case 'execute-failure': this.#executeEnded(event.key, event.error, 0, '', event.duration); break;
+      case 'gather-done': this.#gatherDone(event.worker, event.received, event.missing, event.failed); break;
+      case 'put-data': this.#putData(event.key, event.nbytes); break;
+      case 'pause': this.paused = event.paused; break;
+    }
+    this.#startExecutions();
+    this.#startGathers();
+    return this.#out;
+  }
+
+  #task(key: string): WTask {
+    let ts = this.tasks.get(key);
+    if (ts === undefined) {
+      ts = new WTask(key);
+      this.tasks.set(key, ts);
+    }
+    return ts;
+  }
+
+  #tell(message: string, body: unknown): void {
+    this.#out.push({ op: 'scheduler', message, body });
+  }
+
+  // ---- the scheduler's orders ----
+
+  #computeTask(task: ComputeTask): void {
+    const ts = this.#task(task.key);
+    ts.priority = task.priority;
+    switch (ts.status) {
+      case 'memory':
+        // Here already (a dependency fetched earlier, or computed before): done.
+        ts.compute = true;
+        this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
+        return;
+      case 'waiting': case 'ready': case 'executing': case 'resumed':
+        return;  // asked twice
+      case 'cancelled':
+        // Still executing (or in flight) from before: its outcome counts now.
+        ts.status = 'resumed';
+        ts.compute = true;
+        ts.payload = task.payload;
+        return;
+      case 'flight':
+        // Being fetched as a dependency: fetching it is as good as computing it.
+        ts.status = 'resumed';
+        ts.previous = 'flight';
+        ts.compute = true;
+        ts.payload = task.payload;
+        return;
+      case 'fetch':
+        this.fetching.remove(ts);
+        break;
+      default:
+        break;  // released, missing, error: computed afresh
+    }
+    ts.compute = true;
+    ts.payload = task.payload;
+    ts.resources = task.resources ?? null;
+    ts.waitingFor.clear();
+    for (const [depKey, holders] of Object.entries(task.deps)) {
+      const dep = this.#task(depKey);
+      ts.deps.add(dep);
+      dep.dependents.add(ts);
+      for (const holder of holders) dep.whoHas.add(holder);
+      if (dep.status === 'memory') continue;
+      ts.waitingFor.add(dep);
+      this.#need(dep, holders.length === 0);
+    }
+    if (ts.waitingFor.size === 0) this.#toReady(ts);
+    else ts.status = 'waiting';
+  }
+
+  /** A dependency is needed here: fetch it (or say it is missing). `here`: the scheduler thinks we hold it. */
+  #need(dep: WTask, here: boolean): void {
+    if (dep.status === 'fetch' || dep.status === 'flight' || dep.status === 'waiting' || dep.status === 'ready' ||
+        dep.status === 'executing' || dep.status === 'resumed') return;
+    if (dep.status === 'cancelled') {
+      // A fetch (or execution) under way that was let go of: it counts again.
+      dep.status = 'resumed';
+      return;
+    }
+    if (dep.whoHas.size === 0) {
+      dep.status = 'missing';
+      this.#tell('missing-data', { key: dep.key, holder: here ? '' : '' });
+      return;
+    }
+    dep.status = 'fetch';
+    dep.priority = [...dependentPriority(dep)];
+    this.fetching.push(dep);
+  }
+
+  #free(key: string): void {
+    const ts = this.tasks.get(key);
+    if (ts === undefined) return;
+    ts.compute = false;
+    ts.replica = false;
+    switch (ts.status) {
+      case 'executing':
+        ts.status = 'cancelled';
+        ts.previous = 'executing';
+        return;
+      case 'flight':
+        ts.status = 'cancelled';
+        ts.previous = 'flight';
+        return;
+      case 'resumed':
+        ts.status = 'cancelled';
+        return;
+      case 'cancelled':
+        return;
+      default:
+        break;
+    }
+    // A result local tasks still wait for stays until they have it.
+    if (ts.status === 'memory' && [...ts.dependents].some((d) => d.status === 'waiting' || d.status === 'ready')) return;
+    this.#forget(ts);
+  }
+
+  /** Drops a task: its data (if any), its place in the queues, and the dependencies only it needed. */
+  #forget(ts: WTask): void {
+    if (ts.status === 'memory') this.#out.push({ op: 'release', key: ts.key });
+    this.ready.remove(ts);
+    this.constrained.remove(ts);
+    this.fetching.remove(ts);
+    ts.status = 'released';
+    this.tasks.delete(ts.key);
+    for (const dep of ts.deps) {
+      dep.dependents.delete(ts);
+      if (!dep.compute && !dep.replica && dep.dependents.size === 0) {
+        if (dep.status === 'flight' || dep.status === 'resumed') {
+          dep.status = 'cancelled';
+          dep.previous = 'flight';
+        } else if (dep.status !== 'cancelled') {
+          this.#forget(dep);
+        }
+      }
+    }
+    ts.deps.clear();
+    ts.waitingFor.clear();
+    ts.payload = null;
+    for (const dependent of ts.dependents) dependent.deps.delete(ts);
+  }
+
+  #acquire(keys: Record<string, string[]>): void {
+    for (const [key, holders] of Object.entries(keys)) {
+      const ts = this.#task(key);
+      for (const holder of holders) ts.whoHas.add(holder);
+      ts.replica = true;
+      if (ts.status === 'memory') {
+        this.#tell('added-keys', { keys: [[key, ts.nbytes]] });
+      } else if (ts.status === 'released' || ts.status === 'missing' || ts.status === 'error') {
+        this.#need(ts, false);
+      }
+    }
+  }
+
+  #stealRequest(key: string): void {
+    const ts = this.tasks.get(key);
+    if (ts !== undefined && ts.compute && (ts.status === 'waiting' || ts.status === 'ready')) {
+      // Not started: it goes. Its dependencies stay if other tasks need them.
+      this.#forget(ts);
+      this.#tell('steal-response', { key, stolen: true });
+      return;
+    }
+    this.#tell('steal-response', { key, stolen: false });
+  }
+
+  #putData(key: string, nbytes: number): void {
+    const ts = this.#task(key);
+    this.fetching.remove(ts);
+    ts.nbytes = nbytes;
+    this.#arrived(ts);
+  }
+
+  // ---- executions ----
+
+  #toReady(ts: WTask): void {
+    ts.status = 'ready';
+    this.ready.push(ts);
+  }
+
+  #startExecutions(): void {
+    if (this.paused) return;
+    while (this.executing.size < this.config.nthreads) {
+      const ts = this.#nextRunnable();
+      if (ts === undefined) return;
+      ts.status = 'executing';
+      this.executing.add(ts);
+      if (ts.resources !== null) for (const [r, n] of Object.entries(ts.resources)) this.usedResources[r] = (this.usedResources[r] ?? 0) + n;
+      this.#out.push({ op: 'execute', key: ts.key, payload: ts.payload!, deps: [...ts.deps].map((d) => d.key) });
+    }
+  }
+
+  #nextRunnable(): WTask | undefined {
+    // Tasks waiting for resources go first once the resources are free.
+    for (const ts of this.constrained) {
+      if (this.#resourcesFree(ts)) {
+        this.constrained.remove(ts);
+        return ts;
+      }
+    }
+    for (;;) {
+      const ts = this.ready.pop();
+      if (ts === undefined) return undefined;
+      if (this.#resourcesFree(ts)) return ts;
+      this.constrained.push(ts);
+    }
+  }
+
+  #resourcesFree(ts: WTask): boolean {
+    if (ts.resources === null) return true;
+    for (const [r, n] of Object.entries(ts.resources)) {
+      if ((this.config.resources[r] ?? 0) - (this.usedResources[r] ?? 0) < n) return false;
+    }
+    return true;
+  }
+
+  #executeEnded(key: string, error: TaskError | null, nbytes: number, typeName: string, duration: number): void {
+    const ts = this.tasks.get(key);
+    if (ts === undefined) return;
+    if (!this.executing.delete(ts)) return;
+    if (ts.resources !== null) for (const [r, n] of Object.entries(ts.resources)) this.usedResources[r] = (this.usedResources[r] ?? 0) - n;
+    if (ts.status === 'cancelled') {
+      // Let go of while it ran: its outcome goes nowhere.
+      if (error === null) this.#out.push({ op: 'release', key });
+      ts.status = 'released';
+      ts.previous = null;
+      this.#forgetIfUnneeded(ts);
+      return;
+    }
+    ts.previous = null;
+    if (error !== null) {
+      ts.status = 'error';
+      this.#tell('task-erred', { key, error, duration });
+      return;
+    }
+    ts.nbytes = nbytes;
+    ts.status = 'memory';
+    this.#tell('task-finished', { key, nbytes, type: typeName, duration });
+    this.#satisfy(ts);
+  }
+
+  /** A result is here: the tasks waiting for it move on. */
+  #satisfy(ts: WTask): void {
+    for (const dependent of ts.dependents) {
+      if (dependent.waitingFor.delete(ts) && dependent.waitingFor.size === 0 && dependent.status === 'waiting') this.#toReady(dependent);
+    }
+  }
+
+  #forgetIfUnneeded(ts: WTask): void {
+    if (!ts.compute && !ts.replica && [...ts.dependents].every((d) => d.status === 'released')) this.#forget(ts);
+  }
+
+  // ---- fetching dependencies from peers ----
+
+  #startGathers(): void {
+    if (this.paused) return;
+    while (this.inFlightFrom.size < this.config.maxGathers && this.fetching.size > 0) {
+      // The most urgent dependency, from one of its holders that is not busy serving us already.
+      const skipped: WTask[] = [];
+      let chosen: { worker: string; keys: WTask[] } | null = null;
+      while (this.fetching.size > 0 && chosen === null) {
+        const ts = this.fetching.pop()!;
+        const holder = [...ts.whoHas].find((w) => !this.inFlightFrom.has(w));
+        if (holder === undefined) {
+          skipped.push(ts);
+          continue;
+        }
+        chosen = { worker: holder, keys: [ts] };
+      }
+      for (const ts of skipped) this.fetching.push(ts);
+      if (chosen === null) return;
+      // The same peer's other pending keys come along, up to gatherBytes.
+      let bytes = chosen.keys[0]!.nbytes;
+      for (const ts of [...this.fetching]) {
+        if (bytes >= this.config.gatherBytes) break;
+        if (!ts.whoHas.has(chosen.worker)) continue;
+        this.fetching.remove(ts);
+        chosen.keys.push(ts);
+        bytes += ts.nbytes;
+      }
+      this.inFlightFrom.add(chosen.worker);
+      for (const ts of chosen.keys) {
+        ts.status = 'flight';
+        ts.flightFrom = chosen.worker;
+      }
+      this.#out.push({ op: 'gather', worker: chosen.worker, keys: chosen.keys.map((ts) => ts.key) });
+    }
+  }
+
+  #gatherDone(worker: string, received: Record<string, number>, missing: string[], failed: boolean): void {
+    this.inFlightFrom.delete(worker);
+    const missingSet = new Set(missing);
+    for (const ts of this.tasks.values()) {
+      if (ts.flightFrom !== worker) continue;
+      const inFlight = ts.status === 'flight' || ((ts.status === 'cancelled' || ts.status === 'resumed') && ts.previous === 'flight');
+      if (!inFlight) continue;
+      ts.flightFrom = null;
+      const nbytes = received[ts.key];
+      if (nbytes !== undefined) {
+        ts.nbytes = nbytes;
+        if (ts.status === 'cancelled') {
+          this.#out.push({ op: 'release', key: ts.key });
+          ts.status = 'released';
+          ts.previous = null;
+          this.#forgetIfUnneeded(ts);
+          continue;
+        }
+        this.#arrived(ts);
+        continue;
+      }
+      // Not received: that peer does not have it (missing) or could not be reached (failed).
+      if (failed || missingSet.has(ts.key)) ts.whoHas.delete(worker);
+      if (ts.status === 'cancelled') {
+        ts.status = 'released';
+        ts.previous = null;
+        this.#forgetIfUnneeded(ts);
+        continue;
+      }
+      const wasResumed = ts.status === 'resumed';
+      ts.previous = null;
+      ts.status = 'released';
+      if (wasResumed && ts.compute && ts.payload !== null && ts.whoHas.size === 0) {
+        // We were asked to compute it, and nobody has it to give: compute it after all.
+        const payload = ts.payload;
+        this.#computeTask({ key: ts.key, payload, deps: {}, priority: ts.priority });
+        continue;
+      }
+      if (ts.whoHas.size === 0) this.#tell('missing-data', { key: ts.key, holder: worker });
+      this.#need(ts, false);
+    }
+  }
+
+  /** A dependency's data is here (fetched, or put by a client). */
+  #arrived(ts: WTask): void {
+    const wasResumed = ts.status === 'resumed';
+    ts.status = 'memory';
+    ts.previous = null;
+    if (wasResumed && ts.compute) this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
+    else this.#tell('added-keys', { keys: [[ts.key, ts.nbytes]] });
+    this.#satisfy(ts);
+  }
+
+  /** What the worker has, for heartbeats and the dashboard. */
+  counts(): { executing: number; ready: number; inFlight: number; memory: number } {
+    let memory = 0;
+    let inFlight = 0;
+    for (const ts of this.tasks.values()) {
+      if (ts.status === 'memory') memory++;
+      else if (ts.status === 'flight') inFlight++;
+    }
+    return { executing: this.executing.size, ready: this.ready.size + this.constrained.size, inFlight, memory };
+  }
+}
+
+/** A dependency is fetched as urgently as the most urgent task that needs it. */
+function dependentPriority(dep: WTask): [number, number] {
+  let best: [number, number] | null = null;
+  for (const d of dep.dependents) if (best === null || d.priority[0] < best[0] || (d.priority[0] === best[0] && d.priority[1] < best[1])) best = d.priority;
+  return best ?? dep.priority;
+}
