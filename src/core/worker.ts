@@ -17,6 +17,7 @@ import { Endpoint, type EndpointRole } from './endpoint.js';
 import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, parseHandshake } from './handshake.js';
+import { checkWorkerAddress, rememberOwnAddress } from './ucx-address.js';
 import {
   kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
 } from './internal.js';
@@ -121,7 +122,7 @@ export class Worker extends EventEmitter {
   /** This worker's UCX address: give it to a peer for connect({ address }). */
   get address(): Buffer {
     if (this.#closing) throw closedError('Worker');
-    this.#address ??= this[kNative].address();
+    this.#address ??= rememberOwnAddress(this, this[kNative].address());
     return this.#address;
   }
 
@@ -158,6 +159,7 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
+      checkWorkerAddress(to.address, this.address);
       nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
@@ -353,9 +355,11 @@ export class Worker extends EventEmitter {
     if (message.type !== HandshakeType.Hello || data === null || data.length === 0 || this.#closing) return;
     let nativeEndpoint: NativeEndpoint;
     try {
+      checkWorkerAddress(data, this.address);
       nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
     } catch (error) {
-      this.#report(error);
+      // The peer's bad address: 'error' listeners hear of it, but it never becomes an uncaught exception.
+      if (this.listenerCount('error') > 0) this.emit('error', error);
       return;
     }
     const endpoint = this[kWrapEndpoint](nativeEndpoint, 'reply', 'worker-address');

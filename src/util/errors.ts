@@ -20,6 +20,7 @@ export class UCXError extends Error {
 export const Status = {
   OK: 0,
   ERR_INVALID_PARAM: -5,
+  ERR_INVALID_ADDR: -7,
   ERR_MESSAGE_TRUNCATED: -9,
   ERR_CANCELED: -16,
   ERR_TIMED_OUT: -20,
