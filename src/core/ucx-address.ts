@@ -342,6 +342,8 @@ interface EntryContext {
   address: Uint8Array;
   local: LocalTransports | null;
   probe: HostProbe;
+  /** Whether UCX may give the endpoint same-host lanes (self, shared memory, cma). */
+  sameHostLanes: boolean;
   /** The processes this address's same-host entries name: one peer has one pid. */
   hostPids: Map<number, string>;
 }
@@ -350,18 +352,18 @@ interface EntryContext {
  * Whether UCX would reach this same-host entry: its device address (system id and namespace) is
  * ours (uct_iface_local_is_reachable). Without our own address, assume so.
  */
-function onThisHost(entry: AddressEntry, local: LocalTransports | null): boolean {
+function onThisHost(entry: AddressEntry, context: EntryContext): boolean {
+  const { local, sameHostLanes } = context;
+  if (!sameHostLanes) return false;
   if (local === null) return true;
   return local.byCsum.get(entry.csum)?.devAddrs.some((mine) => sameBytes(mine, entry.devAddr)) ?? false;
 }
 
 /** Same-host entries that name this process belong to this thread's own workers' addresses only. */
-function requireOwnAddress(context: EntryContext, what: string): void {
-  if (!isOwnAddress(context.address)) throw invalid(`${what} of this process in an address that is not one of this thread's workers'`);
-}
-
 function namesProcess(context: EntryContext, pid: number, what: string): void {
-  if (pid === context.probe.pid) requireOwnAddress(context, `${what} naming the pid`);
+  if (pid === context.probe.pid && !isOwnAddress(context.address)) {
+    throw invalid(`${what} names this process (pid ${pid}), but the address is not one of this thread's workers'`);
+  }
   context.hostPids.set(pid, what);
 }
 
@@ -382,7 +384,7 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
       // and its puts are plain stores at the address the peer names: an address that names our self
       // id must be our own address, not another peer's with our id spliced in.
       if (devAddr.length !== 0 || ifaceAddr.length !== 8) throw invalid('a self entry that is not 0 + 8 bytes');
-      if (local !== null && local.selfIds.has(u64(ifaceAddr)) && !sameBytes(address, local.address)) {
+      if (context.sameHostLanes && local !== null && local.selfIds.has(u64(ifaceAddr)) && !sameBytes(address, local.address)) {
         throw invalid("a self entry with this worker's own id inside another worker's address");
       }
       return;
@@ -404,7 +406,7 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
       const pidWord = new DataView(ifaceAddr.buffer, ifaceAddr.byteOffset, 4).getUint32(0, true);
       if (((pidWord & CMA_FLAG_PID_NS) !== 0) !== (ifaceAddr.length === 12)) throw invalid('a cma interface address whose namespace flag disagrees with its length');
       // process_vm_writev(pid): puts and gets on a cma lane reach this process's memory.
-      if (onThisHost(entry, local)) namesProcess(context, pidWord & ~CMA_FLAG_PID_NS, 'a cma entry');
+      if (onThisHost(entry, context)) namesProcess(context, pidWord & ~CMA_FLAG_PID_NS, 'a cma entry');
       return;
     }
     case 'posix': {
@@ -419,7 +421,7 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
         if (extra.length !== ((segId & POSIX_SEG_FLAG_PID_NS) ? 8 : 0)) throw invalid('a posix procfs interface address of the wrong length');
         // The FIFO is /proc/<pid>/fd/<fd> (pid in the low 30 bits of the mmid, fd above), which ep_create
         // opens read-write, maps and writes messages into: it must be a UCX posix segment of the peer.
-        if (onThisHost(entry, local)) {
+        if (onThisHost(entry, context)) {
           const pid = Number(segId & 0x3fffffffn);
           const fd = Number((segId >> 30n) & 0x3fffffffn);
           namesProcess(context, pid, 'a posix FIFO');
@@ -441,8 +443,8 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
         // shmat((int)seg_id): a shmid is a non-negative int.
         const shmid = u64(ifaceAddr);
         if (shmid >> 31n !== 0n) throw invalid('a sysv segment id beyond 31 bits');
-        const creator = onThisHost(entry, local) ? probe.sysvSegment(Number(shmid))?.creatorPid : undefined;
-        if (creator !== undefined) namesProcess(context, creator, 'a sysv FIFO created by');
+        const creator = onThisHost(entry, context) ? probe.sysvSegment(Number(shmid))?.creatorPid : undefined;
+        if (creator !== undefined) namesProcess(context, creator, 'a sysv FIFO (by its creator)');
       }
       return;
     default:
@@ -461,19 +463,34 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
   if (!selfDescribed && !lengths.dev.has(devAddr.length)) throw invalid(`a ${what} device address of ${devAddr.length} bytes (this worker's has ${[...lengths.dev].join(' or ')})`);
 }
 
+export interface AddressCheckOptions {
+  /**
+   * Whether the endpoint may get same-host lanes (default true). UCX 1.13 gives endpoints in PEER
+   * error mode none (self, posix, sysv and cma cannot detect a dead peer), so for them same-host
+   * entries are only walked; with errorHandling 'none' they are checked as below.
+   */
+  sameHostLanes?: boolean;
+  /** Look-ups on this host (default: the real one). */
+  probe?: HostProbe;
+}
+
 /**
  * Throws UCXError 'UCS_ERR_INVALID_ADDR' unless `bytes` is a worker address that UCX 1.13 unpacks without
  * asserting, reading past its end, or handing a transport fewer or other bytes than it reads: the
  * structure (parseWorkerAddress), then each entry of a transport this worker has. `local` is this
- * worker's own address: it says which transports are local and what their addresses look like, and
- * that a self entry naming this worker belongs to this worker's own address only. Same-host entries
- * that name this process (`probe.pid`, its System V segments) must be in the address of one of this
- * thread's live workers (rememberOwnAddress).
+ * worker's own address: it says which transports are local and what their addresses look like.
+ * Where the endpoint may get same-host lanes, entries UCX would reach must not aim it elsewhere: a
+ * self entry naming this worker belongs to this worker's own address only, a posix FIFO must be a UCX
+ * posix segment, all same-host entries must name one process, and if that is this process
+ * (`probe.pid`, its System V segments) the address must be one of this thread's live workers'
+ * (rememberOwnAddress).
  */
-export function checkWorkerAddress(bytes: Uint8Array, local?: Uint8Array, probe: HostProbe = hostProbe): void {
+export function checkWorkerAddress(bytes: Uint8Array, local?: Uint8Array, options: AddressCheckOptions = {}): void {
   const parsed = parseWorkerAddress(bytes);
   const known = local === undefined ? null : localTransports(local);
-  const context: EntryContext = { address: bytes, local: known, probe, hostPids: new Map() };
+  const context: EntryContext = {
+    address: bytes, local: known, probe: options.probe ?? hostProbe, sameHostLanes: options.sameHostLanes ?? true, hostPids: new Map(),
+  };
   const mdComponents = new Map<number, string>();
   for (const entry of parsed.entries) {
     checkEntry(entry, context);
@@ -486,6 +503,6 @@ export function checkWorkerAddress(bytes: Uint8Array, local?: Uint8Array, probe:
   }
   // A worker's posix FIFO, sysv FIFO and cma pid all name the process it runs in.
   if (context.hostPids.size > 1) {
-    throw invalid(`same-host entries that name different processes (${[...context.hostPids].map(([pid, what]) => `${what} ${pid}`).join(', ')})`);
+    throw invalid(`same-host entries that name different processes (${[...context.hostPids].map(([pid, what]) => `${what}: pid ${pid}`).join(', ')})`);
   }
 }

@@ -159,7 +159,7 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      checkWorkerAddress(to.address, this.address);
+      checkWorkerAddress(to.address, this.address, { sameHostLanes: this.errorHandling === 'none' });
       nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
@@ -355,7 +355,7 @@ export class Worker extends EventEmitter {
     if (message.type !== HandshakeType.Hello || data === null || data.length === 0 || this.#closing) return;
     let nativeEndpoint: NativeEndpoint;
     try {
-      checkWorkerAddress(data, this.address);
+      checkWorkerAddress(data, this.address, { sameHostLanes: this.errorHandling === 'none' });
       nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
     } catch (error) {
       // The peer's bad address: 'error' listeners hear of it, but it never becomes an uncaught exception.

@@ -21,7 +21,7 @@ const elsewhere: HostProbe = { pid: 1, sysvSegment: () => null, fileSize: () => 
 /** 'ok', or the coded refusal; anything else fails the test. */
 function outcome(bytes: Uint8Array, local?: Uint8Array, probe = elsewhere): 'ok' | 'refused' {
   try {
-    checkWorkerAddress(bytes, local, probe);
+    checkWorkerAddress(bytes, local, { probe });
     return 'ok';
   } catch (error) {
     if (error instanceof UCXError && error.code === 'UCS_ERR_INVALID_ADDR' && error.status === -7) return 'refused';
@@ -31,7 +31,7 @@ function outcome(bytes: Uint8Array, local?: Uint8Array, probe = elsewhere): 'ok'
 
 function refusal(bytes: Uint8Array, local?: Uint8Array, probe = elsewhere): string {
   try {
-    checkWorkerAddress(bytes, local, probe);
+    checkWorkerAddress(bytes, local, { probe });
   } catch (error) {
     expect(error).toBeInstanceOf(UCXError);
     expect((error as UCXError).code).toBe('UCS_ERR_INVALID_ADDR');
@@ -216,11 +216,16 @@ describe('checkWorkerAddress: what UCX 1.13 would assert on, overrun or misread'
     // Pretend to be the process that packed the default capture: its posix FIFO and cma pid are ours.
     const pid = Buffer.from(parseWorkerAddress(address).entries.find((e) => e.transport === 'cma')!.ifaceAddr).readUInt32LE(0);
     const us: HostProbe = { ...elsewhere, pid };
-    expect(refusal(address, local, us)).toMatch(/posix FIFO naming the pid of this process/);
+    expect(refusal(address, local, us)).toMatch(/a posix FIFO names this process/);
+    // PEER error mode: UCX 1.13 gives no same-host lanes, so these entries are only walked (this is
+    // what lets a worker of another thread of this process be reached by address).
+    expect(() => checkWorkerAddress(address, local, { probe: us, sameHostLanes: false })).not.toThrow();
+    const spliced = Buffer.from(address);
+    expect(() => checkWorkerAddress(spliced, local, { probe: { ...us, fdTarget: () => '/etc/passwd' }, sameHostLanes: false })).not.toThrow();
     // cma alone (posix in shm_open mode names no pid): the cma pid is ours.
     const shmOpen = byName('posix-shm-open').address;
     const cmaPid = Buffer.from(parseWorkerAddress(shmOpen).entries.find((e) => e.transport === 'cma')!.ifaceAddr).readUInt32LE(0);
-    expect(refusal(shmOpen, undefined, { ...elsewhere, pid: cmaPid })).toMatch(/cma entry naming the pid of this process/);
+    expect(refusal(shmOpen, undefined, { ...elsewhere, pid: cmaPid })).toMatch(/a cma entry names this process/);
     const worker = { closed: false };
     rememberOwnAddress(worker, address);
     expect(outcome(address, local, us)).toBe('ok');
@@ -230,7 +235,7 @@ describe('checkWorkerAddress: what UCX 1.13 would assert on, overrun or misread'
     const sysvOnly = byName('sysv-self');
     const shmid = Number(Buffer.from(parseWorkerAddress(sysvOnly.address).entries[1]!.ifaceAddr).readBigUInt64LE(0));
     const creator: HostProbe = { ...elsewhere, pid: 42, sysvSegment: (id) => (id === shmid ? { size: 4096, creatorPid: 42, attachable: true } : null) };
-    expect(refusal(sysvOnly.address, undefined, creator)).toMatch(/sysv FIFO created by naming the pid of this process/);
+    expect(refusal(sysvOnly.address, undefined, creator)).toMatch(/a sysv FIFO \(by its creator\) names this process/);
     const bad = Buffer.from(sysvOnly.address);
     bad[bad.length - 1] = 0x80; // the high byte of the sysv segment id
     expect(refusal(bad)).toMatch(/beyond 31 bits/);
