@@ -22,6 +22,7 @@ import { native, type NativeMemoryHandle, type NativeRemoteKey } from '../native
 import type { Context } from './context.js';
 import type { Endpoint } from './endpoint.js';
 import { kNative, kAttach, kDetach } from './internal.js';
+import { checkRemoteKey, rememberOwnKey, forgetOwnKey } from './ucx-rkey.js';
 
 /**
  * `{ length }` allocates: host memory from a Node Buffer (`allocator: 'node'`, the default: `buffer` is a
@@ -109,6 +110,7 @@ export class MemoryHandle {
   packRkey(): Buffer {
     if (this.#unmapped) throw closedError('MemoryHandle');
     const ucxKey = this[kNative].packRkey();
+    rememberOwnKey(this, ucxKey);
     const packed = Buffer.allocUnsafe(RKEY_HEADER + ucxKey.length);
     packed.writeUInt32LE(RKEY_MAGIC, 0);
     packed.writeUInt16LE(RKEY_VERSION, 4);
@@ -156,6 +158,7 @@ export class MemoryHandle {
   unmap(): void {
     if (this.#unmapped) return;
     this.#unmapped = true;
+    forgetOwnKey(this);
     this[kNative].unmap();
     this.context[kDetach](this);
   }
@@ -209,6 +212,8 @@ export function unpackRemoteKey(endpoint: Endpoint, packed: Uint8Array): RemoteK
   if (length > BigInt(Number.MAX_SAFE_INTEGER) || base + length > (1n << 64n)) throw badRkey('region out of range');
   const ucxKey = bytes.subarray(RKEY_HEADER);
   if (fnv1a(ucxKey) !== bytes.readUInt32LE(28)) throw badRkey('checksum mismatch');
-  const nativeKey = endpoint[kNative].unpackRkey(ucxKey);
+  // UCX's key itself, and the region against what it maps: only the parts the endpoint's lanes use reach UCX.
+  const checked = checkRemoteKey(ucxKey, { memoryType: bytes.readUInt16LE(6), base, length, endpointInfo: endpoint[kNative].info() });
+  const nativeKey = endpoint[kNative].unpackRkey(checked);
   return new RemoteKey(endpoint, nativeKey, base, Number(length), memoryType);
 }

@@ -17,7 +17,7 @@ import { Endpoint, type EndpointRole, type RecvMessageOptions } from './endpoint
 import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
-import { checkWorkerAddress } from './ucx-address.js';
+import { checkWorkerAddress, rememberOwnAddress } from './ucx-address.js';
 import {
   kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
 } from './internal.js';
@@ -152,7 +152,7 @@ export class Worker extends EventEmitter {
   /** This worker's UCX address: give it to a peer for connect({ address }). */
   get address(): Buffer {
     if (this.#closing) throw closedError('Worker');
-    this.#address ??= this[kNative].address();
+    this.#address ??= rememberOwnAddress(this, this[kNative].address());
     return this.#address;
   }
 
@@ -189,7 +189,7 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      checkWorkerAddress(to.address);
+      checkWorkerAddress(to.address, this.address, { sameHostLanes: this.errorHandling === 'none' });
       nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
@@ -401,10 +401,12 @@ export class Worker extends EventEmitter {
     }
     let nativeEndpoint: NativeEndpoint;
     try {
-      checkWorkerAddress(data);
+      checkWorkerAddress(data, this.address, { sameHostLanes: this.errorHandling === 'none' });
       nativeEndpoint = this[kNative].connectAddress(data, this.errorHandling === 'peer');
-    } catch {
+    } catch (error) {
+      // The peer's bad address: refused, and 'error' listeners hear of it (never an uncaught exception).
       this.#refuse(replyNative, message.sender);
+      if (this.listenerCount('error') > 0) this.emit('error', error);
       return;
     }
     const endpoint = this[kWrapEndpoint](nativeEndpoint, 'reply', 'worker-address');

@@ -47,7 +47,7 @@ function runAttacker(port: number, args: string[], env: Record<string, string> =
 
 describe('a plain-UCP peer that was never invited', () => {
   it('forged HELLOs with garbage worker addresses (with and without a reply endpoint) are dropped; the listener keeps serving', async () => {
-    for (const acceptAddressConnections of [false]) {
+    for (const acceptAddressConnections of [false, true]) {
       const { worker, port } = await server({ acceptAddressConnections });
       const connections: Endpoint[] = [];
       worker.on('connection', (ep) => connections.push(ep));
