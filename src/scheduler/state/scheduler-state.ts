@@ -479,9 +479,9 @@ export class SchedulerState {
     if (ws === undefined || ts === undefined || ts.status !== 'processing' || ts.processingOn !== ws) return;
     void duration;
     this.#unassign(ts);
+    this.#setStatus(ts, 'released');
     if (ts.retries > 0) {
       ts.retries--;
-      this.#setStatus(ts, 'released');
       this.#toWaiting(ts);
     } else {
       this.#err(ts, error, null);
@@ -515,9 +515,11 @@ export class SchedulerState {
   /** Whatever this task is doing stops: off its worker, out of the queue. */
   #stopComputing(ts: Task): void {
     if (ts.status === 'processing') {
-      const ws = this.#unassign(ts)!;
-      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
-      this.#fill(ws);
+      const ws = this.#unassign(ts);
+      if (ws !== null) {
+        this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+        this.#fill(ws);
+      }
     } else if (ts.status === 'queued') {
       this.queued.remove(ts);
     } else if (ts.status === 'no-worker') {

@@ -1,0 +1,61 @@
+// delayed(fn)(...args): a lazy task graph built by calling functions (Dask's delayed). Nothing
+// runs until compute(); Delayed values among the arguments (nested too) become dependencies, and
+// their graphs merge.
+import { createHash } from 'node:crypto';
+import { encodeFrames } from '../util/object-codec.js';
+import { toCode, codeName } from './code.js';
+import { ref, type Graph } from './graph.js';
+import { getDefaultClient, type Client } from './client.js';
+import { SchedulerError } from './errors.js';
+
+export class Delayed<T = unknown> {
+  readonly key: string;
+  /** This task and every task it depends on. */
+  readonly graph: Graph;
+
+  /** @internal Made by delayed(). */
+  constructor(key: string, graph: Graph) {
+    this.key = key;
+    this.graph = graph;
+  }
+
+  /** Runs the graph on `opts.client` (default: the default client) and resolves with this task's result. */
+  async compute(opts: { client?: Client } = {}): Promise<T> {
+    const client = opts.client ?? getDefaultClient();
+    if (client === null) throw new SchedulerError('ERR_SCHEDULER_GONE', 'no client to compute on: create a Client (or pass { client })');
+    const [value] = await client.compute(this.graph, [this.key]) as [T];
+    return value;
+  }
+
+  /** A short summary, not the graph. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Delayed <${this.key}>`;
+  }
+}
+
+/** fn, made lazy: calling it returns a Delayed. `opts.name` prefixes keys; `opts.pure` (default true) makes keys content hashes. */
+export function delayed<A extends unknown[], R>(fn: (...args: A) => R, opts: { name?: string; pure?: boolean } = {}): (...args: { [K in keyof A]: A[K] | Delayed<A[K]> }) => Delayed<Awaited<R>> {
+  const code = toCode(fn, 'fn');
+  const prefix = opts.name ?? codeName(code);
+  let counter = 0;
+  return (...args) => {
+    const graph: Graph = {};
+    const wireArgs = args.map((arg) => withRefs(arg, graph));
+    const digest = opts.pure === false ? `${process.pid}-${Date.now()}-${counter++}` : createHash('sha256').update(Buffer.concat(encodeFrames([code, wireArgs]))).digest('hex').slice(0, 24);
+    const key = `${prefix}-${digest}`;
+    graph[key] = [fn, ...wireArgs];
+    return new Delayed(key, graph);
+  };
+}
+
+function withRefs(value: unknown, graph: Graph): unknown {
+  if (value instanceof Delayed) {
+    Object.assign(graph, value.graph);
+    return ref(value.key);
+  }
+  if (Array.isArray(value)) return value.map((v) => withRefs(v, graph));
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(v, graph)]));
+  }
+  return value;
+}
