@@ -18,6 +18,13 @@ export type TaskStatus = 'released' | 'waiting' | 'queued' | 'no-worker' | 'proc
 export interface SchedulerConfig {
   /** Root tasks are queued here unless a worker has fewer than saturation x nthreads processing. */
   workerSaturation: number;
+  /**
+   * ... plus as many more as fit in this much expected work (ms) per thread: tasks shorter than a round
+   * trip to the worker would leave it idle between them (Dask's queuing costs it throughput there).
+   */
+  pipelineMs: number;
+  /** Assign a task whose one dependency is running on a worker to that worker at once, so a chain never waits for a round trip. */
+  chainAssignment: boolean;
   /** A task whose workers die this many times errs with KilledWorker on the next death. */
   allowedFailures: number;
   /** A worker silent for this long is removed (ms). */
@@ -32,6 +39,8 @@ export interface SchedulerConfig {
 
 export const defaultSchedulerConfig: Readonly<SchedulerConfig> = Object.freeze({
   workerSaturation: 2,
+  pipelineMs: 1,
+  chainAssignment: true,
   allowedFailures: 3,
   workerTimeoutMs: 10_000,
   unknownDurationMs: 1,
@@ -320,7 +329,17 @@ export class SchedulerState {
       ts.waitingOn++;
       if (dep.status === 'released') this.#toWaiting(dep);
     }
-    if (ts.status === 'waiting' && ts.waitingOn === 0) this.#ready(ts);
+    if (ts.status !== 'waiting') return;
+    if (ts.waitingOn === 0) {
+      this.#ready(ts);
+      return;
+    }
+    // The next link of a chain whose last link runs already: it goes there now (#assignChain).
+    const dep = ts.deps[0]!;
+    if (this.config.chainAssignment && ts.deps.length === 1 && dep.status === 'processing' && dep.processingOn !== null &&
+        ts.restrictions === null && ts.resources === null && this.#canRun(dep.processingOn, ts)) {
+      this.#assign(ts, dep.processingOn);
+    }
   }
 
   /** All dependencies are in memory: run it somewhere, or queue it. */
@@ -342,9 +361,20 @@ export class SchedulerState {
   /** Whether root tasks should wait in the queue: no running worker has room below its saturation. */
   #rootTasksWait(): boolean {
     for (const ws of this.workers.values()) {
-      if (ws.status === 'running' && ws.processing.size < Math.ceil(this.config.workerSaturation * ws.nthreads)) return false;
+      if (ws.status === 'running' && ws.processing.size < this.#room(ws)) return false;
     }
     return this.workers.size > 0;
+  }
+
+  /** How many tasks a worker may hold: saturation x threads, and more when the tasks are short (pipelineMs). */
+  #room(ws: WorkerState): number {
+    const base = Math.ceil(this.config.workerSaturation * ws.nthreads);
+    const queued = this.queued.peek();
+    if (queued === undefined) return base;
+    const expected = this.#expectedMs(queued);
+    // Only for durations measured here: an unknown prefix is not assumed to be short.
+    if (!this.durations.has(queued.prefix) || expected <= 0) return base;
+    return base + Math.min(64 * ws.nthreads, Math.floor((this.config.pipelineMs / expected) * ws.nthreads));
   }
 
   #assign(ts: Task, ws: WorkerState): void {
@@ -357,6 +387,32 @@ export class SchedulerState {
     for (const dep of ts.deps) deps[dep.key] = dep.whoHas.has(ws) ? [] : [...dep.whoHas].map((holder) => holder.address);
     const body: ComputeTask = { key: ts.key, payload: ts.payload!, deps, priority: ts.priority, ...(ts.resources ? { resources: ts.resources } : {}) };
     this.#out.push({ kind: 'worker', worker: ws.address, op: 'compute-task', body });
+    if (this.config.chainAssignment) this.#assignChain(ts, ws);
+  }
+
+  /**
+   * The next links of a chain go where their one dependency runs, before it finishes: the worker starts
+   * each as soon as the one before ends, with no round trip to here in between. A link whose
+   * dependency moves away (requeued, stolen, its worker lost) moves with it (#requeueChain).
+   */
+  #assignChain(ts: Task, ws: WorkerState): void {
+    for (const dependent of ts.dependents) {
+      if (dependent.status !== 'waiting' || dependent.deps.length !== 1 || dependent.waitingOn !== 1) continue;
+      if (dependent.restrictions !== null || dependent.resources !== null || !this.#canRun(ws, dependent)) continue;
+      this.#assign(dependent, ws);
+    }
+  }
+
+  /** `ts` leaves `ws` unfinished: the chain links assigned there behind it go back to waiting for it. */
+  #requeueChain(ts: Task, ws: WorkerState): void {
+    for (const dependent of ts.dependents) {
+      if (dependent.status !== 'processing' || dependent.processingOn !== ws || ts.status === 'memory') continue;
+      this.#unassign(dependent);
+      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [dependent.key] } });
+      this.#requeueChain(dependent, ws);
+      this.#setStatus(dependent, 'waiting');
+      dependent.waitingOn = 1;
+    }
   }
 
   /** The task leaves `processingOn` (finished, erred, stolen, cancelled, or its worker died). */
@@ -419,8 +475,7 @@ export class SchedulerState {
   /** Freed capacity on `ws`: queued root tasks move in, and so do tasks that had nowhere to run. */
   #fill(ws: WorkerState): void {
     if (ws.status !== 'running') return;
-    const room = Math.ceil(this.config.workerSaturation * ws.nthreads);
-    while (ws.processing.size < room && this.queued.size > 0) {
+    while (this.queued.size > 0 && ws.processing.size < this.#room(ws)) {
       const ts = this.queued.pop()!;
       this.#assign(ts, ws);
     }
@@ -518,6 +573,7 @@ export class SchedulerState {
       const ws = this.#unassign(ts);
       if (ws !== null) {
         this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+        this.#requeueChain(ts, ws);
         this.#fill(ws);
       }
     } else if (ts.status === 'queued') {
@@ -656,7 +712,10 @@ export class SchedulerState {
   /** A processing task goes back to waiting (a dependency it needs was lost, or could not be fetched). */
   #requeue(ts: Task): void {
     const ws = this.#unassign(ts);
-    if (ws !== null) this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+    if (ws !== null) {
+      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+      this.#requeueChain(ts, ws);
+    }
     this.#setStatus(ts, 'released');
     this.#toWaiting(ts);
     if (ws !== null) this.#fill(ws);
@@ -675,8 +734,9 @@ export class SchedulerState {
         else if (dependent.status === 'processing') this.#requeue(dependent);
       }
       if (this.#needed(ts)) this.#toWaiting(ts);
-    } else if (ts.status === 'memory') {
-      // Other holders remain: the dependents that wanted it from `holder` ask again with the new list.
+    } else {
+      // Other holders remain, or it is not computed yet (a dependent that went ahead of it): the dependents
+      // that wanted it from `holder` start over, with the holders as they are when it is their turn.
       for (const dependent of ts.dependents) {
         if (dependent.status === 'processing' && dependent.processingOn?.address === address) this.#requeue(dependent);
       }
@@ -739,7 +799,9 @@ export class SchedulerState {
       if (victim === undefined) return;
       // The victim's lowest-priority tasks are the ones it would start last.
       let wanted = thief.nthreads - thief.processing.size;
-      const candidates = [...victim.processing].filter((ts) => ts.stealingTo === null && this.#canRun(thief, ts))
+      // Only tasks whose inputs exist: a chain link waiting for the task before it stays with it.
+      const candidates = [...victim.processing].filter((ts) => ts.stealingTo === null && this.#canRun(thief, ts) &&
+        ts.deps.every((dep) => dep.status === 'memory'))
         .sort((a, b) => (before(a, b) ? 1 : -1));
       for (const ts of candidates) {
         if (wanted <= 0 || victim.processing.size <= victim.nthreads + 1) break;
@@ -757,6 +819,7 @@ export class SchedulerState {
     ts.stealingTo = null;
     if (!stolen || thief === null) return;
     const victim = this.#unassign(ts)!;
+    this.#requeueChain(ts, victim);
     this.#setStatus(ts, 'released');
     if (this.workers.get(thief.address) === thief && this.#canRun(thief, ts)) {
       this.#setStatus(ts, 'waiting');

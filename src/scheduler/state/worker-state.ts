@@ -260,7 +260,9 @@ export class WorkerState {
 
   #stealRequest(key: string): void {
     const ts = this.tasks.get(key);
-    if (ts !== undefined && ts.compute && (ts.status === 'waiting' || ts.status === 'ready')) {
+    // Not started, and no local task waits for it (a chain the scheduler assigned here behind it).
+    const chained = ts !== undefined && [...ts.dependents].some((d) => d.status !== 'released');
+    if (ts !== undefined && ts.compute && !chained && (ts.status === 'waiting' || ts.status === 'ready')) {
       // Not started: it goes. Its dependencies stay if other tasks need them.
       this.#forget(ts);
       this.#tell('steal-response', { key, stolen: true });
