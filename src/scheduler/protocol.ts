@@ -89,4 +89,6 @@ export interface SchedulerInfo {
     processing: number; stored: number; nbytes: number; status: string; metrics: WorkerMetrics | null;
   }>;
   tasks: Record<string, number>;
+  /** Bytes of results workers fetched from one another so far. */
+  bytesMoved: number;
 }

@@ -87,7 +87,7 @@ export class Scheduler extends EventEmitter {
     }
     const tasks: Record<string, number> = {};
     for (const [status, count] of Object.entries(this.state.counts)) if (count > 0) tasks[status] = count;
-    return { address: this.address, workers, tasks };
+    return { address: this.address, workers, tasks, bytesMoved: this.bytesMoved };
   }
 
   /** Moves the workers' unique results elsewhere, then closes them; resolves with their addresses. */
