@@ -143,10 +143,21 @@ export type SchedulerInstruction =
   | { kind: 'close-worker'; worker: string; reason: string }
   | { kind: 'retired'; request: number; workers: string[] };
 
-/** The prefix of a key ('inc' of 'inc-3fa2...'), which groups tasks for durations and the dashboard. */
+/**
+ * The prefix of a key, which groups tasks for durations and the dashboard: 'inc' of 'inc-3fa2...', and
+ * of hand-written graph keys such as 'chunk_12' or 'l0' ('chunk', 'l'), so that a graph's tasks of one
+ * kind share their measured duration as Dask's tuple keys do.
+ */
 export function keyPrefix(key: string): string {
   const dash = key.indexOf('-');
-  return dash > 0 ? key.slice(0, dash) : key;
+  if (dash > 0) return key.slice(0, dash);
+  let end = key.length;
+  while (end > 0 && isDigitOrSeparator(key.charCodeAt(end - 1))) end--;
+  return end > 0 ? key.slice(0, end) : key;
+}
+
+function isDigitOrSeparator(code: number): boolean {
+  return (code >= 48 && code <= 57) || code === 95 /* _ */ || code === 46 /* . */;
 }
 
 function before(a: Task, b: Task): boolean {
