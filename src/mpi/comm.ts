@@ -3,29 +3,22 @@
 // leaves to raw tags; collectives run on a second context of the same
 // communicator, with a per-call sequence number as the tag. docs/mpi.md has the
 // tag layout and the object wire format.
-import { Endpoint, type Data, type DeviceMemory } from '../index.js';
+import type { Data, DeviceMemory } from '../index.js';
+import { encodeObject, decodeObject } from '../object-codec.js';
+import { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
+import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
+import { frame, pack, unpack, type Frame } from './wire.js';
+import { Channel, type Arrival } from './p2p.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
-import { encodeObject as encodeValue, decodeObject as decodeValue } from '../object-codec.js';
 import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
 
-export const ANY_SOURCE = -1;
-export const ANY_TAG = -1;
-export const PROC_NULL = -2;
-export const UNDEFINED = -32766;
-/** The largest user tag (23 bits of the UCX tag). */
-export const TAG_UB = (1 << 23) - 1;
-/** The most ranks a job may have (20 bits of the UCX tag). */
-export const MAX_RANKS = 1 << 20;
-/** The most communicators a job may create over its life (context ids). */
-export const MAX_CONTEXTS = 1 << 18;
-/** Pass as the send buffer of a collective to use the receive buffer in place (MPI_IN_PLACE). */
-export const IN_PLACE: unique symbol = Symbol('MPI.IN_PLACE');
+export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
+export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
-export type InPlace = typeof IN_PLACE;
 
 /**
  * A buffer split into one block per rank, as mpi4py's `[buf, counts, displs]`: block i is `counts[i]`
@@ -37,24 +30,6 @@ export type VSpec = readonly [buf: ArrayBufferView, counts: readonly number[], d
 /** A VSpec as byte ranges of its buffer. */
 interface VBlocks { out: Uint8Array; offsets: number[]; lengths: number[] }
 
-// ---- tag layout: | 62..44 context (19 bits) | 43 bulk | 42..23 source rank (20) | 22..0 user tag (23) | ----
-const SRC_SHIFT = 23n;
-const BULK = 1n << 43n;
-const CTX_SHIFT = 44n;
-const FULL = (1n << 63n) - 1n;
-const SRC_FIELD = ((1n << 20n) - 1n) << SRC_SHIFT;
-const TAG_FIELD = (1n << 23n) - 1n;
-
-// ---- objects: a 24-byte header, then the object-codec bytes (plain data, or v8's structured clone) ----
-//   u8 'M' (0x4d) · u8 kind (1 inline: the bytes follow; 2 bulk: they come as a second message) · u16 0
-//   u32 byte length · u32 source rank · u32 user tag · u32 bulk sequence · u32 0
-const OBJ_MAGIC = 0x4d;
-const OBJ_INLINE = 1;
-const OBJ_BULK = 2;
-const OBJ_HEADER = 24;
-/** Objects whose message (header included) fits this go as one UCX message. */
-const OBJ_INLINE_MAX = 4096;
-
 /**
  * Bcast of typed arrays: buffers larger than twice this are pipelined through the tree in segments of this
  * size (NODE_UCX_MPI_BCAST_SEGMENT overrides, in bytes; 0: never segment).
@@ -62,55 +37,6 @@ const OBJ_INLINE_MAX = 4096;
 const BCAST_SEGMENT = Number(process.env.NODE_UCX_MPI_BCAST_SEGMENT ?? 1024 * 1024);
 /** Allreduce of typed arrays: from this size on, the ring (reduce-scatter + allgather) replaces recursive doubling. */
 const RING_ALLREDUCE_MIN = 64 * 1024;
-
-interface Wire { head: Buffer; body: Buffer; whole: Buffer | null }
-
-function encodeObject(value: unknown, source: number, tag: number): Wire {
-  const body = encodeValue(value);
-  const inline = OBJ_HEADER + body.length <= OBJ_INLINE_MAX;
-  // Inline objects travel as one message, so header and body share one buffer; bulk bodies go as they are.
-  const whole = inline ? Buffer.allocUnsafe(OBJ_HEADER + body.length) : null;
-  const head = whole ?? Buffer.allocUnsafe(OBJ_HEADER);
-  head[0] = OBJ_MAGIC;
-  head[1] = inline ? OBJ_INLINE : OBJ_BULK;
-  head.writeUInt16LE(0, 2);
-  head.writeUInt32LE(body.length, 4);
-  head.writeUInt32LE(source, 8);
-  head.writeUInt32LE(tag, 12);
-  head.writeUInt32LE(0, 16);
-  head.writeUInt32LE(0, 20);
-  if (whole === null) return { head, body, whole };
-  body.copy(whole, OBJ_HEADER);
-  return { head: whole.subarray(0, OBJ_HEADER), body: whole.subarray(OBJ_HEADER), whole };
-}
-
-function decodeObject(body: Buffer): unknown {
-  return decodeValue(body);
-}
-
-/** Several encoded objects as one byte string: u32 count, count × u32 lengths, the bytes. */
-function pack(parts: readonly Buffer[]): Buffer {
-  const head = Buffer.allocUnsafe(4 + 4 * parts.length);
-  head.writeUInt32LE(parts.length, 0);
-  parts.forEach((p, i) => head.writeUInt32LE(p.length, 4 + 4 * i));
-  return Buffer.concat([head, ...parts]);
-}
-
-function unpack(packed: Buffer): Buffer[] {
-  const count = packed.readUInt32LE(0);
-  const parts: Buffer[] = [];
-  let offset = 4 + 4 * count;
-  for (let i = 0; i < count; i++) {
-    const length = packed.readUInt32LE(4 + 4 * i);
-    parts.push(packed.subarray(offset, offset + length));
-    offset += length;
-  }
-  return parts;
-}
-
-function serialize(value: unknown): Buffer {
-  return encodeValue(value);
-}
 
 function isDevice(data: unknown): data is DeviceMemory {
   return typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && typeof (data as DeviceMemory).ptr === 'bigint';
@@ -216,10 +142,10 @@ export class Comm {
   readonly #world: World | null;
   /** Communicator rank → world rank. */
   readonly #ranks: readonly number[];
-  readonly #p2p: bigint;
-  readonly #coll: bigint;
-  readonly #srcBits: bigint[];
-  readonly #bulkSeq: Uint32Array;
+  /** Point-to-point and collective messages travel on two contexts, so that neither matches the other's (null before init). */
+  readonly #p2p: Channel | null;
+  readonly #coll: Channel | null;
+  /** The next collective call's sequence number (its tag on the collective context). */
   #seq = 0;
   #freed = false;
 
@@ -230,10 +156,8 @@ export class Comm {
     this.#ranks = ranks;
     this.rank = rank;
     this.size = ranks.length;
-    this.#p2p = BigInt(2 * contextId) << CTX_SHIFT;
-    this.#coll = BigInt(2 * contextId + 1) << CTX_SHIFT;
-    this.#srcBits = ranks.map((_, r) => BigInt(r) << SRC_SHIFT);
-    this.#bulkSeq = new Uint32Array(ranks.length);
+    this.#p2p = world === null ? null : new Channel(world, ranks, rank, contextId, 'p2p');
+    this.#coll = world === null ? null : new Channel(world, ranks, rank, contextId, 'collective');
   }
 
   getRank(): number { return this.rank; }
@@ -255,30 +179,17 @@ export class Comm {
     return { world: this.#use(), ranks: this.#ranks };
   }
 
-  // ======================= point to point: objects =======================
+  // ======================= point to point =======================
+  // Objects (lowercase) and buffers (uppercase) share the checks and the channel; only the payload differs.
 
   /** Sends a structured-clone copy of `obj` to `dest`. Resolves when `obj` may change (the bytes are copied). */
   send(obj: unknown, dest: number, tag = 0): Promise<void> {
-    try {
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#sendWire(dest, encodeObject(obj, this.rank, tag), this.#p2p | this.#srcBits[this.rank]! | BigInt(tag));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#send(dest, tag, null, (p2p) => p2p.sendObject(dest, obj, tag));
   }
 
   /** Synchronous mode: resolves once the receiver has matched the message. */
   ssend(obj: unknown, dest: number, tag = 0): Promise<void> {
-    try {
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#sendWire(dest, encodeObject(obj, this.rank, tag), this.#p2p | this.#srcBits[this.rank]! | BigInt(tag), true);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#send(dest, tag, null, (p2p) => p2p.sendObject(dest, obj, tag, true));
   }
 
   /** Receives an object. `status`, if given, is filled in. */
@@ -298,20 +209,7 @@ export class Comm {
 
   /** A receive that can be waited on, tested and cancelled; wait() resolves with the object. */
   irecv<T = unknown>(source = ANY_SOURCE, tag = ANY_TAG): Request<T> {
-    const controller = new AbortController();
-    let status: Status | null = null;
-    const promise = this.#recvObject(source, tag, controller.signal).then(
-      ([value, st]) => {
-        status = st;
-        return value as T;
-      },
-      (error: unknown) => {
-        // A cancelled receive completes (as in MPI), with status.cancelled set and no value.
-        if (!isCancellation(error, controller.signal)) throw error;
-        status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
-        return undefined as T;
-      });
-    return new Request(promise, () => { controller.abort(); return true; }, () => status);
+    return this.#cancellable((signal) => this.#recvObject(source, tag, signal), (value) => value as T);
   }
 
   /** Sends `sendobj` to `dest` and receives from `source` at once (no deadlock when both sides do it). */
@@ -334,30 +232,26 @@ export class Comm {
 
   /** The Status of a matching message that has arrived, or null. Counts are bytes on the wire (objects: header + encoding). */
   iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null {
-    const world = this.#use();
+    this.#use();
     this.#checkSource(source);
     this.#checkTag(tag, true);
     if (source === PROC_NULL) return new Status(PROC_NULL, ANY_TAG, 0);
-    const [ucxTag, mask] = this.#match(source, tag);
-    const found = world.worker.tagProbe(ucxTag, mask);
-    if (found === null) return null;
-    return new Status(Number((found.tag & SRC_FIELD) >> SRC_SHIFT), Number(found.tag & TAG_FIELD), found.length);
+    const found = this.#p2p!.probe(source, tag);
+    return found === null ? null : new Status(found.source, found.tag, found.length);
   }
-
-  // ======================= point to point: buffers =======================
 
   /** Sends the bytes of `buf` (no copy: it must not change until this resolves). */
   Send(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#sendBuffer(buf, dest, tag, false);
+    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag));
   }
 
   Ssend(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#sendBuffer(buf, dest, tag, true);
+    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag, true));
   }
 
   /** Receives into `buf` (no copy). Rejects with ERR_MPI_TRUNCATE if the message is longer. */
   Recv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
-    return this.#recvBuffer(buf, source, tag, undefined).then((st) => {
+    return this.#recvBytes(buf, source, tag, undefined).then(([, st]) => {
       if (status !== undefined) Object.assign(status, st);
       return st;
     });
@@ -373,12 +267,7 @@ export class Comm {
 
   /** wait() resolves with the Status. */
   Irecv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> {
-    const controller = new AbortController();
-    const promise = this.#recvBuffer(buf, source, tag, controller.signal).catch((error: unknown) => {
-      if (!isCancellation(error, controller.signal)) throw error;
-      return new Status(ANY_SOURCE, ANY_TAG, 0, true);
-    });
-    return new Request(promise, () => { controller.abort(); return true; }, (st) => st);
+    return this.#cancellable((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st);
   }
 
   async Sendrecv(sendbuf: Data, dest: number, sendtag: number, recvbuf: Data, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
@@ -390,6 +279,59 @@ export class Comm {
 
   Probe(source = ANY_SOURCE, tag = ANY_TAG): Promise<Status> { return this.probe(source, tag); }
   Iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null { return this.iprobe(source, tag); }
+
+  /** A send's checks (`checkPayload` first), then `send` on the point-to-point channel; PROC_NULL resolves at once. */
+  #send(dest: number, tag: number, checkPayload: (() => void) | null, send: (p2p: Channel) => Promise<void>): Promise<void> {
+    try {
+      checkPayload?.();
+      this.#checkDest(dest);
+      this.#checkTag(tag, false);
+      if (dest === PROC_NULL) return Promise.resolve();
+      return send(this.#p2p!);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #recvObject(source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
+    return this.#recv(source, tag, null, (p2p) => p2p.recvObject(source, tag, signal, 'recv'));
+  }
+
+  #recvBytes(buf: Data, source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
+    return this.#recv(source, tag, () => validateData(buf, 'buf'),
+      (p2p) => p2p.recvBytes(buf, source, tag, signal, 'Recv').then((arrival) => [undefined, arrival]));
+  }
+
+  /** A receive's checks, then `receive` on the point-to-point channel; PROC_NULL completes at once, with no value. */
+  #recv<T>(source: number, tag: number, checkPayload: (() => void) | null, receive: (p2p: Channel) => Promise<[T, Arrival]>): Promise<[T | null, Status]> {
+    try {
+      this.#use();
+      checkPayload?.();
+      this.#checkSource(source);
+      this.#checkTag(tag, true);
+      if (source === PROC_NULL) return Promise.resolve([null, new Status(PROC_NULL, ANY_TAG, 0)]);
+      return receive(this.#p2p!).then(([value, arrival]) => [value, new Status(arrival.source, arrival.tag, arrival.length)]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A receive as a Request: cancel() aborts it, and it then completes (as in MPI) with status.cancelled set and no value. */
+  #cancellable<R>(start: (signal: AbortSignal) => Promise<[unknown, Status]>, result: (value: unknown, status: Status) => R): Request<R> {
+    const controller = new AbortController();
+    let status: Status | null = null;
+    const promise = start(controller.signal).then(
+      ([value, st]) => {
+        status = st;
+        return result(value, st);
+      },
+      (error: unknown) => {
+        if (!isCancellation(error, controller.signal)) throw error;
+        status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
+        return result(undefined, status);
+      });
+    return new Request(promise, () => { controller.abort(); return true; }, () => status);
+  }
 
   // ======================= collectives: objects =======================
 
@@ -417,9 +359,9 @@ export class Comm {
     const vr = (this.rank - root + this.size) % this.size;
     const { parent, children } = lowbitTree(vr, this.size);
     const wire = this.rank === root
-      ? encodeObject(obj, root, 0)
+      ? frame(encodeObject(obj), root, tag)
       : await this.#crecvWire((parent + root) % this.size, tag);
-    const sends = children.map((child) => this.#sendWire((child + root) % this.size, wire, this.#coll | this.#srcBits[this.rank]! | tag));
+    const sends = children.map((child) => this.#coll!.sendFrame((child + root) % this.size, wire, tag));
     const result = this.rank === root ? obj : decodeObject(wire.body) as T;
     await Promise.all(sends);
     return result;
@@ -441,16 +383,16 @@ export class Comm {
     let parts: Buffer[];
     if (this.rank === root) {
       parts = [];
-      for (let i = 0; i < size; i++) parts.push(serialize(objs![(i + root) % size]));
+      for (let i = 0; i < size; i++) parts.push(encodeObject(objs![(i + root) % size]));
     } else {
       parts = unpack(decodeObject((await this.#crecvWire((parent + root) % size, tag)).body) as Buffer);
     }
     const sends = children.map((child) => {
       const from = child - vr;
       const to = Math.min(from + lowestSpan(child, size), parts.length);
-      return this.#sendWire((child + root) % size, encodeObject(pack(parts.slice(from, to)), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
+      return this.#coll!.sendObject((child + root) % size, pack(parts.slice(from, to)), tag);
     });
-    const mine = this.rank === root ? objs![root]! : decodeValue(parts[0]!) as T;
+    const mine = this.rank === root ? objs![root]! : decodeObject(parts[0]!) as T;
     await Promise.all(sends);
     return mine;
   }
@@ -466,15 +408,15 @@ export class Comm {
     const { parent, children } = lowbitTree(vr, size);
     // Children in ascending order cover the relative ranks right after ours.
     const received = await Promise.all(children.slice().reverse().map((child) => this.#crecvWire((child + root) % size, tag)));
-    const parts: Buffer[] = [serialize(obj)];
+    const parts: Buffer[] = [encodeObject(obj)];
     for (const wire of received) parts.push(...unpack(decodeObject(wire.body) as Buffer));
     if (this.rank !== root) {
-      await this.#sendWire((parent + root) % size, encodeObject(pack(parts), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
+      await this.#coll!.sendObject((parent + root) % size, pack(parts), tag);
       return null;
     }
     const result = new Array<T>(size);
     result[root] = obj;
-    for (let i = 1; i < size; i++) result[(i + root) % size] = decodeValue(parts[i]!) as T;
+    for (let i = 1; i < size; i++) result[(i + root) % size] = decodeObject(parts[i]!) as T;
     return result;
   }
 
@@ -485,19 +427,19 @@ export class Comm {
     if (size === 1) return [obj];
     const tag = this.#nextTag();
     // parts[i] is the encoding of rank (rank + i) % size.
-    const parts: Buffer[] = [serialize(obj)];
+    const parts: Buffer[] = [encodeObject(obj)];
     for (let distance = 1; distance < size; distance *= 2) {
       const count = Math.min(distance, size - distance);
       const to = (this.rank - distance + size) % size;
       const from = (this.rank + distance) % size;
-      const sent = this.#sendWire(to, encodeObject(pack(parts.slice(0, count)), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
+      const sent = this.#coll!.sendObject(to, pack(parts.slice(0, count)), tag);
       const wire = await this.#crecvWire(from, tag);
       parts.push(...unpack(decodeObject(wire.body) as Buffer));
       await sent;
     }
     const result = new Array<T>(size);
     result[this.rank] = obj;
-    for (let i = 1; i < size; i++) result[(this.rank + i) % size] = decodeValue(parts[i]!) as T;
+    for (let i = 1; i < size; i++) result[(this.rank + i) % size] = decodeObject(parts[i]!) as T;
     return result;
   }
 
@@ -507,14 +449,14 @@ export class Comm {
     const size = this.size;
     if (!Array.isArray(objs) || objs.length !== size) throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${size} elements`);
     const result = new Array<T>(size);
-    result[this.rank] = decodeValue(serialize(objs[this.rank])) as T;
+    result[this.rank] = decodeObject(encodeObject(objs[this.rank])) as T;
     if (size === 1) return result;
     const tag = this.#nextTag();
     const work: Promise<void>[] = [];
     for (let i = 1; i < size; i++) {
       const to = (this.rank + i) % size;
       const from = (this.rank - i + size) % size;
-      work.push(this.#sendWire(to, encodeObject(objs[to], this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag));
+      work.push(this.#coll!.sendObject(to, objs[to], tag));
       work.push(this.#crecvWire(from, tag).then((wire) => { result[from] = decodeObject(wire.body) as T; }));
     }
     await Promise.all(work);
@@ -532,7 +474,7 @@ export class Comm {
     const treeRoot = op.commute ? root : 0;
     const value = await this.#reduceValues(obj, op, treeRoot, tag);
     if (treeRoot === root) return this.rank === root ? value as T : null;
-    if (this.rank === 0) await this.#sendWire(root, encodeObject(value, 0, 0), this.#coll | this.#srcBits[0]! | tag);
+    if (this.rank === 0) await this.#coll!.sendObject(root, value, tag);
     if (this.rank === root) return decodeObject((await this.#crecvWire(0, tag)).body) as T;
     return null;
   }
@@ -1081,10 +1023,10 @@ export class Comm {
     return world;
   }
 
-  #nextTag(): bigint {
+  #nextTag(): number {
     const tag = this.#seq;
-    this.#seq = (this.#seq + 1) & 0x7fffff;
-    return BigInt(tag);
+    this.#seq = nextSequence(tag);
+    return tag;
   }
 
   #checkRank(rank: unknown, what: string): asserts rank is number {
@@ -1117,159 +1059,35 @@ export class Comm {
     }
   }
 
-  /** The UCX tag and mask a receive for (source, tag) matches with. */
-  #match(source: number, tag: number): [bigint, bigint] {
-    let ucxTag = this.#p2p;
-    let mask = FULL;
-    if (source === ANY_SOURCE) mask &= ~SRC_FIELD;
-    else ucxTag |= this.#srcBits[source]!;
-    if (tag === ANY_TAG) mask &= ~TAG_FIELD;
-    else ucxTag |= BigInt(tag);
-    return [ucxTag, mask];
-  }
-
-  /** tagSend to a rank of this communicator, connecting first if needed (sends queued on the connect keep their order). */
-  #send(dest: number, data: Data, tag: bigint, sync = false): Promise<void> {
-    const world = this.#world!;
-    const endpoint = world.endpoint(this.#ranks[dest]!);
-    const what = `send to rank ${dest}`;
-    if (endpoint instanceof Endpoint) {
-      return endpoint.tagSend(data, tag, sync ? { sync } : undefined).catch((error: unknown) => { throw world.mapError(error, what); });
-    }
-    return endpoint.then((ep) => ep.tagSend(data, tag, sync ? { sync } : undefined)).catch((error: unknown) => { throw world.mapError(error, what); });
-  }
-
-  /** Receives into `into`; resolves with the message's length and UCX tag (so its source and user tag). */
-  #recvInto(into: Data, tag: bigint, mask: bigint, signal: AbortSignal | undefined, what: string): Promise<{ length: number; tag: bigint }> {
-    const world = this.#world!;
-    return world.worker.tagRecv(into, tag, mask, signal ? { signal } : undefined)
-      .catch((error: unknown) => { throw world.mapError(error, what); });
-  }
-
-  #sendBuffer(buf: Data, dest: number, tag: number, sync: boolean): Promise<void> {
-    try {
-      validateData(buf, 'buf');
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#send(dest, buf, this.#p2p | this.#srcBits[this.rank]! | BigInt(tag), sync);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  #recvBuffer(buf: Data, source: number, tag: number, signal: AbortSignal | undefined): Promise<Status> {
-    try {
-      this.#use();
-      validateData(buf, 'buf');
-      this.#checkSource(source);
-      this.#checkTag(tag, true);
-      if (source === PROC_NULL) return Promise.resolve(new Status(PROC_NULL, ANY_TAG, 0));
-      const [ucxTag, mask] = this.#match(source, tag);
-      return this.#recvInto(buf, ucxTag, mask, signal, 'Recv').then(
-        (r) => new Status(Number((r.tag & SRC_FIELD) >> SRC_SHIFT), Number(r.tag & TAG_FIELD), r.length));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** Sends an encoded object: one message if small, else a header and the bytes as a second (bulk) message. */
-  #sendWire(dest: number, wire: Wire, tag: bigint, sync = false): Promise<void> {
-    if (wire.head[1] === OBJ_INLINE) return this.#send(dest, wire.whole ?? Buffer.concat([wire.head, wire.body]), tag, sync);
-    // The bulk message is tagged with a per-destination sequence number, so the receiver can ask for exactly it.
-    const seq = this.#bulkSeq[dest]!;
-    this.#bulkSeq[dest] = (seq + 1) & 0x7fffff;
-    const head = Buffer.from(wire.head);
-    head.writeUInt32LE(this.rank, 8);
-    head.writeUInt32LE(seq, 16);
-    const ctx = tag & ~((1n << CTX_SHIFT) - 1n);
-    const bulkTag = ctx | BULK | this.#srcBits[this.rank]! | BigInt(seq);
-    return Promise.all([this.#send(dest, head, tag), this.#send(dest, wire.body, bulkTag, sync)]).then(() => undefined);
-  }
-
-  /** Receives an encoded object matching (tag, mask); `source`: the sender, when known (else read from the header). */
-  async #recvWire(tag: bigint, mask: bigint, signal: AbortSignal | undefined, what: string): Promise<Wire> {
-    const world = this.#world!;
-    const scratch = Buffer.allocUnsafe(OBJ_INLINE_MAX);
-    // The header says how long the message is (and, for ANY_SOURCE, who sent it).
-    try {
-      await world.worker.tagRecv(scratch, tag, mask, signal ? { signal } : undefined);
-    } catch (error) {
-      throw world.mapError(error, what);
-    }
-    if (scratch[0] !== OBJ_MAGIC || (scratch[1] !== OBJ_INLINE && scratch[1] !== OBJ_BULK)) {
-      throw new MPIError('ERR_MPI_TYPE', `${what}: the message is not an object message (sent with Send? receive it with Recv)`);
-    }
-    const length = scratch.readUInt32LE(4);
-    if (scratch[1] === OBJ_INLINE) {
-      const whole = scratch.subarray(0, OBJ_HEADER + length);
-      return { head: whole.subarray(0, OBJ_HEADER), body: whole.subarray(OBJ_HEADER), whole };
-    }
-    const head = Buffer.from(scratch.subarray(0, OBJ_HEADER));
-    const source = head.readUInt32LE(8);
-    const seq = head.readUInt32LE(16);
-    const ctx = tag & ~((1n << CTX_SHIFT) - 1n);
-    const body = Buffer.allocUnsafe(length);
-    try {
-      await world.worker.tagRecv(body, ctx | BULK | (BigInt(source) << SRC_SHIFT) | BigInt(seq));
-    } catch (error) {
-      throw world.mapError(error, what);
-    }
-    return { head, body, whole: null };
-  }
-
-  async #recvObject(source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
-    this.#use();
-    this.#checkSource(source);
-    this.#checkTag(tag, true);
-    if (source === PROC_NULL) return [null, new Status(PROC_NULL, ANY_TAG, 0)];
-    const [ucxTag, mask] = this.#match(source, tag);
-    const wire = await this.#recvWire(ucxTag, mask, signal, 'recv');
-    const st = new Status(wire.head.readUInt32LE(8), wire.head.readUInt32LE(12), wire.body.length);
-    return [decodeObject(wire.body), st];
-  }
-
   // collective point-to-point: on the collective context, tagged with the call's sequence number
 
-  #csend(dest: number, data: Data, tag: bigint): Promise<void> {
-    return this.#send(dest, data, this.#coll | this.#srcBits[this.rank]! | tag);
+  #csend(dest: number, data: Data, tag: number): Promise<void> {
+    return this.#coll!.sendBytes(dest, data, tag);
   }
 
   /** Receives exactly into.byteLength bytes from `source`, or rejects with ERR_MPI_COUNT. */
-  #crecv(source: number, into: Data, tag: bigint, what: string): Promise<void> {
-    return this.#recvInto(into, this.#coll | this.#srcBits[source]! | tag, FULL, undefined, what).then(
-      (r) => {
-        if (r.length !== byteLength(into)) {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent ${r.length} bytes where ${byteLength(into)} were expected (buffer sizes differ between ranks)`);
-        }
-      },
-      (error: unknown) => {
-        if (error instanceof MPIError && error.code === 'ERR_MPI_TRUNCATE') {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent more than the ${byteLength(into)} bytes expected (buffer sizes differ between ranks)`, { cause: error });
-        }
-        throw error;
-      });
+  #crecv(source: number, into: Data, tag: number, what: string): Promise<void> {
+    return this.#coll!.recvExactly(into, source, tag, what);
   }
 
   /** A receive whose length does not matter (barrier). */
-  #crecvRaw(source: number, into: Data, tag: bigint): Promise<unknown> {
-    const world = this.#world!;
-    return world.worker.tagRecv(into, this.#coll | this.#srcBits[source]! | tag).catch((error: unknown) => { throw world.mapError(error, 'barrier'); });
+  #crecvRaw(source: number, into: Data, tag: number): Promise<unknown> {
+    return this.#coll!.recvBytes(into, source, tag, undefined, 'barrier');
   }
 
-  #crecvWire(source: number, tag: bigint): Promise<Wire> {
-    return this.#recvWire(this.#coll | this.#srcBits[source]! | tag, FULL, undefined, 'collective');
+  #crecvWire(source: number, tag: number): Promise<Frame> {
+    return this.#coll!.recvFrame(source, tag, undefined, 'collective');
   }
 
-  #sendValue(dest: number, value: unknown, tag: bigint): Promise<void> {
-    return this.#sendWire(dest, encodeObject(value, this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
+  #sendValue(dest: number, value: unknown, tag: number): Promise<void> {
+    return this.#coll!.sendObject(dest, value, tag);
   }
 
-  async #recvValue(source: number, tag: bigint): Promise<unknown> {
+  async #recvValue(source: number, tag: number): Promise<unknown> {
     return decodeObject((await this.#crecvWire(source, tag)).body);
   }
 
-  async #reduceValues(obj: unknown, op: Op, root: number, tag: bigint): Promise<unknown> {
+  async #reduceValues(obj: unknown, op: Op, root: number, tag: number): Promise<unknown> {
     const size = this.size;
     const vr = (this.rank - root + size) % size;
     let acc = obj;
@@ -1310,7 +1128,7 @@ export class Comm {
   }
 
   /** Binomial-tree reduction of `acc` (every rank's contribution, same length) into the tree root's `acc`. */
-  async #reduceTypedTree(acc: TypedArray, op: Op, root: number, tag: bigint): Promise<void> {
+  async #reduceTypedTree(acc: TypedArray, op: Op, root: number, tag: number): Promise<void> {
     const size = this.size;
     const vr = (this.rank - root + size) % size;
     const { parent, children } = lowbitTree(vr, size);
@@ -1327,7 +1145,7 @@ export class Comm {
   }
 
   /** Binomial broadcast inside another collective (same tag). */
-  async #bcastPlain(buf: TypedArray, root: number, tag: bigint): Promise<void> {
+  async #bcastPlain(buf: TypedArray, root: number, tag: number): Promise<void> {
     const size = this.size;
     const vr = (this.rank - root + size) % size;
     const { parent, children } = lowbitTree(vr, size);
@@ -1339,7 +1157,7 @@ export class Comm {
    * Rabenseifner's allreduce for a power-of-two size (commutative ops): reduce-scatter by recursive halving,
    * then allgather by recursive doubling: 2 log2(size) steps, each moving half the data of the one before.
    */
-  async #rabenseifner(buf: TypedArray, op: Op, tag: bigint, unit: number): Promise<void> {
+  async #rabenseifner(buf: TypedArray, op: Op, tag: number, unit: number): Promise<void> {
     const size = this.size;
     const rank = this.rank;
     const counts = equalCounts(buf.length, size, unit);
@@ -1375,7 +1193,7 @@ export class Comm {
     await Promise.all(sends);
   }
 
-  async #recursiveDoubling(buf: TypedArray, op: Op, tag: bigint): Promise<void> {
+  async #recursiveDoubling(buf: TypedArray, op: Op, tag: number): Promise<void> {
     const size = this.size;
     const rank = this.rank;
     const tmp = typedLike(buf, buf.length);
@@ -1413,7 +1231,7 @@ export class Comm {
    * Ring reduce-scatter over blocks of `buf` (commutative ops). Afterwards block (rank + shift) % size holds the
    * full reduction (shift 0: the block after this rank's, as the ring allgather expects; shift... see callers).
    */
-  async #ringReduceScatter(buf: TypedArray, op: Op, tag: bigint, mode: 0 | 1, counts = equalCounts(buf.length, this.size)): Promise<void> {
+  async #ringReduceScatter(buf: TypedArray, op: Op, tag: number, mode: 0 | 1, counts = equalCounts(buf.length, this.size)): Promise<void> {
     const size = this.size;
     const displs = prefix(counts);
     const right = (this.rank + 1) % size;
@@ -1437,7 +1255,7 @@ export class Comm {
   }
 
   /** Ring allgather of the blocks after #ringReduceScatter(mode 0): block (rank + 1) % size is complete here. */
-  async #ringAllgather(buf: TypedArray, tag: bigint, counts: readonly number[]): Promise<void> {
+  async #ringAllgather(buf: TypedArray, tag: number, counts: readonly number[]): Promise<void> {
     const size = this.size;
     const displs = prefix(counts);
     const right = (this.rank + 1) % size;
