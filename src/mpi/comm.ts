@@ -3,32 +3,27 @@
 // leaves to raw tags; collectives run on a second context of the same
 // communicator, with a per-call sequence number as the tag. docs/mpi.md has the
 // tag layout and the object wire format.
-import type { Data, DeviceMemory } from '../index.js';
+import type { Data } from '../index.js';
 import { encodeObject, decodeObject } from '../object-codec.js';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
 import { frame, pack, unpack, type Frame } from './wire.js';
 import { Channel, type Arrival } from './p2p.js';
+import { byteLength, bytes, slice, typedLike, validateData, validateHost, validateTyped } from './buffers.js';
+import { copyBlock, equalBlock, equalCounts, parseVSpec, prefix, type VSpec } from './vspec.js';
+import { cartCoords, cartRank, cartShape, cartShift } from './topology.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
-import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
+import { Op, SUM, MAX, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
 
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
+export type { VSpec } from './vspec.js';
+export { computeDims } from './topology.js';
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
-
-/**
- * A buffer split into one block per rank, as mpi4py's `[buf, counts, displs]`: block i is `counts[i]`
- * elements of `buf` starting at element `displs[i]` (default: the blocks back to back). Elements are
- * the typed array's; a Buffer, Uint8Array or DataView counts bytes.
- */
-export type VSpec = readonly [buf: ArrayBufferView, counts: readonly number[], displs?: readonly number[]];
-
-/** A VSpec as byte ranges of its buffer. */
-interface VBlocks { out: Uint8Array; offsets: number[]; lengths: number[] }
 
 /**
  * Bcast of typed arrays: buffers larger than twice this are pipelined through the tree in segments of this
@@ -37,81 +32,6 @@ interface VBlocks { out: Uint8Array; offsets: number[]; lengths: number[] }
 const BCAST_SEGMENT = Number(process.env.NODE_UCX_MPI_BCAST_SEGMENT ?? 1024 * 1024);
 /** Allreduce of typed arrays: from this size on, the ring (reduce-scatter + allgather) replaces recursive doubling. */
 const RING_ALLREDUCE_MIN = 64 * 1024;
-
-function isDevice(data: unknown): data is DeviceMemory {
-  return typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && typeof (data as DeviceMemory).ptr === 'bigint';
-}
-
-function byteLength(data: Data): number {
-  return ArrayBuffer.isView(data) ? data.byteLength : data.length;
-}
-
-/** Bytes [offset, offset + length) of a host view or device region, without copying. */
-function slice(data: Data, offset: number, length: number): Data {
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset + offset, length);
-  return { ptr: data.ptr + BigInt(offset), length, memoryType: data.memoryType };
-}
-
-/**
- * The block size of an equal-block collective: `local`'s length, or with IN_PLACE `whole` split into
- * `size` (evenly); `whole`, where this rank has it, must hold `size` blocks.
- */
-function equalBlock(what: string, local: ArrayBufferView | InPlace, localName: string,
-  whole: ArrayBufferView | null, wholeName: string, size: number): number {
-  let n: number;
-  if (local === IN_PLACE) {
-    if (whole!.byteLength % size !== 0) {
-      throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} of ${whole!.byteLength} bytes does not split into ${size} blocks`);
-    }
-    n = whole!.byteLength / size;
-  } else {
-    validateHost(local, localName);
-    n = local.byteLength;
-  }
-  if (whole !== null && whole.byteLength < n * size) {
-    throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} has ${whole.byteLength} bytes, ${n * size} needed`);
-  }
-  return n;
-}
-
-/** Block `r` of a VSpec's buffer. */
-function block(blocks: VBlocks, r: number): Uint8Array {
-  return blocks.out.subarray(blocks.offsets[r]!, blocks.offsets[r]! + blocks.lengths[r]!);
-}
-
-/** This rank's own contribution into its block; longer than the block is a truncation, as from a peer. */
-function copyInto(blocks: VBlocks, r: number, data: Uint8Array, what: string): void {
-  copyOut(block(blocks, r), data, what);
-}
-
-function copyOut(into: Uint8Array, data: Uint8Array, what: string): void {
-  if (data.byteLength > into.byteLength) {
-    throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
-  }
-  into.set(data);
-}
-
-function bytes(view: ArrayBufferView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function typedLike(like: TypedArray, length: number): TypedArray {
-  return new (like.constructor as new (length: number) => TypedArray)(length);
-}
-
-function validateData(data: unknown, name: string): asserts data is Data {
-  if (!ArrayBuffer.isView(data) && !isDevice(data)) {
-    throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray, Buffer, DataView or DeviceMemory`);
-  }
-}
-
-function validateHost(data: unknown, name: string): asserts data is ArrayBufferView {
-  if (!ArrayBuffer.isView(data)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray, Buffer or DataView`);
-}
-
-function validateTyped(data: unknown, name: string): asserts data is TypedArray {
-  if (!isTypedArray(data)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray (the reduction works element-wise)`);
-}
 
 function validateOp(op: unknown): asserts op is Op {
   if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', 'op must be an MPI.Op (MPI.SUM, MPI.MAX, ..., or Op.create(fn))');
@@ -765,14 +685,14 @@ export class Comm {
     const isRoot = this.rank === root;
     if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Gatherv only');
     if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = isRoot ? this.#vblocks(recvspec, 'recvspec', 'Gatherv') : null;
+    const blocks = isRoot ? parseVSpec(recvspec, this.size, 'recvspec', 'Gatherv') : null;
     const tag = this.#nextTag();
     if (!isRoot) {
       await this.#csend(root, sendbuf as ArrayBufferView, tag);
       return;
     }
-    if (sendbuf !== IN_PLACE) copyInto(blocks!, root, bytes(sendbuf), 'Gatherv');
-    await Promise.all(this.#others().map((r) => this.#crecv(r, block(blocks!, r), tag, 'Gatherv')));
+    if (sendbuf !== IN_PLACE) copyBlock(blocks!.block(root), bytes(sendbuf), 'Gatherv');
+    await Promise.all(this.#others().map((r) => this.#crecv(r, blocks!.block(r), tag, 'Gatherv')));
   }
 
   /** Block i of the root's `sendspec` to rank i's `recvbuf` (direct sends from the root). */
@@ -782,74 +702,46 @@ export class Comm {
     const isRoot = this.rank === root;
     if (recvbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Scatterv only');
     if (recvbuf !== IN_PLACE) validateHost(recvbuf, 'recvbuf');
-    const blocks = isRoot ? this.#vblocks(sendspec, 'sendspec', 'Scatterv') : null;
+    const blocks = isRoot ? parseVSpec(sendspec, this.size, 'sendspec', 'Scatterv') : null;
     const tag = this.#nextTag();
     if (!isRoot) {
       await this.#crecv(root, recvbuf as ArrayBufferView, tag, 'Scatterv');
       return;
     }
-    if (recvbuf !== IN_PLACE) copyOut(bytes(recvbuf), block(blocks!, root), 'Scatterv');
-    await Promise.all(this.#others().map((r) => this.#csend(r, block(blocks!, r), tag)));
+    if (recvbuf !== IN_PLACE) copyBlock(bytes(recvbuf), blocks!.block(root), 'Scatterv');
+    await Promise.all(this.#others().map((r) => this.#csend(r, blocks!.block(r), tag)));
   }
 
   /** Every rank's `sendbuf` into block `rank` of every rank's `recvspec` (every pair exchanges directly). */
   async Allgatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec): Promise<void> {
     this.#use();
     if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = this.#vblocks(recvspec, 'recvspec', 'Allgatherv');
-    if (sendbuf !== IN_PLACE) copyInto(blocks, this.rank, bytes(sendbuf), 'Allgatherv');
+    const blocks = parseVSpec(recvspec, this.size, 'recvspec', 'Allgatherv');
+    if (sendbuf !== IN_PLACE) copyBlock(blocks.block(this.rank), bytes(sendbuf), 'Allgatherv');
     const tag = this.#nextTag();
-    const mine = block(blocks, this.rank);
+    const mine = blocks.block(this.rank);
     await Promise.all(this.#others().flatMap((r) => [
       this.#csend(r, mine, tag),
-      this.#crecv(r, block(blocks, r), tag, 'Allgatherv'),
+      this.#crecv(r, blocks.block(r), tag, 'Allgatherv'),
     ]));
   }
 
   /** Block j of `sendspec` to rank j; block j of `recvspec` from rank j (every pair exchanges directly). */
   async Alltoallv(sendspec: VSpec, recvspec: VSpec): Promise<void> {
     this.#use();
-    const out = this.#vblocks(sendspec, 'sendspec', 'Alltoallv');
-    const into = this.#vblocks(recvspec, 'recvspec', 'Alltoallv');
-    copyInto(into, this.rank, block(out, this.rank), 'Alltoallv');
+    const out = parseVSpec(sendspec, this.size, 'sendspec', 'Alltoallv');
+    const into = parseVSpec(recvspec, this.size, 'recvspec', 'Alltoallv');
+    copyBlock(into.block(this.rank), out.block(this.rank), 'Alltoallv');
     const tag = this.#nextTag();
     await Promise.all(this.#others().flatMap((r) => [
-      this.#csend(r, block(out, r), tag),
-      this.#crecv(r, block(into, r), tag, 'Alltoallv'),
+      this.#csend(r, out.block(r), tag),
+      this.#crecv(r, into.block(r), tag, 'Alltoallv'),
     ]));
   }
 
   /** The other ranks, starting after this one (so that not every rank sends to rank 0 first). */
   #others(): number[] {
     return Array.from({ length: this.size - 1 }, (_, i) => (this.rank + 1 + i) % this.size);
-  }
-
-  /** Checks a VSpec against this communicator's size and its buffer's bounds. */
-  #vblocks(spec: unknown, name: string, what: string): VBlocks {
-    if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
-      throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts] or [buf, counts, displs]`);
-    }
-    const [buf, counts, displs] = spec as unknown as [unknown, unknown, unknown];
-    validateHost(buf, `${name}[0]`);
-    const unit = (buf as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-    const size = this.size;
-    const checkList = (list: unknown, label: string): number[] => {
-      if (!Array.isArray(list) || list.length !== size || !list.every((x) => Number.isInteger(x) && x >= 0)) {
-        throw new MPIError('ERR_MPI_COUNT', `${what}: ${label} must be ${size} non-negative integers (one per rank)`);
-      }
-      return list as number[];
-    };
-    const elementCounts = checkList(counts, `${name}[1] (counts)`);
-    const starts = displs === undefined ? prefix(elementCounts) : checkList(displs, `${name}[2] (displs)`);
-    const view = bytes(buf as ArrayBufferView);
-    const offsets = starts.map((start) => start * unit);
-    const lengths = elementCounts.map((count) => count * unit);
-    for (let r = 0; r < size; r++) {
-      if (offsets[r]! + lengths[r]! > view.byteLength) {
-        throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (elements ${starts[r]}…${starts[r]! + elementCounts[r]!}) ends past ${name}[0] (${view.byteLength / unit} elements)`);
-      }
-    }
-    return { out: view, offsets, lengths };
   }
 
   /** Reduces `sendbuf` (size blocks of recvbuf.length elements) and leaves block `rank` of the result in `recvbuf`. */
@@ -926,19 +818,11 @@ export class Comm {
    */
   async createCart(dims: readonly number[], opts: { periods?: readonly boolean[]; reorder?: boolean } = {}): Promise<CartComm | null> {
     this.#use();
-    if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new MPIError('ERR_MPI_ARG', 'createCart: dims must be positive integers (MPI.computeDims fills in zeros)');
-    }
-    const periods = opts.periods ?? dims.map(() => false);
-    if (!Array.isArray(periods) || periods.length !== dims.length || !periods.every((p) => typeof p === 'boolean')) {
-      throw new MPIError('ERR_MPI_ARG', `createCart: periods must be ${dims.length} booleans`);
-    }
-    const cells = dims.reduce((a, b) => a * b, 1);
-    if (cells > this.size) throw new MPIError('ERR_MPI_ARG', `createCart: a ${dims.join('×')} grid needs ${cells} ranks, this communicator has ${this.size}`);
-    const sub = await this.split(this.rank < cells ? 0 : UNDEFINED, this.rank);
+    const shape = cartShape(dims, opts.periods, this.size);
+    const sub = await this.split(this.rank < shape.cells ? 0 : UNDEFINED, this.rank);
     if (sub === null) return null;
     const { world, ranks } = sub[kInternals]();
-    return new CartComm(world, sub.contextId, ranks, sub.rank, dims, periods);
+    return new CartComm(world, sub.contextId, ranks, sub.rank, shape.dims, shape.periods);
   }
 
   /**
@@ -1332,27 +1216,6 @@ function lowestSpan(vr: number, size: number): number {
   return vr & -vr;
 }
 
-/** `length` elements in `parts` nearly equal blocks, each a multiple of `unit` elements (but for the remainder). */
-function equalCounts(length: number, parts: number, unit = 1): number[] {
-  const step = Math.max(1, unit);
-  const items = Math.floor(length / step);
-  const base = Math.floor(items / parts);
-  const extra = items % parts;
-  const counts = Array.from({ length: parts }, (_, i) => (base + (i < extra ? 1 : 0)) * step);
-  counts[parts - 1]! += length - items * step;
-  return counts;
-}
-
-function prefix(counts: readonly number[]): number[] {
-  const displs: number[] = [];
-  let sum = 0;
-  for (const c of counts) {
-    displs.push(sum);
-    sum += c;
-  }
-  return displs;
-}
-
 function isCancellation(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted && error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
 }
@@ -1364,35 +1227,7 @@ export function setAbortHandler(handler: (code: number, reason: string) => Promi
   abortJob = handler;
 }
 
-/** MPI_Dims_create: `dims` (or `ndims` zeros) with every 0 filled so that the product is `nnodes`, as even as possible, larger first. */
-export function computeDims(nnodes: number, dims: number | readonly number[]): number[] {
-  const out = typeof dims === 'number' ? new Array<number>(dims).fill(0) : [...dims];
-  if (!Number.isInteger(nnodes) || nnodes < 1 || !out.every((d) => Number.isInteger(d) && d >= 0) || out.length === 0) {
-    throw new MPIError('ERR_MPI_ARG', 'computeDims: nnodes must be a positive integer, dims non-negative integers');
-  }
-  const fixed = out.filter((d) => d > 0).reduce((a, b) => a * b, 1);
-  const free = out.filter((d) => d === 0).length;
-  if (nnodes % fixed !== 0) throw new MPIError('ERR_MPI_ARG', `computeDims: ${nnodes} nodes do not divide by the fixed dimensions (${fixed})`);
-  if (free === 0) {
-    if (fixed !== nnodes) throw new MPIError('ERR_MPI_ARG', `computeDims: the dimensions make ${fixed} nodes, not ${nnodes}`);
-    return out;
-  }
-  // Prime factors, largest first, each onto the currently smallest free dimension: as even as possible.
-  const factors: number[] = [];
-  let rest = nnodes / fixed;
-  for (let p = 2; p * p <= rest; p++) while (rest % p === 0) { factors.push(p); rest /= p; }
-  if (rest > 1) factors.push(rest);
-  const fill = new Array<number>(free).fill(1);
-  for (const factor of factors.sort((a, b) => b - a)) {
-    fill.sort((a, b) => a - b);
-    fill[0]! *= factor;
-  }
-  fill.sort((a, b) => b - a);
-  let next = 0;
-  return out.map((d) => (d === 0 ? fill[next++]! : d));
-}
-
-/** A communicator with a Cartesian topology (Comm.createCart). */
+/** A communicator with a Cartesian topology (Comm.createCart); the grid arithmetic is topology.ts's. */
 export class CartComm extends Comm {
   readonly dims: readonly number[];
   readonly periods: readonly boolean[];
@@ -1410,47 +1245,13 @@ export class CartComm extends Comm {
   get ndim(): number { return this.dims.length; }
 
   /** The coordinates of a rank of this communicator. */
-  getCoords(rank: number): number[] {
-    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) throw new MPIError('ERR_MPI_RANK', `getCoords: ${String(rank)} is not a rank of this grid`);
-    const coords = new Array<number>(this.dims.length);
-    for (let i = this.dims.length - 1; i >= 0; i--) {
-      coords[i] = rank % this.dims[i]!;
-      rank = Math.floor(rank / this.dims[i]!);
-    }
-    return coords;
-  }
+  getCoords(rank: number): number[] { return cartCoords(this, rank); }
 
   /** The rank at these coordinates; periodic dimensions wrap, others must be in range. */
-  getCartRank(coords: readonly number[]): number {
-    if (!Array.isArray(coords) || coords.length !== this.dims.length || !coords.every(Number.isInteger)) {
-      throw new MPIError('ERR_MPI_ARG', `getCartRank: coords must be ${this.dims.length} integers`);
-    }
-    let rank = 0;
-    for (let i = 0; i < this.dims.length; i++) {
-      let c = coords[i]!;
-      const d = this.dims[i]!;
-      if (this.periods[i]) c = ((c % d) + d) % d;
-      else if (c < 0 || c >= d) throw new MPIError('ERR_MPI_RANK', `getCartRank: coordinate ${c} is outside non-periodic dimension ${i} (0…${d - 1})`);
-      rank = rank * d + c;
-    }
-    return rank;
-  }
+  getCartRank(coords: readonly number[]): number { return cartRank(this, coords); }
 
   /** [source, dest] for a shift by `disp` along `direction`: PROC_NULL past a non-periodic edge. */
-  shift(direction: number, disp: number): [number, number] {
-    if (!Number.isInteger(direction) || direction < 0 || direction >= this.dims.length) {
-      throw new MPIError('ERR_MPI_ARG', `shift: direction must be 0…${this.dims.length - 1}`);
-    }
-    if (!Number.isInteger(disp)) throw new MPIError('ERR_MPI_ARG', 'shift: disp must be an integer');
-    const neighbour = (delta: number): number => {
-      const coords = [...this.coords];
-      coords[direction]! += delta;
-      const d = this.dims[direction]!;
-      if (!this.periods[direction] && (coords[direction]! < 0 || coords[direction]! >= d)) return PROC_NULL;
-      return this.getCartRank(coords);
-    };
-    return [neighbour(-disp), neighbour(disp)];
-  }
+  shift(direction: number, disp: number): [number, number] { return cartShift(this, this.coords, direction, disp); }
 
   // mpi4py spellings
   Get_dim(): number { return this.ndim; }
