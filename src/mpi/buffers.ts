@@ -41,3 +41,10 @@ export function validateHost(data: unknown, name: string): asserts data is Array
 export function validateTyped(data: unknown, name: string): asserts data is TypedArray {
   if (!isTypedArray(data)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray (the reduction works element-wise)`);
 }
+
+/** A reduction's receive buffer must be its send buffer's twin: same type, same length (ERR_MPI_COUNT). */
+export function checkMatching(what: string, recvbuf: TypedArray, sendbuf: TypedArray): void {
+  if (recvbuf.length !== sendbuf.length || recvbuf.constructor !== sendbuf.constructor) {
+    throw new MPIError('ERR_MPI_COUNT', `${what}: recvbuf ${recvbuf.constructor.name}(${recvbuf.length}) does not match sendbuf ${sendbuf.constructor.name}(${sendbuf.length})`);
+  }
+}
