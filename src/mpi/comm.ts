@@ -22,10 +22,6 @@ import { Op, SUM, MAX, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
 
-export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
-export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
-export type { VSpec } from './vspec.js';
-export { computeDims } from './topology.js';
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
 
