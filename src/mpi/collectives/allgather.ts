@@ -1,9 +1,9 @@
 // Allgathers, and the barrier (an allgather of nothing): every rank ends with every rank's part.
-import { encodeObject, decodeObject } from '../../object-codec.js';
+import { encodeObject } from '../../object-codec.js';
 import { pack, unpack } from '../wire.js';
 import type { Blocks } from '../vspec.js';
 import type { TypedArray } from '../op.js';
-import type { CollectiveCall } from './call.js';
+import { inRankOrder, type CollectiveCall } from './call.js';
 import { ringAllgather } from './ring.js';
 import { allgatherAlgorithm } from './select.js';
 
@@ -32,10 +32,7 @@ export async function bruckAllgather<T>(call: CollectiveCall, value: T): Promise
     parts.push(...unpack(await call.recvObject(from) as Buffer));
     await sent;
   }
-  const result = new Array<T>(size);
-  result[rank] = value;
-  for (let i = 1; i < size; i++) result[(rank + i) % size] = decodeObject(parts[i]!) as T;
-  return result;
+  return inRankOrder(value, parts, rank, size);
 }
 
 /**

@@ -54,3 +54,14 @@ export class CollectiveCall {
     return Array.from({ length: this.size - 1 }, (_, i) => (this.rank + 1 + i) % this.size);
   }
 }
+
+/**
+ * Gathered encodings back in rank order: parts[i] encodes rank (first + i) % size, except parts[0],
+ * which is `value` itself (the caller's own, returned as it is, not as a copy).
+ */
+export function inRankOrder<T>(value: T, parts: readonly Buffer[], first: number, size: number): T[] {
+  const result = new Array<T>(size);
+  result[first] = value;
+  for (let i = 1; i < size; i++) result[(first + i) % size] = decodeObject(parts[i]!) as T;
+  return result;
+}

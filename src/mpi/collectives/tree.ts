@@ -5,7 +5,7 @@ import type { Data } from '../../index.js';
 import { encodeObject, decodeObject } from '../../object-codec.js';
 import { byteLength, slice } from '../buffers.js';
 import { pack, unpack } from '../wire.js';
-import type { CollectiveCall } from './call.js';
+import { inRankOrder, type CollectiveCall } from './call.js';
 import { bcastSegments } from './select.js';
 import type { Values } from './values.js';
 
@@ -119,10 +119,7 @@ export async function gatherObjects<T>(call: CollectiveCall, value: T, root: num
     await call.sendObject(tree.rankOf(tree.parent), pack(parts));
     return null;
   }
-  const result = new Array<T>(size);
-  result[root] = value;
-  for (let i = 1; i < size; i++) result[(i + root) % size] = decodeObject(parts[i]!) as T;
-  return result;
+  return inRankOrder(value, parts, root, size);
 }
 
 /** Scatter of objects (`values`: the root's, one per rank): each node passes its children their subtrees' encodings. */
