@@ -45,6 +45,14 @@ export class Channel {
   }
 
   /**
+   * Receives one message from `source` with exactly this tag, whatever its length (up to into's): the
+   * barrier's empty messages. No mask: the worker's default, an exact match on its fast path.
+   */
+  recvSignal(into: Data, source: number, tag: number, what: string): Promise<unknown> {
+    return this.#recv(into, this.#from[source]! | BigInt(tag), undefined, undefined, what);
+  }
+
+  /**
    * Receives exactly into.byteLength bytes from `source`: any other length rejects with ERR_MPI_COUNT (in a
    * collective, buffer sizes that differ between ranks).
    */

@@ -15,7 +15,7 @@ export async function disseminationBarrier(call: CollectiveCall): Promise<void> 
   for (let distance = 1; distance < size; distance *= 2) {
     const to = (rank + distance) % size;
     const from = (rank - distance + size) % size;
-    await Promise.all([call.send(to, EMPTY), call.channel.recvBytes(EMPTY, from, call.tag, undefined, 'barrier')]);
+    await Promise.all([call.send(to, EMPTY), call.channel.recvSignal(EMPTY, from, call.tag, 'barrier')]);
   }
 }
 
