@@ -3,7 +3,7 @@
 // receive, user-facing or inside a collective, goes through one of these; Comm checks the arguments first.
 import { Endpoint, type Data } from '../index.js';
 import { encodeObject, decodeObject } from '../object-codec.js';
-import { bulkTag, contextBits, matchTag, nextSequence, sourceBits, tagFields, type ContextKind } from './tags.js';
+import { bulkTag, contextBits, matchTag, messageTag, nextSequence, tagFields, type ContextKind } from './tags.js';
 import { bulkHeader, frame, inlineFrame, readHeader, HEADER_BYTES, INLINE_MAX, type Frame } from './wire.js';
 import { MPIError } from './errors.js';
 import type { World } from './world.js';
@@ -18,7 +18,7 @@ export class Channel {
   /** Communicator rank → world rank. */
   readonly #ranks: readonly number[];
   readonly #context: bigint;
-  /** Per rank, context | source bits: computed once, as every message needs them. */
+  /** Per rank, the tag of its messages with user tag 0 (context | source): computed once, every message needs it. */
   readonly #from: bigint[];
   /** Per destination: the next bulk sequence number. */
   readonly #bulkSeq: Uint32Array;
@@ -29,7 +29,7 @@ export class Channel {
     this.rank = rank;
     this.size = ranks.length;
     this.#context = contextBits(contextId, kind);
-    this.#from = ranks.map((_, r) => this.#context | sourceBits(r));
+    this.#from = ranks.map((_, r) => messageTag(this.#context, r, 0));
     this.#bulkSeq = new Uint32Array(ranks.length);
   }
 

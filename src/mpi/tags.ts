@@ -33,7 +33,7 @@ export function contextBits(contextId: number, kind: ContextKind): bigint {
 }
 
 /** The bits that name the sending rank. */
-export function sourceBits(source: number): bigint {
+function sourceBits(source: number): bigint {
   return BigInt(source) << SOURCE_SHIFT;
 }
 
