@@ -51,6 +51,14 @@ export class BinomialTree {
   }
 }
 
+/**
+ * For receives posted together and awaited one by one: once one has failed the rest are never awaited, and
+ * their failures must not surface as unhandled rejections (which end the process). Awaiting still throws.
+ */
+function settleQuietly(received: Promise<unknown>): void {
+  received.catch(() => {});
+}
+
 /** Broadcast of an object: the root encodes it once and every rank forwards the same message. The root gets `value` itself back. */
 export async function bcastObject<T>(call: CollectiveCall, value: T, root: number): Promise<T> {
   const tree = new BinomialTree(call.rank, call.size, root);
@@ -69,6 +77,7 @@ export async function bcastBytes(call: CollectiveCall, buf: Data, root: number, 
   const receives = call.rank === root
     ? null
     : segments.map(([offset, length]) => call.recv(tree.rankOf(tree.parent), slice(buf, offset, length), 'Bcast'));
+  receives?.forEach(settleQuietly);
   const sends: Promise<void>[] = [];
   for (let i = 0; i < segments.length; i++) {
     if (receives !== null) await receives[i];
@@ -87,6 +96,7 @@ export async function reduceTree<V>(call: CollectiveCall, values: Values<V>, acc
   const tree = new BinomialTree(call.rank, call.size, root);
   const ascending = [...tree.children].reverse();
   const received = ascending.map((child, i) => values.recv(tree.rankOf(child), i));
+  received.forEach(settleQuietly);
   for (const value of received) acc = values.combine(acc, await value, false);
   if (tree.parent >= 0) await values.send(tree.rankOf(tree.parent), acc);
   return acc;
