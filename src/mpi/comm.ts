@@ -1,210 +1,37 @@
-// Comm: an MPI communicator over raw UCX tags. Point-to-point messages carry
-// (communicator context, source rank, user tag) in the 63 tag bits node-ucx
-// leaves to raw tags; collectives run on a second context of the same
-// communicator, with a per-call sequence number as the tag. docs/mpi.md has the
-// tag layout and the object wire format.
-import { Endpoint, type Data, type DeviceMemory } from '../index.js';
+// Comm, the MPI communicator as the user sees it (and CartComm, its Cartesian kind): argument
+// checks, then delegation. Messages go through two Channels (p2p.ts), one per context (tags.ts);
+// the collective algorithms are in collectives/, one CollectiveCall per call.
+import type { Data } from '../index.js';
+import { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
+import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
+import { Channel, type Arrival } from './p2p.js';
+import { bytes, checkMatching, validateData, validateHost, validateTyped } from './buffers.js';
+import { Blocks, copyBlock, equalBlock, equalCounts, parseVSpec, type VSpec } from './vspec.js';
+import { CollectiveCall } from './collectives/call.js';
+import { objectValues, typedValues } from './collectives/values.js';
+import { bcastBytes, bcastObject, gatherBytes, gatherObjects, scatterBytes, scatterObjects, treeReduce } from './collectives/tree.js';
+import { allreduceTyped, recursiveDoubling, reduceScatterTyped } from './collectives/allreduce.js';
+import { allgatherBlocks, bruckAllgather, disseminationBarrier } from './collectives/allgather.js';
+import { allgatherv, alltoallBytes, alltoallObjects, alltoallv, gatherv, scatterv } from './collectives/direct.js';
+import { scanDoubling } from './collectives/scan.js';
+import { BCAST_SEGMENT } from './collectives/select.js';
+import { cartCoords, cartRank, cartShape, cartShift } from './topology.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
-import { encodeObject as encodeValue, decodeObject as decodeValue } from '../util/object-codec.js';
-import { Op, SUM, MAX, isTypedArray, type TypedArray } from './op.js';
+import { Op, SUM, MAX, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
 
-export const ANY_SOURCE = -1;
-export const ANY_TAG = -1;
-export const PROC_NULL = -2;
-export const UNDEFINED = -32766;
-/** The largest user tag (23 bits of the UCX tag). */
-export const TAG_UB = (1 << 23) - 1;
-/** The most ranks a job may have (20 bits of the UCX tag). */
-export const MAX_RANKS = 1 << 20;
-/** The most communicators a job may create over its life (context ids). */
-export const MAX_CONTEXTS = 1 << 18;
-/** Pass as the send buffer of a collective to use the receive buffer in place (MPI_IN_PLACE). */
-export const IN_PLACE: unique symbol = Symbol('MPI.IN_PLACE');
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
-export type InPlace = typeof IN_PLACE;
-
-/**
- * A buffer split into one block per rank, as mpi4py's `[buf, counts, displs]`: block i is `counts[i]`
- * elements of `buf` starting at element `displs[i]` (default: the blocks back to back). Elements are
- * the typed array's; a Buffer, Uint8Array or DataView counts bytes.
- */
-export type VSpec = readonly [buf: ArrayBufferView, counts: readonly number[], displs?: readonly number[]];
-
-/** A VSpec as byte ranges of its buffer. */
-interface VBlocks { out: Uint8Array; offsets: number[]; lengths: number[] }
-
-// ---- tag layout: | 62..44 context (19 bits) | 43 bulk | 42..23 source rank (20) | 22..0 user tag (23) | ----
-const SRC_SHIFT = 23n;
-const BULK = 1n << 43n;
-const CTX_SHIFT = 44n;
-const FULL = (1n << 63n) - 1n;
-const SRC_FIELD = ((1n << 20n) - 1n) << SRC_SHIFT;
-const TAG_FIELD = (1n << 23n) - 1n;
-
-// ---- objects: a 24-byte header, then the object-codec bytes (plain data, or v8's structured clone) ----
-//   u8 'M' (0x4d) · u8 kind (1 inline: the bytes follow; 2 bulk: they come as a second message) · u16 0
-//   u32 byte length · u32 source rank · u32 user tag · u32 bulk sequence · u32 0
-const OBJ_MAGIC = 0x4d;
-const OBJ_INLINE = 1;
-const OBJ_BULK = 2;
-const OBJ_HEADER = 24;
-/** Objects whose message (header included) fits this go as one UCX message. */
-const OBJ_INLINE_MAX = 4096;
-
-/**
- * Bcast of typed arrays: buffers larger than twice this are pipelined through the tree in segments of this
- * size (NODE_UCX_MPI_BCAST_SEGMENT overrides, in bytes; 0: never segment).
- */
-const BCAST_SEGMENT = Number(process.env.NODE_UCX_MPI_BCAST_SEGMENT ?? 1024 * 1024);
-/** Allreduce of typed arrays: from this size on, the ring (reduce-scatter + allgather) replaces recursive doubling. */
-const RING_ALLREDUCE_MIN = 64 * 1024;
-
-interface Wire { head: Buffer; body: Buffer; whole: Buffer | null }
-
-function encodeObject(value: unknown, source: number, tag: number): Wire {
-  const body = encodeValue(value);
-  const inline = OBJ_HEADER + body.length <= OBJ_INLINE_MAX;
-  // Inline objects travel as one message, so header and body share one buffer; bulk bodies go as they are.
-  const whole = inline ? Buffer.allocUnsafe(OBJ_HEADER + body.length) : null;
-  const head = whole ?? Buffer.allocUnsafe(OBJ_HEADER);
-  head[0] = OBJ_MAGIC;
-  head[1] = inline ? OBJ_INLINE : OBJ_BULK;
-  head.writeUInt16LE(0, 2);
-  head.writeUInt32LE(body.length, 4);
-  head.writeUInt32LE(source, 8);
-  head.writeUInt32LE(tag, 12);
-  head.writeUInt32LE(0, 16);
-  head.writeUInt32LE(0, 20);
-  if (whole === null) return { head, body, whole };
-  body.copy(whole, OBJ_HEADER);
-  return { head: whole.subarray(0, OBJ_HEADER), body: whole.subarray(OBJ_HEADER), whole };
-}
-
-function decodeObject(body: Buffer): unknown {
-  return decodeValue(body);
-}
-
-/** Several encoded objects as one byte string: u32 count, count × u32 lengths, the bytes. */
-function pack(parts: readonly Buffer[]): Buffer {
-  const head = Buffer.allocUnsafe(4 + 4 * parts.length);
-  head.writeUInt32LE(parts.length, 0);
-  parts.forEach((p, i) => head.writeUInt32LE(p.length, 4 + 4 * i));
-  return Buffer.concat([head, ...parts]);
-}
-
-function unpack(packed: Buffer): Buffer[] {
-  const count = packed.readUInt32LE(0);
-  const parts: Buffer[] = [];
-  let offset = 4 + 4 * count;
-  for (let i = 0; i < count; i++) {
-    const length = packed.readUInt32LE(4 + 4 * i);
-    parts.push(packed.subarray(offset, offset + length));
-    offset += length;
-  }
-  return parts;
-}
-
-function serialize(value: unknown): Buffer {
-  return encodeValue(value);
-}
-
-function isDevice(data: unknown): data is DeviceMemory {
-  return typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && typeof (data as DeviceMemory).ptr === 'bigint';
-}
-
-function byteLength(data: Data): number {
-  return ArrayBuffer.isView(data) ? data.byteLength : data.length;
-}
-
-/** Bytes [offset, offset + length) of a host view or device region, without copying. */
-function slice(data: Data, offset: number, length: number): Data {
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset + offset, length);
-  return { ptr: data.ptr + BigInt(offset), length, memoryType: data.memoryType };
-}
-
-/**
- * The block size of an equal-block collective: `local`'s length, or with IN_PLACE `whole` split into
- * `size` (evenly); `whole`, where this rank has it, must hold `size` blocks.
- */
-function equalBlock(what: string, local: ArrayBufferView | InPlace, localName: string,
-  whole: ArrayBufferView | null, wholeName: string, size: number): number {
-  let n: number;
-  if (local === IN_PLACE) {
-    if (whole!.byteLength % size !== 0) {
-      throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} of ${whole!.byteLength} bytes does not split into ${size} blocks`);
-    }
-    n = whole!.byteLength / size;
-  } else {
-    validateHost(local, localName);
-    n = local.byteLength;
-  }
-  if (whole !== null && whole.byteLength < n * size) {
-    throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} has ${whole.byteLength} bytes, ${n * size} needed`);
-  }
-  return n;
-}
-
-/** Block `r` of a VSpec's buffer. */
-function block(blocks: VBlocks, r: number): Uint8Array {
-  return blocks.out.subarray(blocks.offsets[r]!, blocks.offsets[r]! + blocks.lengths[r]!);
-}
-
-/** This rank's own contribution into its block; longer than the block is a truncation, as from a peer. */
-function copyInto(blocks: VBlocks, r: number, data: Uint8Array, what: string): void {
-  copyOut(block(blocks, r), data, what);
-}
-
-function copyOut(into: Uint8Array, data: Uint8Array, what: string): void {
-  if (data.byteLength > into.byteLength) {
-    throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
-  }
-  into.set(data);
-}
-
-function bytes(view: ArrayBufferView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function typedLike(like: TypedArray, length: number): TypedArray {
-  return new (like.constructor as new (length: number) => TypedArray)(length);
-}
-
-function validateData(data: unknown, name: string): asserts data is Data {
-  if (!ArrayBuffer.isView(data) && !isDevice(data)) {
-    throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray, Buffer, DataView or DeviceMemory`);
-  }
-}
-
-function validateHost(data: unknown, name: string): asserts data is ArrayBufferView {
-  if (!ArrayBuffer.isView(data)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray, Buffer or DataView`);
-}
-
-function validateTyped(data: unknown, name: string): asserts data is TypedArray {
-  if (!isTypedArray(data)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray (the reduction works element-wise)`);
-}
 
 function validateOp(op: unknown): asserts op is Op {
   if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', 'op must be an MPI.Op (MPI.SUM, MPI.MAX, ..., or Op.create(fn))');
 }
 
-function lowbitTree(vr: number, size: number): { parent: number; children: number[] } {
-  // Binomial tree over relative ranks: the parent clears the lowest set bit; children add smaller powers of two.
-  let mask = 1;
-  let parent = -1;
-  while (mask < size) {
-    if (vr & mask) {
-      parent = vr - mask;
-      break;
-    }
-    mask <<= 1;
-  }
-  const children: number[] = [];
-  for (mask >>= 1; mask > 0; mask >>= 1) if (vr + mask < size) children.push(vr + mask);
-  return { parent, children };
+/** Rooted collectives take IN_PLACE at the root only (MPI's rule: elsewhere it would mean nothing). */
+function checkRootInPlace(what: string, inPlace: boolean, isRoot: boolean): void {
+  if (inPlace && !isRoot) throw new MPIError('ERR_MPI_ARG', `IN_PLACE is for the root of ${what} only`);
 }
 
 export class Comm {
@@ -216,10 +43,10 @@ export class Comm {
   readonly #world: World | null;
   /** Communicator rank → world rank. */
   readonly #ranks: readonly number[];
-  readonly #p2p: bigint;
-  readonly #coll: bigint;
-  readonly #srcBits: bigint[];
-  readonly #bulkSeq: Uint32Array;
+  /** Point-to-point and collective messages travel on two contexts, so that neither matches the other's (null before init). */
+  readonly #p2p: Channel | null;
+  readonly #coll: Channel | null;
+  /** The next collective call's sequence number (its tag on the collective context). */
   #seq = 0;
   #freed = false;
 
@@ -230,10 +57,8 @@ export class Comm {
     this.#ranks = ranks;
     this.rank = rank;
     this.size = ranks.length;
-    this.#p2p = BigInt(2 * contextId) << CTX_SHIFT;
-    this.#coll = BigInt(2 * contextId + 1) << CTX_SHIFT;
-    this.#srcBits = ranks.map((_, r) => BigInt(r) << SRC_SHIFT);
-    this.#bulkSeq = new Uint32Array(ranks.length);
+    this.#p2p = world === null ? null : new Channel(world, ranks, rank, contextId, 'p2p');
+    this.#coll = world === null ? null : new Channel(world, ranks, rank, contextId, 'collective');
   }
 
   getRank(): number { return this.rank; }
@@ -255,30 +80,17 @@ export class Comm {
     return { world: this.#use(), ranks: this.#ranks };
   }
 
-  // ======================= point to point: objects =======================
+  // ======================= point to point =======================
+  // Objects (lowercase) and buffers (uppercase) share the checks and the channel; only the payload differs.
 
   /** Sends a structured-clone copy of `obj` to `dest`. Resolves when `obj` may change (the bytes are copied). */
   send(obj: unknown, dest: number, tag = 0): Promise<void> {
-    try {
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#sendWire(dest, encodeObject(obj, this.rank, tag), this.#p2p | this.#srcBits[this.rank]! | BigInt(tag));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#send(dest, tag, null, (p2p) => p2p.sendObject(dest, obj, tag));
   }
 
   /** Synchronous mode: resolves once the receiver has matched the message. */
   ssend(obj: unknown, dest: number, tag = 0): Promise<void> {
-    try {
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#sendWire(dest, encodeObject(obj, this.rank, tag), this.#p2p | this.#srcBits[this.rank]! | BigInt(tag), true);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#send(dest, tag, null, (p2p) => p2p.sendObject(dest, obj, tag, true));
   }
 
   /** Receives an object. `status`, if given, is filled in. */
@@ -298,20 +110,7 @@ export class Comm {
 
   /** A receive that can be waited on, tested and cancelled; wait() resolves with the object. */
   irecv<T = unknown>(source = ANY_SOURCE, tag = ANY_TAG): Request<T> {
-    const controller = new AbortController();
-    let status: Status | null = null;
-    const promise = this.#recvObject(source, tag, controller.signal).then(
-      ([value, st]) => {
-        status = st;
-        return value as T;
-      },
-      (error: unknown) => {
-        // A cancelled receive completes (as in MPI), with status.cancelled set and no value.
-        if (!isCancellation(error, controller.signal)) throw error;
-        status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
-        return undefined as T;
-      });
-    return new Request(promise, () => { controller.abort(); return true; }, () => status);
+    return this.#cancellable((signal) => this.#recvObject(source, tag, signal), (value) => value as T);
   }
 
   /** Sends `sendobj` to `dest` and receives from `source` at once (no deadlock when both sides do it). */
@@ -334,30 +133,26 @@ export class Comm {
 
   /** The Status of a matching message that has arrived, or null. Counts are bytes on the wire (objects: header + encoding). */
   iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null {
-    const world = this.#use();
+    this.#use();
     this.#checkSource(source);
     this.#checkTag(tag, true);
     if (source === PROC_NULL) return new Status(PROC_NULL, ANY_TAG, 0);
-    const [ucxTag, mask] = this.#match(source, tag);
-    const found = world.worker.tagProbe(ucxTag, mask);
-    if (found === null) return null;
-    return new Status(Number((found.tag & SRC_FIELD) >> SRC_SHIFT), Number(found.tag & TAG_FIELD), found.length);
+    const found = this.#p2p!.probe(source, tag);
+    return found === null ? null : new Status(found.source, found.tag, found.length);
   }
-
-  // ======================= point to point: buffers =======================
 
   /** Sends the bytes of `buf` (no copy: it must not change until this resolves). */
   Send(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#sendBuffer(buf, dest, tag, false);
+    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag));
   }
 
   Ssend(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#sendBuffer(buf, dest, tag, true);
+    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag, true));
   }
 
   /** Receives into `buf` (no copy). Rejects with ERR_MPI_TRUNCATE if the message is longer. */
   Recv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
-    return this.#recvBuffer(buf, source, tag, undefined).then((st) => {
+    return this.#recvBytes(buf, source, tag, undefined).then(([, st]) => {
       if (status !== undefined) Object.assign(status, st);
       return st;
     });
@@ -373,12 +168,7 @@ export class Comm {
 
   /** wait() resolves with the Status. */
   Irecv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> {
-    const controller = new AbortController();
-    const promise = this.#recvBuffer(buf, source, tag, controller.signal).catch((error: unknown) => {
-      if (!isCancellation(error, controller.signal)) throw error;
-      return new Status(ANY_SOURCE, ANY_TAG, 0, true);
-    });
-    return new Request(promise, () => { controller.abort(); return true; }, (st) => st);
+    return this.#cancellable((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st);
   }
 
   async Sendrecv(sendbuf: Data, dest: number, sendtag: number, recvbuf: Data, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
@@ -391,19 +181,66 @@ export class Comm {
   Probe(source = ANY_SOURCE, tag = ANY_TAG): Promise<Status> { return this.probe(source, tag); }
   Iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null { return this.iprobe(source, tag); }
 
+  /** A send's checks (`checkPayload` first), then `send` on the point-to-point channel; PROC_NULL resolves at once. */
+  #send(dest: number, tag: number, checkPayload: (() => void) | null, send: (p2p: Channel) => Promise<void>): Promise<void> {
+    try {
+      checkPayload?.();
+      this.#checkDest(dest);
+      this.#checkTag(tag, false);
+      if (dest === PROC_NULL) return Promise.resolve();
+      return send(this.#p2p!);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #recvObject(source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
+    return this.#recv(source, tag, null, (p2p) => p2p.recvObject(source, tag, signal, 'recv'));
+  }
+
+  #recvBytes(buf: Data, source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
+    return this.#recv(source, tag, () => validateData(buf, 'buf'),
+      (p2p) => p2p.recvBytes(buf, source, tag, signal, 'Recv').then((arrival) => [undefined, arrival]));
+  }
+
+  /** A receive's checks, then `receive` on the point-to-point channel; PROC_NULL completes at once, with no value. */
+  #recv<T>(source: number, tag: number, checkPayload: (() => void) | null, receive: (p2p: Channel) => Promise<[T, Arrival]>): Promise<[T | null, Status]> {
+    try {
+      this.#use();
+      checkPayload?.();
+      this.#checkSource(source);
+      this.#checkTag(tag, true);
+      if (source === PROC_NULL) return Promise.resolve([null, new Status(PROC_NULL, ANY_TAG, 0)]);
+      return receive(this.#p2p!).then(([value, arrival]) => [value, new Status(arrival.source, arrival.tag, arrival.length)]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A receive as a Request: cancel() aborts it, and it then completes (as in MPI) with status.cancelled set and no value. */
+  #cancellable<R>(start: (signal: AbortSignal) => Promise<[unknown, Status]>, result: (value: unknown, status: Status) => R): Request<R> {
+    const controller = new AbortController();
+    let status: Status | null = null;
+    const promise = start(controller.signal).then(
+      ([value, st]) => {
+        status = st;
+        return result(value, st);
+      },
+      (error: unknown) => {
+        if (!isCancellation(error, controller.signal)) throw error;
+        status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
+        return result(undefined, status);
+      });
+    return new Request(promise, () => { controller.abort(); return true; }, () => status);
+  }
+
   // ======================= collectives: objects =======================
 
   /** Dissemination barrier: ceil(log2 size) rounds of empty messages. */
   async barrier(): Promise<void> {
     this.#use();
     if (this.size === 1) return;
-    const tag = this.#nextTag();
-    const empty = new Uint8Array(0);
-    for (let distance = 1; distance < this.size; distance *= 2) {
-      const to = (this.rank + distance) % this.size;
-      const from = (this.rank - distance + this.size) % this.size;
-      await Promise.all([this.#csend(to, empty, tag), this.#crecvRaw(from, empty, tag)]);
-    }
+    await disseminationBarrier(this.#call());
   }
 
   Barrier(): Promise<void> { return this.barrier(); }
@@ -413,112 +250,40 @@ export class Comm {
     this.#use();
     this.#checkRoot(root);
     if (this.size === 1) return obj;
-    const tag = this.#nextTag();
-    const vr = (this.rank - root + this.size) % this.size;
-    const { parent, children } = lowbitTree(vr, this.size);
-    const wire = this.rank === root
-      ? encodeObject(obj, root, 0)
-      : await this.#crecvWire((parent + root) % this.size, tag);
-    const sends = children.map((child) => this.#sendWire((child + root) % this.size, wire, this.#coll | this.#srcBits[this.rank]! | tag));
-    const result = this.rank === root ? obj : decodeObject(wire.body) as T;
-    await Promise.all(sends);
-    return result;
+    return bcastObject(this.#call(), obj, root);
   }
 
   /** Binomial-tree scatter: `objs` (root only) has one element per rank; each rank gets its own. */
   async scatter<T>(objs: readonly T[] | null, root = 0): Promise<T> {
     this.#use();
     this.#checkRoot(root);
-    const size = this.size;
-    if (this.rank === root && (!Array.isArray(objs) || objs.length !== size)) {
-      throw new MPIError('ERR_MPI_COUNT', `scatter at the root needs an array of ${size} elements`);
+    if (this.rank === root && (!Array.isArray(objs) || objs.length !== this.size)) {
+      throw new MPIError('ERR_MPI_COUNT', `scatter at the root needs an array of ${this.size} elements`);
     }
-    if (size === 1) return objs![0]!;
-    const tag = this.#nextTag();
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    // parts[i]: the encoding for relative rank vr + i.
-    let parts: Buffer[];
-    if (this.rank === root) {
-      parts = [];
-      for (let i = 0; i < size; i++) parts.push(serialize(objs![(i + root) % size]));
-    } else {
-      parts = unpack(decodeObject((await this.#crecvWire((parent + root) % size, tag)).body) as Buffer);
-    }
-    const sends = children.map((child) => {
-      const from = child - vr;
-      const to = Math.min(from + lowestSpan(child, size), parts.length);
-      return this.#sendWire((child + root) % size, encodeObject(pack(parts.slice(from, to)), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
-    });
-    const mine = this.rank === root ? objs![root]! : decodeValue(parts[0]!) as T;
-    await Promise.all(sends);
-    return mine;
+    if (this.size === 1) return objs![0]!;
+    return scatterObjects(this.#call(), objs, root);
   }
 
   /** Binomial-tree gather: the root gets an array (in rank order), the others null. */
   async gather<T>(obj: T, root = 0): Promise<T[] | null> {
     this.#use();
     this.#checkRoot(root);
-    const size = this.size;
-    if (size === 1) return [obj];
-    const tag = this.#nextTag();
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    // Children in ascending order cover the relative ranks right after ours.
-    const received = await Promise.all(children.slice().reverse().map((child) => this.#crecvWire((child + root) % size, tag)));
-    const parts: Buffer[] = [serialize(obj)];
-    for (const wire of received) parts.push(...unpack(decodeObject(wire.body) as Buffer));
-    if (this.rank !== root) {
-      await this.#sendWire((parent + root) % size, encodeObject(pack(parts), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
-      return null;
-    }
-    const result = new Array<T>(size);
-    result[root] = obj;
-    for (let i = 1; i < size; i++) result[(i + root) % size] = decodeValue(parts[i]!) as T;
-    return result;
+    if (this.size === 1) return [obj];
+    return gatherObjects(this.#call(), obj, root);
   }
 
   /** Every rank gets every rank's object, in rank order (Bruck's algorithm: ceil(log2 size) rounds). */
   async allgather<T>(obj: T): Promise<T[]> {
     this.#use();
-    const size = this.size;
-    if (size === 1) return [obj];
-    const tag = this.#nextTag();
-    // parts[i] is the encoding of rank (rank + i) % size.
-    const parts: Buffer[] = [serialize(obj)];
-    for (let distance = 1; distance < size; distance *= 2) {
-      const count = Math.min(distance, size - distance);
-      const to = (this.rank - distance + size) % size;
-      const from = (this.rank + distance) % size;
-      const sent = this.#sendWire(to, encodeObject(pack(parts.slice(0, count)), this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
-      const wire = await this.#crecvWire(from, tag);
-      parts.push(...unpack(decodeObject(wire.body) as Buffer));
-      await sent;
-    }
-    const result = new Array<T>(size);
-    result[this.rank] = obj;
-    for (let i = 1; i < size; i++) result[(this.rank + i) % size] = decodeValue(parts[i]!) as T;
-    return result;
+    if (this.size === 1) return [obj];
+    return bruckAllgather(this.#call(), obj);
   }
 
   /** objs[i] goes to rank i; the result's element j came from rank j. */
   async alltoall<T>(objs: readonly T[]): Promise<T[]> {
     this.#use();
-    const size = this.size;
-    if (!Array.isArray(objs) || objs.length !== size) throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${size} elements`);
-    const result = new Array<T>(size);
-    result[this.rank] = decodeValue(serialize(objs[this.rank])) as T;
-    if (size === 1) return result;
-    const tag = this.#nextTag();
-    const work: Promise<void>[] = [];
-    for (let i = 1; i < size; i++) {
-      const to = (this.rank + i) % size;
-      const from = (this.rank - i + size) % size;
-      work.push(this.#sendWire(to, encodeObject(objs[to], this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag));
-      work.push(this.#crecvWire(from, tag).then((wire) => { result[from] = decodeObject(wire.body) as T; }));
-    }
-    await Promise.all(work);
-    return result;
+    if (!Array.isArray(objs) || objs.length !== this.size) throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${this.size} elements`);
+    return alltoallObjects(this.#call(), objs);
   }
 
   /** Binomial-tree reduction; the root gets op(x0, x1, ..., x(size-1)), the others null. */
@@ -527,63 +292,36 @@ export class Comm {
     validateOp(op);
     this.#checkRoot(root);
     if (this.size === 1) return obj;
-    const tag = this.#nextTag();
-    // A non-commutative op is combined in rank order: reduce to rank 0, then hand the result to the root.
-    const treeRoot = op.commute ? root : 0;
-    const value = await this.#reduceValues(obj, op, treeRoot, tag);
-    if (treeRoot === root) return this.rank === root ? value as T : null;
-    if (this.rank === 0) await this.#sendWire(root, encodeObject(value, 0, 0), this.#coll | this.#srcBits[0]! | tag);
-    if (this.rank === root) return decodeObject((await this.#crecvWire(0, tag)).body) as T;
-    return null;
+    const call = this.#call();
+    const value = await treeReduce(call, objectValues(call, op), obj as unknown, op.commute, root);
+    return this.rank === root ? value as T : null;
   }
 
   /** Recursive doubling (with the non-power-of-two ranks folded in); every rank gets op(x0, ..., x(size-1)). */
   async allreduce<T>(obj: T, op: Op = SUM): Promise<T> {
     this.#use();
     validateOp(op);
-    const size = this.size;
-    if (size === 1) return obj;
-    const tag = this.#nextTag();
-    const rank = this.rank;
-    let pof2 = 1;
-    while (pof2 * 2 <= size) pof2 *= 2;
-    const rem = size - pof2;
-    let acc: unknown = obj;
-    let newrank: number;
-    if (rank < 2 * rem) {
-      if (rank % 2 === 0) {
-        await this.#sendValue(rank + 1, acc, tag);
-        newrank = -1;
-      } else {
-        acc = op.apply(await this.#recvValue(rank - 1, tag), acc);
-        newrank = rank >> 1;
-      }
-    } else {
-      newrank = rank - rem;
-    }
-    if (newrank >= 0) {
-      for (let mask = 1; mask < pof2; mask <<= 1) {
-        const newdst = newrank ^ mask;
-        const dst = newdst < rem ? newdst * 2 + 1 : newdst + rem;
-        const [other] = await Promise.all([this.#recvValue(dst, tag), this.#sendValue(dst, acc, tag)]);
-        acc = dst < rank ? op.apply(other, acc) : op.apply(acc, other);
-      }
-    }
-    if (rank < 2 * rem) {
-      if (rank % 2 === 1) await this.#sendValue(rank - 1, acc, tag);
-      else acc = await this.#recvValue(rank + 1, tag);
-    }
-    return acc as T;
+    if (this.size === 1) return obj;
+    const call = this.#call();
+    return await recursiveDoubling(call, objectValues(call, op), obj as unknown) as T;
   }
 
   /** Inclusive prefix reduction: rank r gets op(x0, ..., xr). Recursive doubling. */
   async scan<T>(obj: T, op: Op = SUM): Promise<T> {
-    return (await this.#scanValues(obj, op, false)) as T;
+    return (await this.#scanObject(obj, op, false)) as T;
   }
 
   /** Exclusive prefix reduction: rank r gets op(x0, ..., x(r-1)); rank 0 gets null. */
   async exscan<T>(obj: T, op: Op = SUM): Promise<T | null> {
-    return (await this.#scanValues(obj, op, true)) as T | null;
+    return (await this.#scanObject(obj, op, true)) as T | null;
+  }
+
+  async #scanObject(obj: unknown, op: Op, exclusive: boolean): Promise<unknown> {
+    this.#use();
+    validateOp(op);
+    if (this.size === 1) return exclusive ? null : obj;
+    const call = this.#call();
+    return scanDoubling(call, objectValues(call, op), obj, exclusive ? null : obj, !exclusive);
   }
 
   // ======================= collectives: buffers =======================
@@ -594,24 +332,7 @@ export class Comm {
     validateData(buf, 'buf');
     this.#checkRoot(root);
     if (this.size === 1) return;
-    const tag = this.#nextTag();
-    const size = this.size;
-    const n = byteLength(buf);
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    const segments: [number, number][] = [];
-    if (BCAST_SEGMENT > 0 && n > 2 * BCAST_SEGMENT) for (let offset = 0; offset < n; offset += BCAST_SEGMENT) segments.push([offset, Math.min(BCAST_SEGMENT, n - offset)]);
-    else segments.push([0, n]);
-    const receives = this.rank === root
-      ? null
-      : segments.map(([offset, length]) => this.#crecv((parent + root) % size, slice(buf, offset, length), tag, 'Bcast'));
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < segments.length; i++) {
-      if (receives !== null) await receives[i];
-      const [offset, length] = segments[i]!;
-      for (const child of children) sends.push(this.#csend((child + root) % size, slice(buf, offset, length), tag));
-    }
-    await Promise.all(sends);
+    await bcastBytes(this.#call(), buf, root, BCAST_SEGMENT);
   }
 
   /** Element-wise reduction of every rank's `sendbuf` into the root's `recvbuf` (binomial tree). */
@@ -620,24 +341,17 @@ export class Comm {
     validateOp(op);
     this.#checkRoot(root);
     const isRoot = this.rank === root;
-    if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Reduce only');
+    checkRootInPlace('Reduce', sendbuf === IN_PLACE, isRoot);
     if (isRoot) validateTyped(recvbuf, 'recvbuf');
     const source = sendbuf === IN_PLACE ? recvbuf! : sendbuf;
     validateTyped(source, 'sendbuf');
-    if (isRoot && (recvbuf!.length !== source.length || recvbuf!.constructor !== source.constructor)) {
-      throw new MPIError('ERR_MPI_COUNT', `Reduce: recvbuf ${recvbuf!.constructor.name}(${recvbuf!.length}) does not match sendbuf ${source.constructor.name}(${source.length})`);
-    }
+    if (isRoot) checkMatching('Reduce', recvbuf!, source);
     op.checkTyped(source);
     const acc = isRoot ? recvbuf! : source.slice() as TypedArray;
     if (isRoot && sendbuf !== IN_PLACE) acc.set(source as never);
     if (this.size === 1) return;
-    const tag = this.#nextTag();
-    const treeRoot = op.commute ? root : 0;
-    await this.#reduceTypedTree(acc, op, treeRoot, tag);
-    if (treeRoot !== root) {
-      if (this.rank === 0) await this.#csend(root, acc, tag);
-      if (isRoot) await this.#crecv(0, acc, tag, 'Reduce');
-    }
+    const call = this.#call();
+    await treeReduce(call, typedValues(call, op, acc, 'Reduce'), acc, op.commute, root);
   }
 
   /** Element-wise reduction; every rank gets the result in `recvbuf`. Recursive doubling, or a ring for large buffers. */
@@ -647,112 +361,44 @@ export class Comm {
     validateTyped(recvbuf, 'recvbuf');
     if (sendbuf !== IN_PLACE) {
       validateTyped(sendbuf, 'sendbuf');
-      if (sendbuf.length !== recvbuf.length || sendbuf.constructor !== recvbuf.constructor) {
-        throw new MPIError('ERR_MPI_COUNT', `Allreduce: recvbuf ${recvbuf.constructor.name}(${recvbuf.length}) does not match sendbuf ${sendbuf.constructor.name}(${sendbuf.length})`);
-      }
+      checkMatching('Allreduce', recvbuf, sendbuf);
       if (sendbuf !== recvbuf) recvbuf.set(sendbuf as never);
     }
     op.checkTyped(recvbuf);
     if (this.size === 1) return;
-    const tag = this.#nextTag();
-    if (!op.commute) {
-      await this.#reduceTypedTree(recvbuf, op, 0, tag);
-      await this.#bcastPlain(recvbuf, 0, tag);
-    } else {
-      const algorithm = allreduceAlgorithm(recvbuf.byteLength, recvbuf.length, this.size, op.splitUnit);
-      if (algorithm === 'reduce-bcast') {
-        await this.#reduceTypedTree(recvbuf, op, 0, tag);
-        await this.#bcastPlain(recvbuf, 0, tag);
-      } else if (algorithm === 'rabenseifner') {
-        await this.#rabenseifner(recvbuf, op, tag, op.splitUnit);
-      } else if (algorithm === 'ring') {
-        const counts = equalCounts(recvbuf.length, this.size, op.splitUnit);
-        await this.#ringReduceScatter(recvbuf, op, tag, 0, counts);
-        await this.#ringAllgather(recvbuf, tag, counts);
-      } else {
-        await this.#recursiveDoubling(recvbuf, op, tag);
-      }
-    }
+    await allreduceTyped(this.#call(), recvbuf, op);
   }
 
   /** Concatenates every rank's `sendbuf` (equal sizes) into the root's `recvbuf`, in rank order (binomial tree). */
   async Gather(sendbuf: ArrayBufferView | InPlace, recvbuf: ArrayBufferView | null, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
-    const size = this.size;
     const isRoot = this.rank === root;
     if (isRoot) validateHost(recvbuf, 'recvbuf');
-    if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Gather only');
-    const n = equalBlock('Gather', sendbuf, 'sendbuf', isRoot ? recvbuf : null, 'recvbuf', size);
+    checkRootInPlace('Gather', sendbuf === IN_PLACE, isRoot);
+    const n = equalBlock('Gather', sendbuf, 'sendbuf', isRoot ? recvbuf : null, 'recvbuf', this.size);
     const own = sendbuf === IN_PLACE ? bytes(recvbuf!).subarray(root * n, root * n + n) : bytes(sendbuf);
-    if (size === 1) {
+    if (this.size === 1) {
       if (sendbuf !== IN_PLACE) bytes(recvbuf!).set(own);
       return;
     }
-    const tag = this.#nextTag();
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    const span = lowestSpan(vr, size);
-    // Blocks of relative ranks [vr, vr + span), in order.
-    let block: Uint8Array;
-    if (isRoot && root === 0) block = bytes(recvbuf!);
-    else if (children.length === 0) block = own;
-    else block = new Uint8Array(Math.min(span, size - vr) * n);
-    if (block !== own && !(isRoot && root === 0 && sendbuf === IN_PLACE)) block.set(own, 0);
-    await Promise.all(children.map((child) => {
-      const count = Math.min(lowestSpan(child, size), size - child);
-      const offset = (child - vr) * n;
-      return this.#crecv((child + root) % size, block.subarray(offset, offset + count * n), tag, 'Gather');
-    }));
-    if (!isRoot) {
-      await this.#csend((parent + root) % size, block.subarray(0, Math.min(span, size - vr) * n), tag);
-      return;
-    }
-    if (root !== 0) {
-      const out = bytes(recvbuf!);
-      for (let i = 0; i < size; i++) out.set(block.subarray(i * n, i * n + n), ((i + root) % size) * n);
-    }
+    await gatherBytes(this.#call(), own, isRoot ? bytes(recvbuf!) : null, n, root, sendbuf === IN_PLACE);
   }
 
   /** Splits the root's `sendbuf` into equal blocks; rank i gets block i in `recvbuf` (binomial tree). */
   async Scatter(sendbuf: ArrayBufferView | null, recvbuf: ArrayBufferView | InPlace, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
-    const size = this.size;
     const isRoot = this.rank === root;
     if (isRoot) validateHost(sendbuf, 'sendbuf');
-    if (recvbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Scatter only');
-    const n = equalBlock('Scatter', recvbuf, 'recvbuf', isRoot ? sendbuf : null, 'sendbuf', size);
+    checkRootInPlace('Scatter', recvbuf === IN_PLACE, isRoot);
+    const n = equalBlock('Scatter', recvbuf, 'recvbuf', isRoot ? sendbuf : null, 'sendbuf', this.size);
     const out = recvbuf === IN_PLACE ? null : bytes(recvbuf);
-    if (size === 1) {
+    if (this.size === 1) {
       out?.set(bytes(sendbuf!).subarray(0, n));
       return;
     }
-    const tag = this.#nextTag();
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    const span = Math.min(lowestSpan(vr, size), size - vr);
-    let block: Uint8Array;
-    if (isRoot) {
-      const all = bytes(sendbuf!);
-      if (root === 0) block = all;
-      else {
-        block = new Uint8Array(size * n);
-        for (let i = 0; i < size; i++) block.set(all.subarray(((i + root) % size) * n, ((i + root) % size) * n + n), i * n);
-      }
-    } else if (children.length === 0) {
-      block = out!;
-      await this.#crecv((parent + root) % size, block, tag, 'Scatter');
-    } else {
-      block = new Uint8Array(span * n);
-      await this.#crecv((parent + root) % size, block, tag, 'Scatter');
-    }
-    await Promise.all(children.map((child) => {
-      const count = Math.min(lowestSpan(child, size), size - child);
-      const offset = (child - vr) * n;
-      return this.#csend((child + root) % size, block.subarray(offset, offset + count * n), tag);
-    }));
-    if (out !== null && block !== out) out.set(block.subarray(0, n));
+    await scatterBytes(this.#call(), isRoot ? bytes(sendbuf!) : null, out, n, root);
   }
 
   /** Every rank's `sendbuf` (equal sizes) concatenated into every rank's `recvbuf`, in rank order. */
@@ -763,31 +409,7 @@ export class Comm {
     const n = equalBlock('Allgather', sendbuf, 'sendbuf', recvbuf, 'recvbuf', size);
     if (sendbuf !== IN_PLACE) bytes(recvbuf).set(bytes(sendbuf), this.rank * n);
     if (size === 1) return;
-    const tag = this.#nextTag();
-    const out = bytes(recvbuf);
-    if ((size & (size - 1)) === 0) {
-      // Recursive doubling: after the step with `mask`, this rank holds the aligned group of 2 * mask blocks.
-      for (let mask = 1; mask < size; mask <<= 1) {
-        const partner = this.rank ^ mask;
-        const mine = this.rank & ~(mask - 1);
-        const theirs = partner & ~(mask - 1);
-        await Promise.all([
-          this.#csend(partner, out.subarray(mine * n, (mine + mask) * n), tag),
-          this.#crecv(partner, out.subarray(theirs * n, (theirs + mask) * n), tag, 'Allgather'),
-        ]);
-      }
-    } else {
-      const right = (this.rank + 1) % size;
-      const left = (this.rank - 1 + size) % size;
-      for (let step = 0; step < size - 1; step++) {
-        const sendBlock = (this.rank - step + size) % size;
-        const recvBlock = (this.rank - step - 1 + size) % size;
-        await Promise.all([
-          this.#csend(right, out.subarray(sendBlock * n, sendBlock * n + n), tag),
-          this.#crecv(left, out.subarray(recvBlock * n, recvBlock * n + n), tag, 'Allgather'),
-        ]);
-      }
-    }
+    await allgatherBlocks(this.#call(), new Blocks(bytes(recvbuf), new Array<number>(size).fill(n)));
   }
 
   /** Block i of `sendbuf` goes to rank i; block j of `recvbuf` comes from rank j (all exchanges at once). */
@@ -803,15 +425,7 @@ export class Comm {
     const out = bytes(recvbuf);
     out.set(source.subarray(this.rank * n, this.rank * n + n), this.rank * n);
     if (size === 1) return;
-    const tag = this.#nextTag();
-    const work: Promise<unknown>[] = [];
-    for (let i = 1; i < size; i++) {
-      const to = (this.rank + i) % size;
-      const from = (this.rank - i + size) % size;
-      work.push(this.#crecv(from, out.subarray(from * n, from * n + n), tag, 'Alltoall'));
-      work.push(this.#csend(to, source.subarray(to * n, to * n + n), tag));
-    }
-    await Promise.all(work);
+    await alltoallBytes(this.#call(), source, out, n);
   }
 
   // ---- v-collectives: blocks of different sizes, [buf, counts, displs] (mpi4py's buffer spec) ----
@@ -821,16 +435,10 @@ export class Comm {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
-    if (sendbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Gatherv only');
+    checkRootInPlace('Gatherv', sendbuf === IN_PLACE, isRoot);
     if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = isRoot ? this.#vblocks(recvspec, 'recvspec', 'Gatherv') : null;
-    const tag = this.#nextTag();
-    if (!isRoot) {
-      await this.#csend(root, sendbuf as ArrayBufferView, tag);
-      return;
-    }
-    if (sendbuf !== IN_PLACE) copyInto(blocks!, root, bytes(sendbuf), 'Gatherv');
-    await Promise.all(this.#others().map((r) => this.#crecv(r, block(blocks!, r), tag, 'Gatherv')));
+    const blocks = isRoot ? parseVSpec(recvspec, this.size, 'recvspec', 'Gatherv') : null;
+    await gatherv(this.#call(), sendbuf === IN_PLACE ? null : bytes(sendbuf), blocks, root);
   }
 
   /** Block i of the root's `sendspec` to rank i's `recvbuf` (direct sends from the root). */
@@ -838,76 +446,28 @@ export class Comm {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
-    if (recvbuf === IN_PLACE && !isRoot) throw new MPIError('ERR_MPI_ARG', 'IN_PLACE is for the root of Scatterv only');
+    checkRootInPlace('Scatterv', recvbuf === IN_PLACE, isRoot);
     if (recvbuf !== IN_PLACE) validateHost(recvbuf, 'recvbuf');
-    const blocks = isRoot ? this.#vblocks(sendspec, 'sendspec', 'Scatterv') : null;
-    const tag = this.#nextTag();
-    if (!isRoot) {
-      await this.#crecv(root, recvbuf as ArrayBufferView, tag, 'Scatterv');
-      return;
-    }
-    if (recvbuf !== IN_PLACE) copyOut(bytes(recvbuf), block(blocks!, root), 'Scatterv');
-    await Promise.all(this.#others().map((r) => this.#csend(r, block(blocks!, r), tag)));
+    const blocks = isRoot ? parseVSpec(sendspec, this.size, 'sendspec', 'Scatterv') : null;
+    await scatterv(this.#call(), blocks, recvbuf === IN_PLACE ? null : bytes(recvbuf), root);
   }
 
   /** Every rank's `sendbuf` into block `rank` of every rank's `recvspec` (every pair exchanges directly). */
   async Allgatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec): Promise<void> {
     this.#use();
     if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = this.#vblocks(recvspec, 'recvspec', 'Allgatherv');
-    if (sendbuf !== IN_PLACE) copyInto(blocks, this.rank, bytes(sendbuf), 'Allgatherv');
-    const tag = this.#nextTag();
-    const mine = block(blocks, this.rank);
-    await Promise.all(this.#others().flatMap((r) => [
-      this.#csend(r, mine, tag),
-      this.#crecv(r, block(blocks, r), tag, 'Allgatherv'),
-    ]));
+    const blocks = parseVSpec(recvspec, this.size, 'recvspec', 'Allgatherv');
+    if (sendbuf !== IN_PLACE) copyBlock(blocks.block(this.rank), bytes(sendbuf), 'Allgatherv');
+    await allgatherv(this.#call(), blocks);
   }
 
   /** Block j of `sendspec` to rank j; block j of `recvspec` from rank j (every pair exchanges directly). */
   async Alltoallv(sendspec: VSpec, recvspec: VSpec): Promise<void> {
     this.#use();
-    const out = this.#vblocks(sendspec, 'sendspec', 'Alltoallv');
-    const into = this.#vblocks(recvspec, 'recvspec', 'Alltoallv');
-    copyInto(into, this.rank, block(out, this.rank), 'Alltoallv');
-    const tag = this.#nextTag();
-    await Promise.all(this.#others().flatMap((r) => [
-      this.#csend(r, block(out, r), tag),
-      this.#crecv(r, block(into, r), tag, 'Alltoallv'),
-    ]));
-  }
-
-  /** The other ranks, starting after this one (so that not every rank sends to rank 0 first). */
-  #others(): number[] {
-    return Array.from({ length: this.size - 1 }, (_, i) => (this.rank + 1 + i) % this.size);
-  }
-
-  /** Checks a VSpec against this communicator's size and its buffer's bounds. */
-  #vblocks(spec: unknown, name: string, what: string): VBlocks {
-    if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
-      throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts] or [buf, counts, displs]`);
-    }
-    const [buf, counts, displs] = spec as unknown as [unknown, unknown, unknown];
-    validateHost(buf, `${name}[0]`);
-    const unit = (buf as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-    const size = this.size;
-    const checkList = (list: unknown, label: string): number[] => {
-      if (!Array.isArray(list) || list.length !== size || !list.every((x) => Number.isInteger(x) && x >= 0)) {
-        throw new MPIError('ERR_MPI_COUNT', `${what}: ${label} must be ${size} non-negative integers (one per rank)`);
-      }
-      return list as number[];
-    };
-    const elementCounts = checkList(counts, `${name}[1] (counts)`);
-    const starts = displs === undefined ? prefix(elementCounts) : checkList(displs, `${name}[2] (displs)`);
-    const view = bytes(buf as ArrayBufferView);
-    const offsets = starts.map((start) => start * unit);
-    const lengths = elementCounts.map((count) => count * unit);
-    for (let r = 0; r < size; r++) {
-      if (offsets[r]! + lengths[r]! > view.byteLength) {
-        throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (elements ${starts[r]}…${starts[r]! + elementCounts[r]!}) ends past ${name}[0] (${view.byteLength / unit} elements)`);
-      }
-    }
-    return { out: view, offsets, lengths };
+    const out = parseVSpec(sendspec, this.size, 'sendspec', 'Alltoallv');
+    const into = parseVSpec(recvspec, this.size, 'recvspec', 'Alltoallv');
+    copyBlock(into.block(this.rank), out.block(this.rank), 'Alltoallv');
+    await alltoallv(this.#call(), out, into);
   }
 
   /** Reduces `sendbuf` (size blocks of recvbuf.length elements) and leaves block `rank` of the result in `recvbuf`. */
@@ -937,19 +497,9 @@ export class Comm {
       throw new MPIError('ERR_MPI_COUNT', `Reduce_scatter: recvbuf has ${recvbuf.length} elements, ${counts[this.rank]} needed`);
     }
     op.checkTyped(whole);
-    const work = whole.slice() as TypedArray;
-    const displs = prefix(counts);
-    if (size > 1) {
-      const tag = this.#nextTag();
-      if (op.commute && op.splitUnit > 0 && counts.every((c) => c % op.splitUnit === 0)) {
-        await this.#ringReduceScatter(work, op, tag, 1, counts);
-      } else {
-        await this.#reduceTypedTree(work, op, 0, tag);
-        await this.#bcastPlain(work, 0, tag);
-      }
-    }
-    const mine = work.subarray(displs[this.rank]!, displs[this.rank]! + counts[this.rank]!);
-    recvbuf.set(mine as never, 0);
+    const work = new Blocks(whole.slice() as TypedArray, counts);
+    if (size > 1) await reduceScatterTyped(this.#call(), work, op);
+    recvbuf.set(work.block(this.rank) as never, 0);
   }
 
   /** Inclusive prefix reduction of typed arrays. */
@@ -960,6 +510,21 @@ export class Comm {
   /** Exclusive prefix reduction of typed arrays (rank 0's recvbuf is left as it is). */
   async Exscan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
     await this.#scanTyped(sendbuf, recvbuf, op, true);
+  }
+
+  async #scanTyped(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op, exclusive: boolean): Promise<void> {
+    const what = exclusive ? 'Exscan' : 'Scan';
+    this.#use();
+    validateOp(op);
+    validateTyped(recvbuf, 'recvbuf');
+    const own = sendbuf === IN_PLACE ? recvbuf.slice() as TypedArray : sendbuf;
+    validateTyped(own, 'sendbuf');
+    checkMatching(what, recvbuf, own);
+    op.checkTyped(own);
+    if (!exclusive && own !== recvbuf) recvbuf.set(own as never);
+    if (this.size === 1) return;
+    const call = this.#call();
+    await scanDoubling(call, typedValues(call, op, own, what), own.slice() as TypedArray, recvbuf, !exclusive);
   }
 
   // nonblocking collectives: the blocking ones are already asynchronous; these wrap them in a Request.
@@ -984,19 +549,11 @@ export class Comm {
    */
   async createCart(dims: readonly number[], opts: { periods?: readonly boolean[]; reorder?: boolean } = {}): Promise<CartComm | null> {
     this.#use();
-    if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new MPIError('ERR_MPI_ARG', 'createCart: dims must be positive integers (MPI.computeDims fills in zeros)');
-    }
-    const periods = opts.periods ?? dims.map(() => false);
-    if (!Array.isArray(periods) || periods.length !== dims.length || !periods.every((p) => typeof p === 'boolean')) {
-      throw new MPIError('ERR_MPI_ARG', `createCart: periods must be ${dims.length} booleans`);
-    }
-    const cells = dims.reduce((a, b) => a * b, 1);
-    if (cells > this.size) throw new MPIError('ERR_MPI_ARG', `createCart: a ${dims.join('×')} grid needs ${cells} ranks, this communicator has ${this.size}`);
-    const sub = await this.split(this.rank < cells ? 0 : UNDEFINED, this.rank);
+    const shape = cartShape(dims, opts.periods, this.size);
+    const sub = await this.split(this.rank < shape.cells ? 0 : UNDEFINED, this.rank);
     if (sub === null) return null;
     const { world, ranks } = sub[kInternals]();
-    return new CartComm(world, sub.contextId, ranks, sub.rank, dims, periods);
+    return new CartComm(world, sub.contextId, ranks, sub.rank, shape.dims, shape.periods);
   }
 
   /**
@@ -1022,9 +579,7 @@ export class Comm {
     }
     if (!Number.isInteger(key)) throw new MPIError('ERR_MPI_ARG', `split: key must be an integer, not ${String(key)}`);
     const entries = await this.allgather([color ?? UNDEFINED, key, world.nextContextId] as const);
-    const contextId = Math.max(...entries.map((e) => e[2]));
-    if (contextId >= MAX_CONTEXTS) throw new MPIError('ERR_MPI_COMM', `out of communicator context ids (${MAX_CONTEXTS})`);
-    world.nextContextId = contextId + 1;
+    const contextId = this.#takeContext(world, Math.max(...entries.map((e) => e[2])));
     const mine = color ?? UNDEFINED;
     if (mine === UNDEFINED) return null;
     const members = entries
@@ -1038,9 +593,7 @@ export class Comm {
   /** A new communicator with the same ranks and a context of its own. Collective. */
   async dup(): Promise<Comm> {
     const world = this.#use();
-    const contextId = await this.allreduce(world.nextContextId, MAX);
-    if (contextId >= MAX_CONTEXTS) throw new MPIError('ERR_MPI_COMM', `out of communicator context ids (${MAX_CONTEXTS})`);
-    world.nextContextId = contextId + 1;
+    const contextId = this.#takeContext(world, await this.allreduce(world.nextContextId, MAX));
     return new Comm(world, contextId, this.#ranks, this.rank);
   }
 
@@ -1081,15 +634,25 @@ export class Comm {
     return world;
   }
 
-  #nextTag(): bigint {
+  #nextTag(): number {
     const tag = this.#seq;
-    this.#seq = (this.#seq + 1) & 0x7fffff;
-    return BigInt(tag);
+    this.#seq = nextSequence(tag);
+    return tag;
   }
 
-  #checkRank(rank: unknown, what: string): asserts rank is number {
+  /**
+   * A new communicator's context id: the largest next-free id among its ranks (so unique among the
+   * communicators they share), and this process's next-free id moves past it.
+   */
+  #takeContext(world: World, contextId: number): number {
+    if (contextId >= MAX_CONTEXTS) throw new MPIError('ERR_MPI_COMM', `out of communicator context ids (${MAX_CONTEXTS})`);
+    world.nextContextId = contextId + 1;
+    return contextId;
+  }
+
+  #checkRank(rank: unknown, what: string, code: 'ERR_MPI_RANK' | 'ERR_MPI_ROOT' = 'ERR_MPI_RANK'): asserts rank is number {
     if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new MPIError('ERR_MPI_RANK', `${what} ${String(rank)} is not a rank of this communicator (0 ... ${this.size - 1})`);
+      throw new MPIError(code, `${what} ${String(rank)} is not a rank of this communicator (0 ... ${this.size - 1})`);
     }
   }
 
@@ -1105,9 +668,7 @@ export class Comm {
   }
 
   #checkRoot(root: unknown): asserts root is number {
-    if (typeof root !== 'number' || !Number.isInteger(root) || root < 0 || root >= this.size) {
-      throw new MPIError('ERR_MPI_ROOT', `root ${String(root)} is not a rank of this communicator (0 ... ${this.size - 1})`);
-    }
+    this.#checkRank(root, 'root', 'ERR_MPI_ROOT');
   }
 
   #checkTag(tag: unknown, any: boolean): asserts tag is number {
@@ -1117,464 +678,24 @@ export class Comm {
     }
   }
 
-  /** The UCX tag and mask a receive for (source, tag) matches with. */
-  #match(source: number, tag: number): [bigint, bigint] {
-    let ucxTag = this.#p2p;
-    let mask = FULL;
-    if (source === ANY_SOURCE) mask &= ~SRC_FIELD;
-    else ucxTag |= this.#srcBits[source]!;
-    if (tag === ANY_TAG) mask &= ~TAG_FIELD;
-    else ucxTag |= BigInt(tag);
-    return [ucxTag, mask];
-  }
-
-  /** tagSend to a rank of this communicator, connecting first if needed (sends queued on the connect keep their order). */
-  #send(dest: number, data: Data, tag: bigint, sync = false): Promise<void> {
-    const world = this.#world!;
-    const endpoint = world.endpoint(this.#ranks[dest]!);
-    const what = `send to rank ${dest}`;
-    if (endpoint instanceof Endpoint) {
-      return endpoint.tagSend(data, tag, sync ? { sync } : undefined).catch((error: unknown) => { throw world.mapError(error, what); });
-    }
-    return endpoint.then((ep) => ep.tagSend(data, tag, sync ? { sync } : undefined)).catch((error: unknown) => { throw world.mapError(error, what); });
-  }
-
-  /** Receives into `into`; resolves with the message's length and UCX tag (so its source and user tag). */
-  #recvInto(into: Data, tag: bigint, mask: bigint, signal: AbortSignal | undefined, what: string): Promise<{ length: number; tag: bigint }> {
-    const world = this.#world!;
-    return world.worker.tagRecv(into, tag, mask, signal ? { signal } : undefined)
-      .catch((error: unknown) => { throw world.mapError(error, what); });
-  }
-
-  #sendBuffer(buf: Data, dest: number, tag: number, sync: boolean): Promise<void> {
-    try {
-      validateData(buf, 'buf');
-      this.#checkDest(dest);
-      this.#checkTag(tag, false);
-      if (dest === PROC_NULL) return Promise.resolve();
-      return this.#send(dest, buf, this.#p2p | this.#srcBits[this.rank]! | BigInt(tag), sync);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  #recvBuffer(buf: Data, source: number, tag: number, signal: AbortSignal | undefined): Promise<Status> {
-    try {
-      this.#use();
-      validateData(buf, 'buf');
-      this.#checkSource(source);
-      this.#checkTag(tag, true);
-      if (source === PROC_NULL) return Promise.resolve(new Status(PROC_NULL, ANY_TAG, 0));
-      const [ucxTag, mask] = this.#match(source, tag);
-      return this.#recvInto(buf, ucxTag, mask, signal, 'Recv').then(
-        (r) => new Status(Number((r.tag & SRC_FIELD) >> SRC_SHIFT), Number(r.tag & TAG_FIELD), r.length));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** Sends an encoded object: one message if small, else a header and the bytes as a second (bulk) message. */
-  #sendWire(dest: number, wire: Wire, tag: bigint, sync = false): Promise<void> {
-    if (wire.head[1] === OBJ_INLINE) return this.#send(dest, wire.whole ?? Buffer.concat([wire.head, wire.body]), tag, sync);
-    // The bulk message is tagged with a per-destination sequence number, so the receiver can ask for exactly it.
-    const seq = this.#bulkSeq[dest]!;
-    this.#bulkSeq[dest] = (seq + 1) & 0x7fffff;
-    const head = Buffer.from(wire.head);
-    head.writeUInt32LE(this.rank, 8);
-    head.writeUInt32LE(seq, 16);
-    const ctx = tag & ~((1n << CTX_SHIFT) - 1n);
-    const bulkTag = ctx | BULK | this.#srcBits[this.rank]! | BigInt(seq);
-    return Promise.all([this.#send(dest, head, tag), this.#send(dest, wire.body, bulkTag, sync)]).then(() => undefined);
-  }
-
-  /** Receives an encoded object matching (tag, mask); `source`: the sender, when known (else read from the header). */
-  async #recvWire(tag: bigint, mask: bigint, signal: AbortSignal | undefined, what: string): Promise<Wire> {
-    const world = this.#world!;
-    const scratch = Buffer.allocUnsafe(OBJ_INLINE_MAX);
-    // The header says how long the message is (and, for ANY_SOURCE, who sent it).
-    try {
-      await world.worker.tagRecv(scratch, tag, mask, signal ? { signal } : undefined);
-    } catch (error) {
-      throw world.mapError(error, what);
-    }
-    if (scratch[0] !== OBJ_MAGIC || (scratch[1] !== OBJ_INLINE && scratch[1] !== OBJ_BULK)) {
-      throw new MPIError('ERR_MPI_TYPE', `${what}: the message is not an object message (sent with Send? receive it with Recv)`);
-    }
-    const length = scratch.readUInt32LE(4);
-    if (scratch[1] === OBJ_INLINE) {
-      const whole = scratch.subarray(0, OBJ_HEADER + length);
-      return { head: whole.subarray(0, OBJ_HEADER), body: whole.subarray(OBJ_HEADER), whole };
-    }
-    const head = Buffer.from(scratch.subarray(0, OBJ_HEADER));
-    const source = head.readUInt32LE(8);
-    const seq = head.readUInt32LE(16);
-    const ctx = tag & ~((1n << CTX_SHIFT) - 1n);
-    const body = Buffer.allocUnsafe(length);
-    try {
-      await world.worker.tagRecv(body, ctx | BULK | (BigInt(source) << SRC_SHIFT) | BigInt(seq));
-    } catch (error) {
-      throw world.mapError(error, what);
-    }
-    return { head, body, whole: null };
-  }
-
-  async #recvObject(source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
-    this.#use();
-    this.#checkSource(source);
-    this.#checkTag(tag, true);
-    if (source === PROC_NULL) return [null, new Status(PROC_NULL, ANY_TAG, 0)];
-    const [ucxTag, mask] = this.#match(source, tag);
-    const wire = await this.#recvWire(ucxTag, mask, signal, 'recv');
-    const st = new Status(wire.head.readUInt32LE(8), wire.head.readUInt32LE(12), wire.body.length);
-    return [decodeObject(wire.body), st];
-  }
-
-  // collective point-to-point: on the collective context, tagged with the call's sequence number
-
-  #csend(dest: number, data: Data, tag: bigint): Promise<void> {
-    return this.#send(dest, data, this.#coll | this.#srcBits[this.rank]! | tag);
-  }
-
-  /** Receives exactly into.byteLength bytes from `source`, or rejects with ERR_MPI_COUNT. */
-  #crecv(source: number, into: Data, tag: bigint, what: string): Promise<void> {
-    return this.#recvInto(into, this.#coll | this.#srcBits[source]! | tag, FULL, undefined, what).then(
-      (r) => {
-        if (r.length !== byteLength(into)) {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent ${r.length} bytes where ${byteLength(into)} were expected (buffer sizes differ between ranks)`);
-        }
-      },
-      (error: unknown) => {
-        if (error instanceof MPIError && error.code === 'ERR_MPI_TRUNCATE') {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent more than the ${byteLength(into)} bytes expected (buffer sizes differ between ranks)`, { cause: error });
-        }
-        throw error;
-      });
-  }
-
-  /** A receive whose length does not matter (barrier). */
-  #crecvRaw(source: number, into: Data, tag: bigint): Promise<unknown> {
-    const world = this.#world!;
-    return world.worker.tagRecv(into, this.#coll | this.#srcBits[source]! | tag).catch((error: unknown) => { throw world.mapError(error, 'barrier'); });
-  }
-
-  #crecvWire(source: number, tag: bigint): Promise<Wire> {
-    return this.#recvWire(this.#coll | this.#srcBits[source]! | tag, FULL, undefined, 'collective');
-  }
-
-  #sendValue(dest: number, value: unknown, tag: bigint): Promise<void> {
-    return this.#sendWire(dest, encodeObject(value, this.rank, 0), this.#coll | this.#srcBits[this.rank]! | tag);
-  }
-
-  async #recvValue(source: number, tag: bigint): Promise<unknown> {
-    return decodeObject((await this.#crecvWire(source, tag)).body);
-  }
-
-  async #reduceValues(obj: unknown, op: Op, root: number, tag: bigint): Promise<unknown> {
-    const size = this.size;
-    const vr = (this.rank - root + size) % size;
-    let acc = obj;
-    for (let mask = 1; mask < size; mask <<= 1) {
-      if ((vr & mask) === 0) {
-        const child = vr | mask;
-        if (child < size) acc = op.apply(acc, await this.#recvValue((child + root) % size, tag));
-      } else {
-        await this.#sendValue((vr - mask + root) % size, acc, tag);
-        return null;
-      }
-    }
-    return acc;
-  }
-
-  async #scanValues(obj: unknown, op: Op, exclusive: boolean): Promise<unknown> {
-    this.#use();
-    validateOp(op);
-    if (this.size === 1) return exclusive ? null : obj;
-    const tag = this.#nextTag();
-    const rank = this.rank;
-    let partial: unknown = obj;
-    let result: unknown = exclusive ? null : obj;
-    let have = !exclusive;
-    for (let mask = 1; mask < this.size; mask <<= 1) {
-      const partner = rank ^ mask;
-      if (partner >= this.size) continue;
-      const [other] = await Promise.all([this.#recvValue(partner, tag), this.#sendValue(partner, partial, tag)]);
-      if (partner < rank) {
-        partial = op.apply(other, partial);
-        result = have ? op.apply(other, result) : other;
-        have = true;
-      } else {
-        partial = op.apply(partial, other);
-      }
-    }
-    return result;
-  }
-
-  /** Binomial-tree reduction of `acc` (every rank's contribution, same length) into the tree root's `acc`. */
-  async #reduceTypedTree(acc: TypedArray, op: Op, root: number, tag: bigint): Promise<void> {
-    const size = this.size;
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    // Children in ascending order cover the relative ranks right after ours; all receives are posted at once,
-    // and combined in that order as they complete: acc = acc op child1 op child2 ...
-    const ordered = children.slice().reverse();
-    const scratch = ordered.map(() => typedLike(acc, acc.length));
-    const received = ordered.map((child, i) => this.#crecv((child + root) % size, scratch[i]!, tag, 'Reduce'));
-    for (let i = 0; i < ordered.length; i++) {
-      await received[i];
-      op.reduceInto(acc, scratch[i]!, false);
-    }
-    if (parent >= 0) await this.#csend((parent + root) % size, acc, tag);
-  }
-
-  /** Binomial broadcast inside another collective (same tag). */
-  async #bcastPlain(buf: TypedArray, root: number, tag: bigint): Promise<void> {
-    const size = this.size;
-    const vr = (this.rank - root + size) % size;
-    const { parent, children } = lowbitTree(vr, size);
-    if (parent >= 0) await this.#crecv((parent + root) % size, buf, tag, 'Bcast');
-    await Promise.all(children.map((child) => this.#csend((child + root) % size, buf, tag)));
-  }
-
-  /**
-   * Rabenseifner's allreduce for a power-of-two size (commutative ops): reduce-scatter by recursive halving,
-   * then allgather by recursive doubling: 2 log2(size) steps, each moving half the data of the one before.
-   */
-  async #rabenseifner(buf: TypedArray, op: Op, tag: bigint, unit: number): Promise<void> {
-    const size = this.size;
-    const rank = this.rank;
-    const counts = equalCounts(buf.length, size, unit);
-    const displs = prefix(counts);
-    const span = (lo: number, hi: number): TypedArray => buf.subarray(displs[lo]!, hi === size ? buf.length : displs[hi]!) as TypedArray;
-    const tmp = typedLike(buf, Math.ceil(buf.length / 2) + size);
-    // A step never writes what an earlier step sent, so sends complete in the background: only receives
-    // are on the critical path (a rendezvous send's completion costs the sender another wake-up).
-    const sends: Promise<void>[] = [];
-    let lo = 0;
-    let hi = size;
-    for (let distance = size >> 1; distance >= 1; distance >>= 1) {
-      const partner = rank ^ distance;
-      const mid = (lo + hi) >> 1;
-      const [keepLo, keepHi, sendLo, sendHi] = (rank & distance) === 0 ? [lo, mid, mid, hi] : [mid, hi, lo, mid];
-      const keep = span(keepLo, keepHi);
-      const incoming = tmp.subarray(0, keep.length) as TypedArray;
-      sends.push(this.#csend(partner, span(sendLo, sendHi), tag));
-      await this.#crecv(partner, incoming, tag, 'Allreduce');
-      op.reduceInto(keep, incoming, false);
-      lo = keepLo;
-      hi = keepHi;
-    }
-    for (let distance = 1; distance < size; distance <<= 1) {
-      const partner = rank ^ distance;
-      const width = hi - lo;
-      const theirLo = lo ^ distance;
-      sends.push(this.#csend(partner, span(lo, hi), tag));
-      await this.#crecv(partner, span(theirLo, theirLo + width), tag, 'Allreduce');
-      lo = Math.min(lo, theirLo);
-      hi = lo + 2 * width;
-    }
-    await Promise.all(sends);
-  }
-
-  async #recursiveDoubling(buf: TypedArray, op: Op, tag: bigint): Promise<void> {
-    const size = this.size;
-    const rank = this.rank;
-    const tmp = typedLike(buf, buf.length);
-    let pof2 = 1;
-    while (pof2 * 2 <= size) pof2 *= 2;
-    const rem = size - pof2;
-    let newrank: number;
-    if (rank < 2 * rem) {
-      if (rank % 2 === 0) {
-        await this.#csend(rank + 1, buf, tag);
-        newrank = -1;
-      } else {
-        await this.#crecv(rank - 1, tmp, tag, 'Allreduce');
-        op.reduceInto(buf, tmp, true);
-        newrank = rank >> 1;
-      }
-    } else {
-      newrank = rank - rem;
-    }
-    if (newrank >= 0) {
-      for (let mask = 1; mask < pof2; mask <<= 1) {
-        const newdst = newrank ^ mask;
-        const dst = newdst < rem ? newdst * 2 + 1 : newdst + rem;
-        await Promise.all([this.#csend(dst, buf, tag), this.#crecv(dst, tmp, tag, 'Allreduce')]);
-        op.reduceInto(buf, tmp, dst < rank);
-      }
-    }
-    if (rank < 2 * rem) {
-      if (rank % 2 === 1) await this.#csend(rank - 1, buf, tag);
-      else await this.#crecv(rank + 1, buf, tag, 'Allreduce');
-    }
-  }
-
-  /**
-   * Ring reduce-scatter over blocks of `buf` (commutative ops). Afterwards block (rank + shift) % size holds the
-   * full reduction (shift 0: the block after this rank's, as the ring allgather expects; shift... see callers).
-   */
-  async #ringReduceScatter(buf: TypedArray, op: Op, tag: bigint, mode: 0 | 1, counts = equalCounts(buf.length, this.size)): Promise<void> {
-    const size = this.size;
-    const displs = prefix(counts);
-    const right = (this.rank + 1) % size;
-    const left = (this.rank - 1 + size) % size;
-    const tmp = typedLike(buf, Math.max(...counts));
-    // mode 0: this rank ends with block rank + 1 (the ring allgather starts from there); mode 1: with block rank.
-    const base = mode === 0 ? 0 : -1;
-    // The block sent at one step is not written at the next (size > 2): sends complete in the background.
-    const sends: Promise<void>[] = [];
-    for (let step = 0; step < size - 1; step++) {
-      const sendBlock = ((this.rank - step + base) % size + 2 * size) % size;
-      const recvBlock = ((this.rank - step - 1 + base) % size + 2 * size) % size;
-      const incoming = tmp.subarray(0, counts[recvBlock]!) as TypedArray;
-      const sent = this.#csend(right, buf.subarray(displs[sendBlock]!, displs[sendBlock]! + counts[sendBlock]!), tag);
-      if (size === 2) await sent;
-      else sends.push(sent);
-      await this.#crecv(left, incoming, tag, 'Allreduce');
-      op.reduceInto(buf.subarray(displs[recvBlock]!, displs[recvBlock]! + counts[recvBlock]!) as TypedArray, incoming, false);
-    }
-    await Promise.all(sends);
-  }
-
-  /** Ring allgather of the blocks after #ringReduceScatter(mode 0): block (rank + 1) % size is complete here. */
-  async #ringAllgather(buf: TypedArray, tag: bigint, counts: readonly number[]): Promise<void> {
-    const size = this.size;
-    const displs = prefix(counts);
-    const right = (this.rank + 1) % size;
-    const left = (this.rank - 1 + size) % size;
-    const sends: Promise<void>[] = [];
-    for (let step = 0; step < size - 1; step++) {
-      const sendBlock = (this.rank - step + 1 + size) % size;
-      const recvBlock = (this.rank - step + size) % size;
-      sends.push(this.#csend(right, buf.subarray(displs[sendBlock]!, displs[sendBlock]! + counts[sendBlock]!), tag));
-      await this.#crecv(left, buf.subarray(displs[recvBlock]!, displs[recvBlock]! + counts[recvBlock]!), tag, 'Allreduce');
-    }
-    await Promise.all(sends);
-  }
-
-  async #scanTyped(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op, exclusive: boolean): Promise<void> {
-    this.#use();
-    validateOp(op);
-    validateTyped(recvbuf, 'recvbuf');
-    const own = sendbuf === IN_PLACE ? recvbuf.slice() as TypedArray : sendbuf;
-    validateTyped(own, 'sendbuf');
-    if (own.length !== recvbuf.length || own.constructor !== recvbuf.constructor) {
-      throw new MPIError('ERR_MPI_COUNT', `${exclusive ? 'Exscan' : 'Scan'}: recvbuf ${recvbuf.constructor.name}(${recvbuf.length}) does not match sendbuf ${own.constructor.name}(${own.length})`);
-    }
-    op.checkTyped(own);
-    if (!exclusive && own !== recvbuf) recvbuf.set(own as never);
-    if (this.size === 1) return;
-    const tag = this.#nextTag();
-    const rank = this.rank;
-    const partial = own.slice() as TypedArray;
-    const tmp = typedLike(own, own.length);
-    let have = !exclusive;
-    for (let mask = 1; mask < this.size; mask <<= 1) {
-      const partner = rank ^ mask;
-      if (partner >= this.size) continue;
-      await Promise.all([this.#csend(partner, partial, tag), this.#crecv(partner, tmp, tag, exclusive ? 'Exscan' : 'Scan')]);
-      if (partner < rank) {
-        op.reduceInto(partial, tmp, true);
-        if (have) op.reduceInto(recvbuf, tmp, true);
-        else recvbuf.set(tmp as never);
-        have = true;
-      } else {
-        op.reduceInto(partial, tmp, false);
-      }
-    }
+  /** A collective call on this communicator: the collective channel, with the call's sequence number as its tag. */
+  #call(): CollectiveCall {
+    return new CollectiveCall(this.#coll!, this.#nextTag());
   }
 }
 
-type AllreduceAlgorithm = 'recursive-doubling' | 'ring' | 'rabenseifner' | 'reduce-bcast';
-
-/**
- * Which allreduce for typed arrays: recursive doubling for small buffers (fewest steps); for large ones
- * Rabenseifner's on power-of-two sizes, else the ring (both move 2(p-1)/p of the data per rank).
- * NODE_UCX_MPI_ALLREDUCE=recursive-doubling|ring|rabenseifner|reduce-bcast overrides (for tuning and comparisons).
- */
-function allreduceAlgorithm(bytes: number, length: number, size: number, unit: number): AllreduceAlgorithm {
-  const forced = process.env.NODE_UCX_MPI_ALLREDUCE;
-  const pow2 = (size & (size - 1)) === 0;
-  if (forced === 'reduce-bcast') return 'reduce-bcast';
-  // Ops that must see whole buffers, and buffers of fewer items than ranks, are not split into blocks.
-  if (forced === 'recursive-doubling' || unit === 0 || length < size * unit) return 'recursive-doubling';
-  if (forced === 'ring') return 'ring';
-  if (forced === 'rabenseifner' && pow2) return 'rabenseifner';
-  if (bytes < RING_ALLREDUCE_MIN) return 'recursive-doubling';
-  return pow2 ? 'rabenseifner' : 'ring';
-}
-
-/** The number of relative ranks a binomial-tree node at `vr` covers (its lowest set bit; the root covers all). */
-function lowestSpan(vr: number, size: number): number {
-  if (vr === 0) {
-    let span = 1;
-    while (span < size) span *= 2;
-    return span;
-  }
-  return vr & -vr;
-}
-
-/** `length` elements in `parts` nearly equal blocks, each a multiple of `unit` elements (but for the remainder). */
-function equalCounts(length: number, parts: number, unit = 1): number[] {
-  const step = Math.max(1, unit);
-  const items = Math.floor(length / step);
-  const base = Math.floor(items / parts);
-  const extra = items % parts;
-  const counts = Array.from({ length: parts }, (_, i) => (base + (i < extra ? 1 : 0)) * step);
-  counts[parts - 1]! += length - items * step;
-  return counts;
-}
-
-function prefix(counts: readonly number[]): number[] {
-  const displs: number[] = [];
-  let sum = 0;
-  for (const c of counts) {
-    displs.push(sum);
-    sum += c;
-  }
-  return displs;
-}
-
+/** Whether a receive failed because its own signal aborted it (cancel()), not for another reason. */
 function isCancellation(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted && error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
 }
 
-
-// Set by the runtime: how comm.abort() ends the job.
+// Set by the runtime (index.ts): how comm.abort() ends the job.
 let abortJob: (code: number, reason: string) => Promise<never> = (code) => process.exit(code);
 export function setAbortHandler(handler: (code: number, reason: string) => Promise<never>): void {
   abortJob = handler;
 }
 
-/** MPI_Dims_create: `dims` (or `ndims` zeros) with every 0 filled so that the product is `nnodes`, as even as possible, larger first. */
-export function computeDims(nnodes: number, dims: number | readonly number[]): number[] {
-  const out = typeof dims === 'number' ? new Array<number>(dims).fill(0) : [...dims];
-  if (!Number.isInteger(nnodes) || nnodes < 1 || !out.every((d) => Number.isInteger(d) && d >= 0) || out.length === 0) {
-    throw new MPIError('ERR_MPI_ARG', 'computeDims: nnodes must be a positive integer, dims non-negative integers');
-  }
-  const fixed = out.filter((d) => d > 0).reduce((a, b) => a * b, 1);
-  const free = out.filter((d) => d === 0).length;
-  if (nnodes % fixed !== 0) throw new MPIError('ERR_MPI_ARG', `computeDims: ${nnodes} nodes do not divide by the fixed dimensions (${fixed})`);
-  if (free === 0) {
-    if (fixed !== nnodes) throw new MPIError('ERR_MPI_ARG', `computeDims: the dimensions make ${fixed} nodes, not ${nnodes}`);
-    return out;
-  }
-  // Prime factors, largest first, each onto the currently smallest free dimension: as even as possible.
-  const factors: number[] = [];
-  let rest = nnodes / fixed;
-  for (let p = 2; p * p <= rest; p++) while (rest % p === 0) { factors.push(p); rest /= p; }
-  if (rest > 1) factors.push(rest);
-  const fill = new Array<number>(free).fill(1);
-  for (const factor of factors.sort((a, b) => b - a)) {
-    fill.sort((a, b) => a - b);
-    fill[0]! *= factor;
-  }
-  fill.sort((a, b) => b - a);
-  let next = 0;
-  return out.map((d) => (d === 0 ? fill[next++]! : d));
-}
-
-/** A communicator with a Cartesian topology (Comm.createCart). */
+/** A communicator with a Cartesian topology (Comm.createCart); the grid arithmetic is topology.ts's. */
 export class CartComm extends Comm {
   readonly dims: readonly number[];
   readonly periods: readonly boolean[];
@@ -1592,47 +713,13 @@ export class CartComm extends Comm {
   get ndim(): number { return this.dims.length; }
 
   /** The coordinates of a rank of this communicator. */
-  getCoords(rank: number): number[] {
-    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) throw new MPIError('ERR_MPI_RANK', `getCoords: ${String(rank)} is not a rank of this grid`);
-    const coords = new Array<number>(this.dims.length);
-    for (let i = this.dims.length - 1; i >= 0; i--) {
-      coords[i] = rank % this.dims[i]!;
-      rank = Math.floor(rank / this.dims[i]!);
-    }
-    return coords;
-  }
+  getCoords(rank: number): number[] { return cartCoords(this, rank); }
 
   /** The rank at these coordinates; periodic dimensions wrap, others must be in range. */
-  getCartRank(coords: readonly number[]): number {
-    if (!Array.isArray(coords) || coords.length !== this.dims.length || !coords.every(Number.isInteger)) {
-      throw new MPIError('ERR_MPI_ARG', `getCartRank: coords must be ${this.dims.length} integers`);
-    }
-    let rank = 0;
-    for (let i = 0; i < this.dims.length; i++) {
-      let c = coords[i]!;
-      const d = this.dims[i]!;
-      if (this.periods[i]) c = ((c % d) + d) % d;
-      else if (c < 0 || c >= d) throw new MPIError('ERR_MPI_RANK', `getCartRank: coordinate ${c} is outside non-periodic dimension ${i} (0…${d - 1})`);
-      rank = rank * d + c;
-    }
-    return rank;
-  }
+  getCartRank(coords: readonly number[]): number { return cartRank(this, coords); }
 
   /** [source, dest] for a shift by `disp` along `direction`: PROC_NULL past a non-periodic edge. */
-  shift(direction: number, disp: number): [number, number] {
-    if (!Number.isInteger(direction) || direction < 0 || direction >= this.dims.length) {
-      throw new MPIError('ERR_MPI_ARG', `shift: direction must be 0…${this.dims.length - 1}`);
-    }
-    if (!Number.isInteger(disp)) throw new MPIError('ERR_MPI_ARG', 'shift: disp must be an integer');
-    const neighbour = (delta: number): number => {
-      const coords = [...this.coords];
-      coords[direction]! += delta;
-      const d = this.dims[direction]!;
-      if (!this.periods[direction] && (coords[direction]! < 0 || coords[direction]! >= d)) return PROC_NULL;
-      return this.getCartRank(coords);
-    };
-    return [neighbour(-disp), neighbour(disp)];
-  }
+  shift(direction: number, disp: number): [number, number] { return cartShift(this, this.coords, direction, disp); }
 
   // mpi4py spellings
   Get_dim(): number { return this.ndim; }

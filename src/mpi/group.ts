@@ -1,9 +1,7 @@
 // MPI groups, as mpi4py's MPI.Group: an ordered set of processes. A group is plain data (the
 // processes' world ranks in group order); only Comm.create() turns one into a communicator.
+import { UNDEFINED } from './constants.js';
 import { MPIError } from './errors.js';
-
-/** MPI_UNDEFINED, as in comm.ts (a rank that is not in the group). */
-const UNDEFINED = -32766;
 
 /** Group.compare() results (MPI_IDENT, MPI_SIMILAR, MPI_UNEQUAL). */
 export const IDENT = 0;

@@ -16,9 +16,11 @@ import { Request } from './request.js';
 import { World } from './world.js';
 import type { ProgressMode, ErrorHandling } from '../index.js';
 
-export {
-  Comm, CartComm, computeDims, ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, MAX_RANKS, MAX_CONTEXTS, IN_PLACE, type InPlace, type VSpec,
-} from './comm.js';
+export { Comm, CartComm } from './comm.js';
+export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
+export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
+export { computeDims } from './topology.js';
+export type { VSpec } from './vspec.js';
 export {
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,
 } from './op.js';
@@ -204,4 +206,4 @@ function jobAbort(code: number, reason: string): void {
 }
 
 /** mpi4py spelling of computeDims. */
-export { computeDims as Compute_dims } from './comm.js';
+export { computeDims as Compute_dims } from './topology.js';

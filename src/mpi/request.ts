@@ -1,4 +1,5 @@
 // Request (a nonblocking operation in flight) and Status (what a receive got).
+import { ANY_SOURCE, ANY_TAG, UNDEFINED } from './constants.js';
 import { MPIError } from './errors.js';
 
 export class Status {
@@ -10,7 +11,7 @@ export class Status {
   cancelled: boolean;
   error: MPIError | null;
 
-  constructor(source = -1, tag = -1, count = 0, cancelled = false, error: MPIError | null = null) {
+  constructor(source = ANY_SOURCE, tag = ANY_TAG, count = 0, cancelled = false, error: MPIError | null = null) {
     this.source = source;
     this.tag = tag;
     this.count = count;
@@ -20,10 +21,10 @@ export class Status {
 
   getSource(): number { return this.source; }
   getTag(): number { return this.tag; }
-  /** Elements received: bytes / `itemBytes` (a typed array's BYTES_PER_ELEMENT); -1 (MPI_UNDEFINED) if it does not divide. */
+  /** Elements received: bytes / `itemBytes` (a typed array's BYTES_PER_ELEMENT); UNDEFINED if it does not divide. */
   getCount(itemBytes: number | { BYTES_PER_ELEMENT: number } = 1): number {
     const size = typeof itemBytes === 'number' ? itemBytes : itemBytes.BYTES_PER_ELEMENT;
-    return this.count % size === 0 ? this.count / size : -32766;
+    return this.count % size === 0 ? this.count / size : UNDEFINED;
   }
   isCancelled(): boolean { return this.cancelled; }
 }

@@ -6,6 +6,7 @@
 import { Endpoint, type Data, type MemoryHandle, type RemoteKey } from '../index.js';
 import { kInternals, type Comm } from './comm.js';
 import { MPIError } from './errors.js';
+import { byteLength, typedLike } from './buffers.js';
 import { Op, SUM, BAND, BOR, BXOR, REPLACE, NO_OP, isTypedArray, type TypedArray } from './op.js';
 import type { World } from './world.js';
 
@@ -37,10 +38,6 @@ const ATOMIC_OPS = new Map<Op, 'add' | 'and' | 'or' | 'xor' | 'swap'>([[SUM, 'ad
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
-}
-
-function bytesOf(data: Data): number {
-  return ArrayBuffer.isView(data) ? data.byteLength : data.length;
 }
 
 export class Win {
@@ -111,7 +108,7 @@ export class Win {
   /** Writes `origin` into `targetRank`'s window at `targetDisp` × dispUnit. Complete after flush/unlock/fence. */
   put(origin: Data, targetRank: number, targetDisp = 0): Promise<void> {
     try {
-      const [peer, address] = this.#target(targetRank, targetDisp, bytesOf(origin), 'put');
+      const [peer, address] = this.#target(targetRank, targetDisp, byteLength(origin), 'put');
       return peer.endpoint.put(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
     } catch (error) {
       return Promise.reject(error);
@@ -121,7 +118,7 @@ export class Win {
   /** Reads from `targetRank`'s window at `targetDisp` × dispUnit into `origin`. */
   get(origin: Data, targetRank: number, targetDisp = 0): Promise<void> {
     try {
-      const [peer, address] = this.#target(targetRank, targetDisp, bytesOf(origin), 'get');
+      const [peer, address] = this.#target(targetRank, targetDisp, byteLength(origin), 'get');
       return peer.endpoint.get(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
     } catch (error) {
       return Promise.reject(error);
@@ -152,7 +149,7 @@ export class Win {
       return;
     }
     await this.#withAccumulateLock(peer, async () => {
-      const current = new (origin.constructor as new (length: number) => TypedArray)(origin.length);
+      const current = typedLike(origin, origin.length);
       await peer.endpoint.get(current, address, peer.data);
       op.reduceInto(current, origin, false);
       await peer.endpoint.put(current, address, peer.data);

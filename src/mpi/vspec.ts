@@ -1,0 +1,116 @@
+// Block layouts of collective buffers: one block per rank, as counts and displacements. The
+// v-collectives take them from the caller as mpi4py's [buf, counts, displs]; the equal-block
+// collectives and the blockwise reduction algorithms compute them. Pure.
+import { IN_PLACE, type InPlace } from './constants.js';
+import { MPIError } from './errors.js';
+import { bytes, validateHost } from './buffers.js';
+import type { TypedArray } from './op.js';
+
+/**
+ * A buffer split into one block per rank, as mpi4py's `[buf, counts, displs]`: block i is `counts[i]`
+ * elements of `buf` starting at element `displs[i]` (default: the blocks back to back). Elements are
+ * the typed array's; a Buffer, Uint8Array or DataView counts bytes.
+ */
+export type VSpec = readonly [buf: ArrayBufferView, counts: readonly number[], displs?: readonly number[]];
+
+/** `buf` cut into blocks: block i is `counts[i]` elements from element `displs[i]` (default: back to back). */
+export class Blocks<T extends Uint8Array | TypedArray> {
+  readonly buf: T;
+  readonly counts: readonly number[];
+  readonly displs: readonly number[];
+
+  constructor(buf: T, counts: readonly number[], displs: readonly number[] = prefix(counts)) {
+    this.buf = buf;
+    this.counts = counts;
+    this.displs = displs;
+  }
+
+  /** Block `i`, a view of the buffer. */
+  block(i: number): T {
+    return this.buf.subarray(this.displs[i]!, this.displs[i]! + this.counts[i]!) as T;
+  }
+
+  /** Blocks lo … hi - 1 as one view (for back-to-back layouts). */
+  range(lo: number, hi: number): T {
+    return this.buf.subarray(this.displs[lo]!, this.displs[hi - 1]! + this.counts[hi - 1]!) as T;
+  }
+}
+
+/** Checks a VSpec against `size` ranks and its buffer's bounds; the blocks come out in bytes. */
+export function parseVSpec(spec: unknown, size: number, name: string, what: string): Blocks<Uint8Array> {
+  if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
+    throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts] or [buf, counts, displs]`);
+  }
+  const [buf, counts, displs] = spec as unknown as [unknown, unknown, unknown];
+  validateHost(buf, `${name}[0]`);
+  const unit = (buf as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+  const checkList = (list: unknown, label: string): number[] => {
+    if (!Array.isArray(list) || list.length !== size || !list.every((x) => Number.isInteger(x) && x >= 0)) {
+      throw new MPIError('ERR_MPI_COUNT', `${what}: ${label} must be ${size} non-negative integers (one per rank)`);
+    }
+    return list as number[];
+  };
+  const elementCounts = checkList(counts, `${name}[1] (counts)`);
+  const starts = displs === undefined ? prefix(elementCounts) : checkList(displs, `${name}[2] (displs)`);
+  const view = bytes(buf);
+  const offsets = starts.map((start) => start * unit);
+  const lengths = elementCounts.map((count) => count * unit);
+  for (let r = 0; r < size; r++) {
+    if (offsets[r]! + lengths[r]! > view.byteLength) {
+      throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (elements ${starts[r]}…${starts[r]! + elementCounts[r]!}) ends past ${name}[0] (${view.byteLength / unit} elements)`);
+    }
+  }
+  return new Blocks(view, lengths, offsets);
+}
+
+/** Copies this rank's own data into its block; longer than the block is a truncation, as it would be from a peer. */
+export function copyBlock(into: Uint8Array, data: Uint8Array, what: string): void {
+  if (data.byteLength > into.byteLength) {
+    throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
+  }
+  into.set(data);
+}
+
+/**
+ * The block size of an equal-block collective: `local`'s length, or with IN_PLACE `whole` split into
+ * `size` (evenly); `whole`, where this rank has it, must hold `size` blocks.
+ */
+export function equalBlock(what: string, local: ArrayBufferView | InPlace, localName: string,
+  whole: ArrayBufferView | null, wholeName: string, size: number): number {
+  let n: number;
+  if (local === IN_PLACE) {
+    if (whole!.byteLength % size !== 0) {
+      throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} of ${whole!.byteLength} bytes does not split into ${size} blocks`);
+    }
+    n = whole!.byteLength / size;
+  } else {
+    validateHost(local, localName);
+    n = local.byteLength;
+  }
+  if (whole !== null && whole.byteLength < n * size) {
+    throw new MPIError('ERR_MPI_COUNT', `${what}: ${wholeName} has ${whole.byteLength} bytes, ${n * size} needed`);
+  }
+  return n;
+}
+
+/** `length` elements in `parts` nearly equal blocks, each a multiple of `unit` elements (the last takes the remainder). */
+export function equalCounts(length: number, parts: number, unit = 1): number[] {
+  const step = Math.max(1, unit);
+  const items = Math.floor(length / step);
+  const base = Math.floor(items / parts);
+  const extra = items % parts;
+  const counts = Array.from({ length: parts }, (_, i) => (base + (i < extra ? 1 : 0)) * step);
+  counts[parts - 1]! += length - items * step;
+  return counts;
+}
+
+/** Exclusive prefix sums: the displacements of back-to-back blocks. */
+export function prefix(counts: readonly number[]): number[] {
+  const displs: number[] = [];
+  let sum = 0;
+  for (const c of counts) {
+    displs.push(sum);
+    sum += c;
+  }
+  return displs;
+}
