@@ -72,7 +72,7 @@ function mtime(file) {
 }
 
 function ensureDependencies() {
-  const needed = buildOnly ? ['node-addon-api', 'node-gyp'] : ['node-addon-api', 'node-gyp', 'typescript', 'vitest'];
+  const needed = buildOnly ? ['node-addon-api', 'node-gyp'] : ['node-addon-api', 'node-gyp', 'typescript', 'vitest', 'playwright-core'];
   const missing = needed.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
   if (missing.length === 0) return;
   if (buildOnly || checkOnly) throw new Error(`missing npm packages: ${missing.join(', ')} (run npm install)`);

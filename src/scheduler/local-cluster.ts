@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { TaskWorker, type TaskWorkerOptions } from './task-worker.js';
 import { Nanny } from './nanny.js';
+import type { DashboardOptions } from './dashboard.js';
 import { invalidArgValue, validateInteger } from '../util/validate.js';
 
 export type Protocol = 'ucx' | 'tcp' | 'inproc';
@@ -29,6 +30,8 @@ export interface LocalClusterOptions {
   scheduler?: Omit<SchedulerOptions, 'address' | 'secret'>;
   /** Passed to each worker. */
   worker?: Omit<TaskWorkerOptions, 'scheduler' | 'secret' | 'nthreads' | 'memoryLimit'>;
+  /** The scheduler's read-only web dashboard and /metrics (true: on 127.0.0.1:8787); see dashboardLink. */
+  dashboard?: boolean | DashboardOptions;
 }
 
 interface WorkerHandle { nanny: Nanny | null; inProcess: TaskWorker | null; address: string | null }
@@ -57,7 +60,8 @@ export class LocalCluster {
     const secret = this.secret;
     this.ready = (async () => {
       const host = protocol === 'inproc' ? 'cluster' : opts.host ?? '127.0.0.1';
-      this.#scheduler = await Scheduler.start({ ...opts.scheduler, address: `${protocol}://${host}:0`, secret });
+      const dashboard = opts.dashboard !== undefined ? { dashboard: opts.dashboard } : {};
+      this.#scheduler = await Scheduler.start({ ...opts.scheduler, ...dashboard, address: `${protocol}://${host}:0`, secret });
       await this.scale(workers);
       return this;
     })();
@@ -71,6 +75,9 @@ export class LocalCluster {
   }
 
   get schedulerAddress(): string { return this.scheduler.address; }
+
+  /** The dashboard's URL, or null when the cluster has none. */
+  get dashboardLink(): string | null { return this.scheduler.dashboardAddress; }
 
   /** The workers' addresses, as they run now. */
   get workers(): string[] {

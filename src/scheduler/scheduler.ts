@@ -9,6 +9,7 @@ import type { TransportListener } from '../transport/index.js';
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from './state/scheduler-state.js';
 import type { SchedulerInfo, TaskError, TaskSpec, WorkerMetrics, WorkerSpec } from './protocol.js';
 import { invalidArgType } from '../util/validate.js';
+import { Dashboard, type DashboardOptions } from './dashboard.js';
 
 export interface SchedulerOptions {
   /** Where to listen: 'ucx://0.0.0.0:0' (the default), 'tcp://host:port', 'inproc://name:0'. */
@@ -19,6 +20,8 @@ export interface SchedulerOptions {
   config?: Partial<SchedulerConfig>;
   /** How often the scheduler checks timeouts and balances work (ms). */
   tickMs?: number;
+  /** A read-only web dashboard and /metrics (true: on 127.0.0.1:8787); see dashboardAddress. */
+  dashboard?: boolean | DashboardOptions;
 }
 
 /** What the scheduler tells observers (the dashboard, metrics), as it happens. */
@@ -41,6 +44,7 @@ export class Scheduler extends EventEmitter {
   #closing: Promise<void> | undefined;
   /** Bytes of task results the workers reported moving between them (dashboard). */
   bytesMoved = 0;
+  #dashboard: Dashboard | undefined;
 
   private constructor(listener: TransportListener, secret: Buffer, state: SchedulerState, tickMs: number) {
     super();
@@ -71,10 +75,21 @@ export class Scheduler extends EventEmitter {
     self = new Scheduler(listener, secret, state, opts.tickMs ?? 100);
     self.#routes(router);
     for (const peer of pending) self.#adopt(peer);
+    if (opts.dashboard !== undefined && opts.dashboard !== false) {
+      try {
+        self.#dashboard = await Dashboard.start(self, opts.dashboard === true ? {} : opts.dashboard);
+      } catch (error) {
+        await self.close();
+        throw error;
+      }
+    }
     return self;
   }
 
   get closed(): boolean { return this.#closing !== undefined; }
+
+  /** The dashboard's URL ('http://127.0.0.1:8787/'), or null without one. */
+  get dashboardAddress(): string | null { return this.#dashboard?.address ?? null; }
 
   /** Workers by address, and what the state knows of them. */
   info(): SchedulerInfo {
@@ -103,6 +118,7 @@ export class Scheduler extends EventEmitter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#tick);
+      await this.#dashboard?.close();
       await this.#listener.close();
       for (const peer of this.#workers.values()) peer.send('close', { reason: 'the scheduler closed' });
       await Promise.all([...this.#workers.values(), ...this.#clients.values()].map((peer) => peer.close().catch(() => {})));
