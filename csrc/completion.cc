@@ -73,6 +73,8 @@ void Worker::Track(Request* request) {
   pending_head_ = request;
   pending_count_++;
   if (request->cancel_id != 0) cancellable_[request->cancel_id] = request;
+  // Completed inside the call that returned it (ClaimRequest): delivered with the next batch.
+  if (request->done) Completed(request);
   UpdateHandles();
 }
 
@@ -86,7 +88,8 @@ void Worker::Untrack(Request* request) {
   if (request->cancel_id != 0) cancellable_.erase(request->cancel_id);
 }
 
-// The completion callbacks (UCX calls them inside ucp_worker_progress) only record the result
+// The completion callbacks (UCX calls them inside ucp_worker_progress, or inside the *_nbx call
+// that returns the request: see ClaimRequest) only record the result
 // and queue the request; Deliver settles the batch.
 static void MarkDone(void* raw, ucs_status_t status) {
   Request* request = static_cast<Request*>(raw);
@@ -162,12 +165,7 @@ static const char* KindName(RequestKind kind) {
 static void Release(napi_env env, Request* request) {
   if (request->pin != nullptr) napi_delete_reference(env, request->pin);
   if (request->extra != nullptr) napi_delete_reference(env, request->extra);
-  request->memory[0].reset();
-  request->memory[1].reset();
-  delete[] request->atomic;
-  request->atomic = nullptr;
-  request->worker = nullptr;
-  ucp_request_free(request);
+  RecycleRequest(request);
 }
 
 // Resolves or rejects one completed request and gives it back to UCX.
@@ -248,12 +246,7 @@ void Worker::RejectPending() {
 void Worker::ReleasePending() {
   for (Request* r = pending_head_; r != nullptr;) {
     Request* next = r->next;
-    r->worker = nullptr;
-    r->memory[0].reset();
-    r->memory[1].reset();
-    delete[] r->atomic;
-    r->atomic = nullptr;
-    ucp_request_free(r);
+    RecycleRequest(r);
     r = next;
   }
 }

@@ -5,16 +5,29 @@
 
 namespace nucx {
 
-void InitRequest(void* request) { std::memset(request, 0, sizeof(Request)); }
+void InitRequest(void* request) {
+  std::memset(request, 0, sizeof(Request));
+  Request* r = static_cast<Request*>(request);
+  new (&r->memory[0]) PinnedMemory();
+  new (&r->memory[1]) PinnedMemory();
+}
 
+// The request is clean already (InitRequest when UCX first made it, RecycleRequest when it was
+// last given back), and its completion callback may have run inside the *_nbx call that returned
+// it: done, status, length and tag are kept.
 Request* ClaimRequest(void* raw, Worker* worker, RequestKind kind) {
-  InitRequest(raw);
   Request* request = static_cast<Request*>(raw);
-  new (&request->memory[0]) PinnedMemory();
-  new (&request->memory[1]) PinnedMemory();
   request->worker = worker;
   request->kind = kind;
   return request;
+}
+
+void RecycleRequest(Request* request) {
+  request->memory[0].reset();
+  request->memory[1].reset();
+  delete[] request->atomic;
+  InitRequest(request);
+  ucp_request_free(request);
 }
 
 // napi_value is a v8::Local<v8::Value> by another name (Node's js_native_api_v8.h converts them

@@ -67,10 +67,17 @@ struct Request {
 // Called by UCX when its request pool first allocates a request (ucp_params.request_init).
 void InitRequest(void* request);
 
-// Takes over a request an *_nbx call returned. UCX recycles request memory
-// without calling request_init again, so every use starts from a clean slate.
-// (The completion callback only ever runs later, from ucp_worker_progress.)
+// Takes over a request an *_nbx call returned. Its completion callback may already have run,
+// inside that call: a receive that matches a multi-fragment eager message whose fragments are all
+// queued completes there and still returns the request (UCX 1.13 ucp_tag_recv_eager_multi, and
+// ucp_tag_msg_recv_nbx likewise). The callback then finds no worker and only records the result;
+// Worker::Track queues such a request for delivery at once.
 Request* ClaimRequest(void* request, Worker* worker, RequestKind kind);
+
+// Drops what the request still holds, wipes it clean for its next use (UCX recycles request
+// memory without calling request_init again) and gives it back to UCX, which frees it once it
+// completes. ucp_request_free disables the callback, so UCX never writes our part again.
+void RecycleRequest(Request* request);
 
 // The backing store of a view (host memory), for Request::memory; empty for anything else.
 PinnedMemory PinMemory(napi_value view);

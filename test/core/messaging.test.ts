@@ -114,6 +114,37 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
     await echoed;
   });
 
+  // Between shared memory's segment (8 KiB) and the rendezvous threshold a message travels as several
+  // eager fragments. A receive posted once all of them are queued completes inside ucp_tag_recv_nbx /
+  // ucp_tag_msg_recv_nbx, which still return a request: that completion must not be lost (it was, and
+  // the receive hung forever: the scheduler's and the transport's stalls).
+  it('receives posted after a multi-fragment message has fully arrived complete (posted and probed)', async () => {
+    const sizes = [9000, 8255, 8300, 12_000, 30_000, 60_000];
+    const echoed = peer.call('tagEcho', { tag: 7, replyTag: 8, count: sizes.length * 2 });
+    const arrived = async (what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (worker.tagProbe(8n) === null) {
+        if (Date.now() > deadline) throw new Error(`${what} never arrived`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));  // the remaining fragments too
+    };
+    for (const [i, size] of sizes.entries()) {
+      await ep.tagSend(pattern(size, i + 1), 7n);
+      await arrived(`the echo of ${size} B`);
+      const into = Buffer.alloc(size);
+      const { length } = await within(worker.tagRecv(into, 8n), 5_000, `tagRecv of a queued ${size} B message`);
+      expect(length).toBe(size);
+      expect(into.equals(pattern(size, i + 1))).toBe(true);
+
+      await ep.tagSend(pattern(size, i + 100), 7n);
+      await arrived(`the second echo of ${size} B`);
+      const { data } = await within(worker.tagRecvMessage(8n), 5_000, `tagRecvMessage of a queued ${size} B message`);
+      expect(data.equals(pattern(size, i + 100))).toBe(true);
+    }
+    await echoed;
+  });
+
   it('stream bytes come back with waitAll', async () => {
     const size = 300_000;
     const echoed = peer.call('streamEcho', { size, count: 1 });
