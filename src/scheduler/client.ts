@@ -9,6 +9,7 @@ import { connectRpc, Router, RpcPool, type RpcPeer } from '../rpc/index.js';
 import { encodeFrames } from '../util/object-codec.js';
 import { invalidArgType, invalidArgValue } from '../util/validate.js';
 import { toCode, codeName, moduleFunction, type Code } from './code.js';
+import { getDefaultClient as getDefaultComputer, setDefaultClient as setDefaultComputer } from './local/default-client.js';
 import { ref, isRef, isTask, refsOf, graphDependencies, topologicalKeys, KEY_REF, type Graph } from './graph.js';
 import { Future, type FutureOwner, type FutureStatus } from './future.js';
 import { SchedulerError, TaskFailedError } from './errors.js';
@@ -67,15 +68,15 @@ interface KeyState {
 
 const IDENTITY: Code = toCode(moduleFunction(new URL('./builtins.js', import.meta.url).href, 'identity'));
 
-let defaultClient: Client | null = null;
-
 /** The client collections and Delayed.compute() use when none is named (the last one made, as Dask). */
 export function getDefaultClient(): Client | null {
-  return defaultClient !== null && !defaultClient.closed ? defaultClient : null;
+  const current = getDefaultComputer();
+  return current instanceof Client ? current : null;
 }
 
+/** Makes `client` the default of this process (collections, delayed); null clears it. */
 export function setDefaultClient(client: Client | null): void {
-  defaultClient = client;
+  setDefaultComputer(client);
 }
 
 export class Client implements FutureOwner {
@@ -364,7 +365,7 @@ export class Client implements FutureOwner {
   async close(): Promise<void> {
     if (this.#closed !== undefined) return;
     this.#fail(new SchedulerError('ERR_SCHEDULER_CLOSED', 'the client was closed'));
-    if (getDefaultClient() === null && defaultClient === this) defaultClient = null;
+    if (getDefaultComputer() === this) setDefaultComputer(null);
     await this.ready.catch(() => {});
     await this.#workers?.close();
     await this.#scheduler?.close().catch(() => {});

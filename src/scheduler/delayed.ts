@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { encodeFrames } from '../util/object-codec.js';
 import { toCode, codeName } from './code.js';
 import { ref, type Graph } from './graph.js';
-import { getDefaultClient, type Client } from './client.js';
-import { SchedulerError } from './errors.js';
+import type { Client } from './client.js';
+import { computeGraph, type Scheduler } from './local/compute.js';
 
 export class Delayed<T = unknown> {
   readonly key: string;
@@ -19,11 +19,17 @@ export class Delayed<T = unknown> {
     this.graph = graph;
   }
 
-  /** Runs the graph on `opts.client` (default: the default client) and resolves with this task's result. */
-  async compute(opts: { client?: Client } = {}): Promise<T> {
-    const client = opts.client ?? getDefaultClient();
-    if (client === null) throw new SchedulerError('ERR_SCHEDULER_GONE', 'no client to compute on: create a Client (or pass { client })');
-    const [value] = await client.compute(this.graph, [this.key]) as [T];
+  /**
+   * Runs the graph and resolves with this task's result: on `opts.client`, else on `opts.scheduler`
+   * ('sync', 'threads', 'processes', 'distributed'), else on the default Client if there is one, else
+   * in local threads (as Dask's delayed).
+   */
+  async compute(opts: { client?: Client; scheduler?: Scheduler } = {}): Promise<T> {
+    if (opts.client !== undefined) {
+      const [value] = await opts.client.compute(this.graph, [this.key]) as [T];
+      return value;
+    }
+    const [value] = await computeGraph(this.graph, [this.key], { ...(opts.scheduler !== undefined ? { scheduler: opts.scheduler } : {}), defaultScheduler: 'threads' }) as [T];
     return value;
   }
 

@@ -56,13 +56,12 @@ export class ThreadPool {
   #spawn(): Slot {
     const resourceLimits = this.#opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: this.#opts.maxHeapMb } : undefined;
     const thread = new Thread(THREAD_SCRIPT, { ...(resourceLimits ? { resourceLimits } : {}) });
-    // Idle threads never keep the process alive.
-    thread.unref();
     const slot: Slot = { thread, job: null };
     thread.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: TaskError; duration: number }) => {
       const job = slot.job;
       if (job === null || job.id !== message.id) return;
       slot.job = null;
+      thread.unref();
       job.settle(message.ok ? { ok: true, value: message.value, duration: message.duration } : { ok: false, error: message.error!, duration: message.duration });
       this.#dispatch();
     });
@@ -79,6 +78,10 @@ export class ThreadPool {
     };
     thread.on('error', replace);
     thread.on('exit', (code) => { if (slot.job !== null || !this.#closed) replace(new Error(`exit code ${code}`)); });
+    // Idle threads never keep the process alive; busy ones do (ref'd in #dispatch), so that awaiting a
+    // task is enough to keep the process up. After the listeners: adding a 'message' listener refs a
+    // Worker again (Node 20), so an unref() before it was undone and an idle pool held the process.
+    thread.unref();
     return slot;
   }
 
@@ -89,11 +92,13 @@ export class ThreadPool {
       if (job === undefined) return;
       slot.job = job;
       job.started = performance.now();
+      slot.thread.ref();
       try {
         slot.thread.postMessage({ id: job.id, code: job.code, args: job.args });
       } catch (error) {
         // An argument that cannot be cloned (a function in the data, say): the task fails, the thread stays.
         slot.job = null;
+        slot.thread.unref();
         job.settle({ ok: false, error: { name: 'TypeError', code: 'ERR_SCHEDULER_UNSERIALIZABLE', message: `the task's arguments cannot be sent to a thread: ${(error as Error).message}` }, duration: 0 });
       }
     }

@@ -14,3 +14,4 @@ export { defaultSchedulerConfig, type SchedulerConfig } from './state/scheduler-
 export type { SchedulerInfo, WorkerMetrics } from './protocol.js';
 export { progress, type ProgressOptions, type ProgressResult } from './progress.js';
 export type { DashboardOptions } from './dashboard.js';
+export { computeGraph, closeLocalPools, type ComputeGraphOptions, type LocalScheduler } from './local/index.js';
