@@ -150,14 +150,30 @@ function resolveFrom(dir, id) {
 /** node-addon-api's headers, resolved the way binding.gyp does (from the package up: hoisting). */
 export const findNodeAddonApi = (dir = root) => resolveFrom(dir, 'node-addon-api/package.json');
 
+/** The Node major of the headers under `dir` (<dir>/include/node/node_version.h), or null. */
+function headersMajor(dir) {
+  for (const file of [path.join(dir, 'include', 'node', 'node_version.h'), path.join(dir, 'src', 'node_version.h')]) {
+    try {
+      return /#define NODE_MAJOR_VERSION (\d+)/.exec(fs.readFileSync(file, 'utf8'))?.[1] ?? null;
+    } catch {
+      // the next place
+    }
+  }
+  return null;
+}
+
 /**
- * Offline machines cannot download Node's headers: use the ones installed with the node binary
- * (<prefix>/include/node) unless npm already says where they are (npm_config_nodedir).
+ * Which Node headers node-gyp compiles against, as its arguments. Offline machines cannot
+ * download them, so the ones installed with the node binary (<prefix>/include/node) are used.
+ * npm's nodedir setting (Debian's npm sets nodedir=/usr: the system Node's headers) is kept only
+ * when it holds headers of the same Node major as `node`: a build for another Node with them
+ * would get that Node's ABI wrong.
  */
-export function nodedirArgs(node = process.execPath) {
-  if (process.env.npm_config_nodedir) return [];
+export function nodedirArgs(node = process.execPath, major = spawnSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).stdout.trim()) {
+  const configured = process.env.npm_config_nodedir;
+  if (configured && headersMajor(configured) === major) return [];
   const prefix = path.dirname(path.dirname(node));
-  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+  return headersMajor(prefix) === major ? [`--nodedir=${prefix}`] : [];
 }
 
 /** What a build needs besides UCX: a C++ compiler, make and Python (node-gyp's gyp). */
@@ -178,17 +194,17 @@ export function missingBuildTools(env = process.env) {
 export function buildAddon({ node = process.execPath, verbose = false, log = () => {} } = {}) {
   const nodeGyp = findNodeGyp();
   if (nodeGyp === undefined) throw new Error('node-gyp was not found (it comes with npm: run this through npm, or npm install node-gyp)');
-  const abi = spawnSync(node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).stdout.trim();
+  const [abi, major] = spawnSync(node, ['-p', 'process.versions.modules + " " + process.versions.node.split(".")[0]'], { encoding: 'utf8' })
+    .stdout.trim().split(' ');
   const started = Date.now();
-  const argv = [nodeGyp, 'rebuild', '--release', '-j', 'max', ...nodedirArgs(node)];
+  const argv = [nodeGyp, 'rebuild', '--release', '-j', 'max', ...nodedirArgs(node, major)];
   log(`building the native addon (node-gyp rebuild, Node ABI ${abi})`);
   const result = spawnSync(node, argv, {
     cwd: root,
     stdio: verbose ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
-    // gyp's <!(node ...) expansions run `node` from PATH: make it this one.
-    env: { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` },
+    env: buildEnv(node, argv, major),
   });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
@@ -203,6 +219,17 @@ export function buildAddon({ node = process.execPath, verbose = false, log = () 
     ucx: ucx.version ?? null, ucxHome: process.env.UCX_HOME || null, sources: sourcesHash(), at: new Date().toISOString(),
   }, null, 2)}\n`);
   log(`built build/Release/${ADDON}.node in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function buildEnv(node, argv, major) {
+  // gyp's <!(node ...) expansions run `node` from PATH: make it this one.
+  const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+  // An npm nodedir for another Node major (see nodedirArgs) must not reach node-gyp either.
+  const configured = env.npm_config_nodedir ? headersMajor(env.npm_config_nodedir) : null;
+  if (argv.some((arg) => arg.startsWith('--nodedir=')) || (configured !== null && configured !== major)) {
+    delete env.npm_config_nodedir;
+  }
+  return env;
 }
 
 /** build/Release is there, made from these sources, for this Node ABI and this UCX_HOME. */

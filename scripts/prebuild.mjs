@@ -79,8 +79,13 @@ try {
     if (buildIsFresh(info.abi)) log(`build/Release is up to date for Node ${info.version}: reusing it`);
     else buildAddon({ node, verbose: values.verbose, log });
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.copyFileSync(builtPath(), target);
-    if (has('strip')) spawnSync('strip', ['--strip-unneeded', target]);
+    // Written beside and renamed into place: processes that have the old file loaded keep their
+    // mapping (overwriting a loaded shared object in place crashes them).
+    const staged = `${target}.${process.pid}.tmp`;
+    fs.copyFileSync(builtPath(), staged);
+    if (has('strip')) spawnSync('strip', ['--strip-unneeded', staged]);
+    if (fs.existsSync(target) && fs.readFileSync(target).equals(fs.readFileSync(staged))) fs.rmSync(staged);
+    else fs.renameSync(staged, target);
     const check = probe(target, node);
     if (!check.ok) throw new InstallError(`${path.relative(root, target)} does not load in Node ${info.version}: ${check.error}`);
     const file = path.relative(path.join(root, 'prebuilds'), target);

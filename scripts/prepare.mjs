@@ -3,10 +3,14 @@
 // its sources. npm runs it in a clone for a git dependency (with the devDependencies installed)
 // and in the clone a `file:` dependency links to (with nothing installed: then this installs the
 // clone's dependencies first). A package from a tarball ships dist/ and never runs it.
+//
+// In npm's clone for a git dependency, the install hook has just built the addon (npm installs
+// the clone with its scripts): that build is kept as the prebuilt of the package npm packs from
+// the clone, so the install in the app does not build it a second time.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { root, isCheckout, ensureCheckoutDependencies, InstallError } from './addon.mjs';
+import { root, isCheckout, ensureCheckoutDependencies, InstallError, buildIsFresh, readStamp, prebuiltPath } from './addon.mjs';
 
 function newest(dir) {
   let latest = 0;
@@ -29,6 +33,10 @@ try {
     process.stderr.write('[node-ucx] compiling TypeScript (dist/)\n');
     const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (result.status !== 0) throw new InstallError(`tsc -p tsconfig.json failed (exit ${result.status ?? result.signal})`);
+  }
+  if (isCheckout() && buildIsFresh() && readStamp()?.ucxHome === null && !fs.existsSync(prebuiltPath())) {
+    const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (result.status !== 0) throw new InstallError('keeping the build as a prebuilt failed');
   }
 } catch (error) {
   process.stderr.write(`[node-ucx] prepare failed: ${error.message}\n`);
