@@ -11,6 +11,7 @@ import { kNative, kAttach, kDetach } from './internal.js';
 
 export type { Feature };
 
+/** Options of the {@link Context} constructor. */
 export interface ContextOptions {
   /**
    * UCP features to ask for; default: ['tag', 'stream', 'am']. RMA and atomics ('rma', 'amo') are opt-in:
@@ -22,6 +23,16 @@ export interface ContextOptions {
   config?: Record<string, string>;
 }
 
+/**
+ * One UCP context (`ucp_context_h`): the features asked for, UCX's configuration and the memory types it can move.
+ * Workers are made from it; close() closes them all.
+ *
+ * @example
+ * ```ts
+ * using context = new Context({ config: { TLS: 'tcp' } });
+ * const worker = context.createWorker();
+ * ```
+ */
 export class Context {
   /** Memory types this UCX build can move, e.g. ['host'] or ['host', 'cuda', 'cuda-managed']. */
   readonly memoryTypes: string[];
@@ -32,6 +43,7 @@ export class Context {
   readonly rmaMemoryTypes: readonly string[];
   /** The features this context was created with. */
   readonly features: readonly Feature[];
+  /** @internal */
   readonly [kNative]: NativeContext;
   #workers = new Set<Worker>();
   #memory = new Set<MemoryHandle>();
@@ -69,6 +81,7 @@ export class Context {
     this.rmaMemoryTypes = Object.freeze(protoV2 ? [...this.memoryTypes] : ['host']);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /** The effective UCX configuration, keyed without the 'UCX_' prefix. */
@@ -82,6 +95,7 @@ export class Context {
     return result;
   }
 
+  /** A new worker (`ucp_worker_h`) on this context: the object that connects, listens and receives. */
   createWorker(opts?: WorkerOptions): Worker {
     if (this.#closed) throw closedError('Context');
     return new Worker(this, opts);
@@ -103,11 +117,13 @@ export class Context {
     this[kNative].close();
   }
 
+  /** @internal */
   [kAttach](child: Worker | MemoryHandle): void {
     if (child instanceof Worker) this.#workers.add(child);
     else this.#memory.add(child);
   }
 
+  /** @internal */
   [kDetach](child: Worker | MemoryHandle): void {
     if (child instanceof Worker) this.#workers.delete(child);
     else this.#memory.delete(child);

@@ -20,11 +20,18 @@ export interface ConnectionRequest {
 /** true accepts the connection; false refuses it (ucp_listener_reject: the client's connect fails). */
 export type AcceptHook = (request: ConnectionRequest) => boolean | Promise<boolean>;
 
+/**
+ * A UCX listener (`ucp_listener_h`) accepting client-server connections: made by {@link Worker.listen} or {@link listen}.
+ * Events: 'connection' (ep), 'error' (err), 'close'. Also an async iterable of the endpoints it accepts.
+ */
 export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
+  /** The worker whose listener this is. */
   readonly worker: Worker;
+  /** The address it listens on. */
   readonly host: string;
   /** The port it listens on (the real one when port 0 was asked for). */
   readonly port: number;
+  /** @internal */
   readonly [kNative]: NativeListener;
   #closing: Promise<void> | undefined;
   #iterators = new Set<{ queue: Endpoint[]; wake: (() => void) | null }>();
@@ -32,6 +39,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   /** Connection requests the accept hook is deciding on: each is answered exactly once (accept or reject). */
   #undecided = new Set<unknown>();
 
+  /** @internal Made by Worker.listen(). */
   constructor(worker: Worker, nativeListener: NativeListener, onConnection?: (ep: Endpoint) => void, accept?: AcceptHook) {
     super();
     this.worker = worker;
@@ -43,6 +51,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** Stops accepting. Endpoints already accepted stay open. Idempotent. */
@@ -60,6 +69,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     return this.#closing;
   }
 
+  /** `await using listener = await worker.listen()`: closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -84,6 +94,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     }
   }
 
+  /** @internal */
   [kOnConnRequest](request: unknown, clientAddress: string, clientPort: number): void {
     if (this.#closing !== undefined) {
       this[kNative].reject(request);

@@ -23,7 +23,9 @@ import {
 } from './internal.js';
 
 export type { ProgressMode, ErrorHandling };
+/** Options of {@link Context.createWorker}. */
 export interface WorkerOptions {
+  /** How the worker makes progress: 'event' (default: sleeps on UCX's event fd), 'poll' (a busy loop, lowest latency, one core) or 'adaptive' (polls while busy, sleeps when idle). See docs/architecture.md. */
   progress?: ProgressMode;
   /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
   errorHandling?: ErrorHandling;
@@ -37,6 +39,7 @@ export interface WorkerOptions {
   acceptAddressConnections?: boolean;
 }
 
+/** Options of {@link Worker.listen} and the module's {@link listen}. */
 export interface ListenOptions {
   /** The address to listen on (default '0.0.0.0': every interface); a name is resolved first. */
   host?: string;
@@ -46,8 +49,11 @@ export interface ListenOptions {
   accept?: AcceptHook;
 }
 
+/** An active message as its handler ({@link Worker.onActiveMessage}) receives it. */
 export interface ActiveMessage {
+  /** The active-message id it was sent to (0 ... {@link MAX_AM_ID}). */
   id: number;
+  /** The header the sender passed to amSend (empty when it passed null). */
   header: Buffer;
   /**
    * The payload in host memory; for rendezvous messages it has been received in full before the handler
@@ -55,14 +61,17 @@ export interface ActiveMessage {
    * device memory: see `target`).
    */
   data: Buffer;
+  /** The payload's length in bytes. */
   length: number;
   /** The endpoint to answer on, when the sender asked for it ({ reply: true }). */
   reply: Endpoint | null;
   /** What the handler's `allocate` returned, when the payload was received into it; otherwise null. */
   target: Data | null;
 }
+/** A handler of active messages; a rejected promise or a throw is reported as the worker's 'error' event. */
 export type ActiveMessageHandler = (message: ActiveMessage) => void | Promise<void>;
 
+/** Options of {@link Worker.onActiveMessage}. */
 export interface ActiveMessageOptions {
   /**
    * Where to receive a rendezvous payload (large, or sent with { rendezvous: true }): a view or
@@ -79,6 +88,23 @@ const AM_EAGER = 2;
 const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
 const EMPTY = Buffer.alloc(0);
 
+/** What a raw tag receive resolves to ({@link Worker.tagRecv}, {@link Worker.tagProbe}). */
+export interface TagRecvResult {
+  /** The message's length in bytes. */
+  length: number;
+  /** The tag it was sent with (bits outside the mask may differ from the tag asked for). */
+  tag: bigint;
+}
+
+/** A raw tagged message of unknown size ({@link Worker.tagRecvMessage}). */
+export interface TagMessage {
+  /** The message, in a new Buffer. */
+  data: Buffer;
+  /** The tag it was sent with. */
+  tag: bigint;
+}
+
+/** What a worker holds at one moment ({@link Worker.stats}): for diagnostics and leak checks. */
 export interface WorkerStats {
   /** UCX requests (and unknown-size receives) not yet completed. */
   pendingRequests: number;
@@ -87,7 +113,9 @@ export interface WorkerStats {
    * UCX still holds them (and their memory) until it completes them or the worker closes.
    */
   abandonedRequests: number;
+  /** Open endpoints (connected, accepted, and those opened back to address peers). */
   endpoints: number;
+  /** Open listeners. */
   listeners: number;
   /** Whether the worker currently keeps the event loop alive. */
   keepsAlive: boolean;
@@ -98,11 +126,15 @@ export interface WorkerStats {
  * messaging with it; 'error' (err) for failures no promise carries; 'close'.
  */
 export class Worker extends EventEmitter {
+  /** The context this worker was created on. */
   readonly context: Context;
+  /** The progress mode it was created with ({@link WorkerOptions.progress}). */
   readonly progressMode: ProgressMode;
+  /** The error handling of its endpoints ({@link WorkerOptions.errorHandling}). */
   readonly errorHandling: ErrorHandling;
   /** Whether peers may reach this worker's endpoint messaging by its address (WorkerOptions.acceptAddressConnections). */
   readonly acceptsAddressConnections: boolean;
+  /** @internal */
   readonly [kNative]: NativeWorker;
   #endpoints = new Map<NativeEndpoint, Endpoint>();
   /** The same endpoints by local id: handshake messages name the endpoint they are for. */
@@ -118,6 +150,7 @@ export class Worker extends EventEmitter {
   #cancelSeq = 0;
   #closing: Promise<void> | undefined;
 
+  /** Prefer {@link Context.createWorker}, which does the same. */
   constructor(context: Context, opts: WorkerOptions = {}) {
     super();
     validateOptionalObject(opts, 'opts');
@@ -140,6 +173,7 @@ export class Worker extends EventEmitter {
     context[kAttach](this);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** The largest active-message header (bytes) this worker's transports carry: amSend refuses longer ones. */
@@ -216,7 +250,7 @@ export class Worker extends EventEmitter {
   }
 
   /** Receives a raw tagged message into `into`; `mask` selects which tag bits must match (default: all). */
-  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ length: number; tag: bigint }> {
+  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<TagRecvResult> {
     try {
       const data = toNativeData(into, 'into', this.context.memoryTypes);
       validateRawTag(tag);
@@ -247,7 +281,7 @@ export class Worker extends EventEmitter {
    * Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). With
    * `maxLength`, a longer message is dropped and the receive rejects with UCS_ERR_MESSAGE_TRUNCATED.
    */
-  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: RecvMessageOptions = {}): Promise<{ data: Buffer; tag: bigint }> {
+  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: RecvMessageOptions = {}): Promise<TagMessage> {
     try {
       validateRawTag(tag);
       validateUint64(mask, 'mask');
@@ -267,7 +301,7 @@ export class Worker extends EventEmitter {
   }
 
   /** Whether a matching raw message has arrived (it stays queued); progresses the worker first. */
-  tagProbe(tag: bigint, mask: bigint = FULL_MASK): { length: number; tag: bigint } | null {
+  tagProbe(tag: bigint, mask: bigint = FULL_MASK): TagRecvResult | null {
     validateRawTag(tag);
     validateUint64(mask, 'mask');
     if (this.#closing) throw closedError('Worker');
@@ -331,6 +365,7 @@ export class Worker extends EventEmitter {
     return this.#closing;
   }
 
+  /** `await using worker = context.createWorker()`: closes the worker at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -345,11 +380,13 @@ export class Worker extends EventEmitter {
 
   // ---- internals used by Endpoint and Listener ----
 
+  /** @internal */
   [kNextCancelId](): number {
     this.#cancelSeq = this.#cancelSeq >= 0xfffffffe ? 1 : this.#cancelSeq + 1;
     return this.#cancelSeq;
   }
 
+  /** @internal */
   [kWrapEndpoint](nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string): Endpoint {
     let endpoint = this.#endpoints.get(nativeEndpoint);
     if (endpoint === undefined) {
@@ -360,6 +397,7 @@ export class Worker extends EventEmitter {
     return endpoint;
   }
 
+  /** @internal */
   [kDetach](child: Endpoint | Listener): void {
     if (child instanceof Endpoint) {
       this.#endpoints.delete(child[kNative]);
