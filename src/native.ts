@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
-import { debuglog } from 'node:util';
 import { UCXError } from './util/errors.js';
+import { debug } from './util/debug.js';
 import type { Data } from './util/data.js';
 
 export interface NativeRecvResult { length: number; tag: bigint }
@@ -117,7 +117,6 @@ export interface NativeAddon extends Partial<NativeCuda> {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const debug = debuglog('ucx');
 
 /**
  * Where the addon may be, best first (scripts/addon.mjs names the same files):

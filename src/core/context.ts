@@ -1,4 +1,6 @@
 // Context: one ucp_context (features, UCX configuration, memory types).
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
 import { UCXError, Status, closedError } from '../util/errors.js';
 import { validateOptionalObject, validateString } from '../util/validate.js';
 import { stringRecord } from '../util/settings.js';
@@ -115,6 +117,18 @@ export class Context {
     for (const handle of this.#memory) handle.unmap();
     for (const worker of this.#workers) void worker.close();
     this[kNative].close();
+  }
+
+  /** `using context = new Context()`: closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** util.inspect: `Context { state, features, memoryTypes, workers }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Context', {
+      state: this.#closed ? 'closed' : 'open', features: [...this.features], memoryTypes: this.memoryTypes, workers: this.#workers.size,
+    }, depth, options, inspectFn);
   }
 
   /** @internal */

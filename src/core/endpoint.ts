@@ -2,6 +2,9 @@
 // endpoint-scoped messages (send/recv/sendObject), which add a small handshake
 // so that each connection has its own tag namespace (docs/wire-format.md).
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import { encodeObject, decodeObject } from '../util/object-codec.js';
 import { UCXError, Status, closedError } from '../util/errors.js';
 import { abortedError, deadline } from '../util/abort.js';
@@ -359,6 +362,37 @@ export class Endpoint extends EventEmitter {
     return this.#closing;
   }
 
+  /**
+   * `for await (const message of endpoint)`: each endpoint-scoped message as a Buffer (as
+   * recvMessage() gives them), until the endpoint is closed here or the peer closes it. A failure (the
+   * peer died, the link broke) is thrown. Leaving the loop early leaves the endpoint open.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      let message: Buffer;
+      try {
+        message = await this.recvMessage();
+      } catch (error) {
+        const closedHere = this.#closing !== undefined && this.#error === undefined;
+        if (closedHere || this.#session.peerClosed || (error as UCXError).code === 'ERR_UCX_CLOSED') return;
+        throw error;
+      }
+      yield message;
+    }
+  }
+
+  /** util.inspect: `Endpoint { state, role, peer, transports }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    const state = this.#error !== undefined ? (this.#session.peerClosed ? 'closed by peer' : 'failed') : this.#closing !== undefined ? 'closed' : 'open';
+    let transports: string[] | undefined;
+    try {
+      if (state === 'open') transports = this.info().transports;
+    } catch {
+      // closed meanwhile
+    }
+    return summary('Endpoint', { state, role: this.role, peer: this.peer, transports, error: this.#error?.code }, depth, options, inspectFn);
+  }
+
   /** `await using ep = await connect(...)`: closes the endpoint at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
@@ -445,8 +479,14 @@ export class Endpoint extends EventEmitter {
   }
 
   /** @internal UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
-  [kOnError](error: UCXError): void {
+  [kOnError](reported: UCXError): void {
     if (this.#error !== undefined || this.#closing !== undefined) return;
+    // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
+    const error = this.#session.peerClosed
+      ? Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
+        reported.code, reported.status), { cause: reported })
+      : reported;
+    debug('endpoint to %s: %s (%s)', this.peer, error.message, error.code);
     this.#error = error;
     this.#session.end(error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -455,6 +495,7 @@ export class Endpoint extends EventEmitter {
 
   /** Everything within one bound (`until`, a Date.now() time): closeTimeoutMs for the whole close. */
   async #close(force: boolean, until: number): Promise<void> {
+    debug('endpoint to %s: closing (%s)', this.peer, force ? 'force' : 'graceful');
     this.#session.beginClose();
     for (const rkey of this.#rkeys) rkey.destroy();
     if (!force) {

@@ -3,6 +3,9 @@
 // to it), accepts or rejects it through UCX, and hands each new Endpoint to
 // 'connection' listeners and to async iterators.
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import { deadline } from '../util/abort.js';
 import type { NativeListener } from '../native.js';
 import type { Worker } from './worker.js';
@@ -61,6 +64,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
       for (const request of this.#undecided) this[kNative].reject(request);
       this.#undecided.clear();
       this[kNative].close();
+      debug('listener %s:%d closed', this.host, this.port);
       this.worker[kDetach](this);
       for (const iterator of this.#iterators) iterator.wake?.();
       this.#closing = Promise.resolve();
@@ -72,6 +76,11 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   /** `await using listener = await worker.listen()`: closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** util.inspect: `Listener { state, address }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Listener', { state: this.closed ? 'closed' : 'open', address: `${this.host}:${this.port}` }, depth, options, inspectFn);
   }
 
   /** Yields each accepted endpoint; ends when the listener closes. */
@@ -141,6 +150,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     // wire-up onto shared memory (which trips an assertion in its 'none' error mode).
     deadline(endpoint.flush(), defaults.connectTimeoutMs, 'accepting a connection').then(
       () => {
+        debug('listener %s:%d accepted a connection from %s', this.host, this.port, clientAddress);
         for (const iterator of this.#iterators) {
           iterator.queue.push(endpoint);
           iterator.wake?.();

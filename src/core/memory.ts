@@ -15,6 +15,8 @@
 //   24      4     length of UCX's packed rkey (u32 LE)
 //   28      4     FNV-1a 32-bit checksum of UCX's packed rkey
 //   32      n     UCX's packed rkey (ucp_rkey_pack)
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
 import { closedError, UCXError, Status } from '../util/errors.js';
 import { validateInteger, validateView, invalidArgType, invalidArgValue, outOfRange } from '../util/validate.js';
 import { MEMORY_TYPES, MEMORY_TYPE_HOST, checkHostMemory, toNativeData, type DeviceMemory } from '../util/data.js';
@@ -172,6 +174,18 @@ export class MemoryHandle {
     if (this.memoryType !== 'host') {
       throw new UCXError(`${what}() copies host memory; for '${this.memoryType}' memory use node-ucx/cuda's copies`, 'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
     }
+  }
+
+  /** `using handle = context.memMap(...)`: unmaps it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+
+  /** util.inspect: `MemoryHandle { state, address, length, memoryType }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('MemoryHandle', {
+      state: this.#unmapped ? 'unmapped' : 'mapped', address: `0x${this.address.toString(16)}`, length: this.length, memoryType: this.memoryType,
+    }, depth, options, inspectFn);
   }
 
   /** Releases the registration. Host memory stays readable through `buffer`. Idempotent. */

@@ -1,6 +1,9 @@
 // Worker: one ucp_worker with its progress engine, the tag receive side, active
 // message handlers, listeners and the endpoints made from it.
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { UCXError, closedError } from '../util/errors.js';
@@ -239,13 +242,17 @@ export class Worker extends EventEmitter {
       peer = `${to.host}:${to.port}`;
     }
     const endpoint = this[kWrapEndpoint](nativeEndpoint, role, peer);
+    debug('connect to %s: endpoint created, waiting for wire-up', peer);
     try {
       // A flush completes once wire-up is done, or fails if the peer is unreachable.
       await deadline(endpoint.flush(), defaults.connectTimeoutMs, 'connect', opts.signal);
     } catch (error) {
       await endpoint.close({ force: true });
-      throw error;
+      const said = connectError(error, peer);
+      debug('connect to %s failed: %s', peer, (said as Error).message);
+      throw said;
     }
+    debug('connected to %s', peer);
     return endpoint;
   }
 
@@ -370,7 +377,16 @@ export class Worker extends EventEmitter {
     await this.close();
   }
 
+  /** util.inspect: `Worker { state, progress, errorHandling, endpoints, listeners }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Worker', {
+      state: this.#closing ? 'closed' : 'open', progress: this.progressMode, errorHandling: this.errorHandling,
+      endpoints: this.#endpoints.size, listeners: this.#listeners.size,
+    }, depth, options, inspectFn);
+  }
+
   async #close(): Promise<void> {
+    debug('worker close: %d endpoints, %d listeners', this.#endpoints.size, this.#listeners.size);
     await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
     await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close()));
     await this[kNative].close();
@@ -533,4 +549,23 @@ async function resolveHost(host: string): Promise<string> {
 function hostView(target: Data, length: number): Buffer {
   if (!ArrayBuffer.isView(target)) return EMPTY;
   return Buffer.from(target.buffer, target.byteOffset, length);
+}
+
+/**
+ * What a failed connect() says: UCX reports a refused TCP connection as 'Endpoint is not connected'
+ * and an accept hook's no as 'Operation rejected by remote peer'; say which address, and what it means.
+ */
+function connectError(error: unknown, peer: string): unknown {
+  if (!(error instanceof UCXError)) return error;
+  const ucx = error.message;
+  const where = peer === 'worker-address' ? 'the worker address' : peer;
+  let message: string | undefined;
+  if (error.code === 'UCS_ERR_NOT_CONNECTED' || error.code === 'UCS_ERR_UNREACHABLE') {
+    message = peer === 'worker-address'
+      ? `cannot connect to the worker address: its worker is gone or unreachable (UCX: ${ucx})`
+      : `cannot connect to ${where}: nobody listens there (connection refused), or it is unreachable (UCX: ${ucx})`;
+  } else if (error.code === 'UCS_ERR_REJECTED') {
+    message = `cannot connect to ${where}: its listener refused the connection (its accept hook said no) (UCX: ${ucx})`;
+  }
+  return message === undefined ? error : Object.assign(new UCXError(message, error.code, error.status), { cause: error });
 }

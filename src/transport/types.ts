@@ -35,7 +35,7 @@ export interface RecvOptions {
  * ERR_TRANSPORT_CLOSED; the peer closing, aborting or dying rejects it with
  * ERR_TRANSPORT_RESET (after the messages that arrived before are delivered).
  */
-export interface Connection extends EventEmitter {
+export interface Connection extends EventEmitter, AsyncIterable<Buffer[]>, AsyncDisposable {
   /** 'ucx', 'tcp', ... */
   readonly scheme: string;
   /** This side, as a URL ('tcp://127.0.0.1:41234'); the port is 0 where the transport does not know it. */
@@ -59,6 +59,10 @@ export interface Connection extends EventEmitter {
   abort(): void;
   /** Resolves once the connection is closed for whatever reason; never rejects. */
   readonly finished: Promise<void>;
+  /** `for await (const frames of connection)`: each message until the connection closes (here or by the peer). */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer[]>;
+  /** `await using connection = await connect(url)`: close() at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
   // events: 'close' (error: TransportError | null): null after a local close()/abort()
 }
 

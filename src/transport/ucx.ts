@@ -226,7 +226,8 @@ export class UcxTransport implements Transport {
       endpoint = await this.worker.connect({ host, port }, { signal });
     } catch (error) {
       if (opts.signal?.aborted) throw new TransportAbortError({ cause: opts.signal.reason });
-      const reason = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+      // The core's message already names host:port ('cannot connect to H:P: nobody listens there ...').
+      const reason = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message.replace(/^cannot connect to [^:]+:\d+: /, '');
       throw new TransportError('ERR_TRANSPORT_CONNECT', `cannot connect to ucx://${host}:${port}: ${reason}`, { cause: error });
     }
     return new UcxConnection(endpoint, formatAddress('ucx', '0.0.0.0', 0), formatAddress('ucx', host, port));
