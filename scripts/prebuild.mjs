@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  root, prebuiltPath, builtPath, findUcx, buildAddon, buildIsFresh, probe, sourcesHash, has, InstallError,
+  root, prebuiltPath, builtPath, findUcx, buildAddon, buildIsFresh, probe, sourcesHash, has, InstallError, shippedPrebuilts,
 } from './addon.mjs';
 
 const { values } = parseArgs({
@@ -72,6 +72,19 @@ try {
     }
     return false;
   });
+  // A binary the manifest does not list (a run that failed half way) is of unknown origin.
+  for (const file of shippedPrebuilts()) {
+    const name = path.relative('prebuilds', file);
+    if (!manifest.prebuilds.some((entry) => entry.file === name)) {
+      log(`removing ${name}: not in prebuilds/manifest.json`);
+      fs.rmSync(path.join(root, file));
+    }
+  }
+  const save = () => {
+    manifest.prebuilds.sort((a, b) => a.file.localeCompare(b.file));
+    fs.mkdirSync(path.dirname(manifestPath), { recursive: true });
+    fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  };
   for (const node of nodes) {
     const info = JSON.parse(spawnSync(node, ['-p', 'JSON.stringify({ abi: process.versions.modules, version: process.version, platform: process.platform, arch: process.arch })'],
       { encoding: 'utf8' }).stdout);
@@ -92,10 +105,10 @@ try {
     manifest.prebuilds = manifest.prebuilds.filter((entry) => entry.file !== file);
     manifest.prebuilds.push({ file, nodeAbi: info.abi, builtWith: info.version, ucx: ucx.version, sources, ...needs(target),
       bytes: fs.statSync(target).size });
+    save();
     log(`${path.relative(root, target)}: Node ${info.version} (ABI ${info.abi}), UCX ${ucx.version}`);
   }
-  manifest.prebuilds.sort((a, b) => a.file.localeCompare(b.file));
-  fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  save();
 } catch (error) {
   process.stderr.write(`[node-ucx prebuild] failed: ${error.message}\n`);
   process.exit(1);
