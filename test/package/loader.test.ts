@@ -115,6 +115,19 @@ describe('the install hook (scripts/install.mjs)', () => {
     expect(r.output).toContain('sudo apt-get install build-essential python3');
   });
 
+  it('a build that fails shows all of node-gyp\'s output (quiet only when it works)', () => {
+    const dir = installed('hook-build-fails', { [prebuilt]: 'not an ELF file' });
+    // node-addon-api where npm would have hoisted it, and a "compiler" that fails.
+    fs.symlinkSync(path.join(ROOT, 'node_modules', 'node-addon-api'), path.join(dir, '..', 'node-addon-api'));
+    const cxx = path.join(tmp, 'failing-c++');
+    fs.writeFileSync(cxx, '#!/bin/sh\necho "fake compiler: no" >&2\nexit 1\n', { mode: 0o755 });
+    const r = hook(dir, { CXX: cxx, CC: cxx });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('node-gyp rebuild failed');
+    expect(r.output).toContain('fake compiler: no');
+    expect(r.output).toMatch(/gyp (info|ERR!)/);
+  }, 120_000);
+
   it('builds against UCX_HOME when it is set, and says so when it holds no UCX', () => {
     const r = hook(installed('hook-ucx-home', { [prebuilt]: built() }), { UCX_HOME: path.join(tmp, 'no-ucx-here') });
     expect(r.code).not.toBe(0);
