@@ -25,7 +25,13 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      # -z now: every symbol (UCX's, and the V8 ones request.cc uses) is bound when the addon is
+      # loaded, so a binary that does not fit this Node or this UCX fails to load (and the loader
+      # falls back) instead of dying at its first call with "symbol lookup error".
+      "ldflags": ["-Wl,-z,now"],
+      # No -std here: node-gyp's common.gypi picks the standard Node's headers need (gnu++17 for
+      # Node 20 and 22, gnu++20 for Node 24, whose v8.h refuses anything older); csrc/ is C++17.
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "conditions": [
         ["ucx_home != ''", {
           "include_dirs": ["<(ucx_home)/include"],

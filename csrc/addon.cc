@@ -1,5 +1,7 @@
 #include "addon.h"
 
+#include <node_version.h>
+
 #include <vector>
 
 #include "context.h"
@@ -28,6 +30,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceValue("RemoteKey", rkey_ctor.Value()),
                            InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
                            InstanceMethod<&Addon::Version>("version"),
+                           // The NODE_MODULE_VERSION of the headers this was compiled against: request.cc
+                           // calls V8's C++ API, which has no ABI across Node majors, so the loader refuses
+                           // a binary whose number differs from process.versions.modules.
+                           InstanceValue("nodeAbi", Napi::Number::New(env, NODE_MODULE_VERSION)),
                        });
   DefineCuda(env, exports);
   // Runs before the env's own finalizers: everything native is closed in order

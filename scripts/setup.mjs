@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-// Makes a checkout ready to run: UCX present (apt-get when root on Debian/Ubuntu,
-// otherwise the exact command to run), npm dependencies installed, the native
-// addon and the TypeScript built when missing or older than their sources.
+// Makes a checkout of this repository ready to run: UCX present (apt-get when root on
+// Debian/Ubuntu, otherwise the exact command to run), npm dependencies installed, the native
+// addon and the TypeScript built when missing or made from other sources. This is the
+// repository's own script (the README's `npm test` / `npm run bench`); installing node-ucx as a
+// dependency runs scripts/install.mjs instead, which never calls apt-get.
 //
-//   node scripts/setup.mjs               everything (used by `npm test`, `npm run bench`)
-//   node scripts/setup.mjs --build-only  only the addon and TS (npm's install hook)
+//   node scripts/setup.mjs               everything
+//   node scripts/setup.mjs --build-only  only the addon and TS
 //   node scripts/setup.mjs --check       report what is missing, change nothing
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildAddon, buildIsFresh, nodedirArgs } from './addon.mjs';
+
+export { nodedirArgs };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -17,6 +22,7 @@ const buildOnly = args.has('--build-only');
 const checkOnly = args.has('--check');
 const quiet = args.has('--quiet');
 const APT_PACKAGES = ['libucx-dev', 'ucx-utils', 'pkg-config'];
+const verbose = args.has('--verbose');
 
 function log(message) {
   if (!quiet) process.stderr.write(`[node-ucx setup] ${message}\n`);
@@ -72,7 +78,7 @@ function mtime(file) {
 }
 
 function ensureDependencies() {
-  const needed = buildOnly ? ['node-addon-api', 'node-gyp'] : ['node-addon-api', 'node-gyp', 'typescript', 'vitest', 'playwright-core'];
+  const needed = buildOnly ? ['node-addon-api', 'typescript'] : ['node-addon-api', 'node-gyp', 'typescript', 'vitest', 'typedoc', 'playwright-core'];
   const missing = needed.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
   if (missing.length === 0) return;
   if (buildOnly || checkOnly) throw new Error(`missing npm packages: ${missing.join(', ')} (run npm install)`);
@@ -81,24 +87,11 @@ function ensureDependencies() {
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 
-/**
- * Offline machines cannot download Node's headers: use the ones installed with this node binary
- * (<prefix>/include/node) unless npm already says where they are (npm_config_nodedir).
- */
-export function nodedirArgs() {
-  if (process.env.npm_config_nodedir) return [];
-  const prefix = path.dirname(path.dirname(process.execPath));
-  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
-}
-
 function ensureAddon() {
-  const addon = path.join(root, 'build', 'Release', 'node_ucx.node');
-  const sources = Math.max(newest(path.join(root, 'csrc'), ['.cc', '.h']), mtime(path.join(root, 'binding.gyp')));
-  if (mtime(addon) >= sources) return;
+  if (buildIsFresh()) return;
   if (checkOnly) throw new Error('the native addon needs building (npm run build:native)');
-  log('building the native addon');
-  const nodeGyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [nodeGyp, 'rebuild', '-j', 'max', ...nodedirArgs()]);
+  // node-gyp's output is shown only when the build fails (or with --verbose).
+  buildAddon({ verbose, log });
 }
 
 function ensureTypeScript() {

@@ -16,6 +16,7 @@ export type { DeviceMemory };
 
 /** What available() reports. */
 export interface CudaAvailability {
+  /** Whether CUDA memory can be allocated and copied here. */
   ok: boolean;
   /** Why CUDA cannot be used ('' when ok), e.g. that libcudart was not found, or there is no GPU. */
   reason: string;
@@ -28,7 +29,18 @@ export interface CudaAvailability {
 }
 
 /** cudaMemcpyKind values. */
-export const MemcpyKind = Object.freeze({ HostToHost: 0, HostToDevice: 1, DeviceToHost: 2, DeviceToDevice: 3, Default: 4 } as const);
+export const MemcpyKind = Object.freeze({
+  /** Host to host. */
+  HostToHost: 0,
+  /** Host to device. */
+  HostToDevice: 1,
+  /** Device to host. */
+  DeviceToHost: 2,
+  /** Device to device. */
+  DeviceToDevice: 3,
+  /** Inferred from the pointers (unified virtual addressing). */
+  Default: 4,
+} as const);
 export type MemcpyKind = (typeof MemcpyKind)[keyof typeof MemcpyKind];
 
 /**

@@ -9,11 +9,12 @@ export { Context, type ContextOptions, type Feature } from './core/context.js';
 export { DEFAULT_FEATURES } from './core/features.js';
 export {
   Worker, type WorkerOptions, type ListenOptions, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
+  type TagRecvResult, type TagMessage,
 } from './core/worker.js';
 export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js';
 export { Listener, type ConnectionRequest, type AcceptHook } from './core/listener.js';
-export { Endpoint, type EndpointRole, type AtomicOp, type RecvMessageOptions } from './core/endpoint.js';
-export { MemoryHandle, RemoteKey, type MemMapTarget } from './core/memory.js';
+export { Endpoint, type EndpointRole, type AtomicOp, type RecvMessageOptions, type EndpointInfo } from './core/endpoint.js';
+export { MemoryHandle, RemoteKey, type MemMapTarget, type MemAllocation } from './core/memory.js';
 export { UCXError, AbortError } from './util/errors.js';
 export { defaults, type ProgressMode, type ErrorHandling } from './core/defaults.js';
 export type { Data, DeviceMemory } from './util/data.js';
@@ -21,7 +22,12 @@ export type { Data, DeviceMemory } from './util/data.js';
 const packageVersion = '0.1.0';
 
 /** The UCX library version this addon runs on, and node-ucx's own. */
-export const version: { ucx: string; binding: string } = Object.freeze({ ucx: native.version(), binding: packageVersion });
+export const version: {
+  /** The UCX library's version, e.g. '1.13.1'. */
+  ucx: string;
+  /** node-ucx's version. */
+  binding: string;
+} = Object.freeze({ ucx: native.version(), binding: packageVersion });
 
 let defaultContext: Context | undefined;
 let sharedWorker: Worker | undefined;
@@ -35,10 +41,12 @@ export function defaultWorker(): Worker {
   return sharedWorker;
 }
 
+/** Listens on the default worker ({@link defaultWorker}); see {@link Worker.listen}. */
 export function listen(opts?: ListenOptions, onConnection?: (ep: Endpoint) => void): Promise<Listener> {
   return defaultWorker().listen(opts, onConnection);
 }
 
+/** Connects from the default worker ({@link defaultWorker}) to a listener or a worker address; see {@link Worker.connect}. */
 export function connect(to: { host: string; port: number } | { address: Uint8Array }, opts?: { signal?: AbortSignal }): Promise<Endpoint> {
   return defaultWorker().connect(to, opts);
 }

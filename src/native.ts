@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 import { UCXError } from './util/errors.js';
+import { debug } from './util/debug.js';
 import type { Data } from './util/data.js';
 
 export interface NativeRecvResult { length: number; tag: bigint }
@@ -117,40 +118,76 @@ export interface NativeAddon extends Partial<NativeCuda> {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * Where the addon may be, best first (scripts/addon.mjs names the same files):
+ * the prebuilt shipped for this platform and this Node's ABI, then a local build. A local build
+ * newer than the prebuilt comes first: the install hook builds only when the prebuilt does not
+ * fit, and a checkout whose csrc/ changed after `npm run prebuild` must run its new build.
+ */
+function candidates(): string[] {
+  const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `node_ucx.abi${process.versions.modules}.node`);
+  const release = path.join(root, 'build', 'Release', 'node_ucx.node');
+  const mtime = (file: string): number => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : -1);
+  const found = [prebuilt, release].filter((file) => mtime(file) >= 0);
+  if (found.length === 2 && mtime(release) > mtime(prebuilt)) found.reverse();
+  return [...found, path.join(root, 'build', 'Debug', 'node_ucx.node')].filter((file) => fs.existsSync(file));
+}
+
+const UCX_LIBRARY = /lib(ucp|uct|ucs|ucm)\.so/;
+
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
-  const candidates = [
-    process.env.NODE_UCX_ADDON,
-    path.join(root, 'build', 'Release', 'node_ucx.node'),
-    path.join(root, 'build', 'Debug', 'node_ucx.node'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (found === undefined) {
-    throw new Error(
-      'node-ucx: the native addon is not built (looked for build/Release/node_ucx.node). ' +
-        'Run `npm run setup` in the node-ucx package: it installs UCX (libucx-dev) where it may and builds the addon.',
-    );
-  }
   // UCX's memory-event hooks (UCM) patch malloc/mmap for the whole process; inside Node they
   // corrupted the heap at exit in about 1% of short runs (18 of 1,700; 0 of 1,200 without). They
   // feed UCX's registration and memory-type caches, which node-ucx does not need (it passes
   // memory types explicitly). UCM reads this when libucs loads, so it must be set before dlopen.
   // An explicit UCX_MEM_EVENTS in the environment wins. See docs/operations.md.
   process.env.UCX_MEM_EVENTS ??= 'no';
-  try {
-    return require(found) as NativeAddon;
-  } catch (error) {
-    const message = (error as Error).message;
-    if (/lib(ucp|uct|ucs|ucm)\.so/.test(message)) {
-      throw new Error(
-        `node-ucx: the UCX runtime libraries are missing (${message}). ` +
-          'Install them (Debian/Ubuntu: `apt-get install libucx0`), or put your UCX build on LD_LIBRARY_PATH.',
-        { cause: error },
-      );
+  const explicit = process.env.NODE_UCX_ADDON;
+  const files = explicit ? [explicit] : candidates();
+  const failures: string[] = [];
+  let missingUcx: Error | undefined;
+  for (const file of files) {
+    let addon: NativeAddon & { nodeAbi?: number };
+    try {
+      addon = require(file) as NativeAddon & { nodeAbi?: number };
+    } catch (error) {
+      const message = (error as Error).message.split('\n')[0]!;
+      debug('addon %s did not load: %s', file, message);
+      if (UCX_LIBRARY.test(message)) missingUcx ??= error as Error;
+      failures.push(`${path.relative(root, file) || file}: ${message}`);
+      continue;
     }
-    throw error;
+    // request.cc uses V8's C++ API, which has no ABI across Node majors: a binary compiled for
+    // another one may load, but is not used (scripts/addon.mjs; docs/operations.md).
+    if (addon.nodeAbi !== undefined && String(addon.nodeAbi) !== process.versions.modules && !explicit) {
+      debug('addon %s is built for Node ABI %d, this Node has %s: skipped', file, addon.nodeAbi, process.versions.modules);
+      failures.push(`${path.relative(root, file)}: built for Node ABI ${addon.nodeAbi}, this Node (${process.version}) has ABI ${process.versions.modules}`);
+      continue;
+    }
+    debug('addon loaded from %s (UCX %s)', file, addon.version());
+    loadedFrom = file;
+    return addon;
   }
+  if (missingUcx !== undefined) {
+    throw new Error(
+      `node-ucx: the UCX runtime libraries are missing (${missingUcx.message.split('\n')[0]}). ` +
+        'Install them (Debian/Ubuntu: `apt-get install libucx0`), or, for a UCX of your own, set UCX_HOME=/path/to/ucx ' +
+        'and run `npm rebuild node-ucx` (or put its lib/ on LD_LIBRARY_PATH).',
+      { cause: missingUcx },
+    );
+  }
+  const tried = failures.length > 0 ? ` Tried: ${failures.join('; ')}.` : ' No prebuilt binary fits this platform and Node, and none was built.';
+  throw new Error(
+    `node-ucx: no native addon that this Node (${process.version}, ${process.platform}-${process.arch}) can load.${tried} ` +
+      'Run `npm rebuild node-ucx`: it builds the addon, which needs UCX (Debian/Ubuntu: `apt-get install libucx-dev pkg-config`, ' +
+      'or UCX_HOME=/path/to/ucx) and a compiler (`apt-get install build-essential python3`). ' +
+      'In a clone of node-ucx, `npm run setup` does all of it.',
+  );
 }
+
+/** The file the addon was loaded from (NODE_DEBUG=ucx prints it too). @internal */
+export let loadedFrom = '';
 
 export const native: NativeAddon = load();
 native.setErrorClass(UCXError);

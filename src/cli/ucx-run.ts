@@ -12,15 +12,20 @@
 // It loads no native code: the store is plain TCP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { KvServer } from '../mpi/kvstore.js';
 
 const USAGE = `usage: ucx-run -n N [--tag-output] [--timeout SECONDS] [--] command [args...]
+       (a script runs as: ucx-run -n N node script.mjs)
 
   -n, -np, --np N     number of ranks to start on this machine
   --tag-output        prefix every line of output with [rank]
   --timeout SECONDS   end the job (exit code 124) if it runs longer
   -h, --help          this text
+  -V, --version       node-ucx's version
 
 Each rank gets NODE_UCX_RANK, NODE_UCX_SIZE, NODE_UCX_LOCAL_RANK, NODE_UCX_RENDEZVOUS,
 NODE_UCX_RENDEZVOUS_SERVED and NODE_UCX_JOB_SECRET in its environment. 'node' as the
@@ -28,54 +33,94 @@ command means the Node.js running ucx-run.`;
 
 interface Options { ranks: number; tagOutput: boolean; timeoutS: number | null; command: string[] }
 
+const OPTIONS = {
+  np: { type: 'string', short: 'n' },
+  count: { type: 'string', short: 'c' },
+  'tag-output': { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
 function die(message: string, code = 2): never {
   process.stderr.write(`ucx-run: ${message}\n`);
   process.exit(code);
 }
 
-function parseArgs(argv: string[]): Options {
-  let ranks: number | null = null;
-  let tagOutput = false;
-  let timeoutS: number | null = null;
-  let i = 0;
-  const value = (flag: string): string => {
-    const next = argv[++i];
-    if (next === undefined) die(`${flag} needs a value\n${USAGE}`);
-    return next;
-  };
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      i++;
-      break;
-    }
-    if (arg === '-h' || arg === '--help') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    const eq = /^(--?[\w-]+)=(.*)$/.exec(arg);
-    const flag = eq ? eq[1]! : arg;
-    const take = (): string => (eq ? eq[2]! : value(flag));
-    if (flag === '-n' || flag === '-np' || flag === '--np' || flag === '-c') {
-      const n = Number(take());
-      if (!Number.isInteger(n) || n < 1 || n > 4096) die(`${flag} must be an integer from 1 to 4096`);
-      ranks = n;
-    } else if (flag === '--tag-output') {
-      tagOutput = true;
-    } else if (flag === '--timeout') {
-      const s = Number(take());
-      if (!(s > 0)) die('--timeout must be a positive number of seconds');
-      timeoutS = s;
-    } else if (arg.startsWith('-')) {
-      die(`unknown option ${arg}\n${USAGE}`);
-    } else {
-      break;
-    }
+/** node-ucx's version, from its package.json (ucx-run loads no native code, so not from the addon). */
+function packageVersion(): string {
+  try {
+    const file = fileURLToPath(new URL('../../package.json', import.meta.url));
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
-  const command = argv.slice(i);
+}
+
+/** `app.mjs`, `./app.js`, an existing non-executable file: a script, where a command was expected. */
+function looksLikeScript(command: string): boolean {
+  if (/\.(m?js|cjs|m?ts|cts)$/.test(command)) return true;
+  try {
+    const stat = fs.statSync(command);
+    return stat.isFile() && (stat.mode & 0o111) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * util.parseArgs over ucx-run's own options, which come before the command: the first positional
+ * argument (or `--`) starts the command, and nothing after it is ucx-run's.
+ */
+function parseArgs(argv: string[]): Options {
+  // '-np 4' (Open MPI's spelling) is one option, not the short options -n -p.
+  // (-n=4 is ucx-run's own spelling too.)
+  const normalized = argv.map((arg) => arg.replace(/^-np(?==|$)/, '--np').replace(/^-n=/, '--np=').replace(/^-c=/, '--count='));
+  let parsed: ReturnType<typeof nodeParseArgs<{ options: typeof OPTIONS; tokens: true; strict: false; allowPositionals: true }>>;
+  try {
+    parsed = nodeParseArgs({ args: normalized, options: OPTIONS, tokens: true, strict: false, allowPositionals: true });
+  } catch (error) {
+    die(`${(error as Error).message}\n${USAGE}`);
+  }
+  let commandAt = normalized.length;
+  const seen: Record<string, string | boolean> = {};
+  for (const token of parsed.tokens) {
+    if (token.kind === 'positional') { commandAt = token.index; break; }
+    if (token.kind === 'option-terminator') { commandAt = token.index + 1; break; }
+    if (!Object.hasOwn(OPTIONS, token.name)) die(`unknown option ${token.rawName}\n${USAGE}`);
+    const spec = OPTIONS[token.name as keyof typeof OPTIONS];
+    if (spec.type === 'string' && token.value === undefined) die(`${token.rawName} needs a value\n${USAGE}`);
+    seen[token.name] = token.value ?? true;
+  }
+  if (seen.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (seen.version) {
+    process.stdout.write(`ucx-run (node-ucx) ${packageVersion()}\n`);
+    process.exit(0);
+  }
+  const count = seen.np ?? seen.count;
+  let ranks: number | null = null;
+  if (count !== undefined) {
+    const n = Number(count);
+    if (!Number.isInteger(n) || n < 1 || n > 4096) die('-n must be an integer from 1 to 4096');
+    ranks = n;
+  }
+  let timeoutS: number | null = null;
+  if (seen.timeout !== undefined) {
+    const t = Number(seen.timeout);
+    if (!(t > 0)) die('--timeout must be a positive number of seconds');
+    timeoutS = t;
+  }
+  const command = argv.slice(commandAt);
   if (ranks === null) die(`-n N is required\n${USAGE}`);
   if (command.length === 0) die(`no command to run\n${USAGE}`);
-  return { ranks, tagOutput, timeoutS, command };
+  if (looksLikeScript(command[0]!)) {
+    const before = argv.slice(0, commandAt).join(' ');
+    die(`'${command[0]}' is a script, not a command: did you mean: ucx-run ${before ? `${before} ` : ''}node ${command.join(' ')}`);
+  }
+  return { ranks, tagOutput: seen['tag-output'] === true, timeoutS, command };
 }
 
 function signalCode(signal: NodeJS.Signals): number {

@@ -1,4 +1,6 @@
 // Context: one ucp_context (features, UCX configuration, memory types).
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
 import { UCXError, Status, closedError } from '../util/errors.js';
 import { validateOptionalObject, validateString } from '../util/validate.js';
 import { stringRecord } from '../util/settings.js';
@@ -11,6 +13,7 @@ import { kNative, kAttach, kDetach } from './internal.js';
 
 export type { Feature };
 
+/** Options of the {@link Context} constructor. */
 export interface ContextOptions {
   /**
    * UCP features to ask for; default: ['tag', 'stream', 'am']. RMA and atomics ('rma', 'amo') are opt-in:
@@ -22,6 +25,16 @@ export interface ContextOptions {
   config?: Record<string, string>;
 }
 
+/**
+ * One UCP context (`ucp_context_h`): the features asked for, UCX's configuration and the memory types it can move.
+ * Workers are made from it; close() closes them all.
+ *
+ * @example
+ * ```ts
+ * using context = new Context({ config: { TLS: 'tcp' } });
+ * const worker = context.createWorker();
+ * ```
+ */
 export class Context {
   /** Memory types this UCX build can move, e.g. ['host'] or ['host', 'cuda', 'cuda-managed']. */
   readonly memoryTypes: string[];
@@ -32,6 +45,7 @@ export class Context {
   readonly rmaMemoryTypes: readonly string[];
   /** The features this context was created with. */
   readonly features: readonly Feature[];
+  /** @internal */
   readonly [kNative]: NativeContext;
   #workers = new Set<Worker>();
   #memory = new Set<MemoryHandle>();
@@ -69,6 +83,7 @@ export class Context {
     this.rmaMemoryTypes = Object.freeze(protoV2 ? [...this.memoryTypes] : ['host']);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /** The effective UCX configuration, keyed without the 'UCX_' prefix. */
@@ -82,6 +97,7 @@ export class Context {
     return result;
   }
 
+  /** A new worker (`ucp_worker_h`) on this context: the object that connects, listens and receives. */
   createWorker(opts?: WorkerOptions): Worker {
     if (this.#closed) throw closedError('Context');
     return new Worker(this, opts);
@@ -103,11 +119,25 @@ export class Context {
     this[kNative].close();
   }
 
+  /** `using context = new Context()`: closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** util.inspect: `Context { state, features, memoryTypes, workers }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Context', {
+      state: this.#closed ? 'closed' : 'open', features: [...this.features], memoryTypes: this.memoryTypes, workers: this.#workers.size,
+    }, depth, options, inspectFn);
+  }
+
+  /** @internal */
   [kAttach](child: Worker | MemoryHandle): void {
     if (child instanceof Worker) this.#workers.add(child);
     else this.#memory.add(child);
   }
 
+  /** @internal */
   [kDetach](child: Worker | MemoryHandle): void {
     if (child instanceof Worker) this.#workers.delete(child);
     else this.#memory.delete(child);

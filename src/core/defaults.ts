@@ -3,10 +3,15 @@
 // checked when it is assigned (util/settings.ts).
 import { defineSettings, integerIn, oneOf, stringRecord, MAX_TIMEOUT_MS } from '../util/settings.js';
 
+/** How a worker makes progress (see {@link WorkerOptions.progress}). */
 export type ProgressMode = 'event' | 'poll' | 'adaptive';
 /** 'peer': a dead peer fails pending operations (default). 'none': faster (shared memory on UCX 1.13), no failure detection. */
 export type ErrorHandling = 'peer' | 'none';
 
+/**
+ * The defaults node-ucx uses, in one place; assign to change them for objects made afterwards
+ * (each value is checked when assigned). docs/operations.md explains each.
+ */
 export const defaults = defineSettings('defaults', {
   /** Progress mode of new workers: 'event' sleeps on the worker's fd (idle CPU ~0). */
   progressMode: 'event' as ProgressMode,

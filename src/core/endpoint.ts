@@ -2,6 +2,9 @@
 // endpoint-scoped messages (send/recv/sendObject), which add a small handshake
 // so that each connection has its own tag namespace (docs/wire-format.md).
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import { encodeObject, decodeObject } from '../util/object-codec.js';
 import { UCXError, Status, closedError } from '../util/errors.js';
 import { abortedError, deadline } from '../util/abort.js';
@@ -21,9 +24,24 @@ import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack
 
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
 export type EndpointRole = 'client' | 'server' | 'address' | 'reply';
+/** A remote atomic operation: 'add', 'and', 'or', 'xor' (no result) and their fetching forms 'fadd', 'fand', 'for', 'fxor', and 'swap' (resolve to the old value). */
 export type AtomicOp = 'add' | 'and' | 'or' | 'xor' | 'swap' | 'fadd' | 'fand' | 'for' | 'fxor';
 
+/** What {@link Endpoint.info} says about an endpoint. */
+export interface EndpointInfo {
+  /** The transports of its lanes, e.g. ['posix/memory', 'tcp/lo']. */
+  transports: string[];
+  /** UCX's whole ucp_ep_print_info report. */
+  text: string;
+  /** How the endpoint came to be. */
+  role: EndpointRole;
+  /** The peer as this side knows it (see {@link Endpoint.peer}). */
+  peer: string;
+}
+
+/** Options of receives of unknown size: {@link Endpoint.recvMessage}, {@link Endpoint.recvObject}, {@link Worker.tagRecvMessage}. */
 export interface RecvMessageOptions {
+  /** Stops waiting: the receive rejects with an AbortError and the message stays queued. */
   signal?: AbortSignal;
   /**
    * The longest message to take (bytes). A longer one is dropped, unread, and the receive rejects with
@@ -44,11 +62,19 @@ const AM_REPLY = 1;
 const AM_EAGER = 2;
 const AM_RNDV = 4;
 
+/**
+ * A connection to one peer (`ucp_ep_h`), made by {@link Worker.connect}, {@link connect} or accepted by a {@link Listener}.
+ * Endpoint-scoped messages (send/recv, sendObject/recvObject) plus the raw UCP operations (tag, stream, active messages, RMA, atomics).
+ * Events: 'error' (UCXError) when the endpoint fails, 'close'.
+ */
 export class Endpoint extends EventEmitter {
+  /** The worker this endpoint belongs to. */
   readonly worker: Worker;
+  /** How it came to be (see {@link EndpointRole}). */
   readonly role: EndpointRole;
   /** The peer as this side knows it: 'host:port' of the listener, or the client's IP, or 'worker-address'. */
   readonly peer: string;
+  /** @internal */
   readonly [kNative]: NativeEndpoint;
   /** The endpoint-scoped protocol (send/recv/sendObject and the handshake behind them). */
   readonly #session: Session;
@@ -59,6 +85,7 @@ export class Endpoint extends EventEmitter {
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
 
+  /** @internal Made by Worker.connect() and by listeners. */
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
     super();
     this.worker = worker;
@@ -71,6 +98,7 @@ export class Endpoint extends EventEmitter {
   /** The tag this side receives endpoint-scoped messages on (bit 63 set). */
   get localId(): bigint { return this.#session.localId; }
 
+  /** True once close() was called, or the endpoint failed. */
   get closed(): boolean { return this.#closing !== undefined; }
   /** The error that broke this endpoint, if one did. */
   get error(): UCXError | undefined { return this.#error; }
@@ -153,6 +181,7 @@ export class Endpoint extends EventEmitter {
     }
   }
 
+  /** Sends bytes on the endpoint's UCP stream (ucp_stream_send_nbx): no message boundaries; the peer's streamRecv reads them in order. */
   streamSend(data: Data): Promise<void> {
     try {
       const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
@@ -309,7 +338,7 @@ export class Endpoint extends EventEmitter {
   }
 
   /** What UCX chose for this endpoint: transports ('posix/memory', 'tcp/lo', ...) and the full ucp_ep_print_info text. */
-  info(): { transports: string[]; text: string; role: EndpointRole; peer: string } {
+  info(): EndpointInfo {
     this[kRequireOpen]();
     const text = this[kNative].info();
     const transports = new Set<string>();
@@ -333,18 +362,51 @@ export class Endpoint extends EventEmitter {
     return this.#closing;
   }
 
+  /**
+   * `for await (const message of endpoint)`: each endpoint-scoped message as a Buffer (as
+   * recvMessage() gives them), until the endpoint is closed here or the peer closes it. A failure (the
+   * peer died, the link broke) is thrown. Leaving the loop early leaves the endpoint open.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      let message: Buffer;
+      try {
+        message = await this.recvMessage();
+      } catch (error) {
+        const closedHere = this.#closing !== undefined && this.#error === undefined;
+        if (closedHere || this.#session.peerClosed || (error as UCXError).code === 'ERR_UCX_CLOSED') return;
+        throw error;
+      }
+      yield message;
+    }
+  }
+
+  /** util.inspect: `Endpoint { state, role, peer, transports }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    const state = this.#error !== undefined ? (this.#session.peerClosed ? 'closed by peer' : 'failed') : this.#closing !== undefined ? 'closed' : 'open';
+    let transports: string[] | undefined;
+    try {
+      if (state === 'open') transports = this.info().transports;
+    } catch {
+      // closed meanwhile
+    }
+    return summary('Endpoint', { state, role: this.role, peer: this.peer, transports, error: this.#error?.code }, depth, options, inspectFn);
+  }
+
+  /** `await using ep = await connect(...)`: closes the endpoint at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
   // ---- internals ----
 
+  /** @internal */
   [kRequireOpen](): void {
     if (this.#error !== undefined) throw this.#error;
     if (this.#closing !== undefined || this.worker.closed) throw closedError('Endpoint');
   }
 
-  /** Tracks a send that UCX did not complete inline, so that a graceful close can wait for it. */
+  /** @internal Tracks a send that UCX did not complete inline, so that a graceful close can wait for it. */
   [kTrack](send: Promise<void> | undefined): Promise<void> {
     if (send === undefined) return RESOLVED;
     this.#sends.add(send);
@@ -353,7 +415,7 @@ export class Endpoint extends EventEmitter {
     return send;
   }
 
-  /** A handshake-channel message for this endpoint (the worker routes them by receiver id, see handshake.ts). */
+  /** @internal A handshake-channel message for this endpoint (the worker routes them by receiver id, see handshake.ts). */
   [kOnHandshake](type: number, sender: bigint): void {
     this.#session.onMessage(type, sender);
   }
@@ -398,6 +460,7 @@ export class Endpoint extends EventEmitter {
   }
 
   /**
+   * @internal
    * A UCX reply endpoint handed to an active-message handler lives only as long as UCX keeps it, which
    * is until its peer goes away (UCX 1.13 then frees it, unannounced): after the handler it is let go,
    * and any later use is ERR_UCX_CLOSED rather than a use of freed memory.
@@ -410,14 +473,20 @@ export class Endpoint extends EventEmitter {
     this.worker[kDetach](this);
   }
 
-  /** Called by RemoteKey.destroy(). */
+  /** @internal Called by RemoteKey.destroy(). */
   [kDetach](rkey: RemoteKey): void {
     this.#rkeys.delete(rkey);
   }
 
-  /** UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
-  [kOnError](error: UCXError): void {
+  /** @internal UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
+  [kOnError](reported: UCXError): void {
     if (this.#error !== undefined || this.#closing !== undefined) return;
+    // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
+    const error = this.#session.peerClosed
+      ? Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
+        reported.code, reported.status), { cause: reported })
+      : reported;
+    debug('endpoint to %s: %s (%s)', this.peer, error.message, error.code);
     this.#error = error;
     this.#session.end(error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -426,6 +495,7 @@ export class Endpoint extends EventEmitter {
 
   /** Everything within one bound (`until`, a Date.now() time): closeTimeoutMs for the whole close. */
   async #close(force: boolean, until: number): Promise<void> {
+    debug('endpoint to %s: closing (%s)', this.peer, force ? 'force' : 'graceful');
     this.#session.beginClose();
     for (const rkey of this.#rkeys) rkey.destroy();
     if (!force) {

@@ -4,6 +4,7 @@
 import { UCXError, Status } from '../util/errors.js';
 import { invalidArgType, invalidArgValue } from '../util/validate.js';
 
+/** A UCP feature a {@link Context} can ask for: tag matching, streams, active messages, RMA ('rma'), atomics ('amo'). */
 export type Feature = 'tag' | 'stream' | 'am' | 'rma' | 'amo';
 
 // UCP_FEATURE_* bits (ucp.h). WAKEUP is always on: the event and adaptive progress modes need it.

@@ -3,6 +3,9 @@
 // to it), accepts or rejects it through UCX, and hands each new Endpoint to
 // 'connection' listeners and to async iterators.
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import { deadline } from '../util/abort.js';
 import type { NativeListener } from '../native.js';
 import type { Worker } from './worker.js';
@@ -20,11 +23,18 @@ export interface ConnectionRequest {
 /** true accepts the connection; false refuses it (ucp_listener_reject: the client's connect fails). */
 export type AcceptHook = (request: ConnectionRequest) => boolean | Promise<boolean>;
 
+/**
+ * A UCX listener (`ucp_listener_h`) accepting client-server connections: made by {@link Worker.listen} or {@link listen}.
+ * Events: 'connection' (ep), 'error' (err), 'close'. Also an async iterable of the endpoints it accepts.
+ */
 export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
+  /** The worker whose listener this is. */
   readonly worker: Worker;
+  /** The address it listens on. */
   readonly host: string;
   /** The port it listens on (the real one when port 0 was asked for). */
   readonly port: number;
+  /** @internal */
   readonly [kNative]: NativeListener;
   #closing: Promise<void> | undefined;
   #iterators = new Set<{ queue: Endpoint[]; wake: (() => void) | null }>();
@@ -32,6 +42,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   /** Connection requests the accept hook is deciding on: each is answered exactly once (accept or reject). */
   #undecided = new Set<unknown>();
 
+  /** @internal Made by Worker.listen(). */
   constructor(worker: Worker, nativeListener: NativeListener, onConnection?: (ep: Endpoint) => void, accept?: AcceptHook) {
     super();
     this.worker = worker;
@@ -43,6 +54,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** Stops accepting. Endpoints already accepted stay open. Idempotent. */
@@ -52,6 +64,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
       for (const request of this.#undecided) this[kNative].reject(request);
       this.#undecided.clear();
       this[kNative].close();
+      debug('listener %s:%d closed', this.host, this.port);
       this.worker[kDetach](this);
       for (const iterator of this.#iterators) iterator.wake?.();
       this.#closing = Promise.resolve();
@@ -60,8 +73,14 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     return this.#closing;
   }
 
+  /** `await using listener = await worker.listen()`: closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** util.inspect: `Listener { state, address }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Listener', { state: this.closed ? 'closed' : 'open', address: `${this.host}:${this.port}` }, depth, options, inspectFn);
   }
 
   /** Yields each accepted endpoint; ends when the listener closes. */
@@ -84,6 +103,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     }
   }
 
+  /** @internal */
   [kOnConnRequest](request: unknown, clientAddress: string, clientPort: number): void {
     if (this.#closing !== undefined) {
       this[kNative].reject(request);
@@ -130,6 +150,7 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     // wire-up onto shared memory (which trips an assertion in its 'none' error mode).
     deadline(endpoint.flush(), defaults.connectTimeoutMs, 'accepting a connection').then(
       () => {
+        debug('listener %s:%d accepted a connection from %s', this.host, this.port, clientAddress);
         for (const iterator of this.#iterators) {
           iterator.queue.push(endpoint);
           iterator.wake?.();

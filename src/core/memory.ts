@@ -15,6 +15,8 @@
 //   24      4     length of UCX's packed rkey (u32 LE)
 //   28      4     FNV-1a 32-bit checksum of UCX's packed rkey
 //   32      n     UCX's packed rkey (ucp_rkey_pack)
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
 import { closedError, UCXError, Status } from '../util/errors.js';
 import { validateInteger, validateView, invalidArgType, invalidArgValue, outOfRange } from '../util/validate.js';
 import { MEMORY_TYPES, MEMORY_TYPE_HOST, checkHostMemory, toNativeData, type DeviceMemory } from '../util/data.js';
@@ -30,7 +32,17 @@ import { checkRemoteKey, rememberOwnKey, forgetOwnKey } from './ucx-rkey.js';
  * copies to directly, much faster for same-host put/get; no view, read() and write() copy), or device
  * memory (`memoryType`).
  */
-export type MemMapTarget = ArrayBufferView | ArrayBuffer | DeviceMemory | { length: number; memoryType?: string; allocator?: 'node' | 'ucx' };
+export type MemMapTarget = ArrayBufferView | ArrayBuffer | DeviceMemory | MemAllocation;
+
+/** Memory for {@link Context.memMap} to allocate (see {@link MemMapTarget}). */
+export interface MemAllocation {
+  /** How many bytes. */
+  length: number;
+  /** 'host' (default), or a device memory type this context has ('cuda', ...). */
+  memoryType?: string;
+  /** Who allocates host memory: 'node' (a Buffer, the default) or 'ucx' (shared memory a same-host peer maps). */
+  allocator?: 'node' | 'ucx';
+}
 
 const RKEY_MAGIC = 0x524b554e;
 const RKEY_VERSION = 1;
@@ -45,17 +57,26 @@ function fnv1a(bytes: Uint8Array): number {
   return hash >>> 0;
 }
 
+/**
+ * Memory registered with UCX for RMA and atomics (`ucp_mem_h`), made by {@link Context.memMap}.
+ * Send packRkey() to a peer: it unpacks it on its endpoint and can then put/get/atomically update this region.
+ */
 export class MemoryHandle {
+  /** The context the memory is registered with. */
   readonly context: Context;
   /** Where the region starts: the remoteAddress a peer's put/get/atomics use. */
   readonly address: bigint;
+  /** The region's length in bytes. */
   readonly length: number;
+  /** 'host', or the device memory type ('cuda', 'cuda-managed', 'rocm'). */
   readonly memoryType: string;
   /** A host view of the region (null for device memory). It stays valid after unmap(). */
   readonly buffer: Buffer | null;
+  /** @internal */
   readonly [kNative]!: NativeMemoryHandle;
   #unmapped = false;
 
+  /** Prefer {@link Context.memMap}, which also checks the context's features. */
   constructor(context: Context, target: MemMapTarget) {
     if (typeof target !== 'object' || target === null) {
       throw invalidArgType('target', 'an ArrayBufferView, ArrayBuffer, DeviceMemory or { length }', target);
@@ -104,6 +125,7 @@ export class MemoryHandle {
     context[kAttach](this);
   }
 
+  /** True once unmap() was called (or the context closed). */
   get unmapped(): boolean { return this.#unmapped; }
 
   /** The bytes a peer passes to its endpoint's unpackRkey() (envelope above). */
@@ -154,6 +176,18 @@ export class MemoryHandle {
     }
   }
 
+  /** `using handle = context.memMap(...)`: unmaps it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+
+  /** util.inspect: `MemoryHandle { state, address, length, memoryType }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('MemoryHandle', {
+      state: this.#unmapped ? 'unmapped' : 'mapped', address: `0x${this.address.toString(16)}`, length: this.length, memoryType: this.memoryType,
+    }, depth, options, inspectFn);
+  }
+
   /** Releases the registration. Host memory stays readable through `buffer`. Idempotent. */
   unmap(): void {
     if (this.#unmapped) return;
@@ -164,12 +198,17 @@ export class MemoryHandle {
   }
 }
 
+/** A peer's memory as this side may reach it (`ucp_rkey_h`): made by {@link Endpoint.unpackRkey} from the peer's {@link MemoryHandle.packRkey}. */
 export class RemoteKey {
+  /** The endpoint it was unpacked on: put/get/atomics with it go through that endpoint only. */
   readonly endpoint: Endpoint;
   /** The remote region this key grants: [base, base + length). */
   readonly base: bigint;
+  /** The remote region's length in bytes. */
   readonly length: number;
+  /** The remote region's memory type. */
   readonly memoryType: string;
+  /** @internal */
   readonly [kNative]: NativeRemoteKey;
   #destroyed = false;
 
@@ -182,6 +221,7 @@ export class RemoteKey {
     this.memoryType = memoryType;
   }
 
+  /** True once destroy() was called (or its endpoint closed). */
   get destroyed(): boolean { return this.#destroyed; }
 
   /** Releases the key. Keys also die with their endpoint. Idempotent. */

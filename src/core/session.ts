@@ -6,6 +6,7 @@
 // heartbeat and the goodbye that makes a graceful close lose nothing
 // (docs/wire-format.md).
 import { UCXError, Status, closedError, isCanceled } from '../util/errors.js';
+import { debug } from '../util/debug.js';
 import { abortedError, deadline, withAbort } from '../util/abort.js';
 import type { NativeDataArgs } from '../util/data.js';
 import { defaults } from './defaults.js';
@@ -46,10 +47,15 @@ export class Session {
   #byeAcked: (() => void) | undefined;
   /** Set once the endpoint failed or is closing: no more handshake replies, no heartbeat. */
   #ended = false;
+  /** The peer said BYE: it is closing gracefully, and the disconnect UCX reports next is that close. */
+  #peerClosed = false;
 
   constructor(endpoint: Endpoint) {
     this.#endpoint = endpoint;
   }
+
+  /** Whether the peer closed its endpoint gracefully (its BYE arrived). */
+  get peerClosed(): boolean { return this.#peerClosed; }
 
   /** Whether the peer's id is known (its HELLO or ACK arrived). */
   get established(): boolean { return this.#remoteId !== undefined; }
@@ -87,8 +93,13 @@ export class Session {
 
   /** A handshake-channel message for this endpoint (the worker routes them by receiver id). */
   onMessage(type: number, sender: bigint): void {
+    if (this.#remoteId === undefined) debug('handshake with %s: established (message type %d from the peer)', this.#endpoint.peer, type);
     this.#remoteId ??= sender;
     this.#lastHeard = Date.now();
+    if (type === HandshakeType.Bye) {
+      this.#peerClosed = true;
+      debug('endpoint to %s: the peer is closing it (BYE)', this.#endpoint.peer);
+    }
     if (type === HandshakeType.Hello) this.#answer(HandshakeType.Ack);
     else if (type === HandshakeType.Ping) this.#answer(HandshakeType.Pong);
     else if (type === HandshakeType.Bye) this.#answer(HandshakeType.ByeAck, true);

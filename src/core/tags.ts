@@ -8,9 +8,11 @@ import { outOfRange, validateUint64 } from '../util/validate.js';
 export const RESERVED_TAG_BIT = 1n << 63n;
 /** The largest tag raw tagSend/tagRecv accept. */
 export const MAX_TAG = RESERVED_TAG_BIT - 1n;
+/** The tag mask that matches every bit (the default mask of tag receives and probes). */
 export const FULL_MASK = (1n << 64n) - 1n;
 /** Active message id node-ucx uses for the endpoint handshake; user ids are 0 ... 65534. */
 export const HANDSHAKE_AM_ID = 0xffff;
+/** The largest active-message id user handlers may use (0xfffe). */
 export const MAX_AM_ID = HANDSHAKE_AM_ID - 1;
 
 /** A raw tag for tagSend/tagRecv: below the range reserved for endpoint-scoped messages. */

@@ -1,6 +1,9 @@
 // Worker: one ucp_worker with its progress engine, the tag receive side, active
 // message handlers, listeners and the endpoints made from it.
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { summary } from '../util/inspect.js';
+import { debug } from '../util/debug.js';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { UCXError, closedError } from '../util/errors.js';
@@ -23,7 +26,9 @@ import {
 } from './internal.js';
 
 export type { ProgressMode, ErrorHandling };
+/** Options of {@link Context.createWorker}. */
 export interface WorkerOptions {
+  /** How the worker makes progress: 'event' (default: sleeps on UCX's event fd), 'poll' (a busy loop, lowest latency, one core) or 'adaptive' (polls while busy, sleeps when idle). See docs/architecture.md. */
   progress?: ProgressMode;
   /** Error handling of the endpoints this worker makes and accepts (default: defaults.errorHandling). */
   errorHandling?: ErrorHandling;
@@ -37,6 +42,7 @@ export interface WorkerOptions {
   acceptAddressConnections?: boolean;
 }
 
+/** Options of {@link Worker.listen} and the module's {@link listen}. */
 export interface ListenOptions {
   /** The address to listen on (default '0.0.0.0': every interface); a name is resolved first. */
   host?: string;
@@ -46,8 +52,11 @@ export interface ListenOptions {
   accept?: AcceptHook;
 }
 
+/** An active message as its handler ({@link Worker.onActiveMessage}) receives it. */
 export interface ActiveMessage {
+  /** The active-message id it was sent to (0 ... {@link MAX_AM_ID}). */
   id: number;
+  /** The header the sender passed to amSend (empty when it passed null). */
   header: Buffer;
   /**
    * The payload in host memory; for rendezvous messages it has been received in full before the handler
@@ -55,14 +64,17 @@ export interface ActiveMessage {
    * device memory: see `target`).
    */
   data: Buffer;
+  /** The payload's length in bytes. */
   length: number;
   /** The endpoint to answer on, when the sender asked for it ({ reply: true }). */
   reply: Endpoint | null;
   /** What the handler's `allocate` returned, when the payload was received into it; otherwise null. */
   target: Data | null;
 }
+/** A handler of active messages; a rejected promise or a throw is reported as the worker's 'error' event. */
 export type ActiveMessageHandler = (message: ActiveMessage) => void | Promise<void>;
 
+/** Options of {@link Worker.onActiveMessage}. */
 export interface ActiveMessageOptions {
   /**
    * Where to receive a rendezvous payload (large, or sent with { rendezvous: true }): a view or
@@ -79,6 +91,23 @@ const AM_EAGER = 2;
 const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
 const EMPTY = Buffer.alloc(0);
 
+/** What a raw tag receive resolves to ({@link Worker.tagRecv}, {@link Worker.tagProbe}). */
+export interface TagRecvResult {
+  /** The message's length in bytes. */
+  length: number;
+  /** The tag it was sent with (bits outside the mask may differ from the tag asked for). */
+  tag: bigint;
+}
+
+/** A raw tagged message of unknown size ({@link Worker.tagRecvMessage}). */
+export interface TagMessage {
+  /** The message, in a new Buffer. */
+  data: Buffer;
+  /** The tag it was sent with. */
+  tag: bigint;
+}
+
+/** What a worker holds at one moment ({@link Worker.stats}): for diagnostics and leak checks. */
 export interface WorkerStats {
   /** UCX requests (and unknown-size receives) not yet completed. */
   pendingRequests: number;
@@ -87,7 +116,9 @@ export interface WorkerStats {
    * UCX still holds them (and their memory) until it completes them or the worker closes.
    */
   abandonedRequests: number;
+  /** Open endpoints (connected, accepted, and those opened back to address peers). */
   endpoints: number;
+  /** Open listeners. */
   listeners: number;
   /** Whether the worker currently keeps the event loop alive. */
   keepsAlive: boolean;
@@ -98,11 +129,15 @@ export interface WorkerStats {
  * messaging with it; 'error' (err) for failures no promise carries; 'close'.
  */
 export class Worker extends EventEmitter {
+  /** The context this worker was created on. */
   readonly context: Context;
+  /** The progress mode it was created with ({@link WorkerOptions.progress}). */
   readonly progressMode: ProgressMode;
+  /** The error handling of its endpoints ({@link WorkerOptions.errorHandling}). */
   readonly errorHandling: ErrorHandling;
   /** Whether peers may reach this worker's endpoint messaging by its address (WorkerOptions.acceptAddressConnections). */
   readonly acceptsAddressConnections: boolean;
+  /** @internal */
   readonly [kNative]: NativeWorker;
   #endpoints = new Map<NativeEndpoint, Endpoint>();
   /** The same endpoints by local id: handshake messages name the endpoint they are for. */
@@ -118,6 +153,7 @@ export class Worker extends EventEmitter {
   #cancelSeq = 0;
   #closing: Promise<void> | undefined;
 
+  /** Prefer {@link Context.createWorker}, which does the same. */
   constructor(context: Context, opts: WorkerOptions = {}) {
     super();
     validateOptionalObject(opts, 'opts');
@@ -140,6 +176,7 @@ export class Worker extends EventEmitter {
     context[kAttach](this);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** The largest active-message header (bytes) this worker's transports carry: amSend refuses longer ones. */
@@ -205,18 +242,22 @@ export class Worker extends EventEmitter {
       peer = `${to.host}:${to.port}`;
     }
     const endpoint = this[kWrapEndpoint](nativeEndpoint, role, peer);
+    debug('connect to %s: endpoint created, waiting for wire-up', peer);
     try {
       // A flush completes once wire-up is done, or fails if the peer is unreachable.
       await deadline(endpoint.flush(), defaults.connectTimeoutMs, 'connect', opts.signal);
     } catch (error) {
       await endpoint.close({ force: true });
-      throw error;
+      const said = connectError(error, peer);
+      debug('connect to %s failed: %s', peer, (said as Error).message);
+      throw said;
     }
+    debug('connected to %s', peer);
     return endpoint;
   }
 
   /** Receives a raw tagged message into `into`; `mask` selects which tag bits must match (default: all). */
-  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<{ length: number; tag: bigint }> {
+  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, opts: { signal?: AbortSignal } = {}): Promise<TagRecvResult> {
     try {
       const data = toNativeData(into, 'into', this.context.memoryTypes);
       validateRawTag(tag);
@@ -247,7 +288,7 @@ export class Worker extends EventEmitter {
    * Receives a raw tagged message of unknown size (probe, then receive into a fresh Buffer). With
    * `maxLength`, a longer message is dropped and the receive rejects with UCS_ERR_MESSAGE_TRUNCATED.
    */
-  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: RecvMessageOptions = {}): Promise<{ data: Buffer; tag: bigint }> {
+  tagRecvMessage(tag: bigint, mask: bigint = FULL_MASK, opts: RecvMessageOptions = {}): Promise<TagMessage> {
     try {
       validateRawTag(tag);
       validateUint64(mask, 'mask');
@@ -267,7 +308,7 @@ export class Worker extends EventEmitter {
   }
 
   /** Whether a matching raw message has arrived (it stays queued); progresses the worker first. */
-  tagProbe(tag: bigint, mask: bigint = FULL_MASK): { length: number; tag: bigint } | null {
+  tagProbe(tag: bigint, mask: bigint = FULL_MASK): TagRecvResult | null {
     validateRawTag(tag);
     validateUint64(mask, 'mask');
     if (this.#closing) throw closedError('Worker');
@@ -331,11 +372,21 @@ export class Worker extends EventEmitter {
     return this.#closing;
   }
 
+  /** `await using worker = context.createWorker()`: closes the worker at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
+  /** util.inspect: `Worker { state, progress, errorHandling, endpoints, listeners }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return summary('Worker', {
+      state: this.#closing ? 'closed' : 'open', progress: this.progressMode, errorHandling: this.errorHandling,
+      endpoints: this.#endpoints.size, listeners: this.#listeners.size,
+    }, depth, options, inspectFn);
+  }
+
   async #close(): Promise<void> {
+    debug('worker close: %d endpoints, %d listeners', this.#endpoints.size, this.#listeners.size);
     await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
     await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close()));
     await this[kNative].close();
@@ -345,11 +396,13 @@ export class Worker extends EventEmitter {
 
   // ---- internals used by Endpoint and Listener ----
 
+  /** @internal */
   [kNextCancelId](): number {
     this.#cancelSeq = this.#cancelSeq >= 0xfffffffe ? 1 : this.#cancelSeq + 1;
     return this.#cancelSeq;
   }
 
+  /** @internal */
   [kWrapEndpoint](nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string): Endpoint {
     let endpoint = this.#endpoints.get(nativeEndpoint);
     if (endpoint === undefined) {
@@ -360,6 +413,7 @@ export class Worker extends EventEmitter {
     return endpoint;
   }
 
+  /** @internal */
   [kDetach](child: Endpoint | Listener): void {
     if (child instanceof Endpoint) {
       this.#endpoints.delete(child[kNative]);
@@ -495,4 +549,23 @@ async function resolveHost(host: string): Promise<string> {
 function hostView(target: Data, length: number): Buffer {
   if (!ArrayBuffer.isView(target)) return EMPTY;
   return Buffer.from(target.buffer, target.byteOffset, length);
+}
+
+/**
+ * What a failed connect() says: UCX reports a refused TCP connection as 'Endpoint is not connected'
+ * and an accept hook's no as 'Operation rejected by remote peer'; say which address, and what it means.
+ */
+function connectError(error: unknown, peer: string): unknown {
+  if (!(error instanceof UCXError)) return error;
+  const ucx = error.message;
+  const where = peer === 'worker-address' ? 'the worker address' : peer;
+  let message: string | undefined;
+  if (error.code === 'UCS_ERR_NOT_CONNECTED' || error.code === 'UCS_ERR_UNREACHABLE') {
+    message = peer === 'worker-address'
+      ? `cannot connect to the worker address: its worker is gone or unreachable (UCX: ${ucx})`
+      : `cannot connect to ${where}: nobody listens there (connection refused), or it is unreachable (UCX: ${ucx})`;
+  } else if (error.code === 'UCS_ERR_REJECTED') {
+    message = `cannot connect to ${where}: its listener refused the connection (its accept hook said no) (UCX: ${ucx})`;
+  }
+  return message === undefined ? error : Object.assign(new UCXError(message, error.code, error.status), { cause: error });
 }

@@ -4,6 +4,7 @@ import { defineSettings, integerIn, MAX_TIMEOUT_MS } from '../util/settings.js';
 
 const MAX_BUFFER_BYTES = constants.MAX_LENGTH;
 
+/** The transports' defaults (timeouts, message bounds); assign to change them for operations started afterwards. */
 export const transportDefaults = defineSettings('transportDefaults', {
   /** connect(): the longest to wait for a connection when ConnectOptions.timeoutMs is not given (ms). */
   connectTimeoutMs: 10_000,

@@ -8,7 +8,7 @@ import type { Connection, ConnectOptions, ConnectionHandler, TransportListener }
 
 export {
   TransportError, type TransportErrorCode, type Transport, type Connection, type TransportListener, type Frame,
-  type DeviceFrame, type ConnectOptions, type RecvOptions, type ConnectionHandler, parseAddress, formatAddress,
+  type DeviceFrame, type ConnectOptions, type RecvOptions, type ConnectionHandler, type ParsedAddress, parseAddress, formatAddress,
 } from './types.js';
 export { registerTransport, transportFor, registeredSchemes } from './registry.js';
 export { ucxTransport, UcxTransport, UcxConnection, UcxListener, type UcxTransportOptions } from './ucx.js';

@@ -95,6 +95,7 @@ export class InprocConnection extends ConnectionBase implements Connection {
   }
 }
 
+/** A listener of the inproc:// transport (inside this process). */
 export class InprocListener implements TransportListener {
   readonly scheme = 'inproc';
   readonly address: string;
@@ -131,9 +132,11 @@ export class InprocListener implements TransportListener {
   }
 }
 
+/** The inproc:// transport: connections between two sides inside one process (for one-process clusters and tests). */
 export class InprocTransport implements Transport {
   readonly scheme = 'inproc';
 
+  /** Connects to an inproc:// listener of this process. */
   connect(url: string | URL, opts: ConnectOptions = {}): Promise<InprocConnection> {
     try {
       const { host, port } = parseAddress(url, 'inproc', true);

@@ -99,6 +99,7 @@ export class TcpConnection extends ConnectionBase implements Connection {
     return this;
   }
 
+  /** Undoes unref(): the connection keeps the process alive again. */
   ref(): this {
     this.#socket.ref();
     return this;
@@ -137,6 +138,7 @@ export class TcpConnection extends ConnectionBase implements Connection {
   }
 }
 
+/** A TCP listener (node:net server) of the tcp:// transport. */
 export class TcpListener implements TransportListener {
   readonly scheme = 'tcp';
   readonly host: string;
@@ -176,9 +178,11 @@ export class TcpListener implements TransportListener {
   }
 }
 
+/** The tcp:// transport: node:net sockets with length-prefixed frames. Host memory only; no native code. */
 export class TcpTransport implements Transport {
   readonly scheme = 'tcp';
 
+  /** Connects to tcp://host:port. */
   connect(url: string | URL, opts: ConnectOptions = {}): Promise<TcpConnection> {
     let host: string;
     let port: number;

@@ -13,6 +13,7 @@ export type DeviceFrame = DeviceMemory;
 /** One frame of a message: host memory (any ArrayBufferView) or device memory. */
 export type Frame = ArrayBufferView | DeviceFrame;
 
+/** Options of {@link Transport.connect} and the module's connect(). */
 export interface ConnectOptions {
   /** Cancels the attempt: the promise rejects with an AbortError. */
   signal?: AbortSignal;
@@ -20,6 +21,7 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link Connection.recv}. */
 export interface RecvOptions {
   /** Stops waiting: the promise rejects with an AbortError and the next message stays queued. */
   signal?: AbortSignal;
@@ -33,7 +35,7 @@ export interface RecvOptions {
  * ERR_TRANSPORT_CLOSED; the peer closing, aborting or dying rejects it with
  * ERR_TRANSPORT_RESET (after the messages that arrived before are delivered).
  */
-export interface Connection extends EventEmitter {
+export interface Connection extends EventEmitter, AsyncIterable<Buffer[]>, AsyncDisposable {
   /** 'ucx', 'tcp', ... */
   readonly scheme: string;
   /** This side, as a URL ('tcp://127.0.0.1:41234'); the port is 0 where the transport does not know it. */
@@ -57,26 +59,39 @@ export interface Connection extends EventEmitter {
   abort(): void;
   /** Resolves once the connection is closed for whatever reason; never rejects. */
   readonly finished: Promise<void>;
+  /** `for await (const frames of connection)`: each message until the connection closes (here or by the peer). */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer[]>;
+  /** `await using connection = await connect(url)`: close() at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
   // events: 'close' (error: TransportError | null): null after a local close()/abort()
 }
 
+/** A listening transport: accepted connections go to the handler given to listen(). */
 export interface TransportListener {
+  /** The URL scheme ('ucx', 'tcp', 'inproc'). */
   readonly scheme: string;
   /** The URL peers connect to, with the real port (also when port 0 was asked for). */
   readonly address: string;
+  /** The address it listens on. */
   readonly host: string;
+  /** The port it listens on (the real one when 0 was asked for). */
   readonly port: number;
+  /** True once close() was called. */
   readonly closed: boolean;
   /** Stops accepting; connections already accepted stay open. Idempotent. */
   close(): Promise<void>;
+  /** `await using listener = await listen(url, handler)`: closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Receives each connection a listener accepts. */
 export type ConnectionHandler = (connection: Connection) => void;
 
+/** A way of making connections, for one URL scheme: ucxTransport(), tcpTransport(), inprocTransport(), or one of your own (registerTransport). */
 export interface Transport {
   /** The URL scheme this transport serves, without the colon: 'ucx', 'tcp'. */
   readonly scheme: string;
+  /** Connects to `scheme://host:port`; rejects with ERR_TRANSPORT_CONNECT when nobody listens there. */
   connect(url: string | URL, opts?: ConnectOptions): Promise<Connection>;
   /** Listens on `scheme://host:port` (port 0: any free port) and hands each accepted connection to `onConnection`. */
   listen(url: string | URL, onConnection: ConnectionHandler): Promise<TransportListener>;
@@ -90,7 +105,9 @@ export type TransportErrorCode =
   | 'ERR_TRANSPORT_PROTOCOL'      // the bytes on the wire are not this transport's framing
   | 'ERR_TRANSPORT_UNSUPPORTED';  // e.g. device memory on a transport that moves only host memory
 
+/** What transports reject and emit with; `code` says what happened, the same on every transport. */
 export class TransportError extends Error {
+  /** What happened (see {@link TransportErrorCode}). */
   readonly code: TransportErrorCode;
   constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -156,7 +173,15 @@ export function validateRecvOptions(opts: unknown): asserts opts is RecvOptions 
 
 // ---- URLs -------------------------------------------------------------------
 
-export interface ParsedAddress { scheme: string; host: string; port: number }
+/** A transport URL taken apart by {@link parseAddress}. */
+export interface ParsedAddress {
+  /** The scheme, without the colon. */
+  scheme: string;
+  /** The host (IPv6 without brackets). */
+  host: string;
+  /** The port (0 when the URL has none). */
+  port: number;
+}
 
 /** Parses 'scheme://host:port' (IPv6 hosts in brackets). A missing port is 0 for listen() and an error for connect(). */
 export function parseAddress(url: string | URL, expectScheme?: string, portRequired = false): ParsedAddress {
@@ -183,6 +208,7 @@ export function parseAddress(url: string | URL, expectScheme?: string, portRequi
   return { scheme, host, port };
 }
 
+/** The URL of `host:port` for `scheme`, with IPv6 hosts bracketed: formatAddress('tcp', '::1', 80) is 'tcp://[::1]:80'. */
 export function formatAddress(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

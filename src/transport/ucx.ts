@@ -168,6 +168,7 @@ export class UcxConnection extends ConnectionBase implements Connection {
   }
 }
 
+/** A node-ucx Listener as a transport listener (ucx:// transport). */
 export class UcxListener implements TransportListener {
   readonly scheme = 'ucx';
   readonly host: string;
@@ -193,11 +194,13 @@ export class UcxListener implements TransportListener {
   }
 }
 
+/** Options of {@link ucxTransport}. */
 export interface UcxTransportOptions {
   /** The worker connections are made on and accepted by; default: node-ucx's defaultWorker(). */
   worker?: Worker;
 }
 
+/** The ucx:// transport: connections are node-ucx endpoints (client-server, through a UCX listener), frames travel as endpoint-scoped messages. */
 export class UcxTransport implements Transport {
   readonly scheme = 'ucx';
   readonly #worker: Worker | undefined;
@@ -210,6 +213,7 @@ export class UcxTransport implements Transport {
   /** The worker in use (the default worker is created on first use). */
   get worker(): Worker { return this.#worker ?? defaultWorker(); }
 
+  /** Connects to ucx://host:port. */
   async connect(url: string | URL, opts: ConnectOptions = {}): Promise<UcxConnection> {
     const { host, port } = parseAddress(url, 'ucx', true);
     validateRecvOptions(opts);
@@ -222,7 +226,8 @@ export class UcxTransport implements Transport {
       endpoint = await this.worker.connect({ host, port }, { signal });
     } catch (error) {
       if (opts.signal?.aborted) throw new TransportAbortError({ cause: opts.signal.reason });
-      const reason = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+      // The core's message already names host:port ('cannot connect to H:P: nobody listens there ...').
+      const reason = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message.replace(/^cannot connect to [^:]+:\d+: /, '');
       throw new TransportError('ERR_TRANSPORT_CONNECT', `cannot connect to ucx://${host}:${port}: ${reason}`, { cause: error });
     }
     return new UcxConnection(endpoint, formatAddress('ucx', '0.0.0.0', 0), formatAddress('ucx', host, port));

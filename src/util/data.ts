@@ -8,7 +8,16 @@ export type MemoryTypeName = 'host' | 'cuda' | 'cuda-managed' | 'rocm' | 'rocm-m
 export const MEMORY_TYPES: readonly MemoryTypeName[] = ['host', 'cuda', 'cuda-managed', 'rocm', 'rocm-managed'];
 export const MEMORY_TYPE_HOST = 0;
 
-export interface DeviceMemory { ptr: bigint; length: number; memoryType: 'cuda' | 'cuda-managed' | 'rocm' }
+/** Memory on a device (a GPU), which JavaScript cannot view: its address, its length and what kind it is. */
+export interface DeviceMemory {
+  /** The device address (e.g. from cudaMalloc; node-ucx/cuda's `DeviceBuffer.ptr`). */
+  ptr: bigint;
+  /** Its length in bytes. */
+  length: number;
+  /** The kind of device memory; the Context must list it in memoryTypes. */
+  memoryType: 'cuda' | 'cuda-managed' | 'rocm';
+}
+/** What operations send from and receive into: host memory (any ArrayBufferView) or {@link DeviceMemory}. */
 export type Data = ArrayBufferView | DeviceMemory;
 
 /** Resizable and growable buffers are refused, like detached ones (Node 20 has no `.detached`). */

@@ -2,6 +2,10 @@
 // name as `code`; bad arguments are Node-style TypeError / RangeError.
 // No side effects and no addon: src/native.ts hands UCXError to the addon once it has loaded it.
 
+/**
+ * A failure UCX reported (its UCS status name as `code`, e.g. 'UCS_ERR_CONNECTION_RESET'), or one of
+ * node-ucx's own ('ERR_UCX_CLOSED', ...). Bad arguments are TypeError/RangeError with Node-style codes instead.
+ */
 export class UCXError extends Error {
   /** The UCS status name (e.g. 'UCS_ERR_CONNECTION_RESET'), or an ERR_UCX_* code of node-ucx's own. */
   readonly code: string;
@@ -42,6 +46,7 @@ export function timeoutError(what: string, ms: number): UCXError {
 
 /** Like Node's own AbortError (fs, timers, events): name 'AbortError', code 'ABORT_ERR'. */
 export class AbortError extends Error {
+  /** Always 'ABORT_ERR', as Node's own. */
   readonly code = 'ABORT_ERR';
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options);

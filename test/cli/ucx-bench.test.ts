@@ -209,8 +209,8 @@ describe('output helpers', () => {
     expect(row.bwMBps).toBeCloseTo(10_000);  // 100 MiB in 10 ms
     expect(row.msgRate).toBeCloseTo(10_000);
     const csv = renderCsv([row], { percentile: 99.9, compare: false }).trim().split('\n');
-    expect(csv[0]).toBe('test,size,iters,warmup,window,lat_p50_us,lat_avg_us,lat_p99.9_us,bw_MBps,msg_rate,check');
-    expect(csv[1]!.split(',')).toHaveLength(11);
+    expect(csv[0]).toBe('test,size,iters,warmup,window,percentile,lat_p50_us,lat_avg_us,lat_pct_us,bw_MBps,msg_rate,check');
+    expect(csv[1]!.split(',')).toHaveLength(12);
     expect(renderTable([row], { percentile: 99, compare: true })).toMatch(/tag_bw\s+1M\s+100 .* - +-\n$/);
     const markdown = renderMarkdown([row], { percentile: 99, compare: false }).trim().split('\n');
     expect(markdown[0]).toBe('| test | size | iters | p50 µs | avg µs | p99 µs | MB/s | msg/s |');
@@ -235,7 +235,7 @@ describe('--plot, --baseline and the report block', () => {
     expect(svg.match(/<polyline /g)).toHaveLength(6);
     expect(svg).toMatch(/<polyline class="line" data-test="tag_lat" data-source="ucx_perftest"[^>]*stroke-dasharray/);
     expect(svg).not.toMatch(/<polyline class="line" data-test="tag_lat" data-source="node-ucx"[^>]*stroke-dasharray/);
-    expect(svg).toContain('>256K</text>');  // log2 size ticks (8 B … 1M: every 2^3)
+    for (const size of ['8', '1K', '64K', '1M']) expect(svg).toContain(`>${size}</text>`);  // every measured size is labelled
     expect(svg).not.toMatch(/NaN|Infinity/);
     const html = renderPlotFile('x.html', series);
     expect(html).toMatch(/^<!DOCTYPE html>/);
@@ -256,8 +256,8 @@ describe('--plot, --baseline and the report block', () => {
     expect(row.netRatio).toBeCloseTo(0.25);
     expect(renderTable([row], { percentile: 99, compare: false, baseline: true })).toMatch(/net\s+node\/net\n.*8\.00 µs\s+0\.25×\n$/);
     const csv = renderCsv([row], { percentile: 99, compare: false, baseline: true }).trim().split('\n');
-    expect(csv[0]).toMatch(/,net_lat_p50_us,net_lat_avg_us,net_bw_MBps,net_msg_rate,net_ratio$/);
-    expect(csv[1]).toMatch(/,8,8,1,1,0\.25$/);
+    expect(csv[0]).toMatch(/,net_tool,net_lat_p50_us,net_lat_avg_us,net_bw_MBps,net_msg_rate,net_error,net_ratio$/);
+    expect(csv[1]).toMatch(/,node:net,8,8,1,1,,0\.25$/);
   });
 
   it('the report block replaces only the text between its markers', () => {
@@ -365,13 +365,14 @@ describe('ucx-bench runs', () => {
     }
   });
 
-  it('--csv: a header and one row per test and size; --percentile names the column', async () => {
+  it('--csv: a header and one row per test and size; the --percentile is a column', async () => {
     const run = await bench(['-t', 'tag_lat,tag_bw', '-s', '8,1K', '-n', '20', '-w', '2', '--csv', '--percentile', '90']);
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines[0]).toBe('test,size,iters,warmup,window,lat_p50_us,lat_avg_us,lat_p90_us,bw_MBps,msg_rate,check');
+    expect(lines[0]).toBe('test,size,iters,warmup,window,percentile,lat_p50_us,lat_avg_us,lat_pct_us,bw_MBps,msg_rate,check');
     expect(lines.slice(1).map((line) => line.split(',').slice(0, 2).join(','))).toEqual(['tag_lat,8', 'tag_lat,1024', 'tag_bw,8', 'tag_bw,1024']);
-    for (const line of lines.slice(1)) expect(line.split(',')).toHaveLength(11);
+    for (const line of lines.slice(1)) expect(line.split(',')).toHaveLength(12);
+    for (const line of lines.slice(1)) expect(line.split(',')[5]).toBe('90');
   });
 
   it('UCX\'s own log goes to stderr, so --json stays parseable (--ucx with a key UCX warns about)', async () => {

@@ -215,12 +215,20 @@ async function spawnPeer(options: BenchOptions): Promise<PeerProcess> {
   return { child, port, exited };
 }
 
-/** A one-line progress indicator on stderr, only when stderr is a terminal. */
+/**
+ * A one-line progress indicator on stderr, only when stderr is a terminal (NODE_UCX_BENCH_PROGRESS=1:
+ * one plain line per step instead, for logs and tests).
+ */
 class ProgressLine {
   readonly #enabled = process.stderr.isTTY === true;
+  readonly #lines = process.env.NODE_UCX_BENCH_PROGRESS === '1';
   #shown = false;
 
   update(text: string): void {
+    if (this.#lines) {
+      process.stderr.write(`${text}\n`);
+      return;
+    }
     if (!this.#enabled) return;
     process.stderr.write(`\r\x1b[K${text}`);
     this.#shown = true;
@@ -307,6 +315,23 @@ async function runClient(options: BenchOptions): Promise<number> {
     const repeat = options.repeat;
     // Repetitions go round all the cases, so slow drift on the machine spreads over every case alike.
     const measured: ResultRow[][] = cases.map(() => []);
+    // Ctrl-C while measuring: what was measured so far, then one clean line, and exit 130.
+    let finished = 0;
+    const onInterrupt = (): void => {
+      progress.clear();
+      const done = measured.filter((runs) => runs.length > 0).map(medianRow);
+      const total = repeat * cases.length;
+      if (done.length > 0) {
+        report(options, done, { server, transports, target, compare: null, loopback: peer !== null, interrupted: { finished, of: total } });
+      } else if (options.format === 'json') {
+        report(options, [], { server, transports, target, compare: null, loopback: peer !== null, interrupted: { finished, of: total } });
+      }
+      process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}ucx-bench: interrupted after ${finished} of ${total} measurements` +
+        `${done.length > 0 ? `; the rows above are the ${done.length} finished` : '; nothing finished yet'}\n`);
+      if (peer !== null) peer.child.kill('SIGKILL');
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     try {
       let runId = 0;
       for (let r = 0; r < repeat; r++) {
@@ -315,10 +340,12 @@ async function runClient(options: BenchOptions): Promise<number> {
           const row = toRow(c, await runCase(link, c, ++runId, options.timeoutMs), options.percentile);
           if (row.check !== null) warnings.push(`${c.test} ${formatSize(c.size)}: ${row.check}`);
           measured[i]!.push(row);
+          finished++;
         }
       }
     } finally {
       progress.clear();
+      process.removeListener('SIGINT', onInterrupt);
     }
     const rows = measured.map(medianRow);
     if (options.baseline === 'tcp') warnings.push(...await runNetBaseline(ep, target.host, cases, rows, options, progress));
@@ -405,6 +432,8 @@ interface RunContext {
   target: { host: string; port: number };
   compare: CompareOutcome | null;
   loopback: boolean;
+  /** Ctrl-C: how many of the measurements had finished. */
+  interrupted?: { finished: number; of: number };
 }
 
 function report(options: BenchOptions, rows: ResultRow[], run: RunContext): void {
@@ -425,7 +454,8 @@ function report(options: BenchOptions, rows: ResultRow[], run: RunContext): void
       repeat: options.repeat,
       perftest: run.compare,
       baseline: options.baseline,
-      results: rows.map(rowToJson),
+      ...(run.interrupted ? { interrupted: run.interrupted } : {}),
+      results: rows.map((row) => rowToJson(row)),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;

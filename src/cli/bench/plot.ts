@@ -22,10 +22,47 @@ export interface PlotRow extends PlotPoint {
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+/** Marker shapes, one per test (with its colour): tests stay apart in grey print and for colour-blind readers. */
+export const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'triangle-down', 'cross', 'plus', 'star'] as const;
+export type Marker = (typeof MARKERS)[number];
+
+/** The colour of the i-th test: ten fixed ones, then hues spread by the golden angle (never repeating). */
+export function colorOf(i: number): string {
+  if (i < COLORS.length) return COLORS[i]!;
+  const hue = Math.round(((i - COLORS.length) * 137.508 + 20) % 360);
+  const light = 35 + ((i - COLORS.length) % 3) * 10;
+  return `hsl(${hue}, 70%, ${light}%)`;
+}
+
+/** SVG for one marker at (x, y). */
+function markerSvg(marker: Marker, x: number, y: number, color: string): string {
+  const r = 3.2;
+  const at = (points: [number, number][]): string => points.map(([dx, dy]) => `${(x + dx).toFixed(1)},${(y + dy).toFixed(1)}`).join(' ');
+  switch (marker) {
+    case 'circle': return `<circle class="marker" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${color}"/>`;
+    case 'square': return `<rect class="marker" x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${color}"/>`;
+    case 'triangle': return `<polygon class="marker" points="${at([[0, -r - 0.8], [r + 0.6, r], [-r - 0.6, r]])}" fill="${color}"/>`;
+    case 'triangle-down': return `<polygon class="marker" points="${at([[0, r + 0.8], [r + 0.6, -r], [-r - 0.6, -r]])}" fill="${color}"/>`;
+    case 'diamond': return `<polygon class="marker" points="${at([[0, -r - 1], [r + 1, 0], [0, r + 1], [-r - 1, 0]])}" fill="${color}"/>`;
+    case 'cross': return `<path class="marker" d="M${at([[-r, -r]])}L${at([[r, r]])}M${at([[-r, r]])}L${at([[r, -r]])}" stroke="${color}" stroke-width="2"/>`;
+    case 'plus': return `<path class="marker" d="M${at([[-r - 0.5, 0]])}L${at([[r + 0.5, 0]])}M${at([[0, -r - 0.5]])}L${at([[0, r + 0.5]])}" stroke="${color}" stroke-width="2"/>`;
+    case 'star': {
+      const points: [number, number][] = [];
+      for (let k = 0; k < 10; k++) {
+        const radius = k % 2 === 0 ? r + 1.5 : (r + 1.5) / 2.2;
+        const angle = -Math.PI / 2 + (k * Math.PI) / 5;
+        points.push([radius * Math.cos(angle), radius * Math.sin(angle)]);
+      }
+      return `<polygon class="marker" points="${at(points)}" fill="${color}"/>`;
+    }
+  }
+}
+
+interface Style { color: string; marker: Marker }
 const DASH: Record<PlotSeries['source'], string> = { 'node-ucx': '', ucx_perftest: '6 4', net: '2 3' };
 const PANEL_W = 420;
 const PANEL_H = 300;
-const MARGIN = { left: 64, right: 16, top: 32, bottom: 44 };
+const MARGIN = { left: 64, right: 16, top: 32, bottom: 54 };
 const LEGEND_H = 20;
 
 function hasNumbers(value: unknown): value is Omit<PlotPoint, 'size'> {
@@ -104,7 +141,7 @@ function formatTick(value: number): string {
 
 interface Panel { title: string; yLabel: string; value: (p: PlotPoint) => number; log: boolean }
 
-function renderPanel(panel: Panel, series: readonly PlotSeries[], colorOf: (test: string) => string, dx: number): string {
+function renderPanel(panel: Panel, series: readonly PlotSeries[], styleOf: (test: string) => Style, dx: number): string {
   const w = PANEL_W - MARGIN.left - MARGIN.right;
   const h = PANEL_H - MARGIN.top - MARGIN.bottom;
   const all = series.flatMap((s) => s.points);
@@ -119,37 +156,43 @@ function renderPanel(panel: Panel, series: readonly PlotSeries[], colorOf: (test
     `<text x="${ox + w / 2}" y="${oy - 12}" text-anchor="middle" font-weight="bold">${escapeXml(panel.title)}</text>`,
     `<rect x="${ox}" y="${oy}" width="${w}" height="${h}" fill="none" stroke="#333"/>`,
   ];
-  for (const t of ticks(x, 2)) {
+  // Every measured size gets its grid line and its label (slanted, so that neighbours do not collide).
+  const sizes = [...new Set(all.map((p) => p.size).filter((v) => Number.isFinite(v) && v > 0))].sort((a, b) => a - b);
+  for (const t of sizes.length > 0 ? sizes : ticks(x, 2)) {
     parts.push(`<line x1="${px(t)}" y1="${oy}" x2="${px(t)}" y2="${oy + h}" stroke="#ddd"/>`,
-      `<text x="${px(t)}" y="${oy + h + 14}" text-anchor="middle">${escapeXml(formatSize(t))}</text>`);
+      `<text class="size-label" x="${px(t)}" y="${oy + h + 10}" text-anchor="end" transform="rotate(-40 ${px(t)} ${oy + h + 10})">${escapeXml(formatSize(t))}</text>`);
   }
   for (const t of ticks(y, 10)) {
     parts.push(`<line x1="${ox}" y1="${py(t)}" x2="${ox + w}" y2="${py(t)}" stroke="#ddd"/>`,
       `<text x="${ox - 4}" y="${py(t)}" text-anchor="end" dominant-baseline="middle">${formatTick(t)}</text>`);
   }
-  parts.push(`<text x="${ox + w / 2}" y="${oy + h + 34}" text-anchor="middle">message size (bytes, log2)</text>`,
+  parts.push(`<text x="${ox + w / 2}" y="${oy + h + 40}" text-anchor="middle">message size (log2)</text>`,
     `<text transform="translate(${dx + 14} ${oy + h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel)}</text>`);
   for (const s of series) {
     const points = s.points.filter((p) => Number.isFinite(panel.value(p)) && (!panel.log || panel.value(p) > 0));
     if (points.length === 0) continue;
-    const color = colorOf(s.test);
+    const { color, marker } = styleOf(s.test);
     const dash = DASH[s.source] ? ` stroke-dasharray="${DASH[s.source]}"` : '';
-    parts.push(`<polyline class="line" data-test="${escapeXml(s.test)}" data-source="${s.source}" fill="none" stroke="${color}" stroke-width="2"${dash} ` +
+    parts.push(`<g class="points" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-marker="${marker}">`,
+      `<polyline class="line" data-test="${escapeXml(s.test)}" data-source="${s.source}" fill="none" stroke="${color}" stroke-width="2"${dash} ` +
       `points="${points.map((p) => `${px(p.size)},${py(panel.value(p))}`).join(' ')}"/>`);
-    for (const p of points) parts.push(`<circle cx="${px(p.size)}" cy="${py(panel.value(p))}" r="2.5" fill="${color}"/>`);
+    for (const p of points) parts.push(markerSvg(marker, Number(px(p.size)), Number(py(panel.value(p))), color));
+    parts.push('</g>');
   }
   parts.push('</g>');
   return parts.join('\n');
 }
 
-function renderLegend(series: readonly PlotSeries[], colorOf: (test: string) => string, top: number): string {
+function renderLegend(series: readonly PlotSeries[], styleOf: (test: string) => Style, top: number): string {
   const parts: string[] = ['<g class="legend">'];
   series.forEach((s, i) => {
     const x = MARGIN.left + (i % 4) * 200;
     const y = top + Math.floor(i / 4) * LEGEND_H;
     const dash = DASH[s.source] ? ` stroke-dasharray="${DASH[s.source]}"` : '';
-    parts.push(`<g class="series" data-test="${escapeXml(s.test)}" data-source="${s.source}">`,
-      `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${colorOf(s.test)}" stroke-width="2"${dash}/>`,
+    const { color, marker } = styleOf(s.test);
+    parts.push(`<g class="series" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-color="${color}" data-marker="${marker}">`,
+      `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${color}" stroke-width="2"${dash}/>`,
+      markerSvg(marker, x + 14, y, color),
       `<text x="${x + 34}" y="${y}" dominant-baseline="middle">${escapeXml(s.source === 'node-ucx' ? s.test : `${s.test} (${s.source})`)}</text>`,
       '</g>');
   });
@@ -160,7 +203,10 @@ function renderLegend(series: readonly PlotSeries[], colorOf: (test: string) => 
 /** The SVG document: a latency panel and a bandwidth panel side by side, and a legend below (one entry per series). */
 export function renderPlotSvg(series: readonly PlotSeries[], title = 'ucx-bench'): string {
   const tests = [...new Set(series.map((s) => s.test))];
-  const colorOf = (test: string): string => COLORS[tests.indexOf(test) % COLORS.length]!;
+  const styleOf = (test: string): Style => {
+    const i = tests.indexOf(test);
+    return { color: colorOf(i), marker: MARKERS[i % MARKERS.length]! };
+  };
   const legendRows = Math.ceil(series.length / 4);
   const width = 2 * PANEL_W;
   const height = PANEL_H + 16 + legendRows * LEGEND_H + 8;
@@ -172,9 +218,9 @@ export function renderPlotSvg(series: readonly PlotSeries[], title = 'ucx-bench'
       'font-family="sans-serif" font-size="11">',
     `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    renderPanel(latency, series, colorOf, 0),
-    renderPanel(bandwidth, series, colorOf, PANEL_W),
-    renderLegend(series, colorOf, PANEL_H + 16),
+    renderPanel(latency, series, styleOf, 0),
+    renderPanel(bandwidth, series, styleOf, PANEL_W),
+    renderLegend(series, styleOf, PANEL_H + 16),
     '</svg>',
     '',
   ].join('\n');

@@ -34,6 +34,8 @@ export interface ResultRow {
   latAvgUs: number;
   /** The --percentile latency. */
   latPctUs: number;
+  /** Which percentile latPctUs is (--percentile). */
+  percentile: number;
   bwMBps: number;
   msgRate: number;
   /** null, or what the server's check of the data found wrong. */
@@ -84,6 +86,7 @@ export function toRow(c: Case, m: Measurement, pct: number): ResultRow {
     latP50Us: percentile(sorted, 50),
     latAvgUs,
     latPctUs: percentile(sorted, pct),
+    percentile: pct,
     bwMBps,
     msgRate,
     check: m.check,
@@ -228,7 +231,10 @@ function round(x: number): number | null {
   return Number.isFinite(x) ? Number(x.toPrecision(6)) : null;
 }
 
-/** A row as the JSON output writes it (field names like anchors/perftest.sh's). */
+/**
+ * A row as the JSON output writes it (field names like anchors/perftest.sh's). The CSV's columns
+ * are these names, nested objects flattened with '_' (raw.lat_p50_us is raw_lat_p50_us).
+ */
 export function rowToJson(row: ResultRow): Record<string, unknown> {
   const out: Record<string, unknown> = {
     test: row.test,
@@ -236,6 +242,7 @@ export function rowToJson(row: ResultRow): Record<string, unknown> {
     iters: row.iters,
     warmup: row.warmup,
     window: row.window,
+    percentile: row.percentile,
     lat_p50_us: round(row.latP50Us),
     lat_avg_us: round(row.latAvgUs),
     lat_pct_us: round(row.latPctUs),
@@ -246,8 +253,8 @@ export function rowToJson(row: ResultRow): Record<string, unknown> {
   if (row.raw !== undefined) {
     out.raw = isRaw(row.raw)
       ? {
-        tool: 'ucx_perftest', test: row.raw.test, iters: row.raw.iters, lat_p50_us: row.raw.latP50Us,
-        lat_avg_us: row.raw.latAvgUs, bw_MBps: row.raw.bwMBps, msg_rate: row.raw.msgRate,
+        tool: 'ucx_perftest', test: row.raw.test, iters: row.raw.iters, lat_p50_us: round(row.raw.latP50Us),
+        lat_avg_us: round(row.raw.latAvgUs), bw_MBps: round(row.raw.bwMBps), msg_rate: round(row.raw.msgRate),
       }
       : row.raw;
     out.ratio = row.ratio == null ? null : round(row.ratio);
@@ -269,29 +276,36 @@ function csvCell(value: unknown): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** The CSV columns: rowToJson's names, flattened; which groups appear follows the options. */
+export function csvColumns(opts: TableOptions, rows: readonly ResultRow[] = []): string[] {
+  const columns = ['test', 'size', 'iters', 'warmup', 'window', 'percentile', 'lat_p50_us', 'lat_avg_us', 'lat_pct_us', 'bw_MBps', 'msg_rate', 'check'];
+  if (opts.compare) {
+    columns.push('raw_tool', 'raw_test', 'raw_iters', 'raw_lat_p50_us', 'raw_lat_avg_us', 'raw_bw_MBps', 'raw_msg_rate', 'raw_error', 'ratio', 'ratio_of');
+  }
+  if (opts.baseline) columns.push('net_tool', 'net_lat_p50_us', 'net_lat_avg_us', 'net_bw_MBps', 'net_msg_rate', 'net_error', 'net_ratio');
+  if (rows.some((row) => row.runs !== undefined)) columns.push('runs');
+  if (rows.some((row) => row.rawRuns !== undefined)) columns.push('raw_runs');
+  return columns;
+}
+
+/** rowToJson's object with nested objects flattened ('raw' + 'lat_p50_us' -> 'raw_lat_p50_us'), lists joined by spaces. */
+export function flattenRow(json: Record<string, unknown>): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (Array.isArray(value)) flat[key] = value.join(' ');
+    else if (typeof value === 'object' && value !== null) for (const [inner, v] of Object.entries(value)) flat[`${key}_${inner}`] = v;
+    else flat[key] = value;
+  }
+  return flat;
+}
+
+/** CSV with the JSON output's field names (see csvColumns); the --percentile is a column of its own. */
 export function renderCsv(rows: readonly ResultRow[], opts: TableOptions): string {
-  const pct = formatPct(opts.percentile);
-  const header = ['test', 'size', 'iters', 'warmup', 'window', 'lat_p50_us', 'lat_avg_us', `lat_${pct}_us`, 'bw_MBps', 'msg_rate', 'check'];
-  if (opts.compare) header.push('raw_test', 'raw_lat_p50_us', 'raw_lat_avg_us', 'raw_bw_MBps', 'raw_msg_rate', 'ratio', 'ratio_of');
-  if (opts.baseline) header.push('net_lat_p50_us', 'net_lat_avg_us', 'net_bw_MBps', 'net_msg_rate', 'net_ratio');
-  const lines = [header.join(',')];
+  const columns = csvColumns(opts, rows);
+  const lines = [columns.join(',')];
   for (const row of rows) {
-    const json = rowToJson(row);
-    const cells: unknown[] = [
-      json.test, json.size, json.iters, json.warmup, json.window, json.lat_p50_us, json.lat_avg_us, json.lat_pct_us,
-      json.bw_MBps, json.msg_rate, json.check,
-    ];
-    if (opts.compare) {
-      const raw = isRaw(row.raw) ? row.raw : null;
-      cells.push(raw?.test ?? (row.raw && 'error' in row.raw ? 'failed' : ''), raw?.latP50Us, raw?.latAvgUs, raw?.bwMBps, raw?.msgRate,
-        json.ratio, json.ratio_of);
-    }
-    if (opts.baseline) {
-      const net = isNet(row.net) ? row.net : null;
-      cells.push(round(net?.latP50Us ?? NaN), round(net?.latAvgUs ?? NaN), round(net?.bwMBps ?? NaN), round(net?.msgRate ?? NaN),
-        row.netRatio == null ? null : round(row.netRatio));
-    }
-    lines.push(cells.map(csvCell).join(','));
+    const flat = flattenRow(rowToJson(row));
+    lines.push(columns.map((column) => csvCell(flat[column])).join(','));
   }
   return lines.join('\n') + '\n';
 }
