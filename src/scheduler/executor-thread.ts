@@ -1,5 +1,6 @@
-// One executor thread (executor.ts): runs tasks one at a time, so that a CPU-bound task never stalls
-// the process's event loop (its heartbeats, its serving of data to peers).
+// One executor thread (executor.ts): runs tasks one at a time, in the order they came, so that a
+// CPU-bound task never stalls the process's event loop (its heartbeats, its serving of data to
+// peers). Tasks may be queued here behind the running one (ThreadPool depth).
 import { parentPort } from 'node:worker_threads';
 import { loadCode, type Code } from './code.js';
 import { taskErrorOf } from './errors.js';
@@ -7,9 +8,19 @@ import { taskErrorOf } from './errors.js';
 interface Job { id: number; code: Code; args: unknown[] }
 
 const port = parentPort!;
+const waiting: Job[] = [];
+let running = false;
+
 port.on('message', (job: Job) => {
-  void run(job);
+  waiting.push(job);
+  if (!running) void drain();
 });
+
+async function drain(): Promise<void> {
+  running = true;
+  for (let job = waiting.shift(); job !== undefined; job = waiting.shift()) await run(job);
+  running = false;
+}
 
 async function run(job: Job): Promise<void> {
   const started = performance.now();

@@ -13,6 +13,7 @@
 // scheduler changes its mind while work is under way, and the work is never stopped
 // halfway, only its outcome decided when it ends.
 import { Heap } from './heap.js';
+import { keyPrefix } from './scheduler-state.js';
 import type { ComputeTask, TaskError } from '../protocol.js';
 
 export type WTaskStatus =
@@ -53,6 +54,14 @@ export interface WorkerStateConfig {
   maxGathers: number;
   /** What one fetch from one peer asks for at most (bytes, as the scheduler estimated them). */
   gatherBytes: number;
+  /**
+   * Short tasks handed to the executor per thread beyond the one running (its queue: ThreadPool
+   * depth - 1), so that a thread never idles between them. Only tasks of a key prefix measured here
+   * below shortTaskMs, without resources; default 0 (none).
+   */
+  pipelineDepth: number;
+  /** What counts as short for pipelineDepth (ms, this worker's moving average per key prefix). */
+  shortTaskMs: number;
 }
 
 export type WorkerEvent =
@@ -89,9 +98,11 @@ export class WorkerState {
   readonly inFlightFrom = new Set<string>();
   paused = false;
   #out: WorkerInstruction[] = [];
+  /** Average execution time by key prefix (ms), for pipelineDepth. */
+  readonly #durations = new Map<string, number>();
 
   constructor(config: Partial<WorkerStateConfig> & { nthreads: number }) {
-    this.config = { resources: {}, maxGathers: 32, gatherBytes: 64 << 20, ...config };
+    this.config = { resources: {}, maxGathers: 32, gatherBytes: 64 << 20, pipelineDepth: 0, shortTaskMs: 1, ...config };
   }
 
   handle(event: WorkerEvent): WorkerInstruction[] {
@@ -287,8 +298,16 @@ export class WorkerState {
 
   #startExecutions(): void {
     if (this.paused) return;
-    while (this.executing.size < this.config.nthreads) {
-      const ts = this.#nextRunnable();
+    const { nthreads, pipelineDepth } = this.config;
+    for (;;) {
+      let ts: WTask | undefined;
+      if (this.executing.size < nthreads) {
+        ts = this.#nextRunnable();
+      } else if (this.executing.size < nthreads * (1 + pipelineDepth)) {
+        // Threads busy: queue one more behind them, if it is known to be short.
+        const next = this.ready.peek();
+        if (next !== undefined && next.resources === null && this.#isShort(next)) ts = this.ready.pop();
+      }
       if (ts === undefined) return;
       ts.status = 'executing';
       this.executing.add(ts);
@@ -321,10 +340,20 @@ export class WorkerState {
     return true;
   }
 
+  #isShort(ts: WTask): boolean {
+    const average = this.#durations.get(keyPrefix(ts.key));
+    return average !== undefined && average < this.config.shortTaskMs;
+  }
+
   #executeEnded(key: string, error: TaskError | null, nbytes: number, typeName: string, duration: number): void {
     const ts = this.tasks.get(key);
     if (ts === undefined) return;
     if (!this.executing.delete(ts)) return;
+    if (this.config.pipelineDepth > 0) {
+      const prefix = keyPrefix(key);
+      const old = this.#durations.get(prefix);
+      this.#durations.set(prefix, old === undefined ? duration : old * 0.8 + duration * 0.2);
+    }
     if (ts.resources !== null) for (const [r, n] of Object.entries(ts.resources)) this.usedResources[r] = (this.usedResources[r] ?? 0) - n;
     if (ts.status === 'cancelled') {
       // Let go of while it ran: its outcome goes nowhere.
