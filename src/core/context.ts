@@ -59,14 +59,20 @@ export class Context {
     const entries = new Map<string, string>();
     // defaults.ucxConfig can be changed in place, so its values are checked here, where they are used.
     stringRecord(defaults.ucxConfig, 'defaults.ucxConfig');
-    for (const [key, value] of Object.entries(defaults.ucxConfig)) {
-      const names = ucxConfigAliases[key] ?? [`UCX_${key}`];
-      if (names.every((name) => process.env[name] === undefined)) entries.set(key, value);
-    }
+    const given = new Map<string, string>();
     for (const [rawKey, value] of Object.entries(config)) {
       validateString(value, `opts.config.${rawKey}`);
-      entries.set(rawKey.replace(/^UCX_/, ''), value);
+      given.set(rawKey.replace(/^UCX_/, ''), value);
     }
+    const tls = given.get('TLS') ?? process.env.UCX_TLS ?? 'all';
+    for (const [key, value] of Object.entries(defaults.ucxConfig)) {
+      const names = ucxConfigAliases[key] ?? [`UCX_${key}`];
+      // An option for transports UCX_TLS leaves out would only make UCX warn that nothing read it.
+      const readers = READ_ONLY_BY[key];
+      if (readers !== undefined && !tlsIncludes(tls, readers)) continue;
+      if (names.every((name) => process.env[name] === undefined)) entries.set(key, value);
+    }
+    for (const [key, value] of given) entries.set(key, value);
     this.features = Object.freeze(features);
     this[kNative] = new native.Context(bits, [...entries]);
     this.memoryTypes = this[kNative].memoryTypes();
@@ -145,10 +151,24 @@ export class Context {
 }
 
 /** Whether a UCX_TLS value lets UCX load cuda_copy ('all', a list naming it or 'cuda', or a '^' list that does not). */
-function cudaCopyEnabled(tls: string): boolean {
+/**
+ * Whether UCX_TLS (UCX's syntax: a list, '^' excludes, 'all', and aliases such as 'sm' or 'cuda')
+ * lets in any of `transports`, named by their UCX aliases too (`aliases`).
+ */
+function tlsIncludes(tls: string, aliases: readonly string[]): boolean {
   const excluded = tls.startsWith('^');
-  const names = (excluded ? tls.slice(1) : tls).split(',').map((name) => name.trim());
-  const named = names.includes('cuda_copy') || names.includes('cuda');
+  const names = (excluded ? tls.slice(1) : tls).split(',').map((name) => name.trim().replace(/:.*$/, ''));
+  const named = names.some((name) => aliases.includes(name));
   return excluded ? !named : named || names.includes('all');
 }
+
+function cudaCopyEnabled(tls: string): boolean {
+  return tlsIncludes(tls, ['cuda_copy', 'cuda']);
+}
+
+/** Options of node-ucx's defaults.ucxConfig that only some transports read (UCX warns of unread ones). */
+const READ_ONLY_BY: Readonly<Record<string, readonly string[]>> = {
+  MM_ERROR_HANDLING: ['posix', 'sysv', 'mm', 'sm', 'shm'],
+  PUT_ENABLE: ['tcp'],
+};
 
