@@ -187,6 +187,8 @@ export class SchedulerState {
       case 'retire-workers': this.#retireWorkers(event.request, event.workers); break;
       case 'tick': this.#tick(event.now); break;
     }
+    // Any event may be the one a retirement waited for (a replica arrived, a key was released, a worker left).
+    if (this.#retirements.size > 0) this.#checkRetirements();
     return this.#out;
   }
 
@@ -224,18 +226,30 @@ export class SchedulerState {
       }
     }
     for (const key of wanted) this.tasks.get(key)?.wantedBy.add(client);
-    for (const ts of findCycle(fresh)) {
+    const cyclic = findCycle(fresh);
+    for (const ts of cyclic) {
       bad.set(ts, { name: 'ValueError', code: 'ERR_SCHEDULER_CYCLE', message: `${ts.key} is part of a dependency cycle` });
     }
     // Priorities follow submission order, dependencies first (a depth-first order of the new tasks).
     for (const ts of topologicalOrder(fresh)) ts.priority[1] = this.#order++;
     for (const [ts, error] of bad) this.#err(ts, error, null);
-    for (const ts of topologicalOrder(fresh)) {
+    // Erred, a cycle's tasks let go of their dependencies: else they would keep each other from being forgotten.
+    for (const ts of cyclic) {
+      for (const dep of ts.deps) dep.dependents.delete(ts);
+      ts.deps = [];
+    }
+    // New tasks that nothing wants or depends on (a client let go of them in the turn it made them) are
+    // forgotten, not run for nobody; dependents first, so their own dependencies follow.
+    const order = topologicalOrder(fresh);
+    for (let i = order.length - 1; i >= 0; i--) this.#maybeForget(order[i]!);
+    for (const ts of order) {
       if (ts.status === 'released') this.#toWaiting(ts);
     }
-    // Known keys the client now wants: tell it of those already done.
+    // Known keys the client now wants: tell it of those already done (the new ones that erred have been told).
+    const isFresh = new Set(fresh);
     for (const key of wanted) {
       const ts = this.tasks.get(key);
+      if (ts !== undefined && isFresh.has(ts)) continue;
       if (ts === undefined) {
         this.#out.push({ kind: 'client', client, op: 'task-erred', body: { key, error: { name: 'KeyError', code: 'ERR_SCHEDULER_MISSING_KEY', message: `no task '${key}'` } } });
       } else if (ts.status === 'memory') {
@@ -259,13 +273,15 @@ export class SchedulerState {
       const ts = this.tasks.get(key);
       if (ts === undefined) continue;
       // Cancelling a task cancels what depends on it (those clients hear 'cancelled' too).
-      for (const doomed of [ts, ...dependentsOf(ts)]) {
-        if (doomed.status === 'memory' || doomed.status === 'forgotten') continue;
-        for (const c of doomed.wantedBy) this.#out.push({ kind: 'client', client: c, op: 'cancelled', body: { key: doomed.key } });
-        doomed.wantedBy.clear();
-        this.#stopComputing(doomed);
+      const doomed = [ts, ...dependentsOf(ts)].filter((t) => t.status !== 'memory' && t.status !== 'forgotten');
+      for (const t of doomed) {
+        for (const c of t.wantedBy) this.#out.push({ kind: 'client', client: c, op: 'cancelled', body: { key: t.key } });
+        t.wantedBy.clear();
+        this.#stopComputing(t);
       }
       ts.wantedBy.delete(client);
+      // Nobody wants them now: forgotten (their clients' later releases find nothing to release).
+      for (const t of doomed.reverse()) this.#maybeForget(t);
       this.#maybeForget(ts);
     }
   }
@@ -428,7 +444,16 @@ export class SchedulerState {
   }
 
   #retryUnrunnable(): void {
-    for (const ts of [...this.unrunnable]) {
+    // Most urgent first; root tasks go back to the queue once the workers are saturated (else the first
+    // worker to join a cluster that had none would take them all).
+    const tasks = [...this.unrunnable].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    for (const ts of tasks) {
+      if (ts.deps.length === 0 && ts.restrictions === null && ts.resources === null && this.#rootTasksWait()) {
+        this.unrunnable.delete(ts);
+        this.#setStatus(ts, 'queued');
+        this.queued.push(ts);
+        continue;
+      }
       const ws = this.#decideWorker(ts);
       if (ws === null) continue;
       this.unrunnable.delete(ts);
@@ -500,6 +525,8 @@ export class SchedulerState {
       t.exception = exception;
       t.erredBecause = t === ts ? cause : (cause ?? ts);
       this.#setStatus(t, 'erred');
+      // Its inputs are needed no more (by it).
+      for (const dep of t.deps) this.#maybeRelease(dep);
       for (const client of t.wantedBy) this.#out.push({ kind: 'client', client, op: 'task-erred', body: { key: t.key, error: this.#exceptionOf(t) } });
       for (const dependent of t.dependents) stack.push(dependent);
     }
@@ -527,6 +554,7 @@ export class SchedulerState {
     }
     if (ts.status === 'waiting' || ts.status === 'queued' || ts.status === 'no-worker' || ts.status === 'processing') {
       this.#setStatus(ts, 'released');
+      for (const dep of ts.deps) this.#maybeRelease(dep);
     }
   }
 
@@ -605,6 +633,7 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     this.workers.delete(address);
+    const wasRetiring = ws.status === 'retiring';
     ws.status = 'closed';
     for (const [request, retirement] of this.#retirements) {
       if (retirement.pending.delete(address) && retirement.pending.size === 0) this.#finishRetirement(request);
@@ -615,12 +644,14 @@ export class SchedulerState {
       this.#removeReplica(ts, ws);
       if (ts.whoHas.size === 0 && ts.status === 'memory') lost.push(ts);
     }
+    // All of them released before any dependent is placed again (which must not count a lost one as there).
+    for (const ts of lost) this.#setStatus(ts, 'released');
+    // Dependents that were waiting for them wait longer; those already elsewhere will not find them.
+    for (const ts of lost) for (const dependent of ts.dependents) if (dependent.status === 'waiting') dependent.waitingOn++;
     for (const ts of lost) {
-      this.#setStatus(ts, 'released');
-      // Dependents that were waiting for it wait longer; those already elsewhere will not find it.
-      for (const dependent of ts.dependents) {
-        if (dependent.status === 'waiting') dependent.waitingOn++;
-        else if (dependent.status === 'processing' && dependent.processingOn !== ws) this.#requeue(dependent);
+      for (const dependent of [...ts.dependents]) {
+        if (dependent.status === 'processing' && dependent.processingOn !== ws) this.#requeue(dependent);
+        else if (dependent.status === 'no-worker') this.#requeue(dependent);
       }
     }
     // What it was running goes elsewhere, unless it keeps killing its workers.
@@ -643,6 +674,10 @@ export class SchedulerState {
       if (this.#needed(ts)) this.#toWaiting(ts);
       else this.#maybeForget(ts);
     }
+    // A retiring worker's unique results were perhaps on their way to this one: they go to another.
+    if (!wasRetiring && this.#retirements.size > 0) {
+      for (const other of this.workers.values()) if (other.status === 'retiring') this.#replicateUnique(other);
+    }
     if (this.workers.size === 0) {
       // Nowhere to run: queued tasks wait as unrunnable until a worker joins.
       for (const ts of [...this.queued]) {
@@ -653,8 +688,9 @@ export class SchedulerState {
     }
   }
 
-  /** A processing task goes back to waiting (a dependency it needs was lost, or could not be fetched). */
+  /** A processing (or unrunnable) task goes back to waiting (a dependency it needs was lost, or could not be fetched). */
   #requeue(ts: Task): void {
+    this.unrunnable.delete(ts);
     const ws = this.#unassign(ts);
     if (ws !== null) this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
     this.#setStatus(ts, 'released');
@@ -662,19 +698,23 @@ export class SchedulerState {
     if (ws !== null) this.#fill(ws);
   }
 
+  /** `address` could not get `key` from `holder` ('' : it was told it holds the key itself, and does not). */
   #missingData(address: string, key: string, holder: string): void {
     const ts = this.tasks.get(key);
-    const holderState = this.workers.get(holder);
+    const holderState = this.workers.get(holder === '' ? address : holder);
     if (ts === undefined) return;
     if (holderState !== undefined && ts.whoHas.has(holderState)) this.#removeReplica(ts, holderState);
-    void address;
     if (ts.status === 'memory' && ts.whoHas.size === 0) {
       this.#setStatus(ts, 'released');
-      for (const dependent of ts.dependents) {
+      for (const dependent of [...ts.dependents]) {
         if (dependent.status === 'waiting') dependent.waitingOn++;
-        else if (dependent.status === 'processing') this.#requeue(dependent);
+        else if (dependent.status === 'processing' || dependent.status === 'no-worker') this.#requeue(dependent);
       }
-      if (this.#needed(ts)) this.#toWaiting(ts);
+      // A requeued dependent may have asked for it already (then it is on its way).
+      if ((ts.status as TaskStatus) === 'released') {
+        if (this.#needed(ts)) this.#toWaiting(ts);
+        else this.#maybeForget(ts);
+      }
     } else if (ts.status === 'memory') {
       // Other holders remain: the dependents that wanted it from `holder` ask again with the new list.
       for (const dependent of ts.dependents) {
@@ -688,11 +728,18 @@ export class SchedulerState {
     if (ws === undefined) return;
     for (const [key, nbytes] of keys) {
       const ts = this.tasks.get(key);
+      // Lost and being recomputed on this very worker: it has it already, and will say so (task-finished);
+      // freeing it would cancel the computation the scheduler waits for.
+      if (ts !== undefined && ts.status === 'processing' && ts.processingOn === ws) continue;
       if (ts === undefined || ts.status !== 'memory') {
         this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
         continue;
       }
-      if (ts.nbytes === 0) ts.nbytes = nbytes;
+      if (ts.nbytes === 0 && nbytes > 0) {
+        // Its size learnt only now: the holders' totals follow.
+        for (const holder of ts.whoHas) holder.nbytes += nbytes;
+        ts.nbytes = nbytes;
+      }
       this.#addReplica(ts, ws);
     }
     this.#checkRetirements();
@@ -780,10 +827,11 @@ export class SchedulerState {
       pending.add(address);
     }
     this.#retirements.set(request, { pending, all: [...pending] });
-    // What they were about to run goes elsewhere; their unique results go to the others.
+    // What they were about to run goes elsewhere (a steal under way too: its answer will be stale); their
+    // unique results go to the others.
     for (const address of pending) {
       const ws = this.workers.get(address)!;
-      for (const ts of [...ws.processing]) if (ts.stealingTo === null) this.#requeue(ts);
+      for (const ts of [...ws.processing]) this.#requeue(ts);
       this.#replicateUnique(ws);
     }
     this.#checkRetirements();
