@@ -38,8 +38,13 @@ export class WTask {
   /** cancelled / resumed: what it was doing (the work still under way). */
   previous: 'executing' | 'flight' | null = null;
   nbytes = 0;
-  /** Held as a replica the scheduler asked for (acquire-replicas): reported when it arrives. */
+  /**
+   * Held for the scheduler, which counts this worker among its holders (a replica it asked for, a
+   * dependency fetched and reported with added-keys, data a client put here): kept until free-keys.
+   */
   replica = false;
+  /** cancelled / resumed by a compute-task: that task, to compute it from if its fetch fails. */
+  resumeWith: ComputeTask | null = null;
 
   constructor(key: string) {
     this.key = key;
@@ -136,13 +141,15 @@ export class WorkerState {
         ts.compute = true;
         this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
         return;
-      case 'waiting': case 'ready': case 'executing': case 'resumed':
+      case 'waiting': case 'ready': case 'executing':
         return;  // asked twice
-      case 'cancelled':
-        // Still executing (or in flight) from before: its outcome counts now.
+      case 'cancelled': case 'resumed':
+        // Still executing (or in flight) from before, perhaps only as a dependency: its outcome counts now,
+        // as this task's.
         ts.status = 'resumed';
         ts.compute = true;
         ts.payload = task.payload;
+        ts.resumeWith = task;
         return;
       case 'flight':
         // Being fetched as a dependency: fetching it is as good as computing it.
@@ -150,6 +157,7 @@ export class WorkerState {
         ts.previous = 'flight';
         ts.compute = true;
         ts.payload = task.payload;
+        ts.resumeWith = task;
         return;
       case 'fetch':
         this.fetching.remove(ts);
@@ -185,7 +193,9 @@ export class WorkerState {
     }
     if (dep.whoHas.size === 0) {
       dep.status = 'missing';
-      this.#tell('missing-data', { key: dep.key, holder: here ? '' : '' });
+      // Told it holds the key itself ('': this worker), and it does not. (A fetch that found no holder
+      // has said so already, naming the holder.)
+      if (here) this.#tell('missing-data', { key: dep.key, holder: '' });
       return;
     }
     dep.status = 'fetch';
@@ -209,6 +219,7 @@ export class WorkerState {
         return;
       case 'resumed':
         ts.status = 'cancelled';
+        ts.resumeWith = null;
         return;
       case 'cancelled':
         return;
@@ -231,9 +242,11 @@ export class WorkerState {
     for (const dep of ts.deps) {
       dep.dependents.delete(ts);
       if (!dep.compute && !dep.replica && dep.dependents.size === 0) {
-        if (dep.status === 'flight' || dep.status === 'resumed') {
+        if (dep.status === 'flight') {
           dep.status = 'cancelled';
           dep.previous = 'flight';
+        } else if (dep.status === 'resumed') {
+          dep.status = 'cancelled';  // still executing or in flight, as `previous` says
         } else if (dep.status !== 'cancelled') {
           this.#forget(dep);
         }
@@ -250,17 +263,16 @@ export class WorkerState {
       const ts = this.#task(key);
       for (const holder of holders) ts.whoHas.add(holder);
       ts.replica = true;
-      if (ts.status === 'memory') {
-        this.#tell('added-keys', { keys: [[key, ts.nbytes]] });
-      } else if (ts.status === 'released' || ts.status === 'missing' || ts.status === 'error') {
-        this.#need(ts, false);
-      }
+      if (ts.status === 'memory') this.#tell('added-keys', { keys: [[key, ts.nbytes]] });
+      // Fetched (a fetch let go of comes back), unless it is on its way already.
+      else this.#need(ts, false);
     }
   }
 
   #stealRequest(key: string): void {
     const ts = this.tasks.get(key);
-    if (ts !== undefined && ts.compute && (ts.status === 'waiting' || ts.status === 'ready')) {
+    // Not started, and no task here waits for it (one that does would wait for a key that is gone).
+    if (ts !== undefined && ts.compute && (ts.status === 'waiting' || ts.status === 'ready') && ts.dependents.size === 0) {
       // Not started: it goes. Its dependencies stay if other tasks need them.
       this.#forget(ts);
       this.#tell('steal-response', { key, stolen: true });
@@ -269,11 +281,17 @@ export class WorkerState {
     this.#tell('steal-response', { key, stolen: false });
   }
 
+  /** A client put data here (scatter): held until the scheduler frees it. The client tells the scheduler. */
   #putData(key: string, nbytes: number): void {
     const ts = this.#task(key);
     this.fetching.remove(ts);
+    // A fetch of it under way ends unheeded.
+    ts.flightFrom = null;
     ts.nbytes = nbytes;
-    this.#arrived(ts);
+    ts.replica = true;
+    ts.status = 'memory';
+    ts.previous = null;
+    this.#satisfy(ts);
   }
 
   // ---- executions ----
@@ -333,13 +351,32 @@ export class WorkerState {
       return;
     }
     ts.previous = null;
+    ts.resumeWith = null;
     if (error !== null) {
+      const asked = ts.compute;
+      ts.compute = false;
+      if (asked) {
+        this.#tell('task-erred', { key, error, duration });
+        ts.payload = null;  // a retry comes as a new compute-task
+      }
+      if (ts.replica || (ts.dependents.size > 0 && (!asked || ts.whoHas.size > 0))) {
+        // Wanted here as data (a replica the scheduler asked for, or a dependency of tasks here, which
+        // the scheduler says others hold): fetched from its holders instead.
+        ts.status = 'released';
+        this.#need(ts, ts.whoHas.size === 0);
+        if ((ts.status as WTaskStatus) === 'missing' && ts.dependents.size === 0) this.#forget(ts);
+        return;
+      }
+      // Nothing is kept of it: forgotten now, or with the last task here that waits for it (which the
+      // scheduler stops, its input having failed).
       ts.status = 'error';
-      this.#tell('task-erred', { key, error, duration });
+      if (ts.dependents.size === 0) this.#forget(ts);
       return;
     }
     ts.nbytes = nbytes;
     ts.status = 'memory';
+    // Reported, so held until the scheduler frees it (even when it ran here only as a dependency).
+    if (!ts.compute) ts.replica = true;
     this.#tell('task-finished', { key, nbytes, type: typeName, duration });
     this.#satisfy(ts);
   }
@@ -421,27 +458,37 @@ export class WorkerState {
         this.#forgetIfUnneeded(ts);
         continue;
       }
-      const wasResumed = ts.status === 'resumed';
+      // Asked to compute it while it was being fetched (kept through fetches from one holder after another).
+      const resumeWith = ts.compute ? ts.resumeWith : null;
       ts.previous = null;
       ts.status = 'released';
-      if (wasResumed && ts.compute && ts.payload !== null && ts.whoHas.size === 0) {
-        // We were asked to compute it, and nobody has it to give: compute it after all.
-        const payload = ts.payload;
-        this.#computeTask({ key: ts.key, payload, deps: {}, priority: ts.priority });
+      if (resumeWith !== null && ts.whoHas.size === 0) {
+        // Nobody has it to give: computed here after all (with its own dependencies, as the scheduler named them).
+        ts.resumeWith = null;
+        this.#computeTask(resumeWith);
         continue;
       }
       if (ts.whoHas.size === 0) this.#tell('missing-data', { key: ts.key, holder: worker });
       this.#need(ts, false);
+      // A replica nobody here needs and nobody has: nothing to wait for.
+      if ((ts.status as WTaskStatus) === 'missing' && !ts.compute && ts.dependents.size === 0) this.#forget(ts);
     }
   }
 
-  /** A dependency's data is here (fetched, or put by a client). */
+  /**
+   * Fetched data is here. Asked to compute it meanwhile: that is done. Else the scheduler learns of a new
+   * replica, which this worker then holds until the scheduler frees it (it may place tasks here for it).
+   */
   #arrived(ts: WTask): void {
-    const wasResumed = ts.status === 'resumed';
     ts.status = 'memory';
     ts.previous = null;
-    if (wasResumed && ts.compute) this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
-    else this.#tell('added-keys', { keys: [[ts.key, ts.nbytes]] });
+    ts.resumeWith = null;
+    if (ts.compute) {
+      this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
+    } else {
+      ts.replica = true;
+      this.#tell('added-keys', { keys: [[ts.key, ts.nbytes]] });
+    }
     this.#satisfy(ts);
   }
 
