@@ -114,8 +114,11 @@ export class Client implements FutureOwner {
       scheduler.once('close', (error: Error | null) => this.#lost(error));
       return this;
     })();
-    // An unhandled failure to connect would be an unhandled rejection at once; every method rethrows it.
-    this.ready.catch(() => {});
+    // Unable to connect (refused, wrong secret, no scheduler there): every future, pending or to come,
+    // rejects with ERR_SCHEDULER_GONE, and every method throws it (else they would wait for ever).
+    this.ready.catch((error: unknown) => {
+      this.#fail(new SchedulerError('ERR_SCHEDULER_GONE', `cannot reach the scheduler at ${this.#schedulerAddress}: ${(error as Error).message}`, { cause: error }));
+    });
     if (opts.setAsDefault !== false) setDefaultClient(this);
   }
 
@@ -412,6 +415,8 @@ export class Client implements FutureOwner {
     if (state === undefined || --state.refs > 0) return;
     this.#keys.delete(key);
     this.#submittedKeys.delete(key);
+    // Anything still waiting on it ends (result() then rejects with ERR_SCHEDULER_RELEASED), never hangs.
+    this.#wake(state);
     if (this.#closed !== undefined) return;
     this.#releases.push(key);
     this.#scheduleFlush();
