@@ -17,6 +17,11 @@ const THREAD_SCRIPT = new URL('./executor-thread.js', import.meta.url);
 export interface ThreadPoolOptions {
   /** V8 heap limit per thread (MiB), if any. */
   maxHeapMb?: number;
+  /**
+   * Collect a thread's garbage after a task that left more than this many bytes of array buffers in it
+   * (the result, cloned out, stays behind until the thread's next GC). Needs --expose-gc; 0: never.
+   */
+  collectAboveBytes?: number;
 }
 
 export class ThreadPool {
@@ -47,6 +52,12 @@ export class ThreadPool {
     return this.#slots.filter((slot) => slot.job !== null).length;
   }
 
+  /** Resolves once every thread has started and run a task (what a thread costs is then paid: see TaskWorker's memory baseline). */
+  async warm(): Promise<void> {
+    const code: Code = { kind: 'source', source: '() => 0', hash: 'node-ucx-warm', name: 'warm' };
+    await Promise.all(this.#slots.map(() => this.run(code, [])));
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
@@ -55,7 +66,9 @@ export class ThreadPool {
 
   #spawn(): Slot {
     const resourceLimits = this.#opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: this.#opts.maxHeapMb } : undefined;
-    const thread = new Thread(THREAD_SCRIPT, { ...(resourceLimits ? { resourceLimits } : {}) });
+    const thread = new Thread(THREAD_SCRIPT, {
+      ...(resourceLimits ? { resourceLimits } : {}), workerData: { collectAboveBytes: this.#opts.collectAboveBytes ?? 0 },
+    });
     // Idle threads never keep the process alive.
     thread.unref();
     const slot: Slot = { thread, job: null };
