@@ -533,10 +533,12 @@ export class Client implements FutureOwner {
     this.#wake(state);
   }
 
+  /** Cancelled, whatever it was: a finished one too (its result is being let go of; fetching it would wait for ever). */
   #onCancelled(key: string): void {
     const state = this.#keys.get(key);
-    if (state === undefined || state.status !== 'pending') return;
+    if (state === undefined || state.status === 'cancelled') return;
     state.status = 'cancelled';
+    state.value = null;
     state.error = new SchedulerError('ERR_SCHEDULER_CANCELLED', `${key} was cancelled`);
     this.#wake(state);
   }

@@ -135,10 +135,13 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
     await until(() => !cluster.scheduler.state.tasks.has(long.key) && !cluster.scheduler.state.tasks.has(after.key), 'the scheduler to forget the cancelled keys');
     // The cluster computes on.
     expect(await client.gather(client.map(inc, [1, 2, 3, 4]))).toEqual([2, 3, 4, 5]);
-    // A finished future cancelled: the scheduler lets go of it.
-    const finished = client.submit(inc, 77, taskOptions({ pure: false }));
+    // A finished future cancelled: cancelled too (its result used to be fetched for ever), and the
+    // scheduler lets go of it.
+    const finished = client.submit(fn('block'), 100_000, 1, taskOptions({ pure: false }));
     await finished;
     await client.cancel([finished]);
+    expect(finished.status).toBe('cancelled');
+    await expect(within(finished.result(), 2000, 'a cancelled finished future')).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CANCELLED' });
     await until(() => !cluster.scheduler.state.tasks.has(finished.key), 'the scheduler to forget a cancelled finished key');
   });
 
