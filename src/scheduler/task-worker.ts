@@ -181,6 +181,7 @@ export class TaskWorker extends EventEmitter {
       .on('acquire-replicas', fromScheduler((body) => this.#handle({ type: 'acquire-replicas', keys: body.keys as Record<string, string[]> })))
       .on('run', fromScheduler((body) => this.#runHere(body.payload)))
       .on('close', fromScheduler((body) => { void this.close(String(body.reason ?? 'closed by the scheduler')); }))
+      .on('remove-peer', fromScheduler((body) => this.#handle({ type: 'peer-removed', worker: String(body.address) })))
       // Peers and clients: results out, scattered data in.
       .on('get-data', async (body) => {
         const keys = (body as { keys?: unknown }).keys;
@@ -217,6 +218,7 @@ export class TaskWorker extends EventEmitter {
       case 'execute': void this.#execute(instruction.key, instruction.payload, instruction.deps); break;
       case 'gather': void this.#gather(instruction.worker, instruction.keys); break;
       case 'release': this.store.delete(instruction.key); break;
+      case 'drop-peer': this.#peers.drop(instruction.worker); break;
       case 'scheduler': {
         let body = instruction.body;
         if (instruction.message === 'task-finished') {

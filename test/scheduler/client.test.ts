@@ -2,7 +2,7 @@
 // map, gather of nested structures, scatter (and broadcast), compute(graph), delayed, asCompleted,
 // wait with each returnWhen, cancel, run, schedulerInfo, close; large maps and graphs; and bad input,
 // which must end as a coded error on its future, never a crashed worker or scheduler.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { LocalCluster, Client, delayed, moduleFunction, ref, taskOptions, type Future, type Protocol } from 'node-ucx/scheduler';
 import { within } from '../helpers.js';
 import { until } from './helpers.js';
@@ -18,12 +18,19 @@ const PROTOCOLS: Protocol[] = ['inproc', 'tcp', 'ucx'];
 describe.each(PROTOCOLS)('Client over %s', (protocol) => {
   let cluster: LocalCluster;
   let client: Client;
+  /** What the scheduler reported as going wrong inside it (a transition that threw, a message it could not use). */
+  const warnings: unknown[] = [];
 
   beforeAll(async () => {
     cluster = new LocalCluster({ workers: 2, protocol });
     await within(cluster.ready, 20_000, 'the cluster to start');
+    cluster.scheduler.on('warning', (warning: unknown) => warnings.push(warning));
     client = new Client(cluster);
     await client.ready;
+  });
+
+  afterEach(() => {
+    expect(warnings.splice(0)).toEqual([]);
   });
 
   afterAll(async () => {

@@ -23,6 +23,10 @@ async function startCluster(opts: ConstructorParameters<typeof LocalCluster>[0])
   const cluster = new LocalCluster(opts);
   cleanup.push(() => cluster.close());
   await within(cluster.ready, 20_000, 'the cluster to start');
+  // Whatever goes wrong inside the scheduler (a transition that threw, a message it could not use) fails the test.
+  const warnings: unknown[] = [];
+  cluster.scheduler.on('warning', (warning: unknown) => warnings.push(warning));
+  cleanup.push(() => { expect(warnings).toEqual([]); });
   const client = new Client(cluster, { setAsDefault: false });
   cleanup.push(() => client.close());
   await client.ready;
@@ -103,6 +107,27 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     expect(took).toBeGreaterThan(900);
     expect(took).toBeLessThan(5000);
     expect(cluster.scheduler.state.workers.has(victimAddress)).toBe(false);
+  });
+
+  it('a worker frozen while another fetches from it: the fetch is given up once the scheduler moves on, nothing hangs', async () => {
+    const { cluster, client } = await startCluster({
+      workers: 2, protocol,
+      scheduler: { config: { workerTimeoutMs: 1000 }, tickMs: 50 },
+      worker: { heartbeatMs: 100 },
+    });
+    const data = client.submit(fn('block'), 100_000, 7, taskOptions({ pure: false }));
+    await data;
+    const holder = [...cluster.scheduler.state.tasks.get(data.key)!.whoHas][0]!.address;
+    const frozen = cluster.nannies.find((n) => n.address === holder)!;
+    const other = cluster.workers.find((w) => w !== holder)!;
+    // The other worker has fetched from this one before: their connection is up (so no connect times out).
+    const warm = client.submit(fn('block'), 10, 1, taskOptions({ workers: [holder] }));
+    expect(await client.submit(fn('checksum'), warm, taskOptions({ workers: [other] }))).toMatchObject({ sum: 10 });
+    process.kill(frozen.pid!, 'SIGSTOP');
+    cleanup.push(() => { try { process.kill(frozen.pid!, 'SIGCONT'); } catch { /* gone */ } });
+    // Runs on the other worker, which fetches its input from the frozen one: that fetch never ends by itself.
+    const sum = client.submit(fn('checksum'), data, taskOptions({ workers: [other] }));
+    expect(await within(sum.result(), 15_000, 'the task whose input was on the frozen worker')).toEqual({ sum: 700_000, first: 7, last: 7, length: 100_000 });
   });
 
   it('a worker added mid-run (scale) gets work within 1 s', async () => {

@@ -482,6 +482,25 @@ describe('SchedulerState: lost workers', () => {
     expect(toClient(out, 'key-in-memory').map((m) => m.key)).toEqual(['c']);
   });
 
+  it('the other workers hear of a removal first (remove-peer), before where its work went', () => {
+    const h = new Harness();
+    h.addWorker('w1');
+    h.addWorker('w2');
+    h.addWorker('w3');
+    h.submit([spec('a', [], { workers: ['w1'] })]);
+    h.finish('w1', 'a');
+    h.submit([spec('b', ['a'], { workers: ['w2'] })], ['b']);
+    const out = h.handle({ type: 'worker-removed', worker: 'w1', reason: 'timed out' });
+    const removals = workerOps(out, 'remove-peer');
+    expect(removals.map((r) => r.worker).sort()).toEqual(['w2', 'w3']);
+    for (const r of removals) expect(r.body).toEqual({ address: 'w1' });
+    // Before the free-keys that stops b on w2.
+    const first = out.findIndex((i) => i.kind === 'worker' && i.op !== 'remove-peer');
+    const last = out.map((i) => i.kind === 'worker' && i.op === 'remove-peer').lastIndexOf(true);
+    expect(last).toBeLessThan(first);
+    expect(frees(out)).toEqual([['w2', 'b']]);
+  });
+
   it('a lost result that nothing needs is not recomputed (and is forgotten)', () => {
     const h = new Harness();
     h.addWorker('w1');

@@ -406,6 +406,50 @@ describe('WorkerState: fetch failures', () => {
   });
 });
 
+describe('WorkerState: a peer removed by the scheduler (dead or frozen)', () => {
+  const drops = (out: WorkerInstruction[]): string[] => out.flatMap((i) => (i.op === 'drop-peer' ? [i.worker] : []));
+
+  it('its connection is dropped, so a fetch from it under way fails; a task asked for meanwhile is then computed here', () => {
+    const h = new Harness();
+    h.compute(task('t', { a: ['frozen'] }));
+    // The scheduler gave up on 'frozen': t is stopped, a is to be computed here.
+    expect(drops(h.handle({ type: 'peer-removed', worker: 'frozen' }))).toEqual(['frozen']);
+    h.free('t');
+    h.compute(task('a', { x: [] }));
+    expect(h.status('a')).toBe('resumed');
+    // The aborted fetch fails: a is computed, with its own dependencies (x is said to be here: it is not).
+    const out = h.gathered('frozen', {}, [], true);
+    expect(told(out, 'missing-data')).toEqual([{ message: 'missing-data', body: { key: 'x', holder: '' } }]);
+    expect(h.status('a')).toBe('waiting');
+  });
+
+  it('a fetch under way from it fails over to the holders the scheduler names next', () => {
+    const h = new Harness();
+    h.compute(task('t', { a: ['frozen'] }));
+    h.handle({ type: 'peer-removed', worker: 'frozen' });
+    h.free('t');
+    h.compute(task('t', { a: ['p2'] }));
+    const out = h.gathered('frozen', {}, [], true);
+    expect(told(out, 'missing-data')).toEqual([]);
+    expect(gathers(out)).toEqual([['p2', ['a']]]);
+    expect(executes(h.gathered('p2', { a: 1 }))).toEqual(['t']);
+  });
+
+  it('a queued fetch that had only it says missing-data; others are untouched', () => {
+    const h = new Harness();
+    h.compute(task('t1', { busy: ['p1'] }));
+    // p1 is busy serving one fetch: 'only' waits in the queue; 'both' goes to p3.
+    h.compute(task('t2', { only: ['p1'], both: ['p1', 'p3'] }));
+    expect(h.status('only')).toBe('fetch');
+    expect(h.state.tasks.get('both')!.flightFrom).toBe('p3');
+    const out = h.handle({ type: 'peer-removed', worker: 'p1' });
+    expect(told(out, 'missing-data')).toEqual([{ message: 'missing-data', body: { key: 'only', holder: 'p1' } }]);
+    expect(h.status('only')).toBe('missing');
+    expect(h.state.tasks.get('both')!.flightFrom).toBe('p3');
+    expect([...h.state.tasks.get('both')!.whoHas]).toEqual(['p3']);
+  });
+});
+
 describe('WorkerState: steal requests', () => {
   const stolen = (out: WorkerInstruction[]): unknown => told(out, 'steal-response')[0]?.body;
 
@@ -611,8 +655,16 @@ function fuzz(seed: number, steps: number): void {
       apply({ type: 'acquire-replicas', keys: { [pick(keys)!]: peers.filter(() => rand() < 0.5) } });
     } else if (r < 0.86) {
       apply({ type: 'put-data', key: `s${Math.floor(rand() * 3)}`, nbytes: 5 });
-    } else if (r < 0.9) {
+    } else if (r < 0.88) {
       apply({ type: 'pause', paused: rand() < 0.4 });
+    } else if (r < 0.9) {
+      // The scheduler removed a peer: the fetch under way from it, if any, fails (its connection is dropped).
+      const peer = pick(peers)!;
+      apply({ type: 'peer-removed', worker: peer });
+      if (fetchesNow.has(peer)) {
+        fetchesNow.delete(peer);
+        apply({ type: 'gather-done', worker: peer, received: {}, missing: [], failed: true });
+      }
     } else {
       // The scheduler re-sends a compute-task it sent before (asked twice).
       const key = pick([...wanted.keys()]);

@@ -635,6 +635,9 @@ export class SchedulerState {
     this.workers.delete(address);
     const wasRetiring = ws.status === 'retiring';
     ws.status = 'closed';
+    // The others let go of it first (before they hear where its tasks and results went): a fetch from
+    // it under way would otherwise never end if it froze (SIGSTOP, a hung host) rather than died.
+    for (const other of this.workers.values()) this.#out.push({ kind: 'worker', worker: other.address, op: 'remove-peer', body: { address } });
     for (const [request, retirement] of this.#retirements) {
       if (retirement.pending.delete(address) && retirement.pending.size === 0) this.#finishRetirement(request);
     }

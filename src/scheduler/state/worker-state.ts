@@ -69,13 +69,17 @@ export type WorkerEvent =
   | { type: 'execute-failure'; key: string; error: TaskError; duration: number }
   | { type: 'gather-done'; worker: string; received: Record<string, number>; missing: string[]; failed: boolean }
   | { type: 'put-data'; key: string; nbytes: number }
-  | { type: 'pause'; paused: boolean };
+  | { type: 'pause'; paused: boolean }
+  /** The scheduler removed that worker (dead, frozen, retired): it holds nothing any more. */
+  | { type: 'peer-removed'; worker: string };
 
 export type WorkerInstruction =
   | { op: 'execute'; key: string; payload: Buffer[]; deps: string[] }
   | { op: 'gather'; worker: string; keys: string[] }
   | { op: 'release'; key: string }
-  | { op: 'scheduler'; message: string; body: unknown };
+  | { op: 'scheduler'; message: string; body: unknown }
+  /** Abort the connection to that peer: a fetch from it under way fails (gather-done, failed) instead of waiting for ever. */
+  | { op: 'drop-peer'; worker: string };
 
 function before(a: WTask, b: WTask): boolean {
   return a.priority[0] < b.priority[0] || (a.priority[0] === b.priority[0] && a.priority[1] < b.priority[1]);
@@ -111,6 +115,7 @@ export class WorkerState {
       case 'gather-done': this.#gatherDone(event.worker, event.received, event.missing, event.failed); break;
       case 'put-data': this.#putData(event.key, event.nbytes); break;
       case 'pause': this.paused = event.paused; break;
+      case 'peer-removed': this.#peerRemoved(event.worker); break;
     }
     this.#startExecutions();
     this.#startGathers();
@@ -294,6 +299,20 @@ export class WorkerState {
     this.#satisfy(ts);
   }
 
+  /**
+   * A peer is gone for the scheduler. A fetch from it may never end by itself (a frozen process keeps its
+   * sockets open): its connection is aborted, so the fetch fails and goes elsewhere. Queued fetches that
+   * had only it to go to say so, as a failed fetch would.
+   */
+  #peerRemoved(address: string): void {
+    this.#out.push({ op: 'drop-peer', worker: address });
+    for (const ts of [...this.tasks.values()]) {
+      if (!ts.whoHas.delete(address) || ts.status !== 'fetch' || ts.whoHas.size > 0) continue;
+      this.fetching.remove(ts);
+      this.#noHolderLeft(ts, address);
+    }
+  }
+
   // ---- executions ----
 
   #toReady(ts: WTask): void {
@@ -458,21 +477,28 @@ export class WorkerState {
         this.#forgetIfUnneeded(ts);
         continue;
       }
-      // Asked to compute it while it was being fetched (kept through fetches from one holder after another).
-      const resumeWith = ts.compute ? ts.resumeWith : null;
       ts.previous = null;
       ts.status = 'released';
-      if (resumeWith !== null && ts.whoHas.size === 0) {
-        // Nobody has it to give: computed here after all (with its own dependencies, as the scheduler named them).
-        ts.resumeWith = null;
-        this.#computeTask(resumeWith);
-        continue;
-      }
-      if (ts.whoHas.size === 0) this.#tell('missing-data', { key: ts.key, holder: worker });
-      this.#need(ts, false);
-      // A replica nobody here needs and nobody has: nothing to wait for.
-      if ((ts.status as WTaskStatus) === 'missing' && !ts.compute && ts.dependents.size === 0) this.#forget(ts);
+      if (ts.whoHas.size === 0) this.#noHolderLeft(ts, worker);
+      else this.#need(ts, false);
     }
+  }
+
+  /** A key to fetch has no holder left (`holder`, the last, failed or is gone). */
+  #noHolderLeft(ts: WTask, holder: string): void {
+    // Asked to compute it while it was being fetched (kept through fetches from one holder after another):
+    // computed here after all, with its own dependencies as the scheduler named them.
+    const resumeWith = ts.compute ? ts.resumeWith : null;
+    if (resumeWith !== null) {
+      ts.resumeWith = null;
+      ts.status = 'released';
+      this.#computeTask(resumeWith);
+      return;
+    }
+    ts.status = 'missing';
+    this.#tell('missing-data', { key: ts.key, holder });
+    // A replica nobody here needs and nobody has: nothing to wait for.
+    if (!ts.compute && ts.dependents.size === 0) this.#forget(ts);
   }
 
   /**
