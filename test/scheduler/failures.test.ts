@@ -155,6 +155,31 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     expect(firstTask.get(newcomer)! - joinedAt).toBeLessThan(1000);
   });
 
+  it('work stealing: tasks placed on a busy worker before another joined move to it', async () => {
+    const { cluster, client } = await startCluster({ workers: 1, protocol, scheduler: { tickMs: 20 } });
+    const input = client.submit(fn('block'), 10, 1);
+    await input;
+    // Tasks with a dependency are never queued: all 12 go to the one worker there is.
+    const tasks = Array.from({ length: 12 }, (_, i) => client.submit((x: Float64Array, j: number, ms: number) => new Promise((r) => setTimeout(() => r(x[0]! + j), ms)), input, i, 100));
+    await until(() => cluster.scheduler.state.counts.processing === 12, 'the tasks to be placed');
+    const ranOn = new Map<string, number>();
+    cluster.scheduler.on('task', (record: { worker: string }) => ranOn.set(record.worker, (ranOn.get(record.worker) ?? 0) + 1));
+    await cluster.scale(2);
+    expect(await within(client.gather(tasks), 20_000, 'the tasks')).toEqual(Array.from({ length: 12 }, (_, i) => 1 + i));
+    const newcomer = cluster.workers.find((w) => w !== [...cluster.scheduler.state.tasks.get(input.key)!.whoHas][0]!.address)!;
+    expect(ranOn.get(newcomer) ?? 0, `tasks run by the new worker (${JSON.stringify([...ranOn])})`).toBeGreaterThan(0);
+  });
+
+  it('retries: a task that fails twice succeeds on its second retry (and fails, without enough of them)', async () => {
+    const { client } = await startCluster({ workers: 1, protocol });
+    const log = tempFile('tries.log');
+    expect(await client.submit(fn('failFirst'), log, 2, 'ok', taskOptions({ retries: 2 }))).toBe('ok');
+    expect(lines(log)).toHaveLength(3);
+    const log2 = tempFile('tries2.log');
+    await expect(client.submit(fn('failFirst'), log2, 2, 'ok', taskOptions({ retries: 1 })).result()).rejects.toThrow(/failing run 2 of 2/);
+    expect(lines(log2)).toHaveLength(2);
+  });
+
   it('retireWorkers: unique results move first, nothing is recomputed, the worker exits', async () => {
     const { cluster, client } = await startCluster({ workers: 2, protocol });
     const log = tempFile('runs.log');
