@@ -33,11 +33,21 @@ class Harness {
 
   /** Whether every event is followed by the invariant check. */
   checking = true;
+  /**
+   * Whether the workers acknowledge each free-keys ('freed') at once, before they say anything else:
+   * the usual case. Off, a test can deliver a message that crossed the free-keys.
+   */
+  autoAck = true;
   /** The last events, to say how a broken invariant came about. */
   readonly #recent: string[] = [];
 
   handle(event: SchedulerEvent): SchedulerInstruction[] {
     const out = this.state.handle(event);
+    if (this.autoAck) {
+      for (const i of [...out]) {
+        if (i.kind === 'worker' && i.op === 'free-keys') out.push(...this.state.handle({ type: 'keys-freed', worker: i.worker, keys: (i.body as { keys: string[] }).keys }));
+      }
+    }
     this.log.push(...out);
     this.#recent.push(`${JSON.stringify(event, (k, v) => (k === 'payload' || k === 'metrics' ? undefined : v))}\n    -> ${JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v))}`);
     if (this.#recent.length > 25) this.#recent.shift();
@@ -548,7 +558,7 @@ describe('SchedulerState: lost workers', () => {
     expect(h.state.workers.has('w2')).toBe(true);
   });
 
-  it('a result reported by a worker already removed is ignored; one reported by the worker it moved from is accepted', () => {
+  it('a result reported by a worker already removed is ignored; one computed elsewhere, unasked, counts', () => {
     const h = new Harness();
     h.addWorker('w1');
     h.submit([spec('a')]);
@@ -557,11 +567,61 @@ describe('SchedulerState: lost workers', () => {
     expect(h.status('a')).toBe('no-worker');
     h.addWorker('w2');
     h.addWorker('w3');
-    // Still processing on w2, but w3 (a stale assignment) reports first: its result counts, w2 is told to drop it.
+    expect(h.task('a').processingOn?.address).toBe('w2');
+    // w3 ran it for tasks of its own (a dependency resumed there): its result counts, w2 stops.
     const out = h.finish('w3', 'a');
     expect(h.status('a')).toBe('memory');
     expect([...h.task('a').whoHas].map((w) => w.address)).toEqual(['w3']);
     expect(frees(out)).toEqual([['w2', 'a']]);
+  });
+
+  it('what a worker says of a key before it has acknowledged a free-keys of it crossed that free-keys: ignored', () => {
+    const h = new Harness({ workerSaturation: 10 });
+    h.autoAck = false;
+    h.addWorker('w1');
+    h.addWorker('w2');
+    h.submit([spec('a', [], { workers: ['w1'] }), spec('b', ['a'], { workers: ['w2'] })], ['a', 'b']);
+    h.finish('w1', 'a');
+    // b is requeued on w2 (a's holder went missing), then placed on w2 again: a free-keys and a compute-task.
+    h.handle({ type: 'added-keys', worker: 'w2', keys: [['a', 8]] });
+    let out = h.handle({ type: 'missing-data', worker: 'w2', key: 'a', holder: 'w1' });
+    expect(frees(out)).toEqual([['w2', 'b']]);
+    expect(h.task('b').processingOn?.address).toBe('w2');
+    // A result (and an error) of the first run, sent before w2 had the free-keys: not this run's.
+    out = h.finish('w2', 'b');
+    expect(h.status('b')).toBe('processing');
+    h.fail('w2', 'b');
+    expect(h.status('b')).toBe('processing');
+    // A replica it reported before a free-keys of it: ignored too.
+    h.handle({ type: 'release-keys', client: 'c1', keys: ['b'] });
+    h.submit([spec('b', ['a'], { workers: ['w2'] })], ['b']);
+    // w2 acknowledges: its next result counts.
+    h.handle({ type: 'keys-freed', worker: 'w2', keys: ['b'] });
+    h.handle({ type: 'keys-freed', worker: 'w2', keys: ['b'] });
+    out = h.finish('w2', 'b');
+    expect(h.status('b')).toBe('memory');
+    expect(toClient(out, 'key-in-memory').map((m) => m.key)).toEqual(['b']);
+  });
+
+  it('added-keys sent before a free-keys of the same key arrived at the worker does not make it a holder', () => {
+    const h = new Harness();
+    h.autoAck = false;
+    h.addWorker('w1');
+    h.addWorker('w2');
+    h.submit([spec('a', [], { workers: ['w1'] })], ['a']);
+    h.finish('w1', 'a');
+    h.handle({ type: 'added-keys', worker: 'w2', keys: [['a', 8]] });
+    // The client lets go of a (free-keys to both), then wants it again: recomputed on w1.
+    h.handle({ type: 'release-keys', client: 'c1', keys: ['a'] });
+    h.submit([spec('a', [], { workers: ['w1'] })], ['a']);
+    h.handle({ type: 'keys-freed', worker: 'w1', keys: ['a'] });
+    h.finish('w1', 'a');
+    // w2 had said added-keys again before its free-keys arrived: stale.
+    h.handle({ type: 'added-keys', worker: 'w2', keys: [['a', 8]] });
+    expect([...h.task('a').whoHas].map((w) => w.address)).toEqual(['w1']);
+    h.handle({ type: 'keys-freed', worker: 'w2', keys: ['a'] });
+    h.handle({ type: 'added-keys', worker: 'w2', keys: [['a', 8]] });
+    expect([...h.task('a').whoHas].map((w) => w.address).sort()).toEqual(['w1', 'w2']);
   });
 });
 

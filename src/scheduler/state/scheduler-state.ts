@@ -99,6 +99,12 @@ export class WorkerState {
   metrics: WorkerMetrics | null = null;
   /** Pending retire-workers requests this worker is part of. */
   retiring: number[] = [];
+  /**
+   * free-keys sent to it that it has not acknowledged yet ('freed'), by key. What it reports of those keys
+   * meanwhile (task-finished, task-erred, added-keys) it sent before it let them go: stale, and ignored
+   * (counted, it would name a holder that holds nothing).
+   */
+  readonly freeing = new Map<string, number>();
 
   constructor(spec: WorkerSpec, now: number) {
     this.address = spec.address;
@@ -123,6 +129,7 @@ export type SchedulerEvent =
   | { type: 'missing-data'; worker: string; key: string; holder: string }
   | { type: 'added-keys'; worker: string; keys: [string, number][] }
   | { type: 'steal-response'; worker: string; key: string; stolen: boolean }
+  | { type: 'keys-freed'; worker: string; keys: string[] }
   | { type: 'worker-status'; worker: string; paused: boolean }
   | { type: 'heartbeat'; worker: string; now: number; metrics: WorkerMetrics }
   | { type: 'retire-workers'; request: number; workers: string[] }
@@ -182,6 +189,7 @@ export class SchedulerState {
       case 'missing-data': this.#missingData(event.worker, event.key, event.holder); break;
       case 'added-keys': this.#addedKeys(event.worker, event.keys); break;
       case 'steal-response': this.#stealResponse(event.worker, event.key, event.stolen); break;
+      case 'keys-freed': this.#keysFreed(event.worker, event.keys); break;
       case 'worker-status': this.#workerStatus(event.worker, event.paused); break;
       case 'heartbeat': this.#heartbeat(event.worker, event.now, event.metrics); break;
       case 'retire-workers': this.#retireWorkers(event.request, event.workers); break;
@@ -461,25 +469,45 @@ export class SchedulerState {
     }
   }
 
+  /** Tells the worker to let `key` go, and remembers it until the worker says it has. */
+  #freeKeys(address: string, key: string): void {
+    const ws = this.workers.get(address);
+    if (ws !== undefined) ws.freeing.set(key, (ws.freeing.get(key) ?? 0) + 1);
+    this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+  }
+
+  #keysFreed(address: string, keys: string[]): void {
+    const ws = this.workers.get(address);
+    if (ws === undefined) return;
+    for (const key of keys) {
+      const n = ws.freeing.get(key) ?? 0;
+      if (n <= 1) ws.freeing.delete(key);
+      else ws.freeing.set(key, n - 1);
+    }
+  }
+
   #taskFinished(address: string, key: string, nbytes: number, typeName: string, duration: number): void {
     const ws = this.workers.get(address);
     const ts = this.tasks.get(key);
     if (ws === undefined) return;
+    // Sent before it let the key go (a free-keys crossed it): its copy is gone.
+    if (ws.freeing.has(key)) return;
     if (ts === undefined || ts.status === 'forgotten' || ts.status === 'released' || ts.status === 'erred' ||
         ts.status === 'waiting' || ts.status === 'queued' || ts.status === 'no-worker') {
       // Nobody needs it (released or cancelled meanwhile): the worker lets it go.
-      this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+      this.#freeKeys(address, key);
       return;
     }
     if (ts.status === 'memory') {
+      // Computed there too (a dependency it ran for tasks of its own): one more holder.
       this.#addReplica(ts, ws);
-      if (ts.processingOn === ws) this.#unassign(ts);
       return;
     }
-    // processing: here (the usual case) or elsewhere (a steal that raced, a stale assignment).
+    // processing: here (the usual case) or elsewhere (this worker ran it unasked, as a dependency): it
+    // counts, and the other stops.
     const on = this.#unassign(ts);
     if (on !== null && on !== ws) {
-      this.#out.push({ kind: 'worker', worker: on.address, op: 'free-keys', body: { keys: [key] } });
+      this.#freeKeys(on.address, key);
       this.#fill(on);
     }
     const old = this.durations.get(ts.prefix);
@@ -502,6 +530,8 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     const ts = this.tasks.get(key);
     if (ws === undefined || ts === undefined || ts.status !== 'processing' || ts.processingOn !== ws) return;
+    // From an earlier run it was told to let go of (requeued, then placed on it again): not this run's.
+    if (ws.freeing.has(key)) return;
     void duration;
     this.#unassign(ts);
     this.#setStatus(ts, 'released');
@@ -544,7 +574,7 @@ export class SchedulerState {
     if (ts.status === 'processing') {
       const ws = this.#unassign(ts);
       if (ws !== null) {
-        this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+        this.#freeKeys(ws.address, ts.key);
         this.#fill(ws);
       }
     } else if (ts.status === 'queued') {
@@ -586,7 +616,7 @@ export class SchedulerState {
     if (ts.status !== 'memory' || this.#needed(ts)) return;
     for (const ws of [...ts.whoHas]) {
       this.#removeReplica(ts, ws);
-      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+      this.#freeKeys(ws.address, ts.key);
     }
     this.#setStatus(ts, 'released');
     this.#maybeForget(ts);
@@ -695,7 +725,7 @@ export class SchedulerState {
   #requeue(ts: Task): void {
     this.unrunnable.delete(ts);
     const ws = this.#unassign(ts);
-    if (ws !== null) this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+    if (ws !== null) this.#freeKeys(ws.address, ts.key);
     this.#setStatus(ts, 'released');
     this.#toWaiting(ts);
     if (ws !== null) this.#fill(ws);
@@ -730,12 +760,14 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     for (const [key, nbytes] of keys) {
+      // Sent before it let the key go: it holds nothing.
+      if (ws.freeing.has(key)) continue;
       const ts = this.tasks.get(key);
       // Lost and being recomputed on this very worker: it has it already, and will say so (task-finished);
       // freeing it would cancel the computation the scheduler waits for.
       if (ts !== undefined && ts.status === 'processing' && ts.processingOn === ws) continue;
       if (ts === undefined || ts.status !== 'memory') {
-        this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+        this.#freeKeys(address, key);
         continue;
       }
       if (ts.nbytes === 0 && nbytes > 0) {

@@ -107,7 +107,11 @@ export class WorkerState {
     this.#out = [];
     switch (event.type) {
       case 'compute-task': this.#computeTask(event.task); break;
-      case 'free-keys': for (const key of event.keys) this.#free(key); break;
+      case 'free-keys':
+        for (const key of event.keys) this.#free(key);
+        // Acknowledged: what this worker says of these keys from now on, the scheduler can believe.
+        this.#tell('freed', { keys: event.keys });
+        break;
       case 'acquire-replicas': this.#acquire(event.keys); break;
       case 'steal-request': this.#stealRequest(event.key); break;
       case 'execute-success': this.#executeEnded(event.key, null, event.nbytes, event.typeName, event.duration); break;
@@ -246,7 +250,8 @@ export class WorkerState {
     this.tasks.delete(ts.key);
     for (const dep of ts.deps) {
       dep.dependents.delete(ts);
-      if (!dep.compute && !dep.replica && dep.dependents.size === 0) {
+      // Not needed here any more (a replica that could not be fetched is nothing to hold).
+      if (!dep.compute && (!dep.replica || dep.status === 'missing') && dep.dependents.size === 0) {
         if (dep.status === 'flight') {
           dep.status = 'cancelled';
           dep.previous = 'flight';
