@@ -224,6 +224,12 @@ function simulate(seed: number, steps: number): void {
       for (const key of want) wanted.add(key);
       for (const t of tasks) known.push(t.key);
       clientOut.push({ type: 'update-graph', client: CLIENT, tasks, wanted: want });
+    } else if (r < 0.11) {
+      // An old key wanted again (released, perhaps forgotten, perhaps still kept for lineage).
+      const key = pick(known);
+      if (key === undefined || key.startsWith('s')) continue;
+      wanted.add(key);
+      clientOut.push({ type: 'update-graph', client: CLIENT, tasks: [{ key, deps: [], payload: [Buffer.from(key)] }], wanted: [key] });
     } else if (r < 0.13) {
       const key = pick([...wanted]);
       if (key === undefined) continue;
