@@ -115,8 +115,11 @@ export class Client implements FutureOwner {
       scheduler.once('close', (error: Error | null) => this.#lost(error));
       return this;
     })();
-    // An unhandled failure to connect would be an unhandled rejection at once; every method rethrows it.
-    this.ready.catch(() => {});
+    // Unable to connect (refused, wrong secret, no scheduler there): every future, pending or to come,
+    // rejects with ERR_SCHEDULER_GONE, and every method throws it (else they would wait for ever).
+    this.ready.catch((error: unknown) => {
+      this.#fail(new SchedulerError('ERR_SCHEDULER_GONE', `cannot reach the scheduler at ${this.#schedulerAddress}: ${(error as Error).message}`, { cause: error }));
+    });
     if (opts.setAsDefault !== false) setDefaultClient(this);
   }
 
@@ -413,6 +416,8 @@ export class Client implements FutureOwner {
     if (state === undefined || --state.refs > 0) return;
     this.#keys.delete(key);
     this.#submittedKeys.delete(key);
+    // Anything still waiting on it ends (result() then rejects with ERR_SCHEDULER_RELEASED), never hangs.
+    this.#wake(state);
     if (this.#closed !== undefined) return;
     this.#releases.push(key);
     this.#scheduleFlush();
@@ -529,10 +534,12 @@ export class Client implements FutureOwner {
     this.#wake(state);
   }
 
+  /** Cancelled, whatever it was: a finished one too (its result is being let go of; fetching it would wait for ever). */
   #onCancelled(key: string): void {
     const state = this.#keys.get(key);
-    if (state === undefined || state.status !== 'pending') return;
+    if (state === undefined || state.status === 'cancelled') return;
     state.status = 'cancelled';
+    state.value = null;
     state.error = new SchedulerError('ERR_SCHEDULER_CANCELLED', `${key} was cancelled`);
     this.#wake(state);
   }

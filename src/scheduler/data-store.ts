@@ -15,6 +15,11 @@ export interface DataStoreOptions {
   target: number;
   /** Where spilled results go (a fresh directory under os.tmpdir() by default); removed on close(). */
   directory?: string;
+  /**
+   * After spilling, collect garbage (needs --expose-gc): a spilled result's memory is free only once
+   * V8 collects it, which it may put off past the memory limit.
+   */
+  collectGarbage?: boolean;
 }
 
 export class DataStore {
@@ -23,6 +28,7 @@ export class DataStore {
   readonly #lru = new Map<string, true>();
   readonly #target: number;
   readonly #directory: string;
+  readonly #gc: (() => void) | undefined;
   #made = false;
   #seq = 0;
   memoryBytes = 0;
@@ -33,6 +39,7 @@ export class DataStore {
 
   constructor(opts: DataStoreOptions) {
     this.#target = opts.target;
+    this.#gc = opts.collectGarbage === true ? (globalThis as { gc?: () => void }).gc : undefined;
     this.#directory = opts.directory ?? path.join(os.tmpdir(), `node-ucx-worker-${process.pid}-${Date.now().toString(36)}`);
   }
 
@@ -108,46 +115,68 @@ export class DataStore {
     if (this.#made) await fsp.rm(this.#directory, { recursive: true, force: true });
   }
 
+  /** Spills every result held in memory (memory is short: the worker pauses). */
+  spillAll(): void {
+    let spilled = false;
+    for (const key of [...this.#lru.keys()]) spilled = this.#spill(key) || spilled;
+    if (spilled) this.#gc?.();
+  }
+
   /** Spills least recently used results (never `keep`, the one just touched) until memory is under the target. */
   #spillPastTarget(keep: string): void {
     if (this.#target <= 0) return;
+    let spilled = false;
     for (const key of this.#lru.keys()) {
-      if (this.memoryBytes <= this.#target) return;
+      if (this.memoryBytes <= this.#target) break;
       if (key === keep) continue;
-      this.#spill(key);
+      spilled = this.#spill(key) || spilled;
     }
+    if (spilled) this.#gc?.();
   }
 
-  #spill(key: string): void {
+  #spill(key: string): boolean {
     const entry = this.#entries.get(key)!;
     let frames: Buffer[];
     try {
       frames = encodeFrames(entry.value);
     } catch {
-      return;  // cannot be written (a value that does not serialize): it stays in memory
+      return false;  // cannot be written (a value that does not serialize): it stays in memory
     }
     if (!this.#made) {
       fs.mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
       this.#made = true;
     }
     const file = path.join(this.#directory, `${(this.#seq++).toString(36)}.spill`);
-    // Synchronous: spilling is how memory is kept in check, and must be done before more comes in.
-    fs.writeFileSync(file, writeFrames(frames), { mode: 0o600 });
+    // Synchronous: spilling is how memory is kept in check, and must be done before more comes in. The
+    // frames are written as they are (no copy of the value into one buffer).
+    const fd = fs.openSync(file, 'w', 0o600);
+    try {
+      writeFrames(fd, frames);
+    } finally {
+      fs.closeSync(fd);
+    }
     entry.value = undefined;
     entry.spilled = file;
     this.#lru.delete(key);
     this.memoryBytes -= entry.nbytes;
     this.spilledBytes += entry.nbytes;
     this.spills++;
+    return true;
   }
 }
 
 /** u32 count, count x u64 lengths, then the frames. */
-function writeFrames(frames: Buffer[]): Buffer {
+function writeFrames(fd: number, frames: Buffer[]): void {
   const header = Buffer.alloc(4 + 8 * frames.length);
   header.writeUInt32LE(frames.length, 0);
   frames.forEach((frame, i) => header.writeBigUInt64LE(BigInt(frame.length), 4 + 8 * i));
-  return Buffer.concat([header, ...frames]);
+  let pending = [header, ...frames].filter((b) => b.length > 0);
+  while (pending.length > 0) {
+    let written = fs.writevSync(fd, pending);
+    // A short write: the rest goes again.
+    while (pending.length > 0 && written >= pending[0]!.length) written -= pending.shift()!.length;
+    if (written > 0) pending[0] = pending[0]!.subarray(written);
+  }
 }
 
 function readFrames(bytes: Buffer): Buffer[] {

@@ -1,13 +1,17 @@
 // One executor thread (executor.ts): runs tasks one at a time, in the order they came, so that a
 // CPU-bound task never stalls the process's event loop (its heartbeats, its serving of data to
 // peers). Tasks may be queued here behind the running one (ThreadPool depth).
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import v8 from 'node:v8';
 import { loadCode, type Code } from './code.js';
 import { taskErrorOf } from './errors.js';
 
 interface Job { id: number; code: Code; args: unknown[] }
 
 const port = parentPort!;
+/** Past this many bytes of array buffers left in this thread after a task, its garbage is collected (0: never). */
+const collectAboveBytes = (workerData as { collectAboveBytes?: number } | null)?.collectAboveBytes ?? 0;
+const gc = (globalThis as { gc?: () => void }).gc;
 const waiting: Job[] = [];
 let running = false;
 
@@ -35,6 +39,10 @@ async function run(job: Job): Promise<void> {
   const duration = performance.now() - started;
   try {
     port.postMessage({ id: job.id, ok: true, value, duration });
+    // The result went out as a copy: with a memory limit, the original (large typed arrays, say) must not
+    // wait here for a GC that an idle thread may not run for a long time.
+    value = undefined;
+    if (collectAboveBytes > 0 && gc !== undefined && v8.getHeapStatistics().external_memory > collectAboveBytes) gc();
   } catch (error) {
     // Functions, symbols, class instances with private state... cannot leave the thread.
     port.postMessage({

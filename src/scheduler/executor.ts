@@ -25,6 +25,11 @@ export interface ThreadPoolOptions {
   maxHeapMb?: number;
   /** Tasks handed to one thread at a time (the first runs, the others wait there); default 1. */
   depth?: number;
+  /**
+   * Collect a thread's garbage after a task that left more than this many bytes of array buffers in it
+   * (the result, cloned out, stays behind until the thread's next GC). Needs --expose-gc; 0: never.
+   */
+  collectAboveBytes?: number;
 }
 
 export class ThreadPool {
@@ -57,6 +62,12 @@ export class ThreadPool {
     return this.#slots.filter((slot) => slot.jobs.length > 0).length;
   }
 
+  /** Resolves once every thread has started and run a task (what a thread costs is then paid: see TaskWorker's memory baseline). */
+  async warm(): Promise<void> {
+    const code: Code = { kind: 'source', source: '() => 0', hash: 'node-ucx-warm', name: 'warm' };
+    await Promise.all(this.#slots.map(() => this.run(code, [])));
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
@@ -65,7 +76,9 @@ export class ThreadPool {
 
   #spawn(): Slot {
     const resourceLimits = this.#opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: this.#opts.maxHeapMb } : undefined;
-    const thread = new Thread(THREAD_SCRIPT, { ...(resourceLimits ? { resourceLimits } : {}) });
+    const thread = new Thread(THREAD_SCRIPT, {
+      ...(resourceLimits ? { resourceLimits } : {}), workerData: { collectAboveBytes: this.#opts.collectAboveBytes ?? 0 },
+    });
     const slot: Slot = { thread, jobs: [] };
     thread.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: TaskError; duration: number }) => {
       // The thread runs its jobs in order: this is the oldest one.

@@ -42,7 +42,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** The result (fetched from its worker); rejects with the task's error (TaskFailedError, KilledWorker) or a SchedulerError. */
   result(opts: { timeoutMs?: number } = {}): Promise<T> {
     if (this.#released) return Promise.reject(releasedError(this.key));
-    return this.#owner.resultOf(this.key, opts.timeoutMs) as Promise<T>;
+    const pending = this.#owner.resultOf(this.key, opts.timeoutMs) as Promise<T>;
+    // The handle stays reachable while its result is awaited (`await client.submit(f)` keeps only the
+    // promise): collected meanwhile, it would release its key, and the result would never come.
+    return pending.finally(() => reachable(this));
   }
 
   /** The error, once settled (null if it finished). */
@@ -73,6 +76,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return `Future <${this.key}> ${this.status}`;
   }
 }
+
+/** Does nothing: a closure that calls it keeps its argument alive. */
+function reachable(_value: unknown): void {}
 
 function releasedError(key: string): Error {
   return Object.assign(new Error(`the future of '${key}' was released`), { code: 'ERR_SCHEDULER_RELEASED' });

@@ -14,7 +14,7 @@ export interface NannyOptions {
   scheduler: string;
   secret: Buffer;
   worker: Omit<TaskWorkerOptions, 'scheduler' | 'secret'>;
-  /** Past this fraction of the memory limit (RSS) the worker is killed and restarted. */
+  /** Past this fraction of the memory limit (resident memory above the worker's baseRss) the worker is killed and restarted. */
   terminateFraction?: number;
   /** Restart a worker that died (default true). */
   restart?: boolean;
@@ -30,6 +30,8 @@ export class Nanny extends EventEmitter {
   #address: string | null = null;
   #closing = false;
   #watch: NodeJS.Timeout | null = null;
+  /** The running worker's resident bytes once it started (TaskWorker.baseRss); null until it is ready. */
+  #baseRss: number | null = null;
   restarts = 0;
 
   constructor(opts: NannyOptions) {
@@ -43,25 +45,32 @@ export class Nanny extends EventEmitter {
 
   /** Starts the worker; resolves with its address once it has joined the scheduler. */
   start(): Promise<string> {
+    // With a memory limit the worker collects garbage itself (TaskWorker), and large blocks go back to
+    // the system when freed (glibc would otherwise keep them, past a threshold that grows as they are freed).
+    const limited = (this.#opts.worker.memoryLimit ?? 0) > 0;
     const child = fork(WORKER_MAIN, [], {
       env: {
+        ...(limited ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {}),
         ...process.env, ...this.#opts.env,
         NODE_UCX_SCHEDULER: this.#opts.scheduler,
         NODE_UCX_CLUSTER_SECRET: this.#opts.secret.toString('base64'),
         NODE_UCX_WORKER_OPTIONS: JSON.stringify(this.#opts.worker),
       },
+      execArgv: limited ? [...process.execArgv, '--expose-gc'] : process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.#child = child;
+    this.#baseRss = null;
     const started = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`the worker did not join within ${this.#opts.startTimeoutMs ?? 30_000} ms`));
       }, this.#opts.startTimeoutMs ?? 30_000);
-      child.on('message', (message: { type?: string; address?: string }) => {
+      child.on('message', (message: { type?: string; address?: string; baseRss?: number }) => {
         if (message?.type !== 'ready' || typeof message.address !== 'string') return;
         clearTimeout(timer);
         this.#address = message.address;
+        if (this.#child === child) this.#baseRss = typeof message.baseRss === 'number' ? message.baseRss : 0;
         this.emit('ready', message.address);
         resolve(message.address);
       });
@@ -113,10 +122,11 @@ export class Nanny extends EventEmitter {
     const terminate = limit * (this.#opts.terminateFraction ?? 0.95);
     this.#watch = setInterval(() => {
       const pid = this.#child?.pid;
-      if (pid === undefined) return;
-      const rss = residentBytes(pid);
-      if (rss > terminate) {
-        this.emit('restart', `its memory (${Math.round(rss / 1048576)} MiB) passed ${Math.round(terminate / 1048576)} MiB`);
+      // Not before it is up: its footprint is not known yet (and starting is not holding data).
+      if (pid === undefined || this.#baseRss === null) return;
+      const held = residentBytes(pid) - this.#baseRss;
+      if (held > terminate) {
+        this.emit('restart', `its memory (${Math.round(held / 1048576)} MiB beyond its footprint when it started) passed ${Math.round(terminate / 1048576)} MiB`);
         this.#child?.kill('SIGKILL');
       }
     }, 200);

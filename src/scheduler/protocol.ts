@@ -67,8 +67,8 @@ export interface WorkerMetrics {
 //   'lost' { key }
 // worker -> scheduler: 'register' WorkerSpec, 'task-finished' { key, nbytes, type, duration },
 //   'task-erred' { key, error, duration }, 'missing-data' { key, holder }, 'added-keys' { keys },
-//   'steal-response' { key, stolen }, 'heartbeat' WorkerMetrics, 'status' { paused }
-// scheduler -> worker: 'compute-task' ComputeTask, 'free-keys' { keys }, 'steal-request' { key },
+//   'steal-response' { key, stolen }, 'heartbeat' WorkerMetrics, 'status' { paused }, 'freed' { keys } (free-keys done)
+// scheduler -> worker: 'compute-task' ComputeTask, 'free-keys' { keys }, 'steal-request' { key }, 'remove-peer' { address },
 //   'acquire-replicas' { keys: { [key]: holders } }, 'run' { payload }, 'close' {}
 // worker -> worker: 'get-data' { keys } -> { [key]: value }
 

@@ -219,6 +219,7 @@ export class Scheduler extends EventEmitter {
         this.#apply({ type: 'added-keys', worker: peer.name, keys });
       }))
       .on('steal-response', worker((body, peer) => this.#apply({ type: 'steal-response', worker: peer.name, key: String(body.key), stolen: body.stolen === true })))
+      .on('freed', worker((body, peer) => this.#apply({ type: 'keys-freed', worker: peer.name, keys: strings(body.keys) })))
       .on('status', worker((body, peer) => this.#apply({ type: 'worker-status', worker: peer.name, paused: body.paused === true })))
       .on('heartbeat', worker((body, peer) => this.#apply({ type: 'heartbeat', worker: peer.name, now: Date.now(), metrics: body as unknown as WorkerMetrics })));
   }

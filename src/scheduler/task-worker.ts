@@ -23,7 +23,12 @@ export interface TaskWorkerOptions {
   secret: Buffer;
   /** Threads that run tasks (default 1). */
   nthreads?: number;
-  /** Bytes (0: no limit, the default). Results spill to disk past `targetFraction` of it, tasks pause past `pauseFraction`. */
+  /**
+   * Bytes the worker may hold beyond its idle footprint (its resident memory once started, threads
+   * warmed: baseRss); 0: no limit, the default. Results spill to disk past `targetFraction` of it
+   * (counting their own sizes), and past `pauseFraction` (counting resident memory above baseRss) all
+   * are spilled and, if some cannot be, tasks pause.
+   */
   memoryLimit?: number;
   targetFraction?: number;
   pauseFraction?: number;
@@ -51,6 +56,8 @@ export class TaskWorker extends EventEmitter {
   readonly name: string;
   readonly nthreads: number;
   readonly memoryLimit: number;
+  /** Resident bytes once started (threads warmed): what the memory limit does not count. */
+  readonly baseRss: number;
   readonly state: WorkerState;
   readonly store: DataStore;
   readonly #pool: ThreadPool;
@@ -69,7 +76,7 @@ export class TaskWorker extends EventEmitter {
 
   private constructor(fields: {
     listener: TransportListener; scheduler: RpcPeer; peers: RpcPool; pool: ThreadPool; store: DataStore; state: WorkerState;
-    name: string; nthreads: number; memoryLimit: number; pauseBytes: number; heartbeatMs: number;
+    name: string; nthreads: number; memoryLimit: number; pauseBytes: number; heartbeatMs: number; baseRss: number;
   }) {
     super();
     this.#listener = fields.listener;
@@ -82,6 +89,7 @@ export class TaskWorker extends EventEmitter {
     this.name = fields.name;
     this.nthreads = fields.nthreads;
     this.memoryLimit = fields.memoryLimit;
+    this.baseRss = fields.baseRss;
     this.#pauseBytes = fields.pauseBytes;
     this.#heartbeat = setInterval(() => this.#beat(), fields.heartbeatMs);
     this.#heartbeat.unref();
@@ -98,7 +106,12 @@ export class TaskWorker extends EventEmitter {
     const memoryLimit = Math.max(0, opts.memoryLimit ?? 0);
     const pipelineDepth = Math.max(0, Math.floor(opts.pipelineDepth ?? 3));
     const state = new WorkerState({ nthreads, resources: opts.resources ?? {}, pipelineDepth });
-    const store = new DataStore({ target: memoryLimit * (opts.targetFraction ?? 0.6), ...(opts.localDirectory ? { directory: opts.localDirectory } : {}) });
+    // With a limit, garbage is collected as results leave threads and go to disk (the process runs with
+    // --expose-gc: Nanny): V8 would put it off, and a 4 MiB result left behind twice is 8 MiB the limit counts.
+    const store = new DataStore({
+      target: memoryLimit * (opts.targetFraction ?? 0.6), collectGarbage: memoryLimit > 0,
+      ...(opts.localDirectory ? { directory: opts.localDirectory } : {}),
+    });
     let self: TaskWorker | undefined;
     const early: RpcPeer[] = [];
     const router = new Router((error, op, peer) => self?.emit('warning', new RpcError('ERR_RPC_REMOTE', `${op} from ${peer.name}: ${(error as Error).message}`, { cause: error })));
@@ -117,10 +130,12 @@ export class TaskWorker extends EventEmitter {
       await listener.close();
       throw error;
     }
-    const pool = new ThreadPool(nthreads, { depth: 1 + pipelineDepth });
+    const pool = new ThreadPool(nthreads, { depth: 1 + pipelineDepth, ...(memoryLimit > 0 ? { collectAboveBytes: 4 << 20 } : {}) });
+    // The footprint the limit does not count is measured once the threads have started and run a task.
+    if (memoryLimit > 0) await pool.warm();
     self = new TaskWorker({
       listener, scheduler, peers, pool, store, state, name, nthreads, memoryLimit,
-      pauseBytes: memoryLimit * (opts.pauseFraction ?? 0.8), heartbeatMs: opts.heartbeatMs ?? 500,
+      pauseBytes: memoryLimit * (opts.pauseFraction ?? 0.8), heartbeatMs: opts.heartbeatMs ?? 500, baseRss: process.memoryUsage.rss(),
     });
     self.#routes(router);
     for (const peer of early) self.#adoptPeer(peer);
@@ -173,6 +188,7 @@ export class TaskWorker extends EventEmitter {
       .on('acquire-replicas', fromScheduler((body) => this.#handle({ type: 'acquire-replicas', keys: body.keys as Record<string, string[]> })))
       .on('run', fromScheduler((body) => this.#runHere(body.payload)))
       .on('close', fromScheduler((body) => { void this.close(String(body.reason ?? 'closed by the scheduler')); }))
+      .on('remove-peer', fromScheduler((body) => this.#handle({ type: 'peer-removed', worker: String(body.address) })))
       // Peers and clients: results out, scattered data in.
       .on('get-data', async (body) => {
         const keys = (body as { keys?: unknown }).keys;
@@ -209,6 +225,7 @@ export class TaskWorker extends EventEmitter {
       case 'execute': void this.#execute(instruction.key, instruction.payload, instruction.deps); break;
       case 'gather': void this.#gather(instruction.worker, instruction.keys); break;
       case 'release': this.store.delete(instruction.key); break;
+      case 'drop-peer': this.#peers.drop(instruction.worker); break;
       case 'scheduler': {
         let body = instruction.body;
         if (instruction.message === 'task-finished') {
@@ -281,11 +298,18 @@ export class TaskWorker extends EventEmitter {
     return fn(...args);
   }
 
-  /** Past the pause threshold no task starts and nothing is fetched until memory drops again. */
+  /**
+   * Past the pause threshold (resident memory above the baseline) every result goes to disk; if some
+   * cannot, no task starts and nothing is fetched until memory drops again.
+   */
   #checkMemory(): void {
     if (this.#pauseBytes <= 0) return;
-    const rss = process.memoryUsage.rss();
-    const paused = rss > this.#pauseBytes && this.store.memoryBytes > 0;
+    let held = process.memoryUsage.rss() - this.baseRss;
+    if (held > this.#pauseBytes && this.store.memoryBytes > 0) {
+      this.store.spillAll();
+      held = process.memoryUsage.rss() - this.baseRss;
+    }
+    const paused = held > this.#pauseBytes && this.store.memoryBytes > 0;
     if (paused !== this.state.paused) {
       this.#handle({ type: 'pause', paused });
       this.#scheduler.send('status', { paused });

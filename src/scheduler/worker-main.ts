@@ -22,7 +22,7 @@ try {
   process.exit(3);
 }
 worker.once('close', () => process.exit(0));
-process.send?.({ type: 'ready', address: worker.address, pid: process.pid });
+process.send?.({ type: 'ready', address: worker.address, pid: process.pid, baseRss: worker.baseRss });
 // The nanny asks for a graceful stop over IPC; losing the nanny ends the worker too.
 process.on('message', (message: { type?: string }) => {
   if (message?.type === 'close') void worker.close('closed by its nanny');

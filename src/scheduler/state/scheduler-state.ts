@@ -108,6 +108,12 @@ export class WorkerState {
   metrics: WorkerMetrics | null = null;
   /** Pending retire-workers requests this worker is part of. */
   retiring: number[] = [];
+  /**
+   * free-keys sent to it that it has not acknowledged yet ('freed'), by key. What it reports of those keys
+   * meanwhile (task-finished, task-erred, added-keys) it sent before it let them go: stale, and ignored
+   * (counted, it would name a holder that holds nothing).
+   */
+  readonly freeing = new Map<string, number>();
 
   constructor(spec: WorkerSpec, now: number) {
     this.address = spec.address;
@@ -132,6 +138,7 @@ export type SchedulerEvent =
   | { type: 'missing-data'; worker: string; key: string; holder: string }
   | { type: 'added-keys'; worker: string; keys: [string, number][] }
   | { type: 'steal-response'; worker: string; key: string; stolen: boolean }
+  | { type: 'keys-freed'; worker: string; keys: string[] }
   | { type: 'worker-status'; worker: string; paused: boolean }
   | { type: 'heartbeat'; worker: string; now: number; metrics: WorkerMetrics }
   | { type: 'retire-workers'; request: number; workers: string[] }
@@ -202,11 +209,14 @@ export class SchedulerState {
       case 'missing-data': this.#missingData(event.worker, event.key, event.holder); break;
       case 'added-keys': this.#addedKeys(event.worker, event.keys); break;
       case 'steal-response': this.#stealResponse(event.worker, event.key, event.stolen); break;
+      case 'keys-freed': this.#keysFreed(event.worker, event.keys); break;
       case 'worker-status': this.#workerStatus(event.worker, event.paused); break;
       case 'heartbeat': this.#heartbeat(event.worker, event.now, event.metrics); break;
       case 'retire-workers': this.#retireWorkers(event.request, event.workers); break;
       case 'tick': this.#tick(event.now); break;
     }
+    // Any event may be the one a retirement waited for (a replica arrived, a key was released, a worker left).
+    if (this.#retirements.size > 0) this.#checkRetirements();
     return this.#out;
   }
 
@@ -244,18 +254,30 @@ export class SchedulerState {
       }
     }
     for (const key of wanted) this.tasks.get(key)?.wantedBy.add(client);
-    for (const ts of findCycle(fresh)) {
+    const cyclic = findCycle(fresh);
+    for (const ts of cyclic) {
       bad.set(ts, { name: 'ValueError', code: 'ERR_SCHEDULER_CYCLE', message: `${ts.key} is part of a dependency cycle` });
     }
     // Priorities follow submission order, dependencies first (a depth-first order of the new tasks).
     for (const ts of topologicalOrder(fresh)) ts.priority[1] = this.#order++;
     for (const [ts, error] of bad) this.#err(ts, error, null);
-    for (const ts of topologicalOrder(fresh)) {
+    // Erred, a cycle's tasks let go of their dependencies: else they would keep each other from being forgotten.
+    for (const ts of cyclic) {
+      for (const dep of ts.deps) dep.dependents.delete(ts);
+      ts.deps = [];
+    }
+    // New tasks that nothing wants or depends on (a client let go of them in the turn it made them) are
+    // forgotten, not run for nobody; dependents first, so their own dependencies follow.
+    const order = topologicalOrder(fresh);
+    for (let i = order.length - 1; i >= 0; i--) this.#maybeForget(order[i]!);
+    for (const ts of order) {
       if (ts.status === 'released') this.#toWaiting(ts);
     }
-    // Known keys the client now wants: tell it of those already done.
+    // Known keys the client now wants: tell it of those already done (the new ones that erred have been told).
+    const isFresh = new Set(fresh);
     for (const key of wanted) {
       const ts = this.tasks.get(key);
+      if (ts !== undefined && isFresh.has(ts)) continue;
       if (ts === undefined) {
         this.#out.push({ kind: 'client', client, op: 'task-erred', body: { key, error: { name: 'KeyError', code: 'ERR_SCHEDULER_MISSING_KEY', message: `no task '${key}'` } } });
       } else if (ts.status === 'memory') {
@@ -279,13 +301,15 @@ export class SchedulerState {
       const ts = this.tasks.get(key);
       if (ts === undefined) continue;
       // Cancelling a task cancels what depends on it (those clients hear 'cancelled' too).
-      for (const doomed of [ts, ...dependentsOf(ts)]) {
-        if (doomed.status === 'memory' || doomed.status === 'forgotten') continue;
-        for (const c of doomed.wantedBy) this.#out.push({ kind: 'client', client: c, op: 'cancelled', body: { key: doomed.key } });
-        doomed.wantedBy.clear();
-        this.#stopComputing(doomed);
+      const doomed = [ts, ...dependentsOf(ts)].filter((t) => t.status !== 'memory' && t.status !== 'forgotten');
+      for (const t of doomed) {
+        for (const c of t.wantedBy) this.#out.push({ kind: 'client', client: c, op: 'cancelled', body: { key: t.key } });
+        t.wantedBy.clear();
+        this.#stopComputing(t);
       }
       ts.wantedBy.delete(client);
+      // Nobody wants them now: forgotten (their clients' later releases find nothing to release).
+      for (const t of doomed.reverse()) this.#maybeForget(t);
       this.#maybeForget(ts);
     }
   }
@@ -416,18 +440,20 @@ export class SchedulerState {
 
   /** `ts` leaves `ws` unfinished: the chain links assigned there behind it go back to waiting for it. */
   #requeueChain(ts: Task, ws: WorkerState): void {
-    for (const dependent of ts.dependents) {
-      if (dependent.status !== 'processing' || dependent.processingOn !== ws || ts.status === 'memory') continue;
-      this.#unassign(dependent);
-      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [dependent.key] } });
-      this.#requeueChain(dependent, ws);
+    for (const dependent of [...ts.dependents]) {
+      if (dependent.status !== 'processing' || dependent.processingOn !== ws) continue;
+      this.#unassign(dependent);  // and the links behind it, in turn
+      this.#freeKeys(ws.address, dependent.key);
       this.#setStatus(dependent, 'waiting');
       dependent.waitingOn = 1;
     }
   }
 
-  /** The task leaves `processingOn` (finished, erred, stolen, cancelled, or its worker died). */
-  #unassign(ts: Task): WorkerState | null {
+  /**
+   * The task leaves `processingOn` (finished, erred, stolen, cancelled, or its worker died). Unless it
+   * finished there (`finishedThere`), the chain links placed behind it there go back to waiting.
+   */
+  #unassign(ts: Task, finishedThere = false): WorkerState | null {
     const ws = ts.processingOn;
     if (ws === null) return null;
     ts.processingOn = null;
@@ -436,6 +462,7 @@ export class SchedulerState {
     ws.occupancy = Math.max(0, ws.occupancy - this.#expectedMs(ts));
     if (ws.processing.size === 0) ws.occupancy = 0;
     if (ts.resources !== null) for (const [r, n] of Object.entries(ts.resources)) ws.usedResources[r] = (ws.usedResources[r] ?? 0) - n;
+    if (!finishedThere) this.#requeueChain(ts, ws);
     return ws;
   }
 
@@ -494,7 +521,16 @@ export class SchedulerState {
   }
 
   #retryUnrunnable(): void {
-    for (const ts of [...this.unrunnable]) {
+    // Most urgent first; root tasks go back to the queue once the workers are saturated (else the first
+    // worker to join a cluster that had none would take them all).
+    const tasks = [...this.unrunnable].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    for (const ts of tasks) {
+      if (ts.deps.length === 0 && ts.restrictions === null && ts.resources === null && this.#rootTasksWait()) {
+        this.unrunnable.delete(ts);
+        this.#setStatus(ts, 'queued');
+        this.queued.push(ts);
+        continue;
+      }
       const ws = this.#decideWorker(ts);
       if (ws === null) continue;
       this.unrunnable.delete(ts);
@@ -502,25 +538,45 @@ export class SchedulerState {
     }
   }
 
+  /** Tells the worker to let `key` go, and remembers it until the worker says it has. */
+  #freeKeys(address: string, key: string): void {
+    const ws = this.workers.get(address);
+    if (ws !== undefined) ws.freeing.set(key, (ws.freeing.get(key) ?? 0) + 1);
+    this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+  }
+
+  #keysFreed(address: string, keys: string[]): void {
+    const ws = this.workers.get(address);
+    if (ws === undefined) return;
+    for (const key of keys) {
+      const n = ws.freeing.get(key) ?? 0;
+      if (n <= 1) ws.freeing.delete(key);
+      else ws.freeing.set(key, n - 1);
+    }
+  }
+
   #taskFinished(address: string, key: string, nbytes: number, typeName: string, duration: number): void {
     const ws = this.workers.get(address);
     const ts = this.tasks.get(key);
     if (ws === undefined) return;
+    // Sent before it let the key go (a free-keys crossed it): its copy is gone.
+    if (ws.freeing.has(key)) return;
     if (ts === undefined || ts.status === 'forgotten' || ts.status === 'released' || ts.status === 'erred' ||
         ts.status === 'waiting' || ts.status === 'queued' || ts.status === 'no-worker') {
       // Nobody needs it (released or cancelled meanwhile): the worker lets it go.
-      this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+      this.#freeKeys(address, key);
       return;
     }
     if (ts.status === 'memory') {
+      // Computed there too (a dependency it ran for tasks of its own): one more holder.
       this.#addReplica(ts, ws);
-      if (ts.processingOn === ws) this.#unassign(ts);
       return;
     }
-    // processing: here (the usual case) or elsewhere (a steal that raced, a stale assignment).
-    const on = this.#unassign(ts);
+    // processing: here (the usual case) or elsewhere (this worker ran it unasked, as a dependency): it
+    // counts, and the other stops.
+    const on = this.#unassign(ts, ts.processingOn === ws);
     if (on !== null && on !== ws) {
-      this.#out.push({ kind: 'worker', worker: on.address, op: 'free-keys', body: { keys: [key] } });
+      this.#freeKeys(on.address, key);
       this.#fill(on);
     }
     const old = this.durations.get(ts.prefix);
@@ -543,6 +599,8 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     const ts = this.tasks.get(key);
     if (ws === undefined || ts === undefined || ts.status !== 'processing' || ts.processingOn !== ws) return;
+    // From an earlier run it was told to let go of (requeued, then placed on it again): not this run's.
+    if (ws.freeing.has(key)) return;
     void duration;
     this.#unassign(ts);
     this.#setStatus(ts, 'released');
@@ -566,6 +624,8 @@ export class SchedulerState {
       t.exception = exception;
       t.erredBecause = t === ts ? cause : (cause ?? ts);
       this.#setStatus(t, 'erred');
+      // Its inputs are needed no more (by it).
+      for (const dep of t.deps) this.#maybeRelease(dep);
       for (const client of t.wantedBy) this.#out.push({ kind: 'client', client, op: 'task-erred', body: { key: t.key, error: this.#exceptionOf(t) } });
       for (const dependent of t.dependents) stack.push(dependent);
     }
@@ -583,8 +643,7 @@ export class SchedulerState {
     if (ts.status === 'processing') {
       const ws = this.#unassign(ts);
       if (ws !== null) {
-        this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
-        this.#requeueChain(ts, ws);
+        this.#freeKeys(ws.address, ts.key);
         this.#fill(ws);
       }
     } else if (ts.status === 'queued') {
@@ -594,6 +653,7 @@ export class SchedulerState {
     }
     if (ts.status === 'waiting' || ts.status === 'queued' || ts.status === 'no-worker' || ts.status === 'processing') {
       this.#setStatus(ts, 'released');
+      for (const dep of ts.deps) this.#maybeRelease(dep);
     }
   }
 
@@ -625,7 +685,7 @@ export class SchedulerState {
     if (ts.status !== 'memory' || this.#needed(ts)) return;
     for (const ws of [...ts.whoHas]) {
       this.#removeReplica(ts, ws);
-      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
+      this.#freeKeys(ws.address, ts.key);
     }
     this.#setStatus(ts, 'released');
     this.#maybeForget(ts);
@@ -672,7 +732,11 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     this.workers.delete(address);
+    const wasRetiring = ws.status === 'retiring';
     ws.status = 'closed';
+    // The others let go of it first (before they hear where its tasks and results went): a fetch from
+    // it under way would otherwise never end if it froze (SIGSTOP, a hung host) rather than died.
+    for (const other of this.workers.values()) this.#out.push({ kind: 'worker', worker: other.address, op: 'remove-peer', body: { address } });
     for (const [request, retirement] of this.#retirements) {
       if (retirement.pending.delete(address) && retirement.pending.size === 0) this.#finishRetirement(request);
     }
@@ -682,16 +746,20 @@ export class SchedulerState {
       this.#removeReplica(ts, ws);
       if (ts.whoHas.size === 0 && ts.status === 'memory') lost.push(ts);
     }
+    // All of them released before any dependent is placed again (which must not count a lost one as there).
+    for (const ts of lost) this.#setStatus(ts, 'released');
+    // Dependents that were waiting for them wait longer; those already elsewhere will not find them.
+    for (const ts of lost) for (const dependent of ts.dependents) if (dependent.status === 'waiting') dependent.waitingOn++;
     for (const ts of lost) {
-      this.#setStatus(ts, 'released');
-      // Dependents that were waiting for it wait longer; those already elsewhere will not find it.
-      for (const dependent of ts.dependents) {
-        if (dependent.status === 'waiting') dependent.waitingOn++;
-        else if (dependent.status === 'processing' && dependent.processingOn !== ws) this.#requeue(dependent);
+      for (const dependent of [...ts.dependents]) {
+        if (dependent.status === 'processing' && dependent.processingOn !== ws) this.#requeue(dependent);
+        else if (dependent.status === 'no-worker') this.#requeue(dependent);
       }
     }
     // What it was running goes elsewhere, unless it keeps killing its workers.
     for (const ts of [...ws.processing]) {
+      // A chain link behind a task of this loop is waiting again already.
+      if (ts.processingOn !== ws) continue;
       this.#unassign(ts);
       ts.suspicious++;
       this.#setStatus(ts, 'released');
@@ -710,6 +778,10 @@ export class SchedulerState {
       if (this.#needed(ts)) this.#toWaiting(ts);
       else this.#maybeForget(ts);
     }
+    // A retiring worker's unique results were perhaps on their way to this one: they go to another.
+    if (!wasRetiring && this.#retirements.size > 0) {
+      for (const other of this.workers.values()) if (other.status === 'retiring') this.#replicateUnique(other);
+    }
     if (this.workers.size === 0) {
       // Nowhere to run: queued tasks wait as unrunnable until a worker joins.
       for (const ts of [...this.queued]) {
@@ -720,33 +792,37 @@ export class SchedulerState {
     }
   }
 
-  /** A processing task goes back to waiting (a dependency it needs was lost, or could not be fetched). */
+  /** A processing (or unrunnable) task goes back to waiting (a dependency it needs was lost, or could not be fetched). */
   #requeue(ts: Task): void {
+    this.unrunnable.delete(ts);
     const ws = this.#unassign(ts);
     if (ws !== null) {
-      this.#out.push({ kind: 'worker', worker: ws.address, op: 'free-keys', body: { keys: [ts.key] } });
-      this.#requeueChain(ts, ws);
+      this.#freeKeys(ws.address, ts.key);
     }
     this.#setStatus(ts, 'released');
     this.#toWaiting(ts);
     if (ws !== null) this.#fill(ws);
   }
 
+  /** `address` could not get `key` from `holder` ('' : it was told it holds the key itself, and does not). */
   #missingData(address: string, key: string, holder: string): void {
     const ts = this.tasks.get(key);
-    const holderState = this.workers.get(holder);
+    const holderState = this.workers.get(holder === '' ? address : holder);
     if (ts === undefined) return;
     if (holderState !== undefined && ts.whoHas.has(holderState)) this.#removeReplica(ts, holderState);
-    void address;
     if (ts.status === 'memory' && ts.whoHas.size === 0) {
       this.#setStatus(ts, 'released');
-      for (const dependent of ts.dependents) {
+      for (const dependent of [...ts.dependents]) {
         if (dependent.status === 'waiting') dependent.waitingOn++;
-        else if (dependent.status === 'processing') this.#requeue(dependent);
+        else if (dependent.status === 'processing' || dependent.status === 'no-worker') this.#requeue(dependent);
       }
-      if (this.#needed(ts)) this.#toWaiting(ts);
+      // A requeued dependent may have asked for it already (then it is on its way).
+      if ((ts.status as TaskStatus) === 'released') {
+        if (this.#needed(ts)) this.#toWaiting(ts);
+        else this.#maybeForget(ts);
+      }
     } else {
-      // Other holders remain, or it is not computed yet (a dependent that went ahead of it): the dependents
+      // Other holders remain, or it is not computed yet (a chain link that went ahead of it): the dependents
       // that wanted it from `holder` start over, with the holders as they are when it is their turn.
       for (const dependent of ts.dependents) {
         if (dependent.status === 'processing' && dependent.processingOn?.address === address) this.#requeue(dependent);
@@ -758,12 +834,21 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     for (const [key, nbytes] of keys) {
+      // Sent before it let the key go: it holds nothing.
+      if (ws.freeing.has(key)) continue;
       const ts = this.tasks.get(key);
+      // Lost and being recomputed on this very worker: it has it already, and will say so (task-finished);
+      // freeing it would cancel the computation the scheduler waits for.
+      if (ts !== undefined && ts.status === 'processing' && ts.processingOn === ws) continue;
       if (ts === undefined || ts.status !== 'memory') {
-        this.#out.push({ kind: 'worker', worker: address, op: 'free-keys', body: { keys: [key] } });
+        this.#freeKeys(address, key);
         continue;
       }
-      if (ts.nbytes === 0) ts.nbytes = nbytes;
+      if (ts.nbytes === 0 && nbytes > 0) {
+        // Its size learnt only now: the holders' totals follow.
+        for (const holder of ts.whoHas) holder.nbytes += nbytes;
+        ts.nbytes = nbytes;
+      }
       this.#addReplica(ts, ws);
     }
     this.#checkRetirements();
@@ -830,7 +915,6 @@ export class SchedulerState {
     ts.stealingTo = null;
     if (!stolen || thief === null) return;
     const victim = this.#unassign(ts)!;
-    this.#requeueChain(ts, victim);
     this.#setStatus(ts, 'released');
     if (this.workers.get(thief.address) === thief && this.#canRun(thief, ts)) {
       this.#setStatus(ts, 'waiting');
@@ -854,10 +938,11 @@ export class SchedulerState {
       pending.add(address);
     }
     this.#retirements.set(request, { pending, all: [...pending] });
-    // What they were about to run goes elsewhere; their unique results go to the others.
+    // What they were about to run goes elsewhere (a steal under way too: its answer will be stale); their
+    // unique results go to the others.
     for (const address of pending) {
       const ws = this.workers.get(address)!;
-      for (const ts of [...ws.processing]) if (ts.stealingTo === null) this.#requeue(ts);
+      for (const ts of [...ws.processing]) this.#requeue(ts);
       this.#replicateUnique(ws);
     }
     this.#checkRetirements();

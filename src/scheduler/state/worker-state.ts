@@ -39,8 +39,13 @@ export class WTask {
   /** cancelled / resumed: what it was doing (the work still under way). */
   previous: 'executing' | 'flight' | null = null;
   nbytes = 0;
-  /** Held as a replica the scheduler asked for (acquire-replicas): reported when it arrives. */
+  /**
+   * Held for the scheduler, which counts this worker among its holders (a replica it asked for, a
+   * dependency fetched and reported with added-keys, data a client put here): kept until free-keys.
+   */
   replica = false;
+  /** cancelled / resumed by a compute-task: that task, to compute it from if its fetch fails. */
+  resumeWith: ComputeTask | null = null;
 
   constructor(key: string) {
     this.key = key;
@@ -73,13 +78,17 @@ export type WorkerEvent =
   | { type: 'execute-failure'; key: string; error: TaskError; duration: number }
   | { type: 'gather-done'; worker: string; received: Record<string, number>; missing: string[]; failed: boolean }
   | { type: 'put-data'; key: string; nbytes: number }
-  | { type: 'pause'; paused: boolean };
+  | { type: 'pause'; paused: boolean }
+  /** The scheduler removed that worker (dead, frozen, retired): it holds nothing any more. */
+  | { type: 'peer-removed'; worker: string };
 
 export type WorkerInstruction =
   | { op: 'execute'; key: string; payload: Buffer[]; deps: string[] }
   | { op: 'gather'; worker: string; keys: string[] }
   | { op: 'release'; key: string }
-  | { op: 'scheduler'; message: string; body: unknown };
+  | { op: 'scheduler'; message: string; body: unknown }
+  /** Abort the connection to that peer: a fetch from it under way fails (gather-done, failed) instead of waiting for ever. */
+  | { op: 'drop-peer'; worker: string };
 
 function before(a: WTask, b: WTask): boolean {
   return a.priority[0] < b.priority[0] || (a.priority[0] === b.priority[0] && a.priority[1] < b.priority[1]);
@@ -109,7 +118,11 @@ export class WorkerState {
     this.#out = [];
     switch (event.type) {
       case 'compute-task': this.#computeTask(event.task); break;
-      case 'free-keys': for (const key of event.keys) this.#free(key); break;
+      case 'free-keys':
+        for (const key of event.keys) this.#free(key);
+        // Acknowledged: what this worker says of these keys from now on, the scheduler can believe.
+        this.#tell('freed', { keys: event.keys });
+        break;
       case 'acquire-replicas': this.#acquire(event.keys); break;
       case 'steal-request': this.#stealRequest(event.key); break;
       case 'execute-success': this.#executeEnded(event.key, null, event.nbytes, event.typeName, event.duration); break;
@@ -117,6 +130,7 @@ export class WorkerState {
       case 'gather-done': this.#gatherDone(event.worker, event.received, event.missing, event.failed); break;
       case 'put-data': this.#putData(event.key, event.nbytes); break;
       case 'pause': this.paused = event.paused; break;
+      case 'peer-removed': this.#peerRemoved(event.worker); break;
     }
     this.#startExecutions();
     this.#startGathers();
@@ -147,13 +161,15 @@ export class WorkerState {
         ts.compute = true;
         this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
         return;
-      case 'waiting': case 'ready': case 'executing': case 'resumed':
+      case 'waiting': case 'ready': case 'executing':
         return;  // asked twice
-      case 'cancelled':
-        // Still executing (or in flight) from before: its outcome counts now.
+      case 'cancelled': case 'resumed':
+        // Still executing (or in flight) from before, perhaps only as a dependency: its outcome counts now,
+        // as this task's.
         ts.status = 'resumed';
         ts.compute = true;
         ts.payload = task.payload;
+        ts.resumeWith = task;
         return;
       case 'flight':
         // Being fetched as a dependency: fetching it is as good as computing it.
@@ -161,6 +177,7 @@ export class WorkerState {
         ts.previous = 'flight';
         ts.compute = true;
         ts.payload = task.payload;
+        ts.resumeWith = task;
         return;
       case 'fetch':
         this.fetching.remove(ts);
@@ -196,7 +213,9 @@ export class WorkerState {
     }
     if (dep.whoHas.size === 0) {
       dep.status = 'missing';
-      this.#tell('missing-data', { key: dep.key, holder: here ? '' : '' });
+      // Told it holds the key itself ('': this worker), and it does not. (A fetch that found no holder
+      // has said so already, naming the holder.)
+      if (here) this.#tell('missing-data', { key: dep.key, holder: '' });
       return;
     }
     dep.status = 'fetch';
@@ -220,6 +239,7 @@ export class WorkerState {
         return;
       case 'resumed':
         ts.status = 'cancelled';
+        ts.resumeWith = null;
         return;
       case 'cancelled':
         return;
@@ -241,10 +261,13 @@ export class WorkerState {
     this.tasks.delete(ts.key);
     for (const dep of ts.deps) {
       dep.dependents.delete(ts);
-      if (!dep.compute && !dep.replica && dep.dependents.size === 0) {
-        if (dep.status === 'flight' || dep.status === 'resumed') {
+      // Not needed here any more (a replica that could not be fetched is nothing to hold).
+      if (!dep.compute && (!dep.replica || dep.status === 'missing') && dep.dependents.size === 0) {
+        if (dep.status === 'flight') {
           dep.status = 'cancelled';
           dep.previous = 'flight';
+        } else if (dep.status === 'resumed') {
+          dep.status = 'cancelled';  // still executing or in flight, as `previous` says
         } else if (dep.status !== 'cancelled') {
           this.#forget(dep);
         }
@@ -261,19 +284,16 @@ export class WorkerState {
       const ts = this.#task(key);
       for (const holder of holders) ts.whoHas.add(holder);
       ts.replica = true;
-      if (ts.status === 'memory') {
-        this.#tell('added-keys', { keys: [[key, ts.nbytes]] });
-      } else if (ts.status === 'released' || ts.status === 'missing' || ts.status === 'error') {
-        this.#need(ts, false);
-      }
+      if (ts.status === 'memory') this.#tell('added-keys', { keys: [[key, ts.nbytes]] });
+      // Fetched (a fetch let go of comes back), unless it is on its way already.
+      else this.#need(ts, false);
     }
   }
 
   #stealRequest(key: string): void {
     const ts = this.tasks.get(key);
-    // Not started, and no local task waits for it (a chain the scheduler assigned here behind it).
-    const chained = ts !== undefined && [...ts.dependents].some((d) => d.status !== 'released');
-    if (ts !== undefined && ts.compute && !chained && (ts.status === 'waiting' || ts.status === 'ready')) {
+    // Not started, and no task here waits for it (one that does would wait for a key that is gone).
+    if (ts !== undefined && ts.compute && (ts.status === 'waiting' || ts.status === 'ready') && ts.dependents.size === 0) {
       // Not started: it goes. Its dependencies stay if other tasks need them.
       this.#forget(ts);
       this.#tell('steal-response', { key, stolen: true });
@@ -282,11 +302,31 @@ export class WorkerState {
     this.#tell('steal-response', { key, stolen: false });
   }
 
+  /** A client put data here (scatter): held until the scheduler frees it. The client tells the scheduler. */
   #putData(key: string, nbytes: number): void {
     const ts = this.#task(key);
     this.fetching.remove(ts);
+    // A fetch of it under way ends unheeded.
+    ts.flightFrom = null;
     ts.nbytes = nbytes;
-    this.#arrived(ts);
+    ts.replica = true;
+    ts.status = 'memory';
+    ts.previous = null;
+    this.#satisfy(ts);
+  }
+
+  /**
+   * A peer is gone for the scheduler. A fetch from it may never end by itself (a frozen process keeps its
+   * sockets open): its connection is aborted, so the fetch fails and goes elsewhere. Queued fetches that
+   * had only it to go to say so, as a failed fetch would.
+   */
+  #peerRemoved(address: string): void {
+    this.#out.push({ op: 'drop-peer', worker: address });
+    for (const ts of [...this.tasks.values()]) {
+      if (!ts.whoHas.delete(address) || ts.status !== 'fetch' || ts.whoHas.size > 0) continue;
+      this.fetching.remove(ts);
+      this.#noHolderLeft(ts, address);
+    }
   }
 
   // ---- executions ----
@@ -364,13 +404,32 @@ export class WorkerState {
       return;
     }
     ts.previous = null;
+    ts.resumeWith = null;
     if (error !== null) {
+      const asked = ts.compute;
+      ts.compute = false;
+      if (asked) {
+        this.#tell('task-erred', { key, error, duration });
+        ts.payload = null;  // a retry comes as a new compute-task
+      }
+      if (ts.replica || (ts.dependents.size > 0 && (!asked || ts.whoHas.size > 0))) {
+        // Wanted here as data (a replica the scheduler asked for, or a dependency of tasks here, which
+        // the scheduler says others hold): fetched from its holders instead.
+        ts.status = 'released';
+        this.#need(ts, ts.whoHas.size === 0);
+        if ((ts.status as WTaskStatus) === 'missing' && ts.dependents.size === 0) this.#forget(ts);
+        return;
+      }
+      // Nothing is kept of it: forgotten now, or with the last task here that waits for it (which the
+      // scheduler stops, its input having failed).
       ts.status = 'error';
-      this.#tell('task-erred', { key, error, duration });
+      if (ts.dependents.size === 0) this.#forget(ts);
       return;
     }
     ts.nbytes = nbytes;
     ts.status = 'memory';
+    // Reported, so held until the scheduler frees it (even when it ran here only as a dependency).
+    if (!ts.compute) ts.replica = true;
     this.#tell('task-finished', { key, nbytes, type: typeName, duration });
     this.#satisfy(ts);
   }
@@ -452,27 +511,44 @@ export class WorkerState {
         this.#forgetIfUnneeded(ts);
         continue;
       }
-      const wasResumed = ts.status === 'resumed';
       ts.previous = null;
       ts.status = 'released';
-      if (wasResumed && ts.compute && ts.payload !== null && ts.whoHas.size === 0) {
-        // We were asked to compute it, and nobody has it to give: compute it after all.
-        const payload = ts.payload;
-        this.#computeTask({ key: ts.key, payload, deps: {}, priority: ts.priority });
-        continue;
-      }
-      if (ts.whoHas.size === 0) this.#tell('missing-data', { key: ts.key, holder: worker });
-      this.#need(ts, false);
+      if (ts.whoHas.size === 0) this.#noHolderLeft(ts, worker);
+      else this.#need(ts, false);
     }
   }
 
-  /** A dependency's data is here (fetched, or put by a client). */
+  /** A key to fetch has no holder left (`holder`, the last, failed or is gone). */
+  #noHolderLeft(ts: WTask, holder: string): void {
+    // Asked to compute it while it was being fetched (kept through fetches from one holder after another):
+    // computed here after all, with its own dependencies as the scheduler named them.
+    const resumeWith = ts.compute ? ts.resumeWith : null;
+    if (resumeWith !== null) {
+      ts.resumeWith = null;
+      ts.status = 'released';
+      this.#computeTask(resumeWith);
+      return;
+    }
+    ts.status = 'missing';
+    this.#tell('missing-data', { key: ts.key, holder });
+    // A replica nobody here needs and nobody has: nothing to wait for.
+    if (!ts.compute && ts.dependents.size === 0) this.#forget(ts);
+  }
+
+  /**
+   * Fetched data is here. Asked to compute it meanwhile: that is done. Else the scheduler learns of a new
+   * replica, which this worker then holds until the scheduler frees it (it may place tasks here for it).
+   */
   #arrived(ts: WTask): void {
-    const wasResumed = ts.status === 'resumed';
     ts.status = 'memory';
     ts.previous = null;
-    if (wasResumed && ts.compute) this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
-    else this.#tell('added-keys', { keys: [[ts.key, ts.nbytes]] });
+    ts.resumeWith = null;
+    if (ts.compute) {
+      this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
+    } else {
+      ts.replica = true;
+      this.#tell('added-keys', { keys: [[ts.key, ts.nbytes]] });
+    }
     this.#satisfy(ts);
   }
 
