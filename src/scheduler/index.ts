@@ -12,3 +12,5 @@ export { ref, isRef, type Graph, type KeyRef } from './graph.js';
 export { SchedulerError, TaskFailedError, type SchedulerErrorCode } from './errors.js';
 export { defaultSchedulerConfig, type SchedulerConfig } from './state/scheduler-state.js';
 export type { SchedulerInfo, WorkerMetrics } from './protocol.js';
+export { initialize, launchRole, parseMemoryLimit, parseResources, type InitializeOptions } from './launch.js';
+export { writeSchedulerFile, readSchedulerFile, waitForSchedulerFile, LaunchError, type LaunchErrorCode, type SchedulerFileContents } from './scheduler-file.js';
