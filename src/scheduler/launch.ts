@@ -9,11 +9,13 @@
 // The launcher's store (src/mpi/bootstrap.ts: rank and size from the launcher's environment, the job's
 // authenticated rendezvous store) is used only to bootstrap: rank 0 publishes the scheduler's address and a
 // fresh cluster secret there (never on a command line or in the environment), the others publish that they
-// joined, and every rank then leaves the store. From there on the cluster's own connections carry
+// joined, and every rank then leaves the store. The store's connections are plain TCP, so the secret is
+// sealed to each rank (X25519 key agreement through the store, AES-256-GCM): someone who can only read
+// the store's traffic does not learn it. From there on the cluster's own connections carry
 // everything, and a rank's death is handled as in any cluster (or by the launcher, which ends the job).
 import fs from 'node:fs';
 import os from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { bootstrap, detectLaunch, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
 import { invalidArgType, invalidArgValue, validateInteger } from '../util/validate.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
@@ -53,7 +55,9 @@ export interface InitializeOptions {
   timeoutMs?: number;
 }
 
-/** What rank 0 gives the others, through the job's store. */
+/** Every rank's X25519 public key: the cluster secret is sealed to each rank, never in clear in the store's traffic. */
+const KEYS_KEY = 'node-ucx/scheduler:keys';
+/** What rank 0 gives the others, through the job's store: the address, and the secret sealed to each rank. */
 const ADDRESS_KEY = 'node-ucx/scheduler:address';
 /** Every rank says it is in: workers their address (after registering), rank 1 its client id. */
 const JOINED_KEY = 'node-ucx/scheduler:joined';
@@ -123,6 +127,8 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
     }
     throw error;
   };
+  const pair = generateKeyPairSync('x25519');
+  const ownKey = { private: pair.privateKey, public: pair.publicKey.export({ type: 'spki', format: 'der' }) };
   const done = (): Promise<null> => {
     if (opts.exit !== false) {
       process.exit(0);
@@ -148,9 +154,11 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
       gone.add(id);
       if (id === clientId) finished();
     });
-    const published = Buffer.from(JSON.stringify({ address: scheduler.address, secret: secret.toString('base64') }));
     try {
-      await kv.exchange(ADDRESS_KEY, published, timeoutMs);
+      const keys = await kv.exchange(KEYS_KEY, ownKey.public, timeoutMs);
+      const sealed: Record<string, string> = {};
+      for (let rank = 1; rank < launch.size; rank++) sealed[rank] = seal(secret, sharedKey(ownKey.private, keys[rank]!, rank));
+      await kv.exchange(ADDRESS_KEY, Buffer.from(JSON.stringify({ address: scheduler.address, sealed })), timeoutMs);
       const joined = await kv.exchange(JOINED_KEY, Buffer.alloc(0), timeoutMs);
       clientId = joined[1]!.toString();
     } catch (error) {
@@ -169,9 +177,10 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
 
   let cluster: { address: string; secret: Buffer };
   try {
+    const keys = await kv.exchange(KEYS_KEY, ownKey.public, timeoutMs);
     const values = await kv.exchange(ADDRESS_KEY, Buffer.alloc(0), timeoutMs);
-    const parsed = JSON.parse(values[0]!.toString()) as { address: string; secret: string };
-    cluster = { address: parsed.address, secret: Buffer.from(parsed.secret, 'base64') };
+    const parsed = JSON.parse(values[0]!.toString()) as { address: string; sealed: Record<string, string> };
+    cluster = { address: parsed.address, secret: unseal(parsed.sealed[launch.rank]!, sharedKey(ownKey.private, keys[0]!, launch.rank)) };
   } catch (error) {
     return fail(error);
   }
@@ -225,6 +234,28 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
   await leaveStore(boot, timeoutMs);
   await closed;
   return done();
+}
+
+/** The key rank 0 and `rank` share: X25519 of one's private and the other's public key, through HKDF. */
+function sharedKey(own: KeyObject, peerPublic: Buffer, rank: number): Buffer {
+  const peer = createPublicKey({ key: peerPublic, format: 'der', type: 'spki' });
+  const shared = diffieHellman({ privateKey: own, publicKey: peer });
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.alloc(0), `node-ucx/scheduler cluster secret, rank ${rank}`, 32));
+}
+
+function seal(secret: Buffer, key: Buffer): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const data = Buffer.concat([cipher.update(secret), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
+}
+
+function unseal(box: string, key: Buffer): Buffer {
+  if (typeof box !== 'string') throw new LaunchError('ERR_SCHEDULER_LAUNCH', 'rank 0 sealed no cluster secret for this rank');
+  const bytes = Buffer.from(box, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+  decipher.setAuthTag(bytes.subarray(12, 28));
+  return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]);
 }
 
 /** This rank is done with the store; rank 0, when it serves it, waits for everyone to be and removes its file. */
