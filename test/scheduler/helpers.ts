@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { start, explain, lastJson, ROOT, type Job, type JobResult } from '../mpi/job.js';
 
 export const NODE = process.execPath;
@@ -15,8 +15,16 @@ export const CLIENT = path.join(ROOT, 'test', 'scheduler', 'fixtures', 'file-cli
 /** No launcher variables (nor a cluster secret) from the environment the suite runs in. */
 export const NO_LAUNCHER = { NODE_UCX_RANK: undefined, NODE_UCX_SIZE: undefined, NODE_UCX_RENDEZVOUS: undefined, NODE_UCX_CLUSTER_SECRET: undefined };
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed after the test file. */
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'node-ucx-launch-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-ucx-launch-'));
+  made.push(dir);
+  return dir;
 }
 
 export function hasMpirun(): boolean {

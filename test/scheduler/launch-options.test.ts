@@ -1,5 +1,5 @@
 // The pure parts of launching: memory limits and resources as the CLIs take them, scheduler files.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +59,7 @@ describe('launchRole', () => {
 describe('scheduler files', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-ucx-schedfile-'));
   const secret = Buffer.alloc(32, 3);
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('are written 0600, atomically, read back, and removed only by their writer', () => {
     const file = path.join(dir, 'sub', 'scheduler.json');
