@@ -247,6 +247,7 @@ void Worker::Settle(Request* request) {
     if (shutting_down_) DiscardAmData(request);
     else CompleteAmData(request);
   } else if (request->status == UCS_OK) {
+    if (request->length_out != nullptr) *request->length_out = static_cast<uint32_t>(request->length);
     if (request->batch != nullptr) BatchOpDone(request, nullptr);
     if (request->deferred != nullptr) napi_resolve_deferred(env, request->deferred, ResultOf(request));
   } else {

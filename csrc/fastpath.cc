@@ -104,6 +104,7 @@ Napi::Value Worker::FastOps(const Napi::CallbackInfo& info) {
   DefineFastFunction(env, ops, "tryTagRecv", CallWorker<&Worker::FastTryTagRecv>, fast_);
   DefineFastFunction(env, ops, "tagRecvBatch", CallWorker<&Worker::FastTagRecvBatch>, fast_);
   DefineFastFunction(env, ops, "amTryRecv", CallWorker<&Worker::FastAmTryRecv>, fast_);
+  DefineFastFunction(env, ops, "tagRecv", CallWorker<&Worker::FastTagRecv>, fast_);
   return Napi::Value(env, ops);
 }
 
@@ -368,6 +369,88 @@ Napi::Value Worker::AmQueueClear(const Napi::CallbackInfo& info) {
   for (QueuedAm& message : found->second->queue) ReleaseQueuedAm(message);
   found->second->queue.clear();
   return Napi::Number::New(env, static_cast<double>(count));
+}
+
+// tagRecv(data, length, memoryType, tag, mask, lengths | null, index, batch): number -> ucp_tag_recv_nbx
+// A posted receive without a promise: the length when it completed inline (a message was queued),
+// -1 when it is posted and counted on `batch`; lengths[index] gets the length either way once it
+// is in. As tagRecv, the queued match's length comes from a probe (UCX 1.13 does not fill
+// recv_info for an inline completion), and one longer than `data` throws UCS_ERR_MESSAGE_TRUNCATED.
+napi_value Worker::FastTagRecv(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  DataArg data;
+  if (!ReadData(e, c.args[0], c.args[1], &data)) return nullptr;
+  int32_t memory_type = -1;
+  napi_get_value_int32(env, c.args[2], &memory_type);
+  ucp_tag_t tag = BigUint64Of(env, c.args[3]);
+  ucp_tag_t mask = BigUint64Of(env, c.args[4]);
+  uint32_t* lengths = nullptr;
+  size_t lengths_count = 0;
+  napi_valuetype lengths_type;
+  napi_typeof(env, c.args[5], &lengths_type);
+  if (lengths_type == napi_object) {
+    void* lengths_data = nullptr;
+    napi_typedarray_type type;
+    napi_get_typedarray_info(env, c.args[5], &type, &lengths_count, &lengths_data, nullptr, nullptr);
+    lengths = static_cast<uint32_t*>(lengths_data);
+  }
+  uint32_t index = Uint32Of(env, c.args[6]);
+  uint32_t* length_out = lengths != nullptr && index < lengths_count ? lengths + index : nullptr;
+  BatchState* batch = BatchOf(env, c.args[7]);
+  if (batch == nullptr) return nullptr;
+  ucp_tag_recv_info_t queued;
+  bool have_queued = ucp_tag_probe_nb(worker_, tag, mask, 0, &queued) != nullptr;
+  ucp_request_param_t param = {};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK;
+  param.cb.recv = OnTagRecv;
+  if (memory_type >= 0) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+    param.memory_type = static_cast<ucs_memory_type_t>(memory_type);
+  }
+  ucs_status_ptr_t sp = ucp_tag_recv_nbx(worker_, data.ptr, data.length, tag, mask, &param);
+  napi_value result;
+  if (sp == nullptr) {
+    if (!have_queued) {
+      ThrowStatus(e, UCS_ERR_NO_MESSAGE, "ucp_tag_recv_nbx completed inline without a queued message");
+      return nullptr;
+    }
+    if (queued.length > data.length) {
+      ThrowStatus(e, UCS_ERR_MESSAGE_TRUNCATED, "ucp_tag_recv_nbx");
+      return nullptr;
+    }
+    if (length_out != nullptr) *length_out = static_cast<uint32_t>(queued.length);
+    napi_create_double(env, static_cast<double>(queued.length), &result);
+    return result;
+  }
+  if (UCS_PTR_IS_ERR(sp)) {
+    ThrowStatus(e, UCS_PTR_STATUS(sp), "ucp_tag_recv_nbx");
+    return nullptr;
+  }
+  Request* request = ClaimRequest(sp, this, RequestKind::kTagRecvLength);
+  request->memory[0] = PinMemory(data.pinnable);
+  if (length_out != nullptr) {
+    request->memory[1] = PinMemory(c.args[5]);
+    request->length_out = length_out;
+  }
+  PendInBatch(request, nullptr, batch);
+  napi_create_int32(env, -1, &result);
+  return result;
+}
+
+// cancelBatch(batch): number — cancels the batch's posted receives UCX has not completed
+// (ucp_request_cancel: they fail with UCS_ERR_CANCELED, and so the batch's wait); returns how many.
+Napi::Value Worker::CancelBatch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  BatchState* batch = BatchOf(env, info[0]);
+  uint32_t count = 0;
+  if (batch != nullptr && worker_ != nullptr) {
+    for (Request* r = pending_head_; r != nullptr; r = r->next) {
+      if (r->batch != batch || r->done || r->endpoint != nullptr || r->kind != RequestKind::kTagRecvLength) continue;
+      ucp_request_cancel(worker_, r);
+      count++;
+    }
+  }
+  return Napi::Number::New(info.Env(), count);
 }
 
 // tagWait(tag, mask, cancelId): Promise<void> — resolves once a matching message is queued (it

@@ -65,6 +65,7 @@ struct Request {
   ucp_tag_t tag;
   uint64_t* atomic;          // kFetch: heap {operand, reply}; UCX reads and writes it until completion
   uint8_t atomic_size;       // 4 or 8
+  uint32_t* length_out;      // Batch.tagRecv: where the received length goes (in memory[1], pinned)
 };
 
 // Called by UCX when its request pool first allocates a request (ucp_params.request_init).

@@ -34,6 +34,7 @@ Napi::Function Worker::Define(Napi::Env env) {
                          InstanceMethod<&Worker::CreateBatch>("createBatch"),
                          InstanceMethod<&Worker::WaitBatch>("waitBatch"),
                          InstanceMethod<&Worker::TakeBatchError>("takeBatchError"),
+                         InstanceMethod<&Worker::CancelBatch>("cancelBatch"),
                          InstanceMethod<&Worker::FastOps>("fastOps"),
                          InstanceMethod<&Worker::TagWait>("tagWait"),
                          InstanceMethod<&Worker::AmWait>("amWait"),

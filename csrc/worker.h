@@ -92,6 +92,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   napi_value FastTryTagRecv(napi_env env, FastCall& call);
   napi_value FastTagRecvBatch(napi_env env, FastCall& call);
   napi_value FastAmTryRecv(napi_env env, FastCall& call);
+  napi_value FastTagRecv(napi_env env, FastCall& call);
   // An endpoint closes or failed: its requests UCX has not completed reject now with `error`
   // (null: ERR_UCX_CLOSED) and stay with UCX until it completes them, keeping their memory.
   void AbandonRequests(Endpoint* endpoint, napi_value error);
@@ -140,6 +141,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   Napi::Value CreateBatch(const Napi::CallbackInfo& info);
   Napi::Value WaitBatch(const Napi::CallbackInfo& info);
   Napi::Value TakeBatchError(const Napi::CallbackInfo& info);
+  Napi::Value CancelBatch(const Napi::CallbackInfo& info);
   void CountInBatch(Request* request, BatchState* batch);
   void BatchOpDone(Request* request, napi_value error);
 

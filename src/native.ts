@@ -36,6 +36,9 @@ export interface NativeWorkerFast {
   /** Queued matching messages into slots of `ring`; the count (a Promise when the last one is still arriving). */
   tagRecvBatch(ring: Uint8Array, slotSize: number, maxCount: number, tag: bigint, mask: bigint, lengths: Uint32Array,
     tags: BigUint64Array | null, spins: number): number | Promise<number>;
+  /** A posted receive counted on `batch`: its length when it completed inline, else -1 (lengths[index] gets it later). */
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, lengths: Uint32Array | null, index: number,
+    batch: NativeBatch): number;
   /** The next message of a queued AM id: its payload's length (header into `header`), null, or a Promise (rendezvous). */
   amTryRecv(id: number, data: NativeData, length: number, memoryType: number, header: ArrayBufferView | null, spins: number):
     number | null | Promise<number>;
@@ -89,6 +92,8 @@ export interface NativeWorker {
   waitBatch(batch: NativeBatch): Promise<void> | undefined;
   /** The first failure since the last wait (and resets it). */
   takeBatchError(batch: NativeBatch): Error | null;
+  /** Cancels the batch's posted receives (they fail with UCS_ERR_CANCELED); returns how many. */
+  cancelBatch(batch: NativeBatch): number;
   fastOps(scratch: Uint8Array): NativeWorkerFast;
   /** Resolves once a matching message is queued (it stays queued); cancel() rejects it with UCS_ERR_CANCELED. */
   tagWait(tag: bigint, mask: bigint, cancelId: number): Promise<void>;

@@ -6,13 +6,15 @@
 // fails it (and so the batch's wait()), and so does the worker's close.
 import { closedError } from '../util/errors.js';
 import { abortedError } from '../util/abort.js';
-import { invalidArgType, invalidArgValue, validateAbortSignal, validateInteger, validateOptionalObject } from '../util/validate.js';
+import {
+  invalidArgType, invalidArgValue, validateAbortSignal, validateInteger, validateObject, validateOptionalObject, validateUint64,
+} from '../util/validate.js';
 import { checkHostMemory, toNativeData, MEMORY_TYPE_HOST, type Data } from '../util/data.js';
 import type { NativeBatch } from '../native.js';
 import { Endpoint, ATOMIC_OPS, ATOMIC_CSWAP, amSendFlags, atomicOperand, atomicSize, type AtomicOp } from './endpoint.js';
 import type { RemoteKey } from './memory.js';
 import type { Worker } from './worker.js';
-import { validateRawTag } from './tags.js';
+import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { requireFeature } from './features.js';
 import { kNative, kFast, kBatched, kCheckAccess, kRequireOpen, kSendNow, RESOLVED } from './internal.js';
 
@@ -32,6 +34,8 @@ export class Batch {
   // resizability). Whether the endpoint is open is checked every time, and detached buffers natively.
   #lastEp: Endpoint | undefined;
   #lastTag: bigint | undefined;
+  #lastMask: bigint | undefined;
+  #lastUcxMask = FULL_MASK;
   #lastView: ArrayBufferView | undefined;
   readonly #rmaEnabled: boolean;
   readonly #amoEnabled: boolean;
@@ -86,6 +90,54 @@ export class Batch {
     const pending = fast.tagSendMany(args.target, args.length, args.memoryType, size, tag, this.#native);
     if (pending > 0) ep[kBatched](this);
     return pending;
+  }
+
+  /**
+   * Posts a raw tag receive (as worker.tagRecv(), from any endpoint of the worker) without a promise: the
+   * length when a matching message was already there (received now), or null when the receive is posted
+   * and counted here. `result.lengths[result.index]` gets the length either way once the message is in
+   * (after wait() for a posted one). A ring of such receives, one per slot of a buffer, is a window of
+   * preposted buffers: wait() says when all of them have been filled. cancel() ends those still posted.
+   */
+  tagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, result?: { lengths: Uint32Array; index: number }): number | null {
+    if (this.worker.closed) throw closedError('Worker');
+    if (tag !== this.#lastTag) {
+      validateRawTag(tag);
+      this.#lastTag = tag;
+    }
+    if (mask !== this.#lastMask) {
+      validateUint64(mask, 'mask');
+      this.#lastMask = mask;
+      this.#lastUcxMask = mask === FULL_MASK ? FULL_MASK : mask | RESERVED_TAG_BIT;
+    }
+    let lengths: Uint32Array | null = null;
+    let index = 0;
+    if (result !== undefined) {
+      validateObject(result, 'result');
+      if (!(result.lengths instanceof Uint32Array)) throw invalidArgType('result.lengths', 'an instance of Uint32Array', result.lengths);
+      validateInteger(result.index, 'result.index', 0, result.lengths.length - 1);
+      lengths = result.lengths;
+      index = result.index;
+    }
+    const fast = this.worker[kFast].ops;
+    let length: number;
+    if (ArrayBuffer.isView(into)) {
+      if (into !== this.#lastView) {
+        checkHostMemory(into, 'into');
+        this.#lastView = into;
+      }
+      length = fast.tagRecv(into, into.byteLength, MEMORY_TYPE_HOST, tag, this.#lastUcxMask, lengths, index, this.#native);
+    } else {
+      const args = toNativeData(into, 'into', this.worker.context.memoryTypes);
+      length = fast.tagRecv(args.target, args.length, args.memoryType, tag, this.#lastUcxMask, lengths, index, this.#native);
+    }
+    return length < 0 ? null : length;
+  }
+
+  /** Cancels this batch's posted receives that have not completed: they fail (UCS_ERR_CANCELED), and so wait() rejects. Returns how many. */
+  cancel(): number {
+    if (this.worker.closed) return 0;
+    return this.worker[kNative].cancelBatch(this.#native);
   }
 
   /** An endpoint-scoped message (as ep.send()). true: completed inline; false: pending (counted here). */

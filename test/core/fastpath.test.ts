@@ -111,6 +111,37 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     await sent;
   });
 
+  it('Batch.tagRecv: receives posted without a promise fill their slots and lengths; wait() says when; cancel() ends them', async () => {
+    const { worker, peer } = await connect(mode);
+    const batch = worker.batch();
+    const ring = Buffer.alloc(3 * MiB);
+    const lengths = new Uint32Array(3);
+    // Posted before anything is sent: a small, a large (rendezvous) and another small one, in order.
+    for (let i = 0; i < 3; i++) expect(batch.tagRecv(ring.subarray(i * MiB, (i + 1) * MiB), 15n, undefined, { lengths, index: i })).toBeNull();
+    expect(batch.pending).toBe(3);
+    await peer.call('tagSend', { tag: 15, count: 1, size: 100, seed: 1 });
+    await peer.call('tagSend', { tag: 15, count: 1, size: MiB, seed: 2 });
+    await peer.call('tagSend', { tag: 15, count: 1, size: 7, seed: 3 });
+    await within(batch.wait(), 10_000, 'the posted receives');
+    expect([...lengths]).toEqual([100, MiB, 7]);
+    expect(ring.subarray(0, 100).equals(pattern(100, 1))).toBe(true);
+    expect(ring.subarray(MiB, 2 * MiB).equals(pattern(MiB, 2))).toBe(true);
+    expect(ring.subarray(2 * MiB, 2 * MiB + 7).equals(pattern(7, 3))).toBe(true);
+    // A message already there is received at once: its length comes back.
+    await peer.call('tagSend', { tag: 16, count: 1, size: 9, seed: 4 });
+    const probe = Buffer.alloc(16);
+    const deadline = Date.now() + 10_000;
+    while (worker.tagProbe(16n) === null && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(batch.tagRecv(probe, 16n)).toBe(9);
+    expect(probe.subarray(0, 9).equals(pattern(9, 4))).toBe(true);
+    // Nobody sends on 17: cancel() ends the posted receive, and wait() rejects.
+    expect(batch.tagRecv(probe, 17n)).toBeNull();
+    const waited = settle(batch.wait());
+    expect(batch.cancel()).toBe(1);
+    expectCode(await within(waited, 5_000, 'wait() after cancel()'), 'UCS_ERR_CANCELED', 'a cancelled batch receive');
+    expect(batch.pending).toBe(0);
+  });
+
   it('a TagReceiver hands a message longer than a slot over alone; its iterator ends on close()', async () => {
     const { worker, peer } = await connect(mode);
     const rx = worker.tagReceiver(21n, undefined, { slots: 4, slotSize: 32 });
@@ -255,14 +286,17 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     expect(batch.tagSend(ep, pattern(4 * MiB, 1), 61n)).toBe(false);  // nobody receives it
     const rx = worker.tagReceiver(62n);
     const queue = worker.activeMessageQueue(6);
-    const outcomes = [settle(batch.wait()), settle(rx.recv()), settle(queue.recv(Buffer.alloc(8)))];
+    const receives = worker.batch();
+    expect(receives.tagRecv(Buffer.alloc(8), 63n)).toBeNull();
+    const outcomes = [settle(batch.wait()), settle(rx.recv()), settle(queue.recv(Buffer.alloc(8))), settle(receives.wait())];
     try {
       await within(worker.close(), 10_000, 'worker.close()');
     } finally {
       defaults.closeTimeoutMs = closeTimeoutMs;
     }
     context.close();
-    const [waited, received, queued] = await within(Promise.all(outcomes), 5_000, 'the waits to settle');
+    const [waited, received, queued, posted] = await within(Promise.all(outcomes), 5_000, 'the waits to settle');
+    expectCode(posted, 'ERR_UCX_CLOSED', 'a batch of posted receives');
     // The endpoints close first (their peer, our own listener's endpoint, may close first: then it is a reset).
     expectCode(waited, /^(ERR_UCX_CLOSED|UCS_ERR_CONNECTION_RESET)$/, 'batch.wait()');
     expectCode(received, 'ERR_UCX_CLOSED', 'TagReceiver.recv()');
@@ -350,6 +384,9 @@ describe('fast-path argument checks', () => {
         [() => worker.tagReceiver(1n, undefined, { slots: 1 << 20, slotSize: 1 << 20 }), 'range'],
         [() => worker.activeMessageQueue(65535), 'ERR_OUT_OF_RANGE'],
         [() => worker.tagReceiver(1n).tryRecv(-1), 'ERR_OUT_OF_RANGE'],
+        [() => batch.tagRecv(Buffer.alloc(1), 1n, undefined, { lengths: [0] as never, index: 0 }), 'ERR_INVALID_ARG_TYPE'],
+        [() => batch.tagRecv(Buffer.alloc(1), 1n, undefined, { lengths: new Uint32Array(2), index: 2 }), 'ERR_OUT_OF_RANGE'],
+        [() => batch.tagRecv(Buffer.alloc(1), -5n), 'ERR_OUT_OF_RANGE'],
       ];
       // An endpoint of another worker is refused.
       const elsewhere = await otherWorker.listen({ host: '127.0.0.1', port: 0 });

@@ -538,6 +538,100 @@ async function batchReceiveWindows(link: Link, c: Case, runId: number, receiver:
   await batch.wait();
 }
 
+/**
+ * tag_bw_batch, sending side: windows of Batch.tagSend (a rendezvous send is pending, counted by the
+ * batch, until the receiver has it); at most two windows unacknowledged, as in tag_bw.
+ */
+async function batchBwWindows(link: Link, c: Case, runId: number): Promise<Measurement> {
+  const { ep, worker } = link;
+  const batch = worker.batch();
+  const tag = BigInt(runId) << 1n;
+  const ackTag = tag | 1n;
+  const payload = allocate(c.size, c.mem, 1);
+  const ack = Buffer.alloc(ACK_SIZE);
+  const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
+    const samples = new Float64Array(counts.length);
+    const acked = new Float64Array(counts.length);
+    const start = performance.now();
+    let done = 0;
+    const awaitAck = async (): Promise<void> => {
+      const waiting = nextAck(worker, ack, ackTag);
+      if (waiting !== null) await waiting;
+      acked[done++] = performance.now();
+    };
+    for (let k = 0; k < counts.length; k++) {
+      while (k - done >= 2) await awaitAck();
+      for (let j = 0; j < counts[k]!; j++) batch.tagSend(ep, payload.data, tag);
+    }
+    while (done < counts.length) await awaitAck();
+    await batch.wait();
+    const end = performance.now();
+    for (let k = 0; k < counts.length; k++) {
+      const from = k >= 2 ? acked[k - 2]! : start;
+      samples[k] = ((acked[k]! - from) * 1000) / (counts[k]! + (k >= 1 ? counts[k - 1]! : 0));
+    }
+    return { samples, totalUs: (end - start) * 1000 };
+  };
+  if (c.warmup > 0) await run(windowCounts(c.warmup, c.window));
+  const measured = await run(windowCounts(c.iters, c.window));
+  release(payload);
+  return { ...measured, check: null };
+}
+
+/** tag_bw_batch, receiving side: each window's receives preposted in a Batch (two windows ahead), acknowledged once all are in. */
+async function batchReceiveBw(link: Link, c: Case, runId: number): Promise<void> {
+  const { ep, worker } = link;
+  const tag = BigInt(runId) << 1n;
+  const ackTag = tag | 1n;
+  const counts = [...windowCounts(c.warmup, c.window), ...windowCounts(c.iters, c.window)];
+  const payload = allocate(c.size, c.mem);
+  const batches = [worker.batch(), worker.batch()] as const;
+  const acks = worker.batch();
+  const ack = Buffer.alloc(ACK_SIZE);
+  const post = (k: number): void => {
+    if (k >= counts.length) return;
+    const batch = batches[k & 1];
+    for (let j = 0; j < counts[k]!; j++) batch.tagRecv(payload.data, tag);
+  };
+  post(0);
+  post(1);
+  for (let k = 0; k < counts.length; k++) {
+    await batches[k & 1].wait();
+    post(k + 2);
+    acks.tagSend(ep, ack, ackTag);
+  }
+  await acks.wait();
+  release(payload);
+}
+
+/** put_bw_batch / get_bw_batch: windows of Batch.put (then ep.flush()) or Batch.get (then batch.wait()). */
+async function oneSidedBatchWindows(link: Link, remote: RemoteKey, c: Case, op: 'put' | 'get'): Promise<Measurement> {
+  const { ep, worker } = link;
+  const batch = worker.batch();
+  const payload = allocate(c.size, c.mem, 1);
+  const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
+    const samples = new Float64Array(counts.length);
+    const start = performance.now();
+    let previous = start;
+    for (let k = 0; k < counts.length; k++) {
+      for (let j = 0; j < counts[k]!; j++) {
+        if (op === 'put') batch.put(ep, payload.data, remote.base, remote);
+        else batch.get(ep, payload.data, remote.base, remote);
+      }
+      if (op === 'put') await ep.flush();
+      await batch.wait();
+      const now = performance.now();
+      samples[k] = ((now - previous) * 1000) / counts[k]!;
+      previous = now;
+    }
+    return { samples, totalUs: (performance.now() - start) * 1000 };
+  };
+  if (c.warmup > 0) await run(windowCounts(c.warmup, c.window));
+  const measured = await run(windowCounts(c.iters, c.window));
+  release(payload);
+  return { ...measured, check: null };
+}
+
 // ---- node-ucx/transport (ucx://): Connection send/recv over the same worker ----
 
 function transportChannel(conn: Connection): Channel {
@@ -586,16 +680,19 @@ export async function runCase(link: Link, c: Case, runId: number, timeoutMs: num
       measurement = await withTimeout(work, timeoutMs, what);
     } else if (sync !== null) {
       measurement = await withTimeout(syncPingPong(sync, c, 'client', timeoutMs), timeoutMs, what);
-    } else if (api === 'batch') {
-      measurement = await withTimeout(batchWindows(link, c, runId), timeoutMs, what);
+    } else if (api === 'batch' && info.family === 'tag') {
+      const work = c.test === 'msg_rate_batch' ? batchWindows(link, c, runId) : batchBwWindows(link, c, runId);
+      measurement = await withTimeout(work, timeoutMs, what);
     } else {
       if (remote === null) throw new Error(`${what}: the server sent no remote key`);
       if (c.test === 'put_lat') {
         const samples = putPingPong(link, local!.buffer!, remote, c, 'client', timeoutMs);
         measurement = { samples, totalUs: samples.reduce((sum, x) => sum + 2 * x, 0), check: null };
       } else {
+        const op = info.family === 'put' ? 'put' : 'get';
         const work = c.test === 'atomic_lat_sync' ? syncAtomics(link, remote, c)
-          : c.test === 'atomic_lat' ? atomicLatency(link, remote, c) : oneSidedWindows(link, remote, c, c.test === 'put_bw' ? 'put' : 'get');
+          : c.test === 'atomic_lat' ? atomicLatency(link, remote, c)
+            : api === 'batch' ? oneSidedBatchWindows(link, remote, c, op) : oneSidedWindows(link, remote, c, op);
         measurement = await withTimeout(work, timeoutMs, what);
         await sendControl(ep, { type: 'finish' });
       }
@@ -645,7 +742,13 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
     await sendControl(ep, { type: 'done', check: null });
     return;
   }
-  if (api === 'batch') {
+  if (c.test === 'tag_bw_batch') {
+    await sendControl(ep, { type: 'ready', rkey: null });
+    await batchReceiveBw(link, c, message.id);
+    await sendControl(ep, { type: 'done', check: null });
+    return;
+  }
+  if (api === 'batch' && info.family === 'tag') {
     const receiver = link.worker.tagReceiver(BigInt(message.id) << 1n, FULL_MASK, { slots: Math.max(64, 2 * c.window), slotSize: Math.max(8, c.size) });
     try {
       await sendControl(ep, { type: 'ready', rkey: null });
