@@ -14,6 +14,7 @@ import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dis
 import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench/report.js';
 import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench/plot.js';
 import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench/doc.js';
+import { REPORT_TABLES, targetRows } from '../../dist/cli/bench/doc-run.js';
 import { XMLValidator } from './xml-check.js';
 import { Context, version } from 'node-ucx';
 import * as cuda from 'node-ucx/cuda';
@@ -283,6 +284,22 @@ describe('--plot, --baseline and the report block', () => {
     expect(block).toMatch(/^## Generated target table/);
     expect(block).toContain('| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |');
     expect(block).toContain('### Table A: 8 B latency');
+    // The report's target rows: the fast path against ucx_perftest with the promise API beside it, T1 against ep_lat.
+    const row = (test: string, p50: number, raw: number | null, extra: Record<string, number> = {}) => ({
+      test, size: 8, iters: 10, lat_p50_us: p50, lat_avg_us: p50, lat_pct_us: p50, bw_MBps: 1, msg_rate: 1,
+      raw: raw === null ? null : { lat_p50_us: raw, bw_MBps: 1, msg_rate: 1 }, ...extra,
+    });
+    const rows = targetRows(new Map([
+      ['A', [row('tag_lat', 1.2, 0.1), row('tag_lat_sync', 0.18, 0.1), row('ep_lat', 1.0, 0.1), row('transport_lat', 2.5, 0.1)]],
+      ['B', [row('tag_lat', 1.0, 0.1), row('ep_lat', 1.5, 0.1), row('transport_lat', 2.4, 0.1)]],
+    ]));
+    expect(REPORT_TABLES.map((t) => t.id)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    const p1 = rows.find((r) => r.target === 'P1')!;
+    expect(p1).toMatchObject({ test: 'tag_lat_sync', before: { test: 'tag_lat', value: 1.2 }, reference: 0.1, met: true, table: 'A' });
+    expect(p1.ratio).toBeCloseTo(1.8);
+    expect(p1.beforeRatio).toBeCloseTo(12);
+    const t1 = rows.filter((r) => r.target === 'T1').map((r) => [r.table, Number(r.ratio!.toFixed(2)), r.met]);
+    expect(t1).toEqual([['B', 1.6, true], ['A', 2.5, false]]);
     expect(block).toContain('| tag_lat | 8 | 10 | 2.00 | 2.50 | 3.00 | 3.05 | 400.0k | 0.50 µs | 4.00× |');
     expect(block).toContain('2 CPUs');
     expect(block).toContain('](performance.svg)');
