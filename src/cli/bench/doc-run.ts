@@ -16,9 +16,9 @@ export interface ReportTable { id: string; title: string; setting: string; args:
 
 /**
  * Shared memory (error handling 'none', as the targets were set), both processes pinned to a core each
- * (ucx_perftest too), every row the median of three runs. Modest iterations: a few minutes on two cores.
+ * (ucx_perftest too), every row the median of five runs. Modest iterations: a few minutes on two cores.
  */
-const COMMON = ['--error-handling', 'none', '--compare', '--pin', '-r', '3', '--json'];
+const COMMON = ['--error-handling', 'none', '--compare', '--pin', '-r', '5', '--json'];
 
 export const REPORT_TABLES: readonly ReportTable[] = [
   {
