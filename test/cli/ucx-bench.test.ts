@@ -276,13 +276,13 @@ describe('--plot, --baseline and the report block', () => {
     expect(replaceReportBlock(prose, 'b')).toBe(`${prose}\n${REPORT_START}\nb\n${REPORT_END}\n`);
     const block = renderTargetBlock([{
       target: 'P1', test: 'tag_lat_sync', size: 8, setting: 'poll', metric: 'latency', node: 1, before: { test: 'tag_lat', value: 2 }, beforeRatio: 4,
-      reference: 0.5, referenceLabel: 'ucx_perftest', ratio: 2, goal: '≤ 2 × ucx_perftest', met: true, table: 'A',
+      reference: 0.5, referenceLabel: 'ucx_perftest', referenceSpread: 1.25, ratio: 2, goal: '≤ 2 × ucx_perftest', met: true, table: 'A',
     }], { date: '2026-01-01 00:00 UTC', command: 'npm run bench:report', binding: '0.1.0', ucx: '1.13.1', cpus: 2, cpuModel: 'cpu', load: '0', plot: 'performance.svg' },
     [{ id: 'A', title: '8 B latency', command: 'ucx-bench -t tag_lat,tag_lat_sync', rows: [
       { test: 'tag_lat', size: 8, iters: 10, lat_p50_us: 2, lat_avg_us: 2.5, lat_pct_us: 3, bw_MBps: 3.05, msg_rate: 400000, raw: { lat_p50_us: 0.5, bw_MBps: 1, msg_rate: 1 }, ratio: 4 },
     ] }]);
     expect(block).toMatch(/^## Generated target table/);
-    expect(block).toContain('| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |');
+    expect(block).toContain('| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 1.3× | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |');
     expect(block).toContain('### Table A: 8 B latency');
     // The report's target rows: the fast path against ucx_perftest with the promise API beside it, T1 against ep_lat.
     const row = (test: string, p50: number, raw: number | null, extra: Record<string, number> = {}) => ({
@@ -290,7 +290,8 @@ describe('--plot, --baseline and the report block', () => {
       raw: raw === null ? null : { lat_p50_us: raw, bw_MBps: 1, msg_rate: 1 }, ...extra,
     });
     const rows = targetRows(new Map([
-      ['A', [row('tag_lat', 1.2, 0.1), row('tag_lat_sync', 0.18, 0.1), row('ep_lat', 1.0, 0.1), row('transport_lat', 2.5, 0.1)]],
+      ['A', [row('tag_lat', 1.2, 0.1), row('tag_lat_sync', 0.18, 0.1, { raw_runs: [0.1, 0.12] } as never), row('ep_lat', 1.0, 0.1),
+        row('transport_lat', 2.5, 0.1), row('am_lat_sync', 0.2, 0.1, { raw_runs: [0.05, 0.5] } as never)]],
       ['B', [row('tag_lat', 1.0, 0.1), row('ep_lat', 1.5, 0.1), row('transport_lat', 2.4, 0.1)]],
     ]));
     expect(REPORT_TABLES.map((t) => t.id)).toEqual(['A', 'B', 'C', 'D', 'E']);
@@ -298,6 +299,9 @@ describe('--plot, --baseline and the report block', () => {
     expect(p1).toMatchObject({ test: 'tag_lat_sync', before: { test: 'tag_lat', value: 1.2 }, reference: 0.1, met: true, table: 'A' });
     expect(p1.ratio).toBeCloseTo(1.8);
     expect(p1.beforeRatio).toBeCloseTo(12);
+    expect(p1.referenceSpread).toBeCloseTo(1.2);
+    // A reference whose own runs spread 10x is not judged.
+    expect(rows.find((r) => r.test === 'am_lat_sync')).toMatchObject({ referenceSpread: 10, met: null });
     const t1 = rows.filter((r) => r.target === 'T1').map((r) => [r.table, Number(r.ratio!.toFixed(2)), r.met]);
     expect(t1).toEqual([['B', 1.6, true], ['A', 2.5, false]]);
     expect(block).toContain('| tag_lat | 8 | 10 | 2.00 | 2.50 | 3.00 | 3.05 | 400.0k | 0.50 µs | 4.00× |');

@@ -51,7 +51,15 @@ export interface JsonResult {
   msg_rate: number;
   raw?: { lat_p50_us: number; bw_MBps: number; msg_rate: number } | { error: string } | null;
   ratio?: number | null;
+  /** --repeat: ucx_perftest's metric in each run. */
+  raw_runs?: number[];
 }
+
+/**
+ * A reference whose own runs spread wider than this (max / min of ucx_perftest's runs in the table) is too
+ * disturbed to judge a target by: on this VM other work can slow one ucx_perftest run 10-100x.
+ */
+export const MAX_REFERENCE_SPREAD = 3;
 
 /** What each target compares: the fast path's test ("after"), the promise API's ("before"), and the reference. */
 interface TargetSpec {
@@ -132,10 +140,13 @@ export function targetRows(results: ReadonlyMap<string, readonly JsonResult[]>):
       const beforeRow = spec.before === undefined ? undefined : table.find((x) => x.test === spec.before && x.size === r.size);
       const before = beforeRow === undefined ? null : { test: beforeRow.test, value: metricValue(metric, beforeRow) };
       const ratio = reference !== null && reference > 0 ? node / reference : null;
+      const runs = spec.reference === 'perftest' ? (r.raw_runs ?? []).filter((x) => x > 0) : [];
+      const referenceSpread = runs.length > 1 ? Math.max(...runs) / Math.min(...runs) : null;
+      const judged = ratio !== null && (referenceSpread === null || referenceSpread <= MAX_REFERENCE_SPREAD);
       rows.push({
         target: spec.target, test: spec.test, size: r.size, setting, metric, node, before,
         beforeRatio: before !== null && reference !== null && reference > 0 ? before.value / reference : null,
-        reference, referenceLabel, ratio, goal: spec.goal, met: ratio === null ? null : spec.check(ratio), table: spec.table,
+        reference, referenceLabel, referenceSpread, ratio, goal: spec.goal, met: judged ? spec.check(ratio!) : null, table: spec.table,
       });
     }
   }

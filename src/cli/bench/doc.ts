@@ -45,6 +45,8 @@ export interface TargetRow {
   /** The reference reading (ucx_perftest, or another row of this run, or a constant), null when missing. */
   reference: number | null;
   referenceLabel: string;
+  /** max / min of ucx_perftest's runs (--repeat), when the reference is ucx_perftest. */
+  referenceSpread?: number | null;
   /** node / reference for the metric (null without a reference). */
   ratio: number | null;
   goal: string;
@@ -92,17 +94,20 @@ export function renderTargetBlock(rows: readonly TargetRow[], meta: ReportMeta, 
       `load average ${meta.load} at the start. Two processes on one host; each table below is one ucx-bench run with ` +
       'ucx_perftest in the same run, so read the ratios, not the absolute numbers. "before": the promise API (one promise ' +
       'per operation) in the same run; "after": the fast path (Batch, tryTagRecv, TagReceiver, ActiveMessageQueue) where ' +
-      'the target has one. This block is rewritten by that command; everything outside it is written by hand.',
+      'the target has one. "spread": ucx_perftest\'s fastest run ÷ its slowest in the table; a target is not judged ' +
+      '(met: ?) when that exceeds 3×, its reference too disturbed by other work on the machine to mean anything. This block ' +
+      'is rewritten by that command; everything outside it is written by hand.',
     '',
-    '| target | test | size | setting | before | after | reference | before/ref | after/ref | goal | met | table |',
-    '| :-- | :-- | --: | :-- | --: | --: | --: | --: | --: | :-- | :-- | :-- |',
+    '| target | test | size | setting | before | after | reference | spread | before/ref | after/ref | goal | met | table |',
+    '| :-- | :-- | --: | :-- | --: | --: | --: | --: | --: | --: | :-- | :-- | :-- |',
   ];
   for (const r of rows) {
     const reference = r.reference === null ? '-' : `${formatMetricValue(r.metric, r.reference)} (${r.referenceLabel})`;
     const met = r.met === null ? '?' : r.met ? 'yes' : 'no';
     const before = r.before ? `${formatMetricValue(r.metric, r.before.value)} (${r.before.test})` : '-';
+    const spread = r.referenceSpread === null || r.referenceSpread === undefined ? '-' : `${r.referenceSpread.toFixed(1)}×`;
     lines.push(`| ${r.target} | ${r.test} | ${formatSize(r.size)} | ${r.setting} | ${before} | ${formatMetricValue(r.metric, r.node)} | ${reference} | ` +
-      `${ratioText(r.beforeRatio)} | ${ratioText(r.ratio)} | ${r.goal} | ${met} | ${r.table} |`);
+      `${spread} | ${ratioText(r.beforeRatio)} | ${ratioText(r.ratio)} | ${r.goal} | ${met} | ${r.table} |`);
   }
   for (const table of tables) {
     lines.push('', `### Table ${table.id}: ${table.title}`, '', `\`${table.command}\``, '',
