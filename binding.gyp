@@ -14,6 +14,8 @@
         "csrc/worker.cc",
         "csrc/progress.cc",
         "csrc/completion.cc",
+        "csrc/batch.cc",
+        "csrc/fastpath.cc",
         "csrc/probe.cc",
         "csrc/events.cc",
         "csrc/listener.cc",
