@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KvClient, KvServer } from './kvstore.js';
 import { MPIError } from './errors.js';
+import { MAX_RANKS } from './tags.js';
 
 export type Launcher = 'ucx-run' | 'ompi' | 'pmix' | 'pmi' | 'slurm' | 'torch' | 'singleton';
 
@@ -48,6 +49,7 @@ export function detectLaunch(env: Env = process.env): LaunchInfo {
       throw new MPIError('ERR_MPI_BOOTSTRAP', `${rankVar} is set but the job size is not (expected ${sizeVars.join(' or ')})`);
     }
     if (size < 1 || rank >= size) throw new MPIError('ERR_MPI_BOOTSTRAP', `${rankVar}=${rank} is not below the job size ${size}`);
+    if (size > MAX_RANKS) throw new MPIError('ERR_MPI_BOOTSTRAP', `a job of ${size} ranks is more than node-ucx/mpi's MAX_RANKS (${MAX_RANKS})`);
     let jobId: string | null = null;
     let singleNode = false;
     if (launcher === 'ompi' || launcher === 'pmix') {

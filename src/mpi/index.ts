@@ -13,8 +13,9 @@ import { bootstrap } from './bootstrap.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError } from './errors.js';
 import { Request } from './request.js';
-import { World } from './world.js';
-import type { ProgressMode, ErrorHandling } from '../index.js';
+import { World, type RankErrorHandling } from './world.js';
+import { decodeCard, encodeCard, ownCard } from './card.js';
+import type { ProgressMode } from '../index.js';
 
 export { Comm, CartComm } from './comm.js';
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
@@ -64,20 +65,23 @@ async function initialize(): Promise<Comm> {
   const env = process.env;
   const progress = (env.NODE_UCX_PROGRESS ?? 'event') as ProgressMode;
   if (!PROGRESS_MODES.includes(progress)) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_PROGRESS=${progress}: expected event, poll or adaptive`);
-  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'none') as ErrorHandling;
-  if (errorHandling !== 'none' && errorHandling !== 'peer') throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected none or peer`);
+  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'auto') as RankErrorHandling;
+  if (errorHandling !== 'none' && errorHandling !== 'peer' && errorHandling !== 'auto') {
+    throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected auto, none or peer`);
+  }
   const boot = await bootstrap(jobAbort, env);
   const w = new World(boot, { progress, errorHandling });
   try {
     if (boot.kv !== null) {
       boot.kv.onAbort(jobAbort);
       boot.kv.onLost(() => jobAbort(1, 'lost the connection to the rendezvous server (the launcher or rank 0 is gone)'));
-      w.addresses = await boot.kv.exchange('worker-address', w.worker.address, Number(env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS ?? 60_000));
+      const cards = await boot.kv.exchange('worker-address', encodeCard(ownCard(w.worker.address)), Number(env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS ?? 60_000));
+      w.addProcesses(cards.map((bytes, rank) => decodeCard(bytes, `rank ${rank}`)));
       // The store's connection must not keep the process alive: an MPI program ends when its work does.
       boot.kv.unref();
       boot.server?.unref();
     } else {
-      w.addresses = [w.worker.address];
+      w.addProcesses([ownCard(w.worker.address)]);
     }
   } catch (error) {
     await w.close().catch(() => {});
