@@ -131,7 +131,9 @@ async function main(): Promise<void> {
     size,
     secret,
     host: '127.0.0.1',
+    served: 'ucx-run',
     onAbort: (rank, code, reason) => endJob(code, `rank ${rank} aborted the job with code ${code} (${reason}); terminating the other ranks`),
+    onRankLost: (_rank, reason) => endJob(1, `${reason}; terminating the other ranks`),
     onRankGone: (rank) => finalizeWaiters.get(rank)?.(),
     onDenied: (reason) => process.stderr.write(`ucx-run: refused a connection to the job's rendezvous store: ${reason}\n`),
   });

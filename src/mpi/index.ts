@@ -9,7 +9,8 @@
 // or Slurm's `srun -n 4 node script.mjs`.
 import fs from 'node:fs';
 import os from 'node:os';
-import { bootstrap } from './bootstrap.js';
+import { bootstrap, detectLaunch } from './bootstrap.js';
+import { loadPmix } from './pmix.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError } from './errors.js';
 import { Request } from './request.js';
@@ -69,24 +70,21 @@ async function initialize(): Promise<Comm> {
   if (errorHandling !== 'none' && errorHandling !== 'peer' && errorHandling !== 'auto') {
     throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected auto, none or peer`);
   }
-  const boot = await bootstrap(jobAbort, env);
-  const w = new World(boot, { progress, errorHandling });
+  const launch = detectLaunch(env);
+  const w = new World(launch, { progress, errorHandling });
   try {
-    if (boot.kv !== null) {
-      boot.kv.onAbort(jobAbort);
-      boot.kv.onLost(() => jobAbort(1, 'lost the connection to the rendezvous server (the launcher or rank 0 is gone)'));
-      const cards = await boot.kv.exchange('worker-address', encodeCard(ownCard(w.worker.address)), Number(env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS ?? 60_000));
-      w.addProcesses(cards.map((bytes, rank) => decodeCard(bytes, `rank ${rank}`)));
-      // The store's connection must not keep the process alive: an MPI program ends when its work does.
-      boot.kv.unref();
-      boot.server?.unref();
-    } else {
-      w.addProcesses([ownCard(w.worker.address)]);
+    const boot = await bootstrap(launch, encodeCard(ownCard(w.worker.address)), env);
+    w.boot = boot;
+    try {
+      w.addProcesses(boot.cards.map((bytes, rank) => decodeCard(bytes, `rank ${rank}`)));
+    } catch (error) {
+      boot.kv?.close();
+      throw error;
     }
+    boot.kv?.onAbort(jobAbort);
+    boot.kv?.onLost((reason) => jobAbort(1, reason));
   } catch (error) {
     await w.close().catch(() => {});
-    boot.kv?.close();
-    await boot.server?.close();
     state = 'uninitialized';
     initPromise = undefined;
     throw error;
@@ -125,13 +123,18 @@ export function finalize(): Promise<void> {
     const boot = w.boot;
     if (w.size > 1) await COMM_WORLD.barrier();
     await w.worker.flush().catch(() => {});
+    // Every rank has flushed before any closes its endpoints: a close then never meets a peer mid-flush
+    // (which UCX reports as 'error during flush: Endpoint timeout' on endpoints without peer error handling).
     if (boot.kv !== null) await boot.kv.finalize();
-    if (boot.server !== null) {
-      await boot.server.waitAllFinalized(10_000);
-      await boot.server.close();
-    }
     if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     await w.close();
+    if (boot.via === 'pmix') {
+      try {
+        loadPmix()?.finalize();
+      } catch {
+        // the launcher is gone; nothing left to tell it
+      }
+    }
     state = 'finalized';
   })();
   return finalizePromise;
@@ -183,10 +186,7 @@ function abortJob(code: number, reason: string): Promise<never> {
     aborting = true;
     process.stderr.write(`[node-ucx mpi] MPI abort: ${reason}\n`);
     process.exitCode = code;
-    const boot = w?.boot;
-    const told = boot === undefined ? Promise.resolve()
-      : boot.server !== null ? boot.server.broadcastAbort(code, reason, w!.rank)
-        : boot.kv?.abort(code, reason) ?? Promise.resolve();
+    const told = w?.boot?.kv?.abort(code, reason) ?? Promise.resolve();
     const timer = setTimeout(() => process.exit(code), 2_000);
     void told.finally(() => {
       clearTimeout(timer);

@@ -2,7 +2,7 @@
 // those of connected jobs' processes), the endpoints (made lazily, on first use, in call order), the
 // context-id counter, and the job-level failure path.
 import { Context, UCXError, type Endpoint, type Worker, type ProgressMode, type ErrorHandling } from '../index.js';
-import type { Bootstrap } from './bootstrap.js';
+import type { Bootstrap, LaunchInfo } from './bootstrap.js';
 import { nodeId, type ProcessCard } from './card.js';
 import { LazyPeer } from './peers.js';
 import { MPIError } from './errors.js';
@@ -20,7 +20,8 @@ export class World {
   readonly size: number;
   readonly context: Context;
   readonly worker: Worker;
-  readonly boot: Bootstrap;
+  /** How the ranks met (set once the bootstrap is done). */
+  boot!: Bootstrap;
   readonly errorHandling: RankErrorHandling;
   /** The process table: 0 ... size-1 are the world's ranks, the rest processes of connected jobs. */
   readonly cards: ProcessCard[] = [];
@@ -31,10 +32,9 @@ export class World {
   readonly #peers: LazyPeer<Endpoint>[] = [];
   readonly #byAddress = new Map<string, number>();
 
-  constructor(boot: Bootstrap, opts: WorldOptions) {
-    this.boot = boot;
-    this.rank = boot.launch.rank;
-    this.size = boot.launch.size;
+  constructor(launch: LaunchInfo, opts: WorldOptions) {
+    this.rank = launch.rank;
+    this.size = launch.size;
     this.errorHandling = opts.errorHandling;
     // Windows (RMA, atomics) need 'rma' and 'amo'; the ranks' peers are the job's own, joined by its secret.
     // 'auto': endpoints with peer error handling go to other nodes; keep shared memory out of them (UCX
