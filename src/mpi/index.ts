@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { bootstrap, detectLaunch } from './bootstrap.js';
 import { loadPmix } from './pmix.js';
+import { abortAll, connectToParent, disconnectAll, setLostJobHandler } from './dpm.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError } from './errors.js';
 import { Request } from './request.js';
@@ -19,6 +20,15 @@ import { decodeCard, encodeCard, ownCard } from './card.js';
 import type { ProgressMode } from '../index.js';
 
 export { Comm, CartComm } from './comm.js';
+export { Intercomm, ROOT } from './intercomm.js';
+export {
+  getParent, openPort, closePort, publishName, lookupName, unpublishName,
+  getParent as Get_parent, openPort as Open_port, closePort as Close_port, publishName as Publish_name,
+  lookupName as Lookup_name, unpublishName as Unpublish_name,
+} from './dpm.js';
+/** MPI_COMM_NULL and MPI_INFO_NULL: what getParent() gives a job that was not spawned; info arguments are not read. */
+export const COMM_NULL = null;
+export const INFO_NULL = null;
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
 export { computeDims } from './topology.js';
@@ -93,6 +103,18 @@ async function initialize(): Promise<Comm> {
   COMM_WORLD = new Comm(w, 0, Array.from({ length: w.size }, (_, i) => i), w.rank);
   COMM_SELF = new Comm(w, 1, [w.rank], 0);
   setAbortHandler(abortJob);
+  setLostJobHandler((reason) => { void abortJob(1, reason); });
+  try {
+    // A spawned job meets its parent (docs/mpi.md, "Dynamic processes").
+    await connectToParent(COMM_WORLD);
+  } catch (error) {
+    w.boot.kv?.close();
+    await w.close().catch(() => {});
+    world = undefined;
+    state = 'uninitialized';
+    initPromise = undefined;
+    throw error;
+  }
   // Like mpi4py's atexit hook: finalize when the program has nothing left to do.
   process.once('beforeExit', () => {
     if (state !== 'initialized') return;
@@ -121,6 +143,8 @@ export function finalize(): Promise<void> {
     state = 'finalizing';
     const w = world!;
     const boot = w.boot;
+    // Connected jobs are disconnected first (collectively with them), so that either may then end alone.
+    await disconnectAll();
     if (w.size > 1) await COMM_WORLD.barrier();
     await w.worker.flush().catch(() => {});
     // Every rank has flushed before any closes its endpoints: a close then never meets a peer mid-flush
@@ -201,6 +225,7 @@ function jobAbort(code: number, reason: string): void {
   if (aborting) return;
   aborting = true;
   process.stderr.write(`[node-ucx mpi] rank ${world?.rank ?? '?'}: ${reason}; exiting with code ${code}\n`);
+  abortAll();
   if (world !== undefined) {
     world.failed = new MPIError('ERR_MPI_PROC_FAILED', reason);
     // Closing the worker rejects every pending operation (with world.failed); then the process ends.

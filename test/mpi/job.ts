@@ -32,9 +32,10 @@ export interface Job {
 }
 
 /** Starts `command args` (cwd: the repository root); `done` resolves when it exits or rejects after `ms`. */
-export function start(command: string, args: string[], opts: { env?: Record<string, string | undefined>; ms?: number } = {}): Job {
+export function start(command: string, args: string[], opts: { env?: Record<string, string | undefined>; ms?: number; input?: string } = {}): Job {
   const started = Date.now();
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
   live.add(child);
   let stdout = '';
   let stderr = '';
