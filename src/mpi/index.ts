@@ -42,6 +42,15 @@ export { MPIError, type MPIErrorCode } from './errors.js';
 export { Win, type WinOptions, LOCK_EXCLUSIVE, LOCK_SHARED } from './win.js';
 export { detectLaunch, resolveRendezvous, type LaunchInfo, type Launcher } from './bootstrap.js';
 
+// Open MPI's mpirun gives each rank a pseudo-terminal for its output, whatever its own output is (a file,
+// a pipe, a CI log): console.log would colour objects with escape codes there. Ranks under mpirun write
+// plain text, as mpi4py's do, unless FORCE_COLOR asks for colours.
+if (process.env.OMPI_COMM_WORLD_RANK !== undefined && process.env.FORCE_COLOR === undefined) {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.isTTY) Object.assign(stream, { getColorDepth: () => 1, hasColors: () => false });
+  }
+}
+
 /** The communicator of every rank of the job; usable once init() resolved. */
 export let COMM_WORLD: Comm = new Comm(null, 0, [0], 0);
 /** A communicator of this process alone. */

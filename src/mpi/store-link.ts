@@ -46,7 +46,8 @@ export class StoreLink {
    * before any rank can join) and resolves once this rank has joined.
    */
   static start(data: StoreThreadData, onServing?: (urls: string[]) => void): Promise<StoreLink> {
-    const thread = new Worker(new URL('./store-thread.js', import.meta.url), { workerData: data, stdout: false, stderr: false });
+    // No execArgv: the rank's own flags (--input-type with -e, say) are not the thread's.
+    const thread = new Worker(new URL('./store-thread.js', import.meta.url), { workerData: data, execArgv: [], stdout: false, stderr: false });
     return new Promise<StoreLink>((resolve, reject) => {
       let servingUrls: string[] | null = null;
       let link: StoreLink | undefined;
