@@ -221,11 +221,19 @@ export class Worker extends EventEmitter {
     return listener;
   }
 
-  /** Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected. */
-  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal } = {}): Promise<Endpoint> {
+  /**
+   * Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected.
+   * `errorHandling` overrides the worker's for this endpoint (an MPI rank uses 'none', shared memory, for
+   * peers on its own host and 'peer' for the others).
+   */
+  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal; errorHandling?: ErrorHandling } = {}): Promise<Endpoint> {
     validateObject(to, 'to');
     validateOptionalObject(opts, 'opts');
     validateAbortSignal(opts.signal, 'opts.signal');
+    const errorHandling = opts.errorHandling ?? this.errorHandling;
+    if (errorHandling !== 'peer' && errorHandling !== 'none') {
+      throw invalidArgValue('opts.errorHandling', errorHandling, "must be 'peer' or 'none'");
+    }
     let nativeEndpoint: NativeEndpoint;
     let role: EndpointRole;
     let peer: string;
@@ -234,8 +242,8 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      checkWorkerAddress(to.address, this.address, { sameHostLanes: this.errorHandling === 'none' });
-      nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
+      checkWorkerAddress(to.address, this.address, { sameHostLanes: errorHandling === 'none' });
+      nativeEndpoint = this[kNative].connectAddress(to.address, errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
     } else {
@@ -245,7 +253,7 @@ export class Worker extends EventEmitter {
       const ip = await resolveHost(to.host);
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      nativeEndpoint = this[kNative].connect(ip, to.port, this.errorHandling === 'peer');
+      nativeEndpoint = this[kNative].connect(ip, to.port, errorHandling === 'peer');
       role = 'client';
       peer = `${to.host}:${to.port}`;
     }

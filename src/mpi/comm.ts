@@ -21,6 +21,7 @@ import { Group } from './group.js';
 import { Op, SUM, MAX, type TypedArray } from './op.js';
 import { Request, Status } from './request.js';
 import type { World } from './world.js';
+import type { Intercomm } from './intercomm.js';
 
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
@@ -46,19 +47,23 @@ export class Comm {
   /** Point-to-point and collective messages travel on two contexts, so that neither matches the other's (null before init). */
   readonly #p2p: Channel | null;
   readonly #coll: Channel | null;
+  /** How many ranks point-to-point messages go to: this communicator's, or an intercommunicator's remote group's. */
+  readonly #peers: number;
   /** The next collective call's sequence number (its tag on the collective context). */
   #seq = 0;
   #freed = false;
 
-  /** @internal Made by MPI.init(), split(), dup(). */
-  constructor(world: World | null, contextId: number, ranks: readonly number[], rank: number) {
+  /** @internal Made by MPI.init(), split(), dup(); `remote`: an intercommunicator's remote group (intercomm.ts). */
+  constructor(world: World | null, contextId: number, ranks: readonly number[], rank: number, remote?: readonly number[]) {
     this.#world = world;
     this.contextId = contextId;
     this.#ranks = ranks;
     this.rank = rank;
     this.size = ranks.length;
-    this.#p2p = world === null ? null : new Channel(world, ranks, rank, contextId, 'p2p');
-    this.#coll = world === null ? null : new Channel(world, ranks, rank, contextId, 'collective');
+    const peers = remote ?? ranks;
+    this.#peers = peers.length;
+    this.#p2p = world === null ? null : new Channel(world, peers, rank, contextId, 'p2p');
+    this.#coll = world === null ? null : new Channel(world, peers, rank, contextId, 'collective');
   }
 
   getRank(): number { return this.rank; }
@@ -623,6 +628,43 @@ export class Comm {
 
   Abort(code = 1): Promise<never> { return this.abort(code); }
 
+  // ======================= dynamic processes (dpm.ts) =======================
+
+  /**
+   * Starts `maxprocs` processes of `command args` (a job of their own, under ucx-run; 'node' is this
+   * Node.js) and resolves with the intercommunicator to them. Collective; only `root`'s arguments count.
+   */
+  spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().spawn(this, command, args, maxprocs, root);
+  }
+
+  /** mpi4py's order: Spawn(command, args, maxprocs, info, root); `info` is not read. */
+  Spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, _info: unknown = null, root = 0): Promise<Intercomm> {
+    return this.spawn(command, args, maxprocs, root);
+  }
+
+  /** Waits for one job to connect to `port` (from MPI.openPort(); read at `root`). Collective. */
+  accept(port: string | null, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().accept(this, port, root);
+  }
+
+  Accept(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.accept(port, root); }
+
+  /** Connects this communicator's processes to the job accepting on `port` (read at `root`). Collective. */
+  connect(port: string | null, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().connect(this, port, root);
+  }
+
+  Connect(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.connect(port, root); }
+
+  isInter(): boolean { return false; }
+  isIntra(): boolean { return true; }
+  Is_inter(): boolean { return this.isInter(); }
+  Is_intra(): boolean { return this.isIntra(); }
+
+  /** mpi4py's MPI.Comm.Get_parent(): the intercommunicator to the job that spawned this one, or null. */
+  static Get_parent(): Intercomm | null { return dynamicProcesses().getParent(); }
+
   // ======================= internals =======================
 
   #use(): World {
@@ -650,21 +692,21 @@ export class Comm {
     return contextId;
   }
 
-  #checkRank(rank: unknown, what: string, code: 'ERR_MPI_RANK' | 'ERR_MPI_ROOT' = 'ERR_MPI_RANK'): asserts rank is number {
-    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new MPIError(code, `${what} ${String(rank)} is not a rank of this communicator (0 ... ${this.size - 1})`);
+  #checkRank(rank: unknown, what: string, code: 'ERR_MPI_RANK' | 'ERR_MPI_ROOT' = 'ERR_MPI_RANK', size = this.size): asserts rank is number {
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+      throw new MPIError(code, `${what} ${String(rank)} is not a rank of this communicator (0 ... ${size - 1})`);
     }
   }
 
   #checkDest(dest: unknown): asserts dest is number {
     this.#use();
     if (dest === PROC_NULL) return;
-    this.#checkRank(dest, 'dest');
+    this.#checkRank(dest, 'dest', 'ERR_MPI_RANK', this.#peers);
   }
 
   #checkSource(source: unknown): asserts source is number {
     if (source === ANY_SOURCE || source === PROC_NULL) return;
-    this.#checkRank(source, 'source');
+    this.#checkRank(source, 'source', 'ERR_MPI_RANK', this.#peers);
   }
 
   #checkRoot(root: unknown): asserts root is number {
@@ -687,6 +729,22 @@ export class Comm {
 /** Whether a receive failed because its own signal aborted it (cancel()), not for another reason. */
 function isCancellation(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted && error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
+}
+
+/** What dpm.ts provides (set when it loads: node-ucx/mpi's index loads it). */
+interface DynamicProcesses {
+  spawn(comm: Comm, command: string, args: readonly string[] | null, maxprocs: number, root: number): Promise<Intercomm>;
+  accept(comm: Comm, port: string | null, root: number): Promise<Intercomm>;
+  connect(comm: Comm, port: string | null, root: number): Promise<Intercomm>;
+  getParent(): Intercomm | null;
+}
+let dpm: DynamicProcesses | null = null;
+function dynamicProcesses(): DynamicProcesses {
+  if (dpm === null) throw new MPIError('ERR_MPI_COMM', 'dynamic processes need node-ucx/mpi itself (import * as MPI from \'node-ucx/mpi\')');
+  return dpm;
+}
+export function setDynamicProcesses(provider: DynamicProcesses): void {
+  dpm = provider;
 }
 
 // Set by the runtime (index.ts): how comm.abort() ends the job.

@@ -11,7 +11,10 @@ export type MPIErrorCode =
   | 'ERR_MPI_COMM'        // a freed communicator, or MPI not initialized / already finalized
   | 'ERR_MPI_WIN'         // a bad window operation (freed window, displacement out of range, wrong epoch)
   | 'ERR_MPI_PROC_FAILED' // a peer process failed or the job is being aborted
-  | 'ERR_MPI_BOOTSTRAP';  // the job could not be set up (launcher environment, rendezvous, secret)
+  | 'ERR_MPI_BOOTSTRAP'   // the job could not be set up (launcher environment, rendezvous, secret)
+  | 'ERR_MPI_SPAWN'       // spawned processes could not be started or did not connect
+  | 'ERR_MPI_PORT'        // a port that cannot be reached, refused the token, or spoke garbage
+  | 'ERR_MPI_NAME';       // a service name that is not published
 
 export class MPIError extends Error {
   readonly code: MPIErrorCode;

@@ -9,14 +9,26 @@
 // or Slurm's `srun -n 4 node script.mjs`.
 import fs from 'node:fs';
 import os from 'node:os';
-import { bootstrap } from './bootstrap.js';
+import { bootstrap, detectLaunch } from './bootstrap.js';
+import { loadPmix } from './pmix.js';
+import { abortAll, connectToParent, disconnectAll, setLostJobHandler } from './dpm.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError } from './errors.js';
 import { Request } from './request.js';
-import { World } from './world.js';
-import type { ProgressMode, ErrorHandling } from '../index.js';
+import { World, type RankErrorHandling } from './world.js';
+import { decodeCard, encodeCard, ownCard } from './card.js';
+import type { ProgressMode } from '../index.js';
 
 export { Comm, CartComm } from './comm.js';
+export { Intercomm, ROOT } from './intercomm.js';
+export {
+  getParent, openPort, closePort, publishName, lookupName, unpublishName,
+  getParent as Get_parent, openPort as Open_port, closePort as Close_port, publishName as Publish_name,
+  lookupName as Lookup_name, unpublishName as Unpublish_name,
+} from './dpm.js';
+/** MPI_COMM_NULL and MPI_INFO_NULL: what getParent() gives a job that was not spawned; info arguments are not read. */
+export const COMM_NULL = null;
+export const INFO_NULL = null;
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
 export { computeDims } from './topology.js';
@@ -29,6 +41,15 @@ export { Group, IDENT, SIMILAR, UNEQUAL } from './group.js';
 export { MPIError, type MPIErrorCode } from './errors.js';
 export { Win, type WinOptions, LOCK_EXCLUSIVE, LOCK_SHARED } from './win.js';
 export { detectLaunch, resolveRendezvous, type LaunchInfo, type Launcher } from './bootstrap.js';
+
+// Open MPI's mpirun gives each rank a pseudo-terminal for its output, whatever its own output is (a file,
+// a pipe, a CI log): console.log would colour objects with escape codes there. Ranks under mpirun write
+// plain text, as mpi4py's do, unless FORCE_COLOR asks for colours.
+if (process.env.OMPI_COMM_WORLD_RANK !== undefined && process.env.FORCE_COLOR === undefined) {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.isTTY) Object.assign(stream, { getColorDepth: () => 1, hasColors: () => false });
+  }
+}
 
 /** The communicator of every rank of the job; usable once init() resolved. */
 export let COMM_WORLD: Comm = new Comm(null, 0, [0], 0);
@@ -64,25 +85,25 @@ async function initialize(): Promise<Comm> {
   const env = process.env;
   const progress = (env.NODE_UCX_PROGRESS ?? 'event') as ProgressMode;
   if (!PROGRESS_MODES.includes(progress)) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_PROGRESS=${progress}: expected event, poll or adaptive`);
-  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'none') as ErrorHandling;
-  if (errorHandling !== 'none' && errorHandling !== 'peer') throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected none or peer`);
-  const boot = await bootstrap(jobAbort, env);
-  const w = new World(boot, { progress, errorHandling });
+  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'auto') as RankErrorHandling;
+  if (errorHandling !== 'none' && errorHandling !== 'peer' && errorHandling !== 'auto') {
+    throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected auto, none or peer`);
+  }
+  const launch = detectLaunch(env);
+  const w = new World(launch, { progress, errorHandling });
   try {
-    if (boot.kv !== null) {
-      boot.kv.onAbort(jobAbort);
-      boot.kv.onLost(() => jobAbort(1, 'lost the connection to the rendezvous server (the launcher or rank 0 is gone)'));
-      w.addresses = await boot.kv.exchange('worker-address', w.worker.address, Number(env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS ?? 60_000));
-      // The store's connection must not keep the process alive: an MPI program ends when its work does.
-      boot.kv.unref();
-      boot.server?.unref();
-    } else {
-      w.addresses = [w.worker.address];
+    const boot = await bootstrap(launch, encodeCard(ownCard(w.worker.address)), env);
+    w.boot = boot;
+    try {
+      w.addProcesses(boot.cards.map((bytes, rank) => decodeCard(bytes, `rank ${rank}`)));
+    } catch (error) {
+      boot.kv?.close();
+      throw error;
     }
+    boot.kv?.onAbort(jobAbort);
+    boot.kv?.onLost((reason) => jobAbort(1, reason));
   } catch (error) {
     await w.close().catch(() => {});
-    boot.kv?.close();
-    await boot.server?.close();
     state = 'uninitialized';
     initPromise = undefined;
     throw error;
@@ -91,6 +112,18 @@ async function initialize(): Promise<Comm> {
   COMM_WORLD = new Comm(w, 0, Array.from({ length: w.size }, (_, i) => i), w.rank);
   COMM_SELF = new Comm(w, 1, [w.rank], 0);
   setAbortHandler(abortJob);
+  setLostJobHandler((reason) => { void abortJob(1, reason); });
+  try {
+    // A spawned job meets its parent (docs/mpi.md, "Dynamic processes").
+    await connectToParent(COMM_WORLD);
+  } catch (error) {
+    w.boot.kv?.close();
+    await w.close().catch(() => {});
+    world = undefined;
+    state = 'uninitialized';
+    initPromise = undefined;
+    throw error;
+  }
   // Like mpi4py's atexit hook: finalize when the program has nothing left to do.
   process.once('beforeExit', () => {
     if (state !== 'initialized') return;
@@ -119,15 +152,22 @@ export function finalize(): Promise<void> {
     state = 'finalizing';
     const w = world!;
     const boot = w.boot;
+    // Connected jobs are disconnected first (collectively with them), so that either may then end alone.
+    await disconnectAll();
     if (w.size > 1) await COMM_WORLD.barrier();
     await w.worker.flush().catch(() => {});
+    // Every rank has flushed before any closes its endpoints: a close then never meets a peer mid-flush
+    // (which UCX reports as 'error during flush: Endpoint timeout' on endpoints without peer error handling).
     if (boot.kv !== null) await boot.kv.finalize();
-    if (boot.server !== null) {
-      await boot.server.waitAllFinalized(10_000);
-      await boot.server.close();
-    }
     if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     await w.close();
+    if (boot.via === 'pmix') {
+      try {
+        loadPmix()?.finalize();
+      } catch {
+        // the launcher is gone; nothing left to tell it
+      }
+    }
     state = 'finalized';
   })();
   return finalizePromise;
@@ -179,10 +219,7 @@ function abortJob(code: number, reason: string): Promise<never> {
     aborting = true;
     process.stderr.write(`[node-ucx mpi] MPI abort: ${reason}\n`);
     process.exitCode = code;
-    const boot = w?.boot;
-    const told = boot === undefined ? Promise.resolve()
-      : boot.server !== null ? boot.server.broadcastAbort(code, reason, w!.rank)
-        : boot.kv?.abort(code, reason) ?? Promise.resolve();
+    const told = w?.boot?.kv?.abort(code, reason) ?? Promise.resolve();
     const timer = setTimeout(() => process.exit(code), 2_000);
     void told.finally(() => {
       clearTimeout(timer);
@@ -197,6 +234,7 @@ function jobAbort(code: number, reason: string): void {
   if (aborting) return;
   aborting = true;
   process.stderr.write(`[node-ucx mpi] rank ${world?.rank ?? '?'}: ${reason}; exiting with code ${code}\n`);
+  abortAll();
   if (world !== undefined) {
     world.failed = new MPIError('ERR_MPI_PROC_FAILED', reason);
     // Closing the worker rejects every pending operation (with world.failed); then the process ends.

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { bootstrap, detectLaunch, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
+import { loadPmix } from '../mpi/pmix.js';
 import { invalidArgType, invalidArgValue, validateInteger } from '../util/validate.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { TaskWorker, routableHost, type TaskWorkerOptions } from './task-worker.js';
@@ -110,21 +111,20 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
     process.stderr.write(`[node-ucx scheduler] rank ${launch.rank}: ${reason}; exiting with code ${code}\n`);
     setTimeout(() => process.exit(code), 200);
   };
-  const boot = await bootstrap(jobAbort, env);
+  // The ranks meet through the MPI shim's store (ucx-run's, a file, PMIx): no process cards to swap.
+  const boot = await bootstrap(launch, Buffer.alloc(0), env);
   const kv = boot.kv!;
   kv.onAbort(jobAbort);
-  kv.onLost(() => jobAbort(1, 'lost the connection to the rendezvous store (the launcher or rank 0 is gone)'));
+  kv.onLost((reason) => jobAbort(1, `lost the rendezvous store (the launcher or rank 0 is gone): ${reason}`));
   // Each rank's own address to listen on: the interface's when one is named.
   const own = opts.interface !== undefined ? interfaceAddress(opts.interface) : launch.singleNode ? '127.0.0.1' : routableHost();
   const host = opts.host ?? own;
   // A rank that cannot play its part ends the job: the others would wait for it.
   const fail = async (error: unknown): Promise<never> => {
     const reason = `rank ${launch.rank}: ${(error as Error)?.message ?? String(error)}`;
+    // The store tells every rank (rank 0 serves it in its bootstrap thread).
     await kv.abort(1, reason);
-    if (boot.server !== null) {
-      await boot.server.broadcastAbort(1, reason, 0);
-      if (boot.file !== null) fs.rmSync(boot.file, { force: true });
-    }
+    if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     throw error;
   };
   const pair = generateKeyPairSync('x25519');
@@ -258,14 +258,17 @@ function unseal(box: string, key: Buffer): Buffer {
   return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]);
 }
 
-/** This rank is done with the store; rank 0, when it serves it, waits for everyone to be and removes its file. */
+/** This rank is done with the store: it waits until every rank is (rank 0's store then ends) and removes its file. */
 async function leaveStore(boot: Bootstrap, timeoutMs: number): Promise<void> {
-  await boot.kv?.finalize();
-  if (boot.server !== null) {
-    await boot.server.waitAllFinalized(timeoutMs);
-    await boot.server.close();
-  }
+  await boot.kv?.finalize(timeoutMs);
   if (boot.file !== null) fs.rmSync(boot.file, { force: true });
+  if (boot.via === 'pmix') {
+    try {
+      loadPmix()?.finalize();
+    } catch {
+      // the launcher is gone; nothing left to tell it
+    }
+  }
 }
 
 // ---- worker settings, shared with ucx-worker ----
