@@ -6,7 +6,7 @@ import { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } fro
 import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
 import { Channel, type Arrival } from './p2p.js';
 import { bytes, checkMatching, validateData, validateHost, validateTyped } from './buffers.js';
-import { Blocks, copyBlock, equalBlock, equalCounts, parseVSpec, type VSpec } from './vspec.js';
+import { Blocks, equalBlock, equalCounts, parseVSpec, type VSpec } from './vspec.js';
 import { CollectiveCall } from './collectives/call.js';
 import { objectValues, typedValues } from './collectives/values.js';
 import { bcastBytes, bcastObject, gatherBytes, gatherObjects, scatterBytes, scatterObjects, treeReduce } from './collectives/tree.js';
@@ -457,8 +457,7 @@ export class Comm {
     this.#use();
     if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
     const blocks = parseVSpec(recvspec, this.size, 'recvspec', 'Allgatherv');
-    if (sendbuf !== IN_PLACE) copyBlock(blocks.block(this.rank), bytes(sendbuf), 'Allgatherv');
-    await allgatherv(this.#call(), blocks);
+    await allgatherv(this.#call(), sendbuf === IN_PLACE ? null : bytes(sendbuf), blocks);
   }
 
   /** Block j of `sendspec` to rank j; block j of `recvspec` from rank j (every pair exchanges directly). */
@@ -466,7 +465,6 @@ export class Comm {
     this.#use();
     const out = parseVSpec(sendspec, this.size, 'sendspec', 'Alltoallv');
     const into = parseVSpec(recvspec, this.size, 'recvspec', 'Alltoallv');
-    copyBlock(into.block(this.rank), out.block(this.rank), 'Alltoallv');
     await alltoallv(this.#call(), out, into);
   }
 

@@ -90,7 +90,6 @@ async function initialize(): Promise<Comm> {
   world = w;
   COMM_WORLD = new Comm(w, 0, Array.from({ length: w.size }, (_, i) => i), w.rank);
   COMM_SELF = new Comm(w, 1, [w.rank], 0);
-  setAbortHandler(abortJob);
   // Like mpi4py's atexit hook: finalize when the program has nothing left to do.
   process.once('beforeExit', () => {
     if (state !== 'initialized') return;
@@ -164,9 +163,12 @@ export const waitall = Request.waitall;
 export const waitany = Request.waitany;
 export const testall = Request.testall;
 
-/** Ends the whole job with `code` (MPI_Abort on COMM_WORLD). See Comm.abort(). */
+// comm.abort() (and abort() below) end the job through abortJob, before init() too.
+setAbortHandler(abortJob);
+
+/** Ends the whole job with `code` (MPI_Abort on COMM_WORLD; a code outside 0 ... 255 exits with 1). See Comm.abort(). */
 export function abort(code = 1): Promise<never> {
-  return abortJob(code, `rank ${world?.rank ?? 0} called abort(${code})`);
+  return COMM_WORLD.abort(code);
 }
 
 /**

@@ -63,10 +63,16 @@ export function parseVSpec(spec: unknown, size: number, name: string, what: stri
   return new Blocks(view, lengths, offsets);
 }
 
-/** Copies this rank's own data into its block; longer than the block is a truncation, as it would be from a peer. */
+/**
+ * Copies this rank's own data into its block, with the checks a peer's block gets: longer than the block is
+ * ERR_MPI_TRUNCATE, shorter ERR_MPI_COUNT.
+ */
 export function copyBlock(into: Uint8Array, data: Uint8Array, what: string): void {
   if (data.byteLength > into.byteLength) {
     throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
+  }
+  if (data.byteLength < into.byteLength) {
+    throw new MPIError('ERR_MPI_COUNT', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength} (the counts do not match)`);
   }
   into.set(data);
 }
