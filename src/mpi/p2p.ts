@@ -113,9 +113,14 @@ export class Channel {
     const [ucxTag, mask] = matchTag(this.#context, source, tag);
     const scratch = Buffer.allocUnsafe(INLINE_MAX);
     await this.#recv(scratch, ucxTag, mask, signal, what);
-    const header = readHeader(scratch, what);
-    if (header.inline) return inlineFrame(scratch, header.length);
-    const head = Buffer.from(scratch.subarray(0, HEADER_BYTES));
+    return this.completeFrame(scratch, what);
+  }
+
+  /** An object message whose first UCX message (inline, or a bulk message's header) is in `first`: the bulk part follows. */
+  async completeFrame(first: Buffer, what: string): Promise<Frame> {
+    const header = readHeader(first, what);
+    if (header.inline) return inlineFrame(first, header.length);
+    const head = Buffer.from(first.subarray(0, HEADER_BYTES));
     const body = Buffer.allocUnsafe(header.length);
     // No mask: the worker's default, an exact match (its fast path).
     await this.#recv(body, bulkTag(this.#context, header.source, header.seq), undefined, undefined, what);
