@@ -147,6 +147,9 @@ export class Comm {
 
   /** Sends `sendobj` to `dest` and receives from `source` at once (no deadlock when both sides do it). */
   async sendrecv<T = unknown>(sendobj: unknown, dest: number, sendtag = 0, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<T> {
+    // The send's arguments are checked first: a receive posted for a send that cannot go would take a later message.
+    this.#checkDest(dest);
+    this.#checkTag(sendtag, false);
     const received = this.recv<T>(source, recvtag, status);
     const sent = this.send(sendobj, dest, sendtag);
     const [value] = await Promise.all([received, sent]);
@@ -235,8 +238,11 @@ export class Comm {
 
   /** mpi4py's argument order: sendbuf, dest, sendtag, recvbuf, source, recvtag, status. */
   async Sendrecv(sendbuf: Buf, dest: number, sendtag = 0, recvbuf: Buf | null = null, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
+    this.#checkDest(dest);
+    this.#checkTag(sendtag, false);
+    const data = isDevice(sendbuf) ? sendbuf : outgoing(sendbuf, 'sendbuf', 'Sendrecv');
     const received = this.Recv(recvbuf as Buf, source, recvtag, status);
-    const sent = this.Send(sendbuf, dest, sendtag);
+    const sent = this.Send(data, dest, sendtag);
     const [st] = await Promise.all([received, sent]);
     return st;
   }

@@ -464,6 +464,11 @@ export class Win {
   #check(): void {
     if (this.#freed) throw new MPIError('ERR_MPI_WIN', 'the window was freed');
     if (this.#world.failed !== null) throw this.#world.failed;
+    // Every window call makes progress, as an MPI library's calls do: operations on this rank's own memory
+    // complete inline, so a loop of them (a spin on a counter in its own window, mpi4py's nxtval mutex)
+    // would otherwise never let the event loop run UCX, and the peers' software atomics on this memory
+    // would wait for ever.
+    this.#world.worker.progress();
   }
 
   #peer(rank: number, what: string): Peer {
@@ -493,7 +498,7 @@ export class Win {
 
   /**
    * A target as runs of bytes from the target window's start (address `base`): mpi4py's target is a
-   * displacement (count and datatype: the origin's) or [disp, count, datatype]. The byte counts must match.
+   * displacement (count and datatype: the origin's) or [disp, count, datatype].
    */
   #targetRuns(rank: number, target: Target, origin: Payload, what: string): [Peer, bigint, Runs] {
     const peer = this.#peer(rank, what);
@@ -510,8 +515,10 @@ export class Win {
     }
     if (!Number.isInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target displacement must be a non-negative integer, not ${String(disp)}`);
     if (!Number.isInteger(count) || count < 0) throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target count must be a non-negative integer, not ${String(count)}`);
-    if (count * type.size !== origin.byteLength) {
-      throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the origin has ${origin.byteLength} bytes, the target ${count} × ${type.name} = ${count * type.size}`);
+    // As Open MPI (and mpi4py's tutorial) do: a target smaller than the origin moves the target's worth (the
+    // origin's first bytes); a larger one would reach past the origin buffer.
+    if (count * type.size > origin.byteLength) {
+      throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target (${count} × ${type.name} = ${count * type.size} bytes) is larger than the origin (${origin.byteLength} bytes)`);
     }
     const origin0 = disp * peer.dispUnit;
     const runs = new Runs(type.offsets.length * Math.min(count, 1024));

@@ -65,4 +65,64 @@ describe("mpi4py's programs, ported", () => {
       }
     }
   });
+
+  it('one-sided: the RMA tutorial, cpi-rma, nxtval (onesided, mpi3, scalable), Rput/Rget, Fetch_and_op, Compare_and_swap; pi as mpi4py computes it', async () => {
+    const result = await ucxRun(4, 'mpi4py-rma.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    const report = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Report & { results: { cpi?: number[] } });
+    expect(report[0]!.checked, explain(result)).toEqual([
+      'tutorial: the entire window', 'tutorial: target (offset, count, datatype)', 'cpi-rma', 'nxtval-onesided',
+      'nxtval-mpi3 (counter and mutex)', 'nxtval-scalable', 'Rput/Rget, Fetch_and_op, Compare_and_swap, Lock_all/Flush_all, strided targets, errors',
+    ]);
+    const ours = report.find((r) => r.results.cpi !== undefined)!.results.cpi!;
+    if (hasMpi4py()) {
+      const py = await mpi4py(4, 'cpi_rma.py').done;
+      expect(py.code, explain(py)).toBe(0);
+      const theirs = lastJson<{ cpi: number[] }>(py.stdout)!.cpi;
+      expect(theirs.length).toBe(ours.length);
+      // The ranks' parts are accumulated in whatever order they arrive: equal up to rounding.
+      theirs.forEach((value, i) => expect(Math.abs(value - ours[i]!)).toBeLessThan(1e-12));
+    }
+  });
+
+  it('error handling: error classes and strings (test_mpi40), ERRORS_RETURN, custom handlers on communicators and windows, user classes', async () => {
+    const result = await ucxRun(2, 'mpi4py-errors.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
+      'test_mpi40: error classes and strings', 'communicators: ERRORS_RETURN, custom, inherited, Call_errhandler',
+      'user error classes and codes', 'windows: their own handlers',
+    ]);
+  });
+
+  it.each([
+    ['fatal-comm', 6, /ERR_MPI_RANK.*MPI\.ERRORS_ARE_FATAL/],
+    ['fatal-win', 53, /ERR_MPI_WIN.*MPI\.ERRORS_ARE_FATAL/],
+    ['fatal-rc', 6, /ERR_MPI_RANK.*MPI\.ERRORS_ARE_FATAL/],
+  ] as const)('ERRORS_ARE_FATAL (%s) ends the job at once, with the error class as its exit code', async (mode, code, message) => {
+    const result = await ucxRun(2, 'mpi4py-errors.mjs', [mode], { ms: 30_000 }).done;
+    expect(result.code, explain(result)).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.ms).toBeLessThan(15_000);
+  });
+
+  it.each([4, 3])('collectives with datatypes, demo/reductions, demo/sequential, nonblocking collectives, Mprobe, Create_group, Split_type, %i ranks; objects reduce as in mpi4py', async (ranks) => {
+    const result = await ucxRun(ranks, 'mpi4py-misc.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Report & { rank: number; objects: { python: unknown } });
+    const report = lines.find((line) => line.rank === 0);
+    expect(report?.checked, explain(result)).toEqual([
+      'Init_thread, Get_version, Get_attr(TAG_UB)', 'tutorial: Bcast, Scatter, Gather, matvec Allgather',
+      'derived datatypes in Scatter/Gather/Bcast/Allgather/Alltoall/Gatherv/Allreduce/Reduce_scatter_block',
+      'demo/reductions against the built-ins', 'object reductions: element-wise and mpi4py semantics', 'demo/sequential',
+      'nonblocking collectives (Iallreduce ... Iallgatherv, igather ... iscatter), in flight together',
+      'Mprobe/Improbe, Message.recv/Recv, MESSAGE_NO_PROC', 'Create_group (members only), Split_type(COMM_TYPE_SHARED)',
+      'Status.Get_*, Request.Waitany/Waitsome/Waitall/Testall/Testany/Testsome/Get_status',
+    ]);
+    if (ranks === 4 && hasMpi4py()) {
+      const py = await mpi4py(4, 'objects.py').done;
+      expect(py.code, explain(py)).toBe(0);
+      const theirs = py.stdout.trim().split('\n').map((line) => JSON.parse(line) as { rank: number; python: unknown }).find((r) => r.rank === 0)!;
+      expect(report!.objects.python).toEqual(theirs.python);
+    }
+  });
 });
