@@ -14,6 +14,8 @@ import { bytes, typedLike, validateData, validateHost, validateTyped } from './b
 import { Group } from './group.js';
 import { MAX, Op, SUM, type TypedArray } from './op.js';
 import { MPIError } from './errors.js';
+import { blockArg, typedArg, type BufSpec } from './bufspec.js';
+import type { ReduceBuf } from './comm.js';
 import type { PortLink } from './port.js';
 import type { World } from './world.js';
 
@@ -107,18 +109,20 @@ export class Intercomm extends Comm {
     return null;
   }
 
-  override async Reduce(sendbuf: TypedArray | InPlace | null, recvbuf: TypedArray | null, op: Op = SUM, root = 0): Promise<void> {
+  override async Reduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Promise<void> {
     const role = this.#role(root);
     const call = this.#call();
     if (role === 'root') {
-      validateTyped(recvbuf, 'recvbuf');
-      await this.#cross.recvExactly(recvbuf, 0, call.tag, 'Reduce');
+      const recv = typedArg(recvbuf, 'recvbuf', 'Reduce');
+      await this.#cross.recvExactly(recv.array, 0, call.tag, 'Reduce');
+      recv.commit();
       return;
     }
     if (role === 'idle') return;
-    validateTyped(sendbuf, 'sendbuf');
-    const partial = this.rank === 0 ? typedLike(sendbuf, sendbuf.length) : null;
-    await this.#local.Reduce(sendbuf, partial, op, 0);
+    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Reduce: IN_PLACE is for an intracommunicator\'s root');
+    const send = typedArg(sendbuf, 'sendbuf', 'Reduce').array;
+    const partial = this.rank === 0 ? typedLike(send, send.length) : null;
+    await this.#local.Reduce(send, partial, op, 0);
     if (partial !== null) await this.#cross.sendBytes(root, partial, call.tag);
   }
 
@@ -194,36 +198,40 @@ export class Intercomm extends Comm {
   }
 
   /** The root gets the other group's `sendbuf`s (equal sizes) concatenated in their rank order. */
-  override async Gather(sendbuf: ArrayBufferView | InPlace | null, recvbuf: ArrayBufferView | null, root = 0): Promise<void> {
+  override async Gather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Promise<void> {
     const role = this.#role(root);
     const call = this.#call();
     if (role === 'root') {
-      validateHost(recvbuf, 'recvbuf');
-      await this.#cross.recvExactly(bytes(recvbuf), 0, call.tag, 'Gather');
+      const recv = blockArg(recvbuf, 'recvbuf', 'Gather', this.remoteSize);
+      await this.#cross.recvExactly(recv.bytes, 0, call.tag, 'Gather');
+      recv.finish();
       return;
     }
     if (role === 'idle') return;
-    validateHost(sendbuf, 'sendbuf');
-    const all = this.rank === 0 ? new Uint8Array(sendbuf.byteLength * this.size) : null;
-    await this.#local.Gather(sendbuf, all, 0);
+    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Gather: IN_PLACE is for an intracommunicator\'s root');
+    const send = blockArg(sendbuf, 'sendbuf', 'Gather', 1).bytes;
+    const all = this.rank === 0 ? new Uint8Array(send.byteLength * this.size) : null;
+    await this.#local.Gather(send, all, 0);
     if (all !== null) await this.#cross.sendBytes(root, all, call.tag);
   }
 
   /** The root's `sendbuf`, in equal blocks, one to each process of the other group. */
-  override async Scatter(sendbuf: ArrayBufferView | null, recvbuf: ArrayBufferView | InPlace | null, root = 0): Promise<void> {
+  override async Scatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Promise<void> {
     const role = this.#role(root);
     const call = this.#call();
     if (role === 'root') {
-      validateHost(sendbuf, 'sendbuf');
-      if (sendbuf.byteLength % this.remoteSize !== 0) throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf of ${sendbuf.byteLength} bytes does not split into ${this.remoteSize} blocks`);
-      await this.#cross.sendBytes(0, sendbuf, call.tag);
+      const send = blockArg(sendbuf, 'sendbuf', 'Scatter', this.remoteSize).bytes;
+      if (send.byteLength % this.remoteSize !== 0) throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf of ${send.byteLength} bytes does not split into ${this.remoteSize} blocks`);
+      await this.#cross.sendBytes(0, send, call.tag);
       return;
     }
     if (role === 'idle') return;
-    validateHost(recvbuf, 'recvbuf');
-    const all = this.rank === 0 ? new Uint8Array(recvbuf.byteLength * this.size) : null;
+    if (recvbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Scatter: IN_PLACE is for an intracommunicator\'s root');
+    const recv = blockArg(recvbuf, 'recvbuf', 'Scatter', 1);
+    const all = this.rank === 0 ? new Uint8Array(recv.bytes.byteLength * this.size) : null;
     if (all !== null) await this.#cross.recvExactly(all, root, call.tag, 'Scatter');
-    await this.#local.Scatter(all, recvbuf, 0);
+    await this.#local.Scatter(all, recv.bytes, 0);
+    recv.finish();
   }
 
   /** Every process gets the other group's `sendbuf`s concatenated in their rank order. */

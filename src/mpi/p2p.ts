@@ -85,6 +85,27 @@ export class Channel {
       });
   }
 
+  /**
+   * Receives one block of a v-collective into `into` from `source`: a longer message is ERR_MPI_TRUNCATE (the
+   * block is too small for what arrived), a shorter one ERR_MPI_COUNT (the counts differ between ranks).
+   */
+  recvBlock(into: Data, source: number, tag: number, what: string): Promise<void> {
+    const [ucxTag, mask] = matchTag(this.#context, source, tag);
+    const expected = ArrayBuffer.isView(into) ? into.byteLength : into.length;
+    return this.#recv(into, ucxTag, mask, undefined, what).then(
+      (r) => {
+        if (r.length !== expected) {
+          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent ${r.length} bytes for a block of ${expected} (the counts differ between ranks)`);
+        }
+      },
+      (error: unknown) => {
+        if (error instanceof MPIError && error.code === 'ERR_MPI_TRUNCATE') {
+          throw new MPIError('ERR_MPI_TRUNCATE', `${what}: rank ${source} sent more than the ${expected} bytes of its block`, { cause: error });
+        }
+        throw error;
+      });
+  }
+
   /** Sends an object message: one message if inline, else its header and then the body as a bulk message. */
   sendFrame(dest: number, message: Frame, tag: number, sync = false): Promise<void> {
     const ucxTag = this.#self | BigInt(tag);
@@ -104,9 +125,14 @@ export class Channel {
     const [ucxTag, mask] = matchTag(this.#context, source, tag);
     const scratch = Buffer.allocUnsafe(INLINE_MAX);
     await this.#recv(scratch, ucxTag, mask, signal, what);
-    const header = readHeader(scratch, what);
-    if (header.inline) return inlineFrame(scratch, header.length);
-    const head = Buffer.from(scratch.subarray(0, HEADER_BYTES));
+    return this.completeFrame(scratch, what);
+  }
+
+  /** An object message whose first UCX message (inline, or a bulk message's header) is in `first`: the bulk part follows. */
+  async completeFrame(first: Buffer, what: string): Promise<Frame> {
+    const header = readHeader(first, what);
+    if (header.inline) return inlineFrame(first, header.length);
+    const head = Buffer.from(first.subarray(0, HEADER_BYTES));
     const body = Buffer.allocUnsafe(header.length);
     // No mask: the worker's default, an exact match (its fast path).
     await this.#recv(body, bulkTag(this.#context, header.source, header.seq), undefined, undefined, what);
