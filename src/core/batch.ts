@@ -18,9 +18,23 @@ import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { requireFeature } from './features.js';
 import { kNative, kFast, kBatched, kCheckAccess, kRequireOpen, kSendNow, RESOLVED } from './internal.js';
 
-export interface BatchAmSendOptions { reply?: boolean; rendezvous?: boolean; eager?: boolean }
+/** Options of {@link Batch.amSend}, as for Endpoint.amSend. */
+export interface BatchAmSendOptions {
+  /** Let the receiver reply on this endpoint (UCP_AM_SEND_FLAG_REPLY). */
+  reply?: boolean;
+  /** Force the rendezvous protocol (UCP_AM_SEND_FLAG_RNDV). */
+  rendezvous?: boolean;
+  /** Force the eager protocol (UCP_AM_SEND_FLAG_EAGER). */
+  eager?: boolean;
+}
 
+/**
+ * Many small operations without a promise each: every call returns at once, done or pending, and
+ * {@link Batch.wait} settles once every pending one has (with the first failure, if any).
+ * See docs/api.md, "The fast path".
+ */
 export class Batch {
+  /** The worker whose endpoints and memory this batch's operations use. */
   readonly worker: Worker;
   readonly #native: NativeBatch;
   /** Kept up to date by the addon: [0] operations pending, [1] failures since the last wait. */

@@ -28,6 +28,14 @@ import { Batch } from './batch.js';
 import { ActiveMessageQueue, TagReceiver, workerFast, type TagReceiverOptions, type WorkerFast } from './receiver.js';
 
 export type { ProgressMode, ErrorHandling };
+/** What {@link Worker.tryTagRecv} received. */
+export interface TryTagRecvResult {
+  /** The message's length in bytes (the bytes written into `into`). */
+  length: number;
+  /** The sender's tag. */
+  tag: bigint;
+}
+
 /** Options of {@link Context.createWorker}. */
 export interface WorkerOptions {
   /** How the worker makes progress: 'event' (default: sleeps on UCX's event fd), 'poll' (a busy loop, lowest latency, one core) or 'adaptive' (polls while busy, sleeps when idle). See docs/architecture.md. */
@@ -336,7 +344,7 @@ export class Worker extends EventEmitter {
    * matched but is still arriving (a rendezvous). A message longer than `into` throws
    * UCS_ERR_MESSAGE_TRUNCATED (UCX drops it), as tagRecv rejects.
    */
-  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): { length: number; tag: bigint } | null | Promise<{ length: number; tag: bigint }> {
+  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): TryTagRecvResult | null | Promise<TryTagRecvResult> {
     // The last tag, mask and host view that passed their checks are not checked again (a receive loop
     // passes the same ones); detached buffers are refused natively.
     if (tag !== this.#lastTag) {
@@ -394,7 +402,7 @@ export class Worker extends EventEmitter {
     return new TagReceiver(this, this[kFast], tag, mask, opts);
   }
 
-  /** The fast receives' bound functions and scratch, made on first use. */
+  /** @internal The fast receives' bound functions and scratch, made on first use. */
   get [kFast](): WorkerFast {
     this.#fast ??= workerFast(this[kNative]);
     return this.#fast;

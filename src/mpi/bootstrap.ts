@@ -191,6 +191,16 @@ function readRendezvousFile(file: string): RendezvousFile | null {
   }
 }
 
+/** Tells a PMIx launcher this rank is done with it (after the store's finalize); nothing for other launchers. */
+export function leaveLauncher(boot: Bootstrap): void {
+  if (boot.via !== 'pmix') return;
+  try {
+    loadPmix()?.finalize();
+  } catch {
+    // the launcher is gone; nothing left to tell it
+  }
+}
+
 /** Reads the job secret and removes it (and the parent port) from the environment, so that the ranks' children do not inherit it. */
 function takeSecret(env: Env): string | null {
   const secret = env.NODE_UCX_JOB_SECRET;

@@ -9,8 +9,7 @@
 // or Slurm's `srun -n 4 node script.mjs`.
 import fs from 'node:fs';
 import os from 'node:os';
-import { bootstrap, detectLaunch } from './bootstrap.js';
-import { loadPmix } from './pmix.js';
+import { bootstrap, detectLaunch, leaveLauncher } from './bootstrap.js';
 import { abortAll, connectToParent, disconnectAll, setLostJobHandler } from './dpm.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError, ERROR_CLASSES, getErrorClass, getErrorString, addErrorClass, addErrorCode, addErrorString } from './errors.js';
@@ -231,13 +230,7 @@ export function finalize(): Promise<void> {
     if (boot.kv !== null) await boot.kv.finalize();
     if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     await w.close();
-    if (boot.via === 'pmix') {
-      try {
-        loadPmix()?.finalize();
-      } catch {
-        // the launcher is gone; nothing left to tell it
-      }
-    }
+    leaveLauncher(boot);
     state = 'finalized';
   })();
   return finalizePromise;

@@ -16,8 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { bootstrap, detectLaunch, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
-import { loadPmix } from '../mpi/pmix.js';
+import { bootstrap, detectLaunch, leaveLauncher, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
 import { invalidArgType, invalidArgValue, validateInteger } from '../util/validate.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { TaskWorker, routableHost, type TaskWorkerOptions } from './task-worker.js';
@@ -262,13 +261,7 @@ function unseal(box: string, key: Buffer): Buffer {
 async function leaveStore(boot: Bootstrap, timeoutMs: number): Promise<void> {
   await boot.kv?.finalize(timeoutMs);
   if (boot.file !== null) fs.rmSync(boot.file, { force: true });
-  if (boot.via === 'pmix') {
-    try {
-      loadPmix()?.finalize();
-    } catch {
-      // the launcher is gone; nothing left to tell it
-    }
-  }
+  leaveLauncher(boot);
 }
 
 // ---- worker settings, shared with ucx-worker ----
