@@ -141,7 +141,7 @@ export class Client implements FutureOwner {
     if (opts.setAsDefault !== false) setDefaultClient(this);
   }
 
-  /** Whether close() was called or the scheduler went away (methods then throw). */
+  /** Whether close() was called, or the scheduler went away or could not be reached (methods then throw). */
   get closed(): boolean { return this.#closed !== undefined; }
 
   /** The scheduler's address. */
