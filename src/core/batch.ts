@@ -18,23 +18,22 @@ import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { requireFeature } from './features.js';
 import { kNative, kFast, kBatched, kCheckAccess, kRequireOpen, kSendNow, RESOLVED } from './internal.js';
 
-/** Options of {@link Batch.amSend}, as for Endpoint.amSend. */
+/** Batch.amSend()'s options, as ep.amSend()'s. */
 export interface BatchAmSendOptions {
-  /** Let the receiver reply on this endpoint (UCP_AM_SEND_FLAG_REPLY). */
+  /** Give the receiver's handler a reply endpoint back to this worker (UCP_AM_SEND_FLAG_REPLY). */
   reply?: boolean;
-  /** Force the rendezvous protocol (UCP_AM_SEND_FLAG_RNDV). */
+  /** Always use the rendezvous protocol, whatever the size (not with eager). */
   rendezvous?: boolean;
-  /** Force the eager protocol (UCP_AM_SEND_FLAG_EAGER). */
+  /** Always send eagerly, whatever the size (not with rendezvous). */
   eager?: boolean;
 }
 
 /**
- * Many small operations without a promise each: every call returns at once, done or pending, and
- * {@link Batch.wait} settles once every pending one has (with the first failure, if any).
- * See docs/api.md, "The fast path".
+ * Small operations (tag, stream and AM sends, put, get, atomics) without a promise each: each returns
+ * done or pending, and one wait() settles for all the pending ones. For message-rate-bound loops.
  */
 export class Batch {
-  /** The worker whose endpoints and memory this batch's operations use. */
+  /** The worker whose endpoints its operations use. */
   readonly worker: Worker;
   readonly #native: NativeBatch;
   /** Kept up to date by the addon: [0] operations pending, [1] failures since the last wait. */

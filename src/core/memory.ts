@@ -210,7 +210,7 @@ export class RemoteKey {
   readonly memoryType: string;
   /** @internal */
   readonly [kNative]: NativeRemoteKey;
-  /** @internal The key's region as the peer packed it (end, and the base's low bits), for the access checks. */
+  /** @internal */
   readonly [kBounds]: { end: bigint; baseLow: number };
   #destroyed = false;
   #fast: NativeHandle | undefined;

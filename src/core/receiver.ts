@@ -12,7 +12,7 @@ import type { Worker } from './worker.js';
 import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { kNative, kNextCancelId } from './internal.js';
 
-/** Options of {@link Worker.tagReceiver}. */
+/** A TagReceiver's ring of slots (worker.tagReceiver()'s options). */
 export interface TagReceiverOptions {
   /** Messages one batch can hold (default 64). */
   slots?: number;
@@ -38,16 +38,6 @@ export function workerFast(nativeWorker: NativeWorker): WorkerFast {
     tag: new BigUint64Array(scratch.buffer, 0, 1),
     nums: new Float64Array(scratch.buffer, 8, 3),
   };
-}
-
-/** One message of a {@link TagBatch}. */
-export interface TagBatchMessage {
-  /** Its bytes: a view of its slot (valid until the receiver's next receive), or a Buffer of its own. */
-  data: Buffer;
-  /** Its length in bytes. */
-  length: number;
-  /** The sender's tag. */
-  tag: bigint;
 }
 
 /**
@@ -87,8 +77,15 @@ export class TagBatch {
   /** The slots' memory (message i at offset(i), length(i) bytes). */
   get ring(): Buffer { return this.#ring; }
 
-  /** The batch's messages, in order. */
-  *[Symbol.iterator](): IterableIterator<TagBatchMessage> {
+  /** Each message as { data, length, tag } (data as data(i): valid until the next receive). */
+  *[Symbol.iterator](): IterableIterator<{
+    /** The message's bytes (a view of its slot). */
+    data: Buffer;
+    /** Its length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  }> {
     for (let i = 0; i < this.count; i++) yield { data: this.data(i), length: this.length(i), tag: this.tag(i) };
   }
 
@@ -102,19 +99,19 @@ export class TagBatch {
 }
 
 /**
- * Tag receives preposted into a ring of slots, delivered in batches ({@link TagBatch}): one promise (or
- * none, with tryRecv) per batch rather than per message. Made by {@link Worker.tagReceiver}.
+ * Raw tagged messages matching `tag` under `mask`, taken in batches into a reusable ring (worker.tagReceiver()):
+ * no promise or Buffer per message, for message-rate-bound receivers. `for await` yields the batches.
  */
 export class TagReceiver implements AsyncIterable<TagBatch> {
   /** The worker it receives on. */
   readonly worker: Worker;
-  /** The tag it matches (with {@link TagReceiver.mask}). */
+  /** The tag it matches (the bits `mask` selects). */
   readonly tag: bigint;
-  /** The bits of the tag that must match. */
+  /** Which bits of `tag` must match. */
   readonly mask: bigint;
   /** Messages one batch can hold. */
   readonly slots: number;
-  /** Bytes per slot; a longer message arrives alone in a Buffer of its own. */
+  /** Bytes per slot (a longer message arrives alone). */
   readonly slotSize: number;
   readonly #maxLength: number;
   readonly #fast: WorkerFast;
@@ -154,7 +151,7 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
     this.#batch = new TagBatch(this.#ring, slotSize, this.#lengths, this.#tags);
   }
 
-  /** True once close() was called (or the worker closed). */
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /**
@@ -191,7 +188,7 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
     if (this.#waiting !== 0 && !this.worker.closed) this.worker[kNative].cancel(this.#waiting);
   }
 
-  /** Batches as they arrive, until close() (each valid until the next one is taken). */
+  /** The batches as they arrive (each valid until the next), until close(). */
   async *[Symbol.asyncIterator](): AsyncGenerator<TagBatch, void, undefined> {
     while (!this.#closed) {
       let batch: TagBatch;
@@ -259,9 +256,9 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
  * (and its header into another), with no promise, event or Buffer per message. recv() waits for one.
  */
 export class ActiveMessageQueue {
-  /** The worker whose active messages of {@link ActiveMessageQueue.id} it takes. */
+  /** The worker whose messages it takes. */
   readonly worker: Worker;
-  /** The active message id it takes. */
+  /** The active message id it takes the messages of. */
   readonly id: number;
   readonly #fast: WorkerFast;
   readonly #onClose: () => void;
@@ -276,7 +273,7 @@ export class ActiveMessageQueue {
     this.#onClose = onClose;
   }
 
-  /** True once close() was called (or the worker closed). */
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /** The header length of the message the last tryRecv()/recv() took (its bytes went to `header`, as many as fit). */

@@ -28,14 +28,6 @@ import { Batch } from './batch.js';
 import { ActiveMessageQueue, TagReceiver, workerFast, type TagReceiverOptions, type WorkerFast } from './receiver.js';
 
 export type { ProgressMode, ErrorHandling };
-/** What {@link Worker.tryTagRecv} received. */
-export interface TryTagRecvResult {
-  /** The message's length in bytes (the bytes written into `into`). */
-  length: number;
-  /** The sender's tag. */
-  tag: bigint;
-}
-
 /** Options of {@link Context.createWorker}. */
 export interface WorkerOptions {
   /** How the worker makes progress: 'event' (default: sleeps on UCX's event fd), 'poll' (a busy loop, lowest latency, one core) or 'adaptive' (polls while busy, sleeps when idle). See docs/architecture.md. */
@@ -344,7 +336,17 @@ export class Worker extends EventEmitter {
    * matched but is still arriving (a rendezvous). A message longer than `into` throws
    * UCS_ERR_MESSAGE_TRUNCATED (UCX drops it), as tagRecv rejects.
    */
-  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): TryTagRecvResult | null | Promise<TryTagRecvResult> {
+  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): {
+    /** The message's length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  } | null | Promise<{
+    /** The message's length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  }> {
     // The last tag, mask and host view that passed their checks are not checked again (a receive loop
     // passes the same ones); detached buffers are refused natively.
     if (tag !== this.#lastTag) {

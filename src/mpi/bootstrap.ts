@@ -11,11 +11,16 @@ import { loadPmix, type Pmix } from './pmix.js';
 import { MPIError } from './errors.js';
 import { MAX_RANKS } from './tags.js';
 
+/** The launcher detectLaunch() recognized by its environment variables ('singleton': none, a job of one). */
 export type Launcher = 'ucx-run' | 'ompi' | 'pmix' | 'pmi' | 'slurm' | 'torch' | 'singleton';
 
+/** What detectLaunch() reads from the launcher's environment: this rank, the job's size, where it runs. */
 export interface LaunchInfo {
+  /** This process's rank in the job. */
   rank: number;
+  /** The job's number of ranks. */
   size: number;
+  /** The launcher it was started by. */
   launcher: Launcher;
   /** An id of the job from the launcher, when it gives one (used to name the rendezvous file). */
   jobId: string | null;

@@ -24,6 +24,7 @@ import { Nanny } from './nanny.js';
 import { Client } from './client.js';
 import { LaunchError } from './scheduler-file.js';
 
+/** How initialize() makes a cluster of an MPI-style job's ranks: transport, host, worker threads and memory. */
 export interface InitializeOptions {
   /** The scheduler's and the workers' transport: 'ucx' (default) or 'tcp'. */
   protocol?: 'ucx' | 'tcp';
@@ -63,7 +64,14 @@ const ADDRESS_KEY = 'node-ucx/scheduler:address';
 const JOINED_KEY = 'node-ucx/scheduler:joined';
 
 /** The role of this rank, as initialize() gives it (0: scheduler, 1: client, ≥ 2: worker), without joining anything. */
-export function launchRole(env: Record<string, string | undefined> = process.env): { rank: number; size: number; role: 'scheduler' | 'client' | 'worker' } {
+export function launchRole(env: Record<string, string | undefined> = process.env): {
+  /** This process's rank in the job. */
+  rank: number;
+  /** The job's number of ranks. */
+  size: number;
+  /** What initialize() makes of this rank. */
+  role: 'scheduler' | 'client' | 'worker';
+} {
   const { rank, size } = detectLaunch(env);
   return { rank, size, role: rank === 0 ? 'scheduler' : rank === 1 ? 'client' : 'worker' };
 }
