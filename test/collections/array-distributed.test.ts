@@ -36,7 +36,8 @@ const x = da.fromArray(values, { shape, chunks: [16, 12] });
 
 const cases = [
   { name: 'elementwise chain, then std over axis 0', make: () => x.mul(2).sub(x.abs().sqrt()).std({ axis: 0 }), expected: () => R.reduce(R.map(plain, (v) => v * 2 - Math.sqrt(Math.abs(v))), [0], (g) => Math.sqrt(R.variance(0)(g))), digits: 10 },
-  { name: 'argmax over all, and over axis 1', make: () => x.argmax(), expected: () => R.reduce(plain, undefined, R.argmax) },
+  { name: 'broadcast: columns standardized', make: () => x.sub(x.mean({ axis: 0 })).div(x.std({ axis: 0, keepdims: true })), expected: () => R.broadcast(R.broadcast(plain, R.reduce(plain, [0], R.mean), (a, b) => a - b), R.reduce(plain, [0], (g) => Math.sqrt(R.variance(0)(g)), true), (a, b) => a / b), digits: 10 },
+  { name: 'argmax over all (a flat index)', make: () => x.argmax(), expected: () => R.reduce(plain, undefined, R.argmax) },
   { name: 'blocked matmul with 3 contraction blocks', make: () => x.matmul(x.T.rechunk([12, 10])), expected: () => R.matmul(plain, R.transpose(plain)), digits: 9 },
   { name: 'slice and rechunk', make: () => x.slice([[3, 37, 3], [null, null, -4]]).rechunk([5, -1]), expected: () => R.select(plain, [R.sliceIndices(40, 3, 37, 3), R.sliceIndices(30, null, null, -4)]) },
   { name: 'mapBlocks: a user function shipped as source, with an extra value', make: () => x.mapBlocks((b, k: number) => b.data.map((v) => v * k), {}, -3).lt(0), expected: () => R.map(plain, (v) => +(v * -3 < 0)) },

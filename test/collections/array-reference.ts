@@ -113,3 +113,17 @@ export function expectArray(actual: NDArray, expected: Plain, dtype?: string, di
     else expect(Math.abs(x - y), `element ${i}: ${x} vs ${y}`).toBeLessThanOrEqual(10 ** -digits * Math.max(1, Math.abs(y)));
   });
 }
+
+/** `f` elementwise under NumPy's broadcasting (shapes aligned at the end, axes of length 1 repeated). */
+export function broadcast(a: Plain, b: Plain, f: (x: number, y: number) => number): Plain {
+  const nd = Math.max(a.shape.length, b.shape.length);
+  const pa = [...new Array<number>(nd - a.shape.length).fill(1), ...a.shape];
+  const pb = [...new Array<number>(nd - b.shape.length).fill(1), ...b.shape];
+  const shape = pa.map((n, d) => (n === 1 ? pb[d]! : n));
+  const data = indices(shape).map((idx) => {
+    const ai = idx.map((i, d) => (pa[d] === 1 ? 0 : i));
+    const bi = idx.map((i, d) => (pb[d] === 1 ? 0 : i));
+    return f(a.data[flatIndex(pa, ai)]!, b.data[flatIndex(pb, bi)]!);
+  });
+  return { data, shape };
+}

@@ -43,6 +43,17 @@ const cases: Case[] = [
   { name: 'le, gt, ge, eq, ne with scalars, combined as bools', make: () => b2.le(0).add(b2.gt(2)).mul(b2.ge(-5)).add(b2.eq(-6).mul(b2.ne(1))), expected: () => R.map(q2, (x) => +((((x <= 0) || (x > 2)) && (x >= -5)) || ((x === -6) && (x !== 1)))), dtype: 'bool' },
   { name: 'bools in arithmetic with a number are int32', make: () => b2.gt(0).add(b2.gt(3)).mul(1).add(b2.gt(0)), expected: () => R.map(q2, (x) => (+(x > 0 || x > 3)) + +(x > 0)), dtype: 'int32' },
   { name: 'a 0-d array broadcast: x - mean', make: () => x3.sub(x3.mean()), expected: () => R.map(p3, (x) => x - R.mean(Array.from(values3))), digits: 12 },
+  { name: 'broadcast: standardize columns, x - mean(axis 0, keepdims) / std(axis 0)', make: () => a2.sub(a2.mean({ axis: 0, keepdims: true })).div(a2.std({ axis: 0 })), expected: () => {
+    const m = R.reduce(p2, [0], R.mean, true);
+    const sd = R.reduce(p2, [0], (g) => Math.sqrt(R.variance(0)(g)));
+    return R.broadcast(R.broadcast(p2, m, (x, y) => x - y), sd, (x, y) => x / y);
+  }, digits: 10 },
+  { name: 'broadcast: a column (6, 1) times a row (8,), chunked differently', make: () => a2.slice([null, [2, 3]]).mul(b2.slice([4])), expected: () => R.broadcast(R.select(p2, [R.sliceIndices(6, null, null, 1), [2]]), R.select(q2, [4]), (x, y) => x * y), digits: 12 },
+  { name: 'broadcast in 3-d: (5, 6, 7) against (6, 1) (a missing leading axis) and (5, 1, 7)', make: () => x3.sub(x3.max({ axis: [0, 2], keepdims: true }).slice([0])).add(x3.min({ axis: 1, keepdims: true })), expected: () => {
+    const mx = R.reduce(p3, [0, 2], (g) => Math.max(...g), true);
+    const mn = R.reduce(p3, [1], (g) => Math.min(...g), true);
+    return R.broadcast(R.broadcast(p3, mx, (x, y) => x - y), mn, (x, y) => x + y);
+  }, digits: 12 },
   { name: 'astype int8 (truncates, wraps)', make: () => a2.mul(20).astype('int8'), expected: () => R.map(p2, (x) => ((Math.trunc(x * 20) + 128) & 255) - 128), dtype: 'int8' },
   { name: 'sum of all', make: () => x3.sum(), expected: () => R.reduce(p3, undefined, R.sum), digits: 12 },
   { name: 'sum over axis 1', make: () => x3.sum({ axis: 1 }), expected: () => R.reduce(p3, [1], R.sum), digits: 12 },
@@ -168,7 +179,8 @@ describe('bad input', () => {
     code(() => da.zeros([3, 4], { chunks: [2] }), 'ERR_UCX_ARRAY_CHUNKS');
     code(() => da.zeros([3, 4], { chunks: 0 }), 'ERR_OUT_OF_RANGE');
     code(() => da.zeros([3], { dtype: 'int64' as never }), 'ERR_INVALID_ARG_VALUE');
-    code(() => a2.add(x3), 'ERR_UCX_ARRAY_SHAPE', '(6, 8) and (5, 6, 7)');
+    code(() => a2.add(x3), 'ERR_UCX_ARRAY_SHAPE', '(6, 8) and (5, 6, 7) do not broadcast');
+    code(() => a2.add(da.zeros([6])), 'ERR_UCX_ARRAY_SHAPE', 'axis 1: 8 and 6');
     code(() => a2.add('1' as never), 'ERR_INVALID_ARG_TYPE');
     code(() => a2.matmul(a2), 'ERR_UCX_ARRAY_SHAPE', 'do not align');
     code(() => a2.matmul(b2.T), 'ERR_UCX_ARRAY_CHUNKS', '(chunks ((4, 2), (3, 3, 2))) and (8) on the right (chunks ((8,), (1, 5)))');

@@ -16,7 +16,7 @@ import { arrayKernels, BLOCK_ARG, copyBox, type ReduceKind } from './kernels.js'
 import { NDArray } from './ndarray.js';
 import { npyHeader } from './npy.js';
 
-/** What an elementwise operation takes besides the array: a number, or a DArray of the same shape (or 0-d). */
+/** What an elementwise operation takes besides the array: a number, or a DArray whose shape broadcasts with the array's (NumPy's rule). */
 export type Operand = number | DArray;
 
 export interface ReduceOptions {
@@ -165,16 +165,54 @@ export class DArray extends Collection<NDArray> {
       for (const idx of blockIndices(other.numblocks)) layer[blockKey(name, idx)] = [arrayKernels.binary, op, scalar, ref(other.blockKey(idx)), true, false, dtype];
       return new DArray(withLayer([this, other], name, layer), name, other.shape, other.chunks, dtype);
     }
-    if (this.ndim !== other.ndim || this.shape.some((n, axis) => n !== other.shape[axis])) {
-      throw arrayError(`${op}: the shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} differ (chunks ${formatChunks(this.chunks)} and ${formatChunks(other.chunks)}); only same-shape arrays, 0-d arrays and numbers combine`, 'ERR_UCX_ARRAY_SHAPE');
+    // Broadcasting (NumPy's rule): shapes aligned at their last axes; an axis of length 1 (or a
+    // missing leading one) repeats along the other operand's. Such an axis must be one block.
+    const ndim = Math.max(this.ndim, other.ndim);
+    const pad = (a: DArray): { shape: number[]; chunks: (readonly number[])[] } => ({
+      shape: [...Array<number>(ndim - a.ndim).fill(1), ...a.shape],
+      chunks: [...Array.from({ length: ndim - a.ndim }, () => [1]), ...a.chunks],
+    });
+    const [pa, pb] = [pad(this), pad(other)];
+    const outShape: number[] = [];
+    const broadcastA: boolean[] = [];
+    const broadcastB: boolean[] = [];
+    for (let axis = 0; axis < ndim; axis++) {
+      const [n, m] = [pa.shape[axis]!, pb.shape[axis]!];
+      if (n !== m && n !== 1 && m !== 1) {
+        throw arrayError(`${op}: the shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} do not broadcast (axis ${axis}: ${n} and ${m}; chunks ${formatChunks(this.chunks)} and ${formatChunks(other.chunks)})`, 'ERR_UCX_ARRAY_SHAPE');
+      }
+      broadcastA.push(n === 1 && m !== 1);
+      broadcastB.push(m === 1 && n !== 1);
+      outShape.push(n === 1 ? m : n);
     }
-    // Blocks that do not line up are cut at the boundaries of both (Dask's unify_chunks).
-    const chunks = sameChunks(this.chunks, other.chunks) ? this.chunks : unifyChunks(this.chunks, other.chunks);
-    const a = this.rechunk(chunks);
-    const b = other.rechunk(chunks);
+    // Blocks that do not line up are cut at the boundaries of both (Dask's unify_chunks); a broadcast
+    // axis takes the other operand's blocks.
+    const outChunks: number[][] = outShape.map((_, axis) => {
+      if (broadcastA[axis]) return [...pb.chunks[axis]!];
+      if (broadcastB[axis]) return [...pa.chunks[axis]!];
+      return [...unifyChunks([pa.chunks[axis]!], [pb.chunks[axis]!])[0]!];
+    });
+    const own = (padded: { chunks: (readonly number[])[] }, arr: DArray, broadcast: boolean[]): DArray => {
+      const target = outChunks.map((c, axis) => (broadcast[axis] ? padded.chunks[axis]! : c)).slice(ndim - arr.ndim);
+      return arr.rechunk(target);
+    };
+    const a = own(pa, this, broadcastA);
+    const b = own(pb, other, broadcastB);
+    const same = a.ndim === ndim && b.ndim === ndim && !broadcastA.some(Boolean) && !broadcastB.some(Boolean);
+    const blockOf = (arr: DArray, broadcast: boolean[], idx: number[]): number[] => idx.map((i, axis) => (broadcast[axis] ? 0 : i)).slice(ndim - arr.ndim);
     const layer: Graph = {};
-    for (const idx of blockIndices(numBlocks(chunks))) layer[blockKey(name, idx)] = [arrayKernels.binary, op, ref(a.blockKey(idx)), ref(b.blockKey(idx)), false, false, dtype];
-    return new DArray(withLayer([a, b], name, layer), name, this.shape, chunks, dtype);
+    for (const idx of blockIndices(numBlocks(outChunks))) {
+      const ai = blockOf(a, broadcastA, idx);
+      const bi = blockOf(b, broadcastB, idx);
+      const task: unknown[] = [arrayKernels.binary, op, ref(a.blockKey(ai)), ref(b.blockKey(bi)), false, false, dtype];
+      if (!same) {
+        const outBlock = blockShape(outChunks, idx);
+        const padShape = (arr: DArray, at: number[]): number[] => [...Array<number>(ndim - arr.ndim).fill(1), ...blockShape(arr.chunks, at)];
+        task.push([padShape(a, ai), padShape(b, bi), outBlock]);
+      }
+      layer[blockKey(name, idx)] = task;
+    }
+    return new DArray(withLayer([a, b], name, layer), name, outShape, outChunks, dtype);
   }
 
   // ---- reductions ----

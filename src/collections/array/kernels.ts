@@ -118,9 +118,16 @@ function scalarOf(value: unknown): number {
  * `op` elementwise (BINARY's names): each operand a chunk, or (`aScalar`/`bScalar`) a number or a
  * 0-d array's one-element chunk, which every element meets.
  */
-export function binaryChunk(op: string, a: unknown, b: unknown, aScalar: boolean, bScalar: boolean, dtype: DType): TypedArray {
+export function binaryChunk(op: string, a: unknown, b: unknown, aScalar: boolean, bScalar: boolean, dtype: DType, shapes: [number[], number[], number[]] | null = null): TypedArray {
   const expr = BINARY[op];
   if (expr === undefined) throw coded(new RangeError(`no elementwise operation '${op}'`), 'ERR_INVALID_ARG_VALUE');
+  if (shapes !== null) {
+    // Broadcasting (NumPy's rule, shapes already padded to one length): an operand's axes of length 1
+    // repeat along the result's, copied out first so that the loop below stays a plain one.
+    const [aShape, bShape, outShape] = shapes;
+    if (!aScalar) a = broadcastTo(a as TypedArray, aShape, outShape);
+    if (!bScalar) b = broadcastTo(b as TypedArray, bShape, outShape);
+  }
   const x = aScalar ? scalarOf(a) : a;
   const y = bScalar ? scalarOf(b) : b;
   const n = aScalar ? (bScalar ? 1 : (b as TypedArray).length) : (a as TypedArray).length;
@@ -130,6 +137,13 @@ export function binaryChunk(op: string, a: unknown, b: unknown, aScalar: boolean
   const out = allocate(dtype, n);
   loopFor(expr, aScalar, bScalar)(out, x, y, n);
   return dtype === 'bool' && !COMPARISONS.has(op) ? castTo(out, 'bool') : out;
+}
+
+/** A chunk of `shape` repeated along the axes where it has length 1 and `outShape` does not. */
+function broadcastTo(x: TypedArray, shape: readonly number[], outShape: readonly number[]): TypedArray {
+  if (shape.every((n, axis) => n === outShape[axis])) return x;
+  const strides = stridesOf(shape).map((st, axis) => (shape[axis] === 1 && outShape[axis] !== 1 ? 0 : st));
+  return gather(x, 0, strides, outShape, dtypeOfView(x) ?? 'float64');
 }
 
 export function unaryChunk(op: string, a: TypedArray, dtype: DType): TypedArray {
