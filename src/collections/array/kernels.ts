@@ -65,18 +65,19 @@ function mix32(x: number): number {
  */
 export function randomChunk(length: number, seed: number, block: number, dtype: DType): TypedArray {
   let a = mix32(seed), b = mix32(a ^ block), c = mix32(b ^ 0x5bd1e995), d = 1;
-  const next = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  for (let i = 0; i < 12; i++) next();
+  let t = 0;
+  // sfc32, its state in locals (a closure per draw costs as much as the draw).
+  for (let i = 0; i < 12; i++) {
+    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+  }
   const out = allocate(dtype, length);
-  for (let i = 0; i < length; i++) out[i] = ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
+  for (let i = 0; i < length; i++) {
+    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    const hi = (t >>> 0) >>> 5;
+    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    // 53 random bits: 27 from one draw, 26 from the next.
+    out[i] = (hi * 67108864 + ((t >>> 0) >>> 6)) / 9007199254740992;
+  }
   return out;
 }
 
