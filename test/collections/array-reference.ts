@@ -127,3 +127,17 @@ export function broadcast(a: Plain, b: Plain, f: (x: number, y: number) => numbe
   });
   return { data, shape };
 }
+
+/** The arrays joined along `axis`. */
+export function concat(arrays: Plain[], axis: number): Plain {
+  const shape = arrays[0]!.shape.map((n, d) => (d === axis ? arrays.reduce((s, a) => s + a.shape[axis]!, 0) : n));
+  const data = indices(shape).map((idx) => {
+    let at = idx[axis]!;
+    for (const a of arrays) {
+      if (at < a.shape[axis]!) return a.data[flatIndex(a.shape, idx.map((i, d) => (d === axis ? at : i)))]!;
+      at -= a.shape[axis]!;
+    }
+    throw new RangeError('out of the arrays');
+  });
+  return { data, shape };
+}

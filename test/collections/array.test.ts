@@ -54,6 +54,8 @@ const cases: Case[] = [
     const mn = R.reduce(p3, [1], (g) => Math.min(...g), true);
     return R.broadcast(R.broadcast(p3, mx, (x, y) => x - y), mn, (x, y) => x + y);
   }, digits: 12 },
+  { name: 'concatenate along axis 1 (float64 and int32; rows cut to common blocks)', make: () => da.concatenate([a2, b2, a2.slice([null, [0, 3]])], { axis: 1 }), expected: () => R.concat([p2, q2, R.select(p2, [R.sliceIndices(6, null, null, 1), [0, 1, 2]])], 1), dtype: 'float64' },
+  { name: 'concatenate along axis 0, then reduced', make: () => da.concatenate([x3, x3.slice([[1, 3]]).neg()]).sum({ axis: 2 }), expected: () => R.reduce(R.concat([p3, R.map(R.select(p3, [[1, 2]]), (v) => -v)], 0), [2], R.sum), digits: 12 },
   { name: 'astype int8 (truncates, wraps)', make: () => a2.mul(20).astype('int8'), expected: () => R.map(p2, (x) => ((Math.trunc(x * 20) + 128) & 255) - 128), dtype: 'int8' },
   { name: 'sum of all', make: () => x3.sum(), expected: () => R.reduce(p3, undefined, R.sum), digits: 12 },
   { name: 'sum over axis 1', make: () => x3.sum({ axis: 1 }), expected: () => R.reduce(p3, [1], R.sum), digits: 12 },
@@ -199,5 +201,8 @@ describe('bad input', () => {
     code(() => x3.mapBlocks((b) => b, {}, a2), 'ERR_UCX_ARRAY_CHUNKS');
     code(() => da.random([3], { seed: -1 }), 'ERR_OUT_OF_RANGE');
     code(() => da.arange(0, 5, 0), 'ERR_INVALID_ARG_VALUE');
+    code(() => da.concatenate([a2, x3]), 'ERR_UCX_ARRAY_SHAPE');
+    code(() => da.concatenate([a2, a2.T], { axis: 1 }), 'ERR_UCX_ARRAY_SHAPE', 'differ off axis 1');
+    code(() => da.concatenate([]), 'ERR_INVALID_ARG_TYPE');
   });
 });

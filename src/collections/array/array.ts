@@ -546,3 +546,36 @@ class Written extends Collection<string> {
   finalize(results: unknown[]): string { return results[0] as string; }
   rebuild(layers: Layers): this { return new Written(layers, this.name) as this; }
 }
+
+/**
+ * The arrays joined along `axis` (NumPy's concatenate): no task, the blocks are reused (the other
+ * axes are cut to common blocks first where their chunks differ). Shapes must agree except on
+ * `axis`; dtypes are promoted to a common one.
+ */
+export function concatenate(list: readonly DArray[], opts: { axis?: number } = {}): DArray {
+  if (!Array.isArray(list) || list.length === 0 || list.some((a) => !(a instanceof DArray))) throw invalidArgType('arrays', 'a non-empty array of DArrays', list);
+  const arrays: readonly DArray[] = list;
+  validateOptionalObject(opts, 'options');
+  const first = arrays[0]!;
+  if (first.ndim === 0) throw arrayError('concatenate: 0-d arrays cannot be joined', 'ERR_UCX_ARRAY_SHAPE');
+  const axis = normalizeAxis(opts.axis ?? 0, first.ndim, 'options.axis');
+  for (const a of arrays) {
+    if (a.ndim !== first.ndim || a.shape.some((n, d) => d !== axis && n !== first.shape[d])) {
+      throw arrayError(`concatenate: shapes ${formatShape(first.shape)} and ${formatShape(a.shape)} differ off axis ${axis}`, 'ERR_UCX_ARRAY_SHAPE');
+    }
+  }
+  const dtype = arrays.map((a) => a.dtype).reduce(promote);
+  let common: Chunks = first.chunks;
+  for (const a of arrays.slice(1)) common = unifyChunks(common, a.chunks.map((c, d) => (d === axis ? common[d]! : c)));
+  const parts = arrays.map((a) => a.astype(dtype).rechunk(a.chunks.map((c, d) => (d === axis ? c : common[d]!))));
+  const chunks = common.map((c, d) => (d === axis ? parts.flatMap((p) => p.chunks[axis]!) : c));
+  const name = collectionName('concatenate', parts, axis);
+  const owner: [DArray, number][] = parts.flatMap((p) => p.chunks[axis]!.map((_, b) => [p, b] as [DArray, number]));
+  const layer: Graph = {};
+  for (const idx of blockIndices(numBlocks(chunks))) {
+    const [part, b] = owner[idx[axis]!]!;
+    layer[blockKey(name, idx)] = ref(part.blockKey(idx.map((i, d) => (d === axis ? b : i))));
+  }
+  const shape = first.shape.map((n, d) => (d === axis ? parts.reduce((s, p) => s + p.shape[axis]!, 0) : n));
+  return new DArray(withLayer(parts, name, layer), name, shape, chunks, dtype);
+}

@@ -2,7 +2,7 @@
 // arrays in typed-array blocks: elementwise arithmetic, tree reductions, blocked matmul, slicing,
 // rechunking, .npy files, computed on a local scheduler ('sync', 'threads', 'processes') or a
 // distributed Client.
-export { DArray, type Operand, type ReduceOptions, type SliceEntry, type BlockFunction, type MapBlocksOptions } from './array.js';
+export { DArray, concatenate, type Operand, type ReduceOptions, type SliceEntry, type BlockFunction, type MapBlocksOptions } from './array.js';
 export { fromArray, zeros, ones, full, arange, random, readNpy, type ArrayOptions } from './create.js';
 export { NDArray } from './ndarray.js';
 export { DTYPES, promote, type DType, type TypedArray } from './dtype.js';
