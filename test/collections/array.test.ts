@@ -56,6 +56,9 @@ const cases: Case[] = [
   }, digits: 12 },
   { name: 'concatenate along axis 1 (float64 and int32; rows cut to common blocks)', make: () => da.concatenate([a2, b2, a2.slice([null, [0, 3]])], { axis: 1 }), expected: () => R.concat([p2, q2, R.select(p2, [R.sliceIndices(6, null, null, 1), [0, 1, 2]])], 1), dtype: 'float64' },
   { name: 'concatenate along axis 0, then reduced', make: () => da.concatenate([x3, x3.slice([[1, 3]]).neg()]).sum({ axis: 2 }), expected: () => R.reduce(R.concat([p3, R.map(R.select(p3, [[1, 2]]), (v) => -v)], 0), [2], R.sum), digits: 12 },
+  { name: 'reshape (5, 6, 7) to (30, 7): row blocks reused', make: () => x3.reshape([30, 7]), expected: () => ({ data: values3, shape: [30, 7] }) },
+  { name: 'reshape to (-1, 14) and (6, 35), then reduced', make: () => x3.reshape([-1, 14]).sum({ axis: 0 }).add(x3.reshape([6, 35]).max({ axis: 0 }).slice([[0, 14]])), expected: () => R.zip(R.reduce({ data: values3, shape: [15, 14] }, [0], R.sum), R.select(R.reduce({ data: values3, shape: [6, 35] }, [0], (g) => Math.max(...g)), [Array.from({ length: 14 }, (_, i) => i)]), (x, y) => x + y), digits: 12 },
+  { name: 'ravel of a transposed array, and a one-element array to 0-d', make: () => a2.T.ravel().add(a2.slice([[0, 1], [0, 1]]).reshape([])), expected: () => R.map({ data: R.transpose(p2).data, shape: [48] }, (v) => v + values2[0]!), digits: 12 },
   { name: 'astype int8 (truncates, wraps)', make: () => a2.mul(20).astype('int8'), expected: () => R.map(p2, (x) => ((Math.trunc(x * 20) + 128) & 255) - 128), dtype: 'int8' },
   { name: 'sum of all', make: () => x3.sum(), expected: () => R.reduce(p3, undefined, R.sum), digits: 12 },
   { name: 'sum over axis 1', make: () => x3.sum({ axis: 1 }), expected: () => R.reduce(p3, [1], R.sum), digits: 12 },
@@ -204,5 +207,8 @@ describe('bad input', () => {
     code(() => da.concatenate([a2, x3]), 'ERR_UCX_ARRAY_SHAPE');
     code(() => da.concatenate([a2, a2.T], { axis: 1 }), 'ERR_UCX_ARRAY_SHAPE', 'differ off axis 1');
     code(() => da.concatenate([]), 'ERR_INVALID_ARG_TYPE');
+    code(() => x3.reshape([7, 31]), 'ERR_UCX_ARRAY_SHAPE', '210 elements');
+    code(() => x3.reshape([-1, 11]), 'ERR_UCX_ARRAY_SHAPE');
+    code(() => x3.reshape([-1, -1]), 'ERR_INVALID_ARG_VALUE');
   });
 });

@@ -9,7 +9,7 @@ import { invalidArgType, invalidArgValue, outOfRange, validateBoolean, validateI
 import { Collection, collectionName, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
 import {
   arrayError, blockIndices, blockKey, blockShape, formatChunks, formatShape, normalizeChunks, numBlocks, offsets, sameChunks,
-  sizeOf, unifyChunks, type Chunks, type ChunksSpec,
+  sizeOf, unifyChunks, validateShape, type Chunks, type ChunksSpec,
 } from './chunks.js';
 import { allocate, floatOf, isDType, isFloat, itemSize, promote, promoteScalar, type DType } from './dtype.js';
 import { arrayKernels, BLOCK_ARG, copyBox, type ReduceKind } from './kernels.js';
@@ -463,6 +463,52 @@ export class DArray extends Collection<NDArray> {
       });
       return [arrayKernels.assemble, outShape, this.dtype, pieces];
     });
+  }
+
+  /**
+   * The same elements in another shape, row-major (NumPy's reshape; one entry may be -1: inferred).
+   * Blocks are first made whole on every axis but the first, in row blocks whose elements fill whole
+   * rows of the new shape: each is then a block of the result as it is (no copy). Arrays whose later
+   * axes are large get large blocks this way (Dask's reshape cuts finer).
+   */
+  reshape(shape: readonly number[]): DArray {
+    if (!Array.isArray(shape)) throw invalidArgType('shape', 'an array of integers', shape);
+    const unknown = shape.filter((n) => n === -1).length;
+    if (unknown > 1) throw invalidArgValue('shape', shape, 'may infer one axis (-1) at most');
+    const known = shape.reduce((a: number, n: number) => (n === -1 ? a : a * n), 1);
+    if (unknown === 1 && (known === 0 || this.size % known !== 0)) {
+      throw arrayError(`reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`, 'ERR_UCX_ARRAY_SHAPE');
+    }
+    const target = validateShape(shape.map((n) => (n === -1 ? this.size / known : n)), 'shape');
+    if (sizeOf(target) !== this.size) {
+      throw arrayError(`reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`, 'ERR_UCX_ARRAY_SHAPE');
+    }
+    if (target.length === this.ndim && target.every((n, d) => n === this.shape[d])) return this;
+    const name = collectionName('reshape', this, target);
+    // One block when either side has no rows to cut (0-d, or a first axis of 0 or 1 element).
+    if (this.ndim === 0 || target.length === 0 || this.size === 0) {
+      const whole = this.rechunk(this.shape.map(() => -1) as never);
+      const layer: Graph = { [blockKey(name, target.map(() => 0))]: ref(whole.blockKey(whole.shape.map(() => 0))) };
+      return new DArray(withLayer([whole], name, layer), name, target, target.map((n) => [n]), this.dtype);
+    }
+    const rowIn = sizeOf(this.shape.slice(1));
+    const rowOut = sizeOf(target.slice(1));
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    const step = rowOut / gcd(rowIn, rowOut);       // rows of this array that fill whole rows of the result
+    const rows = this.shape[0]!;
+    const want = Math.max(step, Math.round(Math.max(...this.chunks[0]!) / step) * step);
+    const cuts: number[] = [];
+    for (let at = 0; at < rows; at += want) cuts.push(Math.min(want, rows - at));
+    const blocks = this.rechunk([cuts, ...this.shape.slice(1).map(() => -1)] as never);
+    const outChunks = [cuts.map((r) => (r * rowIn) / rowOut), ...target.slice(1).map((n) => [n])];
+    const layer: Graph = {};
+    cuts.forEach((_, i) => { layer[blockKey(name, [i, ...target.slice(1).map(() => 0)])] = ref(blocks.blockKey([i, ...this.shape.slice(1).map(() => 0)])); });
+    return new DArray(withLayer([blocks], name, layer), name, target, outChunks, this.dtype);
+  }
+
+  /** reshape([-1]) (NumPy's ravel). */
+  ravel(): DArray {
+    return this.reshape([-1]);
   }
 
   // ---- user functions ----
