@@ -51,7 +51,8 @@ export default async function arrayBench({ client, dask, scale }) {
   for (const w of workloads) {
     const mine = await measure(client, w.make);
     const theirs = await dask.time(w.python, { needs: ['dask.array', 'numpy'] });
-    out.push({ workload: w.workload, nodeUcxMs: mine.nodeUcxMs, daskMs: theirs?.ms ?? null, graphTasks: mine.graphTasks, bytesMoved: mine.bytesMoved });
+    const daskMs = theirs?.ms ?? null;
+    out.push({ workload: w.workload, nodeUcxMs: mine.nodeUcxMs, daskMs, ratio: daskMs === null ? null : mine.nodeUcxMs / daskMs, graphTasks: mine.graphTasks, bytesMoved: mine.bytesMoved });
   }
   return out;
 }

@@ -55,7 +55,7 @@ export default async function bagBench({ client, dask, scale }) {
     const python = `import dask.bag as db\ndef bench():\n    return len(db.read_text(${JSON.stringify(glob)}).str.split().flatten().frequencies().compute())`;
     const theirs = await dask.time(python, { needs: ['dask.bag'] });
     if (theirs !== null && theirs.value !== pairs.length) process.stderr.write(`[bench] bag: dask found ${theirs.value} distinct words, node-ucx ${pairs.length}\n`);
-    return [{ workload: `bag word count (8 files, ${(bytes / 1e6).toFixed(0)} MB, ${pairs.length} distinct words)`, nodeUcxMs, daskMs: theirs?.ms ?? null, graphTasks, bytesMoved }];
+    return [{ workload: `bag word count (8 files, ${(bytes / 1e6).toFixed(0)} MB, ${pairs.length} distinct words)`, nodeUcxMs, daskMs: theirs?.ms ?? null, ratio: theirs ? nodeUcxMs / theirs.ms : null, graphTasks, bytesMoved }];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

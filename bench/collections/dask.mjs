@@ -4,7 +4,7 @@
 // small JSON-able value); the cluster is started (and warmed with one task and tiny array and bag
 // computations) before the clock starts; bench() runs `repeat` times (default 2) and the fastest
 // run counts (the first includes one-time costs: imports on the workers, JIT on node-ucx's side). Python: $DASK_PYTHON, else the first of python3 and
-// /usr/bin/python3 that imports dask.distributed (Debian: apt-get install -y python3-distributed
+// /usr/bin/python3 that imports dask.distributed (DASK_PYTHON=none, or run.mjs --no-dask: node-ucx only) (Debian: apt-get install -y python3-distributed
 // python3-dask python3-numpy).
 import { spawn, spawnSync } from 'node:child_process';
 
@@ -40,6 +40,7 @@ const POSTAMBLE = `
 
 /** Python that imports dask.distributed and has these modules, or null; `missing` says what is not there. */
 function probe(modules) {
+  if (process.env.DASK_PYTHON === 'none') return { python: null, version: null, missing: ['DASK_PYTHON=none (node-ucx only)'] };
   const candidates = [process.env.DASK_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
   const check = `import importlib, dask, distributed\nmissing = []\nfor m in ${JSON.stringify(modules)}:\n    try: importlib.import_module(m)\n    except Exception as e: missing.append(m + ': ' + str(e).splitlines()[0])\nprint(dask.__version__); print(';'.join(missing))`;
   let why = 'no python3 with dask.distributed (apt-get install -y python3-distributed python3-dask python3-numpy)';

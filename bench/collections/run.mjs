@@ -3,11 +3,15 @@
 // against Dask on LocalCluster(n_workers=2, threads_per_worker=1), workload by workload. Runs every
 // bench/collections/*.bench.mjs; each default-exports async ({ client, dask, scale }) => rows, a row
 // being { workload, nodeUcxMs, daskMs, ratio, graphTasks, bytesMoved } (ratio: nodeUcxMs / daskMs,
-// above 1 when node-ucx is slower; daskMs null where Dask or the module is missing).
+// above 1 when node-ucx is slower; daskMs null where Dask or the module is missing). `client` is a
+// node-ucx Client of that cluster; `dask` is dask.mjs's helper: `await dask.time(pythonCode, { needs:
+// ['dask.array'], repeat: 2 })` resolves with { ms, value } (the fastest run of the snippet's
+// `def bench():`) or null, and `dask.available(module)` / `dask.reason(module)` say what is installed.
 //
 //   npm run bench:collections                         (after npm run build; default --scale 0.1)
 //   node bench/collections/run.mjs --scale 1          (about 1 GiB of array data, minutes)
 //   node bench/collections/run.mjs --only array --doc (writes the table into docs/performance.md)
+//   node bench/collections/run.mjs --no-dask          (node-ucx only: Dask ms '-')
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +34,7 @@ const doc = option('doc', null);
 const docFile = doc === true ? path.join(here, '..', '..', 'docs', 'performance.md') : doc;
 
 const files = fs.readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only === null || f.includes(only))).sort();
+if (args.includes('--no-dask')) process.env.DASK_PYTHON = 'none';
 const dask = createDask();
 process.stderr.write(`[bench] scale ${scale}; ${files.join(', ')}; dask ${dask.version ?? `unavailable (${dask.reason('dask')})`}\n`);
 
@@ -43,7 +48,7 @@ try {
     const bench = (await import(path.join(here, file))).default;
     const started = performance.now();
     for (const row of await bench({ client, dask, scale })) {
-      const ratio = row.daskMs ? row.nodeUcxMs / row.daskMs : null;
+      const ratio = row.ratio ?? (row.daskMs ? row.nodeUcxMs / row.daskMs : null);
       rows.push({ file, ...row, ratio });
       process.stderr.write(`[bench] ${row.workload}: node-ucx ${row.nodeUcxMs.toFixed(0)} ms, dask ${row.daskMs === null ? '-' : row.daskMs.toFixed(0) + ' ms'}\n`);
     }
