@@ -233,7 +233,9 @@ export class Client implements FutureOwner {
     for (const key of wanted) if (!Object.hasOwn(graph, key)) throw invalidArgValue('keys', key, 'names a key that is not in the graph');
     const futures = wanted.map((key) => this.#handle(key));
     for (const key of topologicalKeys(deps)) {
-      if (this.#submittedKeys.has(key)) continue;
+      // Skipped only while this client holds a future of it: a key that was only a dependency of an
+      // earlier graph may have been released since (the scheduler ignores a pure key it still has).
+      if (this.#submittedKeys.has(key) && this.#keys.has(key)) continue;
       this.#submittedKeys.add(key);
       const value = graph[key];
       const refs = new Set<string>();
