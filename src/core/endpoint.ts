@@ -85,6 +85,9 @@ export class Endpoint extends EventEmitter {
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
 
+  /** When this wrapper was made (Date.now()): a failure soon after is likely a wire-up mismatch. */
+  readonly #madeAt = Date.now();
+
   /** @internal Made by Worker.connect() and by listeners. */
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
     super();
@@ -482,10 +485,17 @@ export class Endpoint extends EventEmitter {
   [kOnError](reported: UCXError): void {
     if (this.#error !== undefined || this.#closing !== undefined) return;
     // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
-    const error = this.#session.peerClosed
-      ? Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
-        reported.code, reported.status), { cause: reported })
-      : reported;
+    let error = reported;
+    if (this.#session.peerClosed) {
+      error = Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
+        reported.code, reported.status), { cause: reported });
+    } else if ((this.role === 'client' || this.role === 'server') && WIRE_UP_FAILURES.has(reported.code) &&
+      Date.now() - this.#madeAt < WIRE_UP_WINDOW_MS) {
+      // A peer whose UCX pairs no lanes with ours breaks the connection right after wire-up (UCX 1.13
+      // asserts or logs 'no remote ep address for lane' there); our connect() may have completed already.
+      error = Object.assign(new UCXError(`${reported.message}: the connection broke ${Date.now() - this.#madeAt} ms after it was made. ` +
+        settingsHint(this.worker), reported.code, reported.status), { cause: reported });
+    }
     debug('endpoint to %s: %s (%s)', this.peer, error.message, error.code);
     this.#error = error;
     this.#session.end(error);
@@ -525,6 +535,24 @@ export class Endpoint extends EventEmitter {
     this.worker[kDetach](this);
     this.emit('close');
   }
+}
+
+/** @internal The codes a connection that breaks during or right after wire-up fails with. */
+export const WIRE_UP_FAILURES: ReadonlySet<string> = new Set(['UCS_ERR_CONNECTION_RESET', 'UCS_ERR_ENDPOINT_TIMEOUT', 'UCS_ERR_LINK_FAILURE']);
+/** A client-server endpoint that fails this soon after it was made gets settingsHint() in its error. */
+const WIRE_UP_WINDOW_MS = 1000;
+
+/**
+ * @internal What to check when a connection breaks at wire-up: both sides' UCX settings (docs/wire-format.md,
+ * "Interoperating with C UCP programs"). UCP features need not match; the settings that choose lanes must.
+ */
+export function settingsHint(worker: Worker): string {
+  return `If the peer is not node-ucx, its UCX settings must match this side's: the same error-handling mode ` +
+    `(this worker: '${worker.errorHandling}') and, on one host, shared memory in the same error handling (node-ucx ` +
+    `sets MM_ERROR_HANDLING=y and PUT_ENABLE=n: start the peer with UCX_POSIX_ERROR_HANDLING=y ` +
+    `UCX_SYSV_ERROR_HANDLING=y UCX_TCP_PUT_ENABLE=n, or give this context config: { MM_ERROR_HANDLING: 'n', ` +
+    `PUT_ENABLE: 'y' }); UCP features need not match (this context: ${worker.context.features.join(', ')}). ` +
+    `See docs/wire-format.md`;
 }
 
 function atomicSize(size: unknown): 4 | 8 {
