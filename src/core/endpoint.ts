@@ -15,6 +15,7 @@ import {
 import { checkHostMemory, toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
 import type { NativeEndpoint } from '../native.js';
 import { defaults } from './defaults.js';
+import { MAX_TIMEOUT_MS } from '../util/settings.js';
 import type { Worker } from './worker.js';
 import { MAX_AM_ID, validateRawTag } from './tags.js';
 import { Session } from './session.js';
@@ -351,16 +352,18 @@ export class Endpoint extends EventEmitter {
 
   /**
    * Closes the endpoint. Graceful by default (UCX flushes, the peer is told), bounded by
-   * defaults.closeTimeoutMs; `force` drops it at once. Pending receives reject. Idempotent.
+   * `timeoutMs` (default defaults.closeTimeoutMs) for the whole close; `force` drops it at once.
+   * Pending receives reject. Idempotent.
    */
-  close(opts: { force?: boolean } = {}): Promise<void> {
+  close(opts: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing === undefined) {
       try {
         validateOptionalObject(opts, 'opts');
+        if (opts.timeoutMs !== undefined) validateInteger(opts.timeoutMs, 'opts.timeoutMs', 0, MAX_TIMEOUT_MS);
       } catch (error) {
         return Promise.reject(error);
       }
-      this.#closing = this.#close(opts.force === true || this.#error !== undefined, Date.now() + defaults.closeTimeoutMs);
+      this.#closing = this.#close(opts.force === true || this.#error !== undefined, Date.now() + (opts.timeoutMs ?? defaults.closeTimeoutMs));
     }
     return this.#closing;
   }
@@ -483,7 +486,12 @@ export class Endpoint extends EventEmitter {
 
   /** @internal UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
   [kOnError](reported: UCXError): void {
-    if (this.#error !== undefined || this.#closing !== undefined) return;
+    if (this.#error !== undefined) return;
+    if (this.#closing !== undefined) {
+      // Closing gracefully, and the connection broke (the peer closed or died): no BYE_ACK will come.
+      this.#session.peerGone();
+      return;
+    }
     // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
     let error = reported;
     if (this.#session.peerClosed) {
