@@ -81,6 +81,8 @@ async function writeFully(handle: FileHandle, buf: Uint8Array, offset: number, l
  */
 const SYNC_RUN = 256 * 1024;
 const SYNC_SLICE_MS = 2;
+/** Scratch buffers a file keeps for two-phase receives (one a sender at once). */
+const SCRATCH_KEPT = 8;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -165,6 +167,8 @@ export class File {
   #split: Promise<Status> | null = null;
   /** An aggregator's window buffer, kept between collective calls (taken while one is in use). */
   #window: Uint8Array | null = null;
+  /** An aggregator's receive scratch (a sender's strided pieces before they are scattered), kept between calls. */
+  readonly #scratch: Uint8Array[] = [];
 
   private constructor(comm: Comm, path: string, amode: number, handle: FileHandle, shared: Win, info: Info) {
     this.comm = comm;
@@ -300,6 +304,7 @@ export class File {
     if (this.#split !== null) await this.#split.catch(() => {});
     this.#closed = true;
     this.#window = null;
+    this.#scratch.length = 0;
     await this.comm.barrier();
     let failure: MPIError | null = null;
     await this.#handle.close().catch((error: unknown) => { failure = ioError(error, 'File.close'); });
@@ -797,12 +802,18 @@ export class File {
     const me = accesses[comm.rank]!;
     const cursor = new RunCursor(runs);
     const sends: Promise<void>[] = [];
+    // What this rank has for its own windows (when it aggregates) goes into them directly, not through UCX.
+    const own = new Map<number, { pieces: Pieces; dataStart: number }>();
     for (let i = 0; i < p.aggregators.length; i++) {
       for (let round = 0; round < p.rounds; round++) {
         const [start, end] = window(p, i, round);
         if (!meets(me.lo, me.hi, start, end)) continue;
         const piece = cursor.take(start, end);
         const aggregator = p.aggregators[i]!;
+        if (aggregator === comm.rank) {
+          own.set(round, piece);
+          continue;
+        }
         sends.push(comm.send(piece.pieces, aggregator, tag));
         if (piece.bytes > 0) sends.push(comm.Send(data.subarray(piece.dataStart, piece.dataStart + piece.bytes), aggregator, tag));
       }
@@ -817,8 +828,12 @@ export class File {
           const [start, end] = window(p, domain, round);
           if (end <= start) continue;
           const senders = accesses.map((a, rank) => (meets(a.lo, a.hi, start, end) ? rank : -1)).filter((r) => r >= 0);
-          const headers = await Promise.all(senders.map((s) => comm.recv<Pieces>(s, tag)));
-          await Promise.all(senders.map((s, k) => receiveInto(comm, s, tag, headers[k]!, buffer, start)));
+          const headers = await Promise.all(senders.map((s) => (s === comm.rank ? own.get(round)!.pieces : comm.recv<Pieces>(s, tag))));
+          await Promise.all(senders.map((s, k) => {
+            if (s !== comm.rank) return receiveInto(comm, s, tag, headers[k]!, buffer, start, this.#scratch);
+            scatterPieces(headers[k]!, data, own.get(round)!.dataStart, buffer, start);
+            return undefined;
+          }));
           if (failure !== null) continue;
           const covered = coverage(headers, start, end - start);
           try {
@@ -894,7 +909,7 @@ export class File {
 }
 
 /** Receives a sender's data for a window: straight into the window when it is one stretch, else through scratch. */
-async function receiveInto(comm: Comm, source: number, tag: number, pieces: Pieces, window: Uint8Array, start: number): Promise<void> {
+async function receiveInto(comm: Comm, source: number, tag: number, pieces: Pieces, window: Uint8Array, start: number, pool: Uint8Array[]): Promise<void> {
   const bytes = pieceBytes(pieces);
   if (bytes === 0) return;
   if (pieces.length === 4 && pieces[3] === pieces[1]) {
@@ -902,9 +917,16 @@ async function receiveInto(comm: Comm, source: number, tag: number, pieces: Piec
     await comm.Recv(window.subarray(at, at + bytes), source, tag);
     return;
   }
-  const scratch = new Uint8Array(bytes);
-  await comm.Recv(scratch, source, tag);
-  scatterPieces(pieces, scratch, 0, window, start);
+  // Scratch from the file's pool (buffers of earlier calls), given back once scattered.
+  const found = pool.findIndex((b) => b.byteLength >= bytes);
+  const whole = found >= 0 ? pool.splice(found, 1)[0]! : new Uint8Array(bytes);
+  const scratch = whole.subarray(0, bytes);
+  try {
+    await comm.Recv(scratch, source, tag);
+    scatterPieces(pieces, scratch, 0, window, start);
+  } finally {
+    if (pool.length < SCRATCH_KEPT) pool.push(whole);
+  }
 }
 
 /** A reader's pieces of a window, in its data order: a view when one stretch, else copied together (null: none). */
