@@ -76,8 +76,9 @@ async function writeFully(handle: FileHandle, buf: Uint8Array, offset: number, l
 /**
  * Runs below this size go to the file with positional writeSync/readSync, not through libuv's thread pool:
  * a 4 KiB pwrite into the page cache takes microseconds, a promise round trip through the pool some tens
- * to hundreds of microseconds on a loaded machine (a strided view of 4 KiB blocks: 3x slower than OMPIO's
- * plain pwrite loop). The event loop gets a turn every SYNC_SLICE_MS, so UCX progress goes on meanwhile.
+ * to hundreds of microseconds on a loaded machine (64 MiB through a strided view of 4 KiB blocks took 1.6x
+ * OMPIO's time that way, 0.8x this way: docs/performance.md). The event loop gets a turn every SYNC_SLICE_MS,
+ * so UCX progress goes on meanwhile.
  */
 const SYNC_RUN = 256 * 1024;
 const SYNC_SLICE_MS = 2;
