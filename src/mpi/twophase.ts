@@ -184,48 +184,51 @@ export class RunCursor {
 
 /**
  * The runs of a window that some sender's pieces cover (what an aggregator writes: holes between them are
- * left as they are in the file), sorted and merged. `start`, `size`: the window.
+ * left as they are in the file), in file order, runs that touch or overlap merged. `start`, `size`: the
+ * window (pieces outside it are clipped). Each sender's pieces are in file order already (views are
+ * monotonic), so this is a merge of the senders' lists: always the lowest next piece, a group that is one
+ * stretch at once.
  */
 export function coverage(pieces: readonly Pieces[], start: number, size: number): Runs {
-  // Whole-window cover, the usual case, needs no map: the pieces add up to the window's span and no two
-  // senders' spans overlap (a sender's own pieces never do).
-  const spans = pieces.map(pieceSpan).filter(([lo, hi]) => hi > lo).sort((a, b) => a[0] - b[0]);
-  let disjoint = true;
-  for (let i = 1; i < spans.length; i++) if (spans[i]![0] < spans[i - 1]![1]) disjoint = false;
+  const end = start + size;
   const runs = new Runs();
-  if (spans.length === 0) return runs;
-  if (disjoint) {
-    for (const p of pieces) {
-      for (let q = 0; q < p.length; q += 4) {
-        const [offset, length, count, stride] = [p[q]!, p[q + 1]!, p[q + 2]!, p[q + 3]!];
-        if (stride === length) runs.push(offset, length * count);
-        else for (let k = 0; k < count; k++) runs.push(offset + k * stride, length);
-      }
+  const cursors = pieces.filter((p) => p.length > 0).map((p) => ({ p, q: 0, k: 0 }));
+  let lo = -1;
+  let hi = -1;
+  for (;;) {
+    let best: { p: Pieces; q: number; k: number } | null = null;
+    let bestAt = Infinity;
+    for (const c of cursors) {
+      if (c.q >= c.p.length) continue;
+      const at = c.p[c.q]! + c.k * c.p[c.q + 3]!;
+      if (at < bestAt) { bestAt = at; best = c; }
     }
-    return sortRuns(runs);
-  }
-  const map = new Uint8Array(size);
-  for (const p of pieces) {
-    for (let q = 0; q < p.length; q += 4) {
-      const [offset, length, count, stride] = [p[q]! - start, p[q + 1]!, p[q + 2]!, p[q + 3]!];
-      if (stride === length) map.fill(1, offset, offset + length * count);
-      else for (let k = 0; k < count; k++) map.fill(1, offset + k * stride, offset + k * stride + length);
+    if (best === null) break;
+    const { p, q } = best;
+    const length = p[q + 1]!;
+    const count = p[q + 2]!;
+    const stride = p[q + 3]!;
+    let span = length;
+    if (stride === length || count === 1) {
+      span = length * count;
+      best.q += 4;
+    } else if (++best.k >= count) {
+      best.q += 4;
+      best.k = 0;
+    }
+    const from = Math.max(bestAt, start);
+    const to = Math.min(bestAt + span, end);
+    if (to <= from) continue;
+    if (lo >= 0 && from <= hi) {
+      hi = Math.max(hi, to);
+    } else {
+      if (lo >= 0) runs.push(lo, hi - lo);
+      lo = from;
+      hi = to;
     }
   }
-  for (let at = map.indexOf(1); at >= 0;) {
-    let stop = map.indexOf(0, at);
-    if (stop < 0) stop = size;
-    runs.push(start + at, stop - at);
-    at = stop >= size ? -1 : map.indexOf(1, stop);
-  }
+  if (lo >= 0) runs.push(lo, hi - lo);
   return runs;
-}
-
-function sortRuns(runs: Runs): Runs {
-  const order = Array.from({ length: runs.count }, (_, i) => i).sort((a, b) => runs.offsets[a]! - runs.offsets[b]!);
-  const sorted = new Runs(runs.count);
-  for (const i of order) sorted.push(runs.offsets[i]!, runs.lengths[i]!);
-  return sorted;
 }
 
 /** Copies `length` bytes: short ones in a loop (aligned words 4 at a time), long ones natively; no allocation for short ones. */

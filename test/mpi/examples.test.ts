@@ -13,4 +13,20 @@ describe('docs/examples (MPI)', () => {
     expect(result.code, explain(result)).toBe(0);
     expect(result.stdout).toMatch(output);
   });
+
+  it('mpi-osu-latency.mjs (demo/osu_latency.py) prints a latency for every size from 0 B up to its maximum, timed with Wtime', async () => {
+    const result = await start(process.execPath, [UCX_RUN, '-n', '2', 'node', path.join(ROOT, 'docs', 'examples', 'mpi-osu-latency.mjs'), '16384', '200'], { ms: 60_000 }).done;
+    expect(result.code, explain(result)).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['# MPI Latency Test', '# Size [B]        Latency [us]']);
+    const rows = lines.slice(2).map((line) => /^(\d+) +(\d+\.\d\d)$/.exec(line));
+    expect(rows.map((m) => Number(m?.[1])), result.stdout).toEqual([0, ...Array.from({ length: 15 }, (_, i) => 2 ** i)]);
+    for (const m of rows) expect(Number(m![2])).toBeGreaterThan(0);
+  });
+
+  it('mpi-osu-latency.mjs refuses to run on other than two ranks', async () => {
+    const result = await start(process.execPath, [UCX_RUN, '-n', '3', 'node', path.join(ROOT, 'docs', 'examples', 'mpi-osu-latency.mjs'), '16', '10'], { ms: 60_000 }).done;
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/This test requires exactly two processes/);
+  });
 });

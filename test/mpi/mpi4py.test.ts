@@ -43,6 +43,18 @@ describe("mpi4py's programs, ported", () => {
     ]);
   });
 
+  it.each([2, 3])("the tutorial's point-to-point (objects, isend/irecv, Send/Recv with and without datatypes), object bcast/scatter/gather, timers, demo/init-fini test_1, %i ranks", async (ranks) => {
+    const result = await ucxRun(ranks, 'mpi4py-tutorial.mjs').done;
+    expect(result.code, explain(result)).toBe(0);
+    expect(lastJson<Report>(result.stdout), explain(result)).toEqual({
+      ok: true, size: ranks, checked: [
+        'p2p: send/recv of a dict', 'p2p: isend/irecv, Request.wait', 'p2p: Send/Recv [data, MPI.INT] and automatic datatypes',
+        'collectives: bcast of a dict', 'collectives: scatter of objects', 'collectives: gather of objects', 'timers: Wtime, Wtick',
+        'init-fini: Is_initialized/Is_finalized around Init/Finalize',
+      ],
+    });
+  });
+
   it('the MPI-IO tutorial and every File operation, 4 ranks; the files equal those mpi4py writes', async () => {
     const dir = tempDir();
     const result = await ucxRun(4, 'mpi4py-io.mjs', [dir]).done;

@@ -106,6 +106,43 @@ describe('two-phase plan', () => {
     expect(pairs(coverage([], 0, 64))).toEqual([]);
   });
 
+  it('coverage equals a byte map of the pieces for random views cut by RunCursor: overlapping senders, groups, windows', () => {
+    // A small deterministic generator, so that a failure repeats.
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const senders = 1 + rand(4);
+      const lists = [];
+      for (let s = 0; s < senders; s++) {
+        // A strided or indexed view of this sender: blocks of random length and gap, sometimes overlapping others'.
+        const block = 1 + rand(8);
+        const view = rand(2) === 0
+          ? new FileView(rand(16), BYTE, BYTE.createVector(4 + rand(20), block, block + rand(12)).commit())
+          : new FileView(rand(16), BYTE, BYTE.createIndexed([block, 1 + rand(5), block], [0, block + rand(7), 2 * block + 8 + rand(7)]).commit());
+        lists.push(view.runs(rand(8), 40 + rand(200)));
+      }
+      const start = rand(64);
+      const size = 16 + rand(400);
+      const pieces = lists.map((runs) => new RunCursor(runs).take(start, start + size).pieces);
+      const map = new Uint8Array(start + size);
+      for (const runs of lists) {
+        for (let i = 0; i < runs.count; i++) {
+          for (let b = Math.max(start, runs.offsets[i]!); b < Math.min(start + size, runs.offsets[i]! + runs.lengths[i]!); b++) map[b] = 1;
+        }
+      }
+      const expected: [number, number][] = [];
+      for (let b = start; b < start + size; b++) {
+        if (map[b] !== 1) continue;
+        if (expected.length > 0 && expected.at(-1)![0] + expected.at(-1)![1] === b) expected.at(-1)![1]++;
+        else expected.push([b, 1]);
+      }
+      expect(pairs(coverage(pieces, start, size)), `trial ${trial}`).toEqual(expected);
+    }
+  });
+
   it('scatterPieces and gatherPieces move packed data to and from a window', () => {
     const pieces = Float64Array.of(8, 2, 3, 4, 30, 70, 1, 70);
     const packed = new Uint8Array(76).map((_, i) => i + 1);
