@@ -4,7 +4,7 @@
 // milliseconds here, int64 in Arrow) are converted. Arrow nulls become NaN in float columns (an int
 // column with nulls becomes float64, as pandas does), '' in strings and false in booleans.
 import * as arrow from 'apache-arrow';
-import { concatParts, fieldsOf, partError, type Column, type DType, type Field, type Part } from './part.js';
+import { concatParts, emptyPart, fieldsOf, partError, type Column, type DType, type Field, type Part } from './part.js';
 
 /** The Arrow type of a column type. */
 export function arrowType(type: DType): arrow.DataType {
@@ -63,7 +63,8 @@ export function partToRecordBatch(part: Part, fields: readonly Field[] = fieldsO
 export function partsToTable(parts: readonly Part[], fields?: readonly Field[]): arrow.Table {
   const schemaFields = fields ?? (parts[0] !== undefined ? fieldsOf(parts[0]) : []);
   const batches = parts.filter((p) => p.numRows > 0).map((p) => partToRecordBatch(p, schemaFields));
-  if (batches.length === 0) return new arrow.Table(schemaOf(schemaFields));
+  // An empty table keeps one empty batch: Arrow's Table.slice and friends need a chunk.
+  if (batches.length === 0) return new arrow.Table([partToRecordBatch(emptyPart(schemaFields, 'empty'), schemaFields)]);
   return new arrow.Table(batches);
 }
 
@@ -128,7 +129,10 @@ function columnOfData(data: arrow.Data, name: string, origin: string, dtype = dt
     return { name, type: 'timestamp', values: out };
   }
   const values = data.values as ArrayLike<number | bigint> & { constructor: unknown };
-  if (dtype === 'int32' && valid === null) {
+  if (dtype === 'int32' && valid !== null) {
+    throw partError('ERR_DATAFRAME_TYPE', origin, `column '${name}' has missing values here and none where its type was read (int32): read it as float64`, TypeError);
+  }
+  if (dtype === 'int32') {
     if (values instanceof Int32Array) return { name, type: 'int32', values };
     return { name, type: 'int32', values: Int32Array.from(values as ArrayLike<number>) };
   }

@@ -1,0 +1,787 @@
+// DataFrame, Series, GroupBy and Scalar (Dask's dask.dataframe): a dataframe is a list of
+// partitions (Parts: column buffers) with known columns; each method adds one layer to the graph,
+// nothing runs until compute(), which gives an Arrow table. A Series is a column expression over a
+// dataframe (expr.ts): arithmetic and comparisons on it add no task; it is evaluated inside the
+// task that uses it (assign, filter, a reduction). docs/collections.md, "DataFrame".
+import { isModuleRef, toCode, type ModuleRef } from '../../scheduler/code.js';
+import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
+import { kernels } from '../../scheduler/local/index.js';
+import { invalidArgType, invalidArgValue, validateBoolean, validateInteger, validateOptionalObject } from '../../util/validate.js';
+import { Collection, collectionName, partitionKey, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
+import { treeReduction } from '../core/reduction.js';
+import { arrow, partsToTable, partToTable, tableToPart } from './arrow.js';
+import { columnsOf, typeOf, type BinaryOp, type Expr, type Literal, type UnaryOp } from './expr.js';
+import { dfKernels, type AggHow, type JoinHow, type JoinSpec, type OutputSpec, type PartialSpec } from './kernels.js';
+import { DTYPES, emptyPart, fieldsOf, type DType, type Field, type Part } from './part.js';
+
+const SPLIT_EVERY = 8;
+
+function unknownColumn(name: string, fields: readonly Field[], where: string): RangeError {
+  return Object.assign(new RangeError(`no column '${name}' in ${where} (columns: ${fields.map((f) => f.name).join(', ') || 'none'})`), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', column: name });
+}
+
+function fieldOf(fields: readonly Field[], name: string, where: string): Field {
+  if (typeof name !== 'string') throw invalidArgType('column', 'a column name (a string)', name);
+  const f = fields.find((x) => x.name === name);
+  if (f === undefined) throw unknownColumn(name, fields, where);
+  return f;
+}
+
+function names(value: string | readonly string[], what: string): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string')) throw invalidArgType(what, 'a column name or a non-empty array of them', value);
+  return [...list];
+}
+
+/** A user function: self-contained (shipped as source) or a moduleFunction() reference. */
+export type UserFunction<F extends (...args: never[]) => unknown> = F | ModuleRef;
+
+export interface ReductionOptions {
+  /** How many partial results one aggregate task combines (Dask's split_every). Default 8. */
+  splitEvery?: number;
+}
+
+function splitEveryOf(opts: ReductionOptions | undefined): number {
+  validateOptionalObject(opts as unknown, 'options');
+  const splitEvery = opts?.splitEvery ?? SPLIT_EVERY;
+  validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
+  return splitEvery;
+}
+
+/** One value: a reduction's result (Dask's Scalar). */
+export class Scalar<T = number> extends Collection<T> {
+  /** @internal */
+  constructor(layers: Layers, name: string) {
+    super(layers, name);
+  }
+  get key(): string { return partitionKey(this.name, 0); }
+  get keys(): readonly string[] { return [this.key]; }
+  finalize(results: unknown[]): T { return results[0] as T; }
+  rebuild(layers: Layers): this { return new Scalar<T>(layers, this.name) as this; }
+}
+
+export type SeriesLike = Series | Literal;
+
+/**
+ * A column, or an expression of columns, of one dataframe (Dask's Series). Arithmetic,
+ * comparisons and logic give new Series of the same dataframe, at no task; compute() gives a
+ * one-column Arrow table.
+ */
+export class Series {
+  readonly frame: DataFrame;
+  readonly expr: Expr;
+  readonly name: string;
+  /** The type of its values. */
+  readonly dtype: DType;
+
+  /** @internal Made by df.col() and the operators. */
+  constructor(frame: DataFrame, expr: Expr, name: string) {
+    this.frame = frame;
+    this.expr = expr;
+    this.name = name;
+    this.dtype = typeOf(expr, frame.fields, `the dataframe ${frame.name}`)!;
+  }
+
+  #operand(other: SeriesLike, op: string): Expr {
+    if (other instanceof Series) {
+      if (other.frame.rows !== this.frame.rows) {
+        throw Object.assign(new RangeError(`${op}: the Series '${other.name}' is of another dataframe's rows (${other.frame.name}, not ${this.frame.name}): only Series of one dataframe, or of dataframes made from it by assign and select, line up`), { code: 'ERR_DATAFRAME_ALIGN' });
+      }
+      return other.expr;
+    }
+    if (typeof other === 'number' || typeof other === 'string' || typeof other === 'boolean') return { op: 'lit', value: other };
+    throw invalidArgType('other', 'a Series, a number, a string or a boolean', other);
+  }
+
+  #bin(fn: BinaryOp, other: SeriesLike): Series {
+    return new Series(this.frame, { op: 'bin', fn, a: this.expr, b: this.#operand(other, fn) }, this.name);
+  }
+
+  #un(fn: UnaryOp): Series {
+    return new Series(this.frame, { op: 'un', fn, a: this.expr }, this.name);
+  }
+
+  add(other: SeriesLike): Series { return this.#bin('add', other); }
+  sub(other: SeriesLike): Series { return this.#bin('sub', other); }
+  mul(other: SeriesLike): Series { return this.#bin('mul', other); }
+  div(other: SeriesLike): Series { return this.#bin('div', other); }
+  /** Python's modulo (the divisor's sign), as pandas. */
+  mod(other: SeriesLike): Series { return this.#bin('mod', other); }
+  pow(other: SeriesLike): Series { return this.#bin('pow', other); }
+  lt(other: SeriesLike): Series { return this.#bin('lt', other); }
+  le(other: SeriesLike): Series { return this.#bin('le', other); }
+  gt(other: SeriesLike): Series { return this.#bin('gt', other); }
+  ge(other: SeriesLike): Series { return this.#bin('ge', other); }
+  eq(other: SeriesLike): Series { return this.#bin('eq', other); }
+  ne(other: SeriesLike): Series { return this.#bin('ne', other); }
+  and(other: SeriesLike): Series { return this.#bin('and', other); }
+  or(other: SeriesLike): Series { return this.#bin('or', other); }
+  neg(): Series { return this.#un('neg'); }
+  not(): Series { return this.#un('not'); }
+  abs(): Series { return this.#un('abs'); }
+  isna(): Series { return this.#un('isna'); }
+  notna(): Series { return this.#un('notna'); }
+  /** Whether each value is one of `values` (pandas' isin). */
+  isin(values: readonly Literal[]): Series {
+    if (!Array.isArray(values)) throw invalidArgType('values', 'an array of numbers, strings or booleans', values);
+    return new Series(this.frame, { op: 'isin', a: this.expr, values: [...values] }, this.name);
+  }
+  astype(type: DType): Series {
+    if (!DTYPES.includes(type)) throw invalidArgValue('type', type, `must be one of ${DTYPES.join(', ')}`);
+    return new Series(this.frame, { op: 'astype', a: this.expr, to: type }, this.name);
+  }
+  /** The same values under another name. */
+  rename(name: string): Series {
+    if (typeof name !== 'string' || name === '') throw invalidArgType('name', 'a non-empty string', name);
+    return new Series(this.frame, this.expr, name);
+  }
+
+  /** A one-column dataframe of the values. */
+  toFrame(): DataFrame {
+    return this.frame.assign({ [this.name]: this }).select([this.name]);
+  }
+
+  #reduce(how: string, ddof = 1, opts?: ReductionOptions): Scalar<number> {
+    if (this.dtype === 'utf8') throw Object.assign(new TypeError(`cannot ${how} the strings of '${this.name}'`), { code: 'ERR_DATAFRAME_TYPE' });
+    const splitEvery = splitEveryOf(opts);
+    const name = collectionName(`series-${how}`, this.frame, this.expr, ddof, splitEvery);
+    const { layer } = treeReduction({
+      name, inputs: this.frame.keys, splitEvery,
+      perPartition: (input) => [dfKernels.moments, input, this.expr],
+      aggregate: (partials, final) => [dfKernels.momentsAggregate, partials, final, how, ddof],
+    });
+    return new Scalar<number>(withLayer([this.frame], name, layer), name);
+  }
+
+  sum(opts?: ReductionOptions): Scalar<number> { return this.#reduce('sum', 1, opts); }
+  /** Values that are not missing (NaN). */
+  count(opts?: ReductionOptions): Scalar<number> { return this.#reduce('count', 1, opts); }
+  mean(opts?: ReductionOptions): Scalar<number> { return this.#reduce('mean', 1, opts); }
+  min(opts?: ReductionOptions): Scalar<number> { return this.#reduce('min', 1, opts); }
+  max(opts?: ReductionOptions): Scalar<number> { return this.#reduce('max', 1, opts); }
+  var(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('var', opts?.ddof ?? 1, opts); }
+  std(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('std', opts?.ddof ?? 1, opts); }
+
+  /** [value, count] rows, the most frequent first (pandas' value_counts; the count column is 'count'). */
+  valueCounts(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    const frame = this.expr.op === 'col' && this.expr.name === this.name ? this.frame : this.toFrame();
+    const counts = frame.groupby(this.name).size({ ...opts, sort: false, name: 'count' });
+    return opts?.sort === false ? counts : counts.sortedSmall(['count', this.name], [false, true]);
+  }
+
+  /** The distinct values, as a one-column dataframe (first seen first). */
+  unique(opts?: ReductionOptions): DataFrame {
+    return this.toFrame().dropDuplicates(undefined, opts);
+  }
+
+  /** The values where the (boolean) Series is true. */
+  filter(mask: Series): Series {
+    const frame = this.toFrame().filter(mask.frame.rows === this.frame.rows ? this.frame.assign({ __mask: mask }).col('__mask').rename('__mask') : mask);
+    return frame.col(this.name);
+  }
+
+  /** A rolling window of `window` rows (pandas' rolling). */
+  rolling(window: number, opts?: { minPeriods?: number }): Rolling {
+    return this.toFrame().rolling(window, opts);
+  }
+
+  /** The first `n` values (computes, from the first partition: Dask's head). */
+  async head(n = 5, opts?: ComputeOptions & { npartitions?: number }): Promise<arrow.Table> {
+    return this.toFrame().head(n, opts);
+  }
+
+  /** Computes the values: a one-column Arrow table. */
+  compute(opts?: ComputeOptions): Promise<arrow.Table> {
+    return this.toFrame().compute(opts);
+  }
+}
+
+export type AggSpec = Record<string, AggHow | AggHow[]>;
+
+/** Rows grouped by key columns (Dask's DataFrameGroupBy): aggregations are tree reductions of partial aggregates. */
+export class GroupBy {
+  readonly frame: DataFrame;
+  readonly by: string[];
+  /** The column selected with col() (SeriesGroupBy), or null. */
+  readonly selected: string[] | null;
+
+  /** @internal */
+  constructor(frame: DataFrame, by: string[], selected: string[] | null) {
+    this.frame = frame;
+    this.by = by;
+    this.selected = selected;
+  }
+
+  /** The groups of one column (Dask's df.groupby(k)['col']). */
+  col(name: string): GroupBy {
+    fieldOf(this.frame.fields, name, `the dataframe ${this.frame.name}`);
+    return new GroupBy(this.frame, this.by, [name]);
+  }
+
+  /** The groups of some columns (Dask's df.groupby(k)[['a', 'b']]). */
+  select(columns: readonly string[]): GroupBy {
+    const list = names(columns, 'columns');
+    for (const name of list) fieldOf(this.frame.fields, name, `the dataframe ${this.frame.name}`);
+    return new GroupBy(this.frame, this.by, list);
+  }
+
+  #values(): string[] {
+    return this.selected ?? this.frame.fields.map((f) => f.name).filter((n) => !this.by.includes(n));
+  }
+
+  /**
+   * Aggregates per group: `{ column: how }` (how: 'sum', 'count', 'mean', 'min', 'max', 'var', 'std',
+   * 'first', 'last', or an array of them: columns named `<column>_<how>`). One row per group, sorted
+   * by the keys unless `sort: false`; groups whose key is missing (NaN) are dropped, as pandas' dropna.
+   */
+  agg(spec: AggSpec | AggHow, opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
+    const entries: [string, AggHow[], boolean][] = typeof spec === 'string'
+      ? this.#values().map((c) => [c, [spec], false])
+      : (() => {
+        validateOptionalObject(spec as unknown, 'spec');
+        return Object.entries(spec).map(([c, how]) => [c, Array.isArray(how) ? how : [how], Array.isArray(how)] as [string, AggHow[], boolean]);
+      })();
+    if (entries.length === 0) throw invalidArgValue('spec', spec, 'names no column to aggregate');
+    const outputs: { name: string; how: AggHow; source: string }[] = [];
+    for (const [source, hows, many] of entries) for (const how of hows) outputs.push({ name: many ? `${source}_${how}` : source, how, source });
+    return this.#aggregate(outputs, opts);
+  }
+
+  #aggregate(outputs: { name: string; how: AggHow; source: string }[], opts: (ReductionOptions & { sort?: boolean; ddof?: number }) | undefined): DataFrame {
+    const splitEvery = splitEveryOf(opts);
+    const sort = opts?.sort ?? true;
+    validateBoolean(sort, 'options.sort');
+    const ddof = opts?.ddof ?? 1;
+    const where = `the dataframe ${this.frame.name}`;
+    const partials: PartialSpec[] = [];
+    const partialOf = (source: string, op: PartialSpec['op']): string => {
+      let p = partials.find((x) => x.source === source && x.op === op);
+      if (p === undefined) partials.push(p = { name: `__${op}_${partials.length}`, source, op });
+      return p.name;
+    };
+    const keyFields = this.by.map((k) => fieldOf(this.frame.fields, k, where));
+    const specs: OutputSpec[] = outputs.map(({ name, how, source }) => {
+      if (!['sum', 'count', 'mean', 'min', 'max', 'size', 'var', 'std', 'first', 'last'].includes(how)) {
+        throw invalidArgValue('how', how, "must be 'sum', 'count', 'mean', 'min', 'max', 'var', 'std', 'first' or 'last'");
+      }
+      const field = how === 'size' ? { name: '', type: 'int32' as DType } : fieldOf(this.frame.fields, source, where);
+      if (field.type === 'utf8' && !['count', 'first', 'last', 'size'].includes(how)) {
+        throw Object.assign(new TypeError(`cannot ${how} the strings of column '${source}'`), { code: 'ERR_DATAFRAME_TYPE' });
+      }
+      switch (how) {
+        case 'sum': return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum')] };
+        case 'count': return { name, how, source, type: 'int32', partials: [partialOf(source, 'count')] };
+        case 'size': return { name, how, source, type: 'int32', partials: [partialOf('', 'count')] };
+        case 'mean': return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum'), partialOf(source, 'count')] };
+        case 'var': case 'std': return { name, how, source, type: 'float64', ddof, partials: [partialOf(source, 'sum'), partialOf(source, 'count'), partialOf(source, 'sumsq')] };
+        default: return { name, how, source, type: field.type, partials: [partialOf(source, how)] };
+      }
+    });
+    const fields: Field[] = [...keyFields, ...specs.map((s) => ({ name: s.name, type: s.type }))];
+    const name = collectionName('groupby-agg', this.frame, this.by, specs, sort, splitEvery);
+    const keys = this.by;
+    const { layer } = treeReduction({
+      name, inputs: this.frame.keys, splitEvery,
+      perPartition: (input) => [dfKernels.groupbyPartial, input, keys, partials],
+      aggregate: (parts, final) => (final
+        ? [dfKernels.groupbyFinal, parts, keys, partials, specs, sort, `${name}`]
+        : [dfKernels.groupbyCombine, parts, keys, partials]),
+    });
+    return new DataFrame(withLayer([this.frame], name, layer), name, 1, fields, name);
+  }
+
+  #each(how: AggHow, opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
+    return this.#aggregate(this.#values().map((c) => ({ name: c, how, source: c })), opts);
+  }
+
+  sum(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('sum', opts); }
+  mean(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('mean', opts); }
+  /** Non-missing values per group. */
+  count(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('count', opts); }
+  min(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('min', opts); }
+  max(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('max', opts); }
+  var(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('var', opts); }
+  std(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('std', opts); }
+  first(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('first', opts); }
+  last(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('last', opts); }
+  /** Rows per group, in a column named `name` (default 'size'). */
+  size(opts?: ReductionOptions & { sort?: boolean; name?: string }): DataFrame {
+    return this.#aggregate([{ name: opts?.name ?? 'size', how: 'size', source: '' }], opts);
+  }
+}
+
+/** A rolling window over rows (pandas' rolling(window)): partitions see the previous ones' last rows. */
+export class Rolling {
+  readonly frame: DataFrame;
+  readonly window: number;
+  readonly minPeriods: number;
+  /** @internal */
+  constructor(frame: DataFrame, window: number, minPeriods: number) {
+    this.frame = frame;
+    this.window = window;
+    this.minPeriods = minPeriods;
+  }
+  #apply(how: 'sum' | 'mean' | 'min' | 'max' | 'count'): DataFrame {
+    const f = this.frame;
+    const cols = f.fields.filter((x) => x.type === 'float64' || x.type === 'int32').map((x) => x.name);
+    const name = collectionName(`rolling-${how}`, f, this.window, this.minPeriods);
+    const layer: Graph = {};
+    const tails = f.keys.map((key, i) => { const k = `${name}-tail-${i}`; layer[k] = [dfKernels.tail, ref(key), this.window - 1]; return k; });
+    f.keys.forEach((key, i) => {
+      // Up to window - 1 earlier partitions, nearest last (a small partition may not reach back far enough alone).
+      const before: KeyRef[] = [];
+      for (let j = i - 1; j >= 0 && before.length < this.window - 1; j--) before.unshift(ref(tails[j]!));
+      layer[partitionKey(name, i)] = [dfKernels.rolling, before, ref(key), cols, this.window, this.minPeriods, how];
+    });
+    const fields = f.fields.map((x) => (cols.includes(x.name) ? { name: x.name, type: 'float64' as DType } : x));
+    return new DataFrame(withLayer([f], name, layer), name, f.npartitions, fields, name);
+  }
+  sum(): DataFrame { return this.#apply('sum'); }
+  mean(): DataFrame { return this.#apply('mean'); }
+  min(): DataFrame { return this.#apply('min'); }
+  max(): DataFrame { return this.#apply('max'); }
+  count(): DataFrame { return this.#apply('count'); }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, S: 1000, min: 60_000, T: 60_000, h: 3_600_000, H: 3_600_000, d: 86_400_000, D: 86_400_000, W: 7 * 86_400_000 };
+
+/** A frequency ('1h', '15min', '30s', 'D') in milliseconds. */
+export function frequencyMs(freq: string): number {
+  const m = typeof freq === 'string' ? /^(\d*)\s*([a-zA-Z]+)$/.exec(freq) : null;
+  const unit = m !== null ? UNITS[m[2]!] : undefined;
+  if (m === null || unit === undefined) throw invalidArgValue('freq', freq, "must be a count and a unit: ms, s, min, h, D, W ('15min', '1h', 'D')");
+  return (m[1] === '' ? 1 : Number(m[1])) * unit;
+}
+
+export interface MergeOptions {
+  /** Key columns of both sides (default: the columns they share). */
+  on?: string | string[];
+  leftOn?: string | string[];
+  rightOn?: string | string[];
+  /** Default 'inner'. */
+  how?: JoinHow;
+  /** Added to the names both sides have, other than the keys (default ['_x', '_y'], as pandas). */
+  suffixes?: [string, string];
+  /** Output partitions of the shuffle (default: the larger side's). */
+  npartitions?: number;
+  /** 'hash' (default): both sides shuffled by key; 'broadcast': the right side (one partition, or gathered) sent whole to each left partition. */
+  shuffle?: 'hash' | 'broadcast';
+}
+
+export class DataFrame extends Collection<arrow.Table> {
+  readonly npartitions: number;
+  readonly fields: readonly Field[];
+  /**
+   * A token of the rows' identity and order: frames made by assign and select keep their input's,
+   * so their Series line up with it (arithmetic across them); every other operation starts a new one.
+   */
+  readonly rows: string;
+
+  /** @internal Made by readCsv, fromArrow, ... and the methods. */
+  constructor(layers: Layers, name: string, npartitions: number, fields: readonly Field[], rows: string) {
+    super(layers, name);
+    this.npartitions = npartitions;
+    this.fields = Object.freeze(fields.map((f) => Object.freeze({ ...f })));
+    this.rows = rows;
+  }
+
+  get keys(): readonly string[] {
+    return Array.from({ length: this.npartitions }, (_, i) => partitionKey(this.name, i));
+  }
+
+  /** The column names. */
+  get columns(): string[] {
+    return this.fields.map((f) => f.name);
+  }
+
+  /** Column name → type. */
+  get dtypes(): Record<string, DType> {
+    return Object.fromEntries(this.fields.map((f) => [f.name, f.type]));
+  }
+
+  /** The partitions as one Arrow table (a record batch per non-empty partition). */
+  finalize(results: unknown[]): arrow.Table {
+    return partsToTable(results as Part[], this.fields);
+  }
+
+  rebuild(layers: Layers): this {
+    return new DataFrame(layers, this.name, this.npartitions, this.fields, this.rows) as this;
+  }
+
+  /** A frame of one task per partition of this one. */
+  #perPartition(name: string, task: (input: KeyRef, i: number) => unknown[], fields: readonly Field[], rows: string = name, parents: readonly Collection<unknown>[] = []): DataFrame {
+    const layer: Graph = {};
+    for (let i = 0; i < this.npartitions; i++) layer[partitionKey(name, i)] = task(ref(partitionKey(this.name, i)), i);
+    return new DataFrame(withLayer([this, ...parents], name, layer), name, this.npartitions, fields, rows);
+  }
+
+  #where(): string {
+    return `the dataframe ${this.name}`;
+  }
+
+  /** A column (Dask's df['a']). Unknown: ERR_DATAFRAME_UNKNOWN_COLUMN. */
+  col(name: string): Series {
+    fieldOf(this.fields, name, this.#where());
+    return new Series(this, { op: 'col', name }, name);
+  }
+
+  /** Some columns, in this order (Dask's df[['a', 'b']]). */
+  select(columns: readonly string[]): DataFrame {
+    const list = names(columns, 'columns');
+    const fields = list.map((c) => fieldOf(this.fields, c, this.#where()));
+    const outputs: [string, Expr][] = list.map((c) => [c, { op: 'col', name: c }]);
+    const name = collectionName('select', this, list);
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+  }
+
+  /** Without some columns (pandas' drop(columns=)). */
+  drop(columns: string | readonly string[]): DataFrame {
+    const list = names(columns, 'columns');
+    for (const c of list) fieldOf(this.fields, c, this.#where());
+    return this.select(this.columns.filter((c) => !list.includes(c)));
+  }
+
+  /** Columns renamed (`{ old: 'new' }`). */
+  rename(mapping: Record<string, string>): DataFrame {
+    validateOptionalObject(mapping as unknown, 'mapping');
+    for (const old of Object.keys(mapping)) fieldOf(this.fields, old, this.#where());
+    const outputs: [string, Expr][] = this.fields.map((f) => [mapping[f.name] ?? f.name, { op: 'col', name: f.name }]);
+    const fields = this.fields.map((f) => ({ name: mapping[f.name] ?? f.name, type: f.type }));
+    const name = collectionName('rename', this, outputs);
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+  }
+
+  #exprOf(value: Series | Literal, what: string): Expr {
+    if (value instanceof Series) {
+      if (value.frame.rows !== this.rows) {
+        throw Object.assign(new RangeError(`${what}: the Series '${value.name}' is of another dataframe's rows (${value.frame.name}): only Series of this dataframe, or of dataframes it was made from by assign and select, line up`), { code: 'ERR_DATAFRAME_ALIGN' });
+      }
+      // Its columns must be here too (a select may have dropped some).
+      for (const c of columnsOf(value.expr)) fieldOf(this.fields, c, this.#where());
+      return value.expr;
+    }
+    if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return { op: 'lit', value };
+    throw invalidArgType(what, 'a Series, a number, a string or a boolean', value);
+  }
+
+  /** New or replaced columns: `{ c: df.col('a').add(df.col('b')), k: 1 }` (Dask's assign). */
+  assign(columns: Record<string, Series | Literal>): DataFrame {
+    validateOptionalObject(columns as unknown, 'columns');
+    const added = Object.entries(columns).map(([c, v]) => [c, this.#exprOf(v, `columns.${c}`)] as [string, Expr]);
+    if (added.length === 0) return this;
+    const outputs: [string, Expr][] = this.fields.map((f) => [f.name, added.find(([c]) => c === f.name)?.[1] ?? { op: 'col', name: f.name }]);
+    for (const [c, e] of added) if (!this.fields.some((f) => f.name === c)) outputs.push([c, e]);
+    const fields = outputs.map(([c, e]) => ({ name: c, type: typeOf(e, this.fields, this.#where())! }));
+    const name = collectionName('assign', this, outputs);
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+  }
+
+  /** The rows where the boolean Series is true (Dask's df[mask]). */
+  filter(mask: Series): DataFrame {
+    if (!(mask instanceof Series)) throw invalidArgType('mask', 'a boolean Series (df.col(\'a\').gt(0))', mask);
+    const expr = this.#exprOf(mask, 'mask');
+    const type = typeOf(expr, this.fields, this.#where());
+    if (type !== 'bool') throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_DATAFRAME_TYPE' });
+    const name = collectionName('filter', this, expr);
+    return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields);
+  }
+
+  /** Rows by a boolean Series, and optionally some columns (pandas' df.loc[mask, columns]). */
+  loc(mask: Series, columns?: readonly string[]): DataFrame {
+    const rows = this.filter(mask);
+    return columns === undefined ? rows : rows.select(columns);
+  }
+
+  /** The rows whose `column` is one of `values` (df[df.col(c).isin(values)]). */
+  isin(column: string, values: readonly Literal[]): DataFrame {
+    return this.filter(this.col(column).isin(values));
+  }
+
+  /** Rows grouped by key columns (Dask's groupby). */
+  groupby(by: string | readonly string[]): GroupBy {
+    const list = names(by, 'by');
+    for (const k of list) fieldOf(this.fields, k, this.#where());
+    return new GroupBy(this, list, null);
+  }
+
+  /**
+   * Rows grouped by time bins of the timestamp column `on` (`freq`: '1h', '15min', 'D'): the bins
+   * are the groups, labelled by their start (pandas' resample(freq, on=)). Empty bins are left out.
+   */
+  resample(on: string, freq: string): GroupBy {
+    const f = fieldOf(this.fields, on, this.#where());
+    if (f.type !== 'timestamp' && f.type !== 'float64' && f.type !== 'int32') throw Object.assign(new TypeError(`resample: '${on}' is ${f.type}, not a timestamp`), { code: 'ERR_DATAFRAME_TYPE' });
+    const step = frequencyMs(freq);
+    return this.assign({ [on]: new Series(this, { op: 'floor', a: { op: 'col', name: on }, step }, on) }).groupby(on);
+  }
+
+  /** A rolling window of `window` rows over the numeric columns (pandas' rolling(window, min_periods)). */
+  rolling(window: number, opts?: { minPeriods?: number }): Rolling {
+    validateInteger(window, 'window', 1, 1 << 20);
+    const minPeriods = opts?.minPeriods ?? window;
+    validateInteger(minPeriods, 'options.minPeriods', 0, window);
+    return new Rolling(this, window, minPeriods);
+  }
+
+  /** Rows per distinct value of the columns, most frequent first (pandas' value_counts; column 'count'). */
+  valueCounts(subset?: string | readonly string[], opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    const by = subset === undefined ? this.columns : names(subset, 'subset');
+    const counts = this.groupby(by).size({ ...opts, sort: false, name: 'count' });
+    return opts?.sort === false ? counts : counts.sortedSmall(['count', ...by], [false, ...by.map(() => true)]);
+  }
+
+  /** @internal Sorted in one task (a small frame: reductions' results). */
+  sortedSmall(by: string[], ascending: boolean[]): DataFrame {
+    const name = collectionName('sort-small', this, by, ascending);
+    const layer: Graph = { [partitionKey(name, 0)]: [dfKernels.concatSorted, this.keys.map((k) => ref(k)), by, ascending, name] };
+    return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
+  }
+
+  /** Without repeated rows (by `subset`, default all columns), first kept (Dask's drop_duplicates: a tree reduction to one partition). */
+  dropDuplicates(subset?: string | readonly string[], opts?: ReductionOptions): DataFrame {
+    const cols = subset === undefined ? [] : names(subset, 'subset');
+    for (const c of cols) fieldOf(this.fields, c, this.#where());
+    const splitEvery = splitEveryOf(opts);
+    const name = collectionName('drop-duplicates', this, cols, splitEvery);
+    const { layer } = treeReduction({
+      name, inputs: this.keys, splitEvery,
+      perPartition: (input) => [dfKernels.dedupe, input, cols],
+      aggregate: (parts) => [dfKernels.dedupeConcat, parts, cols, name],
+    });
+    return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
+  }
+
+  /**
+   * The rows moved to `npartitions` partitions by the hash of `on` (Dask's shuffle, method 'tasks'):
+   * each input partition is cut in one task, and each output partition gathers its pieces, picked
+   * out where they were cut (so only the rows that move travel, worker to worker).
+   */
+  shuffle(on: string | readonly string[], opts?: { npartitions?: number }): DataFrame {
+    const keys = names(on, 'on');
+    for (const k of keys) fieldOf(this.fields, k, this.#where());
+    const n = opts?.npartitions ?? this.npartitions;
+    validateInteger(n, 'options.npartitions', 1, 1 << 16);
+    const name = collectionName('shuffle', this, keys, n);
+    const layer: Graph = {};
+    for (let i = 0; i < this.npartitions; i++) {
+      const split = `${name}-split-${i}`;
+      layer[split] = [dfKernels.hashSplit, ref(partitionKey(this.name, i)), keys, n];
+      for (let j = 0; j < n; j++) layer[`${name}-pick-${i}-${j}`] = [kernels.getItem, ref(split), j];
+    }
+    for (let j = 0; j < n; j++) {
+      layer[partitionKey(name, j)] = [dfKernels.concat, Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)), `partition ${j} of ${name}`];
+    }
+    return new DataFrame(withLayer([this], name, layer), name, n, this.fields, name);
+  }
+
+  /**
+   * A database-style join (pandas' merge): both sides shuffled by key into the same partitions,
+   * then joined partition by partition (or, `shuffle: 'broadcast'`, the right side whole in each
+   * left partition). Output columns: the left's, then the right's other than its keys when the key
+   * names agree; names both have get `suffixes`.
+   */
+  merge(right: DataFrame, opts: MergeOptions = {}): DataFrame {
+    if (!(right instanceof DataFrame)) throw invalidArgType('right', 'a DataFrame', right);
+    validateOptionalObject(opts, 'options');
+    const how = opts.how ?? 'inner';
+    if (!['inner', 'left', 'right', 'outer'].includes(how)) throw invalidArgValue('options.how', how, "must be 'inner', 'left', 'right' or 'outer'");
+    let leftOn: string[];
+    let rightOn: string[];
+    if (opts.on !== undefined) leftOn = rightOn = names(opts.on, 'options.on');
+    else if (opts.leftOn !== undefined || opts.rightOn !== undefined) {
+      leftOn = names(opts.leftOn ?? [], 'options.leftOn');
+      rightOn = names(opts.rightOn ?? [], 'options.rightOn');
+      if (leftOn.length !== rightOn.length) throw invalidArgValue('options.rightOn', opts.rightOn, `names ${rightOn.length} columns and leftOn ${leftOn.length}`);
+    } else {
+      leftOn = rightOn = this.columns.filter((c) => right.columns.includes(c));
+      if (leftOn.length === 0) throw Object.assign(new RangeError('merge: the dataframes share no column to join on (pass on, or leftOn and rightOn)'), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' });
+    }
+    const lf = leftOn.map((k) => fieldOf(this.fields, k, this.#where()));
+    const rf = rightOn.map((k) => fieldOf(right.fields, k, `the dataframe ${right.name}`));
+    lf.forEach((f, i) => {
+      if ((f.type === 'utf8') !== (rf[i]!.type === 'utf8')) throw Object.assign(new TypeError(`merge: the key '${f.name}' is ${f.type} on the left and '${rf[i]!.name}' ${rf[i]!.type} on the right`), { code: 'ERR_DATAFRAME_TYPE' });
+    });
+    const [sx, sy] = opts.suffixes ?? ['_x', '_y'];
+    const sharedKeys = leftOn.filter((k, i) => rightOn[i] === k);
+    const output: JoinSpec['output'] = [];
+    const fields: Field[] = [];
+    const rightNames = right.columns.filter((c) => !sharedKeys.includes(c));
+    for (const f of this.fields) {
+      const isKey = sharedKeys.includes(f.name);
+      const clash = !isKey && rightNames.includes(f.name);
+      const out = clash ? `${f.name}${sx}` : f.name;
+      if (isKey) {
+        const rt = rf[leftOn.indexOf(f.name)]!.type;
+        output.push([out, how === 'inner' || how === 'left' ? 'left' : 'key', f.name]);
+        fields.push({ name: out, type: how === 'inner' || how === 'left' || rt === f.type ? f.type : 'float64' });
+      } else {
+        output.push([out, 'left', f.name]);
+        fields.push({ name: out, type: missingType(f.type, how === 'right' || how === 'outer') });
+      }
+    }
+    for (const f of right.fields) {
+      if (sharedKeys.includes(f.name)) continue;
+      const out = this.columns.includes(f.name) && !sharedKeys.includes(f.name) ? `${f.name}${sy}` : f.name;
+      output.push([out, 'right', f.name]);
+      fields.push({ name: out, type: missingType(f.type, how === 'left' || how === 'outer') });
+    }
+    const spec: JoinSpec = { how, leftOn, rightOn, output };
+    const mode = opts.shuffle ?? 'hash';
+    if (mode !== 'hash' && mode !== 'broadcast') throw invalidArgValue('options.shuffle', mode, "must be 'hash' or 'broadcast'");
+    if (mode === 'broadcast') {
+      if (how === 'right' || how === 'outer') throw invalidArgValue('options.shuffle', mode, `cannot make a ${how} join (each left partition sees the whole right side)`);
+      const whole = right.npartitions === 1 ? right : right.#gathered();
+      const name = collectionName('merge', this, whole, spec, 'broadcast');
+      return this.#perPartition(name, (input, i) => [dfKernels.join, input, ref(whole.keys[0]!), spec, `partition ${i} of ${name}`], fields, name, [whole]);
+    }
+    const n = opts.npartitions ?? Math.max(this.npartitions, right.npartitions);
+    const l = this.shuffle(leftOn, { npartitions: n });
+    const r = right.shuffle(rightOn, { npartitions: n });
+    const name = collectionName('merge', l, r, spec);
+    const layer: Graph = {};
+    for (let j = 0; j < n; j++) layer[partitionKey(name, j)] = [dfKernels.join, ref(l.keys[j]!), ref(r.keys[j]!), spec, `partition ${j} of ${name}`];
+    return new DataFrame(withLayer([l, r], name, layer), name, n, fields, name);
+  }
+
+  /** pandas' join: a merge on the columns `on` (Dask joins on the index; these frames have none). */
+  join(right: DataFrame, opts: Omit<MergeOptions, 'leftOn' | 'rightOn'> & { lsuffix?: string; rsuffix?: string } = {}): DataFrame {
+    const { lsuffix = '', rsuffix = '', ...rest } = opts;
+    return this.merge(right, { how: 'left', suffixes: [lsuffix || '_x', rsuffix || '_y'], ...rest });
+  }
+
+  /** All partitions as one (a task that concatenates them). */
+  #gathered(): DataFrame {
+    const name = collectionName('gather', this);
+    const layer: Graph = { [partitionKey(name, 0)]: [dfKernels.concat, this.keys.map((k) => ref(k)), name] };
+    return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
+  }
+
+  /** One partition (Dask's repartition(npartitions=1)); more: by row ranges is not implemented. */
+  repartition(opts: { npartitions: number }): DataFrame {
+    validateInteger(opts?.npartitions, 'options.npartitions', 1, 1 << 16);
+    if (opts.npartitions === 1) return this.#gathered();
+    if (opts.npartitions === this.npartitions) return this;
+    throw invalidArgValue('options.npartitions', opts.npartitions, 'must be 1 or the current number of partitions (use shuffle(on, { npartitions }) to change it)');
+  }
+
+  /**
+   * Sorted by `by` (NaN last): the first column's values are sampled, `npartitions - 1` boundaries
+   * chosen from the samples, each partition cut at them, and each output partition sorted (Dask's
+   * sort_values). The partitions are in order: compute() gives the whole table sorted.
+   */
+  sortValues(by: string | readonly string[], opts: { ascending?: boolean | boolean[]; npartitions?: number } = {}): DataFrame {
+    const list = names(by, 'by');
+    for (const k of list) fieldOf(this.fields, k, this.#where());
+    const asc = opts.ascending ?? true;
+    const ascending = Array.isArray(asc) ? asc : list.map(() => asc);
+    if (ascending.length !== list.length || ascending.some((a) => typeof a !== 'boolean')) throw invalidArgValue('options.ascending', asc, `must be a boolean or ${list.length} of them`);
+    const n = opts.npartitions ?? this.npartitions;
+    validateInteger(n, 'options.npartitions', 1, 1 << 16);
+    const name = collectionName('sort-values', this, list, ascending, n);
+    const layer: Graph = {};
+    if (n === 1) {
+      layer[partitionKey(name, 0)] = [dfKernels.concatSorted, this.keys.map((k) => ref(k)), list, ascending, name];
+      return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
+    }
+    const samples = this.keys.map((key, i) => { const k = `${name}-sample-${i}`; layer[k] = [dfKernels.sample, ref(key), list[0], 64]; return ref(k); });
+    const bounds = `${name}-boundaries`;
+    layer[bounds] = [dfKernels.boundaries, samples, n];
+    for (let i = 0; i < this.npartitions; i++) {
+      const split = `${name}-split-${i}`;
+      layer[split] = [dfKernels.rangeSplit, ref(this.keys[i]!), list[0], ref(bounds), ascending[0]];
+      for (let j = 0; j < n; j++) layer[`${name}-pick-${i}-${j}`] = [kernels.getItem, ref(split), j];
+    }
+    for (let j = 0; j < n; j++) {
+      layer[partitionKey(name, j)] = [dfKernels.concatSorted, Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)), list, ascending, `partition ${j} of ${name}`];
+    }
+    return new DataFrame(withLayer([this], name, layer), name, n, this.fields, name);
+  }
+
+  /** The `n` rows with the largest (or smallest) values of `column`. */
+  nlargest(n: number, column: string): DataFrame { return this.#top(n, column, false); }
+  nsmallest(n: number, column: string): DataFrame { return this.#top(n, column, true); }
+  #top(n: number, column: string, ascending: boolean): DataFrame {
+    validateInteger(n, 'n', 0, Number.MAX_SAFE_INTEGER);
+    fieldOf(this.fields, column, this.#where());
+    const name = collectionName(ascending ? 'nsmallest' : 'nlargest', this, n, column);
+    const layer: Graph = {};
+    const parts = this.keys.map((key, i) => {
+      const k = `${name}-part-${i}`;
+      layer[`${k}-sorted`] = [dfKernels.sort, ref(key), [column], [ascending]];
+      layer[k] = [dfKernels.head, ref(`${k}-sorted`), n];
+      return ref(k);
+    });
+    layer[`${name}-all`] = [dfKernels.concatSorted, parts, [column], [ascending], name];
+    layer[partitionKey(name, 0)] = [dfKernels.head, ref(`${name}-all`), n];
+    return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
+  }
+
+  /** The first `n` rows, from the first `npartitions` partitions (-1: all) (Dask's head). Computes. */
+  async head(n = 5, opts: ComputeOptions & { npartitions?: number } = {}): Promise<arrow.Table> {
+    validateInteger(n, 'n', 0, Number.MAX_SAFE_INTEGER);
+    validateOptionalObject(opts, 'options');
+    const { npartitions = 1, ...computeOptions } = opts;
+    validateInteger(npartitions, 'options.npartitions', -1, this.npartitions);
+    if (npartitions === 0) throw invalidArgValue('options.npartitions', npartitions, 'must be -1 (all) or at least 1');
+    const from = npartitions === -1 ? this.npartitions : npartitions;
+    const name = collectionName('head', this, n, from);
+    const layer: Graph = {};
+    const parts = this.keys.slice(0, from).map((key, i) => { const k = `${name}-part-${i}`; layer[k] = [dfKernels.head, ref(key), n]; return ref(k); });
+    layer[partitionKey(name, 0)] = [dfKernels.headConcat, parts, n, name];
+    return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name).compute(computeOptions);
+  }
+
+  /** The number of rows (Dask's len(df), lazily). */
+  count(opts?: ReductionOptions): Scalar<number> {
+    const splitEvery = splitEveryOf(opts);
+    const name = collectionName('len', this, splitEvery);
+    const { layer } = treeReduction({ name, inputs: this.keys, splitEvery, perPartition: (input) => [dfKernels.countRows, input], aggregate: (partials) => [dfKernels.sumNumbers, partials] });
+    return new Scalar<number>(withLayer([this], name, layer), name);
+  }
+
+  /** Pearson correlations of the numeric columns (or `columns`), pairwise complete: a table with a 'column' column and one per column (pandas' corr). */
+  corr(columns?: readonly string[], opts?: ReductionOptions): DataFrame {
+    const list = columns === undefined ? this.fields.filter((f) => f.type !== 'utf8').map((f) => f.name) : names(columns, 'columns');
+    for (const c of list) if (fieldOf(this.fields, c, this.#where()).type === 'utf8') throw Object.assign(new TypeError(`corr: '${c}' holds strings`), { code: 'ERR_DATAFRAME_TYPE' });
+    const splitEvery = splitEveryOf(opts);
+    const name = collectionName('corr', this, list, splitEvery);
+    const { layer } = treeReduction({
+      name, inputs: this.keys, splitEvery,
+      perPartition: (input) => [dfKernels.corr, input, list],
+      aggregate: (partials, final) => [dfKernels.corrAggregate, partials, final, list, name],
+    });
+    const fields: Field[] = [{ name: 'column', type: 'utf8' }, ...list.map((c) => ({ name: c, type: 'float64' as DType }))];
+    return new DataFrame(withLayer([this], name, layer), name, 1, fields, name);
+  }
+
+  /**
+   * `fn(table, ...args)` for each partition (an Arrow table), giving an Arrow table (Dask's
+   * map_partitions). Its columns: `meta` if given, else what fn gives for an empty table (called
+   * here, once, as Dask does; so fn must be synchronous then).
+   */
+  mapPartitions(fn: UserFunction<(table: arrow.Table, ...args: never[]) => arrow.Table | Promise<arrow.Table>>, opts: { meta?: Field[] | arrow.Schema; args?: unknown[] } = {}): DataFrame {
+    if (!isModuleRef(fn)) toCode(fn, 'fn');
+    validateOptionalObject(opts, 'options');
+    const args = opts.args ?? [];
+    let meta: Field[];
+    if (opts.meta instanceof arrow.Schema) meta = fieldsOf(tableToPart(new arrow.Table(opts.meta), 'meta'));
+    else if (opts.meta !== undefined) meta = opts.meta.map((f) => ({ name: f.name, type: f.type }));
+    else {
+      if (typeof fn !== 'function') throw invalidArgValue('options.meta', undefined, 'is needed for a moduleFunction() (its columns cannot be found here)');
+      const result = (fn as (t: arrow.Table, ...a: unknown[]) => unknown)(partToTable(emptyPart(this.fields, 'meta')), ...args);
+      if (!(result instanceof arrow.Table)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table synchronously for an empty table (or pass options.meta)'), { code: 'ERR_DATAFRAME_TYPE' });
+      meta = fieldsOf(tableToPart(result, 'meta'));
+    }
+    const name = collectionName('map-partitions', this, fn, args, meta);
+    return this.#perPartition(name, (input) => [dfKernels.mapPartitions, fn, input, args, meta], meta);
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `DataFrame<${this.name}, ${this.npartitions} partition${this.npartitions === 1 ? '' : 's'}, ${this.fields.map((f) => `${f.name}: ${f.type}`).join(', ')}>`;
+  }
+}
+
+/** The type a column gets when a join may leave rows without a value (int32 and bool become float64, as pandas' NaN does). */
+function missingType(type: DType, mayMiss: boolean): DType {
+  return mayMiss && (type === 'int32' || type === 'bool') ? 'float64' : type;
+}
