@@ -138,6 +138,27 @@ describe('on a LocalCluster', () => {
   });
 });
 
+describe('a worker killed mid-shuffle', () => {
+  it('the merge still equals the one-process join (its lost pieces are computed again)', async () => {
+    await using own = new LocalCluster({ workers: 3, protocol: 'ucx' });
+    await own.ready;
+    await using c = new Client(own, { setAsDefault: false });
+    const n = 12_000;
+    const left = dd.fromColumns({ id: Float64Array.from({ length: n }, (_, i) => i), v: Float64Array.from({ length: n }, (_, i) => i % 13) }, { npartitions: 12 })
+      // Slow partitions (busy 150 ms each), so that the kill lands while pieces are being cut and moved.
+      .mapPartitions((t: InstanceType<typeof arrow.Table>) => { const end = Date.now() + 150; while (Date.now() < end); return t; });
+    const right = dd.fromColumns({ id: Float64Array.from({ length: n / 2 }, (_, i) => i * 2), w: Float64Array.from({ length: n / 2 }, () => 1) }, { npartitions: 4 });
+    const total = left.merge(right, { on: 'id', npartitions: 6 }).col('v').sum().compute({ scheduler: c });
+    const started = Date.now();
+    while (own.scheduler.state.counts.memory < 8 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 10));
+    expect(own.scheduler.state.counts.memory).toBeGreaterThanOrEqual(8);
+    own.nannies[0]!.kill('SIGKILL');
+    let want = 0;
+    for (let i = 0; i < n; i += 2) want += i % 13;
+    expect(await total).toBe(want);
+  });
+});
+
 describe('bad input', () => {
   it('a missing file or a glob that matches nothing: ENOENT at once, naming it', () => {
     expect(() => dd.readCsv(path.join(dir, 'nope.csv'))).toThrow(expect.objectContaining({ code: 'ENOENT', message: expect.stringContaining('nope.csv') }));

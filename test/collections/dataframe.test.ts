@@ -210,6 +210,14 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
     expect(approx(got)).toEqual(approx([{ column: 'x', x: 1, y: rxy }, { column: 'y', x: rxy, y: 1 }]));
   });
 
+  it('Series: filter, unique, toFrame', async () => {
+    const s = df.col('g').filter(df.col('k').eq('fig'));
+    expect(rowsOf(await s.compute({ scheduler })).map((r) => r.g)).toEqual(rows.filter((r) => r.k === 'fig').map((r) => r.g));
+    const u = rowsOf(await df.col('k').unique().compute({ scheduler })).map((r) => r.k);
+    expect(u).toEqual([...new Set(rows.map((r) => r.k))]);
+    expect(await df.col('x').mul(2).rename('x2').toFrame().col('x2').max().compute({ scheduler })).toBe(2 * Math.max(...present(rows.map((r) => r.x))));
+  });
+
   it('head: the first rows, from as many partitions as asked', async () => {
     expect(rowsOf(await df.select(['id']).head(3, { scheduler }))).toEqual([{ id: 0 }, { id: 1 }, { id: 2 }]);
     const far = await df.filter(df.col('id').ge(350)).select(['id']).head(100, { scheduler, npartitions: 2 });

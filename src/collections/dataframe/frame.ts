@@ -174,10 +174,9 @@ export class Series {
     return this.toFrame().dropDuplicates(undefined, opts);
   }
 
-  /** The values where the (boolean) Series is true. */
+  /** The values where the (boolean) Series `mask`, of the same rows, is true. */
   filter(mask: Series): Series {
-    const frame = this.toFrame().filter(mask.frame.rows === this.frame.rows ? this.frame.assign({ __mask: mask }).col('__mask').rename('__mask') : mask);
-    return frame.col(this.name);
+    return new Series(this.frame.filter(mask), this.expr, this.name);
   }
 
   /** A rolling window of `window` rows (pandas' rolling). */
