@@ -49,7 +49,7 @@ import json, glob, pandas as pd, numpy as np
 D = ${JSON.stringify(dir)}
 df = pd.concat([pd.read_csv(f, parse_dates=['ts']) for f in sorted(glob.glob(D + '/data-*.csv'))], ignore_index=True)
 right = pd.read_csv(D + '/right.csv')
-def rows(frame): return json.loads(frame.to_json(orient='records'))
+def rows(frame): return json.loads(frame.to_json(orient='records', double_precision=15))
 agg = df.groupby(['k', 'g']).agg(x_sum=('x', 'sum'), x_mean=('x', 'mean'), x_count=('x', 'count'), x_min=('x', 'min'), x_max=('x', 'max'), y_std=('y', 'std')).reset_index()
 vc = df['g'].value_counts().rename_axis('g').reset_index(name='count')
 vc = vc.sort_values(['count', 'g'], ascending=[False, True])
