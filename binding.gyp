@@ -2,7 +2,9 @@
   # UCX is found through UCX_HOME (a custom or CUDA-enabled build) or pkg-config.
   # scripts/setup.mjs checks for it first and says what to install when it is missing.
   "variables": {
-    "ucx_home%": "<!(node -p \"process.env.UCX_HOME || ''\")"
+    "ucx_home%": "<!(node -p \"process.env.UCX_HOME || ''\")",
+    # The optional PMIx addon (csrc/pmix/) is built where pkg-config finds pmix (libpmix-dev).
+    "has_pmix%": "<!(node scripts/has-pmix.mjs)"
   },
   "targets": [
     {
@@ -14,6 +16,8 @@
         "csrc/worker.cc",
         "csrc/progress.cc",
         "csrc/completion.cc",
+        "csrc/batch.cc",
+        "csrc/fastpath.cc",
         "csrc/probe.cc",
         "csrc/events.cc",
         "csrc/listener.cc",
@@ -42,5 +46,19 @@
         }]
       ]
     }
+  ],
+  "conditions": [
+    ["has_pmix == 1", {
+      "targets": [
+        {
+          "target_name": "node_ucx_pmix",
+          "sources": ["csrc/pmix/pmix.cc"],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+          "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags pmix)"],
+          "libraries": ["<!@(pkg-config --libs pmix)"]
+        }
+      ]
+    }]
   ]
 }

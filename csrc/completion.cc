@@ -1,6 +1,7 @@
 #include "completion.h"
 
 #include "addon.h"
+#include "batch.h"
 #include "endpoint.h"
 #include "status.h"
 #include "worker.h"
@@ -9,7 +10,7 @@ namespace nucx {
 
 // The tail of every *_nbx call (see worker.h).
 napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
-                          const char* what, uint32_t cancel_id) {
+                          const char* what, uint32_t cancel_id, BatchState* batch) {
   napi_env env = env_;
   if (status_ptr == nullptr) {
     napi_value undefined;
@@ -30,8 +31,34 @@ napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoin
   napi_value promise;
   napi_create_promise(env, &request->deferred, &promise);
   if (holds.object != nullptr) napi_create_reference(env, holds.object, 1, &request->pin);
+  if (batch != nullptr) CountInBatch(request, batch);
   Track(request);
   return promise;
+}
+
+// The tail of a fast-path call: true when UCX completed the operation inline, false when it is
+// pending and counted on `batch` (no promise of its own), and a throw for an inline failure.
+napi_value Worker::SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
+                                 BatchState* batch, const char* what) {
+  napi_value result;
+  if (status_ptr == nullptr) {
+    napi_get_boolean(env_, true, &result);
+    return result;
+  }
+  if (UCS_PTR_IS_ERR(status_ptr)) {
+    ThrowStatus(env_, UCS_PTR_STATUS(status_ptr), what);
+    return nullptr;
+  }
+  Request* request = ClaimRequest(status_ptr, this, kind);
+  request->endpoint = endpoint;
+  request->memory[0] = PinMemory(holds.views[0]);
+  request->memory[1] = PinMemory(holds.views[1]);
+  request->atomic = holds.atomic;
+  request->atomic_size = holds.atomic_size;
+  CountInBatch(request, batch);
+  Track(request);
+  napi_get_boolean(env_, false, &result);
+  return result;
 }
 
 // An endpoint closes (or failed): what it started and UCX has not completed rejects now with
@@ -51,6 +78,7 @@ void Worker::AbandonRequests(Endpoint* endpoint, napi_value error) {
 void Worker::Abandon(Request* request, napi_value error) {
   if (request->abandoned) return;
   napi_env env = env_;
+  if (request->batch != nullptr) BatchOpDone(request, error);
   if (request->deferred != nullptr) {
     if (error != nullptr) {
       napi_reject_deferred(env, request->deferred, error);
@@ -152,12 +180,49 @@ static const char* KindName(RequestKind kind) {
     case RequestKind::kTagMessage:
     case RequestKind::kTagMessageData: return "ucp_tag_msg_recv_nbx";
     case RequestKind::kStreamRecv: return "ucp_stream_recv_nbx";
-    case RequestKind::kAmData: return "ucp_am_recv_data_nbx";
+    case RequestKind::kAmData:
+    case RequestKind::kAmRecv: return "ucp_am_recv_data_nbx";
     case RequestKind::kFetch: return "ucp_atomic_op_nbx";
     case RequestKind::kClose: return "ucp_ep_close_nbx";
     case RequestKind::kDiscard: return "ucp_tag_msg_recv_nbx";
   }
   return "request";
+}
+
+// What a completed request's promise resolves to.
+napi_value Worker::ResultOf(Request* request) {
+  napi_env env = env_;
+  napi_value value;
+  switch (request->kind) {
+    case RequestKind::kTagRecv:
+      value = MakeRecvResult(env, request->length, request->tag);
+      break;
+    case RequestKind::kTagRecvLength:
+      napi_create_double(env, static_cast<double>(request->length), &value);
+      break;
+    case RequestKind::kTagMessage: {
+      napi_value data;
+      napi_get_reference_value(env, request->extra, &data);
+      value = MakeMessageResult(env, data, request->tag);
+      break;
+    }
+    case RequestKind::kTagMessageData:
+      napi_get_reference_value(env, request->extra, &value);
+      break;
+    case RequestKind::kStreamRecv:
+    case RequestKind::kAmRecv:
+      napi_create_double(env, static_cast<double>(request->length), &value);
+      break;
+    case RequestKind::kFetch: {
+      uint64_t fetched = request->atomic[1];
+      if (request->atomic_size == 4) fetched = static_cast<uint32_t>(fetched);
+      napi_create_bigint_uint64(env, fetched, &value);
+      break;
+    }
+    default:
+      napi_get_undefined(env, &value);
+  }
+  return value;
 }
 
 // Drops what a request holds (the pinned buffer, the extra value, the atomic's storage) and gives
@@ -168,7 +233,7 @@ static void Release(napi_env env, Request* request) {
   RecycleRequest(request);
 }
 
-// Resolves or rejects one completed request and gives it back to UCX.
+// Resolves or rejects one completed request (its promise, its batch, or both) and gives it back to UCX.
 void Worker::Settle(Request* request) {
   napi_env env = env_;
   Untrack(request);
@@ -180,40 +245,15 @@ void Worker::Settle(Request* request) {
     if (shutting_down_) DiscardAmData(request);
     else CompleteAmData(request);
   } else if (request->status == UCS_OK) {
-    napi_value value;
-    switch (request->kind) {
-      case RequestKind::kTagRecv:
-        value = MakeRecvResult(env, request->length, request->tag);
-        break;
-      case RequestKind::kTagRecvLength:
-        napi_create_double(env, static_cast<double>(request->length), &value);
-        break;
-      case RequestKind::kTagMessage: {
-        napi_value data;
-        napi_get_reference_value(env, request->extra, &data);
-        value = MakeMessageResult(env, data, request->tag);
-        break;
-      }
-      case RequestKind::kTagMessageData:
-        napi_get_reference_value(env, request->extra, &value);
-        break;
-      case RequestKind::kStreamRecv:
-        napi_create_double(env, static_cast<double>(request->length), &value);
-        break;
-      case RequestKind::kFetch: {
-        uint64_t fetched = request->atomic[1];
-        if (request->atomic_size == 4) fetched = static_cast<uint32_t>(fetched);
-        napi_create_bigint_uint64(env, fetched, &value);
-        break;
-      }
-      default:
-        napi_get_undefined(env, &value);
-    }
-    napi_resolve_deferred(env, request->deferred, value);
-  } else if (shutting_down_ && request->status == UCS_ERR_CANCELED) {
-    napi_reject_deferred(env, request->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
+    if (request->length_out != nullptr) *request->length_out = static_cast<uint32_t>(request->length);
+    if (request->batch != nullptr) BatchOpDone(request, nullptr);
+    if (request->deferred != nullptr) napi_resolve_deferred(env, request->deferred, ResultOf(request));
   } else {
-    napi_reject_deferred(env, request->deferred, MakeStatusError(env_, request->status, KindName(request->kind)));
+    napi_value error = shutting_down_ && request->status == UCS_ERR_CANCELED
+                           ? MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed")
+                           : MakeStatusError(env_, request->status, KindName(request->kind));
+    if (request->batch != nullptr) BatchOpDone(request, error);
+    if (request->deferred != nullptr) napi_reject_deferred(env, request->deferred, error);
   }
   Release(env, request);
 }
@@ -234,7 +274,9 @@ void Worker::RejectPending() {
     } else if (r->kind == RequestKind::kAmData) {
       DiscardAmData(r);
     } else {
-      napi_reject_deferred(env, r->deferred, MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed"));
+      napi_value error = MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed");
+      if (r->batch != nullptr) BatchOpDone(r, error);
+      if (r->deferred != nullptr) napi_reject_deferred(env, r->deferred, error);
     }
     Release(env, r);
   }
@@ -246,6 +288,7 @@ void Worker::RejectPending() {
 void Worker::ReleasePending() {
   for (Request* r = pending_head_; r != nullptr;) {
     Request* next = r->next;
+    if (r->batch != nullptr) ReleaseBatch(env_, r->batch);
     RecycleRequest(r);
     r = next;
   }

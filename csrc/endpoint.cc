@@ -1,9 +1,12 @@
 #include "endpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "addon.h"
+#include "batch.h"
+#include "fastpath.h"
 #include "memory.h"
 #include "status.h"
 #include "worker.h"
@@ -25,6 +28,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                          InstanceMethod<&Endpoint::Close>("close"),
                          InstanceMethod<&Endpoint::AbandonClose>("abandonClose"),
                          InstanceMethod<&Endpoint::Info>("info"),
+                         InstanceMethod<&Endpoint::FastOps>("fastOps"),
                      });
 }
 
@@ -34,7 +38,10 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   worker_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
-Endpoint::~Endpoint() { Abandon(); }
+Endpoint::~Endpoint() {
+  Abandon();
+  if (fast_ != nullptr) DropFastTarget(fast_);
+}
 
 bool Endpoint::Create(ucp_ep_params_t& params, bool peer_errors) {
   params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
@@ -327,6 +334,216 @@ Napi::Value Endpoint::Info(const Napi::CallbackInfo& info) {
   Napi::String result = Napi::String::New(env, text, size);
   free(text);
   return result;
+}
+
+}  // namespace nucx
+
+namespace nucx {
+
+// ---- the fast path: functions bound to this endpoint (fastpath.h), counted on a batch (batch.h) ----
+
+template <napi_value (Endpoint::*Method)(napi_env, FastCall&)>
+static napi_value CallEndpoint(napi_env env, napi_callback_info info) {
+  FastCall call;
+  if (!ReadFastCall(env, info, &call, "the Endpoint")) return nullptr;
+  return (static_cast<Endpoint*>(call.object)->*Method)(env, call);
+}
+
+// fastOps(): { tagSend, tagSendMany, streamSend, amSend, put, get, atomic } bound to this endpoint
+Napi::Value Endpoint::FastOps(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (fast_ == nullptr) fast_ = NewFastTarget(this);
+  napi_value ops;
+  napi_create_object(env, &ops);
+  DefineFastFunction(env, ops, "tagSend", CallEndpoint<&Endpoint::FastTagSend>, fast_);
+  DefineFastFunction(env, ops, "tagSendMany", CallEndpoint<&Endpoint::FastTagSendMany>, fast_);
+  DefineFastFunction(env, ops, "streamSend", CallEndpoint<&Endpoint::FastStreamSend>, fast_);
+  DefineFastFunction(env, ops, "amSend", CallEndpoint<&Endpoint::FastAmSend>, fast_);
+  DefineFastFunction(env, ops, "put", CallEndpoint<&Endpoint::FastPut>, fast_);
+  DefineFastFunction(env, ops, "get", CallEndpoint<&Endpoint::FastGet>, fast_);
+  DefineFastFunction(env, ops, "atomic", CallEndpoint<&Endpoint::FastAtomic>, fast_);
+  return Napi::Value(env, ops);
+}
+
+static int32_t Int32Of(napi_env env, napi_value value) {
+  int32_t result = 0;
+  napi_get_value_int32(env, value, &result);
+  return result;
+}
+
+static uint64_t Uint64Of(napi_env env, napi_value value) {
+  uint64_t result = 0;
+  bool lossless;
+  napi_get_value_bigint_uint64(env, value, &result, &lossless);
+  return result;
+}
+
+// tagSend(data, length, memoryType, tag, batch): boolean -> ucp_tag_send_nbx (true: completed inline)
+napi_value Endpoint::FastTagSend(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  DataArg data;
+  if (!ReadData(e, c.args[0], c.args[1], &data)) return nullptr;
+  BatchState* batch = BatchOf(env, c.args[4]);
+  if (batch == nullptr) return nullptr;
+  ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
+  ucs_status_ptr_t sp = ucp_tag_send_nbx(ep_, data.ptr, data.length, Uint64Of(env, c.args[3]), &param);
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch, "ucp_tag_send_nbx");
+}
+
+// tagSendMany(data, length, memoryType, size, tag, batch): number -> ucp_tag_send_nbx per `size`-byte slice
+// of data (the last may be shorter); returns how many went pending (counted on batch). An inline failure
+// throws; the slices before it were sent.
+napi_value Endpoint::FastTagSendMany(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  DataArg data;
+  if (!ReadData(e, c.args[0], c.args[1], &data)) return nullptr;
+  int64_t size = 0;
+  napi_get_value_int64(env, c.args[3], &size);
+  uint64_t tag = Uint64Of(env, c.args[4]);
+  BatchState* batch = BatchOf(env, c.args[5]);
+  if (batch == nullptr || size <= 0) return nullptr;
+  ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
+  PinnedMemory pin;
+  bool pinned = false;
+  uint32_t pending = 0;
+  uint8_t* base = static_cast<uint8_t*>(data.ptr);
+  for (size_t offset = 0; offset < data.length; offset += static_cast<size_t>(size)) {
+    size_t length = std::min(static_cast<size_t>(size), data.length - offset);
+    ucs_status_ptr_t sp = ucp_tag_send_nbx(ep_, base + offset, length, tag, &param);
+    if (sp == nullptr) continue;
+    if (UCS_PTR_IS_ERR(sp)) {
+      ThrowStatus(e, UCS_PTR_STATUS(sp), "ucp_tag_send_nbx");
+      return nullptr;
+    }
+    if (!pinned) {
+      pin = PinMemory(data.pinnable);
+      pinned = true;
+    }
+    Request* request = ClaimRequest(sp, worker_, RequestKind::kSend);
+    request->memory[0] = pin;
+    worker_->PendInBatch(request, this, batch);
+    pending++;
+  }
+  napi_value result;
+  napi_create_uint32(env, pending, &result);
+  return result;
+}
+
+// streamSend(data, length, memoryType, batch): boolean -> ucp_stream_send_nbx
+napi_value Endpoint::FastStreamSend(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  DataArg data;
+  if (!ReadData(e, c.args[0], c.args[1], &data)) return nullptr;
+  BatchState* batch = BatchOf(env, c.args[3]);
+  if (batch == nullptr) return nullptr;
+  ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
+  ucs_status_ptr_t sp = ucp_stream_send_nbx(ep_, data.ptr, data.length, &param);
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch, "ucp_stream_send_nbx");
+}
+
+// amSend(id, header | null, data | null, length, memoryType, flags, batch): boolean -> ucp_am_send_nbx
+napi_value Endpoint::FastAmSend(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  uint32_t id = 0;
+  napi_get_value_uint32(env, c.args[0], &id);
+  napi_valuetype type;
+  DataArg header;
+  napi_typeof(env, c.args[1], &type);
+  if (type != napi_null && !ReadData(e, c.args[1], c.args[3], &header)) return nullptr;
+  DataArg data;
+  napi_typeof(env, c.args[2], &type);
+  if (type != napi_null && !ReadData(e, c.args[2], c.args[3], &data)) return nullptr;
+  uint32_t flags = 0;
+  napi_get_value_uint32(env, c.args[5], &flags);
+  BatchState* batch = BatchOf(env, c.args[6]);
+  if (batch == nullptr) return nullptr;
+  ucp_request_param_t param = SendParam(Int32Of(env, c.args[4]));
+  param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = flags;
+  ucs_status_ptr_t sp = ucp_am_send_nbx(ep_, id, header.ptr, header.length, data.ptr, data.length, &param);
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{header.pinnable, data.pinnable}}, batch,
+                                "ucp_am_send_nbx");
+}
+
+// The RemoteKey behind a fast-path rkey handle (RemoteKey.fastHandle()), live and of this endpoint's.
+static RemoteKey* LiveKey(napi_env env, napi_value handle) {
+  auto* key = static_cast<RemoteKey*>(FastHandleObject(env, handle, "the RemoteKey"));
+  if (key == nullptr || !key->RequireLive(Napi::Env(env))) return nullptr;
+  return key;
+}
+
+// put(data, length, memoryType, remoteAddress, rkeyHandle, batch): boolean -> ucp_put_nbx
+// get(data, length, memoryType, remoteAddress, rkeyHandle, batch): boolean -> ucp_get_nbx
+napi_value Endpoint::FastRma(napi_env env, FastCall& c, bool put) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  DataArg data;
+  if (!ReadData(e, c.args[0], c.args[1], &data)) return nullptr;
+  RemoteKey* key = LiveKey(env, c.args[4]);
+  if (key == nullptr) return nullptr;
+  BatchState* batch = BatchOf(env, c.args[5]);
+  if (batch == nullptr) return nullptr;
+  ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
+  uint64_t remote = Uint64Of(env, c.args[3]);
+  ucs_status_ptr_t sp = put ? ucp_put_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param)
+                            : ucp_get_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch,
+                                put ? "ucp_put_nbx" : "ucp_get_nbx");
+}
+
+napi_value Endpoint::FastPut(napi_env env, FastCall& c) { return FastRma(env, c, true); }
+napi_value Endpoint::FastGet(napi_env env, FastCall& c) { return FastRma(env, c, false); }
+
+// atomic(opcode, remoteAddress, rkeyHandle, value, size, fetch, swap | undefined, batch):
+//   fetch: bigint | Promise<bigint>; otherwise boolean -> ucp_atomic_op_nbx
+// The operand and reply live in storage the worker reuses, so an atomic UCX completes inline
+// allocates nothing; a pending one keeps its storage until it completes.
+napi_value Endpoint::FastAtomic(napi_env env, FastCall& c) {
+  Napi::Env e(env);
+  if (!RequireOpen(e)) return nullptr;
+  ucp_atomic_op_t opcode = static_cast<ucp_atomic_op_t>(Int32Of(env, c.args[0]));
+  uint64_t remote = Uint64Of(env, c.args[1]);
+  RemoteKey* key = LiveKey(env, c.args[2]);
+  if (key == nullptr) return nullptr;
+  uint64_t value = Uint64Of(env, c.args[3]);
+  uint32_t size = 8;
+  napi_get_value_uint32(env, c.args[4], &size);
+  bool fetch = false;
+  napi_get_value_bool(env, c.args[5], &fetch);
+  BatchState* batch = BatchOf(env, c.args[7]);
+  if (batch == nullptr) return nullptr;
+  uint64_t* storage = worker_->TakeAtomicStorage();
+  storage[0] = value;
+  storage[1] = opcode == UCP_ATOMIC_OP_CSWAP ? Uint64Of(env, c.args[6]) : 0;
+  ucp_request_param_t param = SendParam(-1);
+  param.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+  param.datatype = ucp_dt_make_contig(size);
+  if (fetch) {
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_REPLY_BUFFER;
+    param.reply_buffer = &storage[1];
+  }
+  ucs_status_ptr_t sp = ucp_atomic_op_nbx(ep_, opcode, &storage[0], 1, remote, key->handle(), &param);
+  if (sp == nullptr || UCS_PTR_IS_ERR(sp)) {
+    uint64_t fetched = size == 4 ? static_cast<uint32_t>(storage[1]) : storage[1];
+    worker_->ReturnAtomicStorage(storage);
+    if (sp != nullptr) {
+      ThrowStatus(e, UCS_PTR_STATUS(sp), "ucp_atomic_op_nbx");
+      return nullptr;
+    }
+    napi_value result;
+    if (fetch) napi_create_bigint_uint64(env, fetched, &result);
+    else napi_get_boolean(env, true, &result);
+    return result;
+  }
+  Holds holds;
+  holds.atomic = storage;
+  holds.atomic_size = static_cast<uint8_t>(size);
+  if (fetch) return worker_->Submit(sp, RequestKind::kFetch, this, holds, "ucp_atomic_op_nbx", 0, batch);
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, holds, batch, "ucp_atomic_op_nbx");
 }
 
 }  // namespace nucx

@@ -11,6 +11,8 @@ namespace nucx {
 
 class Worker;
 class RemoteKey;
+struct FastCall;
+struct FastTarget;
 
 class Endpoint : public Napi::ObjectWrap<Endpoint> {
  public:
@@ -35,6 +37,16 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
     if (close_request_ == request) close_request_ = nullptr;
   }
 
+  // The fast path (bound functions, fastpath.h; made by fastOps()): operations that return at once
+  // when UCX completes them inline and are counted on a batch (batch.h) when it does not.
+  napi_value FastTagSend(napi_env env, FastCall& call);
+  napi_value FastTagSendMany(napi_env env, FastCall& call);
+  napi_value FastStreamSend(napi_env env, FastCall& call);
+  napi_value FastAmSend(napi_env env, FastCall& call);
+  napi_value FastPut(napi_env env, FastCall& call);
+  napi_value FastGet(napi_env env, FastCall& call);
+  napi_value FastAtomic(napi_env env, FastCall& call);
+
  private:
   static void OnError(void* arg, ucp_ep_h ep, ucs_status_t status);
 
@@ -50,6 +62,8 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value AbandonClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value FastOps(const Napi::CallbackInfo& info);
+  napi_value FastRma(napi_env env, FastCall& call, bool put);
 
   void Detach();  // forget the ucp_ep: unregister, destroy rkeys, drop the self-reference
   bool RequireOpen(Napi::Env env);
@@ -61,6 +75,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   bool peer_errors_ = true;  // UCP_ERR_HANDLING_MODE_PEER; UCX refuses a forced close without it
   Request* close_request_ = nullptr;  // ucp_ep_close_nbx in flight, until it completes or is abandoned
   std::unordered_set<RemoteKey*> rkeys_;
+  FastTarget* fast_ = nullptr;  // shared with the bound functions of fastOps()
 };
 
 }  // namespace nucx

@@ -48,6 +48,7 @@ ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t heade
                                      const ucp_am_recv_param_t* param) {
   AmSlot* slot = static_cast<AmSlot*>(arg);
   Worker* self = slot->worker;
+  if (slot->queued) return self->QueueActiveMessage(slot, header, header_length, data, length, param);
   Event event;
   event.kind = kEventActiveMessage;
   event.am_id = slot->id;
@@ -74,6 +75,88 @@ ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t heade
   }
   self->events_.push_back(std::move(event));
   return result;
+}
+
+// A queued slot's message waits for amTryRecv; only the bytes UCX does not keep are copied.
+ucs_status_t Worker::QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data, size_t length,
+                                        const ucp_am_recv_param_t* param) {
+  QueuedAm message;
+  message.header.assign(static_cast<const char*>(header), header_length);
+  message.length = length;
+  ucs_status_t result = UCS_OK;
+  if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+    message.mode = AmDataMode::kRendezvous;
+    message.data = data;
+    result = UCS_INPROGRESS;
+  } else if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) {
+    message.mode = AmDataMode::kPersistent;
+    message.data = data;
+    result = UCS_INPROGRESS;
+  } else if (length > 0) {
+    message.data = std::malloc(length);
+    if (message.data == nullptr) return UCS_OK;  // lost: nothing to hold it in
+    message.mode = AmDataMode::kCopy;
+    std::memcpy(message.data, data, length);
+  }
+  slot->queue.push_back(std::move(message));
+  if (slot->waiter != nullptr) am_due_ = true;
+  return result;
+}
+
+// Gives back what a queued message holds (UCX's descriptor, or our copy).
+void Worker::ReleaseQueuedAm(QueuedAm& message) {
+  switch (message.mode) {
+    case AmDataMode::kCopy: std::free(message.data); break;
+    case AmDataMode::kPersistent:
+    case AmDataMode::kRendezvous: ucp_am_data_release(worker_, message.data); break;
+    default: break;
+  }
+  message.data = nullptr;
+  message.mode = AmDataMode::kNone;
+}
+
+// Deliver: the waiters of queued slots that have messages now resolve.
+void Worker::ResolveAmWaiters() {
+  am_due_ = false;
+  for (auto& entry : am_slots_) {
+    AmSlot* slot = entry.second.get();
+    if (slot->waiter == nullptr || slot->queue.empty()) continue;
+    napi_deferred waiter = slot->waiter;
+    slot->waiter = nullptr;
+    slot->waiter_cancel_id = 0;
+    am_waiters_--;
+    napi_value undefined;
+    napi_get_undefined(env_, &undefined);
+    napi_resolve_deferred(env_, waiter, undefined);
+  }
+  UpdateHandles();
+}
+
+// A queued slot stops (activeMessageQueue close, or the worker's): its messages go back, and its
+// waiter rejects with `error` (or, when null, is dropped: env teardown).
+void Worker::ClearAmQueue(AmSlot* slot, napi_value error) {
+  for (QueuedAm& message : slot->queue) ReleaseQueuedAm(message);
+  slot->queue.clear();
+  if (slot->waiter != nullptr) {
+    if (error != nullptr) napi_reject_deferred(env_, slot->waiter, error);
+    am_waiters_--;
+  }
+  slot->waiter = nullptr;
+  slot->waiter_cancel_id = 0;
+}
+
+bool Worker::CancelAmWaiter(uint32_t cancel_id) {
+  for (auto& entry : am_slots_) {
+    AmSlot* slot = entry.second.get();
+    if (slot->waiter == nullptr || slot->waiter_cancel_id != cancel_id) continue;
+    napi_reject_deferred(env_, slot->waiter, MakeStatusError(env_, UCS_ERR_CANCELED, "active message wait"));
+    slot->waiter = nullptr;
+    slot->waiter_cancel_id = 0;
+    am_waiters_--;
+    UpdateHandles();
+    return true;
+  }
+  return false;
 }
 
 napi_value Worker::EndpointValue(ucp_ep_h ep) {

@@ -6,6 +6,7 @@
 #include <ucp/api/ucp.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace nucx {
@@ -47,11 +48,25 @@ struct Event {
 };
 
 // One ucp_worker_set_am_recv_handler registration: the callback's argument.
+// An active message waiting in a queued slot (worker.activeMessageQueue) for amTryRecv.
+struct QueuedAm {
+  std::string header;
+  void* data = nullptr;  // see mode (kNone, kCopy, kPersistent or kRendezvous)
+  size_t length = 0;
+  AmDataMode mode = AmDataMode::kNone;
+};
+
 struct AmSlot {
   Worker* worker;
   uint16_t id;
   bool spins = false;
   napi_ref allocator = nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
+  // Queued (activeMessageQueue): messages wait in `queue` for amTryRecv (fastpath.cc) instead of
+  // going to the handler, and amWait's waiter resolves once one is there.
+  bool queued = false;
+  std::deque<QueuedAm> queue;
+  napi_deferred waiter = nullptr;
+  uint32_t waiter_cancel_id = 0;
 };
 
 }  // namespace nucx

@@ -5,6 +5,7 @@
 #include "addon.h"
 #include "context.h"
 #include "endpoint.h"
+#include "fastpath.h"
 #include "request.h"
 #include "status.h"
 
@@ -145,13 +146,17 @@ Napi::Value MemoryHandle::Write(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function RemoteKey::Define(Napi::Env env) {
-  return DefineClass(env, "RemoteKey", {InstanceMethod<&RemoteKey::DestroyMethod>("destroy")});
+  return DefineClass(env, "RemoteKey", {InstanceMethod<&RemoteKey::DestroyMethod>("destroy"),
+                                        InstanceMethod<&RemoteKey::FastHandleMethod>("fastHandle")});
 }
 
 // Made only by Endpoint.unpackRkey.
 RemoteKey::RemoteKey(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RemoteKey>(info) {}
 
-RemoteKey::~RemoteKey() { Destroy(); }
+RemoteKey::~RemoteKey() {
+  Destroy();
+  if (fast_ != nullptr) DropFastTarget(fast_);
+}
 
 void RemoteKey::Attach(Endpoint* endpoint, ucp_rkey_h rkey) {
   endpoint_ = endpoint;

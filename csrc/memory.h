@@ -10,6 +10,7 @@ namespace nucx {
 
 class Context;
 class Endpoint;
+struct FastTarget;
 
 class MemoryHandle : public Napi::ObjectWrap<MemoryHandle> {
  public:
@@ -47,7 +48,9 @@ class RemoteKey : public Napi::ObjectWrap<RemoteKey> {
 
  private:
   Napi::Value DestroyMethod(const Napi::CallbackInfo& info);
+  Napi::Value FastHandleMethod(const Napi::CallbackInfo& info);
 
+  FastTarget* fast_ = nullptr;  // named by fast-path puts, gets and atomics (fastpath.h)
   Endpoint* endpoint_ = nullptr;
   Napi::ObjectReference endpoint_ref_;
   ucp_rkey_h rkey_ = nullptr;

@@ -54,6 +54,19 @@ void Worker::ServiceProbeWaiters() {
   // In order: the oldest waiter gets the first matching message.
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     ucp_tag_recv_info_t info;
+    if (it->notify) {
+      // tagWait: a match is there (and stays queued for the receive that follows).
+      if (ucp_tag_probe_nb(worker_, it->tag, it->mask, 0, &info) == nullptr) {
+        ++it;
+        continue;
+      }
+      napi_deferred deferred = it->deferred;
+      it = waiters_.erase(it);
+      napi_value undefined;
+      napi_get_undefined(env_, &undefined);
+      napi_resolve_deferred(env_, deferred, undefined);
+      continue;
+    }
     ucp_tag_message_h message = ucp_tag_probe_nb(worker_, it->tag, it->mask, 1, &info);
     if (message == nullptr) {
       ++it;

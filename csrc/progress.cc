@@ -116,6 +116,7 @@ void Worker::Deliver() {
   for (size_t i = 0; i < completed_.size(); i++) Settle(completed_[i]);
   completed_.clear();
   if (probe_due_) ServiceProbeWaiters();
+  if (am_due_) ResolveAmWaiters();
   if (!events_.empty()) {
     // A handler may close the worker, an endpoint or a listener: ReleaseQueuedEvents and Forget
     // then reach the rest of this batch through delivering_events_.
@@ -220,7 +221,7 @@ void Worker::Spin() {
       }
     }
     bool keep = false;
-    if (mode_ == ProgressMode::kPoll) keep = LiveRequests() > 0 || !waiters_.empty() || spinning_handlers_ > 0;
+    if (mode_ == ProgressMode::kPoll) keep = LiveRequests() > 0 || !waiters_.empty() || am_waiters_ > 0 || spinning_handlers_ > 0;
     else keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
     if (!keep) {
       spinning_ = false;
@@ -236,7 +237,7 @@ void Worker::Spin() {
 // nobody waits for them.
 void Worker::UpdateHandles() {
   if (handles_ == nullptr || worker_ == nullptr) return;
-  bool busy = LiveRequests() > 0 || !waiters_.empty();
+  bool busy = LiveRequests() > 0 || !waiters_.empty() || am_waiters_ > 0;
   bool keep_alive = busy || !listeners_.empty();
   if (keep_alive != referenced_) {
     referenced_ = keep_alive;

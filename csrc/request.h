@@ -14,6 +14,7 @@ namespace nucx {
 
 class Worker;
 class Endpoint;
+struct BatchState;
 
 enum class RequestKind : uint8_t {
   kSend,         // resolves undefined
@@ -26,6 +27,7 @@ enum class RequestKind : uint8_t {
   kFetch,        // atomic fetch: resolves bigint from `result`
   kClose,        // ep close; resolves undefined
   kDiscard,      // a message received only to drop it (tagRecvMessage over maxLength); no promise
+  kAmRecv,       // amTryRecv's rendezvous payload: resolves length
 };
 
 // The memory behind a view, kept alive while UCX uses it. Pinning the view (or its ArrayBuffer)
@@ -47,7 +49,8 @@ struct Holds {
 struct Request {
   Worker* worker;
   Endpoint* endpoint;        // the ep whose op this is (its close abandons it), or null for worker-level ops
-  napi_deferred deferred;    // settled on delivery; null once abandoned
+  napi_deferred deferred;    // settled on delivery; null once abandoned, or for a fast-path op without a promise
+  BatchState* batch;         // a fast-path op: the batch that counts it (batch.h), until it completes or is abandoned
   napi_ref pin;              // Holds::object
   napi_ref extra;            // kTagMessage(Data): the Buffer being filled; kAmData: the AM event
   PinnedMemory memory[2];    // Holds::views
@@ -62,6 +65,7 @@ struct Request {
   ucp_tag_t tag;
   uint64_t* atomic;          // kFetch: heap {operand, reply}; UCX reads and writes it until completion
   uint8_t atomic_size;       // 4 or 8
+  uint32_t* length_out;      // Batch.tagRecv: where the received length goes (in memory[1], pinned)
 };
 
 // Called by UCX when its request pool first allocates a request (ucp_params.request_init).

@@ -6,6 +6,7 @@
 #include "completion.h"
 #include "context.h"
 #include "endpoint.h"
+#include "fastpath.h"
 #include "listener.h"
 #include "status.h"
 #include "util/sockaddr.h"
@@ -30,6 +31,14 @@ Napi::Function Worker::Define(Napi::Env env) {
                          InstanceMethod<&Worker::Stats>("stats"),
                          InstanceMethod<&Worker::MaxAmHeader>("maxAmHeader"),
                          InstanceMethod<&Worker::Close>("close"),
+                         InstanceMethod<&Worker::CreateBatch>("createBatch"),
+                         InstanceMethod<&Worker::WaitBatch>("waitBatch"),
+                         InstanceMethod<&Worker::TakeBatchError>("takeBatchError"),
+                         InstanceMethod<&Worker::CancelBatch>("cancelBatch"),
+                         InstanceMethod<&Worker::FastOps>("fastOps"),
+                         InstanceMethod<&Worker::TagWait>("tagWait"),
+                         InstanceMethod<&Worker::AmWait>("amWait"),
+                         InstanceMethod<&Worker::AmQueueClear>("amQueueClear"),
                      });
 }
 
@@ -72,7 +81,11 @@ Worker::Worker(const Napi::CallbackInfo& info)
   context_->AddWorker();
 }
 
-Worker::~Worker() { Shutdown(false); }
+Worker::~Worker() {
+  Shutdown(false);
+  if (fast_ != nullptr) DropFastTarget(fast_);
+  for (uint64_t* storage : atomic_pool_) delete[] storage;
+}
 
 // ---- JS methods -------------------------------------------------------------
 
@@ -213,11 +226,12 @@ Napi::Value Worker::Cancel(const Napi::CallbackInfo& info) {
     ucp_request_cancel(worker_, it->second);
     return Napi::Boolean::New(env, true);
   }
-  return Napi::Boolean::New(env, CancelProbeWaiter(cancel_id));
+  return Napi::Boolean::New(env, CancelProbeWaiter(cancel_id) || CancelAmWaiter(cancel_id));
 }
 
-// setAmHandler(id, enabled, spins): void -> ucp_worker_set_am_recv_handler
+// setAmHandler(id, enabled, spins, allocator?, queued?): void -> ucp_worker_set_am_recv_handler
 // `spins`: a poll-mode worker spins while such a handler is set, as it does for pending requests.
+// `queued`: messages wait in the slot for amTryRecv (activeMessageQueue) instead of going to the handler.
 Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -231,6 +245,9 @@ Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
     slot->allocator = nullptr;
   }
   if (enabled && info.Length() > 3 && info[3].IsFunction()) napi_create_reference(env, info[3], 1, &slot->allocator);
+  bool queued = enabled && info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  if (slot->queued && !queued) ClearAmQueue(slot.get(), MakeCodedError(env, "ERR_UCX_CLOSED", "the active message queue was closed"));
+  slot->queued = queued;
   spinning_handlers_ += (spins ? 1 : 0) - (slot->spins ? 1 : 0);
   slot->spins = spins;
   UpdateHandles();
@@ -391,6 +408,7 @@ void Worker::Shutdown(bool settle) {
   // Stop watching the efd before the worker that owns it goes away.
   CloseLoopHandles();
   for (auto& entry : am_slots_) {
+    ClearAmQueue(entry.second.get(), settle ? static_cast<napi_value>(MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed")) : nullptr);
     ucp_am_handler_param_t param = {};
     param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB;
     param.id = entry.first;

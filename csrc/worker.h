@@ -32,6 +32,19 @@ class Context;
 class Endpoint;
 class Listener;
 class Addon;
+struct BatchState;
+struct FastCall;
+struct FastTarget;
+
+// What the worker's fast receives (fastpath.cc) leave for TS besides their return value: a
+// Uint8Array(32) that TS reads as a BigUint64Array(1) and a Float64Array(3).
+struct FastScratch {
+  uint64_t tag;        // tryTagRecv: the sender's tag
+  double count;        // tagRecvBatch: messages taken (also when the result is a Promise)
+  double head_length;  // tagRecvBatch: the length of a queued message too long for a slot, or -1
+  double header_length;  // amTryRecv: the header's length
+};
+static_assert(sizeof(FastScratch) == 32, "TS views the scratch as 32 bytes");
 
 class Worker : public Napi::ObjectWrap<Worker> {
  public:
@@ -52,7 +65,34 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // into a pending promise. Returns undefined for inline success (with the
   // inline result written by the caller), throws for an inline error.
   napi_value Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
-                    const char* what, uint32_t cancel_id = 0);
+                    const char* what, uint32_t cancel_id = 0, BatchState* batch = nullptr);
+  // The tail of a fast-path call: true (completed inline), false (pending: counted on `batch`, no
+  // promise), or a throw (inline failure).
+  napi_value SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
+                           BatchState* batch, const char* what);
+  // A fast-path request UCX did not complete inline: counted on `batch` and tracked.
+  void PendInBatch(Request* request, Endpoint* endpoint, BatchState* batch) {
+    request->endpoint = endpoint;
+    CountInBatch(request, batch);
+    Track(request);
+  }
+  // Operand and reply storage for atomics, reused: one that completes inline allocates nothing.
+  uint64_t* TakeAtomicStorage() {
+    if (atomic_pool_.empty()) return new uint64_t[2];
+    uint64_t* storage = atomic_pool_.back();
+    atomic_pool_.pop_back();
+    return storage;
+  }
+  void ReturnAtomicStorage(uint64_t* storage) {
+    if (atomic_pool_.size() < 16) atomic_pool_.push_back(storage);
+    else delete[] storage;
+  }
+
+  // ---- the fast receives (fastpath.cc): bound functions made by fastOps() ----
+  napi_value FastTryTagRecv(napi_env env, FastCall& call);
+  napi_value FastTagRecvBatch(napi_env env, FastCall& call);
+  napi_value FastAmTryRecv(napi_env env, FastCall& call);
+  napi_value FastTagRecv(napi_env env, FastCall& call);
   // An endpoint closes or failed: its requests UCX has not completed reject now with `error`
   // (null: ERR_UCX_CLOSED) and stay with UCX until it completes them, keeping their memory.
   void AbandonRequests(Endpoint* endpoint, napi_value error);
@@ -97,6 +137,20 @@ class Worker : public Napi::ObjectWrap<Worker> {
   Napi::Value MaxAmHeader(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
+  // ---- batches (batch.cc) ----
+  Napi::Value CreateBatch(const Napi::CallbackInfo& info);
+  Napi::Value WaitBatch(const Napi::CallbackInfo& info);
+  Napi::Value TakeBatchError(const Napi::CallbackInfo& info);
+  Napi::Value CancelBatch(const Napi::CallbackInfo& info);
+  void CountInBatch(Request* request, BatchState* batch);
+  void BatchOpDone(Request* request, napi_value error);
+
+  // ---- the fast path (fastpath.cc) ----
+  Napi::Value FastOps(const Napi::CallbackInfo& info);
+  Napi::Value TagWait(const Napi::CallbackInfo& info);
+  unsigned ProgressOnce();
+  void DeliverFromCall();
+
   // ---- the progress engine (progress.cc) ----
   void OpenLoopHandles(int efd);
   void CloseLoopHandles();
@@ -105,7 +159,9 @@ class Worker : public Napi::ObjectWrap<Worker> {
   static void OnIdle(uv_idle_t* handle);
   static void OnFallback(uv_timer_t* handle);
   unsigned ProgressUntilIdle();
-  bool HasDeliverables() const { return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_); }
+  bool HasDeliverables() const {
+    return !completed_.empty() || !events_.empty() || (!waiters_.empty() && probe_due_) || am_due_;
+  }
   // Runs from libuv: progress, then deliver inside a callback scope. Returns true on activity.
   bool RunFromLoop(JsGate& gate);
   // The batch: completions first, then probe waiters, then events.
@@ -122,6 +178,7 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void Track(Request* request);
   void Untrack(Request* request);
   void Settle(Request* request);
+  napi_value ResultOf(Request* request);
   void RejectPending();
   void ReleasePending();
 
@@ -137,6 +194,15 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void CallHandler(std::initializer_list<napi_value> args);
   napi_value EndpointValue(ucp_ep_h ep);
   void ReleaseQueuedEvents();
+  // Queued slots (activeMessageQueue): messages wait for amTryRecv.
+  ucs_status_t QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data, size_t length,
+                                  const ucp_am_recv_param_t* param);
+  void ReleaseQueuedAm(QueuedAm& message);
+  void ResolveAmWaiters();
+  void ClearAmQueue(AmSlot* slot, napi_value error);
+  bool CancelAmWaiter(uint32_t cancel_id);
+  Napi::Value AmWait(const Napi::CallbackInfo& info);
+  Napi::Value AmQueueClear(const Napi::CallbackInfo& info);
 
   // ---- probe waiters (probe.cc) ----
   void ServiceProbeWaiters();
@@ -181,10 +247,18 @@ class Worker : public Napi::ObjectWrap<Worker> {
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;
   std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;
+  bool am_due_ = false;     // a queued slot with a waiter got a message: resolve it in the next delivery
+  size_t am_waiters_ = 0;   // queued slots with a waiter (they keep the worker busy, like probe waiters)
 
   // Probe waiters.
   std::deque<ProbeWaiter> waiters_;
   bool probe_due_ = false;  // progress saw activity: serve the waiters in the next delivery
+
+  // The fast path.
+  FastTarget* fast_ = nullptr;       // shared with the bound functions of fastOps()
+  FastScratch* scratch_ = nullptr;   // TS's scratch (fastOps), pinned by scratch_memory_
+  PinnedMemory scratch_memory_;
+  std::vector<uint64_t*> atomic_pool_;
 };
 
 }  // namespace nucx

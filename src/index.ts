@@ -15,8 +15,10 @@ export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js'
 export { Listener, type ConnectionRequest, type AcceptHook } from './core/listener.js';
 export { Endpoint, type EndpointRole, type AtomicOp, type RecvMessageOptions, type EndpointInfo } from './core/endpoint.js';
 export { MemoryHandle, RemoteKey, type MemMapTarget, type MemAllocation } from './core/memory.js';
+export { Batch, type BatchAmSendOptions } from './core/batch.js';
+export { TagReceiver, TagBatch, ActiveMessageQueue, type TagReceiverOptions } from './core/receiver.js';
 export { UCXError, AbortError } from './util/errors.js';
-export { defaults, type ProgressMode, type ErrorHandling } from './core/defaults.js';
+export { defaults, ucxConfigAliases, type ProgressMode, type ErrorHandling } from './core/defaults.js';
 export type { Data, DeviceMemory } from './util/data.js';
 
 const packageVersion = '0.1.0';

@@ -20,6 +20,46 @@ export interface NativeContext {
   close(): void;
 }
 
+/** A batch's native state (an External; csrc/batch.h). */
+export interface NativeBatch { readonly __nativeBatch: unique symbol }
+/** How fast-path calls name another native object (an External; csrc/fastpath.h). */
+export interface NativeHandle { readonly __nativeHandle: unique symbol }
+
+/**
+ * The worker's fast receives (csrc/fastpath.cc), bound functions: no promise unless UCX could not
+ * complete the receive inline. What does not fit the return value goes to the scratch given to
+ * fastOps(): [0, 8) the sender's tag (u64), then count, head length, header length (f64).
+ */
+export interface NativeWorkerFast {
+  /** null: nothing matched; a number: received inline (its length); a Promise: matched, arriving. */
+  tryTagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, spins: number):
+    number | null | Promise<number>;
+  /** Queued matching messages into slots of `ring`; the count (a Promise when the last one is still arriving). */
+  tagRecvBatch(ring: Uint8Array, slotSize: number, maxCount: number, tag: bigint, mask: bigint, lengths: Uint32Array,
+    tags: BigUint64Array | null, spins: number): number | Promise<number>;
+  /** A posted receive counted on `batch`: its length when it completed inline, else -1 (lengths[index] gets it later). */
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, lengths: Uint32Array | null, index: number,
+    batch: NativeBatch): number;
+  /** The next message of a queued AM id: its payload's length (header into `header`), null, or a Promise (rendezvous). */
+  amTryRecv(id: number, data: NativeData, length: number, memoryType: number, header: ArrayBufferView | null, spins: number):
+    number | null | Promise<number>;
+}
+
+/** The endpoint's fast operations (csrc/endpoint.cc): true when UCX completed them inline, else counted on `batch`. */
+export interface NativeEndpointFast {
+  tagSend(data: NativeData, length: number, memoryType: number, tag: bigint, batch: NativeBatch): boolean;
+  /** `size`-byte slices of data, one message each; returns how many went pending. */
+  tagSendMany(data: NativeData, length: number, memoryType: number, size: number, tag: bigint, batch: NativeBatch): number;
+  streamSend(data: NativeData, length: number, memoryType: number, batch: NativeBatch): boolean;
+  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number,
+    flags: number, batch: NativeBatch): boolean;
+  put(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeHandle, batch: NativeBatch): boolean;
+  get(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeHandle, batch: NativeBatch): boolean;
+  /** Fetching ops: the old value, or a Promise of it; others: whether UCX completed it inline. */
+  atomic(opcode: number, remoteAddress: bigint, rkey: NativeHandle, value: bigint, size: number, fetch: boolean,
+    swap: bigint | undefined, batch: NativeBatch): bigint | Promise<bigint> | boolean;
+}
+
 export interface NativeWorker {
   address(): Buffer;
   progress(): number;
@@ -38,7 +78,7 @@ export interface NativeWorker {
   cancel(cancelId: number): boolean;
   /** `allocator`: for rendezvous payloads, (length, header) => [target, memoryType, value] (or null: drop it). */
   setAmHandler(id: number, enabled: boolean, spins: boolean,
-    allocator?: (length: number, header: Buffer) => [bigint | ArrayBufferView, number, Data] | null): void;
+    allocator?: (length: number, header: Buffer) => [bigint | ArrayBufferView, number, Data] | null, queued?: boolean): void;
   connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
   connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
   listen(ip: string, port: number): NativeListener;
@@ -47,6 +87,21 @@ export interface NativeWorker {
   /** The largest active-message header this worker's transports carry (ucp_worker_query). */
   maxAmHeader(): number;
   close(): Promise<void>;
+  /** A batch whose counters ([0] pending, [1] failures since the last wait) the addon keeps up to date. */
+  createBatch(counters: Int32Array): NativeBatch;
+  /** Settles once every counted operation has completed; undefined when none is pending. */
+  waitBatch(batch: NativeBatch): Promise<void> | undefined;
+  /** The first failure since the last wait (and resets it). */
+  takeBatchError(batch: NativeBatch): Error | null;
+  /** Cancels the batch's posted receives (they fail with UCS_ERR_CANCELED); returns how many. */
+  cancelBatch(batch: NativeBatch): number;
+  fastOps(scratch: Uint8Array): NativeWorkerFast;
+  /** Resolves once a matching message is queued (it stays queued); cancel() rejects it with UCS_ERR_CANCELED. */
+  tagWait(tag: bigint, mask: bigint, cancelId: number): Promise<void>;
+  /** Resolves once the queued AM id has a message (undefined: it has one now). */
+  amWait(id: number, cancelId: number): Promise<void> | undefined;
+  /** Drops the queued AM id's messages; returns how many. */
+  amQueueClear(id: number): number;
 }
 
 export interface NativeListener {
@@ -76,6 +131,7 @@ export interface NativeEndpoint {
   /** A close that outlived its bound: its promise resolves now, and it keeps nothing alive. */
   abandonClose(): void;
   info(): string;
+  fastOps(): NativeEndpointFast;
 }
 
 export interface NativeMemoryHandle {
@@ -89,7 +145,7 @@ export interface NativeMemoryHandle {
   write(data: ArrayBufferView, offset: number): void;
 }
 
-export interface NativeRemoteKey { destroy(): void }
+export interface NativeRemoteKey { destroy(): void; fastHandle(): NativeHandle }
 
 /** Kinds of the events the worker hands to its handler (csrc/events.h EventKind). */
 export const enum NativeEvent {

@@ -58,7 +58,12 @@ const ALLOWED: Record<string, (to: string) => boolean> = {
   transport: (to) => area(to) === 'util' || to === 'index.ts',
   rpc: (to) => ['util', 'transport'].includes(area(to)),
   mpi: (to) => ['util', 'transport'].includes(area(to)) || to === 'index.ts',
-  scheduler: (to) => ['util', 'transport', 'rpc'].includes(area(to)) || to === 'index.ts',
+  // initialize() (scheduler/launch.ts) bootstraps a cluster from an MPI-style job: it needs the launcher
+  // detection and the job's authenticated store, which live in mpi/bootstrap.ts and mpi/kvstore.ts. Those two
+  // use only transport/'s TCP and mpi/errors.ts (no UCX, no communicators), so the scheduler may reach them
+  // and nothing else of mpi/ (the MPI shim itself stays a sibling, not a dependency).
+  scheduler: (to) => ['util', 'transport', 'rpc'].includes(area(to)) || to === 'index.ts'
+    || to === path.join('mpi', 'bootstrap.ts') || to === path.join('mpi', 'kvstore.ts'),
   collections: (to) => ['util', 'scheduler'].includes(area(to)),
   cli: (to) => ['util', 'transport', 'mpi', 'rpc', 'scheduler'].includes(area(to)) || to === 'index.ts' || to === 'cuda.ts',
 };

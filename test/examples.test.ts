@@ -1,7 +1,7 @@
 // Every runnable example in docs/examples/ must work as documented: run it with
 // `node` and expect exit code 0 within 30 s. The list comes from the directory,
-// so a new example is covered as soon as it is added. mpi-*.mjs examples need a
-// launcher (ucx-run) and are left to the MPI suite.
+// so a new example is covered as soon as it is added. mpi-*.mjs and *-mpirun.mjs examples
+// need a launcher (ucx-run) and are left to the MPI and scheduler suites.
 import { describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ const EXAMPLES = path.join(ROOT, 'docs', 'examples');
 const DEADLINE_MS = 30_000;
 
 const examples = fs.existsSync(EXAMPLES)
-  ? fs.readdirSync(EXAMPLES).filter((name) => name.endsWith('.mjs') && !name.startsWith('mpi-')).sort()
+  ? fs.readdirSync(EXAMPLES).filter((name) => name.endsWith('.mjs') && !name.startsWith('mpi-') && !name.endsWith('-mpirun.mjs')).sort()
   : [];
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; ms: number; stdout: string; stderr: string }

@@ -9,5 +9,17 @@ const args = process.argv.slice(2);
 if (!args.some((a) => a === '--server' || a === '--client' || a.startsWith('--client='))) {
   process.env.UCX_NET_DEVICES ??= 'lo';
 }
+// --pin: this process runs on CPU 1 (its peer, started with the same flag, on CPU 0): re-run under taskset.
+if (args.includes('--pin') && process.env.NODE_UCX_BENCH_PINNED === undefined && !args.includes('--peer')) {
+  const { spawnSync } = await import('node:child_process');
+  const pinned = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...args], {
+    stdio: 'inherit', env: { ...process.env, NODE_UCX_BENCH_PINNED: '1' },
+  });
+  if (pinned.error !== undefined) {
+    process.stderr.write(`ucx-bench: --pin needs taskset (util-linux): ${pinned.error.message}\n`);
+    process.exit(2);
+  }
+  process.exit(pinned.status ?? 1);
+}
 const { run } = await import('./bench/cli.js');
 await run(args);

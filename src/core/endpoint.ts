@@ -13,14 +13,17 @@ import {
   invalidArgType, invalidArgValue, outOfRange,
 } from '../util/validate.js';
 import { checkHostMemory, toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
-import type { NativeEndpoint } from '../native.js';
+import type { NativeBatch, NativeEndpoint, NativeEndpointFast, NativeHandle } from '../native.js';
 import { defaults } from './defaults.js';
 import type { Worker } from './worker.js';
 import { MAX_AM_ID, validateRawTag } from './tags.js';
 import { Session } from './session.js';
 import { RemoteKey, unpackRemoteKey } from './memory.js';
 import { requireFeature } from './features.js';
-import { kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack, RESOLVED } from './internal.js';
+import {
+  kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack, kFast, kCheckAccess, kBatched, kSendNow, kBounds, RESOLVED,
+} from './internal.js';
+import type { Batch } from './batch.js';
 
 /** How the endpoint came to be: connect({host, port}), accepted by a listener, connect({address}), or UCX's reply endpoint. */
 export type EndpointRole = 'client' | 'server' | 'address' | 'reply';
@@ -51,11 +54,11 @@ export interface RecvMessageOptions {
 }
 
 // ucp_atomic_op_t values and whether the op fetches the old value.
-const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
+export const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
   add: [0, false], and: [3, false], or: [4, false], xor: [5, false],
   swap: [1, true], fadd: [0, true], fand: [3, true], for: [4, true], fxor: [5, true],
 };
-const ATOMIC_CSWAP = 2;
+export const ATOMIC_CSWAP = 2;
 
 // UCP_AM_SEND_FLAG_* (ucp.h)
 const AM_REPLY = 1;
@@ -84,6 +87,9 @@ export class Endpoint extends EventEmitter {
   #sends = new Set<Promise<void>>();
   #rkeys = new Set<RemoteKey>();
   #streamLost = false;
+  #fast: NativeEndpointFast | undefined;
+  /** Batches that held operations of this endpoint: a graceful close waits for them, like for #sends. */
+  #batches = new Set<Batch>();
 
   /** @internal Made by Worker.connect() and by listeners. */
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
@@ -232,19 +238,9 @@ export class Endpoint extends EventEmitter {
   amSend(id: number, header: ArrayBufferView | null, data: Data | null,
     opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
     try {
-      validateInteger(id, 'id', 0, MAX_AM_ID);
-      if (header !== null) {
-        validateView(header, 'header');
-        checkHostMemory(header, 'header');
-        // UCX 1.13 aborts the process on a header its transports cannot carry ("RTS is too big").
-        const max = this.worker.maxAmHeader;
-        if (header.byteLength > max) throw outOfRange('header.byteLength', `<= ${max} (this worker's maxAmHeader)`, header.byteLength);
-      }
+      const flags = amSendFlags(this.worker, id, header, opts);
       const args: NativeDataArgs | null = data === null ? null : toNativeData(data, 'data', this.worker.context.memoryTypes);
-      validateOptionalObject(opts, 'opts');
-      if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
       this[kRequireOpen]();
-      const flags = (opts.reply === true ? AM_REPLY : 0) | (opts.rendezvous === true ? AM_RNDV : 0) | (opts.eager === true ? AM_EAGER : 0);
       return this[kTrack](this[kNative].amSend(id, header, args?.target ?? null, args?.length ?? 0, args?.memoryType ?? 0, flags));
     } catch (error) {
       return Promise.reject(error);
@@ -415,6 +411,28 @@ export class Endpoint extends EventEmitter {
     return send;
   }
 
+  /** Batch.send(): an endpoint-scoped send without a promise once the handshake is done (Session.sendNow). */
+  [kSendNow](args: NativeDataArgs, batch: NativeBatch): boolean | Promise<void> {
+    return this.#session.sendNow(args, batch);
+  }
+
+  /** The native fast operations (Batch): bound functions, made on first use. */
+  get [kFast](): NativeEndpointFast {
+    this.#fast ??= this[kNative].fastOps();
+    return this.#fast;
+  }
+
+  /** A batch now holds a pending operation of this endpoint. */
+  [kBatched](batch: Batch): void {
+    this.#batches.add(batch);
+  }
+
+  /** The checks of put/get/atomics (see #checkAccess), for a Batch: the key's fast handle. */
+  [kCheckAccess](op: string, rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number, localType = MEMORY_TYPE_HOST): NativeHandle {
+    this.#checkAccess(op, rkey, remoteAddress, length, alignment, localType);
+    return rkey[kFast];
+  }
+
   /** @internal A handshake-channel message for this endpoint (the worker routes them by receiver id, see handshake.ts). */
   [kOnHandshake](type: number, sender: bigint): void {
     this.#session.onMessage(type, sender);
@@ -449,11 +467,14 @@ export class Endpoint extends EventEmitter {
       this.#checkRmaMemory(op, 'local', MEMORY_TYPES[localType]!);
       this.#checkRmaMemory(op, 'remote', rkey.memoryType);
     }
-    const end = rkey.base + BigInt(rkey.length);
-    if (remoteAddress < rkey.base || remoteAddress + BigInt(length) > end) {
+    // Without BigInt arithmetic on the common path (each operation allocates): the offset into the region
+    // as a number, and the base's low bits for the alignment.
+    const { end, baseLow } = rkey[kBounds];
+    const offset = remoteAddress === rkey.base ? 0 : remoteAddress > rkey.base && remoteAddress <= end ? Number(remoteAddress - rkey.base) : -1;
+    if (offset < 0 || offset + length > rkey.length) {
       throw outOfRange('remoteAddress', `within the remote region [0x${rkey.base.toString(16)}, 0x${end.toString(16)}) for ${length} bytes`, remoteAddress);
     }
-    if (alignment > 1 && remoteAddress % BigInt(alignment) !== 0n) {
+    if (alignment > 1 && (baseLow + offset) % alignment !== 0) {
       throw outOfRange('remoteAddress', `aligned to ${alignment} bytes for a ${alignment}-byte atomic`, remoteAddress);
     }
     return rkey[kNative];
@@ -503,7 +524,8 @@ export class Endpoint extends EventEmitter {
       // peer receives it, which ucp_ep_flush does not wait for), then flush and say goodbye, all
       // bounded: a peer that never takes its data cannot hold close() forever.
       try {
-        const sends = Promise.allSettled([...this.#sends]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#session.goodbye());
+        const batched = [...this.#batches].filter((batch) => batch.pending > 0).map((batch) => batch.wait());
+        const sends = Promise.allSettled([...this.#sends, ...batched]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#session.goodbye());
         await deadline(sends, Math.max(1, until - Date.now()), 'endpoint sends and flush before close');
       } catch {
         force = true;
@@ -527,18 +549,35 @@ export class Endpoint extends EventEmitter {
   }
 }
 
-function atomicSize(size: unknown): 4 | 8 {
+/** Checks amSend's id, header and options (for ep.amSend and Batch.amSend); returns UCP_AM_SEND_FLAG_* bits. */
+export function amSendFlags(worker: Worker, id: number, header: ArrayBufferView | null,
+  opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean }): number {
+  validateInteger(id, 'id', 0, MAX_AM_ID);
+  if (header !== null) {
+    validateView(header, 'header');
+    checkHostMemory(header, 'header');
+    // UCX 1.13 aborts the process on a header its transports cannot carry ("RTS is too big").
+    const max = worker.maxAmHeader;
+    if (header.byteLength > max) throw outOfRange('header.byteLength', `<= ${max} (this worker's maxAmHeader)`, header.byteLength);
+  }
+  validateOptionalObject(opts, 'opts');
+  if (opts.rendezvous === true && opts.eager === true) throw invalidArgValue('opts', opts, 'cannot ask for both rendezvous and eager');
+  return (opts.reply === true ? AM_REPLY : 0) | (opts.rendezvous === true ? AM_RNDV : 0) | (opts.eager === true ? AM_EAGER : 0);
+}
+
+export function atomicSize(size: unknown): 4 | 8 {
   if (size === undefined) return 8;
   if (size !== 4 && size !== 8) throw outOfRange('opts.size', '4 or 8', size);
   return size;
 }
 
 /** Accepts signed or unsigned values that fit `size` bytes; UCX takes the two's-complement bits. */
-function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
+const ATOMIC_LIMITS = { 4: [-(1n << 31n), 1n << 32n], 8: [-(1n << 63n), 1n << 64n] } as const;
+
+export function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
   if (typeof value !== 'bigint') throw invalidArgType(name, 'of type bigint', value);
-  const bits = BigInt(size * 8);
-  if (value < -(1n << (bits - 1n)) || value >= 1n << bits) {
-    throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
-  }
-  return BigInt.asUintN(Number(bits), value);
+  const [min, limit] = ATOMIC_LIMITS[size];
+  if (value >= 0n && value < limit) return value;  // the common case, without allocating
+  if (value < min || value >= limit) throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
+  return BigInt.asUintN(size * 8, value);
 }

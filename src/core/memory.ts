@@ -20,10 +20,10 @@ import { summary } from '../util/inspect.js';
 import { closedError, UCXError, Status } from '../util/errors.js';
 import { validateInteger, validateView, invalidArgType, invalidArgValue, outOfRange } from '../util/validate.js';
 import { MEMORY_TYPES, MEMORY_TYPE_HOST, checkHostMemory, toNativeData, type DeviceMemory } from '../util/data.js';
-import { native, type NativeMemoryHandle, type NativeRemoteKey } from '../native.js';
+import { native, type NativeHandle, type NativeMemoryHandle, type NativeRemoteKey } from '../native.js';
 import type { Context } from './context.js';
 import type { Endpoint } from './endpoint.js';
-import { kNative, kAttach, kDetach } from './internal.js';
+import { kNative, kAttach, kDetach, kFast, kBounds } from './internal.js';
 import { checkRemoteKey, rememberOwnKey, forgetOwnKey } from './ucx-rkey.js';
 
 /**
@@ -210,7 +210,9 @@ export class RemoteKey {
   readonly memoryType: string;
   /** @internal */
   readonly [kNative]: NativeRemoteKey;
+  readonly [kBounds]: { end: bigint; baseLow: number };
   #destroyed = false;
+  #fast: NativeHandle | undefined;
 
   /** @internal Made by Endpoint.unpackRkey(). */
   constructor(endpoint: Endpoint, nativeKey: NativeRemoteKey, base: bigint, length: number, memoryType: string) {
@@ -219,10 +221,17 @@ export class RemoteKey {
     this.base = base;
     this.length = length;
     this.memoryType = memoryType;
+    this[kBounds] = { end: base + BigInt(length), baseLow: Number(base & 0xffffn) };
   }
 
   /** True once destroy() was called (or its endpoint closed). */
   get destroyed(): boolean { return this.#destroyed; }
+
+  /** How fast-path puts, gets and atomics (Batch) name this key. */
+  get [kFast](): NativeHandle {
+    this.#fast ??= this[kNative].fastHandle();
+    return this.#fast;
+  }
 
   /** Releases the key. Keys also die with their endpoint. Idempotent. */
   destroy(): void {

@@ -9,10 +9,11 @@ import { UCXError, Status, closedError, isCanceled } from '../util/errors.js';
 import { debug } from '../util/debug.js';
 import { abortedError, deadline, withAbort } from '../util/abort.js';
 import type { NativeDataArgs } from '../util/data.js';
+import type { NativeBatch } from '../native.js';
 import { defaults } from './defaults.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, randomEndpointId } from './tags.js';
 import { HandshakeType, encodeHandshake } from './handshake.js';
-import { kNative, kNextCancelId, kOnError, kTrack, kRequireOpen, RESOLVED } from './internal.js';
+import { kNative, kNextCancelId, kOnError, kTrack, kRequireOpen, kFast, RESOLVED } from './internal.js';
 import type { Endpoint } from './endpoint.js';
 
 // UCP_AM_SEND_FLAG_* (ucp.h): handshake messages ask for a reply endpoint and go eagerly.
@@ -73,6 +74,18 @@ export class Session {
         (error: unknown) => { this.#sendsWaiting--; throw error; }));
     }
     return this.#sendTagged(args, false);
+  }
+
+  /**
+   * Batch.send(): once the handshake is done, one tag send without a promise (true: UCX completed it
+   * inline; false: counted on `batch`). Before it, the send queues behind the handshake as send() does,
+   * and the promise comes back for the batch to hold.
+   */
+  sendNow(args: NativeDataArgs, batch: NativeBatch): boolean | Promise<void> {
+    const endpoint = this.#endpoint;
+    if (this.#remoteId === undefined || this.#sendsWaiting > 0) return this.send(args);
+    endpoint[kRequireOpen]();
+    return endpoint[kFast].tagSend(args.target, args.length, args.memoryType, this.#remoteId, batch);
   }
 
   /** A receive of a known-size message into `args` (resolves to its length). */

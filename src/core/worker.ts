@@ -12,7 +12,7 @@ import {
   validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
   validatePort, validateString, validateBytes, validateBoolean, invalidArgValue, outOfRange,
 } from '../util/validate.js';
-import { toNativeData, type Data } from '../util/data.js';
+import { checkHostMemory, toNativeData, MEMORY_TYPE_HOST, type Data } from '../util/data.js';
 import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
 import { defaults, type ProgressMode, type ErrorHandling } from './defaults.js';
 import type { Context } from './context.js';
@@ -22,8 +22,10 @@ import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag
 import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
 import { checkWorkerAddress, rememberOwnAddress } from './ucx-address.js';
 import {
-  kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, RESOLVED,
+  kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, kFast, RESOLVED,
 } from './internal.js';
+import { Batch } from './batch.js';
+import { ActiveMessageQueue, TagReceiver, workerFast, type TagReceiverOptions, type WorkerFast } from './receiver.js';
 
 export type { ProgressMode, ErrorHandling };
 /** Options of {@link Context.createWorker}. */
@@ -146,12 +148,18 @@ export class Worker extends EventEmitter {
   /** Endpoints opened back to worker-address peers, by the peer endpoint's id (a repeated HELLO finds its own). */
   #addressPeers = new Map<bigint, Endpoint>();
   #amHandlers = new Map<number, ActiveMessageHandler>();
+  #amQueues = new Map<number, ActiveMessageQueue>();
   /** What `allocate` options returned: an AM payload that arrives in one of these is `target`. */
   #allocated = new WeakSet<object>();
   #address: Buffer | undefined;
   #maxAmHeader: number | undefined;
   #cancelSeq = 0;
   #closing: Promise<void> | undefined;
+  #fast: WorkerFast | undefined;
+  #lastTag: bigint | undefined;
+  #lastMask: bigint | undefined;
+  #lastUcxMask = FULL_MASK;
+  #lastView: ArrayBufferView | undefined;
 
   /** Prefer {@link Context.createWorker}, which does the same. */
   constructor(context: Context, opts: WorkerOptions = {}) {
@@ -213,11 +221,19 @@ export class Worker extends EventEmitter {
     return listener;
   }
 
-  /** Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected. */
-  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal } = {}): Promise<Endpoint> {
+  /**
+   * Connects to a listener (`{ host, port }`) or to a worker address (`{ address }`); resolves once connected.
+   * `errorHandling` overrides the worker's for this endpoint (an MPI rank uses 'none', shared memory, for
+   * peers on its own host and 'peer' for the others).
+   */
+  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal; errorHandling?: ErrorHandling } = {}): Promise<Endpoint> {
     validateObject(to, 'to');
     validateOptionalObject(opts, 'opts');
     validateAbortSignal(opts.signal, 'opts.signal');
+    const errorHandling = opts.errorHandling ?? this.errorHandling;
+    if (errorHandling !== 'peer' && errorHandling !== 'none') {
+      throw invalidArgValue('opts.errorHandling', errorHandling, "must be 'peer' or 'none'");
+    }
     let nativeEndpoint: NativeEndpoint;
     let role: EndpointRole;
     let peer: string;
@@ -226,8 +242,8 @@ export class Worker extends EventEmitter {
       if (to.address.byteLength === 0) throw invalidArgValue('to.address', to.address, 'must not be empty');
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      checkWorkerAddress(to.address, this.address, { sameHostLanes: this.errorHandling === 'none' });
-      nativeEndpoint = this[kNative].connectAddress(to.address, this.errorHandling === 'peer');
+      checkWorkerAddress(to.address, this.address, { sameHostLanes: errorHandling === 'none' });
+      nativeEndpoint = this[kNative].connectAddress(to.address, errorHandling === 'peer');
       role = 'address';
       peer = 'worker-address';
     } else {
@@ -237,7 +253,7 @@ export class Worker extends EventEmitter {
       const ip = await resolveHost(to.host);
       if (this.#closing) throw closedError('Worker');
       if (opts.signal?.aborted) throw abortedError(opts.signal);
-      nativeEndpoint = this[kNative].connect(ip, to.port, this.errorHandling === 'peer');
+      nativeEndpoint = this[kNative].connect(ip, to.port, errorHandling === 'peer');
       role = 'client';
       peer = `${to.host}:${to.port}`;
     }
@@ -307,6 +323,83 @@ export class Worker extends EventEmitter {
     }
   }
 
+  // ---- the fast path: no promise per operation (docs/api.md, "Batches and synchronous receives") ----
+
+  /** A Batch: operations on this worker's endpoints without a promise each, and one wait() for those UCX did not complete inline. */
+  batch(): Batch {
+    return new Batch(this);
+  }
+
+  /**
+   * Receives a raw tagged message that has arrived, at once: `{ length, tag }`, or null when none
+   * matches after up to `spins` rounds of progress (default 1; 0: none). A Promise when the message
+   * matched but is still arriving (a rendezvous). A message longer than `into` throws
+   * UCS_ERR_MESSAGE_TRUNCATED (UCX drops it), as tagRecv rejects.
+   */
+  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): { length: number; tag: bigint } | null | Promise<{ length: number; tag: bigint }> {
+    // The last tag, mask and host view that passed their checks are not checked again (a receive loop
+    // passes the same ones); detached buffers are refused natively.
+    if (tag !== this.#lastTag) {
+      validateRawTag(tag);
+      this.#lastTag = tag;
+    }
+    if (mask !== this.#lastMask) {
+      validateUint64(mask, 'mask');
+      this.#lastMask = mask;
+      this.#lastUcxMask = mask === FULL_MASK ? FULL_MASK : mask | RESERVED_TAG_BIT;
+    }
+    if (typeof spins !== 'number' || !(spins >= 0 && spins <= 0x7fffffff && Number.isInteger(spins))) validateInteger(spins, 'spins', 0, 0x7fffffff);
+    if (this.#closing) throw closedError('Worker');
+    const fast = this[kFast];
+    const exact = this.#lastUcxMask === FULL_MASK;
+    let result: number | null | Promise<number>;
+    if (ArrayBuffer.isView(into)) {
+      if (into !== this.#lastView) {
+        checkHostMemory(into, 'into');
+        this.#lastView = into;
+      }
+      result = fast.ops.tryTagRecv(into, into.byteLength, MEMORY_TYPE_HOST, tag, this.#lastUcxMask, spins);
+    } else {
+      const data = toNativeData(into, 'into', this.context.memoryTypes);
+      result = fast.ops.tryTagRecv(data.target, data.length, data.memoryType, tag, this.#lastUcxMask, spins);
+    }
+    if (result === null) return null;
+    const sender = exact ? tag : fast.tag[0]!;
+    if (typeof result === 'number') return { length: result, tag: sender };
+    return result.then((length) => ({ length, tag: sender }));
+  }
+
+  /**
+   * The active messages of `id` queued for synchronous receives (ActiveMessageQueue.tryRecv) instead of a
+   * handler. One queue or one handler per id; close() the queue to free the id.
+   */
+  activeMessageQueue(id: number): ActiveMessageQueue {
+    validateInteger(id, 'id', 0, MAX_AM_ID);
+    if (this.#closing) throw closedError('Worker');
+    if (this.#amHandlers.has(id) || this.#amQueues.has(id)) {
+      throw invalidArgValue('id', id, 'already has a handler or a queue on this worker');
+    }
+    const queue = new ActiveMessageQueue(this, this[kFast], id, () => {
+      this.#amQueues.delete(id);
+      if (!this.#closing) this[kNative].setAmHandler(id, false, false);
+    });
+    this[kNative].setAmHandler(id, true, true, undefined, true);
+    this.#amQueues.set(id, queue);
+    return queue;
+  }
+
+  /** Raw tagged messages in batches (TagReceiver): every queued match in one call, into a ring of slots. */
+  tagReceiver(tag: bigint, mask: bigint = FULL_MASK, opts: TagReceiverOptions = {}): TagReceiver {
+    if (this.#closing) throw closedError('Worker');
+    return new TagReceiver(this, this[kFast], tag, mask, opts);
+  }
+
+  /** The fast receives' bound functions and scratch, made on first use. */
+  get [kFast](): WorkerFast {
+    this.#fast ??= workerFast(this[kNative]);
+    return this.#fast;
+  }
+
   /** Whether a matching raw message has arrived (it stays queued); progresses the worker first. */
   tagProbe(tag: bigint, mask: bigint = FULL_MASK): TagRecvResult | null {
     validateRawTag(tag);
@@ -323,6 +416,7 @@ export class Worker extends EventEmitter {
     validateOptionalObject(opts, 'opts');
     if (opts.allocate !== undefined) validateFunction(opts.allocate, 'opts.allocate');
     if (this.#closing) throw closedError('Worker');
+    if (this.#amQueues.has(id)) throw invalidArgValue('id', id, 'has an ActiveMessageQueue on this worker (close it first)');
     if (handler === null) {
       if (this.#amHandlers.delete(id)) this[kNative].setAmHandler(id, false, false);
       return;

@@ -1,12 +1,18 @@
 // Comm, the MPI communicator as the user sees it (and CartComm, its Cartesian kind): argument
 // checks, then delegation. Messages go through two Channels (p2p.ts), one per context (tags.ts);
 // the collective algorithms are in collectives/, one CollectiveCall per call.
+import os from 'node:os';
 import type { Data } from '../index.js';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
 import { Channel, type Arrival } from './p2p.js';
-import { bytes, checkMatching, validateData, validateHost, validateTyped } from './buffers.js';
-import { Blocks, copyBlock, equalBlock, equalCounts, parseVSpec, type VSpec } from './vspec.js';
+import { checkMatching, isDevice, validateData } from './buffers.js';
+import { Blocks, equalBlock, equalCounts, type VSpec } from './vspec.js';
+import {
+  blockArg, byteBlocks, incoming, outgoing, parsePayload, parseVPayload, typedArg, type BufSpec, type TypedPayload, type VBufSpec,
+} from './bufspec.js';
+import { Errhandler, defaultErrhandler, routeErrors, validateErrhandler } from './errhandler.js';
+import { Message, MESSAGE_NO_PROC } from './message.js';
 import { CollectiveCall } from './collectives/call.js';
 import { objectValues, typedValues } from './collectives/values.js';
 import { bcastBytes, bcastObject, gatherBytes, gatherObjects, scatterBytes, scatterObjects, treeReduce } from './collectives/tree.js';
@@ -18,15 +24,38 @@ import { BCAST_SEGMENT } from './collectives/select.js';
 import { cartCoords, cartRank, cartShape, cartShift } from './topology.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
-import { Op, SUM, MAX, type TypedArray } from './op.js';
-import { Request, Status } from './request.js';
+import { Op, SUM, MAX, REPLACE, NO_OP, opSettings, type TypedArray } from './op.js';
+import { Prequest, Request, Status } from './request.js';
 import type { World } from './world.js';
+import type { Intercomm } from './intercomm.js';
 
 /** @internal How Win reaches a communicator's runtime and rank map. */
 export const kInternals = Symbol('node-ucx.mpi.internals');
 
+/** Split_type: the ranks that can share memory (one host). */
+export const COMM_TYPE_SHARED = 0;
+/** Comm.Get_attr key: whether wtime() is synchronized across ranks (it is not). */
+export const WTIME_IS_GLOBAL = -1_000_001;
+
 function validateOp(op: unknown): asserts op is Op {
   if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', 'op must be an MPI.Op (MPI.SUM, MPI.MAX, ..., or Op.create(fn))');
+}
+
+/** A buffer argument of the uppercase operations: a typed array, Buffer, DataView, DeviceMemory or an mpi4py-style spec. */
+export type Buf = Data | BufSpec;
+/** A reduction's buffer: a typed array or a [buf, count, datatype] spec of basic elements. */
+export type ReduceBuf = TypedArray | BufSpec;
+/** A v-collective's buffer: [buf, counts, displs?] or with a datatype (bufspec.ts). */
+export type VBuf = VSpec | VBufSpec;
+
+/** The op for the lowercase (object) collectives: a built-in one in the semantics MPI.rc.objectOps chose. */
+function objectOp(op: Op): Op {
+  return op.isPredefined && opSettings.objectOps === 'python' ? op.python : op;
+}
+
+/** Complex elements take SUM, REPLACE and NO_OP only (the rest would treat re and im apart). */
+function checkComplex(op: Op, arg: TypedPayload | null, what: string): void {
+  if (arg?.complex && op !== SUM && op !== REPLACE && op !== NO_OP) throw new MPIError('ERR_MPI_OP', `${what}: MPI.${op.name} does not apply to complex numbers`);
 }
 
 /** Rooted collectives take IN_PLACE at the root only (MPI's rule: elsewhere it would mean nothing). */
@@ -46,19 +75,27 @@ export class Comm {
   /** Point-to-point and collective messages travel on two contexts, so that neither matches the other's (null before init). */
   readonly #p2p: Channel | null;
   readonly #coll: Channel | null;
+  /** How many ranks point-to-point messages go to: this communicator's, or an intercommunicator's remote group's. */
+  readonly #peers: number;
   /** The next collective call's sequence number (its tag on the collective context). */
   #seq = 0;
   #freed = false;
+  /** What a failing operation does (errhandler.ts); new communicators inherit it. */
+  errhandler: Errhandler = defaultErrhandler('comm');
+  #name: string;
 
-  /** @internal Made by MPI.init(), split(), dup(). */
-  constructor(world: World | null, contextId: number, ranks: readonly number[], rank: number) {
+  /** @internal Made by MPI.init(), split(), dup(); `remote`: an intercommunicator's remote group (intercomm.ts). */
+  constructor(world: World | null, contextId: number, ranks: readonly number[], rank: number, remote?: readonly number[]) {
     this.#world = world;
     this.contextId = contextId;
     this.#ranks = ranks;
     this.rank = rank;
     this.size = ranks.length;
-    this.#p2p = world === null ? null : new Channel(world, ranks, rank, contextId, 'p2p');
-    this.#coll = world === null ? null : new Channel(world, ranks, rank, contextId, 'collective');
+    const peers = remote ?? ranks;
+    this.#peers = peers.length;
+    this.#p2p = world === null ? null : new Channel(world, peers, rank, contextId, 'p2p');
+    this.#coll = world === null ? null : new Channel(world, peers, rank, contextId, 'collective');
+    this.#name = contextId === 0 ? 'MPI_COMM_WORLD' : contextId === 1 ? 'MPI_COMM_SELF' : '';
   }
 
   getRank(): number { return this.rank; }
@@ -96,7 +133,7 @@ export class Comm {
   /** Receives an object. `status`, if given, is filled in. */
   async recv<T = unknown>(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<T> {
     const [value, st] = await this.#recvObject(source, tag, undefined);
-    if (status !== undefined) Object.assign(status, st);
+    if (status != null) Object.assign(status, st);
     return value as T;
   }
 
@@ -115,6 +152,9 @@ export class Comm {
 
   /** Sends `sendobj` to `dest` and receives from `source` at once (no deadlock when both sides do it). */
   async sendrecv<T = unknown>(sendobj: unknown, dest: number, sendtag = 0, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<T> {
+    // The send's arguments are checked first: a receive posted for a send that cannot go would take a later message.
+    this.#checkDest(dest);
+    this.#checkTag(sendtag, false);
     const received = this.recv<T>(source, recvtag, status);
     const sent = this.send(sendobj, dest, sendtag);
     const [value] = await Promise.all([received, sent]);
@@ -122,64 +162,162 @@ export class Comm {
   }
 
   /** Waits until a matching message has arrived (it stays queued) and returns its Status. */
-  async probe(source = ANY_SOURCE, tag = ANY_TAG): Promise<Status> {
+  async probe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
     for (let spins = 0; ; spins++) {
-      const status = this.iprobe(source, tag);
-      if (status !== null) return status;
+      const found = this.iprobe(source, tag, status);
+      if (found !== null) return found;
       // Sleep-free at first (a reply is often microseconds away), then back off to 1 ms.
       await new Promise((resolve) => (spins < 64 ? setImmediate(resolve) : setTimeout(resolve, 1)));
     }
   }
 
   /** The Status of a matching message that has arrived, or null. Counts are bytes on the wire (objects: header + encoding). */
-  iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null {
+  iprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Status | null {
     this.#use();
     this.#checkSource(source);
     this.#checkTag(tag, true);
-    if (source === PROC_NULL) return new Status(PROC_NULL, ANY_TAG, 0);
-    const found = this.#p2p!.probe(source, tag);
-    return found === null ? null : new Status(found.source, found.tag, found.length);
+    const found = source === PROC_NULL ? new Status(PROC_NULL, ANY_TAG, 0) : this.#p2p!.probe(source, tag);
+    if (found === null) return null;
+    const st = found instanceof Status ? found : new Status(found.source, found.tag, found.length);
+    if (status != null) Object.assign(status, st);
+    return st;
   }
 
-  /** Sends the bytes of `buf` (no copy: it must not change until this resolves). */
-  Send(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag));
+  /**
+   * Sends the data of `buf`: a typed array's bytes (no copy: it must not change until this resolves), or a
+   * [buf, count, datatype] spec's items (packed when the datatype is not contiguous).
+   */
+  Send(buf: Buf, dest: number, tag = 0): Promise<void> {
+    let data: Data;
+    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Send'); }, (p2p) => p2p.sendBytes(dest, data, tag));
   }
 
-  Ssend(buf: Data, dest: number, tag = 0): Promise<void> {
-    return this.#send(dest, tag, () => validateData(buf, 'buf'), (p2p) => p2p.sendBytes(dest, buf, tag, true));
+  Ssend(buf: Buf, dest: number, tag = 0): Promise<void> {
+    let data: Data;
+    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Ssend'); }, (p2p) => p2p.sendBytes(dest, data, tag, true));
   }
 
-  /** Receives into `buf` (no copy). Rejects with ERR_MPI_TRUNCATE if the message is longer. */
-  Recv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
+  /** Buffered mode: the data is copied first, so `buf` may change at once. */
+  Bsend(buf: Buf, dest: number, tag = 0): Promise<void> {
+    let data: Data;
+    return this.#send(dest, tag, () => {
+      const out = outgoing(buf, 'buf', 'Bsend');
+      data = ArrayBuffer.isView(out) ? Uint8Array.from(out as Uint8Array) : out;
+    }, (p2p) => p2p.sendBytes(dest, data, tag));
+  }
+
+  /** Ready mode (the receive is already posted): a standard send here. */
+  Rsend(buf: Buf, dest: number, tag = 0): Promise<void> {
+    let data: Data;
+    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Rsend'); }, (p2p) => p2p.sendBytes(dest, data, tag));
+  }
+
+  /** Receives into `buf` (a typed array: no copy; a strided spec: unpacked). Rejects with ERR_MPI_TRUNCATE if the message is longer. */
+  Recv(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
     return this.#recvBytes(buf, source, tag, undefined).then(([, st]) => {
-      if (status !== undefined) Object.assign(status, st);
+      if (status != null) Object.assign(status, st);
       return st;
     });
   }
 
-  Isend(buf: Data, dest: number, tag = 0): Request<void> {
+  Isend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Send(buf, dest, tag));
   }
 
-  Issend(buf: Data, dest: number, tag = 0): Request<void> {
+  Issend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Ssend(buf, dest, tag));
   }
 
+  Ibsend(buf: Buf, dest: number, tag = 0): Request<void> {
+    return new Request(this.Bsend(buf, dest, tag));
+  }
+
+  Irsend(buf: Buf, dest: number, tag = 0): Request<void> {
+    return new Request(this.Rsend(buf, dest, tag));
+  }
+
   /** wait() resolves with the Status. */
-  Irecv(buf: Data, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> {
+  Irecv(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> {
     return this.#cancellable((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st);
   }
 
-  async Sendrecv(sendbuf: Data, dest: number, sendtag: number, recvbuf: Data, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
-    const received = this.Recv(recvbuf, source, recvtag, status);
-    const sent = this.Send(sendbuf, dest, sendtag);
+  /** mpi4py's argument order: sendbuf, dest, sendtag, recvbuf, source, recvtag, status. */
+  async Sendrecv(sendbuf: Buf, dest: number, sendtag = 0, recvbuf: Buf | null = null, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
+    this.#checkDest(dest);
+    this.#checkTag(sendtag, false);
+    const data = isDevice(sendbuf) ? sendbuf : outgoing(sendbuf, 'sendbuf', 'Sendrecv');
+    const received = this.Recv(recvbuf as Buf, source, recvtag, status);
+    const sent = this.Send(data, dest, sendtag);
     const [st] = await Promise.all([received, sent]);
     return st;
   }
 
-  Probe(source = ANY_SOURCE, tag = ANY_TAG): Promise<Status> { return this.probe(source, tag); }
-  Iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | null { return this.iprobe(source, tag); }
+  /** Sends `buf` and receives into it (MPI_Sendrecv_replace): what was there goes, what arrives replaces it. */
+  async Sendrecv_replace(buf: Buf, dest: number, sendtag = 0, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
+    this.#use();
+    const copy = isDevice(buf) ? buf : (outgoing(buf, 'buf', 'Sendrecv_replace') as Uint8Array).slice();
+    const received = this.Recv(buf, source, recvtag, status);
+    const sent = this.Send(copy as Data, dest, sendtag);
+    const [st] = await Promise.all([received, sent]);
+    return st;
+  }
+
+  // ---- persistent requests: made inactive, started with start()/Prequest.startall(), reusable ----
+
+  Send_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Send(buf, dest, tag), null, undefined]); }
+  Ssend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Ssend(buf, dest, tag), null, undefined]); }
+  Bsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Bsend(buf, dest, tag), null, undefined]); }
+  Rsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Rsend(buf, dest, tag), null, undefined]); }
+  /** A persistent receive: each round's wait() resolves with its Status. */
+  Recv_init(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
+    return this.#persistent(() => this.#receiveRound((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st));
+  }
+  sendInit(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.Send_init(buf, dest, tag); }
+  recvInit(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> { return this.Recv_init(buf, source, tag); }
+
+  #persistent<T>(begin: () => [Promise<T>, (() => boolean) | null, ((value: T) => Status | null) | undefined]): Prequest<T> {
+    this.#use();
+    const request = new Prequest<T>(begin);
+    request.reportTo(this);
+    return request;
+  }
+
+  // ---- matched probe: the message found is taken out of matching, received with its own recv/Recv ----
+
+  /** Waits for a matching message and takes it (MPI_Mprobe): receive it with message.recv() (objects) or message.Recv(buf). */
+  async mprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Message> {
+    for (let spins = 0; ; spins++) {
+      const message = this.improbe(source, tag, status);
+      if (message !== null) return message;
+      await new Promise((resolve) => (spins < 64 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+    }
+  }
+
+  /** Takes a matching message that has arrived (MPI_Improbe), or null. */
+  improbe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Message | null {
+    this.#use();
+    this.#checkSource(source);
+    this.#checkTag(tag, true);
+    if (source === PROC_NULL) {
+      if (status != null) Object.assign(status, new Status(PROC_NULL, ANY_TAG, 0));
+      return MESSAGE_NO_PROC;
+    }
+    const p2p = this.#p2p!;
+    const found = p2p.probe(source, tag);
+    if (found === null) return null;
+    // Posted now, with nothing in between: UCX gives this receive exactly the message the probe saw.
+    const scratch = Buffer.allocUnsafe(found.length);
+    const received = p2p.recvBytes(scratch, found.source, found.tag, undefined, 'Mprobe').then(() => scratch);
+    if (status != null) Object.assign(status, new Status(found.source, found.tag, found.length));
+    return new Message(p2p, found.source, found.tag, found.length, received);
+  }
+
+  Mprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Message> { return this.mprobe(source, tag, status); }
+  Improbe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Message | null { return this.improbe(source, tag, status); }
+
+  /** mpi4py's Probe(source, tag, status): `status`, if given, is filled in. */
+  Probe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> { return this.probe(source, tag, status); }
+  Iprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Status | null { return this.iprobe(source, tag, status); }
 
   /** A send's checks (`checkPayload` first), then `send` on the point-to-point channel; PROC_NULL resolves at once. */
   #send(dest: number, tag: number, checkPayload: (() => void) | null, send: (p2p: Channel) => Promise<void>): Promise<void> {
@@ -198,9 +336,13 @@ export class Comm {
     return this.#recv(source, tag, null, (p2p) => p2p.recvObject(source, tag, signal, 'recv'));
   }
 
-  #recvBytes(buf: Data, source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
-    return this.#recv(source, tag, () => validateData(buf, 'buf'),
-      (p2p) => p2p.recvBytes(buf, source, tag, signal, 'Recv').then((arrival) => [undefined, arrival]));
+  #recvBytes(buf: Buf, source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
+    let target: { into: Data; finish(received: number): void };
+    return this.#recv(source, tag, () => { target = incoming(buf, 'buf', 'Recv'); },
+      (p2p) => p2p.recvBytes(target.into, source, tag, signal, 'Recv').then((arrival) => {
+        target.finish(arrival.length);
+        return [undefined, arrival];
+      }));
   }
 
   /** A receive's checks, then `receive` on the point-to-point channel; PROC_NULL completes at once, with no value. */
@@ -219,6 +361,12 @@ export class Comm {
 
   /** A receive as a Request: cancel() aborts it, and it then completes (as in MPI) with status.cancelled set and no value. */
   #cancellable<R>(start: (signal: AbortSignal) => Promise<[unknown, Status]>, result: (value: unknown, status: Status) => R): Request<R> {
+    return new Request(...this.#receiveRound(start, result));
+  }
+
+  /** One receive that cancel() can abort: [the promise, the cancel function, how to get the Status]. */
+  #receiveRound<R>(start: (signal: AbortSignal) => Promise<[unknown, Status]>, result: (value: unknown, status: Status) => R):
+    [Promise<R>, () => boolean, () => Status | null] {
     const controller = new AbortController();
     let status: Status | null = null;
     const promise = start(controller.signal).then(
@@ -231,7 +379,7 @@ export class Comm {
         status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
         return result(undefined, status);
       });
-    return new Request(promise, () => { controller.abort(); return true; }, () => status);
+    return [promise, () => { controller.abort(); return true; }, () => status];
   }
 
   // ======================= collectives: objects =======================
@@ -293,7 +441,7 @@ export class Comm {
     this.#checkRoot(root);
     if (this.size === 1) return obj;
     const call = this.#call();
-    const value = await treeReduce(call, objectValues(call, op), obj as unknown, op.commute, root);
+    const value = await treeReduce(call, objectValues(call, objectOp(op)), obj as unknown, op.commute, root);
     return this.rank === root ? value as T : null;
   }
 
@@ -303,7 +451,7 @@ export class Comm {
     validateOp(op);
     if (this.size === 1) return obj;
     const call = this.#call();
-    return await recursiveDoubling(call, objectValues(call, op), obj as unknown) as T;
+    return await recursiveDoubling(call, objectValues(call, objectOp(op)), obj as unknown) as T;
   }
 
   /** Inclusive prefix reduction: rank r gets op(x0, ..., xr). Recursive doubling. */
@@ -321,218 +469,269 @@ export class Comm {
     validateOp(op);
     if (this.size === 1) return exclusive ? null : obj;
     const call = this.#call();
-    return scanDoubling(call, objectValues(call, op), obj, exclusive ? null : obj, !exclusive);
+    return scanDoubling(call, objectValues(call, objectOp(op)), obj, exclusive ? null : obj, !exclusive);
   }
 
   // ======================= collectives: buffers =======================
+  // Buffers are typed arrays (their bytes as they are) or mpi4py's specs ([buf, count, datatype], ...):
+  // contiguous data travels as a view of the buffer, strided data is packed first and unpacked after.
 
   /** Broadcasts the root's `buf` into every rank's `buf` (binomial tree; large buffers pipelined in segments). */
-  async Bcast(buf: Data, root = 0): Promise<void> {
+  async Bcast(buf: Buf, root = 0): Promise<void> {
     this.#use();
-    validateData(buf, 'buf');
+    if (isDevice(buf)) validateData(buf, 'buf');
+    const payload = isDevice(buf) ? null : parsePayload(buf, 'buf', 'Bcast');
     this.#checkRoot(root);
     if (this.size === 1) return;
-    await bcastBytes(this.#call(), buf, root, BCAST_SEGMENT);
+    const data = payload === null ? buf as Data : payload.data();
+    await bcastBytes(this.#call(), data, root, BCAST_SEGMENT);
+    if (payload !== null && !payload.contiguous && this.rank !== root) payload.store(data as Uint8Array);
   }
 
   /** Element-wise reduction of every rank's `sendbuf` into the root's `recvbuf` (binomial tree). */
-  async Reduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray | null, op: Op = SUM, root = 0): Promise<void> {
+  async Reduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Promise<void> {
     this.#use();
     validateOp(op);
     this.#checkRoot(root);
     const isRoot = this.rank === root;
     checkRootInPlace('Reduce', sendbuf === IN_PLACE, isRoot);
-    if (isRoot) validateTyped(recvbuf, 'recvbuf');
-    const source = sendbuf === IN_PLACE ? recvbuf! : sendbuf;
-    validateTyped(source, 'sendbuf');
-    if (isRoot) checkMatching('Reduce', recvbuf!, source);
+    const recv = isRoot ? typedArg(recvbuf, 'recvbuf', 'Reduce') : null;
+    const send = sendbuf === IN_PLACE ? null : typedArg(sendbuf, 'sendbuf', 'Reduce');
+    const source = send?.array ?? recv!.array;
+    if (isRoot) checkMatching('Reduce', recv!.array, source);
     op.checkTyped(source);
-    const acc = isRoot ? recvbuf! : source.slice() as TypedArray;
-    if (isRoot && sendbuf !== IN_PLACE) acc.set(source as never);
-    if (this.size === 1) return;
-    const call = this.#call();
-    await treeReduce(call, typedValues(call, op, acc, 'Reduce'), acc, op.commute, root);
+    checkComplex(op, send ?? recv, 'Reduce');
+    const acc = isRoot ? recv!.array : source.slice() as TypedArray;
+    if (isRoot && send !== null) acc.set(source as never);
+    if (this.size > 1) {
+      const call = this.#call();
+      await treeReduce(call, typedValues(call, op, acc, 'Reduce'), acc, op.commute, root);
+    }
+    recv?.commit();
   }
 
   /** Element-wise reduction; every rank gets the result in `recvbuf`. Recursive doubling, or a ring for large buffers. */
-  async Allreduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
+  async Allreduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Promise<void> {
     this.#use();
     validateOp(op);
-    validateTyped(recvbuf, 'recvbuf');
-    if (sendbuf !== IN_PLACE) {
-      validateTyped(sendbuf, 'sendbuf');
-      checkMatching('Allreduce', recvbuf, sendbuf);
-      if (sendbuf !== recvbuf) recvbuf.set(sendbuf as never);
+    const recv = typedArg(recvbuf, 'recvbuf', 'Allreduce');
+    const send = sendbuf === IN_PLACE ? null : typedArg(sendbuf, 'sendbuf', 'Allreduce');
+    if (send !== null) {
+      checkMatching('Allreduce', recv.array, send.array);
+      if (send.array !== recv.array) recv.array.set(send.array as never);
     }
-    op.checkTyped(recvbuf);
-    if (this.size === 1) return;
-    await allreduceTyped(this.#call(), recvbuf, op);
+    op.checkTyped(recv.array);
+    checkComplex(op, recv, 'Allreduce');
+    if (this.size > 1) await allreduceTyped(this.#call(), recv.array, op);
+    recv.commit();
   }
 
   /** Concatenates every rank's `sendbuf` (equal sizes) into the root's `recvbuf`, in rank order (binomial tree). */
-  async Gather(sendbuf: ArrayBufferView | InPlace, recvbuf: ArrayBufferView | null, root = 0): Promise<void> {
+  async Gather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
-    if (isRoot) validateHost(recvbuf, 'recvbuf');
+    const recv = isRoot ? blockArg(recvbuf, 'recvbuf', 'Gather', this.size) : null;
     checkRootInPlace('Gather', sendbuf === IN_PLACE, isRoot);
-    const n = equalBlock('Gather', sendbuf, 'sendbuf', isRoot ? recvbuf : null, 'recvbuf', this.size);
-    const own = sendbuf === IN_PLACE ? bytes(recvbuf!).subarray(root * n, root * n + n) : bytes(sendbuf);
+    const send = sendbuf === IN_PLACE ? IN_PLACE : blockArg(sendbuf, 'sendbuf', 'Gather', 1).bytes;
+    const all = recv?.bytes ?? null;
+    const n = equalBlock('Gather', send, 'sendbuf', all, 'recvbuf', this.size);
+    const own = send === IN_PLACE ? all!.subarray(root * n, root * n + n) : send;
     if (this.size === 1) {
-      if (sendbuf !== IN_PLACE) bytes(recvbuf!).set(own);
-      return;
+      if (send !== IN_PLACE) all!.set(own);
+    } else {
+      await gatherBytes(this.#call(), own, all, n, root, send === IN_PLACE);
     }
-    await gatherBytes(this.#call(), own, isRoot ? bytes(recvbuf!) : null, n, root, sendbuf === IN_PLACE);
+    recv?.finish();
   }
 
   /** Splits the root's `sendbuf` into equal blocks; rank i gets block i in `recvbuf` (binomial tree). */
-  async Scatter(sendbuf: ArrayBufferView | null, recvbuf: ArrayBufferView | InPlace, root = 0): Promise<void> {
+  async Scatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
-    if (isRoot) validateHost(sendbuf, 'sendbuf');
+    const all = isRoot ? blockArg(sendbuf, 'sendbuf', 'Scatter', this.size).bytes : null;
     checkRootInPlace('Scatter', recvbuf === IN_PLACE, isRoot);
-    const n = equalBlock('Scatter', recvbuf, 'recvbuf', isRoot ? sendbuf : null, 'sendbuf', this.size);
-    const out = recvbuf === IN_PLACE ? null : bytes(recvbuf);
-    if (this.size === 1) {
-      out?.set(bytes(sendbuf!).subarray(0, n));
-      return;
-    }
-    await scatterBytes(this.#call(), isRoot ? bytes(sendbuf!) : null, out, n, root);
+    const recv = recvbuf === IN_PLACE ? null : blockArg(recvbuf, 'recvbuf', 'Scatter', 1);
+    const n = equalBlock('Scatter', recv?.bytes ?? IN_PLACE, 'recvbuf', all, 'sendbuf', this.size);
+    const out = recv?.bytes ?? null;
+    if (this.size === 1) out?.set(all!.subarray(0, n));
+    else await scatterBytes(this.#call(), all, out, n, root);
+    recv?.finish();
   }
 
   /** Every rank's `sendbuf` (equal sizes) concatenated into every rank's `recvbuf`, in rank order. */
-  async Allgather(sendbuf: ArrayBufferView | InPlace, recvbuf: ArrayBufferView): Promise<void> {
+  async Allgather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Promise<void> {
     this.#use();
-    validateHost(recvbuf, 'recvbuf');
+    const recv = blockArg(recvbuf, 'recvbuf', 'Allgather', this.size);
+    const send = sendbuf === IN_PLACE ? IN_PLACE : blockArg(sendbuf, 'sendbuf', 'Allgather', 1).bytes;
     const size = this.size;
-    const n = equalBlock('Allgather', sendbuf, 'sendbuf', recvbuf, 'recvbuf', size);
-    if (sendbuf !== IN_PLACE) bytes(recvbuf).set(bytes(sendbuf), this.rank * n);
-    if (size === 1) return;
-    await allgatherBlocks(this.#call(), new Blocks(bytes(recvbuf), new Array<number>(size).fill(n)));
+    const n = equalBlock('Allgather', send, 'sendbuf', recv.bytes, 'recvbuf', size);
+    if (send !== IN_PLACE) recv.bytes.set(send, this.rank * n);
+    if (size > 1) await allgatherBlocks(this.#call(), new Blocks(recv.bytes, new Array<number>(size).fill(n)));
+    recv.finish();
   }
 
   /** Block i of `sendbuf` goes to rank i; block j of `recvbuf` comes from rank j (all exchanges at once). */
-  async Alltoall(sendbuf: ArrayBufferView | InPlace, recvbuf: ArrayBufferView): Promise<void> {
+  async Alltoall(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Promise<void> {
     this.#use();
-    validateHost(recvbuf, 'recvbuf');
+    const recv = blockArg(recvbuf, 'recvbuf', 'Alltoall', this.size);
     const size = this.size;
-    if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const source = sendbuf === IN_PLACE ? bytes(recvbuf).slice() : bytes(sendbuf);
+    const source = sendbuf === IN_PLACE ? recv.bytes.slice() : blockArg(sendbuf, 'sendbuf', 'Alltoall', size).bytes;
     if (source.byteLength % size !== 0) throw new MPIError('ERR_MPI_COUNT', `Alltoall: sendbuf of ${source.byteLength} bytes does not split into ${size} blocks`);
     const n = source.byteLength / size;
-    if (recvbuf.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Alltoall: recvbuf has ${recvbuf.byteLength} bytes, ${n * size} needed`);
-    const out = bytes(recvbuf);
+    if (recv.bytes.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Alltoall: recvbuf has ${recv.bytes.byteLength} bytes, ${n * size} needed`);
+    const out = recv.bytes;
     out.set(source.subarray(this.rank * n, this.rank * n + n), this.rank * n);
-    if (size === 1) return;
-    await alltoallBytes(this.#call(), source, out, n);
+    if (size > 1) await alltoallBytes(this.#call(), source, out, n);
+    recv.finish();
   }
 
-  // ---- v-collectives: blocks of different sizes, [buf, counts, displs] (mpi4py's buffer spec) ----
+  // ---- v-collectives: blocks of different sizes, [buf, counts, displs, datatype] (mpi4py's buffer spec) ----
 
   /** Every rank's `sendbuf` into block `rank` of the root's `recvspec` (direct sends to the root). */
-  async Gatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec | null, root = 0): Promise<void> {
+  async Gatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf | null, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
     checkRootInPlace('Gatherv', sendbuf === IN_PLACE, isRoot);
-    if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = isRoot ? parseVSpec(recvspec, this.size, 'recvspec', 'Gatherv') : null;
-    await gatherv(this.#call(), sendbuf === IN_PLACE ? null : bytes(sendbuf), blocks, root);
+    const own = sendbuf === IN_PLACE ? null : blockArg(sendbuf, 'sendbuf', 'Gatherv', 1).bytes;
+    const staged = isRoot ? byteBlocks(parseVPayload(recvspec, this.size, 'recvspec', 'Gatherv')) : null;
+    await gatherv(this.#call(), own, staged?.blocks ?? null, root);
+    staged?.finish();
   }
 
   /** Block i of the root's `sendspec` to rank i's `recvbuf` (direct sends from the root). */
-  async Scatterv(sendspec: VSpec | null, recvbuf: ArrayBufferView | InPlace, root = 0): Promise<void> {
+  async Scatterv(sendspec: VBuf | null, recvbuf: BufSpec | InPlace, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
     const isRoot = this.rank === root;
     checkRootInPlace('Scatterv', recvbuf === IN_PLACE, isRoot);
-    if (recvbuf !== IN_PLACE) validateHost(recvbuf, 'recvbuf');
-    const blocks = isRoot ? parseVSpec(sendspec, this.size, 'sendspec', 'Scatterv') : null;
-    await scatterv(this.#call(), blocks, recvbuf === IN_PLACE ? null : bytes(recvbuf), root);
+    const recv = recvbuf === IN_PLACE ? null : blockArg(recvbuf, 'recvbuf', 'Scatterv', 1);
+    const staged = isRoot ? byteBlocks(parseVPayload(sendspec, this.size, 'sendspec', 'Scatterv')) : null;
+    await scatterv(this.#call(), staged?.blocks ?? null, recv?.bytes ?? null, root);
+    recv?.finish();
   }
 
   /** Every rank's `sendbuf` into block `rank` of every rank's `recvspec` (every pair exchanges directly). */
-  async Allgatherv(sendbuf: ArrayBufferView | InPlace, recvspec: VSpec): Promise<void> {
+  async Allgatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf): Promise<void> {
     this.#use();
-    if (sendbuf !== IN_PLACE) validateHost(sendbuf, 'sendbuf');
-    const blocks = parseVSpec(recvspec, this.size, 'recvspec', 'Allgatherv');
-    if (sendbuf !== IN_PLACE) copyBlock(blocks.block(this.rank), bytes(sendbuf), 'Allgatherv');
-    await allgatherv(this.#call(), blocks);
+    const own = sendbuf === IN_PLACE ? null : blockArg(sendbuf, 'sendbuf', 'Allgatherv', 1).bytes;
+    const staged = byteBlocks(parseVPayload(recvspec, this.size, 'recvspec', 'Allgatherv'));
+    await allgatherv(this.#call(), own, staged.blocks);
+    staged.finish();
   }
 
   /** Block j of `sendspec` to rank j; block j of `recvspec` from rank j (every pair exchanges directly). */
-  async Alltoallv(sendspec: VSpec, recvspec: VSpec): Promise<void> {
+  async Alltoallv(sendspec: VBuf, recvspec: VBuf): Promise<void> {
     this.#use();
-    const out = parseVSpec(sendspec, this.size, 'sendspec', 'Alltoallv');
-    const into = parseVSpec(recvspec, this.size, 'recvspec', 'Alltoallv');
-    copyBlock(into.block(this.rank), out.block(this.rank), 'Alltoallv');
-    await alltoallv(this.#call(), out, into);
+    const out = byteBlocks(parseVPayload(sendspec, this.size, 'sendspec', 'Alltoallv'));
+    const into = byteBlocks(parseVPayload(recvspec, this.size, 'recvspec', 'Alltoallv'));
+    await alltoallv(this.#call(), out.blocks, into.blocks);
+    into.finish();
   }
 
-  /** Reduces `sendbuf` (size blocks of recvbuf.length elements) and leaves block `rank` of the result in `recvbuf`. */
-  async Reduce_scatter_block(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
+  /** Reduces `sendbuf` (size blocks of recvbuf's count) and leaves block `rank` of the result in `recvbuf`. */
+  async Reduce_scatter_block(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Promise<void> {
     this.#use();
-    validateTyped(recvbuf, 'recvbuf');
-    const counts = new Array<number>(this.size).fill(sendbuf === IN_PLACE ? recvbuf.length / this.size : recvbuf.length);
-    if (sendbuf === IN_PLACE && !Number.isInteger(counts[0])) throw new MPIError('ERR_MPI_COUNT', 'Reduce_scatter_block: IN_PLACE recvbuf does not split into equal blocks');
-    await this.Reduce_scatter(sendbuf, recvbuf, counts, op);
+    const recv = typedArg(recvbuf, 'recvbuf', 'Reduce_scatter_block');
+    const length = sendbuf === IN_PLACE ? recv.array.length / this.size : recv.array.length;
+    if (!Number.isInteger(length)) throw new MPIError('ERR_MPI_COUNT', 'Reduce_scatter_block: IN_PLACE recvbuf does not split into equal blocks');
+    await this.#reduceScatter(sendbuf, recv, new Array<number>(this.size).fill(length), op, 'Reduce_scatter_block');
   }
 
-  /** Reduces `sendbuf` and scatters it: rank i gets `recvcounts[i]` elements (default: equal blocks). Ring for commutative ops. */
-  async Reduce_scatter(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, recvcounts: readonly number[] | null = null, op: Op = SUM): Promise<void> {
+  /**
+   * Reduces `sendbuf` and scatters it: rank i gets `recvcounts[i]` items (of recvbuf's datatype; default: equal
+   * blocks). Ring for commutative ops.
+   */
+  async Reduce_scatter(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, recvcounts: readonly number[] | null = null, op: Op = SUM): Promise<void> {
     this.#use();
+    const recv = typedArg(recvbuf, 'recvbuf', 'Reduce_scatter');
+    if (recvcounts !== null && (!Array.isArray(recvcounts) || recvcounts.length !== this.size || recvcounts.some((c) => !Number.isInteger(c) || c < 0))) {
+      throw new MPIError('ERR_MPI_COUNT', `Reduce_scatter: recvcounts must be ${this.size} non-negative integers`);
+    }
+    await this.#reduceScatter(sendbuf, recv, recvcounts?.map((c) => c * recv.perItem) ?? null, op, 'Reduce_scatter');
+  }
+
+  async #reduceScatter(sendbuf: ReduceBuf | InPlace, recv: TypedPayload, elementCounts: number[] | null, op: Op, what: string): Promise<void> {
     validateOp(op);
-    validateTyped(recvbuf, 'recvbuf');
     const size = this.size;
-    const whole = sendbuf === IN_PLACE ? recvbuf : sendbuf;
-    validateTyped(whole, 'sendbuf');
-    const counts = recvcounts ?? equalCounts(whole.length, size);
-    if (!Array.isArray(counts) || counts.length !== size || counts.some((c) => !Number.isInteger(c) || c < 0)) {
-      throw new MPIError('ERR_MPI_COUNT', `Reduce_scatter: recvcounts must be ${size} non-negative integers`);
-    }
+    const send = sendbuf === IN_PLACE ? recv : typedArg(sendbuf, 'sendbuf', what);
+    const whole = send.array;
+    const counts = elementCounts ?? equalCounts(whole.length, size);
     const total = counts.reduce((a, b) => a + b, 0);
-    if (whole.length !== total) throw new MPIError('ERR_MPI_COUNT', `Reduce_scatter: sendbuf has ${whole.length} elements, recvcounts add up to ${total}`);
-    if (sendbuf !== IN_PLACE && recvbuf.length < counts[this.rank]!) {
-      throw new MPIError('ERR_MPI_COUNT', `Reduce_scatter: recvbuf has ${recvbuf.length} elements, ${counts[this.rank]} needed`);
+    if (whole.length !== total) throw new MPIError('ERR_MPI_COUNT', `${what}: sendbuf has ${whole.length} elements, recvcounts add up to ${total}`);
+    if (sendbuf !== IN_PLACE && recv.array.length < counts[this.rank]!) {
+      throw new MPIError('ERR_MPI_COUNT', `${what}: recvbuf has ${recv.array.length} elements, ${counts[this.rank]} needed`);
     }
+    if (whole.constructor !== recv.array.constructor) throw new MPIError('ERR_MPI_COUNT', `${what}: sendbuf ${whole.constructor.name} and recvbuf ${recv.array.constructor.name} differ`);
     op.checkTyped(whole);
+    checkComplex(op, send, what);
     const work = new Blocks(whole.slice() as TypedArray, counts);
     if (size > 1) await reduceScatterTyped(this.#call(), work, op);
-    recvbuf.set(work.block(this.rank) as never, 0);
+    recv.array.set(work.block(this.rank) as never, 0);
+    recv.commit();
   }
 
   /** Inclusive prefix reduction of typed arrays. */
-  async Scan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
+  async Scan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Promise<void> {
     await this.#scanTyped(sendbuf, recvbuf, op, false);
   }
 
   /** Exclusive prefix reduction of typed arrays (rank 0's recvbuf is left as it is). */
-  async Exscan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
+  async Exscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Promise<void> {
     await this.#scanTyped(sendbuf, recvbuf, op, true);
   }
 
-  async #scanTyped(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op, exclusive: boolean): Promise<void> {
+  async #scanTyped(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op, exclusive: boolean): Promise<void> {
     const what = exclusive ? 'Exscan' : 'Scan';
     this.#use();
     validateOp(op);
-    validateTyped(recvbuf, 'recvbuf');
-    const own = sendbuf === IN_PLACE ? recvbuf.slice() as TypedArray : sendbuf;
-    validateTyped(own, 'sendbuf');
-    checkMatching(what, recvbuf, own);
+    const recv = typedArg(recvbuf, 'recvbuf', what);
+    const out = recv.array;
+    const send = sendbuf === IN_PLACE ? null : typedArg(sendbuf, 'sendbuf', what);
+    const own = send === null ? out.slice() as TypedArray : send.array;
+    checkMatching(what, out, own);
     op.checkTyped(own);
-    if (!exclusive && own !== recvbuf) recvbuf.set(own as never);
-    if (this.size === 1) return;
-    const call = this.#call();
-    await scanDoubling(call, typedValues(call, op, own, what), own.slice() as TypedArray, recvbuf, !exclusive);
+    checkComplex(op, send ?? recv, what);
+    if (!exclusive && own !== out) out.set(own as never);
+    if (this.size > 1) {
+      const call = this.#call();
+      await scanDoubling(call, typedValues(call, op, own, what), own.slice() as TypedArray, out, !exclusive);
+    }
+    recv.commit();
   }
 
-  // nonblocking collectives: the blocking ones are already asynchronous; these wrap them in a Request.
+  // ---- nonblocking collectives: the blocking ones are already asynchronous (and take their place in the
+  // communicator's sequence of collectives when called); these wrap them in a Request.
   ibarrier(): Request<void> { return new Request(this.barrier()); }
   Ibarrier(): Request<void> { return this.ibarrier(); }
   ibcast<T>(obj: T, root = 0): Request<T> { return new Request(this.bcast(obj, root)); }
-  Ibcast(buf: Data, root = 0): Request<void> { return new Request(this.Bcast(buf, root)); }
-  Iallreduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Request<void> { return new Request(this.Allreduce(sendbuf, recvbuf, op)); }
+  igather<T>(obj: T, root = 0): Request<T[] | null> { return new Request(this.gather(obj, root)); }
+  iscatter<T>(objs: readonly T[] | null, root = 0): Request<T> { return new Request(this.scatter(objs, root)); }
+  iallgather<T>(obj: T): Request<T[]> { return new Request(this.allgather(obj)); }
+  ialltoall<T>(objs: readonly T[]): Request<T[]> { return new Request(this.alltoall(objs)); }
+  ireduce<T>(obj: T, op: Op = SUM, root = 0): Request<T | null> { return new Request(this.reduce(obj, op, root)); }
+  iallreduce<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.allreduce(obj, op)); }
+  iscan<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.scan(obj, op)); }
+  iexscan<T>(obj: T, op: Op = SUM): Request<T | null> { return new Request(this.exscan(obj, op)); }
+  Ibcast(buf: Buf, root = 0): Request<void> { return new Request(this.Bcast(buf, root)); }
+  Igather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Request<void> { return new Request(this.Gather(sendbuf, recvbuf, root)); }
+  Iscatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatter(sendbuf, recvbuf, root)); }
+  Iallgather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Allgather(sendbuf, recvbuf)); }
+  Ialltoall(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Alltoall(sendbuf, recvbuf)); }
+  Igatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf | null, root = 0): Request<void> { return new Request(this.Gatherv(sendbuf, recvspec, root)); }
+  Iscatterv(sendspec: VBuf | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatterv(sendspec, recvbuf, root)); }
+  Iallgatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf): Request<void> { return new Request(this.Allgatherv(sendbuf, recvspec)); }
+  Ialltoallv(sendspec: VBuf, recvspec: VBuf): Request<void> { return new Request(this.Alltoallv(sendspec, recvspec)); }
+  Ireduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Request<void> { return new Request(this.Reduce(sendbuf, recvbuf, op, root)); }
+  Iallreduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Allreduce(sendbuf, recvbuf, op)); }
+  Ireduce_scatter(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, recvcounts: readonly number[] | null = null, op: Op = SUM): Request<void> {
+    return new Request(this.Reduce_scatter(sendbuf, recvbuf, recvcounts, op));
+  }
+  Ireduce_scatter_block(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Reduce_scatter_block(sendbuf, recvbuf, op)); }
+  Iscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Scan(sendbuf, recvbuf, op)); }
+  Iexscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Exscan(sendbuf, recvbuf, op)); }
 
   // ======================= communicators =======================
 
@@ -587,14 +786,101 @@ export class Comm {
       .filter((m) => m.color === mine)
       .sort((a, b) => a.key - b.key || a.rank - b.rank);
     const ranks = members.map((m) => this.#ranks[m.rank]!);
-    return new Comm(world, contextId, ranks, members.findIndex((m) => m.rank === this.rank));
+    return this.#inherit(new Comm(world, contextId, ranks, members.findIndex((m) => m.rank === this.rank)));
   }
 
   /** A new communicator with the same ranks and a context of its own. Collective. */
   async dup(): Promise<Comm> {
     const world = this.#use();
     const contextId = this.#takeContext(world, await this.allreduce(world.nextContextId, MAX));
-    return new Comm(world, contextId, this.#ranks, this.rank);
+    return this.#inherit(new Comm(world, contextId, this.#ranks, this.rank));
+  }
+
+  /**
+   * A communicator of the group's members, ranked in group order (MPI_Comm_create_group): collective over the
+   * members only, so the other ranks need not call it. The members agree on a context id through messages on
+   * this communicator's point-to-point context with `tag` (as MPI's tag argument: no other point-to-point
+   * traffic among the members may use it meanwhile). Null on a rank not in the group.
+   */
+  async createGroup(group: Group, tag = 0): Promise<Comm | null> {
+    const world = this.#use();
+    if (!(group instanceof Group)) throw new MPIError('ERR_MPI_GROUP', 'Create_group: expected an MPI Group (comm.group, then incl/excl/...)');
+    this.#checkTag(tag, false);
+    const members = group.worldRanks.map((worldRank) => {
+      const rank = this.#ranks.indexOf(worldRank);
+      if (rank < 0) throw new MPIError('ERR_MPI_GROUP', `Create_group: world rank ${worldRank} of the group is not in this communicator`);
+      return rank;
+    });
+    const me = members.indexOf(this.rank);
+    if (me < 0) return null;
+    const others = members.filter((r) => r !== this.rank);
+    const [values] = await Promise.all([
+      Promise.all(others.map((r) => this.recv<number>(r, tag))),
+      Promise.all(others.map((r) => this.send(world.nextContextId, r, tag))),
+    ]);
+    const contextId = this.#takeContext(world, Math.max(world.nextContextId, ...values));
+    return this.#inherit(new Comm(world, contextId, group.worldRanks, me));
+  }
+
+  /**
+   * Splits by kind (MPI_Comm_split_type): COMM_TYPE_SHARED groups the ranks that share memory (one host);
+   * UNDEFINED gives null. Ranks are ordered by `key`, then by rank here. Collective.
+   */
+  async splitType(splitType: number, key = 0, _info: unknown = null): Promise<Comm | null> {
+    this.#use();
+    if (splitType === UNDEFINED) return this.split(UNDEFINED, key);
+    if (splitType !== COMM_TYPE_SHARED) throw new MPIError('ERR_MPI_ARG', `Split_type: split type ${String(splitType)} is not COMM_TYPE_SHARED or UNDEFINED`);
+    const hosts = await this.allgather(os.hostname());
+    return this.split(hosts.indexOf(hosts[this.rank]!), key);
+  }
+
+  Create_group(group: Group, tag = 0): Promise<Comm | null> { return this.createGroup(group, tag); }
+  Split_type(splitType: number, key = 0, info: unknown = null): Promise<Comm | null> { return this.splitType(splitType, key, info); }
+  /** mpi4py's Clone: a duplicate. */
+  Clone(): Promise<Comm> { return this.dup(); }
+
+  // ---- error handlers (errhandler.ts) ----
+
+  /** A handler that calls `fn(comm, errorCode, error)` when an operation on a communicator fails (MPI_Comm_create_errhandler). */
+  static createErrhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static Create_errhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+
+  setErrhandler(errhandler: Errhandler): void {
+    validateErrhandler(errhandler);
+    this.errhandler = errhandler;
+  }
+
+  getErrhandler(): Errhandler { return this.errhandler; }
+
+  /** Runs this communicator's handler for `errorCode` (MPI_Comm_call_errhandler), as a failing operation would. */
+  callErrhandler(errorCode: number): void {
+    this.errhandler.invoke(this, new MPIError(errorCode));
+  }
+
+  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  Get_errhandler(): Errhandler { return this.errhandler; }
+  Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
+
+  // ---- attributes and names ----
+
+  /** The value of a predefined attribute: TAG_UB gives the largest tag (mpi4py: comm.Get_attr(MPI.TAG_UB)); others null. */
+  getAttr(keyval: number): number | boolean | null {
+    if (keyval === TAG_UB) return TAG_UB;
+    if (keyval === WTIME_IS_GLOBAL) return false;
+    return null;
+  }
+
+  Get_attr(keyval: number): number | boolean | null { return this.getAttr(keyval); }
+
+  get name(): string { return this.#name; }
+  getName(): string { return this.#name; }
+  setName(name: string): void { this.#name = String(name); }
+  Get_name(): string { return this.#name; }
+  Set_name(name: string): void { this.setName(name); }
+
+  #inherit<C extends Comm>(comm: C): C {
+    comm.errhandler = this.errhandler;
+    return comm;
   }
 
   Split(color: number | null = 0, key = 0): Promise<Comm | null> { return this.split(color, key); }
@@ -623,6 +909,43 @@ export class Comm {
 
   Abort(code = 1): Promise<never> { return this.abort(code); }
 
+  // ======================= dynamic processes (dpm.ts) =======================
+
+  /**
+   * Starts `maxprocs` processes of `command args` (a job of their own, under ucx-run; 'node' is this
+   * Node.js) and resolves with the intercommunicator to them. Collective; only `root`'s arguments count.
+   */
+  spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().spawn(this, command, args, maxprocs, root);
+  }
+
+  /** mpi4py's order: Spawn(command, args, maxprocs, info, root); `info` is not read. */
+  Spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, _info: unknown = null, root = 0): Promise<Intercomm> {
+    return this.spawn(command, args, maxprocs, root);
+  }
+
+  /** Waits for one job to connect to `port` (from MPI.openPort(); read at `root`). Collective. */
+  accept(port: string | null, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().accept(this, port, root);
+  }
+
+  Accept(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.accept(port, root); }
+
+  /** Connects this communicator's processes to the job accepting on `port` (read at `root`). Collective. */
+  connect(port: string | null, root = 0): Promise<Intercomm> {
+    return dynamicProcesses().connect(this, port, root);
+  }
+
+  Connect(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.connect(port, root); }
+
+  isInter(): boolean { return false; }
+  isIntra(): boolean { return true; }
+  Is_inter(): boolean { return this.isInter(); }
+  Is_intra(): boolean { return this.isIntra(); }
+
+  /** mpi4py's MPI.Comm.Get_parent(): the intercommunicator to the job that spawned this one, or null. */
+  static Get_parent(): Intercomm | null { return dynamicProcesses().getParent(); }
+
   // ======================= internals =======================
 
   #use(): World {
@@ -650,21 +973,21 @@ export class Comm {
     return contextId;
   }
 
-  #checkRank(rank: unknown, what: string, code: 'ERR_MPI_RANK' | 'ERR_MPI_ROOT' = 'ERR_MPI_RANK'): asserts rank is number {
-    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new MPIError(code, `${what} ${String(rank)} is not a rank of this communicator (0 ... ${this.size - 1})`);
+  #checkRank(rank: unknown, what: string, code: 'ERR_MPI_RANK' | 'ERR_MPI_ROOT' = 'ERR_MPI_RANK', size = this.size): asserts rank is number {
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+      throw new MPIError(code, `${what} ${String(rank)} is not a rank of this communicator (0 ... ${size - 1})`);
     }
   }
 
   #checkDest(dest: unknown): asserts dest is number {
     this.#use();
     if (dest === PROC_NULL) return;
-    this.#checkRank(dest, 'dest');
+    this.#checkRank(dest, 'dest', 'ERR_MPI_RANK', this.#peers);
   }
 
   #checkSource(source: unknown): asserts source is number {
     if (source === ANY_SOURCE || source === PROC_NULL) return;
-    this.#checkRank(source, 'source');
+    this.#checkRank(source, 'source', 'ERR_MPI_RANK', this.#peers);
   }
 
   #checkRoot(root: unknown): asserts root is number {
@@ -687,6 +1010,22 @@ export class Comm {
 /** Whether a receive failed because its own signal aborted it (cancel()), not for another reason. */
 function isCancellation(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted && error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
+}
+
+/** What dpm.ts provides (set when it loads: node-ucx/mpi's index loads it). */
+interface DynamicProcesses {
+  spawn(comm: Comm, command: string, args: readonly string[] | null, maxprocs: number, root: number): Promise<Intercomm>;
+  accept(comm: Comm, port: string | null, root: number): Promise<Intercomm>;
+  connect(comm: Comm, port: string | null, root: number): Promise<Intercomm>;
+  getParent(): Intercomm | null;
+}
+let dpm: DynamicProcesses | null = null;
+function dynamicProcesses(): DynamicProcesses {
+  if (dpm === null) throw new MPIError('ERR_MPI_COMM', 'dynamic processes need node-ucx/mpi itself (import * as MPI from \'node-ucx/mpi\')');
+  return dpm;
+}
+export function setDynamicProcesses(provider: DynamicProcesses): void {
+  dpm = provider;
 }
 
 // Set by the runtime (index.ts): how comm.abort() ends the job.
@@ -728,3 +1067,8 @@ export class CartComm extends Comm {
   Shift(direction: number, disp: number): [number, number] { return this.shift(direction, disp); }
   Get_topo(): [number[], boolean[], number[]] { return [[...this.dims], [...this.periods], [...this.coords]]; }
 }
+
+// Every failure of a communicator's operations goes through its error handler (errhandler.ts).
+routeErrors(Comm.prototype, ['setErrhandler', 'getErrhandler', 'callErrhandler', 'Set_errhandler', 'Get_errhandler', 'Call_errhandler',
+  'worldRank', 'getRank', 'getSize', 'Get_rank', 'Get_size', 'abort', 'Abort', 'free', 'Free', 'getAttr', 'Get_attr']);
+routeErrors(CartComm.prototype);

@@ -9,26 +9,117 @@
 // or Slurm's `srun -n 4 node script.mjs`.
 import fs from 'node:fs';
 import os from 'node:os';
-import { bootstrap } from './bootstrap.js';
+import { bootstrap, detectLaunch } from './bootstrap.js';
+import { loadPmix } from './pmix.js';
+import { abortAll, connectToParent, disconnectAll, setLostJobHandler } from './dpm.js';
 import { Comm, setAbortHandler } from './comm.js';
-import { MPIError } from './errors.js';
+import { MPIError, ERROR_CLASSES, getErrorClass, getErrorString, addErrorClass, addErrorCode, addErrorString } from './errors.js';
+import { rc as errhandlerRc, runtime as errhandlerRuntime, type ErrorsMode } from './errhandler.js';
+import { opSettings, type ObjectSemantics } from './op.js';
 import { Request } from './request.js';
-import { World } from './world.js';
-import type { ProgressMode, ErrorHandling } from '../index.js';
+import { setSelfComm } from './win.js';
+import { World, type RankErrorHandling } from './world.js';
+import { decodeCard, encodeCard, ownCard } from './card.js';
+import { isMainThread } from 'node:worker_threads';
+import { version, type ProgressMode } from '../index.js';
 
-export { Comm, CartComm } from './comm.js';
+export { Comm, CartComm, COMM_TYPE_SHARED, WTIME_IS_GLOBAL, type Buf, type ReduceBuf, type VBuf } from './comm.js';
+export { Intercomm, ROOT } from './intercomm.js';
+export {
+  getParent, openPort, closePort, publishName, lookupName, unpublishName,
+  getParent as Get_parent, openPort as Open_port, closePort as Close_port, publishName as Publish_name,
+  lookupName as Lookup_name, unpublishName as Unpublish_name,
+} from './dpm.js';
+/** MPI_COMM_NULL: what getParent() gives a job that was not spawned. */
+export const COMM_NULL = null;
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, IN_PLACE, type InPlace } from './constants.js';
 export { TAG_UB, MAX_RANKS, MAX_CONTEXTS } from './tags.js';
 export { computeDims } from './topology.js';
 export type { VSpec } from './vspec.js';
+export type { BufSpec, VBufSpec } from './bufspec.js';
+export {
+  Datatype, ORDER_C, ORDER_FORTRAN, DATATYPE_NULL, TYPECODES,
+  CHAR, SIGNED_CHAR, UNSIGNED_CHAR, BYTE, SHORT, UNSIGNED_SHORT, INT, UNSIGNED, LONG, UNSIGNED_LONG, LONG_LONG, UNSIGNED_LONG_LONG,
+  FLOAT, DOUBLE, LONG_DOUBLE, C_BOOL, BOOL, WCHAR, INT8_T, INT16_T, INT32_T, INT64_T, UINT8_T, UINT16_T, UINT32_T, UINT64_T,
+  AINT, OFFSET, COUNT, C_FLOAT_COMPLEX, C_DOUBLE_COMPLEX, C_COMPLEX, COMPLEX, DOUBLE_COMPLEX, FLOAT32_T, FLOAT64_T, PACKED,
+  FLOAT_INT, DOUBLE_INT, LONG_INT, SHORT_INT, TWOINT, INT_INT,
+} from './datatype.js';
+export { Errhandler, ERRORS_ARE_FATAL, ERRORS_RETURN, ERRORS_ABORT, type ErrorsMode } from './errhandler.js';
+export { Info, INFO_NULL, INFO_ENV } from './info.js';
+export { Message, MESSAGE_NULL, MESSAGE_NO_PROC } from './message.js';
+export {
+  File, FILE_NULL, ioDefaults, MODE_CREATE, MODE_RDONLY, MODE_WRONLY, MODE_RDWR, MODE_DELETE_ON_CLOSE, MODE_UNIQUE_OPEN,
+  MODE_EXCL, MODE_APPEND, MODE_SEQUENTIAL, SEEK_SET, SEEK_CUR, SEEK_END, DISPLACEMENT_CURRENT,
+} from './file.js';
 export {
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,
 } from './op.js';
-export { Request, Status } from './request.js';
+export { Request, Prequest, Status } from './request.js';
 export { Group, IDENT, SIMILAR, UNEQUAL } from './group.js';
-export { MPIError, type MPIErrorCode } from './errors.js';
-export { Win, type WinOptions, LOCK_EXCLUSIVE, LOCK_SHARED } from './win.js';
+export { MPIError, MPIError as Exception, ERR_LASTCODE, getErrorClass, getErrorString, addErrorClass, addErrorCode, addErrorString, type MPIErrorCode } from './errors.js';
+export {
+  Win, type WinOptions, type Target, LOCK_EXCLUSIVE, LOCK_SHARED, WIN_FLAVOR_CREATE, WIN_FLAVOR_ALLOCATE,
+  MODE_NOCHECK, MODE_NOSTORE, MODE_NOPUT, MODE_NOPRECEDE, MODE_NOSUCCEED,
+} from './win.js';
+
+/** MPI's error classes as numbers (Open MPI's, as mpi4py's MPI.ERR_* there): MPIError.errorClass is one. */
+export const {
+  SUCCESS, ERR_BUFFER, ERR_COUNT, ERR_TYPE, ERR_TAG, ERR_COMM, ERR_RANK, ERR_REQUEST, ERR_ROOT, ERR_GROUP, ERR_OP, ERR_TOPOLOGY,
+  ERR_DIMS, ERR_ARG, ERR_UNKNOWN, ERR_TRUNCATE, ERR_OTHER, ERR_INTERN, ERR_IN_STATUS, ERR_PENDING, ERR_ACCESS, ERR_AMODE,
+  ERR_ASSERT, ERR_BAD_FILE, ERR_BASE, ERR_CONVERSION, ERR_DISP, ERR_DUP_DATAREP, ERR_FILE_EXISTS, ERR_FILE_IN_USE, ERR_FILE,
+  ERR_INFO_KEY, ERR_INFO_NOKEY, ERR_INFO_VALUE, ERR_INFO, ERR_IO, ERR_KEYVAL, ERR_LOCKTYPE, ERR_NAME, ERR_NO_MEM, ERR_NOT_SAME,
+  ERR_NO_SPACE, ERR_NO_SUCH_FILE, ERR_PORT, ERR_QUOTA, ERR_READ_ONLY, ERR_RMA_CONFLICT, ERR_RMA_SYNC, ERR_SERVICE, ERR_SIZE,
+  ERR_SPAWN, ERR_UNSUPPORTED_DATAREP, ERR_UNSUPPORTED_OPERATION, ERR_WIN, ERR_RMA_RANGE, ERR_RMA_ATTACH, ERR_RMA_FLAVOR,
+  ERR_RMA_SHARED, ERR_PROC_FAILED,
+} = ERROR_CLASSES as Record<string, number>;
+
+export const Get_error_class = getErrorClass;
+export const Get_error_string = getErrorString;
+export const Add_error_class = addErrorClass;
+export const Add_error_code = addErrorCode;
+export const Add_error_string = addErrorString;
+
+/**
+ * mpi4py's rc, set before init(): `errors` ('exception' by default: failures reject/throw; 'fatal', 'abort':
+ * they end the job; 'default': MPI's own defaults), and `objectOps` ('elementwise' by default; 'python':
+ * built-in ops combine objects as mpi4py does, with Python's operators: SUM concatenates arrays, MAX
+ * compares them lexicographically).
+ */
+export const rc = {
+  get errors(): ErrorsMode { return errhandlerRc.errors; },
+  set errors(mode: ErrorsMode) {
+    if (!['exception', 'default', 'fatal', 'abort'].includes(mode)) throw new MPIError('ERR_MPI_ARG', `rc.errors: '${String(mode)}' is not exception, default, fatal or abort`);
+    errhandlerRc.errors = mode;
+  },
+  get objectOps(): ObjectSemantics { return opSettings.objectOps; },
+  set objectOps(mode: ObjectSemantics) {
+    if (mode !== 'elementwise' && mode !== 'python') throw new MPIError('ERR_MPI_ARG', `rc.objectOps: '${String(mode)}' is not elementwise or python`);
+    opSettings.objectOps = mode;
+  },
+};
+
+/** Thread support levels. A Node process makes MPI calls from the thread that called init() only. */
+export const THREAD_SINGLE = 0;
+export const THREAD_FUNNELED = 1;
+export const THREAD_SERIALIZED = 2;
+export const THREAD_MULTIPLE = 3;
+/** The MPI standard version this follows (mpi4py's Get_version on Open MPI 4.1 says the same). */
+export const VERSION = 3;
+export const SUBVERSION = 1;
+/** MPI_BOTTOM: no buffer (Win.Create(MPI.BOTTOM) exposes no memory). */
+export const BOTTOM = null;
+/** The bytes Bsend needs beyond the message in an attached buffer (none: Bsend copies). */
+export const BSEND_OVERHEAD = 0;
 export { detectLaunch, resolveRendezvous, type LaunchInfo, type Launcher } from './bootstrap.js';
+
+// Open MPI's mpirun gives each rank a pseudo-terminal for its output, whatever its own output is (a file,
+// a pipe, a CI log): console.log would colour objects with escape codes there. Ranks under mpirun write
+// plain text, as mpi4py's do, unless FORCE_COLOR asks for colours.
+if (process.env.OMPI_COMM_WORLD_RANK !== undefined && process.env.FORCE_COLOR === undefined) {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.isTTY) Object.assign(stream, { getColorDepth: () => 1, hasColors: () => false });
+  }
+}
 
 /** The communicator of every rank of the job; usable once init() resolved. */
 export let COMM_WORLD: Comm = new Comm(null, 0, [0], 0);
@@ -64,25 +155,25 @@ async function initialize(): Promise<Comm> {
   const env = process.env;
   const progress = (env.NODE_UCX_PROGRESS ?? 'event') as ProgressMode;
   if (!PROGRESS_MODES.includes(progress)) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_PROGRESS=${progress}: expected event, poll or adaptive`);
-  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'none') as ErrorHandling;
-  if (errorHandling !== 'none' && errorHandling !== 'peer') throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected none or peer`);
-  const boot = await bootstrap(jobAbort, env);
-  const w = new World(boot, { progress, errorHandling });
+  const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'auto') as RankErrorHandling;
+  if (errorHandling !== 'none' && errorHandling !== 'peer' && errorHandling !== 'auto') {
+    throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected auto, none or peer`);
+  }
+  const launch = detectLaunch(env);
+  const w = new World(launch, { progress, errorHandling });
   try {
-    if (boot.kv !== null) {
-      boot.kv.onAbort(jobAbort);
-      boot.kv.onLost(() => jobAbort(1, 'lost the connection to the rendezvous server (the launcher or rank 0 is gone)'));
-      w.addresses = await boot.kv.exchange('worker-address', w.worker.address, Number(env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS ?? 60_000));
-      // The store's connection must not keep the process alive: an MPI program ends when its work does.
-      boot.kv.unref();
-      boot.server?.unref();
-    } else {
-      w.addresses = [w.worker.address];
+    const boot = await bootstrap(launch, encodeCard(ownCard(w.worker.address)), env);
+    w.boot = boot;
+    try {
+      w.addProcesses(boot.cards.map((bytes, rank) => decodeCard(bytes, `rank ${rank}`)));
+    } catch (error) {
+      boot.kv?.close();
+      throw error;
     }
+    boot.kv?.onAbort(jobAbort);
+    boot.kv?.onLost((reason) => jobAbort(1, reason));
   } catch (error) {
     await w.close().catch(() => {});
-    boot.kv?.close();
-    await boot.server?.close();
     state = 'uninitialized';
     initPromise = undefined;
     throw error;
@@ -91,6 +182,18 @@ async function initialize(): Promise<Comm> {
   COMM_WORLD = new Comm(w, 0, Array.from({ length: w.size }, (_, i) => i), w.rank);
   COMM_SELF = new Comm(w, 1, [w.rank], 0);
   setAbortHandler(abortJob);
+  setLostJobHandler((reason) => { void abortJob(1, reason); });
+  try {
+    // A spawned job meets its parent (docs/mpi.md, "Dynamic processes").
+    await connectToParent(COMM_WORLD);
+  } catch (error) {
+    w.boot.kv?.close();
+    await w.close().catch(() => {});
+    world = undefined;
+    state = 'uninitialized';
+    initPromise = undefined;
+    throw error;
+  }
   // Like mpi4py's atexit hook: finalize when the program has nothing left to do.
   process.once('beforeExit', () => {
     if (state !== 'initialized') return;
@@ -119,15 +222,22 @@ export function finalize(): Promise<void> {
     state = 'finalizing';
     const w = world!;
     const boot = w.boot;
+    // Connected jobs are disconnected first (collectively with them), so that either may then end alone.
+    await disconnectAll();
     if (w.size > 1) await COMM_WORLD.barrier();
     await w.worker.flush().catch(() => {});
+    // Every rank has flushed before any closes its endpoints: a close then never meets a peer mid-flush
+    // (which UCX reports as 'error during flush: Endpoint timeout' on endpoints without peer error handling).
     if (boot.kv !== null) await boot.kv.finalize();
-    if (boot.server !== null) {
-      await boot.server.waitAllFinalized(10_000);
-      await boot.server.close();
-    }
     if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     await w.close();
+    if (boot.via === 'pmix') {
+      try {
+        loadPmix()?.finalize();
+      } catch {
+        // the launcher is gone; nothing left to tell it
+      }
+    }
     state = 'finalized';
   })();
   return finalizePromise;
@@ -164,9 +274,87 @@ export const waitall = Request.waitall;
 export const waitany = Request.waitany;
 export const testall = Request.testall;
 
-/** Ends the whole job with `code` (MPI_Abort on COMM_WORLD). See Comm.abort(). */
+// comm.abort() (and abort() below) end the job through abortJob, before init() too; so do fatal error handlers.
+setAbortHandler(abortJob);
+errhandlerRuntime.abort = abortJob;
+setSelfComm(() => COMM_SELF);
+
+/**
+ * init() with a thread level (MPI_Init_thread): resolves with the level provided. Node runs a process's
+ * JavaScript on one thread, so MPI calls come from the thread that called init(): THREAD_FUNNELED (worker
+ * threads cannot reach this job's communicators). Operations may still overlap, as promises.
+ */
+export async function initThread(required = THREAD_MULTIPLE): Promise<number> {
+  if (!Number.isInteger(required) || required < THREAD_SINGLE || required > THREAD_MULTIPLE) {
+    throw new MPIError('ERR_MPI_ARG', `initThread: ${String(required)} is not a thread level (THREAD_SINGLE ... THREAD_MULTIPLE)`);
+  }
+  await init();
+  return queryThread();
+}
+
+export const Init_thread = initThread;
+
+/** The thread level provided (MPI_Query_thread). */
+export function queryThread(): number {
+  return THREAD_FUNNELED;
+}
+
+export const Query_thread = queryThread;
+
+/** Whether this is the thread that called init() (worker threads do not share this MPI). */
+export function isThreadMain(): boolean {
+  return isMainThread;
+}
+
+export const Is_thread_main = isThreadMain;
+
+/** [version, subversion] of the MPI standard followed. */
+export function getVersion(): [number, number] {
+  return [VERSION, SUBVERSION];
+}
+
+export const Get_version = getVersion;
+
+/** The library behind it: node-ucx's and UCX's versions. */
+export function getLibraryVersion(): string {
+  return `node-ucx ${version.binding} (MPI ${VERSION}.${SUBVERSION} subset over UCX ${version.ucx})`;
+}
+
+export const Get_library_version = getLibraryVersion;
+
+let attached: ArrayBufferView | null = null;
+/** Attaches a buffer for buffered sends (MPI_Buffer_attach). Bsend copies the data itself, so it only keeps it. */
+export function attachBuffer(buf: ArrayBufferView): void {
+  if (!ArrayBuffer.isView(buf)) throw new MPIError('ERR_MPI_BUFFER', 'attachBuffer takes a buffer');
+  if (attached !== null) throw new MPIError('ERR_MPI_BUFFER', 'a buffer is already attached (detachBuffer first)');
+  attached = buf;
+}
+
+/** Detaches the attached buffer and returns it. */
+export function detachBuffer(): ArrayBufferView | null {
+  const buf = attached;
+  attached = null;
+  return buf;
+}
+
+export const Attach_buffer = attachBuffer;
+export const Detach_buffer = detachBuffer;
+
+/** Memory for windows and buffers (MPI_Alloc_mem): a zeroed Buffer. */
+export function allocMem(size: number, _info: unknown = null): Buffer {
+  if (!Number.isSafeInteger(size) || size < 0) throw new MPIError('ERR_MPI_ARG', `allocMem: ${String(size)} is not a size`);
+  return Buffer.alloc(size);
+}
+
+/** Releases memory from allocMem (the garbage collector does it). */
+export function freeMem(_mem: unknown): void {}
+
+export const Alloc_mem = allocMem;
+export const Free_mem = freeMem;
+
+/** Ends the whole job with `code` (MPI_Abort on COMM_WORLD; a code outside 0 ... 255 exits with 1). See Comm.abort(). */
 export function abort(code = 1): Promise<never> {
-  return abortJob(code, `rank ${world?.rank ?? 0} called abort(${code})`);
+  return COMM_WORLD.abort(code);
 }
 
 /**
@@ -179,10 +367,7 @@ function abortJob(code: number, reason: string): Promise<never> {
     aborting = true;
     process.stderr.write(`[node-ucx mpi] MPI abort: ${reason}\n`);
     process.exitCode = code;
-    const boot = w?.boot;
-    const told = boot === undefined ? Promise.resolve()
-      : boot.server !== null ? boot.server.broadcastAbort(code, reason, w!.rank)
-        : boot.kv?.abort(code, reason) ?? Promise.resolve();
+    const told = w?.boot?.kv?.abort(code, reason) ?? Promise.resolve();
     const timer = setTimeout(() => process.exit(code), 2_000);
     void told.finally(() => {
       clearTimeout(timer);
@@ -197,6 +382,7 @@ function jobAbort(code: number, reason: string): void {
   if (aborting) return;
   aborting = true;
   process.stderr.write(`[node-ucx mpi] rank ${world?.rank ?? '?'}: ${reason}; exiting with code ${code}\n`);
+  abortAll();
   if (world !== undefined) {
     world.failed = new MPIError('ERR_MPI_PROC_FAILED', reason);
     // Closing the worker rejects every pending operation (with world.failed); then the process ends.

@@ -14,24 +14,65 @@ export type UserFunction = (a: never, b: never) => unknown;
 
 type Kernel = 'SUM' | 'PROD' | 'MAX' | 'MIN' | 'LAND' | 'LOR' | 'LXOR' | 'BAND' | 'BOR' | 'BXOR' | 'MAXLOC' | 'MINLOC' | 'REPLACE' | 'NO_OP';
 
+/** How a built-in op combines JavaScript values: element-wise on arrays (node-ucx's), or as Python's operators (mpi4py's). */
+export type ObjectSemantics = 'elementwise' | 'python';
+
+/** mpi4py's user function: `fn(inbuf, inoutbuf, datatype)` writes inoutbuf = inbuf op inoutbuf; on objects it returns x op y. */
+export type MPI4PyFunction = (x: never, y: never, datatype: unknown) => unknown;
+
+/** The object semantics the lowercase collectives use for built-in ops (MPI.rc.objectOps). */
+export const opSettings: { objectOps: ObjectSemantics } = { objectOps: 'elementwise' };
+
 export class Op {
   readonly name: string;
   /** Whether a op b == b op a: collectives may then combine in any order. */
   readonly commute: boolean;
   readonly #kernel: Kernel | null;
   readonly #fn: ((a: unknown, b: unknown) => unknown) | null;
+  /** mpi4py's kind of user function: in place on buffers, (x, y, null) on objects. */
+  readonly #mpi4py: MPI4PyFunction | null;
+  /** For built-ins: how objects combine (null: as opSettings.objectOps says). */
+  readonly #semantics: ObjectSemantics | null;
+  #python: Op | null = null;
+  #elementwise: Op | null = null;
 
-  private constructor(name: string, commute: boolean, kernel: Kernel | null, fn: ((a: unknown, b: unknown) => unknown) | null) {
+  private constructor(name: string, commute: boolean, kernel: Kernel | null, fn: ((a: unknown, b: unknown) => unknown) | null,
+    mpi4py: MPI4PyFunction | null = null, semantics: ObjectSemantics | null = null) {
     this.name = name;
     this.commute = commute;
     this.#kernel = kernel;
     this.#fn = fn;
+    this.#mpi4py = mpi4py;
+    this.#semantics = semantics;
   }
 
   /** @internal */
   static builtin(kernel: Kernel): Op {
     return new Op(kernel, true, kernel, null);
   }
+
+  /**
+   * The same built-in op with mpi4py's meaning on objects (Python's operators): SUM concatenates arrays and
+   * strings, PROD repeats them by a number, MAX and MIN compare arrays lexicographically, LAND/LOR/LXOR use
+   * Python's truthiness (an empty array is false). Typed arrays stay element-wise (as NumPy arrays do).
+   */
+  get python(): Op {
+    if (this.#kernel === null) return this;
+    return (this.#python ??= new Op(this.name, true, this.#kernel, null, null, 'python'));
+  }
+
+  /** The same built-in op with node-ucx's element-wise meaning on arrays, whatever MPI.rc.objectOps says. */
+  get elementwise(): Op {
+    if (this.#kernel === null) return this;
+    return (this.#elementwise ??= new Op(this.name, true, this.#kernel, null, null, 'elementwise'));
+  }
+
+  /** Whether it is a built-in op. */
+  get isPredefined(): boolean { return this.#kernel !== null; }
+  get is_predefined(): boolean { return this.isPredefined; }
+  get is_commutative(): boolean { return this.commute; }
+  Is_commutative(): boolean { return this.commute; }
+  isCommutative(): boolean { return this.commute; }
 
   /**
    * A user op (mpi4py's Op.Create). `fn(a, b)` returns `a op b`, where `a` holds the lower ranks' values.
@@ -43,12 +84,34 @@ export class Op {
     return new Op(fn.name || 'user', commute, null, fn as (a: unknown, b: unknown) => unknown);
   }
 
+  /**
+   * mpi4py's Op.Create(function, commute=False): `function(inbuf, inoutbuf, datatype)` combines typed arrays in
+   * place (inoutbuf = inbuf op inoutbuf, inbuf holding the lower ranks' values); on objects (lowercase
+   * collectives) it is called as function(x, y, null) and returns x op y.
+   */
+  static Create(fn: MPI4PyFunction, commute = false): Op {
+    if (typeof fn !== 'function') throw new MPIError('ERR_MPI_OP', 'Op.Create needs a function (inbuf, inoutbuf, datatype)');
+    const call = fn as unknown as (x: unknown, y: unknown, datatype: unknown) => unknown;
+    return new Op(fn.name || 'user', Boolean(commute), null, (a, b) => call(a, b, null), fn);
+  }
+
+  /** Combines local data: inoutbuf = inbuf op inoutbuf (MPI_Reduce_local). */
+  reduceLocal(inbuf: TypedArray, inoutbuf: TypedArray): void {
+    if (!isTypedArray(inbuf) || !isTypedArray(inoutbuf)) throw new MPIError('ERR_MPI_TYPE', 'reduceLocal takes two typed arrays');
+    this.checkTyped(inoutbuf);
+    this.reduceInto(inoutbuf, inbuf, true);
+  }
+
+  Reduce_local(inbuf: TypedArray, inoutbuf: TypedArray): void { this.reduceLocal(inbuf, inoutbuf); }
+  Free(): void { this.free(); }
+
   /** Does nothing (an op is not a resource); for mpi4py's op.Free(). */
   free(): void {}
 
   /** `a op b` on JavaScript values (numbers, bigints, strings, booleans, arrays element-wise, [value, index] pairs). */
   apply(a: unknown, b: unknown): unknown {
     if (this.#fn !== null) return this.#fn(a, b);
+    if ((this.#semantics ?? opSettings.objectOps) === 'python') return combinePython(this.#kernel!, a, b);
     return combineValues(this.#kernel!, a, b);
   }
 
@@ -84,6 +147,17 @@ export class Op {
   reduceInto(inout: TypedArray, input: TypedArray, left: boolean): void {
     if (input.length !== inout.length || input.constructor !== inout.constructor) {
       throw new MPIError('ERR_MPI_COUNT', `cannot combine ${input.constructor.name}(${input.length}) with ${inout.constructor.name}(${inout.length})`);
+    }
+    if (this.#mpi4py !== null) {
+      // MPI's user function writes its second argument: inoutvec = invec op inoutvec.
+      const fn = this.#mpi4py as unknown as (x: TypedArray, y: TypedArray, datatype: unknown) => unknown;
+      if (left) fn(input, inout, null);
+      else {
+        const second = input.slice() as TypedArray;
+        fn(inout, second, null);
+        inout.set(second as never);
+      }
+      return;
     }
     if (this.#fn !== null) {
       const result = left ? this.#fn(input, inout) : this.#fn(inout, input);
@@ -194,6 +268,108 @@ function combineValues(kernel: Kernel, a: unknown, b: unknown): unknown {
     }
   }
   throw opError(kernel, a, b);
+}
+
+// ---- values, as mpi4py combines them (Python's operators) -------------------------
+
+/** Python's truth value: 0, NaN is true in Python but 0 is not; '', [], empty Map/Set/object and null are false. */
+function truthy(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'bigint') return v !== 0n;
+  if (typeof v === 'string') return v.length > 0;
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return (v as ArrayLike<unknown>).length > 0;
+  if (v instanceof Map || v instanceof Set) return v.size > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
+/** Python's int and float: booleans count as 0 and 1; an integer number mixes with a bigint as a bigint. */
+function numeric(v: unknown): number | bigint | null {
+  if (typeof v === 'number' || typeof v === 'bigint') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return null;
+}
+
+function arith(kernel: 'SUM' | 'PROD', x: number | bigint, y: number | bigint): number | bigint {
+  if (typeof x === 'bigint' || typeof y === 'bigint') {
+    if (typeof x === 'bigint' && typeof y === 'bigint') return kernel === 'SUM' ? x + y : x * y;
+    const n = (typeof x === 'number' ? x : y) as number;
+    if (Number.isInteger(n)) {
+      const p = BigInt(x as never);
+      const q = BigInt(y as never);
+      return kernel === 'SUM' ? p + q : p * q;
+    }
+    return kernel === 'SUM' ? Number(x) + Number(y) : Number(x) * Number(y);
+  }
+  return kernel === 'SUM' ? x + y : x * y;
+}
+
+/** Python's comparison: numbers, strings, and arrays lexicographically (element by element, then length). */
+function compare(x: unknown, y: unknown, kernel: string): number {
+  const a = numeric(x);
+  const b = numeric(y);
+  if (a !== null && b !== null) return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : x > y ? 1 : 0;
+  if (Array.isArray(x) && Array.isArray(y)) {
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const c = compare(x[i], y[i], kernel);
+      if (c !== 0) return c;
+    }
+    return x.length - y.length;
+  }
+  throw opError(kernel, x, y);
+}
+
+function repeat(kernel: string, seq: unknown, times: unknown): unknown {
+  const n = numeric(times);
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw opError(kernel, seq, times);
+  if (typeof seq === 'string') return seq.repeat(Math.max(n, 0));
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(...(seq as unknown[]));
+  return out;
+}
+
+function combinePython(kernel: Kernel, x: unknown, y: unknown): unknown {
+  const typed = isTypedArray(x) && isTypedArray(y);
+  switch (kernel) {
+    case 'REPLACE': return y;
+    case 'NO_OP': return x;
+    case 'LAND': return truthy(x) && truthy(y);
+    case 'LOR': return truthy(x) || truthy(y);
+    case 'LXOR': return truthy(x) !== truthy(y);
+    case 'MAX': return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) > 0 ? y : x;
+    case 'MIN': return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) < 0 ? y : x;
+    case 'MAXLOC':
+    case 'MINLOC': {
+      if (!Array.isArray(x) || !Array.isArray(y) || x.length !== 2 || y.length !== 2) throw new MPIError('ERR_MPI_OP', `MPI.${kernel} combines [value, index] pairs`);
+      const c = compare(x[0], y[0], kernel);
+      const better = kernel === 'MAXLOC' ? c > 0 : c < 0;
+      if (better) return x;
+      if (c !== 0) return y;
+      return compare(y[1], x[1], kernel) < 0 ? y : x;
+    }
+    case 'SUM':
+    case 'PROD': {
+      if (typed) return combineValues(kernel, x, y);
+      const a = numeric(x);
+      const b = numeric(y);
+      if (a !== null && b !== null) return arith(kernel, a, b);
+      if (kernel === 'SUM') {
+        if (typeof x === 'string' && typeof y === 'string') return x + y;
+        if (Array.isArray(x) && Array.isArray(y)) return [...x, ...y];
+        throw opError(kernel, x, y);
+      }
+      if ((typeof x === 'string' || Array.isArray(x)) && b !== null) return repeat(kernel, x, y);
+      if ((typeof y === 'string' || Array.isArray(y)) && a !== null) return repeat(kernel, y, x);
+      throw opError(kernel, x, y);
+    }
+    default:
+      // BAND, BOR, BXOR: Python's int operators; arrays are not operands in Python.
+      if (Array.isArray(x) || Array.isArray(y)) throw opError(kernel, x, y);
+      return combineValues(kernel, x, y);
+  }
 }
 
 // ---- typed arrays ---------------------------------------------------------------

@@ -1,9 +1,9 @@
 // Block layouts of collective buffers: one block per rank, as counts and displacements. The
-// v-collectives take them from the caller as mpi4py's [buf, counts, displs]; the equal-block
-// collectives and the blockwise reduction algorithms compute them. Pure.
+// v-collectives take them from the caller as mpi4py's [buf, counts, displs, datatype] (parsed in
+// bufspec.ts); the equal-block collectives and the blockwise reduction algorithms compute them. Pure.
 import { IN_PLACE, type InPlace } from './constants.js';
 import { MPIError } from './errors.js';
-import { bytes, validateHost } from './buffers.js';
+import { validateHost } from './buffers.js';
 import type { TypedArray } from './op.js';
 
 /**
@@ -36,37 +36,16 @@ export class Blocks<T extends Uint8Array | TypedArray> {
   }
 }
 
-/** Checks a VSpec against `size` ranks and its buffer's bounds; the blocks come out in bytes. */
-export function parseVSpec(spec: unknown, size: number, name: string, what: string): Blocks<Uint8Array> {
-  if (!Array.isArray(spec) || spec.length < 2 || spec.length > 3) {
-    throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts] or [buf, counts, displs]`);
-  }
-  const [buf, counts, displs] = spec as unknown as [unknown, unknown, unknown];
-  validateHost(buf, `${name}[0]`);
-  const unit = (buf as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-  const checkList = (list: unknown, label: string): number[] => {
-    if (!Array.isArray(list) || list.length !== size || !list.every((x) => Number.isInteger(x) && x >= 0)) {
-      throw new MPIError('ERR_MPI_COUNT', `${what}: ${label} must be ${size} non-negative integers (one per rank)`);
-    }
-    return list as number[];
-  };
-  const elementCounts = checkList(counts, `${name}[1] (counts)`);
-  const starts = displs === undefined ? prefix(elementCounts) : checkList(displs, `${name}[2] (displs)`);
-  const view = bytes(buf);
-  const offsets = starts.map((start) => start * unit);
-  const lengths = elementCounts.map((count) => count * unit);
-  for (let r = 0; r < size; r++) {
-    if (offsets[r]! + lengths[r]! > view.byteLength) {
-      throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (elements ${starts[r]}…${starts[r]! + elementCounts[r]!}) ends past ${name}[0] (${view.byteLength / unit} elements)`);
-    }
-  }
-  return new Blocks(view, lengths, offsets);
-}
-
-/** Copies this rank's own data into its block; longer than the block is a truncation, as it would be from a peer. */
+/**
+ * Copies this rank's own data into its block, with the checks a peer's block gets: longer than the block is
+ * ERR_MPI_TRUNCATE, shorter ERR_MPI_COUNT.
+ */
 export function copyBlock(into: Uint8Array, data: Uint8Array, what: string): void {
   if (data.byteLength > into.byteLength) {
     throw new MPIError('ERR_MPI_TRUNCATE', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength}`);
+  }
+  if (data.byteLength < into.byteLength) {
+    throw new MPIError('ERR_MPI_COUNT', `${what}: ${data.byteLength} bytes for a block of ${into.byteLength} (the counts do not match)`);
   }
   into.set(data);
 }

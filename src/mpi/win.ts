@@ -2,12 +2,21 @@
 // atomics. Every rank registers its window memory and a 16-byte control block
 // (a reader-writer lock word for lock/unlock and a lock word for accumulates)
 // and gives the others their packed remote keys; put and get then go straight
-// to the target's memory with no action by the target.
+// to the target's memory with no action by the target. Targets may be a
+// displacement or mpi4py's (disp, count, datatype): a strided target datatype
+// becomes one put or get per contiguous run.
 import { Endpoint, type Data, type MemoryHandle, type RemoteKey } from '../index.js';
-import { kInternals, type Comm } from './comm.js';
+import { kInternals, Comm } from './comm.js';
 import { MPIError } from './errors.js';
-import { byteLength, typedLike } from './buffers.js';
+import { byteLength, isDevice, typedLike } from './buffers.js';
 import { Op, SUM, BAND, BOR, BXOR, REPLACE, NO_OP, isTypedArray, type TypedArray } from './op.js';
+import { Errhandler, defaultErrhandler, routeErrors, validateErrhandler } from './errhandler.js';
+import { asDatatype, viewBytes, type Datatype } from './datatype.js';
+import { parsePayload, typedArg, type BufSpec, type Payload, type TypedPayload } from './bufspec.js';
+import { Runs } from './fileview.js';
+import { Request } from './request.js';
+import type { Group } from './group.js';
+import type { Info } from './info.js';
 import type { World } from './world.js';
 
 export interface WinOptions {
@@ -15,8 +24,20 @@ export interface WinOptions {
   dispUnit?: number;
 }
 
+/** mpi4py's target argument: a displacement (in disp units), or [disp, count?, datatype?]; null/undefined: 0. */
+export type Target = number | null | undefined | readonly [disp: number, count?: number, datatype?: Datatype | string];
+
 export const LOCK_EXCLUSIVE = 234;
 export const LOCK_SHARED = 235;
+/** Window flavors (Win.flavor). */
+export const WIN_FLAVOR_CREATE = 1;
+export const WIN_FLAVOR_ALLOCATE = 2;
+/** Assertions for fence/lock (accepted, no effect). */
+export const MODE_NOCHECK = 1;
+export const MODE_NOSTORE = 8;
+export const MODE_NOPUT = 4;
+export const MODE_NOPRECEDE = 2;
+export const MODE_NOSUCCEED = 16;
 
 const WRITER = 1n << 62n;
 const LOCK_WORD = 0;
@@ -33,11 +54,27 @@ interface Peer {
 
 interface Published { data: Uint8Array; control: Uint8Array; size: number; dispUnit: number }
 
-// MPI ops that a UCX atomic performs element by element on 4- and 8-byte integers.
+// MPI ops that a UCX atomic performs element by element on 4- and 8-byte integers (and their fetching forms).
 const ATOMIC_OPS = new Map<Op, 'add' | 'and' | 'or' | 'xor' | 'swap'>([[SUM, 'add'], [BAND, 'and'], [BOR, 'or'], [BXOR, 'xor'], [REPLACE, 'swap']]);
+const FETCHING_OPS = new Map<Op, 'fadd' | 'fand' | 'for' | 'fxor' | 'swap'>([[SUM, 'fadd'], [BAND, 'fand'], [BOR, 'for'], [BXOR, 'fxor'], [REPLACE, 'swap'], [NO_OP, 'fadd']]);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
+}
+
+/** Integer arrays UCX atomics can work on element by element: 4- and 8-byte ones. */
+function atomicSize(array: TypedArray): 4 | 8 | 0 {
+  if (array instanceof Int32Array || array instanceof Uint32Array) return 4;
+  if (array instanceof BigInt64Array || array instanceof BigUint64Array) return 8;
+  return 0;
+}
+
+/** A fetched atomic's unsigned result as the array's element. */
+function fromAtomic(array: TypedArray, value: bigint): number | bigint {
+  if (array instanceof Int32Array) return Number(BigInt.asIntN(32, value));
+  if (array instanceof Uint32Array) return Number(BigInt.asUintN(32, value));
+  if (array instanceof BigInt64Array) return BigInt.asIntN(64, value);
+  return BigInt.asUintN(64, value);
 }
 
 export class Win {
@@ -46,14 +83,19 @@ export class Win {
   /** This rank's window memory (for Win.create: a view of the buffer given). */
   readonly buffer: Buffer;
   readonly dispUnit: number;
+  /** WIN_FLAVOR_CREATE or WIN_FLAVOR_ALLOCATE. */
+  readonly flavor: number;
+  /** What a failing operation does; new windows start with the default (errhandler.ts). */
+  errhandler: Errhandler = defaultErrhandler('win');
   readonly #world: World;
-  readonly #memory: MemoryHandle;
+  readonly #memory: MemoryHandle | null;
   readonly #control: MemoryHandle;
   readonly #peers: Peer[];
   readonly #locks = new Map<number, number>();
   #freed = false;
+  #name = '';
 
-  private constructor(comm: Comm, world: World, memory: MemoryHandle, control: MemoryHandle, buffer: Buffer, dispUnit: number, peers: Peer[]) {
+  private constructor(comm: Comm, world: World, memory: MemoryHandle | null, control: MemoryHandle, buffer: Buffer, dispUnit: number, peers: Peer[], flavor: number) {
     this.comm = comm;
     this.#world = world;
     this.#memory = memory;
@@ -61,26 +103,43 @@ export class Win {
     this.buffer = buffer;
     this.dispUnit = dispUnit;
     this.#peers = peers;
+    this.flavor = flavor;
   }
 
   /** Allocates `bytes` of window memory on every rank (collective). */
   static async allocate(bytes: number, comm: Comm, opts: WinOptions = {}): Promise<Win> {
     if (!Number.isInteger(bytes) || bytes < 0) throw new MPIError('ERR_MPI_ARG', `Win.allocate: bytes must be a non-negative integer, not ${String(bytes)}`);
+    if (!(comm instanceof Comm)) throw new MPIError('ERR_MPI_COMM', 'Win.allocate: expected a communicator');
     const { world } = comm[kInternals]();
     const memory = world.context.memMap({ length: Math.max(bytes, 1) });
-    return Win.#setup(comm, world, memory, memory.buffer!.subarray(0, bytes), opts);
+    return Win.#setup(comm, world, memory, memory.buffer!.subarray(0, bytes), opts, WIN_FLAVOR_ALLOCATE);
   }
 
-  /** Exposes `buf` (this rank's memory) as the window (collective). */
-  static async create(buf: ArrayBufferView, comm: Comm, opts: WinOptions = {}): Promise<Win> {
-    if (!ArrayBuffer.isView(buf)) throw new MPIError('ERR_MPI_TYPE', 'Win.create needs a TypedArray, Buffer or DataView');
+  /** Exposes `buf` (this rank's memory; null: none, a window of 0 bytes here) as the window (collective). */
+  static async create(buf: ArrayBufferView | null, comm: Comm, opts: WinOptions = {}): Promise<Win> {
+    if (buf !== null && buf !== undefined && !ArrayBuffer.isView(buf)) throw new MPIError('ERR_MPI_TYPE', 'Win.create needs a TypedArray, Buffer or DataView (or null)');
+    if (!(comm instanceof Comm)) throw new MPIError('ERR_MPI_COMM', 'Win.create: expected a communicator');
     const { world } = comm[kInternals]();
-    const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const view = buf === null || buf === undefined ? Buffer.alloc(0) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
     const memory = world.context.memMap(view.length > 0 ? view : { length: 1 });
-    return Win.#setup(comm, world, memory, view, opts);
+    return Win.#setup(comm, world, memory, view, opts, WIN_FLAVOR_CREATE);
   }
 
-  static async #setup(comm: Comm, world: World, memory: MemoryHandle, buffer: Buffer, opts: WinOptions): Promise<Win> {
+  /** mpi4py's Win.Allocate(size, disp_unit=1, info=INFO_NULL, comm=COMM_SELF). */
+  static Allocate(size: number, dispUnit = 1, _info: Info | null = null, comm?: Comm): Promise<Win> {
+    return Win.allocate(size, comm ?? selfComm(), { dispUnit });
+  }
+
+  /** mpi4py's Win.Create(memory, disp_unit=1, info=INFO_NULL, comm=COMM_SELF); memory null (MPI.BOTTOM): none here. */
+  static Create(memory: ArrayBufferView | null, dispUnit = 1, _info: Info | null = null, comm?: Comm): Promise<Win> {
+    return Win.create(memory, comm ?? selfComm(), { dispUnit });
+  }
+
+  /** A handler that calls `fn(win, errorCode, error)` when an operation on a window fails. */
+  static createErrhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static Create_errhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+
+  static async #setup(comm: Comm, world: World, memory: MemoryHandle, buffer: Buffer, opts: WinOptions, flavor: number): Promise<Win> {
     const dispUnit = opts.dispUnit ?? 1;
     if (!Number.isInteger(dispUnit) || dispUnit < 1) throw new MPIError('ERR_MPI_ARG', `dispUnit must be a positive integer, not ${String(dispUnit)}`);
     const control = world.context.memMap({ length: CONTROL_BYTES });
@@ -95,7 +154,7 @@ export class Win {
         const info = all[rank]!;
         peers.push({ endpoint, data: endpoint.unpackRkey(info.data), control: endpoint.unpackRkey(info.control), size: info.size, dispUnit: info.dispUnit });
       }
-      return new Win(comm, world, memory, control, buffer, dispUnit, peers);
+      return new Win(comm, world, memory, control, buffer, dispUnit, peers, flavor);
     } catch (error) {
       control.unmap();
       memory.unmap();
@@ -105,21 +164,51 @@ export class Win {
 
   // ---- communication ----
 
-  /** Writes `origin` into `targetRank`'s window at `targetDisp` × dispUnit. Complete after flush/unlock/fence. */
-  put(origin: Data, targetRank: number, targetDisp = 0): Promise<void> {
+  /**
+   * Writes `origin` (a buffer or [buf, count, datatype]) into `targetRank`'s window at `target`: a displacement
+   * (× dispUnit) or [disp, count, datatype] (a strided target: one put per run). Complete after flush/unlock/fence.
+   */
+  put(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> {
     try {
-      const [peer, address] = this.#target(targetRank, targetDisp, byteLength(origin), 'put');
-      return peer.endpoint.put(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
+      if (isDevice(origin)) {
+        const [peer, address] = this.#target(targetRank, this.#disp(target), byteLength(origin), 'put');
+        return peer.endpoint.put(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
+      }
+      const payload = parsePayload(origin, 'origin', 'Win.put');
+      const data = payload.data();
+      const [peer, base, runs] = this.#targetRuns(targetRank, target, payload, 'put');
+      const work: Promise<void>[] = [];
+      let at = 0;
+      for (let i = 0; i < runs.count; i++) {
+        const length = runs.lengths[i]!;
+        work.push(peer.endpoint.put(data.subarray(at, at + length), base + BigInt(runs.offsets[i]!), peer.data));
+        at += length;
+      }
+      return Promise.all(work).then(() => undefined, (error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Reads from `targetRank`'s window at `targetDisp` × dispUnit into `origin`. */
-  get(origin: Data, targetRank: number, targetDisp = 0): Promise<void> {
+  /** Reads from `targetRank`'s window at `target` into `origin` (a buffer or [buf, count, datatype]). */
+  get(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> {
     try {
-      const [peer, address] = this.#target(targetRank, targetDisp, byteLength(origin), 'get');
-      return peer.endpoint.get(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+      if (isDevice(origin)) {
+        const [peer, address] = this.#target(targetRank, this.#disp(target), byteLength(origin), 'get');
+        return peer.endpoint.get(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+      }
+      const payload = parsePayload(origin, 'origin', 'Win.get');
+      const [peer, base, runs] = this.#targetRuns(targetRank, target, payload, 'get');
+      const receiver = payload.receiver();
+      const into = receiver.into as Uint8Array;
+      const work: Promise<void>[] = [];
+      let at = 0;
+      for (let i = 0; i < runs.count; i++) {
+        const length = runs.lengths[i]!;
+        work.push(peer.endpoint.get(into.subarray(at, at + length), base + BigInt(runs.offsets[i]!), peer.data));
+        at += length;
+      }
+      return Promise.all(work).then(() => receiver.finish(at), (error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -127,34 +216,70 @@ export class Win {
 
   /**
    * target = target op origin, element by element, atomically with respect to other accumulates.
-   * SUM/BAND/BOR/BXOR/REPLACE on 4- and 8-byte integer arrays are UCX atomics; anything else takes the
+   * SUM/BAND/BOR/BXOR/REPLACE on 4- and 8-byte integers are UCX atomics; anything else takes the
    * target's accumulate lock, reads, combines and writes back.
    */
-  async accumulate(origin: TypedArray, targetRank: number, targetDisp = 0, op: Op = SUM): Promise<void> {
-    if (!isTypedArray(origin)) throw new MPIError('ERR_MPI_TYPE', 'accumulate needs a TypedArray origin');
-    if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', 'accumulate needs an MPI.Op');
-    op.checkTyped(origin);
-    const [peer, address] = this.#target(targetRank, targetDisp, origin.byteLength, 'accumulate');
-    const size = origin.BYTES_PER_ELEMENT;
-    const atomic = ATOMIC_OPS.get(op);
+  async accumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
+    const [values, peer, base, runs] = this.#accumulateArgs(origin, targetRank, target, op, 'accumulate');
     if (op === NO_OP) return;
-    if (atomic !== undefined && (size === 4 || size === 8) && address % BigInt(size) === 0n
-      && (origin instanceof Int32Array || origin instanceof Uint32Array || origin instanceof BigInt64Array || origin instanceof BigUint64Array)) {
+    const size = atomicSize(values.array);
+    const atomic = ATOMIC_OPS.get(op);
+    if (atomic !== undefined && size !== 0 && aligned(base, runs, size)) {
       const work: Promise<bigint>[] = [];
-      for (let i = 0; i < origin.length; i++) {
-        const value = origin[i]!;
-        work.push(peer.endpoint.atomic(atomic, address + BigInt(i * size), peer.data, BigInt(value), { size }));
-      }
+      eachElement(runs, size, (offset, i) => {
+        work.push(peer.endpoint.atomic(atomic, base + BigInt(offset), peer.data, BigInt(values.array[i]!), { size }));
+      });
       await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.accumulate'); });
       return;
     }
     await this.#withAccumulateLock(peer, async () => {
-      const current = typedLike(origin, origin.length);
-      await peer.endpoint.get(current, address, peer.data);
-      op.reduceInto(current, origin, false);
-      await peer.endpoint.put(current, address, peer.data);
+      const current = typedLike(values.array, values.array.length);
+      await this.#getRuns(peer, base, runs, viewBytes(current));
+      op.reduceInto(current, values.array, false);
+      await this.#putRuns(peer, base, runs, viewBytes(current));
       await peer.endpoint.flush();
     });
+  }
+
+  /**
+   * result = target; target = target op origin, atomically (MPI_Get_accumulate). NO_OP only fetches;
+   * REPLACE swaps. Atomics for 4- and 8-byte integers, the accumulate lock otherwise.
+   */
+  async getAccumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
+    const out = typedArg(result, 'result', 'Win.getAccumulate');
+    const values = origin === null || op === NO_OP ? null : typedArg(origin, 'origin', 'Win.getAccumulate');
+    if (values !== null && (values.array.length !== out.array.length || values.array.constructor !== out.array.constructor)) {
+      throw new MPIError('ERR_MPI_COUNT', 'Win.getAccumulate: origin and result must be alike (same element type and count)');
+    }
+    if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', 'getAccumulate needs an MPI.Op');
+    if (values !== null) op.checkTyped(values.array);
+    const resultPayload = Array.isArray(result) ? parsePayload(result, 'result', 'Win.getAccumulate') : null;
+    const like = resultPayload ?? parsePayload(out.array, 'result', 'Win.getAccumulate');
+    const [peer, base, runs] = this.#targetRuns(targetRank, target, like, 'getAccumulate');
+    const size = atomicSize(out.array);
+    const fetching = FETCHING_OPS.get(op);
+    if (fetching !== undefined && size !== 0 && aligned(base, runs, size)) {
+      const work: Promise<void>[] = [];
+      eachElement(runs, size, (offset, i) => {
+        const operand = values === null ? 0n : BigInt(values.array[i]!);
+        work.push(peer.endpoint.atomic(fetching, base + BigInt(offset), peer.data, operand, { size }).then((old) => {
+          (out.array as unknown as (number | bigint)[])[i] = fromAtomic(out.array, old);
+        }));
+      });
+      await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.getAccumulate'); });
+      out.commit();
+      return;
+    }
+    await this.#withAccumulateLock(peer, async () => {
+      await this.#getRuns(peer, base, runs, viewBytes(out.array));
+      if (values !== null) {
+        const next = out.array.slice() as TypedArray;
+        op.reduceInto(next, values.array, false);
+        await this.#putRuns(peer, base, runs, viewBytes(next));
+        await peer.endpoint.flush();
+      }
+    });
+    out.commit();
   }
 
   /** Atomically: old = target; target = old op value (8-byte integers). Resolves with old. */
@@ -162,8 +287,7 @@ export class Win {
     if (typeof value !== 'bigint') throw new MPIError('ERR_MPI_TYPE', 'fetchAndOp takes a bigint (an 8-byte integer)');
     const [peer, address] = this.#target(targetRank, targetDisp, 8, 'fetchAndOp');
     if (address % 8n !== 0n) throw new MPIError('ERR_MPI_WIN', 'fetchAndOp needs an 8-byte aligned target');
-    const fetching = new Map<Op, 'fadd' | 'fand' | 'for' | 'fxor' | 'swap'>([[SUM, 'fadd'], [BAND, 'fand'], [BOR, 'for'], [BXOR, 'fxor'], [REPLACE, 'swap']]);
-    const kind = fetching.get(op);
+    const kind = FETCHING_OPS.get(op);
     if (op === NO_OP) return peer.endpoint.atomic('fadd', address, peer.data, 0n);
     if (kind === undefined) throw new MPIError('ERR_MPI_OP', `fetchAndOp supports SUM, BAND, BOR, BXOR, REPLACE and NO_OP, not ${op.name}`);
     return peer.endpoint.atomic(kind, address, peer.data, value).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.fetchAndOp'); });
@@ -180,17 +304,27 @@ export class Win {
     }
   }
 
+  /** Request forms: they complete when the origin buffer may be reused (put) or holds the data (get). */
+  rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.put(origin, targetRank, target)); }
+  rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.get(origin, targetRank, target)); }
+  raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
+    return new Request(this.accumulate(origin, targetRank, target, op));
+  }
+  rgetAccumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
+    return new Request(this.getAccumulate(origin, result, targetRank, target, op));
+  }
+
   // ---- synchronization ----
 
   /** Active target: completes every RMA operation of every rank on this window, then all go on (collective). */
-  async fence(): Promise<void> {
+  async fence(_assertion = 0): Promise<void> {
     this.#check();
     await this.flushAll();
     await this.comm.barrier();
   }
 
   /** Passive target: starts an access epoch to `rank` (exclusive: alone; shared: with other shared lockers). */
-  async lock(rank: number, lockType = LOCK_EXCLUSIVE): Promise<void> {
+  async lock(rank: number, lockType = LOCK_EXCLUSIVE, _assertion = 0): Promise<void> {
     const peer = this.#peer(rank, 'lock');
     if (this.#locks.has(rank)) throw new MPIError('ERR_MPI_WIN', `rank ${rank} is already locked by this process`);
     if (lockType !== LOCK_EXCLUSIVE && lockType !== LOCK_SHARED) throw new MPIError('ERR_MPI_ARG', 'lockType must be LOCK_EXCLUSIVE or LOCK_SHARED');
@@ -222,7 +356,7 @@ export class Win {
   }
 
   /** Shared locks on every rank. */
-  async lockAll(): Promise<void> {
+  async lockAll(_assertion = 0): Promise<void> {
     for (let rank = 0; rank < this.comm.size; rank++) await this.lock(rank, LOCK_SHARED);
   }
 
@@ -240,6 +374,12 @@ export class Win {
     await Promise.all(this.#peers.map((peer) => peer.endpoint.flush()));
   }
 
+  /** Local completion equals remote completion here (UCX flush). */
+  flushLocal(rank: number): Promise<void> { return this.flush(rank); }
+  flushLocalAll(): Promise<void> { return this.flushAll(); }
+  /** Memory synchronization of the window copy (MPI_Win_sync): nothing to do, memory is the window. */
+  sync(): void { this.#check(); }
+
   /** Releases the window (collective: nobody's memory goes while another rank may still use it). */
   async free(): Promise<void> {
     if (this.#freed) return;
@@ -250,24 +390,85 @@ export class Win {
       peer.control.destroy();
     }
     this.#control.unmap();
-    this.#memory.unmap();
+    this.#memory?.unmap();
   }
 
-  // mpi4py spellings
-  Put(origin: Data, targetRank: number, targetDisp = 0): Promise<void> { return this.put(origin, targetRank, targetDisp); }
-  Get(origin: Data, targetRank: number, targetDisp = 0): Promise<void> { return this.get(origin, targetRank, targetDisp); }
-  Accumulate(origin: TypedArray, targetRank: number, targetDisp = 0, op: Op = SUM): Promise<void> { return this.accumulate(origin, targetRank, targetDisp, op); }
-  Fence(): Promise<void> { return this.fence(); }
-  Lock(rank: number, lockType = LOCK_EXCLUSIVE): Promise<void> { return this.lock(rank, lockType); }
+  get group(): Group { return this.comm.group; }
+  getGroup(): Group { return this.comm.group; }
+  /** This rank's window memory (mpi4py's win.tomemory()). */
+  tomemory(): Buffer { return this.buffer; }
+  get freed(): boolean { return this.#freed; }
+  getName(): string { return this.#name; }
+  setName(name: string): void { this.#name = String(name); }
+
+  setErrhandler(errhandler: Errhandler): void {
+    validateErrhandler(errhandler);
+    this.errhandler = errhandler;
+  }
+  getErrhandler(): Errhandler { return this.errhandler; }
+  callErrhandler(errorCode: number): void { this.errhandler.invoke(this, new MPIError(errorCode)); }
+
+  // mpi4py spellings (and argument order)
+  Put(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.put(origin, targetRank, target); }
+  Get(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.get(origin, targetRank, target); }
+  Accumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> { return this.accumulate(origin, targetRank, target, op); }
+  Get_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
+    return this.getAccumulate(origin, result, targetRank, target, op);
+  }
+  /** mpi4py: Fetch_and_op(origin, result, target_rank, target_disp=0, op=SUM) on one element of the buffers' type. */
+  Fetch_and_op(origin: TypedArray | BufSpec, result: TypedArray | BufSpec, targetRank: number, targetDisp = 0, op: Op = SUM): Promise<void> {
+    return this.getAccumulate(op === NO_OP ? null : firstElement(origin, 'origin'), firstElement(result, 'result'), targetRank, [targetDisp, 1], op);
+  }
+  /** mpi4py: Compare_and_swap(origin, compare, result, target_rank, target_disp=0): one 4- or 8-byte integer. */
+  async Compare_and_swap(origin: TypedArray | BufSpec, compare: TypedArray | BufSpec, result: TypedArray | BufSpec, targetRank: number, targetDisp = 0): Promise<void> {
+    const swap = typedArg(firstElement(origin, 'origin'), 'origin', 'Win.Compare_and_swap');
+    const cmp = typedArg(firstElement(compare, 'compare'), 'compare', 'Win.Compare_and_swap');
+    const out = typedArg(firstElement(result, 'result'), 'result', 'Win.Compare_and_swap');
+    const size = atomicSize(out.array);
+    if (size === 0 || atomicSize(swap.array) !== size || atomicSize(cmp.array) !== size) {
+      throw new MPIError('ERR_MPI_TYPE', 'Win.Compare_and_swap works on 4- and 8-byte integers (MPI.INT, MPI.INT64_T, ...)');
+    }
+    const [peer, address] = this.#target(targetRank, targetDisp, size, 'Compare_and_swap');
+    if (address % BigInt(size) !== 0n) throw new MPIError('ERR_MPI_WIN', `Compare_and_swap needs a ${size}-byte aligned target`);
+    const old = await peer.endpoint.compareSwap(address, peer.data, BigInt(cmp.array[0]!), BigInt(swap.array[0]!), { size })
+      .catch((error: unknown) => { throw this.#world.mapError(error, 'Win.Compare_and_swap'); });
+    (out.array as unknown as (number | bigint)[])[0] = fromAtomic(out.array, old);
+    out.commit();
+  }
+  Rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rput(origin, targetRank, target); }
+  Rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rget(origin, targetRank, target); }
+  Raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> { return this.raccumulate(origin, targetRank, target, op); }
+  Rget_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
+    return this.rgetAccumulate(origin, result, targetRank, target, op);
+  }
+  Fence(assertion = 0): Promise<void> { return this.fence(assertion); }
+  Lock(rank: number, lockType = LOCK_EXCLUSIVE, assertion = 0): Promise<void> { return this.lock(rank, lockType, assertion); }
   Unlock(rank: number): Promise<void> { return this.unlock(rank); }
+  Lock_all(assertion = 0): Promise<void> { return this.lockAll(assertion); }
+  Unlock_all(): Promise<void> { return this.unlockAll(); }
   Flush(rank: number): Promise<void> { return this.flush(rank); }
+  Flush_all(): Promise<void> { return this.flushAll(); }
+  Flush_local(rank: number): Promise<void> { return this.flushLocal(rank); }
+  Flush_local_all(): Promise<void> { return this.flushLocalAll(); }
+  Sync(): void { this.sync(); }
   Free(): Promise<void> { return this.free(); }
+  Get_group(): Group { return this.comm.group; }
+  Get_name(): string { return this.#name; }
+  Set_name(name: string): void { this.setName(name); }
+  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  Get_errhandler(): Errhandler { return this.errhandler; }
+  Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
 
   // ---- internals ----
 
   #check(): void {
     if (this.#freed) throw new MPIError('ERR_MPI_WIN', 'the window was freed');
     if (this.#world.failed !== null) throw this.#world.failed;
+    // Every window call makes progress, as an MPI library's calls do: operations on this rank's own memory
+    // complete inline, so a loop of them (a spin on a counter in its own window, mpi4py's nxtval mutex)
+    // would otherwise never let the event loop run UCX, and the peers' software atomics on this memory
+    // would wait for ever.
+    this.#world.worker.progress();
   }
 
   #peer(rank: number, what: string): Peer {
@@ -278,6 +479,13 @@ export class Win {
     return this.#peers[rank]!;
   }
 
+  /** A target's displacement (for forms that take a plain one). */
+  #disp(target: Target): number {
+    if (target === null || target === undefined) return 0;
+    if (typeof target === 'number') return target;
+    return target[0] ?? 0;
+  }
+
   #target(rank: number, disp: number, length: number, what: string): [Peer, bigint] {
     const peer = this.#peer(rank, what);
     if (!Number.isInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_WIN', `${what}: targetDisp must be a non-negative integer, not ${String(disp)}`);
@@ -286,6 +494,73 @@ export class Win {
       throw new MPIError('ERR_MPI_WIN', `${what}: ${length} bytes at displacement ${disp} (× ${peer.dispUnit}) overrun rank ${rank}'s window of ${peer.size} bytes`);
     }
     return [peer, peer.data.base + BigInt(offset)];
+  }
+
+  /**
+   * A target as runs of bytes from the target window's start (address `base`): mpi4py's target is a
+   * displacement (count and datatype: the origin's) or [disp, count, datatype].
+   */
+  #targetRuns(rank: number, target: Target, origin: Payload, what: string): [Peer, bigint, Runs] {
+    const peer = this.#peer(rank, what);
+    let disp = 0;
+    let count = origin.count;
+    let type = origin.type;
+    if (typeof target === 'number') disp = target;
+    else if (Array.isArray(target)) {
+      disp = target[0] ?? 0;
+      if (target[2] !== undefined && target[2] !== null) type = asDatatype(target[2], `Win.${what}: the target datatype`);
+      count = target[1] ?? (type === origin.type ? origin.count : origin.byteLength / Math.max(type.size, 1));
+    } else if (target !== null && target !== undefined) {
+      throw new MPIError('ERR_MPI_ARG', `Win.${what}: target must be a displacement or [disp, count, datatype]`);
+    }
+    if (!Number.isInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target displacement must be a non-negative integer, not ${String(disp)}`);
+    if (!Number.isInteger(count) || count < 0) throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target count must be a non-negative integer, not ${String(count)}`);
+    // As Open MPI (and mpi4py's tutorial) do: a target smaller than the origin moves the target's worth (the
+    // origin's first bytes); a larger one would reach past the origin buffer.
+    if (count * type.size > origin.byteLength) {
+      throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target (${count} × ${type.name} = ${count * type.size} bytes) is larger than the origin (${origin.byteLength} bytes)`);
+    }
+    const origin0 = disp * peer.dispUnit;
+    const runs = new Runs(type.offsets.length * Math.min(count, 1024));
+    for (let i = 0; i < count; i++) {
+      for (let s = 0; s < type.offsets.length; s++) runs.push(origin0 + i * type.extent + type.offsets[s]!, type.lengths[s]!);
+    }
+    for (let i = 0; i < runs.count; i++) {
+      if (runs.offsets[i]! < 0 || runs.offsets[i]! + runs.lengths[i]! > peer.size) {
+        throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target (${count} × ${type.name} at displacement ${disp} × ${peer.dispUnit}) overruns rank ${rank}'s window of ${peer.size} bytes`);
+      }
+    }
+    return [peer, peer.data.base, runs];
+  }
+
+  #accumulateArgs(origin: TypedArray | BufSpec, targetRank: number, target: Target, op: Op, what: string): [TypedPayload, Peer, bigint, Runs] {
+    if (!isTypedArray(origin) && !Array.isArray(origin)) throw new MPIError('ERR_MPI_TYPE', `${what} needs a TypedArray origin (or a [buf, count, datatype] spec)`);
+    if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', `${what} needs an MPI.Op`);
+    const values = typedArg(origin, 'origin', `Win.${what}`);
+    op.checkTyped(values.array);
+    const payload = Array.isArray(origin) ? parsePayload(origin, 'origin', `Win.${what}`) : parsePayload(values.array, 'origin', `Win.${what}`);
+    const [peer, base, runs] = this.#targetRuns(targetRank, target, payload, what);
+    return [values, peer, base, runs];
+  }
+
+  async #getRuns(peer: Peer, base: bigint, runs: Runs, into: Uint8Array): Promise<void> {
+    const work: Promise<void>[] = [];
+    let at = 0;
+    for (let i = 0; i < runs.count; i++) {
+      work.push(peer.endpoint.get(into.subarray(at, at + runs.lengths[i]!), base + BigInt(runs.offsets[i]!), peer.data));
+      at += runs.lengths[i]!;
+    }
+    await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+  }
+
+  async #putRuns(peer: Peer, base: bigint, runs: Runs, data: Uint8Array): Promise<void> {
+    const work: Promise<void>[] = [];
+    let at = 0;
+    for (let i = 0; i < runs.count; i++) {
+      work.push(peer.endpoint.put(data.subarray(at, at + runs.lengths[i]!), base + BigInt(runs.offsets[i]!), peer.data));
+      at += runs.lengths[i]!;
+    }
+    await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
   }
 
   async #withAccumulateLock(peer: Peer, body: () => Promise<void>): Promise<void> {
@@ -299,3 +574,43 @@ export class Win {
     }
   }
 }
+
+/** Calls `fn(byte offset, element index)` for every `size`-byte element of the runs, in order. */
+function eachElement(runs: Runs, size: number, fn: (offset: number, index: number) => void): void {
+  let index = 0;
+  for (let r = 0; r < runs.count; r++) {
+    const offset = runs.offsets[r]!;
+    const n = runs.lengths[r]! / size;
+    for (let k = 0; k < n; k++) fn(offset + k * size, index++);
+  }
+}
+
+/** Whether every element of the runs at `base` is aligned to its size (UCX atomics need it). */
+function aligned(base: bigint, runs: Runs, size: number): boolean {
+  if (base % BigInt(size) !== 0n) return false;
+  for (let r = 0; r < runs.count; r++) if (runs.offsets[r]! % size !== 0 || runs.lengths[r]! % size !== 0) return false;
+  return true;
+}
+
+/** The first element of a buffer argument, as a one-element spec (Fetch_and_op, Compare_and_swap). */
+function firstElement(buf: TypedArray | BufSpec, name: string): BufSpec {
+  if (Array.isArray(buf)) {
+    const [b, second, third] = buf as unknown[];
+    const type = third ?? (typeof second === 'object' || typeof second === 'string' ? second : undefined);
+    return (type === undefined ? [b, 1] : [b, 1, type]) as unknown as BufSpec;
+  }
+  if (!isTypedArray(buf)) throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray or a [buf, count, datatype] spec`);
+  if (buf.length < 1) throw new MPIError('ERR_MPI_COUNT', `${name} must hold at least one element`);
+  return (buf as TypedArray).subarray(0, 1);
+}
+
+let self: (() => Comm) | null = null;
+/** @internal index.ts says where COMM_SELF is (mpi4py's default communicator of Win.Allocate/Create). */
+export function setSelfComm(get: () => Comm): void { self = get; }
+function selfComm(): Comm {
+  if (self === null) throw new MPIError('ERR_MPI_COMM', 'MPI is not initialized: await MPI.init() first');
+  return self();
+}
+
+// Every failure of a window's operations goes through its error handler (errhandler.ts).
+routeErrors(Win.prototype, ['setErrhandler', 'getErrhandler', 'callErrhandler', 'Set_errhandler', 'Get_errhandler', 'Call_errhandler', 'tomemory']);

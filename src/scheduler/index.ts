@@ -15,3 +15,5 @@ export type { SchedulerInfo, WorkerMetrics } from './protocol.js';
 export { progress, type ProgressOptions, type ProgressResult } from './progress.js';
 export type { DashboardOptions } from './dashboard.js';
 export { computeGraph, closeLocalPools, type ComputeGraphOptions, type LocalScheduler } from './local/index.js';
+export { initialize, launchRole, parseMemoryLimit, parseResources, type InitializeOptions } from './launch.js';
+export { writeSchedulerFile, readSchedulerFile, waitForSchedulerFile, LaunchError, type LaunchErrorCode, type SchedulerFileContents } from './scheduler-file.js';

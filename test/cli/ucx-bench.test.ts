@@ -8,12 +8,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import {
   parseSize, parseSizes, parseBenchArgs, planCases, windowCounts, formatSize, parseHostPort, UsageError,
-  DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW,
+  DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW, TESTS, HOST_MEMORY_TESTS,
 } from '../../dist/cli/bench/args.js';
 import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench/perftest.js';
 import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench/report.js';
 import { renderPlotFile, renderPlotSvg, seriesFromRows } from '../../dist/cli/bench/plot.js';
 import { REPORT_END, REPORT_START, renderTargetBlock, replaceReportBlock } from '../../dist/cli/bench/doc.js';
+import { REPORT_TABLES, targetRows } from '../../dist/cli/bench/doc-run.js';
 import { XMLValidator } from './xml-check.js';
 import { Context, version } from 'node-ucx';
 import * as cuda from 'node-ucx/cuda';
@@ -274,11 +275,36 @@ describe('--plot, --baseline and the report block', () => {
     expect(replaceReportBlock(prose + doc, 'new block')).toBe(prose + out);
     expect(replaceReportBlock(prose, 'b')).toBe(`${prose}\n${REPORT_START}\nb\n${REPORT_END}\n`);
     const block = renderTargetBlock([{
-      target: 'P1', test: 'tag_lat', size: 8, setting: 'poll', metric: 'latency', node: 2, reference: 0.5, referenceLabel: 'ucx_perftest',
-      ratio: 4, goal: '≤ 2.0 × ucx_perftest', met: false, command: 'ucx-bench -t tag_lat',
-    }], { date: '2026-01-01 00:00 UTC', command: 'npm run bench:report', binding: '0.1.0', ucx: '1.13.1', cpus: 2, cpuModel: 'cpu', load: '0', plot: 'performance.svg' });
+      target: 'P1', test: 'tag_lat_sync', size: 8, setting: 'poll', metric: 'latency', node: 1, before: { test: 'tag_lat', value: 2 }, beforeRatio: 4,
+      reference: 0.5, referenceLabel: 'ucx_perftest', referenceSpread: 1.25, ratio: 2, goal: '≤ 2 × ucx_perftest', met: true, table: 'A',
+    }], { date: '2026-01-01 00:00 UTC', command: 'npm run bench:report', binding: '0.1.0', ucx: '1.13.1', cpus: 2, cpuModel: 'cpu', load: '0', plot: 'performance.svg' },
+    [{ id: 'A', title: '8 B latency', command: 'ucx-bench -t tag_lat,tag_lat_sync', rows: [
+      { test: 'tag_lat', size: 8, iters: 10, lat_p50_us: 2, lat_avg_us: 2.5, lat_pct_us: 3, bw_MBps: 3.05, msg_rate: 400000, raw: { lat_p50_us: 0.5, bw_MBps: 1, msg_rate: 1 }, ratio: 4 },
+    ] }]);
     expect(block).toMatch(/^## Generated target table/);
-    expect(block).toContain('| P1 | tag_lat | 8 | poll | 2.00 µs | 0.50 µs (ucx_perftest) | 4.00× | ≤ 2.0 × ucx_perftest | no | `ucx-bench -t tag_lat` |');
+    expect(block).toContain('| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 1.3× | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |');
+    expect(block).toContain('### Table A: 8 B latency');
+    // The report's target rows: the fast path against ucx_perftest with the promise API beside it, T1 against ep_lat.
+    const row = (test: string, p50: number, raw: number | null, extra: Record<string, number> = {}) => ({
+      test, size: 8, iters: 10, lat_p50_us: p50, lat_avg_us: p50, lat_pct_us: p50, bw_MBps: 1, msg_rate: 1,
+      raw: raw === null ? null : { lat_p50_us: raw, bw_MBps: 1, msg_rate: 1 }, ...extra,
+    });
+    const rows = targetRows(new Map([
+      ['A', [row('tag_lat', 1.2, 0.1), row('tag_lat_sync', 0.18, 0.1, { raw_runs: [0.1, 0.12] } as never), row('ep_lat', 1.0, 0.1),
+        row('transport_lat', 2.5, 0.1), row('am_lat_sync', 0.2, 0.1, { raw_runs: [0.05, 0.5] } as never)]],
+      ['B', [row('tag_lat', 1.0, 0.1), row('ep_lat', 1.5, 0.1), row('transport_lat', 2.4, 0.1)]],
+    ]));
+    expect(REPORT_TABLES.map((t) => t.id)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    const p1 = rows.find((r) => r.target === 'P1')!;
+    expect(p1).toMatchObject({ test: 'tag_lat_sync', before: { test: 'tag_lat', value: 1.2 }, reference: 0.1, met: true, table: 'A' });
+    expect(p1.ratio).toBeCloseTo(1.8);
+    expect(p1.beforeRatio).toBeCloseTo(12);
+    expect(p1.referenceSpread).toBeCloseTo(1.2);
+    // A reference whose own runs spread 10x is not judged.
+    expect(rows.find((r) => r.test === 'am_lat_sync')).toMatchObject({ referenceSpread: 10, met: null });
+    const t1 = rows.filter((r) => r.target === 'T1').map((r) => [r.table, Number(r.ratio!.toFixed(2)), r.met]);
+    expect(t1).toEqual([['B', 1.6, true], ['A', 2.5, false]]);
+    expect(block).toContain('| tag_lat | 8 | 10 | 2.00 | 2.50 | 3.00 | 3.05 | 400.0k | 0.50 µs | 4.00× |');
     expect(block).toContain('2 CPUs');
     expect(block).toContain('](performance.svg)');
   });
@@ -309,7 +335,7 @@ describe('ucx-bench runs', () => {
 
   it.runIf(cudaUsable)('--mem cuda: every device-memory test at 8 B and 1 MiB, data in GPU memory on both sides', async () => {
     const rma = ['put_bw', 'get_bw'];
-    const messaging = TEST_NAMES.filter((test) => !['obj_lat', 'put_lat', 'atomic_lat', ...rma].includes(test));
+    const messaging = TEST_NAMES.filter((test) => HOST_MEMORY_TESTS[test] === undefined && !rma.includes(test));
     const common = ['--mem', 'cuda', '-s', '8,1M', '-n', '20', '-w', '2', '--window', '4', '--json'];
     const runs: { tests: string[]; report: JsonReport }[] = [{ tests: messaging, report: parseReport(await bench([...common, '-t', messaging.join(',')], 60_000)) }];
     // Device-memory RMA needs the v2 protocols, which node-ucx refuses on UCX 1.13 with CUDA (they crash there).
@@ -334,24 +360,24 @@ describe('ucx-bench runs', () => {
   });
 
   it('every test, two sizes, over the default error handling (TCP on UCX 1.13), as JSON', async () => {
-    const report = parseReport(await bench(['-t', 'all', '-s', '8,64K', '-n', '20', '-w', '2', '--window', '4', '--json']));
+    const report = parseReport(await bench(['-t', 'all', '-s', '8,64K', '-n', '20', '-w', '2', '--window', '4', '--json'], 90_000));
     expect(report.tool).toBe('ucx-bench');
     expect(report.version.ucx).toMatch(/^\d+\.\d+/);
     expect(report.transports.length).toBeGreaterThan(0);
-    const expected = TEST_NAMES.flatMap((test) => (test === 'atomic_lat' ? [`${test}:8`] : [`${test}:8`, `${test}:65536`]));
+    const expected = TEST_NAMES.flatMap((test) => (TESTS[test].family === 'atomic' ? [`${test}:8`] : [`${test}:8`, `${test}:65536`]));
     expect(report.results.map((r) => `${r.test}:${r.size}`)).toEqual(expected);
     for (const row of report.results) {
       expect(row.iters).toBe(20);
-      expect(row.window).toBe(row.test.endsWith('_bw') || row.test === 'msg_rate' ? 4 : null);
+      expect(row.window).toBe(TESTS[row.test as keyof typeof TESTS].kind === 'bw' ? 4 : null);
       expectSane(row);
     }
-  });
+  }, 100_000);
 
   it('every test at 8 B with --error-handling none (shared memory on one machine)', async () => {
-    const report = parseReport(await bench(['-t', 'all', '-s', '8', '-n', '20', '-w', '2', '--window', '4', '--error-handling', 'none', '--json']));
+    const report = parseReport(await bench(['-t', 'all', '-s', '8', '-n', '20', '-w', '2', '--window', '4', '--error-handling', 'none', '--json'], 90_000));
     expect(report.results).toHaveLength(TEST_NAMES.length);
     for (const row of report.results) expectSane(row);
-  });
+  }, 100_000);
 
   it.each(['poll', 'adaptive'])('--progress %s, each case run twice (--repeat 2)', async (mode) => {
     const report = parseReport(await bench(['-t', 'tag_lat,ep_bw,am_lat', '-s', '8', '-n', '30', '-w', '3', '--window', '8', '--progress', mode,

@@ -88,6 +88,7 @@ const cases = (): Case[] => [
   { name: 'connect({ host, port: 0 })', call: () => worker.connect({ host: '127.0.0.1', port: 0 }), error: R, code: RANGE },
   { name: 'connect({ address: "x" })', call: () => worker.connect({ address: 'x' as never }), error: T, code: ARG_TYPE },
   { name: 'connect({ address: empty })', call: () => worker.connect({ address: new Uint8Array(0) }), error: T, code: ARG_VALUE },
+  { name: 'connect(opts.errorHandling = "some")', call: () => worker.connect({ host: '127.0.0.1', port: 1 }, { errorHandling: 'some' as never }), error: T, code: ARG_VALUE },
   { name: 'connect(opts.signal = {})', call: () => worker.connect({ host: '127.0.0.1', port: 1 }, { signal: {} as never }), error: T, code: ARG_TYPE },
   { name: 'tagRecv("buf", 1n)', call: () => worker.tagRecv('buf' as never, 1n), error: T, code: ARG_TYPE },
   { name: 'tagRecv(buf, 1)', call: () => worker.tagRecv(buf(), 1 as never), error: T, code: ARG_TYPE },

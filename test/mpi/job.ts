@@ -25,14 +25,17 @@ afterEach(() => {
 export interface Job {
   child: ChildProcess;
   done: Promise<JobResult>;
+  /** Settles when the process exits, even if something it started still holds its output open. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
   /** Resolves with the first stdout line that parses as JSON and passes `accept`. */
   line<T = Record<string, unknown>>(accept?: (value: T) => boolean): Promise<T>;
 }
 
 /** Starts `command args` (cwd: the repository root); `done` resolves when it exits or rejects after `ms`. */
-export function start(command: string, args: string[], opts: { env?: Record<string, string | undefined>; ms?: number } = {}): Job {
+export function start(command: string, args: string[], opts: { env?: Record<string, string | undefined>; ms?: number; input?: string } = {}): Job {
   const started = Date.now();
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
   live.add(child);
   let stdout = '';
   let stderr = '';
@@ -59,9 +62,13 @@ export function start(command: string, args: string[], opts: { env?: Record<stri
     });
   });
   done.catch(() => {});
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - started }));
+  });
   return {
     child,
     done,
+    exited,
     line<T>(accept: (value: T) => boolean = () => true): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for a JSON line on stdout\nstdout: ${stdout}\nstderr: ${stderr}`)), ms);

@@ -1,7 +1,8 @@
-// Block layouts (src/mpi/vspec.ts): [buf, counts, displs] specs become byte ranges of their buffer, or
+// Block layouts (src/mpi/vspec.ts, bufspec.ts): [buf, counts, displs] specs become byte ranges of their buffer, or
 // the documented error codes; equal splits cover the buffer in multiples of the op's unit.
 import { describe, it, expect } from 'vitest';
-import { Blocks, parseVSpec, copyBlock, equalBlock, equalCounts, prefix } from '../../src/mpi/vspec.js';
+import { Blocks, copyBlock, equalBlock, equalCounts, prefix } from '../../src/mpi/vspec.js';
+import { byteBlocks, parseVPayload } from '../../src/mpi/bufspec.js';
 import { IN_PLACE } from '../../src/mpi/constants.js';
 import type { MPIErrorCode } from '../../src/mpi/errors.js';
 
@@ -14,7 +15,10 @@ function codeOf(fn: () => unknown): MPIErrorCode | undefined {
   return undefined;
 }
 
-describe('parseVSpec', () => {
+describe('v-collective specs (bufspec.ts parseVPayload, byteBlocks)', () => {
+  const parseVSpec = (spec: unknown, size: number, name: string, what: string): Blocks<Uint8Array> =>
+    byteBlocks(parseVPayload(spec, size, name, what)).blocks;
+
   it('counts and displacements are in elements of the buffer; blocks come out as bytes', () => {
     const buf = new Float64Array(10);
     const blocks = parseVSpec([buf, [2, 0, 3], [5, 0, 7]], 3, 'recvspec', 'Gatherv');
@@ -43,7 +47,7 @@ describe('parseVSpec', () => {
     const buf = new Float32Array(4);
     expect(codeOf(() => parseVSpec(null, 2, 's', 'x'))).toBe('ERR_MPI_ARG');
     expect(codeOf(() => parseVSpec([buf], 2, 's', 'x'))).toBe('ERR_MPI_ARG');
-    expect(codeOf(() => parseVSpec([buf, [1, 1], [0, 1], 0], 2, 's', 'x'))).toBe('ERR_MPI_ARG');
+    expect(codeOf(() => parseVSpec([buf, [1, 1], [0, 1], 0], 2, 's', 'x'))).toBe('ERR_MPI_TYPE');
     expect(codeOf(() => parseVSpec([[1, 2], [1, 1]], 2, 's', 'x'))).toBe('ERR_MPI_TYPE');
     expect(codeOf(() => parseVSpec([buf, [1]], 2, 's', 'x'))).toBe('ERR_MPI_COUNT');
     expect(codeOf(() => parseVSpec([buf, [1, -1]], 2, 's', 'x'))).toBe('ERR_MPI_COUNT');
@@ -100,10 +104,11 @@ describe('equalBlock and copyBlock', () => {
     expect(codeOf(() => equalBlock('Gather', [1, 2] as never, 'sendbuf', null, 'recvbuf', 2))).toBe('ERR_MPI_TYPE');
   });
 
-  it('copyBlock copies a shorter or equal block and refuses a longer one (ERR_MPI_TRUNCATE)', () => {
+  it('copyBlock copies an equal block; longer is ERR_MPI_TRUNCATE and shorter ERR_MPI_COUNT, as from a peer', () => {
     const into = new Uint8Array(4);
-    copyBlock(into, new Uint8Array([1, 2, 3]), 'Gatherv');
-    expect([...into]).toEqual([1, 2, 3, 0]);
+    copyBlock(into, new Uint8Array([1, 2, 3, 4]), 'Gatherv');
+    expect([...into]).toEqual([1, 2, 3, 4]);
     expect(codeOf(() => copyBlock(into, new Uint8Array(5), 'Gatherv'))).toBe('ERR_MPI_TRUNCATE');
+    expect(codeOf(() => copyBlock(into, new Uint8Array(3), 'Gatherv'))).toBe('ERR_MPI_COUNT');
   });
 });

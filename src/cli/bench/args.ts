@@ -5,7 +5,13 @@ import { parseArgs } from 'node:util';
 export type ProgressModeName = 'event' | 'poll' | 'adaptive';
 export type ErrorHandlingName = 'peer' | 'none';
 /** How a test moves its data. */
-export type Family = 'tag' | 'ep' | 'stream' | 'am' | 'obj' | 'put' | 'get' | 'atomic';
+export type Family = 'tag' | 'ep' | 'stream' | 'am' | 'obj' | 'put' | 'get' | 'atomic' | 'transport';
+/**
+ * Which API a test drives: promises (one per operation, the default), sync (Batch operations that return
+ * at once and synchronous receives, spinning: no promise per message), or batch (many messages per call:
+ * Batch.tagSendMany, TagReceiver).
+ */
+export type Api = 'promise' | 'sync' | 'batch';
 /** lat: ping-pong (or one blocking op per iteration); bw: windows of pipelined operations. */
 export type Kind = 'lat' | 'bw';
 /** The number a test is judged by, and what --compare divides. */
@@ -17,6 +23,8 @@ export interface TestInfo {
   metric: Metric;
   /** The ucx_perftest test measuring the same thing (null: none). */
   perftest: string | null;
+  /** Which API it drives (default promise). */
+  api?: Api;
   defaultSizes: readonly number[];
   description: string;
 }
@@ -39,6 +47,15 @@ export const TESTS = {
   get_bw: { kind: 'bw', family: 'get', metric: 'bandwidth', perftest: 'ucp_get', defaultSizes: [64 * K, M], description: 'windows of get, complete when the data is local' },
   atomic_lat: { kind: 'lat', family: 'atomic', metric: 'latency', perftest: 'ucp_fadd', defaultSizes: [8], description: "one 'fadd' at a time: the whole operation (not halved); SIZE is 4 or 8" },
   msg_rate: { kind: 'bw', family: 'tag', metric: 'rate', perftest: 'tag_bw', defaultSizes: [8], description: 'message rate: windows of small tagSend, acknowledged by the receiver' },
+  tag_bw_batch: { kind: 'bw', family: 'tag', metric: 'bandwidth', perftest: 'tag_bw', api: 'batch', defaultSizes: [64 * K, M], description: 'windows of Batch.tagSend, received by Batch.tagRecv (preposted, no promise per message), acknowledged' },
+  put_bw_batch: { kind: 'bw', family: 'put', metric: 'bandwidth', perftest: 'ucp_put_bw', api: 'batch', defaultSizes: [64 * K, M], description: 'windows of Batch.put, each ended by Endpoint.flush() (remote completion)' },
+  get_bw_batch: { kind: 'bw', family: 'get', metric: 'bandwidth', perftest: 'ucp_get', api: 'batch', defaultSizes: [64 * K, M], description: 'windows of Batch.get, each ended by Batch.wait() (the data is local)' },
+  msg_rate_batch: { kind: 'bw', family: 'tag', metric: 'rate', perftest: 'tag_bw', api: 'batch', defaultSizes: [8], description: 'message rate without a promise per message: each window one Batch.tagSendMany, received by a TagReceiver in batches, acknowledged' },
+  tag_lat_sync: { kind: 'lat', family: 'tag', metric: 'latency', perftest: 'tag_lat', api: 'sync', defaultSizes: [8], description: 'Batch.tagSend / worker.tryTagRecv ping-pong, spinning (no promise per message), half round trip' },
+  am_lat_sync: { kind: 'lat', family: 'am', metric: 'latency', perftest: 'ucp_am_lat', api: 'sync', defaultSizes: [8], description: 'Batch.amSend / ActiveMessageQueue.tryRecv ping-pong, spinning, half round trip' },
+  atomic_lat_sync: { kind: 'lat', family: 'atomic', metric: 'latency', perftest: 'ucp_fadd', api: 'sync', defaultSizes: [8], description: "Batch.atomic 'fadd', one at a time, the value back at once when UCX completes it inline; SIZE is 4 or 8" },
+  transport_lat: { kind: 'lat', family: 'transport', metric: 'latency', perftest: 'tag_lat', defaultSizes: [8], description: 'node-ucx/transport (ucx://) Connection send/recv ping-pong of one frame, half round trip' },
+  transport_bw: { kind: 'bw', family: 'transport', metric: 'bandwidth', perftest: 'tag_bw', defaultSizes: [64 * K, M], description: 'windows of node-ucx/transport Connection send (one frame each), acknowledged by the receiver' },
 } as const satisfies Record<string, TestInfo>;
 
 export type TestName = keyof typeof TESTS;
@@ -49,6 +66,10 @@ export const DEFAULT_TESTS: readonly TestName[] = ['tag_lat', 'ep_lat', 'tag_bw'
 /** Tests that cannot run on device memory (--mem cuda), and why. */
 export const HOST_MEMORY_TESTS: Partial<Record<TestName, string>> = {
   obj_lat: 'it sends JavaScript values, not buffers',
+  msg_rate_batch: "its TagReceiver's slots are host memory",
+  atomic_lat_sync: 'the server checks the counter from the CPU',
+  transport_lat: 'transport frames arrive in host Buffers',
+  transport_bw: 'transport frames arrive in host Buffers',
   put_lat: 'each side polls its own memory from the CPU',
   atomic_lat: 'the server checks the counter from the CPU',
 };
@@ -59,6 +80,10 @@ export function isTestName(name: string): name is TestName {
 
 export function testInfo(name: TestName): TestInfo {
   return TESTS[name];
+}
+
+export function apiOf(name: TestName): Api {
+  return (TESTS[name] as TestInfo).api ?? 'promise';
 }
 
 /** A command-line mistake: printed with the usage hint, exit code 2. */
@@ -171,6 +196,8 @@ export interface BenchOptions {
   plot: string | null;
   /** --baseline tcp: also measure Node's net on the *_lat and *_bw tests. */
   baseline: 'tcp' | null;
+  /** --pin: the peer (and its ucx_perftest server) on CPU 0, this process (and its ucx_perftest client) on CPU 1. */
+  pin: boolean;
   /** report: the document whose generated block to rewrite. */
   doc: string;
 }
@@ -234,6 +261,7 @@ const OPTIONS = {
   repeat: { type: 'string', short: 'r' },
   plot: { type: 'string' },
   baseline: { type: 'string' },
+  pin: { type: 'boolean' },
   doc: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -282,6 +310,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   if (values.plot !== undefined && !/\.(svg|html?)$/i.test(values.plot)) throw new UsageError(`--plot wants a FILE.svg or FILE.html, got '${values.plot}'`);
   if (values.doc !== undefined && command !== 'report') throw new UsageError('--doc goes with the report command');
+  if (values.pin === true && (role === 'server' || role === 'client')) throw new UsageError('--pin goes with the loopback run (its own peer on this machine)');
 
   let percentile = 99;
   const mem = oneOf(values.mem ?? 'host', '--mem', ['host', 'cuda'] as const);
@@ -319,6 +348,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     defaultRun: values.test === undefined && values.sizes === undefined && values.iters === undefined,
     plot: values.plot ?? null,
     baseline: values.baseline === undefined ? null : oneOf(values.baseline, '--baseline', ['tcp'] as const),
+    pin: values.pin === true,
     doc: values.doc ?? 'docs/performance.md',
   };
 }
@@ -351,7 +381,7 @@ export function planCases(options: Pick<BenchOptions, 'tests' | 'sizes' | 'iters
   const cases: Case[] = [];
   for (const test of options.tests) {
     let sizes: readonly number[] = options.sizes ?? TESTS[test].defaultSizes;
-    if (test === 'atomic_lat') {
+    if (TESTS[test].family === 'atomic') {
       // Atomics work on 4- or 8-byte words.
       const words = sizes.filter((size) => size === 4 || size === 8);
       sizes = words.length > 0 ? words : [8];
@@ -399,6 +429,8 @@ How:
                           'peer' restricts UCX to TCP even on one machine; 'none' allows shared memory
       --ucx KEY=VALUE     a UCX setting for the Context (repeatable), e.g. --ucx TLS=tcp
       --timeout SECONDS   longest one measurement may take (default: 60)
+      --pin               loopback: the peer on CPU 0 and this process on CPU 1 (taskset), ucx_perftest
+                          likewise (-c): one core each, wherever the scheduler would have put them
 
 Output:
       --percentile P      the high percentile column (default: 99)

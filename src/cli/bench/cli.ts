@@ -122,7 +122,7 @@ async function serveMessages(link: Link, options: BenchOptions, netPort: () => P
     switch (message.type) {
       case 'run':
         try {
-          await serveCase(link, message, options.timeoutMs);
+          await serveCase(link, message, options.timeoutMs, options.role === 'peer' ? '127.0.0.1' : options.host);
         } catch (error) {
           await sendControl(ep, { type: 'error', message: errorMessage(error) }).catch(() => {});
           throw error;
@@ -177,7 +177,7 @@ async function runServer(options: BenchOptions): Promise<number> {
     if (plan !== null) {
       // One ucx_perftest server per job, each on its own port, one after the other.
       for (let i = 0; i < plan.jobs.length; i++) {
-        await servePerftest(plan.file, plan.ports[i]!, plan.errorMode, perftestEnv(plan.env), options.timeoutMs + 30_000);
+        await servePerftest(plan.file, plan.ports[i]!, plan.errorMode, perftestEnv(plan.env), options.timeoutMs + 30_000, options.pin ? 0 : null);
       }
     }
     if (isPeer) break;
@@ -197,7 +197,11 @@ async function spawnPeer(options: BenchOptions): Promise<PeerProcess> {
   const args = [...process.execArgv, SCRIPT, '--peer', '--progress', options.progress, '--timeout', String(options.timeoutMs / 1000)];
   if (options.errorHandling !== null) args.push('--error-handling', options.errorHandling);
   for (const [key, value] of Object.entries(options.ucx)) args.push('--ucx', `${key}=${value}`);
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  if (options.pin) args.push('--pin');
+  // --pin: the peer on CPU 0 (this process runs on CPU 1: ucx-bench.ts re-ran it under taskset).
+  const child = options.pin
+    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = readline.createInterface({ input: child.stdout! });
   let announced: ((port: number) => void) | undefined;
@@ -274,7 +278,7 @@ async function runPerftestJobs(plan: { ports: number[]; file: string }, jobs: Pe
       continue;
     }
     progress.update(`[${k + 1}/${jobs.length}] ucx_perftest ${job.test} ${formatSize(job.size)} ...`);
-    const raw = await runPerftest(plan.file, host, plan.ports[k]!, job, errorMode, env, options.timeoutMs + 30_000, serverAlive);
+    const raw = await runPerftest(plan.file, host, plan.ports[k]!, job, errorMode, env, options.timeoutMs + 30_000, serverAlive, options.pin ? 1 : null);
     if ('error' in raw) {
       warnings.push(raw.error);
       serverGone = raw.refused;
@@ -337,7 +341,7 @@ async function runClient(options: BenchOptions): Promise<number> {
       for (let r = 0; r < repeat; r++) {
         for (const [i, c] of cases.entries()) {
           progress.update(`[${r * cases.length + i + 1}/${repeat * cases.length}] ${c.test} ${formatSize(c.size)} × ${c.iters} ...`);
-          const row = toRow(c, await runCase(link, c, ++runId, options.timeoutMs), options.percentile);
+          const row = toRow(c, await runCase(link, c, ++runId, options.timeoutMs, target.host), options.percentile);
           if (row.check !== null) warnings.push(`${c.test} ${formatSize(c.size)}: ${row.check}`);
           measured[i]!.push(row);
           finished++;

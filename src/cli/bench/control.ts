@@ -32,8 +32,8 @@ export type Control =
   | { type: 'welcome'; peer: PeerInfo }
   /** Measure `case`; `rkey`: the client's packed region (put_lat). */
   | { type: 'run'; id: number; case: Case; rkey: Uint8Array | null }
-  /** The server is set up (receives posted); `rkey`: its packed region for RMA tests. */
-  | { type: 'ready'; rkey: Uint8Array | null }
+  /** The server is set up (receives posted); `rkey`: its packed region for RMA tests; `port`: its transport listener's (transport tests). */
+  | { type: 'ready'; rkey: Uint8Array | null; port?: number }
   /** One-sided tests: the client is done with the server's memory. */
   | { type: 'finish' }
   /** The server's side of a run is over; `check`: null, or what its check of the data found wrong. */

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaults, ucxConfigAliases } from '../../index.js';
 import type { PerftestJob } from './control.js';
 import type { RawResult } from './report.js';
 
@@ -41,9 +42,18 @@ export function parsePerftestRow(output: string, test: string): RawResult | null
   return { test, iters: iters!, latP50Us: p50!, latAvgUs: overallUs!, bwMBps: bw!, msgRate: rate! };
 }
 
-/** UCX_* variables for ucx_perftest from --ucx settings (keys without the prefix). */
+/**
+ * UCX_* variables for ucx_perftest: node-ucx's own defaults.ucxConfig (as a Context applies them: unless the
+ * environment sets the option under any of its names), then the --ucx settings (keys without the prefix). So
+ * both run with the same UCX options: without MM_ERROR_HANDLING, ucx_perftest -e would run over TCP where
+ * node-ucx's 'peer' mode uses shared memory.
+ */
 export function perftestEnv(ucx: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [key, value] of Object.entries(defaults.ucxConfig)) {
+    const names = ucxConfigAliases[key] ?? [`UCX_${key}`];
+    if (names.every((name) => process.env[name] === undefined)) env[`UCX_${key}`] = value;
+  }
   for (const [key, value] of Object.entries(ucx)) env[`UCX_${key}`] = value;
   return env;
 }
@@ -81,8 +91,9 @@ function runTool(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs
 }
 
 /** Server side of one --compare job: `ucx_perftest -p PORT` until its client is done (or the time is up). */
-export async function servePerftest(file: string, port: number, errorMode: boolean, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
-  await runTool(file, ['-p', String(port), ...(errorMode ? ['-e'] : [])], env, timeoutMs);
+export async function servePerftest(file: string, port: number, errorMode: boolean, env: NodeJS.ProcessEnv, timeoutMs: number,
+  cpu: number | null = null): Promise<void> {
+  await runTool(file, ['-p', String(port), ...(errorMode ? ['-e'] : []), ...(cpu === null ? [] : ['-c', String(cpu)])], env, timeoutMs);
 }
 
 export interface PerftestFailure { error: string; refused: boolean }
@@ -92,9 +103,10 @@ export interface PerftestFailure { error: string; refused: boolean }
  * or until `serverAlive` says the server side is gone).
  */
 export async function runPerftest(file: string, host: string, port: number, job: PerftestJob, errorMode: boolean,
-  env: NodeJS.ProcessEnv, timeoutMs: number, serverAlive: () => boolean = () => true): Promise<RawResult | PerftestFailure> {
+  env: NodeJS.ProcessEnv, timeoutMs: number, serverAlive: () => boolean = () => true, cpu: number | null = null): Promise<RawResult | PerftestFailure> {
   const args = [host, '-p', String(port), '-t', job.test, '-s', String(job.size), '-n', String(job.iters), '-w', String(job.warmup), '-f'];
   if (errorMode) args.push('-e');
+  if (cpu !== null) args.push('-c', String(cpu));
   if (job.mem !== 'host') args.push('-m', job.mem);
   const connectBy = Date.now() + 15_000;
   for (;;) {

@@ -28,6 +28,11 @@ export class CollectiveCall {
     return this.channel.recvExactly(into, source, this.tag, what);
   }
 
+  /** Receives one block of a v-collective: longer than `into` is ERR_MPI_TRUNCATE, shorter ERR_MPI_COUNT. */
+  recvBlock(source: number, into: Data, what: string): Promise<void> {
+    return this.channel.recvBlock(into, source, this.tag, what);
+  }
+
   sendObject(dest: number, value: unknown): Promise<void> {
     return this.channel.sendObject(dest, value, this.tag);
   }

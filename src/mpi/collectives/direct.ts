@@ -33,39 +33,67 @@ export async function alltoallBytes(call: CollectiveCall, source: Uint8Array, ou
   await Promise.all(work);
 }
 
+/**
+ * Runs `exchange` to the end even when `local` (this rank's copy of its own block) fails, so that no peer is
+ * left waiting for this rank's part; then throws the first failure, the local one first.
+ */
+async function alongside(local: () => void, exchange: () => Promise<unknown>): Promise<void> {
+  let failure: unknown = undefined;
+  try {
+    local();
+  } catch (error) {
+    failure = error;
+  }
+  try {
+    await exchange();
+  } catch (error) {
+    failure ??= error;
+  }
+  if (failure !== undefined) throw failure;
+}
+
 /** Every rank's `own` into block `rank` of the root's `blocks` (null off the root; `own` null: the root's IN_PLACE). */
 export async function gatherv(call: CollectiveCall, own: Uint8Array | null, blocks: Blocks<Uint8Array> | null, root: number): Promise<void> {
   if (call.rank !== root) {
     await call.send(root, own!);
     return;
   }
-  if (own !== null) copyBlock(blocks!.block(root), own, 'Gatherv');
-  await Promise.all(call.others().map((r) => call.recv(r, blocks!.block(r), 'Gatherv')));
+  await alongside(
+    () => { if (own !== null) copyBlock(blocks!.block(root), own, 'Gatherv'); },
+    () => Promise.all(call.others().map((r) => call.recvBlock(r, blocks!.block(r), 'Gatherv'))));
 }
 
 /** Block i of the root's `blocks` to rank i's `out` (`out` null: the root's IN_PLACE). */
 export async function scatterv(call: CollectiveCall, blocks: Blocks<Uint8Array> | null, out: Uint8Array | null, root: number): Promise<void> {
   if (call.rank !== root) {
-    await call.recv(root, out!, 'Scatterv');
+    await call.recvBlock(root, out!, 'Scatterv');
     return;
   }
-  if (out !== null) copyBlock(out, blocks!.block(root), 'Scatterv');
-  await Promise.all(call.others().map((r) => call.send(r, blocks!.block(r))));
+  await alongside(
+    () => { if (out !== null) copyBlock(out, blocks!.block(root), 'Scatterv'); },
+    () => Promise.all(call.others().map((r) => call.send(r, blocks!.block(r)))));
 }
 
-/** Block `rank` of every rank's `blocks` (already holding this rank's own) to every other rank's. */
-export async function allgatherv(call: CollectiveCall, blocks: Blocks<Uint8Array>): Promise<void> {
-  const mine = blocks.block(call.rank);
-  await Promise.all(call.others().flatMap((r) => [
-    call.send(r, mine),
-    call.recv(r, blocks.block(r), 'Allgatherv'),
-  ]));
+/**
+ * `own` (null: IN_PLACE, already in block `rank`) into block `rank` of every rank's `blocks`: this rank
+ * sends it to every other rank and receives theirs.
+ */
+export async function allgatherv(call: CollectiveCall, own: Uint8Array | null, blocks: Blocks<Uint8Array>): Promise<void> {
+  const mine = own ?? blocks.block(call.rank);
+  await alongside(
+    () => { if (own !== null) copyBlock(blocks.block(call.rank), own, 'Allgatherv'); },
+    () => Promise.all(call.others().flatMap((r) => [
+      call.send(r, mine),
+      call.recvBlock(r, blocks.block(r), 'Allgatherv'),
+    ])));
 }
 
-/** Block j of `out` to rank j; block j of `into` from rank j (this rank's own block is already copied). */
+/** Block j of `out` to rank j; block j of `into` from rank j (this rank's own block is copied across). */
 export async function alltoallv(call: CollectiveCall, out: Blocks<Uint8Array>, into: Blocks<Uint8Array>): Promise<void> {
-  await Promise.all(call.others().flatMap((r) => [
-    call.send(r, out.block(r)),
-    call.recv(r, into.block(r), 'Alltoallv'),
-  ]));
+  await alongside(
+    () => copyBlock(into.block(call.rank), out.block(call.rank), 'Alltoallv'),
+    () => Promise.all(call.others().flatMap((r) => [
+      call.send(r, out.block(r)),
+      call.recvBlock(r, into.block(r), 'Alltoallv'),
+    ])));
 }

@@ -14,15 +14,16 @@ export async function ringReduceScatter(call: CollectiveCall, blocks: Blocks<Typ
   const right = (rank + 1) % size;
   const left = (rank - 1 + size) % size;
   const tmp = typedLike(blocks.buf, Math.max(...blocks.counts));
-  // The block sent at one step is not written at the next (size > 2): sends complete in the background.
+  // A block is written (reduced into) at the step before it is sent and never after, so sends complete
+  // in the background.
+  // Every rank posts its receive before it waits for any send: with 2 ranks both send to each other, and
+  // a rendezvous send completes only once the peer's receive is posted.
   const sends: Promise<void>[] = [];
   for (let step = 0; step < size - 1; step++) {
     const sendBlock = (((rank - step + owned - 1) % size) + 2 * size) % size;
     const recvBlock = (((rank - step + owned - 2) % size) + 2 * size) % size;
     const incoming = tmp.subarray(0, blocks.counts[recvBlock]!) as TypedArray;
-    const sent = call.send(right, blocks.block(sendBlock));
-    if (size === 2) await sent;
-    else sends.push(sent);
+    sends.push(call.send(right, blocks.block(sendBlock)));
     await call.recv(left, incoming, what);
     op.reduceInto(blocks.block(recvBlock), incoming, false);
   }
