@@ -59,10 +59,8 @@ function tasksOf(collection) {
 }
 
 /**
- * One timed run of fresh keys. (A second computation of the same keys would find the first one's
- * results still held, or, after client.schedulerInfo(), fail with ERR_SCHEDULER_MISSING_KEY: a
- * scheduler bug, .scratch/scheduler-info-recompute-repro.mjs.) The workers are warmed first on
- * other files (warm()).
+ * One timed run of fresh keys: a second computation of the same keys straight after the first
+ * would find the first one's results still held. The workers are warmed first on other files (warm()).
  */
 async function timed(client, collection) {
   const before = (await client.schedulerInfo()).bytesMoved;

@@ -214,7 +214,10 @@ export class Client implements FutureOwner {
     for (const key of wanted) if (!Object.hasOwn(graph, key)) throw invalidArgValue('keys', key, 'names a key that is not in the graph');
     const futures = wanted.map((key) => this.#handle(key));
     for (const key of topologicalKeys(deps)) {
-      if (this.#submittedKeys.has(key)) continue;
+      // Skipped only while this client holds a future of it (the scheduler keeps it then): a key that
+      // was only a dependency of an earlier graph may have been forgotten since its dependents were
+      // released, and is sent again (the scheduler ignores keys it still knows).
+      if (this.#submittedKeys.has(key) && this.#keys.has(key)) continue;
       this.#submittedKeys.add(key);
       const value = graph[key];
       const refs = new Set<string>();

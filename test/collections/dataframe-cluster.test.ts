@@ -75,6 +75,16 @@ describe('on a LocalCluster', () => {
     expect(df.dtypes).toEqual({ user_id: 'int32', value: 'float64', name: 'utf8', when: 'utf8' });
   });
 
+  it('the same frame computed again later (its inputs forgotten in between) gives the same result', async () => {
+    const df = dd.readCsv(path.join(dir, '*.csv'));
+    const means = df.groupby('user_id').col('value').mean();
+    const first = await means.compute();
+    await client.schedulerInfo();  // a round trip: the first computation's keys are released by now
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await means.compute();
+    expect(pairs(second, 'user_id', 'value')).toEqual(pairs(first, 'user_id', 'value'));
+  });
+
   it('blocksize splits give the same rows, quoted fields and parseDates included', async () => {
     const df = dd.readCsv(path.join(dir, '*.csv'), { blocksize: 20_000, parseDates: ['when'] });
     expect(df.npartitions).toBeGreaterThan(8);
