@@ -85,6 +85,14 @@ const cases: Case[] = [
     ordered: true,
   },
   {
+    name: 'Series of the frame a filter was made from line up with it (Dask\'s df[df.x > 50].assign(z=df.x * 2))',
+    make: () => {
+      const big = df.filter(df.col('x').gt(50));
+      return big.assign({ z: df.col('x').mul(2), d: big.col('y').add(df.col('g')) }).select(['id', 'z', 'd']);
+    },
+    expected: () => rows.filter((r) => r.x > 50).map((r) => ({ id: r.id, z: r.x * 2, d: r.y + r.g })), ordered: true,
+  },
+  {
     name: 'isin and loc', make: () => df.loc(df.col('k').isin(['apple', 'fig']).or(df.col('g').isin([3, 4])), ['id', 'k']),
     expected: () => rows.filter((r) => ['apple', 'fig'].includes(r.k) || [3, 4].includes(r.g)).map((r) => ({ id: r.id, k: r.k })), ordered: true,
   },
@@ -262,11 +270,16 @@ describe('bad input', () => {
     expect(() => df.col('k').sum()).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
   });
 
-  it('Series of another frame\'s rows do not line up: ERR_DATAFRAME_ALIGN', () => {
+  it('Series that do not line up (no index): ERR_DATAFRAME_ALIGN', () => {
     const f = df.filter(df.col('x').gt(1));
-    expect(() => f.assign({ z: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
-    // assign and select keep the rows: their Series line up with the frame's.
-    expect(() => df.assign({ z: 1 }).assign({ w: df.col('x') })).not.toThrow();
+    // Rows the frame does not have: a Series of a filtered frame on the whole one, or of a sorted one.
+    expect(() => df.assign({ z: f.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    expect(() => df.sortValues('y').assign({ z: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    expect(() => df.col('x').add(df.sortValues('y').col('x'))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    // A column replaced since: the Series' values are not the frame's.
+    expect(() => df.assign({ x: 0 }).assign({ w: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    // assign, select and filter keep the rest lined up.
+    expect(() => df.assign({ z: 1 }).select(['x', 'y', 'z']).filter(df.col('y').gt(0)).assign({ w: df.col('x') })).not.toThrow();
   });
 
   it('a mapPartitions function that gives no table fails the task, naming the partition', async () => {

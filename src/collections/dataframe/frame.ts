@@ -63,6 +63,34 @@ export class Scalar<T = number> extends Collection<T> {
 export type SeriesLike = Series | Literal;
 
 /**
+ * Which rows and column values a frame holds, for lining up Series without an index: `rows` is its
+ * row-set token first, then those of the frames it is a row subset of (a filter keeps its input's
+ * row order and values); `columns` gives each column's identity (assign gives a new one).
+ */
+export interface Lineage { rows: readonly string[]; columns: Readonly<Record<string, string>> }
+
+function freshLineage(token: string, fields: readonly Field[]): Lineage {
+  return { rows: [token], columns: Object.fromEntries(fields.map((f) => [f.name, `${token}:${f.name}`])) };
+}
+
+/**
+ * Whether `series` can be evaluated on `frame`'s partitions: its frame's rows are `frame`'s or a
+ * superset of them (frame is a filter of it), and the columns it reads hold the same values here.
+ */
+function lineUp(frame: DataFrame, series: Series): boolean {
+  if (!frame.lineage.rows.includes(series.frame.rows)) return false;
+  for (const c of columnsOf(series.expr)) {
+    const id = frame.lineage.columns[c];
+    if (id === undefined || id !== series.frame.lineage.columns[c]) return false;
+  }
+  return true;
+}
+
+function misaligned(what: string, series: Series, frame: DataFrame): RangeError {
+  return Object.assign(new RangeError(`${what}: the Series '${series.name}' does not line up with the dataframe ${frame.name}: dataframes have no index, so a Series lines up only with its own frame and frames made from it by assign, select and filter, where the columns it reads were not replaced (use the frame's own col())`), { code: 'ERR_DATAFRAME_ALIGN' });
+}
+
+/**
  * A column, or an expression of columns, of one dataframe (Dask's Series). Arithmetic,
  * comparisons and logic give new Series of the same dataframe, at no task; compute() gives a
  * one-column Arrow table.
@@ -82,19 +110,20 @@ export class Series {
     this.dtype = typeOf(expr, frame.fields, `the dataframe ${frame.name}`)!;
   }
 
-  #operand(other: SeriesLike, op: string): Expr {
+  #operand(other: SeriesLike, op: string): { frame: DataFrame; expr: Expr } {
     if (other instanceof Series) {
-      if (other.frame.rows !== this.frame.rows) {
-        throw Object.assign(new RangeError(`${op}: the Series '${other.name}' is of another dataframe's rows (${other.frame.name}, not ${this.frame.name}): only Series of one dataframe, or of dataframes made from it by assign and select, line up`), { code: 'ERR_DATAFRAME_ALIGN' });
-      }
-      return other.expr;
+      // The frame both line up in: this one's, or the other's when this one's rows are a superset of its.
+      if (lineUp(this.frame, other)) return { frame: this.frame, expr: other.expr };
+      if (lineUp(other.frame, this)) return { frame: other.frame, expr: other.expr };
+      throw misaligned(op, other, this.frame);
     }
-    if (typeof other === 'number' || typeof other === 'string' || typeof other === 'boolean') return { op: 'lit', value: other };
+    if (typeof other === 'number' || typeof other === 'string' || typeof other === 'boolean') return { frame: this.frame, expr: { op: 'lit', value: other } };
     throw invalidArgType('other', 'a Series, a number, a string or a boolean', other);
   }
 
   #bin(fn: BinaryOp, other: SeriesLike): Series {
-    return new Series(this.frame, { op: 'bin', fn, a: this.expr, b: this.#operand(other, fn) }, this.name);
+    const { frame, expr } = this.#operand(other, fn);
+    return new Series(frame, { op: 'bin', fn, a: this.expr, b: expr }, this.name);
   }
 
   #un(fn: UnaryOp): Series {
@@ -370,18 +399,20 @@ export interface MergeOptions {
 export class DataFrame extends Collection<arrow.Table> {
   readonly npartitions: number;
   readonly fields: readonly Field[];
-  /**
-   * A token of the rows' identity and order: frames made by assign and select keep their input's,
-   * so their Series line up with it (arithmetic across them); every other operation starts a new one.
-   */
-  readonly rows: string;
+  /** How its rows and columns relate to the frames it was made from (lining up Series). */
+  readonly lineage: Lineage;
 
-  /** @internal Made by readCsv, fromArrow, ... and the methods. */
-  constructor(layers: Layers, name: string, npartitions: number, fields: readonly Field[], rows: string) {
+  /** @internal Made by readCsv, fromArrow, ... and the methods; `lineage` a token for a frame of new rows. */
+  constructor(layers: Layers, name: string, npartitions: number, fields: readonly Field[], lineage: Lineage | string) {
     super(layers, name);
     this.npartitions = npartitions;
     this.fields = Object.freeze(fields.map((f) => Object.freeze({ ...f })));
-    this.rows = rows;
+    this.lineage = typeof lineage === 'string' ? freshLineage(lineage, fields) : lineage;
+  }
+
+  /** The token of its rows' identity and order (frames made by assign and select keep their input's). */
+  get rows(): string {
+    return this.lineage.rows[0]!;
   }
 
   get keys(): readonly string[] {
@@ -404,11 +435,11 @@ export class DataFrame extends Collection<arrow.Table> {
   }
 
   rebuild(layers: Layers): this {
-    return new DataFrame(layers, this.name, this.npartitions, this.fields, this.rows) as this;
+    return new DataFrame(layers, this.name, this.npartitions, this.fields, this.lineage) as this;
   }
 
   /** A frame of one task per partition of this one. */
-  #perPartition(name: string, task: (input: KeyRef, i: number) => unknown[], fields: readonly Field[], rows: string = name, parents: readonly Collection<unknown>[] = []): DataFrame {
+  #perPartition(name: string, task: (input: KeyRef, i: number) => unknown[], fields: readonly Field[], rows: Lineage | string = name, parents: readonly Collection<unknown>[] = []): DataFrame {
     const layer: Graph = {};
     for (let i = 0; i < this.npartitions; i++) layer[partitionKey(name, i)] = task(ref(partitionKey(this.name, i)), i);
     return new DataFrame(withLayer([this, ...parents], name, layer), name, this.npartitions, fields, rows);
@@ -430,7 +461,8 @@ export class DataFrame extends Collection<arrow.Table> {
     const fields = list.map((c) => fieldOf(this.fields, c, this.#where()));
     const outputs: [string, Expr][] = list.map((c) => [c, { op: 'col', name: c }]);
     const name = collectionName('select', this, list);
-    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+    const lineage: Lineage = { rows: this.lineage.rows, columns: Object.fromEntries(list.map((c) => [c, this.lineage.columns[c]!])) };
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, lineage);
   }
 
   /** Without some columns (pandas' drop(columns=)). */
@@ -447,16 +479,17 @@ export class DataFrame extends Collection<arrow.Table> {
     const outputs: [string, Expr][] = this.fields.map((f) => [mapping[f.name] ?? f.name, { op: 'col', name: f.name }]);
     const fields = this.fields.map((f) => ({ name: mapping[f.name] ?? f.name, type: f.type }));
     const name = collectionName('rename', this, outputs);
-    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+    const lineage: Lineage = { rows: this.lineage.rows, columns: Object.fromEntries(this.fields.map((f) => [mapping[f.name] ?? f.name, this.lineage.columns[f.name]!])) };
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, lineage);
   }
 
   #exprOf(value: Series | Literal, what: string): Expr {
     if (value instanceof Series) {
-      if (value.frame.rows !== this.rows) {
-        throw Object.assign(new RangeError(`${what}: the Series '${value.name}' is of another dataframe's rows (${value.frame.name}): only Series of this dataframe, or of dataframes it was made from by assign and select, line up`), { code: 'ERR_DATAFRAME_ALIGN' });
+      if (!lineUp(this, value)) {
+        // An unknown column says so (a select dropped it); anything else is misaligned.
+        for (const c of columnsOf(value.expr)) fieldOf(this.fields, c, this.#where());
+        throw misaligned(what, value, this);
       }
-      // Its columns must be here too (a select may have dropped some).
-      for (const c of columnsOf(value.expr)) fieldOf(this.fields, c, this.#where());
       return value.expr;
     }
     if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return { op: 'lit', value };
@@ -472,7 +505,9 @@ export class DataFrame extends Collection<arrow.Table> {
     for (const [c, e] of added) if (!this.fields.some((f) => f.name === c)) outputs.push([c, e]);
     const fields = outputs.map(([c, e]) => ({ name: c, type: typeOf(e, this.fields, this.#where())! }));
     const name = collectionName('assign', this, outputs);
-    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, this.rows);
+    const ids: Record<string, string> = { ...this.lineage.columns };
+    for (const [c] of added) ids[c] = `${name}:${c}`;
+    return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, { rows: this.lineage.rows, columns: ids });
   }
 
   /** The rows where the boolean Series is true (Dask's df[mask]). */
@@ -482,7 +517,8 @@ export class DataFrame extends Collection<arrow.Table> {
     const type = typeOf(expr, this.fields, this.#where());
     if (type !== 'bool') throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_DATAFRAME_TYPE' });
     const name = collectionName('filter', this, expr);
-    return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields);
+    // Fewer rows, in order, with the same values: Series of this frame still line up with it.
+    return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields, { rows: [name, ...this.lineage.rows], columns: this.lineage.columns });
   }
 
   /** Rows by a boolean Series, and optionally some columns (pandas' df.loc[mask, columns]). */
