@@ -85,6 +85,14 @@ describe('on a LocalCluster', () => {
     expect(pairs(second, 'user_id', 'value')).toEqual(pairs(first, 'user_id', 'value'));
   });
 
+  it('persist: the partitions stay on the workers and later computations start from them', async () => {
+    const df = await dd.readCsv(path.join(dir, '*.csv')).persist();
+    expect(df.layers.size).toBe(1);  // the read tasks are gone: Futures stand in the graph
+    const means = await df.groupby('user_id').col('value').mean().compute();
+    expect(pairs(means, 'user_id', 'value')).toEqual(close(meansByUser(rows)));
+    expect((await df.count().compute())).toBe(rows.length);
+  });
+
   it('blocksize splits give the same rows, quoted fields and parseDates included', async () => {
     const df = dd.readCsv(path.join(dir, '*.csv'), { blocksize: 20_000, parseDates: ['when'] });
     expect(df.npartitions).toBeGreaterThan(8);

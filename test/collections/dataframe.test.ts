@@ -218,6 +218,13 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
     expect(approx(got)).toEqual(approx([{ column: 'x', x: 1, y: rxy }, { column: 'y', x: rxy, y: 1 }]));
   });
 
+  it('persist: the same frame over its computed partitions', async () => {
+    const f = df.filter(df.col('g').lt(3));
+    const held = await f.persist({ scheduler });
+    expect(held.keys).toEqual(f.keys);
+    expect(rowsOf(await held.select(['id']).compute({ scheduler })).map((r) => r.id)).toEqual(rows.filter((r) => r.g < 3).map((r) => r.id));
+  });
+
   it('Series: filter, unique, toFrame', async () => {
     const s = df.col('g').filter(df.col('k').eq('fig'));
     expect(rowsOf(await s.compute({ scheduler })).map((r) => r.g)).toEqual(rows.filter((r) => r.k === 'fig').map((r) => r.g));
