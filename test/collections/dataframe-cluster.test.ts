@@ -90,7 +90,7 @@ describe('on a LocalCluster', () => {
     expect(df.layers.size).toBe(1);  // the read tasks are gone: Futures stand in the graph
     const means = await df.groupby('user_id').col('value').mean().compute();
     expect(pairs(means, 'user_id', 'value')).toEqual(close(meansByUser(rows)));
-    expect((await df.count().compute())).toBe(rows.length);
+    expect(await df.len().compute()).toBe(rows.length);
   });
 
   it('blocksize splits give the same rows, quoted fields and parseDates included', async () => {

@@ -201,7 +201,7 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
 
   it('scalar reductions', async () => {
     const xs = rows.map((r) => r.x);
-    const [s, m, n, lo, hi, sd, len] = await dd.compute([df.col('x').sum(), df.col('x').mean(), df.col('x').count(), df.col('y').min(), df.col('y').max(), df.col('y').std({ ddof: 0 }), df.count()], { scheduler });
+    const [s, m, n, lo, hi, sd, len] = await dd.compute([df.col('x').sum(), df.col('x').mean(), df.col('x').count(), df.col('y').min(), df.col('y').max(), df.col('y').std({ ddof: 0 }), df.len()], { scheduler });
     const ys = rows.map((r) => r.y);
     const my = mean(ys);
     expect(approx([s, m, n, lo, hi, sd, len])).toEqual(approx([sum(xs), mean(xs), present(xs).length, Math.min(...ys), Math.max(...ys), Math.sqrt(ys.reduce((a, y) => a + (y - my) ** 2, 0) / ys.length), N]));

@@ -767,7 +767,7 @@ export class DataFrame extends Collection<arrow.Table> {
   }
 
   /** The number of rows (Dask's len(df), lazily). */
-  count(opts?: ReductionOptions): Scalar<number> {
+  len(opts?: ReductionOptions): Scalar<number> {
     const splitEvery = splitEveryOf(opts);
     const name = collectionName('len', this, splitEvery);
     const { layer } = treeReduction({ name, inputs: this.keys, splitEvery, perPartition: (input) => [dfKernels.countRows, input], aggregate: (partials) => [dfKernels.sumNumbers, partials] });
