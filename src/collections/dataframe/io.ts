@@ -65,10 +65,10 @@ export interface ReadParquetOptions {
 export function readParquet(paths: string | readonly string[], opts: ReadParquetOptions = {}): DataFrame {
   validateOptionalObject(opts, 'options');
   const files = expandPaths(paths);
-  // The schema: the first file read (an int column with nulls there is float64, as in pandas).
+  // The schema: the first file's first rows (an int column with nulls there is float64, as in pandas).
   let fields: Field[];
   try {
-    fields = tableFields(parquetToTable(fs.readFileSync(files[0]!)), files[0]!);
+    fields = tableFields(parquetToTable(fs.readFileSync(files[0]!), undefined, 65_536), files[0]!);
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_DATAFRAME_UNSUPPORTED_TYPE') throw error;
     throw Object.assign(new Error(`${files[0]} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`, { cause: error }), { code: 'ERR_DATAFRAME_MALFORMED_PARQUET', path: files[0] });

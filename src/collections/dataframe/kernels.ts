@@ -57,9 +57,12 @@ export async function readParquetFile(path: string, fields: Field[], origin: str
 }
 
 /** Parquet bytes as an Arrow table (only `columns`, when given). */
-export function parquetToTable(bytes: Uint8Array, columns?: string[]): arrow.Table {
+export function parquetToTable(bytes: Uint8Array, columns?: string[], limit?: number): arrow.Table {
   parquet ??= createRequire(import.meta.url)('parquet-wasm/node') as typeof import('parquet-wasm/node');
-  const wasmTable = parquet.readParquet(bytes, columns !== undefined ? { columns } : undefined);
+  const options: { columns?: string[]; limit?: number } = {};
+  if (columns !== undefined) options.columns = columns;
+  if (limit !== undefined) options.limit = limit;
+  const wasmTable = parquet.readParquet(bytes, options);
   return arrow.tableFromIPC(wasmTable.intoIPCStream());
 }
 
