@@ -93,6 +93,10 @@ const cases: Case[] = [
     expected: () => rows.filter((r) => r.x > 50).map((r) => ({ id: r.id, z: r.x * 2, d: r.y + r.g })), ordered: true,
   },
   {
+    name: 'concat (partitions reused)', make: () => dd.concat([df.filter(df.col('g').lt(0)).select(['id']), df.filter(df.col('g').gt(30)).select(['id'])]),
+    expected: () => [...rows.filter((r) => r.g < 0), ...rows.filter((r) => r.g > 30)].map((r) => ({ id: r.id })), ordered: true,
+  },
+  {
     name: 'isin and loc', make: () => df.loc(df.col('k').isin(['apple', 'fig']).or(df.col('g').isin([3, 4])), ['id', 'k']),
     expected: () => rows.filter((r) => ['apple', 'fig'].includes(r.k) || [3, 4].includes(r.g)).map((r) => ({ id: r.id, k: r.k })), ordered: true,
   },
@@ -271,6 +275,7 @@ describe('bad input', () => {
   });
 
   it('types that do not fit: ERR_DATAFRAME_TYPE', () => {
+    expect(() => dd.concat([df.select(['id']), df.select(['x'])])).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
     expect(() => df.col('k').add(1)).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
     expect(() => df.filter(df.col('x'))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
     expect(() => df.groupby('g').agg({ k: 'mean' })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));

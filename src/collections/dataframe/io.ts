@@ -2,9 +2,9 @@
 // built, as Dask's readers do, so a missing file or an unknown column fails at once), fromArrow
 // (a table cut into partitions held in the graph).
 import fs from 'node:fs';
-import { type Graph } from '../../scheduler/graph.js';
+import { ref, type Graph } from '../../scheduler/graph.js';
 import { invalidArgType, invalidArgValue, validateInteger, validateOptionalObject } from '../../util/validate.js';
-import { asLiteral, collectionName, partitionKey } from '../core/collection.js';
+import { asLiteral, collectionName, partitionKey, withLayer } from '../core/collection.js';
 import { expandPaths } from '../core/glob.js';
 import { arrow, tableFields, tableToPart } from './arrow.js';
 import { inferCsvSchema, type CsvBlock, type CsvFormat } from './csv.js';
@@ -119,4 +119,25 @@ export function fromColumns(columns: Record<string, ArrayLike<number> | readonly
     else throw invalidArgType(`columns.${c}`, 'a typed array, or an array of numbers, strings or booleans', values);
   }
   return fromArrow(new arrow.Table(vectors), opts);
+}
+
+/**
+ * The frames' partitions, one frame after the other (Dask's concat): no task, the partitions are
+ * reused. The frames must have the same columns and types, in the same order (cast with assign and
+ * order with select first).
+ */
+export function concat(frames: readonly DataFrame[]): DataFrame {
+  if (!Array.isArray(frames) || frames.length === 0 || frames.some((f) => !(f instanceof DataFrame))) throw invalidArgType('frames', 'a non-empty array of DataFrames', frames);
+  const fields = frames[0]!.fields;
+  const signature = (f: DataFrame): string => f.fields.map((x) => `${x.name}:${x.type}`).join(',');
+  for (const f of frames) {
+    if (signature(f) !== signature(frames[0]!)) {
+      throw Object.assign(new TypeError(`concat: the frames' columns differ (${signature(frames[0]!)} and ${signature(f)}): select and cast them alike first`), { code: 'ERR_DATAFRAME_TYPE' });
+    }
+  }
+  const name = collectionName('concat', ...frames);
+  const layer: Graph = {};
+  let i = 0;
+  for (const f of frames) for (const key of f.keys) layer[partitionKey(name, i++)] = ref(key);
+  return new DataFrame(withLayer(frames, name, layer), name, i, fields, name);
 }
