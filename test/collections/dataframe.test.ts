@@ -244,6 +244,28 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
   });
 });
 
+describe('writers', () => {
+  it('toCsv and toParquet: a file per partition, read back equal', async () => {
+    const { default: fs } = await import('node:fs');
+    const { default: os } = await import('node:os');
+    const { default: path } = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'df-write-'));
+    try {
+      const csv = await df.toCsv(path.join(dir, 'csv', 'part-*.csv'), { scheduler: 'threads' });
+      expect(csv).toEqual([0, 1, 2, 3, 4].map((i) => path.join(dir, 'csv', `part-${i}.csv`)));
+      const back = dd.readCsv(path.join(dir, 'csv', 'part-*.csv'), { parseDates: ['ts'] });
+      expect(back.dtypes).toEqual(df.dtypes);
+      expect(approx(rowsOf(await back.compute({ scheduler: 'sync' })))).toEqual(approx(rowsOf(table)));
+      const pq = await df.toParquet(path.join(dir, 'pq'), { scheduler: 'threads' });
+      expect(pq).toHaveLength(5);
+      const fromPq = dd.readParquet(path.join(dir, 'pq', '*.parquet'));
+      expect(approx(rowsOf(await fromPq.compute({ scheduler: 'sync' })))).toEqual(approx(rowsOf(table)));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the graph', () => {
   it('column arithmetic adds no task; select, filter and assign fuse into one task per partition', () => {
     const f = df.filter(df.col('x').gt(1));

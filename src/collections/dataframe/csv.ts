@@ -16,6 +16,15 @@ export interface CsvFormat {
   dtype: Record<string, DType>;
 }
 
+const NAIVE = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$/;
+
+/** Milliseconds since the epoch; dates and times without a zone are UTC (pandas' naive timestamps, as UTC). */
+export function parseDate(value: string): number {
+  const m = NAIVE.exec(value);
+  if (m !== null) return Date.parse(`${m[1]}T${m[2] ?? '00:00'}Z`);
+  return Date.parse(value);
+}
+
 /** A piece of a file: [start, end) in bytes, moved to line starts when read; the file's first block skips its header. */
 export interface CsvBlock { path: string; start: number; end: number | null }
 
@@ -370,7 +379,7 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
         else await failAt(lineNo, `'${value}' in column '${b.field.name}' is not a boolean`);
       } else {
         const value = (text ?? decoder.decode(bytes.subarray(from, to))).trim();
-        const ms = value === '' ? NaN : Date.parse(value.length === 19 && value[10] === ' ' ? `${value.slice(0, 10)}T${value.slice(11)}Z` : value.length === 19 && value[10] === 'T' ? `${value}Z` : value.length === 10 ? `${value}T00:00:00Z` : value);
+        const ms = value === '' ? NaN : parseDate(value);
         if (Number.isNaN(ms) && value !== '') await failAt(lineNo, `'${value}' in column '${b.field.name}' is not a date`);
         b.values[row] = ms;
       }

@@ -3,6 +3,7 @@
 // nothing runs until compute(), which gives an Arrow table. A Series is a column expression over a
 // dataframe (expr.ts): arithmetic and comparisons on it add no task; it is evaluated inside the
 // task that uses it (assign, filter, a reduction). docs/collections.md, "DataFrame".
+import path from 'node:path';
 import { isModuleRef, toCode, type ModuleRef } from '../../scheduler/code.js';
 import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
 import { kernels } from '../../scheduler/local/index.js';
@@ -809,6 +810,37 @@ export class DataFrame extends Collection<arrow.Table> {
     }
     const name = collectionName('map-partitions', this, fn, args, meta);
     return this.#perPartition(name, (input) => [dfKernels.mapPartitions, fn, input, args, meta], meta);
+  }
+
+  /**
+   * Writes each partition to a CSV file and resolves with the paths (Dask's to_csv): `target` a path
+   * with a '*' (replaced by the partition's number, zero-padded), or a directory (files `part.<i>.csv`).
+   */
+  async toCsv(target: string, opts: ComputeOptions & { sep?: string } = {}): Promise<string[]> {
+    const { sep = ',', ...computeOptions } = opts;
+    if (typeof sep !== 'string' || sep.length !== 1) throw invalidArgValue('options.sep', sep, 'must be one character');
+    return this.#write('to-csv', target, 'csv', (input, file) => [dfKernels.writeCsv, input, file, sep], computeOptions);
+  }
+
+  /** Writes each partition to a Parquet file (snappy) and resolves with the paths (Dask's to_parquet; `target` as toCsv's, files `part.<i>.parquet`). */
+  async toParquet(target: string, opts: ComputeOptions = {}): Promise<string[]> {
+    return this.#write('to-parquet', target, 'parquet', (input, file) => [dfKernels.writeParquet, input, file], opts);
+  }
+
+  async #write(op: string, target: string, ext: string, task: (input: KeyRef, file: string) => unknown[], opts: ComputeOptions): Promise<string[]> {
+    if (typeof target !== 'string' || target === '') throw invalidArgType('target', "a path with a '*', or a directory", target);
+    // Numbers padded to one width, so that a glob's sorted matches come back in partition order.
+    const width = String(this.npartitions - 1).length;
+    const files = this.keys.map((_, i) => {
+      const n = String(i).padStart(width, '0');
+      return path.resolve(target.includes('*') ? target.replace('*', n) : path.join(target, `part.${n}.${ext}`));
+    });
+    // Writing is a side effect: a fresh name each time, so that a second call writes again.
+    const name = collectionName(op, this, files, Symbol('write'));
+    const layer: Graph = {};
+    const written = this.keys.map((key, i) => { const k = `${name}-part-${i}`; layer[k] = task(ref(key), files[i]!); return ref(k); });
+    layer[partitionKey(name, 0)] = [dfKernels.collectPaths, written];
+    return new Scalar<string[]>(withLayer([this], name, layer), name).compute(opts);
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {

@@ -3,6 +3,7 @@
 // (moduleFunction(import.meta.url, name)); only user functions (mapPartitions) travel as source.
 // A partition is a Part (part.ts): typed arrays that cross threads and processes as they are.
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { moduleFunction } from '../../scheduler/code.js';
 import { callable } from '../../scheduler/local/index.js';
@@ -566,6 +567,41 @@ export async function metaOf(fn: unknown, fields: Field[], args: unknown[]): Pro
   return fieldsOf(tableToPart(result, 'meta'));
 }
 
+// ---- writers ----
+
+function csvField(col: Column, i: number, sep: string): string {
+  switch (col.type) {
+    case 'utf8': {
+      const v = stringAt(col, i);
+      return v.includes(sep) || v.includes('"') || v.includes('\n') || v.includes('\r') ? `"${v.replace(/"/g, '""')}"` : v;
+    }
+    case 'bool': return col.values[i] === 1 ? 'True' : 'False';
+    case 'timestamp': { const ms = col.values[i]!; return Number.isNaN(ms) ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ''); }
+    default: { const x = col.values[i]!; return Number.isNaN(x) ? '' : String(x); }
+  }
+}
+
+/** Writes the partition as a CSV file (a header, then a line a row; missing values empty); gives the path. */
+export async function writeCsvPart(part: Part, file: string, sep: string): Promise<string> {
+  const lines = [part.columns.map((c) => c.name).join(sep)];
+  for (let i = 0; i < part.numRows; i++) lines.push(part.columns.map((c) => csvField(c, i, sep)).join(sep));
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await fs.promises.writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Writes the partition as a Parquet file (snappy); gives the path. */
+export async function writeParquetPart(part: Part, file: string): Promise<string> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await fs.promises.writeFile(file, tableToParquet(partToTable(part)));
+  return file;
+}
+
+/** The paths written, one partition's each. */
+export function collectPaths(paths: string[]): string[] {
+  return paths;
+}
+
 /** A literal partition, named for errors. */
 export function namedPart(part: Part, origin: string): Part {
   return withOrigin(part, origin);
@@ -602,4 +638,7 @@ export const dfKernels = Object.freeze({
   rolling: moduleFunction(here, 'rollingPart'),
   mapPartitions: moduleFunction(here, 'mapPartitionKernel'),
   named: moduleFunction(here, 'namedPart'),
+  writeCsv: moduleFunction(here, 'writeCsvPart'),
+  writeParquet: moduleFunction(here, 'writeParquetPart'),
+  collectPaths: moduleFunction(here, 'collectPaths'),
 });
