@@ -6,15 +6,25 @@ import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 
 const SRC = path.resolve(__dirname, '..', 'src');
+const CSRC = path.resolve(__dirname, '..', 'csrc');
+const DOC = path.resolve(__dirname, '..', 'docs', 'architecture.md');
 
 interface Import { from: string; to: string; typeOnly: boolean }
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, extensions = ['.ts']): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [full] : [];
+    if (entry.isDirectory()) return sourceFiles(full, extensions);
+    return extensions.some((ext) => entry.name.endsWith(ext)) ? [full] : [];
   });
+}
+
+/** The text of docs/architecture.md's section whose `### ` heading starts with `heading`, up to the next `##`/`###` heading. */
+function docSection(doc: string, heading: string): string {
+  const start = doc.indexOf(`\n### ${heading}`);
+  if (start < 0) return '';
+  const next = doc.slice(start + 1).search(/\n##+ /);
+  return next < 0 ? doc.slice(start) : doc.slice(start, start + 1 + next);
 }
 
 /** Relative imports and re-exports of one file (static and dynamic), resolved to src/-relative .ts paths. */
@@ -60,7 +70,8 @@ const ALLOWED: Record<string, (to: string) => boolean> = {
   mpi: (to) => ['util', 'transport'].includes(area(to)) || to === 'index.ts',
   // initialize() (scheduler/launch.ts) bootstraps a cluster from an MPI-style job: it needs the launcher
   // detection and the job's authenticated store, which live in mpi/bootstrap.ts and mpi/kvstore.ts. Those two
-  // use only transport/'s TCP and mpi/errors.ts (no UCX, no communicators), so the scheduler may reach them
+  // bring only transport/'s TCP, the store's thread and proofs (store-link, store-thread, auth), the optional
+  // PMIx loader, mpi/errors.ts and mpi/tags.ts (no UCX, no communicators), so the scheduler may reach them
   // and nothing else of mpi/ (the MPI shim itself stays a sibling, not a dependency).
   scheduler: (to) => ['util', 'transport', 'rpc'].includes(area(to)) || to === 'index.ts'
     || to === path.join('mpi', 'bootstrap.ts') || to === path.join('mpi', 'kvstore.ts'),
@@ -139,5 +150,23 @@ describe('architecture', () => {
     expect(utilFiles.length).toBeGreaterThan(0);
     const loading = utilFiles.filter((f) => reach(f).has('native.ts'));
     expect(loading).toEqual([]);
+  });
+
+  // The page drifted through many merges once; this keeps it a picture of the tree. Each source file is
+  // named, in backquotes, in its folder's section, by its path inside that folder ('state/heap.ts').
+  it('docs/architecture.md names every source file of src/ and csrc/ in its folder\'s section', () => {
+    const doc = fs.readFileSync(DOC, 'utf8');
+    const unnamed: string[] = [];
+    for (const file of files.map((f) => path.relative(SRC, f).split(path.sep).join('/'))) {
+      const top = file.includes('/') ? file.slice(0, file.indexOf('/')) : '';
+      const section = top === '' ? docSection(doc, '`src/` top level') : docSection(doc, `\`src/${top}/\``);
+      const name = top === '' ? file : file.slice(top.length + 1);
+      if (!section.includes(`\`${name}\``)) unnamed.push(`src/${file}`);
+    }
+    const csrc = docSection(doc, '`csrc/`');
+    for (const file of sourceFiles(CSRC, ['.cc', '.h']).map((f) => path.relative(CSRC, f).split(path.sep).join('/'))) {
+      if (!csrc.includes(`\`${file}\``)) unnamed.push(`csrc/${file}`);
+    }
+    expect(unnamed).toEqual([]);
   });
 });

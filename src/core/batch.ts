@@ -18,9 +18,22 @@ import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { requireFeature } from './features.js';
 import { kNative, kFast, kBatched, kCheckAccess, kRequireOpen, kSendNow, RESOLVED } from './internal.js';
 
-export interface BatchAmSendOptions { reply?: boolean; rendezvous?: boolean; eager?: boolean }
+/** Batch.amSend()'s options, as ep.amSend()'s. */
+export interface BatchAmSendOptions {
+  /** Give the receiver's handler a reply endpoint back to this worker (UCP_AM_SEND_FLAG_REPLY). */
+  reply?: boolean;
+  /** Always use the rendezvous protocol, whatever the size (not with eager). */
+  rendezvous?: boolean;
+  /** Always send eagerly, whatever the size (not with rendezvous). */
+  eager?: boolean;
+}
 
+/**
+ * Small operations (tag, stream and AM sends, put, get, atomics) without a promise each: each returns
+ * done or pending, and one wait() settles for all the pending ones. For message-rate-bound loops.
+ */
 export class Batch {
+  /** The worker whose endpoints its operations use. */
   readonly worker: Worker;
   readonly #native: NativeBatch;
   /** Kept up to date by the addon: [0] operations pending, [1] failures since the last wait. */

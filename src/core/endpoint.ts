@@ -411,23 +411,23 @@ export class Endpoint extends EventEmitter {
     return send;
   }
 
-  /** Batch.send(): an endpoint-scoped send without a promise once the handshake is done (Session.sendNow). */
+  /** @internal Batch.send(): an endpoint-scoped send without a promise once the handshake is done (Session.sendNow). */
   [kSendNow](args: NativeDataArgs, batch: NativeBatch): boolean | Promise<void> {
     return this.#session.sendNow(args, batch);
   }
 
-  /** The native fast operations (Batch): bound functions, made on first use. */
+  /** @internal The native fast operations (Batch): bound functions, made on first use. */
   get [kFast](): NativeEndpointFast {
     this.#fast ??= this[kNative].fastOps();
     return this.#fast;
   }
 
-  /** A batch now holds a pending operation of this endpoint. */
+  /** @internal A batch now holds a pending operation of this endpoint. */
   [kBatched](batch: Batch): void {
     this.#batches.add(batch);
   }
 
-  /** The checks of put/get/atomics (see #checkAccess), for a Batch: the key's fast handle. */
+  /** @internal The checks of put/get/atomics (see #checkAccess), for a Batch: the key's fast handle. */
   [kCheckAccess](op: string, rkey: RemoteKey, remoteAddress: bigint, length: number, alignment: number, localType = MEMORY_TYPE_HOST): NativeHandle {
     this.#checkAccess(op, rkey, remoteAddress, length, alignment, localType);
     return rkey[kFast];

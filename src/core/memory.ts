@@ -210,6 +210,7 @@ export class RemoteKey {
   readonly memoryType: string;
   /** @internal */
   readonly [kNative]: NativeRemoteKey;
+  /** @internal */
   readonly [kBounds]: { end: bigint; baseLow: number };
   #destroyed = false;
   #fast: NativeHandle | undefined;
@@ -227,7 +228,7 @@ export class RemoteKey {
   /** True once destroy() was called (or its endpoint closed). */
   get destroyed(): boolean { return this.#destroyed; }
 
-  /** How fast-path puts, gets and atomics (Batch) name this key. */
+  /** @internal How fast-path puts, gets and atomics (Batch) name this key. */
   get [kFast](): NativeHandle {
     this.#fast ??= this[kNative].fastHandle();
     return this.#fast;

@@ -12,6 +12,7 @@ import type { Worker } from './worker.js';
 import { FULL_MASK, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { kNative, kNextCancelId } from './internal.js';
 
+/** A TagReceiver's ring of slots (worker.tagReceiver()'s options). */
 export interface TagReceiverOptions {
   /** Messages one batch can hold (default 64). */
   slots?: number;
@@ -76,7 +77,15 @@ export class TagBatch {
   /** The slots' memory (message i at offset(i), length(i) bytes). */
   get ring(): Buffer { return this.#ring; }
 
-  *[Symbol.iterator](): IterableIterator<{ data: Buffer; length: number; tag: bigint }> {
+  /** Each message as { data, length, tag } (data as data(i): valid until the next receive). */
+  *[Symbol.iterator](): IterableIterator<{
+    /** The message's bytes (a view of its slot). */
+    data: Buffer;
+    /** Its length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  }> {
     for (let i = 0; i < this.count; i++) yield { data: this.data(i), length: this.length(i), tag: this.tag(i) };
   }
 
@@ -89,11 +98,20 @@ export class TagBatch {
   }
 }
 
+/**
+ * Raw tagged messages matching `tag` under `mask`, taken in batches into a reusable ring (worker.tagReceiver()):
+ * no promise or Buffer per message, for message-rate-bound receivers. `for await` yields the batches.
+ */
 export class TagReceiver implements AsyncIterable<TagBatch> {
+  /** The worker it receives on. */
   readonly worker: Worker;
+  /** The tag it matches (the bits `mask` selects). */
   readonly tag: bigint;
+  /** Which bits of `tag` must match. */
   readonly mask: bigint;
+  /** Messages one batch can hold. */
   readonly slots: number;
+  /** Bytes per slot (a longer message arrives alone). */
   readonly slotSize: number;
   readonly #maxLength: number;
   readonly #fast: WorkerFast;
@@ -133,6 +151,7 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
     this.#batch = new TagBatch(this.#ring, slotSize, this.#lengths, this.#tags);
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /**
@@ -169,6 +188,7 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
     if (this.#waiting !== 0 && !this.worker.closed) this.worker[kNative].cancel(this.#waiting);
   }
 
+  /** The batches as they arrive (each valid until the next), until close(). */
   async *[Symbol.asyncIterator](): AsyncGenerator<TagBatch, void, undefined> {
     while (!this.#closed) {
       let batch: TagBatch;
@@ -236,7 +256,9 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
  * (and its header into another), with no promise, event or Buffer per message. recv() waits for one.
  */
 export class ActiveMessageQueue {
+  /** The worker whose messages it takes. */
   readonly worker: Worker;
+  /** The active message id it takes the messages of. */
   readonly id: number;
   readonly #fast: WorkerFast;
   readonly #onClose: () => void;
@@ -251,6 +273,7 @@ export class ActiveMessageQueue {
     this.#onClose = onClose;
   }
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
 
   /** The header length of the message the last tryRecv()/recv() took (its bytes went to `header`, as many as fit). */

@@ -336,7 +336,17 @@ export class Worker extends EventEmitter {
    * matched but is still arriving (a rendezvous). A message longer than `into` throws
    * UCS_ERR_MESSAGE_TRUNCATED (UCX drops it), as tagRecv rejects.
    */
-  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): { length: number; tag: bigint } | null | Promise<{ length: number; tag: bigint }> {
+  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): {
+    /** The message's length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  } | null | Promise<{
+    /** The message's length in bytes. */
+    length: number;
+    /** The sender's tag. */
+    tag: bigint;
+  }> {
     // The last tag, mask and host view that passed their checks are not checked again (a receive loop
     // passes the same ones); detached buffers are refused natively.
     if (tag !== this.#lastTag) {
@@ -394,7 +404,7 @@ export class Worker extends EventEmitter {
     return new TagReceiver(this, this[kFast], tag, mask, opts);
   }
 
-  /** The fast receives' bound functions and scratch, made on first use. */
+  /** @internal The fast receives' bound functions and scratch, made on first use. */
   get [kFast](): WorkerFast {
     this.#fast ??= workerFast(this[kNative]);
     return this.#fast;

@@ -11,11 +11,16 @@ import { loadPmix, type Pmix } from './pmix.js';
 import { MPIError } from './errors.js';
 import { MAX_RANKS } from './tags.js';
 
+/** The launcher detectLaunch() recognized by its environment variables ('singleton': none, a job of one). */
 export type Launcher = 'ucx-run' | 'ompi' | 'pmix' | 'pmi' | 'slurm' | 'torch' | 'singleton';
 
+/** What detectLaunch() reads from the launcher's environment: this rank, the job's size, where it runs. */
 export interface LaunchInfo {
+  /** This process's rank in the job. */
   rank: number;
+  /** The job's number of ranks. */
   size: number;
+  /** The launcher it was started by. */
   launcher: Launcher;
   /** An id of the job from the launcher, when it gives one (used to name the rendezvous file). */
   jobId: string | null;
@@ -188,6 +193,16 @@ function readRendezvousFile(file: string): RendezvousFile | null {
     return typeof parsed.url === 'string' ? parsed : null;
   } catch {
     return null;
+  }
+}
+
+/** Tells a PMIx launcher this rank is done with it (after the store's finalize); nothing for other launchers. */
+export function leaveLauncher(boot: Bootstrap): void {
+  if (boot.via !== 'pmix') return;
+  try {
+    loadPmix()?.finalize();
+  } catch {
+    // the launcher is gone; nothing left to tell it
   }
 }
 

@@ -63,9 +63,11 @@ function checkRootInPlace(what: string, inPlace: boolean, isRoot: boolean): void
   if (inPlace && !isRoot) throw new MPIError('ERR_MPI_ARG', `IN_PLACE is for the root of ${what} only`);
 }
 
+/** A communicator (mpi4py's Comm): a group of ranks that exchange messages and run collectives. Lowercase methods take any object; uppercase ones take buffers. */
 export class Comm {
   /** This process's rank in the communicator. */
   readonly rank: number;
+  /** The number of ranks in the communicator. */
   readonly size: number;
   /** The communicator's context id (unique among the communicators these processes share). */
   readonly contextId: number;
@@ -98,10 +100,13 @@ export class Comm {
     this.#name = contextId === 0 ? 'MPI_COMM_WORLD' : contextId === 1 ? 'MPI_COMM_SELF' : '';
   }
 
+  /** This process's rank (rank). */
   getRank(): number { return this.rank; }
+  /** The number of ranks (size). */
   getSize(): number { return this.size; }
   /** mpi4py spellings. */
   Get_rank(): number { return this.rank; }
+  /** mpi4py's name for getSize(). */
   Get_size(): number { return this.size; }
 
   /** The world rank of a rank of this communicator. */
@@ -110,6 +115,7 @@ export class Comm {
     return this.#ranks[rank]!;
   }
 
+  /** True once free() was called: operations then throw ERR_MPI_COMM. */
   get freed(): boolean { return this.#freed; }
 
   /** @internal */
@@ -137,10 +143,12 @@ export class Comm {
     return value as T;
   }
 
+  /** send() as a Request. */
   isend(obj: unknown, dest: number, tag = 0): Request<void> {
     return new Request(this.send(obj, dest, tag));
   }
 
+  /** ssend() as a Request: complete once the receiver has matched the message. */
   issend(obj: unknown, dest: number, tag = 0): Request<void> {
     return new Request(this.ssend(obj, dest, tag));
   }
@@ -192,6 +200,7 @@ export class Comm {
     return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Send'); }, (p2p) => p2p.sendBytes(dest, data, tag));
   }
 
+  /** Synchronous mode: as Send(), resolving once the receiver has matched the message. */
   Ssend(buf: Buf, dest: number, tag = 0): Promise<void> {
     let data: Data;
     return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Ssend'); }, (p2p) => p2p.sendBytes(dest, data, tag, true));
@@ -220,18 +229,22 @@ export class Comm {
     });
   }
 
+  /** Send() as a Request. */
   Isend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Send(buf, dest, tag));
   }
 
+  /** Ssend() as a Request. */
   Issend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Ssend(buf, dest, tag));
   }
 
+  /** Bsend() as a Request. */
   Ibsend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Bsend(buf, dest, tag));
   }
 
+  /** Rsend() as a Request. */
   Irsend(buf: Buf, dest: number, tag = 0): Request<void> {
     return new Request(this.Rsend(buf, dest, tag));
   }
@@ -264,15 +277,21 @@ export class Comm {
 
   // ---- persistent requests: made inactive, started with start()/Prequest.startall(), reusable ----
 
+  /** A persistent Send(): each start() sends `buf` again (MPI_Send_init). */
   Send_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Send(buf, dest, tag), null, undefined]); }
+  /** A persistent Ssend() (MPI_Ssend_init). */
   Ssend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Ssend(buf, dest, tag), null, undefined]); }
+  /** A persistent Bsend() (MPI_Bsend_init). */
   Bsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Bsend(buf, dest, tag), null, undefined]); }
+  /** A persistent Rsend() (MPI_Rsend_init). */
   Rsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Rsend(buf, dest, tag), null, undefined]); }
   /** A persistent receive: each round's wait() resolves with its Status. */
   Recv_init(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
     return this.#persistent(() => this.#receiveRound((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st));
   }
+  /** Send_init(), in camelCase. */
   sendInit(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.Send_init(buf, dest, tag); }
+  /** Recv_init(), in camelCase. */
   recvInit(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> { return this.Recv_init(buf, source, tag); }
 
   #persistent<T>(begin: () => [Promise<T>, (() => boolean) | null, ((value: T) => Status | null) | undefined]): Prequest<T> {
@@ -312,11 +331,14 @@ export class Comm {
     return new Message(p2p, found.source, found.tag, found.length, received);
   }
 
+  /** mpi4py's name for mprobe(). */
   Mprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Message> { return this.mprobe(source, tag, status); }
+  /** mpi4py's name for improbe(). */
   Improbe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Message | null { return this.improbe(source, tag, status); }
 
   /** mpi4py's Probe(source, tag, status): `status`, if given, is filled in. */
   Probe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> { return this.probe(source, tag, status); }
+  /** mpi4py's name for iprobe(). */
   Iprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Status | null { return this.iprobe(source, tag, status); }
 
   /** A send's checks (`checkPayload` first), then `send` on the point-to-point channel; PROC_NULL resolves at once. */
@@ -391,6 +413,7 @@ export class Comm {
     await disseminationBarrier(this.#call());
   }
 
+  /** mpi4py's name for barrier(). */
   Barrier(): Promise<void> { return this.barrier(); }
 
   /** Binomial-tree broadcast of a structured-clone copy; the root gets `obj` itself back. */
@@ -704,33 +727,59 @@ export class Comm {
 
   // ---- nonblocking collectives: the blocking ones are already asynchronous (and take their place in the
   // communicator's sequence of collectives when called); these wrap them in a Request.
+  /** barrier() as a Request (MPI_Ibarrier). Collectives are asynchronous already: this only wraps the promise. */
   ibarrier(): Request<void> { return new Request(this.barrier()); }
+  /** mpi4py's name for ibarrier(). */
   Ibarrier(): Request<void> { return this.ibarrier(); }
+  /** bcast() as a Request. */
   ibcast<T>(obj: T, root = 0): Request<T> { return new Request(this.bcast(obj, root)); }
+  /** gather() as a Request. */
   igather<T>(obj: T, root = 0): Request<T[] | null> { return new Request(this.gather(obj, root)); }
+  /** scatter() as a Request. */
   iscatter<T>(objs: readonly T[] | null, root = 0): Request<T> { return new Request(this.scatter(objs, root)); }
+  /** allgather() as a Request. */
   iallgather<T>(obj: T): Request<T[]> { return new Request(this.allgather(obj)); }
+  /** alltoall() as a Request. */
   ialltoall<T>(objs: readonly T[]): Request<T[]> { return new Request(this.alltoall(objs)); }
+  /** reduce() as a Request. */
   ireduce<T>(obj: T, op: Op = SUM, root = 0): Request<T | null> { return new Request(this.reduce(obj, op, root)); }
+  /** allreduce() as a Request. */
   iallreduce<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.allreduce(obj, op)); }
+  /** scan() as a Request. */
   iscan<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.scan(obj, op)); }
+  /** exscan() as a Request. */
   iexscan<T>(obj: T, op: Op = SUM): Request<T | null> { return new Request(this.exscan(obj, op)); }
+  /** Bcast() as a Request (MPI_Ibcast). */
   Ibcast(buf: Buf, root = 0): Request<void> { return new Request(this.Bcast(buf, root)); }
+  /** Gather() as a Request (MPI_Igather). */
   Igather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Request<void> { return new Request(this.Gather(sendbuf, recvbuf, root)); }
+  /** Scatter() as a Request (MPI_Iscatter). */
   Iscatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatter(sendbuf, recvbuf, root)); }
+  /** Allgather() as a Request (MPI_Iallgather). */
   Iallgather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Allgather(sendbuf, recvbuf)); }
+  /** Alltoall() as a Request (MPI_Ialltoall). */
   Ialltoall(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Alltoall(sendbuf, recvbuf)); }
+  /** Gatherv() as a Request (MPI_Igatherv). */
   Igatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf | null, root = 0): Request<void> { return new Request(this.Gatherv(sendbuf, recvspec, root)); }
+  /** Scatterv() as a Request (MPI_Iscatterv). */
   Iscatterv(sendspec: VBuf | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatterv(sendspec, recvbuf, root)); }
+  /** Allgatherv() as a Request (MPI_Iallgatherv). */
   Iallgatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf): Request<void> { return new Request(this.Allgatherv(sendbuf, recvspec)); }
+  /** Alltoallv() as a Request (MPI_Ialltoallv). */
   Ialltoallv(sendspec: VBuf, recvspec: VBuf): Request<void> { return new Request(this.Alltoallv(sendspec, recvspec)); }
+  /** Reduce() as a Request (MPI_Ireduce). */
   Ireduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Request<void> { return new Request(this.Reduce(sendbuf, recvbuf, op, root)); }
+  /** Allreduce() as a Request (MPI_Iallreduce). */
   Iallreduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Allreduce(sendbuf, recvbuf, op)); }
+  /** Reduce_scatter() as a Request (MPI_Ireduce_scatter). */
   Ireduce_scatter(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, recvcounts: readonly number[] | null = null, op: Op = SUM): Request<void> {
     return new Request(this.Reduce_scatter(sendbuf, recvbuf, recvcounts, op));
   }
+  /** Reduce_scatter_block() as a Request (MPI_Ireduce_scatter_block). */
   Ireduce_scatter_block(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Reduce_scatter_block(sendbuf, recvbuf, op)); }
+  /** Scan() as a Request (MPI_Iscan). */
   Iscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Scan(sendbuf, recvbuf, op)); }
+  /** Exscan() as a Request (MPI_Iexscan). */
   Iexscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Exscan(sendbuf, recvbuf, op)); }
 
   // ======================= communicators =======================
@@ -834,7 +883,9 @@ export class Comm {
     return this.split(hosts.indexOf(hosts[this.rank]!), key);
   }
 
+  /** mpi4py's name for createGroup(). */
   Create_group(group: Group, tag = 0): Promise<Comm | null> { return this.createGroup(group, tag); }
+  /** mpi4py's name for splitType(). */
   Split_type(splitType: number, key = 0, info: unknown = null): Promise<Comm | null> { return this.splitType(splitType, key, info); }
   /** mpi4py's Clone: a duplicate. */
   Clone(): Promise<Comm> { return this.dup(); }
@@ -843,13 +894,16 @@ export class Comm {
 
   /** A handler that calls `fn(comm, errorCode, error)` when an operation on a communicator fails (MPI_Comm_create_errhandler). */
   static createErrhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  /** mpi4py's name for createErrhandler(). */
   static Create_errhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
 
+  /** Sets what a failing operation on this communicator does (communicators made from it inherit it). */
   setErrhandler(errhandler: Errhandler): void {
     validateErrhandler(errhandler);
     this.errhandler = errhandler;
   }
 
+  /** The communicator's error handler. */
   getErrhandler(): Errhandler { return this.errhandler; }
 
   /** Runs this communicator's handler for `errorCode` (MPI_Comm_call_errhandler), as a failing operation would. */
@@ -857,8 +911,11 @@ export class Comm {
     this.errhandler.invoke(this, new MPIError(errorCode));
   }
 
+  /** mpi4py's name for setErrhandler(). */
   Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  /** mpi4py's name for getErrhandler(). */
   Get_errhandler(): Errhandler { return this.errhandler; }
+  /** mpi4py's name for callErrhandler(). */
   Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
 
   // ---- attributes and names ----
@@ -870,12 +927,18 @@ export class Comm {
     return null;
   }
 
+  /** mpi4py's name for getAttr(). */
   Get_attr(keyval: number): number | boolean | null { return this.getAttr(keyval); }
 
+  /** The communicator's name: 'MPI_COMM_WORLD', 'MPI_COMM_SELF', or what setName() set ('' by default). */
   get name(): string { return this.#name; }
+  /** The communicator's name (name). */
   getName(): string { return this.#name; }
+  /** Names the communicator (MPI_Comm_set_name), for messages and tools. */
   setName(name: string): void { this.#name = String(name); }
+  /** mpi4py's name for getName(). */
   Get_name(): string { return this.#name; }
+  /** mpi4py's name for setName(). */
   Set_name(name: string): void { this.setName(name); }
 
   #inherit<C extends Comm>(comm: C): C {
@@ -883,12 +946,17 @@ export class Comm {
     return comm;
   }
 
+  /** mpi4py's name for split(). */
   Split(color: number | null = 0, key = 0): Promise<Comm | null> { return this.split(color, key); }
+  /** mpi4py's name for group. */
   Get_group(): Group { return this.group; }
+  /** mpi4py's Create_cart(dims, periods, reorder): createCart() with positional arguments. */
   Create_cart(dims: readonly number[], periods?: readonly boolean[] | null, reorder = false): Promise<CartComm | null> {
     return this.createCart(dims, { periods: periods ?? undefined, reorder });
   }
+  /** mpi4py's name for create(). */
   Create(group: Group): Promise<Comm | null> { return this.create(group); }
+  /** mpi4py's name for dup(). */
   Dup(): Promise<Comm> { return this.dup(); }
 
   /** Marks the communicator unusable (MPI_Comm_free). */
@@ -896,6 +964,7 @@ export class Comm {
     this.#freed = true;
   }
 
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
 
   /**
@@ -907,6 +976,7 @@ export class Comm {
     return abortJob(exitCode, `rank ${this.rank} called abort(${code})`);
   }
 
+  /** mpi4py's name for abort(). */
   Abort(code = 1): Promise<never> { return this.abort(code); }
 
   // ======================= dynamic processes (dpm.ts) =======================
@@ -929,6 +999,7 @@ export class Comm {
     return dynamicProcesses().accept(this, port, root);
   }
 
+  /** mpi4py's Accept(port, info, root); `info` is not read. */
   Accept(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.accept(port, root); }
 
   /** Connects this communicator's processes to the job accepting on `port` (read at `root`). Collective. */
@@ -936,11 +1007,16 @@ export class Comm {
     return dynamicProcesses().connect(this, port, root);
   }
 
+  /** mpi4py's Connect(port, info, root); `info` is not read. */
   Connect(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.connect(port, root); }
 
+  /** Whether this is an intercommunicator (Intercomm): false here. */
   isInter(): boolean { return false; }
+  /** Whether this is an intracommunicator: true here. */
   isIntra(): boolean { return true; }
+  /** mpi4py's name for isInter(). */
   Is_inter(): boolean { return this.isInter(); }
+  /** mpi4py's name for isIntra(). */
   Is_intra(): boolean { return this.isIntra(); }
 
   /** mpi4py's MPI.Comm.Get_parent(): the intercommunicator to the job that spawned this one, or null. */
@@ -1036,7 +1112,9 @@ export function setAbortHandler(handler: (code: number, reason: string) => Promi
 
 /** A communicator with a Cartesian topology (Comm.createCart); the grid arithmetic is topology.ts's. */
 export class CartComm extends Comm {
+  /** The grid's extent in each dimension. */
   readonly dims: readonly number[];
+  /** Whether each dimension wraps around. */
   readonly periods: readonly boolean[];
   /** This rank's coordinates. */
   readonly coords: readonly number[];
@@ -1049,6 +1127,7 @@ export class CartComm extends Comm {
     this.coords = Object.freeze(this.getCoords(rank));
   }
 
+  /** The number of dimensions. */
   get ndim(): number { return this.dims.length; }
 
   /** The coordinates of a rank of this communicator. */
@@ -1061,10 +1140,15 @@ export class CartComm extends Comm {
   shift(direction: number, disp: number): [number, number] { return cartShift(this, this.coords, direction, disp); }
 
   // mpi4py spellings
+  /** mpi4py's name for ndim. */
   Get_dim(): number { return this.ndim; }
+  /** mpi4py's name for getCoords(). */
   Get_coords(rank: number): number[] { return this.getCoords(rank); }
+  /** mpi4py's name for getCartRank(). */
   Get_cart_rank(coords: readonly number[]): number { return this.getCartRank(coords); }
+  /** mpi4py's name for shift(). */
   Shift(direction: number, disp: number): [number, number] { return this.shift(direction, disp); }
+  /** mpi4py's Get_topo(): [dims, periods, coords]. */
   Get_topo(): [number[], boolean[], number[]] { return [[...this.dims], [...this.periods], [...this.coords]]; }
 }
 

@@ -28,7 +28,9 @@ export type Elements =
 /** The most segments one type may flatten to (16 M: 256 MiB of layout). */
 export const MAX_SEGMENTS = 1 << 24;
 
+/** createSubarray(): the last dimension varies fastest (C's row-major order). */
 export const ORDER_C = 0;
+/** createSubarray(): the first dimension varies fastest (Fortran's column-major order). */
 export const ORDER_FORTRAN = 1;
 
 const MIXED: Elements = { kind: 'mixed' };
@@ -47,25 +49,32 @@ interface Layout {
 
 let nextId = 1;
 
+/** An MPI datatype (mpi4py's Datatype): a named one (MPI.INT, MPI.DOUBLE, ...) or one derived from it, to send, receive, reduce or view strided and structured data. */
 export class Datatype {
   /** @internal Lets Status.getCount tell a Datatype from a typed array class. */
   readonly isDatatype = true as const;
+  /** A number unique to this type in this process. */
   readonly id: number;
   #name: string;
   /** Bytes of data in one item. */
   readonly size: number;
   /** The lower and upper bounds: item i of a buffer starts at i × extent, its data from lb. */
   readonly lb: number;
+  /** The upper bound: lb + extent. */
   readonly ub: number;
   /** Byte segments of one item, from its origin, in typemap order. */
   readonly offsets: Float64Array;
+  /** The byte lengths of those segments. */
   readonly lengths: Float64Array;
+  /** What its basic elements are, for reductions. */
   readonly elements: Elements;
   /** Basic elements in one item. */
   readonly elementsPerItem: number;
   /** The alignment a struct pads its extent to. */
   readonly align: number;
+  /** How it was made: 'named', 'contiguous', 'vector', 'struct', ... (mpi4py's combiner). */
   readonly combiner: string;
+  /** Whether it is a named type (MPI.INT, ...), which cannot be freed. */
   readonly predefined: boolean;
   #committed: boolean;
   #freed = false;
@@ -87,17 +96,23 @@ export class Datatype {
     this.#committed = predefined;
   }
 
+  /** Its name: MPI's for named types ('MPI_INT'), what setName() set, or the combiner's. */
   get name(): string { return this.#name; }
+  /** The distance between consecutive items of a buffer (ub - lb), in bytes. */
   get extent(): number { return this.ub - this.lb; }
   /** The bounds of the data itself (without padding or resizing). */
   get trueLb(): number { return this.offsets.length === 0 ? 0 : minOf(this.offsets); }
+  /** The end of the data itself (without padding or resizing). */
   get trueUb(): number {
     let ub = 0;
     for (let i = 0; i < this.offsets.length; i++) ub = Math.max(ub, this.offsets[i]! + this.lengths[i]!);
     return this.offsets.length === 0 ? 0 : ub;
   }
+  /** The span of the data itself: trueUb - trueLb. */
   get trueExtent(): number { return this.trueUb - this.trueLb; }
+  /** Whether commit() was called (named types are committed). */
   get committed(): boolean { return this.#committed; }
+  /** True once free() was called. */
   get freed(): boolean { return this.#freed; }
   /** Whether the items of a buffer are back to back with no gaps: `count` items are one run of bytes. */
   get contiguous(): boolean {
@@ -180,6 +195,7 @@ export class Datatype {
     return this.createHindexed(displacements.map(() => blocklength), [...displacements].map((d) => d * this.extent), 'indexed_block');
   }
 
+  /** As createIndexedBlock, with the displacements in bytes. */
   createHindexedBlock(blocklength: number, displacements: readonly number[]): Datatype {
     checkCount(blocklength, 'blocklength');
     return this.createHindexed(displacements.map(() => blocklength), displacements, 'hindexed_block');
@@ -262,11 +278,15 @@ export class Datatype {
     this.#freed = true;
   }
 
+  /** Bytes of data in one item (size). */
   getSize(): number { return this.size; }
   /** [lb, extent] */
   getExtent(): [number, number] { return [this.lb, this.extent]; }
+  /** [trueLb, trueExtent]. */
   getTrueExtent(): [number, number] { return [this.trueLb, this.trueExtent]; }
+  /** Its name (name). */
   getName(): string { return this.#name; }
+  /** Names the type (MPI_Type_set_name). */
   setName(name: string): void { this.#name = String(name); }
 
   /** Bytes that pack(`count` items) needs (MPI_Pack_size). */
@@ -300,32 +320,57 @@ export class Datatype {
   }
 
   // ---- mpi4py spellings ----
+  /** mpi4py's name for createContiguous(). */
   Create_contiguous(count: number): Datatype { return this.createContiguous(count); }
+  /** mpi4py's name for createVector(). */
   Create_vector(count: number, blocklength: number, stride: number): Datatype { return this.createVector(count, blocklength, stride); }
+  /** mpi4py's name for createHvector(). */
   Create_hvector(count: number, blocklength: number, stride: number): Datatype { return this.createHvector(count, blocklength, stride); }
+  /** mpi4py's name for createIndexed(). */
   Create_indexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype { return this.createIndexed(blocklengths, displacements); }
+  /** mpi4py's name for createHindexed(). */
   Create_hindexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype { return this.createHindexed(blocklengths, displacements); }
+  /** mpi4py's name for createIndexedBlock(). */
   Create_indexed_block(blocklength: number, displacements: readonly number[]): Datatype { return this.createIndexedBlock(blocklength, displacements); }
+  /** mpi4py's name for createHindexedBlock(). */
   Create_hindexed_block(blocklength: number, displacements: readonly number[]): Datatype { return this.createHindexedBlock(blocklength, displacements); }
+  /** mpi4py's name for createSubarray(). */
   Create_subarray(sizes: readonly number[], subsizes: readonly number[], starts: readonly number[], order = ORDER_C): Datatype {
     return this.createSubarray(sizes, subsizes, starts, order);
   }
+  /** mpi4py's name for createResized(). */
   Create_resized(lb: number, extent: number): Datatype { return this.createResized(lb, extent); }
+  /** mpi4py's name for dup(). */
   Dup(): Datatype { return this.dup(); }
+  /** mpi4py's name for commit(). */
   Commit(): this { return this.commit(); }
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
+  /** mpi4py's name for getSize(). */
   Get_size(): number { return this.size; }
+  /** mpi4py's name for getExtent(). */
   Get_extent(): [number, number] { return this.getExtent(); }
+  /** mpi4py's name for getTrueExtent(). */
   Get_true_extent(): [number, number] { return this.getTrueExtent(); }
+  /** mpi4py's name for getName(). */
   Get_name(): string { return this.#name; }
+  /** mpi4py's name for setName(). */
   Set_name(name: string): void { this.setName(name); }
+  /** mpi4py's Pack(inbuf, outbuf, position): pack() of every item of inbuf. */
   Pack(inbuf: ArrayBufferView, outbuf: ArrayBufferView, position: number): number { return this.pack(inbuf, outbuf, position); }
+  /** mpi4py's Unpack(inbuf, position, outbuf): unpack() into every item of outbuf. */
   Unpack(inbuf: ArrayBufferView, position: number, outbuf: ArrayBufferView): number { return this.unpack(inbuf, position, outbuf); }
+  /** mpi4py's name for packSize(). */
   Pack_size(count: number): number { return this.packSize(count); }
+  /** mpi4py's name for trueLb. */
   get true_lb(): number { return this.trueLb; }
+  /** mpi4py's name for trueUb. */
   get true_ub(): number { return this.trueUb; }
+  /** mpi4py's name for trueExtent. */
   get true_extent(): number { return this.trueExtent; }
+  /** mpi4py's name for isNamed. */
   get is_named(): boolean { return this.predefined; }
+  /** mpi4py's name for predefined. */
   get is_predefined(): boolean { return this.predefined; }
 
   /** A struct: block j is `blocklengths[j]` items of `types[j]` at byte `displacements[j]`. */
@@ -337,6 +382,7 @@ export class Datatype {
     return derive('struct', blocklengths.map((count, j) => ({ type: types[j]!, disp: displacements[j]!, count })), 'struct', true);
   }
 
+  /** mpi4py's name for createStruct(). */
   static Create_struct(blocklengths: readonly number[], displacements: readonly number[], types: readonly Datatype[]): Datatype {
     return Datatype.createStruct(blocklengths, displacements, types);
   }
@@ -346,6 +392,7 @@ export class Datatype {
     return typeOfView(view);
   }
 
+  /** Its name. */
   toString(): string { return this.#name; }
 
   #check(): void {
@@ -478,50 +525,91 @@ function pairType(name: string, value: BasicKind, index: BasicKind): Datatype {
   }, 'named', true);
 }
 
+/** MPI_CHAR: a C char, 1 byte (signed here, as Int8Array's elements). */
 export const CHAR = basicType('MPI_CHAR', 'i8', 1);
+/** MPI_SIGNED_CHAR: a 1-byte signed integer (Int8Array's elements). */
 export const SIGNED_CHAR = basicType('MPI_SIGNED_CHAR', 'i8', 1);
+/** MPI_UNSIGNED_CHAR: a 1-byte unsigned integer (Uint8Array's elements). */
 export const UNSIGNED_CHAR = basicType('MPI_UNSIGNED_CHAR', 'u8', 1);
+/** MPI_BYTE: an uninterpreted byte (Buffer's, Uint8Array's elements); what buffers without a datatype travel as. */
 export const BYTE = basicType('MPI_BYTE', 'u8', 1);
+/** MPI_SHORT: a C short, 2 bytes (Int16Array's elements). */
 export const SHORT = basicType('MPI_SHORT', 'i16', 2);
+/** MPI_UNSIGNED_SHORT: a C unsigned short, 2 bytes (Uint16Array's elements). */
 export const UNSIGNED_SHORT = basicType('MPI_UNSIGNED_SHORT', 'u16', 2);
+/** MPI_INT: a C int, 4 bytes (Int32Array's elements). */
 export const INT = basicType('MPI_INT', 'i32', 4);
+/** MPI_UNSIGNED: a C unsigned int, 4 bytes (Uint32Array's elements). */
 export const UNSIGNED = basicType('MPI_UNSIGNED', 'u32', 4);
+/** MPI_LONG: a C long, 8 bytes (BigInt64Array's elements). */
 export const LONG = basicType('MPI_LONG', 'i64', 8);
+/** MPI_UNSIGNED_LONG: a C unsigned long, 8 bytes (BigUint64Array's elements). */
 export const UNSIGNED_LONG = basicType('MPI_UNSIGNED_LONG', 'u64', 8);
+/** MPI_LONG_LONG: a C long long, 8 bytes (BigInt64Array's elements). */
 export const LONG_LONG = basicType('MPI_LONG_LONG', 'i64', 8);
+/** MPI_UNSIGNED_LONG_LONG: a C unsigned long long, 8 bytes (BigUint64Array's elements). */
 export const UNSIGNED_LONG_LONG = basicType('MPI_UNSIGNED_LONG_LONG', 'u64', 8);
+/** MPI_FLOAT: a C float, 4 bytes (Float32Array's elements). */
 export const FLOAT = basicType('MPI_FLOAT', 'f32', 4);
+/** MPI_DOUBLE: a C double, 8 bytes (Float64Array's elements). */
 export const DOUBLE = basicType('MPI_DOUBLE', 'f64', 8);
 /** 16 opaque bytes (JavaScript has no long double): moved, never reduced. */
 export const LONG_DOUBLE = basicType('MPI_LONG_DOUBLE', null, 16);
+/** MPI_C_BOOL: a C bool, 1 byte (0 or 1). */
 export const C_BOOL = basicType('MPI_C_BOOL', 'u8', 1);
+/** MPI_WCHAR: a wchar_t, 4 bytes as on Linux. */
 export const WCHAR = basicType('MPI_WCHAR', 'i32', 4);
+/** MPI_INT8_T: a 1-byte signed integer (Int8Array's elements). */
 export const INT8_T = basicType('MPI_INT8_T', 'i8', 1);
+/** MPI_INT16_T: a 2-byte signed integer (Int16Array's elements). */
 export const INT16_T = basicType('MPI_INT16_T', 'i16', 2);
+/** MPI_INT32_T: a 4-byte signed integer (Int32Array's elements). */
 export const INT32_T = basicType('MPI_INT32_T', 'i32', 4);
+/** MPI_INT64_T: an 8-byte signed integer (BigInt64Array's elements). */
 export const INT64_T = basicType('MPI_INT64_T', 'i64', 8);
+/** MPI_UINT8_T: a 1-byte unsigned integer (Uint8Array's elements). */
 export const UINT8_T = basicType('MPI_UINT8_T', 'u8', 1);
+/** MPI_UINT16_T: a 2-byte unsigned integer (Uint16Array's elements). */
 export const UINT16_T = basicType('MPI_UINT16_T', 'u16', 2);
+/** MPI_UINT32_T: a 4-byte unsigned integer (Uint32Array's elements). */
 export const UINT32_T = basicType('MPI_UINT32_T', 'u32', 4);
+/** MPI_UINT64_T: an 8-byte unsigned integer (BigUint64Array's elements). */
 export const UINT64_T = basicType('MPI_UINT64_T', 'u64', 8);
+/** MPI_AINT: an address-sized signed integer, 8 bytes (BigInt64Array's elements). */
 export const AINT = basicType('MPI_AINT', 'i64', 8);
+/** MPI_OFFSET: a file offset, an 8-byte signed integer (BigInt64Array's elements). */
 export const OFFSET = basicType('MPI_OFFSET', 'i64', 8);
+/** MPI_COUNT: a count, an 8-byte signed integer (BigInt64Array's elements). */
 export const COUNT = basicType('MPI_COUNT', 'i64', 8);
 /** Complex numbers as (real, imaginary) pairs: SUM adds them; other reductions are refused. */
 export const C_FLOAT_COMPLEX = basicType('MPI_C_FLOAT_COMPLEX', 'f32', 8, true);
+/** MPI_C_DOUBLE_COMPLEX: a complex number as two doubles (real, imaginary), 16 bytes; SUM adds them. */
 export const C_DOUBLE_COMPLEX = basicType('MPI_C_DOUBLE_COMPLEX', 'f64', 16, true);
+/** MPI_PACKED: bytes made by Datatype.pack(), sent and received as bytes. */
 export const PACKED = basicType('MPI_PACKED', 'u8', 1);
+/** MPI_FLOAT_INT: a (float value, int index) pair, as C lays out struct { float; int }: for MAXLOC and MINLOC. */
 export const FLOAT_INT = pairType('MPI_FLOAT_INT', 'f32', 'i32');
+/** MPI_DOUBLE_INT: a (double value, int index) pair, as C lays out struct { double; int }: for MAXLOC and MINLOC. */
 export const DOUBLE_INT = pairType('MPI_DOUBLE_INT', 'f64', 'i32');
+/** MPI_LONG_INT: a (long value, int index) pair, as C lays out struct { long; int }: for MAXLOC and MINLOC. */
 export const LONG_INT = pairType('MPI_LONG_INT', 'i64', 'i32');
+/** MPI_SHORT_INT: a (short value, int index) pair, as C lays out struct { short; int }: for MAXLOC and MINLOC. */
 export const SHORT_INT = pairType('MPI_SHORT_INT', 'i16', 'i32');
+/** MPI_2INT: a pair of ints (value, index): for MAXLOC and MINLOC. */
 export const TWOINT = basicType('MPI_2INT', 'i32', 8);
+/** mpi4py's name for TWOINT (MPI_2INT). */
 export const INT_INT = TWOINT;
+/** mpi4py's name for C_BOOL. */
 export const BOOL = C_BOOL;
+/** MPI_C_COMPLEX: the same type as C_FLOAT_COMPLEX. */
 export const C_COMPLEX = C_FLOAT_COMPLEX;
+/** mpi4py's MPI.COMPLEX: here the same type as C_FLOAT_COMPLEX. */
 export const COMPLEX = C_FLOAT_COMPLEX;
+/** mpi4py's MPI.DOUBLE_COMPLEX: here the same type as C_DOUBLE_COMPLEX. */
 export const DOUBLE_COMPLEX = C_DOUBLE_COMPLEX;
+/** mpi4py's name for FLOAT (a 4-byte float). */
 export const FLOAT32_T = FLOAT;
+/** mpi4py's name for DOUBLE (an 8-byte double). */
 export const FLOAT64_T = DOUBLE;
 /** A null datatype (MPI_DATATYPE_NULL): no data. */
 export const DATATYPE_NULL = new Datatype('MPI_DATATYPE_NULL', {

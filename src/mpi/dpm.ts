@@ -45,6 +45,7 @@ export async function openPort(_info?: unknown): Promise<string> {
   return port.name;
 }
 
+/** Closes a port openPort() opened: no further accept() on it (MPI_Close_port). */
 export async function closePort(name: string): Promise<void> {
   const port = openPorts.get(name);
   if (port === undefined) throw new MPIError('ERR_MPI_PORT', `closePort: ${String(name).slice(0, 80)} is not a port opened by this process`);
@@ -87,6 +88,7 @@ export function lookupName(service: string, _info?: unknown): string {
   return port;
 }
 
+/** Withdraws what publishName() published under `service`; ERR_MPI_NAME if nothing is (or, with `port`, another port is). */
 export function unpublishName(service: string, port?: string, _info?: unknown): void {
   const file = serviceFile(service, 'unpublishName');
   let published: string | null = null;

@@ -14,6 +14,7 @@ export interface ErrorOwner {
   errhandler: Errhandler;
 }
 
+/** MPI.rc.errors: which handlers objects start with ('exception', the default, makes failures reject or throw). */
 export type ErrorsMode = 'exception' | 'default' | 'fatal' | 'abort';
 
 /** mpi4py's rc: set `MPI.rc.errors` before init() (or NODE_UCX_MPI_ERRORS) to choose the starting handlers. */
@@ -22,7 +23,9 @@ export const rc: { errors: ErrorsMode } = { errors: 'exception' };
 type Kind = 'fatal' | 'return' | 'abort' | 'user';
 type UserFunction = (owner: never, errorCode: number, error: MPIError) => void;
 
+/** What happens when an operation on a Comm, Win or File fails: one of the predefined handlers, or Errhandler.create(fn). */
 export class Errhandler {
+  /** 'return' (ERRORS_RETURN), 'fatal' (ERRORS_ARE_FATAL), 'abort' (ERRORS_ABORT) or 'user' (Errhandler.create). */
   readonly kind: Kind;
   readonly #fn: UserFunction | null;
   #freed = false;
@@ -59,9 +62,11 @@ export class Errhandler {
     void runtime.abort(code, `${describe(owner)}: ${error.code}: ${error.message} (${this.kind === 'fatal' ? 'MPI.ERRORS_ARE_FATAL' : 'MPI.ERRORS_ABORT'})`);
   }
 
+  /** True once free() was called (the objects it is set on keep using it). */
   get freed(): boolean { return this.#freed; }
   /** MPI_Errhandler_free: the objects it is set on keep it. */
   free(): void { this.#freed = true; }
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
 }
 

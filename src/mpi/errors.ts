@@ -133,6 +133,7 @@ export function addErrorString(errorCode: number, text: string): void {
  * Made as mpi4py's MPI.Exception(errorcode) too: `new MPIError(MPI.ERR_RANK)`, whose message is the error string.
  */
 export class MPIError extends Error {
+  /** The error class as a string ('ERR_MPI_RANK'): what to test in a catch. */
   readonly code: MPIErrorCode;
   /** The MPI error class (MPI.ERR_*); user classes from addErrorClass() have code 'ERR_MPI_OTHER'. */
   readonly errorClass: number;
@@ -155,12 +156,17 @@ export class MPIError extends Error {
     }
   }
 
+  /** The error class's number (errorClass). */
   getErrorClass(): number { return this.errorClass; }
+  /** The error code's number (errorCode). */
   getErrorCode(): number { return this.errorCode; }
   /** MPI's text for the error code ('MPI_ERR_RANK: invalid rank'); `message` says what happened. */
   getErrorString(): string { return getErrorString(this.errorCode); }
   // mpi4py spellings
+  /** mpi4py's name for getErrorClass(). */
   Get_error_class(): number { return this.errorClass; }
+  /** mpi4py's name for getErrorCode(). */
   Get_error_code(): number { return this.errorCode; }
+  /** mpi4py's name for getErrorString(). */
   Get_error_string(): string { return this.getErrorString(); }
 }

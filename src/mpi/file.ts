@@ -20,19 +20,31 @@ import { TAG_UB } from './tags.js';
 import { Win } from './win.js';
 import type { Group } from './group.js';
 
+/** File.open(): create the file if it does not exist. */
 export const MODE_CREATE = 1;
+/** File.open(): reading only. */
 export const MODE_RDONLY = 2;
+/** File.open(): writing only. */
 export const MODE_WRONLY = 4;
+/** File.open(): reading and writing. */
 export const MODE_RDWR = 8;
+/** File.open(): delete the file when it is closed. */
 export const MODE_DELETE_ON_CLOSE = 16;
+/** File.open(): no one else opens the file meanwhile (a hint; accepted). */
 export const MODE_UNIQUE_OPEN = 32;
+/** File.open(): with MODE_CREATE, fail (ERR_MPI_FILE_EXISTS) if the file exists. */
 export const MODE_EXCL = 64;
+/** File.open(): both file pointers start at the end of the file. */
 export const MODE_APPEND = 128;
+/** File.open(): sequential access only, through the shared file pointer (no readAt, seek, ...). */
 export const MODE_SEQUENTIAL = 256;
 const KNOWN_MODES = 511;
 
+/** seek(): to `offset` from the start of the view. */
 export const SEEK_SET = 600;
+/** seek(): by `offset` from the current position. */
 export const SEEK_CUR = 602;
+/** seek(): to `offset` from the end of the file (in the view). */
 export const SEEK_END = 604;
 /** setView's displacement: the shared file pointer's position (MODE_SEQUENTIAL files). */
 export const DISPLACEMENT_CURRENT = -54278278;
@@ -104,10 +116,13 @@ export const FILE_NULL = new FileNull();
 
 type CollectiveMode = 'automatic' | 'enable' | 'disable';
 
+/** An MPI-IO file (mpi4py's File), opened by every rank of a communicator: independent and collective reads and writes through file views. */
 export class File {
   /** The file's own communicator (a duplicate of the one it was opened on). */
   readonly comm: Comm;
+  /** The file's path. */
   readonly path: string;
+  /** The access mode it was opened with (MODE_* bits). */
   readonly amode: number;
   /** What a failing operation does; files start with ERRORS_RETURN (MPI's default for files). */
   errhandler: Errhandler = defaultErrhandler('file');
@@ -146,6 +161,7 @@ export class File {
     }
   }
 
+  /** mpi4py's File.Open(comm, filename, amode, info): open(). */
   static Open(comm: Comm, filename: string | URL, amode = MODE_RDONLY, info: Info | Record<string, string> | null = INFO_NULL): Promise<File> {
     return File.open(comm, filename, amode, info);
   }
@@ -200,18 +216,25 @@ export class File {
     }
   }
 
+  /** mpi4py's name for delete(). */
   static Delete(filename: string | URL, info: unknown = null): Promise<void> { return File.delete(filename, info); }
 
   /** A handler that calls `fn(file, errorCode, error)` when an operation on a file fails. */
   static createErrhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  /** mpi4py's name for createErrhandler(). */
   static Create_errhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
 
   // ======================= the file =======================
 
+  /** True once close() was called. */
   get closed(): boolean { return this.#closed; }
+  /** The group of the file's communicator. */
   get group(): Group { return this.comm.group; }
+  /** The hints in use (setInfo(), or open()'s). */
   get info(): Info { return this.#info; }
+  /** The atomic mode recorded by setAtomicity(). */
   get atomicity(): boolean { return this.#atomic; }
+  /** The file's size in bytes (getSize()). */
   get size(): Promise<number> { return this.getSize(); }
 
   /** The file's size in bytes (not collective). */
@@ -267,12 +290,17 @@ export class File {
     if (failure !== null) throw failure;
   }
 
+  /** The access mode (amode). */
   getAmode(): number { return this.amode; }
+  /** The group of the file's communicator (group). */
   getGroup(): Group { return this.comm.group; }
+  /** A copy of the hints in use. */
   getInfo(): Info { return this.#info.dup(); }
+  /** Replaces the hints (cb_nodes, cb_buffer_size, romio_cb_write, romio_cb_read) for later collective calls. */
   setInfo(info: Info | Record<string, string> | null): void { this.#info = asInfo(info); }
   /** Atomic mode is recorded (getAtomicity) but writes are not serialized: overlapping concurrent writes stay undefined. */
   setAtomicity(flag: boolean): void { this.#atomic = Boolean(flag); }
+  /** Whether atomic mode was set (setAtomicity()). */
   getAtomicity(): boolean { return this.#atomic; }
   /** The extent of `datatype` in the file (native representation: its extent). */
   getTypeExtent(datatype: Datatype): number { return asDatatype(datatype, 'datatype').extent; }
@@ -321,6 +349,7 @@ export class File {
     return this.#io(false, false, this.#explicit(offset, 'readAt'), buf, status, 'readAt');
   }
 
+  /** Writes `buf` at view offset `offset` (etypes); independent (not collective). */
   async writeAt(offset: number, buf: BufSpec, status?: Status): Promise<Status> {
     return this.#io(true, false, this.#explicit(offset, 'writeAt'), buf, status, 'writeAt');
   }
@@ -337,9 +366,13 @@ export class File {
 
   // ======================= the individual file pointer =======================
 
+  /** Reads into `buf` at the individual file pointer, and moves it past what was read. */
   async read(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(false, false, buf, status, 'read'); }
+  /** Writes `buf` at the individual file pointer, and moves it past what was written. */
   async write(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(true, false, buf, status, 'write'); }
+  /** Collective read: each rank at its individual file pointer (aggregated as readAtAll). */
   async readAll(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(false, true, buf, status, 'readAll'); }
+  /** Collective write: each rank at its individual file pointer (two-phase as writeAtAll). */
   async writeAll(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(true, true, buf, status, 'writeAll'); }
 
   /** Moves the individual file pointer (in etypes): SEEK_SET, SEEK_CUR or SEEK_END (from the end of the file, in the view). */
@@ -366,6 +399,7 @@ export class File {
     return this.#finish(await this.#independent(false, offset * this.#view.etype.size, payload), status);
   }
 
+  /** Writes at the shared file pointer and moves it past what this rank wrote (ranks take turns in any order). */
   async writeShared(buf: BufSpec, status?: Status): Promise<Status> {
     const { payload, etypes } = this.#prepare(buf, true, 'writeShared');
     const offset = Number(await this.#shared.fetchAndOp(BigInt(etypes), 0, 0, SUM));
@@ -374,6 +408,7 @@ export class File {
 
   /** Collective: the ranks' data in rank order from the shared file pointer, which moves past all of it. */
   async readOrdered(buf: BufSpec, status?: Status): Promise<Status> { return this.#ordered(false, buf, status, 'readOrdered'); }
+  /** Collective: the ranks' data written in rank order from the shared file pointer, which moves past all of it. */
   async writeOrdered(buf: BufSpec, status?: Status): Promise<Status> { return this.#ordered(true, buf, status, 'writeOrdered'); }
 
   /** Moves the shared file pointer (collective; every rank passes the same arguments). */
@@ -397,86 +432,155 @@ export class File {
 
   // ======================= nonblocking and split collective forms =======================
 
+  /** readAt() as a Request; wait() resolves with the Status. */
   ireadAt(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.readAt(offset, buf)); }
+  /** writeAt() as a Request. */
   iwriteAt(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.writeAt(offset, buf)); }
+  /** readAtAll() as a Request (MPI_File_iread_at_all). */
   ireadAtAll(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.readAtAll(offset, buf)); }
+  /** writeAtAll() as a Request (MPI_File_iwrite_at_all). */
   iwriteAtAll(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.writeAtAll(offset, buf)); }
+  /** read() as a Request. */
   iread(buf: BufSpec): Request<Status> { return statusRequest(this.read(buf)); }
+  /** write() as a Request. */
   iwrite(buf: BufSpec): Request<Status> { return statusRequest(this.write(buf)); }
+  /** readAll() as a Request. */
   ireadAll(buf: BufSpec): Request<Status> { return statusRequest(this.readAll(buf)); }
+  /** writeAll() as a Request. */
   iwriteAll(buf: BufSpec): Request<Status> { return statusRequest(this.writeAll(buf)); }
+  /** readShared() as a Request. */
   ireadShared(buf: BufSpec): Request<Status> { return statusRequest(this.readShared(buf)); }
+  /** writeShared() as a Request. */
   iwriteShared(buf: BufSpec): Request<Status> { return statusRequest(this.writeShared(buf)); }
 
   // ======================= error handlers =======================
 
+  /** Sets what a failing operation on this file does. */
   setErrhandler(errhandler: Errhandler): void {
     validateErrhandler(errhandler);
     this.errhandler = errhandler;
   }
+  /** The file's error handler. */
   getErrhandler(): Errhandler { return this.errhandler; }
+  /** Calls the file's error handler with `errorCode`, as a failing operation would (MPI_File_call_errhandler). */
   callErrhandler(errorCode: number): void { this.errhandler.invoke(this, new MPIError(errorCode)); }
 
   // ======================= mpi4py spellings =======================
 
+  /** mpi4py's name for close(). */
   Close(): Promise<void> { return this.close(); }
+  /** mpi4py's name for getSize(). */
   Get_size(): Promise<number> { return this.getSize(); }
+  /** mpi4py's name for setSize(). */
   Set_size(size: number): Promise<void> { return this.setSize(size); }
+  /** mpi4py's name for preallocate(). */
   Preallocate(size: number): Promise<void> { return this.preallocate(size); }
+  /** mpi4py's name for sync(). */
   Sync(): Promise<void> { return this.sync(); }
+  /** mpi4py's name for getAmode(). */
   Get_amode(): number { return this.amode; }
+  /** mpi4py's name for getGroup(). */
   Get_group(): Group { return this.getGroup(); }
+  /** mpi4py's name for getInfo(). */
   Get_info(): Info { return this.getInfo(); }
+  /** mpi4py's name for setInfo(). */
   Set_info(info: Info | Record<string, string> | null): void { this.setInfo(info); }
+  /** mpi4py's name for setAtomicity(). */
   Set_atomicity(flag: boolean): void { this.setAtomicity(flag); }
+  /** mpi4py's name for getAtomicity(). */
   Get_atomicity(): boolean { return this.#atomic; }
+  /** mpi4py's name for getTypeExtent(). */
   Get_type_extent(datatype: Datatype): number { return this.getTypeExtent(datatype); }
+  /** mpi4py's name for setView(). */
   Set_view(disp = 0, etype: Datatype | string = BYTE, filetype: Datatype | string | null = null, datarep = 'native', info: unknown = null): Promise<void> {
     return this.setView(disp, etype, filetype, datarep, info);
   }
+  /** mpi4py's name for getView(). */
   Get_view(): [number, Datatype, Datatype, string] { return this.getView(); }
+  /** mpi4py's name for getByteOffset(). */
   Get_byte_offset(offset: number): number { return this.getByteOffset(offset); }
+  /** mpi4py's name for readAt(). */
   Read_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.readAt(offset, buf, status); }
+  /** mpi4py's name for writeAt(). */
   Write_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.writeAt(offset, buf, status); }
+  /** mpi4py's name for readAtAll(). */
   Read_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.readAtAll(offset, buf, status); }
+  /** mpi4py's name for writeAtAll(). */
   Write_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.writeAtAll(offset, buf, status); }
+  /** mpi4py's name for ireadAt(). */
   Iread_at(offset: number, buf: BufSpec): Request<Status> { return this.ireadAt(offset, buf); }
+  /** mpi4py's name for iwriteAt(). */
   Iwrite_at(offset: number, buf: BufSpec): Request<Status> { return this.iwriteAt(offset, buf); }
+  /** mpi4py's name for ireadAtAll(). */
   Iread_at_all(offset: number, buf: BufSpec): Request<Status> { return this.ireadAtAll(offset, buf); }
+  /** mpi4py's name for iwriteAtAll(). */
   Iwrite_at_all(offset: number, buf: BufSpec): Request<Status> { return this.iwriteAtAll(offset, buf); }
+  /** mpi4py's name for read(). */
   Read(buf: BufSpec, status?: Status): Promise<Status> { return this.read(buf, status); }
+  /** mpi4py's name for write(). */
   Write(buf: BufSpec, status?: Status): Promise<Status> { return this.write(buf, status); }
+  /** mpi4py's name for readAll(). */
   Read_all(buf: BufSpec, status?: Status): Promise<Status> { return this.readAll(buf, status); }
+  /** mpi4py's name for writeAll(). */
   Write_all(buf: BufSpec, status?: Status): Promise<Status> { return this.writeAll(buf, status); }
+  /** mpi4py's name for iread(). */
   Iread(buf: BufSpec): Request<Status> { return this.iread(buf); }
+  /** mpi4py's name for iwrite(). */
   Iwrite(buf: BufSpec): Request<Status> { return this.iwrite(buf); }
+  /** mpi4py's name for ireadAll(). */
   Iread_all(buf: BufSpec): Request<Status> { return this.ireadAll(buf); }
+  /** mpi4py's name for iwriteAll(). */
   Iwrite_all(buf: BufSpec): Request<Status> { return this.iwriteAll(buf); }
+  /** mpi4py's name for seek(). */
   Seek(offset: number, whence = SEEK_SET): Promise<void> { return this.seek(offset, whence); }
+  /** mpi4py's name for getPosition(). */
   Get_position(): number { return this.getPosition(); }
+  /** mpi4py's name for readShared(). */
   Read_shared(buf: BufSpec, status?: Status): Promise<Status> { return this.readShared(buf, status); }
+  /** mpi4py's name for writeShared(). */
   Write_shared(buf: BufSpec, status?: Status): Promise<Status> { return this.writeShared(buf, status); }
+  /** mpi4py's name for ireadShared(). */
   Iread_shared(buf: BufSpec): Request<Status> { return this.ireadShared(buf); }
+  /** mpi4py's name for iwriteShared(). */
   Iwrite_shared(buf: BufSpec): Request<Status> { return this.iwriteShared(buf); }
+  /** mpi4py's name for readOrdered(). */
   Read_ordered(buf: BufSpec, status?: Status): Promise<Status> { return this.readOrdered(buf, status); }
+  /** mpi4py's name for writeOrdered(). */
   Write_ordered(buf: BufSpec, status?: Status): Promise<Status> { return this.writeOrdered(buf, status); }
+  /** mpi4py's name for seekShared(). */
   Seek_shared(offset: number, whence = SEEK_SET): Promise<void> { return this.seekShared(offset, whence); }
+  /** mpi4py's name for getPositionShared(). */
   Get_position_shared(): Promise<number> { return this.getPositionShared(); }
+  /** mpi4py's name for setErrhandler(). */
   Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  /** mpi4py's name for getErrhandler(). */
   Get_errhandler(): Errhandler { return this.errhandler; }
+  /** mpi4py's name for callErrhandler(). */
   Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
   // Split collectives: begin starts the collective, end waits for it.
+  /** Starts readAtAll() as a split collective (MPI_File_read_at_all_begin); Read_at_all_end() waits for it. */
   Read_at_all_begin(offset: number, buf: BufSpec): void { this.#begin(this.readAtAll(offset, buf)); }
+  /** Waits for the split collective Read_at_all_begin() started; resolves with its Status. */
   Read_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  /** Starts writeAtAll() as a split collective; Write_at_all_end() waits for it. */
   Write_at_all_begin(offset: number, buf: BufSpec): void { this.#begin(this.writeAtAll(offset, buf)); }
+  /** Waits for the split collective Write_at_all_begin() started. */
   Write_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  /** Starts readAll() as a split collective; Read_all_end() waits for it. */
   Read_all_begin(buf: BufSpec): void { this.#begin(this.readAll(buf)); }
+  /** Waits for the split collective Read_all_begin() started. */
   Read_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  /** Starts writeAll() as a split collective; Write_all_end() waits for it. */
   Write_all_begin(buf: BufSpec): void { this.#begin(this.writeAll(buf)); }
+  /** Waits for the split collective Write_all_begin() started. */
   Write_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  /** Starts readOrdered() as a split collective; Read_ordered_end() waits for it. */
   Read_ordered_begin(buf: BufSpec): void { this.#begin(this.readOrdered(buf)); }
+  /** Waits for the split collective Read_ordered_begin() started. */
   Read_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  /** Starts writeOrdered() as a split collective; Write_ordered_end() waits for it. */
   Write_ordered_begin(buf: BufSpec): void { this.#begin(this.writeOrdered(buf)); }
+  /** Waits for the split collective Write_ordered_begin() started. */
   Write_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
 
   // ======================= internals =======================

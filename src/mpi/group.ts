@@ -3,11 +3,14 @@
 import { UNDEFINED } from './constants.js';
 import { MPIError } from './errors.js';
 
-/** Group.compare() results (MPI_IDENT, MPI_SIMILAR, MPI_UNEQUAL). */
+/** Group.compare(): the same members in the same order (MPI_IDENT). */
 export const IDENT = 0;
+/** Group.compare(): the same members in another order. */
 export const SIMILAR = 2;
+/** Group.compare(): different members. */
 export const UNEQUAL = 3;
 
+/** An ordered set of processes (mpi4py's Group), from comm.Get_group(): plain data, turned into a communicator by comm.Create(). */
 export class Group {
   /** The members' world ranks, in group order. */
   readonly #members: readonly number[];
@@ -81,18 +84,28 @@ export class Group {
   free(): void {}
 
   // mpi4py spellings
+  /** mpi4py's name for size. */
   Get_size(): number { return this.size; }
+  /** mpi4py's name for rank. */
   Get_rank(): number { return this.rank; }
+  /** mpi4py's name for incl(). */
   Incl(ranks: readonly number[]): Group { return this.incl(ranks); }
+  /** mpi4py's name for excl(). */
   Excl(ranks: readonly number[]): Group { return this.excl(ranks); }
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
+  /** mpi4py's Group.Translate_ranks(group1, ranks1, group2): group1.translateRanks(ranks1, group2). */
   static Translate_ranks(group1: Group, ranks1: readonly number[], group2: Group): number[] {
     checkGroup(group1, 'Translate_ranks');
     return group1.translateRanks(ranks1, group2);
   }
+  /** mpi4py's Group.Union(group1, group2): group1.union(group2). */
   static Union(group1: Group, group2: Group): Group { checkGroup(group1, 'Union'); return group1.union(group2); }
+  /** mpi4py's Group.Intersection(group1, group2): group1.intersection(group2). */
   static Intersection(group1: Group, group2: Group): Group { checkGroup(group1, 'Intersection'); return group1.intersection(group2); }
+  /** mpi4py's Group.Difference(group1, group2): group1.difference(group2). */
   static Difference(group1: Group, group2: Group): Group { checkGroup(group1, 'Difference'); return group1.difference(group2); }
+  /** mpi4py's Group.Compare(group1, group2): group1.compare(group2). */
   static Compare(group1: Group, group2: Group): number { checkGroup(group1, 'Compare'); return group1.compare(group2); }
 
   /** Distinct (unless `repeats`) integer group ranks within the group. */

@@ -9,8 +9,7 @@
 // or Slurm's `srun -n 4 node script.mjs`.
 import fs from 'node:fs';
 import os from 'node:os';
-import { bootstrap, detectLaunch } from './bootstrap.js';
-import { loadPmix } from './pmix.js';
+import { bootstrap, detectLaunch, leaveLauncher } from './bootstrap.js';
 import { abortAll, connectToParent, disconnectAll, setLostJobHandler } from './dpm.js';
 import { Comm, setAbortHandler } from './comm.js';
 import { MPIError, ERROR_CLASSES, getErrorClass, getErrorString, addErrorClass, addErrorCode, addErrorString } from './errors.js';
@@ -64,19 +63,135 @@ export {
 
 /** MPI's error classes as numbers (Open MPI's, as mpi4py's MPI.ERR_* there): MPIError.errorClass is one. */
 export const {
-  SUCCESS, ERR_BUFFER, ERR_COUNT, ERR_TYPE, ERR_TAG, ERR_COMM, ERR_RANK, ERR_REQUEST, ERR_ROOT, ERR_GROUP, ERR_OP, ERR_TOPOLOGY,
-  ERR_DIMS, ERR_ARG, ERR_UNKNOWN, ERR_TRUNCATE, ERR_OTHER, ERR_INTERN, ERR_IN_STATUS, ERR_PENDING, ERR_ACCESS, ERR_AMODE,
-  ERR_ASSERT, ERR_BAD_FILE, ERR_BASE, ERR_CONVERSION, ERR_DISP, ERR_DUP_DATAREP, ERR_FILE_EXISTS, ERR_FILE_IN_USE, ERR_FILE,
-  ERR_INFO_KEY, ERR_INFO_NOKEY, ERR_INFO_VALUE, ERR_INFO, ERR_IO, ERR_KEYVAL, ERR_LOCKTYPE, ERR_NAME, ERR_NO_MEM, ERR_NOT_SAME,
-  ERR_NO_SPACE, ERR_NO_SUCH_FILE, ERR_PORT, ERR_QUOTA, ERR_READ_ONLY, ERR_RMA_CONFLICT, ERR_RMA_SYNC, ERR_SERVICE, ERR_SIZE,
-  ERR_SPAWN, ERR_UNSUPPORTED_DATAREP, ERR_UNSUPPORTED_OPERATION, ERR_WIN, ERR_RMA_RANGE, ERR_RMA_ATTACH, ERR_RMA_FLAVOR,
-  ERR_RMA_SHARED, ERR_PROC_FAILED,
+  /** MPI_SUCCESS (0): No errors. */
+  SUCCESS,
+  /** MPI_ERR_BUFFER (1): Invalid buffer pointer. MPIError.code 'ERR_MPI_BUFFER'. */
+  ERR_BUFFER,
+  /** MPI_ERR_COUNT (2): Invalid count argument. MPIError.code 'ERR_MPI_COUNT'. */
+  ERR_COUNT,
+  /** MPI_ERR_TYPE (3): Invalid datatype. MPIError.code 'ERR_MPI_TYPE'. */
+  ERR_TYPE,
+  /** MPI_ERR_TAG (4): Invalid tag. MPIError.code 'ERR_MPI_TAG'. */
+  ERR_TAG,
+  /** MPI_ERR_COMM (5): Invalid communicator. MPIError.code 'ERR_MPI_COMM'. */
+  ERR_COMM,
+  /** MPI_ERR_RANK (6): Invalid rank. MPIError.code 'ERR_MPI_RANK'. */
+  ERR_RANK,
+  /** MPI_ERR_REQUEST (7): Invalid request. MPIError.code 'ERR_MPI_REQUEST'. */
+  ERR_REQUEST,
+  /** MPI_ERR_ROOT (8): Invalid root. MPIError.code 'ERR_MPI_ROOT'. */
+  ERR_ROOT,
+  /** MPI_ERR_GROUP (9): Invalid group. MPIError.code 'ERR_MPI_GROUP'. */
+  ERR_GROUP,
+  /** MPI_ERR_OP (10): Invalid reduce operation. MPIError.code 'ERR_MPI_OP'. */
+  ERR_OP,
+  /** MPI_ERR_TOPOLOGY (11): Invalid communicator topology. MPIError.code 'ERR_MPI_TOPOLOGY'. */
+  ERR_TOPOLOGY,
+  /** MPI_ERR_DIMS (12): Invalid topology dimension. MPIError.code 'ERR_MPI_DIMS'. */
+  ERR_DIMS,
+  /** MPI_ERR_ARG (13): Invalid argument of some other kind. MPIError.code 'ERR_MPI_ARG'. */
+  ERR_ARG,
+  /** MPI_ERR_UNKNOWN (14): Unknown error. MPIError.code 'ERR_MPI_UNKNOWN'. */
+  ERR_UNKNOWN,
+  /** MPI_ERR_TRUNCATE (15): Message truncated. MPIError.code 'ERR_MPI_TRUNCATE'. */
+  ERR_TRUNCATE,
+  /** MPI_ERR_OTHER (16): Known error not in this list. MPIError.code 'ERR_MPI_OTHER'. */
+  ERR_OTHER,
+  /** MPI_ERR_INTERN (17): Internal error. MPIError.code 'ERR_MPI_INTERN'. */
+  ERR_INTERN,
+  /** MPI_ERR_IN_STATUS (18): Error code is in status. MPIError.code 'ERR_MPI_IN_STATUS'. */
+  ERR_IN_STATUS,
+  /** MPI_ERR_PENDING (19): Pending request. MPIError.code 'ERR_MPI_PENDING'. */
+  ERR_PENDING,
+  /** MPI_ERR_ACCESS (20): Invalid access mode (permission denied). MPIError.code 'ERR_MPI_ACCESS'. */
+  ERR_ACCESS,
+  /** MPI_ERR_AMODE (21): Invalid amode argument. MPIError.code 'ERR_MPI_AMODE'. */
+  ERR_AMODE,
+  /** MPI_ERR_ASSERT (22): Invalid assert argument. MPIError.code 'ERR_MPI_ASSERT'. */
+  ERR_ASSERT,
+  /** MPI_ERR_BAD_FILE (23): Bad file. MPIError.code 'ERR_MPI_BAD_FILE'. */
+  ERR_BAD_FILE,
+  /** MPI_ERR_BASE (24): Invalid base. MPIError.code 'ERR_MPI_BASE'. */
+  ERR_BASE,
+  /** MPI_ERR_CONVERSION (25): Error in data conversion. MPIError.code 'ERR_MPI_CONVERSION'. */
+  ERR_CONVERSION,
+  /** MPI_ERR_DISP (26): Invalid displacement. MPIError.code 'ERR_MPI_DISP'. */
+  ERR_DISP,
+  /** MPI_ERR_DUP_DATAREP (27): Conversion functions could not be registered because the data representation identifier was already defined. MPIError.code 'ERR_MPI_DUP_DATAREP'. */
+  ERR_DUP_DATAREP,
+  /** MPI_ERR_FILE_EXISTS (28): File exists. MPIError.code 'ERR_MPI_FILE_EXISTS'. */
+  ERR_FILE_EXISTS,
+  /** MPI_ERR_FILE_IN_USE (29): File operation could not be completed, the file is in use. MPIError.code 'ERR_MPI_FILE_IN_USE'. */
+  ERR_FILE_IN_USE,
+  /** MPI_ERR_FILE (30): Invalid file. MPIError.code 'ERR_MPI_FILE'. */
+  ERR_FILE,
+  /** MPI_ERR_INFO_KEY (31): Illegal info key. MPIError.code 'ERR_MPI_INFO_KEY'. */
+  ERR_INFO_KEY,
+  /** MPI_ERR_INFO_NOKEY (32): No such key. MPIError.code 'ERR_MPI_INFO_NOKEY'. */
+  ERR_INFO_NOKEY,
+  /** MPI_ERR_INFO_VALUE (33): Illegal info value. MPIError.code 'ERR_MPI_INFO_VALUE'. */
+  ERR_INFO_VALUE,
+  /** MPI_ERR_INFO (34): Invalid info object. MPIError.code 'ERR_MPI_INFO'. */
+  ERR_INFO,
+  /** MPI_ERR_IO (35): Input/output error. MPIError.code 'ERR_MPI_IO'. */
+  ERR_IO,
+  /** MPI_ERR_KEYVAL (36): Invalid key value. MPIError.code 'ERR_MPI_KEYVAL'. */
+  ERR_KEYVAL,
+  /** MPI_ERR_LOCKTYPE (37): Invalid lock. MPIError.code 'ERR_MPI_LOCKTYPE'. */
+  ERR_LOCKTYPE,
+  /** MPI_ERR_NAME (38): Name not found. MPIError.code 'ERR_MPI_NAME'. */
+  ERR_NAME,
+  /** MPI_ERR_NO_MEM (39): Out of memory. MPIError.code 'ERR_MPI_NO_MEM'. */
+  ERR_NO_MEM,
+  /** MPI_ERR_NOT_SAME (40): Objects are not identical. MPIError.code 'ERR_MPI_NOT_SAME'. */
+  ERR_NOT_SAME,
+  /** MPI_ERR_NO_SPACE (41): No space left on device. MPIError.code 'ERR_MPI_NO_SPACE'. */
+  ERR_NO_SPACE,
+  /** MPI_ERR_NO_SUCH_FILE (42): No such file or directory. MPIError.code 'ERR_MPI_NO_SUCH_FILE'. */
+  ERR_NO_SUCH_FILE,
+  /** MPI_ERR_PORT (43): Invalid port. MPIError.code 'ERR_MPI_PORT'. */
+  ERR_PORT,
+  /** MPI_ERR_QUOTA (44): Out of quota. MPIError.code 'ERR_MPI_QUOTA'. */
+  ERR_QUOTA,
+  /** MPI_ERR_READ_ONLY (45): File is read only. MPIError.code 'ERR_MPI_READ_ONLY'. */
+  ERR_READ_ONLY,
+  /** MPI_ERR_RMA_CONFLICT (46): Rma conflict during operation. MPIError.code 'ERR_MPI_RMA_CONFLICT'. */
+  ERR_RMA_CONFLICT,
+  /** MPI_ERR_RMA_SYNC (47): Error executing rma sync. MPIError.code 'ERR_MPI_RMA_SYNC'. */
+  ERR_RMA_SYNC,
+  /** MPI_ERR_SERVICE (48): Unknown service name. MPIError.code 'ERR_MPI_SERVICE'. */
+  ERR_SERVICE,
+  /** MPI_ERR_SIZE (49): Invalid size. MPIError.code 'ERR_MPI_SIZE'. */
+  ERR_SIZE,
+  /** MPI_ERR_SPAWN (50): Could not spawn processes. MPIError.code 'ERR_MPI_SPAWN'. */
+  ERR_SPAWN,
+  /** MPI_ERR_UNSUPPORTED_DATAREP (51): Requested file data representation is not supported. MPIError.code 'ERR_MPI_UNSUPPORTED_DATAREP'. */
+  ERR_UNSUPPORTED_DATAREP,
+  /** MPI_ERR_UNSUPPORTED_OPERATION (52): Requested operation is not supported. MPIError.code 'ERR_MPI_UNSUPPORTED_OPERATION'. */
+  ERR_UNSUPPORTED_OPERATION,
+  /** MPI_ERR_WIN (53): Invalid window. MPIError.code 'ERR_MPI_WIN'. */
+  ERR_WIN,
+  /** MPI_ERR_RMA_RANGE (68): Invalid RMA range (past the target window). MPIError.code 'ERR_MPI_RMA_RANGE'. */
+  ERR_RMA_RANGE,
+  /** MPI_ERR_RMA_ATTACH (69): Could not attach RMA segment. MPIError.code 'ERR_MPI_RMA_ATTACH'. */
+  ERR_RMA_ATTACH,
+  /** MPI_ERR_RMA_FLAVOR (70): The window flavor does not support this operation. MPIError.code 'ERR_MPI_RMA_FLAVOR'. */
+  ERR_RMA_FLAVOR,
+  /** MPI_ERR_RMA_SHARED (71): Memory cannot be shared. MPIError.code 'ERR_MPI_RMA_SHARED'. */
+  ERR_RMA_SHARED,
+  /** MPI_ERR_PROC_FAILED (75): A process in the operation has failed (or the job is being aborted). MPIError.code 'ERR_MPI_PROC_FAILED'. */
+  ERR_PROC_FAILED,
 } = ERROR_CLASSES as Record<string, number>;
 
+/** mpi4py's name for getErrorClass(). */
 export const Get_error_class = getErrorClass;
+/** mpi4py's name for getErrorString(). */
 export const Get_error_string = getErrorString;
+/** mpi4py's name for addErrorClass(). */
 export const Add_error_class = addErrorClass;
+/** mpi4py's name for addErrorCode(). */
 export const Add_error_code = addErrorCode;
+/** mpi4py's name for addErrorString(). */
 export const Add_error_string = addErrorString;
 
 /**
@@ -86,12 +201,16 @@ export const Add_error_string = addErrorString;
  * compares them lexicographically).
  */
 export const rc = {
+  /** Which error handlers objects start with: 'exception' (the default), 'default', 'fatal' or 'abort'. */
   get errors(): ErrorsMode { return errhandlerRc.errors; },
+  /** Sets it (before init(): objects made later start with it); ERR_MPI_ARG for anything else. */
   set errors(mode: ErrorsMode) {
     if (!['exception', 'default', 'fatal', 'abort'].includes(mode)) throw new MPIError('ERR_MPI_ARG', `rc.errors: '${String(mode)}' is not exception, default, fatal or abort`);
     errhandlerRc.errors = mode;
   },
+  /** How built-in ops combine objects in the lowercase collectives: 'elementwise' (the default) or 'python'. */
   get objectOps(): ObjectSemantics { return opSettings.objectOps; },
+  /** Sets it; ERR_MPI_ARG for anything else. */
   set objectOps(mode: ObjectSemantics) {
     if (mode !== 'elementwise' && mode !== 'python') throw new MPIError('ERR_MPI_ARG', `rc.objectOps: '${String(mode)}' is not elementwise or python`);
     opSettings.objectOps = mode;
@@ -100,11 +219,15 @@ export const rc = {
 
 /** Thread support levels. A Node process makes MPI calls from the thread that called init() only. */
 export const THREAD_SINGLE = 0;
+/** Only the thread that called init() makes MPI calls (MPI_THREAD_FUNNELED): the level provided here. */
 export const THREAD_FUNNELED = 1;
+/** Any thread, one at a time (MPI_THREAD_SERIALIZED): may be asked for; THREAD_FUNNELED is provided. */
 export const THREAD_SERIALIZED = 2;
+/** Any thread at any time (MPI_THREAD_MULTIPLE): initThread()'s default request; THREAD_FUNNELED is provided. */
 export const THREAD_MULTIPLE = 3;
 /** The MPI standard version this follows (mpi4py's Get_version on Open MPI 4.1 says the same). */
 export const VERSION = 3;
+/** The MPI standard's subversion (3.1). */
 export const SUBVERSION = 1;
 /** MPI_BOTTOM: no buffer (Win.Create(MPI.BOTTOM) exposes no memory). */
 export const BOTTOM = null;
@@ -231,23 +354,22 @@ export function finalize(): Promise<void> {
     if (boot.kv !== null) await boot.kv.finalize();
     if (boot.file !== null) fs.rmSync(boot.file, { force: true });
     await w.close();
-    if (boot.via === 'pmix') {
-      try {
-        loadPmix()?.finalize();
-      } catch {
-        // the launcher is gone; nothing left to tell it
-      }
-    }
+    leaveLauncher(boot);
     state = 'finalized';
   })();
   return finalizePromise;
 }
 
+/** mpi4py's name for finalize(). */
 export const Finalize = finalize;
 
+/** Whether init() has completed (MPI_Initialized), even if finalize() was called since. */
 export function isInitialized(): boolean { return state === 'initialized' || state === 'finalizing' || state === 'finalized'; }
+/** Whether finalize() has completed (MPI_Finalized). */
 export function isFinalized(): boolean { return state === 'finalized'; }
+/** mpi4py's name for isInitialized(). */
 export const Is_initialized = isInitialized;
+/** mpi4py's name for isFinalized(). */
 export const Is_finalized = isFinalized;
 
 /** Seconds, with nanosecond resolution, from an arbitrary point (MPI_Wtime). */
@@ -260,18 +382,24 @@ export function wtick(): number {
   return 1e-9;
 }
 
+/** mpi4py's name for wtime(). */
 export const Wtime = wtime;
+/** mpi4py's name for wtick(). */
 export const Wtick = wtick;
 
+/** This host's name (MPI_Get_processor_name). */
 export function getProcessorName(): string {
   return os.hostname();
 }
 
+/** mpi4py's name for getProcessorName(). */
 export const Get_processor_name = getProcessorName;
 
 /** Waits for every request; resolves with their results, in order. */
 export const waitall = Request.waitall;
+/** Request.waitany(): waits for the first request to complete. */
 export const waitany = Request.waitany;
+/** Request.testall(): whether every request is complete, without waiting. */
 export const testall = Request.testall;
 
 // comm.abort() (and abort() below) end the job through abortJob, before init() too; so do fatal error handlers.
@@ -292,6 +420,7 @@ export async function initThread(required = THREAD_MULTIPLE): Promise<number> {
   return queryThread();
 }
 
+/** mpi4py's name for initThread(). */
 export const Init_thread = initThread;
 
 /** The thread level provided (MPI_Query_thread). */
@@ -299,6 +428,7 @@ export function queryThread(): number {
   return THREAD_FUNNELED;
 }
 
+/** mpi4py's name for queryThread(). */
 export const Query_thread = queryThread;
 
 /** Whether this is the thread that called init() (worker threads do not share this MPI). */
@@ -306,6 +436,7 @@ export function isThreadMain(): boolean {
   return isMainThread;
 }
 
+/** mpi4py's name for isThreadMain(). */
 export const Is_thread_main = isThreadMain;
 
 /** [version, subversion] of the MPI standard followed. */
@@ -313,6 +444,7 @@ export function getVersion(): [number, number] {
   return [VERSION, SUBVERSION];
 }
 
+/** mpi4py's name for getVersion(). */
 export const Get_version = getVersion;
 
 /** The library behind it: node-ucx's and UCX's versions. */
@@ -320,6 +452,7 @@ export function getLibraryVersion(): string {
   return `node-ucx ${version.binding} (MPI ${VERSION}.${SUBVERSION} subset over UCX ${version.ucx})`;
 }
 
+/** mpi4py's name for getLibraryVersion(). */
 export const Get_library_version = getLibraryVersion;
 
 let attached: ArrayBufferView | null = null;
@@ -337,7 +470,9 @@ export function detachBuffer(): ArrayBufferView | null {
   return buf;
 }
 
+/** mpi4py's name for attachBuffer(). */
 export const Attach_buffer = attachBuffer;
+/** mpi4py's name for detachBuffer(). */
 export const Detach_buffer = detachBuffer;
 
 /** Memory for windows and buffers (MPI_Alloc_mem): a zeroed Buffer. */
@@ -349,7 +484,9 @@ export function allocMem(size: number, _info: unknown = null): Buffer {
 /** Releases memory from allocMem (the garbage collector does it). */
 export function freeMem(_mem: unknown): void {}
 
+/** mpi4py's name for allocMem(). */
 export const Alloc_mem = allocMem;
+/** mpi4py's name for freeMem(). */
 export const Free_mem = freeMem;
 
 /** Ends the whole job with `code` (MPI_Abort on COMM_WORLD; a code outside 0 ... 255 exits with 1). See Comm.abort(). */

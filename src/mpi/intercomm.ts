@@ -24,6 +24,7 @@ export const ROOT = -4;
 
 type Role = 'root' | 'idle' | 'receiver';
 
+/** An intercommunicator (from spawn, accept, connect, getParent): two groups, usually two jobs; point-to-point ranks and collective data go to the remote group. */
 export class Intercomm extends Comm {
   /** The remote group's size. */
   readonly remoteSize: number;
@@ -55,16 +56,23 @@ export class Intercomm extends Comm {
     live.add(this);
   }
 
+  /** True: an intercommunicator. */
   override isInter(): boolean { return true; }
+  /** False: an intercommunicator. */
   override isIntra(): boolean { return false; }
+  /** The remote group's size (remoteSize). */
   getRemoteSize(): number { return this.remoteSize; }
   /** The remote group (its members' ranks in this process's table). */
   get remoteGroup(): Group { return new Group(this.#remoteRanks, this.#localRanks[this.rank]!); }
 
   // mpi4py spellings
+  /** mpi4py's name for getRemoteSize(). */
   Get_remote_size(): number { return this.remoteSize; }
+  /** mpi4py's name for remoteGroup. */
   Get_remote_group(): Group { return this.remoteGroup; }
+  /** mpi4py's name for merge(). */
   Merge(high = false): Promise<Comm> { return this.merge(high); }
+  /** mpi4py's name for disconnect(). */
   Disconnect(): Promise<void> { return this.disconnect(); }
 
   // ---- collectives across the two groups ----

@@ -11,10 +11,13 @@ import { isDevice } from './buffers.js';
 import type { Channel } from './p2p.js';
 import { Request, Status } from './request.js';
 
+/** A message a matched probe (mprobe, improbe) took out of matching: receive it with recv() or Recv(), and no other receive can take it first. */
 export class Message {
   /** The sender's rank, the tag and the bytes on the wire (objects: header and encoding). */
   readonly source: number;
+  /** The message's tag. */
   readonly tag: number;
+  /** Its bytes on the wire (objects: header and encoding). */
   readonly count: number;
   readonly #channel: Channel | null;
   readonly #received: Promise<Buffer> | null;
@@ -66,9 +69,12 @@ export class Message {
     return st;
   }
 
+  /** recv() as a Request (mpi4py's Message.irecv). */
   irecv<T = unknown>(): Request<T> { return new Request(this.recv<T>()); }
+  /** Recv() as a Request; wait() resolves with the Status (MPI_Imrecv). */
   Irecv(buf: unknown): Request<Status> { return new Request(this.Recv(buf), null, (st) => st); }
   // mpi4py spellings of the object forms are the same (recv, irecv); Mrecv/Imrecv are these.
+  /** MPI's name for Recv() (MPI_Mrecv). */
   Mrecv(buf: unknown, status?: Status): Promise<Status> { return this.Recv(buf, status); }
 
   #take(what: string): Promise<Buffer | null> {

@@ -7,6 +7,7 @@ export type NumberArray =
   | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
   | Float32Array | Float64Array;
 export type BigIntArray = BigInt64Array | BigUint64Array;
+/** Any typed array but DataView: what the uppercase reductions and Op.reduceLocal take. */
 export type TypedArray = NumberArray | BigIntArray;
 
 /** A user op: combines `a` (from the lower ranks) with `b` (from the higher ranks) and returns the result. */
@@ -23,7 +24,9 @@ export type MPI4PyFunction = (x: never, y: never, datatype: unknown) => unknown;
 /** The object semantics the lowercase collectives use for built-in ops (MPI.rc.objectOps). */
 export const opSettings: { objectOps: ObjectSemantics } = { objectOps: 'elementwise' };
 
+/** A reduction operation for reduce, allreduce, scan and Win.accumulate: a built-in (MPI.SUM, MPI.MAX, ...) or Op.create(fn). */
 export class Op {
+  /** 'SUM', 'MAX', ... for built-ins; a user op's function name (or 'user'). */
   readonly name: string;
   /** Whether a op b == b op a: collectives may then combine in any order. */
   readonly commute: boolean;
@@ -69,9 +72,13 @@ export class Op {
 
   /** Whether it is a built-in op. */
   get isPredefined(): boolean { return this.#kernel !== null; }
+  /** mpi4py's name for isPredefined. */
   get is_predefined(): boolean { return this.isPredefined; }
+  /** mpi4py's name for commute. */
   get is_commutative(): boolean { return this.commute; }
+  /** mpi4py's name for commute, as a method. */
   Is_commutative(): boolean { return this.commute; }
+  /** Whether a op b == b op a (commute). */
   isCommutative(): boolean { return this.commute; }
 
   /**
@@ -102,7 +109,9 @@ export class Op {
     this.reduceInto(inoutbuf, inbuf, true);
   }
 
+  /** mpi4py's name for reduceLocal(). */
   Reduce_local(inbuf: TypedArray, inoutbuf: TypedArray): void { this.reduceLocal(inbuf, inoutbuf); }
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
 
   /** Does nothing (an op is not a resource); for mpi4py's op.Free(). */
@@ -440,18 +449,29 @@ export function isTypedArray(value: unknown): value is TypedArray {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }
 
+/** The sum: numbers and bigints add; arrays element-wise (MPI.rc.objectOps 'python': concatenated). */
 export const SUM = Op.builtin('SUM');
+/** The product (element-wise on arrays). */
 export const PROD = Op.builtin('PROD');
+/** The largest value (element-wise on arrays; 'python': compared lexicographically). */
 export const MAX = Op.builtin('MAX');
+/** The smallest value (element-wise on arrays; 'python': compared lexicographically). */
 export const MIN = Op.builtin('MIN');
+/** Logical and: a boolean (element-wise on arrays; typed arrays get 1 or 0). */
 export const LAND = Op.builtin('LAND');
+/** Logical or: a boolean (element-wise on arrays; typed arrays get 1 or 0). */
 export const LOR = Op.builtin('LOR');
+/** Logical exclusive or: a boolean (element-wise on arrays; typed arrays get 1 or 0). */
 export const LXOR = Op.builtin('LXOR');
+/** Bitwise and (integers, bigints). */
 export const BAND = Op.builtin('BAND');
+/** Bitwise or (integers, bigints). */
 export const BOR = Op.builtin('BOR');
+/** Bitwise exclusive or (integers, bigints). */
 export const BXOR = Op.builtin('BXOR');
 /** [value, index] pairs (typed arrays: interleaved value, index): the largest value, the lowest index among equals. */
 export const MAXLOC = Op.builtin('MAXLOC');
+/** [value, index] pairs (typed arrays: interleaved value, index): the smallest value, the lowest index among equals. */
 export const MINLOC = Op.builtin('MINLOC');
 /** For Win.accumulate: store the origin value. */
 export const REPLACE = Op.builtin('REPLACE');

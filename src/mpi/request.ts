@@ -14,12 +14,15 @@ function itemBytes(item: ItemSize): number {
   return item.BYTES_PER_ELEMENT;
 }
 
+/** What a receive or probe tells of a message (MPI_Status): its source, tag and size, whether it was cancelled, its error. */
 export class Status {
   /** The sender's rank in the communicator. */
   source: number;
+  /** The message's tag. */
   tag: number;
   /** Bytes received (for objects: the size of the encoded message). */
   count: number;
+  /** Whether the operation was cancelled (Request.cancel()) instead of completing. */
   cancelled: boolean;
   /** The error class of the operation: MPI.SUCCESS (0) when it succeeded. */
   error: number;
@@ -32,8 +35,11 @@ export class Status {
     this.error = error;
   }
 
+  /** The sender's rank (source). */
   getSource(): number { return this.source; }
+  /** The message's tag. */
   getTag(): number { return this.tag; }
+  /** The operation's error class (error). */
   getError(): number { return this.error; }
   /**
    * Items received: bytes / the item's size (a Datatype, a typed array class, or bytes; default 1 byte);
@@ -52,17 +58,28 @@ export class Status {
     }
     return this.getCount(item);
   }
+  /** Whether the operation was cancelled. */
   isCancelled(): boolean { return this.cancelled; }
   // mpi4py spellings
+  /** mpi4py's name for getSource(). */
   Get_source(): number { return this.source; }
+  /** mpi4py's name for getTag(). */
   Get_tag(): number { return this.tag; }
+  /** mpi4py's name for getError(). */
   Get_error(): number { return this.error; }
+  /** mpi4py's name for getCount(). */
   Get_count(item: ItemSize = 1): number { return this.getCount(item); }
+  /** mpi4py's name for getElements(). */
   Get_elements(item: ItemSize): number { return this.getElements(item); }
+  /** mpi4py's name for isCancelled(). */
   Is_cancelled(): boolean { return this.cancelled; }
+  /** Sets source (MPI_Status_set_source), for a Status made by hand (generalized requests, tests). */
   Set_source(source: number): void { this.source = source; }
+  /** Sets tag (MPI_Status_set_tag). */
   Set_tag(tag: number): void { this.tag = tag; }
+  /** Sets error (MPI_Status_set_error). */
   Set_error(error: number): void { this.error = error; }
+  /** Sets cancelled (MPI_Status_set_cancelled). */
   Set_cancelled(flag: boolean): void { this.cancelled = flag; }
   /** Sets the byte count as `count` items (MPI_Status_set_elements). */
   Set_elements(item: ItemSize, count: number): void { this.count = count * itemBytes(item); }
@@ -154,10 +171,15 @@ export class Request<T = void> {
   free(): void {}
 
   // mpi4py's uppercase spellings: Wait and Test give no value (buffer operations)
+  /** mpi4py's Wait(): as wait(), without the value (buffer operations). */
   async Wait(status?: Status): Promise<void> { await this.wait(status); }
+  /** mpi4py's Test(): as test(), the flag only. */
   Test(status?: Status): boolean { return this.test(status)[0]; }
+  /** mpi4py's name for cancel(). */
   Cancel(): boolean { return this.cancel(); }
+  /** mpi4py's name for getStatus(). */
   Get_status(status?: Status): boolean { return this.getStatus(status); }
+  /** mpi4py's name for free(). */
   Free(): void { this.free(); }
 
   /** Waits for all; resolves with their results in order (rejects with the first failure). `statuses` are filled in. */
@@ -222,14 +244,20 @@ export class Request<T = void> {
   }
 
   // mpi4py's uppercase statics (buffer operations: no values)
+  /** mpi4py's Waitall: as waitall(), without the values. */
   static async Waitall(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<void> { await Request.waitall(requests, statuses); }
+  /** mpi4py's Waitany: as waitany(), the index only. */
   static async Waitany(requests: readonly Request<unknown>[], status?: Status): Promise<number> { return (await Request.waitany(requests, status))[0]; }
+  /** mpi4py's Waitsome: as waitsome(), the indices only. */
   static async Waitsome(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<number[]> { return (await Request.waitsome(requests, statuses))[0]; }
+  /** mpi4py's Testall: as testall(), the flag only. */
   static Testall(requests: readonly Request<unknown>[], statuses?: Status[]): boolean { return Request.testall(requests, statuses)[0]; }
+  /** mpi4py's Testany: as testany(), [index, flag] without the value. */
   static Testany(requests: readonly Request<unknown>[], status?: Status): [number, boolean] {
     const [index, flag] = Request.testany(requests, status);
     return [index, flag];
   }
+  /** mpi4py's Testsome: as testsome(), the indices only. */
   static Testsome(requests: readonly Request<unknown>[], statuses?: Status[]): number[] { return Request.testsome(requests, statuses)[0]; }
 }
 
@@ -258,6 +286,7 @@ export class Prequest<T = void> extends Request<T> {
     this[kStart](promise, cancel, statusOf);
   }
 
+  /** mpi4py's name for start(). */
   Start(): void { this.start(); }
 
   /** Starts every request (MPI_Startall). */
@@ -269,6 +298,7 @@ export class Prequest<T = void> extends Request<T> {
     }
   }
 
+  /** mpi4py's name for startall(). */
   static Startall(requests: readonly Prequest<unknown>[]): void { Prequest.startall(requests); }
 }
 

@@ -19,6 +19,7 @@ import type { Group } from './group.js';
 import type { Info } from './info.js';
 import type { World } from './world.js';
 
+/** Options of Win.allocate() and Win.create(). */
 export interface WinOptions {
   /** The unit of target displacements in bytes (MPI's disp_unit); default 1. */
   dispUnit?: number;
@@ -27,16 +28,23 @@ export interface WinOptions {
 /** mpi4py's target argument: a displacement (in disp units), or [disp, count?, datatype?]; null/undefined: 0. */
 export type Target = number | null | undefined | readonly [disp: number, count?: number, datatype?: Datatype | string];
 
+/** Win.lock(): an exclusive lock (no other rank holds one on that target meanwhile). */
 export const LOCK_EXCLUSIVE = 234;
+/** Win.lock(): a shared lock (with other shared lockers). */
 export const LOCK_SHARED = 235;
 /** Window flavors (Win.flavor). */
 export const WIN_FLAVOR_CREATE = 1;
+/** Win.flavor of a window made by Win.allocate() (WIN_FLAVOR_CREATE: by Win.create()). */
 export const WIN_FLAVOR_ALLOCATE = 2;
 /** Assertions for fence/lock (accepted, no effect). */
 export const MODE_NOCHECK = 1;
+/** Fence/lock assertion (MPI_MODE_NOSTORE): accepted, no effect. */
 export const MODE_NOSTORE = 8;
+/** Fence/lock assertion (MPI_MODE_NOPUT): accepted, no effect. */
 export const MODE_NOPUT = 4;
+/** Fence/lock assertion (MPI_MODE_NOPRECEDE): accepted, no effect. */
 export const MODE_NOPRECEDE = 2;
+/** Fence/lock assertion (MPI_MODE_NOSUCCEED): accepted, no effect. */
 export const MODE_NOSUCCEED = 16;
 
 const WRITER = 1n << 62n;
@@ -77,11 +85,13 @@ function fromAtomic(array: TypedArray, value: bigint): number | bigint {
   return BigInt.asUintN(64, value);
 }
 
+/** An RMA window (MPI_Win, mpi4py's Win): memory each rank of a communicator exposes to the others' put, get, accumulate and atomics. */
 export class Win {
   /** The communicator the window was made on. */
   readonly comm: Comm;
   /** This rank's window memory (for Win.create: a view of the buffer given). */
   readonly buffer: Buffer;
+  /** The unit of this rank's target displacements, in bytes. */
   readonly dispUnit: number;
   /** WIN_FLAVOR_CREATE or WIN_FLAVOR_ALLOCATE. */
   readonly flavor: number;
@@ -137,6 +147,7 @@ export class Win {
 
   /** A handler that calls `fn(win, errorCode, error)` when an operation on a window fails. */
   static createErrhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  /** mpi4py's name for createErrhandler(). */
   static Create_errhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
 
   static async #setup(comm: Comm, world: World, memory: MemoryHandle, buffer: Buffer, opts: WinOptions, flavor: number): Promise<Win> {
@@ -306,10 +317,13 @@ export class Win {
 
   /** Request forms: they complete when the origin buffer may be reused (put) or holds the data (get). */
   rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.put(origin, targetRank, target)); }
+  /** get() as a Request: complete when `origin` holds the data. */
   rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.get(origin, targetRank, target)); }
+  /** accumulate() as a Request. */
   raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
     return new Request(this.accumulate(origin, targetRank, target, op));
   }
+  /** getAccumulate() as a Request: complete when `result` holds the old values. */
   rgetAccumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
     return new Request(this.getAccumulate(origin, result, targetRank, target, op));
   }
@@ -360,6 +374,7 @@ export class Win {
     for (let rank = 0; rank < this.comm.size; rank++) await this.lock(rank, LOCK_SHARED);
   }
 
+  /** Ends lockAll()'s epoch: every rank's operations complete, then the locks are released. */
   async unlockAll(): Promise<void> {
     for (const rank of [...this.#locks.keys()]) await this.unlock(rank);
   }
@@ -369,6 +384,7 @@ export class Win {
     await this.#peer(rank, 'flush').endpoint.flush();
   }
 
+  /** Completes, at their targets, every RMA operation this rank issued. */
   async flushAll(): Promise<void> {
     this.#check();
     await Promise.all(this.#peers.map((peer) => peer.endpoint.flush()));
@@ -376,6 +392,7 @@ export class Win {
 
   /** Local completion equals remote completion here (UCX flush). */
   flushLocal(rank: number): Promise<void> { return this.flush(rank); }
+  /** As flushAll() (local completion equals remote completion here). */
   flushLocalAll(): Promise<void> { return this.flushAll(); }
   /** Memory synchronization of the window copy (MPI_Win_sync): nothing to do, memory is the window. */
   sync(): void { this.#check(); }
@@ -393,25 +410,37 @@ export class Win {
     this.#memory?.unmap();
   }
 
+  /** The group of the window's communicator. */
   get group(): Group { return this.comm.group; }
+  /** The group of the window's communicator (group). */
   getGroup(): Group { return this.comm.group; }
   /** This rank's window memory (mpi4py's win.tomemory()). */
   tomemory(): Buffer { return this.buffer; }
+  /** True once free() was called. */
   get freed(): boolean { return this.#freed; }
+  /** The window's name (setName(); '' by default). */
   getName(): string { return this.#name; }
+  /** Names the window (MPI_Win_set_name), for messages and tools. */
   setName(name: string): void { this.#name = String(name); }
 
+  /** Sets what a failing operation on this window does. */
   setErrhandler(errhandler: Errhandler): void {
     validateErrhandler(errhandler);
     this.errhandler = errhandler;
   }
+  /** The window's error handler. */
   getErrhandler(): Errhandler { return this.errhandler; }
+  /** Calls the window's error handler with `errorCode`, as a failing operation would (MPI_Win_call_errhandler). */
   callErrhandler(errorCode: number): void { this.errhandler.invoke(this, new MPIError(errorCode)); }
 
   // mpi4py spellings (and argument order)
+  /** mpi4py's name for put(). */
   Put(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.put(origin, targetRank, target); }
+  /** mpi4py's name for get(). */
   Get(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.get(origin, targetRank, target); }
+  /** mpi4py's name for accumulate(). */
   Accumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> { return this.accumulate(origin, targetRank, target, op); }
+  /** mpi4py's name for getAccumulate(). */
   Get_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
     return this.getAccumulate(origin, result, targetRank, target, op);
   }
@@ -435,28 +464,49 @@ export class Win {
     (out.array as unknown as (number | bigint)[])[0] = fromAtomic(out.array, old);
     out.commit();
   }
+  /** mpi4py's name for rput(). */
   Rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rput(origin, targetRank, target); }
+  /** mpi4py's name for rget(). */
   Rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rget(origin, targetRank, target); }
+  /** mpi4py's name for raccumulate(). */
   Raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> { return this.raccumulate(origin, targetRank, target, op); }
+  /** mpi4py's name for rgetAccumulate(). */
   Rget_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
     return this.rgetAccumulate(origin, result, targetRank, target, op);
   }
+  /** mpi4py's name for fence(). */
   Fence(assertion = 0): Promise<void> { return this.fence(assertion); }
+  /** mpi4py's name for lock(). */
   Lock(rank: number, lockType = LOCK_EXCLUSIVE, assertion = 0): Promise<void> { return this.lock(rank, lockType, assertion); }
+  /** mpi4py's name for unlock(). */
   Unlock(rank: number): Promise<void> { return this.unlock(rank); }
+  /** mpi4py's name for lockAll(). */
   Lock_all(assertion = 0): Promise<void> { return this.lockAll(assertion); }
+  /** mpi4py's name for unlockAll(). */
   Unlock_all(): Promise<void> { return this.unlockAll(); }
+  /** mpi4py's name for flush(). */
   Flush(rank: number): Promise<void> { return this.flush(rank); }
+  /** mpi4py's name for flushAll(). */
   Flush_all(): Promise<void> { return this.flushAll(); }
+  /** mpi4py's name for flushLocal(). */
   Flush_local(rank: number): Promise<void> { return this.flushLocal(rank); }
+  /** mpi4py's name for flushLocalAll(). */
   Flush_local_all(): Promise<void> { return this.flushLocalAll(); }
+  /** mpi4py's name for sync(). */
   Sync(): void { this.sync(); }
+  /** mpi4py's name for free(). */
   Free(): Promise<void> { return this.free(); }
+  /** mpi4py's name for getGroup(). */
   Get_group(): Group { return this.comm.group; }
+  /** mpi4py's name for getName(). */
   Get_name(): string { return this.#name; }
+  /** mpi4py's name for setName(). */
   Set_name(name: string): void { this.setName(name); }
+  /** mpi4py's name for setErrhandler(). */
   Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  /** mpi4py's name for getErrhandler(). */
   Get_errhandler(): Errhandler { return this.errhandler; }
+  /** mpi4py's name for callErrhandler(). */
   Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
 
   // ---- internals ----

@@ -21,10 +21,13 @@ export interface TaskOptions {
   key?: string;
   /** Same function and arguments, same key (default true, as Dask); false: a fresh task each call. */
   pure?: boolean;
+  /** Higher runs first among tasks ready at once (default 0), as Dask's priority. */
   priority?: number;
+  /** How many times to run it again after it fails (default 0), for flaky tasks. */
   retries?: number;
   /** Only these workers (addresses or names). */
   workers?: string[];
+  /** Abstract resources it holds while it runs ({ GPU: 1 }): only workers that declared enough run it. */
   resources?: Record<string, number>;
 }
 
@@ -43,10 +46,24 @@ function isOptions(value: unknown): value is TaskOptions {
 /** Where a Client finds its scheduler. */
 export type ClientTarget =
   | string
-  | { schedulerAddress: string; secret: Buffer }
-  | { address: string; secret?: Buffer }
-  | { schedulerFile: string };
+  | {
+    /** The scheduler's address (a LocalCluster's, or anything else with one). */
+    schedulerAddress: string;
+    /** The cluster secret that goes with it. */
+    secret: Buffer;
+  }
+  | {
+    /** The scheduler's address (ucx://host:port, tcp://host:port or inproc://name). */
+    address: string;
+    /** The cluster secret (default: NODE_UCX_CLUSTER_SECRET, base64). */
+    secret?: Buffer;
+  }
+  | {
+    /** A scheduler file (written by ucx-scheduler --scheduler-file): its address and secret. */
+    schedulerFile: string;
+  };
 
+/** How a Client connects (its target says where). */
 export interface ClientOptions {
   /** The cluster secret (with a URL target; else NODE_UCX_CLUSTER_SECRET, base64). */
   secret?: Buffer;
@@ -79,6 +96,7 @@ export function setDefaultClient(client: Client | null): void {
   setDefaultComputer(client);
 }
 
+/** A connection to a cluster's scheduler: submit tasks and graphs, get Futures, gather results (Dask's Client). */
 export class Client implements FutureOwner {
   /** This client's id, as the scheduler knows it. */
   readonly id = `client-${randomUUID()}`;
@@ -123,6 +141,7 @@ export class Client implements FutureOwner {
     if (opts.setAsDefault !== false) setDefaultClient(this);
   }
 
+  /** Whether close() was called, or the scheduler went away or could not be reached (methods then throw). */
   get closed(): boolean { return this.#closed !== undefined; }
 
   /** The scheduler's address. */
@@ -214,9 +233,8 @@ export class Client implements FutureOwner {
     for (const key of wanted) if (!Object.hasOwn(graph, key)) throw invalidArgValue('keys', key, 'names a key that is not in the graph');
     const futures = wanted.map((key) => this.#handle(key));
     for (const key of topologicalKeys(deps)) {
-      // Skipped only while this client holds a future of it (the scheduler keeps it then): a key that
-      // was only a dependency of an earlier graph may have been forgotten since its dependents were
-      // released, and is sent again (the scheduler ignores keys it still knows).
+      // Skipped only while this client holds a future of it: a key that was only a dependency of an
+      // earlier graph may have been released since (the scheduler ignores a pure key it still has).
       if (this.#submittedKeys.has(key) && this.#keys.has(key)) continue;
       this.#submittedKeys.add(key);
       const value = graph[key];
@@ -318,7 +336,12 @@ export class Client implements FutureOwner {
   }
 
   /** Waits until all (or the first, or the first failure of the) futures settle, or the timeout passes. */
-  async wait(futures: Future[], opts: { returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION'; timeoutMs?: number } = {}): Promise<{ done: Set<Future>; notDone: Set<Future> }> {
+  async wait(futures: Future[], opts: { returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION'; timeoutMs?: number } = {}): Promise<{
+    /** The futures that settled. */
+    done: Set<Future>;
+    /** The rest: still pending when it returned (the timeout, or the first completion or failure). */
+    notDone: Set<Future>;
+  }> {
     const when = opts.returnWhen ?? 'ALL_COMPLETED';
     if (!['ALL_COMPLETED', 'FIRST_COMPLETED', 'FIRST_EXCEPTION'].includes(when)) throw invalidArgValue('opts.returnWhen', when, "must be 'ALL_COMPLETED', 'FIRST_COMPLETED' or 'FIRST_EXCEPTION'");
     const done = new Set<Future>();
@@ -377,6 +400,7 @@ export class Client implements FutureOwner {
     await this.#scheduler?.close().catch(() => {});
   }
 
+  /** `await using client = new Client(...)`: closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -387,6 +411,7 @@ export class Client implements FutureOwner {
     return this.#keys.get(key)?.status ?? 'cancelled';
   }
 
+  /** The key's error once it erred or was cancelled; null while pending or once finished. */
   errorOf(key: string): TaskFailedError | SchedulerError | null {
     return this.#keys.get(key)?.error ?? null;
   }

@@ -10,7 +10,13 @@ import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { invalidArgType, invalidArgValue } from '../util/validate.js';
 
-export interface ModuleRef { module: string; export: string }
+/** A function named by module and export (moduleFunction()): how real code reaches workers, which import it. */
+export interface ModuleRef {
+  /** The module's URL or bare specifier, as the workers import it. */
+  module: string;
+  /** The export's name ('default' for the default export). */
+  export: string;
+}
 export interface SourceCode { source: string; hash: string; name: string }
 /** What a task names to run: a module's export, or a function's source. */
 export type Code = { kind: 'module'; module: string; export: string } | { kind: 'source'; source: string; hash: string; name: string };

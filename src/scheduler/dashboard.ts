@@ -11,6 +11,7 @@ import type { Scheduler, TaskRecord } from './scheduler.js';
 import { TaskStats, prometheusText, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { invalidArgType, validateInteger, validatePort } from '../util/validate.js';
 
+/** Where the scheduler's dashboard listens (the `dashboard` option of Scheduler.start() and LocalCluster). */
 export interface DashboardOptions {
   /** The interface to listen on (default 127.0.0.1: only this machine). Anything else shows key names and worker addresses to whoever can reach it. */
   host?: string;

@@ -8,7 +8,9 @@ import { ref, type Graph } from './graph.js';
 import type { Client } from './client.js';
 import { computeGraph, type Scheduler } from './local/compute.js';
 
+/** A lazy call made by delayed(fn)(...args): its key and graph; compute() runs it, or pass it to other delayed calls. */
 export class Delayed<T = unknown> {
+  /** The key of this call's task in the graph (prefix and content hash by default). */
   readonly key: string;
   /** This task and every task it depends on. */
   readonly graph: Graph;

@@ -3,6 +3,7 @@
 // cycle, a lost scattered result) and the client's own failures are SchedulerErrors with a code.
 import type { TaskError } from './protocol.js';
 
+/** SchedulerError.code: what went wrong, the scheduler's verdict or the client's own failure. */
 export type SchedulerErrorCode =
   | 'ERR_SCHEDULER_KILLED_WORKER'   // the task's workers died allowedFailures + 1 times
   | 'ERR_SCHEDULER_MISSING_KEY'     // a dependency the scheduler does not know
@@ -17,7 +18,9 @@ export type SchedulerErrorCode =
   | 'ERR_SCHEDULER_COMPILE'         // a worker could not compile the task's function source
   | 'ERR_SCHEDULER_UNSERIALIZABLE'; // an argument or result that cannot travel
 
+/** A failure of the cluster rather than of a task's code (a killed worker, a cycle, a lost scheduler, a cancelled future); tell them apart by code. */
 export class SchedulerError extends Error {
+  /** Which failure it is. */
   readonly code: SchedulerErrorCode;
   constructor(code: SchedulerErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -28,9 +31,11 @@ export class SchedulerError extends Error {
 
 /** The error of a task that failed where it ran: the remote error's name, code and stack. */
 export class TaskFailedError extends Error {
+  /** The remote error's code, or 'ERR_SCHEDULER_TASK_FAILED' when it had none. */
   readonly code: string;
   /** The key of the task that failed (the one whose function threw). */
   readonly key: string;
+  /** The error as it came from the worker: name, message, code, stack. */
   readonly remote: TaskError;
   constructor(key: string, remote: TaskError) {
     super(`${key}: ${remote.name}: ${remote.message}`);

@@ -4,6 +4,7 @@
 // every handle is released or garbage collected.
 import type { TaskFailedError, SchedulerError } from './errors.js';
 
+/** Where a Future's task is: 'pending' (waiting or running), 'finished' (its result is held), 'error' (it failed), 'cancelled' (or released). */
 export type FutureStatus = 'pending' | 'finished' | 'error' | 'cancelled';
 
 /** What a Future needs of its Client (the client implements it; tests may too). */
@@ -22,7 +23,9 @@ export interface FutureOwner {
 
 const registry = new FinalizationRegistry<{ owner: FutureOwner; key: string }>(({ owner, key }) => owner.unref(key));
 
+/** A handle on a task's result, which stays on the worker that computed it: `await future` fetches it; pass it to other tasks instead to keep it there. */
 export class Future<T = unknown> implements PromiseLike<T> {
+  /** The task's key (shared by every Future of the same task). */
   readonly key: string;
   readonly #owner: FutureOwner;
   #released = false;
@@ -34,6 +37,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     registry.register(this, { owner, key }, this);
   }
 
+  /** Its task's status now, as the client last heard from the scheduler. */
   get status(): FutureStatus { return this.#released ? 'cancelled' : this.#owner.statusOf(this.key); }
 
   /** Whether it has settled (finished, erred or cancelled). */

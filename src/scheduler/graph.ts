@@ -9,7 +9,11 @@ import { isModuleRef } from './code.js';
 
 /** The marker of a key reference inside task arguments (a plain object, so it survives any serialization). */
 export const KEY_REF = '\u0000key';
-export interface KeyRef { readonly [KEY_REF]: string }
+/** What ref(key) makes: a task argument that stands for that key's result (resolved before the task runs). */
+export interface KeyRef {
+  /** The key whose result it stands for. */
+  readonly [KEY_REF]: string;
+}
 
 /** An argument that stands for `key`'s result. */
 export function ref(key: string): KeyRef {
@@ -17,11 +21,13 @@ export function ref(key: string): KeyRef {
   return Object.freeze({ [KEY_REF]: key });
 }
 
+/** Whether a value is a ref(key) (what a task's arguments hold in place of dependencies). */
 export function isRef(value: unknown): value is KeyRef {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[KEY_REF] === 'string' &&
     Object.keys(value).length === 1;
 }
 
+/** A task graph, Dask's way: each key a task ([fn, ...args], refs among the args) or a literal value. */
 export type Graph = Record<string, unknown>;
 export interface GraphTask { fn: unknown; args: unknown[] }
 

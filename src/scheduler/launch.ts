@@ -16,8 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { bootstrap, detectLaunch, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
-import { loadPmix } from '../mpi/pmix.js';
+import { bootstrap, detectLaunch, leaveLauncher, resolveRendezvous, type Bootstrap } from '../mpi/bootstrap.js';
 import { invalidArgType, invalidArgValue, validateInteger } from '../util/validate.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { TaskWorker, routableHost, type TaskWorkerOptions } from './task-worker.js';
@@ -25,6 +24,7 @@ import { Nanny } from './nanny.js';
 import { Client } from './client.js';
 import { LaunchError } from './scheduler-file.js';
 
+/** How initialize() makes a cluster of an MPI-style job's ranks: transport, host, worker threads and memory. */
 export interface InitializeOptions {
   /** The scheduler's and the workers' transport: 'ucx' (default) or 'tcp'. */
   protocol?: 'ucx' | 'tcp';
@@ -64,7 +64,14 @@ const ADDRESS_KEY = 'node-ucx/scheduler:address';
 const JOINED_KEY = 'node-ucx/scheduler:joined';
 
 /** The role of this rank, as initialize() gives it (0: scheduler, 1: client, ≥ 2: worker), without joining anything. */
-export function launchRole(env: Record<string, string | undefined> = process.env): { rank: number; size: number; role: 'scheduler' | 'client' | 'worker' } {
+export function launchRole(env: Record<string, string | undefined> = process.env): {
+  /** This process's rank in the job. */
+  rank: number;
+  /** The job's number of ranks. */
+  size: number;
+  /** What initialize() makes of this rank. */
+  role: 'scheduler' | 'client' | 'worker';
+} {
   const { rank, size } = detectLaunch(env);
   return { rank, size, role: rank === 0 ? 'scheduler' : rank === 1 ? 'client' : 'worker' };
 }
@@ -262,13 +269,7 @@ function unseal(box: string, key: Buffer): Buffer {
 async function leaveStore(boot: Bootstrap, timeoutMs: number): Promise<void> {
   await boot.kv?.finalize(timeoutMs);
   if (boot.file !== null) fs.rmSync(boot.file, { force: true });
-  if (boot.via === 'pmix') {
-    try {
-      loadPmix()?.finalize();
-    } catch {
-      // the launcher is gone; nothing left to tell it
-    }
-  }
+  leaveLauncher(boot);
 }
 
 // ---- worker settings, shared with ucx-worker ----

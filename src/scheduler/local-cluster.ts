@@ -11,8 +11,10 @@ import { Nanny } from './nanny.js';
 import type { DashboardOptions } from './dashboard.js';
 import { invalidArgValue, validateInteger } from '../util/validate.js';
 
+/** The transport a LocalCluster's scheduler and workers talk over. */
 export type Protocol = 'ucx' | 'tcp' | 'inproc';
 
+/** A LocalCluster's size, transport and tuning. */
 export interface LocalClusterOptions {
   /** Worker processes to start (default: the number of CPUs, at most 4). */
   workers?: number;
@@ -36,10 +38,15 @@ export interface LocalClusterOptions {
 
 interface WorkerHandle { nanny: Nanny | null; inProcess: TaskWorker | null; address: string | null }
 
+/** A scheduler and workers on this machine (Dask's LocalCluster): pass it to a Client to run tasks without any setup. */
 export class LocalCluster {
+  /** Resolves once the scheduler listens and the first workers joined (a Client made with the cluster waits for it). */
   readonly ready: Promise<this>;
+  /** The cluster secret (random per cluster) that clients and workers authenticate with. */
   readonly secret: Buffer = randomBytes(32);
+  /** The transport chosen (opts.protocol, default 'ucx'). */
   readonly protocol: Protocol;
+  /** Whether workers run in processes of their own (false with 'inproc' or processes: false). */
   readonly processes: boolean;
   #scheduler: Scheduler | undefined;
   readonly #opts: LocalClusterOptions;
@@ -74,6 +81,7 @@ export class LocalCluster {
     return this.#scheduler;
   }
 
+  /** The scheduler's address, for a Client or `ucx-worker` elsewhere on this machine. */
   get schedulerAddress(): string { return this.scheduler.address; }
 
   /** The dashboard's URL, or null when the cluster has none. */
@@ -139,6 +147,7 @@ export class LocalCluster {
     return this.#closing;
   }
 
+  /** `await using cluster = new LocalCluster()`: closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

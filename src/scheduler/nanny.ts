@@ -10,9 +10,13 @@ import type { TaskWorkerOptions } from './task-worker.js';
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const PAGE_SIZE = 4096;
 
+/** The worker a Nanny keeps running: where it joins, its options, when to kill and restart it. */
 export interface NannyOptions {
+  /** The scheduler's address. */
   scheduler: string;
+  /** The cluster secret (passed to the worker process in its environment). */
   secret: Buffer;
+  /** The worker's own options (threads, memory limit, resources, ...). */
   worker: Omit<TaskWorkerOptions, 'scheduler' | 'secret'>;
   /** Past this fraction of the memory limit (resident memory above the worker's baseRss) the worker is killed and restarted. */
   terminateFraction?: number;
@@ -20,6 +24,7 @@ export interface NannyOptions {
   restart?: boolean;
   /** How long a worker has to start and join (ms). */
   startTimeoutMs?: number;
+  /** Extra environment variables for the worker process. */
   env?: Record<string, string>;
 }
 
@@ -32,6 +37,7 @@ export class Nanny extends EventEmitter {
   #watch: NodeJS.Timeout | null = null;
   /** The running worker's resident bytes once it started (TaskWorker.baseRss); null until it is ready. */
   #baseRss: number | null = null;
+  /** How many times it restarted its worker (after a crash or the memory limit). */
   restarts = 0;
 
   constructor(opts: NannyOptions) {
@@ -41,6 +47,7 @@ export class Nanny extends EventEmitter {
 
   /** The worker's address while it runs. */
   get address(): string | null { return this.#address; }
+  /** The worker process's pid while it runs. */
   get pid(): number | null { return this.#child?.pid ?? null; }
 
   /** Starts the worker; resolves with its address once it has joined the scheduler. */

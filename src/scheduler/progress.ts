@@ -6,20 +6,32 @@
 import { Future } from './future.js';
 import { invalidArgType, validateInteger } from '../util/validate.js';
 
+/** Where progress() draws its bar, and how often. */
 export interface ProgressOptions {
   /** Where to draw (default process.stderr). A stream whose `isTTY` is true gets a bar redrawn in place. */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stream?: NodeJS.WritableStream & {
+    /** True for a terminal: the bar is redrawn in place. */
+    isTTY?: boolean;
+    /** The terminal's width, which the bar fits (default 80). */
+    columns?: number;
+  };
   /** How often to redraw (ms; default 100 on a TTY, 1000 otherwise: a line at most this often, and only after a change). */
   intervalMs?: number;
   /** Text before the bar (default none). */
   label?: string;
 }
 
+/** What progress() resolves with once every future has settled: how they ended, and how long it took. */
 export interface ProgressResult {
+  /** The futures watched. */
   total: number;
+  /** Those that finished with a result. */
   finished: number;
+  /** Those whose task failed. */
   erred: number;
+  /** Those cancelled (or released). */
   cancelled: number;
+  /** From the call until the last one settled (ms). */
   elapsedMs: number;
 }
 

@@ -42,19 +42,25 @@ export interface TaskError {
 
 /** A worker's health, sent with each heartbeat. */
 export interface WorkerMetrics {
-  /** Bytes of results held in memory and spilled to disk. */
+  /** Bytes of results held in memory. */
   memory: number;
+  /** Bytes of results spilled to disk. */
   spilled: number;
   /** Process resident set size. */
   rss: number;
+  /** Tasks running in its threads (and pipelined behind them). */
   executing: number;
+  /** Tasks whose dependencies are all there, waiting for a thread. */
   ready: number;
+  /** Dependencies being fetched from peers. */
   inFlight: number;
-  /** Bytes received from and sent to peers since the last heartbeat. */
+  /** Bytes received from peers since the last heartbeat. */
   bytesIn: number;
+  /** Bytes sent to peers since the last heartbeat. */
   bytesOut: number;
   /** CPU fraction of one core since the last heartbeat. */
   cpu: number;
+  /** Whether it paused running tasks (memory past its pause threshold). */
   paused: boolean;
 }
 
@@ -82,12 +88,32 @@ export interface ComputeTask {
   resources?: Record<string, number>;
 }
 
+/** The scheduler's view of the cluster (Client.schedulerInfo(), Scheduler.info()): its workers and its tasks' counts. */
 export interface SchedulerInfo {
+  /** The scheduler's address. */
   address: string;
+  /** Each worker, by address. */
   workers: Record<string, {
-    name: string; nthreads: number; memoryLimit: number; resources: Record<string, number>;
-    processing: number; stored: number; nbytes: number; status: string; metrics: WorkerMetrics | null;
+    /** Its name (ucx-worker --name, or its address). */
+    name: string;
+    /** Threads that run tasks. */
+    nthreads: number;
+    /** Its memory limit in bytes (0: none). */
+    memoryLimit: number;
+    /** The abstract resources it offers. */
+    resources: Record<string, number>;
+    /** Tasks assigned to it and not finished. */
+    processing: number;
+    /** Results it holds. */
+    stored: number;
+    /** The bytes of those results. */
+    nbytes: number;
+    /** 'running', 'paused', 'retiring' or 'closed'. */
+    status: string;
+    /** Its last heartbeat's metrics (null before the first). */
+    metrics: WorkerMetrics | null;
   }>;
+  /** How many tasks are in each state ('processing', 'memory', 'erred', ...); states with none are left out. */
   tasks: Record<string, number>;
   /** Bytes of results workers fetched from one another so far. */
   bytesMoved: number;

@@ -9,19 +9,24 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { invalidArgType } from '../util/validate.js';
 
+/** What a scheduler file holds, as readSchedulerFile() returns it: enough for a worker or client to join. */
 export interface SchedulerFileContents {
+  /** The scheduler's address. */
   address: string;
+  /** The cluster secret (decoded from the file's base64). */
   secret: Buffer;
   /** The process that wrote it (0 when the file does not say). */
   pid: number;
 }
 
+/** LaunchError.code: a scheduler file problem, or a job initialize() cannot use. */
 export type LaunchErrorCode =
   | 'ERR_SCHEDULER_FILE'     // no scheduler file (in time), or one that is not a scheduler file
   | 'ERR_SCHEDULER_LAUNCH';  // initialize() cannot make a cluster of this job (no launcher, too few ranks, no secret store)
 
 /** Launch failures: a missing or malformed scheduler file, a job initialize() cannot use. */
 export class LaunchError extends Error {
+  /** Which failure it is. */
   readonly code: LaunchErrorCode;
   constructor(code: LaunchErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -11,6 +11,7 @@ import type { SchedulerInfo, TaskError, TaskSpec, WorkerMetrics, WorkerSpec } fr
 import { invalidArgType } from '../util/validate.js';
 import { Dashboard, type DashboardOptions } from './dashboard.js';
 
+/** How Scheduler.start() listens and tunes the scheduling (LocalCluster passes opts.scheduler here). */
 export interface SchedulerOptions {
   /** Where to listen: 'ucx://0.0.0.0:0' (the default), 'tcp://host:port', 'inproc://name:0'. */
   address?: string;
@@ -25,15 +26,31 @@ export interface SchedulerOptions {
 }
 
 /** What the scheduler tells observers (the dashboard, metrics), as it happens. */
-export interface TaskRecord { key: string; worker: string; status: 'memory' | 'erred'; duration: number; nbytes: number; at: number }
+export interface TaskRecord {
+  /** The task's key. */
+  key: string;
+  /** The address of the worker that ran it. */
+  worker: string;
+  /** 'memory': it finished and its result is held; 'erred': it threw. */
+  status: 'memory' | 'erred';
+  /** How long it ran on the worker (ms). */
+  duration: number;
+  /** The size of its result (0 when it erred). */
+  nbytes: number;
+  /** When the scheduler heard of it (Date.now()). */
+  at: number;
+}
 
 /**
  * Events: 'task' (TaskRecord) for each finished or failed task, 'worker-added' (address),
  * 'worker-removed' (address, reason), 'client-added' (id), 'client-removed' (id), 'close'.
  */
 export class Scheduler extends EventEmitter {
+  /** The address it listens on, with the port bound (what workers and clients connect to). */
   readonly address: string;
+  /** The cluster secret clients and workers must prove they know. */
   readonly secret: Buffer;
+  /** The scheduling state machine (tasks, workers, counts), to inspect in tests and tools; not a stable API. */
   readonly state: SchedulerState;
   readonly #listener: TransportListener;
   readonly #clients = new Map<string, RpcPeer>();
@@ -86,6 +103,7 @@ export class Scheduler extends EventEmitter {
     return self;
   }
 
+  /** Whether close() was called. */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** The dashboard's URL ('http://127.0.0.1:8787/'), or null without one. */

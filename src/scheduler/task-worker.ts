@@ -17,9 +17,11 @@ import { taskErrorOf } from './errors.js';
 import type { ComputeTask, WorkerMetrics } from './protocol.js';
 import { invalidArgType } from '../util/validate.js';
 
+/** How TaskWorker.start() joins a scheduler, and its threads, memory and resources. */
 export interface TaskWorkerOptions {
   /** The scheduler's address ('ucx://host:port', 'tcp://...', 'inproc://...'). */
   scheduler: string;
+  /** The cluster secret (the scheduler's). */
   secret: Buffer;
   /** Threads that run tasks (default 1). */
   nthreads?: number;
@@ -30,14 +32,19 @@ export interface TaskWorkerOptions {
    * are spilled and, if some cannot be, tasks pause.
    */
   memoryLimit?: number;
+  /** Of memoryLimit: results spill to disk past it (default 0.6). */
   targetFraction?: number;
+  /** Of memoryLimit: past it everything is spilled and, if that is not enough, tasks pause (default 0.8). */
   pauseFraction?: number;
   /** Where this worker listens for peers; default the scheduler's scheme, on this host, any port. */
   listen?: string;
+  /** A name for the dashboard and for TaskOptions.workers (default: its address). */
   name?: string;
+  /** Abstract resources it offers ({ GPU: 2 }); tasks that ask for them run only where there are enough. */
   resources?: Record<string, number>;
   /** Spill directory (default: a fresh one under the OS's temp directory). */
   localDirectory?: string;
+  /** How often it sends the scheduler its metrics (ms, default 500); one silent past the scheduler's workerTimeoutMs is removed. */
   heartbeatMs?: number;
   /**
    * Short tasks (under 1 ms on average for their key prefix) queued in each thread behind the running
@@ -52,13 +59,19 @@ const INLINE_RESULT_BYTES = 64 * 1024;
 
 /** Events: 'close' (reason). */
 export class TaskWorker extends EventEmitter {
+  /** Where it listens for peers (its identity in the cluster). */
   readonly address: string;
+  /** opts.name, or its address. */
   readonly name: string;
+  /** Threads that run tasks. */
   readonly nthreads: number;
+  /** Bytes it may hold beyond baseRss (0: no limit). */
   readonly memoryLimit: number;
   /** Resident bytes once started (threads warmed): what the memory limit does not count. */
   readonly baseRss: number;
+  /** The worker's state machine (tasks, dependencies, fetches), to inspect in tests and tools; not a stable API. */
   readonly state: WorkerState;
+  /** The results it holds, in memory or spilled to disk; not a stable API. */
   readonly store: DataStore;
   readonly #pool: ThreadPool;
   readonly #peers: RpcPool;
@@ -148,6 +161,7 @@ export class TaskWorker extends EventEmitter {
     return self;
   }
 
+  /** Whether close() was called (or the scheduler went away). */
   get closed(): boolean { return this.#closing !== undefined; }
 
   /** Stops: running tasks are abandoned, threads and connections closed, spilled data removed. Idempotent. */

@@ -37,9 +37,9 @@ async function expectHealthy(worker: Worker, port: number): Promise<void> {
   client.close();
 }
 
-function runAttacker(port: number, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const attacker = startProcess(ATTACKER, ['127.0.0.1', String(port), ...args], env);
-  return within(attacker.exited, 20_000, 'the attacker to finish').then(({ code, signal }) => {
+function runAttacker(port: number, args: string[], env: Record<string, string> = {}, ms = 20_000): Promise<string> {
+  const attacker = startProcess(ATTACKER, ['127.0.0.1', String(port), ...args], { ATTACKER_DEADLINE_S: String(ms / 2000), ...env });
+  return within(attacker.exited, ms, 'the attacker to finish').then(({ code, signal }) => {
     if (code !== 0) throw new Error(`attacker exited ${signal ?? code}: ${attacker.stderr()}`);
     return attacker.line(/^(SENT|PUT) /, 1000).then((m) => m.input!);
   });
@@ -310,12 +310,13 @@ describe('the listener accept hook', () => {
     let storming = true;
     const listener = await worker.listen({ host: '127.0.0.1', port: 0, accept: () => !storming || asked++ % 3 === 2 });
     listener.on('connection', (ep) => ep.on('error', () => {}));
-    const line = await runAttacker(listener.port, ['storm', '300']);
+    // 300 handshakes take a few seconds on a loaded 2-core machine: a longer bound (a hang still fails).
+    const line = await runAttacker(listener.port, ['storm', '300'], {}, 60_000);
     expect(line).toBe('SENT 300 accepted 100 refused 200');
     expect(asked).toBe(300);
     storming = false;
     await expectHealthy(worker, listener.port);
-  });
+  }, 90_000);
 
   it('closing the listener while the hook decides refuses the client; nothing leaks or hangs', async () => {
     const context = new Context();

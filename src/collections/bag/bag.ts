@@ -14,6 +14,8 @@ import { reduceKernels } from './reduce-kernels.js';
 /**
  * A user function: a self-contained function (shipped as source: it sees its arguments and globals,
  * never the variables around it; pass values as extra arguments), or a moduleFunction() reference.
+ *
+ * @typeParam F - The function's signature (what a module reference's export must be too).
  */
 export type UserFunction<F extends (...args: never[]) => unknown> = F | ModuleRef;
 
@@ -22,8 +24,10 @@ export type KeySelector<T> = UserFunction<(item: T) => unknown> | string | numbe
 
 /** An extra argument: a value, or an Item (its value); for map and starmap also a Bag (its element, zipped). */
 export type ExtraArg<A> = A | Item<A>;
+/** An extra argument of map and starmap: a value, an Item (its value), or a Bag partitioned alike (its elements, zipped). */
 export type ZipArg<A> = A | Item<A> | Bag<A>;
 
+/** Options of the tree reductions (fold, reduction, count, sum, ...). */
 export interface ReductionOptions {
   /** How many partial results one aggregate task combines (Dask's split_every). Default 8. */
   splitEvery?: number;
@@ -63,12 +67,14 @@ function optional<O extends object>(opts: O | undefined, field: keyof O): [] | [
   return opts !== undefined && Object.hasOwn(opts, field) ? [opts[field]] : [];
 }
 
+/** One lazy value, such as a reduction's result: compute() it, apply() a function to it, or pass it to a Bag method as an argument. */
 export class Item<T = unknown> extends Collection<T> {
   /** @internal Made by reductions (and Item.apply). */
   constructor(layers: Layers, name: string) {
     super(layers, name);
   }
 
+  /** The key of its one task (the value's key in the graph). */
   get key(): string {
     return partitionKey(this.name, 0);
   }
@@ -120,7 +126,9 @@ function extraArgs(args: readonly unknown[], npartitions: number | null, op: str
   };
 }
 
+/** A lazy, partitioned list of any values (Dask's Bag): map, filter, fold, groupby, ...; compute() gives the list, in order. */
 export class Bag<T = unknown> extends Collection<T[]> {
+  /** How many partitions (arrays of elements) it has: the unit of parallel work. */
   readonly npartitions: number;
 
   /** @internal Made by fromSequence, readText, ... and the methods. */
@@ -275,6 +283,7 @@ export class Bag<T = unknown> extends Collection<T[]> {
       (partials, final) => [reduceKernels.foldAggregate, binop, partials, final, [], 'reduce', final ? initial : []], SPLIT_EVERY);
   }
 
+  /** The number of elements, as a tree reduction over the partitions. */
   count(opts?: ReductionOptions): Item<number> {
     return this.#reduce('count', [], (input) => [reduceKernels.count, input], (partials) => [reduceKernels.sumOfCounts, partials], splitEveryOf(opts));
   }

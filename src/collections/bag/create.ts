@@ -6,6 +6,7 @@ import { Bag } from './bag.js';
 import { readFilesLayer, type ReadTextOptions } from './io.js';
 import { bagKernels } from './kernels.js';
 
+/** How fromSequence() partitions its elements: by count or by size (not both). */
 export interface FromSequenceOptions {
   /** Exactly this many partitions (fewer only for a shorter sequence), sizes within one of each other. */
   npartitions?: number;

@@ -9,6 +9,7 @@ import { collectionName, partitionKey } from '../core/collection.js';
 import { expandPaths } from '../core/glob.js';
 import { ioKernels, type Block, type Compression, type TextFileTarget, type TextFormat } from './io-kernels.js';
 
+/** How readText() and readJsonLines() split, decode and label the lines of their files. */
 export interface ReadTextOptions {
   /**
    * Bytes per partition for uncompressed files, cut at line boundaries (Dask's blocksize). Default:
@@ -80,11 +81,13 @@ function compressionOf(file: string, compression: 'infer' | Compression): Compre
   return file.endsWith('.gz') ? 'gzip' : null;
 }
 
+/** How Bag.toTextFiles() names, compresses and encodes its files (one per partition). */
 export interface ToTextFilesOptions {
   /** The name of partition i's file where the path has a '*' or is a directory. Default String(i). */
   nameFunction?: (index: number) => string;
   /** 'infer' (default): gzip for names ending in .gz; 'gzip'; null: none. */
   compression?: 'infer' | Compression;
+  /** The text encoding of the files (default 'utf8'). */
   encoding?: BufferEncoding;
   /** End the last line of each file with a newline too. Default false (Dask's last_endline). */
   lastEndline?: boolean;

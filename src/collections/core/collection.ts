@@ -11,6 +11,7 @@ import { TOKEN, tokenize, type Tokenizable } from './tokenize.js';
 /** A collection's graph, by layer: each operation adds one layer (named as the collection it makes). */
 export type Layers = ReadonlyMap<string, Readonly<Graph>>;
 
+/** Where and how compute() and persist() run a collection's graph. */
 export interface ComputeOptions {
   /**
    * Where the graph runs: 'sync', 'threads', 'processes', 'distributed' or a Client. Default: the
@@ -22,6 +23,7 @@ export interface ComputeOptions {
   numWorkers?: number;
   /** Cull and fuse the graph first (optimize.ts). Default true; false runs the graph as built. */
   optimize?: boolean;
+  /** Aborting rejects with an AbortError and starts no further task. */
   signal?: AbortSignal;
 }
 
@@ -38,6 +40,7 @@ export function collectionName(prefix: string, ...inputs: unknown[]): string {
 export abstract class Collection<Result> implements Tokenizable {
   /** The name of the collection's own layer; its keys are partitionKey(name, i). */
   readonly name: string;
+  /** Its graph, one layer per operation (its own and its inputs'): what compute() merges, optimizes and runs. */
   readonly layers: Layers;
 
   protected constructor(layers: Layers, name: string) {
@@ -92,6 +95,7 @@ export abstract class Collection<Result> implements Tokenizable {
     return this.rebuild(new Map([[this.name, layer]]));
   }
 
+  /** Its token (tokenize()): the name, which is already deterministic in its inputs. */
   [TOKEN](): string {
     return this.name;
   }

@@ -12,10 +12,12 @@ import { planGraph } from './plan.js';
 import { defaultPoolSize, poolRunner, sharedPool, thisThread } from './runners.js';
 import { prepareForTravel } from './travel.js';
 
+/** The schedulers of this process: 'sync' (one task at a time, for debugging), 'threads' (a pool of worker threads), 'processes' (a pool of child processes). */
 export type LocalScheduler = 'sync' | 'threads' | 'processes';
 /** A local scheduler's name, 'distributed' (the default Client, which must be set), or a Client itself. */
 export type Scheduler = LocalScheduler | 'distributed' | GraphComputer;
 
+/** Where computeGraph() runs a graph and how: the scheduler, pool size, cancellation, progress callbacks. */
 export interface ComputeGraphOptions {
   /** Where the graph runs. Default: the default Client when one is set, else `defaultScheduler`. */
   scheduler?: Scheduler;

@@ -15,6 +15,7 @@ import type { ComputeTask, TaskError, TaskSpec, WorkerMetrics, WorkerSpec } from
 
 export type TaskStatus = 'released' | 'waiting' | 'queued' | 'no-worker' | 'processing' | 'memory' | 'erred' | 'forgotten';
 
+/** The scheduler's tuning (SchedulerOptions.config, any subset): queuing, placement, failures, stealing. */
 export interface SchedulerConfig {
   /** Root tasks are queued here unless a worker has fewer than saturation x nthreads processing. */
   workerSaturation: number;
@@ -37,6 +38,7 @@ export interface SchedulerConfig {
   stealing: boolean;
 }
 
+/** The values a SchedulerOptions.config leaves out take (Dask's defaults where Dask has them). */
 export const defaultSchedulerConfig: Readonly<SchedulerConfig> = Object.freeze({
   workerSaturation: 2,
   pipelineMs: 1,
