@@ -183,14 +183,14 @@ describe('bad input', () => {
     expect(() => dd.readCsv(path.join(dir, '1999-*.csv'))).toThrow(expect.objectContaining({ code: 'ENOENT', message: expect.stringContaining('1999-*.csv') }));
   });
 
-  it('a malformed row: ERR_DATAFRAME_MALFORMED_CSV naming the file, the line and the partition', async () => {
+  it('a malformed row: ERR_UCX_DATAFRAME_CSV naming the file, the line and the partition', async () => {
     const bad = path.join(dir, 'bad');
     fs.mkdirSync(bad, { recursive: true });
     fs.writeFileSync(path.join(bad, 'a.csv'), 'x,y\n1,2\n3,4\n');
     fs.writeFileSync(path.join(bad, 'b.csv'), 'x,y\n1,2\n3,4,5\n');
     const df = dd.readCsv(path.join(bad, '*.csv'));
     const error = await df.compute().catch((e: unknown) => e) as { code: string; message: string };
-    expect(error.code).toBe('ERR_DATAFRAME_MALFORMED_CSV');
+    expect(error.code).toBe('ERR_UCX_DATAFRAME_CSV');
     expect(error.message).toMatch(/line 3 of .*b\.csv: 3 fields, the header has 2/);
     expect(error.message).toMatch(/partition 1 of read-csv-/);
   });
@@ -202,32 +202,32 @@ describe('bad input', () => {
     fs.writeFileSync(path.join(bad, 'b.csv'), 'x,y\n1,oops\n');
     fs.writeFileSync(path.join(bad, 'c.csv'), 'x,z\n1,2\n');
     await expect(dd.readCsv([path.join(bad, 'a.csv'), path.join(bad, 'b.csv')]).compute()).rejects.toMatchObject({
-      code: 'ERR_DATAFRAME_MALFORMED_CSV', message: expect.stringMatching(/line 2 of .*b\.csv: 'oops' in column 'y' is not a number.*partition 1/),
+      code: 'ERR_UCX_DATAFRAME_CSV', message: expect.stringMatching(/line 2 of .*b\.csv: 'oops' in column 'y' is not a number.*partition 1/),
     });
     await expect(dd.readCsv([path.join(bad, 'a.csv'), path.join(bad, 'c.csv')]).compute()).rejects.toMatchObject({
-      code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', message: expect.stringMatching(/c\.csv.*no column 'y'.*partition 1 of read-csv-.*c\.csv/),
+      code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringMatching(/c\.csv.*no column 'y'.*partition 1 of read-csv-.*c\.csv/),
     });
     // An int32 column (as read from the first rows) that later holds a float.
     // (beyond the 256 KiB the types are read from).
     fs.writeFileSync(path.join(bad, 'd.csv'), `x\n${'1\n'.repeat(200_000)}2.5\n`);
-    await expect(dd.readCsv(path.join(bad, 'd.csv')).compute({ scheduler: 'sync' })).rejects.toMatchObject({ code: 'ERR_DATAFRAME_MALFORMED_CSV', message: expect.stringMatching(/line 200002 .*'2\.5'.*int32.*dtype/) });
+    await expect(dd.readCsv(path.join(bad, 'd.csv')).compute({ scheduler: 'sync' })).rejects.toMatchObject({ code: 'ERR_UCX_DATAFRAME_CSV', message: expect.stringMatching(/line 200002 .*'2\.5'.*int32.*dtype/) });
     await expect(dd.readCsv(path.join(bad, 'd.csv'), { dtype: { x: 'float64' } }).col('x').sum().compute({ scheduler: 'sync' })).resolves.toBe(200_002.5);
   });
 
-  it('a file gone since the graph was made: ERR_DATAFRAME_READ naming it and the partition', async () => {
+  it('a file gone since the graph was made: ERR_UCX_DATAFRAME_READ naming it and the partition', async () => {
     const file = path.join(dir, 'gone.csv');
     fs.writeFileSync(file, 'x\n1\n');
     const df = dd.readCsv(file);
     fs.rmSync(file);
-    await expect(df.compute()).rejects.toMatchObject({ code: 'ERR_DATAFRAME_READ', message: expect.stringMatching(/gone\.csv.*partition 0 of read-csv-/) });
+    await expect(df.compute()).rejects.toMatchObject({ code: 'ERR_UCX_DATAFRAME_READ', message: expect.stringMatching(/gone\.csv.*partition 0 of read-csv-/) });
   });
 
-  it('a file that is no Parquet: ERR_DATAFRAME_MALFORMED_PARQUET', () => {
-    expect(() => dd.readParquet(path.join(dir, '2015-01-01.csv'))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_MALFORMED_PARQUET', message: expect.stringContaining('2015-01-01.csv') }));
+  it('a file that is no Parquet: ERR_UCX_DATAFRAME_PARQUET', () => {
+    expect(() => dd.readParquet(path.join(dir, '2015-01-01.csv'))).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_PARQUET', message: expect.stringContaining('2015-01-01.csv') }));
   });
 
-  it('an unknown column in usecols or parseDates: ERR_DATAFRAME_UNKNOWN_COLUMN naming the file', () => {
-    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { parseDates: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', message: expect.stringContaining('2015-01-01.csv') }));
-    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { usecols: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' }));
+  it('an unknown column in usecols or parseDates: ERR_UCX_DATAFRAME_COLUMN naming the file', () => {
+    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { parseDates: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringContaining('2015-01-01.csv') }));
+    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { usecols: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
   });
 });

@@ -288,36 +288,36 @@ describe('the graph', () => {
 });
 
 describe('bad input', () => {
-  it('an unknown column: ERR_DATAFRAME_UNKNOWN_COLUMN, naming it and the columns there are', () => {
-    expect(() => df.col('nope')).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', message: expect.stringMatching(/'nope'.*id, k, g/) }));
-    expect(() => df.groupby('nope')).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' }));
-    expect(() => df.groupby('k').agg({ nope: 'sum' })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' }));
-    expect(() => df.select(['id']).merge(df.select(['k']))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' }));
-    expect(() => df.sortValues('nope')).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' }));
+  it('an unknown column: ERR_UCX_DATAFRAME_COLUMN, naming it and the columns there are', () => {
+    expect(() => df.col('nope')).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringMatching(/'nope'.*id, k, g/) }));
+    expect(() => df.groupby('nope')).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
+    expect(() => df.groupby('k').agg({ nope: 'sum' })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
+    expect(() => df.select(['id']).merge(df.select(['k']))).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
+    expect(() => df.sortValues('nope')).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
   });
 
-  it('types that do not fit: ERR_DATAFRAME_TYPE', () => {
-    expect(() => dd.concat([df.select(['id']), df.select(['x'])])).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
-    expect(() => df.col('k').add(1)).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
-    expect(() => df.filter(df.col('x'))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
-    expect(() => df.groupby('g').agg({ k: 'mean' })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
-    expect(() => df.col('k').sum()).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_TYPE' }));
+  it('types that do not fit: ERR_UCX_DATAFRAME_TYPE', () => {
+    expect(() => dd.concat([df.select(['id']), df.select(['x'])])).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
+    expect(() => df.col('k').add(1)).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
+    expect(() => df.filter(df.col('x'))).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
+    expect(() => df.groupby('g').agg({ k: 'mean' })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
+    expect(() => df.col('k').sum()).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
   });
 
-  it('Series that do not line up (no index): ERR_DATAFRAME_ALIGN', () => {
+  it('Series that do not line up (no index): ERR_UCX_DATAFRAME_ALIGN', () => {
     const f = df.filter(df.col('x').gt(1));
     // Rows the frame does not have: a Series of a filtered frame on the whole one, or of a sorted one.
-    expect(() => df.assign({ z: f.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
-    expect(() => df.sortValues('y').assign({ z: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
-    expect(() => df.col('x').add(df.sortValues('y').col('x'))).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    expect(() => df.assign({ z: f.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_ALIGN' }));
+    expect(() => df.sortValues('y').assign({ z: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_ALIGN' }));
+    expect(() => df.col('x').add(df.sortValues('y').col('x'))).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_ALIGN' }));
     // A column replaced since: the Series' values are not the frame's.
-    expect(() => df.assign({ x: 0 }).assign({ w: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_DATAFRAME_ALIGN' }));
+    expect(() => df.assign({ x: 0 }).assign({ w: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_ALIGN' }));
     // assign, select and filter keep the rest lined up.
     expect(() => df.assign({ z: 1 }).select(['x', 'y', 'z']).filter(df.col('y').gt(0)).assign({ w: df.col('x') })).not.toThrow();
   });
 
   it('a mapPartitions function that gives no table fails the task, naming the partition', async () => {
     const bad = df.mapPartitions((t: InstanceType<typeof arrow.Table>) => (t.numRows === 0 ? t : null) as unknown as InstanceType<typeof arrow.Table>);
-    await expect(bad.compute({ scheduler: 'threads' })).rejects.toMatchObject({ code: 'ERR_DATAFRAME_TYPE', message: expect.stringMatching(/partition \d of from-arrow/) });
+    await expect(bad.compute({ scheduler: 'threads' })).rejects.toMatchObject({ code: 'ERR_UCX_DATAFRAME_TYPE', message: expect.stringMatching(/partition \d of from-arrow/) });
   });
 });

@@ -81,7 +81,7 @@ export function dtypeOf(type: arrow.DataType, name: string, origin: string): DTy
   if (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) return 'utf8';
   if (arrow.DataType.isDictionary(type) && (arrow.DataType.isUtf8(type.dictionary) || arrow.DataType.isLargeUtf8(type.dictionary))) return 'utf8';
   if (arrow.DataType.isTimestamp(type) || arrow.DataType.isDate(type)) return 'timestamp';
-  throw partError('ERR_DATAFRAME_UNSUPPORTED_TYPE', origin, `column '${name}' is of the Arrow type ${String(type)}, which dataframes do not take (float, int, bool, utf8, timestamp, date)`, TypeError);
+  throw partError('ERR_UCX_DATAFRAME_UNSUPPORTED_TYPE', origin, `column '${name}' is of the Arrow type ${String(type)}, which dataframes do not take (float, int, bool, utf8, timestamp, date)`, TypeError);
 }
 
 export function fieldsOfSchema(schema: arrow.Schema, origin: string): Field[] {
@@ -130,7 +130,7 @@ function columnOfData(data: arrow.Data, name: string, origin: string, dtype = dt
   }
   const values = data.values as ArrayLike<number | bigint> & { constructor: unknown };
   if (dtype === 'int32' && valid !== null) {
-    throw partError('ERR_DATAFRAME_TYPE', origin, `column '${name}' has missing values here and none where its type was read (int32): read it as float64`, TypeError);
+    throw partError('ERR_UCX_DATAFRAME_TYPE', origin, `column '${name}' has missing values here and none where its type was read (int32): read it as float64`, TypeError);
   }
   if (dtype === 'int32') {
     if (values instanceof Int32Array) return { name, type: 'int32', values };
@@ -160,7 +160,7 @@ export function tableToPart(table: arrow.Table | arrow.RecordBatch, origin: stri
     origin,
     columns: wanted.map((f) => {
       const child = batch.getChild(f.name);
-      if (child === null) throw partError('ERR_DATAFRAME_UNKNOWN_COLUMN', origin, `no column '${f.name}' in the table`, RangeError);
+      if (child === null) throw partError('ERR_UCX_DATAFRAME_COLUMN', origin, `no column '${f.name}' in the table`, RangeError);
       return columnOfData(child.data[0]!, f.name, origin, f.type);
     }),
   }));

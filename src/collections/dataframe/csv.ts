@@ -2,7 +2,7 @@
 // file (as Dask's read_csv samples its first block), and each task parses its block straight from
 // bytes into typed arrays (numbers parsed by hand, strings' UTF-8 bytes copied as they are): no JS
 // string or object per row. A row that does not fit the schema (a field too many or too few, a
-// value that is no number in a numeric column) fails the task with ERR_DATAFRAME_MALFORMED_CSV,
+// value that is no number in a numeric column) fails the task with ERR_UCX_DATAFRAME_CSV,
 // naming the file, the line and the partition.
 import fs from 'node:fs';
 import { partError, type Column, type DType, type Field, type Part } from './part.js';
@@ -51,16 +51,16 @@ export function inferCsvSchema(file: string, format: CsvFormat): Field[] {
   const rows = splitRecords(text, sep);
   const header = rows.shift();
   if (header === undefined || (header.length === 1 && header[0] === '')) {
-    throw Object.assign(new Error(`malformed CSV: ${file} has no header line`), { code: 'ERR_DATAFRAME_MALFORMED_CSV', path: file });
+    throw Object.assign(new Error(`malformed CSV: ${file} has no header line`), { code: 'ERR_UCX_DATAFRAME_CSV', path: file });
   }
   const seen = new Set<string>();
   for (const name of header) {
-    if (seen.has(name)) throw Object.assign(new Error(`malformed CSV: ${file} names the column '${name}' twice`), { code: 'ERR_DATAFRAME_MALFORMED_CSV', path: file });
+    if (seen.has(name)) throw Object.assign(new Error(`malformed CSV: ${file} names the column '${name}' twice`), { code: 'ERR_UCX_DATAFRAME_CSV', path: file });
     seen.add(name);
   }
   for (const name of [...format.parseDates, ...Object.keys(format.dtype)]) {
     if (!seen.has(name)) {
-      throw Object.assign(new RangeError(`no column '${name}' in ${file} (columns: ${header.join(', ')})`), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', path: file });
+      throw Object.assign(new RangeError(`no column '${name}' in ${file} (columns: ${header.join(', ')})`), { code: 'ERR_UCX_DATAFRAME_COLUMN', path: file });
     }
   }
   return header.map((name, c) => {
@@ -288,7 +288,7 @@ function latin1(b: Uint8Array, from: number, to: number): string {
 
 /**
  * Parses one block into a partition of `fields` (the header, when the block starts its file, must
- * name them: a file whose columns differ fails with ERR_DATAFRAME_UNKNOWN_COLUMN).
+ * name them: a file whose columns differ fails with ERR_UCX_DATAFRAME_COLUMN).
  */
 export async function readCsvBlock(block: CsvBlock, fields: Field[], format: CsvFormat, origin: string): Promise<Part> {
   let bytes: Buffer;
@@ -297,15 +297,15 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
     ({ bytes, start } = await readBlockBytes(block));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw Object.assign(partError('ERR_DATAFRAME_READ', origin, `cannot read ${block.path}: ${e.message}`), { cause: error, path: block.path, errno: e.code });
+    throw Object.assign(partError('ERR_UCX_DATAFRAME_READ', origin, `cannot read ${block.path}: ${e.message}`), { cause: error, path: block.path, errno: e.code });
   }
   const sep = format.sep.charCodeAt(0);
   const n = bytes.length;
   let pos = 0;
   let lineNo = 0;  // lines of this block consumed
-  const failAt = async (line: number, message: string, code = 'ERR_DATAFRAME_MALFORMED_CSV'): Promise<never> => {
+  const failAt = async (line: number, message: string, code = 'ERR_UCX_DATAFRAME_CSV'): Promise<never> => {
     const number = (await linesBefore(block.path, start)) + line;
-    throw Object.assign(partError(code, origin, `malformed CSV: line ${number} of ${block.path}: ${message}`, code === 'ERR_DATAFRAME_UNKNOWN_COLUMN' ? RangeError : Error), { path: block.path, line: number });
+    throw Object.assign(partError(code, origin, `malformed CSV: line ${number} of ${block.path}: ${message}`, code === 'ERR_UCX_DATAFRAME_COLUMN' ? RangeError : Error), { path: block.path, line: number });
   };
   // Column order in this file: its own header when the block starts the file.
   let order = fields.map((_, i) => i);
@@ -317,7 +317,7 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
     lineNo = 1;
     const missing = fields.filter((f) => !header.includes(f.name)).map((f) => f.name);
     if (missing.length > 0 || header.length !== fields.length) {
-      await failAt(1, `the header names ${header.join(', ')}; the dataframe's columns are ${fields.map((f) => f.name).join(', ')}${missing.length > 0 ? ` (no column '${missing[0]}')` : ''}`, 'ERR_DATAFRAME_UNKNOWN_COLUMN');
+      await failAt(1, `the header names ${header.join(', ')}; the dataframe's columns are ${fields.map((f) => f.name).join(', ')}${missing.length > 0 ? ` (no column '${missing[0]}')` : ''}`, 'ERR_UCX_DATAFRAME_COLUMN');
     }
     order = header.map((name) => fields.findIndex((f) => f.name === name));
   }

@@ -21,7 +21,7 @@ const COMPARE: ReadonlySet<BinaryOp> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'n
 const LOGIC: ReadonlySet<BinaryOp> = new Set(['and', 'or']);
 
 function typeError(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_DATAFRAME_TYPE' });
+  return Object.assign(new TypeError(message), { code: 'ERR_UCX_DATAFRAME_TYPE' });
 }
 
 /** The type of an expression over `fields`; throws (coded) for an unknown column or a type that does not fit. */
@@ -31,7 +31,7 @@ export function typeOf(expr: Expr, fields: readonly Field[] | null, where: strin
       if (fields === null) return null;
       const f = fields.find((x) => x.name === expr.name);
       if (f === undefined) {
-        throw Object.assign(new RangeError(`no column '${expr.name}' in ${where} (columns: ${fields.map((x) => x.name).join(', ') || 'none'})`), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' });
+        throw Object.assign(new RangeError(`no column '${expr.name}' in ${where} (columns: ${fields.map((x) => x.name).join(', ') || 'none'})`), { code: 'ERR_UCX_DATAFRAME_COLUMN' });
       }
       return f.type;
     }
@@ -84,7 +84,7 @@ export function evaluate(expr: Expr, part: Part, name: string): Column {
 /** A boolean mask (1 where true) of the expression on `part`. */
 export function evaluateMask(expr: Expr, part: Part): Uint8Array {
   const col = evaluate(expr, part, '__mask');
-  if (col.type !== 'bool') throw partError('ERR_DATAFRAME_TYPE', part, `a filter must be boolean, not ${col.type}`, TypeError);
+  if (col.type !== 'bool') throw partError('ERR_UCX_DATAFRAME_TYPE', part, `a filter must be boolean, not ${col.type}`, TypeError);
   return col.values as Uint8Array;
 }
 
@@ -124,7 +124,7 @@ function materialize(e: Evaluated, part: Part): Column {
 }
 
 function numeric(col: Column, part: Part): Values {
-  if (col.type === 'utf8') throw partError('ERR_DATAFRAME_TYPE', part, `column '${col.name}' holds strings, not numbers`, TypeError);
+  if (col.type === 'utf8') throw partError('ERR_UCX_DATAFRAME_TYPE', part, `column '${col.name}' holds strings, not numbers`, TypeError);
   return col.values;
 }
 
@@ -262,12 +262,12 @@ function astype(col: Column, to: DType, part: Part): Column {
     for (let i = 0; i < n; i++) {
       const s = stringAt(col, i);
       const x = to === 'timestamp' ? Date.parse(s) : Number(s);
-      if (Number.isNaN(x) && s !== '' && to !== 'float64') throw partError('ERR_DATAFRAME_TYPE', part, `cannot read '${s}' in column '${col.name}' as ${to}`, TypeError);
+      if (Number.isNaN(x) && s !== '' && to !== 'float64') throw partError('ERR_UCX_DATAFRAME_TYPE', part, `cannot read '${s}' in column '${col.name}' as ${to}`, TypeError);
       out[i] = x;
     }
     return { name: col.name, type: to, values: out };
   }
-  if (!isNumeric(to)) throw partError('ERR_DATAFRAME_TYPE', part, `cannot convert ${col.type} to ${to}`, TypeError);
+  if (!isNumeric(to)) throw partError('ERR_UCX_DATAFRAME_TYPE', part, `cannot convert ${col.type} to ${to}`, TypeError);
   const out = to === 'int32' ? Int32Array.from(col.values) : to === 'bool' ? Uint8Array.from(col.values, (x) => (x !== 0 && !Number.isNaN(x) ? 1 : 0)) : Float64Array.from(col.values);
   return { name: col.name, type: to, values: out };
 }

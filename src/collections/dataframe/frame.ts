@@ -18,7 +18,7 @@ import { DTYPES, emptyPart, fieldsOf, type DType, type Field, type Part } from '
 const SPLIT_EVERY = 8;
 
 function unknownColumn(name: string, fields: readonly Field[], where: string): RangeError {
-  return Object.assign(new RangeError(`no column '${name}' in ${where} (columns: ${fields.map((f) => f.name).join(', ') || 'none'})`), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', column: name });
+  return Object.assign(new RangeError(`no column '${name}' in ${where} (columns: ${fields.map((f) => f.name).join(', ') || 'none'})`), { code: 'ERR_UCX_DATAFRAME_COLUMN', column: name });
 }
 
 function fieldOf(fields: readonly Field[], name: string, where: string): Field {
@@ -88,7 +88,7 @@ function lineUp(frame: DataFrame, series: Series): boolean {
 }
 
 function misaligned(what: string, series: Series, frame: DataFrame): RangeError {
-  return Object.assign(new RangeError(`${what}: the Series '${series.name}' does not line up with the dataframe ${frame.name}: dataframes have no index, so a Series lines up only with its own frame and frames made from it by assign, select and filter, where the columns it reads were not replaced (use the frame's own col())`), { code: 'ERR_DATAFRAME_ALIGN' });
+  return Object.assign(new RangeError(`${what}: the Series '${series.name}' does not line up with the dataframe ${frame.name}: dataframes have no index, so a Series lines up only with its own frame and frames made from it by assign, select and filter, where the columns it reads were not replaced (use the frame's own col())`), { code: 'ERR_UCX_DATAFRAME_ALIGN' });
 }
 
 /**
@@ -172,7 +172,7 @@ export class Series {
   }
 
   #reduce(how: string, ddof = 1, opts?: ReductionOptions): Scalar<number> {
-    if (this.dtype === 'utf8') throw Object.assign(new TypeError(`cannot ${how} the strings of '${this.name}'`), { code: 'ERR_DATAFRAME_TYPE' });
+    if (this.dtype === 'utf8') throw Object.assign(new TypeError(`cannot ${how} the strings of '${this.name}'`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const splitEvery = splitEveryOf(opts);
     const name = collectionName(`series-${how}`, this.frame, this.expr, ddof, splitEvery);
     const { layer } = treeReduction({
@@ -295,7 +295,7 @@ export class GroupBy {
       }
       const field = how === 'size' ? { name: '', type: 'int32' as DType } : fieldOf(this.frame.fields, source, where);
       if (field.type === 'utf8' && !['count', 'first', 'last', 'size'].includes(how)) {
-        throw Object.assign(new TypeError(`cannot ${how} the strings of column '${source}'`), { code: 'ERR_DATAFRAME_TYPE' });
+        throw Object.assign(new TypeError(`cannot ${how} the strings of column '${source}'`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
       }
       switch (how) {
         case 'sum': return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum')] };
@@ -450,7 +450,7 @@ export class DataFrame extends Collection<arrow.Table> {
     return `the dataframe ${this.name}`;
   }
 
-  /** A column (Dask's df['a']). Unknown: ERR_DATAFRAME_UNKNOWN_COLUMN. */
+  /** A column (Dask's df['a']). Unknown: ERR_UCX_DATAFRAME_COLUMN. */
   col(name: string): Series {
     fieldOf(this.fields, name, this.#where());
     return new Series(this, { op: 'col', name }, name);
@@ -516,7 +516,7 @@ export class DataFrame extends Collection<arrow.Table> {
     if (!(mask instanceof Series)) throw invalidArgType('mask', 'a boolean Series (df.col(\'a\').gt(0))', mask);
     const expr = this.#exprOf(mask, 'mask');
     const type = typeOf(expr, this.fields, this.#where());
-    if (type !== 'bool') throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_DATAFRAME_TYPE' });
+    if (type !== 'bool') throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const name = collectionName('filter', this, expr);
     // Fewer rows, in order, with the same values: Series of this frame still line up with it.
     return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields, { rows: [name, ...this.lineage.rows], columns: this.lineage.columns });
@@ -546,7 +546,7 @@ export class DataFrame extends Collection<arrow.Table> {
    */
   resample(on: string, freq: string): GroupBy {
     const f = fieldOf(this.fields, on, this.#where());
-    if (f.type !== 'timestamp' && f.type !== 'float64' && f.type !== 'int32') throw Object.assign(new TypeError(`resample: '${on}' is ${f.type}, not a timestamp`), { code: 'ERR_DATAFRAME_TYPE' });
+    if (f.type !== 'timestamp' && f.type !== 'float64' && f.type !== 'int32') throw Object.assign(new TypeError(`resample: '${on}' is ${f.type}, not a timestamp`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const step = frequencyMs(freq);
     return this.assign({ [on]: new Series(this, { op: 'floor', a: { op: 'col', name: on }, step }, on) }).groupby(on);
   }
@@ -630,12 +630,12 @@ export class DataFrame extends Collection<arrow.Table> {
       if (leftOn.length !== rightOn.length) throw invalidArgValue('options.rightOn', opts.rightOn, `names ${rightOn.length} columns and leftOn ${leftOn.length}`);
     } else {
       leftOn = rightOn = this.columns.filter((c) => right.columns.includes(c));
-      if (leftOn.length === 0) throw Object.assign(new RangeError('merge: the dataframes share no column to join on (pass on, or leftOn and rightOn)'), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN' });
+      if (leftOn.length === 0) throw Object.assign(new RangeError('merge: the dataframes share no column to join on (pass on, or leftOn and rightOn)'), { code: 'ERR_UCX_DATAFRAME_COLUMN' });
     }
     const lf = leftOn.map((k) => fieldOf(this.fields, k, this.#where()));
     const rf = rightOn.map((k) => fieldOf(right.fields, k, `the dataframe ${right.name}`));
     lf.forEach((f, i) => {
-      if ((f.type === 'utf8') !== (rf[i]!.type === 'utf8')) throw Object.assign(new TypeError(`merge: the key '${f.name}' is ${f.type} on the left and '${rf[i]!.name}' ${rf[i]!.type} on the right`), { code: 'ERR_DATAFRAME_TYPE' });
+      if ((f.type === 'utf8') !== (rf[i]!.type === 'utf8')) throw Object.assign(new TypeError(`merge: the key '${f.name}' is ${f.type} on the left and '${rf[i]!.name}' ${rf[i]!.type} on the right`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     });
     const [sx, sy] = opts.suffixes ?? ['_x', '_y'];
     const sharedKeys = leftOn.filter((k, i) => rightOn[i] === k);
@@ -778,7 +778,7 @@ export class DataFrame extends Collection<arrow.Table> {
   /** Pearson correlations of the numeric columns (or `columns`), pairwise complete: a table with a 'column' column and one per column (pandas' corr). */
   corr(columns?: readonly string[], opts?: ReductionOptions): DataFrame {
     const list = columns === undefined ? this.fields.filter((f) => f.type !== 'utf8').map((f) => f.name) : names(columns, 'columns');
-    for (const c of list) if (fieldOf(this.fields, c, this.#where()).type === 'utf8') throw Object.assign(new TypeError(`corr: '${c}' holds strings`), { code: 'ERR_DATAFRAME_TYPE' });
+    for (const c of list) if (fieldOf(this.fields, c, this.#where()).type === 'utf8') throw Object.assign(new TypeError(`corr: '${c}' holds strings`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const splitEvery = splitEveryOf(opts);
     const name = collectionName('corr', this, list, splitEvery);
     const { layer } = treeReduction({
@@ -805,7 +805,7 @@ export class DataFrame extends Collection<arrow.Table> {
     else {
       if (typeof fn !== 'function') throw invalidArgValue('options.meta', undefined, 'is needed for a moduleFunction() (its columns cannot be found here)');
       const result = (fn as (t: arrow.Table, ...a: unknown[]) => unknown)(partToTable(emptyPart(this.fields, 'meta')), ...args);
-      if (!(result instanceof arrow.Table)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table synchronously for an empty table (or pass options.meta)'), { code: 'ERR_DATAFRAME_TYPE' });
+      if (!(result instanceof arrow.Table)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table synchronously for an empty table (or pass options.meta)'), { code: 'ERR_UCX_DATAFRAME_TYPE' });
       meta = fieldsOf(tableToPart(result, 'meta'));
     }
     const name = collectionName('map-partitions', this, fn, args, meta);

@@ -70,14 +70,14 @@ export function readParquet(paths: string | readonly string[], opts: ReadParquet
   try {
     fields = tableFields(parquetToTable(fs.readFileSync(files[0]!), undefined, 65_536), files[0]!);
   } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_DATAFRAME_UNSUPPORTED_TYPE') throw error;
-    throw Object.assign(new Error(`${files[0]} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`, { cause: error }), { code: 'ERR_DATAFRAME_MALFORMED_PARQUET', path: files[0] });
+    if ((error as { code?: string }).code === 'ERR_UCX_DATAFRAME_UNSUPPORTED_TYPE') throw error;
+    throw Object.assign(new Error(`${files[0]} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`, { cause: error }), { code: 'ERR_UCX_DATAFRAME_PARQUET', path: files[0] });
   }
   if (opts.columns !== undefined) {
     const all = fields;
     fields = opts.columns.map((c) => {
       const f = all.find((x) => x.name === c);
-      if (f === undefined) throw Object.assign(new RangeError(`no column '${c}' in ${files[0]} (columns: ${all.map((x) => x.name).join(', ')})`), { code: 'ERR_DATAFRAME_UNKNOWN_COLUMN', path: files[0] });
+      if (f === undefined) throw Object.assign(new RangeError(`no column '${c}' in ${files[0]} (columns: ${all.map((x) => x.name).join(', ')})`), { code: 'ERR_UCX_DATAFRAME_COLUMN', path: files[0] });
       return f;
     });
   }
@@ -132,7 +132,7 @@ export function concat(frames: readonly DataFrame[]): DataFrame {
   const signature = (f: DataFrame): string => f.fields.map((x) => `${x.name}:${x.type}`).join(',');
   for (const f of frames) {
     if (signature(f) !== signature(frames[0]!)) {
-      throw Object.assign(new TypeError(`concat: the frames' columns differ (${signature(frames[0]!)} and ${signature(f)}): select and cast them alike first`), { code: 'ERR_DATAFRAME_TYPE' });
+      throw Object.assign(new TypeError(`concat: the frames' columns differ (${signature(frames[0]!)} and ${signature(f)}): select and cast them alike first`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     }
   }
   const name = collectionName('concat', ...frames);

@@ -46,13 +46,13 @@ export async function readParquetFile(path: string, fields: Field[], origin: str
     bytes = await fs.promises.readFile(path);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw Object.assign(partError('ERR_DATAFRAME_READ', origin, `cannot read ${path}: ${e.message}`), { cause: error, path, errno: e.code });
+    throw Object.assign(partError('ERR_UCX_DATAFRAME_READ', origin, `cannot read ${path}: ${e.message}`), { cause: error, path, errno: e.code });
   }
   let table: arrow.Table;
   try {
     table = parquetToTable(bytes, fields.map((f) => f.name));
   } catch (error) {
-    throw Object.assign(partError('ERR_DATAFRAME_MALFORMED_PARQUET', origin, `${path} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`), { cause: error, path });
+    throw Object.assign(partError('ERR_UCX_DATAFRAME_PARQUET', origin, `${path} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`), { cause: error, path });
   }
   return tableToPart(table, origin, fields);
 }
@@ -123,7 +123,7 @@ function aggregateColumn(spec: PartialSpec, col: Column | null, codes: Int32Arra
     if (op === 'first') { for (let i = n - 1; i >= 0; i--) at[codes[i]!] = i; } else for (let i = 0; i < n; i++) at[codes[i]!] = i;
     return takeColumn(col, at, name);
   }
-  if (col.type === 'utf8') throw Object.assign(new TypeError(`cannot ${op} the strings of column '${col.name}'`), { code: 'ERR_DATAFRAME_TYPE' });
+  if (col.type === 'utf8') throw Object.assign(new TypeError(`cannot ${op} the strings of column '${col.name}'`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
   const v = col.values;
   if (op === 'count') {
     const out = new Float64Array(ngroups);
@@ -405,7 +405,7 @@ export function headConcat(parts: Part[], n: number, origin: string): Part {
 /** [count, sum, sumsq, min, max] of the column's non-missing values. */
 export function momentsPartial(part: Part, expr: Expr): number[] {
   const col = evaluate(expr, part, '__x');
-  if (col.type === 'utf8') throw partError('ERR_DATAFRAME_TYPE', part, 'cannot reduce strings', TypeError);
+  if (col.type === 'utf8') throw partError('ERR_UCX_DATAFRAME_TYPE', part, 'cannot reduce strings', TypeError);
   const v = col.values;
   let count = 0;
   let sum = 0;
@@ -554,7 +554,7 @@ export async function mapPartitionKernel(fn: unknown, part: Part, args: unknown[
   const f = await callable(fn);
   const result = await f(partToTable(part), ...args);
   if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch)) {
-    throw partError('ERR_DATAFRAME_TYPE', part, `mapPartitions: fn gave ${result === null ? 'null' : typeof result === 'object' ? (result as object).constructor?.name : typeof result}, not an Arrow Table`, TypeError);
+    throw partError('ERR_UCX_DATAFRAME_TYPE', part, `mapPartitions: fn gave ${result === null ? 'null' : typeof result === 'object' ? (result as object).constructor?.name : typeof result}, not an Arrow Table`, TypeError);
   }
   return tableToPart(result, part.origin, fields);
 }
@@ -563,7 +563,7 @@ export async function mapPartitionKernel(fn: unknown, part: Part, args: unknown[
 export async function metaOf(fn: unknown, fields: Field[], args: unknown[]): Promise<Field[]> {
   const f = await callable(fn);
   const result = await f(partToTable(emptyPart(fields, 'meta')), ...args);
-  if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table'), { code: 'ERR_DATAFRAME_TYPE' });
+  if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table'), { code: 'ERR_UCX_DATAFRAME_TYPE' });
   return fieldsOf(tableToPart(result, 'meta'));
 }
 

@@ -42,7 +42,7 @@ export function partError(code: string, part: Pick<Part, 'origin'> | string, mes
 export function column(part: Part, name: string): Column {
   const found = part.columns.find((c) => c.name === name);
   if (found === undefined) {
-    throw partError('ERR_DATAFRAME_UNKNOWN_COLUMN', part, `no column '${name}' (columns: ${part.columns.map((c) => c.name).join(', ') || 'none'})`, RangeError);
+    throw partError('ERR_UCX_DATAFRAME_COLUMN', part, `no column '${name}' (columns: ${part.columns.map((c) => c.name).join(', ') || 'none'})`, RangeError);
   }
   return found;
 }
@@ -219,7 +219,7 @@ export function concatColumns(cols: readonly Column[], field: Field): Column {
 /** A numeric column as float64 values (int32 and bool converted; float64 and timestamp as they are). */
 export function asFloat64(col: Column): Float64Array {
   if (col.values instanceof Float64Array) return col.values;
-  if (col.type === 'utf8') throw Object.assign(new TypeError(`column '${col.name}' holds strings, not numbers`), { code: 'ERR_DATAFRAME_TYPE' });
+  if (col.type === 'utf8') throw Object.assign(new TypeError(`column '${col.name}' holds strings, not numbers`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
   return Float64Array.from(col.values);
 }
 
