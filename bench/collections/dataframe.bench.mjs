@@ -11,6 +11,7 @@
 // (2 workers × 1 thread, UCX) and dask.mjs's helper (Debian: apt-get install -y python3-distributed
 // python3-pandas; without them daskMs is null). Dask reads Parquet only with pyarrow or
 // fastparquet: without them the Parquet rows have daskMs null.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,15 +59,15 @@ function tasksOf(collection) {
 }
 
 /**
- * The fastest of two runs. Between them a scheduler round trip: the first run's keys are released
+ * The fastest of two runs, graph building included. Between them a scheduler round trip: the first run's keys are released
  * by then, so the second computes them again (the Client sends them again) instead of finding them.
  */
-async function timed(client, collection) {
+async function timed(client, make) {
   let best = null;
   for (let run = 0; run < 2; run++) {
     const before = (await client.schedulerInfo()).bytesMoved;
     const started = performance.now();
-    const value = await collection.compute({ scheduler: client });
+    const value = await make().compute({ scheduler: client });  // graph building (schemas read) included
     const ms = performance.now() - started;
     const after = (await client.schedulerInfo()).bytesMoved;
     if (best === null || ms < best.ms) best = { ms, value, bytesMoved: after - before };
@@ -84,6 +85,16 @@ async function warm(client, dir) {
   for (let f = 0; f < 4; f++) fs.writeFileSync(path.join(dir, `warm-${f}.parquet`), dd.tableToParquet(table));
   const p = dd.readParquet(path.join(dir, 'warm-*.parquet'));
   await dd.compute([small.groupby('user_id').col('score').mean(), p.merge(small, { on: 'user_id', npartitions: 4 }).col('score_x').sum(), p.groupby('user_id').col('score').mean()], { scheduler: client });
+}
+
+let parquetEngine;
+/** Whether Dask can read Parquet there (pyarrow or fastparquet); says so once when not. */
+function daskParquet(dask) {
+  if (parquetEngine === undefined) {
+    parquetEngine = dask.python !== null && ['pyarrow', 'fastparquet'].some((m) => spawnSync(dask.python, ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0);
+    if (!parquetEngine && dask.python !== null) console.error('[dataframe] Dask has neither pyarrow nor fastparquet: no Dask times for Parquet');
+  }
+  return parquetEngine;
 }
 
 /** The workload for dask.time(): a `def bench():` over the same files. */
@@ -116,9 +127,10 @@ export default async function dataframeBench({ client, dask, scale = 0.1 }) {
     await warm(client, dir);
     const out = [];
     for (const [workload, make] of Object.entries(workloads)) {
+      const { ms, bytesMoved } = await timed(client, make);
       const collection = make();
-      const { ms, bytesMoved } = await timed(client, collection);
-      const theirs = dask === null || dask === undefined ? null : await dask.time(daskSnippet(dir, workload), { needs: ['dask.dataframe', 'pandas'] });
+      const runDask = dask !== null && dask !== undefined && (!workload.startsWith('parquet') || daskParquet(dask));
+      const theirs = runDask ? await dask.time(daskSnippet(dir, workload), { needs: ['dask.dataframe', 'pandas'] }) : null;
       const daskMs = theirs?.ms ?? null;
       const row = { workload: `dataframe-${workload} (${rows} rows)`, nodeUcxMs: Math.round(ms), daskMs: daskMs === null ? null : Math.round(daskMs), ratio: daskMs === null ? null : Number((ms / daskMs).toFixed(2)), graphTasks: tasksOf(collection), bytesMoved };
       console.error(`[dataframe] ${JSON.stringify(row)}`);
