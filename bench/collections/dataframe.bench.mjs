@@ -103,7 +103,9 @@ function daskSnippet(dir, workload) {
   const users = workload.startsWith('parquet') ? 'users-b.csv' : 'users.csv';
   const body = workload.endsWith('groupby-mean')
     ? `return float(${read}.groupby('user_id').value.mean().compute().sum())`
-    : `return float(dd.merge(${read}, dd.read_csv(D + '/${users}'), on='user_id', how='inner', npartitions=${FILES}, shuffle='tasks').score.sum().compute())`;
+    // users in 2 partitions: with one, Dask joins each partition with it whole (no shuffle); node-ucx's
+    // merge shuffles both sides by default, so Dask's does here too.
+    : `return float(dd.merge(${read}, dd.read_csv(D + '/${users}').repartition(npartitions=2), on='user_id', how='inner', npartitions=${FILES}, shuffle='tasks').score.sum().compute())`;
   return `import dask, dask.dataframe as dd
 dask.config.set({'shuffle': 'tasks', 'dataframe.shuffle.method': 'tasks'})
 D = ${JSON.stringify(dir)}
