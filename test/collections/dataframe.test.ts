@@ -222,6 +222,19 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
     expect(approx(got)).toEqual(approx([{ column: 'x', x: 1, y: rxy }, { column: 'y', x: rxy, y: 1 }]));
   });
 
+  it('empty partitions and empty frames: groupby, sort, merge, head, reductions', async () => {
+    const none = df.filter(df.col('id').lt(0));
+    const some = df.filter(df.col('id').lt(3));  // rows in the first partition only
+    expect((await none.groupby('k').col('x').mean().compute({ scheduler })).numRows).toBe(0);
+    expect((await none.sortValues('x').compute({ scheduler })).numRows).toBe(0);
+    expect(rowsOf(await some.sortValues('id', { ascending: false }).select(['id']).compute({ scheduler }))).toEqual([{ id: 2 }, { id: 1 }, { id: 0 }]);
+    expect((await none.merge(df.select(['k', 'y']), { on: 'k' }).compute({ scheduler })).numRows).toBe(0);
+    expect(rowsOf(await some.groupby('k').size().compute({ scheduler })).reduce((n, r) => n + (r.size as number), 0)).toBe(3);
+    expect((await none.head(5, { scheduler })).numRows).toBe(0);
+    expect(await none.col('x').sum().compute({ scheduler })).toBe(0);
+    expect(await none.col('x').mean().compute({ scheduler })).toBeNaN();
+  });
+
   it('persist: the same frame over its computed partitions', async () => {
     const f = df.filter(df.col('g').lt(3));
     const held = await f.persist({ scheduler });

@@ -724,7 +724,7 @@ export class DataFrame extends Collection<arrow.Table> {
     layer[bounds] = [dfKernels.boundaries, samples, n];
     for (let i = 0; i < this.npartitions; i++) {
       const split = `${name}-split-${i}`;
-      layer[split] = [dfKernels.rangeSplit, ref(this.keys[i]!), list[0], ref(bounds), ascending[0]];
+      layer[split] = [dfKernels.rangeSplit, ref(this.keys[i]!), list[0], ref(bounds), ascending[0], n];
       for (let j = 0; j < n; j++) layer[`${name}-pick-${i}-${j}`] = [kernels.getItem, ref(split), j];
     }
     for (let j = 0; j < n; j++) {

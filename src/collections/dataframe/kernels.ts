@@ -357,10 +357,10 @@ export function sortBoundaries(samples: (number | string)[][], n: number): (numb
  * The partition cut by the boundaries of its column `name` (ascending: part j holds values in
  * (b[j-1], b[j]]; descending: the reverse); NaN goes to the last part.
  */
-export function rangeSplit(part: Part, name: string, boundaries: (number | string)[], ascending: boolean): Part[] {
+export function rangeSplit(part: Part, name: string, boundaries: (number | string)[], ascending: boolean, nout: number): Part[] {
+  // Fewer boundaries than nout - 1 (too few samples: few rows, or none): the last parts stay empty.
   const col = column(part, name);
   const n = part.numRows;
-  const nout = boundaries.length + 1;
   const bucket = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = col.type === 'utf8' ? stringAt(col, i) : col.values[i]!;
