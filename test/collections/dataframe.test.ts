@@ -309,6 +309,12 @@ describe('bad input', () => {
     expect(() => df.sortValues('nope')).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
   });
 
+  it('aggregating a key names its column <key>_<how>; two outputs of one name are refused', async () => {
+    const t = await df.groupby('g').col('g').count().compute({ scheduler: 'sync' });
+    expect(t.schema.fields.map((f) => f.name)).toEqual(['g', 'g_count']);
+    expect(() => df.groupby('k').agg({ x: ['sum'], x_sum: 'sum' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('types that do not fit: ERR_UCX_DATAFRAME_TYPE', () => {
     expect(() => dd.concat([df.select(['id']), df.select(['x'])])).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));
     expect(() => df.col('k').add(1)).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_TYPE' }));

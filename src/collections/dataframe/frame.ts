@@ -276,7 +276,19 @@ export class GroupBy {
     return this.#aggregate(outputs, opts);
   }
 
-  #aggregate(outputs: { name: string; how: AggHow; source: string }[], opts: (ReductionOptions & { sort?: boolean; ddof?: number }) | undefined): DataFrame {
+  /** Output names: a key's own aggregate is `<key>_<how>` (the key column keeps the key's name); no two alike. */
+  #named(outputs: { name: string; how: AggHow; source: string }[]): { name: string; how: AggHow; source: string }[] {
+    const named = outputs.map((o) => (this.by.includes(o.name) ? { ...o, name: `${o.source}_${o.how}` } : o));
+    const seen = new Set(this.by);
+    for (const o of named) {
+      if (seen.has(o.name)) throw invalidArgValue('spec', o.name, `gives two output columns named '${o.name}'`);
+      seen.add(o.name);
+    }
+    return named;
+  }
+
+  #aggregate(given: { name: string; how: AggHow; source: string }[], opts: (ReductionOptions & { sort?: boolean; ddof?: number }) | undefined): DataFrame {
+    const outputs = this.#named(given);
     const splitEvery = splitEveryOf(opts);
     const sort = opts?.sort ?? true;
     validateBoolean(sort, 'options.sort');
