@@ -6,8 +6,9 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(__dirname, '..');
   execFileSync(process.execPath, [path.join(root, 'scripts', 'setup.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
-  // The plain-UCP programs: the interop peer, and the attacker of test/core/hardening.test.ts.
+  // The plain-UCP programs: the interop peers, and the attacker of test/core/hardening.test.ts.
   buildCProgram(path.join(root, 'test', 'interop', 'fixtures'), 'c-peer');
+  buildCProgram(path.join(root, 'test', 'interop', 'fixtures'), 'stream-peer');
   buildCProgram(path.join(root, 'test', 'core', 'fixtures'), 'attacker');
 }
 

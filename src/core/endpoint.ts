@@ -15,6 +15,7 @@ import {
 import { checkHostMemory, toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
 import type { NativeBatch, NativeEndpoint, NativeEndpointFast, NativeHandle } from '../native.js';
 import { defaults } from './defaults.js';
+import { MAX_TIMEOUT_MS } from '../util/settings.js';
 import type { Worker } from './worker.js';
 import { MAX_AM_ID, validateRawTag } from './tags.js';
 import { Session } from './session.js';
@@ -90,6 +91,9 @@ export class Endpoint extends EventEmitter {
   #fast: NativeEndpointFast | undefined;
   /** Batches that held operations of this endpoint: a graceful close waits for them, like for #sends. */
   #batches = new Set<Batch>();
+
+  /** When this wrapper was made (Date.now()): a failure soon after is likely a wire-up mismatch. */
+  readonly #madeAt = Date.now();
 
   /** @internal Made by Worker.connect() and by listeners. */
   constructor(worker: Worker, nativeEndpoint: NativeEndpoint, role: EndpointRole, peer: string) {
@@ -344,16 +348,18 @@ export class Endpoint extends EventEmitter {
 
   /**
    * Closes the endpoint. Graceful by default (UCX flushes, the peer is told), bounded by
-   * defaults.closeTimeoutMs; `force` drops it at once. Pending receives reject. Idempotent.
+   * `timeoutMs` (default defaults.closeTimeoutMs) for the whole close; `force` drops it at once.
+   * Pending receives reject. Idempotent.
    */
-  close(opts: { force?: boolean } = {}): Promise<void> {
+  close(opts: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing === undefined) {
       try {
         validateOptionalObject(opts, 'opts');
+        if (opts.timeoutMs !== undefined) validateInteger(opts.timeoutMs, 'opts.timeoutMs', 0, MAX_TIMEOUT_MS);
       } catch (error) {
         return Promise.reject(error);
       }
-      this.#closing = this.#close(opts.force === true || this.#error !== undefined, Date.now() + defaults.closeTimeoutMs);
+      this.#closing = this.#close(opts.force === true || this.#error !== undefined, Date.now() + (opts.timeoutMs ?? defaults.closeTimeoutMs));
     }
     return this.#closing;
   }
@@ -501,12 +507,24 @@ export class Endpoint extends EventEmitter {
 
   /** @internal UCX reported the connection broken (peer died, link cut): fail everything pending and close. */
   [kOnError](reported: UCXError): void {
-    if (this.#error !== undefined || this.#closing !== undefined) return;
+    if (this.#error !== undefined) return;
+    if (this.#closing !== undefined) {
+      // Closing gracefully, and the connection broke (the peer closed or died): no BYE_ACK will come.
+      this.#session.peerGone();
+      return;
+    }
     // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
-    const error = this.#session.peerClosed
-      ? Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
-        reported.code, reported.status), { cause: reported })
-      : reported;
+    let error = reported;
+    if (this.#session.peerClosed) {
+      error = Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
+        reported.code, reported.status), { cause: reported });
+    } else if ((this.role === 'client' || this.role === 'server') && WIRE_UP_FAILURES.has(reported.code) &&
+      Date.now() - this.#madeAt < WIRE_UP_WINDOW_MS) {
+      // A peer whose UCX pairs no lanes with ours breaks the connection right after wire-up (UCX 1.13
+      // asserts or logs 'no remote ep address for lane' there); our connect() may have completed already.
+      error = Object.assign(new UCXError(`${reported.message}: the connection broke ${Date.now() - this.#madeAt} ms after it was made. ` +
+        settingsHint(this.worker), reported.code, reported.status), { cause: reported });
+    }
     debug('endpoint to %s: %s (%s)', this.peer, error.message, error.code);
     this.#error = error;
     this.#session.end(error);
@@ -548,6 +566,25 @@ export class Endpoint extends EventEmitter {
     this.emit('close');
   }
 }
+
+/** @internal The codes a connection that breaks during or right after wire-up fails with. */
+export const WIRE_UP_FAILURES: ReadonlySet<string> = new Set(['UCS_ERR_CONNECTION_RESET', 'UCS_ERR_ENDPOINT_TIMEOUT', 'UCS_ERR_LINK_FAILURE']);
+/** A client-server endpoint that fails this soon after it was made gets settingsHint() in its error. */
+const WIRE_UP_WINDOW_MS = 1000;
+
+/**
+ * @internal What to check when a connection breaks at wire-up: both sides' UCX settings (docs/wire-format.md,
+ * "Interoperating with C UCP programs"). UCP features need not match; the settings that choose lanes must.
+ */
+export function settingsHint(worker: Worker): string {
+  return `If the peer is not node-ucx, its UCX settings must match this side's: the same error-handling mode ` +
+    `(this worker: '${worker.errorHandling}') and, on one host, shared memory in the same error handling (node-ucx ` +
+    `sets MM_ERROR_HANDLING=y and PUT_ENABLE=n: start the peer with UCX_POSIX_ERROR_HANDLING=y ` +
+    `UCX_SYSV_ERROR_HANDLING=y UCX_TCP_PUT_ENABLE=n, or give this context config: { MM_ERROR_HANDLING: 'n', ` +
+    `PUT_ENABLE: 'y' }); UCP features need not match (this context: ${worker.context.features.join(', ')}). ` +
+    `See docs/wire-format.md`;
+}
+
 
 /** Checks amSend's id, header and options (for ep.amSend and Batch.amSend); returns UCP_AM_SEND_FLAG_* bits. */
 export function amSendFlags(worker: Worker, id: number, header: ArrayBufferView | null,

@@ -115,7 +115,12 @@ export class Session {
     }
     if (type === HandshakeType.Hello) this.#answer(HandshakeType.Ack);
     else if (type === HandshakeType.Ping) this.#answer(HandshakeType.Pong);
-    else if (type === HandshakeType.Bye) this.#answer(HandshakeType.ByeAck, true);
+    else if (type === HandshakeType.Bye) {
+      this.#answer(HandshakeType.ByeAck, true);
+      // Both sides closing at once: the peer reads nothing more (its close ended its receives), and it
+      // may close before our BYE reaches it; waiting for its BYE_ACK would only run out the bound.
+      this.#byeAcked?.();
+    }
     else if (type === HandshakeType.ByeAck) this.#byeAcked?.();
     else if (type === HandshakeType.Refuse) {
       this.#remoteId = undefined;
@@ -133,10 +138,16 @@ export class Session {
    * lane and make the peer drop it; BYE travels on the data lane behind everything sent before.
    */
   goodbye(): Promise<void> {
-    if (this.#remoteId === undefined || this.#endpoint.error !== undefined) return RESOLVED;
+    // A peer that said BYE is closing and reads nothing more: no BYE to wait for (see onMessage).
+    if (this.#remoteId === undefined || this.#endpoint.error !== undefined || this.#peerClosed) return RESOLVED;
     const acked = new Promise<void>((resolve) => { this.#byeAcked = resolve; });
     this.#answer(HandshakeType.Bye, true);
     return acked;
+  }
+
+  /** The connection broke while this side closes: stop waiting for the peer's BYE_ACK. */
+  peerGone(): void {
+    this.#byeAcked?.();
   }
 
   /**

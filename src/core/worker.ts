@@ -16,7 +16,7 @@ import { checkHostMemory, toNativeData, MEMORY_TYPE_HOST, type Data } from '../u
 import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
 import { defaults, type ProgressMode, type ErrorHandling } from './defaults.js';
 import type { Context } from './context.js';
-import { Endpoint, type EndpointRole, type RecvMessageOptions } from './endpoint.js';
+import { Endpoint, WIRE_UP_FAILURES, settingsHint, type EndpointRole, type RecvMessageOptions } from './endpoint.js';
 import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
@@ -264,7 +264,7 @@ export class Worker extends EventEmitter {
       await deadline(endpoint.flush(), defaults.connectTimeoutMs, 'connect', opts.signal);
     } catch (error) {
       await endpoint.close({ force: true });
-      const said = connectError(error, peer);
+      const said = connectError(error, peer, this);
       debug('connect to %s failed: %s', peer, (said as Error).message);
       throw said;
     }
@@ -659,7 +659,7 @@ function hostView(target: Data, length: number): Buffer {
  * What a failed connect() says: UCX reports a refused TCP connection as 'Endpoint is not connected'
  * and an accept hook's no as 'Operation rejected by remote peer'; say which address, and what it means.
  */
-function connectError(error: unknown, peer: string): unknown {
+function connectError(error: unknown, peer: string, worker: Worker): unknown {
   if (!(error instanceof UCXError)) return error;
   const ucx = error.message;
   const where = peer === 'worker-address' ? 'the worker address' : peer;
@@ -670,6 +670,9 @@ function connectError(error: unknown, peer: string): unknown {
       : `cannot connect to ${where}: nobody listens there (connection refused), or it is unreachable (UCX: ${ucx})`;
   } else if (error.code === 'UCS_ERR_REJECTED') {
     message = `cannot connect to ${where}: its listener refused the connection (its accept hook said no) (UCX: ${ucx})`;
+  } else if (WIRE_UP_FAILURES.has(error.code)) {
+    // Wire-up failed after the peer answered: most often a peer whose UCX is set up differently.
+    message = `cannot connect to ${where}: the connection broke during wire-up. ${settingsHint(worker)} (UCX: ${ucx})`;
   }
   return message === undefined ? error : Object.assign(new UCXError(message, error.code, error.status), { cause: error });
 }

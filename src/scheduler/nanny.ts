@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TaskWorkerOptions } from './task-worker.js';
+import { WorkerExit, workerShouldRestart } from './worker-exit.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const PAGE_SIZE = 4096;
@@ -89,14 +90,14 @@ export class Nanny extends EventEmitter {
     child.once('exit', (code, signal) => {
       this.#address = null;
       if (this.#child === child) this.#child = null;
-      // A worker that ended by itself (closed by the scheduler: 0; could not join: 2, 3) stays down; one that
-      // died (a signal, an uncaught error) comes back.
-      const died = signal !== null || (code !== 0 && code !== 2 && code !== 3);
+      // A worker that ended by itself (closed: 0; could not join: 2, 3) stays down; one that died (a signal,
+      // an uncaught error) or that the scheduler removed for timing out (4) comes back (worker-exit.ts).
+      const died = workerShouldRestart(code, signal);
       const restarting = died && !this.#closing && this.#opts.restart !== false;
       this.emit('exit', code, signal, restarting);
       if (restarting) {
         this.restarts++;
-        this.emit('restart', `exited (${signal ?? code})`);
+        this.emit('restart', code === WorkerExit.removed ? 'the scheduler removed it (it timed out)' : `exited (${signal ?? code})`);
         this.start().catch((error: unknown) => this.emit('error', error));
       }
     });

@@ -274,7 +274,8 @@ export class Scheduler extends EventEmitter {
         case 'close-worker': {
           const peer = this.#workers.get(instruction.worker);
           if (peer !== undefined) {
-            peer.send('close', { reason: instruction.reason });
+            // removed: it timed out, and exits so that its nanny restarts it (worker-exit.ts).
+            peer.send('close', { reason: instruction.reason, removed: instruction.removed === true });
             this.#workers.delete(instruction.worker);
             void peer.close().catch(() => {});
             this.emit('worker-removed', instruction.worker, instruction.reason);

@@ -82,6 +82,7 @@ export class TaskWorker extends EventEmitter {
   /** Tasks whose result a client waits for (the scheduler says so with compute-task). */
   readonly #wanted = new Set<string>();
   #closing: Promise<void> | undefined;
+  #removed = false;
   #bytesIn = 0;
   #bytesOut = 0;
   #cpu = process.cpuUsage();
@@ -163,6 +164,8 @@ export class TaskWorker extends EventEmitter {
 
   /** Whether close() was called (or the scheduler went away). */
   get closed(): boolean { return this.#closing !== undefined; }
+  /** Whether the scheduler removed this worker (it timed out) rather than retiring or closing it. */
+  get removedByScheduler(): boolean { return this.#removed; }
 
   /** Stops: running tasks are abandoned, threads and connections closed, spilled data removed. Idempotent. */
   close(reason = 'closed'): Promise<void> {
@@ -201,7 +204,10 @@ export class TaskWorker extends EventEmitter {
       .on('steal-request', fromScheduler((body) => this.#handle({ type: 'steal-request', key: String(body.key) })))
       .on('acquire-replicas', fromScheduler((body) => this.#handle({ type: 'acquire-replicas', keys: body.keys as Record<string, string[]> })))
       .on('run', fromScheduler((body) => this.#runHere(body.payload)))
-      .on('close', fromScheduler((body) => { void this.close(String(body.reason ?? 'closed by the scheduler')); }))
+      .on('close', fromScheduler((body) => {
+        if (body.removed === true) this.#removed = true;
+        void this.close(String(body.reason ?? 'closed by the scheduler'));
+      }))
       .on('remove-peer', fromScheduler((body) => this.#handle({ type: 'peer-removed', worker: String(body.address) })))
       // Peers and clients: results out, scattered data in.
       .on('get-data', async (body) => {

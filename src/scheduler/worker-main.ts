@@ -2,6 +2,7 @@
 // in the environment — the cluster secret too, which is removed from process.env once read, so
 // nothing this worker runs or spawns inherits it.
 import { TaskWorker, type TaskWorkerOptions } from './task-worker.js';
+import { WorkerExit } from './worker-exit.js';
 
 const scheduler = process.env.NODE_UCX_SCHEDULER;
 const secret = process.env.NODE_UCX_CLUSTER_SECRET;
@@ -11,7 +12,7 @@ delete process.env.NODE_UCX_WORKER_OPTIONS;
 
 if (scheduler === undefined || secret === undefined) {
   process.stderr.write('node-ucx worker: NODE_UCX_SCHEDULER and NODE_UCX_CLUSTER_SECRET must be set\n');
-  process.exit(2);
+  process.exit(WorkerExit.usage);
 }
 
 let worker: TaskWorker;
@@ -19,9 +20,10 @@ try {
   worker = await TaskWorker.start({ ...options, scheduler, secret: Buffer.from(secret, 'base64') });
 } catch (error) {
   process.stderr.write(`node-ucx worker: cannot join ${scheduler}: ${(error as Error).message}\n`);
-  process.exit(3);
+  process.exit(WorkerExit.cannotJoin);
 }
-worker.once('close', () => process.exit(0));
+// Removed by the scheduler (timed out): exit so that the nanny starts a fresh worker in its place.
+worker.once('close', () => process.exit(worker.removedByScheduler ? WorkerExit.removed : WorkerExit.closed));
 process.send?.({ type: 'ready', address: worker.address, pid: process.pid, baseRss: worker.baseRss });
 // The nanny asks for a graceful stop over IPC; losing the nanny ends the worker too.
 process.on('message', (message: { type?: string }) => {

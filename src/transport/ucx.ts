@@ -35,6 +35,7 @@ export class UcxConnection extends ConnectionBase implements Connection {
   /** The node-ucx endpoint underneath (for info(), RMA, or raw operations next to the messages). */
   readonly endpoint: Endpoint;
   #ackReceived: (() => void) | undefined;
+  #peerSaidGoodbye = false;
 
   /** @internal Made by ucxTransport().connect() and its listener. */
   constructor(endpoint: Endpoint, localAddress: string, peerAddress: string) {
@@ -87,19 +88,25 @@ export class UcxConnection extends ConnectionBase implements Connection {
   }
 
   async #closeGracefully(): Promise<void> {
+    // One bound for the whole close: the GOODBYE exchange and the endpoint's own close share it.
+    const until = Date.now() + transportDefaults.closeTimeoutMs;
+    // The peer's GOODBYE already came (it closes too): straight to the endpoint's graceful close.
+    let answered = this.brokenBy === undefined || this.#peerSaidGoodbye;
     if (this.brokenBy === undefined) {
       // GOODBYE goes after everything sent before; the peer's pump answers once it has received all of it.
-      const acked = new Promise<void>((resolve) => { this.#ackReceived = resolve; });
+      const acked = new Promise<boolean>((resolve) => { this.#ackReceived = () => resolve(true); });
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, transportDefaults.closeTimeoutMs); });
-      await Promise.race([
-        this.endpoint.send(GOODBYE).then(() => acked, () => undefined),
-        this.finished,
+      const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), transportDefaults.closeTimeoutMs); });
+      answered = await Promise.race([
+        this.endpoint.send(GOODBYE).then(() => acked, () => false),
+        this.finished.then(() => false),
         timeout,
       ]);
       clearTimeout(timer);
     }
-    await this.endpoint.close();
+    // A peer that did not answer in time (frozen, gone) gets no second wait: force-close, which
+    // rejects what UCX still holds for this endpoint (the pending sends) before close() resolves.
+    await this.endpoint.close({ force: !answered, timeoutMs: Math.max(0, until - Date.now()) });
   }
 
   async #pump(): Promise<void> {
@@ -113,8 +120,11 @@ export class UcxConnection extends ConnectionBase implements Connection {
         if (message.type === UcxMessageType.Goodbye) {
           // The peer closes: everything it sent is in the inbox. Say so, and refuse further sends.
           this.brokenBy ??= resetError('the peer closed the connection');
+          this.#peerSaidGoodbye = true;
           this.inbox.end(this.brokenBy, true);
           ep.send(GOODBYE_ACK).catch(() => {});
+          // Closing at the same time: the peer takes nothing more into its inbox, so our GOODBYE needs no ACK.
+          this.#ackReceived?.();
           continue;
         }
         if (message.type === UcxMessageType.GoodbyeAck) {

@@ -248,6 +248,46 @@ describe('large messages', () => {
   });
 });
 
+describe('active-message order (docs/api.md, Active messages)', () => {
+  it('with { eager: true } handlers run in send order whatever the sizes; eager and rendezvous mixed may not', async () => {
+    const context = new Context();
+    const sender = context.createWorker();
+    const receiver = context.createWorker();
+    try {
+      const listener = await receiver.listen({ host: '127.0.0.1', port: 0 });
+      const ep = await within(sender.connect({ host: '127.0.0.1', port: listener.port }), 10_000, 'connect');
+      const N = 120;
+      const run = async (id: number, opts: { eager?: true }): Promise<number[]> => {
+        const order: number[] = [];
+        const done = new Promise<void>((resolve) => {
+          receiver.onActiveMessage(id, (message) => {
+            order.push(message.header.readUInt32LE(0));
+            if (order.length === N) resolve();
+          });
+        });
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < N; i++) {
+          const header = Buffer.alloc(4);
+          header.writeUInt32LE(i);
+          // 100 B and 256 KiB alternately: by default the large ones go by rendezvous.
+          sends.push(ep.amSend(id, header, Buffer.alloc(i % 2 === 1 ? 100 : 256 << 10, i & 0xff), opts));
+        }
+        await within(Promise.all([...sends, done]), 30_000, `${N} active messages`);
+        return order;
+      };
+      const eager = await run(20, { eager: true });
+      expect(eager).toEqual(Array.from({ length: N }, (_, i) => i));
+      // Mixed protocols: each handler runs once its payload is here, a rendezvous one after the fetch.
+      const mixed = await run(21, {});
+      expect([...mixed].sort((x, y) => x - y)).toEqual(Array.from({ length: N }, (_, i) => i));
+    } finally {
+      await sender.close();
+      await receiver.close();
+      context.close();
+    }
+  });
+});
+
 describe('receive ordering and graceful close', () => {
   it('receives of mixed kinds on one endpoint complete in the order they were asked for', async () => {
     const context = new Context();

@@ -109,6 +109,31 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     expect(cluster.scheduler.state.workers.has(victimAddress)).toBe(false);
   });
 
+  it('a worker that timed out (frozen past workerTimeoutMs, then thawed) exits so that its nanny restarts it; the cluster is whole again', async () => {
+    const { cluster, client } = await startCluster({
+      workers: 2, protocol,
+      scheduler: { config: { workerTimeoutMs: 1000 }, tickMs: 50 },
+      worker: { heartbeatMs: 100 },
+    });
+    const victim = cluster.nannies[0]!;
+    const victimAddress = victim.address!;
+    const exits: { code: number | null; signal: string | null; restarting: boolean }[] = [];
+    const reasons: string[] = [];
+    victim.on('exit', (code: number | null, signal: string | null, restarting: boolean) => exits.push({ code, signal, restarting }));
+    victim.on('restart', (reason: string) => reasons.push(reason));
+    const pid = victim.pid!;
+    process.kill(pid, 'SIGSTOP');
+    cleanup.push(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });
+    await until(() => !cluster.scheduler.state.workers.has(victimAddress), 'the scheduler to remove the frozen worker', 10_000);
+    process.kill(pid, 'SIGCONT');
+    await until(() => exits.length > 0, 'the thawed worker to exit', 10_000);
+    // Before: it exited 0 ("closed by the scheduler"), and its nanny left it down.
+    expect(exits[0]).toEqual({ code: 4, signal: null, restarting: true });
+    expect(reasons[0]).toBe('the scheduler removed it (it timed out)');
+    await until(() => victim.address !== null && victim.pid !== pid && cluster.scheduler.state.workers.size === 2, 'the restarted worker to join', 20_000);
+    expect(await within(client.submit(fn('inc'), 41, taskOptions({ workers: [victim.address!] })) as Promise<number>, 10_000, 'a task on the restarted worker')).toBe(42);
+  });
+
   it('a worker frozen while another fetches from it: the fetch is given up once the scheduler moves on, nothing hangs', async () => {
     const { cluster, client } = await startCluster({
       workers: 2, protocol,

@@ -13,7 +13,7 @@ const run = async (...args: string[]): Promise<Record<string, any>> => {
 };
 
 describe('leaks', () => {
-  for (const protocol of ['inproc', 'tcp']) {
+  for (const protocol of ['inproc', 'tcp', 'ucx']) {
     it(`1,000 client connect/close cycles over ${protocol} leave no fds, memory, connections or scheduler state behind`, async () => {
       const out = await run('cycles', protocol, '1000');
       expect(out.after.fds).toBe(out.before.fds);

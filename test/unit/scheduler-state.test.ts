@@ -552,7 +552,7 @@ describe('SchedulerState: lost workers', () => {
     h.handle({ type: 'heartbeat', worker: 'w2', now: 900, metrics: METRICS });
     expect(h.handle({ type: 'tick', now: 1000 })).toEqual([]);
     const out = h.handle({ type: 'tick', now: 1500 });
-    expect(out.filter((i) => i.kind === 'close-worker')).toEqual([{ kind: 'close-worker', worker: 'w1', reason: expect.stringContaining('no heartbeat') }]);
+    expect(out.filter((i) => i.kind === 'close-worker')).toEqual([{ kind: 'close-worker', worker: 'w1', reason: expect.stringContaining('no heartbeat'), removed: true }]);
     expect(h.state.workers.has('w1')).toBe(false);
     const moved = placed.a === 'w1' ? 'a' : 'b';
     expect(h.task(moved).processingOn?.address).toBe('w2');

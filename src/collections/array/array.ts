@@ -19,6 +19,7 @@ import { npyHeader } from './npy.js';
 /** What an elementwise operation takes besides the array: a number, or a DArray whose shape broadcasts with the array's (NumPy's rule). */
 export type Operand = number | DArray;
 
+/** Options of the reductions (sum, mean, min, max, var, std, argmax, argmin). */
 export interface ReduceOptions {
   /** The axes reduced: one, several, or (default) all. Negative counts from the end. */
   axis?: number | readonly number[];
@@ -34,6 +35,7 @@ export type SliceEntry = number | null | undefined | readonly [(number | null)?,
 /** A user function: self-contained (shipped as source; pass values as extra arguments) or a moduleFunction() reference. */
 export type BlockFunction = ((block: NDArray, ...args: never[]) => unknown) | ModuleRef;
 
+/** Options of mapBlocks: what the new blocks are, where they differ from the array's. */
 export interface MapBlocksOptions {
   /** The result's dtype. Default: the array's. */
   dtype?: DType;
@@ -55,9 +57,16 @@ function normalizeAxis(axis: number, ndim: number, name: string): number {
   return axis < 0 ? axis + ndim : axis;
 }
 
+/**
+ * A lazy, chunked n-dimensional array (Dask's dask.array.Array): elementwise arithmetic, reductions,
+ * matmul, slicing, rechunk, ...; compute() gives an NDArray.
+ */
 export class DArray extends Collection<NDArray> {
+  /** The length of each axis. */
   readonly shape: readonly number[];
+  /** The block sizes of each axis (Dask's chunks): they add up to the axis's length. */
   readonly chunks: Chunks;
+  /** The element type. */
   readonly dtype: DType;
 
   /** @internal Made by fromArray, zeros, readNpy, ... and the methods. */
@@ -68,8 +77,11 @@ export class DArray extends Collection<NDArray> {
     this.dtype = dtype;
   }
 
+  /** How many axes it has. */
   get ndim(): number { return this.shape.length; }
+  /** How many elements it has (the product of the shape). */
   get size(): number { return sizeOf(this.shape); }
+  /** The bytes of its elements, all blocks together. */
   get nbytes(): number { return this.size * itemSize(this.dtype); }
   /** Blocks per axis (Dask's numblocks). */
   get numblocks(): number[] { return numBlocks(this.chunks); }
@@ -109,27 +121,44 @@ export class DArray extends Collection<NDArray> {
 
   // ---- elementwise ----
 
+  /** `this + other`, elementwise. */
   add(other: Operand): DArray { return this.#binary('add', other); }
+  /** `this - other`, elementwise. */
   sub(other: Operand): DArray { return this.#binary('sub', other); }
+  /** `this * other`, elementwise. */
   mul(other: Operand): DArray { return this.#binary('mul', other); }
   /** True division: integers give float64 (NumPy's `/`). */
   div(other: Operand): DArray { return this.#binary('div', other); }
+  /** `this ** other`, elementwise (integers stay integers: a result out of range wraps, a fraction truncates). */
   pow(other: Operand): DArray { return this.#binary('pow', other); }
   /** The remainder with the divisor's sign (NumPy's `%`, Python's). */
   mod(other: Operand): DArray { return this.#binary('mod', other); }
+  /** The larger of the two, elementwise (NumPy's maximum: a NaN wins). */
   maximum(other: Operand): DArray { return this.#binary('maximum', other); }
+  /** The smaller of the two, elementwise (NumPy's minimum: a NaN wins). */
   minimum(other: Operand): DArray { return this.#binary('minimum', other); }
+  /** `this < other`, elementwise: a bool array. */
   lt(other: Operand): DArray { return this.#binary('lt', other); }
+  /** `this <= other`, elementwise: a bool array. */
   le(other: Operand): DArray { return this.#binary('le', other); }
+  /** `this > other`, elementwise: a bool array. */
   gt(other: Operand): DArray { return this.#binary('gt', other); }
+  /** `this >= other`, elementwise: a bool array. */
   ge(other: Operand): DArray { return this.#binary('ge', other); }
+  /** `this == other`, elementwise: a bool array (NaN equals nothing). */
   eq(other: Operand): DArray { return this.#binary('eq', other); }
+  /** `this != other`, elementwise: a bool array (NaN differs from everything, itself too). */
   ne(other: Operand): DArray { return this.#binary('ne', other); }
 
+  /** `-this`, elementwise, in the same dtype (unsigned integers wrap, as in NumPy). */
   neg(): DArray { return this.#unary('neg', this.dtype); }
+  /** The absolute values, in the same dtype (NumPy's abs: an int8's -128 stays -128). */
   abs(): DArray { return this.#unary('abs', this.dtype); }
+  /** The square roots (float32 stays float32, other dtypes give float64; negatives give NaN). */
   sqrt(): DArray { return this.#unary('sqrt', floatOf(this.dtype)); }
+  /** e to the elements (float32 stays float32, other dtypes give float64). */
   exp(): DArray { return this.#unary('exp', floatOf(this.dtype)); }
+  /** The natural logarithms (float32 stays float32, other dtypes give float64; 0 gives -Infinity). */
   log(): DArray { return this.#unary('log', floatOf(this.dtype)); }
 
   /** The elements as another dtype (NumPy's astype: floats to integers truncate and wrap; bool is nonzero). */
@@ -219,14 +248,19 @@ export class DArray extends Collection<NDArray> {
 
   /** The sum (integers and bools give float64: there is no int64). */
   sum(opts?: ReduceOptions): DArray { return this.#reduce('sum', isFloat(this.dtype) ? this.dtype : 'float64', opts); }
+  /** The mean (float32 stays float32, other dtypes give float64; no elements give NaN). */
   mean(opts?: ReduceOptions): DArray { return this.#reduce('mean', floatOf(this.dtype), opts); }
+  /** The smallest element, in the array's dtype (a NaN wins, as in NumPy's min). */
   min(opts?: ReduceOptions): DArray { return this.#reduce('min', this.dtype, opts); }
+  /** The largest element, in the array's dtype (a NaN wins, as in NumPy's max). */
   max(opts?: ReduceOptions): DArray { return this.#reduce('max', this.dtype, opts); }
   /** The variance, `ddof` (default 0, NumPy's) subtracted from the count. */
   var(opts?: ReduceOptions & { ddof?: number }): DArray { return this.#reduce('var', floatOf(this.dtype), opts, opts?.ddof); }
+  /** The standard deviation: the square root of var (the same `ddof`). */
   std(opts?: ReduceOptions & { ddof?: number }): DArray { return this.#reduce('std', floatOf(this.dtype), opts, opts?.ddof); }
   /** The index of the largest element: along `axis`, or (no axis) in the flattened array. The first of equal ones. */
   argmax(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray { return this.#reduce('argmax', this.size < 2 ** 31 ? 'int32' : 'float64', opts); }
+  /** The index of the smallest element: along `axis`, or (no axis) in the flattened array. The first of equal ones. */
   argmin(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray { return this.#reduce('argmin', this.size < 2 ** 31 ? 'int32' : 'float64', opts); }
 
   #reduce(kind: ReduceKind, dtype: DType, opts: ReduceOptions | undefined, ddof = 0): DArray {

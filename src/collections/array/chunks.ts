@@ -4,6 +4,7 @@
 import { invalidArgType, outOfRange } from '../../util/validate.js';
 import { itemSize, type DType } from './dtype.js';
 
+/** A chunking: for each axis, the sizes of its blocks, in order (Dask's normalized chunks: ((2, 2), (3,))). */
 export type Chunks = readonly (readonly number[])[];
 /**
  * How chunks are asked for: 'auto' (blocks of about 128 MiB), one size for every axis, or per axis a

@@ -17,6 +17,7 @@ import { arrayKernels, copyBox } from './kernels.js';
 import { NDArray } from './ndarray.js';
 import { readNpyHeader } from './npy.js';
 
+/** Options of the functions that make arrays (fromArray, zeros, ones, full, arange, random). */
 export interface ArrayOptions {
   /** Block sizes: 'auto' (about 128 MiB a block, the default), one size for every axis, or per axis a size, -1 (whole) or the sizes. */
   chunks?: ChunksSpec;
@@ -93,10 +94,12 @@ export function full(shape: readonly number[], value: number, opts: ArrayOptions
   return generated('full', shape, opts, 'float64', (n, _flat, dtype) => [arrayKernels.fill, n, dtype, value], value);
 }
 
+/** An array of 0s (Dask's zeros); each block made by its task. */
 export function zeros(shape: readonly number[], opts: ArrayOptions = {}): DArray {
   return generated('zeros', shape, opts, 'float64', (n, _flat, dtype) => [arrayKernels.fill, n, dtype, 0]);
 }
 
+/** An array of 1s (Dask's ones); each block made by its task. */
 export function ones(shape: readonly number[], opts: ArrayOptions = {}): DArray {
   return generated('ones', shape, opts, 'float64', (n, _flat, dtype) => [arrayKernels.fill, n, dtype, 1]);
 }

@@ -3,7 +3,9 @@
 // of bigints): sums of integers are float64 (exact up to 2^53). Promotion follows NumPy's table for
 // the types there are (docs/collections.md, "Array").
 
+/** An element type (NumPy's dtype names). bool is held as a Uint8Array of 0s and 1s; there are no 64-bit integers. */
 export type DType = 'float64' | 'float32' | 'int32' | 'int16' | 'int8' | 'uint32' | 'uint16' | 'uint8' | 'bool';
+/** The typed arrays that hold a dtype's elements. */
 export type TypedArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
 type TypedArrayConstructor = { new (length: number): TypedArray; new (values: ArrayLike<number> | ArrayBufferLike, byteOffset?: number, length?: number): TypedArray; readonly BYTES_PER_ELEMENT: number };
 
@@ -12,6 +14,7 @@ export const CONSTRUCTORS: Readonly<Record<DType, TypedArrayConstructor>> = Obje
   uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array, bool: Uint8Array,
 });
 
+/** Every DType, float64 first. */
 export const DTYPES: readonly DType[] = Object.keys(CONSTRUCTORS) as DType[];
 
 export function isDType(value: unknown): value is DType {

@@ -3,9 +3,17 @@
 import { invalidArgType, outOfRange } from '../../util/validate.js';
 import { dtypeOfView, isDType, CONSTRUCTORS, type DType, type TypedArray } from './dtype.js';
 
+/**
+ * An array in memory (NumPy's ndarray, kept small): `data` holds the elements row-major. The
+ * constructor checks that `shape` has data's length of elements and that `dtype` fits its type
+ * (default: the typed array's; name 'bool' for a Uint8Array of 0s and 1s).
+ */
 export class NDArray<T extends TypedArray = TypedArray> {
+  /** The elements, row-major (C order). Shared, not copied: changing it changes the array. */
   readonly data: T;
+  /** The length of each axis. */
   readonly shape: readonly number[];
+  /** The element type. */
   readonly dtype: DType;
 
   constructor(data: T, shape: readonly number[] = [data.length], dtype?: DType) {
@@ -21,7 +29,9 @@ export class NDArray<T extends TypedArray = TypedArray> {
     this.dtype = dtype ?? inferred;
   }
 
+  /** How many axes it has. */
   get ndim(): number { return this.shape.length; }
+  /** How many elements it has (data's length). */
   get size(): number { return this.data.length; }
 
   /** The element at `index` (one integer per axis; negative counts from the end). */

@@ -149,7 +149,7 @@ export type SchedulerEvent =
 export type SchedulerInstruction =
   | { kind: 'worker'; worker: string; op: string; body: unknown }
   | { kind: 'client'; client: string; op: string; body: unknown }
-  | { kind: 'close-worker'; worker: string; reason: string }
+  | { kind: 'close-worker'; worker: string; reason: string; removed?: boolean }
   | { kind: 'retired'; request: number; workers: string[] };
 
 /**
@@ -873,7 +873,7 @@ export class SchedulerState {
   #tick(now: number): void {
     for (const ws of [...this.workers.values()]) {
       if (now - ws.lastSeen > this.config.workerTimeoutMs) {
-        this.#out.push({ kind: 'close-worker', worker: ws.address, reason: `no heartbeat for ${now - ws.lastSeen} ms` });
+        this.#out.push({ kind: 'close-worker', worker: ws.address, reason: `no heartbeat for ${now - ws.lastSeen} ms`, removed: true });
         this.#workerRemoved(ws.address, 'timed out');
       }
     }
