@@ -4,10 +4,14 @@
 // Arithmetic gives float64 (JavaScript's numbers); comparisons, isin and the logical operators bool.
 import { column, isNumeric, partError, stringAt, type Column, type DType, type Field, type Part } from './part.js';
 
+/** Operators of two operands. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
+/** Operators of one operand. */
 export type UnaryOp = 'neg' | 'not' | 'abs' | 'isna' | 'notna';
+/** A constant in an expression. */
 export type Literal = number | string | boolean;
 
+/** A column expression as plain data: a column, a constant, or an operator over expressions. */
 export type Expr =
   | { op: 'col'; name: string }
   | { op: 'lit'; value: Literal }

@@ -34,9 +34,13 @@ function names(value: string | readonly string[], what: string): string[] {
   return [...list];
 }
 
-/** A user function: self-contained (shipped as source) or a moduleFunction() reference. */
+/**
+ * A user function: self-contained (shipped as source) or a moduleFunction() reference.
+ * @typeParam F the function's type
+ */
 export type UserFunction<F extends (...args: never[]) => unknown> = F | ModuleRef;
 
+/** Options of tree reductions. */
 export interface ReductionOptions {
   /** How many partial results one aggregate task combines (Dask's split_every). Default 8. */
   splitEvery?: number;
@@ -55,12 +59,14 @@ export class Scalar<T = number> extends Collection<T> {
   constructor(layers: Layers, name: string) {
     super(layers, name);
   }
+  /** The key of its one task. */
   get key(): string { return partitionKey(this.name, 0); }
   get keys(): readonly string[] { return [this.key]; }
   finalize(results: unknown[]): T { return results[0] as T; }
   rebuild(layers: Layers): this { return new Scalar<T>(layers, this.name) as this; }
 }
 
+/** An operand of a Series operator: another Series, or a constant. */
 export type SeriesLike = Series | Literal;
 
 /**
@@ -68,7 +74,12 @@ export type SeriesLike = Series | Literal;
  * row-set token first, then those of the frames it is a row subset of (a filter keeps its input's
  * row order and values); `columns` gives each column's identity (assign gives a new one).
  */
-export interface Lineage { rows: readonly string[]; columns: Readonly<Record<string, string>> }
+export interface Lineage {
+  /** Its row-set token, then those of the frames it is a row subset of. */
+  rows: readonly string[];
+  /** Each column's identity. */
+  columns: Readonly<Record<string, string>>;
+}
 
 function freshLineage(token: string, fields: readonly Field[]): Lineage {
   return { rows: [token], columns: Object.fromEntries(fields.map((f) => [f.name, `${token}:${f.name}`])) };
@@ -97,8 +108,11 @@ function misaligned(what: string, series: Series, frame: DataFrame): RangeError 
  * one-column Arrow table.
  */
 export class Series {
+  /** The dataframe whose rows it is of. */
   readonly frame: DataFrame;
+  /** @internal What it computes, as plain data (expr.ts). */
   readonly expr: Expr;
+  /** Its name (the column's, or the first operand's). */
   readonly name: string;
   /** The type of its values. */
   readonly dtype: DType;
@@ -131,31 +145,50 @@ export class Series {
     return new Series(this.frame, { op: 'un', fn, a: this.expr }, this.name);
   }
 
+  /** `this + other`, element-wise (float64). */
   add(other: SeriesLike): Series { return this.#bin('add', other); }
+  /** `this - other`. */
   sub(other: SeriesLike): Series { return this.#bin('sub', other); }
+  /** `this * other`. */
   mul(other: SeriesLike): Series { return this.#bin('mul', other); }
+  /** `this / other`. */
   div(other: SeriesLike): Series { return this.#bin('div', other); }
   /** Python's modulo (the divisor's sign), as pandas. */
   mod(other: SeriesLike): Series { return this.#bin('mod', other); }
+  /** `this ** other`. */
   pow(other: SeriesLike): Series { return this.#bin('pow', other); }
+  /** `this < other` (bool; strings compare by code unit). */
   lt(other: SeriesLike): Series { return this.#bin('lt', other); }
+  /** `this <= other`. */
   le(other: SeriesLike): Series { return this.#bin('le', other); }
+  /** `this > other`. */
   gt(other: SeriesLike): Series { return this.#bin('gt', other); }
+  /** `this >= other`. */
   ge(other: SeriesLike): Series { return this.#bin('ge', other); }
+  /** `this == other`. */
   eq(other: SeriesLike): Series { return this.#bin('eq', other); }
+  /** `this != other`. */
   ne(other: SeriesLike): Series { return this.#bin('ne', other); }
+  /** Logical and (pandas' `&`; NaN is false). */
   and(other: SeriesLike): Series { return this.#bin('and', other); }
+  /** Logical or (pandas' `|`). */
   or(other: SeriesLike): Series { return this.#bin('or', other); }
+  /** `-this`. */
   neg(): Series { return this.#un('neg'); }
+  /** Logical not (pandas' `~`). */
   not(): Series { return this.#un('not'); }
+  /** `Math.abs` of each value. */
   abs(): Series { return this.#un('abs'); }
+  /** Whether each value is missing (NaN). */
   isna(): Series { return this.#un('isna'); }
+  /** Whether each value is present. */
   notna(): Series { return this.#un('notna'); }
   /** Whether each value is one of `values` (pandas' isin). */
   isin(values: readonly Literal[]): Series {
     if (!Array.isArray(values)) throw invalidArgType('values', 'an array of numbers, strings or booleans', values);
     return new Series(this.frame, { op: 'isin', a: this.expr, values: [...values] }, this.name);
   }
+  /** The values as another type (strings parsed, numbers printed). */
   astype(type: DType): Series {
     if (!DTYPES.includes(type)) throw invalidArgValue('type', type, `must be one of ${DTYPES.join(', ')}`);
     return new Series(this.frame, { op: 'astype', a: this.expr, to: type }, this.name);
@@ -183,13 +216,19 @@ export class Series {
     return new Scalar<number>(withLayer([this.frame], name, layer), name);
   }
 
+  /** The sum of the present values. */
   sum(opts?: ReductionOptions): Scalar<number> { return this.#reduce('sum', 1, opts); }
   /** Values that are not missing (NaN). */
   count(opts?: ReductionOptions): Scalar<number> { return this.#reduce('count', 1, opts); }
+  /** The mean of the present values. */
   mean(opts?: ReductionOptions): Scalar<number> { return this.#reduce('mean', 1, opts); }
+  /** The smallest value (NaN when none). */
   min(opts?: ReductionOptions): Scalar<number> { return this.#reduce('min', 1, opts); }
+  /** The largest value (NaN when none). */
   max(opts?: ReductionOptions): Scalar<number> { return this.#reduce('max', 1, opts); }
+  /** The variance (`ddof` default 1, as pandas). */
   var(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('var', opts?.ddof ?? 1, opts); }
+  /** The standard deviation (`ddof` default 1). */
   std(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('std', opts?.ddof ?? 1, opts); }
 
   /** [value, count] rows, the most frequent first (pandas' value_counts; the count column is 'count'). */
@@ -225,11 +264,14 @@ export class Series {
   }
 }
 
+/** `{ column: how }` or `{ column: [how, ...] }` for GroupBy.agg. */
 export type AggSpec = Record<string, AggHow | AggHow[]>;
 
 /** Rows grouped by key columns (Dask's DataFrameGroupBy): aggregations are tree reductions of partial aggregates. */
 export class GroupBy {
+  /** The dataframe grouped. */
   readonly frame: DataFrame;
+  /** The key columns. */
   readonly by: string[];
   /** The column selected with col() (SeriesGroupBy), or null. */
   readonly selected: string[] | null;
@@ -335,15 +377,23 @@ export class GroupBy {
     return this.#aggregate(this.#values().map((c) => ({ name: c, how, source: c })), opts);
   }
 
+  /** Each group's sum per column. */
   sum(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('sum', opts); }
+  /** Each group's mean per column. */
   mean(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('mean', opts); }
   /** Non-missing values per group. */
   count(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('count', opts); }
+  /** Each group's smallest value per column. */
   min(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('min', opts); }
+  /** Each group's largest value per column. */
   max(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('max', opts); }
+  /** Each group's variance per column (`ddof` default 1). */
   var(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('var', opts); }
+  /** Each group's standard deviation per column. */
   std(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('std', opts); }
+  /** Each group's first row's values. */
   first(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('first', opts); }
+  /** Each group's last row's values. */
   last(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('last', opts); }
   /** Rows per group, in a column named `name` (default 'size'). */
   size(opts?: ReductionOptions & { sort?: boolean; name?: string }): DataFrame {
@@ -353,8 +403,11 @@ export class GroupBy {
 
 /** A rolling window over rows (pandas' rolling(window)): partitions see the previous ones' last rows. */
 export class Rolling {
+  /** The dataframe windowed. */
   readonly frame: DataFrame;
+  /** Rows per window. */
   readonly window: number;
+  /** Values a window needs for a result (else NaN). */
   readonly minPeriods: number;
   /** @internal */
   constructor(frame: DataFrame, window: number, minPeriods: number) {
@@ -377,10 +430,15 @@ export class Rolling {
     const fields = f.fields.map((x) => (cols.includes(x.name) ? { name: x.name, type: 'float64' as DType } : x));
     return new DataFrame(withLayer([f], name, layer), name, f.npartitions, fields, name);
   }
+  /** The sum of each window. */
   sum(): DataFrame { return this.#apply('sum'); }
+  /** The mean of each window. */
   mean(): DataFrame { return this.#apply('mean'); }
+  /** The smallest value of each window. */
   min(): DataFrame { return this.#apply('min'); }
+  /** The largest value of each window. */
   max(): DataFrame { return this.#apply('max'); }
+  /** The present values of each window. */
   count(): DataFrame { return this.#apply('count'); }
 }
 
@@ -394,10 +452,13 @@ export function frequencyMs(freq: string): number {
   return (m[1] === '' ? 1 : Number(m[1])) * unit;
 }
 
+/** Options of DataFrame.merge. */
 export interface MergeOptions {
   /** Key columns of both sides (default: the columns they share). */
   on?: string | string[];
+  /** Key columns of the left side (with rightOn: keys named differently). */
   leftOn?: string | string[];
+  /** Key columns of the right side. */
   rightOn?: string | string[];
   /** Default 'inner'. */
   how?: JoinHow;
@@ -409,8 +470,11 @@ export interface MergeOptions {
   shuffle?: 'hash' | 'broadcast';
 }
 
+/** A dataframe (Dask's dask.dataframe.DataFrame): partitions of typed-array columns, lazily; compute() gives an Arrow table. */
 export class DataFrame extends Collection<arrow.Table> {
+  /** How many partitions (tasks per operation). */
   readonly npartitions: number;
+  /** The columns' names and types. */
   readonly fields: readonly Field[];
   /** How its rows and columns relate to the frames it was made from (lining up Series). */
   readonly lineage: Lineage;
@@ -747,6 +811,7 @@ export class DataFrame extends Collection<arrow.Table> {
 
   /** The `n` rows with the largest (or smallest) values of `column`. */
   nlargest(n: number, column: string): DataFrame { return this.#top(n, column, false); }
+  /** The `n` rows with the smallest values of `column`. */
   nsmallest(n: number, column: string): DataFrame { return this.#top(n, column, true); }
   #top(n: number, column: string, ascending: boolean): DataFrame {
     validateInteger(n, 'n', 0, Number.MAX_SAFE_INTEGER);

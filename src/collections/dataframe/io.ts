@@ -12,6 +12,7 @@ import { DataFrame } from './frame.js';
 import { dfKernels, parquetToTable } from './kernels.js';
 import { DTYPES, sliceRows, type DType, type Field } from './part.js';
 
+/** Options of readCsv. */
 export interface ReadCsvOptions {
   /** Bytes per partition, cut at line starts (Dask's blocksize). Default: one partition per file. */
   blocksize?: number;
@@ -56,6 +57,7 @@ export function readCsv(paths: string | readonly string[], opts: ReadCsvOptions 
   return usecols === undefined ? df : df.select(usecols);
 }
 
+/** Options of readParquet. */
 export interface ReadParquetOptions {
   /** Only these columns. */
   columns?: string[];

@@ -77,6 +77,7 @@ export function tableToParquet(table: arrow.Table): Uint8Array {
 
 // ---- reductions over groups ----
 
+/** What a groupby aggregation computes per group. */
 export type AggHow = 'sum' | 'count' | 'mean' | 'min' | 'max' | 'size' | 'var' | 'std' | 'first' | 'last';
 /** A partial aggregate column: `op` of the column `source` ('' for size). */
 export interface PartialSpec { name: string; source: string; op: 'sum' | 'count' | 'min' | 'max' | 'sumsq' | 'first' | 'last' }
@@ -239,6 +240,7 @@ export function concatKernel(parts: Part[], origin: string): Part {
   return withOrigin(concatParts(parts, origin), origin);
 }
 
+/** Which rows a join keeps: matched ones (inner), and the left's, the right's or both sides' unmatched ones. */
 export type JoinHow = 'inner' | 'left' | 'right' | 'outer';
 export interface JoinSpec {
   how: JoinHow;

@@ -25,7 +25,12 @@ export interface Part {
 }
 
 /** A column's name and type: what a collection knows of its partitions before they exist. */
-export interface Field { name: string; type: DType }
+export interface Field {
+  /** The column's name. */
+  name: string;
+  /** The column's type. */
+  type: DType;
+}
 
 export const DTYPES: readonly DType[] = ['float64', 'int32', 'bool', 'utf8', 'timestamp'];
 
