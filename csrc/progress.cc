@@ -194,7 +194,7 @@ static constexpr unsigned kRoundsPerClockRead = 8;
 // is yield_ns_ (default 8 µs, WorkerOptions.yieldUs). With more processes than cores (4 MPI ranks on 2)
 // a spin that never yields starves the very peer it waits for (waiting 20 µs before the first yield cost
 // a 4-rank barrier 40 %); a reply within the first microseconds is caught without a system call on its
-// path. 0 yields at every clock read (every kRoundsPerClockRead idle rounds).
+// path. 0 yields after every idle round.
 
 // poll: spin while requests are outstanding; event and adaptive: spin until the
 // budget since the last activity is spent. One call spins at most one slice, so
@@ -213,9 +213,13 @@ void Worker::Spin() {
       idle_since = now;
       idle_rounds = 0;
     } else {
+      // yield_ns_ 0: yield after every round that found nothing, as Open MPI's oversubscribed ranks do
+      // (opal_progress: sched_yield when no event), so a rank waiting for a peer that is not running
+      // hands it the CPU at once instead of spending it on idle rounds.
+      if (yield_ns_ == 0) sched_yield();
       if (++idle_rounds % kRoundsPerClockRead != 0) continue;
       now = NowNs();
-      if (now - idle_since >= yield_ns_) {
+      if (yield_ns_ != 0 && now - idle_since >= yield_ns_) {
         sched_yield();
         idle_since = now;
       }

@@ -35,7 +35,7 @@ export const defaults = defineSettings('defaults', {
   eventSpinUs: 50,
   /**
    * A spinning worker (poll, and event and adaptive within their spin) that finds nothing yields the CPU
-   * (sched_yield) after this long idle, and again each time as long (µs; 0: every few idle rounds, as Open
+   * (sched_yield) after this long idle, and again each time as long (µs; 0: after every idle round, as Open
    * MPI's ranks do when oversubscribed). With more processes than cores the peer waited for may need the CPU.
    */
   yieldUs: 8,

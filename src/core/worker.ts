@@ -48,7 +48,7 @@ export interface WorkerOptions {
    * defaults.pollSliceUs).
    */
   spinUs?: number;
-  /** While spinning, how long to find nothing before yielding the CPU, µs (default defaults.yieldUs; 0: every few idle rounds). */
+  /** While spinning, how long to find nothing before yielding the CPU, µs (default defaults.yieldUs; 0: after every idle round). */
   yieldUs?: number;
 }
 

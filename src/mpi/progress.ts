@@ -2,7 +2,7 @@
 // default it spins (progressing, yielding the CPU when it finds nothing) for a long while after the last
 // activity before it sleeps on the worker's fd: a message is then seen within microseconds, not after a
 // wake-up (tens of µs on a VM, more when the ranks outnumber the cores). With more ranks on this node than
-// cores, it yields at every few idle rounds, as Open MPI's ranks do when oversubscribed (mpi_yield_when_idle),
+// cores, it yields after every idle round, as Open MPI's ranks do when oversubscribed (mpi_yield_when_idle),
 // so that the rank it waits for gets the CPU. NODE_UCX_PROGRESS chooses a plain worker mode instead.
 import type { ProgressMode } from '../index.js';
 import { MPIError } from './errors.js';
