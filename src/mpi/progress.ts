@@ -17,8 +17,8 @@ export interface RankProgress {
   yieldUs?: number;
 }
 
-/** The spin after activity of a rank on the default policy (µs): long enough to span a collective's steps. */
-export const MPI_SPIN_US = 5000;
+/** The spin after activity of a rank on the default policy (µs): spans a small collective's steps; a long wait (a large transfer, a slow peer) sleeps. */
+export const MPI_SPIN_US = 300;
 
 const MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
 
