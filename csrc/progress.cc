@@ -190,11 +190,11 @@ void Worker::StartSpinning() {
 // A spinning worker reads the clock only every few idle rounds: on some VMs clock_gettime costs
 // more than a ucp_worker_progress that finds nothing (22 % of a poll-mode ping-pong's samples).
 static constexpr unsigned kRoundsPerClockRead = 8;
-// How long a spinning worker stays idle before it yields the CPU once (and again each time as long).
-// With more processes than cores (4 MPI ranks on 2) a spin that never yields starves the very peer
-// it waits for (waiting 20 µs before the first yield cost a 4-rank barrier 40 %); a reply within
-// the first microseconds is caught without a system call on its path.
-static constexpr uint64_t kIdleNsPerYield = 8000;
+// How long a spinning worker stays idle before it yields the CPU once (and again each time as long)
+// is yield_ns_ (default 8 µs, WorkerOptions.yieldUs). With more processes than cores (4 MPI ranks on 2)
+// a spin that never yields starves the very peer it waits for (waiting 20 µs before the first yield cost
+// a 4-rank barrier 40 %); a reply within the first microseconds is caught without a system call on its
+// path. 0 yields after every idle round.
 
 // poll: spin while requests are outstanding; event and adaptive: spin until the
 // budget since the last activity is spent. One call spins at most one slice, so
@@ -213,9 +213,13 @@ void Worker::Spin() {
       idle_since = now;
       idle_rounds = 0;
     } else {
+      // yield_ns_ 0: yield after every round that found nothing, as Open MPI's oversubscribed ranks do
+      // (opal_progress: sched_yield when no event), so a rank waiting for a peer that is not running
+      // hands it the CPU at once instead of spending it on idle rounds.
+      if (yield_ns_ == 0) sched_yield();
       if (++idle_rounds % kRoundsPerClockRead != 0) continue;
       now = NowNs();
-      if (now - idle_since >= kIdleNsPerYield) {
+      if (yield_ns_ != 0 && now - idle_since >= yield_ns_) {
         sched_yield();
         idle_since = now;
       }

@@ -42,7 +42,7 @@ Napi::Function Worker::Define(Napi::Env env) {
                      });
 }
 
-// new Worker(context, mode, spinUs, fallbackMs, handler) -> ucp_worker_create, ucp_worker_get_efd
+// new Worker(context, mode, spinUs, fallbackMs, handler, yieldUs?) -> ucp_worker_create, ucp_worker_get_efd
 Worker::Worker(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Worker>(info), env_(info.Env()), async_context_(info.Env(), "node-ucx:Worker") {
   Napi::Env env = info.Env();
@@ -56,6 +56,9 @@ Worker::Worker(const Napi::CallbackInfo& info)
   spin_ns_ = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000.0);
   fallback_ms_ = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   handler_ = Napi::Persistent(info[4].As<Napi::Function>());
+  if (info.Length() > 5 && info[5].IsNumber()) {
+    yield_ns_ = static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue() * 1000.0);
+  }
 
   ucp_worker_params_t params = {};
   params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_EVENTS;

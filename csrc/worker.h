@@ -224,6 +224,9 @@ class Worker : public Napi::ObjectWrap<Worker> {
   ProgressMode mode_ = ProgressMode::kEvent;
   uint64_t spin_ns_ = 0;          // poll: one slice; event, adaptive: the budget after activity (event: 0 = arm at once)
   uint64_t fallback_ms_ = 5;
+  // How long a spinning worker stays idle before it yields the CPU (sched_yield), and again each time as
+  // long; 0: after every idle round, as Open MPI's ranks do when oversubscribed.
+  uint64_t yield_ns_ = 8000;
   uint64_t last_activity_ns_ = 0;
   bool spinning_ = false;
   bool fallback_running_ = false;

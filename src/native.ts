@@ -165,7 +165,7 @@ export interface NativeCuda {
 export interface NativeAddon extends Partial<NativeCuda> {
   Context: new (features: number, config: [string, string][]) => NativeContext;
   Worker: new (context: NativeContext, mode: number, spinUs: number, fallbackMs: number,
-    handler: (kind: NativeEvent, ...args: unknown[]) => void) => NativeWorker;
+    handler: (kind: NativeEvent, ...args: unknown[]) => void, yieldUs?: number) => NativeWorker;
   MemoryHandle: new (context: NativeContext, data: NativeData | null, length: number, memoryType: number,
     allocate: boolean) => NativeMemoryHandle;
   setErrorClass(ctor: new (message: string, code: string, status: number) => Error): void;

@@ -33,6 +33,12 @@ export const defaults = defineSettings('defaults', {
    * an idle worker still sleeps after at most this long.
    */
   eventSpinUs: 50,
+  /**
+   * A spinning worker (poll, and event and adaptive within their spin) that finds nothing yields the CPU
+   * (sched_yield) after this long idle, and again each time as long (µs; 0: after every idle round, as Open
+   * MPI's ranks do when oversubscribed). With more processes than cores the peer waited for may need the CPU.
+   */
+  yieldUs: 8,
   /** event mode: progress timer that runs only while operations are outstanding, against a missed wake-up (ms). */
   fallbackMs: 5,
   /** Endpoint.close(): the longest a graceful close waits for the peer before the endpoint is let go (ms). */
@@ -74,6 +80,7 @@ export const defaults = defineSettings('defaults', {
   // Spin budgets run in slices (the loop keeps turning); a minute is already far beyond any use.
   adaptiveSpinUs: integerIn(0, 60_000_000),
   eventSpinUs: integerIn(0, 60_000_000),
+  yieldUs: integerIn(0, 60_000_000),
   fallbackMs: integerIn(1, 60_000),
   closeTimeoutMs: integerIn(0, MAX_TIMEOUT_MS),
   connectTimeoutMs: integerIn(1, MAX_TIMEOUT_MS),

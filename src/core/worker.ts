@@ -42,6 +42,14 @@ export interface WorkerOptions {
    * Raw tag/stream/AM traffic is not affected. At most defaults.maxAddressPeers such endpoints at once.
    */
   acceptAddressConnections?: boolean;
+  /**
+   * How long the worker keeps spinning (progressing) after activity before it sleeps, in µs ('event',
+   * 'adaptive'; default defaults.eventSpinUs / defaults.adaptiveSpinUs), or one spin slice ('poll': default
+   * defaults.pollSliceUs).
+   */
+  spinUs?: number;
+  /** While spinning, how long to find nothing before yielding the CPU, µs (default defaults.yieldUs; 0: after every idle round). */
+  yieldUs?: number;
 }
 
 /** Options of {@link Worker.listen} and the module's {@link listen}. */
@@ -177,9 +185,12 @@ export class Worker extends EventEmitter {
     this.progressMode = mode;
     this.errorHandling = errorHandling;
     this.acceptsAddressConnections = acceptAddressConnections;
-    const spinUs = mode === 'poll' ? defaults.pollSliceUs : mode === 'adaptive' ? defaults.adaptiveSpinUs : defaults.eventSpinUs;
+    const spinUs = opts.spinUs ?? (mode === 'poll' ? defaults.pollSliceUs : mode === 'adaptive' ? defaults.adaptiveSpinUs : defaults.eventSpinUs);
+    validateInteger(spinUs, 'opts.spinUs', mode === 'poll' ? 1 : 0, mode === 'poll' ? 100_000 : 60_000_000);
+    const yieldUs = opts.yieldUs ?? defaults.yieldUs;
+    validateInteger(yieldUs, 'opts.yieldUs', 0, 60_000_000);
     this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
-      (kind, ...args) => this.#onEvent(kind, args));
+      (kind, ...args) => this.#onEvent(kind, args), yieldUs);
     if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true, false);
     context[kAttach](this);
   }

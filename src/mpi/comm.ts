@@ -18,9 +18,9 @@ import { objectValues, typedValues } from './collectives/values.js';
 import { bcastBytes, bcastObject, gatherBytes, gatherObjects, scatterBytes, scatterObjects, treeReduce } from './collectives/tree.js';
 import { allreduceTyped, recursiveDoubling, reduceScatterTyped } from './collectives/allreduce.js';
 import { allgatherBlocks, bruckAllgather, disseminationBarrier } from './collectives/allgather.js';
-import { allgatherv, alltoallBytes, alltoallObjects, alltoallv, gatherv, scatterv } from './collectives/direct.js';
+import { allgatherv, alltoallBytes, alltoallObjects, alltoallv, gatherv, linearGather, linearScatter, scatterv } from './collectives/direct.js';
 import { scanDoubling } from './collectives/scan.js';
-import { BCAST_SEGMENT } from './collectives/select.js';
+import { BCAST_SEGMENT, rootedAlgorithm } from './collectives/select.js';
 import { cartCoords, cartRank, cartShape, cartShift } from './topology.js';
 import { MPIError } from './errors.js';
 import { Group } from './group.js';
@@ -549,7 +549,7 @@ export class Comm {
     recv.commit();
   }
 
-  /** Concatenates every rank's `sendbuf` (equal sizes) into the root's `recvbuf`, in rank order (binomial tree). */
+  /** Concatenates every rank's `sendbuf` (equal sizes) into the root's `recvbuf`, in rank order (binomial tree; large blocks straight to the root). */
   async Gather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
@@ -563,12 +563,13 @@ export class Comm {
     if (this.size === 1) {
       if (send !== IN_PLACE) all!.set(own);
     } else {
-      await gatherBytes(this.#call(), own, all, n, root, send === IN_PLACE);
+      const gather = rootedAlgorithm(n) === 'linear' ? linearGather : gatherBytes;
+      await gather(this.#call(), own, all, n, root, send === IN_PLACE);
     }
     recv?.finish();
   }
 
-  /** Splits the root's `sendbuf` into equal blocks; rank i gets block i in `recvbuf` (binomial tree). */
+  /** Splits the root's `sendbuf` into equal blocks; rank i gets block i in `recvbuf` (binomial tree; large blocks straight from the root). */
   async Scatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Promise<void> {
     this.#use();
     this.#checkRoot(root);
@@ -579,7 +580,7 @@ export class Comm {
     const n = equalBlock('Scatter', recv?.bytes ?? IN_PLACE, 'recvbuf', all, 'sendbuf', this.size);
     const out = recv?.bytes ?? null;
     if (this.size === 1) out?.set(all!.subarray(0, n));
-    else await scatterBytes(this.#call(), all, out, n, root);
+    else await (rootedAlgorithm(n) === 'linear' ? linearScatter : scatterBytes)(this.#call(), all, out, n, root);
     recv?.finish();
   }
 

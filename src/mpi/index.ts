@@ -20,7 +20,8 @@ import { setSelfComm } from './win.js';
 import { World, type RankErrorHandling } from './world.js';
 import { decodeCard, encodeCard, ownCard } from './card.js';
 import { isMainThread } from 'node:worker_threads';
-import { version, type ProgressMode } from '../index.js';
+import { version } from '../index.js';
+import { rankProgress } from './progress.js';
 
 export { Comm, CartComm, COMM_TYPE_SHARED, WTIME_IS_GLOBAL, type Buf, type ReduceBuf, type VBuf } from './comm.js';
 export { Intercomm, ROOT } from './intercomm.js';
@@ -256,7 +257,6 @@ let finalizePromise: Promise<void> | undefined;
 let world: World | undefined;
 let aborting = false;
 
-const PROGRESS_MODES: readonly ProgressMode[] = ['event', 'poll', 'adaptive'];
 
 /**
  * Joins the job (rank and size from the launcher, worker addresses through the rendezvous store) and
@@ -276,14 +276,13 @@ export const Init = init;
 
 async function initialize(): Promise<Comm> {
   const env = process.env;
-  const progress = (env.NODE_UCX_PROGRESS ?? 'event') as ProgressMode;
-  if (!PROGRESS_MODES.includes(progress)) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_PROGRESS=${progress}: expected event, poll or adaptive`);
+  const progress = rankProgress(env, os.availableParallelism());
   const errorHandling = (env.NODE_UCX_MPI_ERROR_HANDLING ?? 'auto') as RankErrorHandling;
   if (errorHandling !== 'none' && errorHandling !== 'peer' && errorHandling !== 'auto') {
     throw new MPIError('ERR_MPI_ARG', `NODE_UCX_MPI_ERROR_HANDLING=${errorHandling}: expected auto, none or peer`);
   }
   const launch = detectLaunch(env);
-  const w = new World(launch, { progress, errorHandling });
+  const w = new World(launch, { ...progress, errorHandling });
   try {
     const boot = await bootstrap(launch, encodeCard(ownCard(w.worker.address)), env);
     w.boot = boot;

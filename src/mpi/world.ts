@@ -11,7 +11,10 @@ import { MPIError } from './errors.js';
 export type RankErrorHandling = ErrorHandling | 'auto';
 
 export interface WorldOptions {
-  progress: ProgressMode;
+  mode: ProgressMode;
+  /** The worker's spin budget and yield (µs; progress.ts), when not the mode's defaults. */
+  spinUs?: number;
+  yieldUs?: number;
   errorHandling: RankErrorHandling;
 }
 
@@ -43,7 +46,10 @@ export class World {
     const config = opts.errorHandling === 'auto' && !mmSet ? { MM_ERROR_HANDLING: 'n' } : undefined;
     this.context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'], ...(config && { config }) });
     const workerMode: ErrorHandling = opts.errorHandling === 'auto' ? 'none' : opts.errorHandling;
-    this.worker = this.context.createWorker({ progress: opts.progress, errorHandling: workerMode, acceptAddressConnections: true });
+    this.worker = this.context.createWorker({
+      progress: opts.mode, errorHandling: workerMode, acceptAddressConnections: true,
+      ...(opts.spinUs !== undefined && { spinUs: opts.spinUs }), ...(opts.yieldUs !== undefined && { yieldUs: opts.yieldUs }),
+    });
   }
 
   /** Adds processes to the table (the world's ranks first, in rank order); a known address keeps its index. */

@@ -74,3 +74,13 @@ describe('bcastSegments', () => {
     expect(next).toBe(10_000_001);
   });
 });
+
+describe('rootedAlgorithm', () => {
+  it('the binomial tree below ROOTED_LINEAR_MIN bytes a block, linear from there on', async () => {
+    const { rootedAlgorithm, ROOTED_LINEAR_MIN } = await import('../../src/mpi/collectives/select.js');
+    expect(rootedAlgorithm(8)).toBe('binomial');
+    expect(rootedAlgorithm(ROOTED_LINEAR_MIN - 1)).toBe('binomial');
+    expect(rootedAlgorithm(ROOTED_LINEAR_MIN)).toBe('linear');
+    expect(rootedAlgorithm(1 << 20)).toBe('linear');
+  });
+});

@@ -15,7 +15,9 @@ export async function disseminationBarrier(call: CollectiveCall): Promise<void> 
   for (let distance = 1; distance < size; distance *= 2) {
     const to = (rank + distance) % size;
     const from = (rank - distance + size) % size;
-    await Promise.all([call.send(to, EMPTY), call.channel.recvSignal(EMPTY, from, call.tag, 'barrier')]);
+    // The receive first: the peer's message then lands in a posted receive, not the unexpected queue.
+    const received = call.channel.recvSignal(EMPTY, from, call.tag, 'barrier');
+    await Promise.all([received, call.send(to, EMPTY)]);
   }
 }
 

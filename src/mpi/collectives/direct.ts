@@ -97,3 +97,28 @@ export async function alltoallv(call: CollectiveCall, out: Blocks<Uint8Array>, i
       call.recvBlock(r, into.block(r), 'Alltoallv'),
     ])));
 }
+
+/**
+ * Gather of `n`-byte blocks straight to the root (large blocks: each byte crosses once, the root receives
+ * every block at once). `ownInPlace`: the root's block is already in `out`.
+ */
+export async function linearGather(call: CollectiveCall, own: Uint8Array, out: Uint8Array | null, n: number, root: number, ownInPlace: boolean): Promise<void> {
+  if (call.rank !== root) {
+    await call.send(root, own);
+    return;
+  }
+  const all = out!;
+  if (!ownInPlace) all.set(own, root * n);
+  await Promise.all(call.others().map((r) => call.recv(r, all.subarray(r * n, r * n + n), 'Gather')));
+}
+
+/** Scatter of the root's `all` (size blocks of `n` bytes) straight from the root (large blocks); `out` null: the root's IN_PLACE. */
+export async function linearScatter(call: CollectiveCall, all: Uint8Array | null, out: Uint8Array | null, n: number, root: number): Promise<void> {
+  if (call.rank !== root) {
+    await call.recv(root, out!, 'Scatter');
+    return;
+  }
+  const sends = call.others().map((r) => call.send(r, all!.subarray(r * n, r * n + n)));
+  if (out !== null) out.set(all!.subarray(root * n, root * n + n));
+  await Promise.all(sends);
+}

@@ -34,6 +34,17 @@ export function reduceScatterAlgorithm(counts: readonly number[], commute: boole
   return commute && unit > 0 && counts.every((c) => c % unit === 0) ? 'ring' : 'reduce-bcast';
 }
 
+/**
+ * Gather and Scatter of typed buffers: from this block size on, the root exchanges with every rank directly
+ * (each byte crosses once) instead of along the binomial tree (which forwards subtrees' blocks: log2 p hops).
+ */
+export const ROOTED_LINEAR_MIN = 16 * 1024;
+
+/** Gather/Scatter of `blockBytes` per rank: the binomial tree for small blocks (fewest messages at the root), else linear. */
+export function rootedAlgorithm(blockBytes: number): 'binomial' | 'linear' {
+  return blockBytes >= ROOTED_LINEAR_MIN ? 'linear' : 'binomial';
+}
+
 /** Allgather of equal blocks: recursive doubling (log2 p steps) on power-of-two sizes, else the ring. */
 export function allgatherAlgorithm(size: number): 'recursive-doubling' | 'ring' {
   return isPowerOfTwo(size) ? 'recursive-doubling' : 'ring';
