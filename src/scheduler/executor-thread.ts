@@ -38,9 +38,9 @@ async function run(job: Job): Promise<void> {
   }
   const duration = performance.now() - started;
   try {
-    port.postMessage({ id: job.id, ok: true, value, duration });
-    // The result went out as a copy: with a memory limit, the original (large typed arrays, say) must not
-    // wait here for a GC that an idle thread may not run for a long time.
+    port.postMessage({ id: job.id, ok: true, value, duration }, movableBuffers(value));
+    // What was not moved went out as a copy: with a memory limit, the original must not wait here for a
+    // GC that an idle thread may not run for a long time.
     value = undefined;
     if (collectAboveBytes > 0 && gc !== undefined && v8.getHeapStatistics().external_memory > collectAboveBytes) gc();
   } catch (error) {
@@ -51,3 +51,32 @@ async function run(job: Job): Promise<void> {
     });
   }
 }
+
+/** Buffers smaller than this are copied: Node's Buffer pool slabs (4 KiB pieces of 8 KiB slabs) are never moved. */
+const MOVE_AT_BYTES = 64 * 1024;
+
+/**
+ * The ArrayBuffers of a result's large typed arrays (the result itself, or the items or values of an array
+ * or plain object it is), each wholly one view's: these move to the main thread instead of being copied,
+ * which halves the memory a large result needs on its way out, and its copying time. The task has
+ * returned them; a view of one kept in this thread (a module-level cache, say) finds it detached.
+ */
+function movableBuffers(value: unknown): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>();
+  const consider = (item: unknown): void => {
+    if (!ArrayBuffer.isView(item)) return;
+    const buffer = item.buffer;
+    if (!(buffer instanceof ArrayBuffer) || (buffer as { resizable?: boolean }).resizable === true) return;
+    if (item.byteOffset !== 0 || item.byteLength !== buffer.byteLength || buffer.byteLength < MOVE_AT_BYTES) return;
+    found.add(buffer);
+  };
+  consider(value);
+  if (Array.isArray(value)) {
+    for (const item of value) consider(item);
+  } else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) consider(item);
+  }
+  // A buffer that two views share wholly is one entry; one shared in part is not moved (see consider).
+  return [...found];
+}
+

@@ -71,7 +71,10 @@ describe.skipIf(unavailable !== null)(`Slurm across two hosts in network namespa
     const [ctl, ctlArgs] = onHost(A, ['slurmctld', '-D', '-f', CONF]);
     daemon([ctl, ...ctlArgs]);
     for (const host of [A, B]) {
-      const setup = `hostname ${host.ns} && mount --bind ${DIR}/tmp-${host.ns} /tmp && mount --rbind /sys/fs/cgroup ${DIR}/cg-${host.ns} ` +
+      // A checkout under /tmp (a CI clone, say) stays visible under the node's own /tmp: bound into it first.
+      const underTmp = path.relative('/tmp', ROOT);
+      const keepRoot = underTmp.startsWith('..') ? '' : `mkdir -p ${DIR}/tmp-${host.ns}/${underTmp} && mount --bind ${ROOT} ${DIR}/tmp-${host.ns}/${underTmp} && `;
+      const setup = `hostname ${host.ns} && ${keepRoot}mount --rbind ${DIR}/tmp-${host.ns} /tmp && mount --rbind /sys/fs/cgroup ${DIR}/cg-${host.ns} ` +
         `&& mount -t sysfs sysfs /sys && mount --rbind ${DIR}/cg-${host.ns} /sys/fs/cgroup && exec slurmd -D -N ${host.ns} -f ${CONF}`;
       daemon(['nsenter', `--net=/run/netns/${host.ns}`, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sh', '-c', setup]);
     }

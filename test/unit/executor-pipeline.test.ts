@@ -75,6 +75,34 @@ describe('ThreadPool depth', () => {
     expect(outcomes.slice(1).map((o) => (o as { value: number }).value)).toEqual([2, 4]);
   });
 
+  it('large typed-array results move out of the thread whole; views of part of a buffer, small ones and shared memory are copied', async () => {
+    pool = new ThreadPool(1, { depth: 2 });
+    const code = toCode((n: number) => {
+      const whole = new Float64Array(n).map((_, i) => i);
+      const part = new Uint8Array(new ArrayBuffer(n * 8), 8, 16).fill(7);
+      const small = Buffer.from('pooled bytes');
+      const shared = new Int32Array(new SharedArrayBuffer(1 << 17)).fill(3);
+      // The thread keeps a view of the moved buffer: it finds it detached once the result is out.
+      (globalThis as { kept?: Float64Array }).kept = whole;
+      return { whole, twice: [whole, whole], part, small, shared };
+    });
+    const outcome = await pool.run(code, [1 << 14]);
+    expect(outcome.ok).toBe(true);
+    const value = (outcome as { value: Record<string, unknown> }).value as {
+      whole: Float64Array; twice: Float64Array[]; part: Uint8Array; small: Uint8Array; shared: Int32Array;
+    };
+    expect(value.whole.length).toBe(1 << 14);
+    expect(value.whole[12345]).toBe(12345);
+    // One buffer, two views of it in the result: still one buffer on this side.
+    expect(value.twice[0]!.buffer).toBe(value.twice[1]!.buffer);
+    expect([...value.part]).toEqual(new Array(16).fill(7));
+    expect(Buffer.from(value.small).toString()).toBe('pooled bytes');
+    expect(value.shared[100]).toBe(3);
+    // The moved buffer is gone from the thread: a second task sees the view it kept detached.
+    const probe = toCode(() => (globalThis as { kept?: Float64Array }).kept?.length);
+    expect(await pool.run(probe, [])).toMatchObject({ ok: true, value: 0 });
+  });
+
   it('close() settles queued and running tasks', async () => {
     pool = new ThreadPool(1, { depth: 2 });
     const hang = toCode(() => new Promise(() => {}));
