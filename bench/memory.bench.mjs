@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { Context } from 'node-ucx';
 
 const [total = 1_000_000, mode = 'poll', errorHandling = 'none'] = process.argv.slice(2).map((a, i) => (i === 0 ? Number(a) : a));
-const peer = fork(fileURLToPath(new URL('../test/fixtures/peer.mjs', import.meta.url)), [mode, errorHandling], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const peer = fork(fileURLToPath(new URL('../test/fixtures/peer.mjs', import.meta.url)), [mode, errorHandling], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 const ready = await new Promise((resolve) => peer.once('message', resolve));
 peer.send({ cmd: 'echoAll', id: 1 });
 const context = new Context();

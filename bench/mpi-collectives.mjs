@@ -22,7 +22,7 @@ async function timeit(fn, n) {
 
 const x = new Float64Array(1 << 17).fill(rank); // 1 MiB of float64
 const y = new Float64Array(x.length);
-const block = x.length / size;                  // 1 MiB / size (size divides 2^17 for 1, 2, 4, 8 ...)
+const block = x.length / size; // 1 MiB / size (size divides 2^17 for 1, 2, 4, 8 ...)
 const part = x.subarray(0, block);
 const into = y.subarray(0, block);
 const obj = { key1: [7, 2.72, { re: 2, im: 3 }], key2: ['abc', 'xyz'] };

@@ -45,7 +45,13 @@ let options;
 try {
   options = parseArgs({
     args: process.argv.slice(2),
-    options: { reps: { type: 'string', default: '3' }, iters: { type: 'string', default: '5000' }, json: { type: 'string' }, doc: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      reps: { type: 'string', default: '3' },
+      iters: { type: 'string', default: '5000' },
+      json: { type: 'string' },
+      doc: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
 } catch (error) {
@@ -73,7 +79,11 @@ if (process.getuid?.() !== 0) {
   process.stderr.write('bench:mpi-hosts: needs root (it creates two network namespaces)\n');
   process.exit(2);
 }
-for (const [tool, argv] of [['ip', ['netns', 'list']], ['unshare', ['--uts', 'true']], ['ucx_perftest', ['-h']]]) {
+for (const [tool, argv] of [
+  ['ip', ['netns', 'list']],
+  ['unshare', ['--uts', 'true']],
+  ['ucx_perftest', ['-h']],
+]) {
   try {
     execFileSync(tool, argv, { stdio: 'ignore' });
   } catch (error) {
@@ -97,7 +107,11 @@ function removeHosts() {
   removed = true;
   for (const child of children) child.kill('SIGKILL');
   for (const host of [A, B]) {
-    try { ip('netns', 'del', host.ns); } catch { /* not there */ }
+    try {
+      ip('netns', 'del', host.ns);
+    } catch {
+      /* not there */
+    }
   }
 }
 process.on('exit', removeHosts);
@@ -130,15 +144,20 @@ function run(command, argv, env, ms) {
     children.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
       if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${command} ${argv.join(' ')} exited ${code ?? signal}${signal === 'SIGKILL' ? ` (after ${ms / 1000} s?)` : ''}\n${stdout}${stderr}`));
+      else
+        reject(new Error(`${command} ${argv.join(' ')} exited ${code ?? signal}${signal === 'SIGKILL' ? ` (after ${ms / 1000} s?)` : ''}\n${stdout}${stderr}`));
     });
   });
 }
@@ -149,14 +168,45 @@ for (const name of ['NODE_UCX_RANK', 'NODE_UCX_SIZE', 'NODE_UCX_RENDEZVOUS', 'NO
 
 async function mpiPingPong(errorHandling, progress, n) {
   const env = { ...baseEnv, NODE_UCX_MPI_ERROR_HANDLING: errorHandling, NODE_UCX_PROGRESS: progress };
-  const argv = ['netns', 'exec', A.ns, 'unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', A.ns,
-    process.execPath, UCX_RUN, '--hosts', `${A.ns}:1,${B.ns}:1`, '--launcher-agent', AGENT, '-x', 'NODE_UCX_MPI_ERROR_HANDLING', '-x', 'NODE_UCX_PROGRESS',
-    'node', FIXTURE, 'check', String(n)];
+  const argv = [
+    'netns',
+    'exec',
+    A.ns,
+    'unshare',
+    '--uts',
+    'sh',
+    '-c',
+    'hostname "$0" && exec "$@"',
+    A.ns,
+    process.execPath,
+    UCX_RUN,
+    '--hosts',
+    `${A.ns}:1,${B.ns}:1`,
+    '--launcher-agent',
+    AGENT,
+    '-x',
+    'NODE_UCX_MPI_ERROR_HANDLING',
+    '-x',
+    'NODE_UCX_PROGRESS',
+    'node',
+    FIXTURE,
+    'check',
+    String(n),
+  ];
   const { stdout } = await run('ip', argv, env, 300_000);
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   const report = JSON.parse(line);
   const r0 = report.ranks[0];
-  return { halfRttUs: r0.halfRttUs, medianHalfRttUs: r0.medianHalfRttUs, transports: r0.transports['1'].transports, errorHandling: r0.transports['1'].errorHandling };
+  return {
+    halfRttUs: r0.halfRttUs,
+    medianHalfRttUs: r0.medianHalfRttUs,
+    transports: r0.transports['1'].transports,
+    errorHandling: r0.transports['1'].errorHandling,
+  };
 }
 
 let port = 13000 + (process.pid % 1000);
@@ -165,7 +215,25 @@ async function perftest(errorMode, ucx, n) {
   const p = port++;
   const server = run('ip', ['netns', 'exec', B.ns, 'ucx_perftest', '-p', String(p), ...(errorMode ? ['-e'] : [])], env, 300_000);
   server.catch(() => {});
-  const clientArgs = ['netns', 'exec', A.ns, 'ucx_perftest', B.ip, '-p', String(p), '-t', 'tag_lat', '-s', '8', '-n', String(n), '-w', String(Math.ceil(n / 10)), '-f', ...(errorMode ? ['-e'] : [])];
+  const clientArgs = [
+    'netns',
+    'exec',
+    A.ns,
+    'ucx_perftest',
+    B.ip,
+    '-p',
+    String(p),
+    '-t',
+    'tag_lat',
+    '-s',
+    '8',
+    '-n',
+    String(n),
+    '-w',
+    String(Math.ceil(n / 10)),
+    '-f',
+    ...(errorMode ? ['-e'] : []),
+  ];
   const until = Date.now() + 15_000;
   for (;;) {
     try {
@@ -185,8 +253,11 @@ async function perftest(errorMode, ucx, n) {
 async function coreTagLat(n) {
   const env = { ...baseEnv };
   const settings = ['--ucx', 'MM_ERROR_HANDLING=n'];
-  const server = spawn('ip', ['netns', 'exec', B.ns, process.execPath, path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'), '--server', '--port', '0', '--host', B.ip, ...settings],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(
+    'ip',
+    ['netns', 'exec', B.ns, process.execPath, path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'), '--server', '--port', '0', '--host', B.ip, ...settings],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   children.add(server);
   try {
     const listening = await new Promise((resolve, reject) => {
@@ -195,13 +266,41 @@ async function coreTagLat(n) {
       server.stdout.setEncoding('utf8').on('data', (chunk) => {
         out += chunk;
         const m = /server on [\d.]+:(\d+)/.exec(out);
-        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
       });
-      server.stderr.setEncoding('utf8').on('data', (chunk) => { out += chunk; });
-      server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ucx-bench --server exited ${code}: ${out}`)); });
+      server.stderr.setEncoding('utf8').on('data', (chunk) => {
+        out += chunk;
+      });
+      server.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`ucx-bench --server exited ${code}: ${out}`));
+      });
     });
-    const { stdout } = await run('ip', ['netns', 'exec', A.ns, process.execPath, path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'), '--client', `${B.ip}:${listening}`,
-      '-t', 'tag_lat', '-s', '8', '-n', String(n), '--json', ...settings], env, 300_000);
+    const { stdout } = await run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        A.ns,
+        process.execPath,
+        path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'),
+        '--client',
+        `${B.ip}:${listening}`,
+        '-t',
+        'tag_lat',
+        '-s',
+        '8',
+        '-n',
+        String(n),
+        '--json',
+        ...settings,
+      ],
+      env,
+      300_000,
+    );
     const report = JSON.parse(stdout);
     const row = report.results[0];
     return { halfRttUs: row.lat_avg_us, medianHalfRttUs: row.lat_p50_us, transports: report.transports };
@@ -212,18 +311,38 @@ async function coreTagLat(n) {
 }
 
 const CASES = [
-  { id: 'core-tcp-event', what: 'node-ucx\'s core API (`ucx-bench -t tag_lat`: `Endpoint` tag send, `Worker` tag receive), peer error handling, `MM_ERROR_HANDLING=n` (TCP), `event` progress', run: () => coreTagLat(iters) },
-  { id: 'mpi-tcp-event', what: 'node-ucx/mpi `Send`/`Recv`, as it chooses (TCP, peer error handling), `event` progress', run: () => mpiPingPong('auto', 'event', iters) },
+  {
+    id: 'core-tcp-event',
+    what: "node-ucx's core API (`ucx-bench -t tag_lat`: `Endpoint` tag send, `Worker` tag receive), peer error handling, `MM_ERROR_HANDLING=n` (TCP), `event` progress",
+    run: () => coreTagLat(iters),
+  },
+  {
+    id: 'mpi-tcp-event',
+    what: 'node-ucx/mpi `Send`/`Recv`, as it chooses (TCP, peer error handling), `event` progress',
+    run: () => mpiPingPong('auto', 'event', iters),
+  },
   { id: 'mpi-tcp-poll', what: 'node-ucx/mpi, as it chooses (TCP), `poll` progress', run: () => mpiPingPong('auto', 'poll', iters) },
-  { id: 'perftest-tcp', what: 'ucx_perftest tag_lat with node-ucx/mpi\'s settings between the namespaces (`-e`, `UCX_MM_ERROR_HANDLING=n`: TCP)', run: () => perftest(true, { MM_ERROR_HANDLING: 'n' }, iters) },
-  { id: 'mpi-shm-event', what: 'node-ucx/mpi with `NODE_UCX_MPI_ERROR_HANDLING=none` (UCX\'s own choice: shared memory), `event` progress', run: () => mpiPingPong('none', 'event', Math.max(100, Math.floor(iters / 10))) },
+  {
+    id: 'perftest-tcp',
+    what: "ucx_perftest tag_lat with node-ucx/mpi's settings between the namespaces (`-e`, `UCX_MM_ERROR_HANDLING=n`: TCP)",
+    run: () => perftest(true, { MM_ERROR_HANDLING: 'n' }, iters),
+  },
+  {
+    id: 'mpi-shm-event',
+    what: "node-ucx/mpi with `NODE_UCX_MPI_ERROR_HANDLING=none` (UCX's own choice: shared memory), `event` progress",
+    run: () => mpiPingPong('none', 'event', Math.max(100, Math.floor(iters / 10))),
+  },
   { id: 'mpi-shm-poll', what: 'the same, `poll` progress', run: () => mpiPingPong('none', 'poll', iters) },
   { id: 'perftest-shm', what: 'ucx_perftest tag_lat as UCX chooses (no `-e`: shared memory)', run: () => perftest(false, {}, iters * 10) },
 ];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const raw = Object.fromEntries(CASES.map((c) => [c.id, []]));
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const info = { date: new Date().toISOString().slice(0, 16).replace('T', ' '), cpus: os.cpus().length, loadStart: load() };
 try {
   await createHosts();
@@ -255,7 +374,8 @@ const table = [
   `|${header.map(() => '---').join('|')}|`,
   ...rows.map((r) => `| ${r.what} | ${r.transports || '—'} | ${us(r.p50)} | ${us(r.mean)} |`),
 ].join('\n');
-const summary = `Generated by \`npm run bench:mpi-hosts -- --doc\` on ${info.date} UTC: 8 B ping-pong between two network namespaces ` +
+const summary =
+  `Generated by \`npm run bench:mpi-hosts -- --doc\` on ${info.date} UTC: 8 B ping-pong between two network namespaces ` +
   `joined by a veth pair, ${reps} runs of each case interleaved (medians), ${iters} round trips a run (event-mode shared memory: ` +
   `${Math.max(100, Math.floor(iters / 10))}; ucx_perftest over shared memory: ${iters * 10}), ${info.cpus} CPUs, load average ${info.loadStart} at the start ` +
   `and ${info.loadEnd} at the end. Ratios of medians: node-ucx/mpi over TCP ÷ ucx_perftest over TCP ${ratio('mpi-tcp-event', 'perftest-tcp')} (event), ` +

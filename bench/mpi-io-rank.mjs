@@ -47,7 +47,7 @@ const results = {};
 const want = (name) => !only || only.includes(name);
 const share = size / ranks;
 const block = new Uint8Array(share).fill(rank + 1);
-const doubles = new Float64Array(block.buffer);            // the tutorial writes doubles
+const doubles = new Float64Array(block.buffer); // the tutorial writes doubles
 const none = async () => {};
 
 // Contiguous: rank r owns bytes [r S/p, (r + 1) S/p).
@@ -55,7 +55,11 @@ if (want('write-at')) results['write-at'] = await time(none, (fh) => fh.Write_at
 if (want('write-at-all')) results['write-at-all'] = await time(none, (fh) => fh.Write_at_all(rank * share, doubles), true);
 if (want('read-at-all')) {
   const into = new Float64Array(doubles.length);
-  results['read-at-all'] = await time((fh) => fh.Write_at_all(rank * share, doubles), (fh) => fh.Read_at_all(rank * share, into), false);
+  results['read-at-all'] = await time(
+    (fh) => fh.Write_at_all(rank * share, doubles),
+    (fh) => fh.Read_at_all(rank * share, into),
+    false,
+  );
   if (into[0] !== doubles[0] || into.at(-1) !== doubles.at(-1)) throw new Error('read-at-all read other bytes');
 }
 
@@ -71,8 +75,18 @@ if (want('write-strided')) results['write-strided'] = await time(view4k, (fh) =>
 if (want('write-all-strided')) results['write-all-strided'] = await time(view4k, (fh) => fh.Write_all(block), true);
 if (want('read-all-strided')) {
   const into = new Uint8Array(share);
-  results['read-all-strided'] = await time(async (fh) => { await view4k(fh); await fh.Write_all(block); await fh.Seek(0); },
-    async (fh) => { await fh.Read_all(into); await fh.Seek(0); }, false);
+  results['read-all-strided'] = await time(
+    async (fh) => {
+      await view4k(fh);
+      await fh.Write_all(block);
+      await fh.Seek(0);
+    },
+    async (fh) => {
+      await fh.Read_all(into);
+      await fh.Seek(0);
+    },
+    false,
+  );
   if (into[0] !== rank + 1 || into.at(-1) !== rank + 1) throw new Error('read-all-strided read other bytes');
 }
 if (want('write-all-strided-int')) {

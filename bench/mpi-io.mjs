@@ -40,7 +40,7 @@ const PATTERNS = [
   ['write-at-all', 'collective `Write_at_all`, contiguous blocks', 'write'],
   ['write-strided', 'independent `Write` through a strided view (4 KiB blocks round robin)', 'write'],
   ['write-all-strided', 'collective `Write_all` through the same view', 'write'],
-  ['write-all-strided-int', 'collective `Write_all` through the tutorial\'s view of 4-byte ints (size: --int-size)', 'write-int'],
+  ['write-all-strided-int', "collective `Write_all` through the tutorial's view of 4-byte ints (size: --int-size)", 'write-int'],
   ['read-at-all', 'collective `Read_at_all`, contiguous blocks', 'read'],
   ['read-all-strided', 'collective `Read_all` through the 4 KiB strided view', 'read'],
 ];
@@ -50,9 +50,16 @@ try {
   options = parseArgs({
     args: process.argv.slice(2),
     options: {
-      ranks: { type: 'string', default: '4' }, size: { type: 'string', default: '64' }, 'int-size': { type: 'string', default: '1' },
-      iters: { type: 'string', default: '5' }, reps: { type: 'string', default: '1' }, dir: { type: 'string' },
-      patterns: { type: 'string' }, doc: { type: 'boolean' }, json: { type: 'string' }, 'no-mpi4py': { type: 'boolean' },
+      ranks: { type: 'string', default: '4' },
+      size: { type: 'string', default: '64' },
+      'int-size': { type: 'string', default: '1' },
+      iters: { type: 'string', default: '5' },
+      reps: { type: 'string', default: '1' },
+      dir: { type: 'string' },
+      patterns: { type: 'string' },
+      doc: { type: 'boolean' },
+      json: { type: 'string' },
+      'no-mpi4py': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -79,7 +86,10 @@ const iters = positiveInt('iters');
 const reps = positiveInt('reps');
 const size = Number(args.size) * 2 ** 20;
 const intSize = Number(args['int-size']) * 2 ** 20;
-for (const [name, bytes, unit] of [['size', size, 4096], ['int-size', intSize, 4]]) {
+for (const [name, bytes, unit] of [
+  ['size', size, 4096],
+  ['int-size', intSize, 4],
+]) {
   if (!Number.isInteger(bytes / (ranks * unit)) || bytes <= 0) {
     process.stderr.write(`--${name} must be a multiple of ranks x ${unit} bytes\n`);
     process.exit(2);
@@ -116,13 +126,21 @@ function job(command, argv, env = {}) {
     const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30 * 60_000);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       if (code !== 0 || line === undefined) {
         reject(new Error(`${command} ${argv.join(' ')} exited ${code ?? signal}\n${stdout}${stderr}`));
       } else {
@@ -135,12 +153,33 @@ function job(command, argv, env = {}) {
 const rankArgs = ['--dir', dir, '--size', String(size), '--int-size', String(intSize), '--iters', String(iters), '--patterns', patterns.join(',')];
 
 function nodeUcx() {
-  return job(process.execPath, [path.join(ROOT, 'dist', 'cli', 'ucx-run.js'), '-n', String(ranks), 'node', path.join(ROOT, 'bench', 'mpi-io-rank.mjs'), ...rankArgs]);
+  return job(process.execPath, [
+    path.join(ROOT, 'dist', 'cli', 'ucx-run.js'),
+    '-n',
+    String(ranks),
+    'node',
+    path.join(ROOT, 'bench', 'mpi-io-rank.mjs'),
+    ...rankArgs,
+  ]);
 }
 
 function mpi4py() {
-  return job('mpirun', ['--allow-run-as-root', '--oversubscribe', '-n', String(ranks), '--mca', 'btl', 'self,vader',
-    PYTHON, path.join(ROOT, 'bench', 'mpi4py_io.py'), ...rankArgs], { OMPI_MCA_rmaps_base_oversubscribe: '1' });
+  return job(
+    'mpirun',
+    [
+      '--allow-run-as-root',
+      '--oversubscribe',
+      '-n',
+      String(ranks),
+      '--mca',
+      'btl',
+      'self,vader',
+      PYTHON,
+      path.join(ROOT, 'bench', 'mpi4py_io.py'),
+      ...rankArgs,
+    ],
+    { OMPI_MCA_rmaps_base_oversubscribe: '1' },
+  );
 }
 
 /** node:fs, one process: the whole file in one positional write (after truncating it) and one read, timed like the jobs. */
@@ -150,7 +189,10 @@ function baseline() {
   const results = {};
   const fd = fs.openSync(file, 'w+');
   try {
-    for (const [name, bytes] of [['write', size], ['write-int', intSize]]) {
+    for (const [name, bytes] of [
+      ['write', size],
+      ['write-int', intSize],
+    ]) {
       const data = Buffer.alloc(bytes, 1);
       const times = [];
       for (let i = 0; i <= iters; i++) {
@@ -184,8 +226,17 @@ const cpus = os.cpus();
 const info = {
   date: new Date().toISOString().slice(0, 16).replace('T', ' '),
   cpus: `${cpus.length} CPUs (${(cpus[0]?.model ?? '').split(' ').slice(0, 2).join(' ')})`,
-  loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-  fs: (() => { try { return execFileSync('df', ['--output=fstype', dir]).toString().trim().split('\n').at(-1); } catch { return '?'; } })(),
+  loadStart: os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' '),
+  fs: (() => {
+    try {
+      return execFileSync('df', ['--output=fstype', dir]).toString().trim().split('\n').at(-1);
+    } catch {
+      return '?';
+    }
+  })(),
 };
 const withMpi4py = !args['no-mpi4py'] && hasMpi4py();
 if (!args['no-mpi4py'] && !withMpi4py) log(`mpirun or mpi4py (${PYTHON} -c 'import mpi4py, numpy') not found: node-ucx and node:fs only`);
@@ -205,31 +256,37 @@ try {
 } finally {
   if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
 }
-info.loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+info.loadEnd = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 
 const med = (tool, key) => {
   const xs = raw[tool].map((r) => r.results[key]).filter((x) => typeof x === 'number');
   return xs.length ? median(xs) : null;
 };
 const MiB = 2 ** 20;
-const cell = (seconds, bytes) => (seconds === null ? '—' : `${(seconds * 1e3).toFixed(seconds < 0.01 ? 2 : 1)} ms (${(bytes / MiB / seconds).toFixed(0)} MiB/s)`);
+const cell = (seconds, bytes) =>
+  seconds === null ? '—' : `${(seconds * 1e3).toFixed(seconds < 0.01 ? 2 : 1)} ms (${(bytes / MiB / seconds).toFixed(0)} MiB/s)`;
 const rows = PATTERNS.filter(([name]) => patterns.includes(name)).map(([name, what, base]) => {
   const bytes = base === 'write-int' ? intSize : size;
   const ours = med('node-ucx', name);
   const theirs = withMpi4py ? med('mpi4py', name) : null;
   const fsTime = med('node:fs', base);
   return {
-    name, what, bytes, ours, theirs, fsTime,
+    name,
+    what,
+    bytes,
+    ours,
+    theirs,
+    fsTime,
     cells: [`\`${name}\``, what, cell(ours, bytes), cell(theirs, bytes), theirs && ours ? `${(theirs / ours).toFixed(2)} ×` : '—', cell(fsTime, bytes)],
   };
 });
 const header = ['pattern', 'what', 'node-ucx', 'mpi4py (Open MPI OMPIO)', 'mpi4py ÷ node-ucx', 'node:fs, one process'];
-const table = [
-  `| ${header.join(' | ')} |`,
-  `|${header.map(() => '---').join('|')}|`,
-  ...rows.map((r) => `| ${r.cells.join(' | ')} |`),
-].join('\n');
-const summary = `Generated by \`npm run bench:mpi-io -- --doc\` on ${info.date} UTC: ${ranks} ranks, ${size / MiB} MiB a pattern ` +
+const table = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.cells.join(' | ')} |`)].join('\n');
+const summary =
+  `Generated by \`npm run bench:mpi-io -- --doc\` on ${info.date} UTC: ${ranks} ranks, ${size / MiB} MiB a pattern ` +
   `(the 4-byte one ${intSize / MiB} MiB), median of ${iters} timed runs after a warm-up${reps > 1 ? `, median of ${reps} jobs` : ''}, ` +
   `file on ${info.fs} under ${ownDir ? os.tmpdir() : dir} (page cache; nothing is synced), ${info.cpus}, load average ${info.loadStart} at the start ` +
   `and ${info.loadEnd} at the end. node-ucx under ucx-run; mpi4py ${withMpi4py ? 'on Open MPI (`mpirun --mca btl self,vader`, OMPIO)' : '(not run)'}; ` +

@@ -40,8 +40,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   // (endpoints, listeners, workers with their uv handles, then contexts), so
   // wrappers finalized afterwards find nothing left to release.
   napi_value noop_fn;
-  napi_create_function(env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
-                       nullptr, &noop_fn);
+  napi_create_function(
+      env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
+      nullptr, &noop_fn);
   napi_create_reference(env, noop_fn, 1, &noop);
   napi_value key_array;
   napi_create_array_with_length(env, 3, &key_array);

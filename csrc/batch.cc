@@ -36,8 +36,8 @@ Napi::Value Worker::CreateBatch(const Napi::CallbackInfo& info) {
   }
   napi_value external;
   napi_create_external(
-      env, batch, [](napi_env env, void* data, void*) { ReleaseBatch(env, static_cast<BatchState*>(data)); }, nullptr,
-      &external);
+      env, batch, [](napi_env env, void* data, void*) { ReleaseBatch(env, static_cast<BatchState*>(data)); },
+      nullptr, &external);
   return Napi::Value(env, external);
 }
 

@@ -9,8 +9,8 @@
 namespace nucx {
 
 // The tail of every *_nbx call (see worker.h).
-napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
-                          const char* what, uint32_t cancel_id, BatchState* batch) {
+napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint,
+                          const Holds& holds, const char* what, uint32_t cancel_id, BatchState* batch) {
   napi_env env = env_;
   if (status_ptr == nullptr) {
     napi_value undefined;
@@ -38,8 +38,8 @@ napi_value Worker::Submit(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoin
 
 // The tail of a fast-path call: true when UCX completed the operation inline, false when it is
 // pending and counted on `batch` (no promise of its own), and a throw for an inline failure.
-napi_value Worker::SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
-                                 BatchState* batch, const char* what) {
+napi_value Worker::SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint,
+                                 const Holds& holds, BatchState* batch, const char* what) {
   napi_value result;
   if (status_ptr == nullptr) {
     napi_get_boolean(env_, true, &result);
@@ -108,8 +108,10 @@ void Worker::Track(Request* request) {
 
 void Worker::Untrack(Request* request) {
   if (request->abandoned) abandoned_count_--;
-  if (request->prev != nullptr) request->prev->next = request->next;
-  else pending_head_ = request->next;
+  if (request->prev != nullptr)
+    request->prev->next = request->next;
+  else
+    pending_head_ = request->next;
   if (request->next != nullptr) request->next->prev = request->prev;
   request->prev = request->next = nullptr;
   pending_count_--;
@@ -142,7 +144,9 @@ void Worker::OnStreamRecv(void* raw, ucs_status_t status, size_t length, void* u
   MarkDone(raw, status);
 }
 
-void Worker::OnAmData(void* raw, ucs_status_t status, size_t length, void* user_data) { MarkDone(raw, status); }
+void Worker::OnAmData(void* raw, ucs_status_t status, size_t length, void* user_data) {
+  MarkDone(raw, status);
+}
 
 // { length, tag } / { data, tag }: a hot path, so the keys come from the addon's cache.
 static void SetKey(napi_env env, napi_value object, napi_value keys, Addon::Key key, napi_value value) {
@@ -174,17 +178,25 @@ napi_value MakeMessageResult(napi_env env, napi_value data, ucp_tag_t tag) {
 
 static const char* KindName(RequestKind kind) {
   switch (kind) {
-    case RequestKind::kSend: return "send";
+    case RequestKind::kSend:
+      return "send";
     case RequestKind::kTagRecv:
-    case RequestKind::kTagRecvLength: return "ucp_tag_recv_nbx";
+    case RequestKind::kTagRecvLength:
+      return "ucp_tag_recv_nbx";
     case RequestKind::kTagMessage:
-    case RequestKind::kTagMessageData: return "ucp_tag_msg_recv_nbx";
-    case RequestKind::kStreamRecv: return "ucp_stream_recv_nbx";
+    case RequestKind::kTagMessageData:
+      return "ucp_tag_msg_recv_nbx";
+    case RequestKind::kStreamRecv:
+      return "ucp_stream_recv_nbx";
     case RequestKind::kAmData:
-    case RequestKind::kAmRecv: return "ucp_am_recv_data_nbx";
-    case RequestKind::kFetch: return "ucp_atomic_op_nbx";
-    case RequestKind::kClose: return "ucp_ep_close_nbx";
-    case RequestKind::kDiscard: return "ucp_tag_msg_recv_nbx";
+    case RequestKind::kAmRecv:
+      return "ucp_am_recv_data_nbx";
+    case RequestKind::kFetch:
+      return "ucp_atomic_op_nbx";
+    case RequestKind::kClose:
+      return "ucp_ep_close_nbx";
+    case RequestKind::kDiscard:
+      return "ucp_tag_msg_recv_nbx";
   }
   return "request";
 }
@@ -237,13 +249,16 @@ static void Release(napi_env env, Request* request) {
 void Worker::Settle(Request* request) {
   napi_env env = env_;
   Untrack(request);
-  if (request->kind == RequestKind::kClose && request->endpoint != nullptr) request->endpoint->CloseCompleted(request);
+  if (request->kind == RequestKind::kClose && request->endpoint != nullptr)
+    request->endpoint->CloseCompleted(request);
   if (request->abandoned || request->kind == RequestKind::kDiscard) {
     // Settled already (or never had a promise): only UCX's memory goes back.
   } else if (request->kind == RequestKind::kAmData) {
     // The active message goes to the handler; during close() no JS runs, and it is dropped.
-    if (shutting_down_) DiscardAmData(request);
-    else CompleteAmData(request);
+    if (shutting_down_)
+      DiscardAmData(request);
+    else
+      CompleteAmData(request);
   } else if (request->status == UCS_OK) {
     if (request->length_out != nullptr) *request->length_out = static_cast<uint32_t>(request->length);
     if (request->batch != nullptr) BatchOpDone(request, nullptr);

@@ -58,9 +58,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   Addon::Of(env).contexts.insert(this);
 }
 
-Context::~Context() {
-  Destroy();
-}
+Context::~Context() { Destroy(); }
 
 void Context::Destroy() {
   if (context_ != nullptr) {
@@ -87,7 +85,8 @@ Napi::Value Context::MemoryTypes(const Napi::CallbackInfo& info) {
   Napi::Array names = Napi::Array::New(env);
   uint32_t n = 0;
   for (int type = UCS_MEMORY_TYPE_HOST; type < UCS_MEMORY_TYPE_LAST; type++) {
-    if (attr.memory_types & UCS_BIT(type)) names.Set(n++, Napi::String::New(env, ucs_memory_type_names[type]));
+    if (attr.memory_types & UCS_BIT(type))
+      names.Set(n++, Napi::String::New(env, ucs_memory_type_names[type]));
   }
   return names;
 }

@@ -48,7 +48,8 @@ bool RequireLoaded(Napi::Env env) {
   return false;
 }
 
-// cudaLoad(candidates: string[]): { ok, reason, library?, devices?, runtimeVersion? } -> dlopen + cudaGetDeviceCount
+// cudaLoad(candidates: string[]): { ok, reason, library?, devices?, runtimeVersion? } -> dlopen +
+// cudaGetDeviceCount
 Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(runtime_mutex);
@@ -66,8 +67,10 @@ Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
       CudaRuntime candidate;
       if (!Resolve(handle, "cudaGetDeviceCount", &candidate.GetDeviceCount) ||
           !Resolve(handle, "cudaRuntimeGetVersion", &candidate.RuntimeGetVersion) ||
-          !Resolve(handle, "cudaMalloc", &candidate.Malloc) || !Resolve(handle, "cudaMallocManaged", &candidate.MallocManaged) ||
-          !Resolve(handle, "cudaFree", &candidate.Free) || !Resolve(handle, "cudaMemcpy", &candidate.Memcpy) ||
+          !Resolve(handle, "cudaMalloc", &candidate.Malloc) ||
+          !Resolve(handle, "cudaMallocManaged", &candidate.MallocManaged) ||
+          !Resolve(handle, "cudaFree", &candidate.Free) ||
+          !Resolve(handle, "cudaMemcpy", &candidate.Memcpy) ||
           !Resolve(handle, "cudaGetErrorName", &candidate.GetErrorName) ||
           !Resolve(handle, "cudaGetErrorString", &candidate.GetErrorString)) {
         reasons += (reasons.empty() ? "" : "; ") + name + ": missing CUDA runtime symbols";
@@ -92,8 +95,8 @@ Napi::Value CudaLoad(const Napi::CallbackInfo& info) {
   result.Set("devices", error == 0 ? devices : 0);
   if (error != 0 || devices == 0) {
     result.Set("ok", false);
-    result.Set("reason", error != 0 ? std::string("cudaGetDeviceCount: ") + runtime.GetErrorName(error) + ": " +
-                                          runtime.GetErrorString(error)
+    result.Set("reason", error != 0 ? std::string("cudaGetDeviceCount: ") + runtime.GetErrorName(error) +
+                                          ": " + runtime.GetErrorString(error)
                                     : std::string("no CUDA device"));
     return result;
   }
@@ -129,9 +132,11 @@ Napi::Value CudaMemcpy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!RequireLoaded(env)) return env.Undefined();
   DataArg dst, src;
-  if (!ReadData(env, info[0], info[2], &dst) || !ReadData(env, info[1], info[2], &src)) return env.Undefined();
+  if (!ReadData(env, info[0], info[2], &dst) || !ReadData(env, info[1], info[2], &src))
+    return env.Undefined();
   size_t bytes = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
-  ThrowCudaError(env, runtime.Memcpy(dst.ptr, src.ptr, bytes, info[3].As<Napi::Number>().Int32Value()), "cudaMemcpy");
+  ThrowCudaError(env, runtime.Memcpy(dst.ptr, src.ptr, bytes, info[3].As<Napi::Number>().Int32Value()),
+                 "cudaMemcpy");
   return env.Undefined();
 }
 

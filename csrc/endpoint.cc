@@ -97,7 +97,8 @@ void Endpoint::Abandon() {
   }
   ucs_status_ptr_t sp = ucp_ep_close_nbx(ep, &param);
   if (sp != nullptr && !UCS_PTR_IS_ERR(sp)) {
-    for (int i = 0; i < 64 && ucp_request_check_status(sp) == UCS_INPROGRESS; i++) ucp_worker_progress(worker_->handle());
+    for (int i = 0; i < 64 && ucp_request_check_status(sp) == UCS_INPROGRESS; i++)
+      ucp_worker_progress(worker_->handle());
     ucp_request_free(sp);
   }
 }
@@ -122,7 +123,8 @@ static ucp_request_param_t SendParam(int memory_type) {
   return param;
 }
 
-// tagSend(data, length, memoryType, tag, sync): undefined | Promise -> ucp_tag_send_nbx / ucp_tag_send_sync_nbx
+// tagSend(data, length, memoryType, tag, sync): undefined | Promise -> ucp_tag_send_nbx /
+// ucp_tag_send_sync_nbx
 Napi::Value Endpoint::TagSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!RequireOpen(env)) return env.Undefined();
@@ -134,7 +136,8 @@ Napi::Value Endpoint::TagSend(const Napi::CallbackInfo& info) {
   bool sync = info[4].As<Napi::Boolean>().Value();
   ucs_status_ptr_t sp = sync ? ucp_tag_send_sync_nbx(ep_, data.ptr, data.length, tag, &param)
                              : ucp_tag_send_nbx(ep_, data.ptr, data.length, tag, &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_tag_send_nbx"));
+  return Napi::Value(
+      env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_tag_send_nbx"));
 }
 
 // streamSend(data, length, memoryType): undefined | Promise -> ucp_stream_send_nbx
@@ -145,7 +148,8 @@ Napi::Value Endpoint::StreamSend(const Napi::CallbackInfo& info) {
   if (!ReadData(env, info[0], info[1], &data)) return env.Undefined();
   ucp_request_param_t param = SendParam(info[2].As<Napi::Number>().Int32Value());
   ucs_status_ptr_t sp = ucp_stream_send_nbx(ep_, data.ptr, data.length, &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_stream_send_nbx"));
+  return Napi::Value(
+      env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_stream_send_nbx"));
 }
 
 // streamRecv(data, length, memoryType, waitAll, cancelId): number | Promise<number> -> ucp_stream_recv_nbx
@@ -166,8 +170,8 @@ Napi::Value Endpoint::StreamRecv(const Napi::CallbackInfo& info) {
   size_t length = 0;
   ucs_status_ptr_t sp = ucp_stream_recv_nbx(ep_, data.ptr, data.length, &length, &param);
   if (sp == nullptr) return Napi::Number::New(env, static_cast<double>(length));
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kStreamRecv, this, Holds{{data.pinnable}}, "ucp_stream_recv_nbx",
-                                          cancel_id));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kStreamRecv, this, Holds{{data.pinnable}},
+                                          "ucp_stream_recv_nbx", cancel_id));
 }
 
 // amSend(id, header | null, data | null, length, memoryType, flags): undefined | Promise -> ucp_am_send_nbx
@@ -184,8 +188,8 @@ Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
   param.flags = info[5].As<Napi::Number>().Uint32Value();
   ucs_status_ptr_t sp = ucp_am_send_nbx(ep_, id, header.ptr, header.length, data.ptr, data.length, &param);
   // UCX may read the header and the data until completion: both are held.
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{header.pinnable, data.pinnable}},
-                                          "ucp_am_send_nbx"));
+  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this,
+                                          Holds{{header.pinnable, data.pinnable}}, "ucp_am_send_nbx"));
 }
 
 // put(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_put_nbx
@@ -200,7 +204,8 @@ Napi::Value Endpoint::Put(const Napi::CallbackInfo& info) {
   RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
   if (!key->RequireLive(env)) return env.Undefined();
   ucs_status_ptr_t sp = ucp_put_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_put_nbx"));
+  return Napi::Value(env,
+                     worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_put_nbx"));
 }
 
 // get(data, length, memoryType, remoteAddress, rkey): undefined | Promise -> ucp_get_nbx
@@ -215,11 +220,12 @@ Napi::Value Endpoint::Get(const Napi::CallbackInfo& info) {
   RemoteKey* key = RemoteKey::Unwrap(info[4].As<Napi::Object>());
   if (!key->RequireLive(env)) return env.Undefined();
   ucs_status_ptr_t sp = ucp_get_nbx(ep_, data.ptr, data.length, remote, key->handle(), &param);
-  return Napi::Value(env, worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_get_nbx"));
+  return Napi::Value(env,
+                     worker_->Submit(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, "ucp_get_nbx"));
 }
 
-// atomic(opcode, remoteAddress, rkey, value, size, fetch, swap?): bigint | undefined | Promise -> ucp_atomic_op_nbx
-// For UCP_ATOMIC_OP_CSWAP `value` is the compare value and `swap` the new one.
+// atomic(opcode, remoteAddress, rkey, value, size, fetch, swap?): bigint | undefined | Promise ->
+// ucp_atomic_op_nbx For UCP_ATOMIC_OP_CSWAP `value` is the compare value and `swap` the new one.
 Napi::Value Endpoint::Atomic(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!RequireOpen(env)) return env.Undefined();
@@ -289,7 +295,8 @@ Napi::Value Endpoint::Flush(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ep_ == nullptr || worker_->closed()) return env.Undefined();
-  worker_->AbandonRequests(this, info.Length() > 1 && info[1].IsObject() ? static_cast<napi_value>(info[1]) : nullptr);
+  worker_->AbandonRequests(
+      this, info.Length() > 1 && info[1].IsObject() ? static_cast<napi_value>(info[1]) : nullptr);
   // UCX allows a forced close only in PEER error mode; without it the close is a flush.
   bool force = info[0].As<Napi::Boolean>().Value() && peer_errors_;
   ucp_ep_h ep = ep_;
@@ -388,7 +395,8 @@ napi_value Endpoint::FastTagSend(napi_env env, FastCall& c) {
   if (batch == nullptr) return nullptr;
   ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
   ucs_status_ptr_t sp = ucp_tag_send_nbx(ep_, data.ptr, data.length, Uint64Of(env, c.args[3]), &param);
-  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch, "ucp_tag_send_nbx");
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch,
+                                "ucp_tag_send_nbx");
 }
 
 // tagSendMany(data, length, memoryType, size, tag, batch): number -> ucp_tag_send_nbx per `size`-byte slice
@@ -441,7 +449,8 @@ napi_value Endpoint::FastStreamSend(napi_env env, FastCall& c) {
   if (batch == nullptr) return nullptr;
   ucp_request_param_t param = SendParam(Int32Of(env, c.args[2]));
   ucs_status_ptr_t sp = ucp_stream_send_nbx(ep_, data.ptr, data.length, &param);
-  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch, "ucp_stream_send_nbx");
+  return worker_->SubmitToBatch(sp, RequestKind::kSend, this, Holds{{data.pinnable}}, batch,
+                                "ucp_stream_send_nbx");
 }
 
 // amSend(id, header | null, data | null, length, memoryType, flags, batch): boolean -> ucp_am_send_nbx
@@ -535,8 +544,10 @@ napi_value Endpoint::FastAtomic(napi_env env, FastCall& c) {
       return nullptr;
     }
     napi_value result;
-    if (fetch) napi_create_bigint_uint64(env, fetched, &result);
-    else napi_get_boolean(env, true, &result);
+    if (fetch)
+      napi_create_bigint_uint64(env, fetched, &result);
+    else
+      napi_get_boolean(env, true, &result);
     return result;
   }
   Holds holds;

@@ -72,7 +72,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::ObjectReference worker_ref_;
   ucp_ep_h ep_ = nullptr;
   bool owned_ = true;
-  bool peer_errors_ = true;  // UCP_ERR_HANDLING_MODE_PEER; UCX refuses a forced close without it
+  bool peer_errors_ = true;           // UCP_ERR_HANDLING_MODE_PEER; UCX refuses a forced close without it
   Request* close_request_ = nullptr;  // ucp_ep_close_nbx in flight, until it completes or is abandoned
   std::unordered_set<RemoteKey*> rkeys_;
   FastTarget* fast_ = nullptr;  // shared with the bound functions of fastOps()

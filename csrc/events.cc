@@ -30,9 +30,11 @@ void Worker::QueueConnRequest(Listener* listener, ucp_conn_request_h request) {
 
 // The events not yet delivered: the queue, and the rest of the batch being delivered.
 template <typename Visit>
-static void ForEachUndelivered(std::vector<Event>& queue, std::vector<Event>* batch, size_t next, Visit visit) {
+static void ForEachUndelivered(std::vector<Event>& queue, std::vector<Event>* batch, size_t next,
+                               Visit visit) {
   for (Event& event : queue) visit(event);
-  if (batch != nullptr) for (size_t i = next; i < batch->size(); i++) visit((*batch)[i]);
+  if (batch != nullptr)
+    for (size_t i = next; i < batch->size(); i++) visit((*batch)[i]);
 }
 
 // A listener is destroyed (and has refused every request it had not answered) or an endpoint is
@@ -44,8 +46,8 @@ void Worker::Forget(Listener* listener, Endpoint* endpoint) {
   });
 }
 
-ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
-                                     const ucp_am_recv_param_t* param) {
+ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t header_length, void* data,
+                                     size_t length, const ucp_am_recv_param_t* param) {
   AmSlot* slot = static_cast<AmSlot*>(arg);
   Worker* self = slot->worker;
   if (slot->queued) return self->QueueActiveMessage(slot, header, header_length, data, length, param);
@@ -78,8 +80,8 @@ ucs_status_t Worker::OnActiveMessage(void* arg, const void* header, size_t heade
 }
 
 // A queued slot's message waits for amTryRecv; only the bytes UCX does not keep are copied.
-ucs_status_t Worker::QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data, size_t length,
-                                        const ucp_am_recv_param_t* param) {
+ucs_status_t Worker::QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data,
+                                        size_t length, const ucp_am_recv_param_t* param) {
   QueuedAm message;
   message.header.assign(static_cast<const char*>(header), header_length);
   message.length = length;
@@ -106,10 +108,15 @@ ucs_status_t Worker::QueueActiveMessage(AmSlot* slot, const void* header, size_t
 // Gives back what a queued message holds (UCX's descriptor, or our copy).
 void Worker::ReleaseQueuedAm(QueuedAm& message) {
   switch (message.mode) {
-    case AmDataMode::kCopy: std::free(message.data); break;
+    case AmDataMode::kCopy:
+      std::free(message.data);
+      break;
     case AmDataMode::kPersistent:
-    case AmDataMode::kRendezvous: ucp_am_data_release(worker_, message.data); break;
-    default: break;
+    case AmDataMode::kRendezvous:
+      ucp_am_data_release(worker_, message.data);
+      break;
+    default:
+      break;
   }
   message.data = nullptr;
   message.mode = AmDataMode::kNone;
@@ -182,8 +189,10 @@ void Worker::EmitActiveMessage(Event& event, napi_value data, ucs_status_t statu
   napi_create_buffer_copy(env, event.header.size(), event.header.data(), &header_copy, &header);
   napi_create_double(env, static_cast<double>(event.length), &length);
   reply = EndpointValue(event.reply_ep);
-  if (status == UCS_OK) napi_get_null(env, &code);
-  else code = MakeStatusError(env_, status, "active message data");
+  if (status == UCS_OK)
+    napi_get_null(env, &code);
+  else
+    code = MakeStatusError(env_, status, "active message data");
   napi_value kind;
   napi_create_int32(env, kEventActiveMessage, &kind);
   CallHandler({kind, id, header, data, length, reply, code});
@@ -254,8 +263,9 @@ void Worker::DeliverActiveMessage(Event& event) {
     napi_get_null(env, &data);
   } else if (event.am_data_mode == AmDataMode::kCopy) {
     // The malloc'd copy becomes the Buffer's memory: no second copy.
-    napi_create_external_buffer(env, event.length, event.data, [](napi_env, void* bytes, void*) { std::free(bytes); },
-                                nullptr, &data);
+    napi_create_external_buffer(
+        env, event.length, event.data, [](napi_env, void* bytes, void*) { std::free(bytes); }, nullptr,
+        &data);
   } else {
     void* copy;
     napi_create_buffer_copy(env, event.length, event.data, &copy, &data);
@@ -369,11 +379,18 @@ void Worker::ReleaseQueuedEvents() {
   ForEachUndelivered(events_, delivering_events_, delivering_next_, [&](Event& event) {
     if (event.kind != kEventActiveMessage) return;
     switch (event.am_data_mode) {
-      case AmDataMode::kCopy: std::free(event.data); break;
+      case AmDataMode::kCopy:
+        std::free(event.data);
+        break;
       case AmDataMode::kPersistent:
-      case AmDataMode::kRendezvous: ucp_am_data_release(worker_, event.data); break;
-      case AmDataMode::kReceived: napi_delete_reference(env, event.received); break;
-      case AmDataMode::kNone: break;
+      case AmDataMode::kRendezvous:
+        ucp_am_data_release(worker_, event.data);
+        break;
+      case AmDataMode::kReceived:
+        napi_delete_reference(env, event.received);
+        break;
+      case AmDataMode::kNone:
+        break;
     }
   });
   if (delivering_events_ != nullptr) delivering_events_->resize(delivering_next_);

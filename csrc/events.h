@@ -18,8 +18,10 @@ class Worker;
 // Event kinds passed to the JS event handler: handler(kind, ...args). src/native.ts mirrors them.
 enum EventKind : int {
   kEventEndpointError = 1,  // (nativeEndpoint, UCXError)
-  kEventConnRequest = 2,    // (nativeListener, connRequest: External, clientAddress: string, clientPort: number)
-  kEventActiveMessage = 3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
+  kEventConnRequest =
+      2,  // (nativeListener, connRequest: External, clientAddress: string, clientPort: number)
+  kEventActiveMessage =
+      3,  // (id, header: Buffer, data: Buffer | null, length, replyEndpoint | null, UCXError | null)
 };
 
 // Where an active message's payload is between UCX's callback and delivery.
@@ -40,7 +42,7 @@ struct Event {
   // active messages
   uint16_t am_id = 0;
   std::string header;
-  void* data = nullptr;   // see am_data_mode
+  void* data = nullptr;  // see am_data_mode
   size_t length = 0;
   AmDataMode am_data_mode = AmDataMode::kNone;
   napi_ref received = nullptr;  // kReceived
@@ -60,7 +62,8 @@ struct AmSlot {
   Worker* worker;
   uint16_t id;
   bool spins = false;
-  napi_ref allocator = nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
+  napi_ref allocator =
+      nullptr;  // JS: (length, header) => [target, memoryType, value] | null, for rendezvous payloads
   // Queued (activeMessageQueue): messages wait in `queue` for amTryRecv (fastpath.cc) instead of
   // going to the handler, and amWait's waiter resolves once one is there.
   bool queued = false;

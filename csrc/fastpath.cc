@@ -24,7 +24,8 @@ void DropFastTarget(FastTarget* target) {
 
 static void FinalizeTarget(napi_env, void* data, void*) { ReleaseTarget(static_cast<FastTarget*>(data)); }
 
-void DefineFastFunction(napi_env env, napi_value holder, const char* name, napi_callback callback, FastTarget* target) {
+void DefineFastFunction(napi_env env, napi_value holder, const char* name, napi_callback callback,
+                        FastTarget* target) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, target, &fn);
   target->refs++;
@@ -46,7 +47,8 @@ void* FastHandleObject(napi_env env, napi_value handle, const char* what) {
     return nullptr;
   }
   void* object = static_cast<FastTarget*>(data)->object;
-  if (object == nullptr) ThrowCoded(Napi::Env(env), "ERR_UCX_CLOSED", (std::string(what) + " is gone").c_str());
+  if (object == nullptr)
+    ThrowCoded(Napi::Env(env), "ERR_UCX_CLOSED", (std::string(what) + " is gone").c_str());
   return object;
 }
 
@@ -173,7 +175,8 @@ napi_value Worker::FastTryTagRecv(napi_env env, FastCall& c) {
       ThrowStatus(e, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx");
       return nullptr;
     } else {
-      result = Submit(sp, RequestKind::kTagRecvLength, nullptr, Holds{{data.pinnable}}, "ucp_tag_msg_recv_nbx");
+      result =
+          Submit(sp, RequestKind::kTagRecvLength, nullptr, Holds{{data.pinnable}}, "ucp_tag_msg_recv_nbx");
       if (result == nullptr) return nullptr;
     }
   }
@@ -181,7 +184,8 @@ napi_value Worker::FastTryTagRecv(napi_env env, FastCall& c) {
   return result;
 }
 
-// tagRecvBatch(ring, slotSize, maxCount, tag, mask, lengths: Uint32Array, tags: BigUint64Array | null, spins):
+// tagRecvBatch(ring, slotSize, maxCount, tag, mask, lengths: Uint32Array, tags: BigUint64Array | null,
+// spins):
 //   number | Promise<number> -> ucp_tag_probe_nb + ucp_tag_recv_nbx per message
 // Receives the queued messages that match, up to maxCount, message i into ring[i * slotSize ...]
 // (host memory), with up to `spins` progress rounds while none is queued. Returns their count,
@@ -299,7 +303,8 @@ napi_value Worker::FastAmTryRecv(napi_env env, FastCall& c) {
   }
   if (message.length > data.length) {
     ReleaseQueuedAm(message);
-    ThrowStatus(e, UCS_ERR_MESSAGE_TRUNCATED, "active message payload longer than the buffer; it was dropped");
+    ThrowStatus(e, UCS_ERR_MESSAGE_TRUNCATED,
+                "active message payload longer than the buffer; it was dropped");
     return nullptr;
   }
   if (message.mode == AmDataMode::kRendezvous) {
@@ -445,7 +450,8 @@ Napi::Value Worker::CancelBatch(const Napi::CallbackInfo& info) {
   uint32_t count = 0;
   if (batch != nullptr && worker_ != nullptr) {
     for (Request* r = pending_head_; r != nullptr; r = r->next) {
-      if (r->batch != batch || r->done || r->endpoint != nullptr || r->kind != RequestKind::kTagRecvLength) continue;
+      if (r->batch != batch || r->done || r->endpoint != nullptr || r->kind != RequestKind::kTagRecvLength)
+        continue;
       ucp_request_cancel(worker_, r);
       count++;
     }

@@ -23,7 +23,8 @@ FastTarget* NewFastTarget(void* object);
 // The object goes: calls through the target now fail, and the object's reference is dropped.
 void DropFastTarget(FastTarget* target);
 // holder[name] = a function calling `callback` with `target` as its data (it holds a reference).
-void DefineFastFunction(napi_env env, napi_value holder, const char* name, napi_callback callback, FastTarget* target);
+void DefineFastFunction(napi_env env, napi_value holder, const char* name, napi_callback callback,
+                        FastTarget* target);
 // An External naming `target` (holding a reference): how another object's fast calls name this one.
 napi_value FastHandle(napi_env env, FastTarget* target);
 // The object behind a FastHandle (null, with ERR_UCX_CLOSED thrown, when it is gone).

@@ -146,8 +146,9 @@ Napi::Value MemoryHandle::Write(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function RemoteKey::Define(Napi::Env env) {
-  return DefineClass(env, "RemoteKey", {InstanceMethod<&RemoteKey::DestroyMethod>("destroy"),
-                                        InstanceMethod<&RemoteKey::FastHandleMethod>("fastHandle")});
+  return DefineClass(env, "RemoteKey",
+                     {InstanceMethod<&RemoteKey::DestroyMethod>("destroy"),
+                      InstanceMethod<&RemoteKey::FastHandleMethod>("fastHandle")});
 }
 
 // Made only by Endpoint.unpackRkey.

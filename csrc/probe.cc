@@ -11,7 +11,8 @@ namespace nucx {
 // Receives a message the probe took off UCX's queue into a new Buffer of its size; a message
 // longer than the waiter's maxLength is received into nothing (UCX drops it as truncated) and the
 // waiter rejects, so a peer's message size never decides what this process allocates.
-void Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, const ProbeWaiter& waiter) {
+void Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info,
+                              const ProbeWaiter& waiter) {
   napi_env env = env_;
   ucp_request_param_t param = {};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
@@ -35,14 +36,17 @@ void Worker::StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info
   napi_create_buffer(env, info.length, &bytes, &data);
   ucs_status_ptr_t sp = ucp_tag_msg_recv_nbx(worker_, bytes, info.length, message, &param);
   if (sp == nullptr) {
-    napi_resolve_deferred(env, waiter.deferred, waiter.data_only ? data : MakeMessageResult(env, data, info.sender_tag));
+    napi_resolve_deferred(env, waiter.deferred,
+                          waiter.data_only ? data : MakeMessageResult(env, data, info.sender_tag));
     return;
   }
   if (UCS_PTR_IS_ERR(sp)) {
-    napi_reject_deferred(env, waiter.deferred, MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
+    napi_reject_deferred(env, waiter.deferred,
+                         MakeStatusError(env_, UCS_PTR_STATUS(sp), "ucp_tag_msg_recv_nbx"));
     return;
   }
-  Request* request = ClaimRequest(sp, this, waiter.data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
+  Request* request =
+      ClaimRequest(sp, this, waiter.data_only ? RequestKind::kTagMessageData : RequestKind::kTagMessage);
   request->deferred = waiter.deferred;
   napi_create_reference(env, data, 1, &request->extra);
   Track(request);

@@ -14,8 +14,8 @@ struct ProbeWaiter {
   ucp_tag_t mask;
   napi_deferred deferred;
   uint32_t cancel_id;
-  bool data_only;     // resolve with the Buffer alone (kTagMessageData)
-  size_t max_length;  // a longer message is received only to be dropped, and the waiter rejects (truncated)
+  bool data_only;       // resolve with the Buffer alone (kTagMessageData)
+  size_t max_length;    // a longer message is received only to be dropped, and the waiter rejects (truncated)
   bool notify = false;  // tagWait: resolves (undefined) once a match is queued, and leaves it there
 };
 

@@ -16,7 +16,8 @@ static bool CanRunJs(napi_env env, napi_ref noop) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
   napi_value fn, recv, result;
   bool ok = napi_get_reference_value(env, noop, &fn) == napi_ok && fn != nullptr &&
-            napi_get_undefined(env, &recv) == napi_ok && napi_call_function(env, recv, fn, 0, nullptr, &result) == napi_ok;
+            napi_get_undefined(env, &recv) == napi_ok &&
+            napi_call_function(env, recv, fn, 0, nullptr, &result) == napi_ok;
   napi_close_handle_scope(env, scope);
   return ok;
 }
@@ -48,8 +49,10 @@ void Worker::OpenLoopHandles(int efd) {
   uv_idle_init(loop, &handles_->idle);
   uv_timer_init(loop, &handles_->fallback);
   handles_->open = 4;
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles_->poll), reinterpret_cast<uv_handle_t*>(&handles_->prepare),
-                         reinterpret_cast<uv_handle_t*>(&handles_->idle), reinterpret_cast<uv_handle_t*>(&handles_->fallback)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&handles_->poll), reinterpret_cast<uv_handle_t*>(&handles_->prepare),
+        reinterpret_cast<uv_handle_t*>(&handles_->idle),
+        reinterpret_cast<uv_handle_t*>(&handles_->fallback)}) {
     h->data = this;
     uv_unref(h);  // an idle worker never keeps the process alive
   }
@@ -91,8 +94,9 @@ void Worker::CloseLoopHandles() {
   LoopHandles* handles = handles_;
   handles_ = nullptr;
   handles->worker = nullptr;
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles->poll), reinterpret_cast<uv_handle_t*>(&handles->prepare),
-                         reinterpret_cast<uv_handle_t*>(&handles->idle), reinterpret_cast<uv_handle_t*>(&handles->fallback)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&handles->poll), reinterpret_cast<uv_handle_t*>(&handles->prepare),
+        reinterpret_cast<uv_handle_t*>(&handles->idle), reinterpret_cast<uv_handle_t*>(&handles->fallback)}) {
     h->data = handles;
     uv_close(h, OnHandleClosed);
   }
@@ -225,8 +229,10 @@ void Worker::Spin() {
       }
     }
     bool keep = false;
-    if (mode_ == ProgressMode::kPoll) keep = LiveRequests() > 0 || !waiters_.empty() || am_waiters_ > 0 || spinning_handlers_ > 0;
-    else keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
+    if (mode_ == ProgressMode::kPoll)
+      keep = LiveRequests() > 0 || !waiters_.empty() || am_waiters_ > 0 || spinning_handlers_ > 0;
+    else
+      keep = now - last_activity_ns_ < spin_ns_;  // event and adaptive: the budget after the last activity
     if (!keep) {
       spinning_ = false;
       if (handles_ != nullptr) uv_idle_stop(&handles_->idle);
@@ -245,15 +251,19 @@ void Worker::UpdateHandles() {
   bool keep_alive = busy || !listeners_.empty();
   if (keep_alive != referenced_) {
     referenced_ = keep_alive;
-    if (keep_alive) uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+    if (keep_alive)
+      uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+    else
+      uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
   }
   if (mode_ == ProgressMode::kPoll && (busy || spinning_handlers_ > 0) && !spinning_) StartSpinning();
   bool want_fallback = busy && fallback_ms_ > 0;
   if (want_fallback != fallback_running_) {
     fallback_running_ = want_fallback;
-    if (want_fallback) uv_timer_start(&handles_->fallback, OnFallback, fallback_ms_, fallback_ms_);
-    else uv_timer_stop(&handles_->fallback);
+    if (want_fallback)
+      uv_timer_start(&handles_->fallback, OnFallback, fallback_ms_, fallback_ms_);
+    else
+      uv_timer_stop(&handles_->fallback);
   }
 }
 

@@ -40,6 +40,7 @@ class JsGate {
  public:
   explicit JsGate(napi_env env) : env_(env) {}
   bool Open();
+
  private:
   napi_env env_;
   int state_ = -1;  // -1: not asked yet, 0: closed, 1: open

@@ -50,7 +50,9 @@ static bool RefuseDetached(Napi::Env env, napi_value arraybuffer) {
   bool detached = false;
   napi_is_detached_arraybuffer(env, arraybuffer, &detached);
   // napi_throw_type_error sets `code`, as Node's own argument errors have it.
-  if (detached) napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The data's ArrayBuffer is detached (it was transferred)");
+  if (detached)
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                          "The data's ArrayBuffer is detached (it was transferred)");
   return detached;
 }
 
@@ -61,14 +63,27 @@ bool ReadData(Napi::Env env, napi_value value, napi_value length, DataArg* out) 
   size_t count;
   napi_value arraybuffer;
   size_t offset;
-  if (napi_get_typedarray_info(env, value, &array_type, &count, &out->ptr, &arraybuffer, &offset) == napi_ok) {
+  if (napi_get_typedarray_info(env, value, &array_type, &count, &out->ptr, &arraybuffer, &offset) ==
+      napi_ok) {
     if (count == 0 && RefuseDetached(env, arraybuffer)) return false;
     size_t element = 1;
     switch (array_type) {
-      case napi_int16_array: case napi_uint16_array: element = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: element = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: element = 8; break;
-      default: element = 1;
+      case napi_int16_array:
+      case napi_uint16_array:
+        element = 2;
+        break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array:
+        element = 4;
+        break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array:
+        element = 8;
+        break;
+      default:
+        element = 1;
     }
     out->length = count * element;
     out->pinnable = value;
@@ -97,7 +112,8 @@ bool ReadData(Napi::Env env, napi_value value, napi_value length, DataArg* out) 
     out->pinnable = value;
     return true;
   }
-  Napi::TypeError::New(env, "data must be an ArrayBufferView or a device pointer").ThrowAsJavaScriptException();
+  Napi::TypeError::New(env, "data must be an ArrayBufferView or a device pointer")
+      .ThrowAsJavaScriptException();
   return false;
 }
 

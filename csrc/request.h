@@ -17,17 +17,17 @@ class Endpoint;
 struct BatchState;
 
 enum class RequestKind : uint8_t {
-  kSend,         // resolves undefined
-  kTagRecv,      // resolves { length, tag }
-  kTagRecvLength,  // resolves length (a receive whose tag the caller knows: no result object)
-  kTagMessage,   // resolves { data, tag } (data allocated by us)
+  kSend,            // resolves undefined
+  kTagRecv,         // resolves { length, tag }
+  kTagRecvLength,   // resolves length (a receive whose tag the caller knows: no result object)
+  kTagMessage,      // resolves { data, tag } (data allocated by us)
   kTagMessageData,  // resolves data (likewise)
-  kStreamRecv,   // resolves length
-  kAmData,       // rendezvous AM payload; delivers the AM event when done
-  kFetch,        // atomic fetch: resolves bigint from `result`
-  kClose,        // ep close; resolves undefined
-  kDiscard,      // a message received only to drop it (tagRecvMessage over maxLength); no promise
-  kAmRecv,       // amTryRecv's rendezvous payload: resolves length
+  kStreamRecv,      // resolves length
+  kAmData,          // rendezvous AM payload; delivers the AM event when done
+  kFetch,           // atomic fetch: resolves bigint from `result`
+  kClose,           // ep close; resolves undefined
+  kDiscard,         // a message received only to drop it (tagRecvMessage over maxLength); no promise
+  kAmRecv,          // amTryRecv's rendezvous payload: resolves length
 };
 
 // The memory behind a view, kept alive while UCX uses it. Pinning the view (or its ArrayBuffer)
@@ -48,24 +48,26 @@ struct Holds {
 
 struct Request {
   Worker* worker;
-  Endpoint* endpoint;        // the ep whose op this is (its close abandons it), or null for worker-level ops
-  napi_deferred deferred;    // settled on delivery; null once abandoned, or for a fast-path op without a promise
-  BatchState* batch;         // a fast-path op: the batch that counts it (batch.h), until it completes or is abandoned
-  napi_ref pin;              // Holds::object
-  napi_ref extra;            // kTagMessage(Data): the Buffer being filled; kAmData: the AM event
-  PinnedMemory memory[2];    // Holds::views
-  Request* prev;             // worker's list of pending requests
+  Endpoint* endpoint;  // the ep whose op this is (its close abandons it), or null for worker-level ops
+  napi_deferred
+      deferred;  // settled on delivery; null once abandoned, or for a fast-path op without a promise
+  BatchState*
+      batch;       // a fast-path op: the batch that counts it (batch.h), until it completes or is abandoned
+  napi_ref pin;    // Holds::object
+  napi_ref extra;  // kTagMessage(Data): the Buffer being filled; kAmData: the AM event
+  PinnedMemory memory[2];  // Holds::views
+  Request* prev;           // worker's list of pending requests
   Request* next;
   ucs_status_t status;
   RequestKind kind;
-  bool done;                 // completion callback ran
-  bool abandoned;            // its promise already settled (endpoint closed); UCX still owns it
-  uint32_t cancel_id;        // non-zero when JS may cancel it (AbortSignal)
+  bool done;           // completion callback ran
+  bool abandoned;      // its promise already settled (endpoint closed); UCX still owns it
+  uint32_t cancel_id;  // non-zero when JS may cancel it (AbortSignal)
   size_t length;
   ucp_tag_t tag;
-  uint64_t* atomic;          // kFetch: heap {operand, reply}; UCX reads and writes it until completion
-  uint8_t atomic_size;       // 4 or 8
-  uint32_t* length_out;      // Batch.tagRecv: where the received length goes (in memory[1], pinned)
+  uint64_t* atomic;      // kFetch: heap {operand, reply}; UCX reads and writes it until completion
+  uint8_t atomic_size;   // 4 or 8
+  uint32_t* length_out;  // Batch.tagRecv: where the received length goes (in memory[1], pinned)
 };
 
 // Called by UCX when its request pool first allocates a request (ucp_params.request_init).

@@ -78,7 +78,8 @@ Napi::Value MakeStatusError(Napi::Env env, ucs_status_t status, const char* what
 }
 
 Napi::Value MakeCodedError(Napi::Env env, const char* code, const char* message) {
-  return MakeError(env, message, code, UCS_ERR_CANCELED);  // ERR_UCX_CLOSED: the operation was canceled by a close
+  return MakeError(env, message, code,
+                   UCS_ERR_CANCELED);  // ERR_UCX_CLOSED: the operation was canceled by a close
 }
 
 void ThrowStatus(Napi::Env env, ucs_status_t status, const char* what) {

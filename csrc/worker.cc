@@ -63,8 +63,8 @@ Worker::Worker(const Napi::CallbackInfo& info)
   ucp_worker_params_t params = {};
   params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_EVENTS;
   params.thread_mode = UCS_THREAD_MODE_SINGLE;
-  params.events = UCP_WAKEUP_TAG_SEND | UCP_WAKEUP_TAG_RECV | UCP_WAKEUP_RMA | UCP_WAKEUP_AMO | UCP_WAKEUP_TX |
-                  UCP_WAKEUP_RX;
+  params.events = UCP_WAKEUP_TAG_SEND | UCP_WAKEUP_TAG_RECV | UCP_WAKEUP_RMA | UCP_WAKEUP_AMO |
+                  UCP_WAKEUP_TX | UCP_WAKEUP_RX;
   ucs_status_t status = ucp_worker_create(context_->handle(), &params, &worker_);
   if (status != UCS_OK) {
     worker_ = nullptr;
@@ -92,10 +92,10 @@ Worker::~Worker() {
 
 // ---- JS methods -------------------------------------------------------------
 
-#define NUCX_REQUIRE_OPEN(env)                                      \
-  if (worker_ == nullptr) {                                         \
-    ThrowCoded(env, "ERR_UCX_CLOSED", "the Worker is closed");     \
-    return env.Undefined();                                         \
+#define NUCX_REQUIRE_OPEN(env)                                 \
+  if (worker_ == nullptr) {                                    \
+    ThrowCoded(env, "ERR_UCX_CLOSED", "the Worker is closed"); \
+    return env.Undefined();                                    \
   }
 
 // address(): Buffer -> ucp_worker_get_address
@@ -109,7 +109,8 @@ Napi::Value Worker::Address(const Napi::CallbackInfo& info) {
     ThrowStatus(env, status, "ucp_worker_get_address");
     return env.Undefined();
   }
-  Napi::Buffer<uint8_t> result = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(address), length);
+  Napi::Buffer<uint8_t> result =
+      Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(address), length);
   ucp_worker_release_address(worker_, address);
   return result;
 }
@@ -143,7 +144,8 @@ Napi::Value Worker::Fence(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// tagRecv(data, length, memoryType, tag, mask, cancelId, lengthOnly): {length, tag} | length | Promise -> ucp_tag_recv_nbx
+// tagRecv(data, length, memoryType, tag, mask, cancelId, lengthOnly): {length, tag} | length | Promise ->
+// ucp_tag_recv_nbx
 Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -180,11 +182,12 @@ Napi::Value Worker::TagRecv(const Napi::CallbackInfo& info) {
     if (length_only) return Napi::Number::New(env, static_cast<double>(queued.length));
     return Napi::Value(env, MakeRecvResult(env, queued.length, queued.sender_tag));
   }
-  return Napi::Value(env, Submit(sp, length_only ? RequestKind::kTagRecvLength : RequestKind::kTagRecv, nullptr,
-                                 Holds{{data.pinnable}}, "ucp_tag_recv_nbx", cancel_id));
+  return Napi::Value(env, Submit(sp, length_only ? RequestKind::kTagRecvLength : RequestKind::kTagRecv,
+                                 nullptr, Holds{{data.pinnable}}, "ucp_tag_recv_nbx", cancel_id));
 }
 
-// tagRecvMessage(tag, mask, cancelId, dataOnly, maxLength): Promise<{data, tag} | data> -> ucp_tag_probe_nb + ucp_tag_msg_recv_nbx
+// tagRecvMessage(tag, mask, cancelId, dataOnly, maxLength): Promise<{data, tag} | data> -> ucp_tag_probe_nb +
+// ucp_tag_msg_recv_nbx
 Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -200,7 +203,8 @@ Napi::Value Worker::TagRecvMessage(const Napi::CallbackInfo& info) {
   // next UCX event (which may never come).
   bool data_only = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   size_t max_length = SIZE_MAX;
-  if (info.Length() > 4 && info[4].IsNumber()) max_length = static_cast<size_t>(info[4].As<Napi::Number>().DoubleValue());
+  if (info.Length() > 4 && info[4].IsNumber())
+    max_length = static_cast<size_t>(info[4].As<Napi::Number>().DoubleValue());
   waiters_.push_back({tag, mask, deferred, cancel_id, data_only, max_length});
   ServiceProbeWaiters();
   UpdateHandles();
@@ -247,16 +251,18 @@ Napi::Value Worker::SetAmHandler(const Napi::CallbackInfo& info) {
     napi_delete_reference(env, slot->allocator);
     slot->allocator = nullptr;
   }
-  if (enabled && info.Length() > 3 && info[3].IsFunction()) napi_create_reference(env, info[3], 1, &slot->allocator);
+  if (enabled && info.Length() > 3 && info[3].IsFunction())
+    napi_create_reference(env, info[3], 1, &slot->allocator);
   bool queued = enabled && info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
-  if (slot->queued && !queued) ClearAmQueue(slot.get(), MakeCodedError(env, "ERR_UCX_CLOSED", "the active message queue was closed"));
+  if (slot->queued && !queued)
+    ClearAmQueue(slot.get(), MakeCodedError(env, "ERR_UCX_CLOSED", "the active message queue was closed"));
   slot->queued = queued;
   spinning_handlers_ += (spins ? 1 : 0) - (slot->spins ? 1 : 0);
   slot->spins = spins;
   UpdateHandles();
   ucp_am_handler_param_t param = {};
-  param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
-                     UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+  param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                     UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
   param.id = id;
   param.flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA;
   param.cb = enabled ? OnActiveMessage : nullptr;
@@ -288,7 +294,8 @@ Napi::Value Worker::Connect(const Napi::CallbackInfo& info) {
   return object;
 }
 
-// connectAddress(workerAddress, peerErrors): NativeEndpoint -> ucp_ep_create(UCP_EP_PARAM_FIELD_REMOTE_ADDRESS)
+// connectAddress(workerAddress, peerErrors): NativeEndpoint ->
+// ucp_ep_create(UCP_EP_PARAM_FIELD_REMOTE_ADDRESS)
 Napi::Value Worker::ConnectAddress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NUCX_REQUIRE_OPEN(env);
@@ -314,7 +321,8 @@ Napi::Value Worker::Listen(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Object object = Addon::Of(env).listener_ctor.New({Value()});
-  if (!Listener::Unwrap(object)->Create(reinterpret_cast<const sockaddr*>(&address), length)) return env.Undefined();
+  if (!Listener::Unwrap(object)->Create(reinterpret_cast<const sockaddr*>(&address), length))
+    return env.Undefined();
   return object;
 }
 
@@ -355,7 +363,8 @@ void Worker::RemoveListener(Listener* listener) {
   UpdateHandles();
 }
 
-// close(): Promise<void> -> cancels what is pending, destroys endpoints, listeners, uv handles, ucp_worker_destroy
+// close(): Promise<void> -> cancels what is pending, destroys endpoints, listeners, uv handles,
+// ucp_worker_destroy
 Napi::Value Worker::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   napi_deferred deferred;
@@ -411,7 +420,9 @@ void Worker::Shutdown(bool settle) {
   // Stop watching the efd before the worker that owns it goes away.
   CloseLoopHandles();
   for (auto& entry : am_slots_) {
-    ClearAmQueue(entry.second.get(), settle ? static_cast<napi_value>(MakeCodedError(env_, "ERR_UCX_CLOSED", "the Worker was closed")) : nullptr);
+    ClearAmQueue(entry.second.get(), settle ? static_cast<napi_value>(MakeCodedError(env_, "ERR_UCX_CLOSED",
+                                                                                     "the Worker was closed"))
+                                            : nullptr);
     ucp_am_handler_param_t param = {};
     param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB;
     param.id = entry.first;

@@ -39,9 +39,9 @@ struct FastTarget;
 // What the worker's fast receives (fastpath.cc) leave for TS besides their return value: a
 // Uint8Array(32) that TS reads as a BigUint64Array(1) and a Float64Array(3).
 struct FastScratch {
-  uint64_t tag;        // tryTagRecv: the sender's tag
-  double count;        // tagRecvBatch: messages taken (also when the result is a Promise)
-  double head_length;  // tagRecvBatch: the length of a queued message too long for a slot, or -1
+  uint64_t tag;          // tryTagRecv: the sender's tag
+  double count;          // tagRecvBatch: messages taken (also when the result is a Promise)
+  double head_length;    // tagRecvBatch: the length of a queued message too long for a slot, or -1
   double header_length;  // amTryRecv: the header's length
 };
 static_assert(sizeof(FastScratch) == 32, "TS views the scratch as 32 bytes");
@@ -68,8 +68,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
                     const char* what, uint32_t cancel_id = 0, BatchState* batch = nullptr);
   // The tail of a fast-path call: true (completed inline), false (pending: counted on `batch`, no
   // promise), or a throw (inline failure).
-  napi_value SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint, const Holds& holds,
-                           BatchState* batch, const char* what);
+  napi_value SubmitToBatch(ucs_status_ptr_t status_ptr, RequestKind kind, Endpoint* endpoint,
+                           const Holds& holds, BatchState* batch, const char* what);
   // A fast-path request UCX did not complete inline: counted on `batch` and tracked.
   void PendInBatch(Request* request, Endpoint* endpoint, BatchState* batch) {
     request->endpoint = endpoint;
@@ -84,8 +84,10 @@ class Worker : public Napi::ObjectWrap<Worker> {
     return storage;
   }
   void ReturnAtomicStorage(uint64_t* storage) {
-    if (atomic_pool_.size() < 16) atomic_pool_.push_back(storage);
-    else delete[] storage;
+    if (atomic_pool_.size() < 16)
+      atomic_pool_.push_back(storage);
+    else
+      delete[] storage;
   }
 
   // ---- the fast receives (fastpath.cc): bound functions made by fastOps() ----
@@ -183,8 +185,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   void ReleasePending();
 
   // ---- events (events.cc) ----
-  static ucs_status_t OnActiveMessage(void* arg, const void* header, size_t header_length, void* data, size_t length,
-                                      const ucp_am_recv_param_t* param);
+  static ucs_status_t OnActiveMessage(void* arg, const void* header, size_t header_length, void* data,
+                                      size_t length, const ucp_am_recv_param_t* param);
   void DeliverEvent(Event& event);
   void DeliverActiveMessage(Event& event);
   void ReceiveAmData(Event& event);
@@ -195,8 +197,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   napi_value EndpointValue(ucp_ep_h ep);
   void ReleaseQueuedEvents();
   // Queued slots (activeMessageQueue): messages wait for amTryRecv.
-  ucs_status_t QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data, size_t length,
-                                  const ucp_am_recv_param_t* param);
+  ucs_status_t QueueActiveMessage(AmSlot* slot, const void* header, size_t header_length, void* data,
+                                  size_t length, const ucp_am_recv_param_t* param);
   void ReleaseQueuedAm(QueuedAm& message);
   void ResolveAmWaiters();
   void ClearAmQueue(AmSlot* slot, napi_value error);
@@ -206,7 +208,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
   // ---- probe waiters (probe.cc) ----
   void ServiceProbeWaiters();
-  void StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info, const ProbeWaiter& waiter);
+  void StartMessageRecv(ucp_tag_message_h message, const ucp_tag_recv_info_t& info,
+                        const ProbeWaiter& waiter);
   bool CancelProbeWaiter(uint32_t cancel_id);
   void RejectProbeWaiters();
 
@@ -222,7 +225,8 @@ class Worker : public Napi::ObjectWrap<Worker> {
   // The progress engine.
   LoopHandles* handles_ = nullptr;
   ProgressMode mode_ = ProgressMode::kEvent;
-  uint64_t spin_ns_ = 0;          // poll: one slice; event, adaptive: the budget after activity (event: 0 = arm at once)
+  uint64_t spin_ns_ =
+      0;  // poll: one slice; event, adaptive: the budget after activity (event: 0 = arm at once)
   uint64_t fallback_ms_ = 5;
   // How long a spinning worker stays idle before it yields the CPU (sched_yield), and again each time as
   // long; 0: after every idle round, as Open MPI's ranks do when oversubscribed.
@@ -232,12 +236,12 @@ class Worker : public Napi::ObjectWrap<Worker> {
   bool fallback_running_ = false;
   bool referenced_ = false;
   bool delivering_ = false;
-  int spinning_handlers_ = 0;   // AM handlers a poll-mode worker keeps spinning for (arrivals, not requests)
+  int spinning_handlers_ = 0;  // AM handlers a poll-mode worker keeps spinning for (arrivals, not requests)
 
   // Requests.
   Request* pending_head_ = nullptr;  // intrusive list of every pending request
   size_t pending_count_ = 0;
-  size_t abandoned_count_ = 0;       // of those, settled already (Abandon): they keep nothing alive
+  size_t abandoned_count_ = 0;  // of those, settled already (Abandon): they keep nothing alive
   // Requests that keep the worker busy: those a promise still waits for.
   size_t LiveRequests() const { return pending_count_ - abandoned_count_; }
   std::vector<Request*> completed_;
@@ -245,21 +249,22 @@ class Worker : public Napi::ObjectWrap<Worker> {
 
   // Events, and the objects they name.
   std::vector<Event> events_;
-  std::vector<Event>* delivering_events_ = nullptr;  // the batch Deliver is handing to JS, from delivering_next_
+  std::vector<Event>* delivering_events_ =
+      nullptr;  // the batch Deliver is handing to JS, from delivering_next_
   size_t delivering_next_ = 0;
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;
   std::unordered_map<uint16_t, std::unique_ptr<AmSlot>> am_slots_;
-  bool am_due_ = false;     // a queued slot with a waiter got a message: resolve it in the next delivery
-  size_t am_waiters_ = 0;   // queued slots with a waiter (they keep the worker busy, like probe waiters)
+  bool am_due_ = false;    // a queued slot with a waiter got a message: resolve it in the next delivery
+  size_t am_waiters_ = 0;  // queued slots with a waiter (they keep the worker busy, like probe waiters)
 
   // Probe waiters.
   std::deque<ProbeWaiter> waiters_;
   bool probe_due_ = false;  // progress saw activity: serve the waiters in the next delivery
 
   // The fast path.
-  FastTarget* fast_ = nullptr;       // shared with the bound functions of fastOps()
-  FastScratch* scratch_ = nullptr;   // TS's scratch (fastOps), pinned by scratch_memory_
+  FastTarget* fast_ = nullptr;      // shared with the bound functions of fastOps()
+  FastScratch* scratch_ = nullptr;  // TS's scratch (fastOps), pinned by scratch_memory_
   PinnedMemory scratch_memory_;
   std::vector<uint64_t*> atomic_pool_;
 };

@@ -28,10 +28,15 @@ export function prebuiltPath(dir = root, { platform = process.platform, arch = p
 export function shippedPrebuilts(dir = root) {
   const base = path.join(dir, 'prebuilds');
   if (!fs.existsSync(base)) return [];
-  return fs.readdirSync(base, { withFileTypes: true })
+  return fs
+    .readdirSync(base, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
-    .flatMap((entry) => fs.readdirSync(path.join(base, entry.name)).filter((name) => name.endsWith('.node'))
-      .map((name) => path.join('prebuilds', entry.name, name)))
+    .flatMap((entry) =>
+      fs
+        .readdirSync(path.join(base, entry.name))
+        .filter((name) => name.endsWith('.node'))
+        .map((name) => path.join('prebuilds', entry.name, name)),
+    )
     .sort();
 }
 
@@ -48,7 +53,8 @@ export class InstallError extends Error {}
 
 /** npm's settings for the outer install (--omit=dev, the app's prefix, ...) must not steer an npm run in a clone. */
 function npmChildEnv() {
-  const keep = /^npm_config_(cache|registry|userconfig|globalconfig|offline|prefer_offline|prefer_online|proxy|https_proxy|noproxy|cafile|strict_ssl|loglevel)$/;
+  const keep =
+    /^npm_config_(cache|registry|userconfig|globalconfig|offline|prefer_offline|prefer_online|proxy|https_proxy|noproxy|cafile|strict_ssl|loglevel)$/;
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.test(key)));
 }
 
@@ -62,8 +68,11 @@ export function ensureCheckoutDependencies(log = () => {}) {
   log(`${root} is a checkout without its dependencies: npm install --ignore-scripts --include=dev there`);
   const npmCli = process.env.npm_execpath;
   const [command, args] = npmCli && /\.c?js$/.test(npmCli) ? [process.execPath, [npmCli]] : ['npm', []];
-  const result = spawnSync(command, [...args, 'install', '--ignore-scripts', '--include=dev', '--no-audit', '--no-fund', '--loglevel=error'],
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: npmChildEnv() });
+  const result = spawnSync(command, [...args, 'install', '--ignore-scripts', '--include=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: npmChildEnv(),
+  });
   if (result.status !== 0) throw new InstallError(`npm install in ${root} failed (exit ${result.status ?? result.signal})`);
 }
 
@@ -169,7 +178,10 @@ function headersMajor(dir) {
  * when it holds headers of the same Node major as `node`: a build for another Node with them
  * would get that Node's ABI wrong.
  */
-export function nodedirArgs(node = process.execPath, major = spawnSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).stdout.trim()) {
+export function nodedirArgs(
+  node = process.execPath,
+  major = spawnSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).stdout.trim(),
+) {
   const configured = process.env.npm_config_nodedir;
   if (configured && headersMajor(configured) === major) return [];
   const prefix = path.dirname(path.dirname(node));
@@ -195,7 +207,8 @@ export function buildAddon({ node = process.execPath, verbose = false, log = () 
   const nodeGyp = findNodeGyp();
   if (nodeGyp === undefined) throw new Error('node-gyp was not found (it comes with npm: run this through npm, or npm install node-gyp)');
   const [abi, major] = spawnSync(node, ['-p', 'process.versions.modules + " " + process.versions.node.split(".")[0]'], { encoding: 'utf8' })
-    .stdout.trim().split(' ');
+    .stdout.trim()
+    .split(' ');
   const started = Date.now();
   const argv = [nodeGyp, 'rebuild', '--release', '-j', 'max', ...nodedirArgs(node, major)];
   log(`building the native addon (node-gyp rebuild, Node ABI ${abi})`);
@@ -208,16 +221,28 @@ export function buildAddon({ node = process.execPath, verbose = false, log = () 
   });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
-    const error = new Error(`node-gyp rebuild failed (exit ${result.status ?? result.signal ?? result.error?.message})` +
-      (output ? `; its output:\n${output}` : ''));
+    const error = new Error(
+      `node-gyp rebuild failed (exit ${result.status ?? result.signal ?? result.error?.message})` + (output ? `; its output:\n${output}` : ''),
+    );
     error.buildOutput = output;
     throw error;
   }
   const ucx = findUcx();
-  fs.writeFileSync(stampPath(), `${JSON.stringify({
-    nodeAbi: abi, node: spawnSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim(),
-    ucx: ucx.version ?? null, ucxHome: process.env.UCX_HOME || null, sources: sourcesHash(), at: new Date().toISOString(),
-  }, null, 2)}\n`);
+  fs.writeFileSync(
+    stampPath(),
+    `${JSON.stringify(
+      {
+        nodeAbi: abi,
+        node: spawnSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim(),
+        ucx: ucx.version ?? null,
+        ucxHome: process.env.UCX_HOME || null,
+        sources: sourcesHash(),
+        at: new Date().toISOString(),
+      },
+      null,
+      2,
+    )}\n`,
+  );
   log(`built build/Release/${ADDON}.node in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
@@ -235,15 +260,22 @@ function buildEnv(node, argv, major) {
 /** build/Release is there, made from these sources, for this Node ABI and this UCX_HOME. */
 export function buildIsFresh(abi = process.versions.modules) {
   const stamp = readStamp();
-  return fs.existsSync(builtPath()) && stamp !== null && stamp.nodeAbi === abi && stamp.sources === sourcesHash() &&
-    (stamp.ucxHome ?? '') === (process.env.UCX_HOME ?? '');
+  return (
+    fs.existsSync(builtPath()) &&
+    stamp !== null &&
+    stamp.nodeAbi === abi &&
+    stamp.sources === sourcesHash() &&
+    (stamp.ucxHome ?? '') === (process.env.UCX_HOME ?? '')
+  );
 }
 
 const NODE_MAJOR_OF_ABI = { 108: 18, 115: 20, 120: 21, 127: 22, 131: 23, 137: 24, 141: 25 };
 
 /** 'Node 20, 22' for the prebuilts a package ships. */
 export function prebuiltNodes(dir = root) {
-  const abis = shippedPrebuilts(dir).map((file) => /abi(\d+)\.node$/.exec(file)?.[1]).filter(Boolean);
+  const abis = shippedPrebuilts(dir)
+    .map((file) => /abi(\d+)\.node$/.exec(file)?.[1])
+    .filter(Boolean);
   return abis.map((abi) => (NODE_MAJOR_OF_ABI[abi] ? `Node ${NODE_MAJOR_OF_ABI[abi]}` : `Node ABI ${abi}`)).join(', ');
 }
 

@@ -18,7 +18,7 @@ if (python === undefined) {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'df-pandas-'));
 let seed = 3;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 for (let f = 0; f < 3; f++) {
   const lines = ['id,k,g,x,y,ts'];
   for (let i = 0; i < 5000; i++) {
@@ -30,21 +30,38 @@ for (let f = 0; f < 3; f++) {
 }
 fs.writeFileSync(path.join(dir, 'right.csv'), `g,w\n${Array.from({ length: 20 }, (_, i) => `${i * 2},${i}`).join('\n')}\n`);
 
-const rowsOf = (t) => t.toArray().map((r) => Object.fromEntries(Object.entries(r.toJSON()).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : v])));
+const rowsOf = (t) =>
+  t
+    .toArray()
+    .map((r) => Object.fromEntries(Object.entries(r.toJSON()).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : v])));
 const df = dd.readCsv(path.join(dir, 'data-*.csv'), { parseDates: ['ts'] });
 const right = dd.readCsv(path.join(dir, 'right.csv'));
 const ours = {
-  agg: rowsOf(await df.groupby(['k', 'g']).agg({ x: ['sum', 'mean', 'count', 'min', 'max'], y: ['std'] }).compute()),
+  agg: rowsOf(
+    await df
+      .groupby(['k', 'g'])
+      .agg({ x: ['sum', 'mean', 'count', 'min', 'max'], y: ['std'] })
+      .compute(),
+  ),
   valueCounts: rowsOf(await df.valueCounts('g').compute()),
   dropDuplicates: rowsOf(await df.dropDuplicates(['k', 'g']).select(['id']).compute()),
   mergeInner: rowsOf(await df.merge(right, { on: 'g' }).sortValues('id').select(['id', 'w']).compute()),
   mergeLeft: rowsOf(await df.merge(right, { on: 'g', how: 'left' }).sortValues('id').select(['id', 'w']).compute()),
-  sorted: rowsOf(await df.sortValues(['x', 'id'], { ascending: [false, true] }).select(['id']).compute()),
+  sorted: rowsOf(
+    await df
+      .sortValues(['x', 'id'], { ascending: [false, true] })
+      .select(['id'])
+      .compute(),
+  ),
   corr: rowsOf(await df.corr(['x', 'y', 'g']).compute()),
   resample: rowsOf(await df.resample('ts', '6h').agg({ y: 'sum' }).compute()),
 };
 
-const pandas = spawnSync(python, ['-c', `
+const pandas = spawnSync(
+  python,
+  [
+    '-c',
+    `
 import json, glob, pandas as pd, numpy as np
 D = ${JSON.stringify(dir)}
 df = pd.concat([pd.read_csv(f, parse_dates=['ts']) for f in sorted(glob.glob(D + '/data-*.csv'))], ignore_index=True)
@@ -65,7 +82,10 @@ print(json.dumps({
   'sorted': rows(df.sort_values(['x', 'id'], ascending=[False, True], na_position='last')[['id']]),
   'corr': rows(corr), 'resample': rows(res),
 }))
-`], { encoding: 'utf8', maxBuffer: 256 << 20 });
+`,
+  ],
+  { encoding: 'utf8', maxBuffer: 256 << 20 },
+);
 fs.rmSync(dir, { recursive: true, force: true });
 if (pandas.status !== 0) {
   console.error(pandas.stderr);
@@ -86,7 +106,8 @@ for (const [name, mine] of Object.entries(ours)) {
   const problems = [];
   if (mine.length !== other.length) problems.push(`${mine.length} rows, pandas ${other.length}`);
   for (let i = 0; i < Math.min(mine.length, other.length) && problems.length < 3; i++) {
-    for (const key of Object.keys(other[i])) if (!same(mine[i][key], other[i][key])) problems.push(`row ${i} ${key}: ${mine[i][key]} vs pandas ${other[i][key]}`);
+    for (const key of Object.keys(other[i]))
+      if (!same(mine[i][key], other[i][key])) problems.push(`row ${i} ${key}: ${mine[i][key]} vs pandas ${other[i][key]}`);
   }
   console.log(`${problems.length === 0 ? 'ok  ' : 'DIFF'} ${name} (${mine.length} rows)${problems.length > 0 ? `: ${problems.slice(0, 3).join('; ')}` : ''}`);
   if (problems.length > 0) failures++;

@@ -10,10 +10,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 let failed = false;
 
-const prettier = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), check ? '--check' : '--write', '--log-level', 'warn', '.'], { cwd: ROOT, stdio: 'inherit' });
+const prettier = spawnSync(
+  process.execPath,
+  [path.join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), check ? '--check' : '--write', '--log-level', 'warn', '.'],
+  { cwd: ROOT, stdio: 'inherit' },
+);
 if (prettier.status !== 0) failed = true;
 
-const sources = spawnSync('git', ['ls-files', 'csrc/*.cc', 'csrc/*.h', 'csrc/**/*.cc', 'csrc/**/*.h'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+const sources = spawnSync('git', ['ls-files', 'csrc/*.cc', 'csrc/*.h', 'csrc/**/*.cc', 'csrc/**/*.h'], { cwd: ROOT, encoding: 'utf8' })
+  .stdout.split('\n')
+  .filter(Boolean);
 const clang = spawnSync('clang-format', [check ? '--dry-run' : '-i', ...(check ? ['--Werror'] : []), ...sources], { cwd: ROOT, stdio: 'inherit' });
 if (clang.error !== undefined) process.stderr.write('[format] clang-format is not installed (apt-get install clang-format): csrc/ not checked\n');
 else if (clang.status !== 0) failed = true;

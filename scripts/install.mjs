@@ -14,13 +14,23 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  root, prebuiltPath, shippedPrebuilts, builtPath, isCheckout, findUcx, probe, findNodeAddonApi,
-  missingBuildTools, buildAddon, buildIsFresh, ucxHelp, ensureCheckoutDependencies,
+  root,
+  prebuiltPath,
+  shippedPrebuilts,
+  builtPath,
+  isCheckout,
+  findUcx,
+  probe,
+  findNodeAddonApi,
+  missingBuildTools,
+  buildAddon,
+  buildIsFresh,
+  ucxHelp,
+  ensureCheckoutDependencies,
 } from './addon.mjs';
 
 const argv = new Set(process.argv.slice(2));
-const verbose = argv.has('--verbose') || ['verbose', 'silly'].includes(process.env.npm_config_loglevel ?? '') ||
-  process.env.NODE_UCX_VERBOSE === '1';
+const verbose = argv.has('--verbose') || ['verbose', 'silly'].includes(process.env.npm_config_loglevel ?? '') || process.env.NODE_UCX_VERBOSE === '1';
 
 function log(message) {
   process.stderr.write(`[node-ucx] ${message}\n`);
@@ -65,8 +75,10 @@ function install() {
       why.push(`the prebuilt ${relative} did not load (${result.error})`);
     } else {
       const shipped = shippedPrebuilts();
-      why.push(`no prebuilt binary for ${process.platform}-${process.arch} and Node ABI ${process.versions.modules}` +
-        ` (Node ${process.versions.node}); this package ships ${shipped.length ? shipped.join(', ') : 'none'}`);
+      why.push(
+        `no prebuilt binary for ${process.platform}-${process.arch} and Node ABI ${process.versions.modules}` +
+          ` (Node ${process.versions.node}); this package ships ${shipped.length ? shipped.join(', ') : 'none'}`,
+      );
     }
   }
   for (const line of why) log(line);
@@ -80,9 +92,11 @@ function install() {
   if (!ucx.found) throw new InstallError(`cannot build the addon: the UCX headers were not found (${ucx.why}).\n${ucxHelp()}`);
   const tools = missingBuildTools();
   if (tools.length > 0) {
-    throw new InstallError(`cannot build the addon: ${tools.join(', ')} missing.\n` +
-      '  Debian/Ubuntu: sudo apt-get install build-essential python3\n' +
-      '  (a prebuilt binary needs none of these: it exists for linux-x64 glibc and the Node versions in prebuilds/)');
+    throw new InstallError(
+      `cannot build the addon: ${tools.join(', ')} missing.\n` +
+        '  Debian/Ubuntu: sudo apt-get install build-essential python3\n' +
+        '  (a prebuilt binary needs none of these: it exists for linux-x64 glibc and the Node versions in prebuilds/)',
+    );
   }
   if (findNodeAddonApi() === undefined) {
     throw new InstallError('cannot build the addon: node-addon-api (a dependency of node-ucx) is not installed; reinstall node-ucx');

@@ -16,9 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  root, prebuiltPath, builtPath, findUcx, buildAddon, buildIsFresh, probe, sourcesHash, has, InstallError, shippedPrebuilts,
-} from './addon.mjs';
+import { root, prebuiltPath, builtPath, findUcx, buildAddon, buildIsFresh, probe, sourcesHash, has, InstallError, shippedPrebuilts } from './addon.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -37,8 +35,11 @@ const manifestPath = path.join(root, 'prebuilds', 'manifest.json');
 function needs(file) {
   if (!has('objdump')) return {};
   const dump = spawnSync('objdump', ['-T', '-p', file], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }).stdout ?? '';
-  const newest = (prefix) => [...dump.matchAll(new RegExp(`${prefix}_([0-9.]+)`, 'g'))].map((m) => m[1])
-    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop() ?? null;
+  const newest = (prefix) =>
+    [...dump.matchAll(new RegExp(`${prefix}_([0-9.]+)`, 'g'))]
+      .map((m) => m[1])
+      .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))
+      .pop() ?? null;
   const libraries = [...dump.matchAll(/NEEDED\s+(\S+)/g)].map((m) => m[1]);
   return { glibc: newest('GLIBC'), glibcxx: newest('GLIBCXX'), libraries };
 }
@@ -56,9 +57,10 @@ try {
   const ucx = findUcx();
   if (!ucx.found) throw new InstallError(`UCX not found (${ucx.why}): install libucx-dev and pkg-config`);
   if (!/^1\.13\./.test(ucx.version) && !values['any-ucx']) {
-    const problem = `the system UCX is ${ucx.version}: published prebuilts are built against UCX 1.13 (Debian 12) so that they ` +
+    const problem =
+      `the system UCX is ${ucx.version}: published prebuilts are built against UCX 1.13 (Debian 12) so that they ` +
       'load on 1.13 and later (--any-ucx or NODE_UCX_PREBUILD_ANY_UCX=1 builds against this one anyway)';
-    if (values.strict) throw new InstallError(problem);  // prepack: what would be published
+    if (values.strict) throw new InstallError(problem); // prepack: what would be published
     log(`warning: ${problem}`);
   }
   const sources = sourcesHash();
@@ -86,8 +88,11 @@ try {
     fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   };
   for (const node of nodes) {
-    const info = JSON.parse(spawnSync(node, ['-p', 'JSON.stringify({ abi: process.versions.modules, version: process.version, platform: process.platform, arch: process.arch })'],
-      { encoding: 'utf8' }).stdout);
+    const info = JSON.parse(
+      spawnSync(node, ['-p', 'JSON.stringify({ abi: process.versions.modules, version: process.version, platform: process.platform, arch: process.arch })'], {
+        encoding: 'utf8',
+      }).stdout,
+    );
     const target = prebuiltPath(root, info);
     if (buildIsFresh(info.abi)) log(`build/Release is up to date for Node ${info.version}: reusing it`);
     else buildAddon({ node, verbose: values.verbose, log });
@@ -103,8 +108,7 @@ try {
     if (!check.ok) throw new InstallError(`${path.relative(root, target)} does not load in Node ${info.version}: ${check.error}`);
     const file = path.relative(path.join(root, 'prebuilds'), target);
     manifest.prebuilds = manifest.prebuilds.filter((entry) => entry.file !== file);
-    manifest.prebuilds.push({ file, nodeAbi: info.abi, builtWith: info.version, ucx: ucx.version, sources, ...needs(target),
-      bytes: fs.statSync(target).size });
+    manifest.prebuilds.push({ file, nodeAbi: info.abi, builtWith: info.version, ucx: ucx.version, sources, ...needs(target), bytes: fs.statSync(target).size });
     save();
     log(`${path.relative(root, target)}: Node ${info.version} (ABI ${info.abi}), UCX ${ucx.version}`);
   }

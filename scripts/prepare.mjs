@@ -24,7 +24,7 @@ function newest(dir) {
 const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0);
 
 try {
-  if (!fs.existsSync(path.join(root, 'src'))) process.exit(0);  // an installed package: dist/ is shipped
+  if (!fs.existsSync(path.join(root, 'src'))) process.exit(0); // an installed package: dist/ is shipped
   const sources = Math.max(newest(path.join(root, 'src')), mtime(path.join(root, 'tsconfig.json')));
   if (mtime(path.join(root, 'dist', 'index.js')) < sources) {
     if (isCheckout()) ensureCheckoutDependencies((m) => process.stderr.write(`[node-ucx] ${m}\n`));

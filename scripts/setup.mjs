@@ -100,7 +100,7 @@ function ensureTypeScript() {
   const sources = Math.max(newest(path.join(root, 'src'), ['.ts']), mtime(path.join(root, 'tsconfig.json')));
   if (built >= sources) return;
   if (!fs.existsSync(tsc)) {
-    if (built > 0) return;  // an installed package ships dist/
+    if (built > 0) return; // an installed package ships dist/
     throw new Error('dist/ is missing and TypeScript is not installed (run npm install)');
   }
   if (checkOnly) throw new Error('the TypeScript needs building (npm run build:ts)');

@@ -53,10 +53,10 @@ for (const [name, value] of Object.entries({ seconds, endpoints, reportSeconds, 
 }
 
 const APIS = ['message', 'tag', 'stream', 'am', ...(rma ? ['rma'] : []), 'transport'];
-const HEADER = 16;                 // u32 endpoint, u32 seq, u32 body length, u32 crc32(body)
+const HEADER = 16; // u32 endpoint, u32 seq, u32 body length, u32 crc32(body)
 const AM_REQUEST = 10;
 const AM_ECHO = 11;
-const TAG_BASE = 0x50a0_0000n;     // raw tags: request = base + 2i, echo = base + 2i + 1
+const TAG_BASE = 0x50a0_0000n; // raw tags: request = base + 2i, echo = base + 2i + 1
 const RMA_REGION = 256 << 10;
 
 const features = rma ? [...DEFAULT_FEATURES, 'rma'] : [...DEFAULT_FEATURES];
@@ -112,7 +112,9 @@ function withTimeout(promise, ms, what) {
   let timer;
   return Promise.race([
     promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error(`no ${what} within ${ms} ms`), { lost: true })), ms); }),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no ${what} within ${ms} ms`), { lost: true })), ms);
+    }),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -126,21 +128,30 @@ async function readExactly(ep, length) {
 // The peer: listens, echoes everything back, reports samples and its own checks over IPC.
 // =====================================================================================
 if (isPeer) {
-  const expected = new Map();       // `${api}:${index}` -> next seq
+  const expected = new Map(); // `${api}:${index}` -> next seq
   const check = (api, header, body) => {
     const index = header.length >= 4 ? header.readUInt32LE(0) : -1;
     const key = `${api}:${index}`;
     const seq = expected.get(key) ?? 0;
     const ok = count(api, verify(header, body, index, seq), `at the peer, endpoint ${index} seq ${seq}`);
-    if (ok) { expected.set(key, seq + 1); stats.messages[api]++; }
+    if (ok) {
+      expected.set(key, seq + 1);
+      stats.messages[api]++;
+    }
     return ok;
   };
   const regions = [];
-  const keep = (promise) => promise.catch((error) => { if (!stopping && stats.errors.length < 20) stats.errors.push(`peer: ${error.message}`); });
+  const keep = (promise) =>
+    promise.catch((error) => {
+      if (!stopping && stats.errors.length < 20) stats.errors.push(`peer: ${error.message}`);
+    });
   let stopping = false;
 
   worker.onActiveMessage(AM_REQUEST, (message) => {
-    if (message.header.length < HEADER) { count('am', 'corrupt', 'short header'); return; }
+    if (message.header.length < HEADER) {
+      count('am', 'corrupt', 'short header');
+      return;
+    }
     check('am', message.header, message.data);
     keep(message.reply.amSend(AM_ECHO, Buffer.from(message.header), message.data));
   });
@@ -151,38 +162,46 @@ if (isPeer) {
     const index = accepted++;
     const region = rma ? context.memMap({ length: RMA_REGION }) : null;
     if (region) regions.push(region);
-    keep((async () => {
-      if (region) await ep.sendObject({ address: region.address, rkey: region.packRkey() });
-      for (;;) {
-        const message = await ep.recvMessage();
-        check('message', message.subarray(0, HEADER), message.subarray(HEADER));
-        await ep.send(message);
-      }
-    })());
-    keep((async () => {
-      for (;;) {
-        const { data } = await worker.tagRecvMessage(TAG_BASE + 2n * BigInt(index));
-        check('tag', data.subarray(0, HEADER), data.subarray(HEADER));
-        await ep.tagSend(data, TAG_BASE + 2n * BigInt(index) + 1n);
-      }
-    })());
-    keep((async () => {
-      for (;;) {
-        const header = await readExactly(ep, HEADER);
-        const body = await readExactly(ep, header.readUInt32LE(8));
-        check('stream', header, body);
-        await ep.streamSend(Buffer.concat([header, body]));
-      }
-    })());
+    keep(
+      (async () => {
+        if (region) await ep.sendObject({ address: region.address, rkey: region.packRkey() });
+        for (;;) {
+          const message = await ep.recvMessage();
+          check('message', message.subarray(0, HEADER), message.subarray(HEADER));
+          await ep.send(message);
+        }
+      })(),
+    );
+    keep(
+      (async () => {
+        for (;;) {
+          const { data } = await worker.tagRecvMessage(TAG_BASE + 2n * BigInt(index));
+          check('tag', data.subarray(0, HEADER), data.subarray(HEADER));
+          await ep.tagSend(data, TAG_BASE + 2n * BigInt(index) + 1n);
+        }
+      })(),
+    );
+    keep(
+      (async () => {
+        for (;;) {
+          const header = await readExactly(ep, HEADER);
+          const body = await readExactly(ep, header.readUInt32LE(8));
+          check('stream', header, body);
+          await ep.streamSend(Buffer.concat([header, body]));
+        }
+      })(),
+    );
   });
   const transportListener = await transport.listen('ucx://127.0.0.1:0', (conn) => {
-    keep((async () => {
-      for (;;) {
-        const frames = await conn.recv();
-        check('transport', frames[0] ?? Buffer.alloc(0), frames[1] ?? Buffer.alloc(0));
-        await conn.send(frames);
-      }
-    })());
+    keep(
+      (async () => {
+        for (;;) {
+          const frames = await conn.recv();
+          check('transport', frames[0] ?? Buffer.alloc(0), frames[1] ?? Buffer.alloc(0));
+          await conn.send(frames);
+        }
+      })(),
+    );
   });
   process.on('message', async (m) => {
     if (m.type === 'sample') process.send({ type: 'sample', ...sample(), stats });
@@ -239,11 +258,14 @@ async function drive() {
   }
 
   // AM echoes come to one handler: each endpoint has at most one outstanding.
-  const amWaiters = new Map();   // index -> { seq, resolve }
+  const amWaiters = new Map(); // index -> { seq, resolve }
   worker.onActiveMessage(AM_ECHO, (message) => {
     const index = message.header.length >= 4 ? message.header.readUInt32LE(0) : -1;
     const waiter = amWaiters.get(index);
-    if (waiter === undefined) { count('am', 'duplicate', `endpoint ${index}: an echo nobody waits for`); return; }
+    if (waiter === undefined) {
+      count('am', 'duplicate', `endpoint ${index}: an echo nobody waits for`);
+      return;
+    }
     if (verify(message.header, message.data, index, waiter.seq) !== 'ok') {
       count('am', verify(message.header, message.data, index, waiter.seq), `endpoint ${index} seq ${waiter.seq}`);
       return;
@@ -275,7 +297,7 @@ async function drive() {
       const echoed = new Promise((resolve) => amWaiters.set(i, { seq, resolve }));
       await eps[i].amSend(AM_REQUEST, msg.subarray(0, HEADER), msg.subarray(HEADER), { reply: true });
       await echoed;
-      return null;   // checked by the handler
+      return null; // checked by the handler
     },
     async rma(i, msg) {
       const { address, rkey } = rkeys[i];
@@ -299,25 +321,30 @@ async function drive() {
   const loops = [];
   for (let i = 0; i < endpoints; i++) {
     for (const api of APIS) {
-      loops.push((async () => {
-        for (let seq = 0; !stopping; seq++) {
-          const size = api === 'rma' ? Math.min(pickSize(), 64 << 10) : pickSize();
-          const msg = build(i, seq, size);
-          let result;
-          try {
-            result = await withTimeout(exchange[api](i, msg, seq), opTimeoutMs, `${api} echo on endpoint ${i}`);
-          } catch (error) {
-            // No echo in time, or the exchange failed: that message is lost, and this loop ends.
-            stats.loss[api]++;
-            if (stats.errors.length < 20) stats.errors.push(`${api} endpoint ${i} seq ${seq}: ${error.code ?? ''} ${error.message}`);
-            return;
+      loops.push(
+        (async () => {
+          for (let seq = 0; !stopping; seq++) {
+            const size = api === 'rma' ? Math.min(pickSize(), 64 << 10) : pickSize();
+            const msg = build(i, seq, size);
+            let result;
+            try {
+              result = await withTimeout(exchange[api](i, msg, seq), opTimeoutMs, `${api} echo on endpoint ${i}`);
+            } catch (error) {
+              // No echo in time, or the exchange failed: that message is lost, and this loop ends.
+              stats.loss[api]++;
+              if (stats.errors.length < 20) stats.errors.push(`${api} endpoint ${i} seq ${seq}: ${error.code ?? ''} ${error.message}`);
+              return;
+            }
+            if (result === 'corrupt') {
+              count(api, 'corrupt', `endpoint ${i} seq ${seq}: read back differs`);
+              return;
+            }
+            if (Array.isArray(result) && !count(api, verify(result[0], result[1], i, seq), `endpoint ${i} seq ${seq}`)) return;
+            stats.messages[api]++;
+            stats.bytes += size;
           }
-          if (result === 'corrupt') { count(api, 'corrupt', `endpoint ${i} seq ${seq}: read back differs`); return; }
-          if (Array.isArray(result) && !count(api, verify(result[0], result[1], i, seq), `endpoint ${i} seq ${seq}`)) return;
-          stats.messages[api]++;
-          stats.bytes += size;
-        }
-      })());
+        })(),
+      );
     }
   }
 
@@ -330,19 +357,30 @@ async function drive() {
     const s = {
       t: Math.round((Date.now() - started) / 1000),
       messages: Object.values(stats.messages).reduce((a, b) => a + b, 0),
-      loss: sum(stats.loss), duplicates: sum(stats.duplicates) + sum(peer.stats.duplicates), corruption: sum(stats.corruption) + sum(peer.stats.corruption),
-      rss: own.rss, fds: own.fds, peerRss: peer.rss, peerFds: peer.fds,
+      loss: sum(stats.loss),
+      duplicates: sum(stats.duplicates) + sum(peer.stats.duplicates),
+      corruption: sum(stats.corruption) + sum(peer.stats.corruption),
+      rss: own.rss,
+      fds: own.fds,
+      peerRss: peer.rss,
+      peerFds: peer.fds,
     };
     samples.push(s);
     if (!json) {
-      console.log(`t=${String(s.t).padStart(4)}s messages ${s.messages} (${APIS.map((api) => `${api} ${stats.messages[api]}`).join(', ')}) ` +
-        `loss ${s.loss} dup ${s.duplicates} corrupt ${s.corruption} | rss ${mib(s.rss)} / peer ${mib(s.peerRss)} MiB, fds ${s.fds} / peer ${s.peerFds}`);
+      console.log(
+        `t=${String(s.t).padStart(4)}s messages ${s.messages} (${APIS.map((api) => `${api} ${stats.messages[api]}`).join(', ')}) ` +
+          `loss ${s.loss} dup ${s.duplicates} corrupt ${s.corruption} | rss ${mib(s.rss)} / peer ${mib(s.peerRss)} MiB, fds ${s.fds} / peer ${s.peerFds}`,
+      );
     } else {
-      process.stderr.write(`soak t=${s.t}s messages ${s.messages} loss ${s.loss} dup ${s.duplicates} corrupt ${s.corruption} rss ${mib(s.rss)}/${mib(s.peerRss)} MiB fds ${s.fds}/${s.peerFds}\n`);
+      process.stderr.write(
+        `soak t=${s.t}s messages ${s.messages} loss ${s.loss} dup ${s.duplicates} corrupt ${s.corruption} rss ${mib(s.rss)}/${mib(s.peerRss)} MiB fds ${s.fds}/${s.peerFds}\n`,
+      );
     }
   };
   await takeSample();
-  const timer = setInterval(() => { void takeSample().catch((error) => stats.errors.push(`sample: ${error.message}`)); }, reportSeconds * 1000);
+  const timer = setInterval(() => {
+    void takeSample().catch((error) => stats.errors.push(`sample: ${error.message}`));
+  }, reportSeconds * 1000);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   clearInterval(timer);
   stopping = true;
@@ -355,20 +393,31 @@ async function drive() {
   const warm = samples.find((s) => s.t >= Math.max(10, seconds / 4)) ?? samples[0];
   const last = samples[samples.length - 1];
   const growth = {
-    rssMiB: mib(Math.max(last.rss - warm.rss, 0)), peerRssMiB: mib(Math.max(last.peerRss - warm.peerRss, 0)),
-    fds: last.fds - warm.fds, peerFds: last.peerFds - warm.peerFds,
+    rssMiB: mib(Math.max(last.rss - warm.rss, 0)),
+    peerRssMiB: mib(Math.max(last.peerRss - warm.peerRss, 0)),
+    fds: last.fds - warm.fds,
+    peerFds: last.peerFds - warm.peerFds,
   };
   const summary = {
-    seconds, endpoints, errorHandling, apis: APIS,
-    messages: stats.messages, total: sum(stats.messages), bytes: stats.bytes,
+    seconds,
+    endpoints,
+    errorHandling,
+    apis: APIS,
+    messages: stats.messages,
+    total: sum(stats.messages),
+    bytes: stats.bytes,
     peerChecked: peerFinal.stats.messages,
-    loss: sum(stats.loss), duplicates: sum(stats.duplicates) + sum(peerFinal.stats.duplicates),
+    loss: sum(stats.loss),
+    duplicates: sum(stats.duplicates) + sum(peerFinal.stats.duplicates),
     corruption: sum(stats.corruption) + sum(peerFinal.stats.corruption),
-    lossByApi: stats.loss, errors: [...stats.errors, ...peerFinal.stats.errors],
+    lossByApi: stats.loss,
+    errors: [...stats.errors, ...peerFinal.stats.errors],
     rss: { start: mib(samples[0].rss), warm: mib(warm.rss), end: mib(last.rss), max: mib(Math.max(...samples.map((s) => s.rss))) },
     peerRss: { start: mib(samples[0].peerRss), warm: mib(warm.peerRss), end: mib(last.peerRss), max: mib(Math.max(...samples.map((s) => s.peerRss))) },
-    fds: { start: samples[0].fds, warm: warm.fds, end: last.fds }, peerFds: { start: samples[0].peerFds, warm: warm.peerFds, end: last.peerFds },
-    growth, samples,
+    fds: { start: samples[0].fds, warm: warm.fds, end: last.fds },
+    peerFds: { start: samples[0].peerFds, warm: warm.peerFds, end: last.peerFds },
+    growth,
+    samples,
   };
   const bounded = growth.rssMiB <= maxRssGrowthMiB && growth.peerRssMiB <= maxRssGrowthMiB && growth.fds <= maxFdGrowth && growth.peerFds <= maxFdGrowth;
   summary.ok = summary.loss === 0 && summary.duplicates === 0 && summary.corruption === 0 && bounded && APIS.every((api) => stats.messages[api] > 0);
@@ -383,16 +432,26 @@ async function drive() {
   if (json) {
     console.log(JSON.stringify(summary));
   } else {
-    console.log(`\n${summary.ok ? 'PASS' : 'FAIL'}: ${summary.total} messages in ${seconds} s over ${endpoints} endpoints (${(summary.bytes / 1048576).toFixed(0)} MiB), ` +
-      `loss ${summary.loss}, duplicates ${summary.duplicates}, corruption ${summary.corruption}`);
+    console.log(
+      `\n${summary.ok ? 'PASS' : 'FAIL'}: ${summary.total} messages in ${seconds} s over ${endpoints} endpoints (${(summary.bytes / 1048576).toFixed(0)} MiB), ` +
+        `loss ${summary.loss}, duplicates ${summary.duplicates}, corruption ${summary.corruption}`,
+    );
     console.log(`  per API: ${APIS.map((api) => `${api} ${stats.messages[api]}`).join(', ')}`);
-    console.log(`  RSS MiB: driver ${summary.rss.start} -> ${summary.rss.end} (max ${summary.rss.max}), peer ${summary.peerRss.start} -> ${summary.peerRss.end} (max ${summary.peerRss.max}); ` +
-      `after warm-up +${growth.rssMiB} / +${growth.peerRssMiB} (bound ${maxRssGrowthMiB})`);
-    console.log(`  fds: driver ${summary.fds.start} -> ${summary.fds.end}, peer ${summary.peerFds.start} -> ${summary.peerFds.end}; after warm-up ${growth.fds} / ${growth.peerFds} (bound ${maxFdGrowth})`);
+    console.log(
+      `  RSS MiB: driver ${summary.rss.start} -> ${summary.rss.end} (max ${summary.rss.max}), peer ${summary.peerRss.start} -> ${summary.peerRss.end} (max ${summary.peerRss.max}); ` +
+        `after warm-up +${growth.rssMiB} / +${growth.peerRssMiB} (bound ${maxRssGrowthMiB})`,
+    );
+    console.log(
+      `  fds: driver ${summary.fds.start} -> ${summary.fds.end}, peer ${summary.peerFds.start} -> ${summary.peerFds.end}; after warm-up ${growth.fds} / ${growth.peerFds} (bound ${maxFdGrowth})`,
+    );
     if (summary.errors.length > 0) console.log(`  errors: ${summary.errors.join('; ')}`);
   }
   process.exitCode = summary.ok ? 0 : 1;
 }
 
-function sum(byApi) { return Object.values(byApi).reduce((a, b) => a + b, 0); }
-function mib(bytes) { return Math.round(bytes / 1048576); }
+function sum(byApi) {
+  return Object.values(byApi).reduce((a, b) => a + b, 0);
+}
+function mib(bytes) {
+  return Math.round(bytes / 1048576);
+}

@@ -84,7 +84,7 @@ function nativeBackend(): CudaBackend | null {
   };
 }
 
-let backend: CudaBackend | null | undefined;  // undefined: not looked up yet
+let backend: CudaBackend | null | undefined; // undefined: not looked up yet
 let availability: CudaAvailability | undefined;
 /** Live allocations made through malloc(): pointer -> length. */
 const allocations = new Map<bigint, number>();
@@ -117,7 +117,8 @@ export function available(): CudaAvailability {
   if (loader === null) {
     availability = {
       ok: false,
-      reason: 'this node-ucx addon has no run-time CUDA loader (native cudaLoad/cudaMalloc/cudaFree/cudaMemcpy are ' +
+      reason:
+        'this node-ucx addon has no run-time CUDA loader (native cudaLoad/cudaMalloc/cudaFree/cudaMemcpy are ' +
         'missing); rebuild node-ucx with a version that has them, or plug one in with cuda.setBackend()',
     };
     return { ...availability };
@@ -148,7 +149,7 @@ function cudaError(error: unknown, what: string): UCXError {
   if (error instanceof UCXError && !/^cuda/.test(error.code)) return error;
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'cudaErrorUnknown';
   const message = (error as Error)?.message ?? String(error);
-  const status = code === 'cudaErrorMemoryAllocation' ? -4 /* UCS_ERR_NO_MEMORY */ : -3 /* UCS_ERR_IO_ERROR */;
+  const status = code === 'cudaErrorMemoryAllocation' ? -4 /* UCS_ERR_NO_MEMORY */ : -3; /* UCS_ERR_IO_ERROR */
   return new UCXError(`${what}: ${message}`, code, status);
 }
 

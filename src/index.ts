@@ -8,8 +8,15 @@ import type { Listener } from './core/listener.js';
 export { Context, type ContextOptions, type Feature } from './core/context.js';
 export { DEFAULT_FEATURES } from './core/features.js';
 export {
-  Worker, type WorkerOptions, type ListenOptions, type ActiveMessage, type ActiveMessageHandler, type ActiveMessageOptions, type WorkerStats,
-  type TagRecvResult, type TagMessage,
+  Worker,
+  type WorkerOptions,
+  type ListenOptions,
+  type ActiveMessage,
+  type ActiveMessageHandler,
+  type ActiveMessageOptions,
+  type WorkerStats,
+  type TagRecvResult,
+  type TagMessage,
 } from './core/worker.js';
 export { RESERVED_TAG_BIT, MAX_TAG, FULL_MASK, MAX_AM_ID } from './core/tags.js';
 export { Listener, type ConnectionRequest, type AcceptHook } from './core/listener.js';

@@ -9,8 +9,14 @@ import { UCXError } from './util/errors.js';
 import { debug } from './util/debug.js';
 import type { Data } from './util/data.js';
 
-export interface NativeRecvResult { length: number; tag: bigint }
-export interface NativeMessageResult { data: Buffer; tag: bigint }
+export interface NativeRecvResult {
+  length: number;
+  tag: bigint;
+}
+export interface NativeMessageResult {
+  data: Buffer;
+  tag: bigint;
+}
 /** A data argument as the addon takes it: a view, or a device pointer with its length. */
 export type NativeData = ArrayBufferView | bigint;
 
@@ -21,9 +27,13 @@ export interface NativeContext {
 }
 
 /** A batch's native state (an External; csrc/batch.h). */
-export interface NativeBatch { readonly __nativeBatch: unique symbol }
+export interface NativeBatch {
+  readonly __nativeBatch: unique symbol;
+}
 /** How fast-path calls name another native object (an External; csrc/fastpath.h). */
-export interface NativeHandle { readonly __nativeHandle: unique symbol }
+export interface NativeHandle {
+  readonly __nativeHandle: unique symbol;
+}
 
 /**
  * The worker's fast receives (csrc/fastpath.cc), bound functions: no promise unless UCX could not
@@ -32,17 +42,31 @@ export interface NativeHandle { readonly __nativeHandle: unique symbol }
  */
 export interface NativeWorkerFast {
   /** null: nothing matched; a number: received inline (its length); a Promise: matched, arriving. */
-  tryTagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, spins: number):
-    number | null | Promise<number>;
+  tryTagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, spins: number): number | null | Promise<number>;
   /** Queued matching messages into slots of `ring`; the count (a Promise when the last one is still arriving). */
-  tagRecvBatch(ring: Uint8Array, slotSize: number, maxCount: number, tag: bigint, mask: bigint, lengths: Uint32Array,
-    tags: BigUint64Array | null, spins: number): number | Promise<number>;
+  tagRecvBatch(
+    ring: Uint8Array,
+    slotSize: number,
+    maxCount: number,
+    tag: bigint,
+    mask: bigint,
+    lengths: Uint32Array,
+    tags: BigUint64Array | null,
+    spins: number,
+  ): number | Promise<number>;
   /** A posted receive counted on `batch`: its length when it completed inline, else -1 (lengths[index] gets it later). */
-  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, lengths: Uint32Array | null, index: number,
-    batch: NativeBatch): number;
+  tagRecv(
+    data: NativeData,
+    length: number,
+    memoryType: number,
+    tag: bigint,
+    mask: bigint,
+    lengths: Uint32Array | null,
+    index: number,
+    batch: NativeBatch,
+  ): number;
   /** The next message of a queued AM id: its payload's length (header into `header`), null, or a Promise (rendezvous). */
-  amTryRecv(id: number, data: NativeData, length: number, memoryType: number, header: ArrayBufferView | null, spins: number):
-    number | null | Promise<number>;
+  amTryRecv(id: number, data: NativeData, length: number, memoryType: number, header: ArrayBufferView | null, spins: number): number | null | Promise<number>;
 }
 
 /** The endpoint's fast operations (csrc/endpoint.cc): true when UCX completed them inline, else counted on `batch`. */
@@ -51,13 +75,20 @@ export interface NativeEndpointFast {
   /** `size`-byte slices of data, one message each; returns how many went pending. */
   tagSendMany(data: NativeData, length: number, memoryType: number, size: number, tag: bigint, batch: NativeBatch): number;
   streamSend(data: NativeData, length: number, memoryType: number, batch: NativeBatch): boolean;
-  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number,
-    flags: number, batch: NativeBatch): boolean;
+  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number, flags: number, batch: NativeBatch): boolean;
   put(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeHandle, batch: NativeBatch): boolean;
   get(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeHandle, batch: NativeBatch): boolean;
   /** Fetching ops: the old value, or a Promise of it; others: whether UCX completed it inline. */
-  atomic(opcode: number, remoteAddress: bigint, rkey: NativeHandle, value: bigint, size: number, fetch: boolean,
-    swap: bigint | undefined, batch: NativeBatch): bigint | Promise<bigint> | boolean;
+  atomic(
+    opcode: number,
+    remoteAddress: bigint,
+    rkey: NativeHandle,
+    value: bigint,
+    size: number,
+    fetch: boolean,
+    swap: bigint | undefined,
+    batch: NativeBatch,
+  ): bigint | Promise<bigint> | boolean;
 }
 
 export interface NativeWorker {
@@ -65,11 +96,9 @@ export interface NativeWorker {
   progress(): number;
   flush(): Promise<void> | undefined;
   fence(): void;
-  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number):
-    NativeRecvResult | Promise<NativeRecvResult>;
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number): NativeRecvResult | Promise<NativeRecvResult>;
   /** The same, resolving to the length alone: for receives whose tag the caller knows (no result object). */
-  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number,
-    lengthOnly: true): number | Promise<number>;
+  tagRecv(data: NativeData, length: number, memoryType: number, tag: bigint, mask: bigint, cancelId: number, lengthOnly: true): number | Promise<number>;
   /** A message longer than `maxLength` is dropped and the promise rejects with UCS_ERR_MESSAGE_TRUNCATED. */
   tagRecvMessage(tag: bigint, mask: bigint, cancelId: number, dataOnly?: false, maxLength?: number): Promise<NativeMessageResult>;
   /** The same, resolving to the data alone. */
@@ -77,8 +106,13 @@ export interface NativeWorker {
   tagProbe(tag: bigint, mask: bigint): NativeRecvResult | null;
   cancel(cancelId: number): boolean;
   /** `allocator`: for rendezvous payloads, (length, header) => [target, memoryType, value] (or null: drop it). */
-  setAmHandler(id: number, enabled: boolean, spins: boolean,
-    allocator?: (length: number, header: Buffer) => [bigint | ArrayBufferView, number, Data] | null, queued?: boolean): void;
+  setAmHandler(
+    id: number,
+    enabled: boolean,
+    spins: boolean,
+    allocator?: (length: number, header: Buffer) => [bigint | ArrayBufferView, number, Data] | null,
+    queued?: boolean,
+  ): void;
   connect(ip: string, port: number, peerErrors: boolean): NativeEndpoint;
   connectAddress(address: Uint8Array, peerErrors: boolean): NativeEndpoint;
   listen(ip: string, port: number): NativeListener;
@@ -114,16 +148,19 @@ export interface NativeListener {
 export interface NativeEndpoint {
   tagSend(data: NativeData, length: number, memoryType: number, tag: bigint, sync: boolean): Promise<void> | undefined;
   streamSend(data: NativeData, length: number, memoryType: number): Promise<void> | undefined;
-  streamRecv(data: NativeData, length: number, memoryType: number, waitAll: boolean, cancelId: number):
-    number | Promise<number>;
-  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number,
-    flags: number): Promise<void> | undefined;
-  put(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey):
-    Promise<void> | undefined;
-  get(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey):
-    Promise<void> | undefined;
-  atomic(opcode: number, remoteAddress: bigint, rkey: NativeRemoteKey, value: bigint, size: number, fetch: boolean,
-    swap?: bigint): bigint | undefined | Promise<bigint | undefined>;
+  streamRecv(data: NativeData, length: number, memoryType: number, waitAll: boolean, cancelId: number): number | Promise<number>;
+  amSend(id: number, header: ArrayBufferView | null, data: NativeData | null, length: number, memoryType: number, flags: number): Promise<void> | undefined;
+  put(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey): Promise<void> | undefined;
+  get(data: NativeData, length: number, memoryType: number, remoteAddress: bigint, rkey: NativeRemoteKey): Promise<void> | undefined;
+  atomic(
+    opcode: number,
+    remoteAddress: bigint,
+    rkey: NativeRemoteKey,
+    value: bigint,
+    size: number,
+    fetch: boolean,
+    swap?: bigint,
+  ): bigint | undefined | Promise<bigint | undefined>;
   unpackRkey(packed: Uint8Array): NativeRemoteKey;
   flush(): Promise<void> | undefined;
   /** Rejects what the endpoint started and UCX has not completed with `error` (or ERR_UCX_CLOSED) first. */
@@ -145,7 +182,10 @@ export interface NativeMemoryHandle {
   write(data: ArrayBufferView, offset: number): void;
 }
 
-export interface NativeRemoteKey { destroy(): void; fastHandle(): NativeHandle }
+export interface NativeRemoteKey {
+  destroy(): void;
+  fastHandle(): NativeHandle;
+}
 
 /** Kinds of the events the worker hands to its handler (csrc/events.h EventKind). */
 export const enum NativeEvent {
@@ -164,10 +204,15 @@ export interface NativeCuda {
 
 export interface NativeAddon extends Partial<NativeCuda> {
   Context: new (features: number, config: [string, string][]) => NativeContext;
-  Worker: new (context: NativeContext, mode: number, spinUs: number, fallbackMs: number,
-    handler: (kind: NativeEvent, ...args: unknown[]) => void, yieldUs?: number) => NativeWorker;
-  MemoryHandle: new (context: NativeContext, data: NativeData | null, length: number, memoryType: number,
-    allocate: boolean) => NativeMemoryHandle;
+  Worker: new (
+    context: NativeContext,
+    mode: number,
+    spinUs: number,
+    fallbackMs: number,
+    handler: (kind: NativeEvent, ...args: unknown[]) => void,
+    yieldUs?: number,
+  ) => NativeWorker;
+  MemoryHandle: new (context: NativeContext, data: NativeData | null, length: number, memoryType: number, allocate: boolean) => NativeMemoryHandle;
   setErrorClass(ctor: new (message: string, code: string, status: number) => Error): void;
   version(): string;
 }

@@ -9,7 +9,11 @@ const SRC = path.resolve(__dirname, '..', 'src');
 const CSRC = path.resolve(__dirname, '..', 'csrc');
 const DOC = path.resolve(__dirname, '..', 'docs', 'architecture.md');
 
-interface Import { from: string; to: string; typeOnly: boolean }
+interface Import {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
 
 function sourceFiles(dir: string, extensions = ['.ts']): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -41,7 +45,13 @@ export function importsOf(file: string, text: string): Import[] {
     const names = match[3]!;
     // `import { type A, type B }` is as type-only as `import type { A, B }`.
     const braces = /^\{([^}]*)\}$/.exec(names.trim());
-    const allTypes = braces !== null && braces[1]!.split(',').map((n) => n.trim()).filter(Boolean).every((n) => n.startsWith('type '));
+    const allTypes =
+      braces !== null &&
+      braces[1]!
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .every((n) => n.startsWith('type '));
     add(match[4]!, match[2] !== undefined || allTypes);
   }
   for (const match of text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)) add(match[1]!, false);
@@ -73,8 +83,8 @@ const ALLOWED: Record<string, (to: string) => boolean> = {
   // bring only transport/'s TCP, the store's thread and proofs (store-link, store-thread, auth), the optional
   // PMIx loader, mpi/errors.ts and mpi/tags.ts (no UCX, no communicators), so the scheduler may reach them
   // and nothing else of mpi/ (the MPI shim itself stays a sibling, not a dependency).
-  scheduler: (to) => ['util', 'transport', 'rpc'].includes(area(to)) || to === 'index.ts'
-    || to === path.join('mpi', 'bootstrap.ts') || to === path.join('mpi', 'kvstore.ts'),
+  scheduler: (to) =>
+    ['util', 'transport', 'rpc'].includes(area(to)) || to === 'index.ts' || to === path.join('mpi', 'bootstrap.ts') || to === path.join('mpi', 'kvstore.ts'),
   collections: (to) => ['util', 'scheduler'].includes(area(to)),
   cli: (to) => ['util', 'transport', 'mpi', 'rpc', 'scheduler'].includes(area(to)) || to === 'index.ts' || to === 'cuda.ts',
 };
@@ -91,8 +101,11 @@ describe('architecture', () => {
     ].join('\n');
     const got = importsOf(path.join(SRC, 'core', 'x.ts'), sample);
     expect(got.map((i) => [i.to, i.typeOnly])).toEqual([
-      [path.join('core', 'a.ts'), false], ['b.ts', true], [path.join('core', 'c.ts'), true],
-      [path.join('core', 'e.ts'), false], [path.join('core', 'f.ts'), false],
+      [path.join('core', 'a.ts'), false],
+      ['b.ts', true],
+      [path.join('core', 'c.ts'), true],
+      [path.join('core', 'e.ts'), false],
+      [path.join('core', 'f.ts'), false],
     ]);
   });
 
@@ -122,16 +135,19 @@ describe('architecture', () => {
   });
 
   it('each layer imports only the layers below it; above core/ only the public surface', () => {
-    const broken = runtime.filter((i) => {
-      const rule = ALLOWED[area(i.from)];
-      return rule !== undefined && area(i.to) !== area(i.from) && !rule(i.to);
-    }).map((i) => `${i.from} -> ${i.to}`);
+    const broken = runtime
+      .filter((i) => {
+        const rule = ALLOWED[area(i.from)];
+        return rule !== undefined && area(i.to) !== area(i.from) && !rule(i.to);
+      })
+      .map((i) => `${i.from} -> ${i.to}`);
     expect(broken).toEqual([]);
   });
 
   it('nothing above core/ imports native.ts or internal.ts, even for types', () => {
     const lower = new Set(['', 'core', 'util']);
-    const broken = imports.filter((i) => !lower.has(area(i.from)) && (i.to === 'native.ts' || i.to === path.join('core', 'internal.ts')))
+    const broken = imports
+      .filter((i) => !lower.has(area(i.from)) && (i.to === 'native.ts' || i.to === path.join('core', 'internal.ts')))
       .map((i) => `${i.from} -> ${i.to}`);
     expect(broken).toEqual([]);
   });
@@ -142,7 +158,11 @@ describe('architecture', () => {
       const todo = [start];
       while (todo.length > 0) {
         const node = todo.pop()!;
-        for (const i of runtime) if (i.from === node && !seen.has(i.to)) { seen.add(i.to); todo.push(i.to); }
+        for (const i of runtime)
+          if (i.from === node && !seen.has(i.to)) {
+            seen.add(i.to);
+            todo.push(i.to);
+          }
       }
       return seen;
     };
@@ -154,7 +174,7 @@ describe('architecture', () => {
 
   // The page drifted through many merges once; this keeps it a picture of the tree. Each source file is
   // named, in backquotes, in its folder's section, by its path inside that folder ('state/heap.ts').
-  it('docs/architecture.md names every source file of src/ and csrc/ in its folder\'s section', () => {
+  it("docs/architecture.md names every source file of src/ and csrc/ in its folder's section", () => {
     const doc = fs.readFileSync(DOC, 'utf8');
     const unnamed: string[] = [];
     for (const file of files.map((f) => path.relative(SRC, f).split(path.sep).join('/'))) {

@@ -12,10 +12,20 @@ const EXAMPLES = path.join(ROOT, 'docs', 'examples');
 const DEADLINE_MS = 30_000;
 
 const examples = fs.existsSync(EXAMPLES)
-  ? fs.readdirSync(EXAMPLES).filter((name) => name.endsWith('.mjs') && !name.startsWith('mpi-') && !name.endsWith('-mpirun.mjs')).sort()
+  ? fs
+      .readdirSync(EXAMPLES)
+      .filter((name) => name.endsWith('.mjs') && !name.startsWith('mpi-') && !name.endsWith('-mpirun.mjs'))
+      .sort()
   : [];
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; ms: number; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
 
 function runExample(file: string): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -23,8 +33,12 @@ function runExample(file: string): Promise<Run> {
     const child = spawn(process.execPath, [file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -47,14 +61,16 @@ describe('docs/examples', () => {
   });
 
   for (const name of examples) {
-    it(`${name} runs to completion and exits 0`, async () => {
-      const run = await runExample(path.join(EXAMPLES, name));
-      const outcome = run.timedOut
-        ? `did not exit within ${DEADLINE_MS / 1000} s (killed)`
-        : `exited with ${run.code ?? run.signal} after ${run.ms} ms`;
-      const report = `node docs/examples/${name} ${outcome}\n--- stderr ---\n${run.stderr || '(empty)'}\n--- stdout ---\n${run.stdout || '(empty)'}`;
-      expect(run.timedOut, report).toBe(false);
-      expect(run.code, report).toBe(0);
-    }, DEADLINE_MS + 10_000);
+    it(
+      `${name} runs to completion and exits 0`,
+      async () => {
+        const run = await runExample(path.join(EXAMPLES, name));
+        const outcome = run.timedOut ? `did not exit within ${DEADLINE_MS / 1000} s (killed)` : `exited with ${run.code ?? run.signal} after ${run.ms} ms`;
+        const report = `node docs/examples/${name} ${outcome}\n--- stderr ---\n${run.stderr || '(empty)'}\n--- stdout ---\n${run.stdout || '(empty)'}`;
+        expect(run.timedOut, report).toBe(false);
+        expect(run.code, report).toBe(0);
+      },
+      DEADLINE_MS + 10_000,
+    );
   }
 });

@@ -25,7 +25,13 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-interface PeerMessage { type: string; id?: number; result?: unknown; error?: { message: string; code?: string }; [key: string]: unknown }
+interface PeerMessage {
+  type: string;
+  id?: number;
+  result?: unknown;
+  error?: { message: string; code?: string };
+  [key: string]: unknown;
+}
 
 export interface Peer {
   child: ChildProcess;
@@ -48,13 +54,16 @@ export function startPeer(fixture: string, args: string[] = [], env: Record<stri
   const waiters: { type: string; resolve: (m: PeerMessage) => void }[] = [];
   child.on('message', (raw) => {
     const message = raw as PeerMessage;
-    if (message.type === 'done') return;  // answers to call(), below
+    if (message.type === 'done') return; // answers to call(), below
     const index = waiters.findIndex((w) => w.type === message.type);
     if (index >= 0) waiters.splice(index, 1)[0]!.resolve(message);
     else inbox.push(message);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => { live.delete(child); resolve({ code, signal }); });
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
   });
   let seq = 0;
   const pendingCalls = new Map<number, (m: PeerMessage) => void>();
@@ -106,18 +115,33 @@ export function startProcess(command: string, args: string[] = [], env: Record<s
   let partial = '';
   let stderr = '';
   let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const wake = (): void => { for (const waiter of [...waiters]) waiter(); };
+  const wake = (): void => {
+    for (const waiter of [...waiters]) waiter();
+  };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     const parts = (partial + chunk).split('\n');
     partial = parts.pop()!;
     lines.push(...parts);
     wake();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('error', (error) => { stderr += String(error); status = { code: null, signal: null }; live.delete(child); resolve(status); wake(); });
+    child.once('error', (error) => {
+      stderr += String(error);
+      status = { code: null, signal: null };
+      live.delete(child);
+      resolve(status);
+      wake();
+    });
     // 'close', not 'exit': by then stdout and stderr have been read to the end.
-    child.once('close', (code, signal) => { status ??= { code, signal }; live.delete(child); resolve(status); wake(); });
+    child.once('close', (code, signal) => {
+      status ??= { code, signal };
+      live.delete(child);
+      resolve(status);
+      wake();
+    });
   });
   return {
     child,
@@ -148,7 +172,13 @@ export function startProcess(command: string, args: string[] = [], env: Record<s
 /** A deterministic byte pattern, so that the receiver can check every byte (shared with the .mjs fixtures). */
 export { pattern } from './fixtures/ipc.mjs';
 
-export interface PeerConnection { context: Context; worker: Worker; peer: Peer; ep: Endpoint; close(): Promise<void> }
+export interface PeerConnection {
+  context: Context;
+  worker: Worker;
+  peer: Peer;
+  ep: Endpoint;
+  close(): Promise<void>;
+}
 
 /** A Context and Worker here, test/fixtures/peer.mjs in another process, and an endpoint to it. */
 export async function connectToPeer(progress: ProgressMode = 'event', errorHandling: ErrorHandling = 'peer'): Promise<PeerConnection> {
@@ -159,7 +189,10 @@ export async function connectToPeer(progress: ProgressMode = 'event', errorHandl
   const ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect to peer.mjs');
   await peer.next('connection');
   return {
-    context, worker, peer, ep,
+    context,
+    worker,
+    peer,
+    ep,
     async close() {
       await within(worker.close(), 10_000, 'worker.close()');
       context.close();

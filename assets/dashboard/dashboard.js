@@ -4,32 +4,39 @@
 (function () {
   'use strict';
 
-  var WINDOW_MS = 30000;     // the task stream shows at most this much of the past...
-  var MIN_WINDOW_MS = 5000;  // ...and at least this much: it widens as a run goes on
+  var WINDOW_MS = 30000; // the task stream shows at most this much of the past...
+  var MIN_WINDOW_MS = 5000; // ...and at least this much: it widens as a run goes on
   var LANE_H = 14;
   var GUTTER = 150;
   var AXIS_H = 18;
   var MAX_LANES = 16;
   var STATES = ['waiting', 'queued', 'no-worker', 'processing', 'memory', 'erred', 'released'];
   var STATE_COLOURS = {
-    released: '#afb8c1', waiting: '#d0d7de', queued: '#a371f7', 'no-worker': '#e3912b',
-    processing: '#8cb9fa', memory: '#2f81f7', erred: '#cf222e'
+    released: '#afb8c1',
+    waiting: '#d0d7de',
+    queued: '#a371f7',
+    'no-worker': '#e3912b',
+    processing: '#8cb9fa',
+    memory: '#2f81f7',
+    erred: '#cf222e',
   };
   var ERRED = '#cf222e';
 
-  var last = null;        // the latest snapshot
-  var tasks = [];         // task stream entries of the window (scheduler clock)
-  var offset = 0;         // client clock - scheduler clock
-  var fresh = true;       // the next message is the first of a connection: it brings the recent past
+  var last = null; // the latest snapshot
+  var tasks = []; // task stream entries of the window (scheduler clock)
+  var offset = 0; // client clock - scheduler clock
+  var fresh = true; // the next message is the first of a connection: it brings the recent past
   var updates = 0;
-  var bytesHistory = [];  // [scheduler time, bytesMoved]
-  var hits = [];          // task rectangles drawn, for the tooltip
+  var bytesHistory = []; // [scheduler time, bytesMoved]
+  var hits = []; // task rectangles drawn, for the tooltip
   var progressRows = new Map();
   var stateRows = new Map();
   var memoryRows = new Map();
   var drawQueued = false;
 
-  function $(id) { return document.getElementById(id); }
+  function $(id) {
+    return document.getElementById(id);
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -42,7 +49,10 @@
     if (n === null || n === undefined) return '–';
     var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     var i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
     return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + ' ' + units[i];
   }
 
@@ -55,8 +65,24 @@
   // A colour per key prefix: the palette's colours in the order the prefixes first appeared (the scheduler
   // sends them in that order, so a reload gives the same ones), then hues from a hash of the name.
   // Red is kept for errors.
-  var PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7',
-    '#499894', '#8cd17d', '#d37295', '#a0cbe8', '#ffbe7d', '#79706e', '#86bcb6', '#fabfd2'];
+  var PALETTE = [
+    '#4e79a7',
+    '#f28e2b',
+    '#59a14f',
+    '#b07aa1',
+    '#76b7b2',
+    '#edc948',
+    '#9c755f',
+    '#ff9da7',
+    '#499894',
+    '#8cd17d',
+    '#d37295',
+    '#a0cbe8',
+    '#ffbe7d',
+    '#79706e',
+    '#86bcb6',
+    '#fabfd2',
+  ];
   var colours = new Map();
   function colour(prefix) {
     var c = colours.get(prefix);
@@ -65,7 +91,10 @@
       c = PALETTE[colours.size];
     } else {
       var h = 2166136261;
-      for (var i = 0; i < prefix.length; i++) { h ^= prefix.charCodeAt(i); h = Math.imul(h, 16777619); }
+      for (var i = 0; i < prefix.length; i++) {
+        h ^= prefix.charCodeAt(i);
+        h = Math.imul(h, 16777619);
+      }
       h >>>= 0;
       c = 'hsl(' + (25 + (h % 290)) + ', 55%, ' + (40 + ((h >>> 9) % 3) * 10) + '%)';
     }
@@ -78,7 +107,9 @@
     return dash > 0 ? key.slice(0, dash) : key;
   }
 
-  function serverNow() { return Date.now() - offset; }
+  function serverNow() {
+    return Date.now() - offset;
+  }
 
   // ---- the connection ----
 
@@ -100,17 +131,25 @@
     };
     source.onmessage = function (event) {
       var snapshot;
-      try { snapshot = JSON.parse(event.data); } catch (e) { return; }
+      try {
+        snapshot = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
       receive(snapshot);
     };
   }
 
-  var goneThreads = new Map();  // threads of workers that left, for their rows while their tasks are in the window
+  var goneThreads = new Map(); // threads of workers that left, for their rows while their tasks are in the window
 
   function receive(s) {
     if (last) for (var g = 0; g < last.workers.length; g++) goneThreads.set(last.workers[g].address, last.workers[g].nthreads);
     offset = Date.now() - s.now;
-    if (fresh) { tasks = []; bytesHistory = []; fresh = false; }
+    if (fresh) {
+      tasks = [];
+      bytesHistory = [];
+      fresh = false;
+    }
     for (var i = 0; i < s.tasks.length; i++) tasks.push(s.tasks[i]);
     var cutoff = s.now - WINDOW_MS - 2000;
     var drop = 0;
@@ -200,19 +239,44 @@
       var row = barRow(box, progressRows, p.prefix, p.prefix, true);
       row.root.dataset.prefix = p.prefix;
       row.swatch.style.background = colour(p.prefix);
-      setSegments(row.track, [[p.done, colour(p.prefix)], [p.erred, ERRED], [p.processing, colour(p.prefix), 0.35]], p.total);
+      setSegments(
+        row.track,
+        [
+          [p.done, colour(p.prefix)],
+          [p.erred, ERRED],
+          [p.processing, colour(p.prefix), 0.35],
+        ],
+        p.total,
+      );
       row.numbers.textContent = p.done + ' / ' + p.total;
       if (p.erred > 0) row.numbers.appendChild(el('span', 'erred', ' · ' + p.erred + ' erred'));
-      row.track.title = row.numbers.title = p.prefix + ': ' + p.done + ' done, ' + p.processing + ' processing, ' + p.waiting + ' waiting, ' +
-        p.erred + ' erred, ' + p.memory + ' results held' + (p.meanMs !== null ? ', ~' + fmtMs(p.meanMs) + ' each' : '');
+      row.track.title = row.numbers.title =
+        p.prefix +
+        ': ' +
+        p.done +
+        ' done, ' +
+        p.processing +
+        ' processing, ' +
+        p.waiting +
+        ' waiting, ' +
+        p.erred +
+        ' erred, ' +
+        p.memory +
+        ' results held' +
+        (p.meanMs !== null ? ', ~' + fmtMs(p.meanMs) + ' each' : '');
     }
     progressRows.forEach(function (row, prefix) {
-      if (!keep.has(prefix)) { row.root.remove(); progressRows.delete(prefix); }
+      if (!keep.has(prefix)) {
+        row.root.remove();
+        progressRows.delete(prefix);
+      }
     });
     if (progressRows.size === 0 && !box.querySelector('.empty')) box.appendChild(el('p', 'empty', 'No tasks yet.'));
   }
 
-  function workerLabel(w) { return w.name !== w.address ? w.name : w.address.replace(/^[a-z]+:\/\//, ''); }
+  function workerLabel(w) {
+    return w.name !== w.address ? w.name : w.address.replace(/^[a-z]+:\/\//, '');
+  }
 
   function renderMemory(workers) {
     var box = $('memory');
@@ -229,17 +293,39 @@
       row.root.dataset.worker = wk.address;
       row.root.classList.toggle('paused', wk.paused);
       var own = wk.memoryLimit || scale;
-      setSegments(row.track, [[wk.memory || 0, 'var(--mem)'], [wk.spilled || 0, 'var(--spill)']], own);
-      if (!row.marker) { row.marker = el('div', 'marker'); row.track.appendChild(row.marker); }
+      setSegments(
+        row.track,
+        [
+          [wk.memory || 0, 'var(--mem)'],
+          [wk.spilled || 0, 'var(--spill)'],
+        ],
+        own,
+      );
+      if (!row.marker) {
+        row.marker = el('div', 'marker');
+        row.track.appendChild(row.marker);
+      }
       row.marker.hidden = !wk.rss || !own;
       if (wk.rss && own) row.marker.style.left = 'calc(' + Math.min(100, (100 * wk.rss) / own) + '% - 2px)';
-      var text = fmtBytes(wk.memory) + (wk.spilled ? ' + ' + fmtBytes(wk.spilled) + ' spilled' : '') + ' / ' + (wk.memoryLimit ? fmtBytes(wk.memoryLimit) : 'no limit');
+      var text =
+        fmtBytes(wk.memory) + (wk.spilled ? ' + ' + fmtBytes(wk.spilled) + ' spilled' : '') + ' / ' + (wk.memoryLimit ? fmtBytes(wk.memoryLimit) : 'no limit');
       row.numbers.textContent = text + (wk.paused ? ' · paused' : '');
-      row.track.title = row.numbers.title = wk.address + '\nin memory ' + fmtBytes(wk.memory) + ', spilled ' + fmtBytes(wk.spilled) + ', RSS ' + fmtBytes(wk.rss) +
-        ', limit ' + (wk.memoryLimit ? fmtBytes(wk.memoryLimit) : 'none');
+      row.track.title = row.numbers.title =
+        wk.address +
+        '\nin memory ' +
+        fmtBytes(wk.memory) +
+        ', spilled ' +
+        fmtBytes(wk.spilled) +
+        ', RSS ' +
+        fmtBytes(wk.rss) +
+        ', limit ' +
+        (wk.memoryLimit ? fmtBytes(wk.memoryLimit) : 'none');
     }
     memoryRows.forEach(function (row, address) {
-      if (!keep.has(address)) { row.root.remove(); memoryRows.delete(address); }
+      if (!keep.has(address)) {
+        row.root.remove();
+        memoryRows.delete(address);
+      }
     });
     if (memoryRows.size === 0 && !box.querySelector('.empty')) box.appendChild(el('p', 'empty', 'No workers.'));
   }
@@ -280,7 +366,8 @@
     var canvas = $('bytes-spark');
     var ctx = sized(canvas);
     if (!ctx) return;
-    var w = canvas.clientWidth, h = canvas.clientHeight;
+    var w = canvas.clientWidth,
+      h = canvas.clientHeight;
     ctx.clearRect(0, 0, w, h);
     // Rate per second, one point per update, over the last minute.
     var points = [];
@@ -292,7 +379,10 @@
       max = Math.max(max, rate);
     }
     ctx.strokeStyle = '#d8dee4';
-    ctx.beginPath(); ctx.moveTo(0, h - 0.5); ctx.lineTo(w, h - 0.5); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(0, h - 0.5);
+    ctx.lineTo(w, h - 0.5);
+    ctx.stroke();
     if (points.length === 0 || max === 0) return;
     ctx.fillStyle = 'rgba(47, 129, 247, 0.18)';
     ctx.strokeStyle = '#2f81f7';
@@ -306,14 +396,17 @@
     ctx.fillStyle = '#656d76';
     ctx.font = '11px system-ui, sans-serif';
     ctx.fillText('peak ' + fmtBytes(max) + '/s', 4, 12);
-    function x(t) { return w - ((s.now - t) / 60000) * w; }
+    function x(t) {
+      return w - ((s.now - t) / 60000) * w;
+    }
   }
 
   // ---- the task stream ----
 
   function sized(canvas) {
     var ratio = window.devicePixelRatio || 1;
-    var w = canvas.clientWidth, h = canvas.clientHeight;
+    var w = canvas.clientWidth,
+      h = canvas.clientHeight;
     if (w === 0 || h === 0) return null;
     if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
       canvas.width = Math.round(w * ratio);
@@ -327,14 +420,20 @@
   function queueDraw() {
     if (drawQueued) return;
     drawQueued = true;
-    requestAnimationFrame(function () { drawQueued = false; drawStream(); });
+    requestAnimationFrame(function () {
+      drawQueued = false;
+      drawStream();
+    });
   }
 
   function drawStream() {
     var canvas = $('stream');
     var now = serverNow();
     var earliest = now;
-    for (var e = 0; e < tasks.length; e++) if (tasks[e].stop >= now - WINDOW_MS) { earliest = Math.min(earliest, tasks[e].start); }
+    for (var e = 0; e < tasks.length; e++)
+      if (tasks[e].stop >= now - WINDOW_MS) {
+        earliest = Math.min(earliest, tasks[e].start);
+      }
     var span = Math.min(WINDOW_MS, Math.max(MIN_WINDOW_MS, (now - earliest) * 1.1));
     var from = now - span;
     // Rows: the workers there are, then any that ran tasks in the window and have gone.
@@ -368,7 +467,9 @@
       rw.lanes = Math.max(1, Math.min(MAX_LANES, rw.threads));
       var ends = [];
       for (var z = 0; z < rw.lanes; z++) ends.push(-Infinity);
-      rw.tasks.sort(function (a, b) { return a.start - b.start; });
+      rw.tasks.sort(function (a, b) {
+        return a.start - b.start;
+      });
       for (var m = 0; m < rw.tasks.length; m++) {
         var tk = rw.tasks[m];
         var lane = 0;
@@ -409,7 +510,10 @@
     ctx.textAlign = 'center';
     for (var s = 0; s <= span; s += step) {
       var tx = GUTTER + plot - (s / span) * plot;
-      ctx.beginPath(); ctx.moveTo(Math.round(tx) + 0.5, 0); ctx.lineTo(Math.round(tx) + 0.5, axisY + 3); ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(Math.round(tx) + 0.5, 0);
+      ctx.lineTo(Math.round(tx) + 0.5, axisY + 3);
+      ctx.stroke();
       ctx.fillText(s === 0 ? 'now' : '-' + s / 1000 + ' s', Math.max(GUTTER + 12, Math.min(tx, w - 14)), axisY + 4);
     }
     ctx.textAlign = 'start';
@@ -471,16 +575,23 @@
     var canvas = $('stream');
     var tip = $('tooltip');
     var box = canvas.getBoundingClientRect();
-    var mx = event.clientX - box.left, my = event.clientY - box.top;
+    var mx = event.clientX - box.left,
+      my = event.clientY - box.top;
     for (var i = hits.length - 1; i >= 0; i--) {
       var h = hits[i];
       if (mx >= h[0] - 1 && mx <= h[0] + h[2] + 1 && my >= h[1] && my <= h[1] + h[3]) {
         var t = h[4];
-        tip.textContent = t.key + '\n' + t.worker + '\n' + (t.status === 'erred' ? 'erred after ' : 'ran ') + fmtMs(t.stop - t.start) +
+        tip.textContent =
+          t.key +
+          '\n' +
+          t.worker +
+          '\n' +
+          (t.status === 'erred' ? 'erred after ' : 'ran ') +
+          fmtMs(t.stop - t.start) +
           (t.status === 'erred' ? '' : ', ' + fmtBytes(t.nbytes));
         tip.hidden = false;
         tip.style.left = Math.min(mx + 12, box.width - tip.offsetWidth - 4) + 'px';
-        tip.style.top = (my + 14) + 'px';
+        tip.style.top = my + 14 + 'px';
         return;
       }
     }
@@ -489,12 +600,19 @@
 
   function start() {
     $('stream').addEventListener('mousemove', showTooltip);
-    $('stream').addEventListener('mouseleave', function () { $('tooltip').hidden = true; });
-    window.addEventListener('resize', function () { if (last) renderBytes(last); queueDraw(); });
+    $('stream').addEventListener('mouseleave', function () {
+      $('tooltip').hidden = true;
+    });
+    window.addEventListener('resize', function () {
+      if (last) renderBytes(last);
+      queueDraw();
+    });
     // The stream scrolls with time even when nothing finishes.
-    setInterval(function () { if (last) queueDraw(); }, 250);
+    setInterval(function () {
+      if (last) queueDraw();
+    }, 250);
     connect();
   }
 
   start();
-}());
+})();

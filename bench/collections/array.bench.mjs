@@ -43,7 +43,11 @@ export default async function arrayBench({ client, dask, scale }) {
     },
     {
       workload: `array matmul + sum (${n}x${n} @ ${n}x${n}, 4x4 blocks)`,
-      make: (r) => da.random([n, n], { seed: 30 + r, chunks: n / 4 }).matmul(da.random([n, n], { seed: 40 + r, chunks: n / 4 })).sum(),
+      make: (r) =>
+        da
+          .random([n, n], { seed: 30 + r, chunks: n / 4 })
+          .matmul(da.random([n, n], { seed: 40 + r, chunks: n / 4 }))
+          .sum(),
       python: `import dask.array as da\ndef bench():\n    a = da.random.random((${n}, ${n}), chunks=${n / 4})\n    b = da.random.random((${n}, ${n}), chunks=${n / 4})\n    return float((a @ b).sum().compute())`,
     },
   ];
@@ -52,7 +56,14 @@ export default async function arrayBench({ client, dask, scale }) {
     const mine = await measure(client, w.make);
     const theirs = await dask.time(w.python, { needs: ['dask.array', 'numpy'] });
     const daskMs = theirs?.ms ?? null;
-    out.push({ workload: w.workload, nodeUcxMs: mine.nodeUcxMs, daskMs, ratio: daskMs === null ? null : mine.nodeUcxMs / daskMs, graphTasks: mine.graphTasks, bytesMoved: mine.bytesMoved });
+    out.push({
+      workload: w.workload,
+      nodeUcxMs: mine.nodeUcxMs,
+      daskMs,
+      ratio: daskMs === null ? null : mine.nodeUcxMs / daskMs,
+      graphTasks: mine.graphTasks,
+      bytesMoved: mine.bytesMoved,
+    });
   }
   return out;
 }

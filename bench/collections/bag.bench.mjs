@@ -38,7 +38,11 @@ export default async function bagBench({ client, dask, scale }) {
     writeText(dir, 8, bytes);
     const glob = path.join(dir, 'part-*.txt');
     // The run number is an extra argument: a new key each run, so nothing computed is reused.
-    const make = (r) => db.readText(glob).flatMap((line, run) => line.split(/\s+/).filter((w) => w !== '' || run < 0), r).frequencies();
+    const make = (r) =>
+      db
+        .readText(glob)
+        .flatMap((line, run) => line.split(/\s+/).filter((w) => w !== '' || run < 0), r)
+        .frequencies();
     await db.fromSequence([1, 2, 3]).sum().compute({ scheduler: client });
     const counts = make(0);
     const graphTasks = Object.keys(counts.optimize(counts.graph(), counts.keys)).length;
@@ -50,12 +54,25 @@ export default async function bagBench({ client, dask, scale }) {
       const started = performance.now();
       pairs = await make(r).compute({ scheduler: client });
       const took = performance.now() - started;
-      if (took < nodeUcxMs) { nodeUcxMs = took; bytesMoved = (await client.schedulerInfo()).bytesMoved - before; }
+      if (took < nodeUcxMs) {
+        nodeUcxMs = took;
+        bytesMoved = (await client.schedulerInfo()).bytesMoved - before;
+      }
     }
     const python = `import dask.bag as db\ndef bench():\n    return len(db.read_text(${JSON.stringify(glob)}).str.split().flatten().frequencies().compute())`;
     const theirs = await dask.time(python, { needs: ['dask.bag'] });
-    if (theirs !== null && theirs.value !== pairs.length) process.stderr.write(`[bench] bag: dask found ${theirs.value} distinct words, node-ucx ${pairs.length}\n`);
-    return [{ workload: `bag word count (8 files, ${(bytes / 1e6).toFixed(0)} MB, ${pairs.length} distinct words)`, nodeUcxMs, daskMs: theirs?.ms ?? null, ratio: theirs ? nodeUcxMs / theirs.ms : null, graphTasks, bytesMoved }];
+    if (theirs !== null && theirs.value !== pairs.length)
+      process.stderr.write(`[bench] bag: dask found ${theirs.value} distinct words, node-ucx ${pairs.length}\n`);
+    return [
+      {
+        workload: `bag word count (8 files, ${(bytes / 1e6).toFixed(0)} MB, ${pairs.length} distinct words)`,
+        nodeUcxMs,
+        daskMs: theirs?.ms ?? null,
+        ratio: theirs ? nodeUcxMs / theirs.ms : null,
+        graphTasks,
+        bytesMoved,
+      },
+    ];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -65,7 +65,7 @@ export function createDask() {
     python: found.python,
     version: found.version,
     available: (module) => found.python !== null && missingOf(module).length === 0,
-    reason: (module) => (found.python === null ? found.missing[0] : missingOf(module)[0] ?? null),
+    reason: (module) => (found.python === null ? found.missing[0] : (missingOf(module)[0] ?? null)),
     async time(code, { needs = [], repeat = 2, timeoutMs = 900_000 } = {}) {
       for (const module of needs) {
         if (found.python === null || missingOf(module).length > 0) {
@@ -73,15 +73,22 @@ export function createDask() {
           return null;
         }
       }
-      const body = code.split('\n').map((line) => `    ${line}`).join('\n');
+      const body = code
+        .split('\n')
+        .map((line) => `    ${line}`)
+        .join('\n');
       const script = `${PREAMBLE}\n    REPEAT = ${Number(repeat)}\n${body}\n${POSTAMBLE}`;
       return new Promise((resolve) => {
         const child = spawn(found.python, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let err = '';
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-        child.stdout.setEncoding('utf8').on('data', (chunk) => { out += chunk; });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => { err += chunk; });
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+          out += chunk;
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+          err += chunk;
+        });
         child.on('close', (status, signal) => {
           clearTimeout(timer);
           const line = out.split('\n').find((l) => l.startsWith('__BENCH__'));

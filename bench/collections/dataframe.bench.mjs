@@ -26,7 +26,7 @@ const USERS = 100_000;
 function generate(dir, rows) {
   const per = Math.ceil(rows / FILES);
   let seed = 42;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
   for (let f = 0; f < FILES; f++) {
     const n = Math.min(per, rows - f * per);
@@ -40,7 +40,10 @@ function generate(dir, rows) {
       values[i] = Math.round(rand() * 100_000) / 100;
       nameOf[i] = names[i & 7];
       lines.push(`${ids[i]},${values[i]},${nameOf[i]}`);
-      if (lines.length === 100_000) { chunks.push(lines.join('\n'), '\n'); lines = []; }
+      if (lines.length === 100_000) {
+        chunks.push(lines.join('\n'), '\n');
+        lines = [];
+      }
     }
     if (lines.length > 0) chunks.push(lines.join('\n'), '\n');
     fs.writeFileSync(path.join(dir, `rows-${f}.csv`), chunks.join(''));
@@ -67,7 +70,7 @@ async function timed(client, make) {
   for (let run = 0; run < 2; run++) {
     const before = (await client.schedulerInfo()).bytesMoved;
     const started = performance.now();
-    const value = await make().compute({ scheduler: client });  // graph building (schemas read) included
+    const value = await make().compute({ scheduler: client }); // graph building (schemas read) included
     const ms = performance.now() - started;
     const after = (await client.schedulerInfo()).bytesMoved;
     if (best === null || ms < best.ms) best = { ms, value, bytesMoved: after - before };
@@ -84,14 +87,22 @@ async function warm(client, dir) {
   const table = await small.compute({ scheduler: client });
   for (let f = 0; f < 4; f++) fs.writeFileSync(path.join(dir, `warm-${f}.parquet`), dd.tableToParquet(table));
   const p = dd.readParquet(path.join(dir, 'warm-*.parquet'));
-  await dd.compute([small.groupby('user_id').col('score').mean(), p.merge(small, { on: 'user_id', npartitions: 4 }).col('score_x').sum(), p.groupby('user_id').col('score').mean()], { scheduler: client });
+  await dd.compute(
+    [
+      small.groupby('user_id').col('score').mean(),
+      p.merge(small, { on: 'user_id', npartitions: 4 }).col('score_x').sum(),
+      p.groupby('user_id').col('score').mean(),
+    ],
+    { scheduler: client },
+  );
 }
 
 let parquetEngine;
 /** Whether Dask can read Parquet there (pyarrow or fastparquet); says so once when not. */
 function daskParquet(dask) {
   if (parquetEngine === undefined) {
-    parquetEngine = dask.python !== null && ['pyarrow', 'fastparquet'].some((m) => spawnSync(dask.python, ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0);
+    parquetEngine =
+      dask.python !== null && ['pyarrow', 'fastparquet'].some((m) => spawnSync(dask.python, ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0);
     if (!parquetEngine && dask.python !== null) console.error('[dataframe] Dask has neither pyarrow nor fastparquet: no Dask times for Parquet');
   }
   return parquetEngine;
@@ -103,9 +114,9 @@ function daskSnippet(dir, workload) {
   const users = workload.startsWith('parquet') ? 'users-b.csv' : 'users.csv';
   const body = workload.endsWith('groupby-mean')
     ? `return float(${read}.groupby('user_id').value.mean().compute().sum())`
-    // users in 2 partitions: with one, Dask joins each partition with it whole (no shuffle); node-ucx's
-    // merge shuffles both sides by default, so Dask's does here too.
-    : `return float(dd.merge(${read}, dd.read_csv(D + '/${users}').repartition(npartitions=2), on='user_id', how='inner', npartitions=${FILES}, shuffle='tasks').score.sum().compute())`;
+    : // users in 2 partitions: with one, Dask joins each partition with it whole (no shuffle); node-ucx's
+      // merge shuffles both sides by default, so Dask's does here too.
+      `return float(dd.merge(${read}, dd.read_csv(D + '/${users}').repartition(npartitions=2), on='user_id', how='inner', npartitions=${FILES}, shuffle='tasks').score.sum().compute())`;
   return `import dask, dask.dataframe as dd
 dask.config.set({'shuffle': 'tasks', 'dataframe.shuffle.method': 'tasks'})
 D = ${JSON.stringify(dir)}
@@ -122,9 +133,19 @@ export default async function dataframeBench({ client, dask, scale = 0.1 }) {
     console.error(`[dataframe] ${rows} rows in ${FILES} CSV and Parquet files (${(performance.now() - t0).toFixed(0)} ms to write)`);
     const workloads = {
       'csv-groupby-mean': () => dd.readCsv(path.join(dir, 'rows-*.csv')).groupby('user_id').col('value').mean(),
-      'csv-join': () => dd.readCsv(path.join(dir, 'rows-*.csv')).merge(dd.readCsv(path.join(dir, 'users.csv')), { on: 'user_id', npartitions: FILES }).col('score').sum(),
+      'csv-join': () =>
+        dd
+          .readCsv(path.join(dir, 'rows-*.csv'))
+          .merge(dd.readCsv(path.join(dir, 'users.csv')), { on: 'user_id', npartitions: FILES })
+          .col('score')
+          .sum(),
       'parquet-groupby-mean': () => dd.readParquet(path.join(dir, 'rows-*.parquet')).groupby('user_id').col('value').mean(),
-      'parquet-join': () => dd.readParquet(path.join(dir, 'rows-*.parquet')).merge(dd.readCsv(path.join(dir, 'users-b.csv')), { on: 'user_id', npartitions: FILES }).col('score').sum(),
+      'parquet-join': () =>
+        dd
+          .readParquet(path.join(dir, 'rows-*.parquet'))
+          .merge(dd.readCsv(path.join(dir, 'users-b.csv')), { on: 'user_id', npartitions: FILES })
+          .col('score')
+          .sum(),
     };
     await warm(client, dir);
     const out = [];
@@ -134,7 +155,14 @@ export default async function dataframeBench({ client, dask, scale = 0.1 }) {
       const runDask = dask !== null && dask !== undefined && (!workload.startsWith('parquet') || daskParquet(dask));
       const theirs = runDask ? await dask.time(daskSnippet(dir, workload), { needs: ['dask.dataframe', 'pandas'] }) : null;
       const daskMs = theirs?.ms ?? null;
-      const row = { workload: `dataframe-${workload} (${rows} rows)`, nodeUcxMs: Math.round(ms), daskMs: daskMs === null ? null : Math.round(daskMs), ratio: daskMs === null ? null : Number((ms / daskMs).toFixed(2)), graphTasks: tasksOf(collection), bytesMoved };
+      const row = {
+        workload: `dataframe-${workload} (${rows} rows)`,
+        nodeUcxMs: Math.round(ms),
+        daskMs: daskMs === null ? null : Math.round(daskMs),
+        ratio: daskMs === null ? null : Number((ms / daskMs).toFixed(2)),
+        graphTasks: tasksOf(collection),
+        bytesMoved,
+      };
       console.error(`[dataframe] ${JSON.stringify(row)}`);
       out.push(row);
     }

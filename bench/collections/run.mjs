@@ -33,7 +33,10 @@ const only = option('only', null);
 const doc = option('doc', null);
 const docFile = doc === true ? path.join(here, '..', '..', 'docs', 'performance.md') : doc;
 
-const files = fs.readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only === null || f.includes(only))).sort();
+const files = fs
+  .readdirSync(here)
+  .filter((f) => f.endsWith('.bench.mjs') && (only === null || f.includes(only)))
+  .sort();
 if (args.includes('--no-dask')) process.env.DASK_PYTHON = 'none';
 const dask = createDask();
 process.stderr.write(`[bench] scale ${scale}; ${files.join(', ')}; dask ${dask.version ?? `unavailable (${dask.reason('dask')})`}\n`);
@@ -50,7 +53,9 @@ try {
     for (const row of await bench({ client, dask, scale })) {
       const ratio = row.ratio ?? (row.daskMs ? row.nodeUcxMs / row.daskMs : null);
       rows.push({ file, ...row, ratio });
-      process.stderr.write(`[bench] ${row.workload}: node-ucx ${row.nodeUcxMs.toFixed(0)} ms, dask ${row.daskMs === null ? '-' : row.daskMs.toFixed(0) + ' ms'}\n`);
+      process.stderr.write(
+        `[bench] ${row.workload}: node-ucx ${row.nodeUcxMs.toFixed(0)} ms, dask ${row.daskMs === null ? '-' : row.daskMs.toFixed(0) + ' ms'}\n`,
+      );
     }
     process.stderr.write(`[bench] ${file} took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   }
@@ -66,7 +71,10 @@ const table = [
   '',
   '| workload | node-ucx ms | Dask ms | ratio | graph tasks | bytes moved |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.workload} | ${ms(r.nodeUcxMs)} | ${ms(r.daskMs)} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.graphTasks ?? '-'} | ${mib(r.bytesMoved)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.workload} | ${ms(r.nodeUcxMs)} | ${ms(r.daskMs)} | ${r.ratio === null ? '-' : r.ratio.toFixed(2)} | ${r.graphTasks ?? '-'} | ${mib(r.bytesMoved)} |`,
+  ),
 ].join('\n');
 process.stdout.write(`${table}\n`);
 
@@ -77,7 +85,10 @@ if (docFile) {
   const block = `${begin}\n${table}\n${end}`;
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
-  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n## Collections\n\n\`npm run bench:collections\` (bench/collections/run.mjs; \`--scale 1\`: about 1 GiB of array data; \`--doc\` rewrites this table).\n\n${block}\n`;
+  const next =
+    a >= 0 && b > a
+      ? text.slice(0, a) + block + text.slice(b + end.length)
+      : `${text.trimEnd()}\n\n## Collections\n\n\`npm run bench:collections\` (bench/collections/run.mjs; \`--scale 1\`: about 1 GiB of array data; \`--doc\` rewrites this table).\n\n${block}\n`;
   fs.writeFileSync(docFile, next);
   process.stderr.write(`[bench] wrote the table into ${docFile}\n`);
 }

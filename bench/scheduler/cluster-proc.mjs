@@ -13,7 +13,9 @@ const cluster = new LocalCluster({ workers: 2, threads: 1, protocol: 'ucx', sche
 await cluster.ready;
 process.send({ type: 'ready', address: cluster.schedulerAddress, secret: cluster.secret.toString('base64') });
 // The parent watches for a cluster that has lost its workers (it would wait for ever).
-cluster.scheduler.on('worker-removed', (worker, reason) => process.send({ type: 'worker-removed', worker, reason, workers: cluster.scheduler.state.workers.size }));
+cluster.scheduler.on('worker-removed', (worker, reason) =>
+  process.send({ type: 'worker-removed', worker, reason, workers: cluster.scheduler.state.workers.size }),
+);
 cluster.scheduler.on('worker-added', (worker) => process.send({ type: 'worker-added', worker, workers: cluster.scheduler.state.workers.size }));
 
 const heapOf = (m) => m.heapUsed + m.external;
@@ -36,8 +38,11 @@ process.on('message', async (message) => {
     run.peakHeap = Math.max(run.peakHeap, heapOf(m));
     run.peakRss = Math.max(run.peakRss, m.rss);
     process.send({
-      type: 'stats', cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      heapGrowth: run.peakHeap - run.baseHeap, peakRss: run.peakRss, rssGrowth: run.peakRss - run.baseRss,
+      type: 'stats',
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      heapGrowth: run.peakHeap - run.baseHeap,
+      peakRss: run.peakRss,
+      rssGrowth: run.peakRss - run.baseRss,
     });
   } else if (message?.type === 'close') {
     await Promise.race([cluster.close(), new Promise((resolve) => setTimeout(resolve, 5_000))]);

@@ -28,7 +28,13 @@ const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000));
 const SCHEDULER_CONFIG = JSON.parse(process.env.BENCH_SCHEDULER_CONFIG ?? '{}');
 
 async function withCluster(opts, body) {
-  const cluster = new LocalCluster({ workers: 2, threads: 1, protocol: 'ucx', ...opts, scheduler: { config: { ...SCHEDULER_CONFIG, ...opts.scheduler?.config } } });
+  const cluster = new LocalCluster({
+    workers: 2,
+    threads: 1,
+    protocol: 'ucx',
+    ...opts,
+    scheduler: { config: { ...SCHEDULER_CONFIG, ...opts.scheduler?.config } },
+  });
   await cluster.ready;
   const client = new Client(cluster);
   await client.ready;
@@ -49,7 +55,10 @@ async function gatherAndRelease(client, futures) {
 // S1: map a no-op over N inputs and gather (with root-task queuing as configured).
 async function s1(config) {
   const variants = {};
-  for (const [name, saturation] of [['default', undefined], ['queuing-off', Infinity]]) {
+  for (const [name, saturation] of [
+    ['default', undefined],
+    ['queuing-off', Infinity],
+  ]) {
     const scheduler = saturation === undefined ? {} : { scheduler: { config: { workerSaturation: saturation } } };
     variants[name] = await withCluster(scheduler, async (_, client) => {
       const runs = [];
@@ -82,7 +91,7 @@ async function s2(config) {
       const t0 = now();
       let future = client.submit(INC, rep * 1_000_000);
       const chain = [future];
-      for (let i = 1; i < config.steps; i++) chain.push(future = client.submit(INC, future));
+      for (let i = 1; i < config.steps; i++) chain.push((future = client.submit(INC, future)));
       const value = await future.result();
       runs.push(now() - t0);
       if (value !== rep * 1_000_000 + config.steps) throw new Error(`S2: ${value}`);
@@ -158,7 +167,10 @@ async function s4(config) {
 // S5, S6: a sum tree of about N tasks (fan-in 8), in a cluster of its own process: time, the scheduler's CPU
 // per task and its memory (peak heap + external over the idle baseline, per task; peak RSS).
 async function bigGraph(config, workload) {
-  const child = fork(fileURLToPath(new URL('./cluster-proc.mjs', import.meta.url)), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(new URL('./cluster-proc.mjs', import.meta.url)), [], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const replies = [];
   let wake = null;
   // A cluster without workers would wait for ever: after 20 s with none, this process fails and says why.
@@ -181,7 +193,10 @@ async function bigGraph(config, workload) {
     wake?.();
   });
   const next = async () => {
-    while (replies.length === 0) await new Promise((resolve) => { wake = resolve; });
+    while (replies.length === 0)
+      await new Promise((resolve) => {
+        wake = resolve;
+      });
     return replies.shift();
   };
   try {
@@ -212,7 +227,9 @@ async function bigGraph(config, workload) {
     return {
       runs,
       summary: {
-        tasks: shape.tasks, seconds, tasksPerSecond: shape.tasks / seconds,
+        tasks: shape.tasks,
+        seconds,
+        tasksPerSecond: shape.tasks / seconds,
         schedulerCpuUsPerTask: (pick('cpuSeconds') * 1e6) / shape.tasks,
         schedulerBytesPerTask: pick('heapGrowth') / shape.tasks,
         schedulerPeakRssMiB: pick('peakRss') / 2 ** 20,
@@ -237,13 +254,22 @@ async function s7(config) {
     const runs = [];
     const once = async (offset, kill) => {
       let killedAt = null;
-      const timer = kill ? setTimeout(() => {
-        killedAt = now();
-        cluster.nannies[0].kill('SIGKILL');
-      }, config.killAt * 1000) : null;
+      const timer = kill
+        ? setTimeout(() => {
+            killedAt = now();
+            cluster.nannies[0].kill('SIGKILL');
+          }, config.killAt * 1000)
+        : null;
       const t0 = now();
       const inputs = Array.from({ length: config.tasks }, (_, i) => offset + i);
-      await gatherAndRelease(client, client.map(SLEEP, inputs.map(() => config.ms), inputs));
+      await gatherAndRelease(
+        client,
+        client.map(
+          SLEEP,
+          inputs.map(() => config.ms),
+          inputs,
+        ),
+      );
       clearTimeout(timer);
       return { seconds: now() - t0, killedAt };
     };
@@ -260,7 +286,10 @@ async function s7(config) {
     const clean = median(runs.map((r) => r.clean));
     const killed = median(runs.map((r) => r.killed));
     const noticed = runs.map((r) => r.noticedMs).filter((x) => x !== null);
-    return { runs, summary: { cleanSeconds: clean, killedSeconds: killed, addedSeconds: killed - clean, noticedMs: noticed.length > 0 ? median(noticed) : null } };
+    return {
+      runs,
+      summary: { cleanSeconds: clean, killedSeconds: killed, addedSeconds: killed - clean, noticedMs: noticed.length > 0 ? median(noticed) : null },
+    };
   });
 }
 
@@ -284,7 +313,9 @@ async function s8(config) {
     await client.submit(INC, 1).result();
     await sleep(config.settle);
     const processes = { 'scheduler + client': process.pid };
-    cluster.nannies.forEach((n, i) => { processes[`worker ${i + 1}`] = n.pid; });
+    cluster.nannies.forEach((n, i) => {
+      processes[`worker ${i + 1}`] = n.pid;
+    });
     const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
     const t0 = now();
     await sleep(config.window);

@@ -49,9 +49,20 @@ try {
   options = parseArgs({
     args: process.argv.slice(2),
     options: {
-      quick: { type: 'boolean' }, only: { type: 'string' }, s6: { type: 'boolean' }, reps: { type: 'string' },
-      doc: { type: 'boolean' }, 'doc-file': { type: 'string' }, json: { type: 'string' }, 'no-dask': { type: 'boolean' },
-      'no-install': { type: 'boolean' }, python: { type: 'string' }, 'from-json': { type: 'string' }, 'scheduler-config': { type: 'string' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      s6: { type: 'boolean' },
+      reps: { type: 'string' },
+      doc: { type: 'boolean' },
+      'doc-file': { type: 'string' },
+      json: { type: 'string' },
+      'no-dask': { type: 'boolean' },
+      'no-install': { type: 'boolean' },
+      python: { type: 'string' },
+      'from-json': { type: 'string' },
+      'scheduler-config': { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
   });
@@ -133,17 +144,29 @@ function daskPython() {
 function runSide(command, argv, id, limitS) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const env = { ...process.env, NODE_UCX_CLUSTER_SECRET: undefined, BENCH_SCHEDULER_CONFIG: schedulerConfig === null ? undefined : JSON.stringify(schedulerConfig) };
+    const env = {
+      ...process.env,
+      NODE_UCX_CLUSTER_SECRET: undefined,
+      BENCH_SCHEDULER_CONFIG: schedulerConfig === null ? undefined : JSON.stringify(schedulerConfig),
+    };
     const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c) => { stdout += c; });
-    child.stderr.setEncoding('utf8').on('data', (c) => { stderr += c; });
+    child.stdout.setEncoding('utf8').on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c) => {
+      stderr += c;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const seconds = (Date.now() - started) / 1000;
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       if (code === 0 && line !== undefined) {
         resolve(JSON.parse(line));
         return;
@@ -155,12 +178,15 @@ function runSide(command, argv, id, limitS) {
 }
 
 function loadAverage() {
-  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 async function main() {
   const saved = args['from-json'] !== undefined ? JSON.parse(fs.readFileSync(args['from-json'], 'utf8')) : null;
-  const run = saved ?? await measure();
+  const run = saved ?? (await measure());
   report(run, saved !== null);
 }
 
@@ -168,11 +194,17 @@ async function measure() {
   const python = daskPython();
   const daskVersion = python === null ? null : execFileSync(python, ['-c', 'import distributed; print(distributed.__version__)'], { encoding: 'utf8' }).trim();
   const loadStart = loadAverage();
-  log(`workloads ${workloads.join(', ')}${args.quick ? ' (quick)' : ''}; Dask: ${python === null ? 'not run' : `${daskVersion} (${python})`}; load average ${loadStart}`);
+  log(
+    `workloads ${workloads.join(', ')}${args.quick ? ' (quick)' : ''}; Dask: ${python === null ? 'not run' : `${daskVersion} (${python})`}; load average ${loadStart}`,
+  );
   const reference = {};
   if (workloads.includes('S4') && !args.quick) {
     try {
-      const out = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'), '-t', 'ep_bw', '-s', '1M', '--json'], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'ucx-bench.js'), '-t', 'ep_bw', '-s', '1M', '--json'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       reference.bandwidthMBps = JSON.parse(out).results[0].bw_MBps;
       log(`transport reference for S4: ep_bw 1 MiB ${reference.bandwidthMBps.toFixed(0)} MB/s (ucx-bench)`);
     } catch (error) {
@@ -202,7 +234,18 @@ async function measure() {
     }
   }
   const loadEnd = loadAverage();
-  const run = { date: new Date().toISOString(), command: process.argv.slice(2), workloads, sizes, reference, schedulerConfig, loadStart, loadEnd, dask: daskVersion, results };
+  const run = {
+    date: new Date().toISOString(),
+    command: process.argv.slice(2),
+    workloads,
+    sizes,
+    reference,
+    schedulerConfig,
+    loadStart,
+    loadEnd,
+    dask: daskVersion,
+    results,
+  };
   if (args.json !== undefined) {
     fs.writeFileSync(args.json, `${JSON.stringify(run, null, 2)}\n`);
     log(`raw results in ${args.json}`);
@@ -214,18 +257,30 @@ function report(run, replayed) {
   const { sizes, reference, loadStart, loadEnd, dask: daskVersion, results } = run;
   const workloads = run.workloads ?? Object.keys(results);
   const rows = tableRows(results, sizes, reference);
-  process.stdout.write(`\nnode-ucx/scheduler against Dask distributed ${daskVersion ?? '(not run)'}: LocalCluster, 2 workers × 1 thread; load average ${loadStart} → ${loadEnd}\n\n`);
+  process.stdout.write(
+    `\nnode-ucx/scheduler against Dask distributed ${daskVersion ?? '(not run)'}: LocalCluster, 2 workers × 1 thread; load average ${loadStart} → ${loadEnd}\n\n`,
+  );
   process.stdout.write(`${textTable(rows)}\n`);
   const failed = workloads.filter((id) => results[id].node === undefined);
   if (docFile !== null) {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-    const flags = replayed ? (run.command ?? (run.sizes.S1?.tasks === SIZES.quick.S1.tasks ? ['--quick'] : [])).filter((a) => a !== '--doc' && !a.startsWith('--doc-file') && !a.startsWith('--json')) : process.argv.slice(2).filter((a) => ['--quick', '--s6'].includes(a));
+    const flags = replayed
+      ? (run.command ?? (run.sizes.S1?.tasks === SIZES.quick.S1.tasks ? ['--quick'] : [])).filter(
+          (a) => a !== '--doc' && !a.startsWith('--doc-file') && !a.startsWith('--json'),
+        )
+      : process.argv.slice(2).filter((a) => ['--quick', '--s6'].includes(a));
     const block = renderBlock(rows, {
       command: `npm run bench:scheduler -- --doc${flags.includes('--quick') ? ' --quick' : ''}${flags.includes('--s6') ? ' --s6' : ''}`,
-      date: run.date.slice(0, 10), version: pkg.version, dask: daskVersion,
-      cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', loadStart, loadEnd,
+      date: run.date.slice(0, 10),
+      version: pkg.version,
+      dask: daskVersion,
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      loadStart,
+      loadEnd,
       repsText: `repetitions (${workloads.map((id) => `${id} ${sizes[id].reps}`).join(', ')}; fresh processes per workload)`,
-      rawNote: '`npm run bench:scheduler -- --json FILE` writes every repetition of both systems.' +
+      rawNote:
+        '`npm run bench:scheduler -- --json FILE` writes every repetition of both systems.' +
         (run.schedulerConfig ? ` node-ucx's scheduler ran with ${JSON.stringify(run.schedulerConfig)}.` : ''),
     });
     fs.writeFileSync(docFile, replaceBlock(fs.readFileSync(docFile, 'utf8'), block));

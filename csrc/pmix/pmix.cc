@@ -15,7 +15,7 @@ pmix_proc_t self;
 bool initialized = false;
 
 // Every failure is an Error with code ERR_MPI_BOOTSTRAP and PMIx's name for the status.
-Napi::Value Fail(Napi::Env env, const char *call, pmix_status_t rc) {
+Napi::Value Fail(Napi::Env env, const char* call, pmix_status_t rc) {
   std::string message = std::string(call) + " failed: " + PMIx_Error_string(rc);
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, "ERR_MPI_BOOTSTRAP"));
@@ -25,7 +25,7 @@ Napi::Value Fail(Napi::Env env, const char *call, pmix_status_t rc) {
 }
 
 // init(): { namespace, rank } — PMIx_Init
-Napi::Value Init(const Napi::CallbackInfo &info) {
+Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!initialized) {
     pmix_status_t rc = PMIx_Init(&self, nullptr, 0);
@@ -39,14 +39,14 @@ Napi::Value Init(const Napi::CallbackInfo &info) {
 }
 
 // put(key: string, value: Uint8Array): void — PMIx_Put(PMIX_GLOBAL, key, byte object); PMIx copies the value
-Napi::Value Put(const Napi::CallbackInfo &info) {
+Napi::Value Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string key = info[0].As<Napi::String>().Utf8Value();
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   pmix_value_t value;
   PMIX_VALUE_CONSTRUCT(&value);
   value.type = PMIX_BYTE_OBJECT;
-  value.data.bo.bytes = reinterpret_cast<char *>(bytes.Data());
+  value.data.bo.bytes = reinterpret_cast<char*>(bytes.Data());
   value.data.bo.size = bytes.ByteLength();
   pmix_status_t rc = PMIx_Put(PMIX_GLOBAL, key.c_str(), &value);
   if (rc != PMIX_SUCCESS) return Fail(env, "PMIx_Put", rc);
@@ -54,14 +54,14 @@ Napi::Value Put(const Napi::CallbackInfo &info) {
 }
 
 // commit(): void — PMIx_Commit
-Napi::Value Commit(const Napi::CallbackInfo &info) {
+Napi::Value Commit(const Napi::CallbackInfo& info) {
   pmix_status_t rc = PMIx_Commit();
   if (rc != PMIX_SUCCESS) return Fail(info.Env(), "PMIx_Commit", rc);
   return info.Env().Undefined();
 }
 
 // fence(timeoutSeconds: number): void — PMIx_Fence over this namespace, collecting the data put so far
-Napi::Value Fence(const Napi::CallbackInfo &info) {
+Napi::Value Fence(const Napi::CallbackInfo& info) {
   bool collect = true;
   int timeout = info[0].As<Napi::Number>().Int32Value();
   pmix_info_t directives[2];
@@ -77,7 +77,7 @@ Napi::Value Fence(const Napi::CallbackInfo &info) {
 }
 
 // get(namespace: string, rank: number, key: string): Buffer — PMIx_Get of a byte object
-Napi::Value Get(const Napi::CallbackInfo &info) {
+Napi::Value Get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string nspace = info[0].As<Napi::String>().Utf8Value();
   uint32_t rank = info[1].As<Napi::Number>().Uint32Value();
@@ -85,7 +85,7 @@ Napi::Value Get(const Napi::CallbackInfo &info) {
   pmix_proc_t proc;
   PMIX_PROC_CONSTRUCT(&proc);
   PMIX_LOAD_PROCID(&proc, nspace.c_str(), rank);
-  pmix_value_t *value = nullptr;
+  pmix_value_t* value = nullptr;
   pmix_status_t rc = PMIx_Get(&proc, key.c_str(), nullptr, 0, &value);
   if (rc != PMIX_SUCCESS) return Fail(env, "PMIx_Get", rc);
   if (value->type != PMIX_BYTE_OBJECT) {
@@ -98,7 +98,7 @@ Napi::Value Get(const Napi::CallbackInfo &info) {
 }
 
 // finalize(): void — PMIx_Finalize
-Napi::Value Finalize(const Napi::CallbackInfo &info) {
+Napi::Value Finalize(const Napi::CallbackInfo& info) {
   if (initialized) {
     initialized = false;
     pmix_status_t rc = PMIx_Finalize(nullptr, 0);
@@ -108,7 +108,7 @@ Napi::Value Finalize(const Napi::CallbackInfo &info) {
 }
 
 // abort(status: number, message: string): void — PMIx_Abort (the launcher ends the job)
-Napi::Value Abort(const Napi::CallbackInfo &info) {
+Napi::Value Abort(const Napi::CallbackInfo& info) {
   int status = info[0].As<Napi::Number>().Int32Value();
   std::string message = info[1].As<Napi::String>().Utf8Value();
   pmix_status_t rc = PMIx_Abort(status, message.c_str(), nullptr, 0);

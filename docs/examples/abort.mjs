@@ -12,10 +12,7 @@ const context = new Context();
 const server = context.createWorker();
 const client = context.createWorker();
 const listener = await server.listen({ host: '127.0.0.1', port: 0 });
-const [ep, [serverEp]] = await Promise.all([
-  client.connect({ host: '127.0.0.1', port: listener.port }),
-  once(listener, 'connection'),
-]);
+const [ep, [serverEp]] = await Promise.all([client.connect({ host: '127.0.0.1', port: listener.port }), once(listener, 'connection')]);
 
 // 1. A timeout: nothing is sent, so the receive gives up after 100 ms.
 const started = Date.now();

@@ -17,7 +17,9 @@ const server = context.createWorker();
 const client = context.createWorker();
 
 let headerOnlySeen;
-const headerOnly = new Promise((resolve) => { headerOnlySeen = resolve; });
+const headerOnly = new Promise((resolve) => {
+  headerOnlySeen = resolve;
+});
 
 // Server: answer every request on the reply endpoint with the payload's byte sum.
 server.onActiveMessage(REQUEST, async (msg) => {
@@ -29,7 +31,10 @@ server.onActiveMessage(REQUEST, async (msg) => {
   answer.writeBigUInt64LE(BigInt(sum));
   await msg.reply.amSend(RESPONSE, msg.header, answer); // a rejection here would reach server's 'error' event
 });
-server.on('error', (error) => { console.error('handler failed:', error); process.exitCode = 1; });
+server.on('error', (error) => {
+  console.error('handler failed:', error);
+  process.exitCode = 1;
+});
 
 // Client: collect responses by header.
 const waiting = new Map();
@@ -60,8 +65,7 @@ await headerOnly;
 const BULK = 3;
 const landing = Buffer.alloc(8 << 20);
 const bulk = new Promise((resolve) => {
-  server.onActiveMessage(BULK, (msg) => resolve({ same: msg.target === landing, length: msg.length, first: msg.data[0] }),
-    { allocate: (length) => landing });
+  server.onActiveMessage(BULK, (msg) => resolve({ same: msg.target === landing, length: msg.length, first: msg.data[0] }), { allocate: (length) => landing });
 });
 await ep.amSend(BULK, null, Buffer.alloc(2 << 20, 7), { rendezvous: true });
 console.log('bulk:', await bulk);

@@ -15,9 +15,9 @@ const [rows, cols] = [4000, 60];
 // 4000 x 60 float64 in blocks of 1000 x 30: 8 blocks, each made by its task from the seed.
 const x = da.random([rows, cols], { seed: 42, chunks: [1000, 30] });
 // Lazy: each method adds a layer of tasks; nothing runs until compute().
-const z = x.sub(x.mean({ axis: 0 })).div(x.std({ axis: 0 }));   // (4000, 60) minus (60,): broadcast
-const corr = z.T.matmul(z).div(rows);                            // 60 x 60; the contraction in 4 blocks
-const biggest = z.max({ axis: 0 }).argmax();                     // the column with the largest z-score
+const z = x.sub(x.mean({ axis: 0 })).div(x.std({ axis: 0 })); // (4000, 60) minus (60,): broadcast
+const corr = z.T.matmul(z).div(rows); // 60 x 60; the contraction in 4 blocks
+const biggest = z.max({ axis: 0 }).argmax(); // the column with the largest z-score
 
 async function run(scheduler) {
   const started = performance.now();
@@ -32,22 +32,28 @@ async function run(scheduler) {
     const sd = Math.sqrt(v.reduce((s, e) => s + (e - m) ** 2, 0) / rows);
     return v.map((e) => (e - m) / sd);
   };
-  for (const [i, j] of [[0, 0], [3, 17], [59, 58]]) {
+  for (const [i, j] of [
+    [0, 0],
+    [3, 17],
+    [59, 58],
+  ]) {
     const [a, b] = [zcol(i), zcol(j)];
     const expected = a.reduce((s, e, r) => s + e * b[r], 0) / rows;
     assert.ok(Math.abs(c.get(i, j) - expected) < 1e-9, `corr[${i}, ${j}]: ${c.get(i, j)} vs ${expected}`);
   }
   const maxima = Array.from({ length: cols }, (_, j) => Math.max(...zcol(j)));
   assert.equal(top.item(), maxima.indexOf(Math.max(...maxima)));
-  console.log(`${String(scheduler).padEnd(11)} ${ms.padStart(5)} ms  corr ${c.shape.join('x')} (corr[3,17] = ${c.get(3, 17).toFixed(4)}), largest z-score in column ${top.item()}`);
+  console.log(
+    `${String(scheduler).padEnd(11)} ${ms.padStart(5)} ms  corr ${c.shape.join('x')} (corr[3,17] = ${c.get(3, 17).toFixed(4)}), largest z-score in column ${top.item()}`,
+  );
 }
 
-await run('threads');   // the first run also starts the thread pool
+await run('threads'); // the first run also starts the thread pool
 await run('sync');
 
 // A cluster: two worker processes over UCX. The blocks stay on the workers; only results come back.
 const cluster = new LocalCluster({ workers: 2 });
-const client = new Client(cluster);   // the default scheduler from now on
+const client = new Client(cluster); // the default scheduler from now on
 try {
   await client.ready;
   await run('distributed');

@@ -26,20 +26,30 @@ for (let day = 1; day <= 5; day++) {
 process.chdir(dir);
 
 const cluster = new LocalCluster({ workers: 2 });
-const client = new Client(cluster);  // the default Client from now on: compute() runs on the cluster
+const client = new Client(cluster); // the default Client from now on: compute() runs on the cluster
 await client.ready;
 
 // Dask's example, as written.
 const df = dd.readCsv('2015-*-*.csv');
 const means = await df.groupby('user_id').col('value').mean().compute();
-console.log(`${df.npartitions} partitions, columns ${JSON.stringify(df.dtypes)}; mean value of ${means.numRows} users, user 0: ${means.get(0).value.toFixed(3)}`);
+console.log(
+  `${df.npartitions} partitions, columns ${JSON.stringify(df.dtypes)}; mean value of ${means.numRows} users, user 0: ${means.get(0).value.toFixed(3)}`,
+);
 
 // The same in plain JS.
 const acc = new Map();
-for (const r of rows) { const a = acc.get(r.user_id) ?? [0, 0]; a[0] += r.value; a[1]++; acc.set(r.user_id, a); }
+for (const r of rows) {
+  const a = acc.get(r.user_id) ?? [0, 0];
+  a[0] += r.value;
+  a[1]++;
+  acc.set(r.user_id, a);
+}
 const ids = means.getChild('user_id').toArray();
 const values = means.getChild('value').toArray();
-ids.forEach((id, i) => { const [s, n] = acc.get(id); assert.ok(Math.abs(values[i] - s / n) < 1e-9); });
+ids.forEach((id, i) => {
+  const [s, n] = acc.get(id);
+  assert.ok(Math.abs(values[i] - s / n) < 1e-9);
+});
 assert.equal(means.numRows, acc.size);
 
 // A filter with column arithmetic (no task of its own: evaluated in the task that reads the file),
@@ -47,13 +57,22 @@ assert.equal(means.numRows, acc.size);
 const big = df.filter(df.col('value').gt(50));
 const taxed = big.assign({ gross: big.col('value').mul(1.2).add(1) });
 const byCountry = await taxed.groupby('country').agg({ gross: 'sum', value: 'count' }).compute();
-console.log('gross by country:', byCountry.toArray().map((r) => `${r.country} ${r.gross.toFixed(1)} (${r.value} rows)`).join(', '));
+console.log(
+  'gross by country:',
+  byCountry
+    .toArray()
+    .map((r) => `${r.country} ${r.gross.toFixed(1)} (${r.value} rows)`)
+    .join(', '),
+);
 const want = new Map();
 for (const r of rows) if (r.value > 50) want.set(r.country, (want.get(r.country) ?? 0) + r.value * 1.2 + 1);
 for (const r of byCountry.toArray()) assert.ok(Math.abs(r.gross - want.get(r.country)) < 1e-6 * r.gross);
 
 // A join: both sides shuffled by user_id between the workers, joined partition by partition.
-const users = dd.fromColumns({ user_id: Float64Array.from({ length: 500 }, (_, i) => i), tier: Array.from({ length: 500 }, (_, i) => (i % 10 === 0 ? 'gold' : 'basic')) }, { npartitions: 2 });
+const users = dd.fromColumns(
+  { user_id: Float64Array.from({ length: 500 }, (_, i) => i), tier: Array.from({ length: 500 }, (_, i) => (i % 10 === 0 ? 'gold' : 'basic')) },
+  { npartitions: 2 },
+);
 const joined = df.merge(users, { on: 'user_id' });
 const gold = joined.filter(joined.col('tier').eq('gold'));
 const goldMean = await gold.col('value').mean().compute();

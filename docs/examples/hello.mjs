@@ -12,5 +12,6 @@ const listener = await listen({ host: '127.0.0.1', port: 0 }, async (ep) => {
 });
 const ep = await connect({ host: '127.0.0.1', port: listener.port });
 await ep.sendObject({ n: 21n });
-console.log(await ep.recvObject());   // { answer: 42n, at: 2026-... }
-await ep.close(); await listener.close();
+console.log(await ep.recvObject()); // { answer: 42n, at: 2026-... }
+await ep.close();
+await listener.close();

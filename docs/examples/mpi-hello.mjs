@@ -8,8 +8,8 @@
 //      (or mpirun -n 2 node docs/examples/mpi-hello.mjs under Open MPI)
 import * as MPI from 'node-ucx/mpi';
 
-const comm = await MPI.init();           // COMM_WORLD
+const comm = await MPI.init(); // COMM_WORLD
 console.log(`Hello, World! I am process ${comm.rank} of ${comm.size} on ${MPI.getProcessorName()}.`);
-await comm.barrier();                    // nobody goes on before everybody said hello
+await comm.barrier(); // nobody goes on before everybody said hello
 if (comm.rank === 0) console.log(`All ${comm.size} processes passed the barrier.`);
 // MPI.finalize() runs by itself once the event loop is empty (like mpi4py's atexit hook).

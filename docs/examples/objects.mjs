@@ -11,10 +11,7 @@ const context = new Context();
 const server = context.createWorker();
 const client = context.createWorker();
 const listener = await server.listen({ host: '127.0.0.1', port: 0 });
-const [ep, [serverEp]] = await Promise.all([
-  client.connect({ host: '127.0.0.1', port: listener.port }),
-  once(listener, 'connection'),
-]);
+const [ep, [serverEp]] = await Promise.all([client.connect({ host: '127.0.0.1', port: listener.port }), once(listener, 'connection')]);
 
 // Echo server: whatever object comes in goes back out.
 const echo = (async () => {
@@ -24,7 +21,10 @@ const echo = (async () => {
 const order = {
   id: 2n ** 64n + 1n,
   placed: new Date('2024-05-01T12:00:00Z'),
-  lines: new Map([['apple', 3], ['pear', 1]]),
+  lines: new Map([
+    ['apple', 3],
+    ['pear', 1],
+  ]),
   tags: new Set(['fresh', 'local']),
   weights: new Float64Array([0.5, 1.25]),
   note: null,

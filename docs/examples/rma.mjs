@@ -6,11 +6,11 @@
 // owner does memMap/packRkey/sendObject, the client recvObject/unpackRkey/put.
 import { Context } from 'node-ucx';
 
-const context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] });   // RMA and atomics are opt-in
+const context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'] }); // RMA and atomics are opt-in
 const worker = context.createWorker();
 
 // ---- the owner: map a region and send { address, length, rkey } to whoever connects ----
-const region = context.memMap({ length: 4096 });    // host memory, zero-filled; region.buffer views it
+const region = context.memMap({ length: 4096 }); // host memory, zero-filled; region.buffer views it
 const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, (ep) => {
   void ep.sendObject({ address: region.address, length: region.length, rkey: region.packRkey() });
 });
@@ -58,8 +58,7 @@ console.log(`counter = ${region.buffer.readBigUInt64LE(512)} (${seen.size} disti
 console.log('cswap 2000 -> 7 returned', await ep.compareSwap(counter, rkey, 2000n, 7n));
 console.log('cswap 2000 -> 9 returned', await ep.compareSwap(counter, rkey, 2000n, 9n), '(no swap)');
 // 32-bit atomics and negative operands (two's complement): 7 + -10 = 0xfffffffd in the low word.
-console.log('fadd -10 (32-bit) returned', await ep.atomic('fadd', counter, rkey, -10n, { size: 4 }),
-  'now', region.buffer.readUInt32LE(512).toString(16));
+console.log('fadd -10 (32-bit) returned', await ep.atomic('fadd', counter, rkey, -10n, { size: 4 }), 'now', region.buffer.readUInt32LE(512).toString(16));
 
 // Accesses outside the region, or misaligned atomics, are refused before anything is sent.
 try {
@@ -68,7 +67,7 @@ try {
   console.log('refused:', error.code);
 }
 try {
-  await ep.atomic('fadd', address + 4n, rkey, 1n);   // 8-byte atomic on a 4-byte boundary
+  await ep.atomic('fadd', address + 4n, rkey, 1n); // 8-byte atomic on a 4-byte boundary
 } catch (error) {
   console.log('refused:', error.code);
 }
@@ -77,7 +76,7 @@ try {
 // maps and copies to directly (several times faster puts and gets between processes). It has no
 // JS view, since unmap() frees it; read() and write() copy.
 const shared = context.memMap({ length: 1 << 20, allocator: 'ucx' });
-const sharedKey = ep.unpackRkey(shared.packRkey());   // in real use the key travels like the one above
+const sharedKey = ep.unpackRkey(shared.packRkey()); // in real use the key travels like the one above
 await ep.put(Buffer.from('into UCX memory'), shared.address, sharedKey);
 await ep.flush();
 console.log('UCX-allocated region holds:', shared.read(0, 15).toString('latin1'), '(buffer:', shared.buffer, ')');

@@ -18,9 +18,15 @@ const load = (i) => new Promise((resolve) => setTimeout(() => resolve(new Float6
 const slowinc = (x) => new Promise((resolve) => setTimeout(() => resolve(x + 1), 5 + (x % 7) * 3));
 const total = (...arrays) => arrays.reduce((sum, a) => sum + a.reduce((s, v) => s + v, 0), 0);
 
-const arrays = client.map(load, Array.from({ length: 16 }, (_, i) => i));
-const incs = client.map(slowinc, Array.from({ length: 300 }, (_, i) => i));
-const sum = client.submit(total, ...arrays);  // its inputs come to it from both workers
+const arrays = client.map(
+  load,
+  Array.from({ length: 16 }, (_, i) => i),
+);
+const incs = client.map(
+  slowinc,
+  Array.from({ length: 300 }, (_, i) => i),
+);
+const sum = client.submit(total, ...arrays); // its inputs come to it from both workers
 await progress([...arrays, ...incs, sum]);
 console.log(`sum of the arrays: ${await sum}`);
 

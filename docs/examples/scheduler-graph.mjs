@@ -8,7 +8,6 @@ import { LocalCluster, Client, ref, delayed } from 'node-ucx/scheduler';
 const cluster = new LocalCluster({ workers: 2 });
 const client = new Client(cluster);
 try {
-
   const inc = (x) => x + 1;
   const add = (a, b) => a + b;
   const graph = {
@@ -29,7 +28,9 @@ try {
   console.log('delayed: add(inc(1), inc(inc(1))) =', result);
 
   // An error comes back with the stack from the worker.
-  const failing = client.submit((n) => { if (n > 0) throw new RangeError(`n is ${n}`); }, 7);
+  const failing = client.submit((n) => {
+    if (n > 0) throw new RangeError(`n is ${n}`);
+  }, 7);
   await assert.rejects(failing.result(), (error) => {
     console.log('task error:', error.name, error.remote.name, error.remote.message);
     return error.remote.name === 'RangeError';

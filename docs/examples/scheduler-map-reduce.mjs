@@ -8,10 +8,12 @@ import { LocalCluster, Client } from 'node-ucx/scheduler';
 const cluster = new LocalCluster({ workers: 2, threads: 1 });
 const client = new Client(cluster);
 try {
-
   // Self-contained functions travel as source: they see their arguments, not this module's variables.
   const square = (x) => x * x;
-  const squares = client.map(square, Array.from({ length: 1000 }, (_, i) => i));
+  const squares = client.map(
+    square,
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
 
   // Futures as arguments are dependencies: the sum runs where the squares are, and only it comes back.
   const total = client.submit((...xs) => xs.reduce((a, b) => a + b, 0), ...squares);

@@ -13,7 +13,10 @@ const info = await client.schedulerInfo();
 const workers = Object.keys(info.workers).length;
 
 // Futures: 1000 squares computed on the workers, summed on one of them (the data moves between workers).
-const squares = client.map((x) => x * x, Array.from({ length: 1000 }, (_, i) => i));
+const squares = client.map(
+  (x) => x * x,
+  Array.from({ length: 1000 }, (_, i) => i),
+);
 const total = client.submit((xs) => xs.reduce((a, b) => a + b, 0), squares);
 console.log(`sum of squares of 0..999 on ${workers} workers: ${await total.result()}`);
 

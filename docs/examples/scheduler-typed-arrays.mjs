@@ -9,11 +9,18 @@ import { LocalCluster, Client } from 'node-ucx/scheduler';
 const cluster = new LocalCluster({ workers: 2 });
 const client = new Client(cluster);
 try {
-
   const make = (i, n) => new Float64Array(n).fill(i);
-  const add = (a, b) => { const out = new Float64Array(a.length); for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i]; return out; };
+  const add = (a, b) => {
+    const out = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+    return out;
+  };
 
-  let layer = client.map(make, Array.from({ length: 16 }, (_, i) => i), Array(16).fill(131072));
+  let layer = client.map(
+    make,
+    Array.from({ length: 16 }, (_, i) => i),
+    Array(16).fill(131072),
+  );
   while (layer.length > 1) {
     const next = [];
     for (let i = 0; i < layer.length; i += 2) next.push(client.submit(add, layer[i], layer[i + 1]));

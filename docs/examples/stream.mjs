@@ -39,7 +39,10 @@ for (let i = 0; i < frames.length; i++) {
 }
 await sending;
 assert.deepEqual(received, frames);
-console.log('frames:', received.map((text) => text.length));
+console.log(
+  'frames:',
+  received.map((text) => text.length),
+);
 
 // Without waitAll, a receive takes what is there: possibly less than asked for.
 await ep.streamSend(Buffer.from('abc'));

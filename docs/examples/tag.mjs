@@ -13,10 +13,7 @@ const context = new Context();
 const server = context.createWorker();
 const client = context.createWorker();
 const listener = await server.listen({ host: '127.0.0.1', port: 0 });
-const [ep, [accepted]] = await Promise.all([
-  client.connect({ host: '127.0.0.1', port: listener.port }),
-  once(listener, 'connection'),
-]);
+const [ep, [accepted]] = await Promise.all([client.connect({ host: '127.0.0.1', port: listener.port }), once(listener, 'connection')]);
 
 // A tag layout of our own: a 16-bit "kind" above a 32-bit sequence number.
 const tag = (kind, seq) => (BigInt(kind) << 32n) | BigInt(seq);
@@ -63,7 +60,9 @@ console.log('tagProbe:', probe, '->', probed.toString());
 
 // 5. A synchronous send completes only once the receiver has matched it.
 let matched = false;
-const sync = ep.tagSend(Buffer.from('sync'), tag(5, 1), { sync: true }).then(() => { matched = true; });
+const sync = ep.tagSend(Buffer.from('sync'), tag(5, 1), { sync: true }).then(() => {
+  matched = true;
+});
 await new Promise((resolve) => setTimeout(resolve, 50));
 assert.equal(matched, false);
 await server.tagRecv(Buffer.alloc(8), tag(5, 1));
@@ -74,7 +73,7 @@ console.log('sync send: completed after the receive matched');
 //    below 2^63, and even a wildcard raw receive (mask 0n) never takes them.
 await assert.rejects(ep.tagSend(Buffer.from('x'), MAX_TAG + 1n), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
 const wildcard = server.tagRecv(Buffer.alloc(64), 0n, 0n);
-await ep.send(Buffer.from('endpoint-scoped'));   // not for the wildcard...
+await ep.send(Buffer.from('endpoint-scoped')); // not for the wildcard...
 await ep.tagSend(Buffer.from('raw'), tag(6, 1)); // ...this one is
 assert.deepEqual(await wildcard, { length: 3, tag: tag(6, 1) });
 assert.equal((await accepted.recvMessage()).toString(), 'endpoint-scoped'); // it waited for its endpoint

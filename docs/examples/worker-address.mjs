@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Context } from 'node-ucx';
 
 const context = new Context();
-const server = context.createWorker({ acceptAddressConnections: true });   // address peers are opt-in
+const server = context.createWorker({ acceptAddressConnections: true }); // address peers are opt-in
 const client = context.createWorker();
 
 // The server publishes its address.

@@ -6,7 +6,10 @@
 import os from 'node:os';
 import path from 'node:path';
 
-export interface HostSlots { host: string; slots: number }
+export interface HostSlots {
+  host: string;
+  slots: number;
+}
 
 const HOST = /^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/;
 
@@ -23,7 +26,10 @@ function slotsOf(raw: string, what: string, entry: string): number {
 /** `h1:2,h2,h3:4` → hosts with slots (a host without a count has 1). A host named twice adds up. */
 export function parseHosts(list: string): HostSlots[] {
   const hosts: HostSlots[] = [];
-  for (const entry of list.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of list
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const match = /^(.*?)(?::(\d+))?$/.exec(entry)!;
     const host = match[1]!;
     if (host === '' || !HOST.test(host)) throw badHost('--hosts', entry);
@@ -66,7 +72,10 @@ function add(hosts: HostSlots[], host: string, slots: number): void {
   else hosts.push({ host, slots });
 }
 
-export interface Placement { host: string; ranks: number[] }
+export interface Placement {
+  host: string;
+  ranks: number[];
+}
 
 /**
  * Which ranks run where: hosts are filled in order, each up to its slots. More ranks than slots is an
@@ -100,7 +109,10 @@ export function shellQuote(arg: string): string {
  * the remote shell when the agent is rsh or ssh (they join their arguments), as they are otherwise.
  */
 export function agentCommand(agent: string, host: string, remote: readonly string[]): string[] {
-  const words = agent.trim().split(/\s+/).filter((w) => w !== '');
+  const words = agent
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   if (words.length === 0) throw new Error('--launcher-agent is empty');
   const program = path.basename(words[0]!);
   const shell = /^(ssh|rsh|autossh)$/.test(program);

@@ -13,7 +13,8 @@ if (!args.some((a) => a === '--server' || a === '--client' || a.startsWith('--cl
 if (args.includes('--pin') && process.env.NODE_UCX_BENCH_PINNED === undefined && !args.includes('--peer')) {
   const { spawnSync } = await import('node:child_process');
   const pinned = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...args], {
-    stdio: 'inherit', env: { ...process.env, NODE_UCX_BENCH_PINNED: '1' },
+    stdio: 'inherit',
+    env: { ...process.env, NODE_UCX_BENCH_PINNED: '1' },
   });
   if (pinned.error !== undefined) {
     process.stderr.write(`ucx-bench: --pin needs taskset (util-linux): ${pinned.error.message}\n`);

@@ -109,7 +109,12 @@ function looksLikeScript(command: string): boolean {
 function parseArgs(argv: string[]): Options {
   // '-np 4' (Open MPI's spelling) is one option, not the short options -n -p.
   // (-n=4 is ucx-run's own spelling too.)
-  const normalized = argv.map((arg) => arg.replace(/^-np(?==|$)/, '--np').replace(/^-n=/, '--np=').replace(/^-c=/, '--count='));
+  const normalized = argv.map((arg) =>
+    arg
+      .replace(/^-np(?==|$)/, '--np')
+      .replace(/^-n=/, '--np=')
+      .replace(/^-c=/, '--count='),
+  );
   let parsed: ReturnType<typeof nodeParseArgs<{ options: typeof OPTIONS; tokens: true; strict: false; allowPositionals: true }>>;
   try {
     parsed = nodeParseArgs({ args: normalized, options: OPTIONS, tokens: true, strict: false, allowPositionals: true });
@@ -120,8 +125,14 @@ function parseArgs(argv: string[]): Options {
   const seen: Record<string, string | boolean> = {};
   const lists: Record<string, string[]> = {};
   for (const token of parsed.tokens) {
-    if (token.kind === 'positional') { commandAt = token.index; break; }
-    if (token.kind === 'option-terminator') { commandAt = token.index + 1; break; }
+    if (token.kind === 'positional') {
+      commandAt = token.index;
+      break;
+    }
+    if (token.kind === 'option-terminator') {
+      commandAt = token.index + 1;
+      break;
+    }
     if (!Object.hasOwn(OPTIONS, token.name)) die(`unknown option ${token.rawName}\n${USAGE}`);
     const spec = OPTIONS[token.name as keyof typeof OPTIONS];
     if (spec.type === 'string' && token.value === undefined) die(`${token.rawName} needs a value\n${USAGE}`);
@@ -176,7 +187,11 @@ function parseArgs(argv: string[]): Options {
     die(`'${command[0]}' is a script, not a command: did you mean: ucx-run ${before ? `${before} ` : ''}node ${command.join(' ')}`);
   }
   return {
-    ranks, tagOutput: seen['tag-output'] === true, timeoutS, command, hosts,
+    ranks,
+    tagOutput: seen['tag-output'] === true,
+    timeoutS,
+    command,
+    hosts,
     agent: (seen['launcher-agent'] ?? seen['mca-plm-rsh-agent'] ?? 'ssh -o BatchMode=yes') as string,
     oversubscribe: seen.oversubscribe === true,
     rendezvousHost: (seen['rendezvous-host'] as string | undefined) ?? null,
@@ -215,7 +230,10 @@ function forwardPrefixed(from: NodeJS.ReadableStream, to: NodeJS.WritableStream,
   from.setEncoding('utf8');
   from.on('data', (chunk: string) => lines.write(chunk));
   return new Promise<void>((resolve) => {
-    from.on('end', () => { lines.end(); resolve(); });
+    from.on('end', () => {
+      lines.end();
+      resolve();
+    });
     from.on('error', () => resolve());
   });
 }
@@ -326,21 +344,26 @@ async function main(): Promise<void> {
 
   // Other hosts reach the store at one of this host's addresses; the agent there finds which.
   const advertise = opts.rendezvousHost !== null ? opts.rendezvousHost.split(',') : remote ? [...routableHosts(), '127.0.0.1'] : ['127.0.0.1'];
-  const server = await KvServer.start({
-    size,
-    secret,
-    host: remote ? '0.0.0.0' : '127.0.0.1',
-    served: 'ucx-run',
-    onAbort: (rank, code, reason) => endJob(code, `rank ${rank} aborted the job with code ${code} (${reason}); terminating the other ranks`),
-    onRankLost: (_rank, reason) => endJob(1, `${reason}; terminating the other ranks`),
-    onRankGone: (rank) => finalizeWaiters.get(rank)?.(),
-    onDenied: (reason) => process.stderr.write(`ucx-run: refused a connection to the job's rendezvous store: ${reason}\n`),
-  }, advertise);
+  const server = await KvServer.start(
+    {
+      size,
+      secret,
+      host: remote ? '0.0.0.0' : '127.0.0.1',
+      served: 'ucx-run',
+      onAbort: (rank, code, reason) => endJob(code, `rank ${rank} aborted the job with code ${code} (${reason}); terminating the other ranks`),
+      onRankLost: (_rank, reason) => endJob(1, `${reason}; terminating the other ranks`),
+      onRankGone: (rank) => finalizeWaiters.get(rank)?.(),
+      onDenied: (reason) => process.stderr.write(`ucx-run: refused a connection to the job's rendezvous store: ${reason}\n`),
+    },
+    advertise,
+  );
 
   const [command, ...args] = opts.command as [string, ...string[]];
   let remaining = size;
   let allDone!: () => void;
-  const allExited = new Promise<void>((resolve) => { allDone = resolve; });
+  const allExited = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
   function onExit(rank: number, code: number | null, signal: NodeJS.Signals | null): void {
     const entry = ranks[rank]!;
     if (entry.exited) return;
@@ -366,7 +389,10 @@ async function main(): Promise<void> {
         return;
       }
       const timer = setTimeout(judge, 1_000);
-      finalizeWaiters.set(rank, () => { clearTimeout(timer); judge(); });
+      finalizeWaiters.set(rank, () => {
+        clearTimeout(timer);
+        judge();
+      });
       return;
     }
     onExit(rank, code, signal);
@@ -438,7 +464,7 @@ async function main(): Promise<void> {
           }
           const key = `${record.t}${record.r}`;
           let lines = streams.get(key);
-          if (lines === undefined) streams.set(key, lines = new LinePrefixer(to, `[${record.r}] `));
+          if (lines === undefined) streams.set(key, (lines = new LinePrefixer(to, `[${record.r}] `)));
           lines.write(payload!.toString('utf8'));
           break;
         }
@@ -466,7 +492,10 @@ async function main(): Promise<void> {
         const lost = placement.ranks.filter((r) => !ranks[r]!.exited);
         if (lost.length > 0) {
           if (!agentFailed) {
-            endJob(1, `lost the launcher agent of host ${host} (${signal ?? `exit code ${code}`}) with rank${lost.length > 1 ? 's' : ''} ${lost.join(', ')} still running; terminating the job`);
+            endJob(
+              1,
+              `lost the launcher agent of host ${host} (${signal ?? `exit code ${code}`}) with rank${lost.length > 1 ? 's' : ''} ${lost.join(', ')} still running; terminating the job`,
+            );
           }
           for (const r of lost) onExit(r, null, 'SIGKILL');
         }
@@ -475,7 +504,12 @@ async function main(): Promise<void> {
     });
     agents.push({ host, child, control, done });
     const spec = {
-      secret, urls: server.urls, ranks: placement.ranks, command, args, cwd: process.cwd(),
+      secret,
+      urls: server.urls,
+      ranks: placement.ranks,
+      command,
+      args,
+      cwd: process.cwd(),
       env: { ...forwardedEnv(opts.exports), ...baseEnv(placement, '') },
     };
     control(spec);
@@ -592,7 +626,10 @@ async function agentMain(): Promise<void> {
   }
   const url = await probe(spec.urls, 5_000);
   if (url === null) {
-    record({ t: 'f', message: `none of the rendezvous store's addresses (${spec.urls.join(', ')}) is reachable from ${os.hostname()}: set --rendezvous-host to one that is` });
+    record({
+      t: 'f',
+      message: `none of the rendezvous store's addresses (${spec.urls.join(', ')}) is reachable from ${os.hostname()}: set --rendezvous-host to one that is`,
+    });
     out.write('', () => process.exit(1));
     return;
   }
@@ -612,14 +649,29 @@ async function agentMain(): Promise<void> {
   };
   for (const [localRank, rank] of spec.ranks.entries()) {
     const child = spawn(executable, spec.args, {
-      env: { ...process.env, ...spec.env, NODE_UCX_RENDEZVOUS: url, NODE_UCX_JOB_SECRET: spec.secret, NODE_UCX_RANK: String(rank), NODE_UCX_LOCAL_RANK: String(localRank) },
+      env: {
+        ...process.env,
+        ...spec.env,
+        NODE_UCX_RENDEZVOUS: url,
+        NODE_UCX_JOB_SECRET: spec.secret,
+        NODE_UCX_RANK: String(rank),
+        NODE_UCX_LOCAL_RANK: String(localRank),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.set(rank, child);
     const own: Promise<void>[] = [];
-    for (const [stream, t] of [[child.stdout!, 'o'], [child.stderr!, 'e']] as const) {
+    for (const [stream, t] of [
+      [child.stdout!, 'o'],
+      [child.stderr!, 'e'],
+    ] as const) {
       stream.on('data', (chunk: Buffer) => record({ t, r: rank, n: chunk.length }, chunk));
-      own.push(new Promise((resolve) => { stream.once('close', resolve); stream.once('error', resolve); }));
+      own.push(
+        new Promise((resolve) => {
+          stream.once('close', resolve);
+          stream.once('error', resolve);
+        }),
+      );
     }
     flushes.push(...own);
     let reported = false;
@@ -676,7 +728,10 @@ function readLines(stream: NodeJS.ReadableStream): AsyncIterator<string> {
     queue.push(...parts);
     wake?.();
   });
-  const end = (): void => { ended = true; wake?.(); };
+  const end = (): void => {
+    ended = true;
+    wake?.();
+  };
   stream.on('end', end);
   stream.on('error', end);
   return {
@@ -684,7 +739,9 @@ function readLines(stream: NodeJS.ReadableStream): AsyncIterator<string> {
       for (;;) {
         if (queue.length > 0) return { value: queue.shift()!, done: false };
         if (ended) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => { wake = resolve; });
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
         wake = null;
       }
     },

@@ -94,15 +94,18 @@ async function main(): Promise<void> {
   }
   const dashboardPort = integer('--dashboard-port', values['dashboard-port'], 0, 65535);
   if (values['dashboard-host'] !== undefined && dashboardPort === undefined) die('--dashboard-host needs --dashboard-port', 2);
-  const dashboard: SchedulerOptions['dashboard'] = dashboardPort === undefined ? undefined
-    : { port: dashboardPort, ...(values['dashboard-host'] !== undefined ? { host: values['dashboard-host'] } : {}) };
+  const dashboard: SchedulerOptions['dashboard'] =
+    dashboardPort === undefined ? undefined : { port: dashboardPort, ...(values['dashboard-host'] !== undefined ? { host: values['dashboard-host'] } : {}) };
 
   const fromEnv = process.env.NODE_UCX_CLUSTER_SECRET;
   delete process.env.NODE_UCX_CLUSTER_SECRET;
   const schedulerFile = values['scheduler-file'];
   if ((fromEnv === undefined || fromEnv === '') && schedulerFile === undefined) {
-    die('nobody could join this scheduler: give --scheduler-file PATH (it holds the address and the cluster secret), ' +
-      'or set NODE_UCX_CLUSTER_SECRET (base64, 16 bytes or more) for the scheduler, its workers and clients', 2);
+    die(
+      'nobody could join this scheduler: give --scheduler-file PATH (it holds the address and the cluster secret), ' +
+        'or set NODE_UCX_CLUSTER_SECRET (base64, 16 bytes or more) for the scheduler, its workers and clients',
+      2,
+    );
   }
   let secret: Buffer;
   if (fromEnv !== undefined && fromEnv !== '') {
@@ -125,7 +128,12 @@ async function main(): Promise<void> {
   };
   let scheduler: SchedulerType;
   try {
-    scheduler = await Scheduler.start({ address: `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`, secret, config, ...(dashboard !== undefined ? { dashboard } : {}) });
+    scheduler = await Scheduler.start({
+      address: `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      secret,
+      config,
+      ...(dashboard !== undefined ? { dashboard } : {}),
+    });
   } catch (error) {
     die(`cannot listen on ${protocol}://${host}:${port}: ${(error as Error).message}`, 3);
   }

@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   if (values.nanny && values['no-nanny']) die('--nanny and --no-nanny contradict each other', EXIT.usage);
   const nanny = values['no-nanny'] !== true;
   const nthreads = Number(values.nthreads ?? 1);
-  if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > 1024) die(`--nthreads must be an integer from 1 to 1024 (got '${values.nthreads}')`, EXIT.usage);
+  if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > 1024)
+    die(`--nthreads must be an integer from 1 to 1024 (got '${values.nthreads}')`, EXIT.usage);
   const timeoutS = Number(values.timeout ?? 60);
   if (!(timeoutS > 0)) die(`--timeout must be a number of seconds above 0 (got '${values.timeout}')`, EXIT.usage);
   const timeoutMs = Math.round(timeoutS * 1000);
@@ -133,7 +134,9 @@ async function main(): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       const probe = await connectRpc(address, {
-        secret, self: { name: `ucx-worker-probe-${process.pid}`, role: 'worker' }, router: new Router(() => {}),
+        secret,
+        self: { name: `ucx-worker-probe-${process.pid}`, role: 'worker' },
+        router: new Router(() => {}),
         timeoutMs: Math.max(1_000, Math.min(5_000, deadline - Date.now())),
       });
       probe.abort();
@@ -149,7 +152,8 @@ async function main(): Promise<void> {
   }
 
   const worker = {
-    nthreads, memoryLimit,
+    nthreads,
+    memoryLimit,
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(resources !== undefined ? { resources } : {}),
     ...(values.host !== undefined ? { listen: `${address.split(':')[0]}://${values.host}:0` } : {}),

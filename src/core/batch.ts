@@ -7,7 +7,13 @@
 import { closedError } from '../util/errors.js';
 import { abortedError } from '../util/abort.js';
 import {
-  invalidArgType, invalidArgValue, validateAbortSignal, validateInteger, validateObject, validateOptionalObject, validateUint64,
+  invalidArgType,
+  invalidArgValue,
+  validateAbortSignal,
+  validateInteger,
+  validateObject,
+  validateOptionalObject,
+  validateUint64,
 } from '../util/validate.js';
 import { checkHostMemory, toNativeData, MEMORY_TYPE_HOST, type Data } from '../util/data.js';
 import type { NativeBatch } from '../native.js';
@@ -66,7 +72,9 @@ export class Batch {
   }
 
   /** Operations that UCX has not completed yet (their buffers are still in use). */
-  get pending(): number { return this.#counters[0]! + this.#held.size; }
+  get pending(): number {
+    return this.#counters[0]! + this.#held.size;
+  }
 
   /** Raw tag send (ucp_tag_send_nbx). true: completed inline; false: pending (counted here). */
   tagSend(ep: Endpoint, data: Data, tag: bigint): boolean {
@@ -168,7 +176,7 @@ export class Batch {
   streamSend(ep: Endpoint, data: Data): boolean {
     const fast = this.#fast(ep);
     const args = toNativeData(data, 'data', this.worker.context.memoryTypes);
-    if (args.length === 0) return true;  // nothing to send on a byte stream (and UCX 1.13 asserts on it)
+    if (args.length === 0) return true; // nothing to send on a byte stream (and UCX 1.13 asserts on it)
     const done = fast.streamSend(args.target, args.length, args.memoryType, this.#native);
     if (!done) ep[kBatched](this);
     return done;
@@ -258,7 +266,9 @@ export class Batch {
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (this.#waiting === undefined) {
       if (this.pending === 0 && this.#counters[1] === 0 && this.#heldError === undefined) return RESOLVED;
-      this.#waiting = this.#wait().finally(() => { this.#waiting = undefined; });
+      this.#waiting = this.#wait().finally(() => {
+        this.#waiting = undefined;
+      });
     }
     if (signal === undefined) return this.#waiting;
     const waiting = this.#waiting;
@@ -317,10 +327,13 @@ export class Batch {
   #hold(promise: Promise<unknown>): void {
     this.#held.add(promise);
     promise.then(
-      () => { this.#held.delete(promise); },
+      () => {
+        this.#held.delete(promise);
+      },
       (error: unknown) => {
         this.#held.delete(promise);
         this.#heldError ??= error;
-      });
+      },
+    );
   }
 }

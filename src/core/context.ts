@@ -82,15 +82,20 @@ export class Context {
       // Seen on an H200 with UCX 1.13.1 built with CUDA: the first active message between two processes
       // (every endpoint's handshake) segfaults inside ucp_am_send_nbx when the cuda_copy transport is loaded.
       this[kNative].close();
-      throw new UCXError(`UCX ${native.version()}'s v2 protocols (PROTO_ENABLE=y) crash endpoints between processes ` +
-        `when its CUDA transports are loaded; leave PROTO_ENABLE unset, exclude them (TLS: '^cuda_copy,cuda_ipc'), or use a newer UCX`,
-      'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+      throw new UCXError(
+        `UCX ${native.version()}'s v2 protocols (PROTO_ENABLE=y) crash endpoints between processes ` +
+          `when its CUDA transports are loaded; leave PROTO_ENABLE unset, exclude them (TLS: '^cuda_copy,cuda_ipc'), or use a newer UCX`,
+        'UCS_ERR_UNSUPPORTED',
+        Status.ERR_UNSUPPORTED,
+      );
     }
     this.rmaMemoryTypes = Object.freeze(protoV2 ? [...this.memoryTypes] : ['host']);
   }
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** The effective UCX configuration, keyed without the 'UCX_' prefix. */
   config(): Record<string, string> {
@@ -132,9 +137,18 @@ export class Context {
 
   /** util.inspect: `Context { state, features, memoryTypes, workers }`. */
   [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
-    return summary('Context', {
-      state: this.#closed ? 'closed' : 'open', features: [...this.features], memoryTypes: this.memoryTypes, workers: this.#workers.size,
-    }, depth, options, inspectFn);
+    return summary(
+      'Context',
+      {
+        state: this.#closed ? 'closed' : 'open',
+        features: [...this.features],
+        memoryTypes: this.memoryTypes,
+        workers: this.#workers.size,
+      },
+      depth,
+      options,
+      inspectFn,
+    );
   }
 
   /** @internal */
@@ -171,4 +185,3 @@ const READ_ONLY_BY: Readonly<Record<string, readonly string[]>> = {
   MM_ERROR_HANDLING: ['posix', 'sysv', 'mm', 'sm', 'shm'],
   PUT_ENABLE: ['tcp'],
 };
-

@@ -9,8 +9,15 @@ import { encodeObject, decodeObject } from '../util/object-codec.js';
 import { UCXError, Status, closedError } from '../util/errors.js';
 import { abortedError, deadline } from '../util/abort.js';
 import {
-  validateAbortSignal, validateOptionalObject, validateInteger, validateUint64, validateView, validateBytes,
-  invalidArgType, invalidArgValue, outOfRange,
+  validateAbortSignal,
+  validateOptionalObject,
+  validateInteger,
+  validateUint64,
+  validateView,
+  validateBytes,
+  invalidArgType,
+  invalidArgValue,
+  outOfRange,
 } from '../util/validate.js';
 import { checkHostMemory, toNativeData, MEMORY_TYPES, MEMORY_TYPE_HOST, type Data, type NativeDataArgs } from '../util/data.js';
 import type { NativeBatch, NativeEndpoint, NativeEndpointFast, NativeHandle } from '../native.js';
@@ -22,7 +29,19 @@ import { Session } from './session.js';
 import { RemoteKey, unpackRemoteKey } from './memory.js';
 import { requireFeature } from './features.js';
 import {
-  kNative, kDetach, kExpire, kOnError, kOnHandshake, kRequireOpen, kTrack, kFast, kCheckAccess, kBatched, kSendNow, kBounds, RESOLVED,
+  kNative,
+  kDetach,
+  kExpire,
+  kOnError,
+  kOnHandshake,
+  kRequireOpen,
+  kTrack,
+  kFast,
+  kCheckAccess,
+  kBatched,
+  kSendNow,
+  kBounds,
+  RESOLVED,
 } from './internal.js';
 import type { Batch } from './batch.js';
 
@@ -56,8 +75,15 @@ export interface RecvMessageOptions {
 
 // ucp_atomic_op_t values and whether the op fetches the old value.
 export const ATOMIC_OPS: Record<AtomicOp, [opcode: number, fetch: boolean]> = {
-  add: [0, false], and: [3, false], or: [4, false], xor: [5, false],
-  swap: [1, true], fadd: [0, true], fand: [3, true], for: [4, true], fxor: [5, true],
+  add: [0, false],
+  and: [3, false],
+  or: [4, false],
+  xor: [5, false],
+  swap: [1, true],
+  fadd: [0, true],
+  fand: [3, true],
+  for: [4, true],
+  fxor: [5, true],
 };
 export const ATOMIC_CSWAP = 2;
 
@@ -106,12 +132,18 @@ export class Endpoint extends EventEmitter {
   }
 
   /** The tag this side receives endpoint-scoped messages on (bit 63 set). */
-  get localId(): bigint { return this.#session.localId; }
+  get localId(): bigint {
+    return this.#session.localId;
+  }
 
   /** True once close() was called, or the endpoint failed. */
-  get closed(): boolean { return this.#closing !== undefined; }
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
   /** The error that broke this endpoint, if one did. */
-  get error(): UCXError | undefined { return this.#error; }
+  get error(): UCXError | undefined {
+    return this.#error;
+  }
 
   // ---- endpoint-scoped messages ----
 
@@ -125,7 +157,9 @@ export class Endpoint extends EventEmitter {
   }
 
   /** Same as send(). */
-  sendMessage(data: Data): Promise<void> { return this.send(data); }
+  sendMessage(data: Data): Promise<void> {
+    return this.send(data);
+  }
 
   /** Receives the next message into `into`; resolves to its length. A message longer than `into` rejects with UCS_ERR_MESSAGE_TRUNCATED. */
   recv(into: Data, opts: { signal?: AbortSignal } = {}): Promise<number> {
@@ -216,7 +250,7 @@ export class Endpoint extends EventEmitter {
       validateAbortSignal(opts.signal, 'opts.signal');
       this[kRequireOpen]();
       if (this.#streamLost) {
-        throw new UCXError('an aborted streamRecv left this endpoint\'s stream at an unknown position', 'ERR_UCX_STREAM_ABORTED', Status.ERR_CANCELED);
+        throw new UCXError("an aborted streamRecv left this endpoint's stream at an unknown position", 'ERR_UCX_STREAM_ABORTED', Status.ERR_CANCELED);
       }
       const signal = opts.signal;
       if (signal?.aborted) throw abortedError(signal);
@@ -239,8 +273,7 @@ export class Endpoint extends EventEmitter {
   }
 
   /** ucp_am_send_nbx to the peer worker's handler for `id`. */
-  amSend(id: number, header: ArrayBufferView | null, data: Data | null,
-    opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
+  amSend(id: number, header: ArrayBufferView | null, data: Data | null, opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean } = {}): Promise<void> {
     try {
       const flags = amSendFlags(this.worker, id, header, opts);
       const args: NativeDataArgs | null = data === null ? null : toNativeData(data, 'data', this.worker.context.memoryTypes);
@@ -412,7 +445,9 @@ export class Endpoint extends EventEmitter {
   [kTrack](send: Promise<void> | undefined): Promise<void> {
     if (send === undefined) return RESOLVED;
     this.#sends.add(send);
-    const forget = (): void => { this.#sends.delete(send); };
+    const forget = (): void => {
+      this.#sends.delete(send);
+    };
     send.then(forget, forget);
     return send;
   }
@@ -448,9 +483,12 @@ export class Endpoint extends EventEmitter {
   #checkRmaMemory(op: string, side: 'local' | 'remote', type: string): void {
     const rmaTypes = this.worker.context.rmaMemoryTypes;
     if (rmaTypes.includes(type)) return;
-    throw new UCXError(`${op} with ${side} '${type}' memory needs UCX's memory-type-aware protocols, which this ` +
-      `context does not use (its RMA memory types: ${rmaTypes.join(', ')}); create the Context with config { PROTO_ENABLE: 'y' }`,
-    'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+    throw new UCXError(
+      `${op} with ${side} '${type}' memory needs UCX's memory-type-aware protocols, which this ` +
+        `context does not use (its RMA memory types: ${rmaTypes.join(', ')}); create the Context with config { PROTO_ENABLE: 'y' }`,
+      'UCS_ERR_UNSUPPORTED',
+      Status.ERR_UNSUPPORTED,
+    );
   }
 
   /**
@@ -467,8 +505,11 @@ export class Endpoint extends EventEmitter {
         // Seen on UCX 1.13.1 with CUDA (H200): a fetch-add on device memory segfaults in the target's
         // ucp_atomic_req_handler with either protocol version. Atomics need a transport with device
         // atomics (GPUDirect RDMA); node-ucx cannot tell those apart, so it refuses them all.
-        throw new UCXError(`${op} on '${rkey.memoryType}' memory is not supported: atomics work on host memory only`,
-          'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+        throw new UCXError(
+          `${op} on '${rkey.memoryType}' memory is not supported: atomics work on host memory only`,
+          'UCS_ERR_UNSUPPORTED',
+          Status.ERR_UNSUPPORTED,
+        );
       }
       this.#checkRmaMemory(op, 'local', MEMORY_TYPES[localType]!);
       this.#checkRmaMemory(op, 'remote', rkey.memoryType);
@@ -496,7 +537,7 @@ export class Endpoint extends EventEmitter {
     if (this.#closing !== undefined) return;
     this.#closing = RESOLVED;
     this.#session.end(closedError('Endpoint'));
-    this[kNative].close(false);  // not owned: only forgets the pointer
+    this[kNative].close(false); // not owned: only forgets the pointer
     this.worker[kDetach](this);
   }
 
@@ -516,14 +557,21 @@ export class Endpoint extends EventEmitter {
     // After the peer's BYE the disconnect is its close(), not a failure: say so (same code).
     let error = reported;
     if (this.#session.peerClosed) {
-      error = Object.assign(new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`,
-        reported.code, reported.status), { cause: reported });
-    } else if ((this.role === 'client' || this.role === 'server') && WIRE_UP_FAILURES.has(reported.code) &&
-      Date.now() - this.#madeAt < WIRE_UP_WINDOW_MS) {
+      error = Object.assign(
+        new UCXError(`the peer closed the endpoint (${this.peer}) with close(); nothing more will arrive`, reported.code, reported.status),
+        { cause: reported },
+      );
+    } else if ((this.role === 'client' || this.role === 'server') && WIRE_UP_FAILURES.has(reported.code) && Date.now() - this.#madeAt < WIRE_UP_WINDOW_MS) {
       // A peer whose UCX pairs no lanes with ours breaks the connection right after wire-up (UCX 1.13
       // asserts or logs 'no remote ep address for lane' there); our connect() may have completed already.
-      error = Object.assign(new UCXError(`${reported.message}: the connection broke ${Date.now() - this.#madeAt} ms after it was made. ` +
-        settingsHint(this.worker), reported.code, reported.status), { cause: reported });
+      error = Object.assign(
+        new UCXError(
+          `${reported.message}: the connection broke ${Date.now() - this.#madeAt} ms after it was made. ` + settingsHint(this.worker),
+          reported.code,
+          reported.status,
+        ),
+        { cause: reported },
+      );
     }
     debug('endpoint to %s: %s (%s)', this.peer, error.message, error.code);
     this.#error = error;
@@ -543,7 +591,9 @@ export class Endpoint extends EventEmitter {
       // bounded: a peer that never takes its data cannot hold close() forever.
       try {
         const batched = [...this.#batches].filter((batch) => batch.pending > 0).map((batch) => batch.wait());
-        const sends = Promise.allSettled([...this.#sends, ...batched]).then(() => this[kNative].flush() ?? RESOLVED).then(() => this.#session.goodbye());
+        const sends = Promise.allSettled([...this.#sends, ...batched])
+          .then(() => this[kNative].flush() ?? RESOLVED)
+          .then(() => this.#session.goodbye());
         await deadline(sends, Math.max(1, until - Date.now()), 'endpoint sends and flush before close');
       } catch {
         force = true;
@@ -577,18 +627,23 @@ const WIRE_UP_WINDOW_MS = 1000;
  * "Interoperating with C UCP programs"). UCP features need not match; the settings that choose lanes must.
  */
 export function settingsHint(worker: Worker): string {
-  return `If the peer is not node-ucx, its UCX settings must match this side's: the same error-handling mode ` +
+  return (
+    `If the peer is not node-ucx, its UCX settings must match this side's: the same error-handling mode ` +
     `(this worker: '${worker.errorHandling}') and, on one host, shared memory in the same error handling (node-ucx ` +
     `sets MM_ERROR_HANDLING=y and PUT_ENABLE=n: start the peer with UCX_POSIX_ERROR_HANDLING=y ` +
     `UCX_SYSV_ERROR_HANDLING=y UCX_TCP_PUT_ENABLE=n, or give this context config: { MM_ERROR_HANDLING: 'n', ` +
     `PUT_ENABLE: 'y' }); UCP features need not match (this context: ${worker.context.features.join(', ')}). ` +
-    `See docs/wire-format.md`;
+    `See docs/wire-format.md`
+  );
 }
 
-
 /** Checks amSend's id, header and options (for ep.amSend and Batch.amSend); returns UCP_AM_SEND_FLAG_* bits. */
-export function amSendFlags(worker: Worker, id: number, header: ArrayBufferView | null,
-  opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean }): number {
+export function amSendFlags(
+  worker: Worker,
+  id: number,
+  header: ArrayBufferView | null,
+  opts: { reply?: boolean; rendezvous?: boolean; eager?: boolean },
+): number {
   validateInteger(id, 'id', 0, MAX_AM_ID);
   if (header !== null) {
     validateView(header, 'header');
@@ -614,7 +669,7 @@ const ATOMIC_LIMITS = { 4: [-(1n << 31n), 1n << 32n], 8: [-(1n << 63n), 1n << 64
 export function atomicOperand(value: unknown, size: 4 | 8, name: string): bigint {
   if (typeof value !== 'bigint') throw invalidArgType(name, 'of type bigint', value);
   const [min, limit] = ATOMIC_LIMITS[size];
-  if (value >= 0n && value < limit) return value;  // the common case, without allocating
+  if (value >= 0n && value < limit) return value; // the common case, without allocating
   if (value < min || value >= limit) throw outOfRange(name, `a ${size * 8}-bit integer (signed or unsigned)`, value);
   return BigInt.asUintN(size * 8, value);
 }

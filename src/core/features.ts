@@ -36,7 +36,11 @@ export function featureBits(features: unknown): { features: Feature[]; bits: num
 export function requireFeature(context: { readonly features: readonly Feature[] }, what: string, ...features: Feature[]): void {
   if (features.some((feature) => context.features.includes(feature))) return;
   const enabled = [...new Set([...context.features, ...features])].map((f) => `'${f}'`).join(', ');
-  throw new UCXError(`${what} needs the ${features.map((f) => `'${f}'`).join(' or ')} feature, which this Context does not ` +
-    `enable. RMA and atomics are opt-in: create the Context with { features: [${enabled}] } (docs/security.md says ` +
-    'what a connected peer can then do)', 'ERR_UCX_FEATURE_DISABLED', Status.ERR_UNSUPPORTED);
+  throw new UCXError(
+    `${what} needs the ${features.map((f) => `'${f}'`).join(' or ')} feature, which this Context does not ` +
+      `enable. RMA and atomics are opt-in: create the Context with { features: [${enabled}] } (docs/security.md says ` +
+      'what a connected peer can then do)',
+    'ERR_UCX_FEATURE_DISABLED',
+    Status.ERR_UNSUPPORTED,
+  );
 }

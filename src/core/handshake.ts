@@ -21,7 +21,11 @@ export const enum HandshakeType {
   Refuse = 7,
 }
 
-export interface HandshakeMessage { type: number; sender: bigint; receiver: bigint }
+export interface HandshakeMessage {
+  type: number;
+  sender: bigint;
+  receiver: bigint;
+}
 
 export function encodeHandshake(type: HandshakeType, sender: bigint, receiver: bigint): Buffer {
   const header = Buffer.allocUnsafe(HANDSHAKE_HEADER_BYTES);
@@ -35,8 +39,7 @@ export function encodeHandshake(type: HandshakeType, sender: bigint, receiver: b
 
 /** A handshake header this version understands, or null (any other bytes are dropped). */
 export function parseHandshake(header: Buffer): HandshakeMessage | null {
-  if (header.length !== HANDSHAKE_HEADER_BYTES || header.readUInt32LE(0) !== HANDSHAKE_MAGIC ||
-      header.readUInt16LE(4) !== HANDSHAKE_VERSION) return null;
+  if (header.length !== HANDSHAKE_HEADER_BYTES || header.readUInt32LE(0) !== HANDSHAKE_MAGIC || header.readUInt16LE(4) !== HANDSHAKE_VERSION) return null;
   const type = header.readUInt16LE(6);
   if (type < HandshakeType.Hello || type > HandshakeType.Refuse) return null;
   const sender = header.readBigUInt64LE(8);

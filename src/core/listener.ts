@@ -55,7 +55,9 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
   }
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closing !== undefined; }
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
 
   /** Stops accepting. Endpoints already accepted stay open. Idempotent. */
   close(): Promise<void> {
@@ -95,7 +97,9 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
           continue;
         }
         if (this.#closing !== undefined) return;
-        await new Promise<void>((resolve) => { iterator.wake = resolve; });
+        await new Promise<void>((resolve) => {
+          iterator.wake = resolve;
+        });
         iterator.wake = null;
       }
     } finally {
@@ -123,16 +127,17 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
     } catch (error) {
       decision = Promise.reject(error);
     }
-    deadline(decision, defaults.connectTimeoutMs, 'the listener\'s accept hook').then(
+    deadline(decision, defaults.connectTimeoutMs, "the listener's accept hook").then(
       (accepted) => this.#decide(request, clientAddress, accepted === true),
       (error: unknown) => {
         this.#decide(request, clientAddress, false);
         this.#report(error);
-      });
+      },
+    );
   }
 
   #decide(request: unknown, clientAddress: string, accepted: boolean): void {
-    if (!this.#undecided.delete(request)) return;  // the listener closed meanwhile and refused it
+    if (!this.#undecided.delete(request)) return; // the listener closed meanwhile and refused it
     if (accepted) this.#acceptRequest(request, clientAddress);
     else this[kNative].reject(request);
   }
@@ -160,7 +165,8 @@ export class Listener extends EventEmitter implements AsyncIterable<Endpoint> {
       (error: unknown) => {
         void endpoint.close({ force: true });
         this.#report(error);
-      });
+      },
+    );
   }
 
   /** A connection that failed before anyone held its endpoint: 'error' if someone listens. */

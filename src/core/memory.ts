@@ -89,7 +89,8 @@ export class MemoryHandle {
       const { length, memoryType = 'host', allocator = 'node' } = target as { length: unknown; memoryType?: unknown; allocator?: unknown };
       validateInteger(length, 'target.length', 1, Number.MAX_SAFE_INTEGER);
       if (allocator !== 'node' && allocator !== 'ucx') throw invalidArgValue('target.allocator', allocator, "must be 'node' or 'ucx'");
-      if (allocator === 'ucx' && memoryType !== 'host') throw invalidArgValue('target.allocator', allocator, "'ucx' is for host memory (device memory is always UCX's)");
+      if (allocator === 'ucx' && memoryType !== 'host')
+        throw invalidArgValue('target.allocator', allocator, "'ucx' is for host memory (device memory is always UCX's)");
       if (memoryType === 'host' && allocator === 'node') {
         // Host memory comes from a Node Buffer, so the view can never dangle, even after unmap().
         view = Buffer.alloc(length);
@@ -126,7 +127,9 @@ export class MemoryHandle {
   }
 
   /** True once unmap() was called (or the context closed). */
-  get unmapped(): boolean { return this.#unmapped; }
+  get unmapped(): boolean {
+    return this.#unmapped;
+  }
 
   /** The bytes a peer passes to its endpoint's unpackRkey() (envelope above). */
   packRkey(): Buffer {
@@ -172,7 +175,11 @@ export class MemoryHandle {
   #requireHostMemory(what: string): void {
     if (this.#unmapped) throw closedError('MemoryHandle');
     if (this.memoryType !== 'host') {
-      throw new UCXError(`${what}() copies host memory; for '${this.memoryType}' memory use node-ucx/cuda's copies`, 'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+      throw new UCXError(
+        `${what}() copies host memory; for '${this.memoryType}' memory use node-ucx/cuda's copies`,
+        'UCS_ERR_UNSUPPORTED',
+        Status.ERR_UNSUPPORTED,
+      );
     }
   }
 
@@ -183,9 +190,18 @@ export class MemoryHandle {
 
   /** util.inspect: `MemoryHandle { state, address, length, memoryType }`. */
   [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
-    return summary('MemoryHandle', {
-      state: this.#unmapped ? 'unmapped' : 'mapped', address: `0x${this.address.toString(16)}`, length: this.length, memoryType: this.memoryType,
-    }, depth, options, inspectFn);
+    return summary(
+      'MemoryHandle',
+      {
+        state: this.#unmapped ? 'unmapped' : 'mapped',
+        address: `0x${this.address.toString(16)}`,
+        length: this.length,
+        memoryType: this.memoryType,
+      },
+      depth,
+      options,
+      inspectFn,
+    );
   }
 
   /** Releases the registration. Host memory stays readable through `buffer`. Idempotent. */
@@ -226,7 +242,9 @@ export class RemoteKey {
   }
 
   /** True once destroy() was called (or its endpoint closed). */
-  get destroyed(): boolean { return this.#destroyed; }
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
 
   /** @internal How fast-path puts, gets and atomics (Batch) name this key. */
   get [kFast](): NativeHandle {
@@ -259,7 +277,7 @@ export function unpackRemoteKey(endpoint: Endpoint, packed: Uint8Array): RemoteK
   const length = bytes.readBigUInt64LE(16);
   const keyLength = bytes.readUInt32LE(24);
   if (RKEY_HEADER + keyLength !== bytes.length) throw badRkey('truncated or padded');
-  if (length > BigInt(Number.MAX_SAFE_INTEGER) || base + length > (1n << 64n)) throw badRkey('region out of range');
+  if (length > BigInt(Number.MAX_SAFE_INTEGER) || base + length > 1n << 64n) throw badRkey('region out of range');
   const ucxKey = bytes.subarray(RKEY_HEADER);
   if (fnv1a(ucxKey) !== bytes.readUInt32LE(28)) throw badRkey('checksum mismatch');
   // UCX's key itself, and the region against what it maps: only the parts the endpoint's lanes use reach UCX.

@@ -63,9 +63,13 @@ export class TagBatch {
   }
 
   /** The length of message `i`. */
-  length(i: number): number { return this.#alone !== null ? this.#alone.length : this.#lengths[i]!; }
+  length(i: number): number {
+    return this.#alone !== null ? this.#alone.length : this.#lengths[i]!;
+  }
   /** The sender's tag of message `i`. */
-  tag(i: number): bigint { return this.#tags[i]!; }
+  tag(i: number): bigint {
+    return this.#tags[i]!;
+  }
   /** Message `i`'s bytes: a view of its slot (or its own Buffer), valid until the next receive. */
   data(i: number): Buffer {
     if (this.#alone !== null) return this.#alone;
@@ -73,9 +77,13 @@ export class TagBatch {
     return this.#ring.subarray(offset, offset + this.#lengths[i]!);
   }
   /** Where message `i` starts in `ring` (-1 for a message that arrived alone: see data()). */
-  offset(i: number): number { return this.#alone !== null ? -1 : i * this.#slotSize; }
+  offset(i: number): number {
+    return this.#alone !== null ? -1 : i * this.#slotSize;
+  }
   /** The slots' memory (message i at offset(i), length(i) bytes). */
-  get ring(): Buffer { return this.#ring; }
+  get ring(): Buffer {
+    return this.#ring;
+  }
 
   /** Each message as { data, length, tag } (data as data(i): valid until the next receive). */
   *[Symbol.iterator](): IterableIterator<{
@@ -121,7 +129,7 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
   readonly #batch: TagBatch;
   /** The mask handed to UCX: the reserved bit always matches, so a wildcard never takes endpoint messages. */
   readonly #ucxMask: bigint;
-  #waiting = 0;  // the cancel id of the pending wait, 0 when none
+  #waiting = 0; // the cancel id of the pending wait, 0 when none
   #busy = false;
   #closed = false;
 
@@ -152,7 +160,9 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
   }
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /**
    * The messages that have arrived, at once: a batch (reused: valid until the next receive), or null
@@ -175,7 +185,9 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
       const now = this.#take(1);
       if (now !== null) return Promise.resolve(now);
       this.#busy = true;
-      return this.#wait(opts.signal).finally(() => { this.#busy = false; });
+      return this.#wait(opts.signal).finally(() => {
+        this.#busy = false;
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -231,7 +243,9 @@ export class TagReceiver implements AsyncIterable<TagBatch> {
     for (;;) {
       const cancelId = this.worker[kNextCancelId]();
       this.#waiting = cancelId;
-      const onAbort = (): void => { native.cancel(cancelId); };
+      const onAbort = (): void => {
+        native.cancel(cancelId);
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
         await native.tagWait(this.tag, this.#ucxMask, cancelId);
@@ -274,10 +288,14 @@ export class ActiveMessageQueue {
   }
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** The header length of the message the last tryRecv()/recv() took (its bytes went to `header`, as many as fit). */
-  get headerLength(): number { return this.#fast.nums[2]!; }
+  get headerLength(): number {
+    return this.#fast.nums[2]!;
+  }
 
   /**
    * The next message's payload into `into`, at once: its length, or null when none has arrived after up to
@@ -308,7 +326,9 @@ export class ActiveMessageQueue {
       if (this.#waiting !== 0) throw Object.assign(new Error('a recv() is already pending on this ActiveMessageQueue'), { code: 'ERR_INVALID_STATE' });
       const native = this.worker[kNative];
       const cancelId = this.worker[kNextCancelId]();
-      const onAbort = (): void => { native.cancel(cancelId); };
+      const onAbort = (): void => {
+        native.cancel(cancelId);
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiting = cancelId;
       try {

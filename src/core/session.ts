@@ -25,7 +25,11 @@ const HEARTBEAT_MISSES = 3;
 /** Posted tag receives ('into') and probe-then-receive ('message') are matched by UCX separately. */
 type RecvKind = 'into' | 'message';
 
-interface Handshake { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void }
+interface Handshake {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 export class Session {
   /** The tag this side receives endpoint-scoped messages on (bit 63 set). */
@@ -56,10 +60,14 @@ export class Session {
   }
 
   /** Whether the peer closed its endpoint gracefully (its BYE arrived). */
-  get peerClosed(): boolean { return this.#peerClosed; }
+  get peerClosed(): boolean {
+    return this.#peerClosed;
+  }
 
   /** Whether the peer's id is known (its HELLO or ACK arrived). */
-  get established(): boolean { return this.#remoteId !== undefined; }
+  get established(): boolean {
+    return this.#remoteId !== undefined;
+  }
 
   /** Sends one endpoint-scoped message; before the handshake it waits for it, keeping the order. */
   send(args: NativeDataArgs): Promise<void> {
@@ -69,9 +77,18 @@ export class Session {
       // Sends queued behind the handshake keep their order, and a graceful close() issued
       // meanwhile waits for them (they are tracked like any send).
       this.#sendsWaiting++;
-      return endpoint[kTrack](this.#handshaken().then(
-        () => { this.#sendsWaiting--; return this.#sendTagged(args, true); },
-        (error: unknown) => { this.#sendsWaiting--; throw error; }));
+      return endpoint[kTrack](
+        this.#handshaken().then(
+          () => {
+            this.#sendsWaiting--;
+            return this.#sendTagged(args, true);
+          },
+          (error: unknown) => {
+            this.#sendsWaiting--;
+            throw error;
+          },
+        ),
+      );
     }
     return this.#sendTagged(args, false);
   }
@@ -92,16 +109,18 @@ export class Session {
   recvInto(args: NativeDataArgs, signal: AbortSignal | undefined): Promise<number> {
     const worker = this.#endpoint.worker[kNative];
     // The tag is this endpoint's own: the length alone comes back (no result object to build).
-    return this.#postRecv('into', signal,
+    return this.#postRecv(
+      'into',
+      signal,
       (cancelId) => worker.tagRecv(args.target, args.length, args.memoryType, this.localId, FULL_MASK, cancelId, true),
-      (length) => length);
+      (length) => length,
+    );
   }
 
   /** The next message of any size (probe, then a receive into a new Buffer), turned into a T by `map`. */
   recvMessage<T>(signal: AbortSignal | undefined, maxLength: number, map: (data: Buffer) => T): Promise<T> {
     const worker = this.#endpoint.worker[kNative];
-    return this.#postRecv('message', signal,
-      (cancelId) => worker.tagRecvMessage(this.localId, FULL_MASK, cancelId, true, maxLength), map);
+    return this.#postRecv('message', signal, (cancelId) => worker.tagRecvMessage(this.localId, FULL_MASK, cancelId, true, maxLength), map);
   }
 
   /** A handshake-channel message for this endpoint (the worker routes them by receiver id). */
@@ -120,12 +139,16 @@ export class Session {
       // Both sides closing at once: the peer reads nothing more (its close ended its receives), and it
       // may close before our BYE reaches it; waiting for its BYE_ACK would only run out the bound.
       this.#byeAcked?.();
-    }
-    else if (type === HandshakeType.ByeAck) this.#byeAcked?.();
+    } else if (type === HandshakeType.ByeAck) this.#byeAcked?.();
     else if (type === HandshakeType.Refuse) {
       this.#remoteId = undefined;
-      this.#handshake?.reject(new UCXError('the peer does not accept connections to its worker address ' +
-        '(it must create its worker with { acceptAddressConnections: true })', 'UCS_ERR_REJECTED', Status.ERR_REJECTED));
+      this.#handshake?.reject(
+        new UCXError(
+          'the peer does not accept connections to its worker address ' + '(it must create its worker with { acceptAddressConnections: true })',
+          'UCS_ERR_REJECTED',
+          Status.ERR_REJECTED,
+        ),
+      );
       return;
     }
     this.#handshake?.resolve();
@@ -140,7 +163,9 @@ export class Session {
   goodbye(): Promise<void> {
     // A peer that said BYE is closing and reads nothing more: no BYE to wait for (see onMessage).
     if (this.#remoteId === undefined || this.#endpoint.error !== undefined || this.#peerClosed) return RESOLVED;
-    const acked = new Promise<void>((resolve) => { this.#byeAcked = resolve; });
+    const acked = new Promise<void>((resolve) => {
+      this.#byeAcked = resolve;
+    });
     this.#answer(HandshakeType.Bye, true);
     return acked;
   }
@@ -187,7 +212,10 @@ export class Session {
     if (this.#handshake === undefined) {
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
-      const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       this.#handshake = { promise, resolve, reject };
       const endpoint = this.#endpoint;
       if (!endpoint.worker.context.features.includes('am')) {
@@ -230,7 +258,7 @@ export class Session {
         this.#answer(HandshakeType.Ping);
       }
     }, interval);
-    this.#heartbeat.unref();  // a heartbeat alone never keeps the process alive
+    this.#heartbeat.unref(); // a heartbeat alone never keeps the process alive
   }
 
   #stopHeartbeat(): void {
@@ -244,8 +272,7 @@ export class Session {
    */
   #requireReceivable(): void {
     const endpoint = this.#endpoint;
-    if (endpoint.error !== undefined && !endpoint.worker.closed &&
-        endpoint.worker[kNative].tagProbe(this.localId, FULL_MASK) !== null) return;
+    if (endpoint.error !== undefined && !endpoint.worker.closed && endpoint.worker[kNative].tagProbe(this.localId, FULL_MASK) !== null) return;
     endpoint[kRequireOpen]();
   }
 
@@ -254,8 +281,7 @@ export class Session {
    * one), `map` turns that result into what the caller gets, in the same step as the bookkeeping: one
    * promise hop per receive.
    */
-  #postRecv<R, T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => R | Promise<R>,
-    map: (received: R) => T): Promise<T> {
+  #postRecv<R, T>(kind: RecvKind, signal: AbortSignal | undefined, start: (cancelId: number) => R | Promise<R>, map: (received: R) => T): Promise<T> {
     this.#requireReceivable();
     if (signal?.aborted) throw abortedError(signal);
     // UCX matches receives of one kind in the order they are posted, so a receive of the same
@@ -271,7 +297,9 @@ export class Session {
     }
     const after = sameKind ? this.#postedTail : this.#pendingRecvs.size === 0 && this.#unposted === 0 ? RESOLVED : this.#lastRecv.catch(() => {});
     let posted!: () => void;
-    this.#postedTail = new Promise<void>((resolve) => { posted = resolve; });
+    this.#postedTail = new Promise<void>((resolve) => {
+      posted = resolve;
+    });
     this.#unposted++;
     const run = (): Promise<T> => {
       this.#unposted--;
@@ -296,12 +324,16 @@ export class Session {
       if (!(result instanceof Promise)) return Promise.resolve(map(result));
       this.#pendingRecvs.add(cancelId);
       return withAbort(result, signal, () => worker[kNative].cancel(cancelId)).then(
-        (value) => { this.#pendingRecvs.delete(cancelId); return map(value); },
+        (value) => {
+          this.#pendingRecvs.delete(cancelId);
+          return map(value);
+        },
         (error: unknown) => {
           this.#pendingRecvs.delete(cancelId);
           if (isCanceled(error)) throw this.#endpoint.error ?? closedError('Endpoint');
           throw error;
-        });
+        },
+      );
     } catch (error) {
       return Promise.reject(error);
     }

@@ -11,8 +11,27 @@ import { hostProbe, UCX_POSIX_SEGMENT, type HostProbe } from './ucx-host.js';
 
 /** UCX transport names (UCT_TL_DEFINE in 1.13), found in an address by ucs_crc16_string(name). */
 const TRANSPORT_NAMES = [
-  'self', 'tcp', 'posix', 'sysv', 'xpmem', 'cma', 'knem', 'rc_verbs', 'rc_mlx5', 'dc_mlx5', 'ud_verbs', 'ud_mlx5',
-  'cuda_copy', 'cuda_ipc', 'gdr_copy', 'rocm_copy', 'rocm_ipc', 'rocm_gdr', 'ugni_rdma', 'ugni_smsg', 'ugni_udt',
+  'self',
+  'tcp',
+  'posix',
+  'sysv',
+  'xpmem',
+  'cma',
+  'knem',
+  'rc_verbs',
+  'rc_mlx5',
+  'dc_mlx5',
+  'ud_verbs',
+  'ud_mlx5',
+  'cuda_copy',
+  'cuda_ipc',
+  'gdr_copy',
+  'rocm_copy',
+  'rocm_ipc',
+  'rocm_gdr',
+  'ugni_rdma',
+  'ugni_smsg',
+  'ugni_udt',
 ] as const;
 const IB_TRANSPORTS = new Set(['rc_verbs', 'rc_mlx5', 'dc_mlx5', 'ud_verbs', 'ud_mlx5']);
 /** Same-host transports whose device address is uct_iface_local_addr_ns_t (sm_iface.c). */
@@ -212,8 +231,7 @@ export function parseWorkerAddress(bytes: Uint8Array): WorkerAddress {
         const latency = attr.getFloat32(8, true);
         const capFlags = attr.getUint32(12, true);
         // UCX refuses bandwidth <= 0 itself; NaN and infinities would poison its lane scores.
-        if (!Number.isFinite(overhead) || overhead < 0 || !Number.isFinite(latency) || latency < 0 ||
-            !Number.isFinite(bandwidth) || bandwidth <= 0) {
+        if (!Number.isFinite(overhead) || overhead < 0 || !Number.isFinite(latency) || latency < 0 || !Number.isFinite(bandwidth) || bandwidth <= 0) {
           throw invalid('interface attributes with a negative, zero-bandwidth or non-finite figure');
         }
         if (capFlags & ~V1_KNOWN_FLAGS) throw invalid(`unknown interface flags 0x${(capFlags >>> 0).toString(16)}`);
@@ -230,7 +248,7 @@ export function parseWorkerAddress(bytes: Uint8Array): WorkerAddress {
         if (ifaceFlags & ~V2_KNOWN_FLAGS) throw invalid(`unknown interface flags 0x${ifaceFlags.toString(16)}`);
         // An AM lane's fragments are at most seg_size * 64 bytes: ucp_ep_config_init asserts that a
         // rendezvous key fits (UCX packs the transport's max_bcopy, 8 KiB and more for every AM transport).
-        if ((ifaceFlags & V2_FLAG_AM_SYNC) && segSize < V2_MIN_AM_SEG_SIZE) {
+        if (ifaceFlags & V2_FLAG_AM_SYNC && segSize < V2_MIN_AM_SEG_SIZE) {
           throw invalid(`an active-message interface that takes ${segSize * 64}-byte fragments (at least ${V2_MIN_AM_SEG_SIZE * 64})`);
         }
       }
@@ -267,7 +285,7 @@ function ibDeviceAddressSize(flags: number): number | null {
     size += 16; // ETH: raw GID; bits 4-7 are the RoCE address family and version
   } else {
     if (flags & 0x80) return null;
-    if ((flags & 0x10) && (flags & 0x20)) return null; // SUBNET16 and SUBNET64 at once
+    if (flags & 0x10 && flags & 0x20) return null; // SUBNET16 and SUBNET64 at once
     size += 2; // lid
     if (flags & 0x40) size += 8; // interface id
     if (flags & 0x10) size += 2;
@@ -296,13 +314,16 @@ function localTransports(local: Uint8Array): LocalTransports {
   try {
     parsed = parseWorkerAddress(local);
   } catch (error) {
-    throw new UCXError(`this worker's own address is not in the format node-ucx checks (UCX_UNIFIED_MODE=y?), so a peer's ` +
-      `cannot be checked: ${(error as Error).message}`, 'UCS_ERR_INVALID_ADDR', Status.ERR_INVALID_ADDR);
+    throw new UCXError(
+      `this worker's own address is not in the format node-ucx checks (UCX_UNIFIED_MODE=y?), so a peer's ` + `cannot be checked: ${(error as Error).message}`,
+      'UCS_ERR_INVALID_ADDR',
+      Status.ERR_INVALID_ADDR,
+    );
   }
   known = { address: local, byCsum: new Map(), selfIds: new Set() };
   for (const entry of parsed.entries) {
     let lengths = known.byCsum.get(entry.csum);
-    if (lengths === undefined) known.byCsum.set(entry.csum, lengths = { iface: new Set(), dev: new Set(), devAddrs: [] });
+    if (lengths === undefined) known.byCsum.set(entry.csum, (lengths = { iface: new Set(), dev: new Set(), devAddrs: [] }));
     lengths.iface.add(entry.ifaceAddr.length);
     lengths.dev.add(entry.devAddr.length);
     lengths.devAddrs.push(entry.devAddr);
@@ -367,7 +388,6 @@ function namesProcess(context: EntryContext, pid: number, what: string): void {
   context.hostPids.set(pid, what);
 }
 
-
 /** The transport-specific part: what the transport's is_reachable and ep_create will read. */
 function checkEntry(entry: AddressEntry, context: EntryContext): void {
   const { address, local, probe } = context;
@@ -404,7 +424,8 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
       // The peer's pid, with bit 31 saying that its pid namespace inode follows.
       if (ifaceAddr.length !== 4 && ifaceAddr.length !== 12) throw invalid(`a cma interface address of ${ifaceAddr.length} bytes`);
       const pidWord = new DataView(ifaceAddr.buffer, ifaceAddr.byteOffset, 4).getUint32(0, true);
-      if (((pidWord & CMA_FLAG_PID_NS) !== 0) !== (ifaceAddr.length === 12)) throw invalid('a cma interface address whose namespace flag disagrees with its length');
+      if (((pidWord & CMA_FLAG_PID_NS) !== 0) !== (ifaceAddr.length === 12))
+        throw invalid('a cma interface address whose namespace flag disagrees with its length');
       // process_vm_writev(pid): puts and gets on a cma lane reach this process's memory.
       if (onThisHost(entry, context)) namesProcess(context, pidWord & ~CMA_FLAG_PID_NS, 'a cma entry');
       return;
@@ -418,7 +439,7 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
       const segId = u64(ifaceAddr);
       const extra = ifaceAddr.subarray(8);
       if (segId & POSIX_SEG_FLAG_PROCFS) {
-        if (extra.length !== ((segId & POSIX_SEG_FLAG_PID_NS) ? 8 : 0)) throw invalid('a posix procfs interface address of the wrong length');
+        if (extra.length !== (segId & POSIX_SEG_FLAG_PID_NS ? 8 : 0)) throw invalid('a posix procfs interface address of the wrong length');
         // The FIFO is /proc/<pid>/fd/<fd> (pid in the low 30 bits of the mmid, fd above), which ep_create
         // opens read-write, maps and writes messages into: it must be a UCX posix segment of the peer.
         if (onThisHost(entry, context)) {
@@ -458,9 +479,11 @@ function checkEntry(entry: AddressEntry, context: EntryContext): void {
   // Transport code reads the fixed-size interface address (and, for transports not described above,
   // device address) that it packs itself: lengths must be what this worker's own entry has.
   if (lengths === undefined) return;
-  if (!lengths.iface.has(ifaceAddr.length)) throw invalid(`a ${what} interface address of ${ifaceAddr.length} bytes (this worker's has ${[...lengths.iface].join(' or ')})`);
+  if (!lengths.iface.has(ifaceAddr.length))
+    throw invalid(`a ${what} interface address of ${ifaceAddr.length} bytes (this worker's has ${[...lengths.iface].join(' or ')})`);
   const selfDescribed = name !== null && (SM_TRANSPORTS.has(name) || IB_TRANSPORTS.has(name));
-  if (!selfDescribed && !lengths.dev.has(devAddr.length)) throw invalid(`a ${what} device address of ${devAddr.length} bytes (this worker's has ${[...lengths.dev].join(' or ')})`);
+  if (!selfDescribed && !lengths.dev.has(devAddr.length))
+    throw invalid(`a ${what} device address of ${devAddr.length} bytes (this worker's has ${[...lengths.dev].join(' or ')})`);
 }
 
 export interface AddressCheckOptions {
@@ -489,7 +512,11 @@ export function checkWorkerAddress(bytes: Uint8Array, local?: Uint8Array, option
   const parsed = parseWorkerAddress(bytes);
   const known = local === undefined ? null : localTransports(local);
   const context: EntryContext = {
-    address: bytes, local: known, probe: options.probe ?? hostProbe, sameHostLanes: options.sameHostLanes ?? true, hostPids: new Map(),
+    address: bytes,
+    local: known,
+    probe: options.probe ?? hostProbe,
+    sameHostLanes: options.sameHostLanes ?? true,
+    hostPids: new Map(),
   };
   const mdComponents = new Map<number, string>();
   for (const entry of parsed.entries) {

@@ -37,8 +37,14 @@ export const hostProbe: HostProbe = {
       const mode = parseInt(fields[2]!, 8);
       const [uid, gid] = [Number(fields[7]), Number(fields[8])];
       const myUid = process.getuid?.() ?? -1;
-      const rw = myUid === 0 ? true : uid === myUid ? (mode & 0o600) === 0o600 :
-        (process.getgroups?.() ?? []).includes(gid) || process.getgid?.() === gid ? (mode & 0o060) === 0o060 : (mode & 0o006) === 0o006;
+      const rw =
+        myUid === 0
+          ? true
+          : uid === myUid
+            ? (mode & 0o600) === 0o600
+            : (process.getgroups?.() ?? []).includes(gid) || process.getgid?.() === gid
+              ? (mode & 0o060) === 0o060
+              : (mode & 0o006) === 0o006;
       return { size: Number(fields[3]), creatorPid: Number(fields[4]), attachable: rw };
     }
     return null;

@@ -21,8 +21,14 @@ import { hostProbe, UCX_POSIX_SEGMENT, type HostProbe } from './ucx-host.js';
 const MEMORY_TYPE_LAST = 5;
 const U64_END = 1n << 64n;
 
-export interface RkeyPart { mdIndex: number; bytes: Uint8Array }
-export interface PackedRkey { memoryType: number; parts: RkeyPart[] }
+export interface RkeyPart {
+  mdIndex: number;
+  bytes: Uint8Array;
+}
+export interface PackedRkey {
+  memoryType: number;
+  parts: RkeyPart[];
+}
 
 function invalid(reason: string): UCXError {
   return new UCXError(`not a packed node-ucx remote key: ${reason}`, 'UCS_ERR_INVALID_PARAM', Status.ERR_INVALID_PARAM);
@@ -99,14 +105,14 @@ export function rememberOwnKey(handle: object, ucxKey: Uint8Array): void {
     return;
   }
   let ids = ownPartsByHandle.get(handle);
-  if (ids === undefined) ownPartsByHandle.set(handle, ids = new Set());
+  if (ids === undefined) ownPartsByHandle.set(handle, (ids = new Set()));
   for (const part of key.parts) {
     // By shape: 12 bytes is a sysv key, 24 or more a posix one (recording a non-match is harmless).
     const id = part.bytes.length === 12 ? ownPartId('sysv', part.bytes) : part.bytes.length >= 24 ? ownPartId('posix', part.bytes) : null;
     if (id === null) continue;
     ids.add(id);
     let holders = ownParts.get(id);
-    if (holders === undefined) ownParts.set(id, holders = new Set());
+    if (holders === undefined) ownParts.set(id, (holders = new Set()));
     holders.add(handle);
   }
 }
@@ -145,8 +151,10 @@ function u64(view: DataView, offset: number): bigint {
 function requireInside(check: RemoteKeyCheck, component: string, start: bigint, size: bigint): void {
   if (size <= 0n || start + size > U64_END) throw invalid(`the ${component} key describes an empty or wrapping region`);
   if (check.base < start || check.base + check.length > start + size) {
-    throw invalid(`the region [0x${check.base.toString(16)}, +${check.length}) is not inside the ${component} ` +
-      `segment [0x${start.toString(16)}, +${size}) that the key maps`);
+    throw invalid(
+      `the region [0x${check.base.toString(16)}, +${check.length}) is not inside the ${component} ` +
+        `segment [0x${start.toString(16)}, +${size}) that the key maps`,
+    );
   }
 }
 
@@ -158,7 +166,7 @@ const HUGE_PAGE = 2n << 20n;
 const POSIX_MMID_MASK = (1n << 60n) - 1n;
 
 function alignUp(value: bigint, to: bigint): bigint {
-  return (value + to - 1n) / to * to;
+  return ((value + to - 1n) / to) * to;
 }
 
 /** uct_posix_packed_rkey_t: seg_id (flags + mmid), address, length, then the directory in file mode. */
@@ -204,7 +212,7 @@ function checkPosixKey(part: Uint8Array, check: RemoteKeyCheck, probe: HostProbe
   if (BigInt(fileSize) < check.base - address + check.length) {
     throw invalid(`the posix segment ${path} holds ${fileSize} bytes, fewer than the region needs`);
   }
-  if ((segId & POSIX_SEG_FLAG_HUGETLB) && !probe.onHugetlbfs(path)) throw invalid(`the posix key asks for huge pages of ${path}, which is not on hugetlbfs`);
+  if (segId & POSIX_SEG_FLAG_HUGETLB && !probe.onHugetlbfs(path)) throw invalid(`the posix key asks for huge pages of ${path}, which is not on hugetlbfs`);
 }
 
 /** uct_sysv_packed_rkey_t: shmid u32, owner_ptr: shmat maps the whole segment, whose size the key does not say. */

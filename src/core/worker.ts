@@ -9,8 +9,18 @@ import net from 'node:net';
 import { UCXError, closedError } from '../util/errors.js';
 import { abortedError, deadline, withAbort } from '../util/abort.js';
 import {
-  validateUint64, validateAbortSignal, validateObject, validateOptionalObject, validateInteger, validateFunction,
-  validatePort, validateString, validateBytes, validateBoolean, invalidArgValue, outOfRange,
+  validateUint64,
+  validateAbortSignal,
+  validateObject,
+  validateOptionalObject,
+  validateInteger,
+  validateFunction,
+  validatePort,
+  validateString,
+  validateBytes,
+  validateBoolean,
+  invalidArgValue,
+  outOfRange,
 } from '../util/validate.js';
 import { checkHostMemory, toNativeData, MEMORY_TYPE_HOST, type Data } from '../util/data.js';
 import { native, NativeEvent, type NativeWorker, type NativeEndpoint, type NativeListener } from '../native.js';
@@ -21,9 +31,7 @@ import { Listener, type AcceptHook } from './listener.js';
 import { FULL_MASK, HANDSHAKE_AM_ID, MAX_AM_ID, RESERVED_TAG_BIT, validateRawTag } from './tags.js';
 import { HandshakeType, encodeHandshake, parseHandshake } from './handshake.js';
 import { checkWorkerAddress, rememberOwnAddress } from './ucx-address.js';
-import {
-  kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, kFast, RESOLVED,
-} from './internal.js';
+import { kNative, kAttach, kDetach, kExpire, kOnError, kOnHandshake, kOnConnRequest, kNextCancelId, kWrapEndpoint, kFast, RESOLVED } from './internal.js';
 import { Batch } from './batch.js';
 import { ActiveMessageQueue, TagReceiver, workerFast, type TagReceiverOptions, type WorkerFast } from './receiver.js';
 
@@ -189,14 +197,22 @@ export class Worker extends EventEmitter {
     validateInteger(spinUs, 'opts.spinUs', mode === 'poll' ? 1 : 0, mode === 'poll' ? 100_000 : 60_000_000);
     const yieldUs = opts.yieldUs ?? defaults.yieldUs;
     validateInteger(yieldUs, 'opts.yieldUs', 0, 60_000_000);
-    this[kNative] = new native.Worker(context[kNative], PROGRESS_MODES.indexOf(mode), spinUs, defaults.fallbackMs,
-      (kind, ...args) => this.#onEvent(kind, args), yieldUs);
+    this[kNative] = new native.Worker(
+      context[kNative],
+      PROGRESS_MODES.indexOf(mode),
+      spinUs,
+      defaults.fallbackMs,
+      (kind, ...args) => this.#onEvent(kind, args),
+      yieldUs,
+    );
     if (context.features.includes('am')) this[kNative].setAmHandler(HANDSHAKE_AM_ID, true, false);
     context[kAttach](this);
   }
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closing !== undefined; }
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
 
   /** The largest active-message header (bytes) this worker's transports carry: amSend refuses longer ones. */
   get maxAmHeader(): number {
@@ -237,7 +253,10 @@ export class Worker extends EventEmitter {
    * `errorHandling` overrides the worker's for this endpoint (an MPI rank uses 'none', shared memory, for
    * peers on its own host and 'peer' for the others).
    */
-  async connect(to: { host: string; port: number } | { address: Uint8Array }, opts: { signal?: AbortSignal; errorHandling?: ErrorHandling } = {}): Promise<Endpoint> {
+  async connect(
+    to: { host: string; port: number } | { address: Uint8Array },
+    opts: { signal?: AbortSignal; errorHandling?: ErrorHandling } = {},
+  ): Promise<Endpoint> {
     validateObject(to, 'to');
     validateOptionalObject(opts, 'opts');
     validateAbortSignal(opts.signal, 'opts.signal');
@@ -347,17 +366,25 @@ export class Worker extends EventEmitter {
    * matched but is still arriving (a rendezvous). A message longer than `into` throws
    * UCS_ERR_MESSAGE_TRUNCATED (UCX drops it), as tagRecv rejects.
    */
-  tryTagRecv(into: Data, tag: bigint, mask: bigint = FULL_MASK, spins = 1): {
-    /** The message's length in bytes. */
-    length: number;
-    /** The sender's tag. */
-    tag: bigint;
-  } | null | Promise<{
-    /** The message's length in bytes. */
-    length: number;
-    /** The sender's tag. */
-    tag: bigint;
-  }> {
+  tryTagRecv(
+    into: Data,
+    tag: bigint,
+    mask: bigint = FULL_MASK,
+    spins = 1,
+  ):
+    | {
+        /** The message's length in bytes. */
+        length: number;
+        /** The sender's tag. */
+        tag: bigint;
+      }
+    | null
+    | Promise<{
+        /** The message's length in bytes. */
+        length: number;
+        /** The sender's tag. */
+        tag: bigint;
+      }> {
     // The last tag, mask and host view that passed their checks are not checked again (a receive loop
     // passes the same ones); detached buffers are refused natively.
     if (tag !== this.#lastTag) {
@@ -444,18 +471,25 @@ export class Worker extends EventEmitter {
     }
     // In poll mode a registered handler keeps the worker spinning, so arrivals are seen at once.
     const allocate = opts.allocate;
-    this[kNative].setAmHandler(id, true, true, allocate === undefined ? undefined : (length, header) => {
-      try {
-        const target = allocate(length, header);
-        const args = toNativeData(target, 'the result of opts.allocate', this.context.memoryTypes);
-        if (args.length < length) throw outOfRange('the result of opts.allocate', `at least ${length} bytes (the payload)`, args.length);
-        this.#allocated.add(target as object);
-        return [args.target, args.memoryType, target];
-      } catch (error) {
-        this.#report(error);
-        return null;
-      }
-    });
+    this[kNative].setAmHandler(
+      id,
+      true,
+      true,
+      allocate === undefined
+        ? undefined
+        : (length, header) => {
+            try {
+              const target = allocate(length, header);
+              const args = toNativeData(target, 'the result of opts.allocate', this.context.memoryTypes);
+              if (args.length < length) throw outOfRange('the result of opts.allocate', `at least ${length} bytes (the payload)`, args.length);
+              this.#allocated.add(target as object);
+              return [args.target, args.memoryType, target];
+            } catch (error) {
+              this.#report(error);
+              return null;
+            }
+          },
+    );
     this.#amHandlers.set(id, handler);
   }
 
@@ -494,10 +528,19 @@ export class Worker extends EventEmitter {
 
   /** util.inspect: `Worker { state, progress, errorHandling, endpoints, listeners }`. */
   [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
-    return summary('Worker', {
-      state: this.#closing ? 'closed' : 'open', progress: this.progressMode, errorHandling: this.errorHandling,
-      endpoints: this.#endpoints.size, listeners: this.#listeners.size,
-    }, depth, options, inspectFn);
+    return summary(
+      'Worker',
+      {
+        state: this.#closing ? 'closed' : 'open',
+        progress: this.progressMode,
+        errorHandling: this.errorHandling,
+        endpoints: this.#endpoints.size,
+        listeners: this.#listeners.size,
+      },
+      depth,
+      options,
+      inspectFn,
+    );
   }
 
   async #close(): Promise<void> {
@@ -584,16 +627,20 @@ export class Worker extends EventEmitter {
     endpoint[kOnHandshake](message.type, message.sender);
     // Handed out once wired up, like a listener's: UCX 1.13 asserts on a rendezvous send queued during wire-up.
     deadline(endpoint.flush(), defaults.connectTimeoutMs, 'reply endpoint wire-up').then(
-      () => { if (!endpoint.closed) this.emit('connection', endpoint); },
-      () => { void endpoint.close({ force: true }); });
+      () => {
+        if (!endpoint.closed) this.emit('connection', endpoint);
+      },
+      () => {
+        void endpoint.close({ force: true });
+      },
+    );
   }
 
   /** Tells a worker-address peer that its HELLO is refused, on UCX's reply endpoint while it is valid (now). */
   #refuse(replyNative: NativeEndpoint | null, sender: bigint): void {
     if (replyNative === null) return;
     try {
-      replyNative.amSend(HANDSHAKE_AM_ID, encodeHandshake(HandshakeType.Refuse, RESERVED_TAG_BIT, sender), null, 0, 0, AM_EAGER)
-        ?.catch(() => {});
+      replyNative.amSend(HANDSHAKE_AM_ID, encodeHandshake(HandshakeType.Refuse, RESERVED_TAG_BIT, sender), null, 0, 0, AM_EAGER)?.catch(() => {});
     } catch {
       // The peer is gone already.
     }
@@ -632,8 +679,8 @@ export class Worker extends EventEmitter {
         // A reply endpoint that is not one of ours is UCX's, and lives only for this handler call (kExpire).
         const known = replyNative === null || this.#endpoints.has(replyNative);
         const reply = replyNative === null ? null : this[kWrapEndpoint](replyNative, 'reply', 'worker-address');
-        const target = data !== null && this.#allocated.has(data) ? data as Data : null;
-        const payload = target === null ? data ?? EMPTY : hostView(target, length);
+        const target = data !== null && this.#allocated.has(data) ? (data as Data) : null;
+        const payload = target === null ? (data ?? EMPTY) : hostView(target, length);
         try {
           const result = handler({ id, header, data: payload, length, reply, target });
           if (result instanceof Promise) result.catch((error: unknown) => this.#report(error));
@@ -650,7 +697,10 @@ export class Worker extends EventEmitter {
   /** A failure with no promise to carry it (a throwing AM handler): 'error' if someone listens, else uncaught. */
   #report(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.nextTick(() => { throw error; });
+    else
+      process.nextTick(() => {
+        throw error;
+      });
   }
 }
 
@@ -676,9 +726,10 @@ function connectError(error: unknown, peer: string, worker: Worker): unknown {
   const where = peer === 'worker-address' ? 'the worker address' : peer;
   let message: string | undefined;
   if (error.code === 'UCS_ERR_NOT_CONNECTED' || error.code === 'UCS_ERR_UNREACHABLE') {
-    message = peer === 'worker-address'
-      ? `cannot connect to the worker address: its worker is gone or unreachable (UCX: ${ucx})`
-      : `cannot connect to ${where}: nobody listens there (connection refused), or it is unreachable (UCX: ${ucx})`;
+    message =
+      peer === 'worker-address'
+        ? `cannot connect to the worker address: its worker is gone or unreachable (UCX: ${ucx})`
+        : `cannot connect to ${where}: nobody listens there (connection refused), or it is unreachable (UCX: ${ucx})`;
   } else if (error.code === 'UCS_ERR_REJECTED') {
     message = `cannot connect to ${where}: its listener refused the connection (its accept hook said no) (UCX: ${ucx})`;
   } else if (WIRE_UP_FAILURES.has(error.code)) {

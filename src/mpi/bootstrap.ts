@@ -88,7 +88,6 @@ export type Rendezvous =
   | { kind: 'pmix' }
   | { kind: 'none' };
 
-
 const TCP_URL = /^tcp:\/\/(\[[^\]]+\]|[^:/,\s]+):(\d+)\/?$/;
 
 /** `tcp://host:port`, checked; throws ERR_MPI_BOOTSTRAP naming `from`. */
@@ -119,7 +118,14 @@ export function resolveRendezvous(launch: LaunchInfo, env: Env = process.env): R
       return { kind: 'file', path: path.resolve(file), launcherFile: false };
     }
     const all = raw.split(',').map((part) => parseTcp(part, 'NODE_UCX_RENDEZVOUS'));
-    return { kind: 'tcp', url: all[0]!.url, urls: all.map((t) => t.url), host: all[0]!.host, port: all[0]!.port, served: env.NODE_UCX_RENDEZVOUS_SERVED === '1' };
+    return {
+      kind: 'tcp',
+      url: all[0]!.url,
+      urls: all.map((t) => t.url),
+      host: all[0]!.host,
+      port: all[0]!.port,
+      served: env.NODE_UCX_RENDEZVOUS_SERVED === '1',
+    };
   }
   if (launch.size === 1) return { kind: 'none' };
   if (env.MASTER_ADDR !== undefined && env.MASTER_PORT !== undefined) {
@@ -133,20 +139,24 @@ export function resolveRendezvous(launch: LaunchInfo, env: Env = process.env): R
       const pmixNote = launch.pmix
         ? `the launcher serves PMIx, but node-ucx's PMIx binding is not built (${loadPmixError() ?? 'disabled by NODE_UCX_PMIX=0'}): install libpmix-dev and rebuild node-ucx (npm rebuild node-ucx), or `
         : '';
-      throw new MPIError('ERR_MPI_BOOTSTRAP',
+      throw new MPIError(
+        'ERR_MPI_BOOTSTRAP',
         `rank ${launch.rank} of ${launch.size}: the job spans ${launch.nodes} nodes, and the launcher's per-job directory is ` +
-        `on each node's own disk, so the ranks cannot meet through a file there: ${pmixNote}set NODE_UCX_RENDEZVOUS to ` +
-        'file:/a/shared/file.json (a file system every node sees) or tcp://<host of rank 0>:<free port> ' +
-        `(mpirun -x NODE_UCX_RENDEZVOUS=..., srun --export=ALL,NODE_UCX_RENDEZVOUS=...)`);
+          `on each node's own disk, so the ranks cannot meet through a file there: ${pmixNote}set NODE_UCX_RENDEZVOUS to ` +
+          'file:/a/shared/file.json (a file system every node sees) or tcp://<host of rank 0>:<free port> ' +
+          `(mpirun -x NODE_UCX_RENDEZVOUS=..., srun --export=ALL,NODE_UCX_RENDEZVOUS=...)`,
+      );
     }
     // Open MPI's per-job session directory is made by mpirun, private to the user, and removed when the job ends.
     const dir = env.OMPI_MCA_orte_jobfam_session_dir ?? os.tmpdir();
     const safe = launch.jobId.replace(/[^\w.-]/g, '_');
     return { kind: 'file', path: path.join(dir, `node-ucx-rendezvous-${launch.launcher}-${safe}.json`), launcherFile: true };
   }
-  throw new MPIError('ERR_MPI_BOOTSTRAP',
+  throw new MPIError(
+    'ERR_MPI_BOOTSTRAP',
     `rank ${launch.rank} of ${launch.size} (launched by ${launch.launcher}) has no rendezvous: ` +
-    'set NODE_UCX_RENDEZVOUS=file:/shared/path or tcp://host:port, or launch with ucx-run');
+      'set NODE_UCX_RENDEZVOUS=file:/shared/path or tcp://host:port, or launch with ucx-run',
+  );
 }
 
 function loadPmixError(): string | null {
@@ -156,7 +166,11 @@ function loadPmixError(): string | null {
 /** Addresses other hosts may reach this one at: NODE_UCX_RENDEZVOUS_HOST, else every non-loopback IPv4 address, then the host name. */
 export function routableHosts(env: Env = process.env): string[] {
   const given = env.NODE_UCX_RENDEZVOUS_HOST;
-  if (given !== undefined && given !== '') return given.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (given !== undefined && given !== '')
+    return given
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== '');
   const found: string[] = [];
   for (const entries of Object.values(os.networkInterfaces())) {
     for (const entry of entries ?? []) {
@@ -185,7 +199,13 @@ export interface Bootstrap {
   liveness: Liveness;
 }
 
-interface RendezvousFile { url: string; urls?: string[]; secret: string | null; size: number; pid: number }
+interface RendezvousFile {
+  url: string;
+  urls?: string[];
+  secret: string | null;
+  size: number;
+  pid: number;
+}
 
 function readRendezvousFile(file: string): RendezvousFile | null {
   try {
@@ -217,7 +237,8 @@ function bootstrapTimeout(env: Env): number {
   const raw = env.NODE_UCX_BOOTSTRAP_TIMEOUT_MS;
   if (raw === undefined || raw === '') return 60_000;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_BOOTSTRAP_TIMEOUT_MS=${raw}: expected a positive number of milliseconds`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new MPIError('ERR_MPI_ARG', `NODE_UCX_BOOTSTRAP_TIMEOUT_MS=${raw}: expected a positive number of milliseconds`);
   return value;
 }
 
@@ -233,7 +254,11 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
   const timeoutMs = bootstrapTimeout(env);
   const { rank, size } = launch;
   const base = {
-    rank, size, timeoutMs, liveness, killGraceMs: 3_000,
+    rank,
+    size,
+    timeoutMs,
+    liveness,
+    killGraceMs: 3_000,
     hint: 'Are the ranks of this job on hosts that can reach that address? Set NODE_UCX_RENDEZVOUS_HOST (file and PMIx modes) or NODE_UCX_RENDEZVOUS (tcp://) to one they can reach',
   };
   const finish = async (kv: StoreLink, file: string | null): Promise<Bootstrap> => {
@@ -254,7 +279,9 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
       // Rank 0 serves at the address everyone was given (torch-style); on all interfaces unless it is a loopback one.
       const bind = isLoopback(rendezvous.host) ? rendezvous.host : rendezvous.host.includes(':') ? '::' : '0.0.0.0';
       const kv = await StoreLink.start({
-        ...base, secret: secretFromEnv, urls: null,
+        ...base,
+        secret: secretFromEnv,
+        urls: null,
         serve: { size, secret: secretFromEnv, host: bind, port: rendezvous.port, advertise: [rendezvous.host] },
       });
       return finish(kv, null);
@@ -270,16 +297,21 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
     const local = launch.singleNode && env.NODE_UCX_RENDEZVOUS_HOST === undefined;
     const advertise = local ? ['127.0.0.1'] : routableHosts(env);
     let written: string | null = null;
-    const kv = await StoreLink.start({
-      ...base, secret, urls: null,
-      serve: { size, secret, host: local ? '127.0.0.1' : '0.0.0.0', port: 0, advertise },
-    }, (urls) => {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(temporary, JSON.stringify({ url: urls[0]!, urls, secret, size, pid: process.pid } satisfies RendezvousFile), { mode: 0o600 });
-      fs.renameSync(temporary, file);
-      written = file;
-    });
+    const kv = await StoreLink.start(
+      {
+        ...base,
+        secret,
+        urls: null,
+        serve: { size, secret, host: local ? '127.0.0.1' : '0.0.0.0', port: 0, advertise },
+      },
+      (urls) => {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const temporary = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temporary, JSON.stringify({ url: urls[0]!, urls, secret, size, pid: process.pid } satisfies RendezvousFile), { mode: 0o600 });
+        fs.renameSync(temporary, file);
+        written = file;
+      },
+    );
     return finish(kv, written);
   }
   // Wait for rank 0's file; a stale one (from an earlier job) fails the hello, so read it again.
@@ -290,7 +322,10 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
     if (found !== null && found.size === size) {
       try {
         const kv = await StoreLink.start({
-          ...base, secret: found.secret, urls: found.urls ?? [found.url], serve: null,
+          ...base,
+          secret: found.secret,
+          urls: found.urls ?? [found.url],
+          serve: null,
           timeoutMs: Math.min(10_000, Math.max(1, deadline - Date.now())),
         });
         return finish(kv, null);
@@ -301,12 +336,15 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
     }
     if (Date.now() >= deadline) {
       const across = rendezvous.launcherFile
-        ? ' This file is in the launcher\'s per-job directory, on each node\'s own disk: if the ranks run on several nodes, set ' +
+        ? " This file is in the launcher's per-job directory, on each node's own disk: if the ranks run on several nodes, set " +
           'NODE_UCX_RENDEZVOUS=file:/a/shared/file.json or tcp://<host of rank 0>:<port> (mpirun -x NODE_UCX_RENDEZVOUS=...), or build node-ucx with PMIx (libpmix-dev).'
         : ' The file must be visible to every rank: on several hosts, put it on a shared file system, or use NODE_UCX_RENDEZVOUS=tcp://<host of rank 0>:<port>.';
-      throw new MPIError('ERR_MPI_BOOTSTRAP',
+      throw new MPIError(
+        'ERR_MPI_BOOTSTRAP',
         `rank ${rank}: no usable rendezvous file from rank 0 at ${file} after ${timeoutMs} ms.${across}` +
-        (lastError !== undefined ? ` (last attempt: ${(lastError as Error).message})` : ''), lastError === undefined ? undefined : { cause: lastError });
+          (lastError !== undefined ? ` (last attempt: ${(lastError as Error).message})` : ''),
+        lastError === undefined ? undefined : { cause: lastError },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -317,7 +355,13 @@ export async function bootstrap(launch: LaunchInfo, card: Buffer, env: Env = pro
  * is and the job's secret (PMIx data is the job's own), one fence collects it all, then each rank gets
  * the others' and joins rank 0's store, which is the job's watchdog. No variables to set, on any number of nodes.
  */
-async function pmixBootstrap(launch: LaunchInfo, card: Buffer, pmix: Pmix, base: Omit<StoreThreadData, 'serve' | 'urls' | 'secret'>, liveness: Liveness): Promise<Bootstrap> {
+async function pmixBootstrap(
+  launch: LaunchInfo,
+  card: Buffer,
+  pmix: Pmix,
+  base: Omit<StoreThreadData, 'serve' | 'urls' | 'secret'>,
+  liveness: Liveness,
+): Promise<Bootstrap> {
   const { rank, size } = launch;
   const me = pmix.init();
   if (me.rank !== rank) throw new MPIError('ERR_MPI_BOOTSTRAP', `PMIx says this is rank ${me.rank}, the environment says ${rank}`);
@@ -327,10 +371,17 @@ async function pmixBootstrap(launch: LaunchInfo, card: Buffer, pmix: Pmix, base:
     if (rank === 0) {
       const secret = randomBytes(24).toString('hex');
       const local = launch.singleNode && process.env.NODE_UCX_RENDEZVOUS_HOST === undefined;
-      kv = await StoreLink.start({
-        ...base, secret, urls: null,
-        serve: { size, secret, host: local ? '127.0.0.1' : '0.0.0.0', port: 0, advertise: local ? ['127.0.0.1'] : routableHosts() },
-      }, (urls) => { store = { urls, secret }; });
+      kv = await StoreLink.start(
+        {
+          ...base,
+          secret,
+          urls: null,
+          serve: { size, secret, host: local ? '127.0.0.1' : '0.0.0.0', port: 0, advertise: local ? ['127.0.0.1'] : routableHosts() },
+        },
+        (urls) => {
+          store = { urls, secret };
+        },
+      );
       pmix.put('node-ucx.store', Buffer.from(JSON.stringify(store)));
     }
     pmix.put('node-ucx.card', card);

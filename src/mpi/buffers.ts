@@ -45,6 +45,9 @@ export function validateTyped(data: unknown, name: string): asserts data is Type
 /** A reduction's receive buffer must be its send buffer's twin: same type, same length (ERR_MPI_COUNT). */
 export function checkMatching(what: string, recvbuf: TypedArray, sendbuf: TypedArray): void {
   if (recvbuf.length !== sendbuf.length || recvbuf.constructor !== sendbuf.constructor) {
-    throw new MPIError('ERR_MPI_COUNT', `${what}: recvbuf ${recvbuf.constructor.name}(${recvbuf.length}) does not match sendbuf ${sendbuf.constructor.name}(${sendbuf.length})`);
+    throw new MPIError(
+      'ERR_MPI_COUNT',
+      `${what}: recvbuf ${recvbuf.constructor.name}(${recvbuf.length}) does not match sendbuf ${sendbuf.constructor.name}(${sendbuf.length})`,
+    );
   }
 }

@@ -7,7 +7,17 @@
 import { MPIError } from './errors.js';
 import { Blocks, prefix } from './vspec.js';
 import {
-  Datatype, BYTE, asDatatype, basicArray, basicBytes, checkSpan, isDatatypeLike, packInto, typeOfView, unpackFrom, viewBytes,
+  Datatype,
+  BYTE,
+  asDatatype,
+  basicArray,
+  basicBytes,
+  checkSpan,
+  isDatatypeLike,
+  packInto,
+  typeOfView,
+  unpackFrom,
+  viewBytes,
   type Elements,
 } from './datatype.js';
 import type { TypedArray } from './op.js';
@@ -56,7 +66,9 @@ export class Payload {
   }
 
   /** Whether the data is one run of bytes of the buffer (it then travels as a view, never copied). */
-  get contiguous(): boolean { return this.#run >= 0; }
+  get contiguous(): boolean {
+    return this.#run >= 0;
+  }
 
   /** The data as bytes: a view of the buffer when contiguous, else a packed copy. */
   data(): Uint8Array {
@@ -108,7 +120,10 @@ export function parsePayload(spec: unknown, name: string, what: string, blocks =
     } else if (spec.length === 4) {
       [buf, count, displ, type] = spec;
     } else {
-      throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be a buffer or [buf, datatype], [buf, count, datatype], [buf, [count, displ], datatype] (${spec.length} items given)`);
+      throw new MPIError(
+        'ERR_MPI_ARG',
+        `${what}: ${name} must be a buffer or [buf, datatype], [buf, count, datatype], [buf, [count, displ], datatype] (${spec.length} items given)`,
+      );
     }
     if (Array.isArray(count)) {
       if (count.length !== 2) throw new MPIError('ERR_MPI_ARG', `${what}: ${name}: [count, displ] must have 2 items`);
@@ -125,13 +140,15 @@ export function parsePayload(spec: unknown, name: string, what: string, blocks =
   const bytes = view === null ? EMPTY : viewBytes(view);
   let offset = 0;
   if (displ !== undefined && displ !== null) {
-    if (!Number.isSafeInteger(displ) || (displ as number) < 0) throw new MPIError('ERR_MPI_ARG', `${what}: ${name}: the displacement must be a non-negative integer, not ${String(displ)}`);
+    if (!Number.isSafeInteger(displ) || (displ as number) < 0)
+      throw new MPIError('ERR_MPI_ARG', `${what}: ${name}: the displacement must be a non-negative integer, not ${String(displ)}`);
     offset = (displ as number) * datatype.extent;
     if (offset > bytes.byteLength) throw new MPIError('ERR_MPI_COUNT', `${what}: ${name}: displacement ${String(displ)} is past the buffer`);
   }
   let n: number;
   if (count !== undefined && count !== null) {
-    if (!Number.isSafeInteger(count) || (count as number) < 0) throw new MPIError('ERR_MPI_COUNT', `${what}: ${name}: count must be a non-negative integer, not ${String(count)}`);
+    if (!Number.isSafeInteger(count) || (count as number) < 0)
+      throw new MPIError('ERR_MPI_COUNT', `${what}: ${name}: count must be a non-negative integer, not ${String(count)}`);
     n = count as number;
     if (n > 0 && view === null) throw new MPIError('ERR_MPI_BUFFER', `${what}: ${name}: the buffer is null but count is ${n}`);
   } else {
@@ -145,7 +162,8 @@ function inferCount(length: number, type: Datatype, blocks: number, what: string
   if (length === 0) return 0;
   const extent = type.extent;
   if (extent <= 0) throw new MPIError('ERR_MPI_COUNT', `${what}: cannot infer the count of a type of extent ${extent}; give it`);
-  if (length % extent !== 0) throw new MPIError('ERR_MPI_COUNT', `${what}: the buffer's ${length} bytes are not a whole number of ${type.name} (extent ${extent}); give the count`);
+  if (length % extent !== 0)
+    throw new MPIError('ERR_MPI_COUNT', `${what}: the buffer's ${length} bytes are not a whole number of ${type.name} (extent ${extent}); give the count`);
   const items = length / extent;
   if (items % blocks !== 0) throw new MPIError('ERR_MPI_COUNT', `${what}: ${items} items of ${type.name} do not split into ${blocks} blocks`);
   return items / blocks;
@@ -165,7 +183,10 @@ export interface VPayload {
 /** Parses a v-collective spec for `size` ranks. */
 export function parseVPayload(spec: unknown, size: number, name: string, what: string): VPayload {
   if (!Array.isArray(spec) || spec.length < 2 || spec.length > 4) {
-    throw new MPIError('ERR_MPI_ARG', `${what}: ${name} must be [buf, counts], [buf, counts, displs], [buf, counts, datatype], [buf, [counts, displs], datatype] or [buf, counts, displs, datatype]`);
+    throw new MPIError(
+      'ERR_MPI_ARG',
+      `${what}: ${name} must be [buf, counts], [buf, counts, displs], [buf, counts, datatype], [buf, [counts, displs], datatype] or [buf, counts, displs, datatype]`,
+    );
   }
   let [buf, counts, displs, type] = spec as unknown[];
   if (spec.length === 2 && isDatatypeLike(counts)) [counts, type] = [undefined, counts];
@@ -195,11 +216,18 @@ export function parseVPayload(spec: unknown, size: number, name: string, what: s
     const origin = starts[r]! * datatype.extent;
     const [lo, hi] = datatype.span(elementCounts[r]!);
     if (lo !== hi && (origin + lo < 0 || origin + hi > bytes.byteLength)) {
-      throw new MPIError('ERR_MPI_COUNT', `${what}: block ${r} (items ${starts[r]}…${starts[r]! + elementCounts[r]!} of ${datatype.name}) ends past ${name}[0] (${bytes.byteLength} bytes)`);
+      throw new MPIError(
+        'ERR_MPI_COUNT',
+        `${what}: block ${r} (items ${starts[r]}…${starts[r]! + elementCounts[r]!} of ${datatype.name}) ends past ${name}[0] (${bytes.byteLength} bytes)`,
+      );
     }
   }
   return {
-    buf, bytes, type: datatype, counts: elementCounts, displs: starts,
+    buf,
+    bytes,
+    type: datatype,
+    counts: elementCounts,
+    displs: starts,
     block: (i) => new Payload(buf as ArrayBufferView, bytes, starts[i]! * datatype.extent, elementCounts[i]!, datatype),
   };
 }
@@ -213,13 +241,22 @@ export function byteBlocks(v: VPayload): { blocks: Blocks<Uint8Array>; finish():
   const messages = Array.from({ length: size }, (_, i) => v.block(i));
   if (messages.every((m) => m.contiguous)) {
     const offsets = messages.map((m) => (m.byteLength === 0 ? 0 : m.data().byteOffset - v.bytes.byteOffset));
-    return { blocks: new Blocks(v.bytes, messages.map((m) => m.byteLength), offsets), finish: () => {} };
+    return {
+      blocks: new Blocks(
+        v.bytes,
+        messages.map((m) => m.byteLength),
+        offsets,
+      ),
+      finish: () => {},
+    };
   }
   // Staged: every block packed (what is sent, and what IN_PLACE keeps), and every block unpacked afterwards.
   const lengths = messages.map((m) => m.byteLength);
   const staging = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
   const blocks = new Blocks(staging, lengths);
-  messages.forEach((m, i) => { if (m.byteLength > 0) blocks.block(i).set(m.data()); });
+  messages.forEach((m, i) => {
+    if (m.byteLength > 0) blocks.block(i).set(m.data());
+  });
   return { blocks, finish: () => messages.forEach((m, i) => m.store(blocks.block(i))) };
 }
 
@@ -233,13 +270,19 @@ export function blockArg(buf: unknown, name: string, what: string, blocks: numbe
   const m = parsePayload(buf, name, what, blocks);
   const whole = blocks === 1 ? m : m.slice(0, m.count * blocks);
   const data = whole.data();
-  return { bytes: data, finish: () => { if (!whole.contiguous) whole.store(data); } };
+  return {
+    bytes: data,
+    finish: () => {
+      if (!whole.contiguous) whole.store(data);
+    },
+  };
 }
 
 /** A reduction's buffer argument: a typed array as it is, or a spec's elements (typedPayload). */
 export function typedArg(buf: unknown, name: string, what: string): TypedPayload {
   if (ArrayBuffer.isView(buf) && !(buf instanceof DataView)) return { array: buf as TypedArray, complex: false, perItem: 1, commit: () => {} };
-  if (!Array.isArray(buf)) throw new MPIError('ERR_MPI_TYPE', `${what}: ${name} must be a TypedArray (the reduction works element-wise) or a [buf, count, datatype] spec`);
+  if (!Array.isArray(buf))
+    throw new MPIError('ERR_MPI_TYPE', `${what}: ${name} must be a TypedArray (the reduction works element-wise) or a [buf, count, datatype] spec`);
   return typedPayload(parsePayload(buf, name, what), `${what}: ${name}`);
 }
 
@@ -265,7 +308,14 @@ export interface TypedPayload {
 export function typedPayload(m: Payload, what: string): TypedPayload {
   const elements = m.type.elements;
   if (m.buf !== null && isTypedView(m.buf) && m.type === typeOfView(m.buf) && m.origin === 0 && m.count === (m.buf as TypedArray).length) {
-    return { array: m.buf as TypedArray, complex: false, perItem: 1, commit: (result) => { if (result !== undefined && result !== m.buf) (m.buf as TypedArray).set(result as never); } };
+    return {
+      array: m.buf as TypedArray,
+      complex: false,
+      perItem: 1,
+      commit: (result) => {
+        if (result !== undefined && result !== m.buf) (m.buf as TypedArray).set(result as never);
+      },
+    };
   }
   if (elements.kind === 'mixed') throw new MPIError('ERR_MPI_TYPE', `${what}: ${m.type.name} mixes element types: it cannot be reduced`);
   if (elements.kind === 'pair') return pairPayload(m, elements);
@@ -276,9 +326,16 @@ export function typedPayload(m: Payload, what: string): TypedPayload {
   const complex = elements.complex;
   if (m.contiguous) {
     const data = m.data();
-    if ((data.byteOffset % unit) === 0) {
+    if (data.byteOffset % unit === 0) {
       const array = new Array(data.buffer, data.byteOffset, length);
-      return { array, complex, perItem, commit: (result) => { if (result !== undefined && result !== array) array.set(result as never); } };
+      return {
+        array,
+        complex,
+        perItem,
+        commit: (result) => {
+          if (result !== undefined && result !== array) array.set(result as never);
+        },
+      };
     }
   }
   const packed = m.data();
@@ -288,7 +345,7 @@ export function typedPayload(m: Payload, what: string): TypedPayload {
 }
 
 function pairPayload(m: Payload, pair: Extract<Elements, { kind: 'pair' }>): TypedPayload {
-  const items = m.byteLength / m.type.size * (m.type.elementsPerItem / 2);
+  const items = (m.byteLength / m.type.size) * (m.type.elementsPerItem / 2);
   const array = new Float64Array(2 * items);
   const packed = m.data();
   const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
@@ -317,23 +374,40 @@ function pairPayload(m: Payload, pair: Extract<Elements, { kind: 'pair' }>): Typ
 
 function readBasic(dv: DataView, at: number, kind: string): number {
   switch (kind) {
-    case 'f32': return dv.getFloat32(at, true);
-    case 'f64': return dv.getFloat64(at, true);
-    case 'i16': return dv.getInt16(at, true);
-    case 'i32': return dv.getInt32(at, true);
-    case 'i64': return Number(dv.getBigInt64(at, true));
-    default: return dv.getUint8(at);
+    case 'f32':
+      return dv.getFloat32(at, true);
+    case 'f64':
+      return dv.getFloat64(at, true);
+    case 'i16':
+      return dv.getInt16(at, true);
+    case 'i32':
+      return dv.getInt32(at, true);
+    case 'i64':
+      return Number(dv.getBigInt64(at, true));
+    default:
+      return dv.getUint8(at);
   }
 }
 
 function writeBasic(dv: DataView, at: number, kind: string, value: number): void {
   switch (kind) {
-    case 'f32': dv.setFloat32(at, value, true); break;
-    case 'f64': dv.setFloat64(at, value, true); break;
-    case 'i16': dv.setInt16(at, value, true); break;
-    case 'i32': dv.setInt32(at, value, true); break;
-    case 'i64': dv.setBigInt64(at, BigInt(Math.trunc(value)), true); break;
-    default: dv.setUint8(at, value);
+    case 'f32':
+      dv.setFloat32(at, value, true);
+      break;
+    case 'f64':
+      dv.setFloat64(at, value, true);
+      break;
+    case 'i16':
+      dv.setInt16(at, value, true);
+      break;
+    case 'i32':
+      dv.setInt32(at, value, true);
+      break;
+    case 'i64':
+      dv.setBigInt64(at, BigInt(Math.trunc(value)), true);
+      break;
+    default:
+      dv.setUint8(at, value);
   }
 }
 

@@ -8,9 +8,7 @@ import { MAX_CONTEXTS, TAG_UB, nextSequence } from './tags.js';
 import { Channel, type Arrival } from './p2p.js';
 import { checkMatching, isDevice, validateData } from './buffers.js';
 import { Blocks, equalBlock, equalCounts, type VSpec } from './vspec.js';
-import {
-  blockArg, byteBlocks, incoming, outgoing, parsePayload, parseVPayload, typedArg, type BufSpec, type TypedPayload, type VBufSpec,
-} from './bufspec.js';
+import { blockArg, byteBlocks, incoming, outgoing, parsePayload, parseVPayload, typedArg, type BufSpec, type TypedPayload, type VBufSpec } from './bufspec.js';
 import { Errhandler, defaultErrhandler, routeErrors, validateErrhandler } from './errhandler.js';
 import { Message, MESSAGE_NO_PROC } from './message.js';
 import { CollectiveCall } from './collectives/call.js';
@@ -55,7 +53,8 @@ function objectOp(op: Op): Op {
 
 /** Complex elements take SUM, REPLACE and NO_OP only (the rest would treat re and im apart). */
 function checkComplex(op: Op, arg: TypedPayload | null, what: string): void {
-  if (arg?.complex && op !== SUM && op !== REPLACE && op !== NO_OP) throw new MPIError('ERR_MPI_OP', `${what}: MPI.${op.name} does not apply to complex numbers`);
+  if (arg?.complex && op !== SUM && op !== REPLACE && op !== NO_OP)
+    throw new MPIError('ERR_MPI_OP', `${what}: MPI.${op.name} does not apply to complex numbers`);
 }
 
 /** Rooted collectives take IN_PLACE at the root only (MPI's rule: elsewhere it would mean nothing). */
@@ -101,13 +100,21 @@ export class Comm {
   }
 
   /** This process's rank (rank). */
-  getRank(): number { return this.rank; }
+  getRank(): number {
+    return this.rank;
+  }
   /** The number of ranks (size). */
-  getSize(): number { return this.size; }
+  getSize(): number {
+    return this.size;
+  }
   /** mpi4py spellings. */
-  Get_rank(): number { return this.rank; }
+  Get_rank(): number {
+    return this.rank;
+  }
   /** mpi4py's name for getSize(). */
-  Get_size(): number { return this.size; }
+  Get_size(): number {
+    return this.size;
+  }
 
   /** The world rank of a rank of this communicator. */
   worldRank(rank: number): number {
@@ -116,7 +123,9 @@ export class Comm {
   }
 
   /** True once free() was called: operations then throw ERR_MPI_COMM. */
-  get freed(): boolean { return this.#freed; }
+  get freed(): boolean {
+    return this.#freed;
+  }
 
   /** @internal */
   [kInternals](): { world: World; ranks: readonly number[] } {
@@ -155,7 +164,10 @@ export class Comm {
 
   /** A receive that can be waited on, tested and cancelled; wait() resolves with the object. */
   irecv<T = unknown>(source = ANY_SOURCE, tag = ANY_TAG): Request<T> {
-    return this.#cancellable((signal) => this.#recvObject(source, tag, signal), (value) => value as T);
+    return this.#cancellable(
+      (signal) => this.#recvObject(source, tag, signal),
+      (value) => value as T,
+    );
   }
 
   /** Sends `sendobj` to `dest` and receives from `source` at once (no deadlock when both sides do it). */
@@ -197,28 +209,54 @@ export class Comm {
    */
   Send(buf: Buf, dest: number, tag = 0): Promise<void> {
     let data: Data;
-    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Send'); }, (p2p) => p2p.sendBytes(dest, data, tag));
+    return this.#send(
+      dest,
+      tag,
+      () => {
+        data = outgoing(buf, 'buf', 'Send');
+      },
+      (p2p) => p2p.sendBytes(dest, data, tag),
+    );
   }
 
   /** Synchronous mode: as Send(), resolving once the receiver has matched the message. */
   Ssend(buf: Buf, dest: number, tag = 0): Promise<void> {
     let data: Data;
-    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Ssend'); }, (p2p) => p2p.sendBytes(dest, data, tag, true));
+    return this.#send(
+      dest,
+      tag,
+      () => {
+        data = outgoing(buf, 'buf', 'Ssend');
+      },
+      (p2p) => p2p.sendBytes(dest, data, tag, true),
+    );
   }
 
   /** Buffered mode: the data is copied first, so `buf` may change at once. */
   Bsend(buf: Buf, dest: number, tag = 0): Promise<void> {
     let data: Data;
-    return this.#send(dest, tag, () => {
-      const out = outgoing(buf, 'buf', 'Bsend');
-      data = ArrayBuffer.isView(out) ? Uint8Array.from(out as Uint8Array) : out;
-    }, (p2p) => p2p.sendBytes(dest, data, tag));
+    return this.#send(
+      dest,
+      tag,
+      () => {
+        const out = outgoing(buf, 'buf', 'Bsend');
+        data = ArrayBuffer.isView(out) ? Uint8Array.from(out as Uint8Array) : out;
+      },
+      (p2p) => p2p.sendBytes(dest, data, tag),
+    );
   }
 
   /** Ready mode (the receive is already posted): a standard send here. */
   Rsend(buf: Buf, dest: number, tag = 0): Promise<void> {
     let data: Data;
-    return this.#send(dest, tag, () => { data = outgoing(buf, 'buf', 'Rsend'); }, (p2p) => p2p.sendBytes(dest, data, tag));
+    return this.#send(
+      dest,
+      tag,
+      () => {
+        data = outgoing(buf, 'buf', 'Rsend');
+      },
+      (p2p) => p2p.sendBytes(dest, data, tag),
+    );
   }
 
   /** Receives into `buf` (a typed array: no copy; a strided spec: unpacked). Rejects with ERR_MPI_TRUNCATE if the message is longer. */
@@ -251,11 +289,22 @@ export class Comm {
 
   /** wait() resolves with the Status. */
   Irecv(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> {
-    return this.#cancellable((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st);
+    return this.#cancellable(
+      (signal) => this.#recvBytes(buf, source, tag, signal),
+      (_, st) => st,
+    );
   }
 
   /** mpi4py's argument order: sendbuf, dest, sendtag, recvbuf, source, recvtag, status. */
-  async Sendrecv(sendbuf: Buf, dest: number, sendtag = 0, recvbuf: Buf | null = null, source = ANY_SOURCE, recvtag = ANY_TAG, status?: Status): Promise<Status> {
+  async Sendrecv(
+    sendbuf: Buf,
+    dest: number,
+    sendtag = 0,
+    recvbuf: Buf | null = null,
+    source = ANY_SOURCE,
+    recvtag = ANY_TAG,
+    status?: Status,
+  ): Promise<Status> {
     this.#checkDest(dest);
     this.#checkTag(sendtag, false);
     const data = isDevice(sendbuf) ? sendbuf : outgoing(sendbuf, 'sendbuf', 'Sendrecv');
@@ -278,21 +327,38 @@ export class Comm {
   // ---- persistent requests: made inactive, started with start()/Prequest.startall(), reusable ----
 
   /** A persistent Send(): each start() sends `buf` again (MPI_Send_init). */
-  Send_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Send(buf, dest, tag), null, undefined]); }
+  Send_init(buf: Buf, dest: number, tag = 0): Prequest<void> {
+    return this.#persistent(() => [this.Send(buf, dest, tag), null, undefined]);
+  }
   /** A persistent Ssend() (MPI_Ssend_init). */
-  Ssend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Ssend(buf, dest, tag), null, undefined]); }
+  Ssend_init(buf: Buf, dest: number, tag = 0): Prequest<void> {
+    return this.#persistent(() => [this.Ssend(buf, dest, tag), null, undefined]);
+  }
   /** A persistent Bsend() (MPI_Bsend_init). */
-  Bsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Bsend(buf, dest, tag), null, undefined]); }
+  Bsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> {
+    return this.#persistent(() => [this.Bsend(buf, dest, tag), null, undefined]);
+  }
   /** A persistent Rsend() (MPI_Rsend_init). */
-  Rsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.#persistent(() => [this.Rsend(buf, dest, tag), null, undefined]); }
+  Rsend_init(buf: Buf, dest: number, tag = 0): Prequest<void> {
+    return this.#persistent(() => [this.Rsend(buf, dest, tag), null, undefined]);
+  }
   /** A persistent receive: each round's wait() resolves with its Status. */
   Recv_init(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
-    return this.#persistent(() => this.#receiveRound((signal) => this.#recvBytes(buf, source, tag, signal), (_, st) => st));
+    return this.#persistent(() =>
+      this.#receiveRound(
+        (signal) => this.#recvBytes(buf, source, tag, signal),
+        (_, st) => st,
+      ),
+    );
   }
   /** Send_init(), in camelCase. */
-  sendInit(buf: Buf, dest: number, tag = 0): Prequest<void> { return this.Send_init(buf, dest, tag); }
+  sendInit(buf: Buf, dest: number, tag = 0): Prequest<void> {
+    return this.Send_init(buf, dest, tag);
+  }
   /** Recv_init(), in camelCase. */
-  recvInit(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> { return this.Recv_init(buf, source, tag); }
+  recvInit(buf: Buf, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
+    return this.Recv_init(buf, source, tag);
+  }
 
   #persistent<T>(begin: () => [Promise<T>, (() => boolean) | null, ((value: T) => Status | null) | undefined]): Prequest<T> {
     this.#use();
@@ -332,14 +398,22 @@ export class Comm {
   }
 
   /** mpi4py's name for mprobe(). */
-  Mprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Message> { return this.mprobe(source, tag, status); }
+  Mprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Message> {
+    return this.mprobe(source, tag, status);
+  }
   /** mpi4py's name for improbe(). */
-  Improbe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Message | null { return this.improbe(source, tag, status); }
+  Improbe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Message | null {
+    return this.improbe(source, tag, status);
+  }
 
   /** mpi4py's Probe(source, tag, status): `status`, if given, is filled in. */
-  Probe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> { return this.probe(source, tag, status); }
+  Probe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Promise<Status> {
+    return this.probe(source, tag, status);
+  }
   /** mpi4py's name for iprobe(). */
-  Iprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Status | null { return this.iprobe(source, tag, status); }
+  Iprobe(source = ANY_SOURCE, tag = ANY_TAG, status?: Status): Status | null {
+    return this.iprobe(source, tag, status);
+  }
 
   /** A send's checks (`checkPayload` first), then `send` on the point-to-point channel; PROC_NULL resolves at once. */
   #send(dest: number, tag: number, checkPayload: (() => void) | null, send: (p2p: Channel) => Promise<void>): Promise<void> {
@@ -360,11 +434,18 @@ export class Comm {
 
   #recvBytes(buf: Buf, source: number, tag: number, signal: AbortSignal | undefined): Promise<[unknown, Status]> {
     let target: { into: Data; finish(received: number): void };
-    return this.#recv(source, tag, () => { target = incoming(buf, 'buf', 'Recv'); },
-      (p2p) => p2p.recvBytes(target.into, source, tag, signal, 'Recv').then((arrival) => {
-        target.finish(arrival.length);
-        return [undefined, arrival];
-      }));
+    return this.#recv(
+      source,
+      tag,
+      () => {
+        target = incoming(buf, 'buf', 'Recv');
+      },
+      (p2p) =>
+        p2p.recvBytes(target.into, source, tag, signal, 'Recv').then((arrival) => {
+          target.finish(arrival.length);
+          return [undefined, arrival];
+        }),
+    );
   }
 
   /** A receive's checks, then `receive` on the point-to-point channel; PROC_NULL completes at once, with no value. */
@@ -387,8 +468,10 @@ export class Comm {
   }
 
   /** One receive that cancel() can abort: [the promise, the cancel function, how to get the Status]. */
-  #receiveRound<R>(start: (signal: AbortSignal) => Promise<[unknown, Status]>, result: (value: unknown, status: Status) => R):
-    [Promise<R>, () => boolean, () => Status | null] {
+  #receiveRound<R>(
+    start: (signal: AbortSignal) => Promise<[unknown, Status]>,
+    result: (value: unknown, status: Status) => R,
+  ): [Promise<R>, () => boolean, () => Status | null] {
     const controller = new AbortController();
     let status: Status | null = null;
     const promise = start(controller.signal).then(
@@ -400,8 +483,16 @@ export class Comm {
         if (!isCancellation(error, controller.signal)) throw error;
         status = new Status(ANY_SOURCE, ANY_TAG, 0, true);
         return result(undefined, status);
-      });
-    return [promise, () => { controller.abort(); return true; }, () => status];
+      },
+    );
+    return [
+      promise,
+      () => {
+        controller.abort();
+        return true;
+      },
+      () => status,
+    ];
   }
 
   // ======================= collectives: objects =======================
@@ -414,7 +505,9 @@ export class Comm {
   }
 
   /** mpi4py's name for barrier(). */
-  Barrier(): Promise<void> { return this.barrier(); }
+  Barrier(): Promise<void> {
+    return this.barrier();
+  }
 
   /** Binomial-tree broadcast of a structured-clone copy; the root gets `obj` itself back. */
   async bcast<T>(obj: T, root = 0): Promise<T> {
@@ -465,7 +558,7 @@ export class Comm {
     if (this.size === 1) return obj;
     const call = this.#call();
     const value = await treeReduce(call, objectValues(call, objectOp(op)), obj as unknown, op.commute, root);
-    return this.rank === root ? value as T : null;
+    return this.rank === root ? (value as T) : null;
   }
 
   /** Recursive doubling (with the non-power-of-two ranks folded in); every rank gets op(x0, ..., x(size-1)). */
@@ -474,7 +567,7 @@ export class Comm {
     validateOp(op);
     if (this.size === 1) return obj;
     const call = this.#call();
-    return await recursiveDoubling(call, objectValues(call, objectOp(op)), obj as unknown) as T;
+    return (await recursiveDoubling(call, objectValues(call, objectOp(op)), obj as unknown)) as T;
   }
 
   /** Inclusive prefix reduction: rank r gets op(x0, ..., xr). Recursive doubling. */
@@ -506,7 +599,7 @@ export class Comm {
     const payload = isDevice(buf) ? null : parsePayload(buf, 'buf', 'Bcast');
     this.#checkRoot(root);
     if (this.size === 1) return;
-    const data = payload === null ? buf as Data : payload.data();
+    const data = payload === null ? (buf as Data) : payload.data();
     await bcastBytes(this.#call(), data, root, BCAST_SEGMENT);
     if (payload !== null && !payload.contiguous && this.rank !== root) payload.store(data as Uint8Array);
   }
@@ -524,7 +617,7 @@ export class Comm {
     if (isRoot) checkMatching('Reduce', recv!.array, source);
     op.checkTyped(source);
     checkComplex(op, send ?? recv, 'Reduce');
-    const acc = isRoot ? recv!.array : source.slice() as TypedArray;
+    const acc = isRoot ? recv!.array : (source.slice() as TypedArray);
     if (isRoot && send !== null) acc.set(source as never);
     if (this.size > 1) {
       const call = this.#call();
@@ -602,7 +695,8 @@ export class Comm {
     const recv = blockArg(recvbuf, 'recvbuf', 'Alltoall', this.size);
     const size = this.size;
     const source = sendbuf === IN_PLACE ? recv.bytes.slice() : blockArg(sendbuf, 'sendbuf', 'Alltoall', size).bytes;
-    if (source.byteLength % size !== 0) throw new MPIError('ERR_MPI_COUNT', `Alltoall: sendbuf of ${source.byteLength} bytes does not split into ${size} blocks`);
+    if (source.byteLength % size !== 0)
+      throw new MPIError('ERR_MPI_COUNT', `Alltoall: sendbuf of ${source.byteLength} bytes does not split into ${size} blocks`);
     const n = source.byteLength / size;
     if (recv.bytes.byteLength < n * size) throw new MPIError('ERR_MPI_COUNT', `Alltoall: recvbuf has ${recv.bytes.byteLength} bytes, ${n * size} needed`);
     const out = recv.bytes;
@@ -688,7 +782,8 @@ export class Comm {
     if (sendbuf !== IN_PLACE && recv.array.length < counts[this.rank]!) {
       throw new MPIError('ERR_MPI_COUNT', `${what}: recvbuf has ${recv.array.length} elements, ${counts[this.rank]} needed`);
     }
-    if (whole.constructor !== recv.array.constructor) throw new MPIError('ERR_MPI_COUNT', `${what}: sendbuf ${whole.constructor.name} and recvbuf ${recv.array.constructor.name} differ`);
+    if (whole.constructor !== recv.array.constructor)
+      throw new MPIError('ERR_MPI_COUNT', `${what}: sendbuf ${whole.constructor.name} and recvbuf ${recv.array.constructor.name} differ`);
     op.checkTyped(whole);
     checkComplex(op, send, what);
     const work = new Blocks(whole.slice() as TypedArray, counts);
@@ -714,7 +809,7 @@ export class Comm {
     const recv = typedArg(recvbuf, 'recvbuf', what);
     const out = recv.array;
     const send = sendbuf === IN_PLACE ? null : typedArg(sendbuf, 'sendbuf', what);
-    const own = send === null ? out.slice() as TypedArray : send.array;
+    const own = send === null ? (out.slice() as TypedArray) : send.array;
     checkMatching(what, out, own);
     op.checkTyped(own);
     checkComplex(op, send ?? recv, what);
@@ -729,59 +824,109 @@ export class Comm {
   // ---- nonblocking collectives: the blocking ones are already asynchronous (and take their place in the
   // communicator's sequence of collectives when called); these wrap them in a Request.
   /** barrier() as a Request (MPI_Ibarrier). Collectives are asynchronous already: this only wraps the promise. */
-  ibarrier(): Request<void> { return new Request(this.barrier()); }
+  ibarrier(): Request<void> {
+    return new Request(this.barrier());
+  }
   /** mpi4py's name for ibarrier(). */
-  Ibarrier(): Request<void> { return this.ibarrier(); }
+  Ibarrier(): Request<void> {
+    return this.ibarrier();
+  }
   /** bcast() as a Request. */
-  ibcast<T>(obj: T, root = 0): Request<T> { return new Request(this.bcast(obj, root)); }
+  ibcast<T>(obj: T, root = 0): Request<T> {
+    return new Request(this.bcast(obj, root));
+  }
   /** gather() as a Request. */
-  igather<T>(obj: T, root = 0): Request<T[] | null> { return new Request(this.gather(obj, root)); }
+  igather<T>(obj: T, root = 0): Request<T[] | null> {
+    return new Request(this.gather(obj, root));
+  }
   /** scatter() as a Request. */
-  iscatter<T>(objs: readonly T[] | null, root = 0): Request<T> { return new Request(this.scatter(objs, root)); }
+  iscatter<T>(objs: readonly T[] | null, root = 0): Request<T> {
+    return new Request(this.scatter(objs, root));
+  }
   /** allgather() as a Request. */
-  iallgather<T>(obj: T): Request<T[]> { return new Request(this.allgather(obj)); }
+  iallgather<T>(obj: T): Request<T[]> {
+    return new Request(this.allgather(obj));
+  }
   /** alltoall() as a Request. */
-  ialltoall<T>(objs: readonly T[]): Request<T[]> { return new Request(this.alltoall(objs)); }
+  ialltoall<T>(objs: readonly T[]): Request<T[]> {
+    return new Request(this.alltoall(objs));
+  }
   /** reduce() as a Request. */
-  ireduce<T>(obj: T, op: Op = SUM, root = 0): Request<T | null> { return new Request(this.reduce(obj, op, root)); }
+  ireduce<T>(obj: T, op: Op = SUM, root = 0): Request<T | null> {
+    return new Request(this.reduce(obj, op, root));
+  }
   /** allreduce() as a Request. */
-  iallreduce<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.allreduce(obj, op)); }
+  iallreduce<T>(obj: T, op: Op = SUM): Request<T> {
+    return new Request(this.allreduce(obj, op));
+  }
   /** scan() as a Request. */
-  iscan<T>(obj: T, op: Op = SUM): Request<T> { return new Request(this.scan(obj, op)); }
+  iscan<T>(obj: T, op: Op = SUM): Request<T> {
+    return new Request(this.scan(obj, op));
+  }
   /** exscan() as a Request. */
-  iexscan<T>(obj: T, op: Op = SUM): Request<T | null> { return new Request(this.exscan(obj, op)); }
+  iexscan<T>(obj: T, op: Op = SUM): Request<T | null> {
+    return new Request(this.exscan(obj, op));
+  }
   /** Bcast() as a Request (MPI_Ibcast). */
-  Ibcast(buf: Buf, root = 0): Request<void> { return new Request(this.Bcast(buf, root)); }
+  Ibcast(buf: Buf, root = 0): Request<void> {
+    return new Request(this.Bcast(buf, root));
+  }
   /** Gather() as a Request (MPI_Igather). */
-  Igather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Request<void> { return new Request(this.Gather(sendbuf, recvbuf, root)); }
+  Igather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec | null, root = 0): Request<void> {
+    return new Request(this.Gather(sendbuf, recvbuf, root));
+  }
   /** Scatter() as a Request (MPI_Iscatter). */
-  Iscatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatter(sendbuf, recvbuf, root)); }
+  Iscatter(sendbuf: BufSpec | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> {
+    return new Request(this.Scatter(sendbuf, recvbuf, root));
+  }
   /** Allgather() as a Request (MPI_Iallgather). */
-  Iallgather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Allgather(sendbuf, recvbuf)); }
+  Iallgather(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> {
+    return new Request(this.Allgather(sendbuf, recvbuf));
+  }
   /** Alltoall() as a Request (MPI_Ialltoall). */
-  Ialltoall(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> { return new Request(this.Alltoall(sendbuf, recvbuf)); }
+  Ialltoall(sendbuf: BufSpec | InPlace, recvbuf: BufSpec): Request<void> {
+    return new Request(this.Alltoall(sendbuf, recvbuf));
+  }
   /** Gatherv() as a Request (MPI_Igatherv). */
-  Igatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf | null, root = 0): Request<void> { return new Request(this.Gatherv(sendbuf, recvspec, root)); }
+  Igatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf | null, root = 0): Request<void> {
+    return new Request(this.Gatherv(sendbuf, recvspec, root));
+  }
   /** Scatterv() as a Request (MPI_Iscatterv). */
-  Iscatterv(sendspec: VBuf | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> { return new Request(this.Scatterv(sendspec, recvbuf, root)); }
+  Iscatterv(sendspec: VBuf | null, recvbuf: BufSpec | InPlace, root = 0): Request<void> {
+    return new Request(this.Scatterv(sendspec, recvbuf, root));
+  }
   /** Allgatherv() as a Request (MPI_Iallgatherv). */
-  Iallgatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf): Request<void> { return new Request(this.Allgatherv(sendbuf, recvspec)); }
+  Iallgatherv(sendbuf: BufSpec | InPlace, recvspec: VBuf): Request<void> {
+    return new Request(this.Allgatherv(sendbuf, recvspec));
+  }
   /** Alltoallv() as a Request (MPI_Ialltoallv). */
-  Ialltoallv(sendspec: VBuf, recvspec: VBuf): Request<void> { return new Request(this.Alltoallv(sendspec, recvspec)); }
+  Ialltoallv(sendspec: VBuf, recvspec: VBuf): Request<void> {
+    return new Request(this.Alltoallv(sendspec, recvspec));
+  }
   /** Reduce() as a Request (MPI_Ireduce). */
-  Ireduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Request<void> { return new Request(this.Reduce(sendbuf, recvbuf, op, root)); }
+  Ireduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf | null, op: Op = SUM, root = 0): Request<void> {
+    return new Request(this.Reduce(sendbuf, recvbuf, op, root));
+  }
   /** Allreduce() as a Request (MPI_Iallreduce). */
-  Iallreduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Allreduce(sendbuf, recvbuf, op)); }
+  Iallreduce(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> {
+    return new Request(this.Allreduce(sendbuf, recvbuf, op));
+  }
   /** Reduce_scatter() as a Request (MPI_Ireduce_scatter). */
   Ireduce_scatter(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, recvcounts: readonly number[] | null = null, op: Op = SUM): Request<void> {
     return new Request(this.Reduce_scatter(sendbuf, recvbuf, recvcounts, op));
   }
   /** Reduce_scatter_block() as a Request (MPI_Ireduce_scatter_block). */
-  Ireduce_scatter_block(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Reduce_scatter_block(sendbuf, recvbuf, op)); }
+  Ireduce_scatter_block(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> {
+    return new Request(this.Reduce_scatter_block(sendbuf, recvbuf, op));
+  }
   /** Scan() as a Request (MPI_Iscan). */
-  Iscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Scan(sendbuf, recvbuf, op)); }
+  Iscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> {
+    return new Request(this.Scan(sendbuf, recvbuf, op));
+  }
   /** Exscan() as a Request (MPI_Iexscan). */
-  Iexscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> { return new Request(this.Exscan(sendbuf, recvbuf, op)); }
+  Iexscan(sendbuf: ReduceBuf | InPlace, recvbuf: ReduceBuf, op: Op = SUM): Request<void> {
+    return new Request(this.Exscan(sendbuf, recvbuf, op));
+  }
 
   // ======================= communicators =======================
 
@@ -836,7 +981,14 @@ export class Comm {
       .filter((m) => m.color === mine)
       .sort((a, b) => a.key - b.key || a.rank - b.rank);
     const ranks = members.map((m) => this.#ranks[m.rank]!);
-    return this.#inherit(new Comm(world, contextId, ranks, members.findIndex((m) => m.rank === this.rank)));
+    return this.#inherit(
+      new Comm(
+        world,
+        contextId,
+        ranks,
+        members.findIndex((m) => m.rank === this.rank),
+      ),
+    );
   }
 
   /** A new communicator with the same ranks and a context of its own. Collective. */
@@ -885,18 +1037,28 @@ export class Comm {
   }
 
   /** mpi4py's name for createGroup(). */
-  Create_group(group: Group, tag = 0): Promise<Comm | null> { return this.createGroup(group, tag); }
+  Create_group(group: Group, tag = 0): Promise<Comm | null> {
+    return this.createGroup(group, tag);
+  }
   /** mpi4py's name for splitType(). */
-  Split_type(splitType: number, key = 0, info: unknown = null): Promise<Comm | null> { return this.splitType(splitType, key, info); }
+  Split_type(splitType: number, key = 0, info: unknown = null): Promise<Comm | null> {
+    return this.splitType(splitType, key, info);
+  }
   /** mpi4py's Clone: a duplicate. */
-  Clone(): Promise<Comm> { return this.dup(); }
+  Clone(): Promise<Comm> {
+    return this.dup();
+  }
 
   // ---- error handlers (errhandler.ts) ----
 
   /** A handler that calls `fn(comm, errorCode, error)` when an operation on a communicator fails (MPI_Comm_create_errhandler). */
-  static createErrhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static createErrhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
   /** mpi4py's name for createErrhandler(). */
-  static Create_errhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static Create_errhandler(fn: (comm: Comm, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
 
   /** Sets what a failing operation on this communicator does (communicators made from it inherit it). */
   setErrhandler(errhandler: Errhandler): void {
@@ -905,7 +1067,9 @@ export class Comm {
   }
 
   /** The communicator's error handler. */
-  getErrhandler(): Errhandler { return this.errhandler; }
+  getErrhandler(): Errhandler {
+    return this.errhandler;
+  }
 
   /** Runs this communicator's handler for `errorCode` (MPI_Comm_call_errhandler), as a failing operation would. */
   callErrhandler(errorCode: number): void {
@@ -913,11 +1077,17 @@ export class Comm {
   }
 
   /** mpi4py's name for setErrhandler(). */
-  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  Set_errhandler(errhandler: Errhandler): void {
+    this.setErrhandler(errhandler);
+  }
   /** mpi4py's name for getErrhandler(). */
-  Get_errhandler(): Errhandler { return this.errhandler; }
+  Get_errhandler(): Errhandler {
+    return this.errhandler;
+  }
   /** mpi4py's name for callErrhandler(). */
-  Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
+  Call_errhandler(errorCode: number): void {
+    this.callErrhandler(errorCode);
+  }
 
   // ---- attributes and names ----
 
@@ -929,18 +1099,30 @@ export class Comm {
   }
 
   /** mpi4py's name for getAttr(). */
-  Get_attr(keyval: number): number | boolean | null { return this.getAttr(keyval); }
+  Get_attr(keyval: number): number | boolean | null {
+    return this.getAttr(keyval);
+  }
 
   /** The communicator's name: 'MPI_COMM_WORLD', 'MPI_COMM_SELF', or what setName() set ('' by default). */
-  get name(): string { return this.#name; }
+  get name(): string {
+    return this.#name;
+  }
   /** The communicator's name (name). */
-  getName(): string { return this.#name; }
+  getName(): string {
+    return this.#name;
+  }
   /** Names the communicator (MPI_Comm_set_name), for messages and tools. */
-  setName(name: string): void { this.#name = String(name); }
+  setName(name: string): void {
+    this.#name = String(name);
+  }
   /** mpi4py's name for getName(). */
-  Get_name(): string { return this.#name; }
+  Get_name(): string {
+    return this.#name;
+  }
   /** mpi4py's name for setName(). */
-  Set_name(name: string): void { this.setName(name); }
+  Set_name(name: string): void {
+    this.setName(name);
+  }
 
   #inherit<C extends Comm>(comm: C): C {
     comm.errhandler = this.errhandler;
@@ -948,17 +1130,25 @@ export class Comm {
   }
 
   /** mpi4py's name for split(). */
-  Split(color: number | null = 0, key = 0): Promise<Comm | null> { return this.split(color, key); }
+  Split(color: number | null = 0, key = 0): Promise<Comm | null> {
+    return this.split(color, key);
+  }
   /** mpi4py's name for group. */
-  Get_group(): Group { return this.group; }
+  Get_group(): Group {
+    return this.group;
+  }
   /** mpi4py's Create_cart(dims, periods, reorder): createCart() with positional arguments. */
   Create_cart(dims: readonly number[], periods?: readonly boolean[] | null, reorder = false): Promise<CartComm | null> {
     return this.createCart(dims, { periods: periods ?? undefined, reorder });
   }
   /** mpi4py's name for create(). */
-  Create(group: Group): Promise<Comm | null> { return this.create(group); }
+  Create(group: Group): Promise<Comm | null> {
+    return this.create(group);
+  }
   /** mpi4py's name for dup(). */
-  Dup(): Promise<Comm> { return this.dup(); }
+  Dup(): Promise<Comm> {
+    return this.dup();
+  }
 
   /** Marks the communicator unusable (MPI_Comm_free). */
   free(): void {
@@ -966,7 +1156,9 @@ export class Comm {
   }
 
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
 
   /**
    * Ends the whole job with `code` (MPI_Abort): the launcher (or rank 0) is told, every rank exits, and the
@@ -978,7 +1170,9 @@ export class Comm {
   }
 
   /** mpi4py's name for abort(). */
-  Abort(code = 1): Promise<never> { return this.abort(code); }
+  Abort(code = 1): Promise<never> {
+    return this.abort(code);
+  }
 
   // ======================= dynamic processes (dpm.ts) =======================
 
@@ -1001,7 +1195,9 @@ export class Comm {
   }
 
   /** mpi4py's Accept(port, info, root); `info` is not read. */
-  Accept(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.accept(port, root); }
+  Accept(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> {
+    return this.accept(port, root);
+  }
 
   /** Connects this communicator's processes to the job accepting on `port` (read at `root`). Collective. */
   connect(port: string | null, root = 0): Promise<Intercomm> {
@@ -1009,19 +1205,31 @@ export class Comm {
   }
 
   /** mpi4py's Connect(port, info, root); `info` is not read. */
-  Connect(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> { return this.connect(port, root); }
+  Connect(port: string | null, _info: unknown = null, root = 0): Promise<Intercomm> {
+    return this.connect(port, root);
+  }
 
   /** Whether this is an intercommunicator (Intercomm): false here. */
-  isInter(): boolean { return false; }
+  isInter(): boolean {
+    return false;
+  }
   /** Whether this is an intracommunicator: true here. */
-  isIntra(): boolean { return true; }
+  isIntra(): boolean {
+    return true;
+  }
   /** mpi4py's name for isInter(). */
-  Is_inter(): boolean { return this.isInter(); }
+  Is_inter(): boolean {
+    return this.isInter();
+  }
   /** mpi4py's name for isIntra(). */
-  Is_intra(): boolean { return this.isIntra(); }
+  Is_intra(): boolean {
+    return this.isIntra();
+  }
 
   /** mpi4py's MPI.Comm.Get_parent(): the intercommunicator to the job that spawned this one, or null. */
-  static Get_parent(): Intercomm | null { return dynamicProcesses().getParent(); }
+  static Get_parent(): Intercomm | null {
+    return dynamicProcesses().getParent();
+  }
 
   // ======================= internals =======================
 
@@ -1098,7 +1306,7 @@ interface DynamicProcesses {
 }
 let dpm: DynamicProcesses | null = null;
 function dynamicProcesses(): DynamicProcesses {
-  if (dpm === null) throw new MPIError('ERR_MPI_COMM', 'dynamic processes need node-ucx/mpi itself (import * as MPI from \'node-ucx/mpi\')');
+  if (dpm === null) throw new MPIError('ERR_MPI_COMM', "dynamic processes need node-ucx/mpi itself (import * as MPI from 'node-ucx/mpi')");
   return dpm;
 }
 export function setDynamicProcesses(provider: DynamicProcesses): void {
@@ -1129,31 +1337,66 @@ export class CartComm extends Comm {
   }
 
   /** The number of dimensions. */
-  get ndim(): number { return this.dims.length; }
+  get ndim(): number {
+    return this.dims.length;
+  }
 
   /** The coordinates of a rank of this communicator. */
-  getCoords(rank: number): number[] { return cartCoords(this, rank); }
+  getCoords(rank: number): number[] {
+    return cartCoords(this, rank);
+  }
 
   /** The rank at these coordinates; periodic dimensions wrap, others must be in range. */
-  getCartRank(coords: readonly number[]): number { return cartRank(this, coords); }
+  getCartRank(coords: readonly number[]): number {
+    return cartRank(this, coords);
+  }
 
   /** [source, dest] for a shift by `disp` along `direction`: PROC_NULL past a non-periodic edge. */
-  shift(direction: number, disp: number): [number, number] { return cartShift(this, this.coords, direction, disp); }
+  shift(direction: number, disp: number): [number, number] {
+    return cartShift(this, this.coords, direction, disp);
+  }
 
   // mpi4py spellings
   /** mpi4py's name for ndim. */
-  Get_dim(): number { return this.ndim; }
+  Get_dim(): number {
+    return this.ndim;
+  }
   /** mpi4py's name for getCoords(). */
-  Get_coords(rank: number): number[] { return this.getCoords(rank); }
+  Get_coords(rank: number): number[] {
+    return this.getCoords(rank);
+  }
   /** mpi4py's name for getCartRank(). */
-  Get_cart_rank(coords: readonly number[]): number { return this.getCartRank(coords); }
+  Get_cart_rank(coords: readonly number[]): number {
+    return this.getCartRank(coords);
+  }
   /** mpi4py's name for shift(). */
-  Shift(direction: number, disp: number): [number, number] { return this.shift(direction, disp); }
+  Shift(direction: number, disp: number): [number, number] {
+    return this.shift(direction, disp);
+  }
   /** mpi4py's Get_topo(): [dims, periods, coords]. */
-  Get_topo(): [number[], boolean[], number[]] { return [[...this.dims], [...this.periods], [...this.coords]]; }
+  Get_topo(): [number[], boolean[], number[]] {
+    return [[...this.dims], [...this.periods], [...this.coords]];
+  }
 }
 
 // Every failure of a communicator's operations goes through its error handler (errhandler.ts).
-routeErrors(Comm.prototype, ['setErrhandler', 'getErrhandler', 'callErrhandler', 'Set_errhandler', 'Get_errhandler', 'Call_errhandler',
-  'worldRank', 'getRank', 'getSize', 'Get_rank', 'Get_size', 'abort', 'Abort', 'free', 'Free', 'getAttr', 'Get_attr']);
+routeErrors(Comm.prototype, [
+  'setErrhandler',
+  'getErrhandler',
+  'callErrhandler',
+  'Set_errhandler',
+  'Get_errhandler',
+  'Call_errhandler',
+  'worldRank',
+  'getRank',
+  'getSize',
+  'Get_rank',
+  'Get_size',
+  'abort',
+  'Abort',
+  'free',
+  'Free',
+  'getAttr',
+  'Get_attr',
+]);
 routeErrors(CartComm.prototype);

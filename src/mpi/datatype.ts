@@ -10,11 +10,23 @@ import type { TypedArray } from './op.js';
 /** The basic element kinds that reductions combine (LONG_DOUBLE and PACKED have none). */
 export type BasicKind = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64';
 
-type TypedArrayClass = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray; new (length: number): TypedArray; BYTES_PER_ELEMENT: number };
+type TypedArrayClass = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
+  new (length: number): TypedArray;
+  BYTES_PER_ELEMENT: number;
+};
 
 export const BASIC_ARRAYS: Readonly<Record<BasicKind, TypedArrayClass>> = {
-  i8: Int8Array, u8: Uint8Array, i16: Int16Array, u16: Uint16Array, i32: Int32Array, u32: Uint32Array,
-  i64: BigInt64Array, u64: BigUint64Array, f32: Float32Array, f64: Float64Array,
+  i8: Int8Array,
+  u8: Uint8Array,
+  i16: Int16Array,
+  u16: Uint16Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  i64: BigInt64Array,
+  u64: BigUint64Array,
+  f32: Float32Array,
+  f64: Float64Array,
 } as unknown as Record<BasicKind, TypedArrayClass>;
 
 const BASIC_BYTES: Readonly<Record<BasicKind, number>> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, i64: 8, u64: 8, f32: 4, f64: 8 };
@@ -97,11 +109,17 @@ export class Datatype {
   }
 
   /** Its name: MPI's for named types ('MPI_INT'), what setName() set, or the combiner's. */
-  get name(): string { return this.#name; }
+  get name(): string {
+    return this.#name;
+  }
   /** The distance between consecutive items of a buffer (ub - lb), in bytes. */
-  get extent(): number { return this.ub - this.lb; }
+  get extent(): number {
+    return this.ub - this.lb;
+  }
   /** The bounds of the data itself (without padding or resizing). */
-  get trueLb(): number { return this.offsets.length === 0 ? 0 : minOf(this.offsets); }
+  get trueLb(): number {
+    return this.offsets.length === 0 ? 0 : minOf(this.offsets);
+  }
   /** The end of the data itself (without padding or resizing). */
   get trueUb(): number {
     let ub = 0;
@@ -109,17 +127,25 @@ export class Datatype {
     return this.offsets.length === 0 ? 0 : ub;
   }
   /** The span of the data itself: trueUb - trueLb. */
-  get trueExtent(): number { return this.trueUb - this.trueLb; }
+  get trueExtent(): number {
+    return this.trueUb - this.trueLb;
+  }
   /** Whether commit() was called (named types are committed). */
-  get committed(): boolean { return this.#committed; }
+  get committed(): boolean {
+    return this.#committed;
+  }
   /** True once free() was called. */
-  get freed(): boolean { return this.#freed; }
+  get freed(): boolean {
+    return this.#freed;
+  }
   /** Whether the items of a buffer are back to back with no gaps: `count` items are one run of bytes. */
   get contiguous(): boolean {
     return this.offsets.length === 1 && this.lengths[0] === this.size && this.size === this.extent;
   }
   /** Whether it is a named (predefined) type. */
-  get isNamed(): boolean { return this.predefined; }
+  get isNamed(): boolean {
+    return this.predefined;
+  }
 
   /** The byte offset (from the first item's origin) where `count` items lie as one run, or null when they do not. */
   run(count: number): number | null {
@@ -180,25 +206,41 @@ export class Datatype {
   /** Block j: `blocklengths[j]` items at `displacements[j]` items from the origin. */
   createIndexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype {
     checkLists(blocklengths, displacements);
-    return this.createHindexed(blocklengths, displacements.map((d) => d * this.extent), 'indexed');
+    return this.createHindexed(
+      blocklengths,
+      displacements.map((d) => d * this.extent),
+      'indexed',
+    );
   }
 
   /** As createIndexed, with the displacements in bytes. */
   createHindexed(blocklengths: readonly number[], displacements: readonly number[], combiner = 'hindexed'): Datatype {
     checkLists(blocklengths, displacements);
-    return derive(combiner, blocklengths.map((count, j) => ({ type: this, disp: displacements[j]!, count })), combiner);
+    return derive(
+      combiner,
+      blocklengths.map((count, j) => ({ type: this, disp: displacements[j]!, count })),
+      combiner,
+    );
   }
 
   /** Blocks of `blocklength` items at `displacements` (in items). */
   createIndexedBlock(blocklength: number, displacements: readonly number[]): Datatype {
     checkCount(blocklength, 'blocklength');
-    return this.createHindexed(displacements.map(() => blocklength), [...displacements].map((d) => d * this.extent), 'indexed_block');
+    return this.createHindexed(
+      displacements.map(() => blocklength),
+      [...displacements].map((d) => d * this.extent),
+      'indexed_block',
+    );
   }
 
   /** As createIndexedBlock, with the displacements in bytes. */
   createHindexedBlock(blocklength: number, displacements: readonly number[]): Datatype {
     checkCount(blocklength, 'blocklength');
-    return this.createHindexed(displacements.map(() => blocklength), displacements, 'hindexed_block');
+    return this.createHindexed(
+      displacements.map(() => blocklength),
+      displacements,
+      'hindexed_block',
+    );
   }
 
   /**
@@ -279,15 +321,25 @@ export class Datatype {
   }
 
   /** Bytes of data in one item (size). */
-  getSize(): number { return this.size; }
+  getSize(): number {
+    return this.size;
+  }
   /** [lb, extent] */
-  getExtent(): [number, number] { return [this.lb, this.extent]; }
+  getExtent(): [number, number] {
+    return [this.lb, this.extent];
+  }
   /** [trueLb, trueExtent]. */
-  getTrueExtent(): [number, number] { return [this.trueLb, this.trueExtent]; }
+  getTrueExtent(): [number, number] {
+    return [this.trueLb, this.trueExtent];
+  }
   /** Its name (name). */
-  getName(): string { return this.#name; }
+  getName(): string {
+    return this.#name;
+  }
   /** Names the type (MPI_Type_set_name). */
-  setName(name: string): void { this.#name = String(name); }
+  setName(name: string): void {
+    this.#name = String(name);
+  }
 
   /** Bytes that pack(`count` items) needs (MPI_Pack_size). */
   packSize(count: number): number {
@@ -302,7 +354,8 @@ export class Datatype {
     const src = viewBytes(inbuf);
     const n = count ?? itemsIn(src.byteLength, this, 'pack');
     const dst = viewBytes(outbuf);
-    if (position < 0 || position + n * this.size > dst.byteLength) throw new MPIError('ERR_MPI_TRUNCATE', `pack: ${n * this.size} bytes at ${position} do not fit outbuf (${dst.byteLength} bytes)`);
+    if (position < 0 || position + n * this.size > dst.byteLength)
+      throw new MPIError('ERR_MPI_TRUNCATE', `pack: ${n * this.size} bytes at ${position} do not fit outbuf (${dst.byteLength} bytes)`);
     checkSpan(this, n, src.byteLength, 0, 'pack');
     packInto(this, src, 0, n, dst, position);
     return position + n * this.size;
@@ -313,7 +366,8 @@ export class Datatype {
     const src = viewBytes(inbuf);
     const dst = viewBytes(outbuf);
     const n = count ?? itemsIn(dst.byteLength, this, 'unpack');
-    if (position < 0 || position + n * this.size > src.byteLength) throw new MPIError('ERR_MPI_TRUNCATE', `unpack: ${n * this.size} bytes at ${position} are past inbuf (${src.byteLength} bytes)`);
+    if (position < 0 || position + n * this.size > src.byteLength)
+      throw new MPIError('ERR_MPI_TRUNCATE', `unpack: ${n * this.size} bytes at ${position} are past inbuf (${src.byteLength} bytes)`);
     checkSpan(this, n, dst.byteLength, 0, 'unpack');
     unpackFrom(this, src, position, n * this.size, dst, 0);
     return position + n * this.size;
@@ -321,57 +375,105 @@ export class Datatype {
 
   // ---- mpi4py spellings ----
   /** mpi4py's name for createContiguous(). */
-  Create_contiguous(count: number): Datatype { return this.createContiguous(count); }
+  Create_contiguous(count: number): Datatype {
+    return this.createContiguous(count);
+  }
   /** mpi4py's name for createVector(). */
-  Create_vector(count: number, blocklength: number, stride: number): Datatype { return this.createVector(count, blocklength, stride); }
+  Create_vector(count: number, blocklength: number, stride: number): Datatype {
+    return this.createVector(count, blocklength, stride);
+  }
   /** mpi4py's name for createHvector(). */
-  Create_hvector(count: number, blocklength: number, stride: number): Datatype { return this.createHvector(count, blocklength, stride); }
+  Create_hvector(count: number, blocklength: number, stride: number): Datatype {
+    return this.createHvector(count, blocklength, stride);
+  }
   /** mpi4py's name for createIndexed(). */
-  Create_indexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype { return this.createIndexed(blocklengths, displacements); }
+  Create_indexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype {
+    return this.createIndexed(blocklengths, displacements);
+  }
   /** mpi4py's name for createHindexed(). */
-  Create_hindexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype { return this.createHindexed(blocklengths, displacements); }
+  Create_hindexed(blocklengths: readonly number[], displacements: readonly number[]): Datatype {
+    return this.createHindexed(blocklengths, displacements);
+  }
   /** mpi4py's name for createIndexedBlock(). */
-  Create_indexed_block(blocklength: number, displacements: readonly number[]): Datatype { return this.createIndexedBlock(blocklength, displacements); }
+  Create_indexed_block(blocklength: number, displacements: readonly number[]): Datatype {
+    return this.createIndexedBlock(blocklength, displacements);
+  }
   /** mpi4py's name for createHindexedBlock(). */
-  Create_hindexed_block(blocklength: number, displacements: readonly number[]): Datatype { return this.createHindexedBlock(blocklength, displacements); }
+  Create_hindexed_block(blocklength: number, displacements: readonly number[]): Datatype {
+    return this.createHindexedBlock(blocklength, displacements);
+  }
   /** mpi4py's name for createSubarray(). */
   Create_subarray(sizes: readonly number[], subsizes: readonly number[], starts: readonly number[], order = ORDER_C): Datatype {
     return this.createSubarray(sizes, subsizes, starts, order);
   }
   /** mpi4py's name for createResized(). */
-  Create_resized(lb: number, extent: number): Datatype { return this.createResized(lb, extent); }
+  Create_resized(lb: number, extent: number): Datatype {
+    return this.createResized(lb, extent);
+  }
   /** mpi4py's name for dup(). */
-  Dup(): Datatype { return this.dup(); }
+  Dup(): Datatype {
+    return this.dup();
+  }
   /** mpi4py's name for commit(). */
-  Commit(): this { return this.commit(); }
+  Commit(): this {
+    return this.commit();
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
   /** mpi4py's name for getSize(). */
-  Get_size(): number { return this.size; }
+  Get_size(): number {
+    return this.size;
+  }
   /** mpi4py's name for getExtent(). */
-  Get_extent(): [number, number] { return this.getExtent(); }
+  Get_extent(): [number, number] {
+    return this.getExtent();
+  }
   /** mpi4py's name for getTrueExtent(). */
-  Get_true_extent(): [number, number] { return this.getTrueExtent(); }
+  Get_true_extent(): [number, number] {
+    return this.getTrueExtent();
+  }
   /** mpi4py's name for getName(). */
-  Get_name(): string { return this.#name; }
+  Get_name(): string {
+    return this.#name;
+  }
   /** mpi4py's name for setName(). */
-  Set_name(name: string): void { this.setName(name); }
+  Set_name(name: string): void {
+    this.setName(name);
+  }
   /** mpi4py's Pack(inbuf, outbuf, position): pack() of every item of inbuf. */
-  Pack(inbuf: ArrayBufferView, outbuf: ArrayBufferView, position: number): number { return this.pack(inbuf, outbuf, position); }
+  Pack(inbuf: ArrayBufferView, outbuf: ArrayBufferView, position: number): number {
+    return this.pack(inbuf, outbuf, position);
+  }
   /** mpi4py's Unpack(inbuf, position, outbuf): unpack() into every item of outbuf. */
-  Unpack(inbuf: ArrayBufferView, position: number, outbuf: ArrayBufferView): number { return this.unpack(inbuf, position, outbuf); }
+  Unpack(inbuf: ArrayBufferView, position: number, outbuf: ArrayBufferView): number {
+    return this.unpack(inbuf, position, outbuf);
+  }
   /** mpi4py's name for packSize(). */
-  Pack_size(count: number): number { return this.packSize(count); }
+  Pack_size(count: number): number {
+    return this.packSize(count);
+  }
   /** mpi4py's name for trueLb. */
-  get true_lb(): number { return this.trueLb; }
+  get true_lb(): number {
+    return this.trueLb;
+  }
   /** mpi4py's name for trueUb. */
-  get true_ub(): number { return this.trueUb; }
+  get true_ub(): number {
+    return this.trueUb;
+  }
   /** mpi4py's name for trueExtent. */
-  get true_extent(): number { return this.trueExtent; }
+  get true_extent(): number {
+    return this.trueExtent;
+  }
   /** mpi4py's name for isNamed. */
-  get is_named(): boolean { return this.predefined; }
+  get is_named(): boolean {
+    return this.predefined;
+  }
   /** mpi4py's name for predefined. */
-  get is_predefined(): boolean { return this.predefined; }
+  get is_predefined(): boolean {
+    return this.predefined;
+  }
 
   /** A struct: block j is `blocklengths[j]` items of `types[j]` at byte `displacements[j]`. */
   static createStruct(blocklengths: readonly number[], displacements: readonly number[], types: readonly Datatype[]): Datatype {
@@ -379,7 +481,12 @@ export class Datatype {
     if (!Array.isArray(types) || types.length !== blocklengths.length || !types.every((t) => t instanceof Datatype)) {
       throw new MPIError('ERR_MPI_TYPE', 'createStruct: types must be an array of Datatypes, one per block');
     }
-    return derive('struct', blocklengths.map((count, j) => ({ type: types[j]!, disp: displacements[j]!, count })), 'struct', true);
+    return derive(
+      'struct',
+      blocklengths.map((count, j) => ({ type: types[j]!, disp: displacements[j]!, count })),
+      'struct',
+      true,
+    );
   }
 
   /** mpi4py's name for createStruct(). */
@@ -393,7 +500,9 @@ export class Datatype {
   }
 
   /** Its name. */
-  toString(): string { return this.#name; }
+  toString(): string {
+    return this.#name;
+  }
 
   #check(): void {
     if (this.#freed) throw new MPIError('ERR_MPI_TYPE', `the datatype ${this.#name} was freed`);
@@ -402,10 +511,23 @@ export class Datatype {
 
 // ---- building layouts ----
 
-interface Block { type: Datatype; disp: number; count: number }
+interface Block {
+  type: Datatype;
+  disp: number;
+  count: number;
+}
 
 function layoutOf(type: Datatype): Layout {
-  return { offsets: type.offsets, lengths: type.lengths, size: type.size, lb: type.lb, ub: type.ub, align: type.align, elements: type.elements, elementCount: type.elementsPerItem };
+  return {
+    offsets: type.offsets,
+    lengths: type.lengths,
+    size: type.size,
+    lb: type.lb,
+    ub: type.ub,
+    align: type.align,
+    elements: type.elements,
+    elementCount: type.elementsPerItem,
+  };
 }
 
 /** Flattens blocks (each `count` items of a type at a byte displacement) into one layout. */
@@ -458,10 +580,20 @@ function derive(name: string, blocks: readonly Block[], combiner: string, padToA
     const padded = Math.ceil(extent / align) * align;
     ub = lb + padded;
   }
-  return new Datatype(name, {
-    offsets: offsets.slice(0, n), lengths: lengths.slice(0, n), size, lb, ub, align,
-    elements: elements ?? MIXED, elementCount,
-  }, combiner);
+  return new Datatype(
+    name,
+    {
+      offsets: offsets.slice(0, n),
+      lengths: lengths.slice(0, n),
+      size,
+      lb,
+      ub,
+      align,
+      elements: elements ?? MIXED,
+      elementCount,
+    },
+    combiner,
+  );
 }
 
 function resized(type: Datatype, lb: number, extent: number, combiner: string): Datatype {
@@ -470,7 +602,8 @@ function resized(type: Datatype, lb: number, extent: number, combiner: string): 
 
 function mergeElements(a: Elements, b: Elements): Elements {
   if (a.kind === 'basic' && b.kind === 'basic' && a.basic === b.basic && a.complex === b.complex) return a;
-  if (a.kind === 'pair' && b.kind === 'pair' && a.value === b.value && a.index === b.index && a.indexOffset === b.indexOffset && a.stride === b.stride) return a;
+  if (a.kind === 'pair' && b.kind === 'pair' && a.value === b.value && a.index === b.index && a.indexOffset === b.indexOffset && a.stride === b.stride)
+    return a;
   return MIXED;
 }
 
@@ -502,10 +635,21 @@ function checkLists(blocklengths: unknown, displacements: unknown): void {
 function basicType(name: string, basic: BasicKind | null, bytes: number, complex = false): Datatype {
   const elements: Elements = basic === null ? MIXED : { kind: 'basic', basic, complex };
   const parts = basic === null ? 1 : bytes / BASIC_BYTES[basic];
-  return new Datatype(name, {
-    offsets: Float64Array.of(0), lengths: Float64Array.of(bytes), size: bytes, lb: 0, ub: bytes,
-    align: basic === null ? Math.min(bytes, 16) : BASIC_BYTES[basic], elements, elementCount: parts,
-  }, 'named', true);
+  return new Datatype(
+    name,
+    {
+      offsets: Float64Array.of(0),
+      lengths: Float64Array.of(bytes),
+      size: bytes,
+      lb: 0,
+      ub: bytes,
+      align: basic === null ? Math.min(bytes, 16) : BASIC_BYTES[basic],
+      elements,
+      elementCount: parts,
+    },
+    'named',
+    true,
+  );
 }
 
 /** A MAXLOC/MINLOC pair type as C lays out struct { value; int } (the int after the value, padded to align). */
@@ -517,12 +661,21 @@ function pairType(name: string, value: BasicKind, index: BasicKind): Datatype {
   const size = valueBytes + indexBytes;
   const extent = Math.ceil((indexOffset + indexBytes) / align) * align;
   const contiguous = indexOffset === valueBytes;
-  return new Datatype(name, {
-    offsets: contiguous ? Float64Array.of(0) : Float64Array.of(0, indexOffset),
-    lengths: contiguous ? Float64Array.of(size) : Float64Array.of(valueBytes, indexBytes),
-    size, lb: 0, ub: extent, align,
-    elements: { kind: 'pair', value, index, indexOffset, stride: extent }, elementCount: 2,
-  }, 'named', true);
+  return new Datatype(
+    name,
+    {
+      offsets: contiguous ? Float64Array.of(0) : Float64Array.of(0, indexOffset),
+      lengths: contiguous ? Float64Array.of(size) : Float64Array.of(valueBytes, indexBytes),
+      size,
+      lb: 0,
+      ub: extent,
+      align,
+      elements: { kind: 'pair', value, index, indexOffset, stride: extent },
+      elementCount: 2,
+    },
+    'named',
+    true,
+  );
 }
 
 /** MPI_CHAR: a C char, 1 byte (signed here, as Int8Array's elements). */
@@ -612,14 +765,35 @@ export const FLOAT32_T = FLOAT;
 /** mpi4py's name for DOUBLE (an 8-byte double). */
 export const FLOAT64_T = DOUBLE;
 /** A null datatype (MPI_DATATYPE_NULL): no data. */
-export const DATATYPE_NULL = new Datatype('MPI_DATATYPE_NULL', {
-  offsets: new Float64Array(0), lengths: new Float64Array(0), size: 0, lb: 0, ub: 0, align: 1, elements: MIXED, elementCount: 0,
-}, 'named', true);
+export const DATATYPE_NULL = new Datatype(
+  'MPI_DATATYPE_NULL',
+  {
+    offsets: new Float64Array(0),
+    lengths: new Float64Array(0),
+    size: 0,
+    lb: 0,
+    ub: 0,
+    align: 1,
+    elements: MIXED,
+    elementCount: 0,
+  },
+  'named',
+  true,
+);
 
 const VIEW_TYPES = new Map<unknown, Datatype>([
-  [Int8Array, SIGNED_CHAR], [Uint8Array, BYTE], [Uint8ClampedArray, BYTE], [Int16Array, SHORT], [Uint16Array, UNSIGNED_SHORT],
-  [Int32Array, INT], [Uint32Array, UNSIGNED], [BigInt64Array, INT64_T], [BigUint64Array, UINT64_T],
-  [Float32Array, FLOAT], [Float64Array, DOUBLE], [DataView, BYTE],
+  [Int8Array, SIGNED_CHAR],
+  [Uint8Array, BYTE],
+  [Uint8ClampedArray, BYTE],
+  [Int16Array, SHORT],
+  [Uint16Array, UNSIGNED_SHORT],
+  [Int32Array, INT],
+  [Uint32Array, UNSIGNED],
+  [BigInt64Array, INT64_T],
+  [BigUint64Array, UINT64_T],
+  [Float32Array, FLOAT],
+  [Float64Array, DOUBLE],
+  [DataView, BYTE],
 ]);
 
 /** The named type of a view's elements: Float64Array → DOUBLE, Int32Array → INT, Buffer/Uint8Array/DataView → BYTE. */
@@ -635,9 +809,33 @@ export function typeOfView(view: ArrayBufferView): Datatype {
 
 /** mpi4py's (and Python's array/struct) type characters: 'i' INT, 'd' DOUBLE, 'B' UNSIGNED_CHAR, ... */
 export const TYPECODES: Readonly<Record<string, Datatype>> = {
-  c: CHAR, b: SIGNED_CHAR, B: UNSIGNED_CHAR, h: SHORT, H: UNSIGNED_SHORT, i: INT, I: UNSIGNED, l: LONG, L: UNSIGNED_LONG,
-  q: LONG_LONG, Q: UNSIGNED_LONG_LONG, f: FLOAT, d: DOUBLE, g: LONG_DOUBLE, '?': C_BOOL, F: C_FLOAT_COMPLEX, D: C_DOUBLE_COMPLEX,
-  i1: INT8_T, i2: INT16_T, i4: INT32_T, i8: INT64_T, u1: UINT8_T, u2: UINT16_T, u4: UINT32_T, u8: UINT64_T, f4: FLOAT, f8: DOUBLE,
+  c: CHAR,
+  b: SIGNED_CHAR,
+  B: UNSIGNED_CHAR,
+  h: SHORT,
+  H: UNSIGNED_SHORT,
+  i: INT,
+  I: UNSIGNED,
+  l: LONG,
+  L: UNSIGNED_LONG,
+  q: LONG_LONG,
+  Q: UNSIGNED_LONG_LONG,
+  f: FLOAT,
+  d: DOUBLE,
+  g: LONG_DOUBLE,
+  '?': C_BOOL,
+  F: C_FLOAT_COMPLEX,
+  D: C_DOUBLE_COMPLEX,
+  i1: INT8_T,
+  i2: INT16_T,
+  i4: INT32_T,
+  i8: INT64_T,
+  u1: UINT8_T,
+  u2: UINT16_T,
+  u4: UINT32_T,
+  u8: UINT64_T,
+  f4: FLOAT,
+  f8: DOUBLE,
 };
 
 /** A Datatype, or one named by a type character ('i', 'd', ...). */
@@ -648,7 +846,10 @@ export function asDatatype(value: unknown, name: string): Datatype {
     return value;
   }
   if (typeof value === 'string' && Object.prototype.hasOwnProperty.call(TYPECODES, value)) return TYPECODES[value]!;
-  throw new MPIError('ERR_MPI_TYPE', `${name} must be an MPI.Datatype (MPI.INT, MPI.DOUBLE, ...) or a type character, not ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+  throw new MPIError(
+    'ERR_MPI_TYPE',
+    `${name} must be an MPI.Datatype (MPI.INT, MPI.DOUBLE, ...) or a type character, not ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+  );
 }
 
 export function isDatatypeLike(value: unknown): boolean {

@@ -29,7 +29,9 @@ function dpmTimeout(): number {
 }
 
 // Set by the runtime (index.ts): how a lost connected job ends this one.
-let onLostJob: (reason: string) => void = (reason) => { throw new MPIError('ERR_MPI_PROC_FAILED', reason); };
+let onLostJob: (reason: string) => void = (reason) => {
+  throw new MPIError('ERR_MPI_PROC_FAILED', reason);
+};
 export function setLostJobHandler(handler: (reason: string) => void): void {
   onLostJob = handler;
 }
@@ -109,9 +111,15 @@ type Outcome = { ok: true; context: number; cards: Uint8Array[] } | { ok: false;
  * The collective part of accept, connect and spawn: the group agrees on a local communicator and a
  * context-id candidate, the root meets the other group (`meet`), and everyone learns its cards.
  */
-async function joinGroups(comm: Comm, root: number, first: boolean, meet: (mine: GroupInfo) => Promise<{ link: PortLink; theirs: GroupInfo }>): Promise<Intercomm> {
+async function joinGroups(
+  comm: Comm,
+  root: number,
+  first: boolean,
+  meet: (mine: GroupInfo) => Promise<{ link: PortLink; theirs: GroupInfo }>,
+): Promise<Intercomm> {
   const { world, ranks } = comm[kInternals]();
-  if (!Number.isInteger(root) || root < 0 || root >= comm.size) throw new MPIError('ERR_MPI_ROOT', `root ${String(root)} is not a rank of this communicator (0 ... ${comm.size - 1})`);
+  if (!Number.isInteger(root) || root < 0 || root >= comm.size)
+    throw new MPIError('ERR_MPI_ROOT', `root ${String(root)} is not a rank of this communicator (0 ... ${comm.size - 1})`);
   const local = await comm.dup();
   const candidate = await comm.allreduce(world.nextContextId, MAX);
   let outcome: Outcome | null = null;
@@ -122,7 +130,8 @@ async function joinGroups(comm: Comm, root: number, first: boolean, meet: (mine:
     try {
       const met = await meet({ size: comm.size, context: candidate, cards: ranks.map((index) => encodeCard(world.cards[index]!)) });
       link = met.link;
-      if (comm.size + met.theirs.size > MAX_RANKS) throw new MPIError('ERR_MPI_COMM', `the two groups together have more than MAX_RANKS (${MAX_RANKS}) processes`);
+      if (comm.size + met.theirs.size > MAX_RANKS)
+        throw new MPIError('ERR_MPI_COMM', `the two groups together have more than MAX_RANKS (${MAX_RANKS}) processes`);
       outcome = { ok: true, context: Math.max(candidate, met.theirs.context), cards: met.theirs.cards };
     } catch (error) {
       link?.abort();
@@ -168,7 +177,8 @@ async function connect(this: Comm, port: string | null, root = 0): Promise<Inter
 
 const UCX_RUN = fileURLToPath(new URL('../cli/ucx-run.js', import.meta.url));
 /** The environment a job of its own must not inherit from this one (its launcher's and node-ucx's). */
-const LAUNCHER_VARS = /^(NODE_UCX_(RANK|SIZE|LOCAL_RANK|LOCAL_SIZE|RENDEZVOUS|RENDEZVOUS_SERVED|RENDEZVOUS_HOST|JOB_ID|JOB_SECRET|HOST|PARENT_PORT)|OMPI_.*|PMIX_.*|PMI_.*|SLURM_.*|RANK|WORLD_SIZE|LOCAL_RANK|LOCAL_WORLD_SIZE|MASTER_ADDR|MASTER_PORT)$/;
+const LAUNCHER_VARS =
+  /^(NODE_UCX_(RANK|SIZE|LOCAL_RANK|LOCAL_SIZE|RENDEZVOUS|RENDEZVOUS_SERVED|RENDEZVOUS_HOST|JOB_ID|JOB_SECRET|HOST|PARENT_PORT)|OMPI_.*|PMIX_.*|PMI_.*|SLURM_.*|RANK|WORLD_SIZE|LOCAL_RANK|LOCAL_WORLD_SIZE|MASTER_ADDR|MASTER_PORT)$/;
 
 function checkSpawnArgs(command: unknown, args: unknown, maxprocs: unknown): asserts command is string {
   validateString(command, 'command');

@@ -63,11 +63,17 @@ export class Errhandler {
   }
 
   /** True once free() was called (the objects it is set on keep using it). */
-  get freed(): boolean { return this.#freed; }
+  get freed(): boolean {
+    return this.#freed;
+  }
   /** MPI_Errhandler_free: the objects it is set on keep it. */
-  free(): void { this.#freed = true; }
+  free(): void {
+    this.#freed = true;
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
 }
 
 /** The failing operation aborts the whole job (MPI's default for communicators and windows). */
@@ -86,10 +92,14 @@ export const runtime: { abort: (code: number, reason: string) => Promise<never> 
 export function defaultErrhandler(kind: 'comm' | 'win' | 'file'): Errhandler {
   const mode = rcMode();
   switch (mode) {
-    case 'fatal': return ERRORS_ARE_FATAL;
-    case 'abort': return ERRORS_ABORT;
-    case 'default': return kind === 'file' ? ERRORS_RETURN : ERRORS_ARE_FATAL;
-    default: return ERRORS_RETURN;
+    case 'fatal':
+      return ERRORS_ARE_FATAL;
+    case 'abort':
+      return ERRORS_ABORT;
+    case 'default':
+      return kind === 'file' ? ERRORS_RETURN : ERRORS_ARE_FATAL;
+    default:
+      return ERRORS_RETURN;
   }
 }
 

@@ -32,7 +32,12 @@ const CLASSES = [
   ['ERR_MPI_BASE', 'MPI_ERR_BASE', 24, 'invalid base'],
   ['ERR_MPI_CONVERSION', 'MPI_ERR_CONVERSION', 25, 'error in data conversion'],
   ['ERR_MPI_DISP', 'MPI_ERR_DISP', 26, 'invalid displacement'],
-  ['ERR_MPI_DUP_DATAREP', 'MPI_ERR_DUP_DATAREP', 27, 'conversion functions could not be registered because the data representation identifier was already defined'],
+  [
+    'ERR_MPI_DUP_DATAREP',
+    'MPI_ERR_DUP_DATAREP',
+    27,
+    'conversion functions could not be registered because the data representation identifier was already defined',
+  ],
   ['ERR_MPI_FILE_EXISTS', 'MPI_ERR_FILE_EXISTS', 28, 'file exists'],
   ['ERR_MPI_FILE_IN_USE', 'MPI_ERR_FILE_IN_USE', 29, 'file operation could not be completed, the file is in use'],
   ['ERR_MPI_FILE', 'MPI_ERR_FILE', 30, 'invalid file'],
@@ -86,8 +91,9 @@ for (const [code, name, number, text] of CLASSES) {
 let nextUserCode = ERR_LASTCODE + 1;
 
 /** The numeric error classes, by MPI's name without 'MPI_' (SUCCESS, ERR_BUFFER, ... ERR_PROC_FAILED). */
-export const ERROR_CLASSES: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(
-  CLASSES.filter(([code]) => code !== 'ERR_MPI_BOOTSTRAP').map(([, name, number]) => [name.slice(4), number])));
+export const ERROR_CLASSES: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(CLASSES.filter(([code]) => code !== 'ERR_MPI_BOOTSTRAP').map(([, name, number]) => [name.slice(4), number])),
+);
 
 /** The class of an error code (MPI_Error_class); a class is its own. */
 export function getErrorClass(errorCode: number): number {
@@ -124,7 +130,8 @@ export function addErrorCode(errorClass: number): number {
 /** The text getErrorString gives for a user class or code (MPI_Add_error_string). */
 export function addErrorString(errorCode: number, text: string): void {
   const entry = known.get(errorCode);
-  if (entry === undefined || errorCode <= ERR_LASTCODE) throw new MPIError('ERR_MPI_ARG', `addErrorString: ${String(errorCode)} is not a user error class or code`);
+  if (entry === undefined || errorCode <= ERR_LASTCODE)
+    throw new MPIError('ERR_MPI_ARG', `addErrorString: ${String(errorCode)} is not a user error class or code`);
   entry[1] = String(text);
 }
 
@@ -157,16 +164,28 @@ export class MPIError extends Error {
   }
 
   /** The error class's number (errorClass). */
-  getErrorClass(): number { return this.errorClass; }
+  getErrorClass(): number {
+    return this.errorClass;
+  }
   /** The error code's number (errorCode). */
-  getErrorCode(): number { return this.errorCode; }
+  getErrorCode(): number {
+    return this.errorCode;
+  }
   /** MPI's text for the error code ('MPI_ERR_RANK: invalid rank'); `message` says what happened. */
-  getErrorString(): string { return getErrorString(this.errorCode); }
+  getErrorString(): string {
+    return getErrorString(this.errorCode);
+  }
   // mpi4py spellings
   /** mpi4py's name for getErrorClass(). */
-  Get_error_class(): number { return this.errorClass; }
+  Get_error_class(): number {
+    return this.errorClass;
+  }
   /** mpi4py's name for getErrorCode(). */
-  Get_error_code(): number { return this.errorCode; }
+  Get_error_code(): number {
+    return this.errorCode;
+  }
   /** mpi4py's name for getErrorString(). */
-  Get_error_string(): string { return this.getErrorString(); }
+  Get_error_string(): string {
+    return this.getErrorString();
+  }
 }

@@ -12,7 +12,21 @@ import { Errhandler, defaultErrhandler, report, routeErrors, validateErrhandler 
 import { BYTE, asDatatype, type Datatype } from './datatype.js';
 import { parsePayload, type BufSpec, type Payload } from './bufspec.js';
 import { FileView, type Runs } from './fileview.js';
-import { RunCursor, coverage, gatherPieces, interleaved, meets, pieceBytes, pieceSpan, plan, scatterPieces, window, type Access, type Pieces, type Plan } from './twophase.js';
+import {
+  RunCursor,
+  coverage,
+  gatherPieces,
+  interleaved,
+  meets,
+  pieceBytes,
+  pieceSpan,
+  plan,
+  scatterPieces,
+  window,
+  type Access,
+  type Pieces,
+  type Plan,
+} from './twophase.js';
 import { Info, INFO_NULL, asInfo } from './info.js';
 import { MAX, REPLACE, SUM } from './op.js';
 import { Request, Status } from './request.js';
@@ -67,9 +81,18 @@ function ioError(error: unknown, what: string): MPIError {
   if (error instanceof MPIError) return error;
   const code = (error as NodeJS.ErrnoException | null)?.code;
   const map: Record<string, MPIErrorCode> = {
-    ENOENT: 'ERR_MPI_NO_SUCH_FILE', EEXIST: 'ERR_MPI_FILE_EXISTS', EACCES: 'ERR_MPI_ACCESS', EPERM: 'ERR_MPI_ACCESS',
-    EROFS: 'ERR_MPI_READ_ONLY', ENOSPC: 'ERR_MPI_NO_SPACE', EDQUOT: 'ERR_MPI_QUOTA', EISDIR: 'ERR_MPI_BAD_FILE',
-    ENOTDIR: 'ERR_MPI_BAD_FILE', ENAMETOOLONG: 'ERR_MPI_BAD_FILE', EBUSY: 'ERR_MPI_FILE_IN_USE', ETXTBSY: 'ERR_MPI_FILE_IN_USE',
+    ENOENT: 'ERR_MPI_NO_SUCH_FILE',
+    EEXIST: 'ERR_MPI_FILE_EXISTS',
+    EACCES: 'ERR_MPI_ACCESS',
+    EPERM: 'ERR_MPI_ACCESS',
+    EROFS: 'ERR_MPI_READ_ONLY',
+    ENOSPC: 'ERR_MPI_NO_SPACE',
+    EDQUOT: 'ERR_MPI_QUOTA',
+    EISDIR: 'ERR_MPI_BAD_FILE',
+    ENOTDIR: 'ERR_MPI_BAD_FILE',
+    ENAMETOOLONG: 'ERR_MPI_BAD_FILE',
+    EBUSY: 'ERR_MPI_FILE_IN_USE',
+    ETXTBSY: 'ERR_MPI_FILE_IN_USE',
     EBADF: 'ERR_MPI_FILE',
   };
   const mpi = (code !== undefined ? map[code] : undefined) ?? 'ERR_MPI_IO';
@@ -102,8 +125,15 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * Writes `count` runs (file offsets and lengths) of `data`, small runs synchronously: packed in `data` from
  * `at` on, or, with `base`, run i at `data[offsets[i] - base]` (an aggregator's window).
  */
-async function writeRunList(handle: FileHandle, offsets: ArrayLike<number>, lengths: ArrayLike<number>, count: number, data: Uint8Array, at: number,
-  base: number | null = null): Promise<void> {
+async function writeRunList(
+  handle: FileHandle,
+  offsets: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  count: number,
+  data: Uint8Array,
+  at: number,
+  base: number | null = null,
+): Promise<void> {
   let slice = performance.now();
   for (let i = 0; i < count; i++) {
     let length = lengths[i]!;
@@ -149,9 +179,15 @@ class FileNull {
     validateErrhandler(errhandler);
     this.errhandler = errhandler;
   }
-  getErrhandler(): Errhandler { return this.errhandler; }
-  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
-  Get_errhandler(): Errhandler { return this.errhandler; }
+  getErrhandler(): Errhandler {
+    return this.errhandler;
+  }
+  Set_errhandler(errhandler: Errhandler): void {
+    this.setErrhandler(errhandler);
+  }
+  Get_errhandler(): Errhandler {
+    return this.errhandler;
+  }
 }
 
 /** No file: its error handler is the one File.open's failures go to (ERRORS_RETURN by default). */
@@ -216,11 +252,12 @@ export class File {
   static async #open(comm: Comm, path: string | URL, amode: number, infoArg: unknown): Promise<File> {
     if (!(comm instanceof Comm)) throw new MPIError('ERR_MPI_COMM', 'File.open: the first argument must be a communicator');
     const file = path instanceof URL ? path.pathname : path;
-    if (typeof file !== 'string' || file.length === 0) throw new MPIError('ERR_MPI_BAD_FILE', `File.open: the file name must be a non-empty string, not ${String(path)}`);
+    if (typeof file !== 'string' || file.length === 0)
+      throw new MPIError('ERR_MPI_BAD_FILE', `File.open: the file name must be a non-empty string, not ${String(path)}`);
     checkAmode(amode);
     const info = asInfo(infoArg);
     const fcomm = await comm.dup();
-    const flags = (amode & MODE_RDONLY ? fs.constants.O_RDONLY : amode & MODE_WRONLY ? fs.constants.O_WRONLY : fs.constants.O_RDWR);
+    const flags = amode & MODE_RDONLY ? fs.constants.O_RDONLY : amode & MODE_WRONLY ? fs.constants.O_WRONLY : fs.constants.O_RDWR;
     const create = (amode & MODE_CREATE ? fs.constants.O_CREAT : 0) | (amode & MODE_EXCL ? fs.constants.O_EXCL : 0);
     let handle: FileHandle | null = null;
     let failure: MPIError | null = null;
@@ -264,25 +301,41 @@ export class File {
   }
 
   /** mpi4py's name for delete(). */
-  static Delete(filename: string | URL, info: unknown = null): Promise<void> { return File.delete(filename, info); }
+  static Delete(filename: string | URL, info: unknown = null): Promise<void> {
+    return File.delete(filename, info);
+  }
 
   /** A handler that calls `fn(file, errorCode, error)` when an operation on a file fails. */
-  static createErrhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static createErrhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
   /** mpi4py's name for createErrhandler(). */
-  static Create_errhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static Create_errhandler(fn: (file: File, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
 
   // ======================= the file =======================
 
   /** True once close() was called. */
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
   /** The group of the file's communicator. */
-  get group(): Group { return this.comm.group; }
+  get group(): Group {
+    return this.comm.group;
+  }
   /** The hints in use (setInfo(), or open()'s). */
-  get info(): Info { return this.#info; }
+  get info(): Info {
+    return this.#info;
+  }
   /** The atomic mode recorded by setAtomicity(). */
-  get atomicity(): boolean { return this.#atomic; }
+  get atomicity(): boolean {
+    return this.#atomic;
+  }
   /** The file's size in bytes (getSize()). */
-  get size(): Promise<number> { return this.getSize(); }
+  get size(): Promise<number> {
+    return this.getSize();
+  }
 
   /** The file's size in bytes (not collective). */
   async getSize(): Promise<number> {
@@ -318,7 +371,9 @@ export class File {
   async sync(): Promise<void> {
     this.#check();
     let failure: MPIError | null = null;
-    await this.#handle.sync().catch((error: unknown) => { failure = ioError(error, 'File.sync'); });
+    await this.#handle.sync().catch((error: unknown) => {
+      failure = ioError(error, 'File.sync');
+    });
     await this.#agree(failure, 'File.sync');
   }
 
@@ -331,7 +386,9 @@ export class File {
     this.#scratch.length = 0;
     await this.comm.barrier();
     let failure: MPIError | null = null;
-    await this.#handle.close().catch((error: unknown) => { failure = ioError(error, 'File.close'); });
+    await this.#handle.close().catch((error: unknown) => {
+      failure = ioError(error, 'File.close');
+    });
     await this.#shared.free();
     if (this.amode & MODE_DELETE_ON_CLOSE && this.comm.rank === 0) await fsp.unlink(this.path).catch(() => {});
     if (this.amode & MODE_DELETE_ON_CLOSE) await this.comm.barrier();
@@ -340,19 +397,33 @@ export class File {
   }
 
   /** The access mode (amode). */
-  getAmode(): number { return this.amode; }
+  getAmode(): number {
+    return this.amode;
+  }
   /** The group of the file's communicator (group). */
-  getGroup(): Group { return this.comm.group; }
+  getGroup(): Group {
+    return this.comm.group;
+  }
   /** A copy of the hints in use. */
-  getInfo(): Info { return this.#info.dup(); }
+  getInfo(): Info {
+    return this.#info.dup();
+  }
   /** Replaces the hints (cb_nodes, cb_buffer_size, romio_cb_write, romio_cb_read) for later collective calls. */
-  setInfo(info: Info | Record<string, string> | null): void { this.#info = asInfo(info); }
+  setInfo(info: Info | Record<string, string> | null): void {
+    this.#info = asInfo(info);
+  }
   /** Atomic mode is recorded (getAtomicity) but writes are not serialized: overlapping concurrent writes stay undefined. */
-  setAtomicity(flag: boolean): void { this.#atomic = Boolean(flag); }
+  setAtomicity(flag: boolean): void {
+    this.#atomic = Boolean(flag);
+  }
   /** Whether atomic mode was set (setAtomicity()). */
-  getAtomicity(): boolean { return this.#atomic; }
+  getAtomicity(): boolean {
+    return this.#atomic;
+  }
   /** The extent of `datatype` in the file (native representation: its extent). */
-  getTypeExtent(datatype: Datatype): number { return asDatatype(datatype, 'datatype').extent; }
+  getTypeExtent(datatype: Datatype): number {
+    return asDatatype(datatype, 'datatype').extent;
+  }
 
   // ======================= views =======================
 
@@ -360,7 +431,13 @@ export class File {
    * Sets the view (collective): data starts at byte `disp`, offsets count `etype`s, and the file is seen
    * through `filetype` tiled from `disp` (its holes skipped). Both file pointers go back to 0.
    */
-  async setView(disp = 0, etype: Datatype | string = BYTE, filetype: Datatype | string | null = null, datarep = 'native', _info: unknown = null): Promise<void> {
+  async setView(
+    disp = 0,
+    etype: Datatype | string = BYTE,
+    filetype: Datatype | string | null = null,
+    datarep = 'native',
+    _info: unknown = null,
+  ): Promise<void> {
     this.#check();
     const e = asDatatype(etype, 'setView: etype');
     const f = filetype === null ? e : asDatatype(filetype, 'setView: filetype');
@@ -416,13 +493,21 @@ export class File {
   // ======================= the individual file pointer =======================
 
   /** Reads into `buf` at the individual file pointer, and moves it past what was read. */
-  async read(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(false, false, buf, status, 'read'); }
+  async read(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#viaPointer(false, false, buf, status, 'read');
+  }
   /** Writes `buf` at the individual file pointer, and moves it past what was written. */
-  async write(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(true, false, buf, status, 'write'); }
+  async write(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#viaPointer(true, false, buf, status, 'write');
+  }
   /** Collective read: each rank at its individual file pointer (aggregated as readAtAll). */
-  async readAll(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(false, true, buf, status, 'readAll'); }
+  async readAll(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#viaPointer(false, true, buf, status, 'readAll');
+  }
   /** Collective write: each rank at its individual file pointer (two-phase as writeAtAll). */
-  async writeAll(buf: BufSpec, status?: Status): Promise<Status> { return this.#viaPointer(true, true, buf, status, 'writeAll'); }
+  async writeAll(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#viaPointer(true, true, buf, status, 'writeAll');
+  }
 
   /** Moves the individual file pointer (in etypes): SEEK_SET, SEEK_CUR or SEEK_END (from the end of the file, in the view). */
   async seek(offset: number, whence = SEEK_SET): Promise<void> {
@@ -456,9 +541,13 @@ export class File {
   }
 
   /** Collective: the ranks' data in rank order from the shared file pointer, which moves past all of it. */
-  async readOrdered(buf: BufSpec, status?: Status): Promise<Status> { return this.#ordered(false, buf, status, 'readOrdered'); }
+  async readOrdered(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#ordered(false, buf, status, 'readOrdered');
+  }
   /** Collective: the ranks' data written in rank order from the shared file pointer, which moves past all of it. */
-  async writeOrdered(buf: BufSpec, status?: Status): Promise<Status> { return this.#ordered(true, buf, status, 'writeOrdered'); }
+  async writeOrdered(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.#ordered(true, buf, status, 'writeOrdered');
+  }
 
   /** Moves the shared file pointer (collective; every rank passes the same arguments). */
   async seekShared(offset: number, whence = SEEK_SET): Promise<void> {
@@ -482,25 +571,45 @@ export class File {
   // ======================= nonblocking and split collective forms =======================
 
   /** readAt() as a Request; wait() resolves with the Status. */
-  ireadAt(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.readAt(offset, buf)); }
+  ireadAt(offset: number, buf: BufSpec): Request<Status> {
+    return statusRequest(this.readAt(offset, buf));
+  }
   /** writeAt() as a Request. */
-  iwriteAt(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.writeAt(offset, buf)); }
+  iwriteAt(offset: number, buf: BufSpec): Request<Status> {
+    return statusRequest(this.writeAt(offset, buf));
+  }
   /** readAtAll() as a Request (MPI_File_iread_at_all). */
-  ireadAtAll(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.readAtAll(offset, buf)); }
+  ireadAtAll(offset: number, buf: BufSpec): Request<Status> {
+    return statusRequest(this.readAtAll(offset, buf));
+  }
   /** writeAtAll() as a Request (MPI_File_iwrite_at_all). */
-  iwriteAtAll(offset: number, buf: BufSpec): Request<Status> { return statusRequest(this.writeAtAll(offset, buf)); }
+  iwriteAtAll(offset: number, buf: BufSpec): Request<Status> {
+    return statusRequest(this.writeAtAll(offset, buf));
+  }
   /** read() as a Request. */
-  iread(buf: BufSpec): Request<Status> { return statusRequest(this.read(buf)); }
+  iread(buf: BufSpec): Request<Status> {
+    return statusRequest(this.read(buf));
+  }
   /** write() as a Request. */
-  iwrite(buf: BufSpec): Request<Status> { return statusRequest(this.write(buf)); }
+  iwrite(buf: BufSpec): Request<Status> {
+    return statusRequest(this.write(buf));
+  }
   /** readAll() as a Request. */
-  ireadAll(buf: BufSpec): Request<Status> { return statusRequest(this.readAll(buf)); }
+  ireadAll(buf: BufSpec): Request<Status> {
+    return statusRequest(this.readAll(buf));
+  }
   /** writeAll() as a Request. */
-  iwriteAll(buf: BufSpec): Request<Status> { return statusRequest(this.writeAll(buf)); }
+  iwriteAll(buf: BufSpec): Request<Status> {
+    return statusRequest(this.writeAll(buf));
+  }
   /** readShared() as a Request. */
-  ireadShared(buf: BufSpec): Request<Status> { return statusRequest(this.readShared(buf)); }
+  ireadShared(buf: BufSpec): Request<Status> {
+    return statusRequest(this.readShared(buf));
+  }
   /** writeShared() as a Request. */
-  iwriteShared(buf: BufSpec): Request<Status> { return statusRequest(this.writeShared(buf)); }
+  iwriteShared(buf: BufSpec): Request<Status> {
+    return statusRequest(this.writeShared(buf));
+  }
 
   // ======================= error handlers =======================
 
@@ -510,127 +619,241 @@ export class File {
     this.errhandler = errhandler;
   }
   /** The file's error handler. */
-  getErrhandler(): Errhandler { return this.errhandler; }
+  getErrhandler(): Errhandler {
+    return this.errhandler;
+  }
   /** Calls the file's error handler with `errorCode`, as a failing operation would (MPI_File_call_errhandler). */
-  callErrhandler(errorCode: number): void { this.errhandler.invoke(this, new MPIError(errorCode)); }
+  callErrhandler(errorCode: number): void {
+    this.errhandler.invoke(this, new MPIError(errorCode));
+  }
 
   // ======================= mpi4py spellings =======================
 
   /** mpi4py's name for close(). */
-  Close(): Promise<void> { return this.close(); }
+  Close(): Promise<void> {
+    return this.close();
+  }
   /** mpi4py's name for getSize(). */
-  Get_size(): Promise<number> { return this.getSize(); }
+  Get_size(): Promise<number> {
+    return this.getSize();
+  }
   /** mpi4py's name for setSize(). */
-  Set_size(size: number): Promise<void> { return this.setSize(size); }
+  Set_size(size: number): Promise<void> {
+    return this.setSize(size);
+  }
   /** mpi4py's name for preallocate(). */
-  Preallocate(size: number): Promise<void> { return this.preallocate(size); }
+  Preallocate(size: number): Promise<void> {
+    return this.preallocate(size);
+  }
   /** mpi4py's name for sync(). */
-  Sync(): Promise<void> { return this.sync(); }
+  Sync(): Promise<void> {
+    return this.sync();
+  }
   /** mpi4py's name for getAmode(). */
-  Get_amode(): number { return this.amode; }
+  Get_amode(): number {
+    return this.amode;
+  }
   /** mpi4py's name for getGroup(). */
-  Get_group(): Group { return this.getGroup(); }
+  Get_group(): Group {
+    return this.getGroup();
+  }
   /** mpi4py's name for getInfo(). */
-  Get_info(): Info { return this.getInfo(); }
+  Get_info(): Info {
+    return this.getInfo();
+  }
   /** mpi4py's name for setInfo(). */
-  Set_info(info: Info | Record<string, string> | null): void { this.setInfo(info); }
+  Set_info(info: Info | Record<string, string> | null): void {
+    this.setInfo(info);
+  }
   /** mpi4py's name for setAtomicity(). */
-  Set_atomicity(flag: boolean): void { this.setAtomicity(flag); }
+  Set_atomicity(flag: boolean): void {
+    this.setAtomicity(flag);
+  }
   /** mpi4py's name for getAtomicity(). */
-  Get_atomicity(): boolean { return this.#atomic; }
+  Get_atomicity(): boolean {
+    return this.#atomic;
+  }
   /** mpi4py's name for getTypeExtent(). */
-  Get_type_extent(datatype: Datatype): number { return this.getTypeExtent(datatype); }
+  Get_type_extent(datatype: Datatype): number {
+    return this.getTypeExtent(datatype);
+  }
   /** mpi4py's name for setView(). */
   Set_view(disp = 0, etype: Datatype | string = BYTE, filetype: Datatype | string | null = null, datarep = 'native', info: unknown = null): Promise<void> {
     return this.setView(disp, etype, filetype, datarep, info);
   }
   /** mpi4py's name for getView(). */
-  Get_view(): [number, Datatype, Datatype, string] { return this.getView(); }
+  Get_view(): [number, Datatype, Datatype, string] {
+    return this.getView();
+  }
   /** mpi4py's name for getByteOffset(). */
-  Get_byte_offset(offset: number): number { return this.getByteOffset(offset); }
+  Get_byte_offset(offset: number): number {
+    return this.getByteOffset(offset);
+  }
   /** mpi4py's name for readAt(). */
-  Read_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.readAt(offset, buf, status); }
+  Read_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> {
+    return this.readAt(offset, buf, status);
+  }
   /** mpi4py's name for writeAt(). */
-  Write_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.writeAt(offset, buf, status); }
+  Write_at(offset: number, buf: BufSpec, status?: Status): Promise<Status> {
+    return this.writeAt(offset, buf, status);
+  }
   /** mpi4py's name for readAtAll(). */
-  Read_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.readAtAll(offset, buf, status); }
+  Read_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> {
+    return this.readAtAll(offset, buf, status);
+  }
   /** mpi4py's name for writeAtAll(). */
-  Write_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> { return this.writeAtAll(offset, buf, status); }
+  Write_at_all(offset: number, buf: BufSpec, status?: Status): Promise<Status> {
+    return this.writeAtAll(offset, buf, status);
+  }
   /** mpi4py's name for ireadAt(). */
-  Iread_at(offset: number, buf: BufSpec): Request<Status> { return this.ireadAt(offset, buf); }
+  Iread_at(offset: number, buf: BufSpec): Request<Status> {
+    return this.ireadAt(offset, buf);
+  }
   /** mpi4py's name for iwriteAt(). */
-  Iwrite_at(offset: number, buf: BufSpec): Request<Status> { return this.iwriteAt(offset, buf); }
+  Iwrite_at(offset: number, buf: BufSpec): Request<Status> {
+    return this.iwriteAt(offset, buf);
+  }
   /** mpi4py's name for ireadAtAll(). */
-  Iread_at_all(offset: number, buf: BufSpec): Request<Status> { return this.ireadAtAll(offset, buf); }
+  Iread_at_all(offset: number, buf: BufSpec): Request<Status> {
+    return this.ireadAtAll(offset, buf);
+  }
   /** mpi4py's name for iwriteAtAll(). */
-  Iwrite_at_all(offset: number, buf: BufSpec): Request<Status> { return this.iwriteAtAll(offset, buf); }
+  Iwrite_at_all(offset: number, buf: BufSpec): Request<Status> {
+    return this.iwriteAtAll(offset, buf);
+  }
   /** mpi4py's name for read(). */
-  Read(buf: BufSpec, status?: Status): Promise<Status> { return this.read(buf, status); }
+  Read(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.read(buf, status);
+  }
   /** mpi4py's name for write(). */
-  Write(buf: BufSpec, status?: Status): Promise<Status> { return this.write(buf, status); }
+  Write(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.write(buf, status);
+  }
   /** mpi4py's name for readAll(). */
-  Read_all(buf: BufSpec, status?: Status): Promise<Status> { return this.readAll(buf, status); }
+  Read_all(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.readAll(buf, status);
+  }
   /** mpi4py's name for writeAll(). */
-  Write_all(buf: BufSpec, status?: Status): Promise<Status> { return this.writeAll(buf, status); }
+  Write_all(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.writeAll(buf, status);
+  }
   /** mpi4py's name for iread(). */
-  Iread(buf: BufSpec): Request<Status> { return this.iread(buf); }
+  Iread(buf: BufSpec): Request<Status> {
+    return this.iread(buf);
+  }
   /** mpi4py's name for iwrite(). */
-  Iwrite(buf: BufSpec): Request<Status> { return this.iwrite(buf); }
+  Iwrite(buf: BufSpec): Request<Status> {
+    return this.iwrite(buf);
+  }
   /** mpi4py's name for ireadAll(). */
-  Iread_all(buf: BufSpec): Request<Status> { return this.ireadAll(buf); }
+  Iread_all(buf: BufSpec): Request<Status> {
+    return this.ireadAll(buf);
+  }
   /** mpi4py's name for iwriteAll(). */
-  Iwrite_all(buf: BufSpec): Request<Status> { return this.iwriteAll(buf); }
+  Iwrite_all(buf: BufSpec): Request<Status> {
+    return this.iwriteAll(buf);
+  }
   /** mpi4py's name for seek(). */
-  Seek(offset: number, whence = SEEK_SET): Promise<void> { return this.seek(offset, whence); }
+  Seek(offset: number, whence = SEEK_SET): Promise<void> {
+    return this.seek(offset, whence);
+  }
   /** mpi4py's name for getPosition(). */
-  Get_position(): number { return this.getPosition(); }
+  Get_position(): number {
+    return this.getPosition();
+  }
   /** mpi4py's name for readShared(). */
-  Read_shared(buf: BufSpec, status?: Status): Promise<Status> { return this.readShared(buf, status); }
+  Read_shared(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.readShared(buf, status);
+  }
   /** mpi4py's name for writeShared(). */
-  Write_shared(buf: BufSpec, status?: Status): Promise<Status> { return this.writeShared(buf, status); }
+  Write_shared(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.writeShared(buf, status);
+  }
   /** mpi4py's name for ireadShared(). */
-  Iread_shared(buf: BufSpec): Request<Status> { return this.ireadShared(buf); }
+  Iread_shared(buf: BufSpec): Request<Status> {
+    return this.ireadShared(buf);
+  }
   /** mpi4py's name for iwriteShared(). */
-  Iwrite_shared(buf: BufSpec): Request<Status> { return this.iwriteShared(buf); }
+  Iwrite_shared(buf: BufSpec): Request<Status> {
+    return this.iwriteShared(buf);
+  }
   /** mpi4py's name for readOrdered(). */
-  Read_ordered(buf: BufSpec, status?: Status): Promise<Status> { return this.readOrdered(buf, status); }
+  Read_ordered(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.readOrdered(buf, status);
+  }
   /** mpi4py's name for writeOrdered(). */
-  Write_ordered(buf: BufSpec, status?: Status): Promise<Status> { return this.writeOrdered(buf, status); }
+  Write_ordered(buf: BufSpec, status?: Status): Promise<Status> {
+    return this.writeOrdered(buf, status);
+  }
   /** mpi4py's name for seekShared(). */
-  Seek_shared(offset: number, whence = SEEK_SET): Promise<void> { return this.seekShared(offset, whence); }
+  Seek_shared(offset: number, whence = SEEK_SET): Promise<void> {
+    return this.seekShared(offset, whence);
+  }
   /** mpi4py's name for getPositionShared(). */
-  Get_position_shared(): Promise<number> { return this.getPositionShared(); }
+  Get_position_shared(): Promise<number> {
+    return this.getPositionShared();
+  }
   /** mpi4py's name for setErrhandler(). */
-  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  Set_errhandler(errhandler: Errhandler): void {
+    this.setErrhandler(errhandler);
+  }
   /** mpi4py's name for getErrhandler(). */
-  Get_errhandler(): Errhandler { return this.errhandler; }
+  Get_errhandler(): Errhandler {
+    return this.errhandler;
+  }
   /** mpi4py's name for callErrhandler(). */
-  Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
+  Call_errhandler(errorCode: number): void {
+    this.callErrhandler(errorCode);
+  }
   // Split collectives: begin starts the collective, end waits for it.
   /** Starts readAtAll() as a split collective (MPI_File_read_at_all_begin); Read_at_all_end() waits for it. */
-  Read_at_all_begin(offset: number, buf: BufSpec): void { this.#begin(this.readAtAll(offset, buf)); }
+  Read_at_all_begin(offset: number, buf: BufSpec): void {
+    this.#begin(this.readAtAll(offset, buf));
+  }
   /** Waits for the split collective Read_at_all_begin() started; resolves with its Status. */
-  Read_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Read_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
   /** Starts writeAtAll() as a split collective; Write_at_all_end() waits for it. */
-  Write_at_all_begin(offset: number, buf: BufSpec): void { this.#begin(this.writeAtAll(offset, buf)); }
+  Write_at_all_begin(offset: number, buf: BufSpec): void {
+    this.#begin(this.writeAtAll(offset, buf));
+  }
   /** Waits for the split collective Write_at_all_begin() started. */
-  Write_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Write_at_all_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
   /** Starts readAll() as a split collective; Read_all_end() waits for it. */
-  Read_all_begin(buf: BufSpec): void { this.#begin(this.readAll(buf)); }
+  Read_all_begin(buf: BufSpec): void {
+    this.#begin(this.readAll(buf));
+  }
   /** Waits for the split collective Read_all_begin() started. */
-  Read_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Read_all_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
   /** Starts writeAll() as a split collective; Write_all_end() waits for it. */
-  Write_all_begin(buf: BufSpec): void { this.#begin(this.writeAll(buf)); }
+  Write_all_begin(buf: BufSpec): void {
+    this.#begin(this.writeAll(buf));
+  }
   /** Waits for the split collective Write_all_begin() started. */
-  Write_all_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Write_all_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
   /** Starts readOrdered() as a split collective; Read_ordered_end() waits for it. */
-  Read_ordered_begin(buf: BufSpec): void { this.#begin(this.readOrdered(buf)); }
+  Read_ordered_begin(buf: BufSpec): void {
+    this.#begin(this.readOrdered(buf));
+  }
   /** Waits for the split collective Read_ordered_begin() started. */
-  Read_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Read_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
   /** Starts writeOrdered() as a split collective; Write_ordered_end() waits for it. */
-  Write_ordered_begin(buf: BufSpec): void { this.#begin(this.writeOrdered(buf)); }
+  Write_ordered_begin(buf: BufSpec): void {
+    this.#begin(this.writeOrdered(buf));
+  }
   /** Waits for the split collective Write_ordered_begin() started. */
-  Write_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> { return this.#end(status); }
+  Write_ordered_end(_buf?: BufSpec, status?: Status): Promise<Status> {
+    return this.#end(status);
+  }
 
   // ======================= internals =======================
 
@@ -643,7 +866,8 @@ export class File {
   }
 
   #notSequential(what: string): void {
-    if (this.amode & MODE_SEQUENTIAL) throw new MPIError('ERR_MPI_UNSUPPORTED_OPERATION', `File.${what}: a MODE_SEQUENTIAL file has only the shared file pointer`);
+    if (this.amode & MODE_SEQUENTIAL)
+      throw new MPIError('ERR_MPI_UNSUPPORTED_OPERATION', `File.${what}: a MODE_SEQUENTIAL file has only the shared file pointer`);
   }
 
   /** An explicit offset's view position in bytes (checked). */
@@ -662,7 +886,10 @@ export class File {
     const payload = parsePayload(buf, 'buf', `File.${what}`);
     const etype = this.#view.etype.size;
     if (payload.byteLength % etype !== 0) {
-      throw new MPIError('ERR_MPI_TYPE', `File.${what}: ${payload.byteLength} bytes are not a whole number of etypes (${this.#view.etype.name}, ${etype} bytes)`);
+      throw new MPIError(
+        'ERR_MPI_TYPE',
+        `File.${what}: ${payload.byteLength} bytes are not a whole number of etypes (${this.#view.etype.name}, ${etype} bytes)`,
+      );
     }
     return { payload, etypes: payload.byteLength / etype };
   }
@@ -729,7 +956,10 @@ export class File {
   async #byRankZero(body: () => Promise<unknown>, what: string): Promise<void> {
     await this.comm.barrier();
     let failure: MPIError | null = null;
-    if (this.comm.rank === 0) await body().catch((error: unknown) => { failure = ioError(error, what); });
+    if (this.comm.rank === 0)
+      await body().catch((error: unknown) => {
+        failure = ioError(error, what);
+      });
     await this.#agree(failure, what);
   }
 
@@ -934,11 +1164,13 @@ export class File {
           if (end <= start) continue;
           const senders = accesses.map((a, rank) => (meets(a.lo, a.hi, start, end) ? rank : -1)).filter((r) => r >= 0);
           const headers = await Promise.all(senders.map((s) => (s === comm.rank ? own.get(round)!.pieces : comm.recv<Pieces>(s, tag))));
-          await Promise.all(senders.map((s, k) => {
-            if (s !== comm.rank) return receiveInto(comm, s, tag, headers[k]!, buffer, start, this.#scratch);
-            scatterPieces(headers[k]!, data, own.get(round)!.dataStart, buffer, start);
-            return undefined;
-          }));
+          await Promise.all(
+            senders.map((s, k) => {
+              if (s !== comm.rank) return receiveInto(comm, s, tag, headers[k]!, buffer, start, this.#scratch);
+              scatterPieces(headers[k]!, data, own.get(round)!.dataStart, buffer, start);
+              return undefined;
+            }),
+          );
           if (failure !== null) continue;
           const covered = coverage(headers, start, end - start);
           try {
@@ -1063,7 +1295,8 @@ function checkAmode(amode: unknown): asserts amode is number {
   }
   const access = [MODE_RDONLY, MODE_WRONLY, MODE_RDWR].filter((m) => amode & m).length;
   if (access !== 1) throw new MPIError('ERR_MPI_AMODE', 'File.open: amode needs exactly one of MODE_RDONLY, MODE_WRONLY, MODE_RDWR');
-  if (amode & MODE_RDONLY && amode & (MODE_CREATE | MODE_EXCL)) throw new MPIError('ERR_MPI_AMODE', 'File.open: MODE_RDONLY cannot go with MODE_CREATE or MODE_EXCL');
+  if (amode & MODE_RDONLY && amode & (MODE_CREATE | MODE_EXCL))
+    throw new MPIError('ERR_MPI_AMODE', 'File.open: MODE_RDONLY cannot go with MODE_CREATE or MODE_EXCL');
   if (amode & MODE_RDWR && amode & MODE_SEQUENTIAL) throw new MPIError('ERR_MPI_AMODE', 'File.open: MODE_RDWR cannot go with MODE_SEQUENTIAL');
 }
 

@@ -38,8 +38,12 @@ export class Runs {
   }
 
   /** The first byte, and one past the last (both 0 when empty). */
-  get lo(): number { return this.count === 0 ? 0 : this.offsets[0]!; }
-  get hi(): number { return this.count === 0 ? 0 : this.offsets[this.count - 1]! + this.lengths[this.count - 1]!; }
+  get lo(): number {
+    return this.count === 0 ? 0 : this.offsets[0]!;
+  }
+  get hi(): number {
+    return this.count === 0 ? 0 : this.offsets[this.count - 1]! + this.lengths[this.count - 1]!;
+  }
   get bytes(): number {
     let total = 0;
     for (let i = 0; i < this.count; i++) total += this.lengths[i]!;
@@ -56,7 +60,8 @@ export class FileView {
   readonly #before: Float64Array;
 
   constructor(disp = 0, etype: Datatype = BYTE, filetype: Datatype = etype) {
-    if (!Number.isSafeInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_ARG', `setView: the displacement must be a non-negative integer, not ${String(disp)}`);
+    if (!Number.isSafeInteger(disp) || disp < 0)
+      throw new MPIError('ERR_MPI_ARG', `setView: the displacement must be a non-negative integer, not ${String(disp)}`);
     if (etype.size === 0) throw new MPIError('ERR_MPI_TYPE', 'setView: the etype has no data');
     if (filetype.size === 0 || filetype.size % etype.size !== 0) {
       throw new MPIError('ERR_MPI_TYPE', `setView: the filetype (${filetype.size} data bytes) is not a whole number of etypes (${etype.size} bytes)`);
@@ -64,11 +69,14 @@ export class FileView {
     const { offsets, lengths } = filetype;
     for (let s = 0; s < offsets.length; s++) {
       if (offsets[s]! < 0 || (s > 0 && offsets[s]! < offsets[s - 1]! + lengths[s - 1]!)) {
-        throw new MPIError('ERR_MPI_TYPE', 'setView: the filetype\'s displacements must be non-negative and increasing (MPI requires monotonic file views)');
+        throw new MPIError('ERR_MPI_TYPE', "setView: the filetype's displacements must be non-negative and increasing (MPI requires monotonic file views)");
       }
     }
     if (filetype.trueUb > filetype.extent) {
-      throw new MPIError('ERR_MPI_TYPE', `setView: the filetype's data (up to byte ${filetype.trueUb}) overruns its extent (${filetype.extent}): tiles would overlap`);
+      throw new MPIError(
+        'ERR_MPI_TYPE',
+        `setView: the filetype's data (up to byte ${filetype.trueUb}) overruns its extent (${filetype.extent}): tiles would overlap`,
+      );
     }
     this.disp = disp;
     this.etype = etype;

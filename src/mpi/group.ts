@@ -24,7 +24,9 @@ export class Group {
   }
 
   /** MPI.GROUP_EMPTY's size is 0. */
-  get size(): number { return this.#members.length; }
+  get size(): number {
+    return this.#members.length;
+  }
   /** This process's rank in the group, or UNDEFINED when it is not a member. */
   get rank(): number {
     const index = this.#members.indexOf(this.#self);
@@ -32,17 +34,25 @@ export class Group {
   }
 
   /** @internal The members' world ranks, in group order. */
-  get worldRanks(): readonly number[] { return this.#members; }
+  get worldRanks(): readonly number[] {
+    return this.#members;
+  }
 
   /** The members at these group ranks, in this order. */
   incl(ranks: readonly number[]): Group {
-    return new Group(this.#checkRanks(ranks, 'incl').map((r) => this.#members[r]!), this.#self);
+    return new Group(
+      this.#checkRanks(ranks, 'incl').map((r) => this.#members[r]!),
+      this.#self,
+    );
   }
 
   /** The members except those at these group ranks, in group order. */
   excl(ranks: readonly number[]): Group {
     const dropped = new Set(this.#checkRanks(ranks, 'excl'));
-    return new Group(this.#members.filter((_, r) => !dropped.has(r)), this.#self);
+    return new Group(
+      this.#members.filter((_, r) => !dropped.has(r)),
+      this.#self,
+    );
   }
 
   /** The ranks in `other` of this group's `ranks` (UNDEFINED for those not in `other`). */
@@ -63,13 +73,19 @@ export class Group {
   /** This group's members that are also in `other`, in this group's order. */
   intersection(other: Group): Group {
     checkGroup(other, 'intersection');
-    return new Group(this.#members.filter((m) => other.#members.includes(m)), this.#self);
+    return new Group(
+      this.#members.filter((m) => other.#members.includes(m)),
+      this.#self,
+    );
   }
 
   /** This group's members that are not in `other`, in this group's order. */
   difference(other: Group): Group {
     checkGroup(other, 'difference');
-    return new Group(this.#members.filter((m) => !other.#members.includes(m)), this.#self);
+    return new Group(
+      this.#members.filter((m) => !other.#members.includes(m)),
+      this.#self,
+    );
   }
 
   /** IDENT (same members, same order), SIMILAR (same members) or UNEQUAL. */
@@ -85,28 +101,50 @@ export class Group {
 
   // mpi4py spellings
   /** mpi4py's name for size. */
-  Get_size(): number { return this.size; }
+  Get_size(): number {
+    return this.size;
+  }
   /** mpi4py's name for rank. */
-  Get_rank(): number { return this.rank; }
+  Get_rank(): number {
+    return this.rank;
+  }
   /** mpi4py's name for incl(). */
-  Incl(ranks: readonly number[]): Group { return this.incl(ranks); }
+  Incl(ranks: readonly number[]): Group {
+    return this.incl(ranks);
+  }
   /** mpi4py's name for excl(). */
-  Excl(ranks: readonly number[]): Group { return this.excl(ranks); }
+  Excl(ranks: readonly number[]): Group {
+    return this.excl(ranks);
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
   /** mpi4py's Group.Translate_ranks(group1, ranks1, group2): group1.translateRanks(ranks1, group2). */
   static Translate_ranks(group1: Group, ranks1: readonly number[], group2: Group): number[] {
     checkGroup(group1, 'Translate_ranks');
     return group1.translateRanks(ranks1, group2);
   }
   /** mpi4py's Group.Union(group1, group2): group1.union(group2). */
-  static Union(group1: Group, group2: Group): Group { checkGroup(group1, 'Union'); return group1.union(group2); }
+  static Union(group1: Group, group2: Group): Group {
+    checkGroup(group1, 'Union');
+    return group1.union(group2);
+  }
   /** mpi4py's Group.Intersection(group1, group2): group1.intersection(group2). */
-  static Intersection(group1: Group, group2: Group): Group { checkGroup(group1, 'Intersection'); return group1.intersection(group2); }
+  static Intersection(group1: Group, group2: Group): Group {
+    checkGroup(group1, 'Intersection');
+    return group1.intersection(group2);
+  }
   /** mpi4py's Group.Difference(group1, group2): group1.difference(group2). */
-  static Difference(group1: Group, group2: Group): Group { checkGroup(group1, 'Difference'); return group1.difference(group2); }
+  static Difference(group1: Group, group2: Group): Group {
+    checkGroup(group1, 'Difference');
+    return group1.difference(group2);
+  }
   /** mpi4py's Group.Compare(group1, group2): group1.compare(group2). */
-  static Compare(group1: Group, group2: Group): number { checkGroup(group1, 'Compare'); return group1.compare(group2); }
+  static Compare(group1: Group, group2: Group): number {
+    checkGroup(group1, 'Compare');
+    return group1.compare(group2);
+  }
 
   /** Distinct (unless `repeats`) integer group ranks within the group. */
   #checkRanks(ranks: readonly number[], what: string, repeats = false): number[] {

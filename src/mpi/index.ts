@@ -26,9 +26,18 @@ import { rankProgress } from './progress.js';
 export { Comm, CartComm, COMM_TYPE_SHARED, WTIME_IS_GLOBAL, type Buf, type ReduceBuf, type VBuf } from './comm.js';
 export { Intercomm, ROOT } from './intercomm.js';
 export {
-  getParent, openPort, closePort, publishName, lookupName, unpublishName,
-  getParent as Get_parent, openPort as Open_port, closePort as Close_port, publishName as Publish_name,
-  lookupName as Lookup_name, unpublishName as Unpublish_name,
+  getParent,
+  openPort,
+  closePort,
+  publishName,
+  lookupName,
+  unpublishName,
+  getParent as Get_parent,
+  openPort as Open_port,
+  closePort as Close_port,
+  publishName as Publish_name,
+  lookupName as Lookup_name,
+  unpublishName as Unpublish_name,
 } from './dpm.js';
 /** MPI_COMM_NULL: what getParent() gives a job that was not spawned. */
 export const COMM_NULL = null;
@@ -38,28 +47,103 @@ export { computeDims } from './topology.js';
 export type { VSpec } from './vspec.js';
 export type { BufSpec, VBufSpec } from './bufspec.js';
 export {
-  Datatype, ORDER_C, ORDER_FORTRAN, DATATYPE_NULL, TYPECODES,
-  CHAR, SIGNED_CHAR, UNSIGNED_CHAR, BYTE, SHORT, UNSIGNED_SHORT, INT, UNSIGNED, LONG, UNSIGNED_LONG, LONG_LONG, UNSIGNED_LONG_LONG,
-  FLOAT, DOUBLE, LONG_DOUBLE, C_BOOL, BOOL, WCHAR, INT8_T, INT16_T, INT32_T, INT64_T, UINT8_T, UINT16_T, UINT32_T, UINT64_T,
-  AINT, OFFSET, COUNT, C_FLOAT_COMPLEX, C_DOUBLE_COMPLEX, C_COMPLEX, COMPLEX, DOUBLE_COMPLEX, FLOAT32_T, FLOAT64_T, PACKED,
-  FLOAT_INT, DOUBLE_INT, LONG_INT, SHORT_INT, TWOINT, INT_INT,
+  Datatype,
+  ORDER_C,
+  ORDER_FORTRAN,
+  DATATYPE_NULL,
+  TYPECODES,
+  CHAR,
+  SIGNED_CHAR,
+  UNSIGNED_CHAR,
+  BYTE,
+  SHORT,
+  UNSIGNED_SHORT,
+  INT,
+  UNSIGNED,
+  LONG,
+  UNSIGNED_LONG,
+  LONG_LONG,
+  UNSIGNED_LONG_LONG,
+  FLOAT,
+  DOUBLE,
+  LONG_DOUBLE,
+  C_BOOL,
+  BOOL,
+  WCHAR,
+  INT8_T,
+  INT16_T,
+  INT32_T,
+  INT64_T,
+  UINT8_T,
+  UINT16_T,
+  UINT32_T,
+  UINT64_T,
+  AINT,
+  OFFSET,
+  COUNT,
+  C_FLOAT_COMPLEX,
+  C_DOUBLE_COMPLEX,
+  C_COMPLEX,
+  COMPLEX,
+  DOUBLE_COMPLEX,
+  FLOAT32_T,
+  FLOAT64_T,
+  PACKED,
+  FLOAT_INT,
+  DOUBLE_INT,
+  LONG_INT,
+  SHORT_INT,
+  TWOINT,
+  INT_INT,
 } from './datatype.js';
 export { Errhandler, ERRORS_ARE_FATAL, ERRORS_RETURN, ERRORS_ABORT, type ErrorsMode } from './errhandler.js';
 export { Info, INFO_NULL, INFO_ENV } from './info.js';
 export { Message, MESSAGE_NULL, MESSAGE_NO_PROC } from './message.js';
 export {
-  File, FILE_NULL, ioDefaults, MODE_CREATE, MODE_RDONLY, MODE_WRONLY, MODE_RDWR, MODE_DELETE_ON_CLOSE, MODE_UNIQUE_OPEN,
-  MODE_EXCL, MODE_APPEND, MODE_SEQUENTIAL, SEEK_SET, SEEK_CUR, SEEK_END, DISPLACEMENT_CURRENT,
+  File,
+  FILE_NULL,
+  ioDefaults,
+  MODE_CREATE,
+  MODE_RDONLY,
+  MODE_WRONLY,
+  MODE_RDWR,
+  MODE_DELETE_ON_CLOSE,
+  MODE_UNIQUE_OPEN,
+  MODE_EXCL,
+  MODE_APPEND,
+  MODE_SEQUENTIAL,
+  SEEK_SET,
+  SEEK_CUR,
+  SEEK_END,
+  DISPLACEMENT_CURRENT,
 } from './file.js';
-export {
-  Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray,
-} from './op.js';
+export { Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type TypedArray } from './op.js';
 export { Request, Prequest, Status } from './request.js';
 export { Group, IDENT, SIMILAR, UNEQUAL } from './group.js';
-export { MPIError, MPIError as Exception, ERR_LASTCODE, getErrorClass, getErrorString, addErrorClass, addErrorCode, addErrorString, type MPIErrorCode } from './errors.js';
 export {
-  Win, type WinOptions, type Target, LOCK_EXCLUSIVE, LOCK_SHARED, WIN_FLAVOR_CREATE, WIN_FLAVOR_ALLOCATE,
-  MODE_NOCHECK, MODE_NOSTORE, MODE_NOPUT, MODE_NOPRECEDE, MODE_NOSUCCEED,
+  MPIError,
+  MPIError as Exception,
+  ERR_LASTCODE,
+  getErrorClass,
+  getErrorString,
+  addErrorClass,
+  addErrorCode,
+  addErrorString,
+  type MPIErrorCode,
+} from './errors.js';
+export {
+  Win,
+  type WinOptions,
+  type Target,
+  LOCK_EXCLUSIVE,
+  LOCK_SHARED,
+  WIN_FLAVOR_CREATE,
+  WIN_FLAVOR_ALLOCATE,
+  MODE_NOCHECK,
+  MODE_NOSTORE,
+  MODE_NOPUT,
+  MODE_NOPRECEDE,
+  MODE_NOSUCCEED,
 } from './win.js';
 
 /** MPI's error classes as numbers (Open MPI's, as mpi4py's MPI.ERR_* there): MPIError.errorClass is one. */
@@ -203,14 +287,19 @@ export const Add_error_string = addErrorString;
  */
 export const rc = {
   /** Which error handlers objects start with: 'exception' (the default), 'default', 'fatal' or 'abort'. */
-  get errors(): ErrorsMode { return errhandlerRc.errors; },
+  get errors(): ErrorsMode {
+    return errhandlerRc.errors;
+  },
   /** Sets it (before init(): objects made later start with it); ERR_MPI_ARG for anything else. */
   set errors(mode: ErrorsMode) {
-    if (!['exception', 'default', 'fatal', 'abort'].includes(mode)) throw new MPIError('ERR_MPI_ARG', `rc.errors: '${String(mode)}' is not exception, default, fatal or abort`);
+    if (!['exception', 'default', 'fatal', 'abort'].includes(mode))
+      throw new MPIError('ERR_MPI_ARG', `rc.errors: '${String(mode)}' is not exception, default, fatal or abort`);
     errhandlerRc.errors = mode;
   },
   /** How built-in ops combine objects in the lowercase collectives: 'elementwise' (the default) or 'python'. */
-  get objectOps(): ObjectSemantics { return opSettings.objectOps; },
+  get objectOps(): ObjectSemantics {
+    return opSettings.objectOps;
+  },
   /** Sets it; ERR_MPI_ARG for anything else. */
   set objectOps(mode: ObjectSemantics) {
     if (mode !== 'elementwise' && mode !== 'python') throw new MPIError('ERR_MPI_ARG', `rc.objectOps: '${String(mode)}' is not elementwise or python`);
@@ -257,7 +346,6 @@ let finalizePromise: Promise<void> | undefined;
 let world: World | undefined;
 let aborting = false;
 
-
 /**
  * Joins the job (rank and size from the launcher, worker addresses through the rendezvous store) and
  * resolves with COMM_WORLD. Idempotent. Without a launcher it is a job of one rank.
@@ -301,10 +389,17 @@ async function initialize(): Promise<Comm> {
     throw error;
   }
   world = w;
-  COMM_WORLD = new Comm(w, 0, Array.from({ length: w.size }, (_, i) => i), w.rank);
+  COMM_WORLD = new Comm(
+    w,
+    0,
+    Array.from({ length: w.size }, (_, i) => i),
+    w.rank,
+  );
   COMM_SELF = new Comm(w, 1, [w.rank], 0);
   setAbortHandler(abortJob);
-  setLostJobHandler((reason) => { void abortJob(1, reason); });
+  setLostJobHandler((reason) => {
+    void abortJob(1, reason);
+  });
   try {
     // A spawned job meets its parent (docs/mpi.md, "Dynamic processes").
     await connectToParent(COMM_WORLD);
@@ -363,9 +458,13 @@ export function finalize(): Promise<void> {
 export const Finalize = finalize;
 
 /** Whether init() has completed (MPI_Initialized), even if finalize() was called since. */
-export function isInitialized(): boolean { return state === 'initialized' || state === 'finalizing' || state === 'finalized'; }
+export function isInitialized(): boolean {
+  return state === 'initialized' || state === 'finalizing' || state === 'finalized';
+}
 /** Whether finalize() has completed (MPI_Finalized). */
-export function isFinalized(): boolean { return state === 'finalized'; }
+export function isFinalized(): boolean {
+  return state === 'finalized';
+}
 /** mpi4py's name for isInitialized(). */
 export const Is_initialized = isInitialized;
 /** mpi4py's name for isFinalized(). */

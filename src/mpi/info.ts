@@ -12,7 +12,7 @@ export class Info {
   constructor(entries?: Iterable<[string, string]> | Record<string, string> | null, isNull = false) {
     this.#null = isNull;
     if (entries === null || entries === undefined) return;
-    const pairs = Symbol.iterator in Object(entries) ? entries as Iterable<[string, string]> : Object.entries(entries);
+    const pairs = Symbol.iterator in Object(entries) ? (entries as Iterable<[string, string]>) : Object.entries(entries);
     for (const [key, value] of pairs) this.set(key, value);
   }
 
@@ -22,10 +22,14 @@ export class Info {
   }
 
   /** mpi4py's name for create(). */
-  static Create(entries?: Iterable<[string, string]> | Record<string, string> | null): Info { return Info.create(entries); }
+  static Create(entries?: Iterable<[string, string]> | Record<string, string> | null): Info {
+    return Info.create(entries);
+  }
 
   /** True for INFO_NULL and INFO_ENV, which cannot be changed. */
-  get isNull(): boolean { return this.#null; }
+  get isNull(): boolean {
+    return this.#null;
+  }
 
   /** Sets `key` (1 ... 255 characters) to `value`, as a string. */
   set(key: string, value: string): void {
@@ -47,25 +51,43 @@ export class Info {
   }
 
   /** How many keys it has. */
-  get size(): number { return this.#entries.size; }
+  get size(): number {
+    return this.#entries.size;
+  }
   /** Its keys, in insertion order. */
-  keys(): string[] { return [...this.#entries.keys()]; }
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
   /** Its [key, value] pairs, in insertion order. */
-  items(): [string, string][] { return [...this.#entries.entries()]; }
+  items(): [string, string][] {
+    return [...this.#entries.entries()];
+  }
   /** A copy, which changes apart from this one. */
-  dup(): Info { return new Info(this.#entries); }
+  dup(): Info {
+    return new Info(this.#entries);
+  }
   /** MPI_Info_free: using it afterwards throws ERR_MPI_INFO. */
-  free(): void { this.#freed = true; }
+  free(): void {
+    this.#freed = true;
+  }
 
   // mpi4py spellings
   /** mpi4py's name for set(). */
-  Set(key: string, value: string): void { this.set(key, value); }
+  Set(key: string, value: string): void {
+    this.set(key, value);
+  }
   /** mpi4py's name for get(). */
-  Get(key: string): string | null { return this.get(key); }
+  Get(key: string): string | null {
+    return this.get(key);
+  }
   /** mpi4py's name for delete(). */
-  Delete(key: string): void { this.delete(key); }
+  Delete(key: string): void {
+    this.delete(key);
+  }
   /** mpi4py's name for size. */
-  Get_nkeys(): number { return this.size; }
+  Get_nkeys(): number {
+    return this.size;
+  }
   /** The `n`th key (MPI_Info_get_nthkey); ERR_MPI_ARG past the last. */
   Get_nthkey(n: number): string {
     const key = this.keys()[n];
@@ -73,9 +95,13 @@ export class Info {
     return key;
   }
   /** mpi4py's name for dup(). */
-  Dup(): Info { return this.dup(); }
+  Dup(): Info {
+    return this.dup();
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
 
   #check(writing: boolean): void {
     if (this.#freed) throw new MPIError('ERR_MPI_INFO', 'the Info was freed');

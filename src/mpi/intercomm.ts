@@ -42,8 +42,16 @@ export class Intercomm extends Comm {
   #disconnected: Promise<void> | null = null;
 
   /** @internal Made by spawn(), accept(), connect() (dpm.ts). */
-  constructor(world: World, contextId: number, local: Comm, localRanks: readonly number[], remoteRanks: readonly number[],
-    rank: number, first: boolean, link: PortLink | null) {
+  constructor(
+    world: World,
+    contextId: number,
+    local: Comm,
+    localRanks: readonly number[],
+    remoteRanks: readonly number[],
+    rank: number,
+    first: boolean,
+    link: PortLink | null,
+  ) {
     super(world, contextId, localRanks, rank, remoteRanks);
     this.#world = world;
     this.#local = local;
@@ -57,23 +65,39 @@ export class Intercomm extends Comm {
   }
 
   /** True: an intercommunicator. */
-  override isInter(): boolean { return true; }
+  override isInter(): boolean {
+    return true;
+  }
   /** False: an intercommunicator. */
-  override isIntra(): boolean { return false; }
+  override isIntra(): boolean {
+    return false;
+  }
   /** The remote group's size (remoteSize). */
-  getRemoteSize(): number { return this.remoteSize; }
+  getRemoteSize(): number {
+    return this.remoteSize;
+  }
   /** The remote group (its members' ranks in this process's table). */
-  get remoteGroup(): Group { return new Group(this.#remoteRanks, this.#localRanks[this.rank]!); }
+  get remoteGroup(): Group {
+    return new Group(this.#remoteRanks, this.#localRanks[this.rank]!);
+  }
 
   // mpi4py spellings
   /** mpi4py's name for getRemoteSize(). */
-  Get_remote_size(): number { return this.remoteSize; }
+  Get_remote_size(): number {
+    return this.remoteSize;
+  }
   /** mpi4py's name for remoteGroup. */
-  Get_remote_group(): Group { return this.remoteGroup; }
+  Get_remote_group(): Group {
+    return this.remoteGroup;
+  }
   /** mpi4py's name for merge(). */
-  Merge(high = false): Promise<Comm> { return this.merge(high); }
+  Merge(high = false): Promise<Comm> {
+    return this.merge(high);
+  }
   /** mpi4py's name for disconnect(). */
-  Disconnect(): Promise<void> { return this.disconnect(); }
+  Disconnect(): Promise<void> {
+    return this.disconnect();
+  }
 
   // ---- collectives across the two groups ----
 
@@ -92,7 +116,7 @@ export class Intercomm extends Comm {
     const call = this.#call();
     if (role === 'root') await call.sendObject(0, obj);
     if (role !== 'receiver') return null as T;
-    const value = this.rank === 0 ? await call.recvObject(root) as T : null as T;
+    const value = this.rank === 0 ? ((await call.recvObject(root)) as T) : (null as T);
     return this.#local.bcast(value, 0);
   }
 
@@ -110,7 +134,7 @@ export class Intercomm extends Comm {
   override async reduce<T>(obj: T, op: Op = SUM, root = 0): Promise<T | null> {
     const role = this.#role(root);
     const call = this.#call();
-    if (role === 'root') return await call.recvObject(0) as T;
+    if (role === 'root') return (await call.recvObject(0)) as T;
     if (role === 'idle') return null;
     const value = await this.#local.reduce(obj, op, 0);
     if (this.rank === 0) await call.sendObject(root, value);
@@ -127,7 +151,7 @@ export class Intercomm extends Comm {
       return;
     }
     if (role === 'idle') return;
-    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Reduce: IN_PLACE is for an intracommunicator\'s root');
+    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', "Reduce: IN_PLACE is for an intracommunicator's root");
     const send = typedArg(sendbuf, 'sendbuf', 'Reduce').array;
     const partial = this.rank === 0 ? typedLike(send, send.length) : null;
     await this.#local.Reduce(send, partial, op, 0);
@@ -147,7 +171,7 @@ export class Intercomm extends Comm {
   override async Allreduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: Op = SUM): Promise<void> {
     this.#check();
     validateTyped(recvbuf, 'recvbuf');
-    const source = sendbuf === IN_PLACE ? recvbuf.slice() as TypedArray : sendbuf;
+    const source = sendbuf === IN_PLACE ? (recvbuf.slice() as TypedArray) : sendbuf;
     validateTyped(source, 'sendbuf');
     const call = this.#call();
     const partial = this.rank === 0 ? typedLike(source, source.length) : null;
@@ -162,7 +186,7 @@ export class Intercomm extends Comm {
   override async gather<T>(obj: T, root = 0): Promise<T[] | null> {
     const role = this.#role(root);
     const call = this.#call();
-    if (role === 'root') return await call.recvObject(0) as T[];
+    if (role === 'root') return (await call.recvObject(0)) as T[];
     if (role === 'idle') return null;
     const all = await this.#local.gather(obj, 0);
     if (this.rank === 0) await call.sendObject(root, all);
@@ -174,12 +198,13 @@ export class Intercomm extends Comm {
     const role = this.#role(root);
     const call = this.#call();
     if (role === 'root') {
-      if (!Array.isArray(objs) || objs.length !== this.remoteSize) throw new MPIError('ERR_MPI_COUNT', `scatter at the root needs an array of ${this.remoteSize} elements (the remote group's size)`);
+      if (!Array.isArray(objs) || objs.length !== this.remoteSize)
+        throw new MPIError('ERR_MPI_COUNT', `scatter at the root needs an array of ${this.remoteSize} elements (the remote group's size)`);
       await call.sendObject(0, objs);
       return null as T;
     }
     if (role === 'idle') return null as T;
-    const all = this.rank === 0 ? await call.recvObject(root) as T[] : null;
+    const all = this.rank === 0 ? ((await call.recvObject(root)) as T[]) : null;
     return this.#local.scatter(all, 0);
   }
 
@@ -196,12 +221,15 @@ export class Intercomm extends Comm {
   /** objs[j] goes to process j of the other group; the result's element j came from it. */
   override async alltoall<T>(objs: readonly T[]): Promise<T[]> {
     this.#check();
-    if (!Array.isArray(objs) || objs.length !== this.remoteSize) throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${this.remoteSize} elements (the remote group's size)`);
+    if (!Array.isArray(objs) || objs.length !== this.remoteSize)
+      throw new MPIError('ERR_MPI_COUNT', `alltoall needs an array of ${this.remoteSize} elements (the remote group's size)`);
     const call = this.#call();
-    const received = await Promise.all(objs.map(async (value, j) => {
-      const [, got] = await Promise.all([call.sendObject(j, value), call.recvObject(j)]);
-      return got as T;
-    }));
+    const received = await Promise.all(
+      objs.map(async (value, j) => {
+        const [, got] = await Promise.all([call.sendObject(j, value), call.recvObject(j)]);
+        return got as T;
+      }),
+    );
     return received;
   }
 
@@ -216,7 +244,7 @@ export class Intercomm extends Comm {
       return;
     }
     if (role === 'idle') return;
-    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Gather: IN_PLACE is for an intracommunicator\'s root');
+    if (sendbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', "Gather: IN_PLACE is for an intracommunicator's root");
     const send = blockArg(sendbuf, 'sendbuf', 'Gather', 1).bytes;
     const all = this.rank === 0 ? new Uint8Array(send.byteLength * this.size) : null;
     await this.#local.Gather(send, all, 0);
@@ -229,12 +257,13 @@ export class Intercomm extends Comm {
     const call = this.#call();
     if (role === 'root') {
       const send = blockArg(sendbuf, 'sendbuf', 'Scatter', this.remoteSize).bytes;
-      if (send.byteLength % this.remoteSize !== 0) throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf of ${send.byteLength} bytes does not split into ${this.remoteSize} blocks`);
+      if (send.byteLength % this.remoteSize !== 0)
+        throw new MPIError('ERR_MPI_COUNT', `Scatter: sendbuf of ${send.byteLength} bytes does not split into ${this.remoteSize} blocks`);
       await this.#cross.sendBytes(0, send, call.tag);
       return;
     }
     if (role === 'idle') return;
-    if (recvbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', 'Scatter: IN_PLACE is for an intracommunicator\'s root');
+    if (recvbuf === IN_PLACE) throw new MPIError('ERR_MPI_ARG', "Scatter: IN_PLACE is for an intracommunicator's root");
     const recv = blockArg(recvbuf, 'recvbuf', 'Scatter', 1);
     const all = this.rank === 0 ? new Uint8Array(recv.bytes.byteLength * this.size) : null;
     if (all !== null) await this.#cross.recvExactly(all, root, call.tag, 'Scatter');
@@ -256,21 +285,51 @@ export class Intercomm extends Comm {
 
   // ---- what only an intracommunicator does ----
 
-  override split(): Promise<Comm | null> { return this.#intraOnly('split'); }
-  override dup(): Promise<Comm> { return this.#intraOnly('dup'); }
-  override create(): Promise<Comm | null> { return this.#intraOnly('create'); }
-  override createCart(): Promise<never> { return this.#intraOnly('createCart'); }
-  override scan<T>(): Promise<T> { return this.#intraOnly('scan'); }
-  override exscan<T>(): Promise<T | null> { return this.#intraOnly('exscan'); }
-  override Scan(): Promise<void> { return this.#intraOnly('Scan'); }
-  override Exscan(): Promise<void> { return this.#intraOnly('Exscan'); }
-  override Reduce_scatter(): Promise<void> { return this.#intraOnly('Reduce_scatter'); }
-  override Reduce_scatter_block(): Promise<void> { return this.#intraOnly('Reduce_scatter_block'); }
-  override Alltoall(): Promise<void> { return this.#intraOnly('Alltoall'); }
-  override Gatherv(): Promise<void> { return this.#intraOnly('Gatherv'); }
-  override Scatterv(): Promise<void> { return this.#intraOnly('Scatterv'); }
-  override Allgatherv(): Promise<void> { return this.#intraOnly('Allgatherv'); }
-  override Alltoallv(): Promise<void> { return this.#intraOnly('Alltoallv'); }
+  override split(): Promise<Comm | null> {
+    return this.#intraOnly('split');
+  }
+  override dup(): Promise<Comm> {
+    return this.#intraOnly('dup');
+  }
+  override create(): Promise<Comm | null> {
+    return this.#intraOnly('create');
+  }
+  override createCart(): Promise<never> {
+    return this.#intraOnly('createCart');
+  }
+  override scan<T>(): Promise<T> {
+    return this.#intraOnly('scan');
+  }
+  override exscan<T>(): Promise<T | null> {
+    return this.#intraOnly('exscan');
+  }
+  override Scan(): Promise<void> {
+    return this.#intraOnly('Scan');
+  }
+  override Exscan(): Promise<void> {
+    return this.#intraOnly('Exscan');
+  }
+  override Reduce_scatter(): Promise<void> {
+    return this.#intraOnly('Reduce_scatter');
+  }
+  override Reduce_scatter_block(): Promise<void> {
+    return this.#intraOnly('Reduce_scatter_block');
+  }
+  override Alltoall(): Promise<void> {
+    return this.#intraOnly('Alltoall');
+  }
+  override Gatherv(): Promise<void> {
+    return this.#intraOnly('Gatherv');
+  }
+  override Scatterv(): Promise<void> {
+    return this.#intraOnly('Scatterv');
+  }
+  override Allgatherv(): Promise<void> {
+    return this.#intraOnly('Allgatherv');
+  }
+  override Alltoallv(): Promise<void> {
+    return this.#intraOnly('Alltoallv');
+  }
 
   // ---- merge and disconnect ----
 
@@ -331,7 +390,10 @@ export class Intercomm extends Comm {
     if (root === ROOT) return 'root';
     if (root === PROC_NULL) return 'idle';
     if (typeof root !== 'number' || !Number.isInteger(root) || root < 0 || root >= this.remoteSize) {
-      throw new MPIError('ERR_MPI_ROOT', `root ${String(root)} is neither MPI.ROOT, MPI.PROC_NULL nor a rank of the remote group (0 ... ${this.remoteSize - 1})`);
+      throw new MPIError(
+        'ERR_MPI_ROOT',
+        `root ${String(root)} is neither MPI.ROOT, MPI.PROC_NULL nor a rank of the remote group (0 ... ${this.remoteSize - 1})`,
+      );
     }
     return 'receiver';
   }

@@ -24,7 +24,10 @@ import { TransportError } from '../transport/types.js';
 import { AUTH_VERSION, isNonce, newNonce, proof, proofMatches } from './auth.js';
 import { MPIError } from './errors.js';
 
-export interface KvMessage { op: string; [key: string]: unknown }
+export interface KvMessage {
+  op: string;
+  [key: string]: unknown;
+}
 
 /** What a peer may send before it has proved it knows the secret. */
 export const PRE_AUTH_MAX_BYTES = 4096;
@@ -56,7 +59,8 @@ function positiveInt(env: Env, name: string, fallback: number): number {
 export function livenessFromEnv(env: Env = process.env): Liveness {
   const heartbeatMs = positiveInt(env, 'NODE_UCX_HEARTBEAT_MS', 500);
   const timeoutMs = positiveInt(env, 'NODE_UCX_LIVENESS_TIMEOUT_MS', Math.max(4_000, 3 * heartbeatMs));
-  if (timeoutMs < 2 * heartbeatMs) throw new MPIError('ERR_MPI_ARG', `NODE_UCX_LIVENESS_TIMEOUT_MS=${timeoutMs} must be at least twice NODE_UCX_HEARTBEAT_MS=${heartbeatMs}`);
+  if (timeoutMs < 2 * heartbeatMs)
+    throw new MPIError('ERR_MPI_ARG', `NODE_UCX_LIVENESS_TIMEOUT_MS=${timeoutMs} must be at least twice NODE_UCX_HEARTBEAT_MS=${heartbeatMs}`);
   return { heartbeatMs, timeoutMs };
 }
 
@@ -94,7 +98,12 @@ function exitCode(value: unknown): number {
 }
 
 /** Who a registered rank is, for messages. */
-export interface RankInfo { rank: number; pid: number; host: string; address: string }
+export interface RankInfo {
+  rank: number;
+  pid: number;
+  host: string;
+  address: string;
+}
 
 export function describeRank(info: RankInfo): string {
   const ip = info.address.replace(/^tcp:\/\//, '').replace(/:\d+$/, '');
@@ -128,8 +137,18 @@ export interface KvServerOptions {
   onDenied?: (reason: string) => void;
 }
 
-interface RankEntry { connection: TcpConnection; finalized: boolean; gone: boolean; info: RankInfo; heard: number }
-interface Exchange { values: (Buffer | undefined)[]; count: number; waiting: { connection: TcpConnection; id: number }[] }
+interface RankEntry {
+  connection: TcpConnection;
+  finalized: boolean;
+  gone: boolean;
+  info: RankInfo;
+  heard: number;
+}
+interface Exchange {
+  values: (Buffer | undefined)[];
+  count: number;
+  waiting: { connection: TcpConnection; id: number }[];
+}
 
 export class KvServer {
   readonly url: string;
@@ -179,19 +198,31 @@ export class KvServer {
     return server;
   }
 
-  get registered(): number { return this.#ranks.size; }
-  get liveness(): Liveness { return this.#liveness; }
+  get registered(): number {
+    return this.#ranks.size;
+  }
+  get liveness(): Liveness {
+    return this.#liveness;
+  }
 
   /** Whether `rank` registered and said finalize before leaving (or is still connected having said it). */
-  finalized(rank: number): boolean { return this.#ranks.get(rank)?.finalized === true; }
+  finalized(rank: number): boolean {
+    return this.#ranks.get(rank)?.finalized === true;
+  }
 
-  isRegistered(rank: number): boolean { return this.#ranks.has(rank); }
+  isRegistered(rank: number): boolean {
+    return this.#ranks.has(rank);
+  }
 
   /** Whether a registered rank's connection is still open. */
-  isConnected(rank: number): boolean { return this.#ranks.get(rank)?.gone === false; }
+  isConnected(rank: number): boolean {
+    return this.#ranks.get(rank)?.gone === false;
+  }
 
   /** Who a registered rank is. */
-  rankInfo(rank: number): RankInfo | undefined { return this.#ranks.get(rank)?.info; }
+  rankInfo(rank: number): RankInfo | undefined {
+    return this.#ranks.get(rank)?.info;
+  }
 
   /** Lets the process exit while the server is open. */
   unref(): this {
@@ -234,7 +265,10 @@ export class KvServer {
       if (rank === except || entry.connection.closed) continue;
       sends.push(entry.connection.send(encode({ op: 'abort', code, reason })).catch(() => {}));
     }
-    return withDeadline(Promise.all(sends).then(() => undefined), 2_000);
+    return withDeadline(
+      Promise.all(sends).then(() => undefined),
+      2_000,
+    );
   }
 
   async close(): Promise<void> {
@@ -290,7 +324,10 @@ export class KvServer {
     // The reason goes out before the connection closes (gracefully: an abort could drop it).
     const deny = async (reason: string): Promise<void> => {
       this.#opts.onDenied?.(reason);
-      await withDeadline(connection.send(encode({ op: 'denied', reason })).catch(() => {}), 1_000);
+      await withDeadline(
+        connection.send(encode({ op: 'denied', reason })).catch(() => {}),
+        1_000,
+      );
       await withDeadline(connection.close(), 1_000);
       connection.abort();
     };
@@ -313,11 +350,16 @@ export class KvServer {
         const entry: RankEntry = { connection, finalized: false, gone: false, info, heard: Date.now() };
         this.#ranks.set(rank, entry);
         connection.maxMessageBytes = RANK_MAX_BYTES;
-        await connection.send(encode({
-          op: 'welcome', mac: proof(this.#opts.secret, 'server', serverNonce, denied.nonce, `${rank}|${this.size}`),
-          served: this.#opts.served ?? 'the rendezvous store', host: os.hostname(),
-          heartbeatMs: this.#liveness.heartbeatMs, timeoutMs: this.#liveness.timeoutMs,
-        }));
+        await connection.send(
+          encode({
+            op: 'welcome',
+            mac: proof(this.#opts.secret, 'server', serverNonce, denied.nonce, `${rank}|${this.size}`),
+            served: this.#opts.served ?? 'the rendezvous store',
+            host: os.hostname(),
+            heartbeatMs: this.#liveness.heartbeatMs,
+            timeoutMs: this.#liveness.timeoutMs,
+          }),
+        );
         this.#opts.onRegister?.(rank, info);
         for (;;) {
           const frames = await connection.recv();
@@ -456,7 +498,12 @@ export interface KvClientOptions {
 }
 
 /** What the store said about itself in its welcome. */
-export interface ServerInfo { url: string; served: string; host: string; liveness: Liveness }
+export interface ServerInfo {
+  url: string;
+  served: string;
+  host: string;
+  liveness: Liveness;
+}
 
 export class KvClient {
   readonly server: ServerInfo;
@@ -498,7 +545,7 @@ export class KvClient {
         if (left <= 0) break;
         let connection: TcpConnection;
         try {
-          connection = await transport.connect(url, { timeoutMs: Math.max(1, Math.min(candidates.length > 1 ? 2_000 : 5_000, left)) }) as TcpConnection;
+          connection = (await transport.connect(url, { timeoutMs: Math.max(1, Math.min(candidates.length > 1 ? 2_000 : 5_000, left)) })) as TcpConnection;
         } catch (error) {
           lastError = error;
           continue;
@@ -518,9 +565,12 @@ export class KvClient {
     }
     if (refusal !== undefined) throw refusal;
     const where = candidates.length === 1 ? candidates[0] : `any of ${candidates.join(', ')}`;
-    throw new MPIError('ERR_MPI_BOOTSTRAP',
+    throw new MPIError(
+      'ERR_MPI_BOOTSTRAP',
       `rank ${opts.rank}: cannot reach the rendezvous store at ${where} within ${opts.timeoutMs} ms ` +
-      `(${(lastError as Error | undefined)?.message ?? 'no answer'})${opts.hint ? `. ${opts.hint}` : ''}`, { cause: lastError });
+        `(${(lastError as Error | undefined)?.message ?? 'no answer'})${opts.hint ? `. ${opts.hint}` : ''}`,
+      { cause: lastError },
+    );
   }
 
   static async #join(connection: TcpConnection, url: string, opts: KvClientOptions, deadline: number): Promise<KvClient> {
@@ -534,19 +584,31 @@ export class KvClient {
       }
     };
     const challenge = await next('challenge').catch((error: unknown) => {
-      throw error instanceof MPIError ? error : new MPIError('ERR_MPI_BOOTSTRAP', `${what} did not let rank ${opts.rank} join: ${(error as Error).message}`, { cause: error });
+      throw error instanceof MPIError
+        ? error
+        : new MPIError('ERR_MPI_BOOTSTRAP', `${what} did not let rank ${opts.rank} join: ${(error as Error).message}`, { cause: error });
     });
     if (challenge.op !== 'challenge' || challenge.v !== AUTH_VERSION || !isNonce(challenge.nonce)) {
       throw new MPIError('ERR_MPI_BOOTSTRAP', `${what} speaks another protocol (a node-ucx of another version, or not a node-ucx store)`);
     }
     const clientNonce = newNonce();
     const context = `${opts.rank}|${opts.size}`;
-    await connection.send(encode({
-      op: 'hello', v: AUTH_VERSION, rank: opts.rank, size: opts.size, pid: process.pid, host: os.hostname(),
-      nonce: clientNonce, mac: proof(opts.secret, 'client', challenge.nonce, clientNonce, context),
-    }));
+    await connection.send(
+      encode({
+        op: 'hello',
+        v: AUTH_VERSION,
+        rank: opts.rank,
+        size: opts.size,
+        pid: process.pid,
+        host: os.hostname(),
+        nonce: clientNonce,
+        mac: proof(opts.secret, 'client', challenge.nonce, clientNonce, context),
+      }),
+    );
     const reply = await next('welcome').catch((error: unknown) => {
-      throw error instanceof MPIError ? error : new MPIError('ERR_MPI_BOOTSTRAP', `${what} did not let rank ${opts.rank} join: ${(error as Error).message}`, { cause: error });
+      throw error instanceof MPIError
+        ? error
+        : new MPIError('ERR_MPI_BOOTSTRAP', `${what} did not let rank ${opts.rank} join: ${(error as Error).message}`, { cause: error });
     });
     if (reply.op === 'denied') {
       throw new MPIError('ERR_MPI_BOOTSTRAP', `${what} refused rank ${opts.rank}: ${shortText(reply.reason, MAX_REASON) ?? 'denied'}`);
@@ -557,7 +619,9 @@ export class KvClient {
     const heartbeatMs = safeId(reply.heartbeatMs) ?? 500;
     const timeoutMs = safeId(reply.timeoutMs) ?? 4_000;
     const server: ServerInfo = {
-      url, served: shortText(reply.served, 64) ?? 'the rendezvous store', host: shortText(reply.host, 255) ?? '?',
+      url,
+      served: shortText(reply.served, 64) ?? 'the rendezvous store',
+      host: shortText(reply.host, 255) ?? '?',
       liveness: { heartbeatMs, timeoutMs: Math.max(timeoutMs, 2 * heartbeatMs) },
     };
     const client = new KvClient(connection, server, opts.size);
@@ -566,9 +630,13 @@ export class KvClient {
   }
 
   /** Called when the server says the job ends. */
-  onAbort(handler: (code: number, reason: string) => void): void { this.#onAbort = handler; }
+  onAbort(handler: (code: number, reason: string) => void): void {
+    this.#onAbort = handler;
+  }
   /** Called when the store is lost before finalize (it is gone, silent, or sent garbage); `reason` says which. */
-  onLost(handler: (reason: string) => void): void { this.#onLost = handler; }
+  onLost(handler: (reason: string) => void): void {
+    this.#onLost = handler;
+  }
 
   /** Lets the process exit while the connection is open. */
   unref(): this {
@@ -594,26 +662,48 @@ export class KvClient {
           const missing = waiting?.missing ?? [];
           const joined = (status?.joined as number[] | undefined) ?? [];
           const absent = Array.from({ length: this.#size }, (_, r) => r).filter((r) => !joined.includes(r));
-          const detail = status === null ? '' : absent.length > 0
-            ? `: rank${absent.length > 1 ? 's' : ''} ${listRanks(absent)} never joined the store at ${this.server.url} (are they running, and can they reach that address? set NODE_UCX_RENDEZVOUS_HOST to an address every host can reach)`
-            : missing.length > 0 ? `: rank${missing.length > 1 ? 's' : ''} ${listRanks(missing)} joined but have not published it yet` : '';
+          const detail =
+            status === null
+              ? ''
+              : absent.length > 0
+                ? `: rank${absent.length > 1 ? 's' : ''} ${listRanks(absent)} never joined the store at ${this.server.url} (are they running, and can they reach that address? set NODE_UCX_RENDEZVOUS_HOST to an address every host can reach)`
+                : missing.length > 0
+                  ? `: rank${missing.length > 1 ? 's' : ''} ${listRanks(missing)} joined but have not published it yet`
+                  : '';
           reject(new MPIError('ERR_MPI_BOOTSTRAP', `timed out after ${timeoutMs} ms waiting for all ranks to publish '${name}'${detail}`));
         });
       }, timeoutMs);
-      result.then((values) => { clearTimeout(timer); resolve(values); }, (error: unknown) => { clearTimeout(timer); reject(error); });
+      result.then(
+        (values) => {
+          clearTimeout(timer);
+          resolve(values);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     }).finally(() => {
       if (--this.#refs === 0) this.#connection.unref();
     });
   }
 
-
   /** Asks the store who has joined (for an error message); null if it does not answer within a second. */
   #status(): Promise<KvMessage | null> {
     const id = this.#nextId++;
     return new Promise<KvMessage | null>((resolve) => {
-      const timer = setTimeout(() => { this.#statusWaiters.delete(id); resolve(null); }, 1_000);
-      this.#statusWaiters.set(id, (status) => { clearTimeout(timer); resolve(status); });
-      this.#connection.send(encode({ op: 'status', id })).catch(() => { clearTimeout(timer); resolve(null); });
+      const timer = setTimeout(() => {
+        this.#statusWaiters.delete(id);
+        resolve(null);
+      }, 1_000);
+      this.#statusWaiters.set(id, (status) => {
+        clearTimeout(timer);
+        resolve(status);
+      });
+      this.#connection.send(encode({ op: 'status', id })).catch(() => {
+        clearTimeout(timer);
+        resolve(null);
+      });
     });
   }
 
@@ -627,10 +717,16 @@ export class KvClient {
     this.#connection.ref();
     const released = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
-      this.#released = () => { clearTimeout(timer); resolve(true); };
+      this.#released = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
     });
-    const sent = await this.#connection.send(encode({ op: 'finalize' })).then(() => true, () => false);
-    const ok = sent && await Promise.race([released, this.#connection.finished.then(() => false)]);
+    const sent = await this.#connection.send(encode({ op: 'finalize' })).then(
+      () => true,
+      () => false,
+    );
+    const ok = sent && (await Promise.race([released, this.#connection.finished.then(() => false)]));
     clearInterval(this.#heartbeat);
     await withDeadline(this.#connection.close(), 2_000);
     return ok;
@@ -653,8 +749,10 @@ export class KvClient {
     if (this.#leaving) return;
     const silent = Date.now() - this.#heard;
     if (silent > this.server.liveness.timeoutMs) {
-      this.#lost(`the rendezvous store at ${this.server.url} (${this.server.served} on ${this.server.host}) has not answered for ${silent} ms: ` +
-        'it is stopped, hung, or its host or the network link is gone');
+      this.#lost(
+        `the rendezvous store at ${this.server.url} (${this.server.served} on ${this.server.host}) has not answered for ${silent} ms: ` +
+          'it is stopped, hung, or its host or the network link is gone',
+      );
       return;
     }
     void this.#connection.send(encode({ op: 'ping' })).catch(() => {});
@@ -716,7 +814,9 @@ export class KvClient {
         clearInterval(this.#heartbeat);
         return;
       }
-      this.#lost(`lost the connection to the rendezvous store at ${this.server.url} (${this.server.served} on ${this.server.host}): ${(error as Error).message}`);
+      this.#lost(
+        `lost the connection to the rendezvous store at ${this.server.url} (${this.server.served} on ${this.server.host}): ${(error as Error).message}`,
+      );
     }
   }
 }
@@ -728,7 +828,16 @@ function listRanks(ranks: readonly number[]): string {
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new MPIError('ERR_MPI_BOOTSTRAP', `timed out after ${ms} ms waiting for ${what}`)), ms);
-    promise.then((value) => { clearTimeout(timer); resolve(value); }, (error: unknown) => { clearTimeout(timer); reject(error); });
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
 }
 
@@ -736,6 +845,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    promise.then(() => { clearTimeout(timer); resolve(); }, () => { clearTimeout(timer); resolve(); });
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
   });
 }

@@ -35,7 +35,9 @@ export class Message {
   }
 
   /** Whether this is MESSAGE_NO_PROC (the probe was for PROC_NULL): receiving it gets nothing. */
-  get noProc(): boolean { return this.source === PROC_NULL; }
+  get noProc(): boolean {
+    return this.source === PROC_NULL;
+  }
 
   /** The object (lowercase send) this message carries. `status` is filled in. */
   async recv<T = unknown>(status?: Status): Promise<T> {
@@ -59,7 +61,10 @@ export class Message {
     else {
       const into = target!.into as Uint8Array;
       if (data.length > into.byteLength) {
-        throw new MPIError('ERR_MPI_TRUNCATE', `Message.Recv: the message of ${data.length} bytes is longer than the receive buffer (${into.byteLength} bytes)`);
+        throw new MPIError(
+          'ERR_MPI_TRUNCATE',
+          `Message.Recv: the message of ${data.length} bytes is longer than the receive buffer (${into.byteLength} bytes)`,
+        );
       }
       into.set(data);
       target!.finish(data.length);
@@ -70,12 +75,18 @@ export class Message {
   }
 
   /** recv() as a Request (mpi4py's Message.irecv). */
-  irecv<T = unknown>(): Request<T> { return new Request(this.recv<T>()); }
+  irecv<T = unknown>(): Request<T> {
+    return new Request(this.recv<T>());
+  }
   /** Recv() as a Request; wait() resolves with the Status (MPI_Imrecv). */
-  Irecv(buf: unknown): Request<Status> { return new Request(this.Recv(buf), null, (st) => st); }
+  Irecv(buf: unknown): Request<Status> {
+    return new Request(this.Recv(buf), null, (st) => st);
+  }
   // mpi4py spellings of the object forms are the same (recv, irecv); Mrecv/Imrecv are these.
   /** MPI's name for Recv() (MPI_Mrecv). */
-  Mrecv(buf: unknown, status?: Status): Promise<Status> { return this.Recv(buf, status); }
+  Mrecv(buf: unknown, status?: Status): Promise<Status> {
+    return this.Recv(buf, status);
+  }
 
   #take(what: string): Promise<Buffer | null> {
     if (this.#received === null) return Promise.resolve(null);

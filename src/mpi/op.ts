@@ -3,9 +3,7 @@
 // user ops made with Op.create().
 import { MPIError } from './errors.js';
 
-export type NumberArray =
-  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | Float32Array | Float64Array;
+export type NumberArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 export type BigIntArray = BigInt64Array | BigUint64Array;
 /** Any typed array but DataView: what the uppercase reductions and Op.reduceLocal take. */
 export type TypedArray = NumberArray | BigIntArray;
@@ -39,8 +37,14 @@ export class Op {
   #python: Op | null = null;
   #elementwise: Op | null = null;
 
-  private constructor(name: string, commute: boolean, kernel: Kernel | null, fn: ((a: unknown, b: unknown) => unknown) | null,
-    mpi4py: MPI4PyFunction | null = null, semantics: ObjectSemantics | null = null) {
+  private constructor(
+    name: string,
+    commute: boolean,
+    kernel: Kernel | null,
+    fn: ((a: unknown, b: unknown) => unknown) | null,
+    mpi4py: MPI4PyFunction | null = null,
+    semantics: ObjectSemantics | null = null,
+  ) {
     this.name = name;
     this.commute = commute;
     this.#kernel = kernel;
@@ -71,15 +75,25 @@ export class Op {
   }
 
   /** Whether it is a built-in op. */
-  get isPredefined(): boolean { return this.#kernel !== null; }
+  get isPredefined(): boolean {
+    return this.#kernel !== null;
+  }
   /** mpi4py's name for isPredefined. */
-  get is_predefined(): boolean { return this.isPredefined; }
+  get is_predefined(): boolean {
+    return this.isPredefined;
+  }
   /** mpi4py's name for commute. */
-  get is_commutative(): boolean { return this.commute; }
+  get is_commutative(): boolean {
+    return this.commute;
+  }
   /** mpi4py's name for commute, as a method. */
-  Is_commutative(): boolean { return this.commute; }
+  Is_commutative(): boolean {
+    return this.commute;
+  }
   /** Whether a op b == b op a (commute). */
-  isCommutative(): boolean { return this.commute; }
+  isCommutative(): boolean {
+    return this.commute;
+  }
 
   /**
    * A user op (mpi4py's Op.Create). `fn(a, b)` returns `a op b`, where `a` holds the lower ranks' values.
@@ -110,9 +124,13 @@ export class Op {
   }
 
   /** mpi4py's name for reduceLocal(). */
-  Reduce_local(inbuf: TypedArray, inoutbuf: TypedArray): void { this.reduceLocal(inbuf, inoutbuf); }
+  Reduce_local(inbuf: TypedArray, inoutbuf: TypedArray): void {
+    this.reduceLocal(inbuf, inoutbuf);
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
 
   /** Does nothing (an op is not a resource); for mpi4py's op.Free(). */
   free(): void {}
@@ -213,14 +231,20 @@ function toBitwise(v: unknown, kernel: string, other: unknown): bigint | number 
 
 function combineValues(kernel: Kernel, a: unknown, b: unknown): unknown {
   switch (kernel) {
-    case 'REPLACE': return b;
-    case 'NO_OP': return a;
-    case 'LAND': return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) && Boolean(b);
-    case 'LOR': return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) || Boolean(b);
-    case 'LXOR': return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) !== Boolean(b);
+    case 'REPLACE':
+      return b;
+    case 'NO_OP':
+      return a;
+    case 'LAND':
+      return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) && Boolean(b);
+    case 'LOR':
+      return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) || Boolean(b);
+    case 'LXOR':
+      return isIndexable(a) && isIndexable(b) ? elementwise(kernel, a, b) : Boolean(a) !== Boolean(b);
     case 'MAXLOC':
     case 'MINLOC': {
-      if (!Array.isArray(a) || !Array.isArray(b) || a.length !== 2 || b.length !== 2) throw new MPIError('ERR_MPI_OP', `MPI.${kernel} combines [value, index] pairs`);
+      if (!Array.isArray(a) || !Array.isArray(b) || a.length !== 2 || b.length !== 2)
+        throw new MPIError('ERR_MPI_OP', `MPI.${kernel} combines [value, index] pairs`);
       const [va, ia] = a as [number | bigint | string, number];
       const [vb, ib] = b as [number | bigint | string, number];
       if (va === vb) return ia <= ib ? a : b;
@@ -251,29 +275,40 @@ function combineValues(kernel: Kernel, a: unknown, b: unknown): unknown {
     const x = a as number;
     const y = b as number;
     switch (kernel) {
-      case 'SUM': return x + y;
-      case 'PROD': return x * y;
-      case 'MAX': return x >= y || Number.isNaN(x) ? x : y;
-      case 'MIN': return x <= y || Number.isNaN(x) ? x : y;
+      case 'SUM':
+        return x + y;
+      case 'PROD':
+        return x * y;
+      case 'MAX':
+        return x >= y || Number.isNaN(x) ? x : y;
+      case 'MIN':
+        return x <= y || Number.isNaN(x) ? x : y;
     }
   }
   if (ta === 'bigint' && tb === 'bigint') {
     const x = a as bigint;
     const y = b as bigint;
     switch (kernel) {
-      case 'SUM': return x + y;
-      case 'PROD': return x * y;
-      case 'MAX': return x >= y ? x : y;
-      case 'MIN': return x <= y ? x : y;
+      case 'SUM':
+        return x + y;
+      case 'PROD':
+        return x * y;
+      case 'MAX':
+        return x >= y ? x : y;
+      case 'MIN':
+        return x <= y ? x : y;
     }
   }
   if (ta === 'string' && tb === 'string') {
     const x = a as string;
     const y = b as string;
     switch (kernel) {
-      case 'SUM': return x + y;
-      case 'MAX': return x >= y ? x : y;
-      case 'MIN': return x <= y ? x : y;
+      case 'SUM':
+        return x + y;
+      case 'MAX':
+        return x >= y ? x : y;
+      case 'MIN':
+        return x <= y ? x : y;
     }
   }
   throw opError(kernel, a, b);
@@ -343,16 +378,24 @@ function repeat(kernel: string, seq: unknown, times: unknown): unknown {
 function combinePython(kernel: Kernel, x: unknown, y: unknown): unknown {
   const typed = isTypedArray(x) && isTypedArray(y);
   switch (kernel) {
-    case 'REPLACE': return y;
-    case 'NO_OP': return x;
-    case 'LAND': return truthy(x) && truthy(y);
-    case 'LOR': return truthy(x) || truthy(y);
-    case 'LXOR': return truthy(x) !== truthy(y);
-    case 'MAX': return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) > 0 ? y : x;
-    case 'MIN': return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) < 0 ? y : x;
+    case 'REPLACE':
+      return y;
+    case 'NO_OP':
+      return x;
+    case 'LAND':
+      return truthy(x) && truthy(y);
+    case 'LOR':
+      return truthy(x) || truthy(y);
+    case 'LXOR':
+      return truthy(x) !== truthy(y);
+    case 'MAX':
+      return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) > 0 ? y : x;
+    case 'MIN':
+      return typed ? combineValues(kernel, x, y) : compare(y, x, kernel) < 0 ? y : x;
     case 'MAXLOC':
     case 'MINLOC': {
-      if (!Array.isArray(x) || !Array.isArray(y) || x.length !== 2 || y.length !== 2) throw new MPIError('ERR_MPI_OP', `MPI.${kernel} combines [value, index] pairs`);
+      if (!Array.isArray(x) || !Array.isArray(y) || x.length !== 2 || y.length !== 2)
+        throw new MPIError('ERR_MPI_OP', `MPI.${kernel} combines [value, index] pairs`);
       const c = compare(x[0], y[0], kernel);
       const better = kernel === 'MAXLOC' ? c > 0 : c < 0;
       if (better) return x;
@@ -383,7 +426,17 @@ function combinePython(kernel: Kernel, x: unknown, y: unknown): unknown {
 
 // ---- typed arrays ---------------------------------------------------------------
 
-const INTEGER_ARRAYS = new Set<unknown>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array]);
+const INTEGER_ARRAYS = new Set<unknown>([
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  BigInt64Array,
+  BigUint64Array,
+]);
 
 // One compiled loop per (op, array type): a shared loop over many array types goes megamorphic and runs
 // 3-4 times slower (measured: 88-129 µs against 30 µs per 64K doubles).
@@ -419,8 +472,12 @@ function kernelFor(kernel: Kernel, out: TypedArray): Kernel2 {
 function reduceTyped(kernel: Kernel, out: TypedArray, x: TypedArray, left: boolean): void {
   const n = out.length;
   switch (kernel) {
-    case 'REPLACE': if (!left) (out as Float64Array).set(x as Float64Array); return;
-    case 'NO_OP': if (left) (out as Float64Array).set(x as Float64Array); return;
+    case 'REPLACE':
+      if (!left) (out as Float64Array).set(x as Float64Array);
+      return;
+    case 'NO_OP':
+      if (left) (out as Float64Array).set(x as Float64Array);
+      return;
     case 'MAXLOC':
     case 'MINLOC': {
       if (n % 2 !== 0) throw new MPIError('ERR_MPI_COUNT', `MPI.${kernel} on typed arrays takes (value, index) pairs: an even length, not ${n}`);
@@ -430,7 +487,12 @@ function reduceTyped(kernel: Kernel, out: TypedArray, x: TypedArray, left: boole
       for (let i = 0; i < n; i += 2) {
         const a = o[i]!;
         const b = v[i]!;
-        if (a === b) { if (v[i + 1]! < o[i + 1]!) o[i + 1] = v[i + 1]!; } else if (max ? b > a : b < a) { o[i] = b; o[i + 1] = v[i + 1]!; }
+        if (a === b) {
+          if (v[i + 1]! < o[i + 1]!) o[i + 1] = v[i + 1]!;
+        } else if (max ? b > a : b < a) {
+          o[i] = b;
+          o[i + 1] = v[i + 1]!;
+        }
       }
       return;
     }

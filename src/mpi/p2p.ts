@@ -9,7 +9,11 @@ import { MPIError } from './errors.js';
 import type { World } from './world.js';
 
 /** What arrived: the sender's rank, the user tag and the length in bytes (objects: of the encoding). */
-export interface Arrival { source: number; tag: number; length: number }
+export interface Arrival {
+  source: number;
+  tag: number;
+  length: number;
+}
 
 export class Channel {
   /** This process's rank among the senders (in an intercommunicator: in its local group). */
@@ -74,15 +78,21 @@ export class Channel {
     return this.#recv(into, ucxTag, mask, undefined, what).then(
       (r) => {
         if (r.length !== expected) {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent ${r.length} bytes where ${expected} were expected (buffer sizes differ between ranks)`);
+          throw new MPIError(
+            'ERR_MPI_COUNT',
+            `${what}: rank ${source} sent ${r.length} bytes where ${expected} were expected (buffer sizes differ between ranks)`,
+          );
         }
       },
       (error: unknown) => {
         if (error instanceof MPIError && error.code === 'ERR_MPI_TRUNCATE') {
-          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent more than the ${expected} bytes expected (buffer sizes differ between ranks)`, { cause: error });
+          throw new MPIError('ERR_MPI_COUNT', `${what}: rank ${source} sent more than the ${expected} bytes expected (buffer sizes differ between ranks)`, {
+            cause: error,
+          });
         }
         throw error;
-      });
+      },
+    );
   }
 
   /**
@@ -103,7 +113,8 @@ export class Channel {
           throw new MPIError('ERR_MPI_TRUNCATE', `${what}: rank ${source} sent more than the ${expected} bytes of its block`, { cause: error });
         }
         throw error;
-      });
+      },
+    );
   }
 
   /** Sends an object message: one message if inline, else its header and then the body as a bulk message. */
@@ -114,10 +125,7 @@ export class Channel {
     const seq = this.#bulkSeq[dest]!;
     this.#bulkSeq[dest] = nextSequence(seq);
     const head = bulkHeader(message.head, this.rank, seq);
-    return Promise.all([
-      this.#send(dest, head, ucxTag),
-      this.#send(dest, message.body, bulkTag(this.#context, this.rank, seq), sync),
-    ]).then(() => undefined);
+    return Promise.all([this.#send(dest, head, ucxTag), this.#send(dest, message.body, bulkTag(this.#context, this.rank, seq), sync)]).then(() => undefined);
   }
 
   /** Receives an object message; the header says how long it is and, for a bulk one, who sent it. */
@@ -165,12 +173,15 @@ export class Channel {
     const opts = sync ? { sync } : undefined;
     const endpoint = world.connected(index);
     const sent = endpoint !== null ? endpoint.tagSend(data, tag, opts) : world.use(index, (ep) => ep.tagSend(data, tag, opts));
-    return sent.catch((error: unknown) => { throw world.mapError(error, `send to rank ${dest}`); });
+    return sent.catch((error: unknown) => {
+      throw world.mapError(error, `send to rank ${dest}`);
+    });
   }
 
   #recv(into: Data, tag: bigint, mask: bigint | undefined, signal: AbortSignal | undefined, what: string): Promise<{ length: number; tag: bigint }> {
     const world = this.#world;
-    return world.worker.tagRecv(into, tag, mask, signal ? { signal } : undefined)
-      .catch((error: unknown) => { throw world.mapError(error, what); });
+    return world.worker.tagRecv(into, tag, mask, signal ? { signal } : undefined).catch((error: unknown) => {
+      throw world.mapError(error, what);
+    });
   }
 }

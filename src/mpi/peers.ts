@@ -16,7 +16,9 @@ export class LazyPeer<E> {
   }
 
   /** The endpoint, once connected. */
-  get endpoint(): E | null { return this.#endpoint; }
+  get endpoint(): E | null {
+    return this.#endpoint;
+  }
 
   /**
    * Runs `operation` with the endpoint: now, when connected; otherwise once connected, after every
@@ -60,7 +62,8 @@ export class LazyPeer<E> {
           const queue = this.#queue!;
           this.#queue = null;
           for (const queued of queue) queued(null, error);
-        });
+        },
+      );
     });
   }
 

@@ -23,7 +23,10 @@ import { MAX_RANKS } from './tags.js';
 const PREFIX = 'node-ucx-port:';
 const LINK_MAX_BYTES = 64 << 20;
 
-export interface PortAddress { urls: string[]; token: string }
+export interface PortAddress {
+  urls: string[];
+  token: string;
+}
 
 /** The port name's parts; a malformed name is ERR_MPI_ARG. */
 export function parsePortName(name: unknown): PortAddress {
@@ -33,14 +36,20 @@ export function parsePortName(name: unknown): PortAddress {
   const body = name.slice(PREFIX.length);
   const slash = body.lastIndexOf('/');
   const token = body.slice(slash + 1);
-  const urls = body.slice(0, Math.max(0, slash)).split(',').filter((u) => u !== '');
+  const urls = body
+    .slice(0, Math.max(0, slash))
+    .split(',')
+    .filter((u) => u !== '');
   if (slash < 0 || !/^[0-9a-f]{48}$/.test(token) || urls.length === 0 || !urls.every((u) => /^tcp:\/\/(\[[^\]]+\]|[^:/,\s]+):\d+$/.test(u))) {
     throw new MPIError('ERR_MPI_ARG', `a malformed port name: ${name.slice(0, 80)}`);
   }
   return { urls, token };
 }
 
-interface Message { op: string; [key: string]: unknown }
+interface Message {
+  op: string;
+  [key: string]: unknown;
+}
 
 function encode(message: Message, values: readonly Uint8Array[] = []): Buffer[] {
   return [Buffer.from(JSON.stringify(message)), ...values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))];
@@ -62,12 +71,25 @@ function decode(frames: Buffer[], what: string): { message: Message; values: Buf
 function timed<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new MPIError('ERR_MPI_PORT', `timed out after ${ms} ms waiting for ${what}`)), ms);
-    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
 }
 
 /** What one side of a link tells the other about its group. */
-export interface GroupInfo { size: number; context: number; cards: Uint8Array[] }
+export interface GroupInfo {
+  size: number;
+  context: number;
+  cards: Uint8Array[];
+}
 
 /** The link between two jobs' roots, once both proved the token. */
 export class PortLink {
@@ -84,7 +106,10 @@ export class PortLink {
     this.#connection = connection;
     this.#what = what;
     connection.maxMessageBytes = LINK_MAX_BYTES;
-    this.#group = new Promise<GroupInfo>((resolve, reject) => { this.#resolveGroup = resolve; this.#rejectGroup = reject; });
+    this.#group = new Promise<GroupInfo>((resolve, reject) => {
+      this.#resolveGroup = resolve;
+      this.#rejectGroup = reject;
+    });
     this.#group.catch(() => {});
     void this.#readLoop();
   }
@@ -120,8 +145,16 @@ export class PortLink {
         const { message, values } = decode(await this.#connection.recv(), this.#what);
         if (message.op === 'group') {
           const { size, context } = message;
-          if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_RANKS || values.length !== size
-            || typeof context !== 'number' || !Number.isInteger(context) || context < 0) {
+          if (
+            typeof size !== 'number' ||
+            !Number.isInteger(size) ||
+            size < 1 ||
+            size > MAX_RANKS ||
+            values.length !== size ||
+            typeof context !== 'number' ||
+            !Number.isInteger(context) ||
+            context < 0
+          ) {
             throw new MPIError('ERR_MPI_PORT', `${this.#what}: a malformed group`);
           }
           this.#resolveGroup({ size, context, cards: values });
@@ -130,7 +163,9 @@ export class PortLink {
         }
       }
     } catch (error) {
-      this.#rejectGroup(error instanceof MPIError ? error : new MPIError('ERR_MPI_PORT', `${this.#what} closed: ${(error as Error).message}`, { cause: error }));
+      this.#rejectGroup(
+        error instanceof MPIError ? error : new MPIError('ERR_MPI_PORT', `${this.#what} closed: ${(error as Error).message}`, { cause: error }),
+      );
       if (!this.#leaving) {
         this.#leaving = true;
         this.#connection.abort();
@@ -159,12 +194,12 @@ export class Port {
   static async open(local = false): Promise<Port> {
     let port: Port | undefined;
     const early: TcpConnection[] = [];
-    const listener = await new TcpTransport().listen(`tcp://${local ? '127.0.0.1' : '0.0.0.0'}:0`, (connection) => {
+    const listener = (await new TcpTransport().listen(`tcp://${local ? '127.0.0.1' : '0.0.0.0'}:0`, (connection) => {
       const tcp = connection as TcpConnection;
       tcp.maxMessageBytes = PRE_AUTH_MAX_BYTES;
       if (port === undefined) early.push(tcp);
       else port.#accept(tcp);
-    }) as TcpListener;
+    })) as TcpListener;
     listener.unref();
     port = new Port(listener, randomBytes(24).toString('hex'), local ? ['127.0.0.1'] : [...routableHosts(), '127.0.0.1']);
     for (const tcp of early) port.#accept(tcp);
@@ -199,8 +234,12 @@ export class Port {
       try {
         await connection.send(encode({ op: 'challenge', v: AUTH_VERSION, nonce: serverNonce }));
         const { message } = decode(await connection.recv(), 'a port connection');
-        if (message.op !== 'join' || message.v !== AUTH_VERSION || !isNonce(message.nonce)
-          || !proofMatches(proof(this.#token, 'client', serverNonce, message.nonce, 'port'), message.mac)) {
+        if (
+          message.op !== 'join' ||
+          message.v !== AUTH_VERSION ||
+          !isNonce(message.nonce) ||
+          !proofMatches(proof(this.#token, 'client', serverNonce, message.nonce, 'port'), message.mac)
+        ) {
           await connection.send(encode({ op: 'denied', reason: 'wrong port token' })).catch(() => {});
           await timed(connection.close(), 1_000, 'close').catch(() => {});
           connection.abort();
@@ -230,20 +269,24 @@ export async function connectPort(name: string, timeoutMs: number): Promise<Port
     for (const url of urls) {
       let connection: TcpConnection;
       try {
-        connection = await transport.connect(url, { timeoutMs: Math.max(1, Math.min(2_000, deadline - Date.now())) }) as TcpConnection;
+        connection = (await transport.connect(url, { timeoutMs: Math.max(1, Math.min(2_000, deadline - Date.now())) })) as TcpConnection;
       } catch (error) {
         lastError = error;
         continue;
       }
       connection.maxMessageBytes = PRE_AUTH_MAX_BYTES;
       try {
-        const { message: challenge } = decode(await timed(connection.recv(), Math.max(1, deadline - Date.now()), 'the port\'s challenge'), url);
-        if (challenge.op !== 'challenge' || challenge.v !== AUTH_VERSION || !isNonce(challenge.nonce)) throw new MPIError('ERR_MPI_PORT', `${url} is not a node-ucx port`);
+        const { message: challenge } = decode(await timed(connection.recv(), Math.max(1, deadline - Date.now()), "the port's challenge"), url);
+        if (challenge.op !== 'challenge' || challenge.v !== AUTH_VERSION || !isNonce(challenge.nonce))
+          throw new MPIError('ERR_MPI_PORT', `${url} is not a node-ucx port`);
         const clientNonce = newNonce();
         await connection.send(encode({ op: 'join', v: AUTH_VERSION, nonce: clientNonce, mac: proof(token, 'client', challenge.nonce, clientNonce, 'port') }));
-        const { message: answer } = decode(await timed(connection.recv(), Math.max(1, deadline - Date.now()), 'the port\'s answer'), url);
+        const { message: answer } = decode(await timed(connection.recv(), Math.max(1, deadline - Date.now()), "the port's answer"), url);
         if (answer.op !== 'welcome' || !proofMatches(proof(token, 'server', challenge.nonce, clientNonce, 'port'), answer.mac)) {
-          throw new MPIError('ERR_MPI_PORT', `the port at ${url} refused the connection (${answer.op === 'denied' ? 'wrong port token' : 'it does not hold the token'})`);
+          throw new MPIError(
+            'ERR_MPI_PORT',
+            `the port at ${url} refused the connection (${answer.op === 'denied' ? 'wrong port token' : 'it does not hold the token'})`,
+          );
         }
         return new PortLink(connection, `the link to the accepting job (${url})`);
       } catch (error) {
@@ -254,5 +297,9 @@ export async function connectPort(name: string, timeoutMs: number): Promise<Port
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new MPIError('ERR_MPI_PORT', `cannot connect to the port at ${urls.join(', ')} within ${timeoutMs} ms: ${(lastError as Error | undefined)?.message ?? 'no answer'}`, { cause: lastError });
+  throw new MPIError(
+    'ERR_MPI_PORT',
+    `cannot connect to the port at ${urls.join(', ')} within ${timeoutMs} ms: ${(lastError as Error | undefined)?.message ?? 'no answer'}`,
+    { cause: lastError },
+  );
 }

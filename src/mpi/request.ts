@@ -36,11 +36,17 @@ export class Status {
   }
 
   /** The sender's rank (source). */
-  getSource(): number { return this.source; }
+  getSource(): number {
+    return this.source;
+  }
   /** The message's tag. */
-  getTag(): number { return this.tag; }
+  getTag(): number {
+    return this.tag;
+  }
   /** The operation's error class (error). */
-  getError(): number { return this.error; }
+  getError(): number {
+    return this.error;
+  }
   /**
    * Items received: bytes / the item's size (a Datatype, a typed array class, or bytes; default 1 byte);
    * UNDEFINED if it does not divide.
@@ -59,30 +65,54 @@ export class Status {
     return this.getCount(item);
   }
   /** Whether the operation was cancelled. */
-  isCancelled(): boolean { return this.cancelled; }
+  isCancelled(): boolean {
+    return this.cancelled;
+  }
   // mpi4py spellings
   /** mpi4py's name for getSource(). */
-  Get_source(): number { return this.source; }
+  Get_source(): number {
+    return this.source;
+  }
   /** mpi4py's name for getTag(). */
-  Get_tag(): number { return this.tag; }
+  Get_tag(): number {
+    return this.tag;
+  }
   /** mpi4py's name for getError(). */
-  Get_error(): number { return this.error; }
+  Get_error(): number {
+    return this.error;
+  }
   /** mpi4py's name for getCount(). */
-  Get_count(item: ItemSize = 1): number { return this.getCount(item); }
+  Get_count(item: ItemSize = 1): number {
+    return this.getCount(item);
+  }
   /** mpi4py's name for getElements(). */
-  Get_elements(item: ItemSize): number { return this.getElements(item); }
+  Get_elements(item: ItemSize): number {
+    return this.getElements(item);
+  }
   /** mpi4py's name for isCancelled(). */
-  Is_cancelled(): boolean { return this.cancelled; }
+  Is_cancelled(): boolean {
+    return this.cancelled;
+  }
   /** Sets source (MPI_Status_set_source), for a Status made by hand (generalized requests, tests). */
-  Set_source(source: number): void { this.source = source; }
+  Set_source(source: number): void {
+    this.source = source;
+  }
   /** Sets tag (MPI_Status_set_tag). */
-  Set_tag(tag: number): void { this.tag = tag; }
+  Set_tag(tag: number): void {
+    this.tag = tag;
+  }
   /** Sets error (MPI_Status_set_error). */
-  Set_error(error: number): void { this.error = error; }
+  Set_error(error: number): void {
+    this.error = error;
+  }
   /** Sets cancelled (MPI_Status_set_cancelled). */
-  Set_cancelled(flag: boolean): void { this.cancelled = flag; }
+  Set_cancelled(flag: boolean): void {
+    this.cancelled = flag;
+  }
   /** Sets the byte count as `count` items (MPI_Status_set_elements). */
-  Set_elements(item: ItemSize, count: number): void { this.count = count * itemBytes(item); }
+  Set_elements(item: ItemSize, count: number): void {
+    this.count = count * itemBytes(item);
+  }
 }
 
 type Results<U extends readonly Request<unknown>[]> = { [K in keyof U]: U[K] extends Request<infer R> ? R : never };
@@ -124,7 +154,8 @@ export class Request<T = void> {
         this.#error = this.#owner === null ? error : report(this.#owner, error);
         if (error instanceof MPIError) this.#status = new Status(ANY_SOURCE, ANY_TAG, 0, false, error.errorClass);
         throw this.#error;
-      });
+      },
+    );
     // A request nobody waits on must not become an unhandled rejection: wait() rethrows.
     this.#promise.catch(() => {});
   }
@@ -135,14 +166,18 @@ export class Request<T = void> {
   }
 
   /** Whether it has completed (successfully or not); an inactive persistent request counts as complete. */
-  get done(): boolean { return this.#done; }
+  get done(): boolean {
+    return this.#done;
+  }
 
   /** The Status of a completed receive (null before, and for sends). */
-  get status(): Status | null { return this.#status; }
+  get status(): Status | null {
+    return this.#status;
+  }
 
   /** Resolves with the result (the object for irecv, the Status for Irecv, undefined for sends); `status`, if given, is filled in. */
   async wait(status?: Status): Promise<T> {
-    const value = this.#promise === null ? undefined as T : await this.#promise;
+    const value = this.#promise === null ? (undefined as T) : await this.#promise;
     if (status != null) fill(status, this.#status);
     return value;
   }
@@ -172,15 +207,25 @@ export class Request<T = void> {
 
   // mpi4py's uppercase spellings: Wait and Test give no value (buffer operations)
   /** mpi4py's Wait(): as wait(), without the value (buffer operations). */
-  async Wait(status?: Status): Promise<void> { await this.wait(status); }
+  async Wait(status?: Status): Promise<void> {
+    await this.wait(status);
+  }
   /** mpi4py's Test(): as test(), the flag only. */
-  Test(status?: Status): boolean { return this.test(status)[0]; }
+  Test(status?: Status): boolean {
+    return this.test(status)[0];
+  }
   /** mpi4py's name for cancel(). */
-  Cancel(): boolean { return this.cancel(); }
+  Cancel(): boolean {
+    return this.cancel();
+  }
   /** mpi4py's name for getStatus(). */
-  Get_status(status?: Status): boolean { return this.getStatus(status); }
+  Get_status(status?: Status): boolean {
+    return this.getStatus(status);
+  }
   /** mpi4py's name for free(). */
-  Free(): void { this.free(); }
+  Free(): void {
+    this.free();
+  }
 
   /** Waits for all; resolves with their results in order (rejects with the first failure). `statuses` are filled in. */
   static async waitall<U extends readonly Request<unknown>[]>(requests: U, statuses?: Status[]): Promise<Results<U>> {
@@ -245,20 +290,30 @@ export class Request<T = void> {
 
   // mpi4py's uppercase statics (buffer operations: no values)
   /** mpi4py's Waitall: as waitall(), without the values. */
-  static async Waitall(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<void> { await Request.waitall(requests, statuses); }
+  static async Waitall(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<void> {
+    await Request.waitall(requests, statuses);
+  }
   /** mpi4py's Waitany: as waitany(), the index only. */
-  static async Waitany(requests: readonly Request<unknown>[], status?: Status): Promise<number> { return (await Request.waitany(requests, status))[0]; }
+  static async Waitany(requests: readonly Request<unknown>[], status?: Status): Promise<number> {
+    return (await Request.waitany(requests, status))[0];
+  }
   /** mpi4py's Waitsome: as waitsome(), the indices only. */
-  static async Waitsome(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<number[]> { return (await Request.waitsome(requests, statuses))[0]; }
+  static async Waitsome(requests: readonly Request<unknown>[], statuses?: Status[]): Promise<number[]> {
+    return (await Request.waitsome(requests, statuses))[0];
+  }
   /** mpi4py's Testall: as testall(), the flag only. */
-  static Testall(requests: readonly Request<unknown>[], statuses?: Status[]): boolean { return Request.testall(requests, statuses)[0]; }
+  static Testall(requests: readonly Request<unknown>[], statuses?: Status[]): boolean {
+    return Request.testall(requests, statuses)[0];
+  }
   /** mpi4py's Testany: as testany(), [index, flag] without the value. */
   static Testany(requests: readonly Request<unknown>[], status?: Status): [number, boolean] {
     const [index, flag] = Request.testany(requests, status);
     return [index, flag];
   }
   /** mpi4py's Testsome: as testsome(), the indices only. */
-  static Testsome(requests: readonly Request<unknown>[], statuses?: Status[]): number[] { return Request.testsome(requests, statuses)[0]; }
+  static Testsome(requests: readonly Request<unknown>[], statuses?: Status[]): number[] {
+    return Request.testsome(requests, statuses)[0];
+  }
 }
 
 /**
@@ -276,7 +331,9 @@ export class Prequest<T = void> extends Request<T> {
   }
 
   /** Whether a started round has not been waited for yet. */
-  get active(): boolean { return this.#active && !this.done; }
+  get active(): boolean {
+    return this.#active && !this.done;
+  }
 
   /** Starts the operation (MPI_Start). */
   start(): void {
@@ -287,7 +344,9 @@ export class Prequest<T = void> extends Request<T> {
   }
 
   /** mpi4py's name for start(). */
-  Start(): void { this.start(); }
+  Start(): void {
+    this.start();
+  }
 
   /** Starts every request (MPI_Startall). */
   static startall(requests: readonly Prequest<unknown>[]): void {
@@ -299,7 +358,9 @@ export class Prequest<T = void> extends Request<T> {
   }
 
   /** mpi4py's name for startall(). */
-  static Startall(requests: readonly Prequest<unknown>[]): void { Prequest.startall(requests); }
+  static Startall(requests: readonly Prequest<unknown>[]): void {
+    Prequest.startall(requests);
+  }
 }
 
 function checkList(requests: unknown, what: string, nonEmpty = false): asserts requests is readonly Request<unknown>[] {

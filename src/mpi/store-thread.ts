@@ -58,9 +58,15 @@ async function main(): Promise<void> {
 
   if (data.serve !== null) {
     try {
-      server = await KvServer.start({
-        ...data.serve, served: 'rank 0', liveness: data.liveness, abortOnGone: true,
-      }, data.serve.advertise);
+      server = await KvServer.start(
+        {
+          ...data.serve,
+          served: 'rank 0',
+          liveness: data.liveness,
+          abortOnGone: true,
+        },
+        data.serve.advertise,
+      );
     } catch (error) {
       port.postMessage({ type: 'failed', error: errorOf(error) });
       return;
@@ -91,7 +97,8 @@ async function main(): Promise<void> {
       case 'exchange':
         client.exchange(message.name, Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength), message.timeoutMs).then(
           (values) => port.postMessage({ type: 'exchanged', id: message.id, values }),
-          (error: unknown) => port.postMessage({ type: 'exchange-failed', id: message.id, error: errorOf(error) }));
+          (error: unknown) => port.postMessage({ type: 'exchange-failed', id: message.id, error: errorOf(error) }),
+        );
         break;
       case 'finalize':
         void (async () => {

@@ -4,7 +4,10 @@ import { PROC_NULL } from './constants.js';
 import { MPIError } from './errors.js';
 
 /** A grid: `dims[i]` cells along dimension i, which wraps around when `periods[i]`. */
-export interface CartShape { readonly dims: readonly number[]; readonly periods: readonly boolean[] }
+export interface CartShape {
+  readonly dims: readonly number[];
+  readonly periods: readonly boolean[];
+}
 
 /** MPI_Dims_create: `dims` (or `ndims` zeros) with every 0 filled so that the product is `nnodes`, as even as possible, larger first. */
 export function computeDims(nnodes: number, dims: number | readonly number[]): number[] {
@@ -22,7 +25,11 @@ export function computeDims(nnodes: number, dims: number | readonly number[]): n
   // Prime factors, largest first, each onto the currently smallest free dimension: as even as possible.
   const factors: number[] = [];
   let rest = nnodes / fixed;
-  for (let p = 2; p * p <= rest; p++) while (rest % p === 0) { factors.push(p); rest /= p; }
+  for (let p = 2; p * p <= rest; p++)
+    while (rest % p === 0) {
+      factors.push(p);
+      rest /= p;
+    }
   if (rest > 1) factors.push(rest);
   const fill = new Array<number>(free).fill(1);
   for (const factor of factors.sort((a, b) => b - a)) {

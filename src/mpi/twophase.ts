@@ -8,7 +8,11 @@
 import { Runs } from './fileview.js';
 
 /** One rank's access: the file bytes [lo, hi) it touches, and whether they are one contiguous run. */
-export interface Access { lo: number; hi: number; contiguous: boolean }
+export interface Access {
+  lo: number;
+  hi: number;
+  contiguous: boolean;
+}
 
 export interface PlanOptions {
   /** How many aggregators (cb_nodes); at most the number of ranks. */
@@ -201,7 +205,10 @@ export function coverage(pieces: readonly Pieces[], start: number, size: number)
     for (const c of cursors) {
       if (c.q >= c.p.length) continue;
       const at = c.p[c.q]! + c.k * c.p[c.q + 3]!;
-      if (at < bestAt) { bestAt = at; best = c; }
+      if (at < bestAt) {
+        bestAt = at;
+        best = c;
+      }
     }
     if (best === null) break;
     const { p, q } = best;

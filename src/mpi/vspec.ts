@@ -54,8 +54,14 @@ export function copyBlock(into: Uint8Array, data: Uint8Array, what: string): voi
  * The block size of an equal-block collective: `local`'s length, or with IN_PLACE `whole` split into
  * `size` (evenly); `whole`, where this rank has it, must hold `size` blocks.
  */
-export function equalBlock(what: string, local: ArrayBufferView | InPlace, localName: string,
-  whole: ArrayBufferView | null, wholeName: string, size: number): number {
+export function equalBlock(
+  what: string,
+  local: ArrayBufferView | InPlace,
+  localName: string,
+  whole: ArrayBufferView | null,
+  wholeName: string,
+  size: number,
+): number {
   let n: number;
   if (local === IN_PLACE) {
     if (whole!.byteLength % size !== 0) {

@@ -60,11 +60,29 @@ interface Peer {
   dispUnit: number;
 }
 
-interface Published { data: Uint8Array; control: Uint8Array; size: number; dispUnit: number }
+interface Published {
+  data: Uint8Array;
+  control: Uint8Array;
+  size: number;
+  dispUnit: number;
+}
 
 // MPI ops that a UCX atomic performs element by element on 4- and 8-byte integers (and their fetching forms).
-const ATOMIC_OPS = new Map<Op, 'add' | 'and' | 'or' | 'xor' | 'swap'>([[SUM, 'add'], [BAND, 'and'], [BOR, 'or'], [BXOR, 'xor'], [REPLACE, 'swap']]);
-const FETCHING_OPS = new Map<Op, 'fadd' | 'fand' | 'for' | 'fxor' | 'swap'>([[SUM, 'fadd'], [BAND, 'fand'], [BOR, 'for'], [BXOR, 'fxor'], [REPLACE, 'swap'], [NO_OP, 'fadd']]);
+const ATOMIC_OPS = new Map<Op, 'add' | 'and' | 'or' | 'xor' | 'swap'>([
+  [SUM, 'add'],
+  [BAND, 'and'],
+  [BOR, 'or'],
+  [BXOR, 'xor'],
+  [REPLACE, 'swap'],
+]);
+const FETCHING_OPS = new Map<Op, 'fadd' | 'fand' | 'for' | 'fxor' | 'swap'>([
+  [SUM, 'fadd'],
+  [BAND, 'fand'],
+  [BOR, 'for'],
+  [BXOR, 'fxor'],
+  [REPLACE, 'swap'],
+  [NO_OP, 'fadd'],
+]);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
@@ -105,7 +123,16 @@ export class Win {
   #freed = false;
   #name = '';
 
-  private constructor(comm: Comm, world: World, memory: MemoryHandle | null, control: MemoryHandle, buffer: Buffer, dispUnit: number, peers: Peer[], flavor: number) {
+  private constructor(
+    comm: Comm,
+    world: World,
+    memory: MemoryHandle | null,
+    control: MemoryHandle,
+    buffer: Buffer,
+    dispUnit: number,
+    peers: Peer[],
+    flavor: number,
+  ) {
     this.comm = comm;
     this.#world = world;
     this.#memory = memory;
@@ -127,7 +154,8 @@ export class Win {
 
   /** Exposes `buf` (this rank's memory; null: none, a window of 0 bytes here) as the window (collective). */
   static async create(buf: ArrayBufferView | null, comm: Comm, opts: WinOptions = {}): Promise<Win> {
-    if (buf !== null && buf !== undefined && !ArrayBuffer.isView(buf)) throw new MPIError('ERR_MPI_TYPE', 'Win.create needs a TypedArray, Buffer or DataView (or null)');
+    if (buf !== null && buf !== undefined && !ArrayBuffer.isView(buf))
+      throw new MPIError('ERR_MPI_TYPE', 'Win.create needs a TypedArray, Buffer or DataView (or null)');
     if (!(comm instanceof Comm)) throw new MPIError('ERR_MPI_COMM', 'Win.create: expected a communicator');
     const { world } = comm[kInternals]();
     const view = buf === null || buf === undefined ? Buffer.alloc(0) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -146,9 +174,13 @@ export class Win {
   }
 
   /** A handler that calls `fn(win, errorCode, error)` when an operation on a window fails. */
-  static createErrhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static createErrhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
   /** mpi4py's name for createErrhandler(). */
-  static Create_errhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler { return Errhandler.create(fn); }
+  static Create_errhandler(fn: (win: Win, errorCode: number, error: MPIError) => void): Errhandler {
+    return Errhandler.create(fn);
+  }
 
   static async #setup(comm: Comm, world: World, memory: MemoryHandle, buffer: Buffer, opts: WinOptions, flavor: number): Promise<Win> {
     const dispUnit = opts.dispUnit ?? 1;
@@ -183,7 +215,9 @@ export class Win {
     try {
       if (isDevice(origin)) {
         const [peer, address] = this.#target(targetRank, this.#disp(target), byteLength(origin), 'put');
-        return peer.endpoint.put(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
+        return peer.endpoint.put(origin, address, peer.data).catch((error: unknown) => {
+          throw this.#world.mapError(error, 'Win.put');
+        });
       }
       const payload = parsePayload(origin, 'origin', 'Win.put');
       const data = payload.data();
@@ -195,7 +229,12 @@ export class Win {
         work.push(peer.endpoint.put(data.subarray(at, at + length), base + BigInt(runs.offsets[i]!), peer.data));
         at += length;
       }
-      return Promise.all(work).then(() => undefined, (error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
+      return Promise.all(work).then(
+        () => undefined,
+        (error: unknown) => {
+          throw this.#world.mapError(error, 'Win.put');
+        },
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -206,7 +245,9 @@ export class Win {
     try {
       if (isDevice(origin)) {
         const [peer, address] = this.#target(targetRank, this.#disp(target), byteLength(origin), 'get');
-        return peer.endpoint.get(origin, address, peer.data).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+        return peer.endpoint.get(origin, address, peer.data).catch((error: unknown) => {
+          throw this.#world.mapError(error, 'Win.get');
+        });
       }
       const payload = parsePayload(origin, 'origin', 'Win.get');
       const [peer, base, runs] = this.#targetRuns(targetRank, target, payload, 'get');
@@ -219,7 +260,12 @@ export class Win {
         work.push(peer.endpoint.get(into.subarray(at, at + length), base + BigInt(runs.offsets[i]!), peer.data));
         at += length;
       }
-      return Promise.all(work).then(() => receiver.finish(at), (error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+      return Promise.all(work).then(
+        () => receiver.finish(at),
+        (error: unknown) => {
+          throw this.#world.mapError(error, 'Win.get');
+        },
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -240,7 +286,9 @@ export class Win {
       eachElement(runs, size, (offset, i) => {
         work.push(peer.endpoint.atomic(atomic, base + BigInt(offset), peer.data, BigInt(values.array[i]!), { size }));
       });
-      await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.accumulate'); });
+      await Promise.all(work).catch((error: unknown) => {
+        throw this.#world.mapError(error, 'Win.accumulate');
+      });
       return;
     }
     await this.#withAccumulateLock(peer, async () => {
@@ -273,11 +321,15 @@ export class Win {
       const work: Promise<void>[] = [];
       eachElement(runs, size, (offset, i) => {
         const operand = values === null ? 0n : BigInt(values.array[i]!);
-        work.push(peer.endpoint.atomic(fetching, base + BigInt(offset), peer.data, operand, { size }).then((old) => {
-          (out.array as unknown as (number | bigint)[])[i] = fromAtomic(out.array, old);
-        }));
+        work.push(
+          peer.endpoint.atomic(fetching, base + BigInt(offset), peer.data, operand, { size }).then((old) => {
+            (out.array as unknown as (number | bigint)[])[i] = fromAtomic(out.array, old);
+          }),
+        );
       });
-      await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.getAccumulate'); });
+      await Promise.all(work).catch((error: unknown) => {
+        throw this.#world.mapError(error, 'Win.getAccumulate');
+      });
       out.commit();
       return;
     }
@@ -301,7 +353,9 @@ export class Win {
     const kind = FETCHING_OPS.get(op);
     if (op === NO_OP) return peer.endpoint.atomic('fadd', address, peer.data, 0n);
     if (kind === undefined) throw new MPIError('ERR_MPI_OP', `fetchAndOp supports SUM, BAND, BOR, BXOR, REPLACE and NO_OP, not ${op.name}`);
-    return peer.endpoint.atomic(kind, address, peer.data, value).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.fetchAndOp'); });
+    return peer.endpoint.atomic(kind, address, peer.data, value).catch((error: unknown) => {
+      throw this.#world.mapError(error, 'Win.fetchAndOp');
+    });
   }
 
   /** Atomically: if target == compare then target = swap (8-byte integers). Resolves with the old value. */
@@ -309,16 +363,22 @@ export class Win {
     try {
       const [peer, address] = this.#target(targetRank, targetDisp, 8, 'compareAndSwap');
       if (address % 8n !== 0n) throw new MPIError('ERR_MPI_WIN', 'compareAndSwap needs an 8-byte aligned target');
-      return peer.endpoint.compareSwap(address, peer.data, compare, swap).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.compareAndSwap'); });
+      return peer.endpoint.compareSwap(address, peer.data, compare, swap).catch((error: unknown) => {
+        throw this.#world.mapError(error, 'Win.compareAndSwap');
+      });
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** Request forms: they complete when the origin buffer may be reused (put) or holds the data (get). */
-  rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.put(origin, targetRank, target)); }
+  rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> {
+    return new Request(this.put(origin, targetRank, target));
+  }
   /** get() as a Request: complete when `origin` holds the data. */
-  rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return new Request(this.get(origin, targetRank, target)); }
+  rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> {
+    return new Request(this.get(origin, targetRank, target));
+  }
   /** accumulate() as a Request. */
   raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
     return new Request(this.accumulate(origin, targetRank, target, op));
@@ -345,7 +405,7 @@ export class Win {
     const word = peer.control.base + BigInt(LOCK_WORD);
     for (let spins = 0; ; spins++) {
       if (lockType === LOCK_EXCLUSIVE) {
-        if (await peer.endpoint.compareSwap(word, peer.control, 0n, WRITER) === 0n) break;
+        if ((await peer.endpoint.compareSwap(word, peer.control, 0n, WRITER)) === 0n) break;
       } else {
         const before = await peer.endpoint.atomic('fadd', word, peer.control, 1n);
         if ((before & WRITER) === 0n) break;
@@ -391,11 +451,17 @@ export class Win {
   }
 
   /** Local completion equals remote completion here (UCX flush). */
-  flushLocal(rank: number): Promise<void> { return this.flush(rank); }
+  flushLocal(rank: number): Promise<void> {
+    return this.flush(rank);
+  }
   /** As flushAll() (local completion equals remote completion here). */
-  flushLocalAll(): Promise<void> { return this.flushAll(); }
+  flushLocalAll(): Promise<void> {
+    return this.flushAll();
+  }
   /** Memory synchronization of the window copy (MPI_Win_sync): nothing to do, memory is the window. */
-  sync(): void { this.#check(); }
+  sync(): void {
+    this.#check();
+  }
 
   /** Releases the window (collective: nobody's memory goes while another rank may still use it). */
   async free(): Promise<void> {
@@ -411,17 +477,29 @@ export class Win {
   }
 
   /** The group of the window's communicator. */
-  get group(): Group { return this.comm.group; }
+  get group(): Group {
+    return this.comm.group;
+  }
   /** The group of the window's communicator (group). */
-  getGroup(): Group { return this.comm.group; }
+  getGroup(): Group {
+    return this.comm.group;
+  }
   /** This rank's window memory (mpi4py's win.tomemory()). */
-  tomemory(): Buffer { return this.buffer; }
+  tomemory(): Buffer {
+    return this.buffer;
+  }
   /** True once free() was called. */
-  get freed(): boolean { return this.#freed; }
+  get freed(): boolean {
+    return this.#freed;
+  }
   /** The window's name (setName(); '' by default). */
-  getName(): string { return this.#name; }
+  getName(): string {
+    return this.#name;
+  }
   /** Names the window (MPI_Win_set_name), for messages and tools. */
-  setName(name: string): void { this.#name = String(name); }
+  setName(name: string): void {
+    this.#name = String(name);
+  }
 
   /** Sets what a failing operation on this window does. */
   setErrhandler(errhandler: Errhandler): void {
@@ -429,17 +507,27 @@ export class Win {
     this.errhandler = errhandler;
   }
   /** The window's error handler. */
-  getErrhandler(): Errhandler { return this.errhandler; }
+  getErrhandler(): Errhandler {
+    return this.errhandler;
+  }
   /** Calls the window's error handler with `errorCode`, as a failing operation would (MPI_Win_call_errhandler). */
-  callErrhandler(errorCode: number): void { this.errhandler.invoke(this, new MPIError(errorCode)); }
+  callErrhandler(errorCode: number): void {
+    this.errhandler.invoke(this, new MPIError(errorCode));
+  }
 
   // mpi4py spellings (and argument order)
   /** mpi4py's name for put(). */
-  Put(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.put(origin, targetRank, target); }
+  Put(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> {
+    return this.put(origin, targetRank, target);
+  }
   /** mpi4py's name for get(). */
-  Get(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> { return this.get(origin, targetRank, target); }
+  Get(origin: Data | BufSpec, targetRank: number, target: Target = 0): Promise<void> {
+    return this.get(origin, targetRank, target);
+  }
   /** mpi4py's name for accumulate(). */
-  Accumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> { return this.accumulate(origin, targetRank, target, op); }
+  Accumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
+    return this.accumulate(origin, targetRank, target, op);
+  }
   /** mpi4py's name for getAccumulate(). */
   Get_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Promise<void> {
     return this.getAccumulate(origin, result, targetRank, target, op);
@@ -449,7 +537,13 @@ export class Win {
     return this.getAccumulate(op === NO_OP ? null : firstElement(origin, 'origin'), firstElement(result, 'result'), targetRank, [targetDisp, 1], op);
   }
   /** mpi4py: Compare_and_swap(origin, compare, result, target_rank, target_disp=0): one 4- or 8-byte integer. */
-  async Compare_and_swap(origin: TypedArray | BufSpec, compare: TypedArray | BufSpec, result: TypedArray | BufSpec, targetRank: number, targetDisp = 0): Promise<void> {
+  async Compare_and_swap(
+    origin: TypedArray | BufSpec,
+    compare: TypedArray | BufSpec,
+    result: TypedArray | BufSpec,
+    targetRank: number,
+    targetDisp = 0,
+  ): Promise<void> {
     const swap = typedArg(firstElement(origin, 'origin'), 'origin', 'Win.Compare_and_swap');
     const cmp = typedArg(firstElement(compare, 'compare'), 'compare', 'Win.Compare_and_swap');
     const out = typedArg(firstElement(result, 'result'), 'result', 'Win.Compare_and_swap');
@@ -459,55 +553,96 @@ export class Win {
     }
     const [peer, address] = this.#target(targetRank, targetDisp, size, 'Compare_and_swap');
     if (address % BigInt(size) !== 0n) throw new MPIError('ERR_MPI_WIN', `Compare_and_swap needs a ${size}-byte aligned target`);
-    const old = await peer.endpoint.compareSwap(address, peer.data, BigInt(cmp.array[0]!), BigInt(swap.array[0]!), { size })
-      .catch((error: unknown) => { throw this.#world.mapError(error, 'Win.Compare_and_swap'); });
+    const old = await peer.endpoint.compareSwap(address, peer.data, BigInt(cmp.array[0]!), BigInt(swap.array[0]!), { size }).catch((error: unknown) => {
+      throw this.#world.mapError(error, 'Win.Compare_and_swap');
+    });
     (out.array as unknown as (number | bigint)[])[0] = fromAtomic(out.array, old);
     out.commit();
   }
   /** mpi4py's name for rput(). */
-  Rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rput(origin, targetRank, target); }
+  Rput(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> {
+    return this.rput(origin, targetRank, target);
+  }
   /** mpi4py's name for rget(). */
-  Rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> { return this.rget(origin, targetRank, target); }
+  Rget(origin: Data | BufSpec, targetRank: number, target: Target = 0): Request<void> {
+    return this.rget(origin, targetRank, target);
+  }
   /** mpi4py's name for raccumulate(). */
-  Raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> { return this.raccumulate(origin, targetRank, target, op); }
+  Raccumulate(origin: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
+    return this.raccumulate(origin, targetRank, target, op);
+  }
   /** mpi4py's name for rgetAccumulate(). */
   Rget_accumulate(origin: TypedArray | BufSpec | null, result: TypedArray | BufSpec, targetRank: number, target: Target = 0, op: Op = SUM): Request<void> {
     return this.rgetAccumulate(origin, result, targetRank, target, op);
   }
   /** mpi4py's name for fence(). */
-  Fence(assertion = 0): Promise<void> { return this.fence(assertion); }
+  Fence(assertion = 0): Promise<void> {
+    return this.fence(assertion);
+  }
   /** mpi4py's name for lock(). */
-  Lock(rank: number, lockType = LOCK_EXCLUSIVE, assertion = 0): Promise<void> { return this.lock(rank, lockType, assertion); }
+  Lock(rank: number, lockType = LOCK_EXCLUSIVE, assertion = 0): Promise<void> {
+    return this.lock(rank, lockType, assertion);
+  }
   /** mpi4py's name for unlock(). */
-  Unlock(rank: number): Promise<void> { return this.unlock(rank); }
+  Unlock(rank: number): Promise<void> {
+    return this.unlock(rank);
+  }
   /** mpi4py's name for lockAll(). */
-  Lock_all(assertion = 0): Promise<void> { return this.lockAll(assertion); }
+  Lock_all(assertion = 0): Promise<void> {
+    return this.lockAll(assertion);
+  }
   /** mpi4py's name for unlockAll(). */
-  Unlock_all(): Promise<void> { return this.unlockAll(); }
+  Unlock_all(): Promise<void> {
+    return this.unlockAll();
+  }
   /** mpi4py's name for flush(). */
-  Flush(rank: number): Promise<void> { return this.flush(rank); }
+  Flush(rank: number): Promise<void> {
+    return this.flush(rank);
+  }
   /** mpi4py's name for flushAll(). */
-  Flush_all(): Promise<void> { return this.flushAll(); }
+  Flush_all(): Promise<void> {
+    return this.flushAll();
+  }
   /** mpi4py's name for flushLocal(). */
-  Flush_local(rank: number): Promise<void> { return this.flushLocal(rank); }
+  Flush_local(rank: number): Promise<void> {
+    return this.flushLocal(rank);
+  }
   /** mpi4py's name for flushLocalAll(). */
-  Flush_local_all(): Promise<void> { return this.flushLocalAll(); }
+  Flush_local_all(): Promise<void> {
+    return this.flushLocalAll();
+  }
   /** mpi4py's name for sync(). */
-  Sync(): void { this.sync(); }
+  Sync(): void {
+    this.sync();
+  }
   /** mpi4py's name for free(). */
-  Free(): Promise<void> { return this.free(); }
+  Free(): Promise<void> {
+    return this.free();
+  }
   /** mpi4py's name for getGroup(). */
-  Get_group(): Group { return this.comm.group; }
+  Get_group(): Group {
+    return this.comm.group;
+  }
   /** mpi4py's name for getName(). */
-  Get_name(): string { return this.#name; }
+  Get_name(): string {
+    return this.#name;
+  }
   /** mpi4py's name for setName(). */
-  Set_name(name: string): void { this.setName(name); }
+  Set_name(name: string): void {
+    this.setName(name);
+  }
   /** mpi4py's name for setErrhandler(). */
-  Set_errhandler(errhandler: Errhandler): void { this.setErrhandler(errhandler); }
+  Set_errhandler(errhandler: Errhandler): void {
+    this.setErrhandler(errhandler);
+  }
   /** mpi4py's name for getErrhandler(). */
-  Get_errhandler(): Errhandler { return this.errhandler; }
+  Get_errhandler(): Errhandler {
+    return this.errhandler;
+  }
   /** mpi4py's name for callErrhandler(). */
-  Call_errhandler(errorCode: number): void { this.callErrhandler(errorCode); }
+  Call_errhandler(errorCode: number): void {
+    this.callErrhandler(errorCode);
+  }
 
   // ---- internals ----
 
@@ -541,7 +676,10 @@ export class Win {
     if (!Number.isInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_WIN', `${what}: targetDisp must be a non-negative integer, not ${String(disp)}`);
     const offset = disp * peer.dispUnit;
     if (offset + length > peer.size) {
-      throw new MPIError('ERR_MPI_WIN', `${what}: ${length} bytes at displacement ${disp} (× ${peer.dispUnit}) overrun rank ${rank}'s window of ${peer.size} bytes`);
+      throw new MPIError(
+        'ERR_MPI_WIN',
+        `${what}: ${length} bytes at displacement ${disp} (× ${peer.dispUnit}) overrun rank ${rank}'s window of ${peer.size} bytes`,
+      );
     }
     return [peer, peer.data.base + BigInt(offset)];
   }
@@ -563,12 +701,17 @@ export class Win {
     } else if (target !== null && target !== undefined) {
       throw new MPIError('ERR_MPI_ARG', `Win.${what}: target must be a displacement or [disp, count, datatype]`);
     }
-    if (!Number.isInteger(disp) || disp < 0) throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target displacement must be a non-negative integer, not ${String(disp)}`);
-    if (!Number.isInteger(count) || count < 0) throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target count must be a non-negative integer, not ${String(count)}`);
+    if (!Number.isInteger(disp) || disp < 0)
+      throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target displacement must be a non-negative integer, not ${String(disp)}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target count must be a non-negative integer, not ${String(count)}`);
     // As Open MPI (and mpi4py's tutorial) do: a target smaller than the origin moves the target's worth (the
     // origin's first bytes); a larger one would reach past the origin buffer.
     if (count * type.size > origin.byteLength) {
-      throw new MPIError('ERR_MPI_COUNT', `Win.${what}: the target (${count} × ${type.name} = ${count * type.size} bytes) is larger than the origin (${origin.byteLength} bytes)`);
+      throw new MPIError(
+        'ERR_MPI_COUNT',
+        `Win.${what}: the target (${count} × ${type.name} = ${count * type.size} bytes) is larger than the origin (${origin.byteLength} bytes)`,
+      );
     }
     const origin0 = disp * peer.dispUnit;
     const runs = new Runs(type.offsets.length * Math.min(count, 1024));
@@ -577,14 +720,18 @@ export class Win {
     }
     for (let i = 0; i < runs.count; i++) {
       if (runs.offsets[i]! < 0 || runs.offsets[i]! + runs.lengths[i]! > peer.size) {
-        throw new MPIError('ERR_MPI_WIN', `Win.${what}: the target (${count} × ${type.name} at displacement ${disp} × ${peer.dispUnit}) overruns rank ${rank}'s window of ${peer.size} bytes`);
+        throw new MPIError(
+          'ERR_MPI_WIN',
+          `Win.${what}: the target (${count} × ${type.name} at displacement ${disp} × ${peer.dispUnit}) overruns rank ${rank}'s window of ${peer.size} bytes`,
+        );
       }
     }
     return [peer, peer.data.base, runs];
   }
 
   #accumulateArgs(origin: TypedArray | BufSpec, targetRank: number, target: Target, op: Op, what: string): [TypedPayload, Peer, bigint, Runs] {
-    if (!isTypedArray(origin) && !Array.isArray(origin)) throw new MPIError('ERR_MPI_TYPE', `${what} needs a TypedArray origin (or a [buf, count, datatype] spec)`);
+    if (!isTypedArray(origin) && !Array.isArray(origin))
+      throw new MPIError('ERR_MPI_TYPE', `${what} needs a TypedArray origin (or a [buf, count, datatype] spec)`);
     if (!(op instanceof Op)) throw new MPIError('ERR_MPI_OP', `${what} needs an MPI.Op`);
     const values = typedArg(origin, 'origin', `Win.${what}`);
     op.checkTyped(values.array);
@@ -600,7 +747,9 @@ export class Win {
       work.push(peer.endpoint.get(into.subarray(at, at + runs.lengths[i]!), base + BigInt(runs.offsets[i]!), peer.data));
       at += runs.lengths[i]!;
     }
-    await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.get'); });
+    await Promise.all(work).catch((error: unknown) => {
+      throw this.#world.mapError(error, 'Win.get');
+    });
   }
 
   async #putRuns(peer: Peer, base: bigint, runs: Runs, data: Uint8Array): Promise<void> {
@@ -610,13 +759,15 @@ export class Win {
       work.push(peer.endpoint.put(data.subarray(at, at + runs.lengths[i]!), base + BigInt(runs.offsets[i]!), peer.data));
       at += runs.lengths[i]!;
     }
-    await Promise.all(work).catch((error: unknown) => { throw this.#world.mapError(error, 'Win.put'); });
+    await Promise.all(work).catch((error: unknown) => {
+      throw this.#world.mapError(error, 'Win.put');
+    });
   }
 
   async #withAccumulateLock(peer: Peer, body: () => Promise<void>): Promise<void> {
     const word = peer.control.base + BigInt(ACC_WORD);
     const me = BigInt(this.comm.rank + 1);
-    for (let spins = 0; await peer.endpoint.compareSwap(word, peer.control, 0n, me) !== 0n; spins++) await sleep(spins < 50 ? 0 : 1);
+    for (let spins = 0; (await peer.endpoint.compareSwap(word, peer.control, 0n, me)) !== 0n; spins++) await sleep(spins < 50 ? 0 : 1);
     try {
       await body();
     } finally {
@@ -656,7 +807,9 @@ function firstElement(buf: TypedArray | BufSpec, name: string): BufSpec {
 
 let self: (() => Comm) | null = null;
 /** @internal index.ts says where COMM_SELF is (mpi4py's default communicator of Win.Allocate/Create). */
-export function setSelfComm(get: () => Comm): void { self = get; }
+export function setSelfComm(get: () => Comm): void {
+  self = get;
+}
 function selfComm(): Comm {
   if (self === null) throw new MPIError('ERR_MPI_COMM', 'MPI is not initialized: await MPI.init() first');
   return self();

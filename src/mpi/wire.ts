@@ -16,9 +16,19 @@ export const HEADER_BYTES = 24;
 export const INLINE_MAX = 4096;
 
 /** An object message: its header and body; `whole` is both in one buffer when it travels inline. */
-export interface Frame { head: Buffer; body: Buffer; whole: Buffer | null }
+export interface Frame {
+  head: Buffer;
+  body: Buffer;
+  whole: Buffer | null;
+}
 
-export interface FrameHeader { inline: boolean; length: number; source: number; tag: number; seq: number }
+export interface FrameHeader {
+  inline: boolean;
+  length: number;
+  source: number;
+  tag: number;
+  seq: number;
+}
 
 /** Frames encoded object bytes; inline ones get header and body in one buffer (one message, no concat). */
 export function frame(body: Buffer, source: number, tag: number): Frame {

@@ -47,8 +47,11 @@ export class World {
     this.context = new Context({ features: ['tag', 'stream', 'am', 'rma', 'amo'], ...(config && { config }) });
     const workerMode: ErrorHandling = opts.errorHandling === 'auto' ? 'none' : opts.errorHandling;
     this.worker = this.context.createWorker({
-      progress: opts.mode, errorHandling: workerMode, acceptAddressConnections: true,
-      ...(opts.spinUs !== undefined && { spinUs: opts.spinUs }), ...(opts.yieldUs !== undefined && { yieldUs: opts.yieldUs }),
+      progress: opts.mode,
+      errorHandling: workerMode,
+      acceptAddressConnections: true,
+      ...(opts.spinUs !== undefined && { spinUs: opts.spinUs }),
+      ...(opts.yieldUs !== undefined && { yieldUs: opts.yieldUs }),
     });
   }
 
@@ -102,7 +105,9 @@ export class World {
       const endpoint = await this.worker.connect({ address: card.address }, { errorHandling: this.errorHandlingFor(index) });
       // Errors reach the operations; the listener only keeps 'error' from being unhandled.
       endpoint.on('error', () => {});
-      endpoint.once('close', () => { if (this.connected(index) === endpoint) this.#peers[index]!.reset(); });
+      endpoint.once('close', () => {
+        if (this.connected(index) === endpoint) this.#peers[index]!.reset();
+      });
       return endpoint;
     } catch (error) {
       throw this.mapError(error, `connecting to ${this.describe(index)}`);

@@ -3,13 +3,13 @@
 // `cause` chain flattened into the message).
 
 export type RpcErrorCode =
-  | 'ERR_RPC_HANDSHAKE'   // the peer did not complete the join handshake (timeout, bad bytes)
-  | 'ERR_RPC_AUTH'        // wrong or no cluster secret
-  | 'ERR_RPC_CLOSED'      // the connection closed (here or by the peer) before the call was answered
-  | 'ERR_RPC_UNKNOWN_OP'  // the peer has no handler for the op
-  | 'ERR_RPC_REMOTE'      // the peer's handler threw
-  | 'ERR_RPC_TIMEOUT'     // no answer within the call's timeout
-  | 'ERR_RPC_PROTOCOL';   // bytes that are not this protocol
+  | 'ERR_RPC_HANDSHAKE' // the peer did not complete the join handshake (timeout, bad bytes)
+  | 'ERR_RPC_AUTH' // wrong or no cluster secret
+  | 'ERR_RPC_CLOSED' // the connection closed (here or by the peer) before the call was answered
+  | 'ERR_RPC_UNKNOWN_OP' // the peer has no handler for the op
+  | 'ERR_RPC_REMOTE' // the peer's handler threw
+  | 'ERR_RPC_TIMEOUT' // no answer within the call's timeout
+  | 'ERR_RPC_PROTOCOL'; // bytes that are not this protocol
 
 export class RpcError extends Error {
   readonly code: RpcErrorCode;
@@ -25,7 +25,13 @@ export class RpcError extends Error {
 }
 
 /** What goes on the wire for a handler's error. */
-export interface WireError { name: string; message: string; code?: string; stack?: string; [field: string]: unknown }
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  [field: string]: unknown;
+}
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof Error) {

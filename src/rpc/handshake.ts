@@ -30,11 +30,22 @@ export interface Joined {
   role: string;
 }
 
-function mac(secret: Buffer, side: 'client' | 'server', serverNonce: Buffer, clientNonce: Buffer, serverName: string,
-  clientName: string, role: string): Buffer {
+function mac(
+  secret: Buffer,
+  side: 'client' | 'server',
+  serverNonce: Buffer,
+  clientNonce: Buffer,
+  serverName: string,
+  clientName: string,
+  role: string,
+): Buffer {
   return createHmac('sha256', secret)
-    .update(`node-ucx rpc v${HANDSHAKE_VERSION}|${side}|`).update(serverNonce).update('|').update(clientNonce)
-    .update(`|${serverName}|${clientName}|${role}`).digest();
+    .update(`node-ucx rpc v${HANDSHAKE_VERSION}|${side}|`)
+    .update(serverNonce)
+    .update('|')
+    .update(clientNonce)
+    .update(`|${serverName}|${clientName}|${role}`)
+    .digest();
 }
 
 function sameMac(a: unknown, b: Buffer): boolean {
@@ -97,10 +108,16 @@ export async function join(connection: Connection, secret: Buffer, self: Identit
   const serverNonce = nonceOf(hello, 'hello');
   const serverName = textOf(hello, 'name', 'hello');
   const clientNonce = randomBytes(32);
-  await connection.send([encodeObject({
-    op: 'auth', v: HANDSHAKE_VERSION, nonce: clientNonce, name: self.name, role: self.role,
-    mac: mac(secret, 'client', serverNonce, clientNonce, serverName, self.name, self.role),
-  })]);
+  await connection.send([
+    encodeObject({
+      op: 'auth',
+      v: HANDSHAKE_VERSION,
+      nonce: clientNonce,
+      name: self.name,
+      role: self.role,
+      mac: mac(secret, 'client', serverNonce, clientNonce, serverName, self.name, self.role),
+    }),
+  ]);
   const answer = await recvOne(connection, timeoutMs, 'welcome');
   if (answer.op === 'denied') throw new RpcError('ERR_RPC_AUTH', `${serverName} refused to let this ${self.role} join (wrong or no cluster secret)`);
   if (answer.op !== 'welcome' || !sameMac(answer.mac, mac(secret, 'server', serverNonce, clientNonce, serverName, self.name, self.role))) {

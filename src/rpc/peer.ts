@@ -49,7 +49,12 @@ export class Router {
   }
 }
 
-interface PendingCall { op: string; resolve: (value: unknown) => void; reject: (error: unknown) => void; timer: NodeJS.Timeout | undefined }
+interface PendingCall {
+  op: string;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export interface CallOptions {
   /** Reject with ERR_RPC_TIMEOUT after this long (default: wait as long as the connection lives). */
@@ -82,7 +87,9 @@ export class RpcPeer extends EventEmitter {
     void this.#receive();
   }
 
-  get closed(): boolean { return this.#ended !== undefined || this.#closedHere; }
+  get closed(): boolean {
+    return this.#ended !== undefined || this.#closedHere;
+  }
 
   /** A one-way message (batched with the turn's others). Dropped, returning false, once the peer is closed. */
   send(op: string, body: unknown): boolean {
@@ -118,7 +125,7 @@ export class RpcPeer extends EventEmitter {
       frames = encodeFrames(batch);
     } catch (error) {
       // A body that cannot be serialized fails its own call; the rest of the batch goes on.
-      void error;  // the entry that failed says why, below
+      void error; // the entry that failed says why, below
       this.#sendOneByOne(batch);
       return;
     }
@@ -161,7 +168,8 @@ export class RpcPeer extends EventEmitter {
         frames = encodeFrames([entry]);
       } catch (error) {
         const [kind, , id] = entry as [number, string, number];
-        if (kind === REQUEST) this.#settle(id, undefined, new RpcError('ERR_RPC_PROTOCOL', `cannot serialize the request: ${(error as Error).message}`, { cause: error }));
+        if (kind === REQUEST)
+          this.#settle(id, undefined, new RpcError('ERR_RPC_PROTOCOL', `cannot serialize the request: ${(error as Error).message}`, { cause: error }));
         if (kind === RESPONSE) {
           // The handler's result cannot travel: the caller gets an error instead.
           const [, responseId] = entry as [number, number];
@@ -189,9 +197,12 @@ export class RpcPeer extends EventEmitter {
         for (const entry of batch) this.#dispatch(entry);
       }
     } catch (error) {
-      const ended = error instanceof RpcError ? error
-        : this.#closedHere ? null
-          : new RpcError('ERR_RPC_CLOSED', `the connection to ${this.name} closed: ${(error as TransportError).message}`, { cause: error });
+      const ended =
+        error instanceof RpcError
+          ? error
+          : this.#closedHere
+            ? null
+            : new RpcError('ERR_RPC_CLOSED', `the connection to ${this.name} closed: ${(error as TransportError).message}`, { cause: error });
       if (ended?.code === 'ERR_RPC_PROTOCOL') connection.abort();
       this.#end(ended);
     }
@@ -232,7 +243,12 @@ export class RpcPeer extends EventEmitter {
       return;
     }
     if (result instanceof Promise) {
-      result.then((value) => { if (id > 0) this.#answer(id, value); }, (error: unknown) => this.#answerError(op, id, error));
+      result.then(
+        (value) => {
+          if (id > 0) this.#answer(id, value);
+        },
+        (error: unknown) => this.#answerError(op, id, error),
+      );
     } else if (id > 0) {
       this.#answer(id, result);
     }
@@ -252,7 +268,7 @@ export class RpcPeer extends EventEmitter {
 
   #settle(id: number, value: unknown, error: RpcError | undefined): void {
     const pending = this.#calls.get(id);
-    if (pending === undefined) return;  // timed out meanwhile
+    if (pending === undefined) return; // timed out meanwhile
     this.#calls.delete(id);
     clearTimeout(pending.timer);
     if (error !== undefined) pending.reject(error);

@@ -31,7 +31,8 @@ export class RpcPool {
       (error: unknown) => {
         this.#peers.delete(address);
         throw error;
-      });
+      },
+    );
     this.#peers.set(address, joining);
     return joining;
   }
@@ -53,10 +54,12 @@ export class RpcPool {
     this.#closed = true;
     const peers = [...this.#peers.values()];
     this.#peers.clear();
-    await Promise.all(peers.map(async (entry) => {
-      const peer = await Promise.resolve(entry).catch(() => undefined);
-      await peer?.close();
-    }));
+    await Promise.all(
+      peers.map(async (entry) => {
+        const peer = await Promise.resolve(entry).catch(() => undefined);
+        await peer?.close();
+      }),
+    );
   }
 
   #track(address: string, peer: RpcPeer): void {

@@ -42,7 +42,8 @@ export async function listenRpc(url: string, opts: RpcServerOptions): Promise<Tr
         connection.abort();
         const refused = error instanceof RpcError ? error : new RpcError('ERR_RPC_HANDSHAKE', (error as Error).message, { cause: error });
         opts.onRefused?.(refused, connection);
-      });
+      },
+    );
   });
   self = { name: listener.address, role: opts.role };
   return listener;

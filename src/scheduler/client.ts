@@ -47,21 +47,21 @@ function isOptions(value: unknown): value is TaskOptions {
 export type ClientTarget =
   | string
   | {
-    /** The scheduler's address (a LocalCluster's, or anything else with one). */
-    schedulerAddress: string;
-    /** The cluster secret that goes with it. */
-    secret: Buffer;
-  }
+      /** The scheduler's address (a LocalCluster's, or anything else with one). */
+      schedulerAddress: string;
+      /** The cluster secret that goes with it. */
+      secret: Buffer;
+    }
   | {
-    /** The scheduler's address (ucx://host:port, tcp://host:port or inproc://name). */
-    address: string;
-    /** The cluster secret (default: NODE_UCX_CLUSTER_SECRET, base64). */
-    secret?: Buffer;
-  }
+      /** The scheduler's address (ucx://host:port, tcp://host:port or inproc://name). */
+      address: string;
+      /** The cluster secret (default: NODE_UCX_CLUSTER_SECRET, base64). */
+      secret?: Buffer;
+    }
   | {
-    /** A scheduler file (written by ucx-scheduler --scheduler-file): its address and secret. */
-    schedulerFile: string;
-  };
+      /** A scheduler file (written by ucx-scheduler --scheduler-file): its address and secret. */
+      schedulerFile: string;
+    };
 
 /** How a Client connects (its target says where). */
 export interface ClientOptions {
@@ -114,8 +114,10 @@ export class Client implements FutureOwner {
 
   constructor(target: ClientTarget | { ready: Promise<{ schedulerAddress: string; secret: Buffer }> }, opts: ClientOptions = {}) {
     // A LocalCluster may still be starting: its address comes once it is ready.
-    const cluster = typeof target === 'object' && target !== null && (target as { ready?: unknown }).ready instanceof Promise
-      ? (target as { ready: Promise<{ schedulerAddress: string; secret: Buffer }> }).ready : null;
+    const cluster =
+      typeof target === 'object' && target !== null && (target as { ready?: unknown }).ready instanceof Promise
+        ? (target as { ready: Promise<{ schedulerAddress: string; secret: Buffer }> }).ready
+        : null;
     const resolved = cluster === null ? resolveTarget(target, opts) : null;
     if (resolved !== null) this.#schedulerAddress = resolved.address;
     const router = new Router(() => {});
@@ -136,30 +138,36 @@ export class Client implements FutureOwner {
     // Unable to connect (refused, wrong secret, no scheduler there): every future, pending or to come,
     // rejects with ERR_SCHEDULER_GONE, and every method throws it (else they would wait for ever).
     this.ready.catch((error: unknown) => {
-      this.#fail(new SchedulerError('ERR_SCHEDULER_GONE', `cannot reach the scheduler at ${this.#schedulerAddress}: ${(error as Error).message}`, { cause: error }));
+      this.#fail(
+        new SchedulerError('ERR_SCHEDULER_GONE', `cannot reach the scheduler at ${this.#schedulerAddress}: ${(error as Error).message}`, { cause: error }),
+      );
     });
     if (opts.setAsDefault !== false) setDefaultClient(this);
   }
 
   /** Whether close() was called, or the scheduler went away or could not be reached (methods then throw). */
-  get closed(): boolean { return this.#closed !== undefined; }
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
 
   /** The scheduler's address. */
-  get scheduler(): string { return this.#schedulerAddress; }
+  get scheduler(): string {
+    return this.#schedulerAddress;
+  }
 
   // ---- submitting ----
 
   /** Runs fn(...args) on the cluster. Futures among the arguments (nested too) are dependencies. A last argument made by taskOptions() is the options. */
   submit<T = unknown>(fn: unknown, ...args: unknown[]): Future<T> {
     this.#requireOpen();
-    const opts = args.length > 0 && isOptions(args[args.length - 1]) ? args.pop() as TaskOptions : {};
+    const opts = args.length > 0 && isOptions(args[args.length - 1]) ? (args.pop() as TaskOptions) : {};
     return this.#task<T>(fn, args, opts);
   }
 
   /** fn over the elements of the iterables (zipped); one future each. */
   map<T = unknown>(fn: unknown, ...iterables: unknown[]): Future<T>[] {
     this.#requireOpen();
-    const opts = iterables.length > 0 && isOptions(iterables[iterables.length - 1]) ? iterables.pop() as TaskOptions : {};
+    const opts = iterables.length > 0 && isOptions(iterables[iterables.length - 1]) ? (iterables.pop() as TaskOptions) : {};
     if (iterables.length === 0) throw invalidArgValue('iterables', iterables, 'must name at least one iterable');
     const lists = iterables.map((it, i) => {
       if (it === null || typeof (it as Iterable<unknown>)[Symbol.iterator] !== 'function') throw invalidArgType(`iterables[${i}]`, 'an iterable', it);
@@ -167,7 +175,14 @@ export class Client implements FutureOwner {
     });
     const length = Math.min(...lists.map((list) => list.length));
     const futures: Future<T>[] = [];
-    for (let i = 0; i < length; i++) futures.push(this.#task<T>(fn, lists.map((list) => list[i]), opts.key !== undefined ? { ...opts, key: `${opts.key}-${i}` } : opts));
+    for (let i = 0; i < length; i++)
+      futures.push(
+        this.#task<T>(
+          fn,
+          lists.map((list) => list[i]),
+          opts.key !== undefined ? { ...opts, key: `${opts.key}-${i}` } : opts,
+        ),
+      );
     return futures;
   }
 
@@ -258,9 +273,8 @@ export class Client implements FutureOwner {
    */
   async scatter(data: unknown, opts: { broadcast?: boolean; workers?: string[] } = {}): Promise<Future[] | Record<string, Future>> {
     const scheduler = await this.#connected();
-    const entries: [string, unknown][] = Array.isArray(data) ? data.map((v, i) => [String(i), v])
-      : isPlainObject(data) ? Object.entries(data) : [['', data]];
-    const targets = opts.workers ?? await scheduler.call<string[]>('scatter-targets', { broadcast: opts.broadcast === true });
+    const entries: [string, unknown][] = Array.isArray(data) ? data.map((v, i) => [String(i), v]) : isPlainObject(data) ? Object.entries(data) : [['', data]];
+    const targets = opts.workers ?? (await scheduler.call<string[]>('scatter-targets', { broadcast: opts.broadcast === true }));
     if (targets.length === 0) throw new SchedulerError('ERR_SCHEDULER_NO_WORKERS', 'scatter: the cluster has no workers');
     const keyed = entries.map(([name, value]) => [name, `scatter-${randomUUID()}`, value] as const);
     const perWorker = new Map<string, Record<string, unknown>>();
@@ -273,12 +287,14 @@ export class Client implements FutureOwner {
       }
     });
     const futures = keyed.map(([, key]) => this.#handle(key));
-    await Promise.all([...perWorker].map(async ([worker, bucket]) => {
-      const peer = await this.#workers!.get(worker);
-      const { keys } = await peer.call<{ keys: [string, number][] }>('put-data', { data: bucket });
-      // Known to the scheduler before anything that depends on them can be submitted.
-      scheduler.send('scattered', { worker, keys });
-    }));
+    await Promise.all(
+      [...perWorker].map(async ([worker, bucket]) => {
+        const peer = await this.#workers!.get(worker);
+        const { keys } = await peer.call<{ keys: [string, number][] }>('put-data', { data: bucket });
+        // Known to the scheduler before anything that depends on them can be submitted.
+        scheduler.send('scattered', { worker, keys });
+      }),
+    );
     for (const [, key, value] of keyed) {
       this.#submittedKeys.add(key);
       const state = this.#keys.get(key)!;
@@ -320,7 +336,10 @@ export class Client implements FutureOwner {
     const iterator: AsyncIterableIterator<Future> = {
       next: async () => {
         if (remaining.size === 0) return { value: undefined, done: true };
-        while (queue.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
+        while (queue.length === 0)
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
         wake = null;
         const future = queue.shift()!;
         remaining.delete(future);
@@ -336,18 +355,25 @@ export class Client implements FutureOwner {
   }
 
   /** Waits until all (or the first, or the first failure of the) futures settle, or the timeout passes. */
-  async wait(futures: Future[], opts: { returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION'; timeoutMs?: number } = {}): Promise<{
+  async wait(
+    futures: Future[],
+    opts: { returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION'; timeoutMs?: number } = {},
+  ): Promise<{
     /** The futures that settled. */
     done: Set<Future>;
     /** The rest: still pending when it returned (the timeout, or the first completion or failure). */
     notDone: Set<Future>;
   }> {
     const when = opts.returnWhen ?? 'ALL_COMPLETED';
-    if (!['ALL_COMPLETED', 'FIRST_COMPLETED', 'FIRST_EXCEPTION'].includes(when)) throw invalidArgValue('opts.returnWhen', when, "must be 'ALL_COMPLETED', 'FIRST_COMPLETED' or 'FIRST_EXCEPTION'");
+    if (!['ALL_COMPLETED', 'FIRST_COMPLETED', 'FIRST_EXCEPTION'].includes(when))
+      throw invalidArgValue('opts.returnWhen', when, "must be 'ALL_COMPLETED', 'FIRST_COMPLETED' or 'FIRST_EXCEPTION'");
     const done = new Set<Future>();
     await new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const finish = (): void => { clearTimeout(timer); resolve(); };
+      const finish = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
       if (opts.timeoutMs !== undefined) timer = setTimeout(finish, opts.timeoutMs);
       if (futures.length === 0) finish();
       for (const future of futures) {
@@ -426,9 +452,15 @@ export class Client implements FutureOwner {
     const settled = this.settledOf(key);
     if (timeoutMs !== undefined) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([settled, new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`the result of '${key}' did not come within ${timeoutMs} ms`), { code: 'ERR_SCHEDULER_TIMEOUT' })), timeoutMs);
-      })]).finally(() => clearTimeout(timer));
+      await Promise.race([
+        settled,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(Object.assign(new Error(`the result of '${key}' did not come within ${timeoutMs} ms`), { code: 'ERR_SCHEDULER_TIMEOUT' })),
+            timeoutMs,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
     } else {
       await settled;
     }
@@ -494,7 +526,7 @@ export class Client implements FutureOwner {
     try {
       scheduler = await this.#connected();
     } catch {
-      return;  // the futures have rejected with the reason
+      return; // the futures have rejected with the reason
     }
     if (tasks.length > 0 || wanted.length > 0) scheduler.send('update-graph', { tasks, wanted: wanted.filter((key) => this.#keys.has(key)) });
     if (releases.length > 0) scheduler.send('release-keys', { keys: releases.filter((key) => !this.#keys.has(key)) });
@@ -556,9 +588,15 @@ export class Client implements FutureOwner {
     if (state === undefined) return;
     state.status = 'error';
     const error = body.error;
-    state.error = error.code !== undefined && error.code.startsWith('ERR_SCHEDULER_') && error.code !== 'ERR_SCHEDULER_IMPORT' && error.code !== 'ERR_SCHEDULER_COMPILE' && error.code !== 'ERR_SCHEDULER_UNSERIALIZABLE' && error.name !== 'KilledWorker'
-      ? new SchedulerError(error.code as SchedulerError['code'], `${body.key}: ${error.message}`)
-      : new TaskFailedError(body.key, error);
+    state.error =
+      error.code !== undefined &&
+      error.code.startsWith('ERR_SCHEDULER_') &&
+      error.code !== 'ERR_SCHEDULER_IMPORT' &&
+      error.code !== 'ERR_SCHEDULER_COMPILE' &&
+      error.code !== 'ERR_SCHEDULER_UNSERIALIZABLE' &&
+      error.name !== 'KilledWorker'
+        ? new SchedulerError(error.code as SchedulerError['code'], `${body.key}: ${error.message}`)
+        : new TaskFailedError(body.key, error);
     this.#wake(state);
   }
 
@@ -578,7 +616,9 @@ export class Client implements FutureOwner {
 
   #lost(error: Error | null): void {
     if (this.#closed !== undefined) return;
-    this.#fail(new SchedulerError('ERR_SCHEDULER_GONE', `the scheduler at ${this.#schedulerAddress} went away${error ? `: ${error.message}` : ''}`, { cause: error }));
+    this.#fail(
+      new SchedulerError('ERR_SCHEDULER_GONE', `the scheduler at ${this.#schedulerAddress} went away${error ? `: ${error.message}` : ''}`, { cause: error }),
+    );
   }
 
   /** Every pending future rejects with `error`; later calls throw it. */
@@ -637,6 +677,7 @@ function secretFrom(secret: Buffer | undefined): Buffer {
   if (secret !== undefined) return secret;
   const fromEnv = process.env.NODE_UCX_CLUSTER_SECRET;
   if (fromEnv !== undefined && fromEnv !== '') return Buffer.from(fromEnv, 'base64');
-  throw Object.assign(new TypeError('no cluster secret: pass { secret }, a LocalCluster, a scheduler file, or set NODE_UCX_CLUSTER_SECRET'),
-    { code: 'ERR_INVALID_ARG_VALUE' });
+  throw Object.assign(new TypeError('no cluster secret: pass { secret }, a LocalCluster, a scheduler file, or set NODE_UCX_CLUSTER_SECRET'), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
 }

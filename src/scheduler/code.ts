@@ -17,7 +17,11 @@ export interface ModuleRef {
   /** The export's name ('default' for the default export). */
   export: string;
 }
-export interface SourceCode { source: string; hash: string; name: string }
+export interface SourceCode {
+  source: string;
+  hash: string;
+  name: string;
+}
 /** What a task names to run: a module's export, or a function's source. */
 export type Code = { kind: 'module'; module: string; export: string } | { kind: 'source'; source: string; hash: string; name: string };
 
@@ -33,8 +37,7 @@ export function moduleFunction(moduleUrl: string, name = 'default'): ModuleRef {
 }
 
 export function isModuleRef(value: unknown): value is ModuleRef {
-  return typeof value === 'object' && value !== null && typeof (value as ModuleRef).module === 'string' &&
-    typeof (value as ModuleRef).export === 'string';
+  return typeof value === 'object' && value !== null && typeof (value as ModuleRef).module === 'string' && typeof (value as ModuleRef).export === 'string';
 }
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -45,8 +48,11 @@ export function toCode(fn: unknown, name = 'fn'): Code {
   if (typeof fn !== 'function') throw invalidArgType(name, 'a function or a moduleFunction() reference', fn);
   const source = Function.prototype.toString.call(fn);
   if (NATIVE.test(source)) {
-    throw invalidArgValue(name, fn, 'is a native or bound function, which has no source to send: wrap it ' +
-      '((x) => Math.sqrt(x)) or export it from a module (moduleFunction)');
+    throw invalidArgValue(
+      name,
+      fn,
+      'is a native or bound function, which has no source to send: wrap it ' + '((x) => Math.sqrt(x)) or export it from a module (moduleFunction)',
+    );
   }
   // Methods (`{ f(x) { ... } }.f`) print without the `function` keyword: make them an expression.
   const expression = /^(async\s+)?(function\b|\(|[\w$]+\s*=>|class\b)/.test(source) ? source : `function ${source.replace(/^async\s+/, '')}`;
@@ -79,15 +85,15 @@ export function loadCode(code: Code): Promise<(...args: unknown[]) => unknown> {
 async function importExport(module: string, name: string): Promise<(...args: unknown[]) => unknown> {
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(module) as Record<string, unknown>;
+    namespace = (await import(module)) as Record<string, unknown>;
   } catch (error) {
-    throw Object.assign(new Error(`cannot import '${module}' on this worker: ${(error as Error).message}`, { cause: error }),
-      { code: 'ERR_SCHEDULER_IMPORT' });
+    throw Object.assign(new Error(`cannot import '${module}' on this worker: ${(error as Error).message}`, { cause: error }), { code: 'ERR_SCHEDULER_IMPORT' });
   }
   const fn = namespace[name];
   if (typeof fn !== 'function') {
-    throw Object.assign(new TypeError(`'${module}' has no exported function '${name}' (exports: ${Object.keys(namespace).join(', ') || 'none'})`),
-      { code: 'ERR_SCHEDULER_IMPORT' });
+    throw Object.assign(new TypeError(`'${module}' has no exported function '${name}' (exports: ${Object.keys(namespace).join(', ') || 'none'})`), {
+      code: 'ERR_SCHEDULER_IMPORT',
+    });
   }
   return fn as (...args: unknown[]) => unknown;
 }
@@ -98,8 +104,9 @@ function compile(source: string, name: string): (...args: unknown[]) => unknown 
     // Evaluated in this thread's global scope only: no closure of the submitter's comes along.
     fn = new Function(`"use strict"; return (${source}\n);`)();
   } catch (error) {
-    throw Object.assign(new SyntaxError(`the source of '${name}' does not compile on the worker: ${(error as Error).message}`),
-      { code: 'ERR_SCHEDULER_COMPILE' });
+    throw Object.assign(new SyntaxError(`the source of '${name}' does not compile on the worker: ${(error as Error).message}`), {
+      code: 'ERR_SCHEDULER_COMPILE',
+    });
   }
   if (typeof fn !== 'function') throw Object.assign(new TypeError(`the source of '${name}' is not a function`), { code: 'ERR_SCHEDULER_COMPILE' });
   return fn as (...args: unknown[]) => unknown;

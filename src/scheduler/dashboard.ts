@@ -38,29 +38,63 @@ const ASSETS = new URL('../../assets/dashboard/', import.meta.url);
 let assets: Promise<{ html: string; js: string; css: string }> | undefined;
 
 function loadAssets(): Promise<{ html: string; js: string; css: string }> {
-  assets ??= Promise.all(['index.html', 'dashboard.js', 'dashboard.css'].map((name) => fs.readFile(new URL(name, ASSETS), 'utf8')))
-    .then(([html, js, css]) => ({ html: html!, js: js!, css: css! }));
-  assets.catch(() => { assets = undefined; });
+  assets ??= Promise.all(['index.html', 'dashboard.js', 'dashboard.css'].map((name) => fs.readFile(new URL(name, ASSETS), 'utf8'))).then(([html, js, css]) => ({
+    html: html!,
+    js: js!,
+    css: css!,
+  }));
+  assets.catch(() => {
+    assets = undefined;
+  });
   return assets;
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
 /** One finished task as the page gets it: key, worker, 'memory' | 'erred', start and stop (epoch ms, the scheduler's clock), bytes. */
-export interface StreamTask { key: string; worker: string; status: 'memory' | 'erred'; start: number; stop: number; nbytes: number }
+export interface StreamTask {
+  key: string;
+  worker: string;
+  status: 'memory' | 'erred';
+  start: number;
+  stop: number;
+  nbytes: number;
+}
 
 export interface DashboardSnapshot {
   now: number;
   scheduler: { address: string; startedAt: number; clients: number; finished: number; erred: number };
   counts: Record<string, number>;
   workers: {
-    address: string; name: string; status: string; nthreads: number; memoryLimit: number;
-    processing: number; stored: number; nbytes: number;
-    memory: number | null; spilled: number | null; rss: number | null; cpu: number | null;
-    executing: number | null; ready: number | null; inFlight: number | null; paused: boolean;
+    address: string;
+    name: string;
+    status: string;
+    nthreads: number;
+    memoryLimit: number;
+    processing: number;
+    stored: number;
+    nbytes: number;
+    memory: number | null;
+    spilled: number | null;
+    rss: number | null;
+    cpu: number | null;
+    executing: number | null;
+    ready: number | null;
+    inFlight: number | null;
+    paused: boolean;
   }[];
   /** Per key prefix: done (finished since the dashboard started), erred (failed tasks held now), the rest held now. */
-  prefixes: { prefix: string; done: number; erred: number; processing: number; waiting: number; memory: number; total: number; meanMs: number | null; firstSeen: number }[];
+  prefixes: {
+    prefix: string;
+    done: number;
+    erred: number;
+    processing: number;
+    waiting: number;
+    memory: number;
+    total: number;
+    meanMs: number | null;
+    firstSeen: number;
+  }[];
   bytesMoved: number;
   tasks: StreamTask[];
   /** Task records left out of `tasks` because of a burst. */
@@ -104,7 +138,8 @@ export class Dashboard {
   }
 
   private constructor(scheduler: Scheduler, opts: DashboardOptions) {
-    if (opts.host !== undefined && (typeof opts.host !== 'string' || opts.host === '')) throw invalidArgType('opts.dashboard.host', 'a non-empty string', opts.host);
+    if (opts.host !== undefined && (typeof opts.host !== 'string' || opts.host === ''))
+      throw invalidArgType('opts.dashboard.host', 'a non-empty string', opts.host);
     if (opts.port !== undefined) validatePort(opts.port, 'opts.dashboard.port');
     validateInteger(opts.intervalMs ?? 100, 'opts.dashboard.intervalMs', 1, 60_000);
     this.#scheduler = scheduler;
@@ -116,17 +151,33 @@ export class Dashboard {
     this.#server.keepAliveTimeout = 1_000;
     const onTask = (record: TaskRecord): void => this.#onTask(record);
     const onChange = (): void => this.#changed();
-    const onClientAdded = (): void => { this.#clients++; this.#changed(); };
-    const onClientRemoved = (): void => { this.#clients = Math.max(0, this.#clients - 1); this.#changed(); };
-    this.#listeners = [['task', onTask], ['worker-added', onChange], ['worker-removed', onChange], ['client-added', onClientAdded], ['client-removed', onClientRemoved]];
+    const onClientAdded = (): void => {
+      this.#clients++;
+      this.#changed();
+    };
+    const onClientRemoved = (): void => {
+      this.#clients = Math.max(0, this.#clients - 1);
+      this.#changed();
+    };
+    this.#listeners = [
+      ['task', onTask],
+      ['worker-added', onChange],
+      ['worker-removed', onChange],
+      ['client-added', onClientAdded],
+      ['client-removed', onClientRemoved],
+    ];
     for (const [event, listener] of this.#listeners) scheduler.on(event, listener);
   }
 
   /** 'http://127.0.0.1:8787/' */
-  get address(): string { return this.#url; }
+  get address(): string {
+    return this.#url;
+  }
 
   /** The counters behind /metrics. */
-  get stats(): TaskStats { return this.#stats; }
+  get stats(): TaskStats {
+    return this.#stats;
+  }
 
   /** Stops listening and ends open pages. Idempotent. */
   close(): Promise<void> {
@@ -152,7 +203,9 @@ export class Dashboard {
       // The default port taken (another scheduler, a Dask dashboard): any free one, as Dask does.
       if (port !== undefined || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
       await this.#bind(0);
-      process.emitWarning(`the dashboard's port ${DEFAULT_DASHBOARD_PORT} is taken; it listens on port ${(this.#server.address() as AddressInfo).port}`, { code: 'NODE_UCX_DASHBOARD_PORT' });
+      process.emitWarning(`the dashboard's port ${DEFAULT_DASHBOARD_PORT} is taken; it listens on port ${(this.#server.address() as AddressInfo).port}`, {
+        code: 'NODE_UCX_DASHBOARD_PORT',
+      });
     }
     const { port: bound } = this.#server.address() as AddressInfo;
     const host = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
@@ -190,14 +243,21 @@ export class Dashboard {
       case '/':
       case '/status':
         return this.#send(req, res, 'text/html; charset=utf-8', this.#page.html, {
-          'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+          'Content-Security-Policy':
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         });
-      case '/dashboard.js': return this.#send(req, res, 'text/javascript; charset=utf-8', this.#page.js);
-      case '/dashboard.css': return this.#send(req, res, 'text/css; charset=utf-8', this.#page.css);
-      case '/events': return this.#openStream(req, res);
-      case '/api/state': return this.#send(req, res, 'application/json', JSON.stringify(this.snapshot(this.#recent)));
-      case '/metrics': return this.#send(req, res, PROMETHEUS_CONTENT_TYPE, prometheusText(this.#scheduler, this.#stats, this.#clients));
-      case '/health': return this.#send(req, res, 'text/plain; charset=utf-8', 'ok\n');
+      case '/dashboard.js':
+        return this.#send(req, res, 'text/javascript; charset=utf-8', this.#page.js);
+      case '/dashboard.css':
+        return this.#send(req, res, 'text/css; charset=utf-8', this.#page.css);
+      case '/events':
+        return this.#openStream(req, res);
+      case '/api/state':
+        return this.#send(req, res, 'application/json', JSON.stringify(this.snapshot(this.#recent)));
+      case '/metrics':
+        return this.#send(req, res, PROMETHEUS_CONTENT_TYPE, prometheusText(this.#scheduler, this.#stats, this.#clients));
+      case '/health':
+        return this.#send(req, res, 'text/plain; charset=utf-8', 'ok\n');
       default:
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
     }
@@ -246,7 +306,14 @@ export class Dashboard {
 
   #onTask(record: TaskRecord): void {
     this.#stats.record(record);
-    this.#recent.push({ key: record.key, worker: record.worker, status: record.status, start: record.at - record.duration, stop: record.at, nbytes: record.nbytes });
+    this.#recent.push({
+      key: record.key,
+      worker: record.worker,
+      status: record.status,
+      start: record.at - record.duration,
+      stop: record.at,
+      nbytes: record.nbytes,
+    });
     if (this.#recent.length > 2 * RECENT_TASKS) this.#trim();
     this.#changed();
   }
@@ -280,7 +347,7 @@ export class Dashboard {
     const text = message(this.snapshot(fresh));
     for (const page of this.#pages) {
       if (page.writableLength > MAX_BUFFERED_BYTES) {
-        page.destroy();  // a page that does not read; it reconnects and starts afresh
+        page.destroy(); // a page that does not read; it reconnects and starts afresh
         continue;
       }
       page.write(text);
@@ -298,10 +365,22 @@ export class Dashboard {
     for (const ws of state.workers.values()) {
       const m = ws.metrics;
       workers.push({
-        address: ws.address, name: ws.name, status: ws.status, nthreads: ws.nthreads, memoryLimit: ws.memoryLimit,
-        processing: ws.processing.size, stored: ws.hasWhat.size, nbytes: ws.nbytes,
-        memory: m?.memory ?? null, spilled: m?.spilled ?? null, rss: m?.rss ?? null, cpu: m?.cpu ?? null,
-        executing: m?.executing ?? null, ready: m?.ready ?? null, inFlight: m?.inFlight ?? null, paused: m?.paused === true || ws.status === 'paused',
+        address: ws.address,
+        name: ws.name,
+        status: ws.status,
+        nthreads: ws.nthreads,
+        memoryLimit: ws.memoryLimit,
+        processing: ws.processing.size,
+        stored: ws.hasWhat.size,
+        nbytes: ws.nbytes,
+        memory: m?.memory ?? null,
+        spilled: m?.spilled ?? null,
+        rss: m?.rss ?? null,
+        cpu: m?.cpu ?? null,
+        executing: m?.executing ?? null,
+        ready: m?.ready ?? null,
+        inFlight: m?.inFlight ?? null,
+        paused: m?.paused === true || ws.status === 'paused',
       });
     }
     // Tasks held now, by prefix (one pass over the tasks: this is what #minGapMs keeps in check).
@@ -328,16 +407,30 @@ export class Dashboard {
       if (entry.processing > 0) stats.lastActive = now;
       const done = Math.max(stats.finished, entry.memory);
       prefixes.push({
-        prefix, done, erred: entry.erred, processing: entry.processing, waiting: entry.waiting, memory: entry.memory,
-        total: done + entry.erred + entry.processing + entry.waiting, meanMs: state.durations.get(prefix) ?? null, firstSeen: stats.firstSeen,
+        prefix,
+        done,
+        erred: entry.erred,
+        processing: entry.processing,
+        waiting: entry.waiting,
+        memory: entry.memory,
+        total: done + entry.erred + entry.processing + entry.waiting,
+        meanMs: state.durations.get(prefix) ?? null,
+        firstSeen: stats.firstSeen,
       });
     }
     // Prefixes whose tasks are all done and released stay a while (their bars full).
     for (const stats of this.#stats.prefixes.values()) {
       if (seen.has(stats.prefix) || stats.finished === 0 || now - stats.lastActive > 10 * 60_000) continue;
       prefixes.push({
-        prefix: stats.prefix, done: stats.finished, erred: 0, processing: 0, waiting: 0, memory: 0,
-        total: stats.finished, meanMs: state.durations.get(stats.prefix) ?? null, firstSeen: stats.firstSeen,
+        prefix: stats.prefix,
+        done: stats.finished,
+        erred: 0,
+        processing: 0,
+        waiting: 0,
+        memory: 0,
+        total: stats.finished,
+        meanMs: state.durations.get(stats.prefix) ?? null,
+        firstSeen: stats.firstSeen,
       });
     }
     prefixes.sort((a, b) => a.firstSeen - b.firstSeen || (a.prefix < b.prefix ? -1 : 1));
@@ -345,11 +438,18 @@ export class Dashboard {
     return {
       now,
       scheduler: {
-        address: this.#scheduler.address, startedAt: this.#startedAt, clients: this.#clients,
-        finished: this.#stats.finished, erred: this.#stats.erred,
+        address: this.#scheduler.address,
+        startedAt: this.#startedAt,
+        clients: this.#clients,
+        finished: this.#stats.finished,
+        erred: this.#stats.erred,
       },
-      counts, workers, prefixes: prefixes.slice(-100), bytesMoved: this.#scheduler.bytesMoved,
-      tasks: dropped > 0 ? tasks.slice(dropped) : tasks, dropped,
+      counts,
+      workers,
+      prefixes: prefixes.slice(-100),
+      bytesMoved: this.#scheduler.bytesMoved,
+      tasks: dropped > 0 ? tasks.slice(dropped) : tasks,
+      dropped,
     };
   }
 }

@@ -8,7 +8,11 @@ import path from 'node:path';
 import os from 'node:os';
 import { encodeFrames, decodeFrames } from '../util/object-codec.js';
 
-interface Entry { value: unknown; nbytes: number; spilled: string | null }
+interface Entry {
+  value: unknown;
+  nbytes: number;
+  spilled: string | null;
+}
 
 export interface DataStoreOptions {
   /** Bytes the results may take in memory before the oldest are spilled (0: never spill). */
@@ -43,13 +47,21 @@ export class DataStore {
     this.#directory = opts.directory ?? path.join(os.tmpdir(), `node-ucx-worker-${process.pid}-${Date.now().toString(36)}`);
   }
 
-  get size(): number { return this.#entries.size; }
+  get size(): number {
+    return this.#entries.size;
+  }
 
-  has(key: string): boolean { return this.#entries.has(key); }
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
 
-  keys(): IterableIterator<string> { return this.#entries.keys(); }
+  keys(): IterableIterator<string> {
+    return this.#entries.keys();
+  }
 
-  nbytesOf(key: string): number { return this.#entries.get(key)?.nbytes ?? 0; }
+  nbytesOf(key: string): number {
+    return this.#entries.get(key)?.nbytes ?? 0;
+  }
 
   set(key: string, value: unknown, nbytes: number): void {
     this.delete(key);
@@ -140,7 +152,7 @@ export class DataStore {
     try {
       frames = encodeFrames(entry.value);
     } catch {
-      return false;  // cannot be written (a value that does not serialize): it stays in memory
+      return false; // cannot be written (a value that does not serialize): it stays in memory
     }
     if (!this.#made) {
       fs.mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
@@ -194,11 +206,19 @@ function readFrames(bytes: Buffer): Buffer[] {
 /** Estimated bytes of a value in memory: typed arrays exactly; strings, numbers and containers roughly (large ones sampled). */
 export function sizeOf(value: unknown, depth = 0): number {
   switch (typeof value) {
-    case 'number': case 'boolean': case 'undefined': return 8;
-    case 'bigint': return 16 + Math.ceil(value.toString(16).length / 2);
-    case 'string': return 16 + value.length * 2;
-    case 'function': case 'symbol': return 64;
-    default: break;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return 8;
+    case 'bigint':
+      return 16 + Math.ceil(value.toString(16).length / 2);
+    case 'string':
+      return 16 + value.length * 2;
+    case 'function':
+    case 'symbol':
+      return 64;
+    default:
+      break;
   }
   if (value === null) return 8;
   if (ArrayBuffer.isView(value)) return value.byteLength + 64;

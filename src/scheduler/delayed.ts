@@ -28,10 +28,13 @@ export class Delayed<T = unknown> {
    */
   async compute(opts: { client?: Client; scheduler?: Scheduler } = {}): Promise<T> {
     if (opts.client !== undefined) {
-      const [value] = await opts.client.compute(this.graph, [this.key]) as [T];
+      const [value] = (await opts.client.compute(this.graph, [this.key])) as [T];
       return value;
     }
-    const [value] = await computeGraph(this.graph, [this.key], { ...(opts.scheduler !== undefined ? { scheduler: opts.scheduler } : {}), defaultScheduler: 'threads' }) as [T];
+    const [value] = (await computeGraph(this.graph, [this.key], {
+      ...(opts.scheduler !== undefined ? { scheduler: opts.scheduler } : {}),
+      defaultScheduler: 'threads',
+    })) as [T];
     return value;
   }
 
@@ -42,14 +45,23 @@ export class Delayed<T = unknown> {
 }
 
 /** fn, made lazy: calling it returns a Delayed. `opts.name` prefixes keys; `opts.pure` (default true) makes keys content hashes. */
-export function delayed<A extends unknown[], R>(fn: (...args: A) => R, opts: { name?: string; pure?: boolean } = {}): (...args: { [K in keyof A]: A[K] | Delayed<A[K]> }) => Delayed<Awaited<R>> {
+export function delayed<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  opts: { name?: string; pure?: boolean } = {},
+): (...args: { [K in keyof A]: A[K] | Delayed<A[K]> }) => Delayed<Awaited<R>> {
   const code = toCode(fn, 'fn');
   const prefix = opts.name ?? codeName(code);
   let counter = 0;
   return (...args) => {
     const graph: Graph = {};
     const wireArgs = args.map((arg) => withRefs(arg, graph));
-    const digest = opts.pure === false ? `${process.pid}-${Date.now()}-${counter++}` : createHash('sha256').update(Buffer.concat(encodeFrames([code, wireArgs]))).digest('hex').slice(0, 24);
+    const digest =
+      opts.pure === false
+        ? `${process.pid}-${Date.now()}-${counter++}`
+        : createHash('sha256')
+            .update(Buffer.concat(encodeFrames([code, wireArgs])))
+            .digest('hex')
+            .slice(0, 24);
     const key = `${prefix}-${digest}`;
     graph[key] = [fn, ...wireArgs];
     return new Delayed(key, graph);

@@ -5,17 +5,17 @@ import type { TaskError } from './protocol.js';
 
 /** SchedulerError.code: what went wrong, the scheduler's verdict or the client's own failure. */
 export type SchedulerErrorCode =
-  | 'ERR_SCHEDULER_KILLED_WORKER'   // the task's workers died allowedFailures + 1 times
-  | 'ERR_SCHEDULER_MISSING_KEY'     // a dependency the scheduler does not know
-  | 'ERR_SCHEDULER_CYCLE'           // the graph has a dependency cycle
-  | 'ERR_SCHEDULER_LOST'            // scattered data whose only copy was lost
-  | 'ERR_SCHEDULER_CANCELLED'       // the future was cancelled
-  | 'ERR_SCHEDULER_RELEASED'        // the future was released
-  | 'ERR_SCHEDULER_CLOSED'          // the client closed
-  | 'ERR_SCHEDULER_GONE'            // the scheduler went away (died, closed, unreachable)
-  | 'ERR_SCHEDULER_NO_WORKERS'      // nothing can run (a timeout while no worker was there)
-  | 'ERR_SCHEDULER_IMPORT'          // a worker could not import the task's module or export
-  | 'ERR_SCHEDULER_COMPILE'         // a worker could not compile the task's function source
+  | 'ERR_SCHEDULER_KILLED_WORKER' // the task's workers died allowedFailures + 1 times
+  | 'ERR_SCHEDULER_MISSING_KEY' // a dependency the scheduler does not know
+  | 'ERR_SCHEDULER_CYCLE' // the graph has a dependency cycle
+  | 'ERR_SCHEDULER_LOST' // scattered data whose only copy was lost
+  | 'ERR_SCHEDULER_CANCELLED' // the future was cancelled
+  | 'ERR_SCHEDULER_RELEASED' // the future was released
+  | 'ERR_SCHEDULER_CLOSED' // the client closed
+  | 'ERR_SCHEDULER_GONE' // the scheduler went away (died, closed, unreachable)
+  | 'ERR_SCHEDULER_NO_WORKERS' // nothing can run (a timeout while no worker was there)
+  | 'ERR_SCHEDULER_IMPORT' // a worker could not import the task's module or export
+  | 'ERR_SCHEDULER_COMPILE' // a worker could not compile the task's function source
   | 'ERR_SCHEDULER_UNSERIALIZABLE'; // an argument or result that cannot travel
 
 /** A failure of the cluster rather than of a task's code (a killed worker, a cycle, a lost scheduler, a cancelled future); tell them apart by code. */

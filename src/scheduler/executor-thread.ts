@@ -6,7 +6,11 @@ import v8 from 'node:v8';
 import { loadCode, type Code } from './code.js';
 import { taskErrorOf } from './errors.js';
 
-interface Job { id: number; code: Code; args: unknown[] }
+interface Job {
+  id: number;
+  code: Code;
+  args: unknown[];
+}
 
 const port = parentPort!;
 /** Past this many bytes of array buffers left in this thread after a task, its garbage is collected (0: never). */
@@ -46,7 +50,9 @@ async function run(job: Job): Promise<void> {
   } catch (error) {
     // Functions, symbols, class instances with private state... cannot leave the thread.
     port.postMessage({
-      id: job.id, ok: false, duration,
+      id: job.id,
+      ok: false,
+      duration,
       error: { name: 'TypeError', code: 'ERR_SCHEDULER_UNSERIALIZABLE', message: `the task's result cannot be sent back: ${(error as Error).message}` },
     });
   }
@@ -79,4 +85,3 @@ function movableBuffers(value: unknown): ArrayBuffer[] {
   // A buffer that two views share wholly is one entry; one shared in part is not moved (see consider).
   return [...found];
 }
-

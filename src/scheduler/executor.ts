@@ -13,10 +13,19 @@ import { taskErrorOf } from './errors.js';
 
 export type TaskOutcome = { ok: true; value: unknown; duration: number } | { ok: false; error: TaskError; duration: number };
 
-interface Job { id: number; code: Code; args: unknown[]; settle: (outcome: TaskOutcome) => void; started: number }
+interface Job {
+  id: number;
+  code: Code;
+  args: unknown[];
+  settle: (outcome: TaskOutcome) => void;
+  started: number;
+}
 
 /** A thread and the jobs handed to it, oldest (running) first. */
-interface Slot { thread: Thread; jobs: Job[] }
+interface Slot {
+  thread: Thread;
+  jobs: Job[];
+}
 
 const THREAD_SCRIPT = new URL('./executor-thread.js', import.meta.url);
 
@@ -50,7 +59,8 @@ export class ThreadPool {
 
   /** Runs `code` on `args` in a thread; never rejects (a failure is an outcome). */
   run(code: Code, args: unknown[]): Promise<TaskOutcome> {
-    if (this.#closed) return Promise.resolve({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor is closed' }, duration: 0 });
+    if (this.#closed)
+      return Promise.resolve({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor is closed' }, duration: 0 });
     return new Promise<TaskOutcome>((settle) => {
       this.#queue.push({ id: this.#nextId++, code, args, settle, started: 0 });
       this.#dispatch();
@@ -70,14 +80,16 @@ export class ThreadPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const job of this.#queue.splice(0)) job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
+    for (const job of this.#queue.splice(0))
+      job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
     await Promise.all(this.#slots.map((slot) => slot.thread.terminate()));
   }
 
   #spawn(): Slot {
     const resourceLimits = this.#opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: this.#opts.maxHeapMb } : undefined;
     const thread = new Thread(THREAD_SCRIPT, {
-      ...(resourceLimits ? { resourceLimits } : {}), workerData: { collectAboveBytes: this.#opts.collectAboveBytes ?? 0 },
+      ...(resourceLimits ? { resourceLimits } : {}),
+      workerData: { collectAboveBytes: this.#opts.collectAboveBytes ?? 0 },
     });
     const slot: Slot = { thread, jobs: [] };
     thread.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: TaskError; duration: number }) => {
@@ -87,16 +99,23 @@ export class ThreadPool {
       slot.jobs.shift();
       if (slot.jobs.length > 0) slot.jobs[0]!.started = performance.now();
       else thread.unref();
-      job.settle(message.ok ? { ok: true, value: message.value, duration: message.duration } : { ok: false, error: message.error!, duration: message.duration });
+      job.settle(
+        message.ok ? { ok: true, value: message.value, duration: message.duration } : { ok: false, error: message.error!, duration: message.duration },
+      );
       this.#dispatch();
     });
     const replace = (error: unknown): void => {
       const [running, ...waiting] = slot.jobs.splice(0);
       if (running !== undefined) {
-        running.settle({ ok: false, error: { ...taskErrorOf(error), message: `the task's thread died: ${taskErrorOf(error).message}` }, duration: performance.now() - running.started });
+        running.settle({
+          ok: false,
+          error: { ...taskErrorOf(error), message: `the task's thread died: ${taskErrorOf(error).message}` },
+          duration: performance.now() - running.started,
+        });
       }
       if (this.#closed) {
-        for (const job of waiting) job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
+        for (const job of waiting)
+          job.settle({ ok: false, error: { name: 'Error', code: 'ERR_SCHEDULER_CLOSED', message: 'the executor closed' }, duration: 0 });
         return;
       }
       // The tasks that never started go first to the next free thread.
@@ -106,7 +125,9 @@ export class ThreadPool {
       this.#dispatch();
     };
     thread.on('error', replace);
-    thread.on('exit', (code) => { if (slot.jobs.length > 0 || !this.#closed) replace(new Error(`exit code ${code}`)); });
+    thread.on('exit', (code) => {
+      if (slot.jobs.length > 0 || !this.#closed) replace(new Error(`exit code ${code}`));
+    });
     // Idle threads never keep the process alive; busy ones do (ref'd in #dispatch), so that awaiting a
     // task is enough to keep the process up. After the listeners: adding a 'message' listener refs a
     // Worker again (Node 20), so an unref() before it was undone and an idle pool held the process.
@@ -131,7 +152,15 @@ export class ThreadPool {
       slot.thread.postMessage({ id: job.id, code: job.code, args: job.args });
     } catch (error) {
       // An argument that cannot be cloned (a function in the data, say): the task fails, the thread stays.
-      job.settle({ ok: false, error: { name: 'TypeError', code: 'ERR_SCHEDULER_UNSERIALIZABLE', message: `the task's arguments cannot be sent to a thread: ${(error as Error).message}` }, duration: 0 });
+      job.settle({
+        ok: false,
+        error: {
+          name: 'TypeError',
+          code: 'ERR_SCHEDULER_UNSERIALIZABLE',
+          message: `the task's arguments cannot be sent to a thread: ${(error as Error).message}`,
+        },
+        duration: 0,
+      });
       return;
     }
     if (slot.jobs.length === 0) {

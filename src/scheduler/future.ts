@@ -38,10 +38,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /** Its task's status now, as the client last heard from the scheduler. */
-  get status(): FutureStatus { return this.#released ? 'cancelled' : this.#owner.statusOf(this.key); }
+  get status(): FutureStatus {
+    return this.#released ? 'cancelled' : this.#owner.statusOf(this.key);
+  }
 
   /** Whether it has settled (finished, erred or cancelled). */
-  get done(): boolean { return this.status !== 'pending'; }
+  get done(): boolean {
+    return this.status !== 'pending';
+  }
 
   /** The result (fetched from its worker); rejects with the task's error (TaskFailedError, KilledWorker) or a SchedulerError. */
   result(opts: { timeoutMs?: number } = {}): Promise<T> {
@@ -71,7 +75,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#owner.unref(this.key);
   }
 
-  then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
     return this.result().then(onfulfilled, onrejected);
   }
 

@@ -23,13 +23,15 @@ export function ref(key: string): KeyRef {
 
 /** Whether a value is a ref(key) (what a task's arguments hold in place of dependencies). */
 export function isRef(value: unknown): value is KeyRef {
-  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[KEY_REF] === 'string' &&
-    Object.keys(value).length === 1;
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[KEY_REF] === 'string' && Object.keys(value).length === 1;
 }
 
 /** A task graph, Dask's way: each key a task ([fn, ...args], refs among the args) or a literal value. */
 export type Graph = Record<string, unknown>;
-export interface GraphTask { fn: unknown; args: unknown[] }
+export interface GraphTask {
+  fn: unknown;
+  args: unknown[];
+}
 
 /** Whether a graph value is a task ([fn, ...args]). */
 export function isTask(value: unknown): value is [unknown, ...unknown[]] {

@@ -16,4 +16,11 @@ export { progress, type ProgressOptions, type ProgressResult } from './progress.
 export type { DashboardOptions } from './dashboard.js';
 export { computeGraph, closeLocalPools, type ComputeGraphOptions, type LocalScheduler } from './local/index.js';
 export { initialize, launchRole, parseMemoryLimit, parseResources, type InitializeOptions } from './launch.js';
-export { writeSchedulerFile, readSchedulerFile, waitForSchedulerFile, LaunchError, type LaunchErrorCode, type SchedulerFileContents } from './scheduler-file.js';
+export {
+  writeSchedulerFile,
+  readSchedulerFile,
+  waitForSchedulerFile,
+  LaunchError,
+  type LaunchErrorCode,
+  type SchedulerFileContents,
+} from './scheduler-file.js';

@@ -98,17 +98,26 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
 
   const launch = detectLaunch(env);
   if (launch.launcher === 'singleton') {
-    throw new LaunchError('ERR_SCHEDULER_LAUNCH', 'initialize() runs under a launcher with 3 ranks or more (rank 0 the scheduler, rank 1 the client, ' +
-      'the others workers): ucx-run -n 4 node script.mjs, mpirun -n 4 node script.mjs or srun -n 4 node script.mjs. For one process, use new LocalCluster()');
+    throw new LaunchError(
+      'ERR_SCHEDULER_LAUNCH',
+      'initialize() runs under a launcher with 3 ranks or more (rank 0 the scheduler, rank 1 the client, ' +
+        'the others workers): ucx-run -n 4 node script.mjs, mpirun -n 4 node script.mjs or srun -n 4 node script.mjs. For one process, use new LocalCluster()',
+    );
   }
   if (launch.size < 3) {
-    throw new LaunchError('ERR_SCHEDULER_LAUNCH', `initialize() needs 3 ranks or more (a scheduler, a client and at least one worker); this job has ${launch.size}`);
+    throw new LaunchError(
+      'ERR_SCHEDULER_LAUNCH',
+      `initialize() needs 3 ranks or more (a scheduler, a client and at least one worker); this job has ${launch.size}`,
+    );
   }
   // The cluster secret goes through the store: only if the store lets nobody in without the job's secret.
   const rendezvous = resolveRendezvous(launch, env);
   if (rendezvous.kind === 'tcp' && (env.NODE_UCX_JOB_SECRET ?? '') === '') {
-    throw new LaunchError('ERR_SCHEDULER_LAUNCH', `the job's rendezvous store (${rendezvous.url}) has no secret (NODE_UCX_JOB_SECRET is unset), ` +
-      'so anyone could read the cluster secret from it: launch with ucx-run, use a file: rendezvous, or set NODE_UCX_JOB_SECRET on every rank');
+    throw new LaunchError(
+      'ERR_SCHEDULER_LAUNCH',
+      `the job's rendezvous store (${rendezvous.url}) has no secret (NODE_UCX_JOB_SECRET is unset), ` +
+        'so anyone could read the cluster secret from it: launch with ucx-run, use a file: rendezvous, or set NODE_UCX_JOB_SECRET on every rank',
+    );
   }
 
   let ending = false;
@@ -156,7 +165,9 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
     const gone = new Set<string>();
     let clientId: string | null = null;
     let finished!: () => void;
-    const over = new Promise<void>((resolve) => { finished = resolve; });
+    const over = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
     scheduler.on('client-removed', (id: string) => {
       gone.add(id);
       if (id === clientId) finished();
@@ -207,7 +218,10 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
   }
 
   const workerOptions: Omit<TaskWorkerOptions, 'scheduler' | 'secret'> = {
-    ...opts.worker, nthreads, memoryLimit, name: String(launch.rank),
+    ...opts.worker,
+    nthreads,
+    memoryLimit,
+    name: String(launch.rank),
     ...(opts.resources !== undefined ? { resources: opts.resources } : {}),
     ...(opts.interface !== undefined || !launch.singleNode ? { listen: `${protocol}://${own}:0` } : {}),
   };
@@ -216,7 +230,11 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Client |
   try {
     if (opts.nanny === true) {
       const nanny = new Nanny({ scheduler: cluster.address, secret: cluster.secret, worker: workerOptions });
-      closed = new Promise<void>((resolve) => nanny.on('exit', (_code: number | null, _signal: string | null, restarting: boolean) => { if (!restarting) resolve(); }));
+      closed = new Promise<void>((resolve) =>
+        nanny.on('exit', (_code: number | null, _signal: string | null, restarting: boolean) => {
+          if (!restarting) resolve();
+        }),
+      );
       nanny.on('error', (error: unknown) => process.stderr.write(`[node-ucx scheduler] rank ${launch.rank}: ${String((error as Error)?.message ?? error)}\n`));
       address = await nanny.start();
     } else {
@@ -287,9 +305,20 @@ export function interfaceAddress(name: string): string {
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
-  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 /**
@@ -326,12 +355,12 @@ export function parseMemoryLimit(value: number | string, nthreads = 1): number {
   const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
   if (percent !== null) {
     const share = Number(percent[1]) / 100;
-    if (share > 1) throw invalidArgValue('memoryLimit', value, 'is more than 100 % of this host\'s memory');
+    if (share > 1) throw invalidArgValue('memoryLimit', value, "is more than 100 % of this host's memory");
     return Math.floor(share * systemMemory());
   }
   const bytes = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)$/.exec(text);
   const unit = bytes === null ? undefined : UNITS[bytes[2]!];
-  if (bytes === null || unit === undefined) throw invalidArgValue('memoryLimit', value, "is not a memory size (bytes, 4GiB, 4GB, 80%, 0.8 or auto)");
+  if (bytes === null || unit === undefined) throw invalidArgValue('memoryLimit', value, 'is not a memory size (bytes, 4GiB, 4GB, 80%, 0.8 or auto)');
   const number = Number(bytes[1]);
   if (bytes[2] === '' && number > 0 && number <= 1) return Math.floor(number * systemMemory());
   return Math.floor(number * unit);

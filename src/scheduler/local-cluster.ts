@@ -36,7 +36,11 @@ export interface LocalClusterOptions {
   dashboard?: boolean | DashboardOptions;
 }
 
-interface WorkerHandle { nanny: Nanny | null; inProcess: TaskWorker | null; address: string | null }
+interface WorkerHandle {
+  nanny: Nanny | null;
+  inProcess: TaskWorker | null;
+  address: string | null;
+}
 
 /** A scheduler and workers on this machine (Dask's LocalCluster): pass it to a Client to run tasks without any setup. */
 export class LocalCluster {
@@ -66,7 +70,7 @@ export class LocalCluster {
     this.#opts = opts;
     const secret = this.secret;
     this.ready = (async () => {
-      const host = protocol === 'inproc' ? 'cluster' : opts.host ?? '127.0.0.1';
+      const host = protocol === 'inproc' ? 'cluster' : (opts.host ?? '127.0.0.1');
       const dashboard = opts.dashboard !== undefined ? { dashboard: opts.dashboard } : {};
       this.#scheduler = await Scheduler.start({ ...opts.scheduler, ...dashboard, address: `${protocol}://${host}:0`, secret });
       await this.scale(workers);
@@ -82,10 +86,14 @@ export class LocalCluster {
   }
 
   /** The scheduler's address, for a Client or `ucx-worker` elsewhere on this machine. */
-  get schedulerAddress(): string { return this.scheduler.address; }
+  get schedulerAddress(): string {
+    return this.scheduler.address;
+  }
 
   /** The dashboard's URL, or null when the cluster has none. */
-  get dashboardLink(): string | null { return this.scheduler.dashboardAddress; }
+  get dashboardLink(): string | null {
+    return this.scheduler.dashboardAddress;
+  }
 
   /** The workers' addresses, as they run now. */
   get workers(): string[] {
@@ -131,7 +139,11 @@ export class LocalCluster {
       const wanted = Math.min(maximum, Math.max(minimum, Math.ceil(work / ((opts.tasksPerWorker ?? 2) * threads))));
       if (wanted === this.#handles.length) return;
       busy = true;
-      this.scale(wanted).catch(() => {}).finally(() => { busy = false; });
+      this.scale(wanted)
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+        });
     }, opts.intervalMs ?? 200);
     this.#adapt.unref();
   }
@@ -168,8 +180,12 @@ export class LocalCluster {
     }
     const nanny = new Nanny({ scheduler: this.schedulerAddress, secret: this.secret, worker: workerOptions });
     handle.nanny = nanny;
-    nanny.on('ready', (address: string) => { handle.address = address; });
-    nanny.on('exit', () => { handle.address = null; });
+    nanny.on('ready', (address: string) => {
+      handle.address = address;
+    });
+    nanny.on('exit', () => {
+      handle.address = null;
+    });
     nanny.on('error', () => {});
     await nanny.start();
   }

@@ -6,9 +6,7 @@ import type { Scheduler, TaskRecord } from './scheduler.js';
 import { keyPrefix } from './state/scheduler-state.js';
 
 /** Upper bounds (seconds) of the task duration histogram's buckets. */
-export const DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-]);
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
 
 /** Distinct prefixes counted one by one; the rest are counted together under OTHER_PREFIX (bounded label sets). */
 export const MAX_PREFIXES = 500;
@@ -136,28 +134,49 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export function prometheusText(scheduler: Scheduler, stats: TaskStats, clients: number): string {
   const out = new Exposition();
   const { state } = scheduler;
-  out.family('ucx_scheduler_tasks', 'gauge', 'Tasks the scheduler holds, by state.',
-    Object.entries(state.counts).filter(([status]) => status !== 'forgotten').map(([status, count]) => [{ state: status }, count]));
+  out.family(
+    'ucx_scheduler_tasks',
+    'gauge',
+    'Tasks the scheduler holds, by state.',
+    Object.entries(state.counts)
+      .filter(([status]) => status !== 'forgotten')
+      .map(([status, count]) => [{ state: status }, count]),
+  );
   const byStatus: Record<string, number> = { running: 0, paused: 0, retiring: 0 };
   let threads = 0;
   for (const ws of state.workers.values()) {
     byStatus[ws.status] = (byStatus[ws.status] ?? 0) + 1;
     threads += ws.nthreads;
   }
-  out.family('ucx_scheduler_workers', 'gauge', 'Task workers connected to the scheduler, by status.',
-    Object.entries(byStatus).map(([status, count]) => [{ status }, count]));
+  out.family(
+    'ucx_scheduler_workers',
+    'gauge',
+    'Task workers connected to the scheduler, by status.',
+    Object.entries(byStatus).map(([status, count]) => [{ status }, count]),
+  );
   out.family('ucx_scheduler_threads', 'gauge', 'Threads of all connected task workers.', [[null, threads]]);
   out.family('ucx_scheduler_clients', 'gauge', 'Clients connected to the scheduler.', [[null, clients]]);
   out.family('ucx_scheduler_bytes_moved_total', 'counter', 'Bytes of task results copied from worker to worker.', [[null, scheduler.bytesMoved]]);
   out.family('ucx_scheduler_tasks_finished_total', 'counter', 'Tasks that finished on a worker.', [[null, stats.finished]]);
   out.family('ucx_scheduler_tasks_erred_total', 'counter', 'Tasks that failed on a worker (dependents that err with them not counted).', [[null, stats.erred]]);
   const prefixes = [...stats.prefixes.values()];
-  out.histogram('ucx_scheduler_task_duration_seconds', 'How long finished tasks ran on a worker, by key prefix.',
-    prefixes.filter((p) => p.finished > 0).map((p) => ({ labels: { prefix: p.prefix }, buckets: p.buckets, sum: p.durationSum })));
-  out.family('ucx_scheduler_task_errors_total', 'counter', 'Tasks that failed on a worker, by key prefix.',
-    prefixes.filter((p) => p.erred > 0).map((p) => [{ prefix: p.prefix }, p.erred]));
-  out.family('ucx_scheduler_task_expected_duration_seconds', 'gauge', 'The duration the scheduler expects of a task of this prefix when it places one (a moving average).',
-    [...state.durations].map(([prefix, ms]) => [{ prefix }, ms / 1000]));
+  out.histogram(
+    'ucx_scheduler_task_duration_seconds',
+    'How long finished tasks ran on a worker, by key prefix.',
+    prefixes.filter((p) => p.finished > 0).map((p) => ({ labels: { prefix: p.prefix }, buckets: p.buckets, sum: p.durationSum })),
+  );
+  out.family(
+    'ucx_scheduler_task_errors_total',
+    'counter',
+    'Tasks that failed on a worker, by key prefix.',
+    prefixes.filter((p) => p.erred > 0).map((p) => [{ prefix: p.prefix }, p.erred]),
+  );
+  out.family(
+    'ucx_scheduler_task_expected_duration_seconds',
+    'gauge',
+    'The duration the scheduler expects of a task of this prefix when it places one (a moving average).',
+    [...state.durations].map(([prefix, ms]) => [{ prefix }, ms / 1000]),
+  );
 
   const workers = [...state.workers.values()];
   const per = (pick: (ws: (typeof workers)[number]) => number | undefined): Sample[] => {
@@ -168,18 +187,78 @@ export function prometheusText(scheduler: Scheduler, stats: TaskStats, clients: 
     }
     return samples;
   };
-  out.family('ucx_worker_threads', 'gauge', 'Threads of the task worker.', per((ws) => ws.nthreads));
-  out.family('ucx_worker_memory_limit_bytes', 'gauge', 'Memory limit of the task worker (0: none).', per((ws) => ws.memoryLimit));
-  out.family('ucx_worker_processing_tasks', 'gauge', 'Tasks the scheduler has assigned to the worker and not seen finish.', per((ws) => ws.processing.size));
-  out.family('ucx_worker_stored_tasks', 'gauge', 'Task results the worker holds, as the scheduler knows.', per((ws) => ws.hasWhat.size));
-  out.family('ucx_worker_stored_bytes', 'gauge', 'Bytes of task results the worker holds, as the scheduler knows.', per((ws) => ws.nbytes));
+  out.family(
+    'ucx_worker_threads',
+    'gauge',
+    'Threads of the task worker.',
+    per((ws) => ws.nthreads),
+  );
+  out.family(
+    'ucx_worker_memory_limit_bytes',
+    'gauge',
+    'Memory limit of the task worker (0: none).',
+    per((ws) => ws.memoryLimit),
+  );
+  out.family(
+    'ucx_worker_processing_tasks',
+    'gauge',
+    'Tasks the scheduler has assigned to the worker and not seen finish.',
+    per((ws) => ws.processing.size),
+  );
+  out.family(
+    'ucx_worker_stored_tasks',
+    'gauge',
+    'Task results the worker holds, as the scheduler knows.',
+    per((ws) => ws.hasWhat.size),
+  );
+  out.family(
+    'ucx_worker_stored_bytes',
+    'gauge',
+    'Bytes of task results the worker holds, as the scheduler knows.',
+    per((ws) => ws.nbytes),
+  );
   // From the workers' heartbeats: absent until a worker's first one.
-  out.family('ucx_worker_memory_bytes', 'gauge', 'Bytes of results the worker holds in memory (last heartbeat).', per((ws) => ws.metrics?.memory));
-  out.family('ucx_worker_spilled_bytes', 'gauge', 'Bytes of results the worker has spilled to disk (last heartbeat).', per((ws) => ws.metrics?.spilled));
-  out.family('ucx_worker_rss_bytes', 'gauge', 'Resident set size of the worker process (last heartbeat).', per((ws) => ws.metrics?.rss));
-  out.family('ucx_worker_cpu_ratio', 'gauge', 'CPU time of the worker process per second, in cores (last heartbeat).', per((ws) => ws.metrics?.cpu));
-  out.family('ucx_worker_executing_tasks', 'gauge', 'Tasks the worker is running (last heartbeat).', per((ws) => ws.metrics?.executing));
-  out.family('ucx_worker_ready_tasks', 'gauge', 'Tasks waiting for a thread on the worker (last heartbeat).', per((ws) => ws.metrics?.ready));
-  out.family('ucx_worker_paused', 'gauge', '1 while the worker is paused for memory, else 0.', per((ws) => (ws.metrics === null ? undefined : ws.metrics.paused || ws.status === 'paused' ? 1 : 0)));
+  out.family(
+    'ucx_worker_memory_bytes',
+    'gauge',
+    'Bytes of results the worker holds in memory (last heartbeat).',
+    per((ws) => ws.metrics?.memory),
+  );
+  out.family(
+    'ucx_worker_spilled_bytes',
+    'gauge',
+    'Bytes of results the worker has spilled to disk (last heartbeat).',
+    per((ws) => ws.metrics?.spilled),
+  );
+  out.family(
+    'ucx_worker_rss_bytes',
+    'gauge',
+    'Resident set size of the worker process (last heartbeat).',
+    per((ws) => ws.metrics?.rss),
+  );
+  out.family(
+    'ucx_worker_cpu_ratio',
+    'gauge',
+    'CPU time of the worker process per second, in cores (last heartbeat).',
+    per((ws) => ws.metrics?.cpu),
+  );
+  out.family(
+    'ucx_worker_executing_tasks',
+    'gauge',
+    'Tasks the worker is running (last heartbeat).',
+    per((ws) => ws.metrics?.executing),
+  );
+  out.family(
+    'ucx_worker_ready_tasks',
+    'gauge',
+    'Tasks waiting for a thread on the worker (last heartbeat).',
+    per((ws) => ws.metrics?.ready),
+  );
+  out.family(
+    'ucx_worker_paused',
+    'gauge',
+    '1 while the worker is paused for memory, else 0.',
+    per((ws) => (ws.metrics === null ? undefined : ws.metrics.paused || ws.status === 'paused' ? 1 : 0)),
+  );
   return out.toString();
 }

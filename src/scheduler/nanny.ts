@@ -47,9 +47,13 @@ export class Nanny extends EventEmitter {
   }
 
   /** The worker's address while it runs. */
-  get address(): string | null { return this.#address; }
+  get address(): string | null {
+    return this.#address;
+  }
   /** The worker process's pid while it runs. */
-  get pid(): number | null { return this.#child?.pid ?? null; }
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
 
   /** Starts the worker; resolves with its address once it has joined the scheduler. */
   start(): Promise<string> {
@@ -59,7 +63,8 @@ export class Nanny extends EventEmitter {
     const child = fork(WORKER_MAIN, [], {
       env: {
         ...(limited ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {}),
-        ...process.env, ...this.#opts.env,
+        ...process.env,
+        ...this.#opts.env,
         NODE_UCX_SCHEDULER: this.#opts.scheduler,
         NODE_UCX_CLUSTER_SECRET: this.#opts.secret.toString('base64'),
         NODE_UCX_WORKER_OPTIONS: JSON.stringify(this.#opts.worker),
@@ -134,7 +139,10 @@ export class Nanny extends EventEmitter {
       if (pid === undefined || this.#baseRss === null) return;
       const held = residentBytes(pid) - this.#baseRss;
       if (held > terminate) {
-        this.emit('restart', `its memory (${Math.round(held / 1048576)} MiB beyond its footprint when it started) passed ${Math.round(terminate / 1048576)} MiB`);
+        this.emit(
+          'restart',
+          `its memory (${Math.round(held / 1048576)} MiB beyond its footprint when it started) passed ${Math.round(terminate / 1048576)} MiB`,
+        );
         this.#child?.kill('SIGKILL');
       }
     }, 200);

@@ -80,13 +80,15 @@ export async function progress(futures: Future | Iterable<Future> | Record<strin
   const timer = setInterval(() => draw(false), intervalMs);
   timer.unref();
   try {
-    await Promise.all(list.map(async (future) => {
-      await future.exception().catch(() => {});
-      const status = future.status;
-      if (status === 'finished') counts.finished++;
-      else if (status === 'error') counts.erred++;
-      else counts.cancelled++;
-    }));
+    await Promise.all(
+      list.map(async (future) => {
+        await future.exception().catch(() => {});
+        const status = future.status;
+        if (status === 'finished') counts.finished++;
+        else if (status === 'error') counts.erred++;
+        else counts.cancelled++;
+      }),
+    );
   } finally {
     clearInterval(timer);
   }
@@ -97,7 +99,8 @@ export async function progress(futures: Future | Iterable<Future> | Record<strin
 function futuresOf(value: unknown): Future[] {
   if (value instanceof Future) return [value];
   let items: unknown[];
-  if (value !== null && typeof value === 'object' && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function') items = [...(value as Iterable<unknown>)];
+  if (value !== null && typeof value === 'object' && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
+    items = [...(value as Iterable<unknown>)];
   else if (value !== null && typeof value === 'object') items = Object.values(value);
   else throw invalidArgType('futures', 'a Future, an iterable of Futures or an object of them', value);
   items.forEach((item, i) => {
@@ -107,7 +110,11 @@ function futuresOf(value: unknown): Future[] {
 }
 
 function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}s` : `${(ms / 3_600_000).toFixed(1)}h`;
+  return ms < 10_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : ms < 3_600_000
+      ? `${Math.floor(ms / 60_000)}m${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}s`
+      : `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
 /** A non-TTY stream gets a new line only when the counts change, not the clock. */

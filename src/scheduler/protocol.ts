@@ -93,26 +93,29 @@ export interface SchedulerInfo {
   /** The scheduler's address. */
   address: string;
   /** Each worker, by address. */
-  workers: Record<string, {
-    /** Its name (ucx-worker --name, or its address). */
-    name: string;
-    /** Threads that run tasks. */
-    nthreads: number;
-    /** Its memory limit in bytes (0: none). */
-    memoryLimit: number;
-    /** The abstract resources it offers. */
-    resources: Record<string, number>;
-    /** Tasks assigned to it and not finished. */
-    processing: number;
-    /** Results it holds. */
-    stored: number;
-    /** The bytes of those results. */
-    nbytes: number;
-    /** 'running', 'paused', 'retiring' or 'closed'. */
-    status: string;
-    /** Its last heartbeat's metrics (null before the first). */
-    metrics: WorkerMetrics | null;
-  }>;
+  workers: Record<
+    string,
+    {
+      /** Its name (ucx-worker --name, or its address). */
+      name: string;
+      /** Threads that run tasks. */
+      nthreads: number;
+      /** Its memory limit in bytes (0: none). */
+      memoryLimit: number;
+      /** The abstract resources it offers. */
+      resources: Record<string, number>;
+      /** Tasks assigned to it and not finished. */
+      processing: number;
+      /** Results it holds. */
+      stored: number;
+      /** The bytes of those results. */
+      nbytes: number;
+      /** 'running', 'paused', 'retiring' or 'closed'. */
+      status: string;
+      /** Its last heartbeat's metrics (null before the first). */
+      metrics: WorkerMetrics | null;
+    }
+  >;
   /** How many tasks are in each state ('processing', 'memory', 'erred', ...); states with none are left out. */
   tasks: Record<string, number>;
   /** Bytes of results workers fetched from one another so far. */

@@ -21,8 +21,8 @@ export interface SchedulerFileContents {
 
 /** LaunchError.code: a scheduler file problem, or a job initialize() cannot use. */
 export type LaunchErrorCode =
-  | 'ERR_SCHEDULER_FILE'     // no scheduler file (in time), or one that is not a scheduler file
-  | 'ERR_SCHEDULER_LAUNCH';  // initialize() cannot make a cluster of this job (no launcher, too few ranks, no secret store)
+  | 'ERR_SCHEDULER_FILE' // no scheduler file (in time), or one that is not a scheduler file
+  | 'ERR_SCHEDULER_LAUNCH'; // initialize() cannot make a cluster of this job (no launcher, too few ranks, no secret store)
 
 /** Launch failures: a missing or malformed scheduler file, a job initialize() cannot use. */
 export class LaunchError extends Error {
@@ -46,7 +46,10 @@ export function writeSchedulerFile(file: string, contents: { address: string; se
   const target = path.resolve(file);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const text = JSON.stringify({
-    address: contents.address, secret: contents.secret.toString('base64'), pid: process.pid, started: new Date().toISOString(),
+    address: contents.address,
+    secret: contents.secret.toString('base64'),
+    pid: process.pid,
+    started: new Date().toISOString(),
   });
   const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   // 'wx': a fresh file, never one another user prepared (it is created with 0600, whatever the umask adds).
@@ -77,7 +80,11 @@ export function readSchedulerFile(file: string): SchedulerFileContents {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new LaunchError('ERR_SCHEDULER_FILE', code === 'ENOENT' ? `there is no scheduler file at ${file}` : `cannot read the scheduler file ${file}: ${(error as Error).message}`, { cause: error });
+    throw new LaunchError(
+      'ERR_SCHEDULER_FILE',
+      code === 'ENOENT' ? `there is no scheduler file at ${file}` : `cannot read the scheduler file ${file}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   let parsed: unknown;
   try {

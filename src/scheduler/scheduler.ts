@@ -86,7 +86,9 @@ export class Scheduler extends EventEmitter {
     let self: Scheduler | undefined;
     const pending: RpcPeer[] = [];
     const listener = await listenRpc(opts.address ?? 'ucx://0.0.0.0:0', {
-      secret, role: 'scheduler', router,
+      secret,
+      role: 'scheduler',
+      router,
       onPeer: (peer) => (self ? self.#adopt(peer) : pending.push(peer)),
     });
     self = new Scheduler(listener, secret, state, opts.tickMs ?? 100);
@@ -104,18 +106,29 @@ export class Scheduler extends EventEmitter {
   }
 
   /** Whether close() was called. */
-  get closed(): boolean { return this.#closing !== undefined; }
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
 
   /** The dashboard's URL ('http://127.0.0.1:8787/'), or null without one. */
-  get dashboardAddress(): string | null { return this.#dashboard?.address ?? null; }
+  get dashboardAddress(): string | null {
+    return this.#dashboard?.address ?? null;
+  }
 
   /** Workers by address, and what the state knows of them. */
   info(): SchedulerInfo {
     const workers: SchedulerInfo['workers'] = {};
     for (const ws of this.state.workers.values()) {
       workers[ws.address] = {
-        name: ws.name, nthreads: ws.nthreads, memoryLimit: ws.memoryLimit, resources: ws.resources,
-        processing: ws.processing.size, stored: ws.hasWhat.size, nbytes: ws.nbytes, status: ws.status, metrics: ws.metrics,
+        name: ws.name,
+        nthreads: ws.nthreads,
+        memoryLimit: ws.memoryLimit,
+        resources: ws.resources,
+        processing: ws.processing.size,
+        stored: ws.hasWhat.size,
+        nbytes: ws.nbytes,
+        status: ws.status,
+        metrics: ws.metrics,
       };
     }
     const tasks: Record<string, number> = {};
@@ -178,68 +191,134 @@ export class Scheduler extends EventEmitter {
 
   /** Handlers, each for one role: a client cannot report task results, a worker cannot submit graphs. */
   #routes(router: Router): void {
-    const client = (handler: (body: Record<string, unknown>, peer: RpcPeer) => unknown) => (body: unknown, peer: RpcPeer): unknown => {
-      if (peer.role !== 'client') throw new RpcError('ERR_RPC_AUTH', `a ${peer.role} may not do that`);
-      return handler(asRecord(body), peer);
-    };
-    const worker = (handler: (body: Record<string, unknown>, peer: RpcPeer) => unknown) => (body: unknown, peer: RpcPeer): unknown => {
-      if (peer.role !== 'worker') throw new RpcError('ERR_RPC_AUTH', `a ${peer.role} may not do that`);
-      return handler(asRecord(body), peer);
-    };
+    const client =
+      (handler: (body: Record<string, unknown>, peer: RpcPeer) => unknown) =>
+      (body: unknown, peer: RpcPeer): unknown => {
+        if (peer.role !== 'client') throw new RpcError('ERR_RPC_AUTH', `a ${peer.role} may not do that`);
+        return handler(asRecord(body), peer);
+      };
+    const worker =
+      (handler: (body: Record<string, unknown>, peer: RpcPeer) => unknown) =>
+      (body: unknown, peer: RpcPeer): unknown => {
+        if (peer.role !== 'worker') throw new RpcError('ERR_RPC_AUTH', `a ${peer.role} may not do that`);
+        return handler(asRecord(body), peer);
+      };
     router
-      .on('update-graph', client((body, peer) => this.#apply({ type: 'update-graph', client: peer.name, tasks: taskSpecs(body.tasks), wanted: strings(body.wanted) })))
-      .on('release-keys', client((body, peer) => this.#apply({ type: 'release-keys', client: peer.name, keys: strings(body.keys) })))
-      .on('cancel-keys', client((body, peer) => this.#apply({ type: 'cancel-keys', client: peer.name, keys: strings(body.keys) })))
-      .on('who-has', client((body) => {
-        const out: Record<string, string[]> = {};
-        for (const key of strings(body.keys)) {
-          const ts = this.state.tasks.get(key);
-          out[key] = ts === undefined ? [] : [...ts.whoHas].map((ws) => ws.address);
-        }
-        return out;
-      }))
-      .on('scatter-targets', client((body) => {
-        const running = [...this.state.workers.values()].filter((ws) => ws.status === 'running');
-        if (body.broadcast === true) return running.map((ws) => ws.address);
-        running.sort((a, b) => a.nbytes - b.nbytes);
-        return running.map((ws) => ws.address);
-      }))
-      .on('scattered', client((body, peer) => this.#apply({
-        type: 'scattered', client: peer.name, worker: String(body.worker), keys: pairs(body.keys),
-      })))
-      .on('run', client((body) => this.#runEverywhere(body.payload)))
-      .on('info', client(() => this.info()))
-      .on('retire-workers', client((body) => this.retireWorkers(strings(body.workers))))
-      .on('register', worker((body, peer) => {
-        const spec = workerSpec(body, peer.name);
-        this.#workers.set(peer.name, peer);
-        this.#apply({ type: 'worker-added', spec, now: Date.now() });
-        this.emit('worker-added', peer.name);
-        return { ok: true };
-      }))
-      .on('task-finished', worker((body, peer) => {
-        const key = String(body.key);
-        const duration = Number(body.duration) || 0;
-        const nbytes = Number(body.nbytes) || 0;
-        this.#apply({ type: 'task-finished', worker: peer.name, key, nbytes, typeName: String(body.type ?? ''), duration }, Array.isArray(body.inline) ? body.inline : undefined);
-        this.emit('task', { key, worker: peer.name, status: 'memory', duration, nbytes, at: Date.now() } satisfies TaskRecord);
-      }))
-      .on('task-erred', worker((body, peer) => {
-        const key = String(body.key);
-        const duration = Number(body.duration) || 0;
-        this.#apply({ type: 'task-erred', worker: peer.name, key, error: taskError(body.error), duration });
-        this.emit('task', { key, worker: peer.name, status: 'erred', duration, nbytes: 0, at: Date.now() } satisfies TaskRecord);
-      }))
-      .on('missing-data', worker((body, peer) => this.#apply({ type: 'missing-data', worker: peer.name, key: String(body.key), holder: String(body.holder ?? '') })))
-      .on('added-keys', worker((body, peer) => {
-        const keys = pairs(body.keys);
-        for (const [, nbytes] of keys) this.bytesMoved += nbytes;
-        this.#apply({ type: 'added-keys', worker: peer.name, keys });
-      }))
-      .on('steal-response', worker((body, peer) => this.#apply({ type: 'steal-response', worker: peer.name, key: String(body.key), stolen: body.stolen === true })))
-      .on('freed', worker((body, peer) => this.#apply({ type: 'keys-freed', worker: peer.name, keys: strings(body.keys) })))
-      .on('status', worker((body, peer) => this.#apply({ type: 'worker-status', worker: peer.name, paused: body.paused === true })))
-      .on('heartbeat', worker((body, peer) => this.#apply({ type: 'heartbeat', worker: peer.name, now: Date.now(), metrics: body as unknown as WorkerMetrics })));
+      .on(
+        'update-graph',
+        client((body, peer) => this.#apply({ type: 'update-graph', client: peer.name, tasks: taskSpecs(body.tasks), wanted: strings(body.wanted) })),
+      )
+      .on(
+        'release-keys',
+        client((body, peer) => this.#apply({ type: 'release-keys', client: peer.name, keys: strings(body.keys) })),
+      )
+      .on(
+        'cancel-keys',
+        client((body, peer) => this.#apply({ type: 'cancel-keys', client: peer.name, keys: strings(body.keys) })),
+      )
+      .on(
+        'who-has',
+        client((body) => {
+          const out: Record<string, string[]> = {};
+          for (const key of strings(body.keys)) {
+            const ts = this.state.tasks.get(key);
+            out[key] = ts === undefined ? [] : [...ts.whoHas].map((ws) => ws.address);
+          }
+          return out;
+        }),
+      )
+      .on(
+        'scatter-targets',
+        client((body) => {
+          const running = [...this.state.workers.values()].filter((ws) => ws.status === 'running');
+          if (body.broadcast === true) return running.map((ws) => ws.address);
+          running.sort((a, b) => a.nbytes - b.nbytes);
+          return running.map((ws) => ws.address);
+        }),
+      )
+      .on(
+        'scattered',
+        client((body, peer) =>
+          this.#apply({
+            type: 'scattered',
+            client: peer.name,
+            worker: String(body.worker),
+            keys: pairs(body.keys),
+          }),
+        ),
+      )
+      .on(
+        'run',
+        client((body) => this.#runEverywhere(body.payload)),
+      )
+      .on(
+        'info',
+        client(() => this.info()),
+      )
+      .on(
+        'retire-workers',
+        client((body) => this.retireWorkers(strings(body.workers))),
+      )
+      .on(
+        'register',
+        worker((body, peer) => {
+          const spec = workerSpec(body, peer.name);
+          this.#workers.set(peer.name, peer);
+          this.#apply({ type: 'worker-added', spec, now: Date.now() });
+          this.emit('worker-added', peer.name);
+          return { ok: true };
+        }),
+      )
+      .on(
+        'task-finished',
+        worker((body, peer) => {
+          const key = String(body.key);
+          const duration = Number(body.duration) || 0;
+          const nbytes = Number(body.nbytes) || 0;
+          this.#apply(
+            { type: 'task-finished', worker: peer.name, key, nbytes, typeName: String(body.type ?? ''), duration },
+            Array.isArray(body.inline) ? body.inline : undefined,
+          );
+          this.emit('task', { key, worker: peer.name, status: 'memory', duration, nbytes, at: Date.now() } satisfies TaskRecord);
+        }),
+      )
+      .on(
+        'task-erred',
+        worker((body, peer) => {
+          const key = String(body.key);
+          const duration = Number(body.duration) || 0;
+          this.#apply({ type: 'task-erred', worker: peer.name, key, error: taskError(body.error), duration });
+          this.emit('task', { key, worker: peer.name, status: 'erred', duration, nbytes: 0, at: Date.now() } satisfies TaskRecord);
+        }),
+      )
+      .on(
+        'missing-data',
+        worker((body, peer) => this.#apply({ type: 'missing-data', worker: peer.name, key: String(body.key), holder: String(body.holder ?? '') })),
+      )
+      .on(
+        'added-keys',
+        worker((body, peer) => {
+          const keys = pairs(body.keys);
+          for (const [, nbytes] of keys) this.bytesMoved += nbytes;
+          this.#apply({ type: 'added-keys', worker: peer.name, keys });
+        }),
+      )
+      .on(
+        'steal-response',
+        worker((body, peer) => this.#apply({ type: 'steal-response', worker: peer.name, key: String(body.key), stolen: body.stolen === true })),
+      )
+      .on(
+        'freed',
+        worker((body, peer) => this.#apply({ type: 'keys-freed', worker: peer.name, keys: strings(body.keys) })),
+      )
+      .on(
+        'status',
+        worker((body, peer) => this.#apply({ type: 'worker-status', worker: peer.name, paused: body.paused === true })),
+      )
+      .on(
+        'heartbeat',
+        worker((body, peer) => this.#apply({ type: 'heartbeat', worker: peer.name, now: Date.now(), metrics: body as unknown as WorkerMetrics })),
+      );
   }
 
   /** One event through the state, its instructions out. `inline`: [a small result] a worker sent along, for the clients that want it. */
@@ -256,7 +335,7 @@ export class Scheduler extends EventEmitter {
       switch (instruction.kind) {
         case 'worker': {
           const peer = this.#workers.get(instruction.worker);
-          if (peer === undefined) break;  // gone: its removal is being handled
+          if (peer === undefined) break; // gone: its removal is being handled
           let body = instruction.body;
           if (instruction.op === 'compute-task') {
             // Whether a client waits for it: then a small result comes back with task-finished.
@@ -301,14 +380,16 @@ export class Scheduler extends EventEmitter {
 
   async #runEverywhere(payload: unknown): Promise<Record<string, unknown>> {
     const results: Record<string, unknown> = {};
-    await Promise.all([...this.#workers.entries()].map(async ([address, peer]) => {
-      try {
-        results[address] = { ok: true, value: await peer.call('run', { payload }) };
-      } catch (error) {
-        const remote = (error as RpcError).remote;
-        results[address] = { ok: false, error: { name: remote?.name ?? 'Error', message: (error as Error).message, stack: remote?.stack } };
-      }
-    }));
+    await Promise.all(
+      [...this.#workers.entries()].map(async ([address, peer]) => {
+        try {
+          results[address] = { ok: true, value: await peer.call('run', { payload }) };
+        } catch (error) {
+          const remote = (error as RpcError).remote;
+          results[address] = { ok: false, error: { name: remote?.name ?? 'Error', message: (error as Error).message, stack: remote?.stack } };
+        }
+      }),
+    );
     return results;
   }
 }
@@ -339,7 +420,11 @@ function taskSpecs(value: unknown): TaskSpec[] {
     const t = asRecord(raw);
     if (typeof t.key !== 'string' || t.key.length === 0) throw new TypeError('a task without a key');
     if (!Array.isArray(t.payload) || !t.payload.every((f) => f instanceof Uint8Array)) throw new TypeError(`task ${t.key}: a payload that is not frames`);
-    const spec: TaskSpec = { key: t.key, deps: strings(t.deps ?? []), payload: (t.payload as Uint8Array[]).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) };
+    const spec: TaskSpec = {
+      key: t.key,
+      deps: strings(t.deps ?? []),
+      payload: (t.payload as Uint8Array[]).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)),
+    };
     if (typeof t.priority === 'number') spec.priority = t.priority;
     if (typeof t.retries === 'number') spec.retries = t.retries;
     if (Array.isArray(t.workers)) spec.workers = strings(t.workers);
@@ -354,13 +439,13 @@ function workerSpec(body: Record<string, unknown>, address: string): WorkerSpec 
     name: typeof body.name === 'string' && body.name !== '' ? body.name : address,
     nthreads: Math.max(1, Math.floor(Number(body.nthreads) || 1)),
     memoryLimit: Math.max(0, Number(body.memoryLimit) || 0),
-    resources: typeof body.resources === 'object' && body.resources !== null ? body.resources as Record<string, number> : {},
+    resources: typeof body.resources === 'object' && body.resources !== null ? (body.resources as Record<string, number>) : {},
     pid: Number(body.pid) || 0,
   };
 }
 
 function taskError(value: unknown): TaskError {
-  const e = typeof value === 'object' && value !== null ? value as Record<string, unknown> : {};
+  const e = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   const out: TaskError = { name: typeof e.name === 'string' ? e.name : 'Error', message: typeof e.message === 'string' ? e.message : String(value) };
   if (typeof e.code === 'string') out.code = e.code;
   if (typeof e.stack === 'string') out.stack = e.stack;

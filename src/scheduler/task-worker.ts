@@ -89,8 +89,18 @@ export class TaskWorker extends EventEmitter {
   #cpuAt = performance.now();
 
   private constructor(fields: {
-    listener: TransportListener; scheduler: RpcPeer; peers: RpcPool; pool: ThreadPool; store: DataStore; state: WorkerState;
-    name: string; nthreads: number; memoryLimit: number; pauseBytes: number; heartbeatMs: number; baseRss: number;
+    listener: TransportListener;
+    scheduler: RpcPeer;
+    peers: RpcPool;
+    pool: ThreadPool;
+    store: DataStore;
+    state: WorkerState;
+    name: string;
+    nthreads: number;
+    memoryLimit: number;
+    pauseBytes: number;
+    heartbeatMs: number;
+    baseRss: number;
   }) {
     super();
     this.#listener = fields.listener;
@@ -123,15 +133,20 @@ export class TaskWorker extends EventEmitter {
     // With a limit, garbage is collected as results leave threads and go to disk (the process runs with
     // --expose-gc: Nanny): V8 would put it off, and a 4 MiB result left behind twice is 8 MiB the limit counts.
     const store = new DataStore({
-      target: memoryLimit * (opts.targetFraction ?? 0.6), collectGarbage: memoryLimit > 0,
+      target: memoryLimit * (opts.targetFraction ?? 0.6),
+      collectGarbage: memoryLimit > 0,
       ...(opts.localDirectory ? { directory: opts.localDirectory } : {}),
     });
     let self: TaskWorker | undefined;
     const early: RpcPeer[] = [];
-    const router = new Router((error, op, peer) => self?.emit('warning', new RpcError('ERR_RPC_REMOTE', `${op} from ${peer.name}: ${(error as Error).message}`, { cause: error })));
+    const router = new Router((error, op, peer) =>
+      self?.emit('warning', new RpcError('ERR_RPC_REMOTE', `${op} from ${peer.name}: ${(error as Error).message}`, { cause: error })),
+    );
     const listenAt = opts.listen ?? defaultListenAddress(opts.scheduler);
     const listener = await listenRpc(listenAt, {
-      secret: opts.secret, role: 'worker', router,
+      secret: opts.secret,
+      role: 'worker',
+      router,
       onPeer: (peer) => (self ? self.#adoptPeer(peer) : early.push(peer)),
     });
     const name = opts.name ?? listener.address;
@@ -148,8 +163,18 @@ export class TaskWorker extends EventEmitter {
     // The footprint the limit does not count is measured once the threads have started and run a task.
     if (memoryLimit > 0) await pool.warm();
     self = new TaskWorker({
-      listener, scheduler, peers, pool, store, state, name, nthreads, memoryLimit,
-      pauseBytes: memoryLimit * (opts.pauseFraction ?? 0.8), heartbeatMs: opts.heartbeatMs ?? 500, baseRss: process.memoryUsage.rss(),
+      listener,
+      scheduler,
+      peers,
+      pool,
+      store,
+      state,
+      name,
+      nthreads,
+      memoryLimit,
+      pauseBytes: memoryLimit * (opts.pauseFraction ?? 0.8),
+      heartbeatMs: opts.heartbeatMs ?? 500,
+      baseRss: process.memoryUsage.rss(),
     });
     self.#routes(router);
     for (const peer of early) self.#adoptPeer(peer);
@@ -163,9 +188,13 @@ export class TaskWorker extends EventEmitter {
   }
 
   /** Whether close() was called (or the scheduler went away). */
-  get closed(): boolean { return this.#closing !== undefined; }
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
   /** Whether the scheduler removed this worker (it timed out) rather than retiring or closing it. */
-  get removedByScheduler(): boolean { return this.#removed; }
+  get removedByScheduler(): boolean {
+    return this.#removed;
+  }
 
   /** Stops: running tasks are abandoned, threads and connections closed, spilled data removed. Idempotent. */
   close(reason = 'closed'): Promise<void> {
@@ -186,29 +215,52 @@ export class TaskWorker extends EventEmitter {
   }
 
   #routes(router: Router): void {
-    const fromScheduler = (handler: (body: Record<string, unknown>) => unknown) => (body: unknown, peer: RpcPeer): unknown => {
-      if (peer !== this.#scheduler) throw new RpcError('ERR_RPC_AUTH', `only the scheduler may do that (${peer.role} ${peer.name} tried)`);
-      return handler(typeof body === 'object' && body !== null ? body as Record<string, unknown> : {});
-    };
+    const fromScheduler =
+      (handler: (body: Record<string, unknown>) => unknown) =>
+      (body: unknown, peer: RpcPeer): unknown => {
+        if (peer !== this.#scheduler) throw new RpcError('ERR_RPC_AUTH', `only the scheduler may do that (${peer.role} ${peer.name} tried)`);
+        return handler(typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {});
+      };
     router
-      .on('compute-task', fromScheduler((body) => {
-        const task = body as unknown as ComputeTask & { wanted?: boolean };
-        if (task.wanted === true) this.#wanted.add(task.key);
-        this.#handle({ type: 'compute-task', task });
-      }))
-      .on('free-keys', fromScheduler((body) => {
-        const keys = body.keys as string[];
-        for (const key of keys) this.#wanted.delete(key);
-        this.#handle({ type: 'free-keys', keys });
-      }))
-      .on('steal-request', fromScheduler((body) => this.#handle({ type: 'steal-request', key: String(body.key) })))
-      .on('acquire-replicas', fromScheduler((body) => this.#handle({ type: 'acquire-replicas', keys: body.keys as Record<string, string[]> })))
-      .on('run', fromScheduler((body) => this.#runHere(body.payload)))
-      .on('close', fromScheduler((body) => {
-        if (body.removed === true) this.#removed = true;
-        void this.close(String(body.reason ?? 'closed by the scheduler'));
-      }))
-      .on('remove-peer', fromScheduler((body) => this.#handle({ type: 'peer-removed', worker: String(body.address) })))
+      .on(
+        'compute-task',
+        fromScheduler((body) => {
+          const task = body as unknown as ComputeTask & { wanted?: boolean };
+          if (task.wanted === true) this.#wanted.add(task.key);
+          this.#handle({ type: 'compute-task', task });
+        }),
+      )
+      .on(
+        'free-keys',
+        fromScheduler((body) => {
+          const keys = body.keys as string[];
+          for (const key of keys) this.#wanted.delete(key);
+          this.#handle({ type: 'free-keys', keys });
+        }),
+      )
+      .on(
+        'steal-request',
+        fromScheduler((body) => this.#handle({ type: 'steal-request', key: String(body.key) })),
+      )
+      .on(
+        'acquire-replicas',
+        fromScheduler((body) => this.#handle({ type: 'acquire-replicas', keys: body.keys as Record<string, string[]> })),
+      )
+      .on(
+        'run',
+        fromScheduler((body) => this.#runHere(body.payload)),
+      )
+      .on(
+        'close',
+        fromScheduler((body) => {
+          if (body.removed === true) this.#removed = true;
+          void this.close(String(body.reason ?? 'closed by the scheduler'));
+        }),
+      )
+      .on(
+        'remove-peer',
+        fromScheduler((body) => this.#handle({ type: 'peer-removed', worker: String(body.address) })),
+      )
       // Peers and clients: results out, scattered data in.
       .on('get-data', async (body) => {
         const keys = (body as { keys?: unknown }).keys;
@@ -242,10 +294,18 @@ export class TaskWorker extends EventEmitter {
 
   #do(instruction: WorkerInstruction): void {
     switch (instruction.op) {
-      case 'execute': void this.#execute(instruction.key, instruction.payload, instruction.deps); break;
-      case 'gather': void this.#gather(instruction.worker, instruction.keys); break;
-      case 'release': this.store.delete(instruction.key); break;
-      case 'drop-peer': this.#peers.drop(instruction.worker); break;
+      case 'execute':
+        void this.#execute(instruction.key, instruction.payload, instruction.deps);
+        break;
+      case 'gather':
+        void this.#gather(instruction.worker, instruction.keys);
+        break;
+      case 'release':
+        this.store.delete(instruction.key);
+        break;
+      case 'drop-peer':
+        this.#peers.drop(instruction.worker);
+        break;
       case 'scheduler': {
         let body = instruction.body;
         if (instruction.message === 'task-finished') {
@@ -345,9 +405,15 @@ export class TaskWorker extends EventEmitter {
     this.#cpu = process.cpuUsage();
     this.#cpuAt = now;
     const metrics: WorkerMetrics = {
-      memory: this.store.memoryBytes, spilled: this.store.spilledBytes, rss: process.memoryUsage.rss(),
-      executing: counts.executing, ready: counts.ready, inFlight: counts.inFlight,
-      bytesIn: this.#bytesIn, bytesOut: this.#bytesOut, cpu: elapsed > 0 ? (cpu.user + cpu.system) / 1000 / elapsed : 0,
+      memory: this.store.memoryBytes,
+      spilled: this.store.spilledBytes,
+      rss: process.memoryUsage.rss(),
+      executing: counts.executing,
+      ready: counts.ready,
+      inFlight: counts.inFlight,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      cpu: elapsed > 0 ? (cpu.user + cpu.system) / 1000 / elapsed : 0,
       paused: this.state.paused,
     };
     this.#bytesIn = 0;

@@ -25,17 +25,23 @@ export abstract class ConnectionBase extends EventEmitter {
 
   constructor() {
     super();
-    this.finished = new Promise<void>((resolve) => { this.#resolveFinished = resolve; });
+    this.finished = new Promise<void>((resolve) => {
+      this.#resolveFinished = resolve;
+    });
   }
 
-  get closed(): boolean { return this.state !== 'open' || this.brokenBy !== undefined; }
+  get closed(): boolean {
+    return this.state !== 'open' || this.brokenBy !== undefined;
+  }
 
   /**
    * The most bytes one message from the peer may announce (all frames); more breaks the connection with
    * ERR_TRANSPORT_PROTOCOL before anything is allocated. A server lowers it for a peer it does not yet
    * trust (set it in the connection handler: no message is read before that returns).
    */
-  get maxMessageBytes(): number { return this.limits.maxMessageBytes; }
+  get maxMessageBytes(): number {
+    return this.limits.maxMessageBytes;
+  }
   set maxMessageBytes(value: number) {
     validateInteger(value, 'maxMessageBytes', 0, transportDefaults.maxMessageBytes);
     this.limits.maxMessageBytes = value;
@@ -83,9 +89,18 @@ export abstract class ConnectionBase extends EventEmitter {
   /** util.inspect: `UcxConnection { state, scheme, local, peer }`. */
   [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
     const state = this.state === 'open' && this.brokenBy !== undefined ? 'broken' : this.state;
-    return summary(this.constructor.name, {
-      state, local: this.localAddress, peer: this.peerAddress, error: this.brokenBy?.code,
-    }, depth, options, inspectFn);
+    return summary(
+      this.constructor.name,
+      {
+        state,
+        local: this.localAddress,
+        peer: this.peerAddress,
+        error: this.brokenBy?.code,
+      },
+      depth,
+      options,
+      inspectFn,
+    );
   }
 
   /** close() and abort() here: no receive waits any longer. */
@@ -100,9 +115,8 @@ export abstract class ConnectionBase extends EventEmitter {
     if (this.state === 'closed') return;
     const here = this.state === 'closing';
     this.state = 'closed';
-    debug('%s connection %s <-> %s closed%s', this.scheme, this.localAddress, this.peerAddress,
-      here ? ' here' : error ? `: ${error.message}` : '');
+    debug('%s connection %s <-> %s closed%s', this.scheme, this.localAddress, this.peerAddress, here ? ' here' : error ? `: ${error.message}` : '');
     this.#resolveFinished();
-    this.emit('close', here ? null : error ?? null);
+    this.emit('close', here ? null : (error ?? null));
   }
 }

@@ -169,7 +169,9 @@ export class TcpFrameDecoder {
   }
 
   /** Bytes received and not yet part of a delivered message. */
-  get buffered(): number { return this.#available; }
+  get buffered(): number {
+    return this.#available;
+  }
 
   /** Feeds one chunk; returns the messages it completed (often none, sometimes several). */
   push(chunk: Buffer): Buffer[][] {

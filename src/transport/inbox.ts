@@ -26,8 +26,12 @@ export class Inbox {
     this.highWaterBytes = highWaterBytes;
   }
 
-  get ended(): boolean { return this.#ended !== undefined; }
-  get queued(): number { return this.#queue.length - this.#head; }
+  get ended(): boolean {
+    return this.#ended !== undefined;
+  }
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
 
   /** Whether the producer should pause (call waitDrain()). */
   get full(): boolean {
@@ -37,7 +41,9 @@ export class Inbox {
   /** Resolves once the queue is below half of the high-water marks (or the inbox ended). */
   waitDrain(): Promise<void> {
     if (!this.full || this.#ended) return Promise.resolve();
-    return new Promise<void>((resolve) => { this.#onDrain = resolve; });
+    return new Promise<void>((resolve) => {
+      this.#onDrain = resolve;
+    });
   }
 
   push(message: Buffer[]): void {

@@ -7,8 +7,19 @@ import { inprocTransport } from './inproc.js';
 import type { Connection, ConnectOptions, ConnectionHandler, TransportListener } from './types.js';
 
 export {
-  TransportError, type TransportErrorCode, type Transport, type Connection, type TransportListener, type Frame,
-  type DeviceFrame, type ConnectOptions, type RecvOptions, type ConnectionHandler, type ParsedAddress, parseAddress, formatAddress,
+  TransportError,
+  type TransportErrorCode,
+  type Transport,
+  type Connection,
+  type TransportListener,
+  type Frame,
+  type DeviceFrame,
+  type ConnectOptions,
+  type RecvOptions,
+  type ConnectionHandler,
+  type ParsedAddress,
+  parseAddress,
+  formatAddress,
 } from './types.js';
 export { registerTransport, transportFor, registeredSchemes } from './registry.js';
 export { ucxTransport, UcxTransport, UcxConnection, UcxListener, type UcxTransportOptions } from './ucx.js';

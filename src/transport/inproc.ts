@@ -6,9 +6,21 @@
 // the peer's inbox before send() returns.
 import { ConnectionBase } from './connection.js';
 import {
-  TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, asBuffer,
-  parseAddress, formatAddress, type Connection, type ConnectOptions, type ConnectionHandler, type Frame,
-  type Transport, type TransportListener,
+  TransportError,
+  TransportAbortError,
+  closedError,
+  resetError,
+  validateFrames,
+  validateRecvOptions,
+  asBuffer,
+  parseAddress,
+  formatAddress,
+  type Connection,
+  type ConnectOptions,
+  type ConnectionHandler,
+  type Frame,
+  type Transport,
+  type TransportListener,
 } from './types.js';
 import { invalidArgType } from '../util/validate.js';
 
@@ -49,7 +61,10 @@ export class InprocConnection extends ConnectionBase implements Connection {
       for (const frame of frames) total += (frame as ArrayBufferView).byteLength;
       if (total > peer.limits.maxMessageBytes) {
         // As on a network transport, the receiver drops a connection that breaks its limit.
-        const error = new TransportError('ERR_TRANSPORT_PROTOCOL', `not node-ucx transport framing: a message of more than ${peer.limits.maxMessageBytes} bytes`);
+        const error = new TransportError(
+          'ERR_TRANSPORT_PROTOCOL',
+          `not node-ucx transport framing: a message of more than ${peer.limits.maxMessageBytes} bytes`,
+        );
         peer.#peerGone(error.message, true);
         this.#peerGone('the peer dropped the connection: it sent too large a message', false);
         throw error;
@@ -112,7 +127,9 @@ export class InprocListener implements TransportListener {
     this.#onConnection = onConnection;
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** @internal */
   accept(connection: InprocConnection): void {

@@ -26,8 +26,9 @@ export function transportFor(url: string | URL): Transport {
   const scheme = typeof url === 'string' && /^[a-z][a-z0-9+.-]*$/.test(url) ? url : parseAddress(url).scheme;
   const entry = registry.get(scheme);
   if (entry === undefined) {
-    throw Object.assign(new TypeError(`No transport is registered for '${scheme}:' (registered: ${registeredSchemes().join(', ')})`),
-      { code: 'ERR_INVALID_URL_SCHEME' });
+    throw Object.assign(new TypeError(`No transport is registered for '${scheme}:' (registered: ${registeredSchemes().join(', ')})`), {
+      code: 'ERR_INVALID_URL_SCHEME',
+    });
   }
   if (typeof entry === 'function') {
     const made = entry();

@@ -6,9 +6,21 @@
 import net from 'node:net';
 import { ConnectionBase } from './connection.js';
 import {
-  TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, asBuffer,
-  parseAddress, formatAddress, type Connection, type ConnectOptions, type ConnectionHandler, type Frame,
-  type Transport, type TransportListener,
+  TransportError,
+  TransportAbortError,
+  closedError,
+  resetError,
+  validateFrames,
+  validateRecvOptions,
+  asBuffer,
+  parseAddress,
+  formatAddress,
+  type Connection,
+  type ConnectOptions,
+  type ConnectionHandler,
+  type Frame,
+  type Transport,
+  type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
 import { TcpFrameDecoder, encodeTcpHeader } from './framing.js';
@@ -48,14 +60,18 @@ export class TcpConnection extends ConnectionBase implements Connection {
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error | null): void => {
         if (!error) resolve();
-        else reject(this.closedHere ? closedError() : this.brokenBy ?? resetError(error.message, error));
+        else reject(this.closedHere ? closedError() : (this.brokenBy ?? resetError(error.message, error)));
       };
       const socket = this.#socket;
       socket.cork();
       const last = frames.length - 1;
       // The frames go to the kernel as they are (writev), no copy; the promise resolves once they are written.
       let lastWrite = -1;
-      for (let i = last; i >= 0; i--) if ((frames[i] as ArrayBufferView).byteLength > 0) { lastWrite = i; break; }
+      for (let i = last; i >= 0; i--)
+        if ((frames[i] as ArrayBufferView).byteLength > 0) {
+          lastWrite = i;
+          break;
+        }
       socket.write(header, lastWrite < 0 ? done : undefined);
       for (let i = 0; i <= lastWrite; i++) {
         const view = frames[i] as ArrayBufferView;
@@ -133,7 +149,9 @@ export class TcpConnection extends ConnectionBase implements Connection {
     this.inbox.push(frames);
     if (this.inbox.full && !this.#socket.isPaused()) {
       this.#socket.pause();
-      void this.inbox.waitDrain().then(() => { if (!this.#socket.destroyed) this.#socket.resume(); });
+      void this.inbox.waitDrain().then(() => {
+        if (!this.#socket.destroyed) this.#socket.resume();
+      });
     }
   }
 }
@@ -156,7 +174,9 @@ export class TcpListener implements TransportListener {
     this.address = formatAddress('tcp', host, bound.port);
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   close(): Promise<void> {
     if (!this.#closed) {
@@ -205,7 +225,10 @@ export class TcpTransport implements Transport {
       const onError = (error: Error): void =>
         fail(new TransportError('ERR_TRANSPORT_CONNECT', `cannot connect to tcp://${host}:${port}: ${error.message}`, { cause: error }));
       const onAbort = (): void => fail(new TransportAbortError({ cause: signal?.reason }));
-      const timer = setTimeout(() => fail(new TransportError('ERR_TRANSPORT_CONNECT', `connect to tcp://${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new TransportError('ERR_TRANSPORT_CONNECT', `connect to tcp://${host}:${port} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const cleanup = (): void => {
         clearTimeout(timer);
         socket.off('error', onError);
@@ -225,7 +248,8 @@ export class TcpTransport implements Transport {
     let port: number;
     try {
       ({ host, port } = parseAddress(url, 'tcp'));
-      if (typeof onConnection !== 'function') throw Object.assign(new TypeError('The "onConnection" argument must be of type function'), { code: 'ERR_INVALID_ARG_TYPE' });
+      if (typeof onConnection !== 'function')
+        throw Object.assign(new TypeError('The "onConnection" argument must be of type function'), { code: 'ERR_INVALID_ARG_TYPE' });
     } catch (error) {
       return Promise.reject(error);
     }

@@ -99,11 +99,11 @@ export interface Transport {
 
 /** What went wrong with a connection, the same codes on every transport. */
 export type TransportErrorCode =
-  | 'ERR_TRANSPORT_CLOSED'        // this side closed or aborted the connection
-  | 'ERR_TRANSPORT_RESET'         // the peer closed, aborted or died, or the link broke
-  | 'ERR_TRANSPORT_CONNECT'       // connect() failed (refused, unreachable, timed out)
-  | 'ERR_TRANSPORT_PROTOCOL'      // the bytes on the wire are not this transport's framing
-  | 'ERR_TRANSPORT_UNSUPPORTED';  // e.g. device memory on a transport that moves only host memory
+  | 'ERR_TRANSPORT_CLOSED' // this side closed or aborted the connection
+  | 'ERR_TRANSPORT_RESET' // the peer closed, aborted or died, or the link broke
+  | 'ERR_TRANSPORT_CONNECT' // connect() failed (refused, unreachable, timed out)
+  | 'ERR_TRANSPORT_PROTOCOL' // the bytes on the wire are not this transport's framing
+  | 'ERR_TRANSPORT_UNSUPPORTED'; // e.g. device memory on a transport that moves only host memory
 
 /** What transports reject and emit with; `code` says what happened, the same on every transport. */
 export class TransportError extends Error {

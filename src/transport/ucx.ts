@@ -11,15 +11,24 @@ import { defaultWorker, UCXError, type Worker, type Endpoint, type Listener } fr
 import { invalidArgType, outOfRange } from '../util/validate.js';
 import { ConnectionBase } from './connection.js';
 import {
-  TransportError, TransportAbortError, closedError, resetError, validateFrames, validateRecvOptions, frameLength,
-  parseAddress, formatAddress,
-  type Connection, type ConnectOptions, type ConnectionHandler, type Frame, type Transport,
+  TransportError,
+  TransportAbortError,
+  closedError,
+  resetError,
+  validateFrames,
+  validateRecvOptions,
+  frameLength,
+  parseAddress,
+  formatAddress,
+  type Connection,
+  type ConnectOptions,
+  type ConnectionHandler,
+  type Frame,
+  type Transport,
   type TransportListener,
 } from './types.js';
 import { transportDefaults } from './defaults.js';
-import {
-  UCX_HEADER_MAX, UCX_MAX_FRAMES, UcxMessageType, decodeUcxHeader, encodeUcxControl, encodeUcxHeader, fitsInline,
-} from './framing.js';
+import { UCX_HEADER_MAX, UCX_MAX_FRAMES, UcxMessageType, decodeUcxHeader, encodeUcxControl, encodeUcxHeader, fitsInline } from './framing.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -71,7 +80,12 @@ export class UcxConnection extends ConnectionBase implements Connection {
     const sends: Promise<void>[] = [this.endpoint.send(header)];
     if (!inline) for (const frame of frames) if (frameLength(frame) > 0) sends.push(this.endpoint.send(frame));
     const all = sends.length === 1 ? sends[0]! : Promise.all(sends);
-    return all.then(() => undefined, (error: unknown) => { throw this.#mapError(error); });
+    return all.then(
+      () => undefined,
+      (error: unknown) => {
+        throw this.#mapError(error);
+      },
+    );
   }
 
   close(): Promise<void> {
@@ -94,11 +108,18 @@ export class UcxConnection extends ConnectionBase implements Connection {
     let answered = this.brokenBy === undefined || this.#peerSaidGoodbye;
     if (this.brokenBy === undefined) {
       // GOODBYE goes after everything sent before; the peer's pump answers once it has received all of it.
-      const acked = new Promise<boolean>((resolve) => { this.#ackReceived = () => resolve(true); });
+      const acked = new Promise<boolean>((resolve) => {
+        this.#ackReceived = () => resolve(true);
+      });
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), transportDefaults.closeTimeoutMs); });
+      const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), transportDefaults.closeTimeoutMs);
+      });
       answered = await Promise.race([
-        this.endpoint.send(GOODBYE).then(() => acked, () => false),
+        this.endpoint.send(GOODBYE).then(
+          () => acked,
+          () => false,
+        ),
         this.finished.then(() => false),
         timeout,
       ]);
@@ -195,9 +216,13 @@ export class UcxListener implements TransportListener {
     this.address = formatAddress('ucx', host, listener.port);
   }
 
-  get closed(): boolean { return this.listener.closed; }
+  get closed(): boolean {
+    return this.listener.closed;
+  }
 
-  close(): Promise<void> { return this.listener.close(); }
+  close(): Promise<void> {
+    return this.listener.close();
+  }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
@@ -221,7 +246,9 @@ export class UcxTransport implements Transport {
   }
 
   /** The worker in use (the default worker is created on first use). */
-  get worker(): Worker { return this.#worker ?? defaultWorker(); }
+  get worker(): Worker {
+    return this.#worker ?? defaultWorker();
+  }
 
   /** Connects to ucx://host:port. */
   async connect(url: string | URL, opts: ConnectOptions = {}): Promise<UcxConnection> {

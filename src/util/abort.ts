@@ -38,6 +38,9 @@ export function deadline<T>(promise: Promise<T>, ms: number, what: string, signa
       signal?.removeEventListener('abort', onAbort);
       settle();
     }
-    promise.then((value) => finish(() => resolve(value)), (error: unknown) => finish(() => reject(error)));
+    promise.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error)),
+    );
   });
 }

@@ -21,7 +21,10 @@ export interface DeviceMemory {
 export type Data = ArrayBufferView | DeviceMemory;
 
 /** Resizable and growable buffers are refused, like detached ones (Node 20 has no `.detached`). */
-interface MaybeResizable { resizable?: boolean; growable?: boolean }
+interface MaybeResizable {
+  resizable?: boolean;
+  growable?: boolean;
+}
 
 /**
  * Host memory UCX may hold while an operation is pending. A resizable ArrayBuffer (or growable
@@ -32,8 +35,7 @@ interface MaybeResizable { resizable?: boolean; growable?: boolean }
 export function checkHostMemory(view: ArrayBufferView, name: string): void {
   const buffer = view.buffer as ArrayBufferLike & MaybeResizable;
   if (buffer.resizable === true || buffer.growable === true) {
-    throw invalidArgValue(name, view, 'must not be a view of a resizable ArrayBuffer or growable SharedArrayBuffer ' +
-      '(it could shrink while UCX uses it)');
+    throw invalidArgValue(name, view, 'must not be a view of a resizable ArrayBuffer or growable SharedArrayBuffer ' + '(it could shrink while UCX uses it)');
   }
   if (view.byteLength === 0 && isDetached(buffer)) {
     throw invalidArgValue(name, view, 'must not be a view of a detached (transferred) ArrayBuffer');
@@ -43,7 +45,7 @@ export function checkHostMemory(view: ArrayBufferView, name: string): void {
 function isDetached(buffer: ArrayBufferLike): boolean {
   if (buffer.byteLength !== 0 || !(buffer instanceof ArrayBuffer)) return false;
   try {
-    new Uint8Array(buffer);  // throws on a detached buffer, and only then
+    new Uint8Array(buffer); // throws on a detached buffer, and only then
     return false;
   } catch {
     return true;
@@ -51,7 +53,11 @@ function isDetached(buffer: ArrayBufferLike): boolean {
 }
 
 /** The addon's form of a data argument: the view itself, or a device pointer, its length and memory type. */
-export interface NativeDataArgs { target: ArrayBufferView | bigint; length: number; memoryType: number }
+export interface NativeDataArgs {
+  target: ArrayBufferView | bigint;
+  length: number;
+  memoryType: number;
+}
 
 /**
  * Checks a data argument and names its memory type. `supported` is the
@@ -80,7 +86,9 @@ export function toNativeData(value: unknown, name: string, supported: readonly s
   if (!supported.includes(device.memoryType)) {
     throw new UCXError(
       `memory type '${device.memoryType}' is not supported by this UCX build (it supports: ${supported.join(', ')})`,
-      'UCS_ERR_UNSUPPORTED', Status.ERR_UNSUPPORTED);
+      'UCS_ERR_UNSUPPORTED',
+      Status.ERR_UNSUPPORTED,
+    );
   }
   return { target: device.ptr, length: device.length, memoryType };
 }

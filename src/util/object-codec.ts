@@ -42,8 +42,19 @@ export const FRAME_MIN_BYTES = 4096;
 type ViewConstructor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };
 /** ArrayBufferView types by code (the wire's), Buffer first. */
 const VIEW_TYPES: readonly ViewConstructor[] = [
-  Buffer as unknown as ViewConstructor, Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView as unknown as ViewConstructor,
+  Buffer as unknown as ViewConstructor,
+  Uint8Array,
+  Int8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView as unknown as ViewConstructor,
 ];
 
 function viewType(view: ArrayBufferView): number {
@@ -89,7 +100,9 @@ export function malformed(reason: string, cause?: unknown): TypeError {
 }
 
 /** String.prototype.isWellFormed (ES2024; Node 20 has it, the TS lib target here does not). */
-interface WellFormed { isWellFormed(): boolean }
+interface WellFormed {
+  isWellFormed(): boolean;
+}
 
 /** Thrown inside the plain encoder when a value needs v8; never escapes this module. */
 const NEEDS_V8 = Symbol('needs v8');
@@ -268,16 +281,26 @@ class PlainEncoder {
 function shortAscii(b: Buffer, i: number, n: number): string {
   const c = String.fromCharCode;
   switch (n) {
-    case 0: return '';
-    case 1: return c(b[i]!);
-    case 2: return c(b[i]!, b[i + 1]!);
-    case 3: return c(b[i]!, b[i + 1]!, b[i + 2]!);
-    case 4: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!);
-    case 5: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!);
-    case 6: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!);
-    case 7: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!);
-    case 8: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!, b[i + 7]!);
-    default: return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!, b[i + 7]!) + shortAscii(b, i + 8, n - 8);
+    case 0:
+      return '';
+    case 1:
+      return c(b[i]!);
+    case 2:
+      return c(b[i]!, b[i + 1]!);
+    case 3:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!);
+    case 4:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!);
+    case 5:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!);
+    case 6:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!);
+    case 7:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!);
+    case 8:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!, b[i + 7]!);
+    default:
+      return c(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!, b[i + 4]!, b[i + 5]!, b[i + 6]!, b[i + 7]!) + shortAscii(b, i + 8, n - 8);
   }
 }
 
@@ -331,10 +354,14 @@ class PlainDecoder {
     this.need(1);
     const kind = this.buffer[this.pos++];
     switch (kind) {
-      case Kind.Undefined: return undefined;
-      case Kind.Null: return null;
-      case Kind.False: return false;
-      case Kind.True: return true;
+      case Kind.Undefined:
+        return undefined;
+      case Kind.Null:
+        return null;
+      case Kind.False:
+        return false;
+      case Kind.True:
+        return true;
       case Kind.Int32: {
         this.need(4);
         const b = this.buffer;
@@ -348,7 +375,8 @@ class PlainDecoder {
         this.pos += 8;
         return float64[0];
       }
-      case Kind.String: return this.string();
+      case Kind.String:
+        return this.string();
       case Kind.BigInt: {
         const hex = this.string();
         if (!/^-?[0-9a-f]+$/.test(hex)) throw malformed('bad bigint');

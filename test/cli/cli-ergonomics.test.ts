@@ -20,8 +20,13 @@ function interruptBench(args: string[]): Promise<{ code: number | null; stdout: 
     let stdout = '';
     let stderr = '';
     let sent = false;
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no progress in 60 s:\n${stderr}`)); }, 60_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no progress in 60 s:\n${stderr}`));
+    }, 60_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
       if (!sent && /^\[2\/\d+\] /m.test(stderr)) {
@@ -29,7 +34,10 @@ function interruptBench(args: string[]): Promise<{ code: number | null; stdout: 
         child.kill('SIGINT');
       }
     });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -77,13 +85,27 @@ describe('ucx-bench', () => {
       if (!column.endsWith('_error')) expect(Object.keys(json), column).toContain(column);
     }
     for (const key of Object.keys(json)) expect(header!.split(','), key).toContain(key);
-    expect(line).toContain(',99,');  // the percentile is a column, not part of a name
+    expect(line).toContain(',99,'); // the percentile is a column, not part of a name
     expect(header).not.toMatch(/lat_p99/);
   });
 
   it('the plot gives every test its own colour and marker, and labels every size', () => {
-    const tests = ['tag_lat', 'tag_bw', 'stream_lat', 'stream_bw', 'am_lat', 'am_bw', 'put_lat', 'put_bw', 'get_lat', 'get_bw',
-      'atomic_lat', 'obj_lat', 'msg_lat', 'msg_bw'];
+    const tests = [
+      'tag_lat',
+      'tag_bw',
+      'stream_lat',
+      'stream_bw',
+      'am_lat',
+      'am_bw',
+      'put_lat',
+      'put_bw',
+      'get_lat',
+      'get_bw',
+      'atomic_lat',
+      'obj_lat',
+      'msg_lat',
+      'msg_bw',
+    ];
     const sizes = [8, 64, 512, 4096, 32768, 262144, 2097152];
     const rows = tests.flatMap((test, i) => sizes.map((size) => ({ test, size, latP50Us: 1 + i + size / 1e4, bwMBps: size / (1 + i) })));
     const svg = renderPlotSvg(seriesFromRows(rows));
@@ -93,7 +115,7 @@ describe('ucx-bench', () => {
     expect(new Set(legend.map((m) => `${m[2]} ${m[3]}`)).size, 'colour and marker').toBe(tests.length);
     expect(new Set(legend.map((m) => m[3])).size, 'markers').toBe(Math.min(tests.length, MARKERS.length));
     for (const label of ['8', '64', '512', '4K', '32K', '256K', '2M']) {
-      expect(svg.match(new RegExp(`class="size-label"[^>]*>${label}</text>`, 'g')), label).toHaveLength(2);  // both panels
+      expect(svg.match(new RegExp(`class="size-label"[^>]*>${label}</text>`, 'g')), label).toHaveLength(2); // both panels
     }
     expect(new Set(Array.from({ length: 40 }, (_, i) => colorOf(i))).size).toBe(40);
   });
@@ -102,7 +124,7 @@ describe('ucx-bench', () => {
 describe('ucx-run', () => {
   const ucxRun = (...args: string[]) => spawnSync(process.execPath, [RUN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
 
-  it('--version and -V print node-ucx\'s version', () => {
+  it("--version and -V print node-ucx's version", () => {
     for (const flag of ['--version', '-V']) {
       const r = ucxRun(flag);
       expect(r.status).toBe(0);

@@ -7,8 +7,19 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import {
-  parseSize, parseSizes, parseBenchArgs, planCases, windowCounts, formatSize, parseHostPort, UsageError,
-  DEFAULT_TESTS, TEST_NAMES, DEFAULT_WINDOW, TESTS, HOST_MEMORY_TESTS,
+  parseSize,
+  parseSizes,
+  parseBenchArgs,
+  planCases,
+  windowCounts,
+  formatSize,
+  parseHostPort,
+  UsageError,
+  DEFAULT_TESTS,
+  TEST_NAMES,
+  DEFAULT_WINDOW,
+  TESTS,
+  HOST_MEMORY_TESTS,
 } from '../../dist/cli/bench/args.js';
 import { parsePerftestRow, parseUcxInfoDevices, findExecutable } from '../../dist/cli/bench/perftest.js';
 import { attachNet, percentile, renderCsv, renderMarkdown, renderTable, toRow } from '../../dist/cli/bench/report.js';
@@ -31,7 +42,11 @@ const cudaUsable = ((): boolean => {
   }
 })();
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the CLI to completion; fails the test (with its stderr) if it takes longer than `ms`. */
 function bench(args: string[], ms = 30_000): Promise<Run> {
@@ -44,12 +59,27 @@ function bench(args: string[], ms = 30_000): Promise<Run> {
 }
 
 interface JsonRow {
-  test: string; size: number; iters: number; window: number | null;
-  lat_p50_us: number; lat_avg_us: number; lat_pct_us: number; bw_MBps: number; msg_rate: number; check: string | null;
-  raw?: { tool: string; lat_p50_us: number; bw_MBps: number } | { error: string } | null; ratio?: number | null;
+  test: string;
+  size: number;
+  iters: number;
+  window: number | null;
+  lat_p50_us: number;
+  lat_avg_us: number;
+  lat_pct_us: number;
+  bw_MBps: number;
+  msg_rate: number;
+  check: string | null;
+  raw?: { tool: string; lat_p50_us: number; bw_MBps: number } | { error: string } | null;
+  ratio?: number | null;
   runs?: number[];
 }
-interface JsonReport { tool: string; version: { ucx: string }; transports: string[]; results: JsonRow[]; perftest: unknown }
+interface JsonReport {
+  tool: string;
+  version: { ucx: string };
+  transports: string[];
+  results: JsonRow[];
+  perftest: unknown;
+}
 
 function parseReport(run: Run): JsonReport {
   expect(run.code, `exit code; stderr:\n${run.stderr}`).toBe(0);
@@ -66,8 +96,16 @@ function expectSane(row: JsonRow): void {
 
 describe('size parsing', () => {
   it.each([
-    ['8', 8], ['4096', 4096], ['64K', 65536], ['64k', 65536], ['2KB', 2048], ['1M', 1 << 20], ['1MiB', 1 << 20],
-    ['1.5K', 1536], ['1G', 1 << 30], [' 16 ', 16],
+    ['8', 8],
+    ['4096', 4096],
+    ['64K', 65536],
+    ['64k', 65536],
+    ['2KB', 2048],
+    ['1M', 1 << 20],
+    ['1MiB', 1 << 20],
+    ['1.5K', 1536],
+    ['1G', 1 << 30],
+    [' 16 ', 16],
   ])('parseSize(%j) is %d', (text, size) => {
     expect(parseSize(text)).toBe(size);
   });
@@ -109,22 +147,71 @@ describe('argument parsing', () => {
   it('no arguments: the default loopback run in event mode', () => {
     const options = parseBenchArgs([]);
     expect(options).toMatchObject({
-      command: 'run', role: 'loopback', tests: [...DEFAULT_TESTS], sizes: null, iters: null, warmup: null,
-      window: DEFAULT_WINDOW, progress: 'event', errorHandling: null, ucx: {}, percentile: 99, format: 'table',
-      mem: 'host', compare: false, connect: null, defaultRun: true,
+      command: 'run',
+      role: 'loopback',
+      tests: [...DEFAULT_TESTS],
+      sizes: null,
+      iters: null,
+      warmup: null,
+      window: DEFAULT_WINDOW,
+      progress: 'event',
+      errorHandling: null,
+      ucx: {},
+      percentile: 99,
+      format: 'table',
+      mem: 'host',
+      compare: false,
+      connect: null,
+      defaultRun: true,
     });
   });
 
   it('every option, long and short', () => {
     const options = parseBenchArgs([
-      '-t', 'tag_lat,put_bw', '-s', '8,64K', '-s', '1M', '-n', '500', '-w', '5', '--window', '16', '--progress', 'poll',
-      '--error-handling', 'none', '--ucx', 'TLS=tcp', '--ucx', 'UCX_RNDV_THRESH=8K', '--percentile', '99.9', '--json',
-      '--compare', '--timeout', '5', '-r', '3',
+      '-t',
+      'tag_lat,put_bw',
+      '-s',
+      '8,64K',
+      '-s',
+      '1M',
+      '-n',
+      '500',
+      '-w',
+      '5',
+      '--window',
+      '16',
+      '--progress',
+      'poll',
+      '--error-handling',
+      'none',
+      '--ucx',
+      'TLS=tcp',
+      '--ucx',
+      'UCX_RNDV_THRESH=8K',
+      '--percentile',
+      '99.9',
+      '--json',
+      '--compare',
+      '--timeout',
+      '5',
+      '-r',
+      '3',
     ]);
     expect(options).toMatchObject({
-      tests: ['tag_lat', 'put_bw'], sizes: [8, 65536, 1 << 20], iters: 500, warmup: 5, window: 16, progress: 'poll',
-      errorHandling: 'none', ucx: { TLS: 'tcp', RNDV_THRESH: '8K' }, percentile: 99.9, format: 'json', compare: true,
-      timeoutMs: 5000, repeat: 3, defaultRun: false,
+      tests: ['tag_lat', 'put_bw'],
+      sizes: [8, 65536, 1 << 20],
+      iters: 500,
+      warmup: 5,
+      window: 16,
+      progress: 'poll',
+      errorHandling: 'none',
+      ucx: { TLS: 'tcp', RNDV_THRESH: '8K' },
+      percentile: 99.9,
+      format: 'json',
+      compare: true,
+      timeoutMs: 5000,
+      repeat: 3,
+      defaultRun: false,
     });
     expect(parseBenchArgs(['--test=all', '--csv']).tests).toEqual(TEST_NAMES);
     expect(parseBenchArgs(['--csv']).format).toBe('csv');
@@ -175,7 +262,9 @@ describe('argument parsing', () => {
     for (const c of cases) expect(c.iters).toBeGreaterThanOrEqual(100);
     const atomics = planCases(parseBenchArgs(['-t', 'atomic_lat,tag_lat', '-s', '4,64K', '-n', '10', '-w', '0']));
     expect(atomics.map((c) => [c.test, c.size, c.iters, c.warmup])).toEqual([
-      ['atomic_lat', 4, 10, 0], ['tag_lat', 4, 10, 0], ['tag_lat', 65536, 10, 0],
+      ['atomic_lat', 4, 10, 0],
+      ['tag_lat', 4, 10, 0],
+      ['tag_lat', 65536, 10, 0],
     ]);
     expect(planCases(parseBenchArgs(['-t', 'atomic_lat', '-s', '1M']))[0]!.size).toBe(8);
   });
@@ -195,19 +284,30 @@ describe('output helpers', () => {
       '                       10000      0.176     0.179     0.181       42.52      42.50     5572715     5572700',
     ].join('\n');
     // The "overall" columns (the whole run), not "average" (the last reporting interval).
-    expect(parsePerftestRow(output, 'tag_lat')).toEqual({ test: 'tag_lat', iters: 10000, latP50Us: 0.176, latAvgUs: 0.181, bwMBps: 42.50, msgRate: 5572700 });
-    expect(parsePerftestRow('  1024     90.351       inf   976.941        0.00    1023.60           0        1024', 'tag_bw'))
-      .toMatchObject({ latAvgUs: 976.941, bwMBps: 1023.6, msgRate: 1024 });
+    expect(parsePerftestRow(output, 'tag_lat')).toEqual({ test: 'tag_lat', iters: 10000, latP50Us: 0.176, latAvgUs: 0.181, bwMBps: 42.5, msgRate: 5572700 });
+    expect(parsePerftestRow('  1024     90.351       inf   976.941        0.00    1023.60           0        1024', 'tag_bw')).toMatchObject({
+      latAvgUs: 976.941,
+      bwMBps: 1023.6,
+      msgRate: 1024,
+    });
     expect(parsePerftestRow('UCX ERROR client failed', 'tag_lat')).toBeNull();
-    const info = '# Memory domain: tcp\n#      Transport: tcp\n#         Device: lo\n#      Transport: tcp\n#         Device: eth0\n#      Transport: posix\n#         Device: memory\n';
-    expect(parseUcxInfoDevices(info)).toEqual([{ transport: 'tcp', devices: ['lo', 'eth0'] }, { transport: 'posix', devices: ['memory'] }]);
+    const info =
+      '# Memory domain: tcp\n#      Transport: tcp\n#         Device: lo\n#      Transport: tcp\n#         Device: eth0\n#      Transport: posix\n#         Device: memory\n';
+    expect(parseUcxInfoDevices(info)).toEqual([
+      { transport: 'tcp', devices: ['lo', 'eth0'] },
+      { transport: 'posix', devices: ['memory'] },
+    ]);
   });
 
   it('nearest-rank percentiles, and rows to CSV and a table', () => {
     const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect([percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 10)]).toEqual([5, 10, 1]);
-    const row = toRow({ test: 'tag_bw', size: 1 << 20, iters: 100, warmup: 0, window: 10, mem: 'host' }, { samples: Float64Array.from([100, 100]), totalUs: 10_000, check: null }, 99);
-    expect(row.bwMBps).toBeCloseTo(10_000);  // 100 MiB in 10 ms
+    const row = toRow(
+      { test: 'tag_bw', size: 1 << 20, iters: 100, warmup: 0, window: 10, mem: 'host' },
+      { samples: Float64Array.from([100, 100]), totalUs: 10_000, check: null },
+      99,
+    );
+    expect(row.bwMBps).toBeCloseTo(10_000); // 100 MiB in 10 ms
     expect(row.msgRate).toBeCloseTo(10_000);
     const csv = renderCsv([row], { percentile: 99.9, compare: false }).trim().split('\n');
     expect(csv[0]).toBe('test,size,iters,warmup,window,percentile,lat_p50_us,lat_avg_us,lat_pct_us,bw_MBps,msg_rate,check');
@@ -236,13 +336,13 @@ describe('--plot, --baseline and the report block', () => {
     expect(svg.match(/<polyline /g)).toHaveLength(6);
     expect(svg).toMatch(/<polyline class="line" data-test="tag_lat" data-source="ucx_perftest"[^>]*stroke-dasharray/);
     expect(svg).not.toMatch(/<polyline class="line" data-test="tag_lat" data-source="node-ucx"[^>]*stroke-dasharray/);
-    for (const size of ['8', '1K', '64K', '1M']) expect(svg).toContain(`>${size}</text>`);  // every measured size is labelled
+    for (const size of ['8', '1K', '64K', '1M']) expect(svg).toContain(`>${size}</text>`); // every measured size is labelled
     expect(svg).not.toMatch(/NaN|Infinity/);
     const html = renderPlotFile('x.html', series);
     expect(html).toMatch(/^<!DOCTYPE html>/);
     expect(html).toContain('<svg ');
     expect(html).not.toContain('<?xml');
-    expect(XMLValidator.check(renderPlotFile('x.svg', []))).toBe(true);  // no data: still a valid (empty) plot
+    expect(XMLValidator.check(renderPlotFile('x.svg', []))).toBe(true); // no data: still a valid (empty) plot
   });
 
   it('--plot and --baseline are parsed; the net columns render', () => {
@@ -252,7 +352,11 @@ describe('--plot, --baseline and the report block', () => {
     expect(parseBenchArgs(['report']).command).toBe('report');
     expect(() => parseBenchArgs(['--plot', 'a.png'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--baseline', 'udp'])).toThrow(UsageError);
-    const row = toRow({ test: 'tag_lat', size: 8, iters: 2, warmup: 0, window: 1, mem: 'host' }, { samples: Float64Array.from([2, 2]), totalUs: 4, check: null }, 99);
+    const row = toRow(
+      { test: 'tag_lat', size: 8, iters: 2, warmup: 0, window: 1, mem: 'host' },
+      { samples: Float64Array.from([2, 2]), totalUs: 4, check: null },
+      99,
+    );
     attachNet(row, { latP50Us: 8, latAvgUs: 8, bwMBps: 1, msgRate: 1 });
     expect(row.netRatio).toBeCloseTo(0.25);
     expect(renderTable([row], { percentile: 99, compare: false, baseline: true })).toMatch(/net\s+node\/net\n.*8\.00 µs\s+0\.25×\n$/);
@@ -265,7 +369,7 @@ describe('--plot, --baseline and the report block', () => {
     const doc = `# Title\n\nhand-written | table |\n\n${REPORT_START}\nold block\n${REPORT_END}\n\n## After\ntext\n`;
     const out = replaceReportBlock(doc, 'new block');
     expect(out).toBe(`# Title\n\nhand-written | table |\n\n${REPORT_START}\nnew block\n${REPORT_END}\n\n## After\ntext\n`);
-    expect(replaceReportBlock(out, 'new block')).toBe(out);  // idempotent
+    expect(replaceReportBlock(out, 'new block')).toBe(out); // idempotent
     const appended = replaceReportBlock('# Doc\n', 'first');
     expect(appended).toBe(`# Doc\n\n${REPORT_START}\nfirst\n${REPORT_END}\n`);
     expect(() => replaceReportBlock(`a\n${REPORT_END}\nb\n${REPORT_START}\n`, 'x')).toThrow(/exactly one/);
@@ -274,26 +378,91 @@ describe('--plot, --baseline and the report block', () => {
     const prose = `rewrites the block between \`${REPORT_START}\` and \`${REPORT_END}\`.\n`;
     expect(replaceReportBlock(prose + doc, 'new block')).toBe(prose + out);
     expect(replaceReportBlock(prose, 'b')).toBe(`${prose}\n${REPORT_START}\nb\n${REPORT_END}\n`);
-    const block = renderTargetBlock([{
-      target: 'P1', test: 'tag_lat_sync', size: 8, setting: 'poll', metric: 'latency', node: 1, before: { test: 'tag_lat', value: 2 }, beforeRatio: 4,
-      reference: 0.5, referenceLabel: 'ucx_perftest', referenceSpread: 1.25, ratio: 2, goal: '≤ 2 × ucx_perftest', met: true, table: 'A',
-    }], { date: '2026-01-01 00:00 UTC', command: 'npm run bench:report', binding: '0.1.0', ucx: '1.13.1', cpus: 2, cpuModel: 'cpu', load: '0', plot: 'performance.svg' },
-    [{ id: 'A', title: '8 B latency', command: 'ucx-bench -t tag_lat,tag_lat_sync', rows: [
-      { test: 'tag_lat', size: 8, iters: 10, lat_p50_us: 2, lat_avg_us: 2.5, lat_pct_us: 3, bw_MBps: 3.05, msg_rate: 400000, raw: { lat_p50_us: 0.5, bw_MBps: 1, msg_rate: 1 }, ratio: 4 },
-    ] }]);
+    const block = renderTargetBlock(
+      [
+        {
+          target: 'P1',
+          test: 'tag_lat_sync',
+          size: 8,
+          setting: 'poll',
+          metric: 'latency',
+          node: 1,
+          before: { test: 'tag_lat', value: 2 },
+          beforeRatio: 4,
+          reference: 0.5,
+          referenceLabel: 'ucx_perftest',
+          referenceSpread: 1.25,
+          ratio: 2,
+          goal: '≤ 2 × ucx_perftest',
+          met: true,
+          table: 'A',
+        },
+      ],
+      {
+        date: '2026-01-01 00:00 UTC',
+        command: 'npm run bench:report',
+        binding: '0.1.0',
+        ucx: '1.13.1',
+        cpus: 2,
+        cpuModel: 'cpu',
+        load: '0',
+        plot: 'performance.svg',
+      },
+      [
+        {
+          id: 'A',
+          title: '8 B latency',
+          command: 'ucx-bench -t tag_lat,tag_lat_sync',
+          rows: [
+            {
+              test: 'tag_lat',
+              size: 8,
+              iters: 10,
+              lat_p50_us: 2,
+              lat_avg_us: 2.5,
+              lat_pct_us: 3,
+              bw_MBps: 3.05,
+              msg_rate: 400000,
+              raw: { lat_p50_us: 0.5, bw_MBps: 1, msg_rate: 1 },
+              ratio: 4,
+            },
+          ],
+        },
+      ],
+    );
     expect(block).toMatch(/^## Generated target table/);
-    expect(block).toContain('| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 1.3× | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |');
+    expect(block).toContain(
+      '| P1 | tag_lat_sync | 8 | poll | 2.00 µs (tag_lat) | 1.00 µs | 0.50 µs (ucx_perftest) | 1.3× | 4.00× | 2.00× | ≤ 2 × ucx_perftest | yes | A |',
+    );
     expect(block).toContain('### Table A: 8 B latency');
     // The report's target rows: the fast path against ucx_perftest with the promise API beside it, T1 against ep_lat.
     const row = (test: string, p50: number, raw: number | null, extra: Record<string, number> = {}) => ({
-      test, size: 8, iters: 10, lat_p50_us: p50, lat_avg_us: p50, lat_pct_us: p50, bw_MBps: 1, msg_rate: 1,
-      raw: raw === null ? null : { lat_p50_us: raw, bw_MBps: 1, msg_rate: 1 }, ...extra,
+      test,
+      size: 8,
+      iters: 10,
+      lat_p50_us: p50,
+      lat_avg_us: p50,
+      lat_pct_us: p50,
+      bw_MBps: 1,
+      msg_rate: 1,
+      raw: raw === null ? null : { lat_p50_us: raw, bw_MBps: 1, msg_rate: 1 },
+      ...extra,
     });
-    const rows = targetRows(new Map([
-      ['A', [row('tag_lat', 1.2, 0.1), row('tag_lat_sync', 0.18, 0.1, { raw_runs: [0.1, 0.12] } as never), row('ep_lat', 1.0, 0.1),
-        row('transport_lat', 2.5, 0.1), row('am_lat_sync', 0.2, 0.1, { raw_runs: [0.05, 0.5] } as never)]],
-      ['B', [row('tag_lat', 1.0, 0.1), row('ep_lat', 1.5, 0.1), row('transport_lat', 2.4, 0.1)]],
-    ]));
+    const rows = targetRows(
+      new Map([
+        [
+          'A',
+          [
+            row('tag_lat', 1.2, 0.1),
+            row('tag_lat_sync', 0.18, 0.1, { raw_runs: [0.1, 0.12] } as never),
+            row('ep_lat', 1.0, 0.1),
+            row('transport_lat', 2.5, 0.1),
+            row('am_lat_sync', 0.2, 0.1, { raw_runs: [0.05, 0.5] } as never),
+          ],
+        ],
+        ['B', [row('tag_lat', 1.0, 0.1), row('ep_lat', 1.5, 0.1), row('transport_lat', 2.4, 0.1)]],
+      ]),
+    );
     expect(REPORT_TABLES.map((t) => t.id)).toEqual(['A', 'B', 'C', 'D', 'E']);
     const p1 = rows.find((r) => r.target === 'P1')!;
     expect(p1).toMatchObject({ test: 'tag_lat_sync', before: { test: 'tag_lat', value: 1.2 }, reference: 0.1, met: true, table: 'A' });
@@ -303,7 +472,10 @@ describe('--plot, --baseline and the report block', () => {
     // A reference whose own runs spread 10x is not judged.
     expect(rows.find((r) => r.test === 'am_lat_sync')).toMatchObject({ referenceSpread: 10, met: null });
     const t1 = rows.filter((r) => r.target === 'T1').map((r) => [r.table, Number(r.ratio!.toFixed(2)), r.met]);
-    expect(t1).toEqual([['B', 1.6, true], ['A', 2.5, false]]);
+    expect(t1).toEqual([
+      ['B', 1.6, true],
+      ['A', 2.5, false],
+    ]);
     expect(block).toContain('| tag_lat | 8 | 10 | 2.00 | 2.50 | 3.00 | 3.05 | 400.0k | 0.50 µs | 4.00× |');
     expect(block).toContain('2 CPUs');
     expect(block).toContain('](performance.svg)');
@@ -337,7 +509,9 @@ describe('ucx-bench runs', () => {
     const rma = ['put_bw', 'get_bw'];
     const messaging = TEST_NAMES.filter((test) => HOST_MEMORY_TESTS[test] === undefined && !rma.includes(test));
     const common = ['--mem', 'cuda', '-s', '8,1M', '-n', '20', '-w', '2', '--window', '4', '--json'];
-    const runs: { tests: string[]; report: JsonReport }[] = [{ tests: messaging, report: parseReport(await bench([...common, '-t', messaging.join(',')], 60_000)) }];
+    const runs: { tests: string[]; report: JsonReport }[] = [
+      { tests: messaging, report: parseReport(await bench([...common, '-t', messaging.join(',')], 60_000)) },
+    ];
     // Device-memory RMA needs the v2 protocols, which node-ucx refuses on UCX 1.13 with CUDA (they crash there).
     const v2 = await bench([...common, '--ucx', 'PROTO_ENABLE=y', '-t', rma.join(',')], 60_000);
     if (/^1\.13\./.test(version.ucx)) {
@@ -380,8 +554,9 @@ describe('ucx-bench runs', () => {
   }, 100_000);
 
   it.each(['poll', 'adaptive'])('--progress %s, each case run twice (--repeat 2)', async (mode) => {
-    const report = parseReport(await bench(['-t', 'tag_lat,ep_bw,am_lat', '-s', '8', '-n', '30', '-w', '3', '--window', '8', '--progress', mode,
-      '-r', '2', '--json']));
+    const report = parseReport(
+      await bench(['-t', 'tag_lat,ep_bw,am_lat', '-s', '8', '-n', '30', '-w', '3', '--window', '8', '--progress', mode, '-r', '2', '--json']),
+    );
     expect(report.results).toHaveLength(3);
     for (const row of report.results) {
       expectSane(row);
@@ -401,7 +576,7 @@ describe('ucx-bench runs', () => {
     for (const line of lines.slice(1)) expect(line.split(',')[5]).toBe('90');
   });
 
-  it('UCX\'s own log goes to stderr, so --json stays parseable (--ucx with a key UCX warns about)', async () => {
+  it("UCX's own log goes to stderr, so --json stays parseable (--ucx with a key UCX warns about)", async () => {
     const run = await bench(['-t', 'tag_lat', '-s', '8', '-n', '10', '--json', '--ucx', 'NO_SUCH_SETTING=1']);
     const report = parseReport(run);
     expect(report.results).toHaveLength(1);
@@ -416,13 +591,13 @@ describe('ucx-bench runs', () => {
     expect(run.stdout).toMatch(/\ntag_lat\s+8\s+30\s/);
     expect(run.stdout).toMatch(/\nobj_lat\s+8\s+30\s/);
     expect(run.stdout).toContain('half round trip');
-    expect(run.stdout).not.toContain('--compare adds');  // hints only on the default run
+    expect(run.stdout).not.toContain('--compare adds'); // hints only on the default run
   });
 
   it('--compare adds ucx_perftest and the ratio (or says ucx_perftest is missing)', async () => {
     const report = parseReport(await bench(['-t', 'tag_lat,tag_bw,obj_lat', '-s', '8', '-n', '200', '-w', '20', '--json', '--compare'], 50_000));
     const [lat, bw, obj] = report.results;
-    expect(obj!.raw).toBeNull();  // no ucx_perftest counterpart
+    expect(obj!.raw).toBeNull(); // no ucx_perftest counterpart
     expect(obj!.ratio).toBeNull();
     if (!HAVE_PERFTEST) {
       expect(JSON.stringify(report.perftest)).toMatch(/ucx_perftest not found/);
@@ -438,7 +613,9 @@ describe('ucx-bench runs', () => {
     const server = spawn(process.execPath, [CLI, '--server', '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
     started.push(server);
     const line = await new Promise<string>((resolve, reject) => {
-      readline.createInterface({ input: server.stdout! }).on('line', (text) => { if (/server on/.test(text)) resolve(text); });
+      readline.createInterface({ input: server.stdout! }).on('line', (text) => {
+        if (/server on/.test(text)) resolve(text);
+      });
       server.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
     });
     const port = /:(\d+) \(/.exec(line)![1]!;
@@ -455,8 +632,27 @@ describe('ucx-bench runs', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ucx-bench-'));
     try {
       const svg = path.join(dir, 'plot.svg');
-      const report = parseReport(await bench(['-t', 'tag_lat,tag_bw,msg_rate', '-s', '8,4K', '-n', '100', '-w', '10', '--window', '16',
-        '--error-handling', 'none', '--baseline', 'tcp', '--plot', svg, '--json']));
+      const report = parseReport(
+        await bench([
+          '-t',
+          'tag_lat,tag_bw,msg_rate',
+          '-s',
+          '8,4K',
+          '-n',
+          '100',
+          '-w',
+          '10',
+          '--window',
+          '16',
+          '--error-handling',
+          'none',
+          '--baseline',
+          'tcp',
+          '--plot',
+          svg,
+          '--json',
+        ]),
+      );
       const results = report.results as (JsonRow & { net?: { tool: string; lat_p50_us: number; bw_MBps: number } | null; net_ratio?: number | null })[];
       expect(results.map((r) => `${r.test} ${r.size}`)).toEqual(['tag_lat 8', 'tag_lat 4096', 'tag_bw 8', 'tag_bw 4096', 'msg_rate 8', 'msg_rate 4096']);
       for (const row of results) {
@@ -471,7 +667,7 @@ describe('ucx-bench runs', () => {
       }
       const text = readFileSync(svg, 'utf8');
       expect(XMLValidator.check(text)).toBe(true);
-      expect(text.match(/<g class="series" /g)).toHaveLength(5);  // three tests by node-ucx, two by net
+      expect(text.match(/<g class="series" /g)).toHaveLength(5); // three tests by node-ucx, two by net
       const html = path.join(dir, 'plot.html');
       const table = await bench(['-t', 'tag_lat', '-s', '8', '-n', '50', '-w', '5', '--baseline', 'tcp', '--plot', html]);
       expect(table.code, table.stderr).toBe(0);

@@ -13,7 +13,9 @@ function check(xml: string): true {
   let i = 0;
   const stack: string[] = [];
   let roots = 0;
-  const fail = (why: string): never => { throw new Error(`${why} at ${i}: ${JSON.stringify(xml.slice(i, i + 40))}`); };
+  const fail = (why: string): never => {
+    throw new Error(`${why} at ${i}: ${JSON.stringify(xml.slice(i, i + 40))}`);
+  };
   if (xml.startsWith('<?xml')) {
     i = xml.indexOf('?>');
     if (i === -1) fail('unterminated XML declaration');

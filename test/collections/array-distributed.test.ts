@@ -35,19 +35,72 @@ const plain: R.Plain = { data: values, shape };
 const x = da.fromArray(values, { shape, chunks: [16, 12] });
 
 const cases = [
-  { name: 'elementwise chain, then std over axis 0', make: () => x.mul(2).sub(x.abs().sqrt()).std({ axis: 0 }), expected: () => R.reduce(R.map(plain, (v) => v * 2 - Math.sqrt(Math.abs(v))), [0], (g) => Math.sqrt(R.variance(0)(g))), digits: 10 },
-  { name: 'broadcast: columns standardized', make: () => x.sub(x.mean({ axis: 0 })).div(x.std({ axis: 0, keepdims: true })), expected: () => R.broadcast(R.broadcast(plain, R.reduce(plain, [0], R.mean), (a, b) => a - b), R.reduce(plain, [0], (g) => Math.sqrt(R.variance(0)(g)), true), (a, b) => a / b), digits: 10 },
+  {
+    name: 'elementwise chain, then std over axis 0',
+    make: () => x.mul(2).sub(x.abs().sqrt()).std({ axis: 0 }),
+    expected: () =>
+      R.reduce(
+        R.map(plain, (v) => v * 2 - Math.sqrt(Math.abs(v))),
+        [0],
+        (g) => Math.sqrt(R.variance(0)(g)),
+      ),
+    digits: 10,
+  },
+  {
+    name: 'broadcast: columns standardized',
+    make: () => x.sub(x.mean({ axis: 0 })).div(x.std({ axis: 0, keepdims: true })),
+    expected: () =>
+      R.broadcast(
+        R.broadcast(plain, R.reduce(plain, [0], R.mean), (a, b) => a - b),
+        R.reduce(plain, [0], (g) => Math.sqrt(R.variance(0)(g)), true),
+        (a, b) => a / b,
+      ),
+    digits: 10,
+  },
   { name: 'argmax over all (a flat index)', make: () => x.argmax(), expected: () => R.reduce(plain, undefined, R.argmax) },
-  { name: 'blocked matmul with 3 contraction blocks', make: () => x.matmul(x.T.rechunk([12, 10])), expected: () => R.matmul(plain, R.transpose(plain)), digits: 9 },
-  { name: 'slice and rechunk', make: () => x.slice([[3, 37, 3], [null, null, -4]]).rechunk([5, -1]), expected: () => R.select(plain, [R.sliceIndices(40, 3, 37, 3), R.sliceIndices(30, null, null, -4)]) },
-  { name: 'mapBlocks: a user function shipped as source, with an extra value', make: () => x.mapBlocks((b, k: number) => b.data.map((v) => v * k), {}, -3).lt(0), expected: () => R.map(plain, (v) => +(v * -3 < 0)) },
+  {
+    name: 'blocked matmul with 3 contraction blocks',
+    make: () => x.matmul(x.T.rechunk([12, 10])),
+    expected: () => R.matmul(plain, R.transpose(plain)),
+    digits: 9,
+  },
+  {
+    name: 'slice and rechunk',
+    make: () =>
+      x
+        .slice([
+          [3, 37, 3],
+          [null, null, -4],
+        ])
+        .rechunk([5, -1]),
+    expected: () => R.select(plain, [R.sliceIndices(40, 3, 37, 3), R.sliceIndices(30, null, null, -4)]),
+  },
+  {
+    name: 'mapBlocks: a user function shipped as source, with an extra value',
+    make: () => x.mapBlocks((b, k: number) => b.data.map((v) => v * k), {}, -3).lt(0),
+    expected: () => R.map(plain, (v) => +(v * -3 < 0)),
+  },
 ];
 
 describe('array on a distributed Client (2 workers over UCX)', () => {
   it('computes graphs that share input blocks one after another (blocks that were only dependencies, released in between, are sent again)', async () => {
     const z = da.fromArray(values, { shape, chunks: [20, 15] });
-    for (let i = 0; i < 3; i++) R.expectArray(await z.add(i).sum().compute({ scheduler: client }), R.reduce(R.map(plain, (v) => v + i), undefined, R.sum), 'float64', 10);
-    R.expectArray(await z.max({ axis: 1 }).compute({ scheduler: client }), R.reduce(plain, [1], (g) => Math.max(...g)), 'float64');
+    for (let i = 0; i < 3; i++)
+      R.expectArray(
+        await z.add(i).sum().compute({ scheduler: client }),
+        R.reduce(
+          R.map(plain, (v) => v + i),
+          undefined,
+          R.sum,
+        ),
+        'float64',
+        10,
+      );
+    R.expectArray(
+      await z.max({ axis: 1 }).compute({ scheduler: client }),
+      R.reduce(plain, [1], (g) => Math.max(...g)),
+      'float64',
+    );
   });
 
   for (const c of cases) {
@@ -74,7 +127,16 @@ describe('array on a distributed Client (2 workers over UCX)', () => {
     const held = await y.persist({ scheduler: client });
     expect(held.keys).toEqual(y.keys);
     for (const key of held.keys) expect(ArrayBuffer.isView(held.graph()[key])).toBe(false);
-    R.expectArray(await held.sum({ axis: 1 }).compute({ scheduler: client }), R.reduce(R.map(plain, (v) => v + 1), [1], R.sum), 'float64', 10);
+    R.expectArray(
+      await held.sum({ axis: 1 }).compute({ scheduler: client }),
+      R.reduce(
+        R.map(plain, (v) => v + 1),
+        [1],
+        R.sum,
+      ),
+      'float64',
+      10,
+    );
   });
 
   it('toNpy and readNpy run on the workers', async () => {
@@ -82,14 +144,25 @@ describe('array on a distributed Client (2 workers over UCX)', () => {
     try {
       const file = path.join(dir, 'x.npy');
       await x.toNpy(file, { scheduler: client });
-      R.expectArray(await da.readNpy(file, { chunks: [7, 30] }).mean({ axis: 0 }).compute({ scheduler: client }), R.reduce(plain, [0], R.mean), 'float64', 10);
+      R.expectArray(
+        await da
+          .readNpy(file, { chunks: [7, 30] })
+          .mean({ axis: 0 })
+          .compute({ scheduler: client }),
+        R.reduce(plain, [0], R.mean),
+        'float64',
+        10,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('a task that fails on a worker rejects with its code', async () => {
-    await expect(x.mapBlocks((b) => b.data.subarray(1)).compute({ scheduler: client })).rejects.toMatchObject({ code: 'ERR_UCX_ARRAY_CHUNKS', key: expect.stringMatching(/^map-blocks-/) });
+    await expect(x.mapBlocks((b) => b.data.subarray(1)).compute({ scheduler: client })).rejects.toMatchObject({
+      code: 'ERR_UCX_ARRAY_CHUNKS',
+      key: expect.stringMatching(/^map-blocks-/),
+    });
     await expect(da.zeros([0]).max().compute({ scheduler: client })).rejects.toMatchObject({ code: 'ERR_UCX_ARRAY_EMPTY' });
   });
 });

@@ -12,7 +12,9 @@ import type { LocalScheduler } from 'node-ucx/collections/array';
 import * as R from './array-reference.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'array-io-')); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'array-io-'));
+});
 afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
   await da.closeLocalPools();
@@ -35,7 +37,18 @@ const SCHEDULERS: LocalScheduler[] = ['sync', 'threads'];
 
 describe.each(SCHEDULERS)("npy on '%s'", (scheduler) => {
   const arrays = [
-    { name: 'float64 3-d, every axis cut', make: () => da.arange(0, 60, 1, { dtype: 'float64' }).div(7).rechunk(5).mapBlocks((b) => b.data, {}).rechunk(-1), shape: [3, 4, 5], chunks: [2, 3, 2] },
+    {
+      name: 'float64 3-d, every axis cut',
+      make: () =>
+        da
+          .arange(0, 60, 1, { dtype: 'float64' })
+          .div(7)
+          .rechunk(5)
+          .mapBlocks((b) => b.data, {})
+          .rechunk(-1),
+      shape: [3, 4, 5],
+      chunks: [2, 3, 2],
+    },
     { name: 'int16 2-d', make: () => da.arange(-50, 50, 1, { dtype: 'int16' }), shape: [10, 10], chunks: [3, 10] },
     { name: 'bool 1-d', make: () => da.arange(17).mod(3).eq(0), shape: [17], chunks: [4] },
     { name: 'float32 0-d', make: () => da.full([], 2.5, { dtype: 'float32' }), shape: [], chunks: [] },
@@ -50,12 +63,20 @@ describe.each(SCHEDULERS)("npy on '%s'", (scheduler) => {
       expect(back.dtype).toBe(x.dtype);
       R.expectArray(await back.compute({ scheduler }), { data: flat.data, shape: a.shape }, x.dtype);
       // Reading blocks of a slice reads only the rows it needs, and gives the same elements.
-      if (a.shape.length > 0) R.expectArray(await back.slice([[1, null, 2]]).compute({ scheduler }), R.select({ data: flat.data, shape: a.shape }, [R.sliceIndices(a.shape[0]!, 1, null, 2)]));
+      if (a.shape.length > 0)
+        R.expectArray(
+          await back.slice([[1, null, 2]]).compute({ scheduler }),
+          R.select({ data: flat.data, shape: a.shape }, [R.sliceIndices(a.shape[0]!, 1, null, 2)]),
+        );
     });
   }
 
   it('a glob of files is one array, stacked on the first axis; blocks never straddle two files', async () => {
-    const parts = [[2, 3], [5, 3], [1, 3]].map(([r, c], i) => {
+    const parts = [
+      [2, 3],
+      [5, 3],
+      [1, 3],
+    ].map(([r, c], i) => {
       const data = Float64Array.from({ length: r! * c! }, (_, k) => i * 100 + k);
       return { data, file: path.join(dir, `${scheduler}-stack-${i}.npy`), shape: [r!, c!] };
     });
@@ -63,7 +84,10 @@ describe.each(SCHEDULERS)("npy on '%s'", (scheduler) => {
     const stacked = da.readNpy(path.join(dir, `${scheduler}-stack-*.npy`), { chunks: [3, 2] });
     expect(stacked.shape).toEqual([8, 3]);
     // Rows cut every 3 (0, 3, 6) and at the files' boundaries (2, 7).
-    expect(stacked.chunks).toEqual([[2, 1, 3, 1, 1], [2, 1]]);
+    expect(stacked.chunks).toEqual([
+      [2, 1, 3, 1, 1],
+      [2, 1],
+    ]);
     const all = parts.flatMap((p) => Array.from(p.data));
     R.expectArray(await stacked.compute({ scheduler }), { data: all, shape: [8, 3] }, 'float64');
     R.expectArray(await stacked.sum({ axis: 0 }).compute({ scheduler }), R.reduce({ data: all, shape: [8, 3] }, [0], R.sum), 'float64');
@@ -73,7 +97,10 @@ describe.each(SCHEDULERS)("npy on '%s'", (scheduler) => {
 describe.skipIf(python === null)('NumPy reads what toNpy writes, and the other way round', () => {
   it('np.load of toNpy files; readNpy of np.save files', async () => {
     const mine = path.join(dir, 'mine.npy');
-    const x = da.arange(24, { chunks: 5 }).mapBlocks((b) => Int32Array.from(b.data, (v) => v * 3 - 7), { dtype: 'int32' }).compute({ scheduler: 'sync' });
+    const x = da
+      .arange(24, { chunks: 5 })
+      .mapBlocks((b) => Int32Array.from(b.data, (v) => v * 3 - 7), { dtype: 'int32' })
+      .compute({ scheduler: 'sync' });
     await da.fromArray((await x).data, { shape: [4, 6], chunks: [3, 4] }).toNpy(mine, { scheduler: 'threads' });
     const theirs = path.join(dir, 'theirs.npy');
     const script = [
@@ -96,7 +123,9 @@ describe('npy errors name the file', () => {
   it('a missing file or a glob matching none: ENOENT naming it, where the graph is built', () => {
     const missing = path.join(dir, 'nope.npy');
     expect(() => da.readNpy(missing)).toThrow(expect.objectContaining({ code: 'ENOENT', message: expect.stringContaining(missing) }));
-    expect(() => da.readNpy(path.join(dir, 'nothing-*.npy'))).toThrow(expect.objectContaining({ code: 'ENOENT', message: expect.stringContaining('nothing-*.npy') }));
+    expect(() => da.readNpy(path.join(dir, 'nothing-*.npy'))).toThrow(
+      expect.objectContaining({ code: 'ENOENT', message: expect.stringContaining('nothing-*.npy') }),
+    );
     expect(() => da.readNpy(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
@@ -118,7 +147,9 @@ describe('npy errors name the file', () => {
   it('stacked files that disagree: ERR_UCX_ARRAY_SHAPE naming both', () => {
     writeRawNpy(path.join(dir, 'mixed-0.npy'), '<f8', '(1, 2)', Buffer.alloc(16));
     writeRawNpy(path.join(dir, 'mixed-1.npy'), '<f8', '(1, 3)', Buffer.alloc(24));
-    expect(() => da.readNpy(path.join(dir, 'mixed-*.npy'))).toThrow(expect.objectContaining({ code: 'ERR_UCX_ARRAY_SHAPE', message: expect.stringMatching(/mixed-1\.npy.*mixed-0\.npy/) }));
+    expect(() => da.readNpy(path.join(dir, 'mixed-*.npy'))).toThrow(
+      expect.objectContaining({ code: 'ERR_UCX_ARRAY_SHAPE', message: expect.stringMatching(/mixed-1\.npy.*mixed-0\.npy/) }),
+    );
   });
 
   it('toNpy into a missing directory rejects with ENOENT naming the path', async () => {

@@ -3,7 +3,10 @@
 import { expect } from 'vitest';
 import type { NDArray } from 'node-ucx/collections/array';
 
-export interface Plain { data: ArrayLike<number>; shape: number[] }
+export interface Plain {
+  data: ArrayLike<number>;
+  shape: number[];
+}
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -46,7 +49,12 @@ export function reduce(a: Plain, axes: number[] | undefined, f: (group: number[]
 
 export const sum = (g: number[]): number => g.reduce((s, x) => s + x, 0);
 export const mean = (g: number[]): number => sum(g) / g.length;
-export const variance = (ddof: number) => (g: number[]): number => { const m = mean(g); return g.reduce((s, x) => s + (x - m) ** 2, 0) / (g.length - ddof); };
+export const variance =
+  (ddof: number) =>
+  (g: number[]): number => {
+    const m = mean(g);
+    return g.reduce((s, x) => s + (x - m) ** 2, 0) / (g.length - ddof);
+  };
 export const argmax = (g: number[]): number => g.indexOf(Math.max(...g));
 export const argmin = (g: number[]): number => g.indexOf(Math.min(...g));
 
@@ -62,7 +70,9 @@ export function transpose(a: Plain, axes = a.shape.map((_, i) => a.shape.length 
   const shape = axes.map((x) => a.shape[x]!);
   const data = indices(shape).map((outIdx) => {
     const idx = new Array<number>(a.shape.length);
-    axes.forEach((x, d) => { idx[x] = outIdx[d]!; });
+    axes.forEach((x, d) => {
+      idx[x] = outIdx[d]!;
+    });
     return a.data[flatIndex(a.shape, idx)]!;
   });
   return { data, shape };
@@ -106,7 +116,10 @@ export function expectArray(actual: NDArray, expected: Plain, dtype?: string, di
   expect(actual.data.length).toBe(expected.data.length);
   const got = Array.from(actual.data);
   const want = Array.from(expected.data);
-  if (digits === undefined) { expect(got).toEqual(want); return; }
+  if (digits === undefined) {
+    expect(got).toEqual(want);
+    return;
+  }
   got.forEach((x, i) => {
     const y = want[i]!;
     if (Number.isNaN(y)) expect(x, `element ${i}`).toBeNaN();
@@ -134,7 +147,13 @@ export function concat(arrays: Plain[], axis: number): Plain {
   const data = indices(shape).map((idx) => {
     let at = idx[axis]!;
     for (const a of arrays) {
-      if (at < a.shape[axis]!) return a.data[flatIndex(a.shape, idx.map((i, d) => (d === axis ? at : i)))]!;
+      if (at < a.shape[axis]!)
+        return a.data[
+          flatIndex(
+            a.shape,
+            idx.map((i, d) => (d === axis ? at : i)),
+          )
+        ]!;
       at -= a.shape[axis]!;
     }
     throw new RangeError('out of the arrays');

@@ -57,20 +57,26 @@ describe.each(SCHEDULERS)("files on '%s'", (scheduler) => {
   it('includePath and filesPerPartition', async () => {
     const bag = db.readText([path.join(dir, 'a.txt'), path.join(dir, 'b.txt')], { includePath: true, filesPerPartition: 2 });
     expect(bag.npartitions).toBe(1);
-    const pairs = await bag.compute({ scheduler }) as unknown as [string, string][];
+    const pairs = (await bag.compute({ scheduler })) as unknown as [string, string][];
     expect(pairs[0]).toEqual([lineOf(0, 0), path.join(dir, 'a.txt')]);
     expect(pairs[pairs.length - 1]).toEqual(['no newline at the end', path.join(dir, 'b.txt')]);
   });
 
   it('readJsonLines: plain and gzip, blank lines skipped, in blocks too', async () => {
-    await expect(db.readJsonLines([path.join(dir, 'records.jsonl'), path.join(dir, 'records.jsonl.gz')]).compute({ scheduler })).resolves.toEqual([...records, ...records]);
+    await expect(db.readJsonLines([path.join(dir, 'records.jsonl'), path.join(dir, 'records.jsonl.gz')]).compute({ scheduler })).resolves.toEqual([
+      ...records,
+      ...records,
+    ]);
     await expect(db.readJsonLines(path.join(dir, 'records.jsonl'), { blocksize: 64 }).compute({ scheduler })).resolves.toEqual(records);
   });
 
   it('a malformed JSON line fails with ERR_COLLECTIONS_MALFORMED_JSON naming the file and the line, also from a block in the middle', async () => {
     const file = path.join(dir, 'broken.jsonl');
     for (const opts of [{}, { blocksize: 100 }]) {
-      const error = await db.readJsonLines(file, opts).compute({ scheduler }).catch((e: unknown) => e) as db.TaskFailedError;
+      const error = (await db
+        .readJsonLines(file, opts)
+        .compute({ scheduler })
+        .catch((e: unknown) => e)) as db.TaskFailedError;
       expect(error).toBeInstanceOf(db.TaskFailedError);
       expect(error.code).toBe('ERR_COLLECTIONS_MALFORMED_JSON');
       expect(error.message).toContain(`${file}:23:`);
@@ -78,8 +84,10 @@ describe.each(SCHEDULERS)("files on '%s'", (scheduler) => {
   });
 
   it('a file that is not gzip fails with ERR_COLLECTIONS_MALFORMED_GZIP naming it', async () => {
-    await expect(db.readText(path.join(dir, 'not-gzip.txt.gz')).compute({ scheduler }))
-      .rejects.toMatchObject({ code: 'ERR_COLLECTIONS_MALFORMED_GZIP', message: expect.stringContaining('not-gzip.txt.gz') });
+    await expect(db.readText(path.join(dir, 'not-gzip.txt.gz')).compute({ scheduler })).rejects.toMatchObject({
+      code: 'ERR_COLLECTIONS_MALFORMED_GZIP',
+      message: expect.stringContaining('not-gzip.txt.gz'),
+    });
   });
 
   it('toTextFiles writes one file per partition (gzip by extension), and readText reads it back', async () => {
@@ -88,7 +96,10 @@ describe.each(SCHEDULERS)("files on '%s'", (scheduler) => {
     const written = await bag.toTextFiles(path.join(out, 'part-*.txt.gz'), { scheduler });
     expect(written).toEqual([path.join(out, 'part-0.txt.gz'), path.join(out, 'part-1.txt.gz')]);
     expect(zlib.gunzipSync(fs.readFileSync(written[0]!)).toString()).toBe('alpha\nbeta\ngamma');
-    const back = await db.readText(path.join(out, 'part-*.txt.gz')).map((line: string) => line.trimEnd()).compute({ scheduler });
+    const back = await db
+      .readText(path.join(out, 'part-*.txt.gz'))
+      .map((line: string) => line.trimEnd())
+      .compute({ scheduler });
     expect(back).toEqual(['alpha', 'beta', 'gamma', 'delta', 'epsilon']);
     const plain = await bag.toTextFiles(path.join(out, 'plain'), { scheduler, lastEndline: true, nameFunction: (i) => `p${i}` });
     expect(plain).toEqual([path.join(out, 'plain', 'p0.part'), path.join(out, 'plain', 'p1.part')]);
@@ -96,8 +107,10 @@ describe.each(SCHEDULERS)("files on '%s'", (scheduler) => {
   });
 
   it('toTextFiles of a non-string element fails naming the element and the file', async () => {
-    await expect(db.fromSequence([1, 2]).toTextFiles(path.join(dir, `bad-${scheduler}`, '*.txt'), { scheduler }))
-      .rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/element 0 .*[01]\.txt' is number/) });
+    await expect(db.fromSequence([1, 2]).toTextFiles(path.join(dir, `bad-${scheduler}`, '*.txt'), { scheduler })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: expect.stringMatching(/element 0 .*[01]\.txt' is number/),
+    });
   });
 });
 
@@ -109,10 +122,17 @@ describe('where the graph is built', () => {
   });
 
   it('a blocksize with a compressed file, and bad options, are argument errors', async () => {
-    expect(() => db.readText(path.join(dir, 'c.txt.gz'), { blocksize: 10 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('c.txt.gz') }));
-    expect(() => db.readText(path.join(dir, 'a.txt'), { encoding: 'klingon' as BufferEncoding })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => db.readText(path.join(dir, 'c.txt.gz'), { blocksize: 10 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('c.txt.gz') }),
+    );
+    expect(() => db.readText(path.join(dir, 'a.txt'), { encoding: 'klingon' as BufferEncoding })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
     expect(() => db.readText(path.join(dir, 'a.txt'), { blocksize: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    await expect(db.fromSequence(['a']).toTextFiles(['one', 'two'])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('one file for each of the 1 partitions') });
+    await expect(db.fromSequence(['a']).toTextFiles(['one', 'two'])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: expect.stringContaining('one file for each of the 1 partitions'),
+    });
   });
 
   it('the same files give the same names; a changed file another', () => {

@@ -11,7 +11,11 @@ afterAll(async () => {
   await db.closeLocalPools();
 });
 
-interface Row { name: string; amount: number; tags: string[] }
+interface Row {
+  name: string;
+  amount: number;
+  tags: string[];
+}
 const numbers = Array.from({ length: 100 }, (_, i) => i);
 const rows: Row[] = Array.from({ length: 40 }, (_, i) => ({ name: `n${i % 5}`, amount: (i * 7) % 23, tags: i % 3 === 0 ? ['a', 'b'] : ['c'] }));
 const words = 'the quick brown fox jumps over the lazy dog the end fox'.split(' ');
@@ -28,15 +32,41 @@ const countBy = <T>(items: T[], key: (x: T) => unknown): Map<unknown, number> =>
   return counts;
 };
 
-interface Case { name: string; make: () => Bag<unknown> | Item<unknown>; expected: unknown; normalize?: (value: unknown) => unknown; close?: boolean }
+interface Case {
+  name: string;
+  make: () => Bag<unknown> | Item<unknown>;
+  expected: unknown;
+  normalize?: (value: unknown) => unknown;
+  close?: boolean;
+}
 
 const cases: Case[] = [
   { name: 'map', make: () => nums.map((x: number) => x * x), expected: numbers.map((x) => x * x) },
   { name: 'map with an extra value', make: () => nums.map((x: number, k: number) => x + k, 1000), expected: numbers.map((x) => x + 1000) },
   { name: 'map with an Item argument', make: () => nums.map((x: number, top: number) => x / top, nums.max()), expected: numbers.map((x) => x / 99) },
-  { name: 'map zipping a bag partitioned alike', make: () => nums.map((x: number, y: number) => x * 1000 + y, nums.map((x: number) => 99 - x)), expected: numbers.map((x) => x * 1000 + 99 - x) },
-  { name: 'map with an async function', make: () => nums.map(async (x: number) => { await null; return -x; }), expected: numbers.map((x) => -x) },
-  { name: 'starmap', make: () => nums.map((x: number) => [x, 2]).starmap((a: number, b: number, c: number) => a * b + c, 1), expected: numbers.map((x) => x * 2 + 1) },
+  {
+    name: 'map zipping a bag partitioned alike',
+    make: () =>
+      nums.map(
+        (x: number, y: number) => x * 1000 + y,
+        nums.map((x: number) => 99 - x),
+      ),
+    expected: numbers.map((x) => x * 1000 + 99 - x),
+  },
+  {
+    name: 'map with an async function',
+    make: () =>
+      nums.map(async (x: number) => {
+        await null;
+        return -x;
+      }),
+    expected: numbers.map((x) => -x),
+  },
+  {
+    name: 'starmap',
+    make: () => nums.map((x: number) => [x, 2]).starmap((a: number, b: number, c: number) => a * b + c, 1),
+    expected: numbers.map((x) => x * 2 + 1),
+  },
   { name: 'filter', make: () => nums.filter((x: number, m: number) => x % m === 0, 3), expected: numbers.filter((x) => x % 3 === 0) },
   { name: 'remove', make: () => nums.remove((x: number) => x % 3 === 0), expected: numbers.filter((x) => x % 3 !== 0) },
   { name: 'flatMap', make: () => wordBag.flatMap((w: string) => w.split('')), expected: words.flatMap((w) => w.split('')) },
@@ -45,7 +75,18 @@ const cases: Case[] = [
   { name: 'pluck', make: () => people.pluck('name'), expected: rows.map((r) => r.name) },
   { name: 'pluck of several keys', make: () => people.pluck(['name', 'amount']), expected: rows.map((r) => [r.name, r.amount]) },
   { name: 'pluck with a fallback', make: () => people.pluck('missing', 0), expected: rows.map(() => 0) },
-  { name: 'a chain: map, filter, map', make: () => nums.map((x: number) => x + 1).filter((x: number) => x % 2 === 0).map((x: number) => `${x}`), expected: numbers.map((x) => x + 1).filter((x) => x % 2 === 0).map(String) },
+  {
+    name: 'a chain: map, filter, map',
+    make: () =>
+      nums
+        .map((x: number) => x + 1)
+        .filter((x: number) => x % 2 === 0)
+        .map((x: number) => `${x}`),
+    expected: numbers
+      .map((x) => x + 1)
+      .filter((x) => x % 2 === 0)
+      .map(String),
+  },
   { name: 'count', make: () => nums.count(), expected: 100 },
   { name: 'count after filter', make: () => nums.filter((x: number) => x > 89).count(), expected: 10 },
   { name: 'sum', make: () => nums.sum(), expected: 4950 },
@@ -59,22 +100,86 @@ const cases: Case[] = [
   { name: 'all', make: () => nums.map((x: number) => x >= 0).all(), expected: true },
   { name: 'any', make: () => nums.map((x: number) => x > 98).any(), expected: true },
   { name: 'fold', make: () => nums.fold((acc: number, x: number) => acc + x), expected: 4950 },
-  { name: 'fold with initial and combine', make: () => nums.fold((acc: number[], x: number) => (x % 10 === 0 ? [...acc, x] : acc), { initial: [] as number[], combine: (a: number[], b: number[]) => [...a, ...b] }), expected: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90] },
-  { name: 'reduce with an initial value (used once)', make: () => nums.reduce((a: number, b: number) => a + b, 1000), expected: numbers.reduce((a, b) => a + b, 1000) },
-  { name: 'reduction (a user perPartition and aggregate)', make: () => nums.reduction((part: number[]) => Math.max(...part), (maxes: number[]) => Math.max(...maxes), { splitEvery: 2 }), expected: 99 },
+  {
+    name: 'fold with initial and combine',
+    make: () =>
+      nums.fold((acc: number[], x: number) => (x % 10 === 0 ? [...acc, x] : acc), {
+        initial: [] as number[],
+        combine: (a: number[], b: number[]) => [...a, ...b],
+      }),
+    expected: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90],
+  },
+  {
+    name: 'reduce with an initial value (used once)',
+    make: () => nums.reduce((a: number, b: number) => a + b, 1000),
+    expected: numbers.reduce((a, b) => a + b, 1000),
+  },
+  {
+    name: 'reduction (a user perPartition and aggregate)',
+    make: () =>
+      nums.reduction(
+        (part: number[]) => Math.max(...part),
+        (maxes: number[]) => Math.max(...maxes),
+        { splitEvery: 2 },
+      ),
+    expected: 99,
+  },
   { name: 'frequencies', make: () => wordBag.frequencies(), expected: [...countBy(words, (w) => w)], normalize: sortedPairs },
   { name: 'frequencies sorted', make: () => wordBag.frequencies({ sort: true }).take(1, { scheduler: 'sync' }) as never, expected: [['the', 3]] },
-  { name: 'frequencies of arrays, compared by content', make: () => nums.map((x: number) => [x % 2, 'k']).frequencies(), expected: [[[0, 'k'], 50], [[1, 'k'], 50]], normalize: sortedPairs },
+  {
+    name: 'frequencies of arrays, compared by content',
+    make: () => nums.map((x: number) => [x % 2, 'k']).frequencies(),
+    expected: [
+      [[0, 'k'], 50],
+      [[1, 'k'], 50],
+    ],
+    normalize: sortedPairs,
+  },
   { name: 'topk', make: () => nums.topk(3), expected: [99, 98, 97] },
-  { name: 'topk by a key', make: () => people.topk(2, { key: 'amount' }).pluck('amount'), expected: rows.map((r) => r.amount).sort((a, b) => b - a).slice(0, 2) },
+  {
+    name: 'topk by a key',
+    make: () => people.topk(2, { key: 'amount' }).pluck('amount'),
+    expected: rows
+      .map((r) => r.amount)
+      .sort((a, b) => b - a)
+      .slice(0, 2),
+  },
   { name: 'topk by a function', make: () => nums.topk(2, { key: (x: number) => -x }), expected: [0, 1] },
   { name: 'distinct', make: () => wordBag.distinct(), expected: [...new Set(words)] },
   { name: 'distinct by content', make: () => nums.map((x: number) => ({ even: x % 2 === 0 })).distinct(), expected: [{ even: true }, { even: false }] },
   { name: 'distinct by a key', make: () => people.distinct({ key: 'name' }).pluck('name'), expected: ['n0', 'n1', 'n2', 'n3', 'n4'] },
-  { name: 'foldby', make: () => people.foldby('name', (acc: number, r: Row) => acc + r.amount, { initial: 0, combine: (a: number, b: number) => a + b }), expected: [...rows.reduce((m, r) => m.set(r.name, (m.get(r.name) ?? 0) + r.amount), new Map<string, number>())], normalize: sortedPairs },
-  { name: 'foldby without initial values', make: () => nums.foldby((x: number) => x % 3, (a: number, x: number) => Math.max(a, x)), expected: [[0, 99], [1, 97], [2, 98]], normalize: sortedPairs },
-  { name: 'groupby', make: () => nums.groupby((x: number) => x % 4), expected: [0, 1, 2, 3].map((k) => [k, numbers.filter((x) => x % 4 === k)]), normalize: (v) => sortedPairs((v as [number, number[]][]).map(([k, xs]) => [k, [...xs].sort((a, b) => a - b)])) },
-  { name: 'groupby into 2 partitions by field', make: () => people.groupby('name', { npartitions: 2 }).map((pair: [string, Row[]]) => [pair[0], pair[1].length]), expected: [...countBy(rows, (r) => r.name)], normalize: sortedPairs },
+  {
+    name: 'foldby',
+    make: () => people.foldby('name', (acc: number, r: Row) => acc + r.amount, { initial: 0, combine: (a: number, b: number) => a + b }),
+    expected: [...rows.reduce((m, r) => m.set(r.name, (m.get(r.name) ?? 0) + r.amount), new Map<string, number>())],
+    normalize: sortedPairs,
+  },
+  {
+    name: 'foldby without initial values',
+    make: () =>
+      nums.foldby(
+        (x: number) => x % 3,
+        (a: number, x: number) => Math.max(a, x),
+      ),
+    expected: [
+      [0, 99],
+      [1, 97],
+      [2, 98],
+    ],
+    normalize: sortedPairs,
+  },
+  {
+    name: 'groupby',
+    make: () => nums.groupby((x: number) => x % 4),
+    expected: [0, 1, 2, 3].map((k) => [k, numbers.filter((x) => x % 4 === k)]),
+    normalize: (v) => sortedPairs((v as [number, number[]][]).map(([k, xs]) => [k, [...xs].sort((a, b) => a - b)])),
+  },
+  {
+    name: 'groupby into 2 partitions by field',
+    make: () => people.groupby('name', { npartitions: 2 }).map((pair: [string, Row[]]) => [pair[0], pair[1].length]),
+    expected: [...countBy(rows, (r) => r.name)],
+    normalize: sortedPairs,
+  },
   { name: 'Item.apply', make: () => nums.sum().apply((s: number, d: number) => s / d, 10), expected: 495 },
   { name: 'concat', make: () => db.concat([nums.filter((x: number) => x < 3), wordBag]), expected: [0, 1, 2, ...words] },
   { name: 'range', make: () => db.range(10, { npartitions: 3 }).map((x: number) => x * 2), expected: Array.from({ length: 10 }, (_, i) => i * 2) },
@@ -115,14 +220,22 @@ describe.each(SCHEDULERS)("bag on '%s'", (scheduler) => {
     const empty = db.fromSequence([] as number[]);
     expect(empty.npartitions).toBe(1);
     await expect(empty.count().compute({ scheduler })).resolves.toBe(0);
-    await expect(empty.min().compute({ scheduler })).rejects.toMatchObject({ code: 'ERR_COLLECTIONS_EMPTY', message: expect.stringContaining('min of an empty bag') });
+    await expect(empty.min().compute({ scheduler })).rejects.toMatchObject({
+      code: 'ERR_COLLECTIONS_EMPTY',
+      message: expect.stringContaining('min of an empty bag'),
+    });
     await expect(empty.fold((a: number, b: number) => a + b).compute({ scheduler })).rejects.toMatchObject({ code: 'ERR_COLLECTIONS_EMPTY' });
     await expect(empty.mean().compute({ scheduler })).rejects.toMatchObject({ code: 'ERR_COLLECTIONS_EMPTY' });
   });
 
   it('a function that throws fails with a TaskFailedError naming the key and the step, with the remote stack', async () => {
-    const failing = nums.map(function explode(x: number) { if (x === 42) throw new TypeError(`cannot take ${x}`); return x; }).map((x: number) => x + 1);
-    const error = await failing.compute({ scheduler }).catch((e: unknown) => e) as db.TaskFailedError;
+    const failing = nums
+      .map(function explode(x: number) {
+        if (x === 42) throw new TypeError(`cannot take ${x}`);
+        return x;
+      })
+      .map((x: number) => x + 1);
+    const error = (await failing.compute({ scheduler }).catch((e: unknown) => e)) as db.TaskFailedError;
     expect(error).toBeInstanceOf(db.TaskFailedError);
     // 42 is in partition 2 of 7 (15 + 15 + 14): the chain map-map is one fused task under the last map's key.
     expect(error.key).toBe(failing.keys[2]);
@@ -144,7 +257,10 @@ describe('graphs and keys', () => {
   });
 
   it('a map-filter-map chain is one task per partition, and a sum over it one more tree', () => {
-    const chain = nums.map((x: number) => x + 1).filter((x: number) => x > 3).map((x: number) => x * 2);
+    const chain = nums
+      .map((x: number) => x + 1)
+      .filter((x: number) => x > 3)
+      .map((x: number) => x * 2);
     const total = chain.sum({ splitEvery: 3 });
     const optimized = total.optimize(total.graph(), total.keys);
     // Per partition one fused task (map, filter, map, the sum's partial); aggregates of 3: ceil(7/3) = 3,
@@ -157,7 +273,7 @@ describe('graphs and keys', () => {
     expect(lastAggregate[1].keys.length).toBe(5);
   });
 
-  it('fromSequence: exact npartitions, partitionSize, and Dask\'s default sizes', () => {
+  it("fromSequence: exact npartitions, partitionSize, and Dask's default sizes", () => {
     expect(db.fromSequence(numbers, { npartitions: 3 }).npartitions).toBe(3);
     expect(db.fromSequence(numbers, { partitionSize: 30 }).npartitions).toBe(4);
     expect(db.fromSequence(numbers.slice(0, 50)).npartitions).toBe(50);
@@ -168,7 +284,9 @@ describe('graphs and keys', () => {
   it('bad arguments are Node-style errors where the graph is built', () => {
     expect(() => nums.map(Math.sqrt)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('native') }));
     expect(() => nums.map(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => nums.map((x: number, y: number) => x + y, wordBag)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('partitioned alike') }));
+    expect(() => nums.map((x: number, y: number) => x + y, wordBag)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('partitioned alike') }),
+    );
     expect(() => nums.filter((x: number, y: number) => x > y, nums)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => db.fromSequence('abc' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => db.fromSequence(numbers, { npartitions: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));

@@ -16,7 +16,12 @@ let cwd: string;
 let cluster: LocalCluster;
 let client: Client;
 
-interface Row { user_id: number; value: number; name: string; when: string }
+interface Row {
+  user_id: number;
+  value: number;
+  name: string;
+  when: string;
+}
 const rows: Row[] = [];
 const DAYS = ['2015-01-01', '2015-01-02', '2015-01-03', '2015-02-01'];
 
@@ -24,11 +29,16 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'df-cluster-'));
   cwd = process.cwd();
   let seed = 7;
-  const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   for (const day of DAYS) {
     const lines = ['user_id,value,name,when'];
     for (let i = 0; i < 3000; i++) {
-      const r: Row = { user_id: Math.floor(rand() * 100), value: Math.round(rand() * 1e4) / 100, name: ['ann', 'bob', 'cy, jr', 'dee "d"'][Math.floor(rand() * 4)]!, when: `${day} ${String(Math.floor(rand() * 24)).padStart(2, '0')}:00:00` };
+      const r: Row = {
+        user_id: Math.floor(rand() * 100),
+        value: Math.round(rand() * 1e4) / 100,
+        name: ['ann', 'bob', 'cy, jr', 'dee "d"'][Math.floor(rand() * 4)]!,
+        when: `${day} ${String(Math.floor(rand() * 24)).padStart(2, '0')}:00:00`,
+      };
       rows.push(r);
       const quoted = /[,"]/.test(r.name) ? `"${r.name.replace(/"/g, '""')}"` : r.name;
       lines.push(`${r.user_id},${r.value},${quoted},${r.when}`);
@@ -51,7 +61,12 @@ afterAll(async () => {
 
 function meansByUser(list: Row[]): Map<number, number> {
   const acc = new Map<number, [number, number]>();
-  for (const r of list) { const a = acc.get(r.user_id) ?? [0, 0]; a[0] += r.value; a[1]++; acc.set(r.user_id, a); }
+  for (const r of list) {
+    const a = acc.get(r.user_id) ?? [0, 0];
+    a[0] += r.value;
+    a[1]++;
+    acc.set(r.user_id, a);
+  }
   return new Map([...acc].sort((a, b) => a[0] - b[0]).map(([k, [s, n]]) => [k, s / n]));
 }
 
@@ -69,7 +84,7 @@ describe('on a LocalCluster', () => {
     const result = await df.groupby('user_id').col('value').mean().compute();
     process.chdir(cwd);
     expect(result).toBeInstanceOf(arrow.Table);
-    expect(df.npartitions).toBe(4);  // one partition per file
+    expect(df.npartitions).toBe(4); // one partition per file
     const expected = meansByUser(rows);
     expect(pairs(result, 'user_id', 'value')).toEqual(close(expected));
     expect(df.dtypes).toEqual({ user_id: 'int32', value: 'float64', name: 'utf8', when: 'utf8' });
@@ -79,7 +94,7 @@ describe('on a LocalCluster', () => {
     const df = dd.readCsv(path.join(dir, '*.csv'));
     const means = df.groupby('user_id').col('value').mean();
     const first = await means.compute();
-    await client.schedulerInfo();  // a round trip: the first computation's keys are released by now
+    await client.schedulerInfo(); // a round trip: the first computation's keys are released by now
     await new Promise((r) => setTimeout(r, 50));
     const second = await means.compute();
     expect(pairs(second, 'user_id', 'value')).toEqual(pairs(first, 'user_id', 'value'));
@@ -87,7 +102,7 @@ describe('on a LocalCluster', () => {
 
   it('persist: the partitions stay on the workers and later computations start from them', async () => {
     const df = await dd.readCsv(path.join(dir, '*.csv')).persist();
-    expect(df.layers.size).toBe(1);  // the read tasks are gone: Futures stand in the graph
+    expect(df.layers.size).toBe(1); // the read tasks are gone: Futures stand in the graph
     const means = await df.groupby('user_id').col('value').mean().compute();
     expect(pairs(means, 'user_id', 'value')).toEqual(close(meansByUser(rows)));
     expect(await df.len().compute()).toBe(rows.length);
@@ -111,7 +126,10 @@ describe('on a LocalCluster', () => {
 
   it('merge by hash shuffle between workers equals a one-process join', async () => {
     const df = dd.readCsv(path.join(dir, '*.csv'));
-    const users = dd.fromColumns({ user_id: Float64Array.from({ length: 60 }, (_, i) => i * 2), score: Float64Array.from({ length: 60 }, (_, i) => i) }, { npartitions: 3 });
+    const users = dd.fromColumns(
+      { user_id: Float64Array.from({ length: 60 }, (_, i) => i * 2), score: Float64Array.from({ length: 60 }, (_, i) => i) },
+      { npartitions: 3 },
+    );
     const joined = df.merge(users, { on: 'user_id', npartitions: 4 });
     const t = await joined.compute();
     const want = rows.filter((r) => r.user_id % 2 === 0 && r.user_id < 120);
@@ -141,7 +159,10 @@ describe('on a LocalCluster', () => {
     const table = new arrow.Table({
       id: arrow.makeVector(Int32Array.from({ length: 5000 }, (_, i) => i)),
       v: arrow.makeVector(Float64Array.from({ length: 5000 }, (_, i) => (i * 7) % 101)),
-      k: arrow.vectorFromArray(Array.from({ length: 5000 }, (_, i) => `k${i % 13}`), new arrow.Utf8()),
+      k: arrow.vectorFromArray(
+        Array.from({ length: 5000 }, (_, i) => `k${i % 13}`),
+        new arrow.Utf8(),
+      ),
     });
     for (let p = 0; p < 3; p++) fs.writeFileSync(path.join(dir, `part-${p}.parquet`), dd.tableToParquet(table.slice(p * 2000, Math.min(5000, (p + 1) * 2000))));
     const df = dd.readParquet(path.join(dir, 'part-*.parquet'));
@@ -162,10 +183,18 @@ describe('a worker killed mid-shuffle', () => {
     await own.ready;
     await using c = new Client(own, { setAsDefault: false });
     const n = 12_000;
-    const left = dd.fromColumns({ id: Float64Array.from({ length: n }, (_, i) => i), v: Float64Array.from({ length: n }, (_, i) => i % 13) }, { npartitions: 12 })
+    const left = dd
+      .fromColumns({ id: Float64Array.from({ length: n }, (_, i) => i), v: Float64Array.from({ length: n }, (_, i) => i % 13) }, { npartitions: 12 })
       // Slow partitions (busy 150 ms each), so that the kill lands while pieces are being cut and moved.
-      .mapPartitions((t: InstanceType<typeof arrow.Table>) => { const end = Date.now() + 150; while (Date.now() < end); return t; });
-    const right = dd.fromColumns({ id: Float64Array.from({ length: n / 2 }, (_, i) => i * 2), w: Float64Array.from({ length: n / 2 }, () => 1) }, { npartitions: 4 });
+      .mapPartitions((t: InstanceType<typeof arrow.Table>) => {
+        const end = Date.now() + 150;
+        while (Date.now() < end);
+        return t;
+      });
+    const right = dd.fromColumns(
+      { id: Float64Array.from({ length: n / 2 }, (_, i) => i * 2), w: Float64Array.from({ length: n / 2 }, () => 1) },
+      { npartitions: 4 },
+    );
     const total = left.merge(right, { on: 'id', npartitions: 6 }).col('v').sum().compute({ scheduler: c });
     const started = Date.now();
     while (own.scheduler.state.counts.memory < 8 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 10));
@@ -189,7 +218,7 @@ describe('bad input', () => {
     fs.writeFileSync(path.join(bad, 'a.csv'), 'x,y\n1,2\n3,4\n');
     fs.writeFileSync(path.join(bad, 'b.csv'), 'x,y\n1,2\n3,4,5\n');
     const df = dd.readCsv(path.join(bad, '*.csv'));
-    const error = await df.compute().catch((e: unknown) => e) as { code: string; message: string };
+    const error = (await df.compute().catch((e: unknown) => e)) as { code: string; message: string };
     expect(error.code).toBe('ERR_UCX_DATAFRAME_CSV');
     expect(error.message).toMatch(/line 3 of .*b\.csv: 3 fields, the header has 2/);
     expect(error.message).toMatch(/partition 1 of read-csv-/);
@@ -202,16 +231,27 @@ describe('bad input', () => {
     fs.writeFileSync(path.join(bad, 'b.csv'), 'x,y\n1,oops\n');
     fs.writeFileSync(path.join(bad, 'c.csv'), 'x,z\n1,2\n');
     await expect(dd.readCsv([path.join(bad, 'a.csv'), path.join(bad, 'b.csv')]).compute()).rejects.toMatchObject({
-      code: 'ERR_UCX_DATAFRAME_CSV', message: expect.stringMatching(/line 2 of .*b\.csv: 'oops' in column 'y' is not a number.*partition 1/),
+      code: 'ERR_UCX_DATAFRAME_CSV',
+      message: expect.stringMatching(/line 2 of .*b\.csv: 'oops' in column 'y' is not a number.*partition 1/),
     });
     await expect(dd.readCsv([path.join(bad, 'a.csv'), path.join(bad, 'c.csv')]).compute()).rejects.toMatchObject({
-      code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringMatching(/c\.csv.*no column 'y'.*partition 1 of read-csv-.*c\.csv/),
+      code: 'ERR_UCX_DATAFRAME_COLUMN',
+      message: expect.stringMatching(/c\.csv.*no column 'y'.*partition 1 of read-csv-.*c\.csv/),
     });
     // An int32 column (as read from the first rows) that later holds a float.
     // (beyond the 256 KiB the types are read from).
     fs.writeFileSync(path.join(bad, 'd.csv'), `x\n${'1\n'.repeat(200_000)}2.5\n`);
-    await expect(dd.readCsv(path.join(bad, 'd.csv')).compute({ scheduler: 'sync' })).rejects.toMatchObject({ code: 'ERR_UCX_DATAFRAME_CSV', message: expect.stringMatching(/line 200002 .*'2\.5'.*int32.*dtype/) });
-    await expect(dd.readCsv(path.join(bad, 'd.csv'), { dtype: { x: 'float64' } }).col('x').sum().compute({ scheduler: 'sync' })).resolves.toBe(200_002.5);
+    await expect(dd.readCsv(path.join(bad, 'd.csv')).compute({ scheduler: 'sync' })).rejects.toMatchObject({
+      code: 'ERR_UCX_DATAFRAME_CSV',
+      message: expect.stringMatching(/line 200002 .*'2\.5'.*int32.*dtype/),
+    });
+    await expect(
+      dd
+        .readCsv(path.join(bad, 'd.csv'), { dtype: { x: 'float64' } })
+        .col('x')
+        .sum()
+        .compute({ scheduler: 'sync' }),
+    ).resolves.toBe(200_002.5);
   });
 
   it('a file gone since the graph was made: ERR_UCX_DATAFRAME_READ naming it and the partition', async () => {
@@ -223,11 +263,15 @@ describe('bad input', () => {
   });
 
   it('a file that is no Parquet: ERR_UCX_DATAFRAME_PARQUET', () => {
-    expect(() => dd.readParquet(path.join(dir, '2015-01-01.csv'))).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_PARQUET', message: expect.stringContaining('2015-01-01.csv') }));
+    expect(() => dd.readParquet(path.join(dir, '2015-01-01.csv'))).toThrow(
+      expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_PARQUET', message: expect.stringContaining('2015-01-01.csv') }),
+    );
   });
 
   it('an unknown column in usecols or parseDates: ERR_UCX_DATAFRAME_COLUMN naming the file', () => {
-    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { parseDates: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringContaining('2015-01-01.csv') }));
+    expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { parseDates: ['nope'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN', message: expect.stringContaining('2015-01-01.csv') }),
+    );
     expect(() => dd.readCsv(path.join(dir, '2015-01-01.csv'), { usecols: ['nope'] })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_COLUMN' }));
   });
 });

@@ -13,9 +13,17 @@ afterAll(async () => {
 
 // ---- the data: 2000 rows, every column type, missing values, in 5 uneven partitions ----
 const N = 2000;
-interface Row { id: number; k: string; g: number; x: number; y: number; b: boolean; ts: number }
+interface Row {
+  id: number;
+  k: string;
+  g: number;
+  x: number;
+  y: number;
+  b: boolean;
+  ts: number;
+}
 let seed = 12345;
-const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rand = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const KEYS = ['apple', 'banana', 'cherry', 'date', 'elder', 'fig', 'grape'];
 const T0 = Date.UTC(2015, 0, 1);
 const rows: Row[] = Array.from({ length: N }, (_, i) => ({
@@ -29,12 +37,21 @@ const rows: Row[] = Array.from({ length: N }, (_, i) => ({
 }));
 const table = new arrow.Table({
   id: arrow.makeVector(Int32Array.from(rows, (r) => r.id)),
-  k: arrow.vectorFromArray(rows.map((r) => r.k), new arrow.Utf8()),
+  k: arrow.vectorFromArray(
+    rows.map((r) => r.k),
+    new arrow.Utf8(),
+  ),
   g: arrow.makeVector(Int32Array.from(rows, (r) => r.g)),
   x: arrow.makeVector(Float64Array.from(rows, (r) => r.x)),
   y: arrow.makeVector(Float64Array.from(rows, (r) => r.y)),
-  b: arrow.vectorFromArray(rows.map((r) => r.b), new arrow.Bool()),
-  ts: arrow.vectorFromArray(rows.map((r) => r.ts), new arrow.TimestampMillisecond()),
+  b: arrow.vectorFromArray(
+    rows.map((r) => r.b),
+    new arrow.Bool(),
+  ),
+  ts: arrow.vectorFromArray(
+    rows.map((r) => r.ts),
+    new arrow.TimestampMillisecond(),
+  ),
 });
 const df = dd.fromArrow(table, { npartitions: 5 });
 
@@ -42,10 +59,14 @@ const df = dd.fromArrow(table, { npartitions: 5 });
 function rowsOf(t: InstanceType<typeof arrow.Table>): Record<string, unknown>[] {
   const names = t.schema.fields.map((f) => f.name);
   const cols = names.map((n) => t.getChild(n)!);
-  return Array.from({ length: t.numRows }, (_, i) => Object.fromEntries(names.map((n, c) => {
-    const v = cols[c]!.get(i);
-    return [n, typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : v];
-  })));
+  return Array.from({ length: t.numRows }, (_, i) =>
+    Object.fromEntries(
+      names.map((n, c) => {
+        const v = cols[c]!.get(i);
+        return [n, typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : v];
+      }),
+    ),
+  );
 }
 
 /** Numbers rounded to 9 significant digits (sums in another order differ in the last bits); NaN as null. */
@@ -57,23 +78,41 @@ function approx(value: unknown): unknown {
 }
 
 const sortRows = (list: Record<string, unknown>[]): Record<string, unknown>[] => [...list].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-const by = <T>(f: (r: T) => number | string) => (a: T, b: T): number => { const x = f(a); const y = f(b); return x < y ? -1 : x > y ? 1 : 0; };
+const by =
+  <T>(f: (r: T) => number | string) =>
+  (a: T, b: T): number => {
+    const x = f(a);
+    const y = f(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
 
 function groupRows<T>(list: T[], key: (r: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
-  for (const r of list) { const k = key(r); const g = m.get(k); if (g) g.push(r); else m.set(k, [r]); }
+  for (const r of list) {
+    const k = key(r);
+    const g = m.get(k);
+    if (g) g.push(r);
+    else m.set(k, [r]);
+  }
   return m;
 }
 const present = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x));
 const sum = (xs: number[]): number => present(xs).reduce((a, b) => a + b, 0);
 const mean = (xs: number[]): number => sum(xs) / present(xs).length;
 
-interface Case { name: string; make: () => DataFrame; expected: () => Record<string, unknown>[]; ordered?: boolean }
+interface Case {
+  name: string;
+  make: () => DataFrame;
+  expected: () => Record<string, unknown>[];
+  ordered?: boolean;
+}
 
 const cases: Case[] = [
   {
-    name: 'select', make: () => df.select(['y', 'k']),
-    expected: () => rows.map((r) => ({ y: r.y, k: r.k })), ordered: true,
+    name: 'select',
+    make: () => df.select(['y', 'k']),
+    expected: () => rows.map((r) => ({ y: r.y, k: r.k })),
+    ordered: true,
   },
   {
     name: 'filter and arithmetic (assign)',
@@ -81,83 +120,145 @@ const cases: Case[] = [
       const f = df.filter(df.col('x').gt(50).and(df.col('k').ne('fig')));
       return f.assign({ z: f.col('x').mul(2).add(f.col('y')).sub(1), w: f.col('g').mod(7), big: f.col('y').abs().ge(2) }).select(['id', 'z', 'w', 'big']);
     },
-    expected: () => rows.filter((r) => r.x > 50 && r.k !== 'fig').map((r) => ({ id: r.id, z: r.x * 2 + r.y - 1, w: ((r.g % 7) + 7) % 7, big: Math.abs(r.y) >= 2 })),
+    expected: () =>
+      rows.filter((r) => r.x > 50 && r.k !== 'fig').map((r) => ({ id: r.id, z: r.x * 2 + r.y - 1, w: ((r.g % 7) + 7) % 7, big: Math.abs(r.y) >= 2 })),
     ordered: true,
   },
   {
-    name: 'Series of the frame a filter was made from line up with it (Dask\'s df[df.x > 50].assign(z=df.x * 2))',
+    name: "Series of the frame a filter was made from line up with it (Dask's df[df.x > 50].assign(z=df.x * 2))",
     make: () => {
       const big = df.filter(df.col('x').gt(50));
       return big.assign({ z: df.col('x').mul(2), d: big.col('y').add(df.col('g')) }).select(['id', 'z', 'd']);
     },
-    expected: () => rows.filter((r) => r.x > 50).map((r) => ({ id: r.id, z: r.x * 2, d: r.y + r.g })), ordered: true,
+    expected: () => rows.filter((r) => r.x > 50).map((r) => ({ id: r.id, z: r.x * 2, d: r.y + r.g })),
+    ordered: true,
   },
   {
-    name: 'concat (partitions reused)', make: () => dd.concat([df.filter(df.col('g').lt(0)).select(['id']), df.filter(df.col('g').gt(30)).select(['id'])]),
-    expected: () => [...rows.filter((r) => r.g < 0), ...rows.filter((r) => r.g > 30)].map((r) => ({ id: r.id })), ordered: true,
+    name: 'concat (partitions reused)',
+    make: () => dd.concat([df.filter(df.col('g').lt(0)).select(['id']), df.filter(df.col('g').gt(30)).select(['id'])]),
+    expected: () => [...rows.filter((r) => r.g < 0), ...rows.filter((r) => r.g > 30)].map((r) => ({ id: r.id })),
+    ordered: true,
   },
   {
-    name: 'isin and loc', make: () => df.loc(df.col('k').isin(['apple', 'fig']).or(df.col('g').isin([3, 4])), ['id', 'k']),
-    expected: () => rows.filter((r) => ['apple', 'fig'].includes(r.k) || [3, 4].includes(r.g)).map((r) => ({ id: r.id, k: r.k })), ordered: true,
+    name: 'isin and loc',
+    make: () =>
+      df.loc(
+        df
+          .col('k')
+          .isin(['apple', 'fig'])
+          .or(df.col('g').isin([3, 4])),
+        ['id', 'k'],
+      ),
+    expected: () => rows.filter((r) => ['apple', 'fig'].includes(r.k) || [3, 4].includes(r.g)).map((r) => ({ id: r.id, k: r.k })),
+    ordered: true,
   },
   {
-    name: 'isna / notna', make: () => df.filter(df.col('x').isna()).select(['id']),
-    expected: () => rows.filter((r) => Number.isNaN(r.x)).map((r) => ({ id: r.id })), ordered: true,
+    name: 'isna / notna',
+    make: () => df.filter(df.col('x').isna()).select(['id']),
+    expected: () => rows.filter((r) => Number.isNaN(r.x)).map((r) => ({ id: r.id })),
+    ordered: true,
   },
   {
-    name: 'groupby(k).col(x).mean()', make: () => df.groupby('k').col('x').mean(),
-    expected: () => [...groupRows(rows, (r) => r.k)].sort(by(([k]) => k)).map(([k, g]) => ({ k, x: mean(g.map((r) => r.x)) })), ordered: true,
+    name: 'groupby(k).col(x).mean()',
+    make: () => df.groupby('k').col('x').mean(),
+    expected: () => [...groupRows(rows, (r) => r.k)].sort(by(([k]) => k)).map(([k, g]) => ({ k, x: mean(g.map((r) => r.x)) })),
+    ordered: true,
   },
   {
     name: 'groupby(g, b).agg(sum, count, min, max, mean)',
     make: () => df.groupby(['g', 'b']).agg({ x: ['sum', 'count'], y: ['min', 'max', 'mean'], id: 'max' }, { splitEvery: 2 }),
-    expected: () => [...groupRows(rows, (r) => `${r.g}|${r.b}`)].map(([, g]) => ({
-      g: g[0]!.g, b: g[0]!.b,
-      x_sum: sum(g.map((r) => r.x)), x_count: present(g.map((r) => r.x)).length,
-      y_min: Math.min(...g.map((r) => r.y)), y_max: Math.max(...g.map((r) => r.y)), y_mean: mean(g.map((r) => r.y)),
-      id: Math.max(...g.map((r) => r.id)),
-    })).sort((a, c) => a.g - c.g || Number(a.b) - Number(c.b)),
+    expected: () =>
+      [...groupRows(rows, (r) => `${r.g}|${r.b}`)]
+        .map(([, g]) => ({
+          g: g[0]!.g,
+          b: g[0]!.b,
+          x_sum: sum(g.map((r) => r.x)),
+          x_count: present(g.map((r) => r.x)).length,
+          y_min: Math.min(...g.map((r) => r.y)),
+          y_max: Math.max(...g.map((r) => r.y)),
+          y_mean: mean(g.map((r) => r.y)),
+          id: Math.max(...g.map((r) => r.id)),
+        }))
+        .sort((a, c) => a.g - c.g || Number(a.b) - Number(c.b)),
     ordered: true,
   },
   {
     name: 'groupby var/std (ddof 1) and size',
     make: () => df.groupby('k').agg({ y: ['var', 'std', 'size'] }),
-    expected: () => [...groupRows(rows, (r) => r.k)].sort(by(([k]) => k)).map(([k, g]) => {
-      const ys = g.map((r) => r.y);
-      const m = mean(ys);
-      const v = ys.reduce((s, y) => s + (y - m) ** 2, 0) / (ys.length - 1);
-      return { k, y_var: v, y_std: Math.sqrt(v), y_size: ys.length };
-    }),
+    expected: () =>
+      [...groupRows(rows, (r) => r.k)].sort(by(([k]) => k)).map(([k, g]) => {
+        const ys = g.map((r) => r.y);
+        const m = mean(ys);
+        const v = ys.reduce((s, y) => s + (y - m) ** 2, 0) / (ys.length - 1);
+        return { k, y_var: v, y_std: Math.sqrt(v), y_size: ys.length };
+      }),
     ordered: true,
   },
   {
-    name: 'valueCounts', make: () => df.valueCounts('k'),
-    expected: () => [...groupRows(rows, (r) => r.k)].map(([k, g]) => ({ k, count: g.length })).sort((a, c) => c.count - a.count || (a.k < c.k ? -1 : 1)), ordered: true,
-  },
-  {
-    name: 'Series.valueCounts', make: () => df.col('g').valueCounts(),
-    expected: () => [...groupRows(rows, (r) => String(r.g))].map(([, g]) => ({ g: g[0]!.g, count: g.length })).sort((a, c) => c.count - a.count || a.g - c.g), ordered: true,
-  },
-  {
-    name: 'dropDuplicates(subset)', make: () => df.dropDuplicates(['k', 'b']).select(['id', 'k', 'b']),
-    expected: () => { const seen = new Set<string>(); return rows.filter((r) => { const key = `${r.k}|${r.b}`; if (seen.has(key)) return false; seen.add(key); return true; }).map((r) => ({ id: r.id, k: r.k, b: r.b })); },
+    name: 'valueCounts',
+    make: () => df.valueCounts('k'),
+    expected: () => [...groupRows(rows, (r) => r.k)].map(([k, g]) => ({ k, count: g.length })).sort((a, c) => c.count - a.count || (a.k < c.k ? -1 : 1)),
     ordered: true,
   },
   {
-    name: 'sortValues (two keys, descending first)', make: () => df.sortValues(['g', 'id'], { ascending: [false, true] }).select(['g', 'id']),
-    expected: () => [...rows].sort((a, c) => c.g - a.g || a.id - c.id).map((r) => ({ g: r.g, id: r.id })), ordered: true,
+    name: 'Series.valueCounts',
+    make: () => df.col('g').valueCounts(),
+    expected: () => [...groupRows(rows, (r) => String(r.g))].map(([, g]) => ({ g: g[0]!.g, count: g.length })).sort((a, c) => c.count - a.count || a.g - c.g),
+    ordered: true,
   },
   {
-    name: 'sortValues (strings, 3 output partitions)', make: () => df.sortValues(['k', 'id'], { npartitions: 3 }).select(['k', 'id']),
-    expected: () => [...rows].sort((a, c) => (a.k < c.k ? -1 : a.k > c.k ? 1 : a.id - c.id)).map((r) => ({ k: r.k, id: r.id })), ordered: true,
+    name: 'dropDuplicates(subset)',
+    make: () => df.dropDuplicates(['k', 'b']).select(['id', 'k', 'b']),
+    expected: () => {
+      const seen = new Set<string>();
+      return rows
+        .filter((r) => {
+          const key = `${r.k}|${r.b}`;
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        })
+        .map((r) => ({ id: r.id, k: r.k, b: r.b }));
+    },
+    ordered: true,
+  },
+  {
+    name: 'sortValues (two keys, descending first)',
+    make: () => df.sortValues(['g', 'id'], { ascending: [false, true] }).select(['g', 'id']),
+    expected: () => [...rows].sort((a, c) => c.g - a.g || a.id - c.id).map((r) => ({ g: r.g, id: r.id })),
+    ordered: true,
+  },
+  {
+    name: 'sortValues (strings, 3 output partitions)',
+    make: () => df.sortValues(['k', 'id'], { npartitions: 3 }).select(['k', 'id']),
+    expected: () => [...rows].sort((a, c) => (a.k < c.k ? -1 : a.k > c.k ? 1 : a.id - c.id)).map((r) => ({ k: r.k, id: r.id })),
+    ordered: true,
   },
   {
     name: 'merge (inner, hash shuffle)',
-    make: () => df.select(['id', 'k', 'g']).merge(dd.fromArrow(new arrow.Table({
-      k: arrow.vectorFromArray(['apple', 'banana', 'fig', 'kiwi', 'apple'], new arrow.Utf8()),
-      price: arrow.makeVector(Float64Array.from([1, 2, 3, 4, 5])),
-    }), { npartitions: 2 }), { on: 'k' }),
-    expected: () => rows.flatMap((r) => [['apple', 1], ['banana', 2], ['fig', 3], ['kiwi', 4], ['apple', 5]].filter(([k]) => k === r.k).map(([, price]) => ({ id: r.id, k: r.k, g: r.g, price }))),
+    make: () =>
+      df.select(['id', 'k', 'g']).merge(
+        dd.fromArrow(
+          new arrow.Table({
+            k: arrow.vectorFromArray(['apple', 'banana', 'fig', 'kiwi', 'apple'], new arrow.Utf8()),
+            price: arrow.makeVector(Float64Array.from([1, 2, 3, 4, 5])),
+          }),
+          { npartitions: 2 },
+        ),
+        { on: 'k' },
+      ),
+    expected: () =>
+      rows.flatMap((r) =>
+        [
+          ['apple', 1],
+          ['banana', 2],
+          ['fig', 3],
+          ['kiwi', 4],
+          ['apple', 5],
+        ]
+          .filter(([k]) => k === r.k)
+          .map(([, price]) => ({ id: r.id, k: r.k, g: r.g, price })),
+      ),
   },
   {
     name: 'merge (left, int key against a float key, suffixes)',
@@ -166,9 +267,15 @@ const cases: Case[] = [
   },
   {
     name: 'merge (outer, leftOn/rightOn)',
-    make: () => df.filter(df.col('id').lt(50)).select(['id', 'k']).merge(dd.fromColumns({ key: [0, 10, 20, 3000], v: [1, 2, 3, 4] }), { leftOn: 'id', rightOn: 'key', how: 'outer' }),
+    make: () =>
+      df
+        .filter(df.col('id').lt(50))
+        .select(['id', 'k'])
+        .merge(dd.fromColumns({ key: [0, 10, 20, 3000], v: [1, 2, 3, 4] }), { leftOn: 'id', rightOn: 'key', how: 'outer' }),
     expected: () => [
-      ...rows.filter((r) => r.id < 50).map((r) => ({ id: r.id, k: r.k, key: [0, 10, 20].includes(r.id) ? r.id : NaN, v: ({ 0: 1, 10: 2, 20: 3 } as Record<number, number>)[r.id] ?? NaN })),
+      ...rows
+        .filter((r) => r.id < 50)
+        .map((r) => ({ id: r.id, k: r.k, key: [0, 10, 20].includes(r.id) ? r.id : NaN, v: ({ 0: 1, 10: 2, 20: 3 } as Record<number, number>)[r.id] ?? NaN })),
       { id: NaN, k: '', key: 3000, v: 4 },
     ],
   },
@@ -178,18 +285,25 @@ const cases: Case[] = [
     expected: () => rows.filter((r) => r.k === 'date' || r.k === 'grape').map((r) => ({ id: r.id, k: r.k, n: r.k === 'date' ? 1 : 2 })),
   },
   {
-    name: 'resample(ts, 6h).agg', make: () => df.resample('ts', '6h').agg({ y: 'sum', id: 'count' }),
-    expected: () => [...groupRows(rows, (r) => String(Math.floor(r.ts / 21_600_000) * 21_600_000))].map(([t, g]) => ({ ts: Number(t), y: sum(g.map((r) => r.y)), id: g.length })).sort((a, c) => a.ts - c.ts),
+    name: 'resample(ts, 6h).agg',
+    make: () => df.resample('ts', '6h').agg({ y: 'sum', id: 'count' }),
+    expected: () =>
+      [...groupRows(rows, (r) => String(Math.floor(r.ts / 21_600_000) * 21_600_000))]
+        .map(([t, g]) => ({ ts: Number(t), y: sum(g.map((r) => r.y)), id: g.length }))
+        .sort((a, c) => a.ts - c.ts),
     ordered: true,
   },
   {
-    name: 'rolling(4).mean (windows across partitions)', make: () => df.select(['id', 'y']).rolling(4).mean(),
+    name: 'rolling(4).mean (windows across partitions)',
+    make: () => df.select(['id', 'y']).rolling(4).mean(),
     expected: () => rows.map((r, i) => ({ id: i < 3 ? NaN : i - 1.5, y: i < 3 ? NaN : (rows[i - 3]!.y + rows[i - 2]!.y + rows[i - 1]!.y + r.y) / 4 })),
     ordered: true,
   },
   {
-    name: 'mapPartitions', make: () => df.mapPartitions((t: InstanceType<typeof arrow.Table>) => t.select(['id', 'k']).slice(0, 2)),
-    expected: () => [0, 400, 800, 1200, 1600].flatMap((s) => [rows[s]!, rows[s + 1]!]).map((r) => ({ id: r.id, k: r.k })), ordered: true,
+    name: 'mapPartitions',
+    make: () => df.mapPartitions((t: InstanceType<typeof arrow.Table>) => t.select(['id', 'k']).slice(0, 2)),
+    expected: () => [0, 400, 800, 1200, 1600].flatMap((s) => [rows[s]!, rows[s + 1]!]).map((r) => ({ id: r.id, k: r.k })),
+    ordered: true,
   },
 ];
 
@@ -205,10 +319,15 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
 
   it('scalar reductions', async () => {
     const xs = rows.map((r) => r.x);
-    const [s, m, n, lo, hi, sd, len] = await dd.compute([df.col('x').sum(), df.col('x').mean(), df.col('x').count(), df.col('y').min(), df.col('y').max(), df.col('y').std({ ddof: 0 }), df.len()], { scheduler });
+    const [s, m, n, lo, hi, sd, len] = await dd.compute(
+      [df.col('x').sum(), df.col('x').mean(), df.col('x').count(), df.col('y').min(), df.col('y').max(), df.col('y').std({ ddof: 0 }), df.len()],
+      { scheduler },
+    );
     const ys = rows.map((r) => r.y);
     const my = mean(ys);
-    expect(approx([s, m, n, lo, hi, sd, len])).toEqual(approx([sum(xs), mean(xs), present(xs).length, Math.min(...ys), Math.max(...ys), Math.sqrt(ys.reduce((a, y) => a + (y - my) ** 2, 0) / ys.length), N]));
+    expect(approx([s, m, n, lo, hi, sd, len])).toEqual(
+      approx([sum(xs), mean(xs), present(xs).length, Math.min(...ys), Math.max(...ys), Math.sqrt(ys.reduce((a, y) => a + (y - my) ** 2, 0) / ys.length), N]),
+    );
   });
 
   it('corr (pairwise complete)', async () => {
@@ -216,15 +335,26 @@ describe.each(['sync', 'threads'] as LocalScheduler[])('on %s', (scheduler) => {
     const pairs = rows.filter((r) => !Number.isNaN(r.x));
     const mx = mean(pairs.map((r) => r.x));
     const my = mean(pairs.map((r) => r.y));
-    let sxy = 0, sxx = 0, syy = 0;
-    for (const r of pairs) { sxy += (r.x - mx) * (r.y - my); sxx += (r.x - mx) ** 2; syy += (r.y - my) ** 2; }
+    let sxy = 0,
+      sxx = 0,
+      syy = 0;
+    for (const r of pairs) {
+      sxy += (r.x - mx) * (r.y - my);
+      sxx += (r.x - mx) ** 2;
+      syy += (r.y - my) ** 2;
+    }
     const rxy = sxy / Math.sqrt(sxx * syy);
-    expect(approx(got)).toEqual(approx([{ column: 'x', x: 1, y: rxy }, { column: 'y', x: rxy, y: 1 }]));
+    expect(approx(got)).toEqual(
+      approx([
+        { column: 'x', x: 1, y: rxy },
+        { column: 'y', x: rxy, y: 1 },
+      ]),
+    );
   });
 
   it('empty partitions and empty frames: groupby, sort, merge, head, reductions', async () => {
     const none = df.filter(df.col('id').lt(0));
-    const some = df.filter(df.col('id').lt(3));  // rows in the first partition only
+    const some = df.filter(df.col('id').lt(3)); // rows in the first partition only
     expect((await none.groupby('k').col('x').mean().compute({ scheduler })).numRows).toBe(0);
     expect((await none.sortValues('x').compute({ scheduler })).numRows).toBe(0);
     expect(rowsOf(await some.sortValues('id', { ascending: false }).select(['id']).compute({ scheduler }))).toEqual([{ id: 2 }, { id: 1 }, { id: 0 }]);
@@ -332,11 +462,20 @@ describe('bad input', () => {
     // A column replaced since: the Series' values are not the frame's.
     expect(() => df.assign({ x: 0 }).assign({ w: df.col('x') })).toThrow(expect.objectContaining({ code: 'ERR_UCX_DATAFRAME_ALIGN' }));
     // assign, select and filter keep the rest lined up.
-    expect(() => df.assign({ z: 1 }).select(['x', 'y', 'z']).filter(df.col('y').gt(0)).assign({ w: df.col('x') })).not.toThrow();
+    expect(() =>
+      df
+        .assign({ z: 1 })
+        .select(['x', 'y', 'z'])
+        .filter(df.col('y').gt(0))
+        .assign({ w: df.col('x') }),
+    ).not.toThrow();
   });
 
   it('a mapPartitions function that gives no table fails the task, naming the partition', async () => {
     const bad = df.mapPartitions((t: InstanceType<typeof arrow.Table>) => (t.numRows === 0 ? t : null) as unknown as InstanceType<typeof arrow.Table>);
-    await expect(bad.compute({ scheduler: 'threads' })).rejects.toMatchObject({ code: 'ERR_UCX_DATAFRAME_TYPE', message: expect.stringMatching(/partition \d of from-arrow/) });
+    await expect(bad.compute({ scheduler: 'threads' })).rejects.toMatchObject({
+      code: 'ERR_UCX_DATAFRAME_TYPE',
+      message: expect.stringMatching(/partition \d of from-arrow/),
+    });
   });
 });

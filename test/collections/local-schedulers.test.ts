@@ -7,7 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ref, type Graph } from '../../dist/scheduler/graph.js';
-import { computeGraph, closeLocalPools, setDefaultClient, getDefaultClient, type GraphComputer, type LocalScheduler } from '../../dist/scheduler/local/index.js';
+import {
+  computeGraph,
+  closeLocalPools,
+  setDefaultClient,
+  getDefaultClient,
+  type GraphComputer,
+  type LocalScheduler,
+} from '../../dist/scheduler/local/index.js';
 import { TaskFailedError } from '../../dist/scheduler/errors.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -26,10 +33,18 @@ const busy = (ms: number): [number, number] => {
 
 /** The most intervals open at one instant. */
 function maxOverlap(intervals: [number, number][]): number {
-  const events = intervals.flatMap(([s, e]) => [[s, 1], [e, -1]] as [number, number][]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const events = intervals
+    .flatMap(
+      ([s, e]) =>
+        [
+          [s, 1],
+          [e, -1],
+        ] as [number, number][],
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let open = 0;
   let max = 0;
-  for (const [, delta] of events) max = Math.max(max, open += delta);
+  for (const [, delta] of events) max = Math.max(max, (open += delta));
   return max;
 }
 
@@ -38,16 +53,32 @@ describe.each(SCHEDULERS)("scheduler '%s'", (scheduler) => {
     const graph: Graph = {
       a: 2,
       b: [(x: number) => x + 1, ref('a')],
-      c: [(f: (x: number) => number, o: { x: number; list: number[] }) => f(o.x) + o.list.length, (y: number) => y * 10, { x: ref('b'), list: [ref('a'), ref('b')] }],
+      c: [
+        (f: (x: number) => number, o: { x: number; list: number[] }) => f(o.x) + o.list.length,
+        (y: number) => y * 10,
+        { x: ref('b'), list: [ref('a'), ref('b')] },
+      ],
       d: { c: ref('c'), bytes: new Float64Array([1, 2]) },
-      unused: [() => { throw new Error('must not run'); }],
+      unused: [
+        () => {
+          throw new Error('must not run');
+        },
+      ],
     };
     await expect(computeGraph(graph, ['d', 'b', 'a'], { scheduler, numWorkers: 2 })).resolves.toEqual([{ c: 32, bytes: new Float64Array([1, 2]) }, 3, 2]);
   });
 
   it('a task that throws rejects with a TaskFailedError naming the key, with the remote name, code and stack', async () => {
-    const graph: Graph = { x: 4, y: [(v: number) => { throw Object.assign(new RangeError(`bad ${v}`), { code: 'E_BAD' }); }, ref('x')] };
-    const error = await computeGraph(graph, ['y'], { scheduler, numWorkers: 2 }).catch((e: unknown) => e) as TaskFailedError;
+    const graph: Graph = {
+      x: 4,
+      y: [
+        (v: number) => {
+          throw Object.assign(new RangeError(`bad ${v}`), { code: 'E_BAD' });
+        },
+        ref('x'),
+      ],
+    };
+    const error = (await computeGraph(graph, ['y'], { scheduler, numWorkers: 2 }).catch((e: unknown) => e)) as TaskFailedError;
     expect(error).toBeInstanceOf(TaskFailedError);
     expect(error).toMatchObject({ key: 'y', code: 'E_BAD', message: 'y: RangeError: bad 4' });
     expect(error.remote.name).toBe('RangeError');
@@ -58,7 +89,10 @@ describe.each(SCHEDULERS)("scheduler '%s'", (scheduler) => {
 
   it('a bad graph fails before any task runs: a missing key, a cycle', async () => {
     const graph: Graph = { a: [busy, 1], b: [(x: unknown) => x, ref('a'), ref('nowhere')] };
-    await expect(computeGraph(graph, ['b'], { scheduler })).rejects.toMatchObject({ code: 'ERR_SCHEDULER_MISSING_KEY', message: expect.stringContaining("'nowhere'") });
+    await expect(computeGraph(graph, ['b'], { scheduler })).rejects.toMatchObject({
+      code: 'ERR_SCHEDULER_MISSING_KEY',
+      message: expect.stringContaining("'nowhere'"),
+    });
     await expect(computeGraph({ a: 1 }, ['zz'], { scheduler })).rejects.toMatchObject({ code: 'ERR_SCHEDULER_MISSING_KEY' });
     const cyclic: Graph = { p: [(x: unknown) => x, ref('q')], q: [(x: unknown) => x, ref('p')] };
     await expect(computeGraph(cyclic, ['p'], { scheduler })).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CYCLE' });
@@ -67,7 +101,7 @@ describe.each(SCHEDULERS)("scheduler '%s'", (scheduler) => {
   it(`independent tasks run ${scheduler === 'sync' ? 'one at a time' : 'in parallel, up to the pool size'}`, async () => {
     const graph: Graph = {};
     for (let i = 0; i < 4; i++) graph[`t${i}`] = [busy, 250];
-    const intervals = await computeGraph(graph, Object.keys(graph), { scheduler, numWorkers: 2 }) as [number, number][];
+    const intervals = (await computeGraph(graph, Object.keys(graph), { scheduler, numWorkers: 2 })) as [number, number][];
     expect(maxOverlap(intervals)).toBe(scheduler === 'sync' ? 1 : 2);
   });
 });
@@ -75,7 +109,10 @@ describe.each(SCHEDULERS)("scheduler '%s'", (scheduler) => {
 describe('what cannot travel', () => {
   it("a native function fails 'threads' and 'processes' before anything runs, naming where it is", async () => {
     for (const scheduler of ['threads', 'processes'] as const) {
-      await expect(computeGraph({ a: [Math.sqrt, 4] }, ['a'], { scheduler })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("graph['a'][0]") });
+      await expect(computeGraph({ a: [Math.sqrt, 4] }, ['a'], { scheduler })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringContaining("graph['a'][0]"),
+      });
       await expect(computeGraph({ a: [(f: () => number) => f(), Math.random] }, ['a'], { scheduler })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     }
   });
@@ -93,9 +130,12 @@ describe('what cannot travel', () => {
     }
   });
 
-  it("a task that exits its process fails with ERR_SCHEDULER_KILLED_WORKER, and the pool recovers", async () => {
-    await expect(computeGraph({ a: [() => process.exit(3)] }, ['a'], { scheduler: 'processes', numWorkers: 1 }))
-      .rejects.toMatchObject({ key: 'a', code: 'ERR_SCHEDULER_KILLED_WORKER', message: expect.stringContaining('exit code 3') });
+  it('a task that exits its process fails with ERR_SCHEDULER_KILLED_WORKER, and the pool recovers', async () => {
+    await expect(computeGraph({ a: [() => process.exit(3)] }, ['a'], { scheduler: 'processes', numWorkers: 1 })).rejects.toMatchObject({
+      key: 'a',
+      code: 'ERR_SCHEDULER_KILLED_WORKER',
+      message: expect.stringContaining('exit code 3'),
+    });
     await expect(computeGraph({ a: [() => process.pid] }, ['a'], { scheduler: 'processes', numWorkers: 1 })).resolves.toEqual([expect.any(Number)]);
   });
 });
@@ -149,11 +189,21 @@ describe('pools and the process', () => {
     fs.writeFileSync(file, script);
     const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk; });
-    child.stderr.on('data', (chunk: Buffer) => { out += chunk; });
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
     const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 20_000);
-      child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 20_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
     });
     expect(code, `the script did not exit by itself (null: killed after 20 s); output: ${out}`).toBe(0);
     expect(out).toContain('done 2');

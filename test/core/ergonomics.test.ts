@@ -21,7 +21,9 @@ describe('util.inspect', () => {
       expect(inspect(context)).toBe("Context { state: 'open', features: [ 'tag', 'rma' ], memoryTypes: [ 'host' ], workers: 1 }");
       expect(inspect(worker)).toMatch(/^Worker \{ state: 'open', progress: 'event', errorHandling: 'peer', endpoints: [12], listeners: 1 \}$/);
       expect(inspect(listener)).toBe(`Listener { state: 'open', address: '127.0.0.1:${listener.port}' }`);
-      expect(inspect(ep)).toMatch(new RegExp(`^Endpoint \\{ state: 'open', role: 'client', peer: '127.0.0.1:${listener.port}', transports: \\[ '[\\w/:.-]+'.* \\] \\}$`));
+      expect(inspect(ep)).toMatch(
+        new RegExp(`^Endpoint \\{ state: 'open', role: 'client', peer: '127.0.0.1:${listener.port}', transports: \\[ '[\\w/:.-]+'.* \\] \\}$`),
+      );
       expect(inspect(handle)).toMatch(/^MemoryHandle \{ state: 'mapped', address: '0x[0-9a-f]+', length: 64, memoryType: 'host' \}$/);
       // Nested deeper than the depth: a tag, not the object graph.
       expect(inspect({ a: { b: { ep } } })).toBe('{ a: { b: { ep: [Endpoint] } } }');
@@ -63,7 +65,12 @@ describe('NODE_DEBUG=ucx', () => {
       await ep.close(); await l.close();
       await connect({ host: '127.0.0.1', port: 1 }).catch(() => {});
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'ucx' }, timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_DEBUG: 'ucx' },
+      timeout: 30_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const pid = '\\d+';
     for (const line of [
@@ -76,9 +83,15 @@ describe('NODE_DEBUG=ucx', () => {
       'endpoint to 127\\.0\\.0\\.1:?\\d*: closing \\(graceful\\)',
       'listener 127\\.0\\.0\\.1:\\d+ closed',
       'connect to 127\\.0\\.0\\.1:1 failed: ',
-    ]) expect(r.stderr).toMatch(new RegExp(`^UCX ${pid}: ${line}`, 'm'));
+    ])
+      expect(r.stderr).toMatch(new RegExp(`^UCX ${pid}: ${line}`, 'm'));
     // Off by default.
-    const quiet = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_DEBUG: '' }, timeout: 30_000 });
+    const quiet = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_DEBUG: '' },
+      timeout: 30_000,
+    });
     expect(quiet.stderr).not.toMatch(/^UCX \d+:/m);
   });
 });
@@ -101,7 +114,7 @@ describe('async iteration and disposal', () => {
 
   it('for await ends when the endpoint is closed here, and leaving the loop early keeps it open', async () => {
     const listener = await listen({ host: '127.0.0.1', port: 0 }, async (ep) => {
-      for await (const message of ep) await ep.send(message);  // echo until the client closes
+      for await (const message of ep) await ep.send(message); // echo until the client closes
     });
     const ep = await connect({ host: '127.0.0.1', port: listener.port });
     await ep.send(Buffer.from('a'));
@@ -111,7 +124,11 @@ describe('async iteration and disposal', () => {
       break;
     }
     expect(ep.closed).toBe(false);
-    const loop = (async () => { const rest: string[] = []; for await (const m of ep) rest.push(m.toString()); return rest; })();
+    const loop = (async () => {
+      const rest: string[] = [];
+      for await (const m of ep) rest.push(m.toString());
+      return rest;
+    })();
     await new Promise((resolve) => setTimeout(resolve, 100));
     await ep.close();
     expect(await loop).toEqual(['b']);
@@ -168,10 +185,16 @@ describe('error messages', () => {
   it("a peer's graceful close is said as such, not 'Connection reset by remote peer'", async () => {
     // (Once the handshake is done: a peer closing in the middle of it cannot say BYE, and UCX reports
     // both kinds of disconnect as UCS_ERR_CONNECTION_RESET.)
-    const listener = await listen({ host: '127.0.0.1', port: 0 }, async (ep) => { await ep.send(Buffer.from('last')); await ep.close(); });
+    const listener = await listen({ host: '127.0.0.1', port: 0 }, async (ep) => {
+      await ep.send(Buffer.from('last'));
+      await ep.close();
+    });
     const ep = await connect({ host: '127.0.0.1', port: listener.port });
     expect((await ep.recvMessage()).toString()).toBe('last');
-    const error = await ep.recvMessage().then(() => null, (e: unknown) => e as UCXError);
+    const error = await ep.recvMessage().then(
+      () => null,
+      (e: unknown) => e as UCXError,
+    );
     expect(error).toBeInstanceOf(UCXError);
     expect(error!.code).toBe('UCS_ERR_CONNECTION_RESET');
     expect(error!.message).toMatch(/^the peer closed the endpoint \(127\.0\.0\.1:\d+\) with close\(\)/);
@@ -181,10 +204,16 @@ describe('error messages', () => {
   });
 
   it('a refused connect names the address and says nobody listens there', async () => {
-    const error = await connect({ host: '127.0.0.1', port: 1 }).then(() => null, (e: unknown) => e as UCXError);
+    const error = await connect({ host: '127.0.0.1', port: 1 }).then(
+      () => null,
+      (e: unknown) => e as UCXError,
+    );
     expect(error!.code).toBe('UCS_ERR_NOT_CONNECTED');
     expect(error!.message).toMatch(/^cannot connect to 127\.0\.0\.1:1: nobody listens there \(connection refused\)/);
-    const viaTransport = await connectTo('ucx://127.0.0.1:1').then(() => null, (e: unknown) => e as Error & { code: string });
+    const viaTransport = await connectTo('ucx://127.0.0.1:1').then(
+      () => null,
+      (e: unknown) => e as Error & { code: string },
+    );
     expect(viaTransport!.code).toBe('ERR_TRANSPORT_CONNECT');
     expect(viaTransport!.message).toMatch(/^cannot connect to ucx:\/\/127\.0\.0\.1:1: nobody listens there \(connection refused\)/);
   });
@@ -194,7 +223,10 @@ describe('error messages', () => {
     const worker = context.createWorker();
     try {
       const listener = await worker.listen({ host: '127.0.0.1', port: 0, accept: () => false });
-      const error = await worker.connect({ host: '127.0.0.1', port: listener.port }).then(() => null, (e: unknown) => e as UCXError);
+      const error = await worker.connect({ host: '127.0.0.1', port: listener.port }).then(
+        () => null,
+        (e: unknown) => e as UCXError,
+      );
       expect(error!.code).toBe('UCS_ERR_REJECTED');
       expect(error!.message).toMatch(/its listener refused the connection/);
     } finally {

@@ -28,7 +28,11 @@ describe.each(PROGRESS_MODES)('peer death in %s mode', (mode) => {
     await ep.send(Buffer.from('hi'));
     await within(ep.recvMessage(), 10_000, 'first echo');
     await echoed;
-    const settle = (p: Promise<unknown>) => p.then(() => 'resolved', (error: unknown) => error);
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
     const pending = {
       recvMessage: settle(ep.recvMessage()),
       recvInto: settle(ep.recv(Buffer.alloc(1024))),
@@ -67,8 +71,14 @@ describe('peer death on an endpoint made from a worker address', () => {
     const peer = startPeer('peer.mjs');
     const { address } = await peer.next('ready');
     const ep = await within(worker.connect({ address: Buffer.from(address as string, 'base64') }), 10_000, 'connect by address');
-    const pendingStream = ep.streamRecv(Buffer.alloc(16), { waitAll: true }).then(() => 'resolved', (e: unknown) => e);
-    const pendingMessage = ep.recvMessage().then(() => 'resolved', (e: unknown) => e);
+    const pendingStream = ep.streamRecv(Buffer.alloc(16), { waitAll: true }).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    const pendingMessage = ep.recvMessage().then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     peer.kill('SIGKILL');
     const [stream, message] = await within(Promise.all([pendingStream, pendingMessage]), 5_000, 'receives to reject after SIGKILL');
@@ -97,11 +107,17 @@ describe('connection churn', () => {
       if (echo.toString() !== `cycle ${i}`) throw new Error(`cycle ${i}: got ${echo.toString()}`);
       await ep.close();
     };
-    for (let i = 0; i < 100; i++) await cycle(i);  // warm-up: UCX's pools, V8's heap
+    for (let i = 0; i < 100; i++) await cycle(i); // warm-up: UCX's pools, V8's heap
     global.gc?.();
     const fdsBefore = openFds();
     const rssBefore = process.memoryUsage().rss;
-    await within((async () => { for (let i = 0; i < 1000; i++) await cycle(i); })(), 120_000, '1,000 cycles');
+    await within(
+      (async () => {
+        for (let i = 0; i < 1000; i++) await cycle(i);
+      })(),
+      120_000,
+      '1,000 cycles',
+    );
     global.gc?.();
     const rssGrowth = process.memoryUsage().rss - rssBefore;
     // UCX closes the connection manager's sockets asynchronously, once the peer has seen the close

@@ -8,7 +8,12 @@ import { PROGRESS_MODES, startPeer, within, pattern, type Peer } from '../helper
 const FEATURES = ['tag', 'stream', 'am', 'rma', 'amo'] as const;
 const MiB = 1 << 20;
 
-interface Link { context: Context; worker: Worker; ep: Endpoint; peer: Peer }
+interface Link {
+  context: Context;
+  worker: Worker;
+  ep: Endpoint;
+  peer: Peer;
+}
 const links: Link[] = [];
 afterEach(async () => {
   for (const link of links.splice(0)) {
@@ -30,7 +35,11 @@ async function connect(mode: string, errorHandling: 'peer' | 'none' = 'peer'): P
   return link;
 }
 
-const settle = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (error: unknown) => error);
+const settle = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => 'resolved',
+    (error: unknown) => error,
+  );
 
 function expectCode(outcome: unknown, code: RegExp | string, what: string): void {
   expect(outcome, what).toBeInstanceOf(Error);
@@ -52,7 +61,12 @@ function spinUntil<T>(take: () => T | null, what: string, ms = 10_000): T {
 describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
   it('Batch.tagSend and tagSendMany return at once; the peer receives every message in order, in batches', async () => {
     const { worker, ep, peer } = await connect(mode);
-    const received = peer.call<{ got: { length: number; tag: string; hex: string }[]; batches: number }>('tagReceive', { tag: 7, count: 21, slots: 8, slotSize: 16 });
+    const received = peer.call<{ got: { length: number; tag: string; hex: string }[]; batches: number }>('tagReceive', {
+      tag: 7,
+      count: 21,
+      slots: 8,
+      slotSize: 16,
+    });
     const batch = worker.batch();
     expect(batch).toBeInstanceOf(Batch);
     const one = Buffer.from('first message');
@@ -68,7 +82,7 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     expect(got).toHaveLength(21);
     expect(got[0]).toEqual({ length: one.length, tag: '7', hex: one.subarray(0, 16).toString('hex') });
     for (let i = 0; i < 20; i++) expect(got[i + 1]).toEqual({ length: 8, tag: '7', hex: many.subarray(8 * i, 8 * i + 8).toString('hex') });
-    expect(batches).toBeGreaterThanOrEqual(3);  // at most 8 a batch
+    expect(batches).toBeGreaterThanOrEqual(3); // at most 8 a batch
   });
 
   it('tryTagRecv: null while nothing has come, { length, tag } once it has, a Promise for a rendezvous message, truncation throws', async () => {
@@ -188,11 +202,21 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     // Too long for the buffer: dropped, and the call throws.
     await peer.call('amSend', { amId: 5, count: 1, size: 100, seed: 1 });
     let error: unknown;
-    await within((async () => { try { await queue.recv(Buffer.alloc(10)); } catch (e) { error = e; } })(), 10_000, 'a long active message');
+    await within(
+      (async () => {
+        try {
+          await queue.recv(Buffer.alloc(10));
+        } catch (e) {
+          error = e;
+        }
+      })(),
+      10_000,
+      'a long active message',
+    );
     expectCode(error, 'UCS_ERR_MESSAGE_TRUNCATED', 'a payload longer than the buffer');
     queue.close();
     expect(() => queue.tryRecv(into)).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
-    worker.onActiveMessage(5, () => {});  // the id is free again
+    worker.onActiveMessage(5, () => {}); // the id is free again
   });
 
   it('Batch put, get and atomics: results at once when UCX completes them inline, the same data as the promise API', async () => {
@@ -229,7 +253,7 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     const { worker, ep, peer } = await connect(mode);
     const batch = worker.batch();
     const data = pattern(4 * MiB, 1);
-    expect(batch.tagSend(ep, data, 31n)).toBe(false);  // rendezvous: done only once the peer receives it
+    expect(batch.tagSend(ep, data, 31n)).toBe(false); // rendezvous: done only once the peer receives it
     expect(batch.pending).toBe(1);
     const received = peer.call<{ length: number; ok: boolean }>('recvLater', { tag: 31, size: 4 * MiB, seed: 1, delayMs: 300 });
     await within(batch.wait(), 10_000, 'batch.wait() after the peer received');
@@ -283,7 +307,7 @@ describe.each(PROGRESS_MODES)('the fast path in %s mode', (mode) => {
     defaults.closeTimeoutMs = 300;
     const ep = await within(worker.connect({ host: '127.0.0.1', port: listener.port }), 10_000, 'a connection to ourselves');
     const batch = worker.batch();
-    expect(batch.tagSend(ep, pattern(4 * MiB, 1), 61n)).toBe(false);  // nobody receives it
+    expect(batch.tagSend(ep, pattern(4 * MiB, 1), 61n)).toBe(false); // nobody receives it
     const rx = worker.tagReceiver(62n);
     const queue = worker.activeMessageQueue(6);
     const receives = worker.batch();
@@ -338,7 +362,7 @@ describe('the fast path pins what UCX uses', () => {
     const buffer = new ArrayBuffer(4 * MiB);
     new Uint8Array(buffer).set(pattern(4 * MiB, 8));
     expect(batch.tagSend(ep, new Uint8Array(buffer), 81n)).toBe(false);
-    structuredClone(buffer, { transfer: [buffer] });  // detaches ours; the copy is garbage at once
+    structuredClone(buffer, { transfer: [buffer] }); // detaches ours; the copy is garbage at once
     expect(buffer.byteLength).toBe(0);
     for (let i = 0; i < 3; i++) {
       global.gc?.();

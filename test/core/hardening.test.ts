@@ -17,12 +17,20 @@ afterEach(async () => {
 });
 
 /** A worker with a listener on loopback, closed after the test. */
-async function server(opts: { acceptAddressConnections?: boolean; features?: readonly string[]; config?: Record<string, string> } = {}): Promise<{ context: Context; worker: Worker; port: number; accepted: Endpoint[] }> {
+async function server(
+  opts: { acceptAddressConnections?: boolean; features?: readonly string[]; config?: Record<string, string> } = {},
+): Promise<{ context: Context; worker: Worker; port: number; accepted: Endpoint[] }> {
   const context = new Context({ ...(opts.features ? { features: [...opts.features] as never } : {}), ...(opts.config ? { config: opts.config } : {}) });
   const worker = context.createWorker({ acceptAddressConnections: opts.acceptAddressConnections ?? false });
   const accepted: Endpoint[] = [];
-  const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, (ep) => { accepted.push(ep); ep.on('error', () => {}); });
-  cleanups.push(async () => { await worker.close(); context.close(); });
+  const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, (ep) => {
+    accepted.push(ep);
+    ep.on('error', () => {});
+  });
+  cleanups.push(async () => {
+    await worker.close();
+    context.close();
+  });
   return { context, worker, port: listener.port, accepted };
 }
 
@@ -64,7 +72,9 @@ describe('a plain-UCP peer that was never invited', () => {
   it('a flood of HELLOs with a valid address opens at most defaults.maxAddressPeers endpoints, and none unless opted in', async () => {
     const old = defaults.maxAddressPeers;
     defaults.maxAddressPeers = 20;
-    cleanups.push(() => { defaults.maxAddressPeers = old; });
+    cleanups.push(() => {
+      defaults.maxAddressPeers = old;
+    });
     const closed = await server();
     await runAttacker(closed.port, ['hello-flood', '200']);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -82,19 +92,26 @@ describe('a plain-UCP peer that was never invited', () => {
   // Over TCP, UCX emulates RMA with active messages that the target executes at whatever address
   // they name. (Same-host shared memory and CMA are another matter: a process of the same user can
   // ptrace this one anyway; docs/security.md.)
-  it('with the default features a peer over TCP cannot write or read the server\'s memory; with RMA enabled it can (the documented exposure)', async () => {
+  it("with the default features a peer over TCP cannot write or read the server's memory; with RMA enabled it can (the documented exposure)", async () => {
     for (const features of [undefined, RMA]) {
       const { worker, port } = await server({ ...(features ? { features } : {}), config: { TLS: 'tcp' } });
       const victim = Buffer.alloc(64, 0x11);
       // The attacker needs the victim's address: a real one guesses or learns it; the test hands it over.
-      const line = await runAttacker(port, ['put', addressOf(victim).toString(16), String(victim.length)], { UCX_TLS: 'tcp', ATTACKER_DEADLINE_S: '2' })
-        .catch((e: Error) => e.message);
+      const line = await runAttacker(port, ['put', addressOf(victim).toString(16), String(victim.length)], { UCX_TLS: 'tcp', ATTACKER_DEADLINE_S: '2' }).catch(
+        (e: Error) => e.message,
+      );
       if (features === undefined) {
-        expect(victim.every((b) => b === 0x11), `the victim's bytes after the attack (${line})`).toBe(true);
+        expect(
+          victim.every((b) => b === 0x11),
+          `the victim's bytes after the attack (${line})`,
+        ).toBe(true);
         await expectHealthy(worker, port);
       } else {
         expect(line).toMatch(/^PUT Success GET Success READ ee/);
-        expect(victim.every((b) => b === 0xee), 'written by a peer that registered nothing of ours').toBe(true);
+        expect(
+          victim.every((b) => b === 0xee),
+          'written by a peer that registered nothing of ours',
+        ).toBe(true);
       }
     }
   });
@@ -115,10 +132,15 @@ describe('buffers that go away under a pending operation', () => {
     for (const errorHandling of ['peer', 'none'] as const) {
       it(`a pending ${mode} whose ArrayBuffer is transferred and collected completes on its own memory (${errorHandling})`, async () => {
         const fixture = path.join(__dirname, 'fixtures', 'transfer.mjs');
-        const result = await within(new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          execFile(process.execPath, ['--expose-gc', fixture, mode, errorHandling], { timeout: 30_000 }, (error, out, err) =>
-            resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, out, err }));
-        }), 40_000, `transfer.mjs ${mode}`);
+        const result = await within(
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            execFile(process.execPath, ['--expose-gc', fixture, mode, errorHandling], { timeout: 30_000 }, (error, out, err) =>
+              resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out, err }),
+            );
+          }),
+          40_000,
+          `transfer.mjs ${mode}`,
+        );
         expect(result.code, result.err).toBe(0);
         // UCX logs to stdout unless told otherwise: the fixture's verdict is its JSON line.
         const verdict = result.out.split('\n').find((line) => line.startsWith('{'));
@@ -130,7 +152,10 @@ describe('buffers that go away under a pending operation', () => {
   it('resizable and growable buffers, and views of detached ones, are refused with ERR_INVALID_ARG_VALUE', async () => {
     const context = new Context({ features: [...RMA] });
     const worker = context.createWorker();
-    cleanups.push(async () => { await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await worker.close();
+      context.close();
+    });
     const resizable = new Uint8Array(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(64, { maxByteLength: 128 }));
     const growable = new Uint8Array(new (SharedArrayBuffer as unknown as new (n: number, o: object) => SharedArrayBuffer)(64, { maxByteLength: 128 }));
     const detached = new Uint8Array(16);
@@ -147,19 +172,31 @@ describe('peers that never read, freeze or go silent: every promise settles, one
     const context = new Context();
     const a = context.createWorker({ errorHandling: 'none' });
     const b = context.createWorker({ errorHandling: 'none' });
-    cleanups.push(async () => { await a.close(); await b.close(); context.close(); });
+    cleanups.push(async () => {
+      await a.close();
+      await b.close();
+      context.close();
+    });
     const listener = await b.listen({ host: '127.0.0.1', port: 0 });
     const accepted = new Promise<Endpoint>((resolve) => listener.once('connection', resolve));
     const ep = await a.connect({ host: '127.0.0.1', port: listener.port });
     await accepted;
     await listener.close();
-    const send = ep.tagSend(Buffer.alloc(16 << 20), 9n).then(() => 'resolved', (e: unknown) => e);
-    const stream = ep.streamRecv(Buffer.alloc(64)).then(() => 'resolved', (e: unknown) => e);
+    const send = ep.tagSend(Buffer.alloc(16 << 20), 9n).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    const stream = ep.streamRecv(Buffer.alloc(64)).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(a.stats().pendingRequests).toBeGreaterThanOrEqual(2);
     const old = defaults.closeTimeoutMs;
     defaults.closeTimeoutMs = 1000;
-    cleanups.push(() => { defaults.closeTimeoutMs = old; });
+    cleanups.push(() => {
+      defaults.closeTimeoutMs = old;
+    });
     await within(ep.close(), 3_000, 'close() bounded by closeTimeoutMs');
     const [sent, received] = await within(Promise.all([send, stream]), 1_000, 'the pending operations to settle on close');
     expect(sent).toMatchObject({ code: 'ERR_UCX_CLOSED' });
@@ -172,17 +209,25 @@ describe('peers that never read, freeze or go silent: every promise settles, one
   it("a frozen peer (SIGSTOP) in 'none' mode: close() takes one closeTimeoutMs, not two, and the pending send rejects", async () => {
     const old = defaults.closeTimeoutMs;
     defaults.closeTimeoutMs = 1000;
-    cleanups.push(() => { defaults.closeTimeoutMs = old; });
+    cleanups.push(() => {
+      defaults.closeTimeoutMs = old;
+    });
     const context = new Context();
     const worker = context.createWorker({ errorHandling: 'none' });
-    cleanups.push(async () => { await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await worker.close();
+      context.close();
+    });
     const peer = startPeer('peer.mjs', ['event', 'none']);
     const { port } = await peer.next('ready');
     const ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect');
     await peer.next('connection');
     peer.kill('SIGSTOP');
     cleanups.push(() => peer.kill('SIGKILL'));
-    const send = ep.send(Buffer.alloc(16 << 20)).then(() => 'resolved', (e: unknown) => e);
+    const send = ep.send(Buffer.alloc(16 << 20)).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     const started = Date.now();
     await within(ep.close(), 5_000, 'close() of an endpoint to a frozen peer');
     const took = Date.now() - started;
@@ -194,39 +239,59 @@ describe('peers that never read, freeze or go silent: every promise settles, one
   it('a heartbeat failure rejects every pending operation of the endpoint with UCS_ERR_ENDPOINT_TIMEOUT, endpoint messages and raw ones alike', async () => {
     const old = defaults.heartbeatMs;
     defaults.heartbeatMs = 200;
-    cleanups.push(() => { defaults.heartbeatMs = old; });
+    cleanups.push(() => {
+      defaults.heartbeatMs = old;
+    });
     const context = new Context();
     const worker = context.createWorker();
-    cleanups.push(async () => { await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await worker.close();
+      context.close();
+    });
     const peer = startPeer('peer.mjs', [], { PEER_HEARTBEAT_MS: '200' });
     const { port } = await peer.next('ready');
     const ep = await within(worker.connect({ host: '127.0.0.1', port: port as number }), 10_000, 'connect');
     ep.on('error', () => {});
     await peer.next('connection');
-    await ep.send(Buffer.from('hello'));  // the handshake: the heartbeat starts
+    await ep.send(Buffer.from('hello')); // the handshake: the heartbeat starts
     peer.kill('SIGSTOP');
     cleanups.push(() => peer.kill('SIGKILL'));
-    const pending = [ep.recvMessage(), ep.recv(Buffer.alloc(8)), ep.tagSend(Buffer.alloc(16 << 20), 3n), ep.streamRecv(Buffer.alloc(8))]
-      .map((p) => p.then(() => 'resolved', (e: unknown) => e));
+    const pending = [ep.recvMessage(), ep.recv(Buffer.alloc(8)), ep.tagSend(Buffer.alloc(16 << 20), 3n), ep.streamRecv(Buffer.alloc(8))].map((p) =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
+    );
     const outcomes = await within(Promise.all(pending), 5_000, 'the heartbeat to fail the endpoint');
     for (const outcome of outcomes) expect(outcome).toMatchObject({ code: 'UCS_ERR_ENDPOINT_TIMEOUT' });
   });
 });
 
-describe('what a peer\'s message may cost', () => {
+describe("what a peer's message may cost", () => {
   it('recvMessage({ maxLength }) drops a longer message unread (UCS_ERR_MESSAGE_TRUNCATED) and the next one still arrives', async () => {
     const context = new Context();
     const a = context.createWorker();
     const b = context.createWorker();
-    cleanups.push(async () => { await a.close(); await b.close(); context.close(); });
+    cleanups.push(async () => {
+      await a.close();
+      await b.close();
+      context.close();
+    });
     const listener = await b.listen({ host: '127.0.0.1', port: 0 });
     const accepted = new Promise<Endpoint>((resolve) => listener.once('connection', resolve));
     const ep = await a.connect({ host: '127.0.0.1', port: listener.port });
     const server = await accepted;
-    for (const size of [100, 1 << 20]) {  // eager and rendezvous
-      const dropped = server.recvMessage({ maxLength: 64 }).then(() => 'resolved', (e: unknown) => e);
+    for (const size of [100, 1 << 20]) {
+      // eager and rendezvous
+      const dropped = server.recvMessage({ maxLength: 64 }).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
       await ep.send(Buffer.alloc(size, 1));
-      expect(await within(dropped, 5_000, 'the refusal')).toMatchObject({ code: 'UCS_ERR_MESSAGE_TRUNCATED', message: expect.stringMatching(new RegExp(`${size} bytes`)) });
+      expect(await within(dropped, 5_000, 'the refusal')).toMatchObject({
+        code: 'UCS_ERR_MESSAGE_TRUNCATED',
+        message: expect.stringMatching(new RegExp(`${size} bytes`)),
+      });
       const next = server.recvObject({ maxLength: 64 });
       await ep.sendObject({ ok: size });
       expect(await within(next, 5_000, 'the next message')).toEqual({ ok: size });
@@ -234,11 +299,15 @@ describe('what a peer\'s message may cost', () => {
     await expect(server.recvMessage({ maxLength: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
   });
 
-  it('amSend refuses a header longer than the worker\'s maxAmHeader (UCX 1.13 aborted on it) and carries one exactly that long', async () => {
+  it("amSend refuses a header longer than the worker's maxAmHeader (UCX 1.13 aborted on it) and carries one exactly that long", async () => {
     const context = new Context();
     const a = context.createWorker();
     const b = context.createWorker();
-    cleanups.push(async () => { await a.close(); await b.close(); context.close(); });
+    cleanups.push(async () => {
+      await a.close();
+      await b.close();
+      context.close();
+    });
     const listener = await b.listen({ host: '127.0.0.1', port: 0 });
     const ep = await a.connect({ host: '127.0.0.1', port: listener.port });
     const max = a.maxAmHeader;
@@ -256,12 +325,17 @@ describe('the listener accept hook', () => {
     const context = new Context();
     const worker = context.createWorker();
     const client = context.createWorker();
-    cleanups.push(async () => { await client.close(); await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await client.close();
+      await worker.close();
+      context.close();
+    });
     const seen: { address: string; port: number }[] = [];
     let verdict: 'yes' | 'no' | 'throw' | 'async-yes' | 'never' = 'no';
     const errors: unknown[] = [];
     const listener = await worker.listen({
-      host: '127.0.0.1', port: 0,
+      host: '127.0.0.1',
+      port: 0,
       accept: (request) => {
         seen.push(request);
         if (verdict === 'throw') throw new Error('hook failed');
@@ -273,7 +347,9 @@ describe('the listener accept hook', () => {
     listener.on('error', (error) => errors.push(error));
     const old = defaults.connectTimeoutMs;
     defaults.connectTimeoutMs = 1500;
-    cleanups.push(() => { defaults.connectTimeoutMs = old; });
+    cleanups.push(() => {
+      defaults.connectTimeoutMs = old;
+    });
     const connections: Endpoint[] = [];
     listener.on('connection', (ep) => connections.push(ep));
     // Between connections the test yields a turn of the event loop: UCX 1.13 can assert in its TCP
@@ -305,7 +381,10 @@ describe('the listener accept hook', () => {
   it('a storm of 300 connections from another process, two in three refused by the hook, leaves the listener serving', async () => {
     const context = new Context();
     const worker = context.createWorker();
-    cleanups.push(async () => { await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await worker.close();
+      context.close();
+    });
     let asked = 0;
     let storming = true;
     const listener = await worker.listen({ host: '127.0.0.1', port: 0, accept: () => !storming || asked++ % 3 === 2 });
@@ -322,11 +401,27 @@ describe('the listener accept hook', () => {
     const context = new Context();
     const worker = context.createWorker();
     const client = context.createWorker();
-    cleanups.push(async () => { await client.close(); await worker.close(); context.close(); });
+    cleanups.push(async () => {
+      await client.close();
+      await worker.close();
+      context.close();
+    });
     let asked!: () => void;
-    const askedPromise = new Promise<void>((resolve) => { asked = resolve; });
-    const listener = await worker.listen({ host: '127.0.0.1', port: 0, accept: () => { asked(); return new Promise<boolean>(() => {}); } });
-    const connecting = client.connect({ host: '127.0.0.1', port: listener.port }).then(() => 'connected', (e: unknown) => e);
+    const askedPromise = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const listener = await worker.listen({
+      host: '127.0.0.1',
+      port: 0,
+      accept: () => {
+        asked();
+        return new Promise<boolean>(() => {});
+      },
+    });
+    const connecting = client.connect({ host: '127.0.0.1', port: listener.port }).then(
+      () => 'connected',
+      (e: unknown) => e,
+    );
     await within(askedPromise, 5_000, 'the hook to be asked');
     await listener.close();
     expect(await within(connecting, 12_000, 'the refused connect')).toBeInstanceOf(UCXError);

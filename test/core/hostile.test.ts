@@ -8,9 +8,19 @@ import { describe, it, expect } from 'vitest';
 import { startProcess } from '../helpers.js';
 
 interface Counts {
-  addresses: number; addressRefused: number; addressUcxError: number; connected: number; acceptedNotDialled: number;
-  hellos: number; helloConnections: number;
-  keys: number; keyRefused: number; keyUcxError: number; keyAccepted: number; putGetChecked: number; acceptedNotUsed: number;
+  addresses: number;
+  addressRefused: number;
+  addressUcxError: number;
+  connected: number;
+  acceptedNotDialled: number;
+  hellos: number;
+  helloConnections: number;
+  keys: number;
+  keyRefused: number;
+  keyUcxError: number;
+  keyAccepted: number;
+  putGetChecked: number;
+  acceptedNotUsed: number;
   codes: Record<string, number>;
 }
 

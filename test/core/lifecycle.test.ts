@@ -10,8 +10,12 @@ function runScenario(scenario: string, mode: string): Promise<{ code: number | n
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'exit-scenario.mjs'), scenario, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => { out += chunk; });
-  child.stderr.on('data', (chunk: Buffer) => { out += chunk; });
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk;
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    out += chunk;
+  });
   const exited = new Promise<{ code: number | null; signal: string | null; ms: number; out: string }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - started, out }));
   });
@@ -77,7 +81,7 @@ describe('listener', () => {
     const closeEvent = new Promise((resolve) => listener.once('close', resolve));
     await listener.close();
     await within(closeEvent, 1000, "listener 'close' event");
-    await listener.close();  // idempotent
+    await listener.close(); // idempotent
     // Accepted endpoints outlive their listener.
     expect(accepted[0]!.closed).toBe(false);
     await worker.close();
@@ -99,7 +103,11 @@ describe('listener', () => {
     const context = new Context();
     const worker = context.createWorker();
     const listener = await worker.listen({ host: '127.0.0.1', port: 0 });
-    const iterated = (async () => { let n = 0; for await (const _ of listener) n++; return n; })();
+    const iterated = (async () => {
+      let n = 0;
+      for await (const _ of listener) n++;
+      return n;
+    })();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await listener.close();
     expect(await within(iterated, 2000, 'the iterator to end')).toBe(0);
@@ -115,7 +123,11 @@ describe.each(PROGRESS_MODES)('close and abort in %s mode', (mode) => {
     const probe = await worker.listen({ host: '127.0.0.1', port: 0 });
     const freePort = probe.port;
     await probe.close();
-    const error = await within(worker.connect({ host: '127.0.0.1', port: freePort }).catch((e: unknown) => e), 15_000, 'connect to fail');
+    const error = await within(
+      worker.connect({ host: '127.0.0.1', port: freePort }).catch((e: unknown) => e),
+      15_000,
+      'connect to fail',
+    );
     expect(error).toBeInstanceOf(UCXError);
     expect((error as UCXError).code).toMatch(/^UCS_ERR_/);
     expect(worker.stats().endpoints).toBe(0);
@@ -202,13 +214,14 @@ describe.each(PROGRESS_MODES)('close and abort in %s mode', (mode) => {
     const accepted = new Promise<import('node-ucx').Endpoint>((resolve) => listener.once('connection', resolve));
     const ep = await worker.connect({ host: '127.0.0.1', port: listener.port });
     await accepted;
-    const outcomes = Promise.all([
-      worker.tagRecv(Buffer.alloc(8), 7n),
-      worker.tagRecvMessage(8n),
-      ep.recv(Buffer.alloc(8)),
-      ep.recvMessage(),
-      ep.streamRecv(Buffer.alloc(8)),
-    ].map((p) => p.then(() => 'resolved', (e: unknown) => e)));
+    const outcomes = Promise.all(
+      [worker.tagRecv(Buffer.alloc(8), 7n), worker.tagRecvMessage(8n), ep.recv(Buffer.alloc(8)), ep.recvMessage(), ep.streamRecv(Buffer.alloc(8))].map((p) =>
+        p.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+      ),
+    );
     const closeEvent = new Promise((resolve) => worker.once('close', resolve));
     await within(worker.close(), 10_000, 'worker.close()');
     await within(closeEvent, 1000, "worker 'close' event");
@@ -222,9 +235,9 @@ describe.each(PROGRESS_MODES)('close and abort in %s mode', (mode) => {
     expect((late as UCXError).code).toBe('ERR_UCX_CLOSED');
     expect(await worker.flush().catch((e: unknown) => (e as UCXError).code)).toBe('ERR_UCX_CLOSED');
     expect(() => worker.progress()).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
-    await worker.close();  // idempotent
+    await worker.close(); // idempotent
     context.close();
-    context.close();  // idempotent
+    context.close(); // idempotent
     expect(() => context.createWorker()).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
   });
 });
@@ -283,7 +296,7 @@ describe('endpoints made from a worker address', () => {
     const echoed = peer.call('sendPattern', { ep: index, size: 5000, seed: 3 });
     const ep = await within(incoming, 10_000, "the worker's 'connection' event");
     expect(ep.role).toBe('reply');
-    const first = await within(ep.recvMessage(), 10_000, 'the peer\'s message');
+    const first = await within(ep.recvMessage(), 10_000, "the peer's message");
     expect(first.length).toBe(5000);
     await echoed;
     const checked = peer.call<{ length: number; ok: boolean }>('recvCheck', { ep: index, size: 5000, seed: 3 });
@@ -361,7 +374,14 @@ describe('endpoints made from a worker address', () => {
       await within(peer.exited, 10_000, 'the peer exits');
       // Let UCX notice (and, for its own reply endpoint, free) the peer's side.
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const outcome = await within(ep.send(Buffer.alloc(64)).then(() => 'sent', (error: unknown) => error), 10_000, 'send after the peer left');
+      const outcome = await within(
+        ep.send(Buffer.alloc(64)).then(
+          () => 'sent',
+          (error: unknown) => error,
+        ),
+        10_000,
+        'send after the peer left',
+      );
       if (outcome !== 'sent') expect((outcome as { code?: string }).code).toMatch(/^(UCS_ERR_|ERR_UCX_)/);
       if (how === 'is SIGKILLed') expect(await within(failed, 10_000, "the endpoint's 'error' event")).toBeInstanceOf(UCXError);
       await within(ep.close(), 10_000, 'ep.close()');

@@ -40,7 +40,7 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
     await echoed;
   });
 
-  it('recv(into) reports the length and fills the caller\'s buffer', async () => {
+  it("recv(into) reports the length and fills the caller's buffer", async () => {
     const echoed = peer.call('echo', { count: 2 });
     await ep.send(Buffer.from('hello'));
     const into = new Uint8Array(64);
@@ -69,7 +69,10 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
 
   it('sendObject/recvObject keep Map, Set, Date, BigInt, typed arrays and nesting', async () => {
     const value = {
-      map: new Map<unknown, unknown>([[1, 'one'], ['two', { deep: [2n ** 70n] }]]),
+      map: new Map<unknown, unknown>([
+        [1, 'one'],
+        ['two', { deep: [2n ** 70n] }],
+      ]),
       set: new Set(['a', 'b']),
       date: new Date(1_700_000_000_000),
       big: -(2n ** 64n),
@@ -127,7 +130,7 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
         if (Date.now() > deadline) throw new Error(`${what} never arrived`);
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));  // the remaining fragments too
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the remaining fragments too
     };
     for (const [i, size] of sizes.entries()) {
       await ep.tagSend(pattern(size, i + 1), 7n);
@@ -174,16 +177,26 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
     expect(received[2]!.data.length).toBe(0);
   });
 
-  it('an allocate option receives rendezvous payloads into the caller\'s buffer; eager ones still arrive in a new Buffer', async () => {
+  it("an allocate option receives rendezvous payloads into the caller's buffer; eager ones still arrive in a new Buffer", async () => {
     await peer.call('amEcho', { amId: 12, replyAmId: 13 });
     const landing = Buffer.alloc(2 << 20, 0xee);
     const asked: number[] = [];
     const received: { header: string; data: Buffer; target: unknown; length: number }[] = [];
     const arrived = new Promise<void>((resolve) => {
-      worker.onActiveMessage(13, (message) => {
-        received.push({ header: message.header.toString(), data: Buffer.from(message.data), target: message.target, length: message.length });
-        if (received.length === 2) resolve();
-      }, { allocate: (length, header) => { asked.push(length); expect(header.toString()).toBe('big'); return landing; } });
+      worker.onActiveMessage(
+        13,
+        (message) => {
+          received.push({ header: message.header.toString(), data: Buffer.from(message.data), target: message.target, length: message.length });
+          if (received.length === 2) resolve();
+        },
+        {
+          allocate: (length, header) => {
+            asked.push(length);
+            expect(header.toString()).toBe('big');
+            return landing;
+          },
+        },
+      );
     });
     await ep.amSend(12, Buffer.from('big'), pattern(1 << 20, 5), { reply: true, rendezvous: true });
     await ep.amSend(12, Buffer.from('small'), Buffer.from('eager'), { reply: true, eager: true });
@@ -194,7 +207,7 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
     expect(received[0]!.length).toBe(1 << 20);
     expect(received[0]!.data.equals(pattern(1 << 20, 5))).toBe(true);
     expect(landing.subarray(0, 1 << 20).equals(pattern(1 << 20, 5))).toBe(true);
-    expect(landing[(1 << 20) + 1]).toBe(0xee);  // nothing written past the payload
+    expect(landing[(1 << 20) + 1]).toBe(0xee); // nothing written past the payload
     expect(received[1]).toMatchObject({ header: 'small', target: null, length: 5 });
     expect(received[1]!.data.toString()).toBe('eager');
   });
@@ -206,23 +219,43 @@ describe.each(PROGRESS_MODES)('messaging in %s mode', (mode) => {
     let mode: 'throw' | 'small' | 'ok' = 'throw';
     const delivered: string[] = [];
     let next!: () => void;
-    worker.onActiveMessage(15, (message) => { delivered.push(message.header.toString()); next(); }, {
-      allocate: (length) => {
-        if (mode === 'throw') throw new Error('no room');
-        return Buffer.alloc(mode === 'small' ? length - 1 : length);
+    worker.onActiveMessage(
+      15,
+      (message) => {
+        delivered.push(message.header.toString());
+        next();
       },
-    });
+      {
+        allocate: (length) => {
+          if (mode === 'throw') throw new Error('no room');
+          return Buffer.alloc(mode === 'small' ? length - 1 : length);
+        },
+      },
+    );
     const big = pattern(256 << 10, 7);
     for (const m of ['throw', 'small'] as const) {
       mode = m;
       const reported = errors.length;
       await ep.amSend(14, Buffer.from(m), big, { reply: true, rendezvous: true });
-      await within(new Promise<void>((resolve) => { const poll = setInterval(() => { if (errors.length > reported) { clearInterval(poll); resolve(); } }, 5); }), 10_000, `the ${m} report`);
+      await within(
+        new Promise<void>((resolve) => {
+          const poll = setInterval(() => {
+            if (errors.length > reported) {
+              clearInterval(poll);
+              resolve();
+            }
+          }, 5);
+        }),
+        10_000,
+        `the ${m} report`,
+      );
     }
     expect((errors[0] as Error).message).toBe('no room');
     expect((errors[1] as { code?: string }).code).toBe('ERR_OUT_OF_RANGE');
     mode = 'ok';
-    const got = new Promise<void>((resolve) => { next = resolve; });
+    const got = new Promise<void>((resolve) => {
+      next = resolve;
+    });
     await ep.amSend(14, Buffer.from('ok'), big, { reply: true, rendezvous: true });
     await within(got, 10_000, 'the message after the dropped ones');
     expect(delivered).toEqual(['ok']);

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { within } from '../helpers.js';
 
-interface ThreadReport { index: number; sent: number; received: number; ok: boolean }
+interface ThreadReport {
+  index: number;
+  sent: number;
+  received: number;
+  ok: boolean;
+}
 
 function startThreads(count: number, rounds: number, stayOpen: boolean): { threads: Thread[]; reports: Promise<ThreadReport[]> } {
   const threads: Thread[] = [];
@@ -15,10 +20,14 @@ function startThreads(count: number, rounds: number, stayOpen: boolean): { threa
     const thread = new Thread(path.join(__dirname, 'fixtures', 'thread-peer.mjs'), { workerData: { index, rounds, stayOpen } });
     threads.push(thread);
     ports.push(new Promise((resolve) => thread.once('message', (m: { port: number }) => resolve(m.port))));
-    reports.push(new Promise((resolve, reject) => {
-      thread.on('message', (m: { report?: ThreadReport }) => { if (m.report) resolve(m.report); });
-      thread.once('error', reject);
-    }));
+    reports.push(
+      new Promise((resolve, reject) => {
+        thread.on('message', (m: { report?: ThreadReport }) => {
+          if (m.report) resolve(m.report);
+        });
+        thread.once('error', reject);
+      }),
+    );
   }
   // Ring: each thread connects to the next one's listener.
   void Promise.all(ports).then((all) => threads.forEach((t, i) => t.postMessage({ connectTo: all[(i + 1) % count] })));
@@ -38,7 +47,7 @@ describe('worker_threads', () => {
     const { threads, reports } = startThreads(4, 50, true);
     await within(reports, 30_000, 'reports from 4 threads');
     const codes = await within(Promise.all(threads.map((t) => t.terminate())), 15_000, 'terminate()');
-    expect(codes).toEqual([1, 1, 1, 1]);  // terminate() exit code
+    expect(codes).toEqual([1, 1, 1, 1]); // terminate() exit code
     // The addon still works in the main thread's environment afterwards.
     const { Context } = await import('node-ucx');
     const context = new Context();

@@ -14,7 +14,9 @@ console.log('ok');
 
 function run(env: Record<string, string>): { stdout: string; stderr: string } {
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT], {
-    env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
   });
   return { stdout: child.stdout, stderr: child.stderr };
 }

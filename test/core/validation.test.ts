@@ -4,7 +4,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Context, Worker, Endpoint, UCXError, defaults, type MemoryHandle, type RemoteKey } from 'node-ucx';
 
 type Call = () => unknown;
-interface Case { name: string; call: Call; error: 'TypeError' | 'RangeError' | 'UCXError'; code: string }
+interface Case {
+  name: string;
+  call: Call;
+  error: 'TypeError' | 'RangeError' | 'UCXError';
+  code: string;
+}
 
 let context: Context;
 let worker: Worker;
@@ -60,7 +65,14 @@ const cases = (): Case[] => [
   { name: 'defaults.heartbeatMs = 1.5', call: () => assignDefault('heartbeatMs', 1.5), error: R, code: RANGE },
   { name: 'defaults.progressMode = "spin"', call: () => assignDefault('progressMode', 'spin'), error: T, code: ARG_VALUE },
   { name: 'defaults.ucxConfig = { TLS: 1 }', call: () => assignDefault('ucxConfig', { TLS: 1 }), error: T, code: ARG_TYPE },
-  { name: 'defaults.noSuchSetting = 1', call: () => { (defaults as Record<string, unknown>).noSuchSetting = 1; }, error: T, code: '' },
+  {
+    name: 'defaults.noSuchSetting = 1',
+    call: () => {
+      (defaults as Record<string, unknown>).noSuchSetting = 1;
+    },
+    error: T,
+    code: '',
+  },
   // RMA and atomics are opt-in
   { name: 'memMap on a context without rma/amo', call: () => messagingOnly.memMap(Buffer.alloc(8)), error: U, code: FEATURE },
   { name: 'unpackRkey on a context without rma/amo', call: () => messagingEp.unpackRkey(region.packRkey()), error: U, code: FEATURE },
@@ -93,15 +105,30 @@ const cases = (): Case[] => [
   { name: 'connect({ host, port: 0 })', call: () => worker.connect({ host: '127.0.0.1', port: 0 }), error: R, code: RANGE },
   { name: 'connect({ address: "x" })', call: () => worker.connect({ address: 'x' as never }), error: T, code: ARG_TYPE },
   { name: 'connect({ address: empty })', call: () => worker.connect({ address: new Uint8Array(0) }), error: T, code: ARG_VALUE },
-  { name: 'connect(opts.errorHandling = "some")', call: () => worker.connect({ host: '127.0.0.1', port: 1 }, { errorHandling: 'some' as never }), error: T, code: ARG_VALUE },
+  {
+    name: 'connect(opts.errorHandling = "some")',
+    call: () => worker.connect({ host: '127.0.0.1', port: 1 }, { errorHandling: 'some' as never }),
+    error: T,
+    code: ARG_VALUE,
+  },
   { name: 'connect(opts.signal = {})', call: () => worker.connect({ host: '127.0.0.1', port: 1 }, { signal: {} as never }), error: T, code: ARG_TYPE },
   { name: 'tagRecv("buf", 1n)', call: () => worker.tagRecv('buf' as never, 1n), error: T, code: ARG_TYPE },
   { name: 'tagRecv(buf, 1)', call: () => worker.tagRecv(buf(), 1 as never), error: T, code: ARG_TYPE },
   { name: 'tagRecv(buf, -1n)', call: () => worker.tagRecv(buf(), -1n), error: R, code: RANGE },
   { name: 'tagRecv(buf, 2n ** 63n) (reserved)', call: () => worker.tagRecv(buf(), 2n ** 63n), error: R, code: RANGE },
   { name: 'tagRecv(buf, 1n, 2n ** 64n)', call: () => worker.tagRecv(buf(), 1n, 2n ** 64n), error: R, code: RANGE },
-  { name: 'tagRecv(device memory of unknown type)', call: () => worker.tagRecv({ ptr: 1n, length: 8, memoryType: 'gpu' } as never, 1n), error: T, code: ARG_VALUE },
-  { name: 'tagRecv(rocm memory without ROCm)', call: () => worker.tagRecv({ ptr: 4096n, length: 8, memoryType: 'rocm' }, 1n), error: U, code: 'UCS_ERR_UNSUPPORTED' },
+  {
+    name: 'tagRecv(device memory of unknown type)',
+    call: () => worker.tagRecv({ ptr: 1n, length: 8, memoryType: 'gpu' } as never, 1n),
+    error: T,
+    code: ARG_VALUE,
+  },
+  {
+    name: 'tagRecv(rocm memory without ROCm)',
+    call: () => worker.tagRecv({ ptr: 4096n, length: 8, memoryType: 'rocm' }, 1n),
+    error: U,
+    code: 'UCS_ERR_UNSUPPORTED',
+  },
   { name: 'tagRecv({ ptr: 1 })', call: () => worker.tagRecv({ ptr: 1, length: 8, memoryType: 'cuda' } as never, 1n), error: T, code: ARG_TYPE },
   { name: 'tagRecvMessage(1n, "mask")', call: () => worker.tagRecvMessage(1n, 'mask' as never), error: T, code: ARG_TYPE },
   { name: 'tagProbe(-5n)', call: () => worker.tagProbe(-5n), error: R, code: RANGE },
@@ -169,8 +196,28 @@ describe('bad input', () => {
 
   it('random values thrown at every entry point never crash the process', async () => {
     // A small deterministic fuzz: every method with junk arguments must throw or reject, never abort.
-    const junk: unknown[] = [undefined, null, 0, -1, 1.5, NaN, 2 ** 53, '', 'x', {}, [], () => {}, Symbol('s'), 0n, -1n,
-      2n ** 64n, Buffer.alloc(0), new Uint8Array(3), new DataView(new ArrayBuffer(4)), { ptr: 0n, length: 4, memoryType: 'cuda' }];
+    const junk: unknown[] = [
+      undefined,
+      null,
+      0,
+      -1,
+      1.5,
+      NaN,
+      2 ** 53,
+      '',
+      'x',
+      {},
+      [],
+      () => {},
+      Symbol('s'),
+      0n,
+      -1n,
+      2n ** 64n,
+      Buffer.alloc(0),
+      new Uint8Array(3),
+      new DataView(new ArrayBuffer(4)),
+      { ptr: 0n, length: 4, memoryType: 'cuda' },
+    ];
     let seed = 7;
     const pick = (): unknown => junk[(seed = (seed * 1103515245 + 12345) & 0x7fffffff) % junk.length];
     const targets: [object, string[]][] = [

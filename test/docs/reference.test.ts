@@ -39,10 +39,15 @@ describe('npm run docs', () => {
       // The project's options (validation and all), on a file with one undocumented export.
       const fixtures = path.join(__dirname, 'fixtures');
       const options = path.join(out, 'typedoc.json');
-      fs.writeFileSync(options, JSON.stringify({
-        extends: [path.join(ROOT, 'typedoc.json')], entryPoints: [path.join(fixtures, 'undocumented.ts')],
-        tsconfig: path.join(fixtures, 'tsconfig.json'), out: path.join(out, 'html'),
-      }));
+      fs.writeFileSync(
+        options,
+        JSON.stringify({
+          extends: [path.join(ROOT, 'typedoc.json')],
+          entryPoints: [path.join(fixtures, 'undocumented.ts')],
+          tsconfig: path.join(fixtures, 'tsconfig.json'),
+          out: path.join(out, 'html'),
+        }),
+      );
       const r = typedoc(['--options', options]);
       expect(r.code, r.output).not.toBe(0);
       expect(r.output).toMatch(/undocumented.*does not have any documentation/);
@@ -53,8 +58,19 @@ describe('npm run docs', () => {
   }, 120_000);
 
   it('the published types hold no internal symbols', () => {
-    const published = ['index.d.ts', 'core/context.d.ts', 'core/worker.d.ts', 'core/endpoint.d.ts', 'core/listener.d.ts', 'core/memory.d.ts',
-      'transport/index.d.ts', 'transport/ucx.d.ts', 'transport/tcp.d.ts', 'transport/inproc.d.ts', 'transport/connection.d.ts'];
+    const published = [
+      'index.d.ts',
+      'core/context.d.ts',
+      'core/worker.d.ts',
+      'core/endpoint.d.ts',
+      'core/listener.d.ts',
+      'core/memory.d.ts',
+      'transport/index.d.ts',
+      'transport/ucx.d.ts',
+      'transport/tcp.d.ts',
+      'transport/inproc.d.ts',
+      'transport/connection.d.ts',
+    ];
     for (const file of published) {
       const text = fs.readFileSync(path.join(ROOT, 'dist', file), 'utf8');
       expect(text, file).not.toMatch(/\[k[A-Z]\w*\]|Native(Context|Worker|Endpoint|Listener|MemoryHandle|RemoteKey)\b|@internal/);

@@ -10,9 +10,20 @@ import { describe, it, expect, afterAll } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(__dirname, '.snippets');
-const docs = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
-interface Snippet { file: string; line: number; code: string; ranks: number | null }
+interface Snippet {
+  file: string;
+  line: number;
+  code: string;
+  ranks: number | null;
+}
 
 function snippets(file: string): Snippet[] {
   const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n');

@@ -20,7 +20,9 @@ const ucxHasCuda = memoryTypes.includes('cuda');
 const gpu = cuda.available();
 const skipReason = !ucxHasCuda
   ? `UCX ${version.ucx} here is built without CUDA (context.memoryTypes = [${memoryTypes.join(', ')}])`
-  : !gpu.ok ? `no usable GPU: ${gpu.reason}` : '';
+  : !gpu.ok
+    ? `no usable GPU: ${gpu.reason}`
+    : '';
 if (skipReason !== '') console.warn(`[test/gpu] GPU suite skipped: ${skipReason}`);
 
 const MiB = 1 << 20;
@@ -46,8 +48,13 @@ function w<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
 /** A listener and a client endpoint on 127.0.0.1 in one worker: [client, server]. */
 async function loopback(worker: Worker): Promise<[Endpoint, Endpoint]> {
   let accepted!: (ep: Endpoint) => void;
-  const server = new Promise<Endpoint>((resolve) => { accepted = resolve; });
-  const listener = await w(worker.listen({ host: '127.0.0.1', port: 0 }, (ep) => accepted(ep)), 'listen');
+  const server = new Promise<Endpoint>((resolve) => {
+    accepted = resolve;
+  });
+  const listener = await w(
+    worker.listen({ host: '127.0.0.1', port: 0 }, (ep) => accepted(ep)),
+    'listen',
+  );
   const client = await within(worker.connect({ host: '127.0.0.1', port: listener.port }), 10_000, 'loopback connect');
   return [client, await within(server, 10_000, 'loopback accept')];
 }
@@ -62,8 +69,7 @@ describe('memory types', () => {
     const context = new Context({ features: [...RMA] });
     try {
       expect(() => context.memMap({ length: 8, memoryType: 'vram' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-      expect(() => context.memMap({ ptr: 1n, length: 8, memoryType: 'host' as 'cuda' }))
-        .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      expect(() => context.memMap({ ptr: 1n, length: 8, memoryType: 'host' as 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     } finally {
       context.close();
     }
@@ -130,7 +136,14 @@ describe.runIf(!ucxHasCuda)(`'cuda' memory on a UCX without CUDA (UCX ${version.
     ];
     const before = worker.stats().pendingRequests;
     for (const [what, attempt] of attempts) {
-      const outcome = await within(attempt().then(() => undefined, (error: unknown) => error), 5_000, what);
+      const outcome = await within(
+        attempt().then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        5_000,
+        what,
+      );
       expectUnsupported(outcome, what);
     }
     expect(worker.stats().pendingRequests).toBe(before);
@@ -145,7 +158,7 @@ describe('node-ucx/cuda', () => {
     expect(typeof state.reason).toBe('string');
     if (!state.ok) expect(state.reason.length).toBeGreaterThan(10);
     else expect(state.reason).toBe('');
-    expect(cuda.available()).toEqual(state);  // cached, and a copy
+    expect(cuda.available()).toEqual(state); // cached, and a copy
   });
 
   it.runIf(!gpu.ok)(`without CUDA every call throws ERR_UCX_CUDA_UNAVAILABLE with the reason (here: ${gpu.reason})`, () => {
@@ -173,12 +186,13 @@ describe('node-ucx/cuda', () => {
     expect(() => cuda.malloc(0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => cuda.malloc(1.5)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => cuda.malloc('8' as unknown as number)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => cuda.free({ ptr: 1, length: 8, memoryType: 'cuda' } as unknown as DeviceMemory))
-      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => cuda.copyToDevice({ ptr: 1n, length: 8, memoryType: 'cuda' }, 'abc' as unknown as Buffer))
-      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => cuda.copyToHost(Buffer.alloc(16), { ptr: 1n, length: 8, memoryType: 'cuda' }))
-      .toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => cuda.free({ ptr: 1, length: 8, memoryType: 'cuda' } as unknown as DeviceMemory)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => cuda.copyToDevice({ ptr: 1n, length: 8, memoryType: 'cuda' }, 'abc' as unknown as Buffer)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => cuda.copyToHost(Buffer.alloc(16), { ptr: 1n, length: 8, memoryType: 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
   });
 
   describe('with a plugged-in backend (host memory standing in for the GPU)', () => {
@@ -243,7 +257,7 @@ describe('node-ucx/cuda', () => {
       const middle = new Uint8Array(10);
       cuda.copyToHost(middle, mem, { offset: 100 });
       expect(Buffer.from(middle).equals(data.subarray(100, 110))).toBe(true);
-      cuda.copyToDevice(mem, Buffer.alloc(0), { offset: 1000 });  // empty copy at the end: nothing to do
+      cuda.copyToDevice(mem, Buffer.alloc(0), { offset: 1000 }); // empty copy at the end: nothing to do
 
       expect(() => cuda.copyToDevice(mem, Buffer.alloc(11), { offset: 990 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
       expect(() => cuda.copyToHost(Buffer.alloc(1001), mem)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
@@ -275,8 +289,9 @@ describe('node-ucx/cuda', () => {
       expect(() => cuda.malloc(8)).toThrow(expect.objectContaining({ code: 'ERR_UCX_CUDA_UNAVAILABLE' }));
       cuda.setBackend(fakeBackend({ throwOnLoad: true }).backend);
       expect(cuda.available()).toMatchObject({ ok: false, reason: expect.stringMatching(/dlopen exploded/) });
-      expect(() => cuda.setBackend({ load: () => ({ ok: true, reason: '' }) } as unknown as cuda.CudaBackend))
-        .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => cuda.setBackend({ load: () => ({ ok: true, reason: '' }) } as unknown as cuda.CudaBackend)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
     });
 
     it('setBackend(null) goes back to the addon and what it found', () => {
@@ -366,7 +381,7 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
     expect(handle.address).toBe(target.ptr);
     expect(handle.length).toBe(size);
     const packed = handle.packRkey();
-    expect(packed.readUInt16LE(6)).toBe(1);  // ucs_memory_type_t UCS_MEMORY_TYPE_CUDA
+    expect(packed.readUInt16LE(6)).toBe(1); // ucs_memory_type_t UCS_MEMORY_TYPE_CUDA
     const rkey = client.unpackRkey(packed);
     expect(rkey.memoryType).toBe('cuda');
     // UCX 1.13's default (v1) RMA protocols copy RMA data as host memory: UCX would segfault, so node-ucx refuses.
@@ -381,7 +396,14 @@ describe.skipIf(skipReason !== '')(`GPU memory${skipReason ? ` [skipped: ${skipR
         ['get host to GPU', () => client.get(source, host.address, hostKey)],
         ['fetch-add on GPU memory', () => client.atomic('fadd', handle.address, rkey, 1n)],
       ] as const) {
-        const outcome = await within((attempt() as Promise<unknown>).then(() => 'resolved', (error: unknown) => error), 5_000, what);
+        const outcome = await within(
+          (attempt() as Promise<unknown>).then(
+            () => 'resolved',
+            (error: unknown) => error,
+          ),
+          5_000,
+          what,
+        );
         expect(outcome, what).toBeInstanceOf(UCXError);
         expect((outcome as UCXError).code, what).toBe('UCS_ERR_UNSUPPORTED');
         expect((outcome as UCXError).message, what).toMatch(/PROTO_ENABLE|atomics work on host memory only/);

@@ -23,22 +23,32 @@ const AM_ECHO_REPLY = 8;
 type Connect = (worker: Worker) => Promise<{ cPeer: Process; ep: Endpoint }>;
 
 const directions: [string, Connect][] = [
-  ['node-ucx client → C server', async (worker) => {
-    const cPeer = startProcess(C_PEER, ['server'], MATCHING_UCX);
-    const [, port] = await cPeer.line(/^PORT (\d+)$/, 10_000);
-    const ep = await within(worker.connect({ host: '127.0.0.1', port: Number(port) }), 10_000, 'connect to the C server');
-    return { cPeer, ep };
-  }],
-  ['C client → node-ucx listener', async (worker) => {
-    let accept!: (ep: Endpoint) => void;
-    const accepted = new Promise<Endpoint>((resolve) => { accept = resolve; });
-    const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, accept);
-    const cPeer = startProcess(C_PEER, ['client', '127.0.0.1', String(listener.port)], MATCHING_UCX);
-    // If the C client gives up (say it cannot connect), fail at once with its stderr.
-    const gaveUp = cPeer.exited.then(() => { throw new Error(`the C client exited: ${cPeer.stderr().trim()}`); });
-    const ep = await within(Promise.race([accepted, gaveUp]), 10_000, "the C client's connection");
-    return { cPeer, ep };
-  }],
+  [
+    'node-ucx client → C server',
+    async (worker) => {
+      const cPeer = startProcess(C_PEER, ['server'], MATCHING_UCX);
+      const [, port] = await cPeer.line(/^PORT (\d+)$/, 10_000);
+      const ep = await within(worker.connect({ host: '127.0.0.1', port: Number(port) }), 10_000, 'connect to the C server');
+      return { cPeer, ep };
+    },
+  ],
+  [
+    'C client → node-ucx listener',
+    async (worker) => {
+      let accept!: (ep: Endpoint) => void;
+      const accepted = new Promise<Endpoint>((resolve) => {
+        accept = resolve;
+      });
+      const listener = await worker.listen({ host: '127.0.0.1', port: 0 }, accept);
+      const cPeer = startProcess(C_PEER, ['client', '127.0.0.1', String(listener.port)], MATCHING_UCX);
+      // If the C client gives up (say it cannot connect), fail at once with its stderr.
+      const gaveUp = cPeer.exited.then(() => {
+        throw new Error(`the C client exited: ${cPeer.stderr().trim()}`);
+      });
+      const ep = await within(Promise.race([accepted, gaveUp]), 10_000, "the C client's connection");
+      return { cPeer, ep };
+    },
+  ],
 ];
 
 describe.each(directions)('%s', (_name, connect) => {
@@ -69,8 +79,7 @@ describe.each(directions)('%s', (_name, connect) => {
     const sizes = [0, 1, 8, 8192, 65536, 1 << 20];
     // Post every receive first: the large echoes are rendezvous sends, which complete only once we receive.
     const into = sizes.map((size) => Buffer.alloc(size + 16));
-    const replies = sizes.map((size, i) =>
-      within(worker.tagRecv(into[i]!, TAG_ECHO_REPLY), 15_000, `the echo of ${size} B (tag 0x101)`));
+    const replies = sizes.map((size, i) => within(worker.tagRecv(into[i]!, TAG_ECHO_REPLY), 15_000, `the echo of ${size} B (tag 0x101)`));
     await within(Promise.all(sizes.map((size, i) => ep.tagSend(pattern(size, i + 1), TAG_ECHO))), 15_000, 'the tagged sends');
     // Receives with one tag match in the order they were posted, and the C peer answers in order.
     for (const [i, result] of (await Promise.all(replies)).entries()) {

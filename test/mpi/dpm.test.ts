@@ -12,14 +12,23 @@ const NODE = process.execPath;
 const EXAMPLES = path.join(ROOT, 'docs', 'examples');
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('dynamic processes', () => {
   it('2 parents spawn 3 children: point-to-point, every intercommunicator collective both ways, merge (both orders), disconnect', async () => {
     const result = await ucxRun(2, 'mpi-dpm.mjs', ['parent', '3'], { ms: 60_000 }).done;
     expect(result.code, explain(result)).toBe(0);
-    expect(lastJson(result.stdout)).toEqual({ ok: true, all: [{ ls: 2, rs: 3, merged: 5 }, { ls: 2, rs: 3, merged: 5 }] });
+    expect(lastJson(result.stdout)).toEqual({
+      ok: true,
+      all: [
+        { ls: 2, rs: 3, merged: 5 },
+        { ls: 2, rs: 3, merged: 5 },
+      ],
+    });
   });
 
   it('a job accepts on a published port, another looks it up and connects: the same battery across two ucx-run jobs', async () => {
@@ -36,13 +45,17 @@ describe('dynamic processes', () => {
     expect(fs.existsSync(path.join(dir, 'dpm-test.port')), 'the server unpublished the name').toBe(false);
   });
 
-  it("a spawn whose children cannot start rejects on every parent with ERR_MPI_SPAWN, and the parents go on", async () => {
+  it('a spawn whose children cannot start rejects on every parent with ERR_MPI_SPAWN, and the parents go on', async () => {
     const result = await ucxRun(2, 'mpi-dpm.mjs', ['spawn-missing'], { ms: 60_000 }).done;
     expect(result.code, explain(result)).toBe(0);
     const lines = jsonLines(result.stdout).sort((a, b) => Number(a.rank) - Number(b.rank));
     expect(lines).toEqual([
       { rank: 0, code: 'ERR_MPI_SPAWN', message: "spawn: the job of 2 'node /nonexistent/child.mjs' ended (exit code 1) before it connected" },
-      { rank: 1, code: 'ERR_MPI_SPAWN', message: "at the root (rank 0): spawn: the job of 2 'node /nonexistent/child.mjs' ended (exit code 1) before it connected" },
+      {
+        rank: 1,
+        code: 'ERR_MPI_SPAWN',
+        message: "at the root (rank 0): spawn: the job of 2 'node /nonexistent/child.mjs' ended (exit code 1) before it connected",
+      },
     ]);
   });
 
@@ -67,7 +80,9 @@ describe('dynamic processes', () => {
     const result = await ucxRun(1, 'mpi-dpm.mjs', ['wrong-token'], { ms: 30_000 }).done;
     expect(result.code, explain(result)).toBe(0);
     expect(lastJson(result.stdout)).toEqual({
-      rank: 0, outcome: expect.stringMatching(/^ERR_MPI_PORT: the port at tcp:\/\/\S+ refused the connection \(wrong port token\)$/), malformed: 'MPIError:ERR_MPI_ARG',
+      rank: 0,
+      outcome: expect.stringMatching(/^ERR_MPI_PORT: the port at tcp:\/\/\S+ refused the connection \(wrong port token\)$/),
+      malformed: 'MPIError:ERR_MPI_ARG',
     });
   });
 });
@@ -91,11 +106,16 @@ describe("mpi4py's DPM demos, as ported in docs/examples", () => {
     const server = start(NODE, [UCX_RUN, '-n', '3', 'node', path.join(EXAMPLES, 'mpi-cpi-dpm.mjs'), 'server', '-v'], { env, ms: 60_000 });
     const deadline = Date.now() + 20_000;
     while (!fs.existsSync(path.join(dir, 'cpi.port')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const client = await start(NODE, [UCX_RUN, '-n', '1', 'node', path.join(EXAMPLES, 'mpi-cpi-dpm.mjs'), 'client', '-v'], { env, ms: 60_000, input: '200\n' }).done;
+    const client = await start(NODE, [UCX_RUN, '-n', '1', 'node', path.join(EXAMPLES, 'mpi-cpi-dpm.mjs'), 'client', '-v'], { env, ms: 60_000, input: '200\n' })
+      .done;
     const served = await server.done;
     expect(client.code, explain(client)).toBe(0);
     expect(served.code, explain(served)).toBe(0);
-    expect(client.stdout).toMatch(/server connected\.[\s\S]*computed pi is:  3\.14159473692312\d\d\n[\s\S]*computing units: 3 processes\n[\s\S]*server disconnected\./);
-    expect(served.stdout).toMatch(/service 'cpi' published\.[\s\S]*client connection accepted\.[\s\S]*client disconnected\.\nservice 'cpi' unpublished\nclosed  port 'node-ucx-port:/);
+    expect(client.stdout).toMatch(
+      /server connected\.[\s\S]*computed pi is:  3\.14159473692312\d\d\n[\s\S]*computing units: 3 processes\n[\s\S]*server disconnected\./,
+    );
+    expect(served.stdout).toMatch(
+      /service 'cpi' published\.[\s\S]*client connection accepted\.[\s\S]*client disconnected\.\nservice 'cpi' unpublished\nclosed  port 'node-ucx-port:/,
+    );
   });
 });

@@ -34,7 +34,11 @@ export interface Job {
 /** Starts `command args` (cwd: the repository root); `done` resolves when it exits or rejects after `ms`. */
 export function start(command: string, args: string[], opts: { env?: Record<string, string | undefined>; ms?: number; input?: string } = {}): Job {
   const started = Date.now();
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   live.add(child);
   let stdout = '';
@@ -48,7 +52,9 @@ export function start(command: string, args: string[], opts: { env?: Record<stri
     pending = lines.pop()!;
     for (const line of lines) for (const waiter of [...lineWaiters]) waiter(line);
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const ms = opts.ms ?? 60_000;
   const done = new Promise<JobResult>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -91,7 +97,12 @@ export function start(command: string, args: string[], opts: { env?: Record<stri
 }
 
 /** `ucx-run -n ranks [options] node fixture args`, to completion. */
-export function ucxRun(ranks: number, fixture: string, args: string[] = [], opts: { env?: Record<string, string | undefined>; ms?: number; launcherArgs?: string[] } = {}): Job {
+export function ucxRun(
+  ranks: number,
+  fixture: string,
+  args: string[] = [],
+  opts: { env?: Record<string, string | undefined>; ms?: number; launcherArgs?: string[] } = {},
+): Job {
   return start(process.execPath, [UCX_RUN, '-n', String(ranks), ...(opts.launcherArgs ?? []), 'node', path.join(FIXTURES, fixture), ...args], opts);
 }
 

@@ -24,10 +24,14 @@ function hasMpirun(): boolean {
 
 describe('ucx-run', () => {
   it('starts N ranks, each with its rank, the size, the rendezvous address and a secret, and forwards their output', async () => {
-    const script = 'const e = process.env; console.log(JSON.stringify({ rank: e.NODE_UCX_RANK, size: e.NODE_UCX_SIZE, rv: e.NODE_UCX_RENDEZVOUS, served: e.NODE_UCX_RENDEZVOUS_SERVED, secret: (e.NODE_UCX_JOB_SECRET ?? "").length }))';
+    const script =
+      'const e = process.env; console.log(JSON.stringify({ rank: e.NODE_UCX_RANK, size: e.NODE_UCX_SIZE, rv: e.NODE_UCX_RENDEZVOUS, served: e.NODE_UCX_RENDEZVOUS_SERVED, secret: (e.NODE_UCX_JOB_SECRET ?? "").length }))';
     const result = await start(NODE, [UCX_RUN, '-n', '3', 'node', '-e', script]).done;
     expect(result.code, explain(result)).toBe(0);
-    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.rank).sort()).toEqual(['0', '1', '2']);
     for (const line of lines) {
       expect(line.size).toBe('3');
@@ -39,8 +43,16 @@ describe('ucx-run', () => {
   });
 
   it('--tag-output prefixes every line with [rank], on stdout and stderr', async () => {
-    const result = await start(NODE, [UCX_RUN, '-n', '2', '--tag-output', '--', 'node', '-e',
-      'console.log("out a\\nout b"); console.error("err"); process.stdout.write("no newline")']).done;
+    const result = await start(NODE, [
+      UCX_RUN,
+      '-n',
+      '2',
+      '--tag-output',
+      '--',
+      'node',
+      '-e',
+      'console.log("out a\\nout b"); console.error("err"); process.stdout.write("no newline")',
+    ]).done;
     expect(result.code, explain(result)).toBe(0);
     for (const rank of [0, 1]) {
       expect(result.stdout).toContain(`[${rank}] out a\n[${rank}] out b\n`);
@@ -58,8 +70,18 @@ describe('ucx-run', () => {
   });
 
   it('forwards SIGINT to the ranks and exits with 130', async () => {
-    const job = start(NODE, [UCX_RUN, '-n', '2', 'node', '-e',
-      'process.on("SIGINT", () => { console.log(JSON.stringify({ sigint: process.env.NODE_UCX_RANK })); process.exit(0); }); console.log(JSON.stringify({ ready: 1 })); setInterval(() => {}, 1000)'], { ms: 20_000 });
+    const job = start(
+      NODE,
+      [
+        UCX_RUN,
+        '-n',
+        '2',
+        'node',
+        '-e',
+        'process.on("SIGINT", () => { console.log(JSON.stringify({ sigint: process.env.NODE_UCX_RANK })); process.exit(0); }); console.log(JSON.stringify({ ready: 1 })); setInterval(() => {}, 1000)',
+      ],
+      { ms: 20_000 },
+    );
     await job.line<{ ready?: number }>((v) => v.ready === 1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     job.child.kill('SIGINT');
@@ -94,8 +116,12 @@ describe('ucx-run', () => {
     for (const secret of ['not-the-secret', undefined]) {
       const intruder = start(NODE, [path.join(FIXTURES, 'mpi-secret.mjs'), 'intruder'], {
         env: {
-          NODE_UCX_RANK: '1', NODE_UCX_SIZE: '2', NODE_UCX_RENDEZVOUS: rendezvous, NODE_UCX_RENDEZVOUS_SERVED: '1',
-          NODE_UCX_JOB_SECRET: secret, NODE_UCX_BOOTSTRAP_TIMEOUT_MS: '5000',
+          NODE_UCX_RANK: '1',
+          NODE_UCX_SIZE: '2',
+          NODE_UCX_RENDEZVOUS: rendezvous,
+          NODE_UCX_RENDEZVOUS_SERVED: '1',
+          NODE_UCX_JOB_SECRET: secret,
+          NODE_UCX_BOOTSTRAP_TIMEOUT_MS: '5000',
         },
         ms: 20_000,
       });
@@ -140,9 +166,12 @@ describe('ucx-run', () => {
 
 describe('launching without ucx-run', () => {
   function ranksByHand(size: number, fixture: string, args: string[], env: Record<string, string>): Job[] {
-    return Array.from({ length: size }, (_, rank) => start(NODE, [path.join(FIXTURES, fixture), ...args], {
-      env: { NODE_UCX_RANK: String(rank), NODE_UCX_SIZE: String(size), ...env }, ms: 30_000,
-    }));
+    return Array.from({ length: size }, (_, rank) =>
+      start(NODE, [path.join(FIXTURES, fixture), ...args], {
+        env: { NODE_UCX_RANK: String(rank), NODE_UCX_SIZE: String(size), ...env },
+        ms: 30_000,
+      }),
+    );
   }
 
   it('a job of one rank needs no launcher at all', async () => {
@@ -163,10 +192,12 @@ describe('launching without ucx-run', () => {
   it('torch-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT: rank 0 serves the store there', async () => {
     const probe = start(NODE, ['-e', 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })']);
     const port = (await probe.done).stdout.trim();
-    const jobs = Array.from({ length: 2 }, (_, rank) => start(NODE, [path.join(FIXTURES, 'mpi-bootstrap.mjs')], {
-      env: { NODE_UCX_RANK: undefined, NODE_UCX_SIZE: undefined, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
-      ms: 30_000,
-    }));
+    const jobs = Array.from({ length: 2 }, (_, rank) =>
+      start(NODE, [path.join(FIXTURES, 'mpi-bootstrap.mjs')], {
+        env: { NODE_UCX_RANK: undefined, NODE_UCX_SIZE: undefined, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
+        ms: 30_000,
+      }),
+    );
     const results = await Promise.all(jobs.map((j) => j.done));
     for (const result of results) expect(result.code, explain(result)).toBe(0);
     expect(lastJson(results[0]!.stdout)).toMatchObject({ ok: true, launcher: 'torch', size: 2 });

@@ -13,7 +13,11 @@ const FAST = { NODE_UCX_HEARTBEAT_MS: '250', NODE_UCX_LIVENESS_TIMEOUT_MS: '1500
 const stopped = new Set<number>();
 afterEach(() => {
   for (const pid of stopped) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   stopped.clear();
 });
@@ -25,7 +29,8 @@ function stop(pid: number): void {
 
 async function pids(job: Job, size: number): Promise<number[]> {
   const found: number[] = [];
-  for (let rank = 0; rank < size; rank++) found.push((await job.line<{ rank?: number; pid?: number }>((v) => v.rank === rank && typeof v.pid === 'number')).pid!);
+  for (let rank = 0; rank < size; rank++)
+    found.push((await job.line<{ rank?: number; pid?: number }>((v) => v.rank === rank && typeof v.pid === 'number')).pid!);
   return found;
 }
 
@@ -37,7 +42,11 @@ describe('liveness', () => {
     stop(ranks[2]!);
     const result = await job.done;
     expect(result.code, explain(result)).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`ucx-run: rank 2 \\(pid ${ranks[2]} on ${os.hostname()}, 127\\.0\\.0\\.1\\) has not answered for \\d+ ms: it is stopped \\(SIGSTOP\\), hung, or its host or network link is gone; terminating the other ranks`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `ucx-run: rank 2 \\(pid ${ranks[2]} on ${os.hostname()}, 127\\.0\\.0\\.1\\) has not answered for \\d+ ms: it is stopped \\(SIGSTOP\\), hung, or its host or network link is gone; terminating the other ranks`,
+      ),
+    );
     // 1.5 s of silence, then SIGTERM; the stopped rank needs the SIGKILL 3 s later.
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
   });
@@ -45,9 +54,12 @@ describe('liveness', () => {
   it('with rank 0 serving the store: a stopped rank makes every other rank exit, naming it; a stopped rank 0 too', async () => {
     for (const victim of [2, 0]) {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'node-ucx-live-')), 'rv.json');
-      const jobs = Array.from({ length: 3 }, (_, rank) => start(process.execPath, [path.join(FIXTURES, 'mpi-liveness.mjs'), 'wait'], {
-        env: { ...FAST, NODE_UCX_RANK: String(rank), NODE_UCX_SIZE: '3', NODE_UCX_RENDEZVOUS: `file:${file}` }, ms: 30_000,
-      }));
+      const jobs = Array.from({ length: 3 }, (_, rank) =>
+        start(process.execPath, [path.join(FIXTURES, 'mpi-liveness.mjs'), 'wait'], {
+          env: { ...FAST, NODE_UCX_RANK: String(rank), NODE_UCX_SIZE: '3', NODE_UCX_RENDEZVOUS: `file:${file}` },
+          ms: 30_000,
+        }),
+      );
       const ranks = await Promise.all(jobs.map(async (job, rank) => (await job.line<{ rank?: number; pid?: number }>((v) => v.rank === rank)).pid!));
       const stoppedAt = Date.now();
       stop(ranks[victim]!);
@@ -55,9 +67,10 @@ describe('liveness', () => {
         if (rank === victim) continue;
         const result = await job.done;
         expect(result.code, explain(result)).toBe(1);
-        const said = victim === 0
-          ? /the rendezvous store at tcp:\/\/\S+ \(rank 0 on \S+\) has not answered for \d+ ms/
-          : new RegExp(`rank 2 \\(pid ${ranks[2]} on [^)]+\\) has not answered for \\d+ ms: it is stopped \\(SIGSTOP\\)`);
+        const said =
+          victim === 0
+            ? /the rendezvous store at tcp:\/\/\S+ \(rank 0 on \S+\) has not answered for \d+ ms/
+            : new RegExp(`rank 2 \\(pid ${ranks[2]} on [^)]+\\) has not answered for \\d+ ms: it is stopped \\(SIGSTOP\\)`);
         expect(result.stderr, explain(result)).toMatch(said);
         expect(Date.now() - stoppedAt).toBeLessThan(10_000);
       }
@@ -74,6 +87,12 @@ describe('liveness', () => {
   it('the job secret is gone from process.env once a rank has joined, and its children never see it', async () => {
     const result = await ucxRun(2, 'mpi-liveness.mjs', ['env'], { ms: 30_000 }).done;
     expect(result.code, explain(result)).toBe(0);
-    expect(lastJson(result.stdout)).toEqual({ ok: true, all: [{ hadSecret: true, clean: true }, { hadSecret: true, clean: true }] });
+    expect(lastJson(result.stdout)).toEqual({
+      ok: true,
+      all: [
+        { hadSecret: true, clean: true },
+        { hadSecret: true, clean: true },
+      ],
+    });
   });
 });

@@ -3,7 +3,11 @@
 import { describe, it, expect } from 'vitest';
 import { ucxRun, lastJson, explain } from './job.js';
 
-interface Report { ok: boolean; size: number; checked: string[] }
+interface Report {
+  ok: boolean;
+  size: number;
+  checked: string[];
+}
 
 describe('MPI operations under ucx-run', () => {
   it('point-to-point: objects, typed arrays, tags, ANY_SOURCE/ANY_TAG, nonblocking requests, probe, errors', async () => {
@@ -12,9 +16,17 @@ describe('MPI operations under ucx-run', () => {
     const report = lastJson<Report>(result.stdout);
     expect(report?.ok, explain(result)).toBe(true);
     expect(report!.checked).toEqual([
-      'send/recv objects', 'tags, ANY_TAG, TAG_UB', 'ANY_SOURCE with Status', 'ordering of 200 mixed-size objects, bulk objects',
-      'Send/Recv typed arrays', 'Recv of an already arrived message', 'isend/irecv/Isend/Irecv/waitall/waitany/testall/cancel',
-      'sendrecv/Sendrecv/ssend/Ssend', 'probe/iprobe', 'self send, PROC_NULL', 'errors: bad rank, bad tag, bad buffer, truncation',
+      'send/recv objects',
+      'tags, ANY_TAG, TAG_UB',
+      'ANY_SOURCE with Status',
+      'ordering of 200 mixed-size objects, bulk objects',
+      'Send/Recv typed arrays',
+      'Recv of an already arrived message',
+      'isend/irecv/Isend/Irecv/waitall/waitany/testall/cancel',
+      'sendrecv/Sendrecv/ssend/Ssend',
+      'probe/iprobe',
+      'self send, PROC_NULL',
+      'errors: bad rank, bad tag, bad buffer, truncation',
     ]);
   });
 
@@ -25,11 +37,15 @@ describe('MPI operations under ucx-run', () => {
     expect(report?.ok, explain(result)).toBe(true);
     expect(report!.size).toBe(ranks);
     expect(report!.checked).toEqual([
-      'barrier', 'bcast', 'scatter/gather/allgather/alltoall',
+      'barrier',
+      'bcast',
+      'scatter/gather/allgather/alltoall',
       'reduce/allreduce/scan/exscan with SUM PROD MAX MIN LAND LOR LXOR BAND BOR BXOR MAXLOC MINLOC',
       'user ops (commutative and not)',
       'Bcast Reduce Allreduce Gather Scatter Allgather Alltoall Reduce_scatter(_block) Scan Exscan',
-      'mismatched sizes', 'bad roots/ops/buffers', 'ibarrier/ibcast',
+      'mismatched sizes',
+      'bad roots/ops/buffers',
+      'ibarrier/ibcast',
     ]);
   });
 
@@ -47,7 +63,8 @@ describe('MPI operations under ucx-run', () => {
     expect(result.code, explain(result)).toBe(0);
     expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
       'incl, excl, translate, union, intersection, difference, compare',
-      'create from a group, in group order; null off the group', 'bad arguments',
+      'create from a group, in group order; null off the group',
+      'bad arguments',
     ]);
   });
 
@@ -55,7 +72,10 @@ describe('MPI operations under ucx-run', () => {
     const result = await ucxRun(4, 'mpi-cart.mjs').done;
     expect(result.code, explain(result)).toBe(0);
     expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
-      'computeDims', 'coords, cart ranks, shifts', 'halo exchange', 'smaller grid, errors',
+      'computeDims',
+      'coords, cart ranks, shifts',
+      'halo exchange',
+      'smaller grid, errors',
     ]);
   });
 
@@ -63,8 +83,10 @@ describe('MPI operations under ucx-run', () => {
     const result = await ucxRun(4, 'mpi-comms.mjs').done;
     expect(result.code, explain(result)).toBe(0);
     expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
-      'split by color with keys', 'dup; isolation of p2p and collectives between communicators',
-      'UNDEFINED color, nested split, COMM_SELF', '20 dups with unique contexts; bad color',
+      'split by color with keys',
+      'dup; isolation of p2p and collectives between communicators',
+      'UNDEFINED color, nested split, COMM_SELF',
+      '20 dups with unique contexts; bad color',
     ]);
   });
 
@@ -72,7 +94,8 @@ describe('MPI operations under ucx-run', () => {
     const result = await ucxRun(4, 'mpi-win.mjs').done;
     expect(result.code, explain(result)).toBe(0);
     expect(lastJson<Report>(result.stdout)?.checked, explain(result)).toEqual([
-      'allocate, put/get with fence, bounds, free', 'create, accumulate (atomic and locked)',
+      'allocate, put/get with fence, bounds, free',
+      'create, accumulate (atomic and locked)',
       'lock/unlock exclusive and shared, lockAll, flush, fetchAndOp, compareAndSwap',
     ]);
   });

@@ -5,7 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
-export interface NetnsHost { ns: string; dev: string; ip: string }
+export interface NetnsHost {
+  ns: string;
+  dev: string;
+  ip: string;
+}
 
 export const AGENT = path.resolve(__dirname, 'fixtures', 'netns-agent.sh');
 
@@ -54,7 +58,11 @@ export async function createHosts(hosts: readonly NetnsHost[]): Promise<void> {
 
 export function removeHosts(hosts: readonly NetnsHost[]): void {
   for (const host of hosts) {
-    try { ip('netns', 'del', host.ns); } catch { /* not there */ }
+    try {
+      ip('netns', 'del', host.ns);
+    } catch {
+      /* not there */
+    }
   }
 }
 

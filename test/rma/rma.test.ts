@@ -14,7 +14,13 @@ const RMA = ['tag', 'stream', 'am', 'rma', 'amo'] as const;
 
 const MiB = 1 << 20;
 
-interface Shared { name: string; address: bigint; length: number; rkey: RemoteKey; packed: Buffer }
+interface Shared {
+  name: string;
+  address: bigint;
+  length: number;
+  rkey: RemoteKey;
+  packed: Buffer;
+}
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -45,7 +51,14 @@ async function share(peer: Peer, ep: Endpoint, name: string, length: number, bac
 
 /** Awaits `promise` expecting a rejection; returns the error. */
 async function rejection(promise: Promise<unknown>, what: string, ms = 10_000): Promise<Error & { code?: string }> {
-  const outcome = await within(promise.then(() => undefined, (error: unknown) => error), ms, what);
+  const outcome = await within(
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    ms,
+    what,
+  );
   if (outcome === undefined) throw new Error(`${what} resolved; expected a rejection`);
   return outcome as Error & { code?: string };
 }
@@ -79,7 +92,7 @@ describe('context.rmaMemoryTypes', () => {
   });
 });
 
-describe("memMap({ length, allocator })", () => {
+describe('memMap({ length, allocator })', () => {
   it("'ucx': no view; read() and write() copy within bounds; unmap() ends access", () => {
     const context = new Context({ features: [...RMA] });
     try {
@@ -168,7 +181,7 @@ describe('RMA between two processes', () => {
     const sizes = [1, 7, 8, 4095, 4096, 65_537, MiB + 3, 16 * MiB, 64 * MiB];
     const region = await share(peer, ep, 'big', 64 * MiB + 64);
     for (const [i, size] of sizes.entries()) {
-      const offset = size === 64 * MiB ? 64 : (i * 13) % 64;  // unaligned starts too
+      const offset = size === 64 * MiB ? 64 : (i * 13) % 64; // unaligned starts too
       const data = pattern(size, 100 + i);
       await within(ep.put(data, region.address + BigInt(offset), region.rkey), 30_000, `put of ${size} B`);
       await within(ep.flush(), 30_000, `flush after put of ${size} B`);
@@ -197,7 +210,7 @@ describe('RMA between two processes', () => {
 
   it('regions backed by a Buffer, an ArrayBuffer and an offset view work up to their last byte', async () => {
     for (const backing of ['buffer', 'arraybuffer', 'view']) {
-      const length = 10_000;  // a multiple of 16: see the next test for other sizes
+      const length = 10_000; // a multiple of 16: see the next test for other sizes
       const region = await share(peer, ep, backing, length, backing);
       const whole = pattern(length, 7);
       await w(ep.put(whole, region.address, region.rkey), 'put');
@@ -216,7 +229,13 @@ describe('RMA between two processes', () => {
   it('a mapped region is exactly the memory asked for, whatever its size and start (no bytes around it are granted)', async () => {
     // UCX registers memory in aligned units; what the handle (and so the rkey) grants must still be only the
     // caller's bytes, or a peer could write next to them.
-    const cases: [string, number, number][] = [['view', 8, 100], ['view', 3, 5], ['view', 24, 64], ['alloc', 0, 10_001], ['buffer', 0, 13]];
+    const cases: [string, number, number][] = [
+      ['view', 8, 100],
+      ['view', 3, 5],
+      ['view', 24, 64],
+      ['alloc', 0, 10_001],
+      ['buffer', 0, 13],
+    ];
     for (const [backing, viewOffset, length] of cases) {
       const name = `${backing}-${viewOffset}-${length}`;
       const mapped = await peer.call<{ length: number }>('map', { name, length, backing, viewOffset });
@@ -279,15 +298,18 @@ describe('RMA between two processes', () => {
     const rounds = 40;
     const slotSize = 64 * 1024;
     const region = await share(peer, ep, 'main', 64 + rounds * slotSize);
-    const watched = peer.call<{ observations: number; violations: unknown[] }>('watchFlag',
-      { name: 'main', flagOffset: 0, dataOffset: 64, slotSize, seed: 10, rounds }, 30_000);
+    const watched = peer.call<{ observations: number; violations: unknown[] }>(
+      'watchFlag',
+      { name: 'main', flagOffset: 0, dataOffset: 64, slotSize, seed: 10, rounds },
+      30_000,
+    );
     await peer.next('watching');
     const ops: Promise<void>[] = [];
     for (let k = 0; k < rounds; k++) {
       ops.push(ep.put(pattern(slotSize, 10 + k), region.address + 64n + BigInt(k * slotSize), region.rkey));
       ep.fence();
       ops.push(ep.put(word(BigInt(k + 1), 8), region.address, region.rkey));
-      if (k % 8 === 7) await new Promise((resolve) => setImmediate(resolve));  // let the peer look mid-way
+      if (k % 8 === 7) await new Promise((resolve) => setImmediate(resolve)); // let the peer look mid-way
     }
     await within(Promise.all(ops), 20_000, 'the puts');
     await within(ep.flush(), 20_000, 'flush');
@@ -310,7 +332,7 @@ describe('RMA between two processes', () => {
       { op: 'swap', init: 5n, value: -1n, fetched: (i) => i, after: (_, bits) => mask(bits) },
       { op: 'fadd', init: 40n, value: 2n, fetched: (i) => i, after: () => 42n },
       { op: 'fadd', init: 5n, value: -7n, fetched: (i) => i, after: (_, bits) => mask(bits) - 1n },
-      { op: 'fadd', init: -1n, value: 1n, fetched: (_) => -1n, after: () => 0n },   // wraps; old value comes back unsigned
+      { op: 'fadd', init: -1n, value: 1n, fetched: (_) => -1n, after: () => 0n }, // wraps; old value comes back unsigned
       { op: 'fand', init: 0b1100n, value: 0b1010n, fetched: (i) => i, after: () => 0b1000n },
       { op: 'for', init: 0b1100n, value: 0b1010n, fetched: (i) => i, after: () => 0b1110n },
       { op: 'fxor', init: 0b1100n, value: 0b1010n, fetched: (i) => i, after: () => 0b0110n },
@@ -330,8 +352,7 @@ describe('RMA between two processes', () => {
           await peer.call('writeWord', { name: 'words', offset, size, value: String(c.init) });
           const result = await within(ep.atomic(c.op, at, region.rkey, c.value, { size }), 10_000, label);
           expect(result, label).toBe(BigInt.asUintN(bits, c.fetched(c.init)));
-          expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset, size })), label)
-            .toBe(BigInt.asUintN(bits, c.after(c.init, bits)));
+          expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset, size })), label).toBe(BigInt.asUintN(bits, c.after(c.init, bits)));
           if (size === 4) {
             expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset: 8, size: 4 })), label).toBe(GUARD);
             expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset: 16, size: 4 })), label).toBe(GUARD);
@@ -364,8 +385,7 @@ describe('RMA between two processes', () => {
       const big = (1n << 63n) + 12345678901234567n;
       await peer.call('writeWord', { name: 'words', offset: 0, size: 8, value: String(big) });
       expect(await w(ep.atomic('fadd', region.address, region.rkey, (1n << 62n) + 1n), 'atomic')).toBe(big);
-      expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset: 0, size: 8 })))
-        .toBe(BigInt.asUintN(64, big + (1n << 62n) + 1n));
+      expect(BigInt(await peer.call<string>('readWord', { name: 'words', offset: 0, size: 8 }))).toBe(BigInt.asUintN(64, big + (1n << 62n) + 1n));
     });
 
     it('operands that do not fit, unknown ops and bad sizes are refused before anything is sent', async () => {
@@ -485,7 +505,10 @@ describe('RMA between two processes', () => {
     header((b) => b.writeUInt32LE(b.readUInt32LE(24) + 1, 24), 'key length too long');
     header((b) => b.writeUInt32LE(0xffffffff, 24), 'key length 4 GiB');
     header((b) => b.writeBigUInt64LE(1n << 60n, 16), 'region longer than 2^53');
-    header((b) => { b.writeBigUInt64LE((1n << 64n) - 8n, 8); b.writeBigUInt64LE(4096n, 16); }, 'region wraps past 2^64');
+    header((b) => {
+      b.writeBigUInt64LE((1n << 64n) - 8n, 8);
+      b.writeBigUInt64LE(4096n, 16);
+    }, 'region wraps past 2^64');
     for (let i = 0; i < 100; i++) bad.push([`random ${i}`, randomBytes(i % 97)]);
     for (let i = 0; i < 50; i++) {
       // Random bytes behind a valid magic and version get further into the checks.
@@ -526,7 +549,7 @@ describe('RMA between two processes', () => {
     expect(await peer.call('read', { name: 'main', offset: 0, length: 3 })).toBe(Buffer.from('two').toString('hex'));
 
     key2.destroy();
-    key2.destroy();  // idempotent
+    key2.destroy(); // idempotent
     expect(key2.destroyed).toBe(true);
     const destroyed = await rejection(ep2.get(Buffer.alloc(1), region.address, key2), 'destroyed key');
     expect(destroyed.code).toBe('ERR_INVALID_ARG_VALUE');
@@ -539,7 +562,10 @@ describe('RMA between two processes', () => {
   it('keys die with their endpoint: after close, using them rejects with ERR_UCX_CLOSED', async () => {
     const region = await share(peer, ep, 'main', 16 * MiB);
     // An operation in flight at close settles one way or the other; nothing crashes.
-    const inFlight = ep.get(Buffer.alloc(16 * MiB), region.address, region.rkey).then(() => 'resolved', (e: UCXError) => e.code);
+    const inFlight = ep.get(Buffer.alloc(16 * MiB), region.address, region.rkey).then(
+      () => 'resolved',
+      (e: UCXError) => e.code,
+    );
     await within(ep.close(), 10_000, 'ep.close()');
     expect(await within(inFlight, 10_000, 'get in flight at close')).toMatch(/^(resolved|UCS_ERR_\w+|ERR_UCX_CLOSED)$/);
     expect(region.rkey.destroyed).toBe(true);
@@ -556,7 +582,7 @@ describe('RMA between two processes', () => {
     }
     expect(() => ep.unpackRkey(region.packed)).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
     expect(() => ep.fence()).toThrow(expect.objectContaining({ code: 'ERR_UCX_CLOSED' }));
-    region.rkey.destroy();  // still idempotent
+    region.rkey.destroy(); // still idempotent
   });
 
   it('unmap on the owner: idempotent, packRkey afterwards throws ERR_UCX_CLOSED, the Buffer stays valid', async () => {
@@ -566,8 +592,16 @@ describe('RMA between two processes', () => {
     // The peer still holds a key. What UCX does with it now depends on the transport (software RMA over TCP
     // still writes the owner's Buffer; hardware RDMA fails remotely): either way it settles, and the owner lives.
     const outcome = await within(
-      ep.put(Buffer.from('late'), region.address, region.rkey).then(() => ep.flush()).then(() => 'ok', (e: UCXError) => e.code),
-      10_000, 'put after the owner unmapped');
+      ep
+        .put(Buffer.from('late'), region.address, region.rkey)
+        .then(() => ep.flush())
+        .then(
+          () => 'ok',
+          (e: UCXError) => e.code,
+        ),
+      10_000,
+      'put after the owner unmapped',
+    );
     expect(outcome).toMatch(/^(ok|UCS_ERR_\w+)$/);
     expect(await peer.call('readWord', { name: 'main', offset: 8, size: 8 })).toBe('0');
   });
@@ -668,8 +702,9 @@ describe.each(PROGRESS_MODES)('RMA basics in %s mode', (mode) => {
       expect(back.equals(data)).toBe(true);
       const old = back.readBigUInt64LE(8);
       expect(await within(ep.atomic('fadd', region.address + 8n, region.rkey, 3n), 10_000, 'fadd')).toBe(old);
-      expect(await within(ep.compareSwap(region.address + 8n, region.rkey, BigInt.asUintN(64, old + 3n), 1n), 10_000, 'cswap'))
-        .toBe(BigInt.asUintN(64, old + 3n));
+      expect(await within(ep.compareSwap(region.address + 8n, region.rkey, BigInt.asUintN(64, old + 3n), 1n), 10_000, 'cswap')).toBe(
+        BigInt.asUintN(64, old + 3n),
+      );
       expect(await peer.call('readWord', { name: 'main', offset: 8, size: 8 })).toBe('1');
     } finally {
       await within(worker.close(), 10_000, 'worker.close()');

@@ -59,7 +59,10 @@ describe('ucx-scheduler and ucx-worker', () => {
 
   it('--dashboard-port serves the dashboard and /metrics, on loopback unless told otherwise', async () => {
     const file = path.join(tempDir(), 'scheduler.json');
-    const job = start(NODE, [SCHEDULER, '--host', '127.0.0.1', '--port', '0', '--scheduler-file', file, '--dashboard-port', '0'], { env: NO_LAUNCHER, ms: 90_000 });
+    const job = start(NODE, [SCHEDULER, '--host', '127.0.0.1', '--port', '0', '--scheduler-file', file, '--dashboard-port', '0'], {
+      env: NO_LAUNCHER,
+      ms: 90_000,
+    });
     const [, url] = await outputMatch(job, 'stderr', /Dashboard at: (\S+)/);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const metrics = await fetch(new URL('metrics', url));
@@ -81,7 +84,10 @@ describe('ucx-scheduler and ucx-worker', () => {
     const { job } = await startScheduler(file, ['--protocol', protocol]);
     await Promise.all(joined);
     const report = await clientByFile(file);
-    expect(report.workers).toEqual({ nannied: { nthreads: 1, memoryLimit: 2 ** 31, resources: { GPU: 1 } }, plain: { nthreads: 2, memoryLimit: expect.any(Number), resources: {} } });
+    expect(report.workers).toEqual({
+      nannied: { nthreads: 1, memoryLimit: 2 ** 31, resources: { GPU: 1 } },
+      plain: { nthreads: 2, memoryLimit: expect.any(Number), resources: {} },
+    });
     expect(report.total).toBe(328350);
     expect(report.gpu).toBe('nannied');
     expect(report.secretInEnv).toBe(false);
@@ -135,7 +141,10 @@ describe('ucx-scheduler and ucx-worker', () => {
     // A scheduler whose secret came from the environment: a worker given it the same way joins.
     job.child.kill('SIGTERM');
     expect((await job.done).code).toBe(0);
-    const sched = start(NODE, [SCHEDULER, '--host', '127.0.0.1', '--port', '0', '--protocol', 'tcp'], { env: { ...NO_LAUNCHER, NODE_UCX_CLUSTER_SECRET: secret }, ms: 60_000 });
+    const sched = start(NODE, [SCHEDULER, '--host', '127.0.0.1', '--port', '0', '--protocol', 'tcp'], {
+      env: { ...NO_LAUNCHER, NODE_UCX_CLUSTER_SECRET: secret },
+      ms: 60_000,
+    });
     const [, url] = await outputMatch(sched, 'stdout', /Scheduler at: (\S+)/);
     const worker = start(NODE, [WORKER, url!, '--no-nanny'], { env: { ...NO_LAUNCHER, NODE_UCX_CLUSTER_SECRET: secret }, ms: 60_000 });
     await outputMatch(worker, 'stderr', /joined/);

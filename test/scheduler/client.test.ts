@@ -62,13 +62,13 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
   });
 
   it('scatter: arrays, objects and single values become futures usable as arguments; broadcast puts them on every worker', async () => {
-    const [x, y] = await client.scatter([5, new Float64Array(1000).fill(2)]) as Future[];
+    const [x, y] = (await client.scatter([5, new Float64Array(1000).fill(2)])) as Future[];
     expect(await client.submit((a: number, arr: Float64Array) => a + arr.reduce((s, v) => s + v, 0), x, y)).toBe(2005);
-    const named = await client.scatter({ p: 'pp', q: [1, 2] }) as Record<string, Future>;
+    const named = (await client.scatter({ p: 'pp', q: [1, 2] })) as Record<string, Future>;
     expect(await client.submit((p: string, q: number[]) => p + q.join(''), named.p, named.q)).toBe('pp12');
-    const [single] = await client.scatter(7) as Future[];
+    const [single] = (await client.scatter(7)) as Future[];
     expect(await single).toBe(7);
-    const [everywhere] = await client.scatter([{ big: 'b'.repeat(100) }], { broadcast: true }) as Future[];
+    const [everywhere] = (await client.scatter([{ big: 'b'.repeat(100) }], { broadcast: true })) as Future[];
     // (The scheduler hears of scattered data a moment after scatter() resolves; before any task that uses it.)
     await until(() => cluster.scheduler.state.tasks.get(everywhere!.key)?.whoHas.size === 2, 'the scheduler to know both replicas');
     // Tasks on both workers use it where it is.
@@ -139,7 +139,10 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
     await expect(after.result()).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CANCELLED' });
     expect(performance.now() - cancelledAt).toBeLessThan(500);
     expect(long.status).toBe('cancelled');
-    await until(() => !cluster.scheduler.state.tasks.has(long.key) && !cluster.scheduler.state.tasks.has(after.key), 'the scheduler to forget the cancelled keys');
+    await until(
+      () => !cluster.scheduler.state.tasks.has(long.key) && !cluster.scheduler.state.tasks.has(after.key),
+      'the scheduler to forget the cancelled keys',
+    );
     // The cluster computes on.
     expect(await client.gather(client.map(inc, [1, 2, 3, 4]))).toEqual([2, 3, 4, 5]);
     // A finished future cancelled: cancelled too (its result used to be fetched for ever), and the
@@ -159,7 +162,11 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
     else expect(Object.values(pids).every((pid) => pid !== process.pid)).toBe(true);
     const withArgs = await client.run((a: number, b: number) => a + b, 2, 3);
     expect(Object.values(withArgs)).toEqual([5, 5]);
-    await expect(client.run(() => { throw new Error('nope'); })).rejects.toThrow(/nope/);
+    await expect(
+      client.run(() => {
+        throw new Error('nope');
+      }),
+    ).rejects.toThrow(/nope/);
     const info = await client.schedulerInfo();
     expect(info.address).toBe(cluster.schedulerAddress);
     expect(Object.keys(info.workers).sort()).toEqual([...cluster.workers].sort());
@@ -209,13 +216,28 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
       ['an export that is not a function', client.submit(fn('notAFunction'), 1), { code: 'ERR_SCHEDULER_IMPORT' }],
       ['a result that cannot be serialized', client.submit(fn('unserializable')), { code: 'ERR_SCHEDULER_UNSERIALIZABLE' }],
       ['a bare specifier that is not installed', client.submit({ module: 'not-installed-anywhere', export: 'y' } as never), { code: 'ERR_SCHEDULER_IMPORT' }],
-      ['a free variable', client.submit(() => (globalThis as unknown as { undefinedThing: () => number }).undefinedThing() + notDefinedHere), { name: 'TaskFailedError' }],
-      ['a thrown error, with the worker\'s stack', client.submit(fn('throws'), 'bad'), { code: 'ERR_TEST_THROWN', remote: expect.objectContaining({ name: 'RangeError', stack: expect.stringContaining('tasks.mjs') }) }],
+      [
+        'a free variable',
+        client.submit(() => (globalThis as unknown as { undefinedThing: () => number }).undefinedThing() + notDefinedHere),
+        { name: 'TaskFailedError' },
+      ],
+      [
+        "a thrown error, with the worker's stack",
+        client.submit(fn('throws'), 'bad'),
+        { code: 'ERR_TEST_THROWN', remote: expect.objectContaining({ name: 'RangeError', stack: expect.stringContaining('tasks.mjs') }) },
+      ],
       ['a missing key', client.submit(inc, ref(`missing-${protocol}`)), { code: 'ERR_SCHEDULER_MISSING_KEY' }],
       ['process.exit in a task (ends its thread only)', client.submit(fn('exitWorker'), 3), { name: 'TaskFailedError' }],
     ];
     for (const [what, future, expected] of cases) {
-      const error = await within(future.result().then(() => null, (e: unknown) => e), 20_000, what);
+      const error = await within(
+        future.result().then(
+          () => null,
+          (e: unknown) => e,
+        ),
+        20_000,
+        what,
+      );
       expect(error, what).toMatchObject(expected);
     }
     const [missingGraph] = client.submitGraph({ g: [inc, ref('nowhere-at-all')] });
@@ -226,7 +248,7 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
     expect(cluster.scheduler.closed).toBe(false);
   });
 
-  it('close: pending futures reject with ERR_SCHEDULER_CLOSED, later calls throw it, and the cluster forgets the client\'s keys', async () => {
+  it("close: pending futures reject with ERR_SCHEDULER_CLOSED, later calls throw it, and the cluster forgets the client's keys", async () => {
     const other = new Client(cluster, { setAsDefault: false });
     await other.ready;
     const done = other.submit(inc, 1000);
@@ -237,8 +259,11 @@ describe.each(PROTOCOLS)('Client over %s', (protocol) => {
     await expect(pending.result()).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CLOSED' });
     expect(() => other.submit(inc, 1)).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_CLOSED' }));
     await expect(other.schedulerInfo()).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CLOSED' });
-    await other.close();  // idempotent
-    await until(() => !cluster.scheduler.state.tasks.has(pending.key) && !cluster.scheduler.state.tasks.has(done.key), 'the scheduler to forget the closed client\'s keys');
+    await other.close(); // idempotent
+    await until(
+      () => !cluster.scheduler.state.tasks.has(pending.key) && !cluster.scheduler.state.tasks.has(done.key),
+      "the scheduler to forget the closed client's keys",
+    );
   });
 });
 
@@ -249,7 +274,10 @@ describe('Client over ucx: 10,000 tasks', () => {
     await using cluster = new LocalCluster({ workers: 2, protocol: 'ucx' });
     await cluster.ready;
     await using client = new Client(cluster);
-    const futures = client.map((x: number) => x * 2, Array.from({ length: 10_000 }, (_, i) => i));
+    const futures = client.map(
+      (x: number) => x * 2,
+      Array.from({ length: 10_000 }, (_, i) => i),
+    );
     const results = await within(client.gather(futures) as Promise<number[]>, 30_000, '10,000 results');
     expect(results).toHaveLength(10_000);
     for (let i = 0; i < 10_000; i++) if (results[i] !== i * 2) throw new Error(`result ${i} is ${results[i]}`);

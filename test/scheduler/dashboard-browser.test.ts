@@ -35,15 +35,27 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
         executablePath: CHROMIUM,
         headless: true,
         viewport: { width: 1280, height: 860 },
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-          '--disable-component-update', '--disable-sync'],
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       }),
       client.ready,
     ]);
-    page = browser.pages()[0] ?? await browser.newPage();
+    page = browser.pages()[0] ?? (await browser.newPage());
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
-    page.on('requestfailed', (request) => { if (!request.url().endsWith('/events')) problems.push(`request failed: ${request.url()}`); });
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('requestfailed', (request) => {
+      if (!request.url().endsWith('/events')) problems.push(`request failed: ${request.url()}`);
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -54,10 +66,11 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
   });
 
   /** The text of the progress row of `prefix` ('3 / 12', maybe with ' · 1 erred'), or null. */
-  const progressOf = (prefix: string): Promise<string | null> => page.evaluate((p) => {
-    const row = [...document.querySelectorAll<HTMLElement>('#progress .row')].find((r) => r.dataset.prefix === p);
-    return row ? row.querySelector('.numbers')!.textContent : null;
-  }, prefix);
+  const progressOf = (prefix: string): Promise<string | null> =>
+    page.evaluate((p) => {
+      const row = [...document.querySelectorAll<HTMLElement>('#progress .row')].find((r) => r.dataset.prefix === p);
+      return row ? row.querySelector('.numbers')!.textContent : null;
+    }, prefix);
 
   it('shows the tasks of a run as they finish, without a reload', async () => {
     await page.goto(cluster.dashboardLink!);
@@ -79,7 +92,10 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
     const updatesBefore = Number(await page.getAttribute('body', 'data-updates'));
 
     const slowinc = (x: number): Promise<number> => new Promise((resolve) => setTimeout(() => resolve(x + 1), 150));
-    const futures = client.map(slowinc, Array.from({ length: 12 }, (_, i) => i));
+    const futures = client.map(
+      slowinc,
+      Array.from({ length: 12 }, (_, i) => i),
+    );
     await client.gather(futures);
     await page.waitForFunction(() => document.querySelector('#states [data-state="memory"] .numbers')?.textContent === '12');
     await expect.poll(() => progressOf('slowinc')).toBe('12 / 12');
@@ -87,7 +103,10 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
     const done = seen.map((text) => Number(text.split(' / ')[0]));
     expect(seen.at(-1)).toBe('12 / 12');
-    expect(done.some((n) => n > 0 && n < 12), `the row went ${seen.join(' → ')}`).toBe(true);  // seen part-way
+    expect(
+      done.some((n) => n > 0 && n < 12),
+      `the row went ${seen.join(' → ')}`,
+    ).toBe(true); // seen part-way
     expect(done).toEqual([...done].sort((a, b) => a - b));
     expect(await page.textContent('#n-finished')).toBe('12');
     // The task stream drew the twelve, and its legend names the prefix.
@@ -100,8 +119,13 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
 
   it('shows a second prefix, errors, and worker memory, then leaves a screenshot', async () => {
     const double = (x: number): Promise<number> => new Promise((resolve) => setTimeout(() => resolve(2 * x), 40));
-    const explode = (): never => { throw new Error('on purpose'); };
-    const futures = client.map(double, Array.from({ length: 8 }, (_, i) => i));
+    const explode = (): never => {
+      throw new Error('on purpose');
+    };
+    const futures = client.map(
+      double,
+      Array.from({ length: 8 }, (_, i) => i),
+    );
     const failed = client.submit(explode);
     await client.gather(futures);
     await failed.exception();
@@ -113,7 +137,9 @@ describe.skipIf(skip)(`dashboard in headless Chromium${skip ? ` [skipped: ${reas
     // Rows stay in the order the prefixes came: slowinc, double, explode.
     expect(await page.$$eval('#progress .row', (rows) => rows.map((r) => (r as HTMLElement).dataset.prefix))).toEqual(['slowinc', 'double', 'explode']);
     // A bar per worker, with the memory its heartbeats report.
-    await page.waitForFunction(() => document.querySelectorAll('#memory .row').length === 2 && !document.querySelector('#memory .numbers')!.textContent!.startsWith('–'));
+    await page.waitForFunction(
+      () => document.querySelectorAll('#memory .row').length === 2 && !document.querySelector('#memory .numbers')!.textContent!.startsWith('–'),
+    );
     expect(await page.$$eval('#workers tbody tr', (rows) => rows.length)).toBe(2);
     expect((await page.textContent('#workers tbody'))!).toContain('running');
 

@@ -11,12 +11,20 @@ afterEach(async () => {
   for (const thing of open.splice(0).reverse()) await thing.close();
 });
 
-function request(url: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     // A fresh connection each time (no keep-alive pool): what a request meets is what the server does now.
     const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => {
+          body += chunk;
+        })
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
     });
     req.on('error', reject);
     req.end();
@@ -24,7 +32,11 @@ function request(url: string, opts: { method?: string; headers?: Record<string, 
 }
 
 /** Reads the SSE stream at `url`: each message's parsed data, as it comes. */
-function follow(url: string): { messages: { at: number; data: any }[]; close(): Promise<void>; next(pred?: (data: any) => boolean, ms?: number): Promise<any> } {
+function follow(url: string): {
+  messages: { at: number; data: any }[];
+  close(): Promise<void>;
+  next(pred?: (data: any) => boolean, ms?: number): Promise<any>;
+} {
   const messages: { at: number; data: any }[] = [];
   const waiters: (() => void)[] = [];
   let buffer = '';
@@ -37,7 +49,11 @@ function follow(url: string): { messages: { at: number; data: any }[]; close(): 
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         if (data !== '') messages.push({ at: performance.now(), data: JSON.parse(data) });
         for (const wake of waiters.splice(0)) wake();
       }
@@ -46,14 +62,20 @@ function follow(url: string): { messages: { at: number; data: any }[]; close(): 
   req.on('error', () => {});
   return {
     messages,
-    async close() { req.destroy(); res?.destroy(); },
+    async close() {
+      req.destroy();
+      res?.destroy();
+    },
     async next(pred = () => true, ms = 10_000) {
       const deadline = Date.now() + ms;
       let seen = 0;
       for (;;) {
         for (; seen < messages.length; seen++) if (pred(messages[seen]!.data)) return messages[seen]!.data;
         if (Date.now() > deadline) throw new Error(`no matching event-stream message within ${ms} ms (${messages.length} seen)`);
-        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
       }
     },
   };
@@ -70,11 +92,11 @@ describe('dashboard server', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.body).toContain('<script src="dashboard.js"');
-    expect(page.body).not.toMatch(/https?:\/\//);  // nothing from elsewhere (the machine may be offline)
+    expect(page.body).not.toMatch(/https?:\/\//); // nothing from elsewhere (the machine may be offline)
     const js = await request(new URL('dashboard.js', link).href);
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(js.body).toContain("new EventSource('events')");
-    expect(js.body).not.toContain('innerHTML');  // key names and addresses only ever as text
+    expect(js.body).not.toContain('innerHTML'); // key names and addresses only ever as text
     expect((await request(new URL('dashboard.css', link).href)).headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await request(new URL('status', link).href)).body).toBe(page.body);
     expect((await request(new URL('health', link).href)).body).toBe('ok\n');
@@ -123,7 +145,9 @@ describe('dashboard server', () => {
     });
     open.push({ close: () => new Promise<void>((resolve) => (blocker.listening ? blocker.close(() => resolve()) : resolve())) });
     const warnings: Error[] = [];
-    const onWarning = (w: Error): void => { warnings.push(w); };
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
     process.on('warning', onWarning);
     try {
       const scheduler = await Scheduler.start({ address: 'inproc://dash-d:0', dashboard: true });
@@ -180,7 +204,10 @@ describe('dashboard event stream', () => {
 
     const inc = (x: number): number => x + 1;
     const started = performance.now();
-    const futures = client.map(inc, Array.from({ length: 300 }, (_, i) => i));
+    const futures = client.map(
+      inc,
+      Array.from({ length: 300 }, (_, i) => i),
+    );
     await client.gather(futures);
     const last = await stream.next((d) => d.counts.memory === 300 && d.scheduler.finished === 300);
     const elapsed = performance.now() - started;
@@ -206,7 +233,9 @@ describe('dashboard event stream', () => {
     open.push(cluster);
     const client = new Client(cluster);
     open.push(client);
-    const fail = (): never => { throw new Error('no'); };
+    const fail = (): never => {
+      throw new Error('no');
+    };
     const square = (x: number): number => x * x;
     await client.gather(client.map(square, [1, 2, 3]));
     const failed = client.submit(fail);
@@ -217,7 +246,10 @@ describe('dashboard event stream', () => {
     expect(first.tasks.map((t: any) => t.status).sort()).toEqual(['erred', 'memory', 'memory', 'memory']);
     expect(first.scheduler).toMatchObject({ finished: 3, erred: 1 });
     expect(first.counts).toMatchObject({ memory: 3, erred: 1 });
-    expect(first.prefixes.map((p: any) => [p.prefix, p.done, p.erred, p.total])).toEqual([['square', 3, 0, 3], ['fail', 0, 1, 1]]);
+    expect(first.prefixes.map((p: any) => [p.prefix, p.done, p.erred, p.total])).toEqual([
+      ['square', 3, 0, 3],
+      ['fail', 0, 1, 1],
+    ]);
   });
 
   it('LocalCluster without the option has no dashboard', async () => {

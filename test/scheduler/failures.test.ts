@@ -26,7 +26,9 @@ async function startCluster(opts: ConstructorParameters<typeof LocalCluster>[0])
   // Whatever goes wrong inside the scheduler (a transition that threw, a message it could not use) fails the test.
   const warnings: unknown[] = [];
   cluster.scheduler.on('warning', (warning: unknown) => warnings.push(warning));
-  cleanup.push(() => { expect(warnings).toEqual([]); });
+  cleanup.push(() => {
+    expect(warnings).toEqual([]);
+  });
   const client = new Client(cluster, { setAsDefault: false });
   cleanup.push(() => client.close());
   await client.ready;
@@ -78,7 +80,14 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     const { cluster, client } = await startCluster({ workers: 1, protocol });
     const log = tempFile('deaths.log');
     const bomb = client.submit(fn('killWorker'), log);
-    const error = await within(bomb.result().then(() => null, (e: unknown) => e), 40_000, 'KilledWorker');
+    const error = await within(
+      bomb.result().then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      40_000,
+      'KilledWorker',
+    );
     expect(error).toMatchObject({ name: 'KilledWorker', code: 'ERR_SCHEDULER_KILLED_WORKER' });
     // Four workers ran it, and died of it.
     const pids = lines(log);
@@ -91,7 +100,8 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
 
   it('a worker frozen by SIGSTOP: its tasks move to another after the heartbeat timeout', async () => {
     const { cluster, client } = await startCluster({
-      workers: 2, protocol,
+      workers: 2,
+      protocol,
       scheduler: { config: { workerTimeoutMs: 1000 }, tickMs: 50 },
       worker: { heartbeatMs: 100 },
     });
@@ -100,7 +110,13 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     const victim = cluster.nannies[0]!;
     const victimAddress = victim.address!;
     process.kill(victim.pid!, 'SIGSTOP');
-    cleanup.push(() => { try { process.kill(victim.pid!, 'SIGCONT'); } catch { /* gone */ } });
+    cleanup.push(() => {
+      try {
+        process.kill(victim.pid!, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
     const stoppedAt = performance.now();
     expect(await within(client.gather(futures) as Promise<number[]>, 10_000, 'the tasks after the timeout')).toEqual([0, 1]);
     const took = performance.now() - stoppedAt;
@@ -111,7 +127,8 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
 
   it('a worker that timed out (frozen past workerTimeoutMs, then thawed) exits so that its nanny restarts it; the cluster is whole again', async () => {
     const { cluster, client } = await startCluster({
-      workers: 2, protocol,
+      workers: 2,
+      protocol,
       scheduler: { config: { workerTimeoutMs: 1000 }, tickMs: 50 },
       worker: { heartbeatMs: 100 },
     });
@@ -123,7 +140,13 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     victim.on('restart', (reason: string) => reasons.push(reason));
     const pid = victim.pid!;
     process.kill(pid, 'SIGSTOP');
-    cleanup.push(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });
+    cleanup.push(() => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
     await until(() => !cluster.scheduler.state.workers.has(victimAddress), 'the scheduler to remove the frozen worker', 10_000);
     process.kill(pid, 'SIGCONT');
     await until(() => exits.length > 0, 'the thawed worker to exit', 10_000);
@@ -131,12 +154,15 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     expect(exits[0]).toEqual({ code: 4, signal: null, restarting: true });
     expect(reasons[0]).toBe('the scheduler removed it (it timed out)');
     await until(() => victim.address !== null && victim.pid !== pid && cluster.scheduler.state.workers.size === 2, 'the restarted worker to join', 20_000);
-    expect(await within(client.submit(fn('inc'), 41, taskOptions({ workers: [victim.address!] })) as Promise<number>, 10_000, 'a task on the restarted worker')).toBe(42);
+    expect(
+      await within(client.submit(fn('inc'), 41, taskOptions({ workers: [victim.address!] })) as Promise<number>, 10_000, 'a task on the restarted worker'),
+    ).toBe(42);
   });
 
   it('a worker frozen while another fetches from it: the fetch is given up once the scheduler moves on, nothing hangs', async () => {
     const { cluster, client } = await startCluster({
-      workers: 2, protocol,
+      workers: 2,
+      protocol,
       scheduler: { config: { workerTimeoutMs: 1000 }, tickMs: 50 },
       worker: { heartbeatMs: 100 },
     });
@@ -149,7 +175,13 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     const warm = client.submit(fn('block'), 10, 1, taskOptions({ workers: [holder] }));
     expect(await client.submit(fn('checksum'), warm, taskOptions({ workers: [other] }))).toMatchObject({ sum: 10 });
     process.kill(frozen.pid!, 'SIGSTOP');
-    cleanup.push(() => { try { process.kill(frozen.pid!, 'SIGCONT'); } catch { /* gone */ } });
+    cleanup.push(() => {
+      try {
+        process.kill(frozen.pid!, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
     // Runs on the other worker, which fetches its input from the frozen one: that fetch never ends by itself.
     const sum = client.submit(fn('checksum'), data, taskOptions({ workers: [other] }));
     expect(await within(sum.result(), 15_000, 'the task whose input was on the frozen worker')).toEqual({ sum: 700_000, first: 7, last: 7, length: 100_000 });
@@ -157,13 +189,22 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
 
   it('a worker added mid-run (scale) gets work within 1 s', async () => {
     const { cluster, client } = await startCluster({ workers: 1, protocol });
-    const futures = client.map(fn('sleep'), Array(40).fill(50), Array.from({ length: 40 }, (_, i) => i));
+    const futures = client.map(
+      fn('sleep'),
+      Array(40).fill(50),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
     await until(() => cluster.scheduler.state.counts.queued > 0, 'root tasks to queue');
     const firstTask = new Map<string, number>();
     let joinedAt = 0;
     let newcomer = '';
-    cluster.scheduler.on('worker-added', (address: string) => { newcomer = address; joinedAt = performance.now(); });
-    cluster.scheduler.on('task', (record: { worker: string }) => { if (!firstTask.has(record.worker)) firstTask.set(record.worker, performance.now()); });
+    cluster.scheduler.on('worker-added', (address: string) => {
+      newcomer = address;
+      joinedAt = performance.now();
+    });
+    cluster.scheduler.on('task', (record: { worker: string }) => {
+      if (!firstTask.has(record.worker)) firstTask.set(record.worker, performance.now());
+    });
     // Placed at once, and the first done within a second of joining.
     const placed = new Promise<number>((resolve) => {
       const check = setInterval(() => {
@@ -185,7 +226,9 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     const input = client.submit(fn('block'), 10, 1);
     await input;
     // Tasks with a dependency are never queued: all 12 go to the one worker there is.
-    const tasks = Array.from({ length: 12 }, (_, i) => client.submit((x: Float64Array, j: number, ms: number) => new Promise((r) => setTimeout(() => r(x[0]! + j), ms)), input, i, 100));
+    const tasks = Array.from({ length: 12 }, (_, i) =>
+      client.submit((x: Float64Array, j: number, ms: number) => new Promise((r) => setTimeout(() => r(x[0]! + j), ms)), input, i, 100),
+    );
     await until(() => cluster.scheduler.state.counts.processing === 12, 'the tasks to be placed');
     const ranOn = new Map<string, number>();
     cluster.scheduler.on('task', (record: { worker: string }) => ranOn.set(record.worker, (ranOn.get(record.worker) ?? 0) + 1));
@@ -208,7 +251,9 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
   it('retireWorkers: unique results move first, nothing is recomputed, the worker exits', async () => {
     const { cluster, client } = await startCluster({ workers: 2, protocol });
     const log = tempFile('runs.log');
-    const futures = Array.from({ length: 20 }, (_, i) => client.submit(fn('logged'), log, `t${i}`, new Float64Array(1000).fill(i), taskOptions({ pure: false })));
+    const futures = Array.from({ length: 20 }, (_, i) =>
+      client.submit(fn('logged'), log, `t${i}`, new Float64Array(1000).fill(i), taskOptions({ pure: false })),
+    );
     await client.wait(futures);
     const victim = cluster.nannies[0]!;
     const address = victim.address!;
@@ -220,7 +265,7 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     await within(exited, 10_000, 'the retired worker to exit');
     expect(alive(pid)).toBe(false);
     expect(victim.restarts).toBe(0);
-    const results = await client.gather(futures) as Float64Array[];
+    const results = (await client.gather(futures)) as Float64Array[];
     results.forEach((r, i) => expect(r[999]).toBe(i));
     expect(lines(log)).toHaveLength(20);
     expect(cluster.scheduler.state.workers.size).toBe(1);
@@ -235,7 +280,10 @@ describe.each(['tcp', 'ucx'] as const)('failures over %s', (protocol) => {
     await within(cluster.scheduler.close(), 10_000, 'the scheduler to close');
     await expect(within(pending.result(), 5000, 'the pending future')).rejects.toMatchObject({ code: 'ERR_SCHEDULER_GONE' });
     expect(() => client.submit(fn('inc'), 1)).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_GONE' }));
-    expect(await within(Promise.all(exits), 10_000, 'the workers to exit')).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
+    expect(await within(Promise.all(exits), 10_000, 'the workers to exit')).toEqual([
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
     for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 });
@@ -248,7 +296,9 @@ describe('the scheduler in a process of its own', () => {
       const { address, secret: secret64 } = JSON.parse(line!) as { address: string; secret: string };
       const secret = Buffer.from(secret64, 'base64');
       const nannies = [0, 1].map(() => new Nanny({ scheduler: address, secret, worker: { nthreads: 1 }, restart: true }));
-      cleanup.push(async () => { for (const n of nannies) await n.close(1000); });
+      cleanup.push(async () => {
+        for (const n of nannies) await n.close(1000);
+      });
       await Promise.all(nannies.map((n) => n.start()));
       const client = new Client({ address, secret }, { setAsDefault: false });
       cleanup.push(() => client.close());
@@ -274,7 +324,7 @@ describe('the cluster secret', () => {
     // Submitted before the handshake fails: rejects (it used to stay pending for ever).
     const attempt = intruder.submit(fn('logged'), log, 'intruder', 1);
     await expect(intruder.ready).rejects.toMatchObject({ code: 'ERR_RPC_AUTH' });
-    await expect(within(attempt.result(), 5000, 'the intruder\'s future')).rejects.toMatchObject({ code: 'ERR_SCHEDULER_GONE' });
+    await expect(within(attempt.result(), 5000, "the intruder's future")).rejects.toMatchObject({ code: 'ERR_SCHEDULER_GONE' });
     expect(() => intruder.submit(fn('logged'), log, 'intruder', 2)).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_GONE' }));
     await expect(intruder.run(() => process.pid)).rejects.toMatchObject({ code: 'ERR_SCHEDULER_GONE' });
     // No secret at all: refused before connecting.

@@ -6,7 +6,11 @@ import { start, explain, ROOT, UCX_RUN } from '../mpi/job.js';
 import { NODE, FIXTURE, NO_LAUNCHER, hasMpirun, expectReport } from './launch-helpers.js';
 
 describe('initialize(): rank 0 the scheduler, rank 1 the client, ranks >= 2 the workers', () => {
-  it.each([['ucx', 'close'], ['tcp', 'close'], ['ucx', 'nanny']])('under ucx-run -n 4 (%s, %s): the client computes on 2 workers; the job ends with 0', async (protocol, how) => {
+  it.each([
+    ['ucx', 'close'],
+    ['tcp', 'close'],
+    ['ucx', 'nanny'],
+  ])('under ucx-run -n 4 (%s, %s): the client computes on 2 workers; the job ends with 0', async (protocol, how) => {
     const result = await start(NODE, [UCX_RUN, '-n', '4', 'node', FIXTURE, protocol, how], { env: NO_LAUNCHER, ms: 90_000 }).done;
     expectReport(result, 4, protocol);
   });
@@ -42,7 +46,10 @@ describe('initialize(): rank 0 the scheduler, rank 1 the client, ranks >= 2 the 
   });
 
   it('docs/examples/scheduler-mpirun.mjs runs as documented under ucx-run -n 4', async () => {
-    const result = await start(NODE, [UCX_RUN, '-n', '4', 'node', path.join(ROOT, 'docs', 'examples', 'scheduler-mpirun.mjs')], { env: NO_LAUNCHER, ms: 90_000 }).done;
+    const result = await start(NODE, [UCX_RUN, '-n', '4', 'node', path.join(ROOT, 'docs', 'examples', 'scheduler-mpirun.mjs')], {
+      env: NO_LAUNCHER,
+      ms: 90_000,
+    }).done;
     expect(result.code, explain(result)).toBe(0);
     expect(result.stdout).toMatch(/sum of squares of 0\.\.999 on 2 workers: 332833500/);
     expect(result.stdout).toMatch(/delayed: 5/);

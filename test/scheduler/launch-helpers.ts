@@ -57,7 +57,9 @@ export async function startScheduler(file: string, args: string[] = []): Promise
   const job = start(NODE, [SCHEDULER, '--host', '127.0.0.1', '--port', '0', '--scheduler-file', file, ...args], { env: NO_LAUNCHER, ms: 90_000 });
   const address = await Promise.race([
     outputMatch(job, 'stdout', /Scheduler at: (\S+)/).then((m) => m[1]!),
-    job.done.then((r) => { throw new Error(`ucx-scheduler exited early\n${explain(r)}`); }),
+    job.done.then((r) => {
+      throw new Error(`ucx-scheduler exited early\n${explain(r)}`);
+    }),
   ]);
   return { job, address };
 }
@@ -74,7 +76,13 @@ export function expectReport(result: JobResult, size: number, protocol = 'ucx'):
   expect(result.code, explain(result)).toBe(0);
   const report = lastJson<Record<string, unknown>>(result.stdout);
   expect(report, explain(result)).toMatchObject({
-    rank: 1, size, protocol, workers: size - 2, total: 328350, sum: 10, secretInEnv: false,
+    rank: 1,
+    size,
+    protocol,
+    workers: size - 2,
+    total: 328350,
+    sum: 10,
+    secretInEnv: false,
     names: Array.from({ length: size - 2 }, (_, i) => String(i + 2)),
   });
   // No rank says initialize() returned where it must not.

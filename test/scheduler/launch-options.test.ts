@@ -9,13 +9,23 @@ import { writeSchedulerFile, readSchedulerFile, waitForSchedulerFile, LaunchErro
 describe('parseMemoryLimit', () => {
   const memory = systemMemory();
   it.each([
-    ['4GiB', 4 * 2 ** 30], ['4 GiB', 4 * 2 ** 30], ['4GB', 4e9], ['512MiB', 512 * 2 ** 20], ['1.5G', 1.5e9], ['2k', 2000],
-    ['1e9', 1e9], ['123456', 123456], ['0', 0], ['none', 0], [4096, 4096], [0, 0],
+    ['4GiB', 4 * 2 ** 30],
+    ['4 GiB', 4 * 2 ** 30],
+    ['4GB', 4e9],
+    ['512MiB', 512 * 2 ** 20],
+    ['1.5G', 1.5e9],
+    ['2k', 2000],
+    ['1e9', 1e9],
+    ['123456', 123456],
+    ['0', 0],
+    ['none', 0],
+    [4096, 4096],
+    [0, 0],
   ] as const)('%s is %d bytes', (text, bytes) => {
     expect(parseMemoryLimit(text)).toBe(bytes);
   });
 
-  it('fractions and percentages are of this host\'s memory (or its cgroup limit); auto is memory × nthreads / CPUs', () => {
+  it("fractions and percentages are of this host's memory (or its cgroup limit); auto is memory × nthreads / CPUs", () => {
     expect(systemMemory()).toBeLessThanOrEqual(os.totalmem());
     expect(parseMemoryLimit('50%')).toBe(Math.floor(0.5 * memory));
     expect(parseMemoryLimit('0.25')).toBe(Math.floor(0.25 * memory));

@@ -28,7 +28,7 @@ describe('leaks', () => {
 
   it('futures garbage collected: awaited ones still get their results, dropped ones are forgotten by the cluster', async () => {
     const out = await run('gc', 'tcp');
-    expect(out.sum).toBe(((49 * 50) / 2) + 50);
+    expect(out.sum).toBe((49 * 50) / 2 + 50);
     expect(out.tasks).toBe(0);
     expect(out.stored).toEqual([0, 0]);
   });

@@ -29,16 +29,22 @@ describe('memory limit', () => {
       // 64 results of 4 MiB (Float64Array of 512 Ki elements, each its index).
       const blocks = Array.from({ length: 64 }, (_, i) => client.submit(moduleFunction(TASKS, 'block'), 512 * 1024, i));
       // (A failure says whether the nanny had to restart the worker.)
-      const timely = <T>(p: Promise<T>, what: string): Promise<T> => within(p, 30_000, what).catch((error: Error) => {
-        error.message += ` (restarts: ${restarts.join('; ') || 'none'})`;
-        throw error;
-      });
+      const timely = <T>(p: Promise<T>, what: string): Promise<T> =>
+        within(p, 30_000, what).catch((error: Error) => {
+          error.message += ` (restarts: ${restarts.join('; ') || 'none'})`;
+          throw error;
+        });
       await timely(client.wait(blocks), '256 MiB of results');
       expect(blocks.every((b) => b.status === 'finished')).toBe(true);
       // Every one read back (from disk, most of them) by a task, and a few by the client.
-      const sums = await timely(client.gather(blocks.map((b) => client.submit(moduleFunction(TASKS, 'checksum'), b))), 'the checksums') as { sum: number; first: number; last: number; length: number }[];
+      const sums = (await timely(client.gather(blocks.map((b) => client.submit(moduleFunction(TASKS, 'checksum'), b))), 'the checksums')) as {
+        sum: number;
+        first: number;
+        last: number;
+        length: number;
+      }[];
       sums.forEach((s, i) => expect(s).toEqual({ sum: i * 512 * 1024, first: i, last: i, length: 512 * 1024 }));
-      const direct = await client.gather([blocks[0], blocks[63]]) as Float64Array[];
+      const direct = (await client.gather([blocks[0], blocks[63]])) as Float64Array[];
       expect([direct[0]![0], direct[0]!.length, direct[1]![524287]]).toEqual([0, 512 * 1024, 63]);
       const info = await client.schedulerInfo();
       const metrics = Object.values(info.workers)[0]!.metrics!;

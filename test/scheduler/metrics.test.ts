@@ -62,10 +62,17 @@ describe('/metrics', () => {
     await cluster.ready;
     client = new Client(cluster);
     const inc = (x: number): number => x + 1;
-    const fail = (): never => { throw new Error('on purpose'); };
+    const fail = (): never => {
+      throw new Error('on purpose');
+    };
     const ones = (n: number): Float64Array => new Float64Array(n).fill(1);
     const total = (a: Float64Array, b: Float64Array): number => a.length + b.length;
-    futures.push(...client.map(inc, Array.from({ length: 12 }, (_, i) => i)));
+    futures.push(
+      ...client.map(
+        inc,
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+    );
     futures.push(client.submit(inc, 100, taskOptions({ key: `${weird}-1` })));
     // Two arrays on the two workers (one each, by restriction), summed on one of them: bytes move.
     const a = client.submit(ones, 10_000, taskOptions({ workers: [cluster.workers[0]!] }));
@@ -122,7 +129,7 @@ describe('/metrics', () => {
       expect(valueOf(families, 'ucx_worker_paused', labels)).toBe(0);
     }
     expect(valueOf(families, 'ucx_scheduler_bytes_moved_total')).toBe(cluster.scheduler.bytesMoved);
-    expect(cluster.scheduler.bytesMoved).toBeGreaterThanOrEqual(80_000);  // one of the two arrays moved
+    expect(cluster.scheduler.bytesMoved).toBeGreaterThanOrEqual(80_000); // one of the two arrays moved
   });
 
   it('counts finished and erred tasks, and task durations by prefix (label values escaped)', async () => {

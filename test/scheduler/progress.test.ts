@@ -10,7 +10,9 @@ function capture(tty: boolean, columns = 60): { stream: PassThrough & { isTTY?: 
     stream.columns = columns;
   }
   let text = '';
-  stream.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
   return { stream, text: () => text };
 }
 
@@ -20,7 +22,9 @@ describe('progress()', () => {
   let cluster: LocalCluster;
   let client: Client;
   const sleepy = (ms: number): Promise<number> => new Promise((resolve) => setTimeout(() => resolve(ms), ms));
-  const fail = (why: string): never => { throw new Error(why); };
+  const fail = (why: string): never => {
+    throw new Error(why);
+  };
 
   beforeAll(async () => {
     cluster = new LocalCluster({ workers: 2, protocol: 'inproc' });
@@ -35,7 +39,10 @@ describe('progress()', () => {
 
   it('writes a line now and then on a stream that is not a TTY, and resolves when all have settled', async () => {
     const { stream, text } = capture(false);
-    const futures: Future[] = client.map(sleepy, Array.from({ length: 24 }, (_, i) => 10 + (i % 4) * 10));
+    const futures: Future[] = client.map(
+      sleepy,
+      Array.from({ length: 24 }, (_, i) => 10 + (i % 4) * 10),
+    );
     futures.push(client.submit(fail, 'on purpose'));
     const result = await progress(futures, { stream, intervalMs: 40 });
     expect(result).toMatchObject({ total: 25, finished: 24, erred: 1, cancelled: 0 });
@@ -45,7 +52,7 @@ describe('progress()', () => {
     expect(out).not.toContain('\x1b');
     expect(out.endsWith('\n')).toBe(true);
     const lines = out.trimEnd().split('\n');
-    expect(lines.length).toBeGreaterThanOrEqual(3);  // the start, at least one on the way, the end
+    expect(lines.length).toBeGreaterThanOrEqual(3); // the start, at least one on the way, the end
     expect(lines[0]).toMatch(/^\[ +\] +0% \| 0\/25 \| \d+\.\ds$/);
     expect(lines.at(-1)).toMatch(/^\[#+\] 100% \| 25\/25 \| 1 erred \| \d+\.\ds$/);
     // Only changes make lines, and they only go up.
@@ -56,20 +63,27 @@ describe('progress()', () => {
 
   it('redraws one line in place on a TTY, within its width, and ends it with a line feed', async () => {
     const { stream, text } = capture(true, 60);
-    const futures = client.map(sleepy, Array.from({ length: 16 }, (_, i) => 20 + i));
+    const futures = client.map(
+      sleepy,
+      Array.from({ length: 16 }, (_, i) => 20 + i),
+    );
     const result = await progress(futures, { stream, intervalMs: 15, label: 'sleepy' });
     expect(result).toMatchObject({ total: 16, finished: 16, erred: 0 });
     const out = text();
     expect(out.startsWith('\r')).toBe(true);
     expect(out.endsWith('\n')).toBe(true);
-    expect(out.indexOf('\n')).toBe(out.length - 1);  // one line, redrawn
-    const frames = out.slice(0, -1).split('\r').slice(1).map((f) => f.replace('\x1b[K', ''));
+    expect(out.indexOf('\n')).toBe(out.length - 1); // one line, redrawn
+    const frames = out
+      .slice(0, -1)
+      .split('\r')
+      .slice(1)
+      .map((f) => f.replace('\x1b[K', ''));
     expect(frames.length).toBeGreaterThan(2);
     for (const frame of frames) {
       expect(frame.length).toBeLessThanOrEqual(60);
       expect(frame.startsWith('sleepy [')).toBe(true);
     }
-    expect(out.split('\x1b[K').length - 1).toBe(frames.length);  // each frame clears what the last left
+    expect(out.split('\x1b[K').length - 1).toBe(frames.length); // each frame clears what the last left
     expect(frames.at(-1)).toMatch(/^sleepy \[#+\] 100% \| 16\/16 \| \d+\.\ds$/);
     expect(frames.map(percent)).toEqual(frames.map(percent).sort((a, b) => a - b));
   });

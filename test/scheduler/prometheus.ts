@@ -5,8 +5,18 @@
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
-export interface Sample { name: string; labels: Record<string, string>; value: number; timestamp?: number }
-export interface Family { name: string; type: MetricType; help: string | undefined; samples: Sample[] }
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+  timestamp?: number;
+}
+export interface Family {
+  name: string;
+  type: MetricType;
+  help: string | undefined;
+  samples: Sample[];
+}
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -67,7 +77,10 @@ function parseLabels(line: string, i: number, lineNo: number): [Record<string, s
 }
 
 function seriesId(sample: Sample): string {
-  return `${sample.name}{${Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+  return `${sample.name}{${Object.entries(sample.labels)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
 }
 
 /** Parses (and checks) a whole exposition; the families in their order. */
@@ -100,7 +113,7 @@ export function parsePrometheus(text: string): Map<string, Family> {
     if (line.trim() === '') return;
     if (line.startsWith('#')) {
       const m = /^#\s+(HELP|TYPE)\s+(\S+)(?:\s(.*))?$/.exec(line);
-      if (m === null) return;  // a plain comment
+      if (m === null) return; // a plain comment
       const [, kind, name, rest] = m as unknown as [string, 'HELP' | 'TYPE', string, string | undefined];
       if (!METRIC_NAME.test(name)) fail(lineNo, line, `'${name}' is not a metric name`);
       let family = families.get(name);
@@ -162,7 +175,7 @@ function checkHistogram(family: Family): void {
     const { le, ...rest } = sample.labels;
     const id = JSON.stringify(Object.entries(rest).sort());
     let group = groups.get(id);
-    if (group === undefined) groups.set(id, group = { buckets: [] });
+    if (group === undefined) groups.set(id, (group = { buckets: [] }));
     const suffix = sample.name.slice(family.name.length);
     if (suffix === '_bucket') group.buckets.push([parseValue(le!, 0, sample.name), sample.value]);
     else if (suffix === '_count') group.count = sample.value;

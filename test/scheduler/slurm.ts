@@ -52,46 +52,57 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
   const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
   for (const sub of ['state', 'spool']) fs.mkdirSync(path.join(dir, sub));
   const conf = path.join(dir, 'slurm.conf');
-  fs.writeFileSync(conf, [
-    'ClusterName=nodeucxtest',
-    `SlurmctldHost=${host}`,
-    'AuthType=auth/none',
-    'CredType=cred/none',
-    'SlurmUser=root',
-    'SlurmdUser=root',
-    `SlurmctldPort=${ctldPort}`,
-    `SlurmdPort=${slurmdPort}`,
-    `StateSaveLocation=${dir}/state`,
-    `SlurmdSpoolDir=${dir}/spool`,
-    `SlurmctldPidFile=${dir}/slurmctld.pid`,
-    `SlurmdPidFile=${dir}/slurmd.pid`,
-    `SlurmctldLogFile=${dir}/slurmctld.log`,
-    `SlurmdLogFile=${dir}/slurmd.log`,
-    'ProctrackType=proctrack/pgid',
-    'TaskPlugin=task/none',
-    'SelectType=select/cons_tres',
-    'SelectTypeParameters=CR_Core',
-    'SchedulerType=sched/builtin',
-    'ReturnToService=2',
-    'MpiDefault=none',
-    'JobAcctGatherType=jobacct_gather/none',
-    'AccountingStorageType=accounting_storage/none',
-    `NodeName=${host} CPUs=${os.availableParallelism()} State=UNKNOWN`,
-    `PartitionName=test Nodes=${host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES`,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    conf,
+    [
+      'ClusterName=nodeucxtest',
+      `SlurmctldHost=${host}`,
+      'AuthType=auth/none',
+      'CredType=cred/none',
+      'SlurmUser=root',
+      'SlurmdUser=root',
+      `SlurmctldPort=${ctldPort}`,
+      `SlurmdPort=${slurmdPort}`,
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmctldLogFile=${dir}/slurmctld.log`,
+      `SlurmdLogFile=${dir}/slurmd.log`,
+      'ProctrackType=proctrack/pgid',
+      'TaskPlugin=task/none',
+      'SelectType=select/cons_tres',
+      'SelectTypeParameters=CR_Core',
+      'SchedulerType=sched/builtin',
+      'ReturnToService=2',
+      'MpiDefault=none',
+      'JobAcctGatherType=jobacct_gather/none',
+      'AccountingStorageType=accounting_storage/none',
+      `NodeName=${host} CPUs=${os.availableParallelism()} State=UNKNOWN`,
+      `PartitionName=test Nodes=${host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES`,
+      '',
+    ].join('\n'),
+  );
   const env = { SLURM_CONF: conf };
   const daemons: ChildProcess[] = [
     spawn('slurmctld', ['-D', '-i', '-f', conf], { stdio: 'ignore', env: { ...process.env, ...env } }),
     spawn('slurmd', ['-D', '-f', conf, '-N', host], { stdio: 'ignore', env: { ...process.env, ...env } }),
   ];
   const stop = async (): Promise<void> => {
-    await Promise.all(daemons.map((d) => new Promise<void>((resolve) => {
-      if (d.exitCode !== null || d.signalCode !== null) return resolve();
-      const timer = setTimeout(() => d.kill('SIGKILL'), 5_000);
-      d.once('exit', () => { clearTimeout(timer); resolve(); });
-      d.kill('SIGTERM');
-    })));
+    await Promise.all(
+      daemons.map(
+        (d) =>
+          new Promise<void>((resolve) => {
+            if (d.exitCode !== null || d.signalCode !== null) return resolve();
+            const timer = setTimeout(() => d.kill('SIGKILL'), 5_000);
+            d.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            d.kill('SIGTERM');
+          }),
+      ),
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
@@ -104,13 +115,15 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
     }
     if (state === 'idle') return { env, dir, stop };
     if (Date.now() > deadline || daemons.some((d) => d.exitCode !== null)) {
-      const logs = ['slurmctld.log', 'slurmd.log'].map((f) => {
-        try {
-          return `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`;
-        } catch {
-          return `--- ${f}: none`;
-        }
-      }).join('\n');
+      const logs = ['slurmctld.log', 'slurmd.log']
+        .map((f) => {
+          try {
+            return `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`;
+          } catch {
+            return `--- ${f}: none`;
+          }
+        })
+        .join('\n');
       await stop();
       throw new Error(`the local Slurm did not come up (node state '${state}')\n${logs}`);
     }

@@ -11,8 +11,12 @@ const missing = localSlurmUnavailable();
 
 describe.skipIf(missing !== null)(`under Slurm's srun (a local slurmctld + slurmd)${missing === null ? '' : `: skipped, ${missing}`}`, () => {
   let slurm: LocalSlurm | undefined;
-  beforeAll(async () => { slurm = await startLocalSlurm(); }, 60_000);
-  afterAll(async () => { await slurm?.stop(); }, 30_000);
+  beforeAll(async () => {
+    slurm = await startLocalSlurm();
+  }, 60_000);
+  afterAll(async () => {
+    await slurm?.stop();
+  }, 30_000);
 
   it('initialize() under srun -n 4 (-O: 4 tasks on fewer cores)', async () => {
     const result = await start('srun', ['-O', '-n', '4', NODE, FIXTURE], { env: { ...NO_LAUNCHER, ...slurm!.env }, ms: 90_000 }).done;

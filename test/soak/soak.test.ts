@@ -9,8 +9,14 @@ import { describe, it, expect } from 'vitest';
 const SOAK = path.resolve(__dirname, '..', '..', 'scripts', 'soak.mjs');
 
 interface Summary {
-  ok: boolean; total: number; messages: Record<string, number>; peerChecked: Record<string, number>;
-  loss: number; duplicates: number; corruption: number; errors: string[];
+  ok: boolean;
+  total: number;
+  messages: Record<string, number>;
+  peerChecked: Record<string, number>;
+  loss: number;
+  duplicates: number;
+  corruption: number;
+  errors: string[];
   growth: { rssMiB: number; peerRssMiB: number; fds: number; peerFds: number };
   apis: string[];
 }
@@ -18,12 +24,16 @@ interface Summary {
 describe('soak', () => {
   it('60 s, 16 endpoints, every API: no loss, duplicate or corruption; RSS and fds bounded after the warm-up', async () => {
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [SOAK, '--seconds', '60', '--endpoints', '16', '--json', ...(process.env.LD_PRELOAD?.includes('libasan') ? ['--max-rss-growth-mib', '100000'] : [])], { timeout: 150_000, maxBuffer: 16 << 20 },
+      execFile(
+        process.execPath,
+        [SOAK, '--seconds', '60', '--endpoints', '16', '--json', ...(process.env.LD_PRELOAD?.includes('libasan') ? ['--max-rss-growth-mib', '100000'] : [])],
+        { timeout: 150_000, maxBuffer: 16 << 20 },
         (error, stdout, stderr) => {
           // Exit 1 is the soak's own verdict: the summary below says why.
           if (error && error.code !== 1) reject(new Error(`soak: ${error.message}\n${stderr}`));
           else resolve(stdout);
-        });
+        },
+      );
     });
     const summary = JSON.parse(out.trim().split('\n').pop()!) as Summary;
     expect(summary.errors).toEqual([]);

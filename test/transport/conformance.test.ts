@@ -4,8 +4,15 @@ import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { Context, type Worker } from 'node-ucx';
 import {
-  ucxTransport, tcpTransport, inprocTransport, transportFor, registerTransport, connect, TransportError,
-  type Transport, type Connection,
+  ucxTransport,
+  tcpTransport,
+  inprocTransport,
+  transportFor,
+  registerTransport,
+  connect,
+  TransportError,
+  type Transport,
+  type Connection,
 } from 'node-ucx/transport';
 import { startPeer, within, pattern, type Peer } from '../helpers.js';
 // @ts-expect-error: a plain .mjs fixture, typed where it is used
@@ -25,8 +32,9 @@ async function startInprocPeer(): Promise<Peer> {
     if (index >= 0) waiters.splice(index, 1)[0]![1](event);
     else inbox.push(event);
   };
-  const { commands, die } = await startTransportPeer('inproc', report) as {
-    commands: Record<string, (m: Record<string, unknown>) => unknown>; die: () => void;
+  const { commands, die } = (await startTransportPeer('inproc', report)) as {
+    commands: Record<string, (m: Record<string, unknown>) => unknown>;
+    die: () => void;
   };
   return {
     child: undefined as never,
@@ -44,7 +52,14 @@ async function startInprocPeer(): Promise<Peer> {
 }
 
 async function codeOf(promise: Promise<unknown>, ms: number, what: string): Promise<string | undefined> {
-  const error = await within(promise.then(() => undefined, (e: unknown) => e), ms, what);
+  const error = await within(
+    promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    ms,
+    what,
+  );
   return (error as { code?: string } | undefined)?.code;
 }
 
@@ -122,11 +137,13 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
     const count = 300;
     await peer.call('echoLoop');
     const sizes = (i: number): number[] => (i % 7 === 0 ? [i * 97, 1] : i % 3 === 0 ? [] : [8, i % 5]);
-    const sent = Promise.all(Array.from({ length: count }, (_, i) => {
-      const frames = sizes(i).map((size, j) => pattern(size, i * 10 + j + 1));
-      frames.unshift(Buffer.from(Uint32Array.of(i).buffer));
-      return conn.send(frames);
-    }));
+    const sent = Promise.all(
+      Array.from({ length: count }, (_, i) => {
+        const frames = sizes(i).map((size, j) => pattern(size, i * 10 + j + 1));
+        frames.unshift(Buffer.from(Uint32Array.of(i).buffer));
+        return conn.send(frames);
+      }),
+    );
     for (let i = 0; i < count; i++) {
       const frames = await within(conn.recv(), 10_000, `echo #${i}`);
       expect(frames[0]!.readUInt32LE(0)).toBe(i);
@@ -169,7 +186,11 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
       expect(frames.map((f) => f.length)).toEqual(sizes);
       frames.forEach((f, j) => expect(f.equals(pattern(sizes[j]!, i * 1000 + j + 1))).toBe(true));
     }
-    const error = await within(conn.recv().catch((e: unknown) => e), 5_000, 'recv after the last message');
+    const error = await within(
+      conn.recv().catch((e: unknown) => e),
+      5_000,
+      'recv after the last message',
+    );
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).code).toBe('ERR_TRANSPORT_RESET');
     expect(await codeOf(conn.send([Buffer.from('late')]), 5_000, 'a send to the closed peer')).toBe('ERR_TRANSPORT_RESET');
@@ -191,7 +212,7 @@ describe.each(SCHEMES)('the %s transport', (scheme) => {
     peer.kill('SIGKILL');
     expect(await codeOf(pending, 5_000, 'the pending recv to reject after SIGKILL')).toBe('ERR_TRANSPORT_RESET');
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect((await within(closeEvent, 5_000, "'close' after SIGKILL") as TransportError).code).toBe('ERR_TRANSPORT_RESET');
+    expect(((await within(closeEvent, 5_000, "'close' after SIGKILL")) as TransportError).code).toBe('ERR_TRANSPORT_RESET');
     expect(conn.closed).toBe(true);
   });
 
@@ -261,8 +282,9 @@ describe.each(SCHEMES)('connecting with the %s transport', (scheme) => {
     const worker = context.createWorker();
     try {
       const transport = scheme === 'ucx' ? ucxTransport({ worker }) : scheme === 'tcp' ? tcpTransport() : inprocTransport();
-      expect(await codeOf(transport.connect(`${scheme}://127.0.0.1:${port}`, { timeoutMs: 4_000 }), 15_000, 'connect to a dead port'))
-        .toBe('ERR_TRANSPORT_CONNECT');
+      expect(await codeOf(transport.connect(`${scheme}://127.0.0.1:${port}`, { timeoutMs: 4_000 }), 15_000, 'connect to a dead port')).toBe(
+        'ERR_TRANSPORT_CONNECT',
+      );
     } finally {
       await worker.close();
       context.close();

@@ -17,15 +17,22 @@ function setCloseTimeouts(ms: number): void {
   const old = [transportDefaults.closeTimeoutMs, defaults.closeTimeoutMs] as const;
   transportDefaults.closeTimeoutMs = ms;
   defaults.closeTimeoutMs = ms;
-  cleanups.push(() => { [transportDefaults.closeTimeoutMs, defaults.closeTimeoutMs] = old; });
+  cleanups.push(() => {
+    [transportDefaults.closeTimeoutMs, defaults.closeTimeoutMs] = old;
+  });
 }
 
 async function connected(errorHandling: ErrorHandling) {
   const context = new Context();
   const worker = context.createWorker({ errorHandling });
-  cleanups.push(async () => { await worker.close(); context.close(); });
+  cleanups.push(async () => {
+    await worker.close();
+    context.close();
+  });
   const peer = startPeer(PEER, ['ucx', errorHandling]);
-  cleanups.push(() => { peer.kill('SIGKILL'); });
+  cleanups.push(() => {
+    peer.kill('SIGKILL');
+  });
   const { url } = await peer.next('ready');
   const conn = await within(ucxTransport({ worker }).connect(url as string), 10_000, 'connect');
   await peer.next('connection');
@@ -40,7 +47,14 @@ describe('closing a ucx:// connection', () => {
       await within(conn.send([Buffer.from('warm-up')]), 5_000, 'a first send');
       peer.kill('SIGSTOP');
       let settled: string | undefined;
-      const send = conn.send([Buffer.alloc(16 << 20)]).then(() => { settled = 'resolved'; }, (e: { code?: string }) => { settled = e.code ?? 'rejected'; });
+      const send = conn.send([Buffer.alloc(16 << 20)]).then(
+        () => {
+          settled = 'resolved';
+        },
+        (e: { code?: string }) => {
+          settled = e.code ?? 'rejected';
+        },
+      );
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = Date.now();
       await within(conn.close(), 5_000, 'close() of a connection to a frozen peer');
@@ -58,7 +72,12 @@ describe('closing a ucx:// connection', () => {
 
   // Before: one time in four or so a side waited out a whole bound (5 s): its BYE (or GOODBYE) reached a
   // peer that had already closed, and the disconnect that followed was ignored while closing.
-  for (const [errorHandling, traffic] of [['peer', false], ['none', false], ['peer', true], ['none', true]] as const) {
+  for (const [errorHandling, traffic] of [
+    ['peer', false],
+    ['none', false],
+    ['peer', true],
+    ['none', true],
+  ] as const) {
     it(`when both sides close at once ('${errorHandling}'${traffic ? ', with messages in flight' : ''}), both closes finish within a fraction of closeTimeoutMs, three times over`, async () => {
       for (let round = 0; round < 3; round++) {
         const { peer, conn } = await connected(errorHandling);

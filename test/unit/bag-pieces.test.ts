@@ -16,7 +16,14 @@ describe('KeyedMap and stableHash', () => {
     map.set(-0, 8);
     map.set('1', 9);
     map.set(1, 10);
-    expect(map.entries()).toEqual([[[1, 'a'], 2], [{ x: 1, y: [2] }, 4], [NaN, 6], [0, 8], ['1', 9], [1, 10]]);
+    expect(map.entries()).toEqual([
+      [[1, 'a'], 2],
+      [{ x: 1, y: [2] }, 4],
+      [NaN, 6],
+      [0, 8],
+      ['1', 9],
+      [1, 10],
+    ]);
     expect(canonical(new Date(5))).not.toBe(canonical(5));
   });
 

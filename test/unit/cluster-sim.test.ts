@@ -97,18 +97,24 @@ function simulate(seed: number, steps: number): void {
   const fromWorker = (w: SimWorker, i: WorkerInstruction): void => {
     note(`${w.address} -> ${JSON.stringify(i, (k, v) => (k === 'payload' ? undefined : v))}`);
     switch (i.op) {
-      case 'execute': w.executing.push(i.key); break;
+      case 'execute':
+        w.executing.push(i.key);
+        break;
       case 'gather':
         if (w.asking.has(i.worker)) fail(`${w.address} fetches from ${i.worker} twice at once`);
         w.asking.set(i.worker, i.keys);
         break;
-      case 'release': w.store.delete(i.key); break;
+      case 'release':
+        w.store.delete(i.key);
+        break;
       case 'drop-peer': {
         // The connection is aborted: a fetch under way from that peer fails.
         if (w.asking.delete(i.worker)) w.answers.push([i.worker, {}, [], true]);
         break;
       }
-      case 'scheduler': w.outbox.push({ message: i.message, body: i.body }); break;
+      case 'scheduler':
+        w.outbox.push({ message: i.message, body: i.body });
+        break;
     }
   };
   /** The worker's process ends: the scheduler hears its connection close (what it had sent may or may not arrive first). */
@@ -128,26 +134,52 @@ function simulate(seed: number, steps: number): void {
     const m = w.outbox.shift()!;
     const b = m.body as Record<string, unknown>;
     switch (m.message) {
-      case 'task-finished': toScheduler({ type: 'task-finished', worker: w.address, key: b.key as string, nbytes: b.nbytes as number, typeName: 'number', duration: 1 }); break;
-      case 'task-erred': toScheduler({ type: 'task-erred', worker: w.address, key: b.key as string, error: b.error as never, duration: 1 }); break;
-      case 'missing-data': toScheduler({ type: 'missing-data', worker: w.address, key: b.key as string, holder: b.holder as string }); break;
-      case 'added-keys': toScheduler({ type: 'added-keys', worker: w.address, keys: b.keys as [string, number][] }); break;
-      case 'steal-response': toScheduler({ type: 'steal-response', worker: w.address, key: b.key as string, stolen: b.stolen as boolean }); break;
-      case 'status': toScheduler({ type: 'worker-status', worker: w.address, paused: b.paused as boolean }); break;
-      case 'freed': toScheduler({ type: 'keys-freed', worker: w.address, keys: b.keys as string[] }); break;
-      default: fail(`unknown message ${m.message}`);
+      case 'task-finished':
+        toScheduler({ type: 'task-finished', worker: w.address, key: b.key as string, nbytes: b.nbytes as number, typeName: 'number', duration: 1 });
+        break;
+      case 'task-erred':
+        toScheduler({ type: 'task-erred', worker: w.address, key: b.key as string, error: b.error as never, duration: 1 });
+        break;
+      case 'missing-data':
+        toScheduler({ type: 'missing-data', worker: w.address, key: b.key as string, holder: b.holder as string });
+        break;
+      case 'added-keys':
+        toScheduler({ type: 'added-keys', worker: w.address, keys: b.keys as [string, number][] });
+        break;
+      case 'steal-response':
+        toScheduler({ type: 'steal-response', worker: w.address, key: b.key as string, stolen: b.stolen as boolean });
+        break;
+      case 'status':
+        toScheduler({ type: 'worker-status', worker: w.address, paused: b.paused as boolean });
+        break;
+      case 'freed':
+        toScheduler({ type: 'keys-freed', worker: w.address, keys: b.keys as string[] });
+        break;
+      default:
+        fail(`unknown message ${m.message}`);
     }
   };
   const deliverToWorker = (w: SimWorker): void => {
     const m = w.inbox.shift()!;
     const b = m.body as Record<string, unknown>;
     switch (m.op) {
-      case 'compute-task': toWorker(w, { type: 'compute-task', task: b as unknown as ComputeTask }); break;
-      case 'free-keys': toWorker(w, { type: 'free-keys', keys: b.keys as string[] }); break;
-      case 'steal-request': toWorker(w, { type: 'steal-request', key: b.key as string }); break;
-      case 'acquire-replicas': toWorker(w, { type: 'acquire-replicas', keys: b.keys as Record<string, string[]> }); break;
-      case 'remove-peer': toWorker(w, { type: 'peer-removed', worker: b.address as string }); break;
-      default: fail(`unknown op ${m.op}`);
+      case 'compute-task':
+        toWorker(w, { type: 'compute-task', task: b as unknown as ComputeTask });
+        break;
+      case 'free-keys':
+        toWorker(w, { type: 'free-keys', keys: b.keys as string[] });
+        break;
+      case 'steal-request':
+        toWorker(w, { type: 'steal-request', key: b.key as string });
+        break;
+      case 'acquire-replicas':
+        toWorker(w, { type: 'acquire-replicas', keys: b.keys as Record<string, string[]> });
+        break;
+      case 'remove-peer':
+        toWorker(w, { type: 'peer-removed', worker: b.address as string });
+        break;
+      default:
+        fail(`unknown op ${m.op}`);
     }
   };
   const deliverFromClient = (): void => {
@@ -161,8 +193,17 @@ function simulate(seed: number, steps: number): void {
     const address = `w${nextWorker++}`;
     const nthreads = 1 + Math.floor(rand() * 2);
     const w: SimWorker = {
-      address, state: new WorkerState({ nthreads, resources: {}, maxGathers: 4 }), store: new Map(), executing: [], asking: new Map(),
-      answers: [], inbox: [], outbox: [], alive: true, frozen: false, joined: true,
+      address,
+      state: new WorkerState({ nthreads, resources: {}, maxGathers: 4 }),
+      store: new Map(),
+      executing: [],
+      asking: new Map(),
+      answers: [],
+      inbox: [],
+      outbox: [],
+      alive: true,
+      frozen: false,
+      joined: true,
     };
     workers.set(address, w);
     toScheduler({ type: 'worker-added', spec: { address, name: address, nthreads, memoryLimit: 0, resources: {}, pid: 0 }, now });
@@ -182,7 +223,7 @@ function simulate(seed: number, steps: number): void {
   const serveFetch = (w: SimWorker, peer: string): void => {
     const keys = w.asking.get(peer)!;
     const p = workers.get(peer);
-    if (p !== undefined && p.alive && p.frozen) return;  // a frozen peer never answers
+    if (p !== undefined && p.alive && p.frozen) return; // a frozen peer never answers
     w.asking.delete(peer);
     if (p === undefined || !p.alive) {
       w.answers.push([peer, {}, [], true]);
@@ -313,12 +354,23 @@ function simulate(seed: number, steps: number): void {
   // Everything finishes: frozen workers stay frozen (the scheduler times them out), executions succeed,
   // peers answer, every message arrives. A worker joins if none is left.
   if (active().length === 0) addWorker();
-  for (const w of active()) if (w.state.paused) {
-    toWorker(w, { type: 'pause', paused: false });
-    w.outbox.push({ message: 'status', body: { paused: false } });
-  }
-  const quiet = (): boolean => active().length > 0 && clientOut.length === 0 && puts.length === 0 && active().every((w) => w.inbox.length === 0 && w.outbox.length === 0 &&
-    w.executing.length === 0 && w.answers.length === 0 && [...w.asking.keys()].every((p) => workers.get(p)?.frozen === true && workers.get(p)!.alive));
+  for (const w of active())
+    if (w.state.paused) {
+      toWorker(w, { type: 'pause', paused: false });
+      w.outbox.push({ message: 'status', body: { paused: false } });
+    }
+  const quiet = (): boolean =>
+    active().length > 0 &&
+    clientOut.length === 0 &&
+    puts.length === 0 &&
+    active().every(
+      (w) =>
+        w.inbox.length === 0 &&
+        w.outbox.length === 0 &&
+        w.executing.length === 0 &&
+        w.answers.length === 0 &&
+        [...w.asking.keys()].every((p) => workers.get(p)?.frozen === true && workers.get(p)!.alive),
+    );
   for (let round = 0; round < 20_000; round++) {
     // (A retirement may close the last worker: a new one comes, as a nanny or adapt() would bring it.)
     if (active().length === 0) addWorker();
@@ -383,7 +435,13 @@ function simulate(seed: number, steps: number): void {
   if (scheduler.tasks.size > 0) fail(`the scheduler kept ${[...scheduler.tasks.keys()].slice(0, 5).join(', ')} after the client left`);
   for (const w of live()) {
     if (w.store.size > 0) fail(`${w.address} still holds ${[...w.store.keys()].slice(0, 5).join(', ')} after the client left`);
-    if (w.state.tasks.size > 0) fail(`${w.address} still tracks ${[...w.state.tasks.values()].slice(0, 5).map((t) => `${t.key} (${t.status})`).join(', ')}`);
+    if (w.state.tasks.size > 0)
+      fail(
+        `${w.address} still tracks ${[...w.state.tasks.values()]
+          .slice(0, 5)
+          .map((t) => `${t.key} (${t.status})`)
+          .join(', ')}`,
+      );
   }
   expect(true).toBe(true);
 }

@@ -19,14 +19,19 @@ describe('tokenize', () => {
   });
 
   it('a function: the same object, the same token; another closure of the same source, another token', () => {
-    const make = (k: number) => (x: number): number => x + k;
+    const make =
+      (k: number) =>
+      (x: number): number =>
+        x + k;
     const f = make(1);
     expect(tokenize(f)).toBe(tokenize(f));
     expect(tokenize(make(1))).not.toBe(tokenize(make(2)));
   });
 
   it('class instances by identity (their state may be hidden), cycles without looping', () => {
-    class Box { constructor(readonly v: number) {} }
+    class Box {
+      constructor(readonly v: number) {}
+    }
     const box = new Box(1);
     expect(tokenize(box)).toBe(tokenize(box));
     expect(tokenize(new Box(1))).not.toBe(tokenize(new Box(1)));

@@ -49,9 +49,12 @@ describe('WorkerState pipelineDepth', () => {
 
 describe('ThreadPool depth', () => {
   let pool: ThreadPool | undefined;
-  afterEach(async () => { await pool?.close(); pool = undefined; });
+  afterEach(async () => {
+    await pool?.close();
+    pool = undefined;
+  });
 
-  it('runs a thread\'s queued tasks one at a time, in order, with the right results', async () => {
+  it("runs a thread's queued tasks one at a time, in order, with the right results", async () => {
     pool = new ThreadPool(1, { depth: 4 });
     const code = toCode(async (i: number) => {
       const started = performance.now();
@@ -59,7 +62,10 @@ describe('ThreadPool depth', () => {
       return [i, started, performance.now()];
     });
     const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => pool!.run(code, [i])));
-    const spans = outcomes.map((o) => { expect(o.ok).toBe(true); return (o as { value: number[] }).value; });
+    const spans = outcomes.map((o) => {
+      expect(o.ok).toBe(true);
+      return (o as { value: number[] }).value;
+    });
     expect(spans.map((s) => s[0])).toEqual(Array.from({ length: 12 }, (_, i) => i));
     // Async tasks in one thread never overlap: each starts after the one before ended.
     for (let i = 1; i < spans.length; i++) expect(spans[i]![1]).toBeGreaterThanOrEqual(spans[i - 1]![2]!);
@@ -67,7 +73,12 @@ describe('ThreadPool depth', () => {
 
   it('a thread that dies fails its running task; the tasks queued behind it run on its replacement', async () => {
     pool = new ThreadPool(1, { depth: 3 });
-    const die = toCode(() => { setImmediate(() => { throw new Error('boom'); }); return new Promise(() => {}); });
+    const die = toCode(() => {
+      setImmediate(() => {
+        throw new Error('boom');
+      });
+      return new Promise(() => {});
+    });
     const ok = toCode((x: number) => x * 2);
     const outcomes = await Promise.all([pool.run(die, []), pool.run(ok, [1]), pool.run(ok, [2])]);
     expect(outcomes[0]!.ok).toBe(false);
@@ -89,7 +100,11 @@ describe('ThreadPool depth', () => {
     const outcome = await pool.run(code, [1 << 14]);
     expect(outcome.ok).toBe(true);
     const value = (outcome as { value: Record<string, unknown> }).value as {
-      whole: Float64Array; twice: Float64Array[]; part: Uint8Array; small: Uint8Array; shared: Int32Array;
+      whole: Float64Array;
+      twice: Float64Array[];
+      part: Uint8Array;
+      small: Uint8Array;
+      shared: Int32Array;
     };
     expect(value.whole.length).toBe(1 << 14);
     expect(value.whole[12345]).toBe(12345);

@@ -2,15 +2,24 @@
 // any byte string is a message or an ERR_TRANSPORT_PROTOCOL error, and memory follows what arrived.
 import { describe, it, expect } from 'vitest';
 import {
-  TcpFrameDecoder, encodeTcpHeader, encodeUcxHeader, decodeUcxHeader, encodeUcxControl, fitsInline,
-  UcxMessageType, UCX_HEADER_BYTES, UCX_HEADER_MAX, UCX_MAX_FRAMES, TCP_MAX_FRAMES,
+  TcpFrameDecoder,
+  encodeTcpHeader,
+  encodeUcxHeader,
+  decodeUcxHeader,
+  encodeUcxControl,
+  fitsInline,
+  UcxMessageType,
+  UCX_HEADER_BYTES,
+  UCX_HEADER_MAX,
+  UCX_MAX_FRAMES,
+  TCP_MAX_FRAMES,
 } from '../../src/transport/framing.js';
 import { TransportError } from '../../src/transport/types.js';
 
 const LIMITS = { maxMessageBytes: 1 << 20 };
 
 function prng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 }
 
 function expectProtocolError(run: () => unknown): void {

@@ -30,8 +30,9 @@ async function evaluate(graph: Graph, key: string, cache = new Map<string, unkno
     return v;
   };
   let result: unknown;
-  if (isFusedTask(value)) result = await runFused(await resolve(value[1]) as FusedSpec);
-  else if (Array.isArray(value) && typeof value[0] === 'function') result = await (value[0] as (...a: unknown[]) => unknown)(...await resolve(value.slice(1)) as unknown[]);
+  if (isFusedTask(value)) result = await runFused((await resolve(value[1])) as FusedSpec);
+  else if (Array.isArray(value) && typeof value[0] === 'function')
+    result = await (value[0] as (...a: unknown[]) => unknown)(...((await resolve(value.slice(1))) as unknown[]));
   else result = await resolve(value);
   cache.set(key, result);
   return result;
@@ -51,7 +52,12 @@ describe('cull', () => {
 
 describe('fuseLinear', () => {
   it('a map-map-map chain over a literal partition becomes one task under the last key', async () => {
-    const graph: Graph = { p: [1, 2, 3], m1: [(xs: number[]) => xs.map(inc), ref('p')], m2: [(xs: number[]) => xs.map(double), ref('m1')], m3: [sum, ref('m2')] };
+    const graph: Graph = {
+      p: [1, 2, 3],
+      m1: [(xs: number[]) => xs.map(inc), ref('p')],
+      m2: [(xs: number[]) => xs.map(double), ref('m1')],
+      m3: [sum, ref('m2')],
+    };
     const fused = fuseLinear(graph, ['m3']);
     expect(Object.keys(fused).sort()).toEqual(['m3', 'p']);
     expect(spec(fused, 'm3').keys).toEqual(['m1', 'm2', 'm3']);
@@ -117,9 +123,18 @@ describe('fuseLinear', () => {
   });
 
   it('a step that throws names itself and the fused key in the error', async () => {
-    const graph: Graph = { a: [() => 1], b: [(x: number) => { throw new TypeError(`no ${x}`); }, ref('a')], c: [inc, ref('b')] };
+    const graph: Graph = {
+      a: [() => 1],
+      b: [
+        (x: number) => {
+          throw new TypeError(`no ${x}`);
+        },
+        ref('a'),
+      ],
+      c: [inc, ref('b')],
+    };
     const fused = fuseLinear(graph, ['c']);
-    const error = await evaluate(fused, 'c').catch((e: Error) => e) as Error;
+    const error = (await evaluate(fused, 'c').catch((e: Error) => e)) as Error;
     expect(error).toBeInstanceOf(TypeError);
     expect(error.message).toBe("no 1 (in 'b', fused into 'c')");
     expect(error.stack).toMatch(/^TypeError: no 1 \(in 'b', fused into 'c'\)\n/);

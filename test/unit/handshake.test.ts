@@ -7,7 +7,15 @@ const id = (n: bigint): bigint => RESERVED_TAG_BIT | n;
 
 describe('handshake header', () => {
   it('round-trips every message type with both endpoint ids', () => {
-    for (const type of [HandshakeType.Hello, HandshakeType.Ack, HandshakeType.Ping, HandshakeType.Pong, HandshakeType.Bye, HandshakeType.ByeAck, HandshakeType.Refuse]) {
+    for (const type of [
+      HandshakeType.Hello,
+      HandshakeType.Ack,
+      HandshakeType.Ping,
+      HandshakeType.Pong,
+      HandshakeType.Bye,
+      HandshakeType.ByeAck,
+      HandshakeType.Refuse,
+    ]) {
       const header = encodeHandshake(type, id(0x1234n), type === HandshakeType.Hello ? 0n : id(0x5678n));
       expect(header.length).toBe(HANDSHAKE_HEADER_BYTES);
       expect(parseHandshake(header)).toEqual({ type, sender: id(0x1234n), receiver: type === HandshakeType.Hello ? 0n : id(0x5678n) });
@@ -25,7 +33,11 @@ describe('handshake header', () => {
 
   it('drops anything else: wrong length, magic, version, type, or an endpoint id without bit 63', () => {
     const good = encodeHandshake(HandshakeType.Ping, id(7n), id(9n));
-    const mutate = (at: number, write: (b: Buffer) => void): Buffer => { const b = Buffer.from(good); write(b); return b; };
+    const mutate = (at: number, write: (b: Buffer) => void): Buffer => {
+      const b = Buffer.from(good);
+      write(b);
+      return b;
+    };
     expect(parseHandshake(good.subarray(0, 23))).toBeNull();
     expect(parseHandshake(Buffer.concat([good, Buffer.alloc(1)]))).toBeNull();
     expect(parseHandshake(mutate(0, (b) => b.writeUInt32LE(0, 0)))).toBeNull();
@@ -41,7 +53,10 @@ describe('handshake header', () => {
     for (let n = 0; n < 2000; n++) {
       const bytes = Buffer.alloc(n % 40);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (Math.random() * 256) | 0;
-      if (n % 3 === 0 && bytes.length >= 8) { bytes.write('NUCX', 0, 'latin1'); bytes.writeUInt16LE(2, 4); }
+      if (n % 3 === 0 && bytes.length >= 8) {
+        bytes.write('NUCX', 0, 'latin1');
+        bytes.writeUInt16LE(2, 4);
+      }
       expect(() => parseHandshake(bytes)).not.toThrow();
     }
   });

@@ -50,12 +50,16 @@ describe('planGraph', () => {
 
   it('a requested key missing from the graph, or a ref to one, is ERR_SCHEDULER_MISSING_KEY naming it', () => {
     expect(() => planGraph({ a: 1 }, ['b'])).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_MISSING_KEY', message: expect.stringContaining("'b'") }));
-    expect(() => planGraph({ a: [inc, ref('nope')] }, ['a'])).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_MISSING_KEY', message: expect.stringMatching(/graph\['a'\] refers to 'nope'/) }));
+    expect(() => planGraph({ a: [inc, ref('nope')] }, ['a'])).toThrow(
+      expect.objectContaining({ code: 'ERR_SCHEDULER_MISSING_KEY', message: expect.stringMatching(/graph\['a'\] refers to 'nope'/) }),
+    );
   });
 
   it('a cycle is ERR_SCHEDULER_CYCLE showing the cycle', () => {
     const graph: Graph = { a: [inc, ref('c')], b: [inc, ref('a')], c: [inc, ref('b')], d: [inc, ref('a')] };
-    expect(() => planGraph(graph, ['d'])).toThrow(expect.objectContaining({ code: 'ERR_SCHEDULER_CYCLE', message: expect.stringContaining('a -> c -> b -> a') }));
+    expect(() => planGraph(graph, ['d'])).toThrow(
+      expect.objectContaining({ code: 'ERR_SCHEDULER_CYCLE', message: expect.stringContaining('a -> c -> b -> a') }),
+    );
   });
 
   it('walks graphs deeper than the call stack', () => {
@@ -67,12 +71,26 @@ describe('planGraph', () => {
 
 describe('runPlan', () => {
   it('resolves the requested keys in order, refs inside arrays and objects resolved, literals with refs included', async () => {
-    const graph: Graph = { a: 1, b: [inc, ref('a')], c: [add, ref('b'), 10], d: { list: [ref('b'), ref('c')], n: 3 }, e: [(o: { x: number[] }) => o.x.length, { x: [ref('a'), ref('b')] }] };
+    const graph: Graph = {
+      a: 1,
+      b: [inc, ref('a')],
+      c: [add, ref('b'), 10],
+      d: { list: [ref('b'), ref('c')], n: 3 },
+      e: [(o: { x: number[] }) => o.x.length, { x: [ref('a'), ref('b')] }],
+    };
     await expect(run(graph, ['e', 'd', 'a', 'e'])).resolves.toEqual([2, { list: [2, 12], n: 3 }, 1, 2]);
   });
 
   it('awaits async task functions', async () => {
-    const graph: Graph = { a: [async () => { await new Promise((r) => setTimeout(r, 5)); return 7; }], b: [inc, ref('a')] };
+    const graph: Graph = {
+      a: [
+        async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          return 7;
+        },
+      ],
+      b: [inc, ref('a')],
+    };
     await expect(run(graph, ['b'])).resolves.toEqual([8]);
   });
 
@@ -109,9 +127,19 @@ describe('runPlan', () => {
 
   it('a task that throws rejects with a TaskFailedError naming its key, with the remote stack and the original as cause; nothing after it starts', async () => {
     const boom = new RangeError('bad input 3');
-    const graph: Graph = { a: 3, b: [(x: number) => { if (x === 3) throw boom; return x; }, ref('a')], c: [inc, ref('b')] };
+    const graph: Graph = {
+      a: 3,
+      b: [
+        (x: number) => {
+          if (x === 3) throw boom;
+          return x;
+        },
+        ref('a'),
+      ],
+      c: [inc, ref('b')],
+    };
     const runner = directRunner();
-    const error = await run(graph, ['c'], runner).catch((e: unknown) => e) as TaskFailedError;
+    const error = (await run(graph, ['c'], runner).catch((e: unknown) => e)) as TaskFailedError;
     expect(error).toBeInstanceOf(TaskFailedError);
     expect(error.key).toBe('b');
     expect(error.message).toBe('b: RangeError: bad input 3');
@@ -122,7 +150,15 @@ describe('runPlan', () => {
 
   it('an aborted signal rejects with an AbortError and starts nothing more', async () => {
     const controller = new AbortController();
-    const graph: Graph = { a: [() => { controller.abort(); return 1; }], b: [inc, ref('a')] };
+    const graph: Graph = {
+      a: [
+        () => {
+          controller.abort();
+          return 1;
+        },
+      ],
+      b: [inc, ref('a')],
+    };
     const runner = directRunner();
     const error = await runPlan(graph, planGraph(graph, ['b']), ['b'], runner, { signal: controller.signal }).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });

@@ -66,7 +66,19 @@ describe('collective forms', () => {
     const buf = new Float64Array(12);
     const v = parseVPayload([buf, [2, 1, 3], [0, 4, 8], DOUBLE], 3, 'recvspec', 'Gatherv');
     expect(v.displs).toEqual([0, 4, 8]);
-    const same = parseVPayload([buf, [[2, 1, 3], [0, 4, 8]], DOUBLE], 3, 'r', 'x');
+    const same = parseVPayload(
+      [
+        buf,
+        [
+          [2, 1, 3],
+          [0, 4, 8],
+        ],
+        DOUBLE,
+      ],
+      3,
+      'r',
+      'x',
+    );
     expect(same.counts).toEqual([2, 1, 3]);
     expect(parseVPayload([buf, 2, 4, DOUBLE], 3, 'r', 'x').displs).toEqual([0, 4, 8]);
     expect(parseVPayload([buf, 4], 3, 'r', 'x').counts).toEqual([4, 4, 4]);
@@ -75,7 +87,7 @@ describe('collective forms', () => {
   });
 
   it('a strided v-spec is staged: packed before, unpacked after', () => {
-    const pairType = INT.createVector(2, 1, 2).commit();   // every other int, two of them
+    const pairType = INT.createVector(2, 1, 2).commit(); // every other int, two of them
     const buf = new Int32Array(8).map((_, i) => i);
     const staged = byteBlocks(parseVPayload([buf, [1, 1], [0, 1], pairType], 2, 'r', 'x'));
     expect([...new Int32Array(staged.blocks.buf.buffer)]).toEqual([0, 2, 3, 5]);

@@ -3,8 +3,25 @@
 // and packing through them.
 import { describe, it, expect } from 'vitest';
 import {
-  Datatype, BYTE, CHAR, DOUBLE, FLOAT, INT, SHORT_INT, DOUBLE_INT, LONG_INT, FLOAT_INT, TWOINT, LONG_DOUBLE, C_DOUBLE_COMPLEX,
-  ORDER_FORTRAN, typeOfView, asDatatype, packInto, unpackFrom, checkSpan,
+  Datatype,
+  BYTE,
+  CHAR,
+  DOUBLE,
+  FLOAT,
+  INT,
+  SHORT_INT,
+  DOUBLE_INT,
+  LONG_INT,
+  FLOAT_INT,
+  TWOINT,
+  LONG_DOUBLE,
+  C_DOUBLE_COMPLEX,
+  ORDER_FORTRAN,
+  typeOfView,
+  asDatatype,
+  packInto,
+  unpackFrom,
+  checkSpan,
 } from '../../src/mpi/datatype.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -21,11 +38,22 @@ const layout = (t: Datatype): [number[], number[]] => [[...t.offsets], [...t.len
 describe('named types', () => {
   it('have the sizes and extents of Open MPI on x86-64 (pair types padded as C structs)', () => {
     const expected: [Datatype, number, number][] = [
-      [CHAR, 1, 1], [INT, 4, 4], [DOUBLE, 8, 8], [LONG_DOUBLE, 16, 16], [C_DOUBLE_COMPLEX, 16, 16],
-      [FLOAT_INT, 8, 8], [DOUBLE_INT, 12, 16], [LONG_INT, 12, 16], [TWOINT, 8, 8], [SHORT_INT, 6, 8],
+      [CHAR, 1, 1],
+      [INT, 4, 4],
+      [DOUBLE, 8, 8],
+      [LONG_DOUBLE, 16, 16],
+      [C_DOUBLE_COMPLEX, 16, 16],
+      [FLOAT_INT, 8, 8],
+      [DOUBLE_INT, 12, 16],
+      [LONG_INT, 12, 16],
+      [TWOINT, 8, 8],
+      [SHORT_INT, 6, 8],
     ];
     for (const [type, size, extent] of expected) expect([type.name, type.size, type.extent]).toEqual([type.name, size, extent]);
-    expect(layout(SHORT_INT)).toEqual([[0, 4], [2, 4]]);
+    expect(layout(SHORT_INT)).toEqual([
+      [0, 4],
+      [2, 4],
+    ]);
     expect(layout(DOUBLE_INT)).toEqual([[0], [12]]);
   });
 
@@ -64,20 +92,38 @@ describe('derived types (same numbers as Open MPI)', () => {
     const v = DOUBLE.createVector(3, 1, -2);
     expect([v.size, v.extent, v.lb]).toEqual([24, 40, -32]);
     expect(v.getTrueExtent()).toEqual([-32, 40]);
-    expect(layout(v)).toEqual([[0, -16, -32], [8, 8, 8]]);
+    expect(layout(v)).toEqual([
+      [0, -16, -32],
+      [8, 8, 8],
+    ]);
   });
 
   it('contiguous, vector, hvector, indexed, hindexed, indexed_block merge adjacent pieces', () => {
     expect(layout(INT.createContiguous(5))).toEqual([[0], [20]]);
     expect(INT.createContiguous(5).contiguous).toBe(true);
     const v = INT.createVector(3, 2, 4);
-    expect(layout(v)).toEqual([[0, 16, 32], [8, 8, 8]]);
+    expect(layout(v)).toEqual([
+      [0, 16, 32],
+      [8, 8, 8],
+    ]);
     expect([v.size, v.extent]).toEqual([24, 40]);
     expect(layout(INT.createVector(3, 2, 2))).toEqual([[0], [24]]);
-    expect(layout(INT.createHvector(2, 1, 12))).toEqual([[0, 12], [4, 4]]);
-    expect(layout(INT.createIndexed([2, 1], [3, 0]))).toEqual([[12, 0], [8, 4]]);
-    expect(layout(INT.createHindexed([1, 1], [4, 0]))).toEqual([[4, 0], [4, 4]]);
-    expect(layout(INT.createIndexedBlock(1, [0, 2, 4]))).toEqual([[0, 8, 16], [4, 4, 4]]);
+    expect(layout(INT.createHvector(2, 1, 12))).toEqual([
+      [0, 12],
+      [4, 4],
+    ]);
+    expect(layout(INT.createIndexed([2, 1], [3, 0]))).toEqual([
+      [12, 0],
+      [8, 4],
+    ]);
+    expect(layout(INT.createHindexed([1, 1], [4, 0]))).toEqual([
+      [4, 0],
+      [4, 4],
+    ]);
+    expect(layout(INT.createIndexedBlock(1, [0, 2, 4]))).toEqual([
+      [0, 8, 16],
+      [4, 4, 4],
+    ]);
     expect(INT.createIndexed([2, 1], [3, 0]).extent).toBe(20);
   });
 
@@ -85,11 +131,20 @@ describe('derived types (same numbers as Open MPI)', () => {
     const c = DOUBLE.createSubarray([4, 5], [2, 3], [1, 1]);
     expect([c.size, c.extent, c.lb]).toEqual([48, 160, 0]);
     expect(c.getTrueExtent()).toEqual([48, 64]);
-    expect(layout(c)).toEqual([[48, 88], [24, 24]]);
+    expect(layout(c)).toEqual([
+      [48, 88],
+      [24, 24],
+    ]);
     const f = DOUBLE.createSubarray([4, 5], [2, 3], [1, 1], ORDER_FORTRAN);
-    expect(layout(f)).toEqual([[40, 72, 104], [16, 16, 16]]);
+    expect(layout(f)).toEqual([
+      [40, 72, 104],
+      [16, 16, 16],
+    ]);
     const cube = INT.createSubarray([3, 3, 3], [1, 2, 2], [2, 1, 0]);
-    expect(layout(cube)).toEqual([[(18 + 3) * 4, (18 + 6) * 4], [8, 8]]);
+    expect(layout(cube)).toEqual([
+      [(18 + 3) * 4, (18 + 6) * 4],
+      [8, 8],
+    ]);
     expect(codeOf(() => INT.createSubarray([4], [3], [2]))).toBe('ERR_MPI_ARG');
   });
 
@@ -129,7 +184,7 @@ describe('packing', () => {
     packInto(t, src, 0, 3, out, 0);
     expect([...out.subarray(9, 18)]).toEqual([...src.subarray(16, 25)]);
     const back = new Uint8Array(48);
-    unpackFrom(t, out, 0, 20, back, 0);  // two items and 2 bytes of the third
+    unpackFrom(t, out, 0, 20, back, 0); // two items and 2 bytes of the third
     expect([...back.subarray(32, 34)]).toEqual([32, 33]);
     expect(back[34]).toBe(0);
     const v = INT.createVector(4, 1, 3);

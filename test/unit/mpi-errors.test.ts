@@ -19,7 +19,7 @@ describe('error classes', () => {
     }
   });
 
-  it('MPIError carries code, class and string; built from a class number it is mpi4py\'s MPI.Exception(cls)', () => {
+  it("MPIError carries code, class and string; built from a class number it is mpi4py's MPI.Exception(cls)", () => {
     const e = new MPIError('ERR_MPI_TRUNCATE', 'Recv: longer than the buffer');
     expect([e.code, e.errorClass, e.getErrorClass(), e.Get_error_string()]).toEqual(['ERR_MPI_TRUNCATE', 15, 15, 'MPI_ERR_TRUNCATE: message truncated']);
     const x = new MPIError(35);
@@ -44,10 +44,18 @@ describe('error classes', () => {
 describe('error handlers', () => {
   class Thing {
     errhandler: Errhandler = ERRORS_RETURN;
-    fail(): never { throw new MPIError('ERR_MPI_RANK', 'bad rank'); }
-    async later(): Promise<void> { throw new MPIError('ERR_MPI_TAG', 'bad tag'); }
-    bad(): never { throw new TypeError('not MPI'); }
-    nested(): void { this.fail(); }
+    fail(): never {
+      throw new MPIError('ERR_MPI_RANK', 'bad rank');
+    }
+    async later(): Promise<void> {
+      throw new MPIError('ERR_MPI_TAG', 'bad tag');
+    }
+    bad(): never {
+      throw new TypeError('not MPI');
+    }
+    nested(): void {
+      this.fail();
+    }
   }
   routeErrors(Thing.prototype);
 
@@ -60,11 +68,16 @@ describe('error handlers', () => {
   it('a user handler gets (object, error code, error) once, even through nested calls; TypeErrors skip it', async () => {
     const t = new Thing();
     const calls: [unknown, number, string][] = [];
-    t.errhandler = Errhandler.create((owner: Thing, code: number, error: MPIError) => { calls.push([owner, code, error.code]); });
+    t.errhandler = Errhandler.create((owner: Thing, code: number, error: MPIError) => {
+      calls.push([owner, code, error.code]);
+    });
     expect(() => t.nested()).toThrow(MPIError);
     await expect(t.later()).rejects.toThrow(MPIError);
     expect(() => t.bad()).toThrow(TypeError);
-    expect(calls).toEqual([[t, 6, 'ERR_MPI_RANK'], [t, 4, 'ERR_MPI_TAG']]);
+    expect(calls).toEqual([
+      [t, 6, 'ERR_MPI_RANK'],
+      [t, 4, 'ERR_MPI_TAG'],
+    ]);
     expect(report(t, new Error('plain'))).toBeInstanceOf(Error);
   });
 

@@ -4,7 +4,17 @@
 import { describe, it, expect } from 'vitest';
 import { FileView, Runs } from '../../src/mpi/fileview.js';
 import {
-  RunCursor, aggregatorRanks, coverage, gatherPieces, interleaved, meets, pieceBytes, pieceSpan, plan, scatterPieces, window,
+  RunCursor,
+  aggregatorRanks,
+  coverage,
+  gatherPieces,
+  interleaved,
+  meets,
+  pieceBytes,
+  pieceSpan,
+  plan,
+  scatterPieces,
+  window,
 } from '../../src/mpi/twophase.js';
 import { BYTE, DOUBLE, INT, Datatype } from '../../src/mpi/datatype.js';
 
@@ -33,7 +43,11 @@ describe('FileView', () => {
     const rank = 1;
     const filetype = INT.createVector(10, 1, size).commit();
     const v = new FileView(INT.size * rank, INT, filetype);
-    expect(pairs(v.runs(0, 12))).toEqual([[4, 4], [20, 4], [36, 4]]);
+    expect(pairs(v.runs(0, 12))).toEqual([
+      [4, 4],
+      [20, 4],
+      [36, 4],
+    ]);
     // The filetype's extent is (9 * 4 + 1) ints: the 11th int starts the next tile, right after the 10th
     // (the two merge into one run).
     expect(pairs(v.runs(36, 8))).toEqual([[4 + 144, 8]]);
@@ -43,9 +57,13 @@ describe('FileView', () => {
   });
 
   it('a resized filetype with holes tiles at its extent; partial segments split and merge', () => {
-    const t = INT.createContiguous(2).createResized(0, 16).commit();  // 8 data bytes, then 8 bytes of hole
+    const t = INT.createContiguous(2).createResized(0, 16).commit(); // 8 data bytes, then 8 bytes of hole
     const v = new FileView(100, BYTE, t);
-    expect(pairs(v.runs(6, 12))).toEqual([[106, 2], [116, 8], [132, 2]]);
+    expect(pairs(v.runs(6, 12))).toEqual([
+      [106, 2],
+      [116, 8],
+      [132, 2],
+    ]);
     expect(v.dataBefore(110)).toBe(8);
     expect(v.dataBefore(120)).toBe(12);
     const whole = new FileView(0, INT, INT.createContiguous(4).commit());
@@ -64,19 +82,43 @@ describe('two-phase plan', () => {
   it('aggregators spread over the ranks; domains cover the accessed range, aligned when large', () => {
     expect(aggregatorRanks(8, 2)).toEqual([0, 4]);
     expect(aggregatorRanks(3, 8)).toEqual([0, 1, 2]);
-    const p = plan([{ lo: 0, hi: 1 << 20, contiguous: false }, { lo: 100, hi: 3 << 20, contiguous: false }],
-      { aggregators: 2, bufferSize: 1 << 20, align: 64 * 1024 })!;
+    const p = plan(
+      [
+        { lo: 0, hi: 1 << 20, contiguous: false },
+        { lo: 100, hi: 3 << 20, contiguous: false },
+      ],
+      { aggregators: 2, bufferSize: 1 << 20, align: 64 * 1024 },
+    )!;
     expect(p.aggregators).toEqual([0, 1]);
-    expect([p.starts, p.ends]).toEqual([[0, 1572864], [1572864, 3 << 20]]);
+    expect([p.starts, p.ends]).toEqual([
+      [0, 1572864],
+      [1572864, 3 << 20],
+    ]);
     expect(p.rounds).toBe(2);
     expect(window(p, 1, 1)).toEqual([1572864 + (1 << 20), 3 << 20]);
     expect(plan([{ lo: 0, hi: 0, contiguous: true }], { aggregators: 1, bufferSize: 16, align: 1 })).toBeNull();
   });
 
   it('interleaved: a strided rank, or overlapping ranges; disjoint contiguous blocks are not', () => {
-    expect(interleaved([{ lo: 0, hi: 10, contiguous: true }, { lo: 10, hi: 20, contiguous: true }, { lo: 0, hi: 0, contiguous: true }])).toBe(false);
-    expect(interleaved([{ lo: 0, hi: 10, contiguous: true }, { lo: 5, hi: 20, contiguous: true }])).toBe(true);
-    expect(interleaved([{ lo: 0, hi: 10, contiguous: false }, { lo: 20, hi: 30, contiguous: true }])).toBe(true);
+    expect(
+      interleaved([
+        { lo: 0, hi: 10, contiguous: true },
+        { lo: 10, hi: 20, contiguous: true },
+        { lo: 0, hi: 0, contiguous: true },
+      ]),
+    ).toBe(false);
+    expect(
+      interleaved([
+        { lo: 0, hi: 10, contiguous: true },
+        { lo: 5, hi: 20, contiguous: true },
+      ]),
+    ).toBe(true);
+    expect(
+      interleaved([
+        { lo: 0, hi: 10, contiguous: false },
+        { lo: 20, hi: 30, contiguous: true },
+      ]),
+    ).toBe(true);
     expect(meets(0, 10, 10, 20)).toBe(false);
     expect(meets(0, 11, 10, 20)).toBe(true);
   });
@@ -97,12 +139,20 @@ describe('two-phase plan', () => {
   });
 
   it('coverage: exact runs of what senders cover, holes left out, overlaps merged', () => {
-    const a = Float64Array.of(0, 4, 4, 16);    // 0..4, 16..20, 32..36, 48..52
-    const b = Float64Array.of(4, 4, 4, 16);    // 4..8, 20..24, ...
-    expect(pairs(coverage([a, b], 0, 64))).toEqual([[0, 8], [16, 8], [32, 8], [48, 8]]);
+    const a = Float64Array.of(0, 4, 4, 16); // 0..4, 16..20, 32..36, 48..52
+    const b = Float64Array.of(4, 4, 4, 16); // 4..8, 20..24, ...
+    expect(pairs(coverage([a, b], 0, 64))).toEqual([
+      [0, 8],
+      [16, 8],
+      [32, 8],
+      [48, 8],
+    ]);
     const c = Float64Array.of(8, 8, 4, 16);
     expect(pairs(coverage([a, b, c], 0, 64))).toEqual([[0, 64]]);
-    expect(pairs(coverage([Float64Array.of(10, 5, 1, 5), Float64Array.of(30, 2, 1, 2)], 0, 64))).toEqual([[10, 5], [30, 2]]);
+    expect(pairs(coverage([Float64Array.of(10, 5, 1, 5), Float64Array.of(30, 2, 1, 2)], 0, 64))).toEqual([
+      [10, 5],
+      [30, 2],
+    ]);
     expect(pairs(coverage([], 0, 64))).toEqual([]);
   });
 
@@ -119,9 +169,10 @@ describe('two-phase plan', () => {
       for (let s = 0; s < senders; s++) {
         // A strided or indexed view of this sender: blocks of random length and gap, sometimes overlapping others'.
         const block = 1 + rand(8);
-        const view = rand(2) === 0
-          ? new FileView(rand(16), BYTE, BYTE.createVector(4 + rand(20), block, block + rand(12)).commit())
-          : new FileView(rand(16), BYTE, BYTE.createIndexed([block, 1 + rand(5), block], [0, block + rand(7), 2 * block + 8 + rand(7)]).commit());
+        const view =
+          rand(2) === 0
+            ? new FileView(rand(16), BYTE, BYTE.createVector(4 + rand(20), block, block + rand(12)).commit())
+            : new FileView(rand(16), BYTE, BYTE.createIndexed([block, 1 + rand(5), block], [0, block + rand(7), 2 * block + 8 + rand(7)]).commit());
         lists.push(view.runs(rand(8), 40 + rand(200)));
       }
       const start = rand(64);
@@ -158,6 +209,9 @@ describe('two-phase plan', () => {
   it('a struct filetype of doubles and ints works as a view', () => {
     const t = Datatype.createStruct([1, 1], [0, 8], [DOUBLE, INT]).commit();
     const v = new FileView(0, BYTE, t);
-    expect(pairs(v.runs(0, 24))).toEqual([[0, 12], [16, 12]]);
+    expect(pairs(v.runs(0, 24))).toEqual([
+      [0, 12],
+      [16, 12],
+    ]);
   });
 });

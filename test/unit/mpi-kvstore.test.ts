@@ -34,7 +34,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** A raw framed connection to the store (the transport's framing, anything inside). */
 async function raw(url: string): Promise<TcpConnection> {
-  const connection = await new TcpTransport().connect(url) as TcpConnection;
+  const connection = (await new TcpTransport().connect(url)) as TcpConnection;
   cleanup.push(() => connection.abort());
   return connection;
 }
@@ -48,9 +48,20 @@ async function authenticate(url: string, rank: number, size = 2): Promise<TcpCon
   const connection = await raw(url);
   const challenge = json(await connection.recv());
   const nonce = newNonce();
-  await connection.send([Buffer.from(JSON.stringify({
-    op: 'hello', v: AUTH_VERSION, rank, size, pid: 1, host: 'h', nonce, mac: proof(SECRET, 'client', challenge.nonce as string, nonce, `${rank}|${size}`),
-  }))]);
+  await connection.send([
+    Buffer.from(
+      JSON.stringify({
+        op: 'hello',
+        v: AUTH_VERSION,
+        rank,
+        size,
+        pid: 1,
+        host: 'h',
+        nonce,
+        mac: proof(SECRET, 'client', challenge.nonce as string, nonce, `${rank}|${size}`),
+      }),
+    ),
+  ]);
   expect(json(await connection.recv()).op).toBe('welcome');
   return connection;
 }
@@ -75,8 +86,14 @@ describe('rendezvous store: joining', () => {
     const seen: Buffer[] = [];
     const proxy = net.createServer((socket) => {
       const upstream = net.connect(server.port, '127.0.0.1');
-      socket.on('data', (d) => { seen.push(d); upstream.write(d); });
-      upstream.on('data', (d) => { seen.push(d); socket.write(d); });
+      socket.on('data', (d) => {
+        seen.push(d);
+        upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        seen.push(d);
+        socket.write(d);
+      });
       socket.on('error', () => upstream.destroy());
       upstream.on('error', () => socket.destroy());
       socket.on('close', () => upstream.destroy());
@@ -96,7 +113,10 @@ describe('rendezvous store: joining', () => {
     const denied: string[] = [];
     const server = await store({ onDenied: (reason) => denied.push(reason) });
     for (const secret of ['not-the-secret', null]) {
-      await expect(join(server.url, 1, secret)).rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/refused rank 1: wrong job secret/) });
+      await expect(join(server.url, 1, secret)).rejects.toMatchObject({
+        code: 'ERR_MPI_BOOTSTRAP',
+        message: expect.stringMatching(/refused rank 1: wrong job secret/),
+      });
     }
     expect(denied).toEqual(['wrong job secret', 'wrong job secret']);
     await join(server.url, 1);
@@ -108,7 +128,18 @@ describe('rendezvous store: joining', () => {
     const first = await raw(server.url);
     const challenge = json(await first.recv());
     const nonce = newNonce();
-    const hello = Buffer.from(JSON.stringify({ op: 'hello', v: AUTH_VERSION, rank: 0, size: 2, pid: 1, host: 'h', nonce, mac: proof(SECRET, 'client', challenge.nonce as string, nonce, '0|2') }));
+    const hello = Buffer.from(
+      JSON.stringify({
+        op: 'hello',
+        v: AUTH_VERSION,
+        rank: 0,
+        size: 2,
+        pid: 1,
+        host: 'h',
+        nonce,
+        mac: proof(SECRET, 'client', challenge.nonce as string, nonce, '0|2'),
+      }),
+    );
     const second = await raw(server.url);
     json(await second.recv());
     await second.send([hello]);
@@ -130,9 +161,16 @@ describe('rendezvous store: joining', () => {
       socket.on('error', () => {});
     });
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => { fake.close(resolve); }));
-    await expect(join(`tcp://127.0.0.1:${(fake.address() as net.AddressInfo).port}`, 0, SECRET, 2, 2_000))
-      .rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/did not prove it knows the job secret/) });
+    cleanup.push(
+      () =>
+        new Promise((resolve) => {
+          fake.close(resolve);
+        }),
+    );
+    await expect(join(`tcp://127.0.0.1:${(fake.address() as net.AddressInfo).port}`, 0, SECRET, 2, 2_000)).rejects.toMatchObject({
+      code: 'ERR_MPI_BOOTSTRAP',
+      message: expect.stringMatching(/did not prove it knows the job secret/),
+    });
   });
 
   it('an unreachable store is ERR_MPI_BOOTSTRAP after the timeout, with the hint', async () => {
@@ -140,17 +178,23 @@ describe('rendezvous store: joining', () => {
     const url = closed.url;
     await closed.close();
     const started = Date.now();
-    await expect(KvClient.connect(url, { secret: SECRET, rank: 0, size: 2, timeoutMs: 500, hint: 'Set NODE_UCX_RENDEZVOUS_HOST' }))
-      .rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/cannot reach the rendezvous store .* within 500 ms .*Set NODE_UCX_RENDEZVOUS_HOST/) });
+    await expect(KvClient.connect(url, { secret: SECRET, rank: 0, size: 2, timeoutMs: 500, hint: 'Set NODE_UCX_RENDEZVOUS_HOST' })).rejects.toMatchObject({
+      code: 'ERR_MPI_BOOTSTRAP',
+      message: expect.stringMatching(/cannot reach the rendezvous store .* within 500 ms .*Set NODE_UCX_RENDEZVOUS_HOST/),
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  it("an exchange that times out names the ranks that never joined", async () => {
+  it('an exchange that times out names the ranks that never joined', async () => {
     const server = await store({ size: 3 });
     const a = await KvClient.connect(server.url, { secret: SECRET, rank: 0, size: 3, timeoutMs: 2_000 });
     cleanup.push(() => a.close());
-    await expect(a.exchange('process-card', Buffer.from('x'), 300))
-      .rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/waiting for all ranks to publish 'process-card': ranks 1, 2 never joined the store at tcp:\/\/127\.0\.0\.1:\d+ .*NODE_UCX_RENDEZVOUS_HOST/) });
+    await expect(a.exchange('process-card', Buffer.from('x'), 300)).rejects.toMatchObject({
+      code: 'ERR_MPI_BOOTSTRAP',
+      message: expect.stringMatching(
+        /waiting for all ranks to publish 'process-card': ranks 1, 2 never joined the store at tcp:\/\/127\.0\.0\.1:\d+ .*NODE_UCX_RENDEZVOUS_HOST/,
+      ),
+    });
   });
 });
 
@@ -160,12 +204,14 @@ describe('rendezvous store: liveness', () => {
     const server = await store({ onRankLost: (_rank, reason) => lost.push(reason) });
     const good = await join(server.url, 0);
     const aborted = new Promise<[number, string]>((resolve) => good.onAbort((code, reason) => resolve([code, reason])));
-    const silent = await authenticate(server.url, 1);  // says nothing more, ever
+    const silent = await authenticate(server.url, 1); // says nothing more, ever
     void silent;
     const started = Date.now();
     const [code, reason] = await within(aborted, 3_000, 'the abort after rank 1 fell silent');
     expect(code).toBe(1);
-    expect(reason).toMatch(/^rank 1 \(pid 1 on h, 127\.0\.0\.1\) has not answered for \d+ ms: it is stopped \(SIGSTOP\), hung, or its host or network link is gone$/);
+    expect(reason).toMatch(
+      /^rank 1 \(pid 1 on h, 127\.0\.0\.1\) has not answered for \d+ ms: it is stopped \(SIGSTOP\), hung, or its host or network link is gone$/,
+    );
     expect(lost).toEqual([reason]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(FAST.timeoutMs - 100);
   });
@@ -194,7 +240,12 @@ describe('rendezvous store: liveness', () => {
       socket.on('error', () => {});
     });
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => { fake.close(resolve); }));
+    cleanup.push(
+      () =>
+        new Promise((resolve) => {
+          fake.close(resolve);
+        }),
+    );
     const client = await join(`tcp://127.0.0.1:${(fake.address() as net.AddressInfo).port}`, 0);
     const reason = await within(new Promise<string>((resolve) => client.onLost(resolve)), 3_000, 'onLost after the store fell silent');
     expect(reason).toMatch(/the rendezvous store at tcp:\/\/127\.0\.0\.1:\d+ \(rank 0 on far\) has not answered for \d+ ms/);
@@ -207,7 +258,9 @@ describe('rendezvous store: hostile bytes', () => {
   // A small deterministic generator: the same cases on every run.
   let seed = 0x2545f491;
   const random = (): number => {
-    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
     return (seed >>> 0) / 0x100000000;
   };
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
@@ -215,7 +268,11 @@ describe('rendezvous store: hostile bytes', () => {
   function mutations(): Buffer[] {
     const base = [
       { op: 'hello', v: AUTH_VERSION, rank: 0, size: 2, pid: 1, host: 'h', nonce: newNonce(), mac: 'ab'.repeat(32) },
-      { op: 'exchange', name: 'x', id: 1 }, { op: 'finalize' }, { op: 'abort', code: 3, reason: 'r' }, { op: 'status', id: 2 }, { op: 'ping' },
+      { op: 'exchange', name: 'x', id: 1 },
+      { op: 'finalize' },
+      { op: 'abort', code: 3, reason: 'r' },
+      { op: 'status', id: 2 },
+      { op: 'ping' },
     ];
     const out: Buffer[] = [];
     const weird: unknown[] = [null, -1, 1.5, 1e300, 'x'.repeat(300), [], {}, true, '__proto__', 2 ** 53, NaN];
@@ -242,23 +299,32 @@ describe('rendezvous store: hostile bytes', () => {
     // Framed garbage: each case on its own connection, which the store must end.
     const all = mutations();
     for (let i = 0; i < all.length; i += 16) {
-      await Promise.all(all.slice(i, i + 16).map(async (message) => {
-        const connection = await raw(server.url);
-        await connection.recv();
-        await connection.send([message]).catch(() => {});
-        await within(connection.finished.catch(() => {}).then(() => true).catch(() => true), 3_000, 'the store to end a connection after a malformed hello').catch(async () => {
-          // The store may answer first; it must end the connection either way.
-          throw new Error(`the store kept a connection open after ${message.toString('latin1').slice(0, 80)}`);
-        });
-        cases++;
-      }));
+      await Promise.all(
+        all.slice(i, i + 16).map(async (message) => {
+          const connection = await raw(server.url);
+          await connection.recv();
+          await connection.send([message]).catch(() => {});
+          await within(
+            connection.finished
+              .catch(() => {})
+              .then(() => true)
+              .catch(() => true),
+            3_000,
+            'the store to end a connection after a malformed hello',
+          ).catch(async () => {
+            // The store may answer first; it must end the connection either way.
+            throw new Error(`the store kept a connection open after ${message.toString('latin1').slice(0, 80)}`);
+          });
+          cases++;
+        }),
+      );
     }
     // Unframed garbage and a frame announcing more than the pre-auth limit.
     for (const chunk of [bytes(64), bytes(4096), Buffer.concat([encodeTcpHeader([Buffer.alloc(PRE_AUTH_MAX_BYTES + 1)]), Buffer.alloc(16)])]) {
       const socket = net.connect(server.port, '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.on('error', () => {});
-      socket.resume();  // read, or the reset is never noticed
+      socket.resume(); // read, or the reset is never noticed
       socket.write(chunk);
       await within(new Promise((resolve) => socket.once('close', resolve)), 3_000, 'the store to drop a connection sending unframed bytes');
       cases++;
@@ -274,7 +340,12 @@ describe('rendezvous store: hostile bytes', () => {
   it('after the proof: a rank that sends garbage ends the job with a message naming it; nothing throws', async () => {
     for (const garbage of [Buffer.from('not json'), Buffer.from('{"op":"exchange","name":7,"id":1}'), Buffer.from('{"op":"exchange","name":"x","id":-4}')]) {
       const lost: string[] = [];
-      const server = await KvServer.start({ size: 2, secret: SECRET, liveness: { heartbeatMs: 200, timeoutMs: 4_000 }, onRankLost: (_r, reason) => lost.push(reason) });
+      const server = await KvServer.start({
+        size: 2,
+        secret: SECRET,
+        liveness: { heartbeatMs: 200, timeoutMs: 4_000 },
+        onRankLost: (_r, reason) => lost.push(reason),
+      });
       cleanup.push(() => server.close());
       const good = await join(server.url, 0);
       const told = new Promise<string>((resolve) => good.onAbort((_code, reason) => resolve(reason)));
@@ -287,15 +358,23 @@ describe('rendezvous store: hostile bytes', () => {
   });
 
   it('a store that sends garbage makes the rank give up with a coded error, not a hang', async () => {
-    for (const reply of [Buffer.from('nonsense'), Buffer.from('{"op":"challenge","v":2,"nonce":"short"}'), Buffer.from('{"op":"challenge","v":9,"nonce":"x"}')]) {
+    for (const reply of [
+      Buffer.from('nonsense'),
+      Buffer.from('{"op":"challenge","v":2,"nonce":"short"}'),
+      Buffer.from('{"op":"challenge","v":9,"nonce":"x"}'),
+    ]) {
       const fake = net.createServer((socket) => {
         socket.write(Buffer.concat([encodeTcpHeader([reply]), reply]));
         socket.on('error', () => {});
       });
       await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-      cleanup.push(() => new Promise((resolve) => { fake.close(resolve); }));
-      await expect(join(`tcp://127.0.0.1:${(fake.address() as net.AddressInfo).port}`, 0, SECRET, 2, 500))
-        .rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP' });
+      cleanup.push(
+        () =>
+          new Promise((resolve) => {
+            fake.close(resolve);
+          }),
+      );
+      await expect(join(`tcp://127.0.0.1:${(fake.address() as net.AddressInfo).port}`, 0, SECRET, 2, 500)).rejects.toMatchObject({ code: 'ERR_MPI_BOOTSTRAP' });
     }
   });
 });

@@ -10,7 +10,10 @@ import { MAX_RANKS } from '../../src/mpi/tags.js';
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -18,9 +21,15 @@ describe('LazyPeer', () => {
   it('runs operations queued on the connection before one issued from a microtask that sees the endpoint first', async () => {
     const connection = deferred<string>();
     let connects = 0;
-    const peer = new LazyPeer(() => { connects++; return connection.promise; });
+    const peer = new LazyPeer(() => {
+      connects++;
+      return connection.promise;
+    });
     const order: string[] = [];
-    const op = (name: string) => (endpoint: string) => { order.push(`${name}@${endpoint}`); return Promise.resolve(); };
+    const op = (name: string) => (endpoint: string) => {
+      order.push(`${name}@${endpoint}`);
+      return Promise.resolve();
+    };
     const first = peer.use(op('A'));
     const second = peer.use(op('B'));
     // A reaction on the connect promise registered after the peer's own: it runs right after the endpoint is
@@ -32,7 +41,10 @@ describe('LazyPeer', () => {
     expect(connects).toBe(1);
     // Connected: an operation runs at once (synchronously).
     let ran = false;
-    void peer.use(() => { ran = true; return Promise.resolve(); });
+    void peer.use(() => {
+      ran = true;
+      return Promise.resolve();
+    });
     expect(ran).toBe(true);
   });
 
@@ -40,8 +52,13 @@ describe('LazyPeer', () => {
     const connection = deferred<string>();
     const peer = new LazyPeer(() => connection.promise);
     const issued: string[] = [];
-    void peer.use(() => { issued.push('queued'); return new Promise(() => {}); });
-    void connection.promise.then(() => { issued.push(peer.endpoint === null ? 'not stored' : 'stored'); });
+    void peer.use(() => {
+      issued.push('queued');
+      return new Promise(() => {});
+    });
+    void connection.promise.then(() => {
+      issued.push(peer.endpoint === null ? 'not stored' : 'stored');
+    });
     connection.resolve('ep');
     await connection.promise;
     await null;
@@ -60,7 +77,9 @@ describe('LazyPeer', () => {
 
   it('an operation that throws rejects its own promise only', async () => {
     const peer = new LazyPeer(() => Promise.resolve('ep'));
-    const bad = peer.use(() => { throw new Error('boom'); });
+    const bad = peer.use(() => {
+      throw new Error('boom');
+    });
     const good = peer.use(() => Promise.resolve('fine'));
     await expect(bad).rejects.toThrow('boom');
     await expect(good).resolves.toBe('fine');
@@ -69,8 +88,9 @@ describe('LazyPeer', () => {
 
 describe('MAX_RANKS', () => {
   it('a launcher that announces more than MAX_RANKS ranks is refused with ERR_MPI_BOOTSTRAP', () => {
-    expect(() => detectLaunch({ NODE_UCX_RANK: '0', NODE_UCX_SIZE: String(MAX_RANKS + 1) }))
-      .toThrow(expect.objectContaining({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/MAX_RANKS/) }));
+    expect(() => detectLaunch({ NODE_UCX_RANK: '0', NODE_UCX_SIZE: String(MAX_RANKS + 1) })).toThrow(
+      expect.objectContaining({ code: 'ERR_MPI_BOOTSTRAP', message: expect.stringMatching(/MAX_RANKS/) }),
+    );
     expect(detectLaunch({ NODE_UCX_RANK: String(MAX_RANKS - 1), NODE_UCX_SIZE: String(MAX_RANKS) }).size).toBe(MAX_RANKS);
   });
 });

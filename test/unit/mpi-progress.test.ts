@@ -15,10 +15,16 @@ describe('rankProgress', () => {
   it('keeps a chosen mode with the library defaults, and takes the spin and yield overrides', () => {
     expect(rankProgress({ NODE_UCX_PROGRESS: 'event', NODE_UCX_LOCAL_SIZE: '4' }, 2)).toEqual({ mode: 'event' });
     expect(rankProgress({ NODE_UCX_PROGRESS: 'poll' }, 2)).toEqual({ mode: 'poll' });
-    expect(rankProgress({ NODE_UCX_PROGRESS: 'adaptive', NODE_UCX_MPI_SPIN_US: '300', NODE_UCX_MPI_YIELD_US: '4' }, 2))
-      .toEqual({ mode: 'adaptive', spinUs: 300, yieldUs: 4 });
-    expect(rankProgress({ NODE_UCX_MPI_SPIN_US: '0', NODE_UCX_MPI_YIELD_US: '16', NODE_UCX_LOCAL_SIZE: '4' }, 2))
-      .toEqual({ mode: 'adaptive', spinUs: 0, yieldUs: 16 });
+    expect(rankProgress({ NODE_UCX_PROGRESS: 'adaptive', NODE_UCX_MPI_SPIN_US: '300', NODE_UCX_MPI_YIELD_US: '4' }, 2)).toEqual({
+      mode: 'adaptive',
+      spinUs: 300,
+      yieldUs: 4,
+    });
+    expect(rankProgress({ NODE_UCX_MPI_SPIN_US: '0', NODE_UCX_MPI_YIELD_US: '16', NODE_UCX_LOCAL_SIZE: '4' }, 2)).toEqual({
+      mode: 'adaptive',
+      spinUs: 0,
+      yieldUs: 16,
+    });
   });
 
   it('rejects what it cannot read', () => {
@@ -30,7 +36,7 @@ describe('rankProgress', () => {
 });
 
 describe('localRanks', () => {
-  it('reads the launchers\' local sizes, Slurm\'s first count', () => {
+  it("reads the launchers' local sizes, Slurm's first count", () => {
     expect(localRanks({})).toBeUndefined();
     expect(localRanks({ NODE_UCX_LOCAL_SIZE: '3' })).toBe(3);
     expect(localRanks({ SLURM_STEP_TASKS_PER_NODE: '4(x2),3' })).toBe(4);

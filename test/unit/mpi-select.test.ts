@@ -2,7 +2,12 @@
 // that must not be split, the NODE_UCX_MPI_ALLREDUCE overrides, and how Bcast cuts a buffer.
 import { describe, it, expect } from 'vitest';
 import {
-  allreduceAlgorithm, reduceScatterAlgorithm, allgatherAlgorithm, bcastSegments, isPowerOfTwo, RING_ALLREDUCE_MIN,
+  allreduceAlgorithm,
+  reduceScatterAlgorithm,
+  allgatherAlgorithm,
+  bcastSegments,
+  isPowerOfTwo,
+  RING_ALLREDUCE_MIN,
 } from '../../src/mpi/collectives/select.js';
 
 const none = undefined;
@@ -62,7 +67,11 @@ describe('bcastSegments', () => {
   });
 
   it('above that, segment-sized pieces that tile the buffer, the last one shorter', () => {
-    expect(bcastSegments(2049, 1024)).toEqual([[0, 1024], [1024, 1024], [2048, 1]]);
+    expect(bcastSegments(2049, 1024)).toEqual([
+      [0, 1024],
+      [1024, 1024],
+      [2048, 1],
+    ]);
     const pieces = bcastSegments(10_000_001, 1 << 20);
     expect(pieces).toHaveLength(10);
     let next = 0;

@@ -1,9 +1,7 @@
 // The MPI tag layout (src/mpi/tags.ts): fields survive a round trip at their limits, wildcards clear
 // exactly their field, and no two contexts, nor a message and a bulk part, can match each other.
 import { describe, it, expect } from 'vitest';
-import {
-  EXACT_MASK, TAG_UB, MAX_RANKS, MAX_CONTEXTS, bulkTag, contextBits, matchTag, messageTag, nextSequence, tagFields,
-} from '../../src/mpi/tags.js';
+import { EXACT_MASK, TAG_UB, MAX_RANKS, MAX_CONTEXTS, bulkTag, contextBits, matchTag, messageTag, nextSequence, tagFields } from '../../src/mpi/tags.js';
 import { ANY_SOURCE, ANY_TAG } from '../../src/mpi/constants.js';
 
 /** Whether a receive posted as (tag, mask) takes a message tagged `sent` (UCX's rule). */

@@ -16,8 +16,7 @@ function codeOf(fn: () => unknown): MPIErrorCode | undefined {
 }
 
 describe('v-collective specs (bufspec.ts parseVPayload, byteBlocks)', () => {
-  const parseVSpec = (spec: unknown, size: number, name: string, what: string): Blocks<Uint8Array> =>
-    byteBlocks(parseVPayload(spec, size, name, what)).blocks;
+  const parseVSpec = (spec: unknown, size: number, name: string, what: string): Blocks<Uint8Array> => byteBlocks(parseVPayload(spec, size, name, what)).blocks;
 
   it('counts and displacements are in elements of the buffer; blocks come out as bytes', () => {
     const buf = new Float64Array(10);
@@ -48,7 +47,19 @@ describe('v-collective specs (bufspec.ts parseVPayload, byteBlocks)', () => {
     expect(codeOf(() => parseVSpec(null, 2, 's', 'x'))).toBe('ERR_MPI_ARG');
     expect(codeOf(() => parseVSpec([buf], 2, 's', 'x'))).toBe('ERR_MPI_ARG');
     expect(codeOf(() => parseVSpec([buf, [1, 1], [0, 1], 0], 2, 's', 'x'))).toBe('ERR_MPI_TYPE');
-    expect(codeOf(() => parseVSpec([[1, 2], [1, 1]], 2, 's', 'x'))).toBe('ERR_MPI_TYPE');
+    expect(
+      codeOf(() =>
+        parseVSpec(
+          [
+            [1, 2],
+            [1, 1],
+          ],
+          2,
+          's',
+          'x',
+        ),
+      ),
+    ).toBe('ERR_MPI_TYPE');
     expect(codeOf(() => parseVSpec([buf, [1]], 2, 's', 'x'))).toBe('ERR_MPI_COUNT');
     expect(codeOf(() => parseVSpec([buf, [1, -1]], 2, 's', 'x'))).toBe('ERR_MPI_COUNT');
     expect(codeOf(() => parseVSpec([buf, [1, 0.5]], 2, 's', 'x'))).toBe('ERR_MPI_COUNT');
@@ -77,7 +88,13 @@ describe('equalCounts and prefix', () => {
     expect(equalCounts(10, 3, 2)).toEqual([4, 4, 2]);
     expect(equalCounts(2, 4)).toEqual([1, 1, 0, 0]);
     expect(equalCounts(7, 2, 4)).toEqual([4, 3]);
-    for (const [length, parts, unit] of [[0, 3, 1], [1, 1, 1], [1000, 7, 2], [65, 8, 1], [5, 4, 0]] as const) {
+    for (const [length, parts, unit] of [
+      [0, 3, 1],
+      [1, 1, 1],
+      [1000, 7, 2],
+      [65, 8, 1],
+      [5, 4, 0],
+    ] as const) {
       const counts = equalCounts(length, parts, unit);
       expect(counts).toHaveLength(parts);
       expect(counts.reduce((a, b) => a + b, 0)).toBe(length);

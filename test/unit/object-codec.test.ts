@@ -28,10 +28,41 @@ function prng(seed: number): () => number {
   };
 }
 
-const NUMBERS = [0, -0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 0.5, -1e-300, 1e308, Number.MAX_SAFE_INTEGER,
-  Number.MIN_VALUE, NaN, Infinity, -Infinity];
-const STRINGS = ['', 'a', 'ucx-bench', 'x'.repeat(126), 'x'.repeat(127), 'x'.repeat(128), 'y'.repeat(70_000), 'é', 'naïve café',
-  '日本語のテキスト', '🚀 emoji 👩‍👩‍👧', 'mixed ascii then ü', '\u0000nul\u0000', '\uffff', 'a'.repeat(16) + 'é'];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 31,
+  -(2 ** 31) - 1,
+  0.5,
+  -1e-300,
+  1e308,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_VALUE,
+  NaN,
+  Infinity,
+  -Infinity,
+];
+const STRINGS = [
+  '',
+  'a',
+  'ucx-bench',
+  'x'.repeat(126),
+  'x'.repeat(127),
+  'x'.repeat(128),
+  'y'.repeat(70_000),
+  'é',
+  'naïve café',
+  '日本語のテキスト',
+  '🚀 emoji 👩‍👩‍👧',
+  'mixed ascii then ü',
+  '\u0000nul\u0000',
+  '\uffff',
+  'a'.repeat(16) + 'é',
+];
 
 function randomString(rand: () => number): string {
   const pick = STRINGS[Math.floor(rand() * STRINGS.length)]!;
@@ -50,13 +81,20 @@ function randomValue(rand: () => number, depth: number): unknown {
   if (depth > 4 || r < 0.45) {
     const k = Math.floor(rand() * 7);
     switch (k) {
-      case 0: return NUMBERS[Math.floor(rand() * NUMBERS.length)];
-      case 1: return Math.floor((rand() - 0.5) * 2 ** 40);
-      case 2: return randomString(rand);
-      case 3: return rand() < 0.5;
-      case 4: return rand() < 0.5 ? null : undefined;
-      case 5: return BigInt(Math.floor((rand() - 0.5) * 2 ** 50)) * (rand() < 0.3 ? 2n ** 100n : 1n);
-      default: return (rand() - 0.5) * 1e6;
+      case 0:
+        return NUMBERS[Math.floor(rand() * NUMBERS.length)];
+      case 1:
+        return Math.floor((rand() - 0.5) * 2 ** 40);
+      case 2:
+        return randomString(rand);
+      case 3:
+        return rand() < 0.5;
+      case 4:
+        return rand() < 0.5 ? null : undefined;
+      case 5:
+        return BigInt(Math.floor((rand() - 0.5) * 2 ** 50)) * (rand() < 0.3 ? 2n ** 100n : 1n);
+      default:
+        return (rand() - 0.5) * 1e6;
     }
   }
   if (r < 0.7) return Array.from({ length: Math.floor(rand() * 6) }, () => randomValue(rand, depth + 1));
@@ -74,7 +112,17 @@ describe('object codec', () => {
       { b: 1, a: 2, 10: 'ten', 2: 'two', '': 'empty key', 'key with ü': true },
       { nested: { deeper: { deepest: [null, undefined, false, true] } } },
       { big: 2n ** 130n, negative: -(2n ** 70n), zero: 0n, small: -5n },
-      [...NUMBERS], [...STRINGS], [], {}, 'just a string', 42, -0, null, undefined, true, 12345678901234567890n,
+      [...NUMBERS],
+      [...STRINGS],
+      [],
+      {},
+      'just a string',
+      42,
+      -0,
+      null,
+      undefined,
+      true,
+      12345678901234567890n,
     ];
     for (const value of values) {
       const bytes = encodeObject(value);
@@ -88,18 +136,33 @@ describe('object codec', () => {
     const shared = { shared: true };
     const cyclic: Record<string, unknown> = { name: 'cycle' };
     cyclic.self = cyclic;
-    const sparse = [1, , 3];  // eslint-disable-line no-sparse-arrays
+    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
     const extra = Object.assign([1, 2], { label: 'extra' });
-    class Point { constructor(public x: number, public y: number) {} }
+    class Point {
+      constructor(
+        public x: number,
+        public y: number,
+      ) {}
+    }
     let deep: unknown = 'bottom';
     for (let i = 0; i < 100; i++) deep = { next: deep };
     const values: [string, unknown][] = [
-      ['Map', new Map([[1, 'a']])], ['Set', new Set([1, 2])], ['Date', new Date(0)], ['RegExp', /x/g],
-      ['Buffer', Buffer.from('bytes')], ['Float64Array', new Float64Array([1.5])], ['shared reference', { a: shared, b: shared }],
-      ['cycle', cyclic], ['sparse array', sparse], ['array with a property', extra],
-      ['null-prototype object', Object.assign(Object.create(null) as object, { a: 1 })], ['class instance', new Point(1, 2)],
-      ['lone surrogate', { s: 'broken \ud800 pair' }], ['__proto__ key', JSON.parse('{"__proto__": {"polluted": 1}}')],
-      ['100 levels deep', deep], ['boxed string', { s: new String('boxed') }],
+      ['Map', new Map([[1, 'a']])],
+      ['Set', new Set([1, 2])],
+      ['Date', new Date(0)],
+      ['RegExp', /x/g],
+      ['Buffer', Buffer.from('bytes')],
+      ['Float64Array', new Float64Array([1.5])],
+      ['shared reference', { a: shared, b: shared }],
+      ['cycle', cyclic],
+      ['sparse array', sparse],
+      ['array with a property', extra],
+      ['null-prototype object', Object.assign(Object.create(null) as object, { a: 1 })],
+      ['class instance', new Point(1, 2)],
+      ['lone surrogate', { s: 'broken \ud800 pair' }],
+      ['__proto__ key', JSON.parse('{"__proto__": {"polluted": 1}}')],
+      ['100 levels deep', deep],
+      ['boxed string', { s: new String('boxed') }],
     ];
     for (const [what, value] of values) {
       expect(encodeObject(value)[0], what).toBe(V8_FORMAT);
@@ -118,8 +181,16 @@ describe('object codec', () => {
     for (const value of [() => 1, { f: () => 1 }, Symbol('s'), [Symbol('s')]]) {
       let ours: unknown;
       let theirs: unknown;
-      try { encodeObject(value); } catch (error) { ours = error; }
-      try { v8.serialize(value); } catch (error) { theirs = error; }
+      try {
+        encodeObject(value);
+      } catch (error) {
+        ours = error;
+      }
+      try {
+        v8.serialize(value);
+      } catch (error) {
+        theirs = error;
+      }
       expect(ours).toBeInstanceOf(Error);
       expect((ours as Error).name).toBe((theirs as Error).name);
     }
@@ -127,7 +198,14 @@ describe('object codec', () => {
 
   it('a getter that sends an object itself does not disturb the outer encoding', () => {
     let inner: Buffer | undefined;
-    const value = { before: 'b', get during() { inner = encodeObject({ inner: [1, 2, 3] }); return 'd'; }, after: [4, 5] };
+    const value = {
+      before: 'b',
+      get during() {
+        inner = encodeObject({ inner: [1, 2, 3] });
+        return 'd';
+      },
+      after: [4, 5],
+    };
     expect(roundTrip(value)).toStrictEqual({ before: 'b', during: 'd', after: [4, 5] });
     expect(decodeObject(inner!)).toStrictEqual({ inner: [1, 2, 3] });
   });
@@ -150,7 +228,7 @@ describe('object codec', () => {
     expect(roundTrip({ after: 'small again' })).toStrictEqual({ after: 'small again' });
   });
 
-  it('malformed bytes are a TypeError (or v8\'s Error), never a crash or a hang', () => {
+  it("malformed bytes are a TypeError (or v8's Error), never a crash or a hang", () => {
     const good = encodeObject({ seq: 1, kind: 'ucx-bench', list: [1, 2, 3], text: 'héllo' });
     for (let cut = 0; cut < good.length; cut++) {
       expect(() => decodeObject(good.subarray(0, cut)), `cut at ${cut}`).toThrow(TypeError);
@@ -163,7 +241,7 @@ describe('object codec', () => {
     expect(() => decodeObject(Buffer.alloc(0))).toThrow(/empty message/);
     const nested = Buffer.alloc(1 + 2 * 100_000 + 1);
     nested[0] = PLAIN_FORMAT;
-    for (let i = 0; i < 100_000; i++) nested.set([8, 1], 1 + 2 * i);  // [[[[...]]]] a hundred thousand deep
+    for (let i = 0; i < 100_000; i++) nested.set([8, 1], 1 + 2 * i); // [[[[...]]]] a hundred thousand deep
     expect(() => decodeObject(nested)).toThrow(/nested too deep/);
     const rand = prng(7);
     // Mutations of real encodings reach deeper than random bytes.

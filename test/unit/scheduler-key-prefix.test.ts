@@ -28,7 +28,14 @@ describe('root tasks of one hand-written prefix', () => {
     const first = state.handle({ type: 'update-graph', client: 'c', tasks, wanted: tasks.map((t) => t.key) });
     const sent = first.filter((i) => i.op === 'compute-task');
     expect(sent).toHaveLength(1);
-    const next = state.handle({ type: 'task-finished', worker: 'w', key: (sent[0]!.body as { key: string }).key, nbytes: 8, typeName: 'number', duration: 0.05 });
+    const next = state.handle({
+      type: 'task-finished',
+      worker: 'w',
+      key: (sent[0]!.body as { key: string }).key,
+      nbytes: 8,
+      typeName: 'number',
+      duration: 0.05,
+    });
     // 1 ms of 0.05 ms tasks per thread: the worker now holds about 20 of them, not one.
     expect(next.filter((i) => i.op === 'compute-task').length).toBeGreaterThanOrEqual(15);
   });

@@ -4,9 +4,7 @@
 // a seeded fuzz checks the bookkeeping's invariants after every event of random sequences, and that
 // every wanted task settles once the simulated workers have done their work.
 import { describe, it, expect } from 'vitest';
-import {
-  SchedulerState, type SchedulerEvent, type SchedulerInstruction, type SchedulerConfig, type Task,
-} from '../../src/scheduler/state/scheduler-state.js';
+import { SchedulerState, type SchedulerEvent, type SchedulerInstruction, type SchedulerConfig, type Task } from '../../src/scheduler/state/scheduler-state.js';
 import type { ComputeTask, TaskSpec, WorkerMetrics, WorkerSpec } from '../../src/scheduler/protocol.js';
 
 // ---- plumbing ----
@@ -47,11 +45,14 @@ class Harness {
     const out = this.state.handle(event);
     if (this.autoAck) {
       for (const i of [...out]) {
-        if (i.kind === 'worker' && i.op === 'free-keys') out.push(...this.state.handle({ type: 'keys-freed', worker: i.worker, keys: (i.body as { keys: string[] }).keys }));
+        if (i.kind === 'worker' && i.op === 'free-keys')
+          out.push(...this.state.handle({ type: 'keys-freed', worker: i.worker, keys: (i.body as { keys: string[] }).keys }));
       }
     }
     this.log.push(...out);
-    this.#recent.push(`${JSON.stringify(event, (k, v) => (k === 'payload' || k === 'metrics' ? undefined : v))}\n    -> ${JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v))}`);
+    this.#recent.push(
+      `${JSON.stringify(event, (k, v) => (k === 'payload' || k === 'metrics' ? undefined : v))}\n    -> ${JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v))}`,
+    );
     if (this.#recent.length > 25) this.#recent.shift();
     if (!this.checking) return out;
     try {
@@ -92,7 +93,8 @@ class Harness {
 
 /** [worker, key] of each compute-task, in order. */
 function computes(out: SchedulerInstruction[]): [string, string][] {
-  return out.filter((i): i is Extract<SchedulerInstruction, { kind: 'worker' }> => i.kind === 'worker' && i.op === 'compute-task')
+  return out
+    .filter((i): i is Extract<SchedulerInstruction, { kind: 'worker' }> => i.kind === 'worker' && i.op === 'compute-task')
     .map((i) => [i.worker, (i.body as ComputeTask).key]);
 }
 
@@ -110,12 +112,14 @@ function frees(out: SchedulerInstruction[]): [string, string][] {
 }
 
 function toClient(out: SchedulerInstruction[], op: string): { client: string; key: string; body: Record<string, unknown> }[] {
-  return out.filter((i): i is Extract<SchedulerInstruction, { kind: 'client' }> => i.kind === 'client' && i.op === op)
+  return out
+    .filter((i): i is Extract<SchedulerInstruction, { kind: 'client' }> => i.kind === 'client' && i.op === op)
     .map((i) => ({ client: i.client, key: (i.body as { key: string }).key, body: i.body as Record<string, unknown> }));
 }
 
 function workerOps(out: SchedulerInstruction[], op: string): { worker: string; body: Record<string, unknown> }[] {
-  return out.filter((i): i is Extract<SchedulerInstruction, { kind: 'worker' }> => i.kind === 'worker' && i.op === op)
+  return out
+    .filter((i): i is Extract<SchedulerInstruction, { kind: 'worker' }> => i.kind === 'worker' && i.op === op)
     .map((i) => ({ worker: i.worker, body: i.body as Record<string, unknown> }));
 }
 
@@ -158,7 +162,8 @@ function checkInvariants(state: SchedulerState): void {
       const notInMemory = ts.deps.filter((d) => d.status !== 'memory').length;
       check(ts.waitingOn === notInMemory, `${where}: waitingOn ${ts.waitingOn}, ${notInMemory} dependencies not in memory`);
       check(ts.waitingOn > 0, `${where}: waiting on nothing`);
-      for (const dep of ts.deps) check(dep.status === 'memory' || ACTIVE.has(dep.status), `${where}: its dependency ${dep.key} (${dep.status}) will never come`);
+      for (const dep of ts.deps)
+        check(dep.status === 'memory' || ACTIVE.has(dep.status), `${where}: its dependency ${dep.key} (${dep.status}) will never come`);
     }
     check((ts.status === 'queued') === state.queued.has(ts), `${where}: in the queue or not`);
     check((ts.status === 'no-worker') === state.unrunnable.has(ts), `${where}: unrunnable or not`);
@@ -180,7 +185,8 @@ function checkInvariants(state: SchedulerState): void {
     // Nothing kept that nothing can need.
     check(ts.wantedBy.size > 0 || ts.dependents.size > 0, `${where}: neither wanted nor depended on, yet not forgotten`);
   }
-  for (const [status, count] of Object.entries(state.counts)) check(count === (counts[status] ?? 0), `counts.${status} is ${count}, not ${counts[status] ?? 0}`);
+  for (const [status, count] of Object.entries(state.counts))
+    check(count === (counts[status] ?? 0), `counts.${status} is ${count}, not ${counts[status] ?? 0}`);
   for (const ts of state.queued) check(ts.status === 'queued', `queued ${ts.key} is ${ts.status}`);
   for (const ts of state.unrunnable) check(ts.status === 'no-worker', `unrunnable ${ts.key} is ${ts.status}`);
   for (const [address, ws] of state.workers) {
@@ -225,19 +231,26 @@ describe('SchedulerState: graphs', () => {
     expect(h.status('b')).toBe('waiting');
     expect(h.task('d').waitingOn).toBe(2);
     out = h.finish('w1', 'a');
-    expect(computes(out).map(([, k]) => k).sort()).toEqual(['b', 'c']);
+    expect(
+      computes(out)
+        .map(([, k]) => k)
+        .sort(),
+    ).toEqual(['b', 'c']);
     // The dependency is on w1 already: nothing to fetch.
     expect(computeBody(out, 'b').deps).toEqual({ a: [] });
     expect(h.status('a')).toBe('memory');
     out = h.finish('w1', 'b');
-    expect(frees(out)).toEqual([]);  // c still needs a
+    expect(frees(out)).toEqual([]); // c still needs a
     out = h.finish('w1', 'c');
     expect(computes(out)).toEqual([['w1', 'd']]);
-    expect(frees(out)).toEqual([['w1', 'a']]);  // nothing needs a now
+    expect(frees(out)).toEqual([['w1', 'a']]); // nothing needs a now
     expect(h.status('a')).toBe('released');
     out = h.finish('w1', 'd');
     expect(toClient(out, 'key-in-memory')).toEqual([{ client: 'c1', key: 'd', body: { key: 'd', type: 'number' } }]);
-    expect(frees(out).sort()).toEqual([['w1', 'b'], ['w1', 'c']]);
+    expect(frees(out).sort()).toEqual([
+      ['w1', 'b'],
+      ['w1', 'c'],
+    ]);
     expect(h.status('d')).toBe('memory');
     // Released by the client: everything is forgotten.
     out = h.handle({ type: 'release-keys', client: 'c1', keys: ['d'] });
@@ -264,7 +277,11 @@ describe('SchedulerState: graphs', () => {
     let out = h.submit([spec('a')], ['a'], 'c2');
     expect(computes(out)).toEqual([]);
     out = h.finish('w1', 'a');
-    expect(toClient(out, 'key-in-memory').map((m) => m.client).sort()).toEqual(['c1', 'c2']);
+    expect(
+      toClient(out, 'key-in-memory')
+        .map((m) => m.client)
+        .sort(),
+    ).toEqual(['c1', 'c2']);
     out = h.submit([spec('a')], ['a'], 'c3');
     expect(toClient(out, 'key-in-memory')).toEqual([{ client: 'c3', key: 'a', body: { key: 'a', type: 'number' } }]);
     // Only once every client has let go is it freed.
@@ -393,7 +410,10 @@ describe('SchedulerState: placement', () => {
     h.addWorker('w1');
     h.addWorker('w2', 1, { name: 'gpu-box' });
     let out = h.submit([spec('t1', [], { workers: ['gpu-box'] }), spec('t2', [], { workers: ['w1'] }), spec('t3', [], { workers: ['w9'] })]);
-    expect(computes(out).sort()).toEqual([['w1', 't2'], ['w2', 't1']]);
+    expect(computes(out).sort()).toEqual([
+      ['w1', 't2'],
+      ['w2', 't1'],
+    ]);
     expect(h.status('t3')).toBe('no-worker');
     out = h.addWorker('w9');
     expect(computes(out)).toEqual([['w9', 't3']]);
@@ -552,7 +572,9 @@ describe('SchedulerState: lost workers', () => {
     h.handle({ type: 'heartbeat', worker: 'w2', now: 900, metrics: METRICS });
     expect(h.handle({ type: 'tick', now: 1000 })).toEqual([]);
     const out = h.handle({ type: 'tick', now: 1500 });
-    expect(out.filter((i) => i.kind === 'close-worker')).toEqual([{ kind: 'close-worker', worker: 'w1', reason: expect.stringContaining('no heartbeat'), removed: true }]);
+    expect(out.filter((i) => i.kind === 'close-worker')).toEqual([
+      { kind: 'close-worker', worker: 'w1', reason: expect.stringContaining('no heartbeat'), removed: true },
+    ]);
     expect(h.state.workers.has('w1')).toBe(false);
     const moved = placed.a === 'w1' ? 'a' : 'b';
     expect(h.task(moved).processingOn?.address).toBe('w2');
@@ -698,7 +720,10 @@ describe('SchedulerState: releasing and forgetting', () => {
     h.finish(on, 'a');
     h.handle({ type: 'added-keys', worker: on === 'w1' ? 'w2' : 'w1', keys: [['a', 8]] });
     expect(frees(h.handle({ type: 'release-keys', client: 'c1', keys: ['a'] }))).toEqual([]);
-    expect(frees(h.handle({ type: 'client-gone', client: 'c2' })).sort()).toEqual([['w1', 'a'], ['w2', 'a']]);
+    expect(frees(h.handle({ type: 'client-gone', client: 'c2' })).sort()).toEqual([
+      ['w1', 'a'],
+      ['w2', 'a'],
+    ]);
     expect(h.state.tasks.size).toBe(0);
   });
 
@@ -718,7 +743,11 @@ describe('SchedulerState: cancel', () => {
     h.submit([], ['b'], 'c2');
     h.finish('w1', 'a');
     const out = h.handle({ type: 'cancel-keys', client: 'c1', keys: ['b'] });
-    expect(toClient(out, 'cancelled').map((m) => `${m.client}:${m.key}`).sort()).toEqual(['c1:c', 'c2:b']);
+    expect(
+      toClient(out, 'cancelled')
+        .map((m) => `${m.client}:${m.key}`)
+        .sort(),
+    ).toEqual(['c1:c', 'c2:b']);
     expect(frees(out)).toContainEqual(['w1', 'b']);
     expect(h.status('b')).toBe('forgotten');
     expect(h.status('c')).toBe('forgotten');
@@ -917,14 +946,17 @@ function fuzz(seed: number, steps: number, chains = false): void {
   const rand = prng(seed);
   const pick = <T>(items: readonly T[]): T | undefined => (items.length === 0 ? undefined : items[Math.floor(rand() * items.length)]);
   const h = new Harness({
-    stealing: true, workerSaturation: 1 + Math.floor(rand() * 3), allowedFailures: 2, workerTimeoutMs: 50,
+    stealing: true,
+    workerSaturation: 1 + Math.floor(rand() * 3),
+    allowedFailures: 2,
+    workerTimeoutMs: 50,
     ...(chains ? { chainAssignment: true, pipelineMs: 1 } : {}),
   });
   const clients = ['c1', 'c2', 'c3'];
-  const assigned = new Map<string, Set<string>>();  // worker -> keys it was told to compute
-  const steals = new Map<string, Set<string>>();    // worker -> keys it was asked to give up
+  const assigned = new Map<string, Set<string>>(); // worker -> keys it was told to compute
+  const steals = new Map<string, Set<string>>(); // worker -> keys it was asked to give up
   const acquiring = new Map<string, Map<string, string[]>>();
-  const wanted = new Map<string, Set<string>>();     // client -> keys it holds futures of
+  const wanted = new Map<string, Set<string>>(); // client -> keys it holds futures of
   let now = 0;
   let nextWorker = 0;
   let nextKey = 0;
@@ -933,7 +965,12 @@ function fuzz(seed: number, steps: number, chains = false): void {
 
   const apply = (event: SchedulerEvent): void => {
     const out = h.handle(event);
-    if (process.env.FUZZ_TRACE && JSON.stringify([event, out], (k, v) => (k === 'payload' ? undefined : v)).includes(process.env.FUZZ_TRACE)) console.log(JSON.stringify(event, (k, v) => (k === 'payload' || k === 'metrics' ? undefined : v)), '->', JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v)));
+    if (process.env.FUZZ_TRACE && JSON.stringify([event, out], (k, v) => (k === 'payload' ? undefined : v)).includes(process.env.FUZZ_TRACE))
+      console.log(
+        JSON.stringify(event, (k, v) => (k === 'payload' || k === 'metrics' ? undefined : v)),
+        '->',
+        JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v)),
+      );
     for (const i of out) {
       if (i.kind === 'worker') {
         if (i.op === 'compute-task') {
@@ -963,7 +1000,7 @@ function fuzz(seed: number, steps: number, chains = false): void {
   for (let step = 0; step < steps; step++) {
     const r = rand();
     now += 1 + Math.floor(rand() * 5);
-    if (r < 0.06 || h.state.workers.size === 0 && r < 0.3) {
+    if (r < 0.06 || (h.state.workers.size === 0 && r < 0.3)) {
       const address = `w${nextWorker++}`;
       assigned.set(address, new Set());
       steals.set(address, new Set());
@@ -1043,7 +1080,7 @@ function fuzz(seed: number, steps: number, chains = false): void {
       const inMemory = [...h.state.tasks.values()].filter((ts) => ts.status === 'memory');
       const ts = pick(inMemory);
       if (w === undefined || ts === undefined) continue;
-      const holder = rand() < 0.2 ? '' : pick([...ts.whoHas].map((x) => x.address)) ?? '';
+      const holder = rand() < 0.2 ? '' : (pick([...ts.whoHas].map((x) => x.address)) ?? '');
       apply({ type: 'missing-data', worker: w, key: ts.key, holder });
     } else if (r < 0.72) {
       apply({ type: 'tick', now });
@@ -1080,10 +1117,11 @@ function fuzz(seed: number, steps: number, chains = false): void {
       apply({ type: 'scattered', client, worker: w, keys: [[key, 50]] });
     } else {
       // Heartbeats, so that timeouts take only the workers the fuzz leaves silent.
-      for (const w of live()) if (rand() < 0.9) {
-        lastBeat.set(w, now);
-        apply({ type: 'heartbeat', worker: w, now, metrics: METRICS });
-      }
+      for (const w of live())
+        if (rand() < 0.9) {
+          lastBeat.set(w, now);
+          apply({ type: 'heartbeat', worker: w, now, metrics: METRICS });
+        }
     }
   }
 
@@ -1129,16 +1167,28 @@ function fuzz(seed: number, steps: number, chains = false): void {
   checkInvariants(h.state);
   // A task may wait only for what no worker can run (restricted to a worker that never came, or needing
   // more of a resource than any has); anything else that is not settled is a hang.
-  const canRunSomewhere = (ts: Task): boolean => [...h.state.workers.values()].some((ws) => ws.status === 'running' &&
-    (ts.restrictions === null || ts.restrictions.has(ws.address)) &&
-    Object.entries(ts.resources ?? {}).every(([res, n]) => (ws.resources[res] ?? 0) >= n));
-  const blocked = (ts: Task): boolean => (ts.status === 'no-worker' && !canRunSomewhere(ts)) ||
-    (ts.status === 'waiting' && ts.deps.some((d) => d.status !== 'memory' && blocked(d)));
+  const canRunSomewhere = (ts: Task): boolean =>
+    [...h.state.workers.values()].some(
+      (ws) =>
+        ws.status === 'running' &&
+        (ts.restrictions === null || ts.restrictions.has(ws.address)) &&
+        Object.entries(ts.resources ?? {}).every(([res, n]) => (ws.resources[res] ?? 0) >= n),
+    );
+  const blocked = (ts: Task): boolean =>
+    (ts.status === 'no-worker' && !canRunSomewhere(ts)) || (ts.status === 'waiting' && ts.deps.some((d) => d.status !== 'memory' && blocked(d)));
   for (const ts of h.state.tasks.values()) {
-    if (ts.status === 'processing') throw new Error(`seed ${seed}: ${ts.key} is processing on ${ts.processingOn!.address}, which was never told to (or already did)`);
+    if (ts.status === 'processing')
+      throw new Error(`seed ${seed}: ${ts.key} is processing on ${ts.processingOn!.address}, which was never told to (or already did)`);
     if (ts.status === 'queued') throw new Error(`seed ${seed}: ${ts.key} is queued on an idle cluster`);
     if ((ts.status === 'waiting' || ts.status === 'no-worker') && !blocked(ts)) {
-      throw new Error(`seed ${seed}: ${ts.key} is ${ts.status}, on ${ts.deps.filter((d) => d.status !== 'memory').map((d) => `${d.key} (${d.status})`).join(', ') || 'nothing'}`);
+      throw new Error(
+        `seed ${seed}: ${ts.key} is ${ts.status}, on ${
+          ts.deps
+            .filter((d) => d.status !== 'memory')
+            .map((d) => `${d.key} (${d.status})`)
+            .join(', ') || 'nothing'
+        }`,
+      );
     }
   }
   // Every client gone: nothing is left (no leak).

@@ -8,7 +8,11 @@ import { UCXError } from '../../src/util/errors.js';
 import { prng, mutate } from '../fixtures/mutate.mjs';
 import blobs from './fixtures/ucx-blobs.json';
 
-interface Capture { name: string; address: string; local: string }
+interface Capture {
+  name: string;
+  address: string;
+  local: string;
+}
 const captures = (blobs as Capture[]).map((c) => ({ name: c.name, address: Buffer.from(c.address, 'hex'), local: Buffer.from(c.local, 'hex') }));
 const byName = (name: string): { address: Buffer; local: Buffer } => captures.find((c) => c.name === name)!;
 
@@ -16,7 +20,13 @@ const byName = (name: string): { address: Buffer; local: Buffer } => captures.fi
  * A host where this process is pid 1 (nothing in the captures is ours), no System V segment exists, and
  * every file descriptor a posix FIFO names is a UCX posix segment.
  */
-const elsewhere: HostProbe = { pid: 1, sysvSegment: () => null, fileSize: () => null, onHugetlbfs: () => false, fdTarget: () => '/dev/shm/ucx_shm_posix_1f (deleted)' };
+const elsewhere: HostProbe = {
+  pid: 1,
+  sysvSegment: () => null,
+  fileSize: () => null,
+  onHugetlbfs: () => false,
+  fdTarget: () => '/dev/shm/ucx_shm_posix_1f (deleted)',
+};
 
 /** 'ok', or the coded refusal; anything else fails the test. */
 function outcome(bytes: Uint8Array, local?: Uint8Array, probe = elsewhere): 'ok' | 'refused' {
@@ -51,7 +61,13 @@ function v1(devices: { md: number; devLen: number; dev: number[]; entries: { csu
   devices.forEach((device, d) => {
     parts.push(device.md, device.devLen | (d === devices.length - 1 ? 0x80 : 0), ...device.dev);
     device.entries.forEach((entry, e) => {
-      parts.push(entry.csum & 0xff, entry.csum >> 8, ...attr, entry.iface.length | (e === device.entries.length - 1 ? 0x80 : 0) | (entry.ifaceFlags ?? 0), ...entry.iface);
+      parts.push(
+        entry.csum & 0xff,
+        entry.csum >> 8,
+        ...attr,
+        entry.iface.length | (e === device.entries.length - 1 ? 0x80 : 0) | (entry.ifaceFlags ?? 0),
+        ...entry.iface,
+      );
     });
   });
   return Buffer.from(parts);
@@ -173,7 +189,9 @@ describe('checkWorkerAddress: what UCX 1.13 would assert on, overrun or misread'
     // tcp: the family decides how long the device address is.
     const tcp = ucsCrc16('tcp');
     expect(outcome(v1([{ md: 0x21, devLen: 6, dev: [0, 2, 10, 0, 0, 1], entries: [{ csum: tcp, iface: [0x12, 0x34] }] }]))).toBe('ok');
-    expect(refusal(v1([{ md: 0x21, devLen: 6, dev: [0, 10, 10, 0, 0, 1], entries: [{ csum: tcp, iface: [0x12, 0x34] }] }]))).toMatch(/tcp device address of 6 bytes/);
+    expect(refusal(v1([{ md: 0x21, devLen: 6, dev: [0, 10, 10, 0, 0, 1], entries: [{ csum: tcp, iface: [0x12, 0x34] }] }]))).toMatch(
+      /tcp device address of 6 bytes/,
+    );
     expect(refusal(v1([{ md: 0x21, devLen: 6, dev: [0, 7, 10, 0, 0, 1], entries: [{ csum: tcp, iface: [0x12, 0x34] }] }]))).toMatch(/address family 7/);
     expect(refusal(v1([{ md: 0x21, devLen: 6, dev: [0, 2, 10, 0, 0, 1], entries: [{ csum: tcp, iface: [0x12] }] }]))).toMatch(/2-byte port/);
     // cma: bit 31 of the pid says its namespace follows.
@@ -206,10 +224,14 @@ describe('checkWorkerAddress: what UCX 1.13 would assert on, overrun or misread'
     expect(refusal(spliced, local)).toMatch(/self entry with this worker's own id/);
     expect(outcome(local, local)).toBe('ok');
     // One md, two components: UCX unpacks remote keys per md index with one component.
-    expect(refusal(v1([
-      { md: 0x21, devLen: 6, dev: [0, 2, 10, 0, 0, 1], entries: [{ csum: ucsCrc16('tcp'), iface: [0x12, 0x34] }] },
-      { md: 0x41, devLen: 8, dev: sm, entries: [{ csum: ucsCrc16('sysv'), iface: [1, 0, 0, 0, 0, 0, 0, 0] }] },
-    ]))).toMatch(/md 1 claimed by both tcp and sysv/);
+    expect(
+      refusal(
+        v1([
+          { md: 0x21, devLen: 6, dev: [0, 2, 10, 0, 0, 1], entries: [{ csum: ucsCrc16('tcp'), iface: [0x12, 0x34] }] },
+          { md: 0x41, devLen: 8, dev: sm, entries: [{ csum: ucsCrc16('sysv'), iface: [1, 0, 0, 0, 0, 0, 0, 0] }] },
+        ]),
+      ),
+    ).toMatch(/md 1 claimed by both tcp and sysv/);
   });
 
   it("same-host entries naming this process: only in the address of one of this thread's live workers", () => {

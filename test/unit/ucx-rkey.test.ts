@@ -2,28 +2,37 @@
 // UCX (fixtures/ucx-blobs.json) and mutations of them: each either passes or is UCXError
 // UCS_ERR_INVALID_PARAM, never any other throw. A fake HostProbe stands in for /proc and stat(2).
 import { describe, it, expect } from 'vitest';
-import {
-  checkRemoteKey, parseRkey, endpointMdComponents, rememberOwnKey, forgetOwnKey, type RemoteKeyCheck,
-} from '../../src/core/ucx-rkey.js';
+import { checkRemoteKey, parseRkey, endpointMdComponents, rememberOwnKey, forgetOwnKey, type RemoteKeyCheck } from '../../src/core/ucx-rkey.js';
 import type { HostProbe } from '../../src/core/ucx-host.js';
 import { UCXError } from '../../src/util/errors.js';
 import { prng, mutate } from '../fixtures/mutate.mjs';
 import blobs from './fixtures/ucx-blobs.json';
 
-interface CaptureKey { target: { length: number; allocator?: string }; base: string; length: number; envelope: string }
-interface Capture { name: string; info: string; keys: CaptureKey[] }
+interface CaptureKey {
+  target: { length: number; allocator?: string };
+  base: string;
+  length: number;
+  envelope: string;
+}
+interface Capture {
+  name: string;
+  info: string;
+  keys: CaptureKey[];
+}
 
-const keys = (blobs as Capture[]).flatMap((c) => c.keys.map((k) => {
-  const envelope = Buffer.from(k.envelope, 'hex');
-  return {
-    name: `${c.name} ${k.target.allocator ?? 'node'}`,
-    info: c.info,
-    ucxKey: envelope.subarray(32),
-    base: BigInt(k.base),
-    length: BigInt(k.length),
-    memoryType: envelope.readUInt16LE(6),
-  };
-}));
+const keys = (blobs as Capture[]).flatMap((c) =>
+  c.keys.map((k) => {
+    const envelope = Buffer.from(k.envelope, 'hex');
+    return {
+      name: `${c.name} ${k.target.allocator ?? 'node'}`,
+      info: c.info,
+      ucxKey: envelope.subarray(32),
+      base: BigInt(k.base),
+      length: BigInt(k.length),
+      memoryType: envelope.readUInt16LE(6),
+    };
+  }),
+);
 
 /** Every System V segment and posix file exists, is as large as the region, is UCX's, and belongs to another process. */
 const probe: HostProbe = {
@@ -64,7 +73,11 @@ const DEFAULT_INFO = find('default node').info;
 
 describe('endpointMdComponents', () => {
   it('maps the remote md of each lane to the component UCX unpacks it with', () => {
-    expect([...endpointMdComponents(DEFAULT_INFO)]).toEqual([[2, 'sysv'], [3, 'posix'], [4, 'cma']]);
+    expect([...endpointMdComponents(DEFAULT_INFO)]).toEqual([
+      [2, 'sysv'],
+      [3, 'posix'],
+      [4, 'cma'],
+    ]);
     expect([...endpointMdComponents(find('tcp node').info)]).toEqual([[0, 'tcp']]);
     // The connection manager's lane has no memory domain.
     expect([...endpointMdComponents('#                 lane[0]: cm tcp\n' + find('tcp node').info.replace('lane[0]', 'lane[1]'))]).toEqual([[0, 'tcp']]);
@@ -81,17 +94,33 @@ describe('checkRemoteKey: real keys', () => {
     const lanes = endpointMdComponents(k.info);
     const parts = parseRkey(checked).parts;
     expect(parts.every((p) => lanes.has(p.mdIndex))).toBe(true);
-    expect(parts.map((p) => p.mdIndex)).toEqual(parseRkey(k.ucxKey).parts.filter((p) => lanes.has(p.mdIndex)).map((p) => p.mdIndex));
+    expect(parts.map((p) => p.mdIndex)).toEqual(
+      parseRkey(k.ucxKey)
+        .parts.filter((p) => lanes.has(p.mdIndex))
+        .map((p) => p.mdIndex),
+    );
   });
 
   it('reads what UCX packed: a 64-bit md map, the memory type, and a sized part per md', () => {
     const host = parseRkey(find('default node').ucxKey);
     expect(host).toMatchObject({ memoryType: 0 });
-    expect(host.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([[0, 0], [1, 0], [4, 0]]); // self, tcp, cma
+    expect(host.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([
+      [0, 0],
+      [1, 0],
+      [4, 0],
+    ]); // self, tcp, cma
     const sysv = parseRkey(find('default ucx').ucxKey);
-    expect(sysv.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([[0, 0], [1, 0], [2, 12], [4, 0]]);
+    expect(sysv.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 12],
+      [4, 0],
+    ]);
     const posix = parseRkey(find('posix-tcp ucx').ucxKey);
-    expect(posix.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([[0, 0], [1, 24]]);
+    expect(posix.parts.map((p) => [p.mdIndex, p.bytes.length])).toEqual([
+      [0, 0],
+      [1, 24],
+    ]);
     const dir = parseRkey(find('posix-dir ucx').ucxKey).parts[1]!.bytes;
     expect(Buffer.from(dir.subarray(24)).toString('latin1')).toBe('/tmp\0');
     // The node-Buffer key over shared memory keeps only cma's part: md 4.
@@ -110,7 +139,7 @@ describe('checkRemoteKey: what UCX 1.13 would overrun, misread or map wrongly', 
   const sysv = find('default ucx');
   const posix = find('posix-tcp ucx');
 
-  it('memory types: beyond UCS_MEMORY_TYPE_LAST, or not the envelope\'s', () => {
+  it("memory types: beyond UCS_MEMORY_TYPE_LAST, or not the envelope's", () => {
     const bad = Buffer.from(sysv.ucxKey);
     bad[8] = 5;
     expect(refusal(bad, checkOf(sysv))).toMatch(/memory type 5/);
@@ -133,7 +162,9 @@ describe('checkRemoteKey: what UCX 1.13 would overrun, misread or map wrongly', 
   it('an envelope region larger than the segment the key maps (puts would land past the mapping)', () => {
     expect(refusal(sysv.ucxKey, checkOf(sysv, { length: 65537n }))).toMatch(/not inside the sysv segment/);
     expect(refusal(sysv.ucxKey, checkOf(sysv, { base: sysv.base - 1n }))).toMatch(/not inside the sysv segment/);
-    expect(refusal(sysv.ucxKey, checkOf(sysv, { probe: { ...probe, sysvSegment: () => ({ size: 4096, creatorPid: 2000, attachable: true }) } }))).toMatch(/not inside/);
+    expect(refusal(sysv.ucxKey, checkOf(sysv, { probe: { ...probe, sysvSegment: () => ({ size: 4096, creatorPid: 2000, attachable: true }) } }))).toMatch(
+      /not inside/,
+    );
     expect(refusal(sysv.ucxKey, checkOf(sysv, { probe: { ...probe, sysvSegment: () => null } }))).toMatch(/does not exist/);
     expect(refusal(posix.ucxKey, checkOf(posix, { length: 65537n }))).toMatch(/not inside the posix segment/);
     // The key's own length beyond the file: pages past its end raise SIGBUS.
@@ -144,8 +175,9 @@ describe('checkRemoteKey: what UCX 1.13 would overrun, misread or map wrongly', 
   });
 
   it('what would make the attach inside ucp_ep_rkey_unpack fail (UCX 1.13 then releases an uninitialized handle)', () => {
-    expect(refusal(sysv.ucxKey, checkOf(sysv, { probe: { ...probe, sysvSegment: () => ({ size: 65536, creatorPid: 2000, attachable: false }) } })))
-      .toMatch(/not this process's to attach/);
+    expect(refusal(sysv.ucxKey, checkOf(sysv, { probe: { ...probe, sysvSegment: () => ({ size: 65536, creatorPid: 2000, attachable: false }) } }))).toMatch(
+      /not this process's to attach/,
+    );
     // The key's own length far past the file: mmap of it could fail.
     const long = Buffer.from(posix.ucxKey);
     long.writeBigUInt64LE(1n << 40n, 11 + 16);

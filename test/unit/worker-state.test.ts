@@ -24,7 +24,9 @@ class Harness {
 
   handle(event: WorkerEvent): WorkerInstruction[] {
     const out = this.state.handle(event);
-    this.#recent.push(`${JSON.stringify(event, (k, v) => (k === 'payload' ? undefined : v))}\n    -> ${JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v))}`);
+    this.#recent.push(
+      `${JSON.stringify(event, (k, v) => (k === 'payload' ? undefined : v))}\n    -> ${JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v))}`,
+    );
     if (this.#recent.length > 25) this.#recent.shift();
     if (!this.checking) return out;
     try {
@@ -36,21 +38,33 @@ class Harness {
     return out;
   }
 
-  compute(t: ComputeTask): WorkerInstruction[] { return this.handle({ type: 'compute-task', task: t }); }
-  free(...keys: string[]): WorkerInstruction[] { return this.handle({ type: 'free-keys', keys }); }
-  done(key: string, nbytes = 8): WorkerInstruction[] { return this.handle({ type: 'execute-success', key, nbytes, typeName: 'number', duration: 1 }); }
-  failed(key: string): WorkerInstruction[] { return this.handle({ type: 'execute-failure', key, error: { name: 'Error', message: 'boom' }, duration: 1 }); }
+  compute(t: ComputeTask): WorkerInstruction[] {
+    return this.handle({ type: 'compute-task', task: t });
+  }
+  free(...keys: string[]): WorkerInstruction[] {
+    return this.handle({ type: 'free-keys', keys });
+  }
+  done(key: string, nbytes = 8): WorkerInstruction[] {
+    return this.handle({ type: 'execute-success', key, nbytes, typeName: 'number', duration: 1 });
+  }
+  failed(key: string): WorkerInstruction[] {
+    return this.handle({ type: 'execute-failure', key, error: { name: 'Error', message: 'boom' }, duration: 1 });
+  }
   gathered(worker: string, received: Record<string, number>, missing: string[] = [], failed = false): WorkerInstruction[] {
     return this.handle({ type: 'gather-done', worker, received, missing, failed });
   }
-  status(key: string): string { return this.state.tasks.get(key)?.status ?? 'forgotten'; }
+  status(key: string): string {
+    return this.state.tasks.get(key)?.status ?? 'forgotten';
+  }
 }
 
 const executes = (out: WorkerInstruction[]): string[] => out.flatMap((i) => (i.op === 'execute' ? [i.key] : []));
 const gathers = (out: WorkerInstruction[]): [string, string[]][] => out.flatMap((i) => (i.op === 'gather' ? [[i.worker, i.keys] as [string, string[]]] : []));
 const releases = (out: WorkerInstruction[]): string[] => out.flatMap((i) => (i.op === 'release' ? [i.key] : []));
 const told = (out: WorkerInstruction[], message?: string): { message: string; body: Record<string, unknown> }[] =>
-  out.flatMap((i) => (i.op === 'scheduler' && (message === undefined || i.message === message) ? [{ message: i.message, body: i.body as Record<string, unknown> }] : []));
+  out.flatMap((i) =>
+    i.op === 'scheduler' && (message === undefined || i.message === message) ? [{ message: i.message, body: i.body as Record<string, unknown> }] : [],
+  );
 const finished = (out: WorkerInstruction[]): string[] => told(out, 'task-finished').map((m) => m.body.key as string);
 
 function check(ok: boolean, message: string): void {
@@ -61,7 +75,7 @@ function checkInvariants(state: WorkerState): void {
   let inFlight = 0;
   for (const [key, ts] of state.tasks) {
     const where = `task ${key} (${ts.status})`;
-    check(ts.key === key && ts.status !== 'released' || ts.dependents.size > 0 || ts.compute || ts.replica, `${where}: released, kept for nothing`);
+    check((ts.key === key && ts.status !== 'released') || ts.dependents.size > 0 || ts.compute || ts.replica, `${where}: released, kept for nothing`);
     check((ts.status === 'ready') === (state.ready.has(ts) || state.constrained.has(ts)), `${where}: in the ready queues or not`);
     check(!(state.ready.has(ts) && state.constrained.has(ts)), `${where}: in both ready queues`);
     check((ts.status === 'fetch') === state.fetching.has(ts), `${where}: in the fetch queue or not`);
@@ -89,7 +103,11 @@ function checkInvariants(state: WorkerState): void {
     }
     for (const dep of ts.deps) check(state.tasks.get(dep.key) === dep && dep.dependents.has(ts), `${where}: dependency ${dep.key} forgotten or unlinked`);
     for (const d of ts.dependents) check(state.tasks.get(d.key) === d && d.deps.has(ts), `${where}: dependent ${d.key} forgotten or unlinked`);
-    if (ts.status === 'error') check(ts.dependents.size > 0 && !ts.compute, `${where}: an erred task kept for nothing (dependents ${[...ts.dependents].map((d) => d.key)}, compute ${ts.compute}, replica ${ts.replica})`);
+    if (ts.status === 'error')
+      check(
+        ts.dependents.size > 0 && !ts.compute,
+        `${where}: an erred task kept for nothing (dependents ${[...ts.dependents].map((d) => d.key)}, compute ${ts.compute}, replica ${ts.replica})`,
+      );
   }
   check(state.executing.size <= state.config.nthreads, `${state.executing.size} executing on ${state.config.nthreads} threads`);
   for (const ts of state.executing) check(state.tasks.get(ts.key) === ts, `executing ${ts.key}, forgotten`);
@@ -128,7 +146,10 @@ describe('WorkerState: computing', () => {
     let out = h.compute(task('t', { a: ['p1'], b: ['p1'], c: ['p2'], here: [] }));
     // 'here' was to be on this worker and is not: it says so.
     expect(told(out, 'missing-data')).toEqual([{ message: 'missing-data', body: { key: 'here', holder: '' } }]);
-    expect(gathers(out).sort()).toEqual([['p1', ['a', 'b']], ['p2', ['c']]]);
+    expect(gathers(out).sort()).toEqual([
+      ['p1', ['a', 'b']],
+      ['p2', ['c']],
+    ]);
     expect(h.status('t')).toBe('waiting');
     out = h.gathered('p1', { a: 10, b: 20 });
     expect(told(out, 'added-keys').map((m) => m.body.keys)).toEqual([[['a', 10]], [['b', 20]]]);
@@ -243,7 +264,7 @@ describe('WorkerState: the scheduler changes its mind (cancelled / resumed)', ()
     h.free('a');
     let out = h.compute(task('a'));
     expect(h.status('a')).toBe('resumed');
-    expect(executes(out)).toEqual([]);  // not run twice
+    expect(executes(out)).toEqual([]); // not run twice
     out = h.done('a');
     expect(finished(out)).toEqual(['a']);
     expect(releases(out)).toEqual([]);
@@ -347,7 +368,7 @@ describe('WorkerState: the scheduler changes its mind (cancelled / resumed)', ()
     expect(executes(h.gathered('p9', { a: 1 }))).toEqual(['t']);
   });
 
-  it('a dependency resumed from a cancelled execution, then asked for by the scheduler: its end is reported as the task\'s', () => {
+  it("a dependency resumed from a cancelled execution, then asked for by the scheduler: its end is reported as the task's", () => {
     const h = new Harness(2);
     h.compute(task('a'));
     h.free('a');
@@ -570,7 +591,12 @@ function fuzz(seed: number, steps: number): void {
   const fetchesNow = new Map<string, string[]>();
   const apply = (event: WorkerEvent): void => {
     const out = h.handle(event);
-    if (process.env.FUZZ_TRACE && JSON.stringify([event, out], (k, v) => (k === 'payload' ? undefined : v)).includes(process.env.FUZZ_TRACE)) console.log(JSON.stringify(event, (k, v) => (k === 'payload' ? undefined : v)), '->', JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v)));
+    if (process.env.FUZZ_TRACE && JSON.stringify([event, out], (k, v) => (k === 'payload' ? undefined : v)).includes(process.env.FUZZ_TRACE))
+      console.log(
+        JSON.stringify(event, (k, v) => (k === 'payload' ? undefined : v)),
+        '->',
+        JSON.stringify(out, (k, v) => (k === 'payload' ? undefined : v)),
+      );
     for (const i of out) {
       if (i.op === 'execute') {
         check(!executingNow.has(i.key), `${i.key} executed twice at once`);
@@ -692,13 +718,17 @@ function fuzz(seed: number, steps: number): void {
   expect(h.state.ready.size + h.state.constrained.size, `seed ${seed}: ready tasks on idle threads`).toBe(0);
   expect(h.state.fetching.size, `seed ${seed}: fetches queued with no fetch under way`).toBe(0);
   // (or one that failed here: the scheduler errs the tasks that wait for it, and frees them)
-  const missingDeps = (ts: WTask): boolean => [...ts.waitingFor].some((d) => d.status === 'missing' || d.status === 'error' || (d.status === 'waiting' && missingDeps(d)));
+  const missingDeps = (ts: WTask): boolean =>
+    [...ts.waitingFor].some((d) => d.status === 'missing' || d.status === 'error' || (d.status === 'waiting' && missingDeps(d)));
   for (const [key, answered] of wanted) {
     const ts = h.state.tasks.get(key);
     if (answered) continue;
     if (ts !== undefined && ts.status === 'waiting' && missingDeps(ts)) continue;
-    const describe = (t: WTask): string => `${t.key} ${t.status}${t.previous ? `/${t.previous}` : ''} compute=${t.compute} replica=${t.replica} whoHas=${[...t.whoHas]} flightFrom=${t.flightFrom}`;
-    throw new Error(`seed ${seed}: ${key} (${ts?.status ?? 'forgotten'}) was asked for and never answered; waits for ${ts ? [...ts.waitingFor].map(describe).join('; ') : ''}`);
+    const describe = (t: WTask): string =>
+      `${t.key} ${t.status}${t.previous ? `/${t.previous}` : ''} compute=${t.compute} replica=${t.replica} whoHas=${[...t.whoHas]} flightFrom=${t.flightFrom}`;
+    throw new Error(
+      `seed ${seed}: ${key} (${ts?.status ?? 'forgotten'}) was asked for and never answered; waits for ${ts ? [...ts.waitingFor].map(describe).join('; ') : ''}`,
+    );
   }
   // Freed everything: nothing is left.
   apply({ type: 'free-keys', keys: [...h.state.tasks.keys()] });

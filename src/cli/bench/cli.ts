@@ -11,20 +11,28 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Context, version, type Endpoint, type Feature, type Worker } from '../../index.js';
 import * as cuda from '../../cuda.js';
-import {
-  parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions, type Case,
-} from './args.js';
+import { parseBenchArgs, planCases, formatSize, UsageError, USAGE, TESTS, TEST_NAMES, type BenchOptions, type Case } from './args.js';
 import { expectControl, recvControl, sendControl, type PeerInfo, type PerftestJob } from './control.js';
 import { runCase, serveCase, withTimeout, type Link } from './tests.js';
 import { hasNetBaseline, netServerPort, runNetCase, startNetServer } from './net.js';
 import { renderPlotFile, seriesFromRows } from './plot.js';
 import { runReport } from './doc-run.js';
 import {
-  attachNet, attachRaw, medianRow, netResultOf, medianRun, metricOf, renderCsv, renderMarkdown, renderTable, rowToJson, toRow, type RawResult, type ResultRow,
+  attachNet,
+  attachRaw,
+  medianRow,
+  netResultOf,
+  medianRun,
+  metricOf,
+  renderCsv,
+  renderMarkdown,
+  renderTable,
+  rowToJson,
+  toRow,
+  type RawResult,
+  type ResultRow,
 } from './report.js';
-import {
-  findExecutable, freePorts, perftestEnv, runPerftest, servePerftest, ucxInfoDevices, PERFTEST_MISSING,
-} from './perftest.js';
+import { findExecutable, freePorts, perftestEnv, runPerftest, servePerftest, ucxInfoDevices, PERFTEST_MISSING } from './perftest.js';
 
 /** The executable (ucx-bench.js, next to this module): the peer process runs it too. */
 /** The benchmark measures every family, RMA and atomics included, between its own two processes. */
@@ -52,15 +60,19 @@ function openContext(options: BenchOptions): Context {
     const gpu = cuda.available();
     if (!types.includes('cuda') || !gpu.ok) {
       context.close();
-      throw new UsageError(!types.includes('cuda')
-        ? `--mem cuda: this UCX build has no CUDA support (its memory types: ${types.join(', ')}); use a UCX built --with-cuda`
-        : `--mem cuda: no usable GPU: ${gpu.reason}`);
+      throw new UsageError(
+        !types.includes('cuda')
+          ? `--mem cuda: this UCX build has no CUDA support (its memory types: ${types.join(', ')}); use a UCX built --with-cuda`
+          : `--mem cuda: no usable GPU: ${gpu.reason}`,
+      );
     }
     const rma = options.tests.find((test) => TESTS[test].family === 'put' || TESTS[test].family === 'get');
     if (rma !== undefined && !context.rmaMemoryTypes.includes('cuda')) {
       context.close();
-      throw new UsageError(`--mem cuda: ${rma} needs UCX's memory-type-aware protocols, which UCX ${version.ucx} does not use ` +
-        `by default (its v1 RMA copies as host memory); add --ucx PROTO_ENABLE=y`);
+      throw new UsageError(
+        `--mem cuda: ${rma} needs UCX's memory-type-aware protocols, which UCX ${version.ucx} does not use ` +
+          `by default (its v1 RMA copies as host memory); add --ucx PROTO_ENABLE=y`,
+      );
     }
   }
   return context;
@@ -81,7 +93,13 @@ async function closeEndpoint(ep: Endpoint, who: string): Promise<void> {
 
 // ---- server (--server, and the hidden --peer that the default run starts) ----
 
-interface PerftestPlan { file: string; jobs: PerftestJob[]; ports: number[]; env: Record<string, string>; errorMode: boolean }
+interface PerftestPlan {
+  file: string;
+  jobs: PerftestJob[];
+  ports: number[];
+  env: Record<string, string>;
+  errorMode: boolean;
+}
 
 function peerInfo(worker: Worker): PeerInfo {
   return {
@@ -161,8 +179,10 @@ async function runServer(options: BenchOptions): Promise<number> {
     process.stdout.write(`${PEER_PORT_LINE}${listener.port}\n`);
     process.stdin.on('end', () => process.exit(0)).resume();
   } else {
-    process.stdout.write(`ucx-bench server on ${listener.host}:${listener.port} (node-ucx ${version.binding}, UCX ${version.ucx}, ` +
-      `progress ${worker.progressMode}, error handling ${worker.errorHandling}); clients: ucx-bench --client HOST:${listener.port}\n`);
+    process.stdout.write(
+      `ucx-bench server on ${listener.host}:${listener.port} (node-ucx ${version.binding}, UCX ${version.ucx}, ` +
+        `progress ${worker.progressMode}, error handling ${worker.errorHandling}); clients: ucx-bench --client HOST:${listener.port}\n`,
+    );
   }
   let status = 0;
   for await (const ep of listener) {
@@ -190,7 +210,11 @@ async function runServer(options: BenchOptions): Promise<number> {
 
 // ---- client (the default run, and --client) ----
 
-interface PeerProcess { child: ChildProcess; port: number; exited: Promise<void> }
+interface PeerProcess {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<void>;
+}
 
 /** Starts this script with --peer and the same settings; resolves once it listens. */
 async function spawnPeer(options: BenchOptions): Promise<PeerProcess> {
@@ -210,11 +234,15 @@ async function spawnPeer(options: BenchOptions): Promise<PeerProcess> {
     if (announced !== undefined && line.startsWith(PEER_PORT_LINE)) announced(Number(line.slice(PEER_PORT_LINE.length)));
     else process.stderr.write(`peer: ${line}\n`);
   });
-  const port = await withTimeout(new Promise<number>((resolve, reject) => {
-    announced = resolve;
-    child.once('exit', (code, signal) => reject(new Error(`the peer process exited (${signal ?? `code ${code}`}) before it listened`)));
-    child.once('error', reject);
-  }), HELLO_TIMEOUT_MS, 'starting the peer process');
+  const port = await withTimeout(
+    new Promise<number>((resolve, reject) => {
+      announced = resolve;
+      child.once('exit', (code, signal) => reject(new Error(`the peer process exited (${signal ?? `code ${code}`}) before it listened`)));
+      child.once('error', reject);
+    }),
+    HELLO_TIMEOUT_MS,
+    'starting the peer process',
+  );
   announced = undefined;
   return { child, port, exited };
 }
@@ -244,11 +272,19 @@ class ProgressLine {
   }
 }
 
-interface CompareOutcome { available: boolean; note: string | null }
+interface CompareOutcome {
+  available: boolean;
+  note: string | null;
+}
 
 /** --compare: the server starts ucx_perftest servers after this connection closes; we run the clients. */
-async function requestPerftest(ep: Endpoint, peer: PeerInfo, jobs: PerftestJob[], options: BenchOptions, errorMode: boolean):
-  Promise<{ ports: number[]; file: string } | CompareOutcome> {
+async function requestPerftest(
+  ep: Endpoint,
+  peer: PeerInfo,
+  jobs: PerftestJob[],
+  options: BenchOptions,
+  errorMode: boolean,
+): Promise<{ ports: number[]; file: string } | CompareOutcome> {
   const file = findExecutable('ucx_perftest');
   if (file === null) return { available: false, note: PERFTEST_MISSING };
   if (!peer.perftest) return { available: false, note: `ucx_perftest not found on the server (${peer.hostname}); no raw UCX column` };
@@ -263,8 +299,16 @@ async function requestPerftest(ep: Endpoint, peer: PeerInfo, jobs: PerftestJob[]
  * --compare, client side: runs ucx_perftest for every job (job k belongs to jobRows[k % jobRows.length]) against
  * the servers the peer starts, and gives each row the median ucx_perftest run. Returns warnings.
  */
-async function runPerftestJobs(plan: { ports: number[]; file: string }, jobs: PerftestJob[], jobRows: ResultRow[], host: string,
-  errorMode: boolean, options: BenchOptions, serverAlive: () => boolean, progress: ProgressLine): Promise<string[]> {
+async function runPerftestJobs(
+  plan: { ports: number[]; file: string },
+  jobs: PerftestJob[],
+  jobRows: ResultRow[],
+  host: string,
+  errorMode: boolean,
+  options: BenchOptions,
+  serverAlive: () => boolean,
+  progress: ProgressLine,
+): Promise<string[]> {
   // Nothing of node-ucx runs now: ucx_perftest has the CPUs to itself.
   const env = perftestEnv(options.ucx);
   const raws: RawResult[][] = jobRows.map(() => []);
@@ -330,8 +374,10 @@ async function runClient(options: BenchOptions): Promise<number> {
       } else if (options.format === 'json') {
         report(options, [], { server, transports, target, compare: null, loopback: peer !== null, interrupted: { finished, of: total } });
       }
-      process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}ucx-bench: interrupted after ${finished} of ${total} measurements` +
-        `${done.length > 0 ? `; the rows above are the ${done.length} finished` : '; nothing finished yet'}\n`);
+      process.stderr.write(
+        `${process.stderr.isTTY ? '\r\x1b[K' : ''}ucx-bench: interrupted after ${finished} of ${total} measurements` +
+          `${done.length > 0 ? `; the rows above are the ${done.length} finished` : '; nothing finished yet'}\n`,
+      );
       if (peer !== null) peer.child.kill('SIGKILL');
       process.exit(130);
     };
@@ -352,12 +398,18 @@ async function runClient(options: BenchOptions): Promise<number> {
       process.removeListener('SIGINT', onInterrupt);
     }
     const rows = measured.map(medianRow);
-    if (options.baseline === 'tcp') warnings.push(...await runNetBaseline(ep, target.host, cases, rows, options, progress));
+    if (options.baseline === 'tcp') warnings.push(...(await runNetBaseline(ep, target.host, cases, rows, options, progress)));
 
     let compare: CompareOutcome | null = null;
     let perftestPlan: { ports: number[]; file: string } | null = null;
     const jobRows = rows.filter((row) => TESTS[row.test].perftest !== null);
-    const jobOf = (row: ResultRow): PerftestJob => ({ test: TESTS[row.test].perftest!, size: row.size, iters: row.iters, warmup: row.warmup, mem: options.mem });
+    const jobOf = (row: ResultRow): PerftestJob => ({
+      test: TESTS[row.test].perftest!,
+      size: row.size,
+      iters: row.iters,
+      warmup: row.warmup,
+      mem: options.mem,
+    });
     // Job k is jobRows[k % jobRows.length], run k / jobRows.length.
     const jobs = Array.from({ length: repeat }, () => jobRows.map(jobOf)).flat();
     if (options.compare) {
@@ -378,7 +430,7 @@ async function runClient(options: BenchOptions): Promise<number> {
       if (perftestPlan !== null) {
         const serverAlive = (): boolean => peer === null || (peer.child.exitCode === null && peer.child.signalCode === null);
         const errorMode = server.errorHandling === 'peer';
-        warnings.push(...await runPerftestJobs(perftestPlan, jobs, jobRows, target.host, errorMode, options, serverAlive, progress));
+        warnings.push(...(await runPerftestJobs(perftestPlan, jobs, jobRows, target.host, errorMode, options, serverAlive, progress)));
         compare = { available: true, note: null };
       }
     }
@@ -399,8 +451,14 @@ async function runClient(options: BenchOptions): Promise<number> {
  * --baseline tcp: the server starts a node:net server; each *_lat and *_bw case runs over it once
  * (same size, iterations, warm-up and window). Returns warnings.
  */
-async function runNetBaseline(ep: Endpoint, host: string, cases: readonly Case[], rows: ResultRow[], options: BenchOptions,
-  progress: ProgressLine): Promise<string[]> {
+async function runNetBaseline(
+  ep: Endpoint,
+  host: string,
+  cases: readonly Case[],
+  rows: ResultRow[],
+  options: BenchOptions,
+  progress: ProgressLine,
+): Promise<string[]> {
   for (const row of rows) attachNet(row, null);
   if (!cases.some((c) => hasNetBaseline(c.test))) return [];
   await sendControl(ep, { type: 'net' });
@@ -470,40 +528,62 @@ function report(options: BenchOptions, rows: ResultRow[], run: RunContext): void
     return;
   }
   if (options.format === 'markdown') {
-    const settings = [`progress ${options.progress}`, `error handling ${errorHandling}`, `transports ${run.transports.join(' ')}`,
-      ...Object.entries(options.ucx).map(([k, v]) => `UCX_${k}=${v}`)];
+    const settings = [
+      `progress ${options.progress}`,
+      `error handling ${errorHandling}`,
+      `transports ${run.transports.join(' ')}`,
+      ...Object.entries(options.ucx).map(([k, v]) => `UCX_${k}=${v}`),
+    ];
     if (options.repeat > 1) settings.push(`median of ${options.repeat} runs`);
-    process.stdout.write(`\`ucx-bench ${process.argv.slice(2).filter((arg) => arg !== '--markdown').join(' ')}\` — ` +
-      `node-ucx ${version.binding}, UCX ${version.ucx}, ${run.loopback ? 'loopback' : `to ${server.hostname}`}, ` +
-      `${os.cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}; ${settings.join(', ')}\n\n`);
+    process.stdout.write(
+      `\`ucx-bench ${process.argv
+        .slice(2)
+        .filter((arg) => arg !== '--markdown')
+        .join(' ')}\` — ` +
+        `node-ucx ${version.binding}, UCX ${version.ucx}, ${run.loopback ? 'loopback' : `to ${server.hostname}`}, ` +
+        `${os.cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}; ${settings.join(', ')}\n\n`,
+    );
     process.stdout.write(renderMarkdown(rows, tableOptions));
     return;
   }
   const where = run.loopback
     ? `loopback (peer pid ${server.pid})`
     : `client of ${run.target.host}:${run.target.port} (${server.hostname}, progress ${server.progress}, error handling ${server.errorHandling})`;
-  const settings = Object.entries(options.ucx).map(([k, v]) => `UCX_${k}=${v}`).join(' ');
+  const settings = Object.entries(options.ucx)
+    .map(([k, v]) => `UCX_${k}=${v}`)
+    .join(' ');
   process.stdout.write(`ucx-bench: node-ucx ${version.binding} on UCX ${version.ucx}, ${where}, ${os.cpus().length} CPUs\n`);
-  process.stdout.write(`progress ${options.progress}, error handling ${errorHandling}, transports ${run.transports.join(' ') || '?'}${settings ? `, ${settings}` : ''}\n\n`);
+  process.stdout.write(
+    `progress ${options.progress}, error handling ${errorHandling}, transports ${run.transports.join(' ') || '?'}${settings ? `, ${settings}` : ''}\n\n`,
+  );
   process.stdout.write(renderTable(rows, tableOptions));
   const hasBandwidth = rows.some((r) => r.window !== null);
-  process.stdout.write(`\nlatency: half round trip (atomic_lat: one whole operation)${
-    hasBandwidth ? '; bandwidth: bytes the receiver has, MB = 2^20 B; bandwidth tests\' p50/p99: per message, over windows' : ''}\n`);
+  process.stdout.write(
+    `\nlatency: half round trip (atomic_lat: one whole operation)${
+      hasBandwidth ? "; bandwidth: bytes the receiver has, MB = 2^20 B; bandwidth tests' p50/p99: per message, over windows" : ''
+    }\n`,
+  );
   if (options.baseline !== null) {
-    process.stdout.write('net: Node node:net over TCP between the same hosts (TCP_NODELAY ping-pong; windows acknowledged by the receiver), ' +
-      'measured once; node/net: node-ucx ÷ net, read like node/raw\n');
+    process.stdout.write(
+      'net: Node node:net over TCP between the same hosts (TCP_NODELAY ping-pong; windows acknowledged by the receiver), ' +
+        'measured once; node/net: node-ucx ÷ net, read like node/raw\n',
+    );
   }
   if (options.repeat > 1) {
     process.stdout.write(`each row is the median of ${options.repeat} runs (by p50 latency, MB/s or msg/s; ucx_perftest likewise); --json lists every run\n`);
   }
   if (run.compare?.note) process.stdout.write(`--compare: ${run.compare.note}\n`);
   if (options.compare && run.compare?.available) {
-    process.stdout.write('node/raw: node-ucx ÷ ucx_perftest (same test, size, iterations); for latency above 1 is slower, for MB/s and msg/s below 1 is slower\n');
+    process.stdout.write(
+      'node/raw: node-ucx ÷ ucx_perftest (same test, size, iterations); for latency above 1 is slower, for MB/s and msg/s below 1 is slower\n',
+    );
   }
   if (options.defaultRun) {
-    process.stdout.write('\nmore: --compare adds raw UCX (ucx_perftest) and a ratio column; --progress poll gives the lowest latency\n' +
-      `(a busy core per side); --error-handling none lets UCX 1.13 use shared memory on one machine ('peer', the default, means TCP);\n` +
-      `-t all runs every test (${TEST_NAMES.length}); ucx-bench --help lists the rest.\n`);
+    process.stdout.write(
+      '\nmore: --compare adds raw UCX (ucx_perftest) and a ratio column; --progress poll gives the lowest latency\n' +
+        `(a busy core per side); --error-handling none lets UCX 1.13 use shared memory on one machine ('peer', the default, means TCP);\n` +
+        `-t all runs every test (${TEST_NAMES.length}); ucx-bench --help lists the rest.\n`,
+    );
   }
 }
 
@@ -565,7 +645,10 @@ async function runInfo(options: BenchOptions): Promise<number> {
     'loopback endpoint (what UCX picks between two processes on this machine):',
     `  --error-handling peer  ${show(loopback.peer)}`,
     `  --error-handling none  ${show(loopback.none)}`,
-    'UCX settings    ' + Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('  '),
+    'UCX settings    ' +
+      Object.entries(settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('  '),
     `ucx_perftest    ${info.tools.ucx_perftest ?? 'not found (--compare needs it: apt-get install ucx-utils)'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -574,11 +657,13 @@ async function runInfo(options: BenchOptions): Promise<number> {
 
 function listTests(): string {
   const width = Math.max(...TEST_NAMES.map((name) => name.length));
-  return TEST_NAMES.map((name) => {
-    const t = TESTS[name];
-    const raw = t.perftest === null ? '' : `  [ucx_perftest ${t.perftest}]`;
-    return `${name.padEnd(width)}  ${t.description} (default sizes ${t.defaultSizes.map(formatSize).join(',')})${raw}`;
-  }).join('\n') + '\n';
+  return (
+    TEST_NAMES.map((name) => {
+      const t = TESTS[name];
+      const raw = t.perftest === null ? '' : `  [ucx_perftest ${t.perftest}]`;
+      return `${name.padEnd(width)}  ${t.description} (default sizes ${t.defaultSizes.map(formatSize).join(',')})${raw}`;
+    }).join('\n') + '\n'
+  );
 }
 
 // ---- main ----

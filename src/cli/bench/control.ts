@@ -59,7 +59,18 @@ export class PeerError extends Error {
 }
 
 const CONTROL_TYPES: readonly ControlType[] = [
-  'hello', 'welcome', 'run', 'ready', 'finish', 'done', 'error', 'perftest', 'perftest-ports', 'net', 'net-port', 'bye',
+  'hello',
+  'welcome',
+  'run',
+  'ready',
+  'finish',
+  'done',
+  'error',
+  'perftest',
+  'perftest-ports',
+  'net',
+  'net-port',
+  'bye',
 ];
 
 function isControl(value: unknown): value is Control {

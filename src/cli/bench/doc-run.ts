@@ -12,7 +12,12 @@ import { renderTargetBlock, replaceReportBlock, type RunTable, type TargetRow } 
 import { renderPlotSvg, seriesFromRows, type PlotRow } from './plot.js';
 
 /** One ucx-bench run of the report: one table of the document. */
-export interface ReportTable { id: string; title: string; setting: string; args: string[] }
+export interface ReportTable {
+  id: string;
+  title: string;
+  setting: string;
+  args: string[];
+}
 
 /**
  * Shared memory (error handling 'none', as the targets were set), both processes pinned to a core each
@@ -22,17 +27,32 @@ const COMMON = ['--error-handling', 'none', '--compare', '--pin', '-r', '5', '--
 
 export const REPORT_TABLES: readonly ReportTable[] = [
   {
-    id: 'A', title: '8 B latency, poll mode', setting: 'poll',
-    args: ['-t', 'tag_lat,tag_lat_sync,ep_lat,transport_lat,am_lat,am_lat_sync,put_lat,atomic_lat,atomic_lat_sync,obj_lat', '-s', '8', '-n', '10000', '--progress', 'poll'],
+    id: 'A',
+    title: '8 B latency, poll mode',
+    setting: 'poll',
+    args: [
+      '-t',
+      'tag_lat,tag_lat_sync,ep_lat,transport_lat,am_lat,am_lat_sync,put_lat,atomic_lat,atomic_lat_sync,obj_lat',
+      '-s',
+      '8',
+      '-n',
+      '10000',
+      '--progress',
+      'poll',
+    ],
   },
   {
-    id: 'B', title: '8 B latency, event mode (the default)', setting: 'event',
+    id: 'B',
+    title: '8 B latency, event mode (the default)',
+    setting: 'event',
     args: ['-t', 'tag_lat,tag_lat_sync,ep_lat,transport_lat', '-s', '8', '-n', '10000', '--progress', 'event'],
   },
   { id: 'C', title: '8 B latency, adaptive mode', setting: 'adaptive', args: ['-t', 'tag_lat', '-s', '8', '-n', '10000', '--progress', 'adaptive'] },
   { id: 'D', title: '8 B message rate', setting: 'event', args: ['-t', 'msg_rate,msg_rate_batch', '-s', '8', '-n', '400000', '--window', '1024'] },
   {
-    id: 'E', title: 'bandwidth, 64 KiB to 4 MiB', setting: 'event',
+    id: 'E',
+    title: 'bandwidth, 64 KiB to 4 MiB',
+    setting: 'event',
     args: ['-t', 'tag_bw,tag_bw_batch,ep_bw,stream_bw,transport_bw,put_bw,put_bw_batch,get_bw,get_bw_batch', '-s', '64K,256K,1M,4M', '-n', '1024'],
   },
 ];
@@ -82,19 +102,60 @@ const ge = (x: number) => (r: number) => r >= x;
 export const TARGETS: readonly TargetSpec[] = [
   { target: 'P1', table: 'A', test: 'tag_lat_sync', before: 'tag_lat', reference: 'perftest', goal: '≤ 2 × ucx_perftest', check: le(2) },
   { target: 'P2', table: 'B', test: 'tag_lat', reference: 'perftest', goal: '≤ 10 × ucx_perftest', check: le(10) },
-  { target: 'P3', table: 'C', test: 'tag_lat', reference: { test: 'tag_lat', table: 'A', label: 'node-ucx poll' }, goal: '≤ 1.3 × poll (table A); idle CPU not measured', check: le(1.3) },
-  { target: 'P4', table: 'E', test: 'tag_bw_batch', before: 'tag_bw', sizes: [64 * K, 256 * K, M, 4 * M], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
+  {
+    target: 'P3',
+    table: 'C',
+    test: 'tag_lat',
+    reference: { test: 'tag_lat', table: 'A', label: 'node-ucx poll' },
+    goal: '≤ 1.3 × poll (table A); idle CPU not measured',
+    check: le(1.3),
+  },
+  {
+    target: 'P4',
+    table: 'E',
+    test: 'tag_bw_batch',
+    before: 'tag_bw',
+    sizes: [64 * K, 256 * K, M, 4 * M],
+    reference: 'perftest',
+    goal: '≥ 0.9 × ucx_perftest',
+    check: ge(0.9),
+  },
   { target: 'P4', table: 'E', test: 'ep_bw', sizes: [64 * K, 256 * K, M, 4 * M], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
   { target: 'P5', table: 'D', test: 'msg_rate_batch', before: 'msg_rate', reference: 'perftest', goal: '≥ 0.25 × ucx_perftest', check: ge(0.25) },
   { target: "P5'", table: 'A', test: 'am_lat_sync', before: 'am_lat', reference: 'perftest', goal: '≤ 4 × ucx_perftest', check: le(4) },
   { target: "P5'", table: 'A', test: 'put_lat', reference: 'perftest', goal: '≤ 4 × ucx_perftest', check: le(4) },
   { target: "P5'", table: 'A', test: 'atomic_lat_sync', before: 'atomic_lat', reference: 'perftest', goal: '≤ 4 × ucx_perftest', check: le(4) },
   { target: 'BW', table: 'E', test: 'stream_bw', sizes: [64 * K, 256 * K], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
-  { target: 'BW', table: 'E', test: 'put_bw_batch', before: 'put_bw', sizes: [64 * K, 256 * K], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
-  { target: 'BW', table: 'E', test: 'get_bw_batch', before: 'get_bw', sizes: [64 * K, 256 * K], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
+  {
+    target: 'BW',
+    table: 'E',
+    test: 'put_bw_batch',
+    before: 'put_bw',
+    sizes: [64 * K, 256 * K],
+    reference: 'perftest',
+    goal: '≥ 0.9 × ucx_perftest',
+    check: ge(0.9),
+  },
+  {
+    target: 'BW',
+    table: 'E',
+    test: 'get_bw_batch',
+    before: 'get_bw',
+    sizes: [64 * K, 256 * K],
+    reference: 'perftest',
+    goal: '≥ 0.9 × ucx_perftest',
+    check: ge(0.9),
+  },
   { target: 'P6', table: 'E', test: 'put_bw_batch', before: 'put_bw', sizes: [M], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
   { target: 'P6', table: 'E', test: 'get_bw_batch', before: 'get_bw', sizes: [M], reference: 'perftest', goal: '≥ 0.9 × ucx_perftest', check: ge(0.9) },
-  { target: 'P7', table: 'A', test: 'obj_lat', reference: { value: MPI4PY_OBJECT_US, label: 'mpi4py' }, goal: `< mpi4py pickled (${MPI4PY_OBJECT_US} µs)`, check: (r) => r < 1 },
+  {
+    target: 'P7',
+    table: 'A',
+    test: 'obj_lat',
+    reference: { value: MPI4PY_OBJECT_US, label: 'mpi4py' },
+    goal: `< mpi4py pickled (${MPI4PY_OBJECT_US} µs)`,
+    check: (r) => r < 1,
+  },
   { target: 'T1', table: 'B', test: 'transport_lat', reference: { test: 'ep_lat', label: 'ep_lat, same run' }, goal: '≤ 2 × ep_lat', check: le(2) },
   { target: 'T1', table: 'A', test: 'transport_lat', reference: { test: 'ep_lat', label: 'ep_lat, same run' }, goal: '≤ 2 × ep_lat', check: le(2) },
 ];
@@ -133,7 +194,9 @@ export function targetRows(results: ReadonlyMap<string, readonly JsonResult[]>):
         reference = spec.reference.value;
         referenceLabel = spec.reference.label;
       } else {
-        const other = (results.get(spec.reference.table ?? spec.table) ?? []).find((x) => x.test === (spec.reference as { test: string }).test && x.size === r.size);
+        const other = (results.get(spec.reference.table ?? spec.table) ?? []).find(
+          (x) => x.test === (spec.reference as { test: string }).test && x.size === r.size,
+        );
         reference = other === undefined ? null : metricValue(metricOfTest(other.test), other);
         referenceLabel = spec.reference.label;
       }
@@ -144,9 +207,21 @@ export function targetRows(results: ReadonlyMap<string, readonly JsonResult[]>):
       const referenceSpread = runs.length > 1 ? Math.max(...runs) / Math.min(...runs) : null;
       const judged = ratio !== null && (referenceSpread === null || referenceSpread <= MAX_REFERENCE_SPREAD);
       rows.push({
-        target: spec.target, test: spec.test, size: r.size, setting, metric, node, before,
+        target: spec.target,
+        test: spec.test,
+        size: r.size,
+        setting,
+        metric,
+        node,
+        before,
         beforeRatio: before !== null && reference !== null && reference > 0 ? before.value / reference : null,
-        reference, referenceLabel, referenceSpread, ratio, goal: spec.goal, met: judged ? spec.check(ratio!) : null, table: spec.table,
+        reference,
+        referenceLabel,
+        referenceSpread,
+        ratio,
+        goal: spec.goal,
+        met: judged ? spec.check(ratio!) : null,
+        table: spec.table,
       });
     }
   }
@@ -161,7 +236,10 @@ export async function runReport(options: BenchOptions, script: string): Promise<
   const results = new Map<string, JsonResult[]>();
   const tables: RunTable[] = [];
   const plotRows: PlotRow[] = [];
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   for (const table of REPORT_TABLES) {
     const args = [...table.args, ...COMMON];
     process.stderr.write(`ucx-bench report: table ${table.id}: ucx-bench ${args.join(' ')}\n`);
@@ -175,16 +253,20 @@ export async function runReport(options: BenchOptions, script: string): Promise<
   }
   writeFileSync(svgFile, renderPlotSvg(seriesFromRows(plotRows), `ucx-bench report, node-ucx ${version.binding}, UCX ${version.ucx}`));
   const cpus = os.cpus();
-  const block = renderTargetBlock(targetRows(results), {
-    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    command: 'npm run bench:report',
-    binding: version.binding,
-    ucx: version.ucx,
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
-    load,
-    plot: path.basename(svgFile),
-  }, tables);
+  const block = renderTargetBlock(
+    targetRows(results),
+    {
+      date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      command: 'npm run bench:report',
+      binding: version.binding,
+      ucx: version.ucx,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+      load,
+      plot: path.basename(svgFile),
+    },
+    tables,
+  );
   writeFileSync(doc, replaceReportBlock(before, block));
   process.stderr.write(`ucx-bench report: rewrote the generated block of ${options.doc} and wrote ${path.relative(process.cwd(), svgFile)}\n`);
   return 0;

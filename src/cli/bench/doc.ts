@@ -61,8 +61,16 @@ export interface RunTable {
   title: string;
   command: string;
   rows: readonly {
-    test: string; size: number; iters: number; lat_p50_us: number; lat_avg_us: number; lat_pct_us: number; bw_MBps: number; msg_rate: number;
-    raw?: { lat_p50_us: number; bw_MBps: number; msg_rate: number } | { error: string } | null; ratio?: number | null;
+    test: string;
+    size: number;
+    iters: number;
+    lat_p50_us: number;
+    lat_avg_us: number;
+    lat_pct_us: number;
+    bw_MBps: number;
+    msg_rate: number;
+    raw?: { lat_p50_us: number; bw_MBps: number; msg_rate: number } | { error: string } | null;
+    ratio?: number | null;
   }[];
 }
 
@@ -106,20 +114,33 @@ export function renderTargetBlock(rows: readonly TargetRow[], meta: ReportMeta, 
     const met = r.met === null ? '?' : r.met ? 'yes' : 'no';
     const before = r.before ? `${formatMetricValue(r.metric, r.before.value)} (${r.before.test})` : '-';
     const spread = r.referenceSpread === null || r.referenceSpread === undefined ? '-' : `${r.referenceSpread.toFixed(1)}×`;
-    lines.push(`| ${r.target} | ${r.test} | ${formatSize(r.size)} | ${r.setting} | ${before} | ${formatMetricValue(r.metric, r.node)} | ${reference} | ` +
-      `${spread} | ${ratioText(r.beforeRatio)} | ${ratioText(r.ratio)} | ${r.goal} | ${met} | ${r.table} |`);
+    lines.push(
+      `| ${r.target} | ${r.test} | ${formatSize(r.size)} | ${r.setting} | ${before} | ${formatMetricValue(r.metric, r.node)} | ${reference} | ` +
+        `${spread} | ${ratioText(r.beforeRatio)} | ${ratioText(r.ratio)} | ${r.goal} | ${met} | ${r.table} |`,
+    );
   }
   for (const table of tables) {
-    lines.push('', `### Table ${table.id}: ${table.title}`, '', `\`${table.command}\``, '',
+    lines.push(
+      '',
+      `### Table ${table.id}: ${table.title}`,
+      '',
+      `\`${table.command}\``,
+      '',
       '| test | size | iters | p50 µs | avg µs | p99 µs | MB/s | msg/s | ucx_perftest | node/raw |',
-      '| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: |');
+      '| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
+    );
     for (const r of table.rows) {
       const metric: Metric = isTestName(r.test) ? TESTS[r.test].metric : 'latency';
-      const raw = r.raw && !('error' in r.raw)
-        ? formatMetricValue(metric, metric === 'latency' ? r.raw.lat_p50_us : metric === 'bandwidth' ? r.raw.bw_MBps : r.raw.msg_rate)
-        : r.raw && 'error' in r.raw ? 'failed' : '-';
-      lines.push(`| ${r.test} | ${formatSize(r.size)} | ${r.iters} | ${formatUs(r.lat_p50_us)} | ${formatUs(r.lat_avg_us)} | ${formatUs(r.lat_pct_us)} | ` +
-        `${formatMBps(r.bw_MBps)} | ${formatRate(r.msg_rate)} | ${raw} | ${ratioText(r.ratio)} |`);
+      const raw =
+        r.raw && !('error' in r.raw)
+          ? formatMetricValue(metric, metric === 'latency' ? r.raw.lat_p50_us : metric === 'bandwidth' ? r.raw.bw_MBps : r.raw.msg_rate)
+          : r.raw && 'error' in r.raw
+            ? 'failed'
+            : '-';
+      lines.push(
+        `| ${r.test} | ${formatSize(r.size)} | ${r.iters} | ${formatUs(r.lat_p50_us)} | ${formatUs(r.lat_avg_us)} | ${formatUs(r.lat_pct_us)} | ` +
+          `${formatMBps(r.bw_MBps)} | ${formatRate(r.msg_rate)} | ${raw} | ${ratioText(r.ratio)} |`,
+      );
     }
   }
   if (meta.plot !== null) lines.push('', `![latency and bandwidth against message size](${meta.plot})`);

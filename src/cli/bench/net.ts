@@ -97,7 +97,7 @@ function handlerFor(socket: net.Socket, header: Buffer): (bytes: number) => void
   const ack = Buffer.alloc(ACK_SIZE);
   const ends: number[] = [];
   let sum = 0;
-  for (const count of windowsOf(c)) ends.push(sum += count * size);
+  for (const count of windowsOf(c)) ends.push((sum += count * size));
   let next = 0;
   return (bytes) => {
     pending += bytes;
@@ -164,7 +164,11 @@ async function netWindows(socket: net.Socket, counter: ByteCounter, c: Case): Pr
     for (let k = 0; k < counts.length; k++) {
       if (k >= 2) await waits[k - 2];
       const window = k;
-      waits.push(counter.until((acksBefore + k + 1) * ACK_SIZE).then(() => { acked[window] = performance.now(); }));
+      waits.push(
+        counter.until((acksBefore + k + 1) * ACK_SIZE).then(() => {
+          acked[window] = performance.now();
+        }),
+      );
       for (let j = 0; j < counts[k]!; j++) socket.write(data);
     }
     await Promise.all(waits);

@@ -34,7 +34,10 @@ export const PERFTEST_MISSING = 'ucx_perftest not found on PATH (Debian/Ubuntu: 
  */
 export function parsePerftestRow(output: string, test: string): RawResult | null {
   // A column can read 'inf' (a run too short for its clock) or 'nan'.
-  const rows = output.split('\n').map((line) => line.trim()).filter((line) => /^\d+(\s+(?:[\d.]+|inf|-?nan)){7}$/i.test(line));
+  const rows = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => /^\d+(\s+(?:[\d.]+|inf|-?nan)){7}$/i.test(line));
   const row = rows.at(-1);
   if (row === undefined) return null;
   const number = (text: string): number => (/^inf$/i.test(text) ? Infinity : Number(text));
@@ -76,34 +79,66 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; output: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
 
 function runTool(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => { clearTimeout(timer); reject(error); });
-    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, output }); });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
   });
 }
 
 /** Server side of one --compare job: `ucx_perftest -p PORT` until its client is done (or the time is up). */
-export async function servePerftest(file: string, port: number, errorMode: boolean, env: NodeJS.ProcessEnv, timeoutMs: number,
-  cpu: number | null = null): Promise<void> {
+export async function servePerftest(
+  file: string,
+  port: number,
+  errorMode: boolean,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  cpu: number | null = null,
+): Promise<void> {
   await runTool(file, ['-p', String(port), ...(errorMode ? ['-e'] : []), ...(cpu === null ? [] : ['-c', String(cpu)])], env, timeoutMs);
 }
 
-export interface PerftestFailure { error: string; refused: boolean }
+export interface PerftestFailure {
+  error: string;
+  refused: boolean;
+}
 
 /**
  * Client side of one --compare job; retries while the server side is not listening yet (up to 15 s,
  * or until `serverAlive` says the server side is gone).
  */
-export async function runPerftest(file: string, host: string, port: number, job: PerftestJob, errorMode: boolean,
-  env: NodeJS.ProcessEnv, timeoutMs: number, serverAlive: () => boolean = () => true, cpu: number | null = null): Promise<RawResult | PerftestFailure> {
+export async function runPerftest(
+  file: string,
+  host: string,
+  port: number,
+  job: PerftestJob,
+  errorMode: boolean,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  serverAlive: () => boolean = () => true,
+  cpu: number | null = null,
+): Promise<RawResult | PerftestFailure> {
   const args = [host, '-p', String(port), '-t', job.test, '-s', String(job.size), '-n', String(job.iters), '-w', String(job.warmup), '-f'];
   if (errorMode) args.push('-e');
   if (cpu !== null) args.push('-c', String(cpu));
@@ -117,14 +152,17 @@ export async function runPerftest(file: string, host: string, port: number, job:
     }
     const refused = /connect\(\) failed|Connection refused/i.test(exit.output);
     if (!refused || Date.now() > connectBy || !serverAlive()) {
-      const reason = exit.signal === 'SIGKILL' ? `timed out after ${timeoutMs / 1000} s` : exit.output.trim().split('\n').at(-1) ?? `exit ${exit.code}`;
+      const reason = exit.signal === 'SIGKILL' ? `timed out after ${timeoutMs / 1000} s` : (exit.output.trim().split('\n').at(-1) ?? `exit ${exit.code}`);
       return { error: `ucx_perftest ${args.join(' ')}: ${reason}`, refused };
     }
     await sleep(50);
   }
 }
 
-export interface TransportDevices { transport: string; devices: string[] }
+export interface TransportDevices {
+  transport: string;
+  devices: string[];
+}
 
 /** Transports and their devices from `ucx_info -d`, or null when ucx_info is missing or fails. */
 export function ucxInfoDevices(): TransportDevices[] | null {

@@ -3,7 +3,11 @@
 // page around it). Pure functions: unit tests import them from dist.
 import { formatSize } from './args.js';
 
-export interface PlotPoint { size: number; latP50Us: number; bwMBps: number }
+export interface PlotPoint {
+  size: number;
+  latP50Us: number;
+  bwMBps: number;
+}
 
 /** One line in both panels: node-ucx (solid), ucx_perftest (dashed) or Node net (dotted). */
 export interface PlotSeries {
@@ -39,13 +43,33 @@ function markerSvg(marker: Marker, x: number, y: number, color: string): string 
   const r = 3.2;
   const at = (points: [number, number][]): string => points.map(([dx, dy]) => `${(x + dx).toFixed(1)},${(y + dy).toFixed(1)}`).join(' ');
   switch (marker) {
-    case 'circle': return `<circle class="marker" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${color}"/>`;
-    case 'square': return `<rect class="marker" x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${color}"/>`;
-    case 'triangle': return `<polygon class="marker" points="${at([[0, -r - 0.8], [r + 0.6, r], [-r - 0.6, r]])}" fill="${color}"/>`;
-    case 'triangle-down': return `<polygon class="marker" points="${at([[0, r + 0.8], [r + 0.6, -r], [-r - 0.6, -r]])}" fill="${color}"/>`;
-    case 'diamond': return `<polygon class="marker" points="${at([[0, -r - 1], [r + 1, 0], [0, r + 1], [-r - 1, 0]])}" fill="${color}"/>`;
-    case 'cross': return `<path class="marker" d="M${at([[-r, -r]])}L${at([[r, r]])}M${at([[-r, r]])}L${at([[r, -r]])}" stroke="${color}" stroke-width="2"/>`;
-    case 'plus': return `<path class="marker" d="M${at([[-r - 0.5, 0]])}L${at([[r + 0.5, 0]])}M${at([[0, -r - 0.5]])}L${at([[0, r + 0.5]])}" stroke="${color}" stroke-width="2"/>`;
+    case 'circle':
+      return `<circle class="marker" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${color}"/>`;
+    case 'square':
+      return `<rect class="marker" x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${color}"/>`;
+    case 'triangle':
+      return `<polygon class="marker" points="${at([
+        [0, -r - 0.8],
+        [r + 0.6, r],
+        [-r - 0.6, r],
+      ])}" fill="${color}"/>`;
+    case 'triangle-down':
+      return `<polygon class="marker" points="${at([
+        [0, r + 0.8],
+        [r + 0.6, -r],
+        [-r - 0.6, -r],
+      ])}" fill="${color}"/>`;
+    case 'diamond':
+      return `<polygon class="marker" points="${at([
+        [0, -r - 1],
+        [r + 1, 0],
+        [0, r + 1],
+        [-r - 1, 0],
+      ])}" fill="${color}"/>`;
+    case 'cross':
+      return `<path class="marker" d="M${at([[-r, -r]])}L${at([[r, r]])}M${at([[-r, r]])}L${at([[r, -r]])}" stroke="${color}" stroke-width="2"/>`;
+    case 'plus':
+      return `<path class="marker" d="M${at([[-r - 0.5, 0]])}L${at([[r + 0.5, 0]])}M${at([[0, -r - 0.5]])}L${at([[0, r + 0.5]])}" stroke="${color}" stroke-width="2"/>`;
     case 'star': {
       const points: [number, number][] = [];
       for (let k = 0; k < 10; k++) {
@@ -58,7 +82,10 @@ function markerSvg(marker: Marker, x: number, y: number, color: string): string 
   }
 }
 
-interface Style { color: string; marker: Marker }
+interface Style {
+  color: string;
+  marker: Marker;
+}
 const DASH: Record<PlotSeries['source'], string> = { 'node-ucx': '', ucx_perftest: '6 4', net: '2 3' };
 const PANEL_W = 420;
 const PANEL_H = 300;
@@ -75,7 +102,7 @@ export function seriesFromRows(rows: readonly PlotRow[]): PlotSeries[] {
   const add = (test: string, source: PlotSeries['source'], point: PlotPoint): void => {
     const key = `${source}\u0000${test}`;
     let series = byKey.get(key);
-    if (series === undefined) byKey.set(key, series = { test, source, points: [] });
+    if (series === undefined) byKey.set(key, (series = { test, source, points: [] }));
     series.points.push(point);
   };
   for (const row of rows) {
@@ -91,7 +118,11 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-interface Axis { min: number; max: number; log: boolean }
+interface Axis {
+  min: number;
+  max: number;
+  log: boolean;
+}
 
 /** Ticks: powers of two (sizes), powers of ten (log values), or about five round steps (linear). */
 function ticks(axis: Axis, base: 2 | 10): number[] {
@@ -139,13 +170,22 @@ function formatTick(value: number): string {
   return String(Number(value.toPrecision(3)));
 }
 
-interface Panel { title: string; yLabel: string; value: (p: PlotPoint) => number; log: boolean }
+interface Panel {
+  title: string;
+  yLabel: string;
+  value: (p: PlotPoint) => number;
+  log: boolean;
+}
 
 function renderPanel(panel: Panel, series: readonly PlotSeries[], styleOf: (test: string) => Style, dx: number): string {
   const w = PANEL_W - MARGIN.left - MARGIN.right;
   const h = PANEL_H - MARGIN.top - MARGIN.bottom;
   const all = series.flatMap((s) => s.points);
-  const x = axisOf(all.map((p) => p.size), true, 2);
+  const x = axisOf(
+    all.map((p) => p.size),
+    true,
+    2,
+  );
   const y = axisOf(all.map(panel.value), panel.log, 10);
   const ox = dx + MARGIN.left;
   const oy = MARGIN.top;
@@ -159,23 +199,31 @@ function renderPanel(panel: Panel, series: readonly PlotSeries[], styleOf: (test
   // Every measured size gets its grid line and its label (slanted, so that neighbours do not collide).
   const sizes = [...new Set(all.map((p) => p.size).filter((v) => Number.isFinite(v) && v > 0))].sort((a, b) => a - b);
   for (const t of sizes.length > 0 ? sizes : ticks(x, 2)) {
-    parts.push(`<line x1="${px(t)}" y1="${oy}" x2="${px(t)}" y2="${oy + h}" stroke="#ddd"/>`,
-      `<text class="size-label" x="${px(t)}" y="${oy + h + 10}" text-anchor="end" transform="rotate(-40 ${px(t)} ${oy + h + 10})">${escapeXml(formatSize(t))}</text>`);
+    parts.push(
+      `<line x1="${px(t)}" y1="${oy}" x2="${px(t)}" y2="${oy + h}" stroke="#ddd"/>`,
+      `<text class="size-label" x="${px(t)}" y="${oy + h + 10}" text-anchor="end" transform="rotate(-40 ${px(t)} ${oy + h + 10})">${escapeXml(formatSize(t))}</text>`,
+    );
   }
   for (const t of ticks(y, 10)) {
-    parts.push(`<line x1="${ox}" y1="${py(t)}" x2="${ox + w}" y2="${py(t)}" stroke="#ddd"/>`,
-      `<text x="${ox - 4}" y="${py(t)}" text-anchor="end" dominant-baseline="middle">${formatTick(t)}</text>`);
+    parts.push(
+      `<line x1="${ox}" y1="${py(t)}" x2="${ox + w}" y2="${py(t)}" stroke="#ddd"/>`,
+      `<text x="${ox - 4}" y="${py(t)}" text-anchor="end" dominant-baseline="middle">${formatTick(t)}</text>`,
+    );
   }
-  parts.push(`<text x="${ox + w / 2}" y="${oy + h + 40}" text-anchor="middle">message size (log2)</text>`,
-    `<text transform="translate(${dx + 14} ${oy + h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel)}</text>`);
+  parts.push(
+    `<text x="${ox + w / 2}" y="${oy + h + 40}" text-anchor="middle">message size (log2)</text>`,
+    `<text transform="translate(${dx + 14} ${oy + h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel)}</text>`,
+  );
   for (const s of series) {
     const points = s.points.filter((p) => Number.isFinite(panel.value(p)) && (!panel.log || panel.value(p) > 0));
     if (points.length === 0) continue;
     const { color, marker } = styleOf(s.test);
     const dash = DASH[s.source] ? ` stroke-dasharray="${DASH[s.source]}"` : '';
-    parts.push(`<g class="points" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-marker="${marker}">`,
+    parts.push(
+      `<g class="points" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-marker="${marker}">`,
       `<polyline class="line" data-test="${escapeXml(s.test)}" data-source="${s.source}" fill="none" stroke="${color}" stroke-width="2"${dash} ` +
-      `points="${points.map((p) => `${px(p.size)},${py(panel.value(p))}`).join(' ')}"/>`);
+        `points="${points.map((p) => `${px(p.size)},${py(panel.value(p))}`).join(' ')}"/>`,
+    );
     for (const p of points) parts.push(markerSvg(marker, Number(px(p.size)), Number(py(panel.value(p))), color));
     parts.push('</g>');
   }
@@ -190,11 +238,13 @@ function renderLegend(series: readonly PlotSeries[], styleOf: (test: string) => 
     const y = top + Math.floor(i / 4) * LEGEND_H;
     const dash = DASH[s.source] ? ` stroke-dasharray="${DASH[s.source]}"` : '';
     const { color, marker } = styleOf(s.test);
-    parts.push(`<g class="series" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-color="${color}" data-marker="${marker}">`,
+    parts.push(
+      `<g class="series" data-test="${escapeXml(s.test)}" data-source="${s.source}" data-color="${color}" data-marker="${marker}">`,
       `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${color}" stroke-width="2"${dash}/>`,
       markerSvg(marker, x + 14, y, color),
       `<text x="${x + 34}" y="${y}" dominant-baseline="middle">${escapeXml(s.source === 'node-ucx' ? s.test : `${s.test} (${s.source})`)}</text>`,
-      '</g>');
+      '</g>',
+    );
   });
   parts.push('</g>');
   return parts.join('\n');

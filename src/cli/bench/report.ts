@@ -188,8 +188,14 @@ function tableCells(rows: readonly ResultRow[], opts: TableOptions): string[][] 
   const lines: string[][] = [header];
   for (const row of rows) {
     const cells = [
-      row.test, formatSize(row.size), String(row.iters), formatUs(row.latP50Us), formatUs(row.latAvgUs),
-      formatUs(row.latPctUs), formatMBps(row.bwMBps), formatRate(row.msgRate),
+      row.test,
+      formatSize(row.size),
+      String(row.iters),
+      formatUs(row.latP50Us),
+      formatUs(row.latAvgUs),
+      formatUs(row.latPctUs),
+      formatMBps(row.bwMBps),
+      formatRate(row.msgRate),
     ];
     if (opts.compare) {
       const metric = TESTS[row.test].metric;
@@ -214,9 +220,16 @@ export function renderTable(rows: readonly ResultRow[], opts: TableOptions): str
   const lines = tableCells(rows, opts);
   const header = lines[0]!;
   const widths = header.map((_, i) => Math.max(...lines.map((cells) => [...cells[i]!].length)));
-  return lines
-    .map((cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
-    .join('\n') + '\n';
+  return (
+    lines
+      .map((cells) =>
+        cells
+          .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Six significant digits: enough for any reading, without float noise. */
@@ -253,16 +266,27 @@ export function rowToJson(row: ResultRow): Record<string, unknown> {
   if (row.raw !== undefined) {
     out.raw = isRaw(row.raw)
       ? {
-        tool: 'ucx_perftest', test: row.raw.test, iters: row.raw.iters, lat_p50_us: round(row.raw.latP50Us),
-        lat_avg_us: round(row.raw.latAvgUs), bw_MBps: round(row.raw.bwMBps), msg_rate: round(row.raw.msgRate),
-      }
+          tool: 'ucx_perftest',
+          test: row.raw.test,
+          iters: row.raw.iters,
+          lat_p50_us: round(row.raw.latP50Us),
+          lat_avg_us: round(row.raw.latAvgUs),
+          bw_MBps: round(row.raw.bwMBps),
+          msg_rate: round(row.raw.msgRate),
+        }
       : row.raw;
     out.ratio = row.ratio == null ? null : round(row.ratio);
     out.ratio_of = TESTS[row.test].metric;
   }
   if (row.net !== undefined) {
     out.net = isNet(row.net)
-      ? { tool: 'node:net', lat_p50_us: round(row.net.latP50Us), lat_avg_us: round(row.net.latAvgUs), bw_MBps: round(row.net.bwMBps), msg_rate: round(row.net.msgRate) }
+      ? {
+          tool: 'node:net',
+          lat_p50_us: round(row.net.latP50Us),
+          lat_avg_us: round(row.net.latAvgUs),
+          bw_MBps: round(row.net.bwMBps),
+          msg_rate: round(row.net.msgRate),
+        }
       : row.net;
     out.net_ratio = row.netRatio == null ? null : round(row.netRatio);
   }

@@ -2,7 +2,17 @@
 // times; the server answers (echoes, receives and acknowledges, or lends its
 // memory). See docs/performance.md for how each number is counted.
 import { performance } from 'node:perf_hooks';
-import { FULL_MASK, type Batch, type Context, type Data, type DeviceMemory, type Endpoint, type MemoryHandle, type RemoteKey, type Worker } from '../../index.js';
+import {
+  FULL_MASK,
+  type Batch,
+  type Context,
+  type Data,
+  type DeviceMemory,
+  type Endpoint,
+  type MemoryHandle,
+  type RemoteKey,
+  type Worker,
+} from '../../index.js';
 import { ucxTransport, type Connection, type TransportListener } from '../../transport/index.js';
 import * as cuda from '../../cuda.js';
 import { TESTS, apiOf, windowCounts, formatSize, type Case, type Family } from './args.js';
@@ -221,7 +231,9 @@ async function sendWindowsOf(channel: Channel, c: Case, data: Data): Promise<Mea
       if (inFlight.length === 2) await inFlight.shift();
       const ackBuffer = Buffer.alloc(ACK_SIZE);
       const window = k;
-      const ack = channel.recv(ackBuffer).then(() => { acked[window] = performance.now(); });
+      const ack = channel.recv(ackBuffer).then(() => {
+        acked[window] = performance.now();
+      });
       const sends: Promise<unknown>[] = [];
       for (let j = 0; j < counts[k]!; j++) sends.push(channel.send(data));
       inFlight.push(handled(Promise.all(sends).then(() => ack)));
@@ -284,7 +296,9 @@ function putPingPong(link: Link, local: Buffer, remote: RemoteKey, c: Case, side
   const total = c.warmup + c.iters;
   const samples = new Float64Array(side === 'client' ? c.iters : 0);
   let failure: unknown;
-  const onError = (error: unknown): void => { failure ??= error; };
+  const onError = (error: unknown): void => {
+    failure ??= error;
+  };
   for (let i = 0; i < total; i++) {
     const mark = (i % 255) + 1;
     const t0 = performance.now();
@@ -382,7 +396,9 @@ function openSyncChannel(family: Family, side: Side, link: Link, runId: number):
     const [sendId, recvId] = side === 'client' ? [AM_OUT, AM_BACK] : [AM_BACK, AM_OUT];
     const queue = worker.activeMessageQueue(recvId);
     return {
-      send: (data) => { batch.amSend(ep, sendId, null, data); },
+      send: (data) => {
+        batch.amSend(ep, sendId, null, data);
+      },
       tryRecv: (into) => queue.tryRecv(into, null, SPINS),
       finish: () => batch.wait(),
       close: () => queue.close(),
@@ -392,7 +408,9 @@ function openSyncChannel(family: Family, side: Side, link: Link, runId: number):
   const back = out | 1n;
   const [sendTag, recvTag] = side === 'client' ? [out, back] : [back, out];
   return {
-    send: (data) => { batch.tagSend(ep, data, sendTag); },
+    send: (data) => {
+      batch.tagSend(ep, data, sendTag);
+    },
     tryRecv: (into) => {
       const got = worker.tryTagRecv(into, recvTag, FULL_MASK, SPINS);
       return got === null ? null : got instanceof Promise ? got.then((r) => r.length) : got.length;
@@ -452,7 +470,7 @@ async function syncPingPong(channel: SyncChannel, c: Case, side: Side, timeoutMs
 async function syncAtomics(link: Link, remote: RemoteKey, c: Case): Promise<Measurement> {
   const { ep, worker } = link;
   const batch: Batch = worker.batch();
-  const opts = { size: c.size === 4 ? 4 as const : 8 as const };
+  const opts = { size: c.size === 4 ? (4 as const) : (8 as const) };
   const total = c.warmup + c.iters;
   const samples = new Float64Array(Math.ceil(c.iters / SYNC_BLOCK));
   let started = 0;
@@ -527,7 +545,7 @@ async function batchReceiveWindows(link: Link, c: Case, runId: number, receiver:
   let k = 0;
   let inWindow = 0;
   while (k < counts.length) {
-    let got = receiver.tryRecv(SPINS) ?? await receiver.recv();
+    let got = receiver.tryRecv(SPINS) ?? (await receiver.recv());
     if (got instanceof Promise) got = await got;
     inWindow += got.count;
     while (k < counts.length && inWindow >= counts[k]!) {
@@ -645,7 +663,9 @@ function transportChannel(conn: Connection): Channel {
 /** The server's transport listener for one run; resolves its first connection. */
 async function listenTransport(link: Link, host: string): Promise<{ listener: TransportListener; port: number; connection: Promise<Connection> }> {
   let accepted!: (conn: Connection) => void;
-  const connection = new Promise<Connection>((resolve) => { accepted = resolve; });
+  const connection = new Promise<Connection>((resolve) => {
+    accepted = resolve;
+  });
   const listener = await ucxTransport({ worker: link.worker }).listen(`ucx://${host}:0`, (conn) => accepted(conn));
   return { listener, port: listener.port, connection };
 }
@@ -690,9 +710,14 @@ export async function runCase(link: Link, c: Case, runId: number, timeoutMs: num
         measurement = { samples, totalUs: samples.reduce((sum, x) => sum + 2 * x, 0), check: null };
       } else {
         const op = info.family === 'put' ? 'put' : 'get';
-        const work = c.test === 'atomic_lat_sync' ? syncAtomics(link, remote, c)
-          : c.test === 'atomic_lat' ? atomicLatency(link, remote, c)
-            : api === 'batch' ? oneSidedBatchWindows(link, remote, c, op) : oneSidedWindows(link, remote, c, op);
+        const work =
+          c.test === 'atomic_lat_sync'
+            ? syncAtomics(link, remote, c)
+            : c.test === 'atomic_lat'
+              ? atomicLatency(link, remote, c)
+              : api === 'batch'
+                ? oneSidedBatchWindows(link, remote, c, op)
+                : oneSidedWindows(link, remote, c, op);
         measurement = await withTimeout(work, timeoutMs, what);
         await sendControl(ep, { type: 'finish' });
       }
@@ -781,8 +806,7 @@ export async function serveCase(link: Link, message: ControlOf<'run'>, timeoutMs
   const lent = c.mem === 'cuda' ? allocate(c.size, c.mem) : null;
   let region: MemoryHandle;
   try {
-    region = context.memMap(lent !== null ? lent.data
-      : { length: words ? 64 : c.size, allocator: c.test === 'put_lat' ? 'node' : 'ucx' });
+    region = context.memMap(lent !== null ? lent.data : { length: words ? 64 : c.size, allocator: c.test === 'put_lat' ? 'node' : 'ucx' });
   } catch (error) {
     if (lent !== null) release(lent);
     throw error;

@@ -8,8 +8,21 @@ import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
 import { invalidArgType, invalidArgValue, outOfRange, validateBoolean, validateInteger, validateOptionalObject, validateString } from '../../util/validate.js';
 import { Collection, collectionName, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
 import {
-  arrayError, blockIndices, blockKey, blockShape, formatChunks, formatShape, normalizeChunks, numBlocks, offsets, sameChunks,
-  sizeOf, unifyChunks, validateShape, type Chunks, type ChunksSpec,
+  arrayError,
+  blockIndices,
+  blockKey,
+  blockShape,
+  formatChunks,
+  formatShape,
+  normalizeChunks,
+  numBlocks,
+  offsets,
+  sameChunks,
+  sizeOf,
+  unifyChunks,
+  validateShape,
+  type Chunks,
+  type ChunksSpec,
 } from './chunks.js';
 import { allocate, floatOf, isDType, isFloat, itemSize, promote, promoteScalar, type DType } from './dtype.js';
 import { arrayKernels, BLOCK_ARG, copyBox, type ReduceKind } from './kernels.js';
@@ -78,13 +91,21 @@ export class DArray extends Collection<NDArray> {
   }
 
   /** How many axes it has. */
-  get ndim(): number { return this.shape.length; }
+  get ndim(): number {
+    return this.shape.length;
+  }
   /** How many elements it has (the product of the shape). */
-  get size(): number { return sizeOf(this.shape); }
+  get size(): number {
+    return sizeOf(this.shape);
+  }
   /** The bytes of its elements, all blocks together. */
-  get nbytes(): number { return this.size * itemSize(this.dtype); }
+  get nbytes(): number {
+    return this.size * itemSize(this.dtype);
+  }
   /** Blocks per axis (Dask's numblocks). */
-  get numblocks(): number[] { return numBlocks(this.chunks); }
+  get numblocks(): number[] {
+    return numBlocks(this.chunks);
+  }
 
   /** The keys of the blocks, row-major (Dask's __dask_keys__, flattened). */
   get keys(): readonly string[] {
@@ -103,7 +124,15 @@ export class DArray extends Collection<NDArray> {
     const starts = this.chunks.map(offsets);
     blockIndices(this.numblocks).forEach((idx, i) => {
       const shape = blockShape(this.chunks, idx);
-      copyBox(results[i] as ReturnType<typeof allocate>, shape, shape.map(() => 0), out, this.shape, idx.map((b, axis) => starts[axis]![b]!), shape);
+      copyBox(
+        results[i] as ReturnType<typeof allocate>,
+        shape,
+        shape.map(() => 0),
+        out,
+        this.shape,
+        idx.map((b, axis) => starts[axis]![b]!),
+        shape,
+      );
     });
     return new NDArray(out, this.shape, this.dtype);
   }
@@ -113,7 +142,14 @@ export class DArray extends Collection<NDArray> {
   }
 
   /** An array of one task per block of `chunks`: `task(idx)` (a task, or a ref for a block passed on as it is). */
-  #blockwise(name: string, shape: readonly number[], chunks: Chunks, dtype: DType, parents: readonly Collection<unknown>[], task: (idx: number[]) => unknown): DArray {
+  #blockwise(
+    name: string,
+    shape: readonly number[],
+    chunks: Chunks,
+    dtype: DType,
+    parents: readonly Collection<unknown>[],
+    task: (idx: number[]) => unknown,
+  ): DArray {
     const layer: Graph = {};
     for (const idx of blockIndices(numBlocks(chunks))) layer[blockKey(name, idx)] = task(idx);
     return new DArray(withLayer([this, ...parents], name, layer), name, shape, chunks, dtype);
@@ -122,48 +158,87 @@ export class DArray extends Collection<NDArray> {
   // ---- elementwise ----
 
   /** `this + other`, elementwise. */
-  add(other: Operand): DArray { return this.#binary('add', other); }
+  add(other: Operand): DArray {
+    return this.#binary('add', other);
+  }
   /** `this - other`, elementwise. */
-  sub(other: Operand): DArray { return this.#binary('sub', other); }
+  sub(other: Operand): DArray {
+    return this.#binary('sub', other);
+  }
   /** `this * other`, elementwise. */
-  mul(other: Operand): DArray { return this.#binary('mul', other); }
+  mul(other: Operand): DArray {
+    return this.#binary('mul', other);
+  }
   /** True division: integers give float64 (NumPy's `/`). */
-  div(other: Operand): DArray { return this.#binary('div', other); }
+  div(other: Operand): DArray {
+    return this.#binary('div', other);
+  }
   /** `this ** other`, elementwise (integers stay integers: a result out of range wraps, a fraction truncates). */
-  pow(other: Operand): DArray { return this.#binary('pow', other); }
+  pow(other: Operand): DArray {
+    return this.#binary('pow', other);
+  }
   /** The remainder with the divisor's sign (NumPy's `%`, Python's). */
-  mod(other: Operand): DArray { return this.#binary('mod', other); }
+  mod(other: Operand): DArray {
+    return this.#binary('mod', other);
+  }
   /** The larger of the two, elementwise (NumPy's maximum: a NaN wins). */
-  maximum(other: Operand): DArray { return this.#binary('maximum', other); }
+  maximum(other: Operand): DArray {
+    return this.#binary('maximum', other);
+  }
   /** The smaller of the two, elementwise (NumPy's minimum: a NaN wins). */
-  minimum(other: Operand): DArray { return this.#binary('minimum', other); }
+  minimum(other: Operand): DArray {
+    return this.#binary('minimum', other);
+  }
   /** `this < other`, elementwise: a bool array. */
-  lt(other: Operand): DArray { return this.#binary('lt', other); }
+  lt(other: Operand): DArray {
+    return this.#binary('lt', other);
+  }
   /** `this <= other`, elementwise: a bool array. */
-  le(other: Operand): DArray { return this.#binary('le', other); }
+  le(other: Operand): DArray {
+    return this.#binary('le', other);
+  }
   /** `this > other`, elementwise: a bool array. */
-  gt(other: Operand): DArray { return this.#binary('gt', other); }
+  gt(other: Operand): DArray {
+    return this.#binary('gt', other);
+  }
   /** `this >= other`, elementwise: a bool array. */
-  ge(other: Operand): DArray { return this.#binary('ge', other); }
+  ge(other: Operand): DArray {
+    return this.#binary('ge', other);
+  }
   /** `this == other`, elementwise: a bool array (NaN equals nothing). */
-  eq(other: Operand): DArray { return this.#binary('eq', other); }
+  eq(other: Operand): DArray {
+    return this.#binary('eq', other);
+  }
   /** `this != other`, elementwise: a bool array (NaN differs from everything, itself too). */
-  ne(other: Operand): DArray { return this.#binary('ne', other); }
+  ne(other: Operand): DArray {
+    return this.#binary('ne', other);
+  }
 
   /** `-this`, elementwise, in the same dtype (unsigned integers wrap, as in NumPy). */
-  neg(): DArray { return this.#unary('neg', this.dtype); }
+  neg(): DArray {
+    return this.#unary('neg', this.dtype);
+  }
   /** The absolute values, in the same dtype (NumPy's abs: an int8's -128 stays -128). */
-  abs(): DArray { return this.#unary('abs', this.dtype); }
+  abs(): DArray {
+    return this.#unary('abs', this.dtype);
+  }
   /** The square roots (float32 stays float32, other dtypes give float64; negatives give NaN). */
-  sqrt(): DArray { return this.#unary('sqrt', floatOf(this.dtype)); }
+  sqrt(): DArray {
+    return this.#unary('sqrt', floatOf(this.dtype));
+  }
   /** e to the elements (float32 stays float32, other dtypes give float64). */
-  exp(): DArray { return this.#unary('exp', floatOf(this.dtype)); }
+  exp(): DArray {
+    return this.#unary('exp', floatOf(this.dtype));
+  }
   /** The natural logarithms (float32 stays float32, other dtypes give float64; 0 gives -Infinity). */
-  log(): DArray { return this.#unary('log', floatOf(this.dtype)); }
+  log(): DArray {
+    return this.#unary('log', floatOf(this.dtype));
+  }
 
   /** The elements as another dtype (NumPy's astype: floats to integers truncate and wrap; bool is nonzero). */
   astype(dtype: DType): DArray {
-    if (!isDType(dtype)) throw invalidArgValue('dtype', dtype, "must be one of 'float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8', 'bool'");
+    if (!isDType(dtype))
+      throw invalidArgValue('dtype', dtype, "must be one of 'float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8', 'bool'");
     if (dtype === this.dtype) return this;
     return this.#unary(dtype === 'bool' ? 'bool' : 'cast', dtype);
   }
@@ -186,12 +261,21 @@ export class DArray extends Collection<NDArray> {
     const name = collectionName(op, this, other);
     if (other.ndim === 0 && this.ndim !== 0) {
       const scalar = ref(other.blockKey([]));
-      return this.#blockwise(name, this.shape, this.chunks, dtype, [other], (idx) => [arrayKernels.binary, op, ref(this.blockKey(idx)), scalar, false, true, dtype]);
+      return this.#blockwise(name, this.shape, this.chunks, dtype, [other], (idx) => [
+        arrayKernels.binary,
+        op,
+        ref(this.blockKey(idx)),
+        scalar,
+        false,
+        true,
+        dtype,
+      ]);
     }
     if (this.ndim === 0 && other.ndim !== 0) {
       const scalar = ref(this.blockKey([]));
       const layer: Graph = {};
-      for (const idx of blockIndices(other.numblocks)) layer[blockKey(name, idx)] = [arrayKernels.binary, op, scalar, ref(other.blockKey(idx)), true, false, dtype];
+      for (const idx of blockIndices(other.numblocks))
+        layer[blockKey(name, idx)] = [arrayKernels.binary, op, scalar, ref(other.blockKey(idx)), true, false, dtype];
       return new DArray(withLayer([this, other], name, layer), name, other.shape, other.chunks, dtype);
     }
     // Broadcasting (NumPy's rule): shapes aligned at their last axes; an axis of length 1 (or a
@@ -208,7 +292,10 @@ export class DArray extends Collection<NDArray> {
     for (let axis = 0; axis < ndim; axis++) {
       const [n, m] = [pa.shape[axis]!, pb.shape[axis]!];
       if (n !== m && n !== 1 && m !== 1) {
-        throw arrayError(`${op}: the shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} do not broadcast (axis ${axis}: ${n} and ${m}; chunks ${formatChunks(this.chunks)} and ${formatChunks(other.chunks)})`, 'ERR_UCX_ARRAY_SHAPE');
+        throw arrayError(
+          `${op}: the shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} do not broadcast (axis ${axis}: ${n} and ${m}; chunks ${formatChunks(this.chunks)} and ${formatChunks(other.chunks)})`,
+          'ERR_UCX_ARRAY_SHAPE',
+        );
       }
       broadcastA.push(n === 1 && m !== 1);
       broadcastB.push(m === 1 && n !== 1);
@@ -247,21 +334,37 @@ export class DArray extends Collection<NDArray> {
   // ---- reductions ----
 
   /** The sum (integers and bools give float64: there is no int64). */
-  sum(opts?: ReduceOptions): DArray { return this.#reduce('sum', isFloat(this.dtype) ? this.dtype : 'float64', opts); }
+  sum(opts?: ReduceOptions): DArray {
+    return this.#reduce('sum', isFloat(this.dtype) ? this.dtype : 'float64', opts);
+  }
   /** The mean (float32 stays float32, other dtypes give float64; no elements give NaN). */
-  mean(opts?: ReduceOptions): DArray { return this.#reduce('mean', floatOf(this.dtype), opts); }
+  mean(opts?: ReduceOptions): DArray {
+    return this.#reduce('mean', floatOf(this.dtype), opts);
+  }
   /** The smallest element, in the array's dtype (a NaN wins, as in NumPy's min). */
-  min(opts?: ReduceOptions): DArray { return this.#reduce('min', this.dtype, opts); }
+  min(opts?: ReduceOptions): DArray {
+    return this.#reduce('min', this.dtype, opts);
+  }
   /** The largest element, in the array's dtype (a NaN wins, as in NumPy's max). */
-  max(opts?: ReduceOptions): DArray { return this.#reduce('max', this.dtype, opts); }
+  max(opts?: ReduceOptions): DArray {
+    return this.#reduce('max', this.dtype, opts);
+  }
   /** The variance, `ddof` (default 0, NumPy's) subtracted from the count. */
-  var(opts?: ReduceOptions & { ddof?: number }): DArray { return this.#reduce('var', floatOf(this.dtype), opts, opts?.ddof); }
+  var(opts?: ReduceOptions & { ddof?: number }): DArray {
+    return this.#reduce('var', floatOf(this.dtype), opts, opts?.ddof);
+  }
   /** The standard deviation: the square root of var (the same `ddof`). */
-  std(opts?: ReduceOptions & { ddof?: number }): DArray { return this.#reduce('std', floatOf(this.dtype), opts, opts?.ddof); }
+  std(opts?: ReduceOptions & { ddof?: number }): DArray {
+    return this.#reduce('std', floatOf(this.dtype), opts, opts?.ddof);
+  }
   /** The index of the largest element: along `axis`, or (no axis) in the flattened array. The first of equal ones. */
-  argmax(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray { return this.#reduce('argmax', this.size < 2 ** 31 ? 'int32' : 'float64', opts); }
+  argmax(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray {
+    return this.#reduce('argmax', this.size < 2 ** 31 ? 'int32' : 'float64', opts);
+  }
   /** The index of the smallest element: along `axis`, or (no axis) in the flattened array. The first of equal ones. */
-  argmin(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray { return this.#reduce('argmin', this.size < 2 ** 31 ? 'int32' : 'float64', opts); }
+  argmin(opts?: Omit<ReduceOptions, 'axis'> & { axis?: number }): DArray {
+    return this.#reduce('argmin', this.size < 2 ** 31 ? 'int32' : 'float64', opts);
+  }
 
   #reduce(kind: ReduceKind, dtype: DType, opts: ReduceOptions | undefined, ddof = 0): DArray {
     validateOptionalObject(opts as unknown, 'options');
@@ -272,7 +375,8 @@ export class DArray extends Collection<NDArray> {
     let axes: number[];
     if (axis === undefined || axis === null) axes = this.shape.map((_, i) => i);
     else if (typeof axis === 'number') axes = [normalizeAxis(axis, this.ndim, 'options.axis')];
-    else if (Array.isArray(axis) && (kind !== 'argmax' && kind !== 'argmin')) axes = axis.map((a, i) => normalizeAxis(a as number, this.ndim, `options.axis[${i}]`));
+    else if (Array.isArray(axis) && kind !== 'argmax' && kind !== 'argmin')
+      axes = axis.map((a, i) => normalizeAxis(a as number, this.ndim, `options.axis[${i}]`));
     else throw invalidArgType('options.axis', kind.startsWith('arg') ? 'an integer' : 'an integer or an array of integers', axis);
     if (new Set(axes).size !== axes.length) throw invalidArgValue('options.axis', axis, 'names an axis twice');
     axes.sort((x, y) => x - y);
@@ -292,7 +396,15 @@ export class DArray extends Collection<NDArray> {
       let level: KeyRef[] = blockIndices(inner).map((offset, j) => {
         const idx = group.map((b, i) => (reduced[i] ? offset[i]! : b));
         const key = `${name}-part-${tag}-${j}`;
-        layer[key] = [arrayKernels.reduce, kind, ref(this.blockKey(idx)), blockShape(this.chunks, idx), axes, idx.map((b, i) => starts[i]![b]!), [...this.shape]];
+        layer[key] = [
+          arrayKernels.reduce,
+          kind,
+          ref(this.blockKey(idx)),
+          blockShape(this.chunks, idx),
+          axes,
+          idx.map((b, i) => starts[i]![b]!),
+          [...this.shape],
+        ];
         return ref(key);
       });
       for (let depth = 0; level.length > splitEvery; depth++) {
@@ -326,10 +438,14 @@ export class DArray extends Collection<NDArray> {
     }
     const [m, k] = this.shape as [number, number];
     const [k2, n] = other.shape as [number, number];
-    if (k !== k2) throw arrayError(`matmul: shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} do not align (${k} != ${k2})`, 'ERR_UCX_ARRAY_SHAPE');
+    if (k !== k2)
+      throw arrayError(`matmul: shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} do not align (${k} != ${k2})`, 'ERR_UCX_ARRAY_SHAPE');
     const [ka, kb] = [this.chunks[1]!, other.chunks[0]!];
     if (ka.length !== kb.length || ka.some((c, i) => c !== kb[i])) {
-      throw arrayError(`matmul: the contraction axis is chunked (${ka.join(', ')}) on the left (chunks ${formatChunks(this.chunks)}) and (${kb.join(', ')}) on the right (chunks ${formatChunks(other.chunks)}); rechunk one to the other's, e.g. right.rechunk([left.chunks[1], -1])`, 'ERR_UCX_ARRAY_CHUNKS');
+      throw arrayError(
+        `matmul: the contraction axis is chunked (${ka.join(', ')}) on the left (chunks ${formatChunks(this.chunks)}) and (${kb.join(', ')}) on the right (chunks ${formatChunks(other.chunks)}); rechunk one to the other's, e.g. right.rechunk([left.chunks[1], -1])`,
+        'ERR_UCX_ARRAY_CHUNKS',
+      );
     }
     const dtype = promote(this.dtype, other.dtype);
     const name = collectionName('matmul', this, other, splitEvery);
@@ -338,8 +454,19 @@ export class DArray extends Collection<NDArray> {
     for (let i = 0; i < rows.length; i++) {
       for (let j = 0; j < cols.length; j++) {
         const outKey = blockKey(name, [i, j]);
-        const product = (l: number, cast: DType | null): unknown[] => [arrayKernels.matmul, ref(this.blockKey([i, l])), ref(other.blockKey([l, j])), rows[i]!, ka[l]!, cols[j]!, cast];
-        if (ka.length === 1) { layer[outKey] = product(0, dtype); continue; }
+        const product = (l: number, cast: DType | null): unknown[] => [
+          arrayKernels.matmul,
+          ref(this.blockKey([i, l])),
+          ref(other.blockKey([l, j])),
+          rows[i]!,
+          ka[l]!,
+          cols[j]!,
+          cast,
+        ];
+        if (ka.length === 1) {
+          layer[outKey] = product(0, dtype);
+          continue;
+        }
         let level: KeyRef[] = ka.map((_, l) => {
           const key = `${name}-part-${i}.${j}-${l}`;
           layer[key] = product(l, null);
@@ -375,15 +502,26 @@ export class DArray extends Collection<NDArray> {
     if (new Set(perm).size !== perm.length) throw invalidArgValue('axes', axes, 'names an axis twice');
     if (perm.every((a, i) => a === i)) return this;
     const name = collectionName('transpose', this, perm);
-    return this.#blockwise(name, perm.map((a) => this.shape[a]!), perm.map((a) => this.chunks[a]!), this.dtype, [], (outIdx) => {
-      const idx = new Array<number>(this.ndim);
-      perm.forEach((a, d) => { idx[a] = outIdx[d]!; });
-      return [arrayKernels.transpose, ref(this.blockKey(idx)), blockShape(this.chunks, idx), perm, this.dtype];
-    });
+    return this.#blockwise(
+      name,
+      perm.map((a) => this.shape[a]!),
+      perm.map((a) => this.chunks[a]!),
+      this.dtype,
+      [],
+      (outIdx) => {
+        const idx = new Array<number>(this.ndim);
+        perm.forEach((a, d) => {
+          idx[a] = outIdx[d]!;
+        });
+        return [arrayKernels.transpose, ref(this.blockKey(idx)), blockShape(this.chunks, idx), perm, this.dtype];
+      },
+    );
   }
 
   /** transpose() (NumPy's .T). */
-  get T(): DArray { return this.transpose(); }
+  get T(): DArray {
+    return this.transpose();
+  }
 
   /**
    * A selection (NumPy's basic indexing): per axis an index (the axis goes), [start, stop, step]
@@ -393,7 +531,12 @@ export class DArray extends Collection<NDArray> {
   slice(spec: readonly SliceEntry[]): DArray {
     if (!Array.isArray(spec)) throw invalidArgType('spec', 'an array with an index, [start, stop, step] or null per axis', spec);
     if (spec.length > this.ndim) throw outOfRange('spec.length', `at most ${this.ndim} (the array's dimensions)`, spec.length);
-    interface Segment { block: number; start: number; step: number; count: number }
+    interface Segment {
+      block: number;
+      start: number;
+      step: number;
+      count: number;
+    }
     const perAxis: { segments: Segment[]; drop: boolean }[] = this.shape.map((n, axis) => {
       const entry: SliceEntry = spec[axis];
       const sizes = this.chunks[axis]!;
@@ -410,7 +553,8 @@ export class DArray extends Collection<NDArray> {
       else if (Array.isArray(entry) && entry.length <= 3) range = entry;
       else throw invalidArgType(`spec[${axis}]`, 'an integer, [start, stop, step] or null', entry);
       range.forEach((v, i) => {
-        if (v !== null && v !== undefined && (typeof v !== 'number' || !Number.isInteger(v))) throw invalidArgType(`spec[${axis}][${i}]`, 'an integer or null', v);
+        if (v !== null && v !== undefined && (typeof v !== 'number' || !Number.isInteger(v)))
+          throw invalidArgType(`spec[${axis}][${i}]`, 'an integer or null', v);
       });
       const step = (range[2] ?? 1) as number;
       if (step === 0) throw outOfRange(`spec[${axis}][2]`, 'a non-zero integer (the step)', step);
@@ -453,7 +597,7 @@ export class DArray extends Collection<NDArray> {
       const idx = segs.map((s) => s.block);
       const shape = blockShape(this.chunks, idx);
       const whole = segs.every((s, axis) => s.start === 0 && s.step === 1 && s.count === shape[axis]);
-      if (whole) return ref(this.blockKey(idx));  // an alias: the block as it is
+      if (whole) return ref(this.blockKey(idx)); // an alias: the block as it is
       return [arrayKernels.slice, ref(this.blockKey(idx)), shape, segs.map((s) => s.start), segs.map((s) => s.step), segs.map((s) => s.count), this.dtype];
     });
   }
@@ -511,24 +655,44 @@ export class DArray extends Collection<NDArray> {
     if (unknown > 1) throw invalidArgValue('shape', shape, 'may infer one axis (-1) at most');
     const known = shape.reduce((a: number, n: number) => (n === -1 ? a : a * n), 1);
     if (unknown === 1 && (known === 0 || this.size % known !== 0)) {
-      throw arrayError(`reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`, 'ERR_UCX_ARRAY_SHAPE');
+      throw arrayError(
+        `reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`,
+        'ERR_UCX_ARRAY_SHAPE',
+      );
     }
-    const target = validateShape(shape.map((n) => (n === -1 ? this.size / known : n)), 'shape');
+    const target = validateShape(
+      shape.map((n) => (n === -1 ? this.size / known : n)),
+      'shape',
+    );
     if (sizeOf(target) !== this.size) {
-      throw arrayError(`reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`, 'ERR_UCX_ARRAY_SHAPE');
+      throw arrayError(
+        `reshape: an array of shape ${formatShape(this.shape)} (${this.size} elements) cannot take shape (${shape.join(', ')})`,
+        'ERR_UCX_ARRAY_SHAPE',
+      );
     }
     if (target.length === this.ndim && target.every((n, d) => n === this.shape[d])) return this;
     const name = collectionName('reshape', this, target);
     // One block when either side has no rows to cut (0-d, or a first axis of 0 or 1 element).
     if (this.ndim === 0 || target.length === 0 || this.size === 0) {
       const whole = this.rechunk(this.shape.map(() => -1) as never);
-      const layer: Graph = { [blockKey(name, target.map(() => 0))]: ref(whole.blockKey(whole.shape.map(() => 0))) };
-      return new DArray(withLayer([whole], name, layer), name, target, target.map((n) => [n]), this.dtype);
+      const layer: Graph = {
+        [blockKey(
+          name,
+          target.map(() => 0),
+        )]: ref(whole.blockKey(whole.shape.map(() => 0))),
+      };
+      return new DArray(
+        withLayer([whole], name, layer),
+        name,
+        target,
+        target.map((n) => [n]),
+        this.dtype,
+      );
     }
     const rowIn = sizeOf(this.shape.slice(1));
     const rowOut = sizeOf(target.slice(1));
     const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-    const step = rowOut / gcd(rowIn, rowOut);       // rows of this array that fill whole rows of the result
+    const step = rowOut / gcd(rowIn, rowOut); // rows of this array that fill whole rows of the result
     const rows = this.shape[0]!;
     const want = Math.max(step, Math.round(Math.max(...this.chunks[0]!) / step) * step);
     const cuts: number[] = [];
@@ -536,7 +700,9 @@ export class DArray extends Collection<NDArray> {
     const blocks = this.rechunk([cuts, ...this.shape.slice(1).map(() => -1)] as never);
     const outChunks = [cuts.map((r) => (r * rowIn) / rowOut), ...target.slice(1).map((n) => [n])];
     const layer: Graph = {};
-    cuts.forEach((_, i) => { layer[blockKey(name, [i, ...target.slice(1).map(() => 0)])] = ref(blocks.blockKey([i, ...this.shape.slice(1).map(() => 0)])); });
+    cuts.forEach((_, i) => {
+      layer[blockKey(name, [i, ...target.slice(1).map(() => 0)])] = ref(blocks.blockKey([i, ...this.shape.slice(1).map(() => 0)]));
+    });
     return new DArray(withLayer([blocks], name, layer), name, target, outChunks, this.dtype);
   }
 
@@ -562,8 +728,15 @@ export class DArray extends Collection<NDArray> {
     if (!isDType(dtype)) throw invalidArgValue('options.dtype', dtype, 'is not a dtype');
     let chunks: Chunks = this.chunks;
     if (opts.chunks !== undefined) {
-      if (!Array.isArray(opts.chunks) || opts.chunks.length !== this.ndim || opts.chunks.some((c, axis) => !Array.isArray(c) || c.length !== this.chunks[axis]!.length || c.some((n) => !Number.isInteger(n) || n < 0))) {
-        throw arrayError(`mapBlocks: options.chunks must give, for each of the ${this.ndim} axes, as many block sizes as the array has blocks there (chunks ${formatChunks(this.chunks)})`, 'ERR_UCX_ARRAY_CHUNKS');
+      if (
+        !Array.isArray(opts.chunks) ||
+        opts.chunks.length !== this.ndim ||
+        opts.chunks.some((c, axis) => !Array.isArray(c) || c.length !== this.chunks[axis]!.length || c.some((n) => !Number.isInteger(n) || n < 0))
+      ) {
+        throw arrayError(
+          `mapBlocks: options.chunks must give, for each of the ${this.ndim} axes, as many block sizes as the array has blocks there (chunks ${formatChunks(this.chunks)})`,
+          'ERR_UCX_ARRAY_CHUNKS',
+        );
       }
       chunks = opts.chunks.map((c) => c.slice());
     }
@@ -571,7 +744,10 @@ export class DArray extends Collection<NDArray> {
     args.forEach((arg, at) => {
       if (!(arg instanceof DArray)) return;
       if (arg.ndim !== this.ndim || arg.numblocks.some((n, axis) => n !== this.numblocks[axis])) {
-        throw arrayError(`mapBlocks: args[${at}] has blocks ${formatChunks(arg.chunks)} and the array ${formatChunks(this.chunks)}: block arguments need as many blocks on each axis`, 'ERR_UCX_ARRAY_CHUNKS');
+        throw arrayError(
+          `mapBlocks: args[${at}] has blocks ${formatChunks(arg.chunks)} and the array ${formatChunks(this.chunks)}: block arguments need as many blocks on each axis`,
+          'ERR_UCX_ARRAY_CHUNKS',
+        );
       }
       parents.push(arg);
     });
@@ -579,7 +755,13 @@ export class DArray extends Collection<NDArray> {
     const name = collectionName(label('map-blocks', fn), this, fn, args, chunks, dtype);
     const shape = chunks.map((c) => c.reduce((a, b) => a + b, 0));
     return this.#blockwise(name, shape, chunks, dtype, parents, (idx) => [
-      arrayKernels.mapBlocks, fn, block(this, idx), args.map((arg) => (arg instanceof DArray ? block(arg, idx) : arg)), blockShape(chunks, idx), dtype, idx.join('.') || '0',
+      arrayKernels.mapBlocks,
+      fn,
+      block(this, idx),
+      args.map((arg) => (arg instanceof DArray ? block(arg, idx) : arg)),
+      blockShape(chunks, idx),
+      dtype,
+      idx.join('.') || '0',
     ]);
   }
 
@@ -622,9 +804,15 @@ class Written extends Collection<string> {
   constructor(layers: Layers, name: string) {
     super(layers, name);
   }
-  get keys(): readonly string[] { return [`${this.name}-0`]; }
-  finalize(results: unknown[]): string { return results[0] as string; }
-  rebuild(layers: Layers): this { return new Written(layers, this.name) as this; }
+  get keys(): readonly string[] {
+    return [`${this.name}-0`];
+  }
+  finalize(results: unknown[]): string {
+    return results[0] as string;
+  }
+  rebuild(layers: Layers): this {
+    return new Written(layers, this.name) as this;
+  }
 }
 
 /**
@@ -633,7 +821,8 @@ class Written extends Collection<string> {
  * `axis`; dtypes are promoted to a common one.
  */
 export function concatenate(list: readonly DArray[], opts: { axis?: number } = {}): DArray {
-  if (!Array.isArray(list) || list.length === 0 || list.some((a) => !(a instanceof DArray))) throw invalidArgType('arrays', 'a non-empty array of DArrays', list);
+  if (!Array.isArray(list) || list.length === 0 || list.some((a) => !(a instanceof DArray)))
+    throw invalidArgType('arrays', 'a non-empty array of DArrays', list);
   const arrays: readonly DArray[] = list;
   validateOptionalObject(opts, 'options');
   const first = arrays[0]!;
@@ -646,7 +835,11 @@ export function concatenate(list: readonly DArray[], opts: { axis?: number } = {
   }
   const dtype = arrays.map((a) => a.dtype).reduce(promote);
   let common: Chunks = first.chunks;
-  for (const a of arrays.slice(1)) common = unifyChunks(common, a.chunks.map((c, d) => (d === axis ? common[d]! : c)));
+  for (const a of arrays.slice(1))
+    common = unifyChunks(
+      common,
+      a.chunks.map((c, d) => (d === axis ? common[d]! : c)),
+    );
   const parts = arrays.map((a) => a.astype(dtype).rechunk(a.chunks.map((c, d) => (d === axis ? c : common[d]!))));
   const chunks = common.map((c, d) => (d === axis ? parts.flatMap((p) => p.chunks[axis]!) : c));
   const name = collectionName('concatenate', parts, axis);

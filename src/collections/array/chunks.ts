@@ -48,11 +48,19 @@ function regular(length: number, size: number): number[] {
 
 /** The chunking `spec` asks for on an array of `shape` and `dtype`. Throws coded errors for a bad one. */
 export function normalizeChunks(spec: unknown, shape: readonly number[], dtype: DType, name = 'options.chunks'): Chunks {
-  if (spec === undefined || spec === 'auto') return autoChunks(shape, dtype, shape.map(() => true));
+  if (spec === undefined || spec === 'auto')
+    return autoChunks(
+      shape,
+      dtype,
+      shape.map(() => true),
+    );
   if (typeof spec === 'number') spec = shape.map(() => spec);
   if (!Array.isArray(spec)) throw invalidArgType(name, "'auto', a block size, or an array with one entry per axis", spec);
   if (spec.length !== shape.length) {
-    throw arrayError(`${name} has ${spec.length} entries for an array of ${shape.length} dimension${shape.length === 1 ? '' : 's'} (shape ${formatShape(shape)})`, 'ERR_UCX_ARRAY_CHUNKS');
+    throw arrayError(
+      `${name} has ${spec.length} entries for an array of ${shape.length} dimension${shape.length === 1 ? '' : 's'} (shape ${formatShape(shape)})`,
+      'ERR_UCX_ARRAY_CHUNKS',
+    );
   }
   const auto = spec.map((s) => s === 'auto');
   const out: number[][] = [];
@@ -69,7 +77,10 @@ export function normalizeChunks(spec: unknown, shape: readonly number[], dtype: 
     }
     const total = (entry as number[]).reduce((a, b) => a + b, 0);
     if (total !== length) {
-      throw arrayError(`${name}[${axis}] (${(entry as number[]).join(', ')}) adds up to ${total}, not to the axis's length ${length} (shape ${formatShape(shape)})`, 'ERR_UCX_ARRAY_CHUNKS');
+      throw arrayError(
+        `${name}[${axis}] (${(entry as number[]).join(', ')}) adds up to ${total}, not to the axis's length ${length} (shape ${formatShape(shape)})`,
+        'ERR_UCX_ARRAY_CHUNKS',
+      );
     }
     out.push((entry as number[]).slice());
   });
@@ -104,7 +115,10 @@ export function numBlocks(chunks: Chunks): number[] {
 export function offsets(sizes: readonly number[]): number[] {
   const out: number[] = [];
   let at = 0;
-  for (const n of sizes) { out.push(at); at += n; }
+  for (const n of sizes) {
+    out.push(at);
+    at += n;
+  }
   return out;
 }
 

@@ -9,8 +9,18 @@ import { collectionName, withLayer } from '../core/collection.js';
 import { expandPaths } from '../core/glob.js';
 import { DArray } from './array.js';
 import {
-  arrayError, blockIndices, blockKey, blockShape, formatShape, normalizeChunks, numBlocks, offsets, sizeOf, unifyChunks,
-  validateShape, type ChunksSpec,
+  arrayError,
+  blockIndices,
+  blockKey,
+  blockShape,
+  formatShape,
+  normalizeChunks,
+  numBlocks,
+  offsets,
+  sizeOf,
+  unifyChunks,
+  validateShape,
+  type ChunksSpec,
 } from './chunks.js';
 import { CONSTRUCTORS, dtypeOfView, isDType, type DType, type TypedArray } from './dtype.js';
 import { arrayKernels, copyBox } from './kernels.js';
@@ -27,7 +37,8 @@ export interface ArrayOptions {
 
 function dtypeOption(dtype: unknown, fallback: DType): DType {
   if (dtype === undefined) return fallback;
-  if (!isDType(dtype)) throw invalidArgValue('options.dtype', dtype, "must be one of 'float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8', 'bool'");
+  if (!isDType(dtype))
+    throw invalidArgValue('options.dtype', dtype, "must be one of 'float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8', 'bool'");
   return dtype;
 }
 
@@ -51,7 +62,12 @@ export function fromArray(data: TypedArray | NDArray | readonly number[], opts: 
     shape = opts.shape === undefined ? [values.length] : validateShape(opts.shape, 'options.shape');
   } else if (Array.isArray(data)) {
     dtype = dtypeOption(opts.dtype, 'float64');
-    if (data.some((x) => typeof x !== 'number')) throw invalidArgType('data', 'an array of numbers', data.find((x) => typeof x !== 'number'));
+    if (data.some((x) => typeof x !== 'number'))
+      throw invalidArgType(
+        'data',
+        'an array of numbers',
+        data.find((x) => typeof x !== 'number'),
+      );
     values = new CONSTRUCTORS[dtype](data as number[]);
     shape = opts.shape === undefined ? [values.length] : validateShape(opts.shape, 'options.shape');
   } else {
@@ -68,23 +84,43 @@ export function fromArray(data: TypedArray | NDArray | readonly number[], opts: 
   const idxs = blockIndices(numBlocks(chunks));
   const starts = chunks.map(offsets);
   for (const idx of idxs) {
-    if (idxs.length === 1) { layer[blockKey(name, idx)] = values; break; }
+    if (idxs.length === 1) {
+      layer[blockKey(name, idx)] = values;
+      break;
+    }
     const bshape = blockShape(chunks, idx);
     const block = new CONSTRUCTORS[dtype](sizeOf(bshape));
-    copyBox(values, shape, idx.map((b, axis) => starts[axis]![b]!), block, bshape, bshape.map(() => 0), bshape);
+    copyBox(
+      values,
+      shape,
+      idx.map((b, axis) => starts[axis]![b]!),
+      block,
+      bshape,
+      bshape.map(() => 0),
+      bshape,
+    );
     layer[blockKey(name, idx)] = block;
   }
   return new DArray(withLayer([], name, layer), name, shape, chunks, dtype);
 }
 
-function generated(prefix: string, shape: readonly number[], opts: ArrayOptions, fallback: DType, task: (length: number, flat: number, dtype: DType) => unknown[], ...token: unknown[]): DArray {
+function generated(
+  prefix: string,
+  shape: readonly number[],
+  opts: ArrayOptions,
+  fallback: DType,
+  task: (length: number, flat: number, dtype: DType) => unknown[],
+  ...token: unknown[]
+): DArray {
   validateOptionalObject(opts, 'options');
   const dims = validateShape(shape);
   const dtype = dtypeOption(opts.dtype, fallback);
   const chunks = normalizeChunks(opts.chunks, dims, dtype);
   const name = collectionName(prefix, dims, chunks, dtype, ...token);
   const layer: Graph = {};
-  blockIndices(numBlocks(chunks)).forEach((idx, flat) => { layer[blockKey(name, idx)] = task(sizeOf(blockShape(chunks, idx)), flat, dtype); });
+  blockIndices(numBlocks(chunks)).forEach((idx, flat) => {
+    layer[blockKey(name, idx)] = task(sizeOf(blockShape(chunks, idx)), flat, dtype);
+  });
   return new DArray(withLayer([], name, layer), name, dims, chunks, dtype);
 }
 
@@ -129,9 +165,14 @@ export function arange(start: number, stop?: number | ArrayOptions, step?: numbe
   let options: ArrayOptions = {};
   for (const arg of args) {
     if (typeof arg === 'number') numbers.push(arg);
-    else if (arg !== undefined) { options = arg as ArrayOptions; break; }
+    else if (arg !== undefined) {
+      options = arg as ArrayOptions;
+      break;
+    }
   }
-  numbers.forEach((n, i) => { if (!Number.isFinite(n)) throw invalidArgType(['start', 'stop', 'step'][i]!, 'a finite number', n); });
+  numbers.forEach((n, i) => {
+    if (!Number.isFinite(n)) throw invalidArgType(['start', 'stop', 'step'][i]!, 'a finite number', n);
+  });
   const [from, to, by] = numbers.length === 1 ? [0, numbers[0]!, 1] : [numbers[0]!, numbers[1]!, numbers[2] ?? 1];
   if (by === 0) throw invalidArgValue('step', by, 'must not be 0');
   const length = Math.max(0, Math.ceil((to - from) / by));
@@ -140,7 +181,9 @@ export function arange(start: number, stop?: number | ArrayOptions, step?: numbe
   const chunks = normalizeChunks(options.chunks, [length], dtype);
   const name = collectionName('arange', from, to, by, chunks, dtype);
   const layer: Graph = {};
-  offsets(chunks[0]!).forEach((at, b) => { layer[blockKey(name, [b])] = [arrayKernels.arange, from + at * by, by, chunks[0]![b]!, dtype]; });
+  offsets(chunks[0]!).forEach((at, b) => {
+    layer[blockKey(name, [b])] = [arrayKernels.arange, from + at * by, by, chunks[0]![b]!, dtype];
+  });
   return new DArray(withLayer([], name, layer), name, [length], chunks, dtype);
 }
 
@@ -156,29 +199,52 @@ export function readNpy(paths: string | readonly string[], opts: { chunks?: Chun
   const headers = files.map((file) => ({ file, ...readNpyHeader(file) }));
   const first = headers[0]!;
   for (const h of headers.slice(1)) {
-    if (first.shape.length === 0 || h.dtype !== first.dtype || h.shape.length !== first.shape.length || h.shape.some((n, axis) => axis > 0 && n !== first.shape[axis])) {
-      throw arrayError(`readNpy: '${h.file}' holds ${h.dtype} ${formatShape(h.shape)} and '${first.file}' ${first.dtype} ${formatShape(first.shape)}: stacked files need one dtype and the same shape after the first axis`, 'ERR_UCX_ARRAY_SHAPE');
+    if (
+      first.shape.length === 0 ||
+      h.dtype !== first.dtype ||
+      h.shape.length !== first.shape.length ||
+      h.shape.some((n, axis) => axis > 0 && n !== first.shape[axis])
+    ) {
+      throw arrayError(
+        `readNpy: '${h.file}' holds ${h.dtype} ${formatShape(h.shape)} and '${first.file}' ${first.dtype} ${formatShape(first.shape)}: stacked files need one dtype and the same shape after the first axis`,
+        'ERR_UCX_ARRAY_SHAPE',
+      );
     }
   }
   const shape = first.shape.length === 0 ? [] : [headers.reduce((a, h) => a + h.shape[0]!, 0), ...first.shape.slice(1)];
   let chunks = normalizeChunks(opts.chunks, shape, first.dtype);
   if (shape.length > 0) chunks = [unifyChunks([chunks[0]!], [headers.map((h) => h.shape[0]!).filter((n, i) => n > 0 || i === 0)])[0]!, ...chunks.slice(1)];
-  const stats = files.map((file) => { const s = fs.statSync(file); return [file, s.size, s.mtimeMs]; });
+  const stats = files.map((file) => {
+    const s = fs.statSync(file);
+    return [file, s.size, s.mtimeMs];
+  });
   const name = collectionName('read-npy', stats, chunks);
   const fileStarts = offsets(headers.map((h) => h.shape[0] ?? 1));
   const starts = chunks.map(offsets);
   const layer: Graph = {};
   for (const idx of blockIndices(numBlocks(chunks))) {
     const bshape = blockShape(chunks, idx);
-    if (shape.length === 0) { layer[blockKey(name, idx)] = [arrayKernels.readNpy, first.file, first.dataOffset, [], first.dtype, 0, 1, [], []]; continue; }
+    if (shape.length === 0) {
+      layer[blockKey(name, idx)] = [arrayKernels.readNpy, first.file, first.dataOffset, [], first.dtype, 0, 1, [], []];
+      continue;
+    }
     const row = starts[0]![idx[0]!]!;
     // The file whose rows hold the block's first row (blocks never straddle files: their boundaries are cuts).
     let f = headers.findIndex((h, i) => fileStarts[i]! <= row && row < fileStarts[i]! + h.shape[0]!);
     if (f < 0) f = 0;
     const h = headers[f]!;
     const local = row - fileStarts[f]!;
-    layer[blockKey(name, idx)] = [arrayKernels.readNpy, h.file, h.dataOffset, h.shape, h.dtype, local, local + bshape[0]!,
-      idx.slice(1).map((b, i) => starts[i + 1]![b]!), bshape.slice(1)];
+    layer[blockKey(name, idx)] = [
+      arrayKernels.readNpy,
+      h.file,
+      h.dataOffset,
+      h.shape,
+      h.dtype,
+      local,
+      local + bshape[0]!,
+      idx.slice(1).map((b, i) => starts[i + 1]![b]!),
+      bshape.slice(1),
+    ];
   }
   return new DArray(withLayer([], name, layer), name, shape, chunks, first.dtype);
 }

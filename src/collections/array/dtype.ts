@@ -7,11 +7,22 @@
 export type DType = 'float64' | 'float32' | 'int32' | 'int16' | 'int8' | 'uint32' | 'uint16' | 'uint8' | 'bool';
 /** The typed arrays that hold a dtype's elements. */
 export type TypedArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
-type TypedArrayConstructor = { new (length: number): TypedArray; new (values: ArrayLike<number> | ArrayBufferLike, byteOffset?: number, length?: number): TypedArray; readonly BYTES_PER_ELEMENT: number };
+type TypedArrayConstructor = {
+  new (length: number): TypedArray;
+  new (values: ArrayLike<number> | ArrayBufferLike, byteOffset?: number, length?: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+};
 
 export const CONSTRUCTORS: Readonly<Record<DType, TypedArrayConstructor>> = Object.freeze({
-  float64: Float64Array, float32: Float32Array, int32: Int32Array, int16: Int16Array, int8: Int8Array,
-  uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array, bool: Uint8Array,
+  float64: Float64Array,
+  float32: Float32Array,
+  int32: Int32Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint32: Uint32Array,
+  uint16: Uint16Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
 });
 
 /** Every DType, float64 first. */
@@ -49,19 +60,27 @@ export function dtypeOfView(view: unknown): DType | null {
 
 function intInfo(dtype: DType): { signed: boolean; bits: number } {
   switch (dtype) {
-    case 'bool': return { signed: false, bits: 1 };
-    case 'int8': return { signed: true, bits: 8 };
-    case 'uint8': return { signed: false, bits: 8 };
-    case 'int16': return { signed: true, bits: 16 };
-    case 'uint16': return { signed: false, bits: 16 };
-    case 'int32': return { signed: true, bits: 32 };
-    case 'uint32': return { signed: false, bits: 32 };
-    default: throw new RangeError(`not an integer dtype: ${dtype}`);
+    case 'bool':
+      return { signed: false, bits: 1 };
+    case 'int8':
+      return { signed: true, bits: 8 };
+    case 'uint8':
+      return { signed: false, bits: 8 };
+    case 'int16':
+      return { signed: true, bits: 16 };
+    case 'uint16':
+      return { signed: false, bits: 16 };
+    case 'int32':
+      return { signed: true, bits: 32 };
+    case 'uint32':
+      return { signed: false, bits: 32 };
+    default:
+      throw new RangeError(`not an integer dtype: ${dtype}`);
   }
 }
 
 function intOf(signed: boolean, bits: number): DType {
-  if (bits > 32) return 'float64';  // NumPy: int64; there is none here
+  if (bits > 32) return 'float64'; // NumPy: int64; there is none here
   const size = bits <= 8 ? 8 : bits <= 16 ? 16 : 32;
   return `${signed ? '' : 'u'}int${size}` as DType;
 }
@@ -101,8 +120,15 @@ export function floatOf(dtype: DType): DType {
 // ---- .npy descriptors ----
 
 const NPY: Readonly<Record<string, DType>> = Object.freeze({
-  '<f8': 'float64', '<f4': 'float32', '<i4': 'int32', '<i2': 'int16', '|i1': 'int8',
-  '<u4': 'uint32', '<u2': 'uint16', '|u1': 'uint8', '|b1': 'bool',
+  '<f8': 'float64',
+  '<f4': 'float32',
+  '<i4': 'int32',
+  '<i2': 'int16',
+  '|i1': 'int8',
+  '<u4': 'uint32',
+  '<u2': 'uint16',
+  '|u1': 'uint8',
+  '|b1': 'bool',
 });
 
 /** The dtype of a .npy descriptor ('<f8'), or null for one this module cannot hold. */

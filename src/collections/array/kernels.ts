@@ -22,7 +22,10 @@ function sizeOf(shape: readonly number[]): number {
 export function stridesOf(shape: readonly number[]): number[] {
   const out = new Array<number>(shape.length);
   let s = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) { out[axis] = s; s *= shape[axis]!; }
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    out[axis] = s;
+    s *= shape[axis]!;
+  }
   return out;
 }
 
@@ -64,17 +67,35 @@ function mix32(x: number): number {
  * seed and the block's index): the same seed and chunks give the same numbers on every scheduler.
  */
 export function randomChunk(length: number, seed: number, block: number, dtype: DType): TypedArray {
-  let a = mix32(seed), b = mix32(a ^ block), c = mix32(b ^ 0x5bd1e995), d = 1;
+  let a = mix32(seed),
+    b = mix32(a ^ block),
+    c = mix32(b ^ 0x5bd1e995),
+    d = 1;
   let t = 0;
   // sfc32, its state in locals (a closure per draw costs as much as the draw).
   for (let i = 0; i < 12; i++) {
-    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
   }
   const out = allocate(dtype, length);
   for (let i = 0; i < length; i++) {
-    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
     const hi = (t >>> 0) >>> 5;
-    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
     // 53 random bits: 27 from one draw, 26 from the next.
     out[i] = (hi * 67108864 + ((t >>> 0) >>> 6)) / 9007199254740992;
   }
@@ -84,13 +105,30 @@ export function randomChunk(length: number, seed: number, block: number, dtype: 
 // ---- elementwise ----
 
 const BINARY: Readonly<Record<string, string>> = Object.freeze({
-  add: 'x + y', sub: 'x - y', mul: 'x * y', div: 'x / y', pow: 'x ** y', mod: '((x % y) + y) % y',
-  maximum: '(x > y || x !== x) ? x : y', minimum: '(x < y || x !== x) ? x : y',
-  lt: 'x < y ? 1 : 0', le: 'x <= y ? 1 : 0', gt: 'x > y ? 1 : 0', ge: 'x >= y ? 1 : 0', eq: 'x === y ? 1 : 0', ne: 'x !== y ? 1 : 0',
+  add: 'x + y',
+  sub: 'x - y',
+  mul: 'x * y',
+  div: 'x / y',
+  pow: 'x ** y',
+  mod: '((x % y) + y) % y',
+  maximum: '(x > y || x !== x) ? x : y',
+  minimum: '(x < y || x !== x) ? x : y',
+  lt: 'x < y ? 1 : 0',
+  le: 'x <= y ? 1 : 0',
+  gt: 'x > y ? 1 : 0',
+  ge: 'x >= y ? 1 : 0',
+  eq: 'x === y ? 1 : 0',
+  ne: 'x !== y ? 1 : 0',
 });
 export const COMPARISONS: ReadonlySet<string> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne']);
 const UNARY: Readonly<Record<string, string>> = Object.freeze({
-  neg: '-x', abs: 'Math.abs(x)', sqrt: 'Math.sqrt(x)', exp: 'Math.exp(x)', log: 'Math.log(x)', cast: 'x', bool: 'x !== 0 ? 1 : 0',
+  neg: '-x',
+  abs: 'Math.abs(x)',
+  sqrt: 'Math.sqrt(x)',
+  exp: 'Math.exp(x)',
+  log: 'Math.log(x)',
+  cast: 'x',
+  bool: 'x !== 0 ? 1 : 0',
 });
 export const BINARY_OPS: readonly string[] = Object.keys(BINARY);
 export const UNARY_OPS: readonly string[] = Object.keys(UNARY);
@@ -104,22 +142,35 @@ function loopFor(expr: string, aScalar: boolean, bScalar: boolean): Loop {
   let loop = loops.get(id);
   if (loop === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    loop = new Function('out', 'a', 'b', 'n',
-      `for (let i = 0; i < n; i++) { const x = ${aScalar ? 'a' : 'a[i]'}; const y = ${bScalar ? 'b' : 'b[i]'}; out[i] = ${expr}; }`) as Loop;
+    loop = new Function(
+      'out',
+      'a',
+      'b',
+      'n',
+      `for (let i = 0; i < n; i++) { const x = ${aScalar ? 'a' : 'a[i]'}; const y = ${bScalar ? 'b' : 'b[i]'}; out[i] = ${expr}; }`,
+    ) as Loop;
     loops.set(id, loop);
   }
   return loop;
 }
 
 function scalarOf(value: unknown): number {
-  return ArrayBuffer.isView(value) ? (value as TypedArray)[0]! : value as number;
+  return ArrayBuffer.isView(value) ? (value as TypedArray)[0]! : (value as number);
 }
 
 /**
  * `op` elementwise (BINARY's names): each operand a chunk, or (`aScalar`/`bScalar`) a number or a
  * 0-d array's one-element chunk, which every element meets.
  */
-export function binaryChunk(op: string, a: unknown, b: unknown, aScalar: boolean, bScalar: boolean, dtype: DType, shapes: [number[], number[], number[]] | null = null): TypedArray {
+export function binaryChunk(
+  op: string,
+  a: unknown,
+  b: unknown,
+  aScalar: boolean,
+  bScalar: boolean,
+  dtype: DType,
+  shapes: [number[], number[], number[]] | null = null,
+): TypedArray {
   const expr = BINARY[op];
   if (expr === undefined) throw coded(new RangeError(`no elementwise operation '${op}'`), 'ERR_INVALID_ARG_VALUE');
   if (shapes !== null) {
@@ -165,7 +216,12 @@ export type ReduceKind = 'sum' | 'min' | 'max' | 'mean' | 'var' | 'std' | 'argma
  * (the index of the extreme value: argmax, argmin). Slots are the chunk's shape with the reduced
  * axes of length 1.
  */
-export interface Partial { n: number; v: Float64Array; m2?: Float64Array; i?: Float64Array }
+export interface Partial {
+  n: number;
+  v: Float64Array;
+  m2?: Float64Array;
+  i?: Float64Array;
+}
 
 type Run = (inAt: number, outAt: number, len: number, outStep: number, rAt: number, rStep: number) => void;
 
@@ -185,9 +241,15 @@ function eachRun(shape: readonly number[], outStr: readonly number[], rStr: read
   for (let inAt = 0; inAt < total; inAt += len) {
     let o = 0;
     let r = offset[last]! * rStr[last]!;
-    for (let d = 0; d < last; d++) { o += loc[d]! * outStr[d]!; r += (offset[d]! + loc[d]!) * rStr[d]!; }
+    for (let d = 0; d < last; d++) {
+      o += loc[d]! * outStr[d]!;
+      r += (offset[d]! + loc[d]!) * rStr[d]!;
+    }
     run(inAt, o, len, outStr[last]!, r, rStr[last]!);
-    for (let d = last - 1; d >= 0; d--) { if (++loc[d]! < shape[d]!) break; loc[d] = 0; }
+    for (let d = last - 1; d >= 0; d--) {
+      if (++loc[d]! < shape[d]!) break;
+      loc[d] = 0;
+    }
   }
 }
 
@@ -208,7 +270,10 @@ export function reduceChunk(kind: ReduceKind, x: TypedArray, shape: number[], ax
   const v = new Float64Array(slots);
   const runs = (run: Run): void => (all && kind !== 'argmax' && kind !== 'argmin' ? run(0, 0, x.length, 0, 0, 0) : eachRun(shape, slotStr, rStr, offset, run));
   switch (kind) {
-    case 'sum': case 'mean': case 'var': case 'std': {
+    case 'sum':
+    case 'mean':
+    case 'var':
+    case 'std': {
       runs((inAt, outAt, len, step) => {
         if (step === 0) {
           let s = 0;
@@ -226,15 +291,22 @@ export function reduceChunk(kind: ReduceKind, x: TypedArray, shape: number[], ax
         if (step === 0) {
           const mean = v[outAt]!;
           let s = 0;
-          for (let k = 0; k < len; k++) { const d = x[inAt + k]! - mean; s += d * d; }
+          for (let k = 0; k < len; k++) {
+            const d = x[inAt + k]! - mean;
+            s += d * d;
+          }
           m2[outAt] += s;
         } else {
-          for (let k = 0; k < len; k++) { const d = x[inAt + k]! - v[outAt + k]!; m2[outAt + k] += d * d; }
+          for (let k = 0; k < len; k++) {
+            const d = x[inAt + k]! - v[outAt + k]!;
+            m2[outAt + k] += d * d;
+          }
         }
       });
       return { n, v, m2 };
     }
-    case 'min': case 'max': {
+    case 'min':
+    case 'max': {
       const max = kind === 'max';
       v.fill(max ? -Infinity : Infinity);
       runs((inAt, outAt, len, step) => {
@@ -242,12 +314,13 @@ export function reduceChunk(kind: ReduceKind, x: TypedArray, shape: number[], ax
           const value = x[inAt + k]!;
           const at = outAt + k * step;
           const best = v[at]!;
-          if (max ? !(value <= best) : !(value >= best)) v[at] = best !== best ? best : value;  // NaN wins, as in NumPy
+          if (max ? !(value <= best) : !(value >= best)) v[at] = best !== best ? best : value; // NaN wins, as in NumPy
         }
       });
       return { n, v };
     }
-    case 'argmax': case 'argmin': {
+    case 'argmax':
+    case 'argmin': {
       const max = kind === 'argmax';
       v.fill(NaN);
       const idx = new Float64Array(slots).fill(-1);
@@ -264,7 +337,8 @@ export function reduceChunk(kind: ReduceKind, x: TypedArray, shape: number[], ax
       });
       return { n, v, i: idx };
     }
-    default: throw coded(new RangeError(`no reduction '${kind as string}'`), 'ERR_INVALID_ARG_VALUE');
+    default:
+      throw coded(new RangeError(`no reduction '${kind as string}'`), 'ERR_INVALID_ARG_VALUE');
   }
 }
 
@@ -278,7 +352,10 @@ function copyPartial(p: Partial): Partial {
 function combine(kind: ReduceKind, partials: Partial[]): Partial {
   let acc: Partial | null = null;
   for (const p of partials) {
-    if (acc === null || (acc.n === 0 && p.n > 0)) { acc = copyPartial(p); continue; }
+    if (acc === null || (acc.n === 0 && p.n > 0)) {
+      acc = copyPartial(p);
+      continue;
+    }
     if (p.n === 0) continue;
     const { v } = acc;
     switch (kind) {
@@ -290,7 +367,8 @@ function combine(kind: ReduceKind, partials: Partial[]): Partial {
         for (let s = 0; s < v.length; s++) v[s] = (v[s]! * acc.n + p.v[s]! * p.n) / n;
         break;
       }
-      case 'var': case 'std': {
+      case 'var':
+      case 'std': {
         // Chan et al.'s pairwise update of means and sums of squared deviations.
         const n = acc.n + p.n;
         const m2 = acc.m2!;
@@ -301,7 +379,8 @@ function combine(kind: ReduceKind, partials: Partial[]): Partial {
         }
         break;
       }
-      case 'min': case 'max': {
+      case 'min':
+      case 'max': {
         const max = kind === 'max';
         for (let s = 0; s < v.length; s++) {
           const best = v[s]!;
@@ -310,7 +389,8 @@ function combine(kind: ReduceKind, partials: Partial[]): Partial {
         }
         break;
       }
-      case 'argmax': case 'argmin': {
+      case 'argmax':
+      case 'argmin': {
         // On a tie the lower index wins (NumPy's first occurrence); a NaN wins over any number.
         const max = kind === 'argmax';
         const idx = acc.i!;
@@ -318,7 +398,10 @@ function combine(kind: ReduceKind, partials: Partial[]): Partial {
           const best = v[s]!;
           const value = p.v[s]!;
           const better = value !== value || (max ? value > best : value < best) || (value === best && p.i![s]! < idx[s]!);
-          if (best === best && better) { v[s] = value; idx[s] = p.i![s]!; }
+          if (best === best && better) {
+            v[s] = value;
+            idx[s] = p.i![s]!;
+          }
         }
         break;
       }
@@ -340,9 +423,14 @@ export function aggregateChunk(kind: ReduceKind, partials: Partial[], final: boo
     throw coded(new RangeError(`${kind}: zero-size array to a reduction with no identity`), 'ERR_UCX_ARRAY_EMPTY');
   }
   switch (kind) {
-    case 'sum': case 'min': case 'max': return castTo(p.v, dtype);
-    case 'mean': return castTo(p.n === 0 ? p.v.fill(NaN) : p.v, dtype);
-    case 'var': case 'std': {
+    case 'sum':
+    case 'min':
+    case 'max':
+      return castTo(p.v, dtype);
+    case 'mean':
+      return castTo(p.n === 0 ? p.v.fill(NaN) : p.v, dtype);
+    case 'var':
+    case 'std': {
       const out = new Float64Array(p.v.length);
       const m2 = p.m2 ?? new Float64Array(p.v.length);
       for (let s = 0; s < out.length; s++) {
@@ -351,7 +439,9 @@ export function aggregateChunk(kind: ReduceKind, partials: Partial[], final: boo
       }
       return castTo(out, dtype);
     }
-    case 'argmax': case 'argmin': return castTo(p.i!, dtype);
+    case 'argmax':
+    case 'argmin':
+      return castTo(p.i!, dtype);
   }
 }
 
@@ -368,23 +458,42 @@ export function matmulChunk(a: TypedArray, b: TypedArray, m: number, k: number, 
   let i = 0;
   // Two rows of the result at a time: each element of b read serves both.
   for (; i + 1 < m; i += 2) {
-    const r0 = i * n, r1 = r0 + n;
-    const a0r = i * k, a1r = a0r + k;
+    const r0 = i * n,
+      r1 = r0 + n;
+    const a0r = i * k,
+      a1r = a0r + k;
     let p = 0;
     for (; p < k4; p += 4) {
-      const a00 = x[a0r + p]!, a01 = x[a0r + p + 1]!, a02 = x[a0r + p + 2]!, a03 = x[a0r + p + 3]!;
-      const a10 = x[a1r + p]!, a11 = x[a1r + p + 1]!, a12 = x[a1r + p + 2]!, a13 = x[a1r + p + 3]!;
-      const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      const a00 = x[a0r + p]!,
+        a01 = x[a0r + p + 1]!,
+        a02 = x[a0r + p + 2]!,
+        a03 = x[a0r + p + 3]!;
+      const a10 = x[a1r + p]!,
+        a11 = x[a1r + p + 1]!,
+        a12 = x[a1r + p + 2]!,
+        a13 = x[a1r + p + 3]!;
+      const b0 = p * n,
+        b1 = b0 + n,
+        b2 = b1 + n,
+        b3 = b2 + n;
       for (let j = 0; j < n; j++) {
-        const y0 = y[b0 + j]!, y1 = y[b1 + j]!, y2 = y[b2 + j]!, y3 = y[b3 + j]!;
+        const y0 = y[b0 + j]!,
+          y1 = y[b1 + j]!,
+          y2 = y[b2 + j]!,
+          y3 = y[b3 + j]!;
         out[r0 + j] += a00 * y0 + a01 * y1 + a02 * y2 + a03 * y3;
         out[r1 + j] += a10 * y0 + a11 * y1 + a12 * y2 + a13 * y3;
       }
     }
     for (; p < k; p++) {
-      const a0p = x[a0r + p]!, a1p = x[a1r + p]!;
+      const a0p = x[a0r + p]!,
+        a1p = x[a1r + p]!;
       const brow = p * n;
-      for (let j = 0; j < n; j++) { const yv = y[brow + j]!; out[r0 + j] += a0p * yv; out[r1 + j] += a1p * yv; }
+      for (let j = 0; j < n; j++) {
+        const yv = y[brow + j]!;
+        out[r0 + j] += a0p * yv;
+        out[r1 + j] += a1p * yv;
+      }
     }
   }
   for (; i < m; i++) {
@@ -392,8 +501,14 @@ export function matmulChunk(a: TypedArray, b: TypedArray, m: number, k: number, 
     const arow = i * k;
     let p = 0;
     for (; p < k4; p += 4) {
-      const a0 = x[arow + p]!, a1 = x[arow + p + 1]!, a2 = x[arow + p + 2]!, a3 = x[arow + p + 3]!;
-      const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      const a0 = x[arow + p]!,
+        a1 = x[arow + p + 1]!,
+        a2 = x[arow + p + 2]!,
+        a3 = x[arow + p + 3]!;
+      const b0 = p * n,
+        b1 = b0 + n,
+        b2 = b1 + n,
+        b3 = b2 + n;
       for (let j = 0; j < n; j++) out[row + j] += a0 * y[b0 + j]! + a1 * y[b1 + j]! + a2 * y[b2 + j]! + a3 * y[b3 + j]!;
     }
     for (; p < k; p++) {
@@ -423,7 +538,10 @@ function gather(x: TypedArray, base: number, steps: readonly number[], outShape:
   const out = allocate(dtype, total);
   const nd = outShape.length;
   if (total === 0) return out;
-  if (nd === 0) { out[0] = x[base]!; return out; }
+  if (nd === 0) {
+    out[0] = x[base]!;
+    return out;
+  }
   const idx = new Array<number>(nd).fill(0);
   const last = nd - 1;
   const lastLen = outShape[last]!;
@@ -445,21 +563,44 @@ function gather(x: TypedArray, base: number, steps: readonly number[], outShape:
 
 export function transposeChunk(x: TypedArray, shape: number[], axes: number[], dtype: DType): TypedArray {
   const strides = stridesOf(shape);
-  return gather(x, 0, axes.map((a) => strides[a]!), axes.map((a) => shape[a]!), dtype);
+  return gather(
+    x,
+    0,
+    axes.map((a) => strides[a]!),
+    axes.map((a) => shape[a]!),
+    dtype,
+  );
 }
 
 /** Elements starts[d] + t * steps[d] (t < counts[d]) on each axis of a chunk of `shape`. */
 export function sliceChunk(x: TypedArray, shape: number[], starts: number[], steps: number[], counts: number[], dtype: DType): TypedArray {
   const strides = stridesOf(shape);
   const base = starts.reduce((acc, s, d) => acc + s * strides[d]!, 0);
-  return gather(x, base, steps.map((s, d) => s * strides[d]!), counts, dtype);
+  return gather(
+    x,
+    base,
+    steps.map((s, d) => s * strides[d]!),
+    counts,
+    dtype,
+  );
 }
 
 /** A box of `extent` copied from `src` (at srcStart) into `dst` (at dstStart). */
-export function copyBox(src: TypedArray, srcShape: readonly number[], srcStart: readonly number[], dst: TypedArray, dstShape: readonly number[], dstStart: readonly number[], extent: readonly number[]): void {
+export function copyBox(
+  src: TypedArray,
+  srcShape: readonly number[],
+  srcStart: readonly number[],
+  dst: TypedArray,
+  dstShape: readonly number[],
+  dstStart: readonly number[],
+  extent: readonly number[],
+): void {
   const nd = extent.length;
   if (sizeOf(extent) === 0) return;
-  if (nd === 0) { dst[0] = src[0]!; return; }
+  if (nd === 0) {
+    dst[0] = src[0]!;
+    return;
+  }
   const ss = stridesOf(srcShape);
   const ds = stridesOf(dstShape);
   const last = nd - 1;
@@ -469,9 +610,15 @@ export function copyBox(src: TypedArray, srcShape: readonly number[], srcStart: 
   for (let r = 0; r < rows; r++) {
     let s = srcStart[last]!;
     let d = dstStart[last]!;
-    for (let a = 0; a < last; a++) { s += (srcStart[a]! + idx[a]!) * ss[a]!; d += (dstStart[a]! + idx[a]!) * ds[a]!; }
+    for (let a = 0; a < last; a++) {
+      s += (srcStart[a]! + idx[a]!) * ss[a]!;
+      d += (dstStart[a]! + idx[a]!) * ds[a]!;
+    }
     dst.set(src.subarray(s, s + len), d);
-    for (let a = last - 1; a >= 0; a--) { if (++idx[a]! < extent[a]!) break; idx[a] = 0; }
+    for (let a = last - 1; a >= 0; a--) {
+      if (++idx[a]! < extent[a]!) break;
+      idx[a] = 0;
+    }
   }
 }
 
@@ -504,13 +651,22 @@ export async function mapBlocksChunk(fn: unknown, block: unknown, args: unknown[
   const f = await callable(fn);
   let result = f(asNDArray(block), ...args.map(asNDArray));
   if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') result = await result;
-  const data = result instanceof NDArray ? result.data : ArrayBuffer.isView(result) ? result : Array.isArray(result) ? Float64Array.from(result as number[]) : null;
+  const data =
+    result instanceof NDArray ? result.data : ArrayBuffer.isView(result) ? result : Array.isArray(result) ? Float64Array.from(result as number[]) : null;
   if (data === null || dtypeOfView(data) === null) {
-    throw coded(new TypeError(`mapBlocks: fn gave ${result === null ? 'null' : typeof result} for block ${where}, not an NDArray, a typed array or an array of numbers`), 'ERR_INVALID_ARG_TYPE');
+    throw coded(
+      new TypeError(`mapBlocks: fn gave ${result === null ? 'null' : typeof result} for block ${where}, not an NDArray, a typed array or an array of numbers`),
+      'ERR_INVALID_ARG_TYPE',
+    );
   }
   const expected = sizeOf(outShape);
   if (data.length !== expected) {
-    throw coded(new RangeError(`mapBlocks: fn gave ${data.length} elements for block ${where}, whose chunk shape is (${outShape.join(', ')}) (${expected} elements): pass options.chunks when blocks change shape`), 'ERR_UCX_ARRAY_CHUNKS');
+    throw coded(
+      new RangeError(
+        `mapBlocks: fn gave ${data.length} elements for block ${where}, whose chunk shape is (${outShape.join(', ')}) (${expected} elements): pass options.chunks when blocks change shape`,
+      ),
+      'ERR_UCX_ARRAY_CHUNKS',
+    );
   }
   return castTo(data as TypedArray, dtype);
 }
@@ -521,7 +677,16 @@ export async function mapBlocksChunk(fn: unknown, block: unknown, args: unknown[
  * Rows [rowStart, rowStop) of a .npy file (data at `dataOffset`, C order), and of those the box
  * `starts`/`extents` on the other axes.
  */
-export function readNpyChunk(file: string, dataOffset: number, fileShape: number[], dtype: DType, rowStart: number, rowStop: number, starts: number[], extents: number[]): TypedArray {
+export function readNpyChunk(
+  file: string,
+  dataOffset: number,
+  fileShape: number[],
+  dtype: DType,
+  rowStart: number,
+  rowStop: number,
+  starts: number[],
+  extents: number[],
+): TypedArray {
   const itemsize = CONSTRUCTORS[dtype].BYTES_PER_ELEMENT;
   const rowElems = sizeOf(fileShape.slice(1));
   const rows = fileShape.length === 0 ? 1 : rowStop - rowStart;

@@ -30,9 +30,13 @@ export class NDArray<T extends TypedArray = TypedArray> {
   }
 
   /** How many axes it has. */
-  get ndim(): number { return this.shape.length; }
+  get ndim(): number {
+    return this.shape.length;
+  }
   /** How many elements it has (data's length). */
-  get size(): number { return this.data.length; }
+  get size(): number {
+    return this.data.length;
+  }
 
   /** The element at `index` (one integer per axis; negative counts from the end). */
   get(...index: number[]): number {

@@ -5,9 +5,13 @@ import fs from 'node:fs';
 import { arrayError, formatShape } from './chunks.js';
 import { descrOf, dtypeOfDescr, itemSize, type DType } from './dtype.js';
 
-const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);  // \x93NUMPY
+const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
-export interface NpyHeader { dtype: DType; shape: number[]; dataOffset: number }
+export interface NpyHeader {
+  dtype: DType;
+  shape: number[];
+  dataOffset: number;
+}
 
 /** The header of a .npy file: what it holds and where its data starts. Throws ERR_UCX_ARRAY_NPY naming the file. */
 export function readNpyHeader(file: string): NpyHeader {
@@ -33,7 +37,11 @@ export function readNpyHeader(file: string): NpyHeader {
     const dtype = dtypeOfDescr(descr);
     if (dtype === null) throw bad(`dtype '${descr}' (readable: <f8, <f4, <i4, <i2, |i1, <u4, <u2, |u1, |b1)`);
     if (fortran === 'True') throw bad('Fortran order (save it with np.ascontiguousarray)');
-    const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+    const shape = shapeText
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map(Number);
     if (shape.some((n) => !Number.isInteger(n) || n < 0)) throw bad(`shape (${shapeText})`);
     const dataOffset = start + length;
     const needed = dataOffset + shape.reduce((a, b) => a * b, 1) * itemSize(dtype);

@@ -102,7 +102,11 @@ export class Item<T = unknown> extends Collection<T> {
 }
 
 /** A bag's extra arguments: Items become refs to their value, Bags (where allowed) refs to their partition i. */
-function extraArgs(args: readonly unknown[], npartitions: number | null, op: string): { parents: Collection<unknown>[]; values(i: number): unknown[]; zip: number[] } {
+function extraArgs(
+  args: readonly unknown[],
+  npartitions: number | null,
+  op: string,
+): { parents: Collection<unknown>[]; values(i: number): unknown[]; zip: number[] } {
   const parents: Collection<unknown>[] = [];
   const zip: number[] = [];
   args.forEach((arg, at) => {
@@ -194,7 +198,10 @@ export class Bag<T = unknown> extends Collection<T[]> {
   }
 
   /** The items of each `fn(element, ...args)`, an array or iterable (Dask's map(fn).flatten()). */
-  flatMap<U, A extends unknown[] = []>(fn: UserFunction<(item: T, ...args: A) => Iterable<U> | Promise<Iterable<U>>>, ...args: { [K in keyof A]: ExtraArg<A[K]> }): Bag<U> {
+  flatMap<U, A extends unknown[] = []>(
+    fn: UserFunction<(item: T, ...args: A) => Iterable<U> | Promise<Iterable<U>>>,
+    ...args: { [K in keyof A]: ExtraArg<A[K]> }
+  ): Bag<U> {
     checkFunction(fn, 'fn');
     const extra = extraArgs(args, null, 'flatMap');
     const name = collectionName(label('flat-map', fn), this, fn, args);
@@ -208,7 +215,10 @@ export class Bag<T = unknown> extends Collection<T[]> {
   }
 
   /** `fn(partition, ...args)` for each partition (an array), giving the new partition (an array or iterable). */
-  mapPartitions<U, A extends unknown[] = []>(fn: UserFunction<(partition: T[], ...args: A) => Iterable<U> | Promise<Iterable<U>>>, ...args: { [K in keyof A]: ExtraArg<A[K]> }): Bag<U> {
+  mapPartitions<U, A extends unknown[] = []>(
+    fn: UserFunction<(partition: T[], ...args: A) => Iterable<U> | Promise<Iterable<U>>>,
+    ...args: { [K in keyof A]: ExtraArg<A[K]> }
+  ): Bag<U> {
     checkFunction(fn, 'fn');
     const extra = extraArgs(args, null, 'mapPartitions');
     const name = collectionName(label('map-partitions', fn), this, fn, args);
@@ -233,14 +243,26 @@ export class Bag<T = unknown> extends Collection<T[]> {
   // ---- reductions: Items ----
 
   /** A tree reduction with kernels of this module (perPartition, aggregate: task heads and their trailing arguments). */
-  #reduce<R>(prefix: string, tokenInputs: unknown[], perPartition: (input: KeyRef) => unknown[], aggregate: (partials: KeyRef[], final: boolean) => unknown[], splitEvery: number): Item<R> {
+  #reduce<R>(
+    prefix: string,
+    tokenInputs: unknown[],
+    perPartition: (input: KeyRef) => unknown[],
+    aggregate: (partials: KeyRef[], final: boolean) => unknown[],
+    splitEvery: number,
+  ): Item<R> {
     const name = collectionName(prefix, this, splitEvery, ...tokenInputs);
     const { layer } = treeReduction({ name, inputs: this.keys, perPartition, aggregate, splitEvery });
     return new Item<R>(withLayer([this], name, layer), name);
   }
 
   /** The same, as a one-partition Bag (frequencies, topk, distinct, foldby give bags). */
-  #reduceToBag<U>(prefix: string, tokenInputs: unknown[], perPartition: (input: KeyRef) => unknown[], aggregate: (partials: KeyRef[], final: boolean) => unknown[], splitEvery: number): Bag<U> {
+  #reduceToBag<U>(
+    prefix: string,
+    tokenInputs: unknown[],
+    perPartition: (input: KeyRef) => unknown[],
+    aggregate: (partials: KeyRef[], final: boolean) => unknown[],
+    splitEvery: number,
+  ): Bag<U> {
     const item = this.#reduce<U[]>(prefix, tokenInputs, perPartition, aggregate, splitEvery);
     return new Bag<U>(item.layers, item.name, 1);
   }
@@ -249,12 +271,20 @@ export class Bag<T = unknown> extends Collection<T[]> {
    * A general reduction (Dask's Bag.reduction): `perPartition(partition)` for each partition, then
    * `aggregate(partials)` on groups of partial results until one is left.
    */
-  reduction<P, R>(perPartition: UserFunction<(partition: T[]) => P>, aggregate: UserFunction<(partials: Awaited<P>[]) => R>, opts?: ReductionOptions): Item<Awaited<R>> {
+  reduction<P, R>(
+    perPartition: UserFunction<(partition: T[]) => P>,
+    aggregate: UserFunction<(partials: Awaited<P>[]) => R>,
+    opts?: ReductionOptions,
+  ): Item<Awaited<R>> {
     checkFunction(perPartition, 'perPartition');
     checkFunction(aggregate, 'aggregate');
-    return this.#reduce(label('reduction', perPartition), [perPartition, aggregate],
+    return this.#reduce(
+      label('reduction', perPartition),
+      [perPartition, aggregate],
       (input) => [reduceKernels.reduceWith, perPartition, input],
-      (partials, final) => [reduceKernels.aggregateWith, aggregate, partials, final], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.aggregateWith, aggregate, partials, final],
+      splitEveryOf(opts),
+    );
   }
 
   /**
@@ -267,9 +297,13 @@ export class Bag<T = unknown> extends Collection<T[]> {
     if (opts?.combine !== undefined) checkFunction(opts.combine, 'options.combine');
     const combine = opts?.combine ?? binop;
     const initial = optional(opts, 'initial');
-    return this.#reduce(label('fold', binop), [binop, combine, initial],
+    return this.#reduce(
+      label('fold', binop),
+      [binop, combine, initial],
       (input) => [reduceKernels.fold, binop, input, initial],
-      (partials, final) => [reduceKernels.foldAggregate, combine, partials, final, [], 'fold', []], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.foldAggregate, combine, partials, final, [], 'fold', []],
+      splitEveryOf(opts),
+    );
   }
 
   /**
@@ -278,14 +312,24 @@ export class Bag<T = unknown> extends Collection<T[]> {
    */
   reduce(binop: UserFunction<(a: T, b: T) => T>, ...initial: [] | [T]): Item<T> {
     checkFunction(binop, 'binop');
-    return this.#reduce(label('reduce', binop), [binop, initial],
+    return this.#reduce(
+      label('reduce', binop),
+      [binop, initial],
       (input) => [reduceKernels.fold, binop, input, []],
-      (partials, final) => [reduceKernels.foldAggregate, binop, partials, final, [], 'reduce', final ? initial : []], SPLIT_EVERY);
+      (partials, final) => [reduceKernels.foldAggregate, binop, partials, final, [], 'reduce', final ? initial : []],
+      SPLIT_EVERY,
+    );
   }
 
   /** The number of elements, as a tree reduction over the partitions. */
   count(opts?: ReductionOptions): Item<number> {
-    return this.#reduce('count', [], (input) => [reduceKernels.count, input], (partials) => [reduceKernels.sumOfCounts, partials], splitEveryOf(opts));
+    return this.#reduce(
+      'count',
+      [],
+      (input) => [reduceKernels.count, input],
+      (partials) => [reduceKernels.sumOfCounts, partials],
+      splitEveryOf(opts),
+    );
   }
 
   /** The sum (with `+`: numbers, bigints); 0 for an empty bag. */
@@ -304,9 +348,13 @@ export class Bag<T = unknown> extends Collection<T[]> {
   }
 
   #builtinFold(what: string, binop: ModuleRef, ifEmpty: [] | [unknown], opts: ReductionOptions | undefined): Item<T> {
-    return this.#reduce(what, [],
+    return this.#reduce(
+      what,
+      [],
       (input) => [reduceKernels.fold, binop, input, []],
-      (partials, final) => [reduceKernels.foldAggregate, binop, partials, final, ifEmpty, what, []], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.foldAggregate, binop, partials, final, ifEmpty, what, []],
+      splitEveryOf(opts),
+    );
   }
 
   /** The mean of the elements (as numbers); an empty bag fails with ERR_COLLECTIONS_EMPTY. */
@@ -326,9 +374,13 @@ export class Bag<T = unknown> extends Collection<T[]> {
 
   #moments(result: 'mean' | 'var' | 'std', ddof: number, opts: ReductionOptions | undefined): Item<number> {
     validateInteger(ddof, 'options.ddof', 0, Number.MAX_SAFE_INTEGER);
-    return this.#reduce(result, [ddof],
+    return this.#reduce(
+      result,
+      [ddof],
       (input) => [reduceKernels.moments, input],
-      (partials, final) => [reduceKernels.momentsAggregate, partials, final, result, ddof], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.momentsAggregate, partials, final, result, ddof],
+      splitEveryOf(opts),
+    );
   }
 
   /** Whether every element is truthy (true for an empty bag). */
@@ -342,9 +394,13 @@ export class Bag<T = unknown> extends Collection<T[]> {
   }
 
   #truth(mode: 'all' | 'any', opts: ReductionOptions | undefined): Item<boolean> {
-    return this.#reduce(mode, [],
+    return this.#reduce(
+      mode,
+      [],
       (input) => [reduceKernels.truth, input, mode],
-      (partials, final) => [reduceKernels.truthAggregate, partials, final, mode], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.truthAggregate, partials, final, mode],
+      splitEveryOf(opts),
+    );
   }
 
   // ---- by key: one-partition bags (as Dask's) ----
@@ -353,9 +409,13 @@ export class Bag<T = unknown> extends Collection<T[]> {
   frequencies(opts?: ReductionOptions & { sort?: boolean }): Bag<[T, number]> {
     const sort = opts?.sort ?? false;
     validateBoolean(sort, 'options.sort');
-    return this.#reduceToBag('frequencies', [sort],
+    return this.#reduceToBag(
+      'frequencies',
+      [sort],
       (input) => [reduceKernels.frequencies, input],
-      (partials, final) => [reduceKernels.frequenciesAggregate, partials, final, sort], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.frequenciesAggregate, partials, final, sort],
+      splitEveryOf(opts),
+    );
   }
 
   /** The `k` largest elements (by `key` if given), largest first (Dask's topk). */
@@ -363,18 +423,26 @@ export class Bag<T = unknown> extends Collection<T[]> {
     validateInteger(k, 'k', 0, Number.MAX_SAFE_INTEGER);
     const key = opts?.key ?? null;
     checkKey(key, 'options.key', true);
-    return this.#reduceToBag('topk', [k, key],
+    return this.#reduceToBag(
+      'topk',
+      [k, key],
       (input) => [reduceKernels.topk, input, k, key],
-      (partials, final) => [reduceKernels.topkAggregate, partials, final, k, key], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.topkAggregate, partials, final, k, key],
+      splitEveryOf(opts),
+    );
   }
 
   /** The distinct elements (by `key` if given), compared by content, first seen first (Dask's distinct). */
   distinct(opts?: ReductionOptions & { key?: KeySelector<T> }): Bag<T> {
     const key = opts?.key ?? null;
     checkKey(key, 'options.key', true);
-    return this.#reduceToBag('distinct', [key],
+    return this.#reduceToBag(
+      'distinct',
+      [key],
       (input) => [reduceKernels.distinct, input, key],
-      (partials, final) => [reduceKernels.distinctAggregate, partials, final, key], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.distinctAggregate, partials, final, key],
+      splitEveryOf(opts),
+    );
   }
 
   /**
@@ -382,16 +450,24 @@ export class Bag<T = unknown> extends Collection<T[]> {
    * first element), partitions' accumulators combined with `combine` (default binop, from
    * `combineInitial` if given) (Dask's foldby: a reduction, no shuffle).
    */
-  foldby<K, A = T>(key: KeySelector<T>, binop: UserFunction<(acc: A, item: T) => A>, opts?: ReductionOptions & { initial?: A; combine?: UserFunction<(a: A, b: A) => A>; combineInitial?: A }): Bag<[K, A]> {
+  foldby<K, A = T>(
+    key: KeySelector<T>,
+    binop: UserFunction<(acc: A, item: T) => A>,
+    opts?: ReductionOptions & { initial?: A; combine?: UserFunction<(a: A, b: A) => A>; combineInitial?: A },
+  ): Bag<[K, A]> {
     checkKey(key, 'key');
     checkFunction(binop, 'binop');
     if (opts?.combine !== undefined) checkFunction(opts.combine, 'options.combine');
     const combine = opts?.combine ?? binop;
     const initial = optional(opts, 'initial');
     const combineInitial = optional(opts, 'combineInitial');
-    return this.#reduceToBag(label('foldby', binop), [key, binop, combine, initial, combineInitial],
+    return this.#reduceToBag(
+      label('foldby', binop),
+      [key, binop, combine, initial, combineInitial],
       (input) => [reduceKernels.foldby, key, binop, input, initial],
-      (partials, final) => [reduceKernels.foldbyAggregate, combine, partials, final, combineInitial], splitEveryOf(opts));
+      (partials, final) => [reduceKernels.foldbyAggregate, combine, partials, final, combineInitial],
+      splitEveryOf(opts),
+    );
   }
 
   /**
@@ -457,4 +533,3 @@ export class Bag<T = unknown> extends Collection<T[]> {
     return new Bag<string>(withLayer([this], name, layer), name, this.npartitions).compute(computeOptions);
   }
 }
-

@@ -37,7 +37,7 @@ export function fromSequence<T>(seq: Iterable<T>, opts: FromSequenceOptions = {}
     parts = [];
     for (let i = 0, at = 0; i < count; i++) {
       const size = base + (i < extra ? 1 : 0);
-      parts.push(items.slice(at, at += size));
+      parts.push(items.slice(at, (at += size)));
     }
   } else {
     if (partitionSize !== undefined) validateInteger(partitionSize, 'options.partitionSize', 1, Number.MAX_SAFE_INTEGER);
@@ -48,7 +48,9 @@ export function fromSequence<T>(seq: Iterable<T>, opts: FromSequenceOptions = {}
   }
   const name = collectionName('from-sequence', parts);
   const layer: Graph = {};
-  parts.forEach((part, i) => { layer[partitionKey(name, i)] = asLiteral(part); });
+  parts.forEach((part, i) => {
+    layer[partitionKey(name, i)] = asLiteral(part);
+  });
   return new Bag<T>(withLayer([], name, layer), name, parts.length);
 }
 

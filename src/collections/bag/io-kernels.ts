@@ -13,7 +13,11 @@ const gzip = promisify(zlib.gzip);
 export type Compression = 'gzip' | null;
 
 /** A piece of a file: [start, end) in bytes, moved to line boundaries when read (null: the whole file). */
-export interface Block { path: string; start: number; end: number | null }
+export interface Block {
+  path: string;
+  start: number;
+  end: number | null;
+}
 
 export interface TextFormat {
   compression: Compression;
@@ -52,7 +56,9 @@ export async function readJsonBlocks(blocks: Block[], format: TextFormat): Promi
       } catch (error) {
         const lineNumber = (await linesBefore(block, format)) + lineIndex;
         throw Object.assign(new SyntaxError(`${block.path}:${lineNumber}: not JSON: ${(error as Error).message}`), {
-          code: 'ERR_COLLECTIONS_MALFORMED_JSON', path: block.path, line: lineNumber,
+          code: 'ERR_COLLECTIONS_MALFORMED_JSON',
+          path: block.path,
+          line: lineNumber,
         });
       }
       out.push(format.includePath ? [value, block.path] : value);
@@ -83,7 +89,10 @@ async function readBlock(block: Block, format: TextFormat): Promise<Buffer> {
     try {
       return await gunzip(bytes);
     } catch (error) {
-      throw Object.assign(new Error(`${block.path}: not gzip data: ${(error as Error).message}`, { cause: error }), { code: 'ERR_COLLECTIONS_MALFORMED_GZIP', path: block.path });
+      throw Object.assign(new Error(`${block.path}: not gzip data: ${(error as Error).message}`, { cause: error }), {
+        code: 'ERR_COLLECTIONS_MALFORMED_GZIP',
+        path: block.path,
+      });
     }
   }
   if (block.start === 0 && block.end === null) return fs.promises.readFile(block.path);
@@ -163,7 +172,12 @@ export interface TextFileTarget {
 export async function writeTextPartition(partition: unknown[], target: TextFileTarget): Promise<[string]> {
   partition.forEach((item, i) => {
     if (typeof item !== 'string') {
-      throw Object.assign(new TypeError(`toTextFiles: element ${i} of the partition for '${target.path}' is ${item === null ? 'null' : typeof item}, not a string (map it to one first)`), { code: 'ERR_INVALID_ARG_TYPE' });
+      throw Object.assign(
+        new TypeError(
+          `toTextFiles: element ${i} of the partition for '${target.path}' is ${item === null ? 'null' : typeof item}, not a string (map it to one first)`,
+        ),
+        { code: 'ERR_INVALID_ARG_TYPE' },
+      );
     }
   });
   let text = (partition as string[]).join('\n');

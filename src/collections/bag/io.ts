@@ -28,7 +28,11 @@ export interface ReadTextOptions {
   filesPerPartition?: number;
 }
 
-export interface FileLayer { name: string; layer: Graph; npartitions: number }
+export interface FileLayer {
+  name: string;
+  layer: Graph;
+  npartitions: number;
+}
 
 /** The layer of a text reader: one task per partition, each reading its blocks. */
 export function readFilesLayer(kind: 'read-text' | 'read-json-lines', paths: string | readonly string[], opts: ReadTextOptions = {}): FileLayer {
@@ -68,11 +72,16 @@ export function readFilesLayer(kind: 'read-text' | 'read-json-lines', paths: str
       }
     }
   }
-  const stats = files.map((file) => { const s = fs.statSync(file); return [file, s.size, s.mtimeMs]; });
+  const stats = files.map((file) => {
+    const s = fs.statSync(file);
+    return [file, s.size, s.mtimeMs];
+  });
   const name = collectionName(kind, stats, blocksize ?? null, filesPerPartition, compression, encoding, linedelimiter, includePath);
   const kernel = kind === 'read-text' ? ioKernels.readText : ioKernels.readJson;
   const layer: Graph = {};
-  partitions.forEach(({ blocks, format }, i) => { layer[partitionKey(name, i)] = [kernel, blocks, format]; });
+  partitions.forEach(({ blocks, format }, i) => {
+    layer[partitionKey(name, i)] = [kernel, blocks, format];
+  });
   return { name, layer, npartitions: partitions.length };
 }
 
@@ -117,7 +126,8 @@ export function textFilePaths(target: string | readonly string[], npartitions: n
 /** The layer that writes each partition of `inputName` to its file; its keys' results are the paths. */
 export function writeTextLayer(inputName: string, paths: readonly string[], opts: ToTextFilesOptions = {}): { name: string; layer: Graph } {
   const { compression = 'infer', encoding = 'utf8', lastEndline = false } = opts;
-  if (compression !== 'infer' && compression !== 'gzip' && compression !== null) throw invalidArgValue('options.compression', compression, "must be 'infer', 'gzip' or null");
+  if (compression !== 'infer' && compression !== 'gzip' && compression !== null)
+    throw invalidArgValue('options.compression', compression, "must be 'infer', 'gzip' or null");
   if (!Buffer.isEncoding(encoding)) throw invalidArgValue('options.encoding', encoding, 'is not an encoding Buffer knows');
   validateBoolean(lastEndline, 'options.lastEndline');
   // Writing is a side effect: a fresh name each time, so that a second call writes again.

@@ -29,7 +29,12 @@ function checkZipped(partition: unknown[], args: unknown[], zip: readonly number
   for (const at of zip) {
     const other = args[at] as unknown[];
     if (other.length !== partition.length) {
-      throw codedError(new RangeError(`${op}: a partition has ${partition.length} elements and the same partition of the bag in argument ${at + 1} has ${other.length}: zipped bags must be partitioned alike`), 'ERR_COLLECTIONS_PARTITIONS');
+      throw codedError(
+        new RangeError(
+          `${op}: a partition has ${partition.length} elements and the same partition of the bag in argument ${at + 1} has ${other.length}: zipped bags must be partitioned alike`,
+        ),
+        'ERR_COLLECTIONS_PARTITIONS',
+      );
     }
   }
 }
@@ -118,7 +123,10 @@ export function pluckPartition(partition: unknown[], key: string | number | (str
   const pick = (item: unknown, k: string | number): unknown => {
     if (item !== null && item !== undefined && k in Object(item)) return (item as Record<string | number, unknown>)[k];
     if (fallback.length === 1) return fallback[0];
-    throw codedError(new RangeError(`pluck: an element has no ${typeof k === 'number' ? 'index' : 'property'} ${JSON.stringify(k)} (pass a default to use for such elements)`), 'ERR_COLLECTIONS_MISSING_KEY');
+    throw codedError(
+      new RangeError(`pluck: an element has no ${typeof k === 'number' ? 'index' : 'property'} ${JSON.stringify(k)} (pass a default to use for such elements)`),
+      'ERR_COLLECTIONS_MISSING_KEY',
+    );
   };
   return Array.isArray(key) ? partition.map((item) => key.map((k) => pick(item, k))) : partition.map((item) => pick(item, key));
 }

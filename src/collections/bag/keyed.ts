@@ -13,21 +13,41 @@ export function canonical(value: unknown): string {
 
 function write(v: unknown, out: string[], seen: Set<object>): void {
   switch (typeof v) {
-    case 'string': out.push(JSON.stringify(v)); return;
-    case 'number': out.push(Object.is(v, -0) ? '0' : String(v)); return;
-    case 'bigint': out.push(`${v}n`); return;
-    case 'boolean': out.push(v ? 'true' : 'false'); return;
-    case 'undefined': out.push('undefined'); return;
-    case 'symbol': out.push(`Symbol(${v.description ?? ''})`); return;
-    case 'function': out.push(`function ${v.name}`); return;
+    case 'string':
+      out.push(JSON.stringify(v));
+      return;
+    case 'number':
+      out.push(Object.is(v, -0) ? '0' : String(v));
+      return;
+    case 'bigint':
+      out.push(`${v}n`);
+      return;
+    case 'boolean':
+      out.push(v ? 'true' : 'false');
+      return;
+    case 'undefined':
+      out.push('undefined');
+      return;
+    case 'symbol':
+      out.push(`Symbol(${v.description ?? ''})`);
+      return;
+    case 'function':
+      out.push(`function ${v.name}`);
+      return;
   }
-  if (v === null) { out.push('null'); return; }
+  if (v === null) {
+    out.push('null');
+    return;
+  }
   const object = v as object;
   if (seen.has(object)) throw Object.assign(new TypeError('a key must not contain itself (a cyclic object)'), { code: 'ERR_INVALID_ARG_VALUE' });
   seen.add(object);
   if (Array.isArray(object)) {
     out.push('[');
-    object.forEach((item, i) => { if (i > 0) out.push(','); write(item, out, seen); });
+    object.forEach((item, i) => {
+      if (i > 0) out.push(',');
+      write(item, out, seen);
+    });
     out.push(']');
   } else if (ArrayBuffer.isView(object)) {
     out.push(`${object.constructor.name}(${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('hex')})`);
@@ -55,7 +75,10 @@ function isPrimitive(value: unknown): boolean {
   return value === null || (typeof value !== 'object' && typeof value !== 'function');
 }
 
-interface Entry<V> { key: unknown; value: V }
+interface Entry<V> {
+  key: unknown;
+  value: V;
+}
 
 /** A map whose keys compare by content (canonical()), in insertion order. */
 export class KeyedMap<V> {

@@ -119,7 +119,7 @@ export function momentsAggregate(partials: [number, number, number][], final: bo
     if (nb === 0) continue;
     if (n > 0) {
       const delta = sumb / nb - sum / n;
-      m2 += m2b + delta * delta * (n * nb / (n + nb));
+      m2 += m2b + delta * delta * ((n * nb) / (n + nb));
     } else {
       m2 = m2b;
     }
@@ -209,7 +209,12 @@ export async function foldbyPartition(key: unknown, binop: unknown, partition: u
 }
 
 /** Pairs of several partitions merged with `combine(acc, partial)`, from `combineInitial` if given. */
-export async function foldbyAggregate(combine: unknown, partials: [unknown, unknown][][], _final: boolean, combineInitial: Partial): Promise<[unknown, unknown][]> {
+export async function foldbyAggregate(
+  combine: unknown,
+  partials: [unknown, unknown][][],
+  _final: boolean,
+  combineInitial: Partial,
+): Promise<[unknown, unknown][]> {
   const f = await callable(combine);
   const accs = new KeyedMap<unknown>();
   for (const pairs of partials) {

@@ -91,7 +91,9 @@ export abstract class Collection<Result> implements Tokenizable {
     const graph = opts.optimize === false ? this.graph() : this.optimize(this.graph(), keys);
     const values = await persistGraph(graph, keys, { ...schedulerOptions(opts), defaultScheduler: this.defaultScheduler });
     const layer: Graph = {};
-    keys.forEach((key, i) => { layer[key] = asLiteral(values[i]); });
+    keys.forEach((key, i) => {
+      layer[key] = asLiteral(values[i]);
+    });
     return this.rebuild(new Map([[this.name, layer]]));
   }
 
@@ -128,7 +130,10 @@ export type ResultOf<C> = C extends Collection<infer R> ? R : never;
  * Computes several collections in one graph (Dask's dask.compute): shared inputs run once. Resolves
  * with their values in order.
  */
-export async function compute<const C extends readonly Collection<unknown>[]>(collections: C, opts: ComputeOptions = {}): Promise<{ -readonly [K in keyof C]: ResultOf<C[K]> }> {
+export async function compute<const C extends readonly Collection<unknown>[]>(
+  collections: C,
+  opts: ComputeOptions = {},
+): Promise<{ -readonly [K in keyof C]: ResultOf<C[K]> }> {
   if (!Array.isArray(collections) || collections.some((c) => !(c instanceof Collection))) {
     throw invalidArgType('collections', 'an array of collections', collections);
   }
@@ -145,7 +150,7 @@ export async function compute<const C extends readonly Collection<unknown>[]>(co
   let at = 0;
   return collections.map((collection) => {
     const n = collection.keys.length;
-    const mine = results.slice(at, at += n);
+    const mine = results.slice(at, (at += n));
     return collection.finalize(mine);
   }) as { -readonly [K in keyof C]: ResultOf<C[K]> };
 }

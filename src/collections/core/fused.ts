@@ -7,7 +7,9 @@ import { callable } from '../../scheduler/local/index.js';
 
 /** The marker that stands for an earlier step's result inside a fused step's arguments. */
 export const STEP_MARK = '\u0000step';
-export interface StepRef { readonly [STEP_MARK]: number }
+export interface StepRef {
+  readonly [STEP_MARK]: number;
+}
 
 /** What a fused task carries: the original keys (for errors) and their tasks, [fn, ...args] each. */
 export interface FusedSpec {
@@ -23,8 +25,12 @@ export function isFusedTask(value: unknown): value is [typeof fusedKernel, Fused
 }
 
 export function isFusedKernel(fn: unknown): boolean {
-  return typeof fn === 'object' && fn !== null && (fn as { module?: unknown }).module === fusedKernel.module &&
-    (fn as { export?: unknown }).export === fusedKernel.export;
+  return (
+    typeof fn === 'object' &&
+    fn !== null &&
+    (fn as { module?: unknown }).module === fusedKernel.module &&
+    (fn as { export?: unknown }).export === fusedKernel.export
+  );
 }
 
 export function stepRef(index: number): StepRef {
@@ -32,8 +38,7 @@ export function stepRef(index: number): StepRef {
 }
 
 function isStepRef(value: unknown): value is StepRef {
-  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[STEP_MARK] === 'number' &&
-    Object.keys(value).length === 1;
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[STEP_MARK] === 'number' && Object.keys(value).length === 1;
 }
 
 /**
@@ -46,7 +51,7 @@ export async function runFused(spec: FusedSpec): Promise<unknown> {
   for (let i = 0; i < spec.steps.length; i++) {
     const [fn, ...args] = spec.steps[i]!;
     try {
-      const resolved = i === 0 ? args : withStepResult(args, i - 1, previous) as unknown[];
+      const resolved = i === 0 ? args : (withStepResult(args, i - 1, previous) as unknown[]);
       previous = await (await callable(fn))(...resolved);
     } catch (error) {
       throw i === spec.steps.length - 1 ? error : annotated(error, spec.keys[i]!, spec.keys[spec.keys.length - 1]!);

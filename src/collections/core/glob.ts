@@ -55,7 +55,10 @@ function checkedFile(file: string): string {
 /** The files matching an absolute glob, sorted. */
 export function matchGlob(absolutePattern: string): string[] {
   const { root } = path.parse(absolutePattern);
-  const segments = absolutePattern.slice(root.length).split(/[\\/]+/).filter(Boolean);
+  const segments = absolutePattern
+    .slice(root.length)
+    .split(/[\\/]+/)
+    .filter(Boolean);
   const first = segments.findIndex(hasGlob);
   const base = path.join(root, ...segments.slice(0, first));
   const matchers = segments.slice(first).map((segment) => (segment === '**' ? '**' : segmentRegExp(segment)));
@@ -71,7 +74,7 @@ function walk(dir: string, matchers: readonly (RegExp | '**')[], at: number, fou
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
-    return;  // not a directory, or unreadable: nothing matches under it
+    return; // not a directory, or unreadable: nothing matches under it
   }
   if (matcher === '**') {
     // Zero directories: the next segment here; or one more: '**' again in each subdirectory.
@@ -120,7 +123,7 @@ function isDirectory(dir: string, entry: fs.Dirent): boolean {
 /** A RegExp for one path segment of a glob. */
 export function segmentRegExp(segment: string): RegExp {
   let source = '';
-  let depth = 0;  // inside {...}
+  let depth = 0; // inside {...}
   for (let i = 0; i < segment.length; i++) {
     const c = segment[i]!;
     if (c === '*') {

@@ -53,7 +53,7 @@ export function fuseLinear(graph: Graph, keys: readonly string[]): Graph {
   if (parentOf.size === 0) return graph;
   const out: Graph = { ...graph };
   for (const end of parentOf.keys()) {
-    if (hasChild.has(end)) continue;  // not the end of its chain
+    if (hasChild.has(end)) continue; // not the end of its chain
     const chain = [end];
     for (let key = parentOf.get(end); key !== undefined; key = parentOf.get(key)) chain.unshift(key);
     const spec: FusedSpec = { keys: [], steps: [] };
@@ -90,9 +90,7 @@ export function inlineAliases(graph: Graph, keys: readonly string[]): Graph {
   for (const [key, value] of Object.entries(graph)) {
     if (target.has(key) && !keep.has(key)) continue;
     const deps = dependenciesOf(graph, key);
-    out[key] = deps.some((dep) => target.has(dep))
-      ? mapLeaves(value, (v) => (isRef(v) && target.has(v[KEY_REF]) ? ref(resolve(v[KEY_REF])) : v))
-      : value;
+    out[key] = deps.some((dep) => target.has(dep)) ? mapLeaves(value, (v) => (isRef(v) && target.has(v[KEY_REF]) ? ref(resolve(v[KEY_REF])) : v)) : value;
   }
   return out;
 }
@@ -112,9 +110,7 @@ function appendSteps(spec: FusedSpec, task: unknown[], key: string, previous: st
   inner.steps.forEach((step, i) => {
     const [fn, ...args] = step;
     // The first step takes the chain's previous key; the others their own previous step, shifted.
-    const rewritten = i === 0
-      ? (previous === null ? args : replaceRefs(args, previous, stepRef(offset - 1)))
-      : shiftStepRefs(args, offset);
+    const rewritten = i === 0 ? (previous === null ? args : replaceRefs(args, previous, stepRef(offset - 1))) : shiftStepRefs(args, offset);
     spec.steps.push([fn, ...(rewritten as unknown[])]);
   });
   spec.keys.push(...inner.keys);

@@ -33,12 +33,18 @@ export function treeReduction(spec: TreeReductionSpec): { layer: Graph; key: str
     const next: string[] = [];
     for (let i = 0; i < level.length; i += splitEvery) {
       const key = `${name}-agg${depth}-${next.length}`;
-      layer[key] = spec.aggregate(level.slice(i, i + splitEvery).map((k) => ref(k)), false);
+      layer[key] = spec.aggregate(
+        level.slice(i, i + splitEvery).map((k) => ref(k)),
+        false,
+      );
       next.push(key);
     }
     level = next;
   }
   const key = partitionKey(name, 0);
-  layer[key] = spec.aggregate(level.map((k) => ref(k)), true);
+  layer[key] = spec.aggregate(
+    level.map((k) => ref(k)),
+    true,
+  );
   return { layer, key };
 }

@@ -8,7 +8,9 @@ import { isModuleRef, toCode } from '../../scheduler/code.js';
 
 /** Objects that name their own token (collections: their name). */
 export const TOKEN = Symbol.for('node-ucx.token');
-export interface Tokenizable { [TOKEN](): string }
+export interface Tokenizable {
+  [TOKEN](): string;
+}
 
 /** Hex digits of a token: 64 bits, short enough to read in keys, wide enough not to collide. */
 const TOKEN_LENGTH = 16;
@@ -25,7 +27,7 @@ let nextIdentity = 1;
 
 function identityOf(object: object): number {
   let id = identities.get(object);
-  if (id === undefined) identities.set(object, id = nextIdentity++);
+  if (id === undefined) identities.set(object, (id = nextIdentity++));
   return id;
 }
 
@@ -42,22 +44,31 @@ class Hasher {
 
   value(v: unknown): void {
     switch (typeof v) {
-      case 'undefined': return this.#write('u;');
-      case 'boolean': return this.#write(v ? 't;' : 'f;');
-      case 'number': return this.#write(Object.is(v, -0) ? 'n-0;' : `n${v};`);
-      case 'bigint': return this.#write(`i${v};`);
-      case 'string': return this.#write(`s${v.length}:${v}`);
-      case 'symbol': return this.#write(`y${identityOf(Object(v) as object)};`);
+      case 'undefined':
+        return this.#write('u;');
+      case 'boolean':
+        return this.#write(v ? 't;' : 'f;');
+      case 'number':
+        return this.#write(Object.is(v, -0) ? 'n-0;' : `n${v};`);
+      case 'bigint':
+        return this.#write(`i${v};`);
+      case 'string':
+        return this.#write(`s${v.length}:${v}`);
+      case 'symbol':
+        return this.#write(`y${identityOf(Object(v) as object)};`);
       case 'function': {
         // The source for what the function does, the identity for what it may have captured.
-        let source = 'native';  // a native or bound function (no source): its identity alone
+        let source = 'native'; // a native or bound function (no source): its identity alone
         try {
           const code = toCode(v);
           if (code.kind === 'source') source = code.hash;
-        } catch { /* keep 'native' */ }
+        } catch {
+          /* keep 'native' */
+        }
         return this.#write(`F${source}@${identityOf(v)};`);
       }
-      default: return this.#object(v as object | null);
+      default:
+        return this.#object(v as object | null);
     }
   }
 
@@ -81,7 +92,10 @@ class Hasher {
       }
       if (v instanceof Map) {
         this.#write(`m${v.size}{`);
-        for (const [key, value] of v) { this.value(key); this.value(value); }
+        for (const [key, value] of v) {
+          this.value(key);
+          this.value(value);
+        }
         return this.#write('}');
       }
       if (v instanceof Set) {
@@ -95,7 +109,10 @@ class Hasher {
       if (proto === Object.prototype || proto === null) {
         const keys = Object.keys(v).sort();
         this.#write(`o${keys.length}{`);
-        for (const key of keys) { this.#write(`s${key.length}:${key}`); this.value((v as Record<string, unknown>)[key]); }
+        for (const key of keys) {
+          this.#write(`s${key.length}:${key}`);
+          this.value((v as Record<string, unknown>)[key]);
+        }
         return this.#write('}');
       }
       // A class instance may hold state no property shows: its identity, not its content.

@@ -9,20 +9,28 @@ import { concatParts, emptyPart, fieldsOf, partError, type Column, type DType, t
 /** The Arrow type of a column type. */
 export function arrowType(type: DType): arrow.DataType {
   switch (type) {
-    case 'float64': return new arrow.Float64();
-    case 'int32': return new arrow.Int32();
-    case 'bool': return new arrow.Bool();
-    case 'utf8': return new arrow.Utf8();
-    case 'timestamp': return new arrow.TimestampMillisecond();
+    case 'float64':
+      return new arrow.Float64();
+    case 'int32':
+      return new arrow.Int32();
+    case 'bool':
+      return new arrow.Bool();
+    case 'utf8':
+      return new arrow.Utf8();
+    case 'timestamp':
+      return new arrow.TimestampMillisecond();
   }
 }
 
 function columnData(col: Column): arrow.Data {
   const length = col.type === 'utf8' ? col.offsets!.length - 1 : col.values.length;
   switch (col.type) {
-    case 'float64': return arrow.makeData({ type: new arrow.Float64(), length, data: col.values as Float64Array });
-    case 'int32': return arrow.makeData({ type: new arrow.Int32(), length, data: col.values as Int32Array });
-    case 'utf8': return arrow.makeData({ type: new arrow.Utf8(), length, data: col.values as Uint8Array, valueOffsets: col.offsets! });
+    case 'float64':
+      return arrow.makeData({ type: new arrow.Float64(), length, data: col.values as Float64Array });
+    case 'int32':
+      return arrow.makeData({ type: new arrow.Int32(), length, data: col.values as Int32Array });
+    case 'utf8':
+      return arrow.makeData({ type: new arrow.Utf8(), length, data: col.values as Uint8Array, valueOffsets: col.offsets! });
     case 'bool': {
       const bits = new Uint8Array((length + 7) >> 3);
       const v = col.values;
@@ -81,14 +89,24 @@ export function dtypeOf(type: arrow.DataType, name: string, origin: string): DTy
   if (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) return 'utf8';
   if (arrow.DataType.isDictionary(type) && (arrow.DataType.isUtf8(type.dictionary) || arrow.DataType.isLargeUtf8(type.dictionary))) return 'utf8';
   if (arrow.DataType.isTimestamp(type) || arrow.DataType.isDate(type)) return 'timestamp';
-  throw partError('ERR_UCX_DATAFRAME_UNSUPPORTED_TYPE', origin, `column '${name}' is of the Arrow type ${String(type)}, which dataframes do not take (float, int, bool, utf8, timestamp, date)`, TypeError);
+  throw partError(
+    'ERR_UCX_DATAFRAME_UNSUPPORTED_TYPE',
+    origin,
+    `column '${name}' is of the Arrow type ${String(type)}, which dataframes do not take (float, int, bool, utf8, timestamp, date)`,
+    TypeError,
+  );
 }
 
 export function fieldsOfSchema(schema: arrow.Schema, origin: string): Field[] {
   return schema.fields.map((f) => ({ name: f.name, type: dtypeOf(f.type, f.name, origin) }));
 }
 
-const MS_PER: Record<number, number> = { [arrow.TimeUnit.SECOND]: 1000, [arrow.TimeUnit.MILLISECOND]: 1, [arrow.TimeUnit.MICROSECOND]: 1e-3, [arrow.TimeUnit.NANOSECOND]: 1e-6 };
+const MS_PER: Record<number, number> = {
+  [arrow.TimeUnit.SECOND]: 1000,
+  [arrow.TimeUnit.MILLISECOND]: 1,
+  [arrow.TimeUnit.MICROSECOND]: 1e-3,
+  [arrow.TimeUnit.NANOSECOND]: 1e-6,
+};
 
 /** One Arrow Data (a chunk of a column) as a column; shared where the layouts agree. */
 function columnOfData(data: arrow.Data, name: string, origin: string, dtype = dtypeOf(data.type, name, origin)): Column {
@@ -109,7 +127,10 @@ function columnOfData(data: arrow.Data, name: string, origin: string, dtype = dt
     const encoded = strings.map((s) => encoder.encode(s));
     const offsets = new Int32Array(n + 1);
     let total = 0;
-    encoded.forEach((b, i) => { total += b.length; offsets[i + 1] = total; });
+    encoded.forEach((b, i) => {
+      total += b.length;
+      offsets[i + 1] = total;
+    });
     const values = new Uint8Array(total);
     encoded.forEach((b, i) => values.set(b, offsets[i]!));
     return { name, type: 'utf8', values, offsets };
@@ -130,7 +151,12 @@ function columnOfData(data: arrow.Data, name: string, origin: string, dtype = dt
   }
   const values = data.values as ArrayLike<number | bigint> & { constructor: unknown };
   if (dtype === 'int32' && valid !== null) {
-    throw partError('ERR_UCX_DATAFRAME_TYPE', origin, `column '${name}' has missing values here and none where its type was read (int32): read it as float64`, TypeError);
+    throw partError(
+      'ERR_UCX_DATAFRAME_TYPE',
+      origin,
+      `column '${name}' has missing values here and none where its type was read (int32): read it as float64`,
+      TypeError,
+    );
   }
   if (dtype === 'int32') {
     if (values instanceof Int32Array) return { name, type: 'int32', values };

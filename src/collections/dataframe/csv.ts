@@ -26,7 +26,11 @@ export function parseDate(value: string): number {
 }
 
 /** A piece of a file: [start, end) in bytes, moved to line starts when read; the file's first block skips its header. */
-export interface CsvBlock { path: string; start: number; end: number | null }
+export interface CsvBlock {
+  path: string;
+  start: number;
+  end: number | null;
+}
 
 const SAMPLE_BYTES = 256 * 1024;
 const NL = 10;
@@ -55,7 +59,8 @@ export function inferCsvSchema(file: string, format: CsvFormat): Field[] {
   }
   const seen = new Set<string>();
   for (const name of header) {
-    if (seen.has(name)) throw Object.assign(new Error(`malformed CSV: ${file} names the column '${name}' twice`), { code: 'ERR_UCX_DATAFRAME_CSV', path: file });
+    if (seen.has(name))
+      throw Object.assign(new Error(`malformed CSV: ${file} names the column '${name}' twice`), { code: 'ERR_UCX_DATAFRAME_CSV', path: file });
     seen.add(name);
   }
   for (const name of [...format.parseDates, ...Object.keys(format.dtype)]) {
@@ -80,7 +85,11 @@ function inferType(values: string[]): DType {
   let bools = true;
   let any = false;
   for (const v of values) {
-    if (v === '') { ints = false; bools = false; continue; }  // missing: NaN, so float
+    if (v === '') {
+      ints = false;
+      bools = false;
+      continue;
+    } // missing: NaN, so float
     any = true;
     if (ints && !(INT.test(v) && Math.abs(Number(v)) <= 0x7fffffff)) ints = false;
     if (floats && !isNumberText(v)) floats = false;
@@ -135,9 +144,17 @@ function quoted(bytes: Uint8Array, at: number, decoder: InstanceType<typeof Text
   let from = at + 1;
   let i = from;
   for (;;) {
-    if (i >= bytes.length) { pieces.push(bytes.subarray(from, i)); break; }
+    if (i >= bytes.length) {
+      pieces.push(bytes.subarray(from, i));
+      break;
+    }
     if (bytes[i] === QUOTE) {
-      if (bytes[i + 1] === QUOTE) { pieces.push(bytes.subarray(from, i + 1)); i += 2; from = i; continue; }
+      if (bytes[i + 1] === QUOTE) {
+        pieces.push(bytes.subarray(from, i + 1));
+        i += 2;
+        from = i;
+        continue;
+      }
       pieces.push(bytes.subarray(from, i));
       i++;
       break;
@@ -151,7 +168,10 @@ function quoted(bytes: Uint8Array, at: number, decoder: InstanceType<typeof Text
   const total = pieces.reduce((s, p) => s + p.length, 0);
   const joined = new Uint8Array(total);
   let k = 0;
-  for (const p of pieces) { joined.set(p, k); k += p.length; }
+  for (const p of pieces) {
+    joined.set(p, k);
+    k += p.length;
+  }
   return [decoder.decode(joined), j];
 }
 
@@ -214,10 +234,18 @@ class Builder {
   constructor(field: Field, rows: number, byteHint: number) {
     this.field = field;
     switch (field.type) {
-      case 'int32': this.values = new Int32Array(rows); break;
-      case 'bool': this.values = new Uint8Array(rows); break;
-      case 'utf8': this.values = new Uint8Array(Math.max(16, byteHint)); this.offsets = new Int32Array(rows + 1); break;
-      default: this.values = new Float64Array(rows);
+      case 'int32':
+        this.values = new Int32Array(rows);
+        break;
+      case 'bool':
+        this.values = new Uint8Array(rows);
+        break;
+      case 'utf8':
+        this.values = new Uint8Array(Math.max(16, byteHint));
+        this.offsets = new Int32Array(rows + 1);
+        break;
+      default:
+        this.values = new Float64Array(rows);
     }
   }
   pushBytes(src: Uint8Array, from: number, to: number, row: number): void {
@@ -234,7 +262,8 @@ class Builder {
     this.offsets![row + 1] = this.bytes;
   }
   column(rows: number): Column {
-    if (this.field.type === 'utf8') return { name: this.field.name, type: 'utf8', values: (this.values as Uint8Array).slice(0, this.bytes), offsets: this.offsets!.slice(0, rows + 1) };
+    if (this.field.type === 'utf8')
+      return { name: this.field.name, type: 'utf8', values: (this.values as Uint8Array).slice(0, this.bytes), offsets: this.offsets!.slice(0, rows + 1) };
     return { name: this.field.name, type: this.field.type, values: this.values.length === rows ? this.values : this.values.slice(0, rows) };
   }
 }
@@ -250,19 +279,29 @@ function parseNumber(b: Uint8Array, from: number, to: number): number {
   if (from === to) return NaN;
   let i = from;
   let neg = false;
-  if (b[i] === 45) { neg = true; i++; } else if (b[i] === 43) i++;
+  if (b[i] === 45) {
+    neg = true;
+    i++;
+  } else if (b[i] === 43) i++;
   let mant = 0;
   let digits = 0;
   let scale = 0;
   let c = 0;
   for (; i < to; i++) {
     c = b[i]!;
-    if (c >= 48 && c <= 57) { mant = mant * 10 + (c - 48); digits++; } else break;
+    if (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+    } else break;
   }
   if (i < to && c === 46) {
     for (i++; i < to; i++) {
       c = b[i]!;
-      if (c >= 48 && c <= 57) { mant = mant * 10 + (c - 48); digits++; scale++; } else break;
+      if (c >= 48 && c <= 57) {
+        mant = mant * 10 + (c - 48);
+        digits++;
+        scale++;
+      } else break;
     }
   }
   if (i === to && digits > 0 && digits <= 15) {
@@ -297,15 +336,22 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
     ({ bytes, start } = await readBlockBytes(block));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw Object.assign(partError('ERR_UCX_DATAFRAME_READ', origin, `cannot read ${block.path}: ${e.message}`), { cause: error, path: block.path, errno: e.code });
+    throw Object.assign(partError('ERR_UCX_DATAFRAME_READ', origin, `cannot read ${block.path}: ${e.message}`), {
+      cause: error,
+      path: block.path,
+      errno: e.code,
+    });
   }
   const sep = format.sep.charCodeAt(0);
   const n = bytes.length;
   let pos = 0;
-  let lineNo = 0;  // lines of this block consumed
+  let lineNo = 0; // lines of this block consumed
   const failAt = async (line: number, message: string, code = 'ERR_UCX_DATAFRAME_CSV'): Promise<never> => {
     const number = (await linesBefore(block.path, start)) + line;
-    throw Object.assign(partError(code, origin, `malformed CSV: line ${number} of ${block.path}: ${message}`, code === 'ERR_UCX_DATAFRAME_COLUMN' ? RangeError : Error), { path: block.path, line: number });
+    throw Object.assign(
+      partError(code, origin, `malformed CSV: line ${number} of ${block.path}: ${message}`, code === 'ERR_UCX_DATAFRAME_COLUMN' ? RangeError : Error),
+      { path: block.path, line: number },
+    );
   };
   // Column order in this file: its own header when the block starts the file.
   let order = fields.map((_, i) => i);
@@ -317,7 +363,11 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
     lineNo = 1;
     const missing = fields.filter((f) => !header.includes(f.name)).map((f) => f.name);
     if (missing.length > 0 || header.length !== fields.length) {
-      await failAt(1, `the header names ${header.join(', ')}; the dataframe's columns are ${fields.map((f) => f.name).join(', ')}${missing.length > 0 ? ` (no column '${missing[0]}')` : ''}`, 'ERR_UCX_DATAFRAME_COLUMN');
+      await failAt(
+        1,
+        `the header names ${header.join(', ')}; the dataframe's columns are ${fields.map((f) => f.name).join(', ')}${missing.length > 0 ? ` (no column '${missing[0]}')` : ''}`,
+        'ERR_UCX_DATAFRAME_COLUMN',
+      );
     }
     order = header.map((name) => fields.findIndex((f) => f.name === name));
   }
@@ -355,21 +405,37 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
       if (atEnd !== (c === nf - 1)) {
         // Count the fields of this line for the message.
         let fieldsSeen = c + 1;
-        if (!atEnd) { let k = pos; while (k < n && bytes[k] !== NL) { if (bytes[k] === sep) fieldsSeen++; k++; } }
+        if (!atEnd) {
+          let k = pos;
+          while (k < n && bytes[k] !== NL) {
+            if (bytes[k] === sep) fieldsSeen++;
+            k++;
+          }
+        }
         await failAt(lineNo, `${fieldsSeen} field${fieldsSeen === 1 ? '' : 's'}, the header has ${nf}`);
       }
       const b = ordered[c]!;
       const type = types[c]!;
       if (type === 'utf8') {
         if (text === null) b.pushBytes(bytes, from, to, row);
-        else { const enc = Buffer.from(text); b.pushBytes(enc, 0, enc.length, row); }
+        else {
+          const enc = Buffer.from(text);
+          b.pushBytes(enc, 0, enc.length, row);
+        }
       } else if (type === 'float64' || type === 'int32') {
         let x: number;
         if (text === null) x = parseNumber(bytes, from, to);
-        else { const enc = Buffer.from(text); from = 0; x = parseNumber(enc, 0, enc.length); }
-        if (x === BAD || (type === 'int32' && (x !== (x | 0)))) {
+        else {
+          const enc = Buffer.from(text);
+          from = 0;
+          x = parseNumber(enc, 0, enc.length);
+        }
+        if (x === BAD || (type === 'int32' && x !== (x | 0))) {
           const value = text ?? decoder.decode(bytes.subarray(from, to));
-          await failAt(lineNo, `'${value}' in column '${b.field.name}' is not ${type === 'int32' ? 'an int32 (the column was read as int32 from the file\'s first rows; pass dtype: { ' + b.field.name + ": 'float64' } for floats or missing values)" : 'a number'}`);
+          await failAt(
+            lineNo,
+            `'${value}' in column '${b.field.name}' is not ${type === 'int32' ? "an int32 (the column was read as int32 from the file's first rows; pass dtype: { " + b.field.name + ": 'float64' } for floats or missing values)" : 'a number'}`,
+          );
         }
         b.values[row] = x;
       } else if (type === 'bool') {
@@ -383,7 +449,7 @@ export async function readCsvBlock(block: CsvBlock, fields: Field[], format: Csv
         if (Number.isNaN(ms) && value !== '') await failAt(lineNo, `'${value}' in column '${b.field.name}' is not a date`);
         b.values[row] = ms;
       }
-      pos++;  // past the separator or the newline
+      pos++; // past the separator or the newline
     }
     row++;
   }

@@ -35,11 +35,14 @@ export function typeOf(expr: Expr, fields: readonly Field[] | null, where: strin
       if (fields === null) return null;
       const f = fields.find((x) => x.name === expr.name);
       if (f === undefined) {
-        throw Object.assign(new RangeError(`no column '${expr.name}' in ${where} (columns: ${fields.map((x) => x.name).join(', ') || 'none'})`), { code: 'ERR_UCX_DATAFRAME_COLUMN' });
+        throw Object.assign(new RangeError(`no column '${expr.name}' in ${where} (columns: ${fields.map((x) => x.name).join(', ') || 'none'})`), {
+          code: 'ERR_UCX_DATAFRAME_COLUMN',
+        });
       }
       return f.type;
     }
-    case 'lit': return typeof expr.value === 'string' ? 'utf8' : typeof expr.value === 'boolean' ? 'bool' : 'float64';
+    case 'lit':
+      return typeof expr.value === 'string' ? 'utf8' : typeof expr.value === 'boolean' ? 'bool' : 'float64';
     case 'bin': {
       const a = typeOf(expr.a, fields, where);
       const b = typeOf(expr.b, fields, where);
@@ -57,19 +60,35 @@ export function typeOf(expr: Expr, fields: readonly Field[] | null, where: strin
       if (a === 'utf8') throw typeError(`cannot ${expr.fn} strings (${where})`);
       return 'float64';
     }
-    case 'isin': typeOf(expr.a, fields, where); return 'bool';
-    case 'floor': return typeOf(expr.a, fields, where);
-    case 'astype': typeOf(expr.a, fields, where); return expr.to;
+    case 'isin':
+      typeOf(expr.a, fields, where);
+      return 'bool';
+    case 'floor':
+      return typeOf(expr.a, fields, where);
+    case 'astype':
+      typeOf(expr.a, fields, where);
+      return expr.to;
   }
 }
 
 /** The columns an expression reads. */
 export function columnsOf(expr: Expr, into: Set<string> = new Set()): Set<string> {
   switch (expr.op) {
-    case 'col': into.add(expr.name); break;
-    case 'bin': columnsOf(expr.a, into); columnsOf(expr.b, into); break;
-    case 'un': case 'isin': case 'floor': case 'astype': columnsOf(expr.a, into); break;
-    default: break;
+    case 'col':
+      into.add(expr.name);
+      break;
+    case 'bin':
+      columnsOf(expr.a, into);
+      columnsOf(expr.b, into);
+      break;
+    case 'un':
+    case 'isin':
+    case 'floor':
+    case 'astype':
+      columnsOf(expr.a, into);
+      break;
+    default:
+      break;
   }
   return into;
 }
@@ -97,7 +116,10 @@ function broadcast(value: Literal, n: number, name: string): Column {
     const bytes = new TextEncoder().encode(value);
     const values = new Uint8Array(bytes.length * n);
     const offsets = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) { values.set(bytes, i * bytes.length); offsets[i + 1] = (i + 1) * bytes.length; }
+    for (let i = 0; i < n; i++) {
+      values.set(bytes, i * bytes.length);
+      offsets[i + 1] = (i + 1) * bytes.length;
+    }
     return { name, type: 'utf8', values, offsets };
   }
   if (typeof value === 'boolean') return { name, type: 'bool', values: new Uint8Array(n).fill(value ? 1 : 0) };
@@ -106,11 +128,16 @@ function broadcast(value: Literal, n: number, name: string): Column {
 
 function evalExpr(expr: Expr, part: Part): Evaluated {
   switch (expr.op) {
-    case 'col': return { kind: 'col', col: column(part, expr.name) };
-    case 'lit': return { kind: 'lit', value: expr.value };
-    case 'bin': return binary(expr.fn, evalExpr(expr.a, part), evalExpr(expr.b, part), part);
-    case 'un': return unary(expr.fn, evalExpr(expr.a, part), part);
-    case 'isin': return { kind: 'col', col: isin(materialize(evalExpr(expr.a, part), part), expr.values) };
+    case 'col':
+      return { kind: 'col', col: column(part, expr.name) };
+    case 'lit':
+      return { kind: 'lit', value: expr.value };
+    case 'bin':
+      return binary(expr.fn, evalExpr(expr.a, part), evalExpr(expr.b, part), part);
+    case 'un':
+      return unary(expr.fn, evalExpr(expr.a, part), part);
+    case 'isin':
+      return { kind: 'col', col: isin(materialize(evalExpr(expr.a, part), part), expr.values) };
     case 'floor': {
       const a = materialize(evalExpr(expr.a, part), part);
       const v = numeric(a, part);
@@ -119,7 +146,8 @@ function evalExpr(expr: Expr, part: Part): Evaluated {
       for (let i = 0; i < v.length; i++) out[i] = Math.floor(v[i]! / step) * step;
       return { kind: 'col', col: { name: a.name, type: a.type === 'timestamp' ? 'timestamp' : 'float64', values: out } };
     }
-    case 'astype': return { kind: 'col', col: astype(materialize(evalExpr(expr.a, part), part), expr.to, part) };
+    case 'astype':
+      return { kind: 'col', col: astype(materialize(evalExpr(expr.a, part), part), expr.to, part) };
   }
 }
 
@@ -133,13 +161,24 @@ function numeric(col: Column, part: Part): Values {
 }
 
 const ARITH: Record<string, (x: number, y: number) => number> = {
-  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
   // Python's modulo (the sign of the divisor), as pandas.
-  mod: (x, y) => { const r = x % y; return r !== 0 && (r < 0) !== (y < 0) ? r + y : r; },
+  mod: (x, y) => {
+    const r = x % y;
+    return r !== 0 && r < 0 !== y < 0 ? r + y : r;
+  },
   pow: (x, y) => x ** y,
 };
 const CMP: Record<string, (x: number, y: number) => boolean> = {
-  lt: (x, y) => x < y, le: (x, y) => x <= y, gt: (x, y) => x > y, ge: (x, y) => x >= y, eq: (x, y) => x === y, ne: (x, y) => x !== y,
+  lt: (x, y) => x < y,
+  le: (x, y) => x <= y,
+  gt: (x, y) => x > y,
+  ge: (x, y) => x >= y,
+  eq: (x, y) => x === y,
+  ne: (x, y) => x !== y,
 };
 
 function binary(fn: BinaryOp, a: Evaluated, b: Evaluated, part: Part): Evaluated {
@@ -175,19 +214,37 @@ function binary(fn: BinaryOp, a: Evaluated, b: Evaluated, part: Part): Evaluated
       else if (fn === 'sub') for (let i = 0; i < n; i++) out[i] = va[i]! - vb[i]!;
       else if (fn === 'mul') for (let i = 0; i < n; i++) out[i] = va[i]! * vb[i]!;
       else if (fn === 'div') for (let i = 0; i < n; i++) out[i] = va[i]! / vb[i]!;
-      else { const f = ARITH[fn]!; for (let i = 0; i < n; i++) out[i] = f(va[i]!, vb[i]!); }
+      else {
+        const f = ARITH[fn]!;
+        for (let i = 0; i < n; i++) out[i] = f(va[i]!, vb[i]!);
+      }
     } else if (va !== null) {
       if (fn === 'add') for (let i = 0; i < n; i++) out[i] = va[i]! + xb;
       else if (fn === 'sub') for (let i = 0; i < n; i++) out[i] = va[i]! - xb;
       else if (fn === 'mul') for (let i = 0; i < n; i++) out[i] = va[i]! * xb;
       else if (fn === 'div') for (let i = 0; i < n; i++) out[i] = va[i]! / xb;
-      else { const f = ARITH[fn]!; for (let i = 0; i < n; i++) out[i] = f(va[i]!, xb); }
+      else {
+        const f = ARITH[fn]!;
+        for (let i = 0; i < n; i++) out[i] = f(va[i]!, xb);
+      }
     } else {
       const f = ARITH[fn]!;
       for (let i = 0; i < n; i++) out[i] = f(xa, vb![i]!);
     }
-    const type: DType = (a.kind === 'col' && a.col.type === 'timestamp') || (b.kind === 'col' && b.col.type === 'timestamp') ? (fn === 'add' || fn === 'sub' ? 'timestamp' : 'float64') : 'float64';
-    return { kind: 'col', col: { name, type: fn === 'sub' && a.kind === 'col' && b.kind === 'col' && a.col.type === 'timestamp' && b.col.type === 'timestamp' ? 'float64' : type, values: out } };
+    const type: DType =
+      (a.kind === 'col' && a.col.type === 'timestamp') || (b.kind === 'col' && b.col.type === 'timestamp')
+        ? fn === 'add' || fn === 'sub'
+          ? 'timestamp'
+          : 'float64'
+        : 'float64';
+    return {
+      kind: 'col',
+      col: {
+        name,
+        type: fn === 'sub' && a.kind === 'col' && b.kind === 'col' && a.col.type === 'timestamp' && b.col.type === 'timestamp' ? 'float64' : type,
+        values: out,
+      },
+    };
   }
   const out = new Uint8Array(n);
   if (fn in CMP) {
@@ -202,7 +259,10 @@ function binary(fn: BinaryOp, a: Evaluated, b: Evaluated, part: Part): Evaluated
     return { kind: 'col', col: { name, type: 'bool', values: out } };
   }
   // and / or: truthiness (NaN is false).
-  const truth = (v: Values | null, x: number, i: number): boolean => { const y = v === null ? x : v[i]!; return y !== 0 && !Number.isNaN(y); };
+  const truth = (v: Values | null, x: number, i: number): boolean => {
+    const y = v === null ? x : v[i]!;
+    return y !== 0 && !Number.isNaN(y);
+  };
   if (fn === 'and') for (let i = 0; i < n; i++) out[i] = truth(va, xa, i) && truth(vb, xb, i) ? 1 : 0;
   else for (let i = 0; i < n; i++) out[i] = truth(va, xa, i) || truth(vb, xb, i) ? 1 : 0;
   return { kind: 'col', col: { name, type: 'bool', values: out } };
@@ -256,7 +316,10 @@ function astype(col: Column, to: DType, part: Part): Column {
     const offsets = new Int32Array(n + 1);
     const parts = strings.map((s) => encoder.encode(s));
     let total = 0;
-    parts.forEach((p, i) => { total += p.length; offsets[i + 1] = total; });
+    parts.forEach((p, i) => {
+      total += p.length;
+      offsets[i + 1] = total;
+    });
     const values = new Uint8Array(total);
     parts.forEach((p, i) => values.set(p, offsets[i]!));
     return { name: col.name, type: 'utf8', values, offsets };
@@ -266,12 +329,18 @@ function astype(col: Column, to: DType, part: Part): Column {
     for (let i = 0; i < n; i++) {
       const s = stringAt(col, i);
       const x = to === 'timestamp' ? Date.parse(s) : Number(s);
-      if (Number.isNaN(x) && s !== '' && to !== 'float64') throw partError('ERR_UCX_DATAFRAME_TYPE', part, `cannot read '${s}' in column '${col.name}' as ${to}`, TypeError);
+      if (Number.isNaN(x) && s !== '' && to !== 'float64')
+        throw partError('ERR_UCX_DATAFRAME_TYPE', part, `cannot read '${s}' in column '${col.name}' as ${to}`, TypeError);
       out[i] = x;
     }
     return { name: col.name, type: to, values: out };
   }
   if (!isNumeric(to)) throw partError('ERR_UCX_DATAFRAME_TYPE', part, `cannot convert ${col.type} to ${to}`, TypeError);
-  const out = to === 'int32' ? Int32Array.from(col.values) : to === 'bool' ? Uint8Array.from(col.values, (x) => (x !== 0 && !Number.isNaN(x) ? 1 : 0)) : Float64Array.from(col.values);
+  const out =
+    to === 'int32'
+      ? Int32Array.from(col.values)
+      : to === 'bool'
+        ? Uint8Array.from(col.values, (x) => (x !== 0 && !Number.isNaN(x) ? 1 : 0))
+        : Float64Array.from(col.values);
   return { name: col.name, type: to, values: out };
 }

@@ -18,7 +18,10 @@ import { DTYPES, emptyPart, fieldsOf, type DType, type Field, type Part } from '
 const SPLIT_EVERY = 8;
 
 function unknownColumn(name: string, fields: readonly Field[], where: string): RangeError {
-  return Object.assign(new RangeError(`no column '${name}' in ${where} (columns: ${fields.map((f) => f.name).join(', ') || 'none'})`), { code: 'ERR_UCX_DATAFRAME_COLUMN', column: name });
+  return Object.assign(new RangeError(`no column '${name}' in ${where} (columns: ${fields.map((f) => f.name).join(', ') || 'none'})`), {
+    code: 'ERR_UCX_DATAFRAME_COLUMN',
+    column: name,
+  });
 }
 
 function fieldOf(fields: readonly Field[], name: string, where: string): Field {
@@ -30,7 +33,8 @@ function fieldOf(fields: readonly Field[], name: string, where: string): Field {
 
 function names(value: string | readonly string[], what: string): string[] {
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string')) throw invalidArgType(what, 'a column name or a non-empty array of them', value);
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string'))
+    throw invalidArgType(what, 'a column name or a non-empty array of them', value);
   return [...list];
 }
 
@@ -60,10 +64,18 @@ export class Scalar<T = number> extends Collection<T> {
     super(layers, name);
   }
   /** The key of its one task. */
-  get key(): string { return partitionKey(this.name, 0); }
-  get keys(): readonly string[] { return [this.key]; }
-  finalize(results: unknown[]): T { return results[0] as T; }
-  rebuild(layers: Layers): this { return new Scalar<T>(layers, this.name) as this; }
+  get key(): string {
+    return partitionKey(this.name, 0);
+  }
+  get keys(): readonly string[] {
+    return [this.key];
+  }
+  finalize(results: unknown[]): T {
+    return results[0] as T;
+  }
+  rebuild(layers: Layers): this {
+    return new Scalar<T>(layers, this.name) as this;
+  }
 }
 
 /** An operand of a Series operator: another Series, or a constant. */
@@ -99,7 +111,12 @@ function lineUp(frame: DataFrame, series: Series): boolean {
 }
 
 function misaligned(what: string, series: Series, frame: DataFrame): RangeError {
-  return Object.assign(new RangeError(`${what}: the Series '${series.name}' does not line up with the dataframe ${frame.name}: dataframes have no index, so a Series lines up only with its own frame and frames made from it by assign, select and filter, where the columns it reads were not replaced (use the frame's own col())`), { code: 'ERR_UCX_DATAFRAME_ALIGN' });
+  return Object.assign(
+    new RangeError(
+      `${what}: the Series '${series.name}' does not line up with the dataframe ${frame.name}: dataframes have no index, so a Series lines up only with its own frame and frames made from it by assign, select and filter, where the columns it reads were not replaced (use the frame's own col())`,
+    ),
+    { code: 'ERR_UCX_DATAFRAME_ALIGN' },
+  );
 }
 
 /**
@@ -146,43 +163,81 @@ export class Series {
   }
 
   /** `this + other`, element-wise (float64). */
-  add(other: SeriesLike): Series { return this.#bin('add', other); }
+  add(other: SeriesLike): Series {
+    return this.#bin('add', other);
+  }
   /** `this - other`. */
-  sub(other: SeriesLike): Series { return this.#bin('sub', other); }
+  sub(other: SeriesLike): Series {
+    return this.#bin('sub', other);
+  }
   /** `this * other`. */
-  mul(other: SeriesLike): Series { return this.#bin('mul', other); }
+  mul(other: SeriesLike): Series {
+    return this.#bin('mul', other);
+  }
   /** `this / other`. */
-  div(other: SeriesLike): Series { return this.#bin('div', other); }
+  div(other: SeriesLike): Series {
+    return this.#bin('div', other);
+  }
   /** Python's modulo (the divisor's sign), as pandas. */
-  mod(other: SeriesLike): Series { return this.#bin('mod', other); }
+  mod(other: SeriesLike): Series {
+    return this.#bin('mod', other);
+  }
   /** `this ** other`. */
-  pow(other: SeriesLike): Series { return this.#bin('pow', other); }
+  pow(other: SeriesLike): Series {
+    return this.#bin('pow', other);
+  }
   /** `this < other` (bool; strings compare by code unit). */
-  lt(other: SeriesLike): Series { return this.#bin('lt', other); }
+  lt(other: SeriesLike): Series {
+    return this.#bin('lt', other);
+  }
   /** `this <= other`. */
-  le(other: SeriesLike): Series { return this.#bin('le', other); }
+  le(other: SeriesLike): Series {
+    return this.#bin('le', other);
+  }
   /** `this > other`. */
-  gt(other: SeriesLike): Series { return this.#bin('gt', other); }
+  gt(other: SeriesLike): Series {
+    return this.#bin('gt', other);
+  }
   /** `this >= other`. */
-  ge(other: SeriesLike): Series { return this.#bin('ge', other); }
+  ge(other: SeriesLike): Series {
+    return this.#bin('ge', other);
+  }
   /** `this == other`. */
-  eq(other: SeriesLike): Series { return this.#bin('eq', other); }
+  eq(other: SeriesLike): Series {
+    return this.#bin('eq', other);
+  }
   /** `this != other`. */
-  ne(other: SeriesLike): Series { return this.#bin('ne', other); }
+  ne(other: SeriesLike): Series {
+    return this.#bin('ne', other);
+  }
   /** Logical and (pandas' `&`; NaN is false). */
-  and(other: SeriesLike): Series { return this.#bin('and', other); }
+  and(other: SeriesLike): Series {
+    return this.#bin('and', other);
+  }
   /** Logical or (pandas' `|`). */
-  or(other: SeriesLike): Series { return this.#bin('or', other); }
+  or(other: SeriesLike): Series {
+    return this.#bin('or', other);
+  }
   /** `-this`. */
-  neg(): Series { return this.#un('neg'); }
+  neg(): Series {
+    return this.#un('neg');
+  }
   /** Logical not (pandas' `~`). */
-  not(): Series { return this.#un('not'); }
+  not(): Series {
+    return this.#un('not');
+  }
   /** `Math.abs` of each value. */
-  abs(): Series { return this.#un('abs'); }
+  abs(): Series {
+    return this.#un('abs');
+  }
   /** Whether each value is missing (NaN). */
-  isna(): Series { return this.#un('isna'); }
+  isna(): Series {
+    return this.#un('isna');
+  }
   /** Whether each value is present. */
-  notna(): Series { return this.#un('notna'); }
+  notna(): Series {
+    return this.#un('notna');
+  }
   /** Whether each value is one of `values` (pandas' isin). */
   isin(values: readonly Literal[]): Series {
     if (!Array.isArray(values)) throw invalidArgType('values', 'an array of numbers, strings or booleans', values);
@@ -209,7 +264,9 @@ export class Series {
     const splitEvery = splitEveryOf(opts);
     const name = collectionName(`series-${how}`, this.frame, this.expr, ddof, splitEvery);
     const { layer } = treeReduction({
-      name, inputs: this.frame.keys, splitEvery,
+      name,
+      inputs: this.frame.keys,
+      splitEvery,
       perPartition: (input) => [dfKernels.moments, input, this.expr],
       aggregate: (partials, final) => [dfKernels.momentsAggregate, partials, final, how, ddof],
     });
@@ -217,19 +274,33 @@ export class Series {
   }
 
   /** The sum of the present values. */
-  sum(opts?: ReductionOptions): Scalar<number> { return this.#reduce('sum', 1, opts); }
+  sum(opts?: ReductionOptions): Scalar<number> {
+    return this.#reduce('sum', 1, opts);
+  }
   /** Values that are not missing (NaN). */
-  count(opts?: ReductionOptions): Scalar<number> { return this.#reduce('count', 1, opts); }
+  count(opts?: ReductionOptions): Scalar<number> {
+    return this.#reduce('count', 1, opts);
+  }
   /** The mean of the present values. */
-  mean(opts?: ReductionOptions): Scalar<number> { return this.#reduce('mean', 1, opts); }
+  mean(opts?: ReductionOptions): Scalar<number> {
+    return this.#reduce('mean', 1, opts);
+  }
   /** The smallest value (NaN when none). */
-  min(opts?: ReductionOptions): Scalar<number> { return this.#reduce('min', 1, opts); }
+  min(opts?: ReductionOptions): Scalar<number> {
+    return this.#reduce('min', 1, opts);
+  }
   /** The largest value (NaN when none). */
-  max(opts?: ReductionOptions): Scalar<number> { return this.#reduce('max', 1, opts); }
+  max(opts?: ReductionOptions): Scalar<number> {
+    return this.#reduce('max', 1, opts);
+  }
   /** The variance (`ddof` default 1, as pandas). */
-  var(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('var', opts?.ddof ?? 1, opts); }
+  var(opts?: ReductionOptions & { ddof?: number }): Scalar<number> {
+    return this.#reduce('var', opts?.ddof ?? 1, opts);
+  }
   /** The standard deviation (`ddof` default 1). */
-  std(opts?: ReductionOptions & { ddof?: number }): Scalar<number> { return this.#reduce('std', opts?.ddof ?? 1, opts); }
+  std(opts?: ReductionOptions & { ddof?: number }): Scalar<number> {
+    return this.#reduce('std', opts?.ddof ?? 1, opts);
+  }
 
   /** [value, count] rows, the most frequent first (pandas' value_counts; the count column is 'count'). */
   valueCounts(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
@@ -306,12 +377,13 @@ export class GroupBy {
    * by the keys unless `sort: false`; groups whose key is missing (NaN) are dropped, as pandas' dropna.
    */
   agg(spec: AggSpec | AggHow, opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
-    const entries: [string, AggHow[], boolean][] = typeof spec === 'string'
-      ? this.#values().map((c) => [c, [spec], false])
-      : (() => {
-        validateOptionalObject(spec as unknown, 'spec');
-        return Object.entries(spec).map(([c, how]) => [c, Array.isArray(how) ? how : [how], Array.isArray(how)] as [string, AggHow[], boolean]);
-      })();
+    const entries: [string, AggHow[], boolean][] =
+      typeof spec === 'string'
+        ? this.#values().map((c) => [c, [spec], false])
+        : (() => {
+            validateOptionalObject(spec as unknown, 'spec');
+            return Object.entries(spec).map(([c, how]) => [c, Array.isArray(how) ? how : [how], Array.isArray(how)] as [string, AggHow[], boolean]);
+          })();
     if (entries.length === 0) throw invalidArgValue('spec', spec, 'names no column to aggregate');
     const outputs: { name: string; how: AggHow; source: string }[] = [];
     for (const [source, hows, many] of entries) for (const how of hows) outputs.push({ name: many ? `${source}_${how}` : source, how, source });
@@ -339,7 +411,7 @@ export class GroupBy {
     const partials: PartialSpec[] = [];
     const partialOf = (source: string, op: PartialSpec['op']): string => {
       let p = partials.find((x) => x.source === source && x.op === op);
-      if (p === undefined) partials.push(p = { name: `__${op}_${partials.length}`, source, op });
+      if (p === undefined) partials.push((p = { name: `__${op}_${partials.length}`, source, op }));
       return p.name;
     };
     const keyFields = this.by.map((k) => fieldOf(this.frame.fields, k, where));
@@ -352,49 +424,78 @@ export class GroupBy {
         throw Object.assign(new TypeError(`cannot ${how} the strings of column '${source}'`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
       }
       switch (how) {
-        case 'sum': return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum')] };
-        case 'count': return { name, how, source, type: 'int32', partials: [partialOf(source, 'count')] };
-        case 'size': return { name, how, source, type: 'int32', partials: [partialOf('', 'count')] };
-        case 'mean': return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum'), partialOf(source, 'count')] };
-        case 'var': case 'std': return { name, how, source, type: 'float64', ddof, partials: [partialOf(source, 'sum'), partialOf(source, 'count'), partialOf(source, 'sumsq')] };
-        default: return { name, how, source, type: field.type, partials: [partialOf(source, how)] };
+        case 'sum':
+          return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum')] };
+        case 'count':
+          return { name, how, source, type: 'int32', partials: [partialOf(source, 'count')] };
+        case 'size':
+          return { name, how, source, type: 'int32', partials: [partialOf('', 'count')] };
+        case 'mean':
+          return { name, how, source, type: 'float64', partials: [partialOf(source, 'sum'), partialOf(source, 'count')] };
+        case 'var':
+        case 'std':
+          return { name, how, source, type: 'float64', ddof, partials: [partialOf(source, 'sum'), partialOf(source, 'count'), partialOf(source, 'sumsq')] };
+        default:
+          return { name, how, source, type: field.type, partials: [partialOf(source, how)] };
       }
     });
     const fields: Field[] = [...keyFields, ...specs.map((s) => ({ name: s.name, type: s.type }))];
     const name = collectionName('groupby-agg', this.frame, this.by, specs, sort, splitEvery);
     const keys = this.by;
     const { layer } = treeReduction({
-      name, inputs: this.frame.keys, splitEvery,
+      name,
+      inputs: this.frame.keys,
+      splitEvery,
       perPartition: (input) => [dfKernels.groupbyPartial, input, keys, partials],
-      aggregate: (parts, final) => (final
-        ? [dfKernels.groupbyFinal, parts, keys, partials, specs, sort, `${name}`]
-        : [dfKernels.groupbyCombine, parts, keys, partials]),
+      aggregate: (parts, final) =>
+        final ? [dfKernels.groupbyFinal, parts, keys, partials, specs, sort, `${name}`] : [dfKernels.groupbyCombine, parts, keys, partials],
     });
     return new DataFrame(withLayer([this.frame], name, layer), name, 1, fields, name);
   }
 
   #each(how: AggHow, opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
-    return this.#aggregate(this.#values().map((c) => ({ name: c, how, source: c })), opts);
+    return this.#aggregate(
+      this.#values().map((c) => ({ name: c, how, source: c })),
+      opts,
+    );
   }
 
   /** Each group's sum per column. */
-  sum(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('sum', opts); }
+  sum(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('sum', opts);
+  }
   /** Each group's mean per column. */
-  mean(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('mean', opts); }
+  mean(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('mean', opts);
+  }
   /** Non-missing values per group. */
-  count(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('count', opts); }
+  count(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('count', opts);
+  }
   /** Each group's smallest value per column. */
-  min(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('min', opts); }
+  min(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('min', opts);
+  }
   /** Each group's largest value per column. */
-  max(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('max', opts); }
+  max(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('max', opts);
+  }
   /** Each group's variance per column (`ddof` default 1). */
-  var(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('var', opts); }
+  var(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
+    return this.#each('var', opts);
+  }
   /** Each group's standard deviation per column. */
-  std(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame { return this.#each('std', opts); }
+  std(opts?: ReductionOptions & { sort?: boolean; ddof?: number }): DataFrame {
+    return this.#each('std', opts);
+  }
   /** Each group's first row's values. */
-  first(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('first', opts); }
+  first(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('first', opts);
+  }
   /** Each group's last row's values. */
-  last(opts?: ReductionOptions & { sort?: boolean }): DataFrame { return this.#each('last', opts); }
+  last(opts?: ReductionOptions & { sort?: boolean }): DataFrame {
+    return this.#each('last', opts);
+  }
   /** Rows per group, in a column named `name` (default 'size'). */
   size(opts?: ReductionOptions & { sort?: boolean; name?: string }): DataFrame {
     return this.#aggregate([{ name: opts?.name ?? 'size', how: 'size', source: '' }], opts);
@@ -420,7 +521,11 @@ export class Rolling {
     const cols = f.fields.filter((x) => x.type === 'float64' || x.type === 'int32').map((x) => x.name);
     const name = collectionName(`rolling-${how}`, f, this.window, this.minPeriods);
     const layer: Graph = {};
-    const tails = f.keys.map((key, i) => { const k = `${name}-tail-${i}`; layer[k] = [dfKernels.tail, ref(key), this.window - 1]; return k; });
+    const tails = f.keys.map((key, i) => {
+      const k = `${name}-tail-${i}`;
+      layer[k] = [dfKernels.tail, ref(key), this.window - 1];
+      return k;
+    });
     f.keys.forEach((key, i) => {
       // Up to window - 1 earlier partitions, nearest last (a small partition may not reach back far enough alone).
       const before: KeyRef[] = [];
@@ -431,18 +536,39 @@ export class Rolling {
     return new DataFrame(withLayer([f], name, layer), name, f.npartitions, fields, name);
   }
   /** The sum of each window. */
-  sum(): DataFrame { return this.#apply('sum'); }
+  sum(): DataFrame {
+    return this.#apply('sum');
+  }
   /** The mean of each window. */
-  mean(): DataFrame { return this.#apply('mean'); }
+  mean(): DataFrame {
+    return this.#apply('mean');
+  }
   /** The smallest value of each window. */
-  min(): DataFrame { return this.#apply('min'); }
+  min(): DataFrame {
+    return this.#apply('min');
+  }
   /** The largest value of each window. */
-  max(): DataFrame { return this.#apply('max'); }
+  max(): DataFrame {
+    return this.#apply('max');
+  }
   /** The present values of each window. */
-  count(): DataFrame { return this.#apply('count'); }
+  count(): DataFrame {
+    return this.#apply('count');
+  }
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, S: 1000, min: 60_000, T: 60_000, h: 3_600_000, H: 3_600_000, d: 86_400_000, D: 86_400_000, W: 7 * 86_400_000 };
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  S: 1000,
+  min: 60_000,
+  T: 60_000,
+  h: 3_600_000,
+  H: 3_600_000,
+  d: 86_400_000,
+  D: 86_400_000,
+  W: 7 * 86_400_000,
+};
 
 /** A frequency ('1h', '15min', '30s', 'D') in milliseconds. */
 export function frequencyMs(freq: string): number {
@@ -516,7 +642,13 @@ export class DataFrame extends Collection<arrow.Table> {
   }
 
   /** A frame of one task per partition of this one. */
-  #perPartition(name: string, task: (input: KeyRef, i: number) => unknown[], fields: readonly Field[], rows: Lineage | string = name, parents: readonly Collection<unknown>[] = []): DataFrame {
+  #perPartition(
+    name: string,
+    task: (input: KeyRef, i: number) => unknown[],
+    fields: readonly Field[],
+    rows: Lineage | string = name,
+    parents: readonly Collection<unknown>[] = [],
+  ): DataFrame {
     const layer: Graph = {};
     for (let i = 0; i < this.npartitions; i++) layer[partitionKey(name, i)] = task(ref(partitionKey(this.name, i)), i);
     return new DataFrame(withLayer([this, ...parents], name, layer), name, this.npartitions, fields, rows);
@@ -556,7 +688,10 @@ export class DataFrame extends Collection<arrow.Table> {
     const outputs: [string, Expr][] = this.fields.map((f) => [mapping[f.name] ?? f.name, { op: 'col', name: f.name }]);
     const fields = this.fields.map((f) => ({ name: mapping[f.name] ?? f.name, type: f.type }));
     const name = collectionName('rename', this, outputs);
-    const lineage: Lineage = { rows: this.lineage.rows, columns: Object.fromEntries(this.fields.map((f) => [mapping[f.name] ?? f.name, this.lineage.columns[f.name]!])) };
+    const lineage: Lineage = {
+      rows: this.lineage.rows,
+      columns: Object.fromEntries(this.fields.map((f) => [mapping[f.name] ?? f.name, this.lineage.columns[f.name]!])),
+    };
     return this.#perPartition(name, (input) => [dfKernels.project, input, outputs], fields, lineage);
   }
 
@@ -589,13 +724,17 @@ export class DataFrame extends Collection<arrow.Table> {
 
   /** The rows where the boolean Series is true (Dask's df[mask]). */
   filter(mask: Series): DataFrame {
-    if (!(mask instanceof Series)) throw invalidArgType('mask', 'a boolean Series (df.col(\'a\').gt(0))', mask);
+    if (!(mask instanceof Series)) throw invalidArgType('mask', "a boolean Series (df.col('a').gt(0))", mask);
     const expr = this.#exprOf(mask, 'mask');
     const type = typeOf(expr, this.fields, this.#where());
-    if (type !== 'bool') throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+    if (type !== 'bool')
+      throw Object.assign(new TypeError(`a filter must be a boolean Series, not ${type} ('${mask.name}')`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const name = collectionName('filter', this, expr);
     // Fewer rows, in order, with the same values: Series of this frame still line up with it.
-    return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields, { rows: [name, ...this.lineage.rows], columns: this.lineage.columns });
+    return this.#perPartition(name, (input) => [dfKernels.filter, input, expr], this.fields, {
+      rows: [name, ...this.lineage.rows],
+      columns: this.lineage.columns,
+    });
   }
 
   /** Rows by a boolean Series, and optionally some columns (pandas' df.loc[mask, columns]). */
@@ -622,7 +761,8 @@ export class DataFrame extends Collection<arrow.Table> {
    */
   resample(on: string, freq: string): GroupBy {
     const f = fieldOf(this.fields, on, this.#where());
-    if (f.type !== 'timestamp' && f.type !== 'float64' && f.type !== 'int32') throw Object.assign(new TypeError(`resample: '${on}' is ${f.type}, not a timestamp`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+    if (f.type !== 'timestamp' && f.type !== 'float64' && f.type !== 'int32')
+      throw Object.assign(new TypeError(`resample: '${on}' is ${f.type}, not a timestamp`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const step = frequencyMs(freq);
     return this.assign({ [on]: new Series(this, { op: 'floor', a: { op: 'col', name: on }, step }, on) }).groupby(on);
   }
@@ -656,7 +796,9 @@ export class DataFrame extends Collection<arrow.Table> {
     const splitEvery = splitEveryOf(opts);
     const name = collectionName('drop-duplicates', this, cols, splitEvery);
     const { layer } = treeReduction({
-      name, inputs: this.keys, splitEvery,
+      name,
+      inputs: this.keys,
+      splitEvery,
       perPartition: (input) => [dfKernels.dedupe, input, cols],
       aggregate: (parts) => [dfKernels.dedupeConcat, parts, cols, name],
     });
@@ -681,7 +823,11 @@ export class DataFrame extends Collection<arrow.Table> {
       for (let j = 0; j < n; j++) layer[`${name}-pick-${i}-${j}`] = [kernels.getItem, ref(split), j];
     }
     for (let j = 0; j < n; j++) {
-      layer[partitionKey(name, j)] = [dfKernels.concat, Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)), `partition ${j} of ${name}`];
+      layer[partitionKey(name, j)] = [
+        dfKernels.concat,
+        Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)),
+        `partition ${j} of ${name}`,
+      ];
     }
     return new DataFrame(withLayer([this], name, layer), name, n, this.fields, name);
   }
@@ -703,15 +849,22 @@ export class DataFrame extends Collection<arrow.Table> {
     else if (opts.leftOn !== undefined || opts.rightOn !== undefined) {
       leftOn = names(opts.leftOn ?? [], 'options.leftOn');
       rightOn = names(opts.rightOn ?? [], 'options.rightOn');
-      if (leftOn.length !== rightOn.length) throw invalidArgValue('options.rightOn', opts.rightOn, `names ${rightOn.length} columns and leftOn ${leftOn.length}`);
+      if (leftOn.length !== rightOn.length)
+        throw invalidArgValue('options.rightOn', opts.rightOn, `names ${rightOn.length} columns and leftOn ${leftOn.length}`);
     } else {
       leftOn = rightOn = this.columns.filter((c) => right.columns.includes(c));
-      if (leftOn.length === 0) throw Object.assign(new RangeError('merge: the dataframes share no column to join on (pass on, or leftOn and rightOn)'), { code: 'ERR_UCX_DATAFRAME_COLUMN' });
+      if (leftOn.length === 0)
+        throw Object.assign(new RangeError('merge: the dataframes share no column to join on (pass on, or leftOn and rightOn)'), {
+          code: 'ERR_UCX_DATAFRAME_COLUMN',
+        });
     }
     const lf = leftOn.map((k) => fieldOf(this.fields, k, this.#where()));
     const rf = rightOn.map((k) => fieldOf(right.fields, k, `the dataframe ${right.name}`));
     lf.forEach((f, i) => {
-      if ((f.type === 'utf8') !== (rf[i]!.type === 'utf8')) throw Object.assign(new TypeError(`merge: the key '${f.name}' is ${f.type} on the left and '${rf[i]!.name}' ${rf[i]!.type} on the right`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+      if ((f.type === 'utf8') !== (rf[i]!.type === 'utf8'))
+        throw Object.assign(new TypeError(`merge: the key '${f.name}' is ${f.type} on the left and '${rf[i]!.name}' ${rf[i]!.type} on the right`), {
+          code: 'ERR_UCX_DATAFRAME_TYPE',
+        });
     });
     const [sx, sy] = opts.suffixes ?? ['_x', '_y'];
     const sharedKeys = leftOn.filter((k, i) => rightOn[i] === k);
@@ -741,7 +894,8 @@ export class DataFrame extends Collection<arrow.Table> {
     const mode = opts.shuffle ?? 'hash';
     if (mode !== 'hash' && mode !== 'broadcast') throw invalidArgValue('options.shuffle', mode, "must be 'hash' or 'broadcast'");
     if (mode === 'broadcast') {
-      if (how === 'right' || how === 'outer') throw invalidArgValue('options.shuffle', mode, `cannot make a ${how} join (each left partition sees the whole right side)`);
+      if (how === 'right' || how === 'outer')
+        throw invalidArgValue('options.shuffle', mode, `cannot make a ${how} join (each left partition sees the whole right side)`);
       const whole = right.npartitions === 1 ? right : right.#gathered();
       const name = collectionName('merge', this, whole, spec, 'broadcast');
       return this.#perPartition(name, (input, i) => [dfKernels.join, input, ref(whole.keys[0]!), spec, `partition ${i} of ${name}`], fields, name, [whole]);
@@ -773,7 +927,11 @@ export class DataFrame extends Collection<arrow.Table> {
     validateInteger(opts?.npartitions, 'options.npartitions', 1, 1 << 16);
     if (opts.npartitions === 1) return this.#gathered();
     if (opts.npartitions === this.npartitions) return this;
-    throw invalidArgValue('options.npartitions', opts.npartitions, 'must be 1 or the current number of partitions (use shuffle(on, { npartitions }) to change it)');
+    throw invalidArgValue(
+      'options.npartitions',
+      opts.npartitions,
+      'must be 1 or the current number of partitions (use shuffle(on, { npartitions }) to change it)',
+    );
   }
 
   /**
@@ -786,7 +944,8 @@ export class DataFrame extends Collection<arrow.Table> {
     for (const k of list) fieldOf(this.fields, k, this.#where());
     const asc = opts.ascending ?? true;
     const ascending = Array.isArray(asc) ? asc : list.map(() => asc);
-    if (ascending.length !== list.length || ascending.some((a) => typeof a !== 'boolean')) throw invalidArgValue('options.ascending', asc, `must be a boolean or ${list.length} of them`);
+    if (ascending.length !== list.length || ascending.some((a) => typeof a !== 'boolean'))
+      throw invalidArgValue('options.ascending', asc, `must be a boolean or ${list.length} of them`);
     const n = opts.npartitions ?? this.npartitions;
     validateInteger(n, 'options.npartitions', 1, 1 << 16);
     const name = collectionName('sort-values', this, list, ascending, n);
@@ -795,7 +954,11 @@ export class DataFrame extends Collection<arrow.Table> {
       layer[partitionKey(name, 0)] = [dfKernels.concatSorted, this.keys.map((k) => ref(k)), list, ascending, name];
       return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name);
     }
-    const samples = this.keys.map((key, i) => { const k = `${name}-sample-${i}`; layer[k] = [dfKernels.sample, ref(key), list[0], 64]; return ref(k); });
+    const samples = this.keys.map((key, i) => {
+      const k = `${name}-sample-${i}`;
+      layer[k] = [dfKernels.sample, ref(key), list[0], 64];
+      return ref(k);
+    });
     const bounds = `${name}-boundaries`;
     layer[bounds] = [dfKernels.boundaries, samples, n];
     for (let i = 0; i < this.npartitions; i++) {
@@ -804,15 +967,25 @@ export class DataFrame extends Collection<arrow.Table> {
       for (let j = 0; j < n; j++) layer[`${name}-pick-${i}-${j}`] = [kernels.getItem, ref(split), j];
     }
     for (let j = 0; j < n; j++) {
-      layer[partitionKey(name, j)] = [dfKernels.concatSorted, Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)), list, ascending, `partition ${j} of ${name}`];
+      layer[partitionKey(name, j)] = [
+        dfKernels.concatSorted,
+        Array.from({ length: this.npartitions }, (_, i) => ref(`${name}-pick-${i}-${j}`)),
+        list,
+        ascending,
+        `partition ${j} of ${name}`,
+      ];
     }
     return new DataFrame(withLayer([this], name, layer), name, n, this.fields, name);
   }
 
   /** The `n` rows with the largest (or smallest) values of `column`. */
-  nlargest(n: number, column: string): DataFrame { return this.#top(n, column, false); }
+  nlargest(n: number, column: string): DataFrame {
+    return this.#top(n, column, false);
+  }
   /** The `n` rows with the smallest values of `column`. */
-  nsmallest(n: number, column: string): DataFrame { return this.#top(n, column, true); }
+  nsmallest(n: number, column: string): DataFrame {
+    return this.#top(n, column, true);
+  }
   #top(n: number, column: string, ascending: boolean): DataFrame {
     validateInteger(n, 'n', 0, Number.MAX_SAFE_INTEGER);
     fieldOf(this.fields, column, this.#where());
@@ -839,7 +1012,11 @@ export class DataFrame extends Collection<arrow.Table> {
     const from = npartitions === -1 ? this.npartitions : npartitions;
     const name = collectionName('head', this, n, from);
     const layer: Graph = {};
-    const parts = this.keys.slice(0, from).map((key, i) => { const k = `${name}-part-${i}`; layer[k] = [dfKernels.head, ref(key), n]; return ref(k); });
+    const parts = this.keys.slice(0, from).map((key, i) => {
+      const k = `${name}-part-${i}`;
+      layer[k] = [dfKernels.head, ref(key), n];
+      return ref(k);
+    });
     layer[partitionKey(name, 0)] = [dfKernels.headConcat, parts, n, name];
     return new DataFrame(withLayer([this], name, layer), name, 1, this.fields, name).compute(computeOptions);
   }
@@ -848,18 +1025,28 @@ export class DataFrame extends Collection<arrow.Table> {
   len(opts?: ReductionOptions): Scalar<number> {
     const splitEvery = splitEveryOf(opts);
     const name = collectionName('len', this, splitEvery);
-    const { layer } = treeReduction({ name, inputs: this.keys, splitEvery, perPartition: (input) => [dfKernels.countRows, input], aggregate: (partials) => [dfKernels.sumNumbers, partials] });
+    const { layer } = treeReduction({
+      name,
+      inputs: this.keys,
+      splitEvery,
+      perPartition: (input) => [dfKernels.countRows, input],
+      aggregate: (partials) => [dfKernels.sumNumbers, partials],
+    });
     return new Scalar<number>(withLayer([this], name, layer), name);
   }
 
   /** Pearson correlations of the numeric columns (or `columns`), pairwise complete: a table with a 'column' column and one per column (pandas' corr). */
   corr(columns?: readonly string[], opts?: ReductionOptions): DataFrame {
     const list = columns === undefined ? this.fields.filter((f) => f.type !== 'utf8').map((f) => f.name) : names(columns, 'columns');
-    for (const c of list) if (fieldOf(this.fields, c, this.#where()).type === 'utf8') throw Object.assign(new TypeError(`corr: '${c}' holds strings`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+    for (const c of list)
+      if (fieldOf(this.fields, c, this.#where()).type === 'utf8')
+        throw Object.assign(new TypeError(`corr: '${c}' holds strings`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
     const splitEvery = splitEveryOf(opts);
     const name = collectionName('corr', this, list, splitEvery);
     const { layer } = treeReduction({
-      name, inputs: this.keys, splitEvery,
+      name,
+      inputs: this.keys,
+      splitEvery,
       perPartition: (input) => [dfKernels.corr, input, list],
       aggregate: (partials, final) => [dfKernels.corrAggregate, partials, final, list, name],
     });
@@ -872,7 +1059,10 @@ export class DataFrame extends Collection<arrow.Table> {
    * map_partitions). Its columns: `meta` if given, else what fn gives for an empty table (called
    * here, once, as Dask does; so fn must be synchronous then).
    */
-  mapPartitions(fn: UserFunction<(table: arrow.Table, ...args: never[]) => arrow.Table | Promise<arrow.Table>>, opts: { meta?: Field[] | arrow.Schema; args?: unknown[] } = {}): DataFrame {
+  mapPartitions(
+    fn: UserFunction<(table: arrow.Table, ...args: never[]) => arrow.Table | Promise<arrow.Table>>,
+    opts: { meta?: Field[] | arrow.Schema; args?: unknown[] } = {},
+  ): DataFrame {
     if (!isModuleRef(fn)) toCode(fn, 'fn');
     validateOptionalObject(opts, 'options');
     const args = opts.args ?? [];
@@ -882,7 +1072,10 @@ export class DataFrame extends Collection<arrow.Table> {
     else {
       if (typeof fn !== 'function') throw invalidArgValue('options.meta', undefined, 'is needed for a moduleFunction() (its columns cannot be found here)');
       const result = (fn as (t: arrow.Table, ...a: unknown[]) => unknown)(partToTable(emptyPart(this.fields, 'meta')), ...args);
-      if (!(result instanceof arrow.Table)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table synchronously for an empty table (or pass options.meta)'), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+      if (!(result instanceof arrow.Table))
+        throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table synchronously for an empty table (or pass options.meta)'), {
+          code: 'ERR_UCX_DATAFRAME_TYPE',
+        });
       meta = fieldsOf(tableToPart(result, 'meta'));
     }
     const name = collectionName('map-partitions', this, fn, args, meta);
@@ -915,7 +1108,11 @@ export class DataFrame extends Collection<arrow.Table> {
     // Writing is a side effect: a fresh name each time, so that a second call writes again.
     const name = collectionName(op, this, files, Symbol('write'));
     const layer: Graph = {};
-    const written = this.keys.map((key, i) => { const k = `${name}-part-${i}`; layer[k] = task(ref(key), files[i]!); return ref(k); });
+    const written = this.keys.map((key, i) => {
+      const k = `${name}-part-${i}`;
+      layer[k] = task(ref(key), files[i]!);
+      return ref(k);
+    });
     layer[partitionKey(name, 0)] = [dfKernels.collectPaths, written];
     return new Scalar<string[]>(withLayer([this], name, layer), name).compute(opts);
   }

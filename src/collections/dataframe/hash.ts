@@ -10,7 +10,7 @@ const u32 = new Uint32Array(f64.buffer);
 /** A 32-bit hash of a number, equal for equal values (0 and -0, and every NaN, alike). */
 export function hashNumber(x: number): number {
   if ((x | 0) === x) return Math.imul(x ^ (x >>> 16), 0x45d9f3b) >>> 0;
-  if (x !== x) return 0x7ff80000;  // NaN
+  if (x !== x) return 0x7ff80000; // NaN
   f64[0] = x;
   let h = Math.imul(u32[0]! ^ 0x9e3779b9, 0x85ebca6b) ^ u32[1]!;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -110,13 +110,19 @@ function factorizeInts(v: Int32Array, n: number): Factorized {
       const at = slots[s]!;
       if (at === 0) {
         g = ngroups++;
-        if (g === keys.length) { keys = grow(keys); first = grow(first); }
+        if (g === keys.length) {
+          keys = grow(keys);
+          first = grow(first);
+        }
         keys[g] = x;
         first[g] = i;
         slots[s] = g + 1;
         break;
       }
-      if (keys[at - 1] === x) { g = at - 1; break; }
+      if (keys[at - 1] === x) {
+        g = at - 1;
+        break;
+      }
       s = (s + 1) & mask;
     }
     codes[i] = g;
@@ -155,13 +161,19 @@ function factorizeNumbers(v: Float64Array | Uint8Array | Int32Array, n: number):
       const at = slots[s]!;
       if (at === 0) {
         g = ngroups++;
-        if (g === keys.length) { keys = grow(keys); first = grow(first); }
+        if (g === keys.length) {
+          keys = grow(keys);
+          first = grow(first);
+        }
         keys[g] = x;
         first[g] = i;
         slots[s] = g + 1;
         break;
       }
-      if (sameNumber(keys[at - 1]!, x)) { g = at - 1; break; }
+      if (sameNumber(keys[at - 1]!, x)) {
+        g = at - 1;
+        break;
+      }
       s = (s + 1) & mask;
     }
     codes[i] = g;
@@ -205,13 +217,19 @@ function factorizeStrings(col: Column, n: number): Factorized {
       const at = slots[s]!;
       if (at === 0) {
         g = ngroups++;
-        if (g === first.length) { first = grow(first); hashes = grow(hashes); }
+        if (g === first.length) {
+          first = grow(first);
+          hashes = grow(hashes);
+        }
         first[g] = i;
         hashes[g] = h;
         slots[s] = g + 1;
         break;
       }
-      if (hashes[at - 1] === h && equal(first[at - 1]!, i)) { g = at - 1; break; }
+      if (hashes[at - 1] === h && equal(first[at - 1]!, i)) {
+        g = at - 1;
+        break;
+      }
       s = (s + 1) & mask;
     }
     codes[i] = g;

@@ -2,7 +2,20 @@
 // (docs/collections.md, "DataFrame"). Partitions of typed-array columns; readCsv, readParquet,
 // fromArrow; column expressions, filters, groupby aggregations (tree reductions), hash-shuffle
 // joins, sorting; computed on a local scheduler or a distributed Client, results as Arrow tables.
-export { DataFrame, Series, GroupBy, Rolling, Scalar, frequencyMs, type AggSpec, type Lineage, type MergeOptions, type ReductionOptions, type SeriesLike, type UserFunction } from './frame.js';
+export {
+  DataFrame,
+  Series,
+  GroupBy,
+  Rolling,
+  Scalar,
+  frequencyMs,
+  type AggSpec,
+  type Lineage,
+  type MergeOptions,
+  type ReductionOptions,
+  type SeriesLike,
+  type UserFunction,
+} from './frame.js';
 export { readCsv, readParquet, fromArrow, fromColumns, concat, type ReadCsvOptions, type ReadParquetOptions } from './io.js';
 export type { AggHow, JoinHow } from './kernels.js';
 export { parquetToTable, tableToParquet } from './kernels.js';

@@ -35,7 +35,8 @@ export function readCsv(paths: string | readonly string[], opts: ReadCsvOptions 
   const { blocksize, sep = ',', parseDates = [], dtype = {}, usecols } = opts;
   if (blocksize !== undefined) validateInteger(blocksize, 'options.blocksize', 1, Number.MAX_SAFE_INTEGER);
   if (typeof sep !== 'string' || sep.length !== 1 || sep.charCodeAt(0) > 127) throw invalidArgValue('options.sep', sep, 'must be one ASCII character');
-  if (!Array.isArray(parseDates) || parseDates.some((c) => typeof c !== 'string')) throw invalidArgType('options.parseDates', 'an array of column names', parseDates);
+  if (!Array.isArray(parseDates) || parseDates.some((c) => typeof c !== 'string'))
+    throw invalidArgType('options.parseDates', 'an array of column names', parseDates);
   validateOptionalObject(dtype as unknown, 'options.dtype');
   for (const [c, t] of Object.entries(dtype)) if (!DTYPES.includes(t)) throw invalidArgValue(`options.dtype.${c}`, t, `must be one of ${DTYPES.join(', ')}`);
   const files = expandPaths(paths);
@@ -43,15 +44,27 @@ export function readCsv(paths: string | readonly string[], opts: ReadCsvOptions 
   const fields = inferCsvSchema(files[0]!, format);
   const blocks: CsvBlock[] = [];
   for (const file of files) {
-    if (blocksize === undefined) { blocks.push({ path: file, start: 0, end: null }); continue; }
+    if (blocksize === undefined) {
+      blocks.push({ path: file, start: 0, end: null });
+      continue;
+    }
     const size = fs.statSync(file).size;
     for (let start = 0; start < Math.max(size, 1); start += blocksize) blocks.push({ path: file, start, end: Math.min(start + blocksize, size) });
   }
-  const stats = files.map((file) => { const s = fs.statSync(file); return [file, s.size, s.mtimeMs]; });
+  const stats = files.map((file) => {
+    const s = fs.statSync(file);
+    return [file, s.size, s.mtimeMs];
+  });
   const name = collectionName('read-csv', stats, blocksize ?? null, format);
   const layer: Graph = {};
   blocks.forEach((block, i) => {
-    layer[partitionKey(name, i)] = [dfKernels.readCsv, block, fields, format, `partition ${i} of ${name}, ${block.path}${block.end !== null ? ` bytes ${block.start}-${block.end}` : ''}`];
+    layer[partitionKey(name, i)] = [
+      dfKernels.readCsv,
+      block,
+      fields,
+      format,
+      `partition ${i} of ${name}, ${block.path}${block.end !== null ? ` bytes ${block.start}-${block.end}` : ''}`,
+    ];
   });
   const df = new DataFrame(new Map([[name, layer]]), name, blocks.length, fields, name);
   return usecols === undefined ? df : df.select(usecols);
@@ -73,20 +86,32 @@ export function readParquet(paths: string | readonly string[], opts: ReadParquet
     fields = tableFields(parquetToTable(fs.readFileSync(files[0]!), undefined, 65_536), files[0]!);
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_UCX_DATAFRAME_UNSUPPORTED_TYPE') throw error;
-    throw Object.assign(new Error(`${files[0]} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`, { cause: error }), { code: 'ERR_UCX_DATAFRAME_PARQUET', path: files[0] });
+    throw Object.assign(new Error(`${files[0]} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`, { cause: error }), {
+      code: 'ERR_UCX_DATAFRAME_PARQUET',
+      path: files[0],
+    });
   }
   if (opts.columns !== undefined) {
     const all = fields;
     fields = opts.columns.map((c) => {
       const f = all.find((x) => x.name === c);
-      if (f === undefined) throw Object.assign(new RangeError(`no column '${c}' in ${files[0]} (columns: ${all.map((x) => x.name).join(', ')})`), { code: 'ERR_UCX_DATAFRAME_COLUMN', path: files[0] });
+      if (f === undefined)
+        throw Object.assign(new RangeError(`no column '${c}' in ${files[0]} (columns: ${all.map((x) => x.name).join(', ')})`), {
+          code: 'ERR_UCX_DATAFRAME_COLUMN',
+          path: files[0],
+        });
       return f;
     });
   }
-  const stats = files.map((file) => { const s = fs.statSync(file); return [file, s.size, s.mtimeMs]; });
+  const stats = files.map((file) => {
+    const s = fs.statSync(file);
+    return [file, s.size, s.mtimeMs];
+  });
   const name = collectionName('read-parquet', stats, fields);
   const layer: Graph = {};
-  files.forEach((file, i) => { layer[partitionKey(name, i)] = [dfKernels.readParquet, file, fields, `partition ${i} of ${name}, ${file}`]; });
+  files.forEach((file, i) => {
+    layer[partitionKey(name, i)] = [dfKernels.readParquet, file, fields, `partition ${i} of ${name}, ${file}`];
+  });
   return new DataFrame(new Map([[name, layer]]), name, files.length, fields, name);
 }
 
@@ -110,7 +135,10 @@ export function fromArrow(table: arrow.Table, opts: { npartitions?: number } = {
 }
 
 /** Columns of values (typed arrays, or arrays of numbers, strings or booleans) as a dataframe. */
-export function fromColumns(columns: Record<string, ArrayLike<number> | readonly (string | boolean | number)[]>, opts: { npartitions?: number } = {}): DataFrame {
+export function fromColumns(
+  columns: Record<string, ArrayLike<number> | readonly (string | boolean | number)[]>,
+  opts: { npartitions?: number } = {},
+): DataFrame {
   validateOptionalObject(columns as unknown, 'columns');
   const vectors: Record<string, arrow.Vector> = {};
   for (const [c, values] of Object.entries(columns)) {
@@ -129,12 +157,16 @@ export function fromColumns(columns: Record<string, ArrayLike<number> | readonly
  * order with select first).
  */
 export function concat(frames: readonly DataFrame[]): DataFrame {
-  if (!Array.isArray(frames) || frames.length === 0 || frames.some((f) => !(f instanceof DataFrame))) throw invalidArgType('frames', 'a non-empty array of DataFrames', frames);
+  if (!Array.isArray(frames) || frames.length === 0 || frames.some((f) => !(f instanceof DataFrame)))
+    throw invalidArgType('frames', 'a non-empty array of DataFrames', frames);
   const fields = frames[0]!.fields;
   const signature = (f: DataFrame): string => f.fields.map((x) => `${x.name}:${x.type}`).join(',');
   for (const f of frames) {
     if (signature(f) !== signature(frames[0]!)) {
-      throw Object.assign(new TypeError(`concat: the frames' columns differ (${signature(frames[0]!)} and ${signature(f)}): select and cast them alike first`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+      throw Object.assign(
+        new TypeError(`concat: the frames' columns differ (${signature(frames[0]!)} and ${signature(f)}): select and cast them alike first`),
+        { code: 'ERR_UCX_DATAFRAME_TYPE' },
+      );
     }
   }
   const name = collectionName('concat', ...frames);

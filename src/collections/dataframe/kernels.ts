@@ -12,8 +12,21 @@ import { readCsvBlock } from './csv.js';
 import { evaluate, evaluateMask, type Expr } from './expr.js';
 import { argsort, bucketsOf, factorize, jointKeys } from './hash.js';
 import {
-  asFloat64, column, concatParts, emptyPart, fieldsOf, filterRows, partError, sliceRows, stringAt, takeColumn, takeRows,
-  type Column, type DType, type Field, type Part,
+  asFloat64,
+  column,
+  concatParts,
+  emptyPart,
+  fieldsOf,
+  filterRows,
+  partError,
+  sliceRows,
+  stringAt,
+  takeColumn,
+  takeRows,
+  type Column,
+  type DType,
+  type Field,
+  type Part,
 } from './part.js';
 
 export { readCsvBlock };
@@ -50,9 +63,15 @@ export async function readParquetFile(path: string, fields: Field[], origin: str
   }
   let table: arrow.Table;
   try {
-    table = parquetToTable(bytes, fields.map((f) => f.name));
+    table = parquetToTable(
+      bytes,
+      fields.map((f) => f.name),
+    );
   } catch (error) {
-    throw Object.assign(partError('ERR_UCX_DATAFRAME_PARQUET', origin, `${path} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`), { cause: error, path });
+    throw Object.assign(
+      partError('ERR_UCX_DATAFRAME_PARQUET', origin, `${path} is no Parquet file this reader can read: ${(error as Error).message ?? String(error)}`),
+      { cause: error, path },
+    );
   }
   return tableToPart(table, origin, fields);
 }
@@ -80,9 +99,20 @@ export function tableToParquet(table: arrow.Table): Uint8Array {
 /** What a groupby aggregation computes per group. */
 export type AggHow = 'sum' | 'count' | 'mean' | 'min' | 'max' | 'size' | 'var' | 'std' | 'first' | 'last';
 /** A partial aggregate column: `op` of the column `source` ('' for size). */
-export interface PartialSpec { name: string; source: string; op: 'sum' | 'count' | 'min' | 'max' | 'sumsq' | 'first' | 'last' }
+export interface PartialSpec {
+  name: string;
+  source: string;
+  op: 'sum' | 'count' | 'min' | 'max' | 'sumsq' | 'first' | 'last';
+}
 /** A final output column: how it is made from the partial columns. */
-export interface OutputSpec { name: string; how: AggHow; source: string; type: DType; partials: string[]; ddof?: number }
+export interface OutputSpec {
+  name: string;
+  how: AggHow;
+  source: string;
+  type: DType;
+  partials: string[];
+  ddof?: number;
+}
 
 /**
  * Each group's partial aggregates in one partition: the key columns (each group's first row), then
@@ -99,14 +129,27 @@ export function groupbyPartial(part: Part, keys: string[], partials: PartialSpec
     for (const c of keyCols) {
       if (c.type !== 'float64' && c.type !== 'timestamp') continue;
       const v = c.values;
-      for (let i = 0; i < n; i++) if (v[i] !== v[i]) { mask[i] = 0; missing = true; }
+      for (let i = 0; i < n; i++)
+        if (v[i] !== v[i]) {
+          mask[i] = 0;
+          missing = true;
+        }
     }
     if (missing) rows = filterRows(part, mask);
   }
   const cols = keys.map((k) => column(rows, k));
   const { codes, ngroups, first } = factorize(cols, rows.numRows);
   const out: Column[] = cols.map((c) => takeColumn(c, first));
-  for (const spec of partials) out.push(aggregateColumn(spec, spec.op === 'count' && spec.source === '' ? null : spec.source === '' ? null : column(rows, spec.source), codes, ngroups, rows.numRows));
+  for (const spec of partials)
+    out.push(
+      aggregateColumn(
+        spec,
+        spec.op === 'count' && spec.source === '' ? null : spec.source === '' ? null : column(rows, spec.source),
+        codes,
+        ngroups,
+        rows.numRows,
+      ),
+    );
   return { numRows: ngroups, columns: out, origin: part.origin };
 }
 
@@ -121,24 +164,48 @@ function aggregateColumn(spec: PartialSpec, col: Column | null, codes: Int32Arra
   }
   if (op === 'first' || op === 'last') {
     const at = new Int32Array(ngroups).fill(-1);
-    if (op === 'first') { for (let i = n - 1; i >= 0; i--) at[codes[i]!] = i; } else for (let i = 0; i < n; i++) at[codes[i]!] = i;
+    if (op === 'first') {
+      for (let i = n - 1; i >= 0; i--) at[codes[i]!] = i;
+    } else for (let i = 0; i < n; i++) at[codes[i]!] = i;
     return takeColumn(col, at, name);
   }
   if (col.type === 'utf8') throw Object.assign(new TypeError(`cannot ${op} the strings of column '${col.name}'`), { code: 'ERR_UCX_DATAFRAME_TYPE' });
   const v = col.values;
   if (op === 'count') {
     const out = new Float64Array(ngroups);
-    if (col.type === 'float64' || col.type === 'timestamp') { for (let i = 0; i < n; i++) if (v[i] === v[i]) out[codes[i]!]!++; } else for (let i = 0; i < n; i++) out[codes[i]!]!++;
+    if (col.type === 'float64' || col.type === 'timestamp') {
+      for (let i = 0; i < n; i++) if (v[i] === v[i]) out[codes[i]!]!++;
+    } else for (let i = 0; i < n; i++) out[codes[i]!]!++;
     return { name, type: 'float64', values: out };
   }
   if (op === 'sum' || op === 'sumsq') {
     const out = new Float64Array(ngroups);
-    if (op === 'sum') { for (let i = 0; i < n; i++) { const x = v[i]!; if (x === x) out[codes[i]!]! += x; } } else for (let i = 0; i < n; i++) { const x = v[i]!; if (x === x) out[codes[i]!]! += x * x; }
+    if (op === 'sum') {
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (x === x) out[codes[i]!]! += x;
+      }
+    } else
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (x === x) out[codes[i]!]! += x * x;
+      }
     return { name, type: 'float64', values: out };
   }
   // min / max: NaN where a group has no value; the column's own type otherwise.
   const out = new Float64Array(ngroups).fill(NaN);
-  if (op === 'min') { for (let i = 0; i < n; i++) { const x = v[i]!; const g = codes[i]!; if (x === x && !(out[g]! <= x)) out[g] = x; } } else for (let i = 0; i < n; i++) { const x = v[i]!; const g = codes[i]!; if (x === x && !(out[g]! >= x)) out[g] = x; }
+  if (op === 'min') {
+    for (let i = 0; i < n; i++) {
+      const x = v[i]!;
+      const g = codes[i]!;
+      if (x === x && !(out[g]! <= x)) out[g] = x;
+    }
+  } else
+    for (let i = 0; i < n; i++) {
+      const x = v[i]!;
+      const g = codes[i]!;
+      if (x === x && !(out[g]! >= x)) out[g] = x;
+    }
   if (col.type === 'int32' || col.type === 'bool') return { name, type: col.type, values: col.type === 'int32' ? Int32Array.from(out) : Uint8Array.from(out) };
   return { name, type: col.type, values: out };
 }
@@ -167,15 +234,25 @@ export function groupbyFinal(partials: Part[], keys: string[], specs: PartialSpe
     const p = o.partials.map((name) => column(combined, name).values as Float64Array);
     let values: Float64Array | Int32Array | Uint8Array;
     switch (o.how) {
-      case 'sum': case 'count': case 'size': values = p[0]!; break;
-      case 'min': case 'max': case 'first': case 'last': cols.push({ ...column(combined, o.partials[0]!), name: o.name }); continue;
+      case 'sum':
+      case 'count':
+      case 'size':
+        values = p[0]!;
+        break;
+      case 'min':
+      case 'max':
+      case 'first':
+      case 'last':
+        cols.push({ ...column(combined, o.partials[0]!), name: o.name });
+        continue;
       case 'mean': {
         const out = new Float64Array(n);
         for (let i = 0; i < n; i++) out[i] = p[0]![i]! / p[1]![i]!;
         values = out;
         break;
       }
-      case 'var': case 'std': {
+      case 'var':
+      case 'std': {
         const out = new Float64Array(n);
         const ddof = o.ddof ?? 1;
         for (let i = 0; i < n; i++) {
@@ -193,13 +270,27 @@ export function groupbyFinal(partials: Part[], keys: string[], specs: PartialSpe
   }
   const result: Part = { numRows: n, columns: cols, origin };
   if (!sort || n <= 1) return result;
-  return takeRows(result, argsort(keys.map((k) => column(result, k)), n, keys.map(() => true)));
+  return takeRows(
+    result,
+    argsort(
+      keys.map((k) => column(result, k)),
+      n,
+      keys.map(() => true),
+    ),
+  );
 }
 
 /** The rows sorted by `by` (NaN last), stable. */
 export function sortPart(part: Part, by: string[], ascending: boolean[]): Part {
   if (part.numRows <= 1) return part;
-  return takeRows(part, argsort(by.map((k) => column(part, k)), part.numRows, ascending));
+  return takeRows(
+    part,
+    argsort(
+      by.map((k) => column(part, k)),
+      part.numRows,
+      ascending,
+    ),
+  );
 }
 
 /** The partial results, concatenated and sorted (valueCounts: by count, largest first). */
@@ -226,12 +317,19 @@ export function dedupeConcat(parts: Part[], subset: string[], origin: string): P
 
 /** The partition cut into `n` by the hash of `keys`: what each output partition gets (picked out with getItem). */
 export function hashSplit(part: Part, keys: string[], n: number): Part[] {
-  const buckets = bucketsOf(keys.map((k) => column(part, k)), part.numRows, n);
+  const buckets = bucketsOf(
+    keys.map((k) => column(part, k)),
+    part.numRows,
+    n,
+  );
   const counts = new Int32Array(n);
   for (let i = 0; i < buckets.length; i++) counts[buckets[i]!]!++;
   const indices = Array.from({ length: n }, (_, j) => new Int32Array(counts[j]!));
   const at = new Int32Array(n);
-  for (let i = 0; i < buckets.length; i++) { const b = buckets[i]!; indices[b]![at[b]!++] = i; }
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i]!;
+    indices[b]![at[b]!++] = i;
+  }
   return indices.map((idx) => takeRows(part, idx));
 }
 
@@ -291,12 +389,23 @@ export function joinParts(left: Part, right: Part, spec: JoinSpec, origin: strin
     const s = start[g]!;
     const e = start[g + 1]!;
     if (s === e) {
-      if (keepLeft) { li[k] = i; ri[k++] = -1; }
+      if (keepLeft) {
+        li[k] = i;
+        ri[k++] = -1;
+      }
       continue;
     }
-    for (let j = s; j < e; j++) { li[k] = i; ri[k++] = rightRows[j]!; }
+    for (let j = s; j < e; j++) {
+      li[k] = i;
+      ri[k++] = rightRows[j]!;
+    }
   }
-  if (matched !== null) for (let i = 0; i < nr; i++) if (matched[codes[nl + i]!] === 0) { li[k] = -1; ri[k++] = i; }
+  if (matched !== null)
+    for (let i = 0; i < nr; i++)
+      if (matched[codes[nl + i]!] === 0) {
+        li[k] = -1;
+        ri[k++] = i;
+      }
   const columns = spec.output.map(([name, side, source]) => {
     if (side === 'left') return takeMaybe(column(left, source), li, name, keepRight);
     if (side === 'right') return takeMaybe(column(right, source), ri, name, keepLeft);
@@ -310,7 +419,14 @@ export function joinParts(left: Part, right: Part, spec: JoinSpec, origin: strin
     const type = lc.type === rc.type ? lc.type : 'float64';
     const picked = new Int32Array(total);
     for (let r = 0; r < total; r++) picked[r] = li[r]! >= 0 ? r : total + r;
-    const both = concatParts([{ numRows: total, columns: [asType(fromLeft, type)], origin }, { numRows: total, columns: [asType(fromRight, type)], origin }], origin, [{ name, type }]);
+    const both = concatParts(
+      [
+        { numRows: total, columns: [asType(fromLeft, type)], origin },
+        { numRows: total, columns: [asType(fromRight, type)], origin },
+      ],
+      origin,
+      [{ name, type }],
+    );
     return takeColumn(both.columns[0]!, picked, name);
   });
   return { numRows: total, columns, origin };
@@ -321,7 +437,10 @@ function takeMaybe(col: Column, indices: Int32Array, name: string, mayMiss: bool
   if (!mayMiss || (col.type !== 'int32' && col.type !== 'bool')) return takeColumn(col, indices, name);
   const v = col.values;
   const out = new Float64Array(indices.length);
-  for (let i = 0; i < indices.length; i++) { const r = indices[i]!; out[i] = r >= 0 ? v[r]! : NaN; }
+  for (let i = 0; i < indices.length; i++) {
+    const r = indices[i]!;
+    out[i] = r >= 0 ? v[r]! : NaN;
+  }
   return { name, type: 'float64', values: out };
 }
 
@@ -371,7 +490,11 @@ export function rangeSplit(part: Part, name: string, boundaries: (number | strin
     else {
       let lo = 0;
       let hi = boundaries.length;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (boundaries[mid]! < v) lo = mid + 1; else hi = mid; }
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (boundaries[mid]! < v) lo = mid + 1;
+        else hi = mid;
+      }
       b = ascending ? lo : nout - 1 - lo;
     }
     bucket[i] = b;
@@ -380,7 +503,10 @@ export function rangeSplit(part: Part, name: string, boundaries: (number | strin
   for (let i = 0; i < n; i++) counts[bucket[i]!]!++;
   const idx = Array.from({ length: nout }, (_, j) => new Int32Array(counts[j]!));
   const at = new Int32Array(nout);
-  for (let i = 0; i < n; i++) { const b = bucket[i]!; idx[b]![at[b]!++] = i; }
+  for (let i = 0; i < n; i++) {
+    const b = bucket[i]!;
+    idx[b]![at[b]!++] = i;
+  }
   return idx.map((ix) => takeRows(part, ix));
 }
 
@@ -439,18 +565,25 @@ export function momentsAggregate(partials: number[][], final: boolean, how: stri
   if (!final) return out;
   const [count, sum, sumsq, min, max] = out as [number, number, number, number, number];
   switch (how) {
-    case 'count': return count;
-    case 'sum': return sum;
-    case 'mean': return count === 0 ? NaN : sum / count;
-    case 'min': return count === 0 ? NaN : min;
-    case 'max': return count === 0 ? NaN : max;
-    case 'var': case 'std': {
+    case 'count':
+      return count;
+    case 'sum':
+      return sum;
+    case 'mean':
+      return count === 0 ? NaN : sum / count;
+    case 'min':
+      return count === 0 ? NaN : min;
+    case 'max':
+      return count === 0 ? NaN : max;
+    case 'var':
+    case 'std': {
       if (count - ddof <= 0) return NaN;
       const mean = sum / count;
       const v = Math.max(0, (sumsq - count * mean * mean) / (count - ddof));
       return how === 'std' ? Math.sqrt(v) : v;
     }
-    default: throw new RangeError(`unknown reduction '${how}'`);
+    default:
+      throw new RangeError(`unknown reduction '${how}'`);
   }
 }
 
@@ -471,12 +604,22 @@ export function corrPartial(part: Part, names: string[]): number[][] {
     for (let b = a; b < cols.length; b++) {
       const x = cols[a]!;
       const y = cols[b]!;
-      let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      let n = 0,
+        sa = 0,
+        sb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let i = 0; i < x.length; i++) {
         const u = x[i]!;
         const w = y[i]!;
         if (u !== u || w !== w) continue;
-        n++; sa += u; sb += w; saa += u * u; sbb += w * w; sab += u * w;
+        n++;
+        sa += u;
+        sb += w;
+        saa += u * u;
+        sbb += w * w;
+        sab += u * w;
       }
       out.push([n, sa, sb, saa, sbb, sab]);
     }
@@ -504,8 +647,17 @@ export function corrAggregate(partials: number[][][], final: boolean, names: str
   }
   const labels = new TextEncoder().encode(names.join(''));
   const offsets = new Int32Array(k + 1);
-  names.forEach((name, i) => { offsets[i + 1] = offsets[i]! + new TextEncoder().encode(name).length; });
-  return { numRows: k, columns: [{ name: 'column', type: 'utf8', values: labels, offsets }, ...names.map((name, j) => ({ name, type: 'float64' as DType, values: Float64Array.from(matrix, (row) => row[j]!) }))], origin };
+  names.forEach((name, i) => {
+    offsets[i + 1] = offsets[i]! + new TextEncoder().encode(name).length;
+  });
+  return {
+    numRows: k,
+    columns: [
+      { name: 'column', type: 'utf8', values: labels, offsets },
+      ...names.map((name, j) => ({ name, type: 'float64' as DType, values: Float64Array.from(matrix, (row) => row[j]!) })),
+    ],
+    origin,
+  };
 }
 
 // ---- windows ----
@@ -520,7 +672,14 @@ export function tailPart(part: Part, n: number): Part {
  * `before` (the previous partitions' last rows) in front: `how` of each window with at least
  * `minPeriods` values, NaN otherwise (pandas' rolling(window, min_periods)).
  */
-export function rollingPart(before: Part[], part: Part, names: string[], window: number, minPeriods: number, how: 'sum' | 'mean' | 'min' | 'max' | 'count'): Part {
+export function rollingPart(
+  before: Part[],
+  part: Part,
+  names: string[],
+  window: number,
+  minPeriods: number,
+  how: 'sum' | 'mean' | 'min' | 'max' | 'count',
+): Part {
   const head = concatParts(before, part.origin, fieldsOf(part));
   const pre = Math.min(head.numRows, window - 1);
   const ctx = concatParts([sliceRows(head, head.numRows - pre, head.numRows), part], part.origin, fieldsOf(part));
@@ -531,11 +690,15 @@ export function rollingPart(before: Part[], part: Part, names: string[], window:
     for (let i = 0; i < part.numRows; i++) {
       const end = pre + i + 1;
       const from = Math.max(0, end - window);
-      let count = 0, sum = 0, min = Infinity, max = -Infinity;
+      let count = 0,
+        sum = 0,
+        min = Infinity,
+        max = -Infinity;
       for (let j = from; j < end; j++) {
         const x = v[j]!;
         if (x !== x) continue;
-        count++; sum += x;
+        count++;
+        sum += x;
         if (x < min) min = x;
         if (x > max) max = x;
       }
@@ -556,7 +719,12 @@ export async function mapPartitionKernel(fn: unknown, part: Part, args: unknown[
   const f = await callable(fn);
   const result = await f(partToTable(part), ...args);
   if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch)) {
-    throw partError('ERR_UCX_DATAFRAME_TYPE', part, `mapPartitions: fn gave ${result === null ? 'null' : typeof result === 'object' ? (result as object).constructor?.name : typeof result}, not an Arrow Table`, TypeError);
+    throw partError(
+      'ERR_UCX_DATAFRAME_TYPE',
+      part,
+      `mapPartitions: fn gave ${result === null ? 'null' : typeof result === 'object' ? (result as object).constructor?.name : typeof result}, not an Arrow Table`,
+      TypeError,
+    );
   }
   return tableToPart(result, part.origin, fields);
 }
@@ -565,7 +733,8 @@ export async function mapPartitionKernel(fn: unknown, part: Part, args: unknown[
 export async function metaOf(fn: unknown, fields: Field[], args: unknown[]): Promise<Field[]> {
   const f = await callable(fn);
   const result = await f(partToTable(emptyPart(fields, 'meta')), ...args);
-  if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch)) throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table'), { code: 'ERR_UCX_DATAFRAME_TYPE' });
+  if (!(result instanceof arrow.Table) && !(result instanceof arrow.RecordBatch))
+    throw Object.assign(new TypeError('mapPartitions: fn must return an Arrow Table'), { code: 'ERR_UCX_DATAFRAME_TYPE' });
   return fieldsOf(tableToPart(result, 'meta'));
 }
 
@@ -577,9 +746,21 @@ function csvField(col: Column, i: number, sep: string): string {
       const v = stringAt(col, i);
       return v.includes(sep) || v.includes('"') || v.includes('\n') || v.includes('\r') ? `"${v.replace(/"/g, '""')}"` : v;
     }
-    case 'bool': return col.values[i] === 1 ? 'True' : 'False';
-    case 'timestamp': { const ms = col.values[i]!; return Number.isNaN(ms) ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ''); }
-    default: { const x = col.values[i]!; return Number.isNaN(x) ? '' : String(x); }
+    case 'bool':
+      return col.values[i] === 1 ? 'True' : 'False';
+    case 'timestamp': {
+      const ms = col.values[i]!;
+      return Number.isNaN(ms)
+        ? ''
+        : new Date(ms)
+            .toISOString()
+            .replace('T', ' ')
+            .replace(/\.000Z$|Z$/, '');
+    }
+    default: {
+      const x = col.values[i]!;
+      return Number.isNaN(x) ? '' : String(x);
+    }
   }
 }
 

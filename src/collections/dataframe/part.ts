@@ -39,7 +39,12 @@ export function isNumeric(type: DType): boolean {
 }
 
 /** A coded error about a partition: its message names the partition (and its file). */
-export function partError(code: string, part: Pick<Part, 'origin'> | string, message: string, Kind: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor = Error): Error {
+export function partError(
+  code: string,
+  part: Pick<Part, 'origin'> | string,
+  message: string,
+  Kind: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor = Error,
+): Error {
   const origin = typeof part === 'string' ? part : part.origin;
   return Object.assign(new Kind(`${message} (${origin})`), { code, origin });
 }
@@ -54,10 +59,14 @@ export function column(part: Part, name: string): Column {
 
 export function emptyColumn(field: Field): Column {
   switch (field.type) {
-    case 'int32': return { name: field.name, type: 'int32', values: new Int32Array(0) };
-    case 'bool': return { name: field.name, type: 'bool', values: new Uint8Array(0) };
-    case 'utf8': return { name: field.name, type: 'utf8', values: new Uint8Array(0), offsets: new Int32Array(1) };
-    default: return { name: field.name, type: field.type, values: new Float64Array(0) };
+    case 'int32':
+      return { name: field.name, type: 'int32', values: new Int32Array(0) };
+    case 'bool':
+      return { name: field.name, type: 'bool', values: new Uint8Array(0) };
+    case 'utf8':
+      return { name: field.name, type: 'utf8', values: new Uint8Array(0), offsets: new Int32Array(1) };
+    default:
+      return { name: field.name, type: field.type, values: new Float64Array(0) };
   }
 }
 
@@ -96,7 +105,10 @@ export function stringColumn(name: string, strings: readonly string[]): Column {
   const encoded = strings.map((s) => encoder.encode(s));
   const offsets = new Int32Array(strings.length + 1);
   let total = 0;
-  encoded.forEach((bytes, i) => { total += bytes.length; offsets[i + 1] = total; });
+  encoded.forEach((bytes, i) => {
+    total += bytes.length;
+    offsets[i + 1] = total;
+  });
   const values = new Uint8Array(total);
   encoded.forEach((bytes, i) => values.set(bytes, offsets[i]!));
   return { name, type: 'utf8', values, offsets };
@@ -185,7 +197,12 @@ export function concatParts(parts: readonly Part[], origin: string, fields?: rea
   if (nonEmpty.length === 0) return emptyPart(schema, origin);
   if (nonEmpty.length === 1) return { ...nonEmpty[0]!, origin };
   const numRows = nonEmpty.reduce((n, p) => n + p.numRows, 0);
-  const columns = schema.map((field) => concatColumns(nonEmpty.map((p) => column(p, field.name)), field));
+  const columns = schema.map((field) =>
+    concatColumns(
+      nonEmpty.map((p) => column(p, field.name)),
+      field,
+    ),
+  );
   return { numRows, columns, origin };
 }
 
@@ -193,7 +210,10 @@ export function concatColumns(cols: readonly Column[], field: Field): Column {
   if (field.type === 'utf8') {
     let rows = 0;
     let bytes = 0;
-    for (const c of cols) { rows += c.offsets!.length - 1; bytes += c.values.length; }
+    for (const c of cols) {
+      rows += c.offsets!.length - 1;
+      bytes += c.values.length;
+    }
     const values = new Uint8Array(bytes);
     const offsets = new Int32Array(rows + 1);
     let r = 0;
@@ -215,7 +235,7 @@ export function concatColumns(cols: readonly Column[], field: Field): Column {
   let at = 0;
   for (const c of cols) {
     if (c.values.constructor === Ctor) values.set(c.values as never, at);
-    else for (let i = 0; i < c.values.length; i++) values[at + i] = c.values[i]!;  // int32 into float64
+    else for (let i = 0; i < c.values.length; i++) values[at + i] = c.values[i]!; // int32 into float64
     at += c.values.length;
   }
   return { name: field.name, type: field.type, values };

@@ -31,7 +31,7 @@ export async function bruckAllgather<T>(call: CollectiveCall, value: T): Promise
     const to = (rank - distance + size) % size;
     const from = (rank + distance) % size;
     const sent = call.sendObject(to, pack(parts.slice(0, count)));
-    parts.push(...unpack(await call.recvObject(from) as Buffer));
+    parts.push(...unpack((await call.recvObject(from)) as Buffer));
     await sent;
   }
   return inRankOrder(value, parts, rank, size);
@@ -57,7 +57,5 @@ export async function allgatherDoubling(call: CollectiveCall, blocks: Blocks<Uin
 
 /** Allgather of equal blocks, received in place; block `rank` is this rank's own, already there. */
 export function allgatherBlocks(call: CollectiveCall, blocks: Blocks<Uint8Array>): Promise<void> {
-  return allgatherAlgorithm(call.size) === 'recursive-doubling'
-    ? allgatherDoubling(call, blocks, 'Allgather')
-    : ringAllgather(call, blocks, 0, 'Allgather');
+  return allgatherAlgorithm(call.size) === 'recursive-doubling' ? allgatherDoubling(call, blocks, 'Allgather') : ringAllgather(call, blocks, 0, 'Allgather');
 }

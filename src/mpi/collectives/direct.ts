@@ -14,7 +14,11 @@ export async function alltoallObjects<T>(call: CollectiveCall, values: readonly 
     const to = (rank + i) % size;
     const from = (rank - i + size) % size;
     work.push(call.sendObject(to, values[to]));
-    work.push(call.recvObject(from).then((value) => { result[from] = value as T; }));
+    work.push(
+      call.recvObject(from).then((value) => {
+        result[from] = value as T;
+      }),
+    );
   }
   await Promise.all(work);
   return result;
@@ -59,8 +63,11 @@ export async function gatherv(call: CollectiveCall, own: Uint8Array | null, bloc
     return;
   }
   await alongside(
-    () => { if (own !== null) copyBlock(blocks!.block(root), own, 'Gatherv'); },
-    () => Promise.all(call.others().map((r) => call.recvBlock(r, blocks!.block(r), 'Gatherv'))));
+    () => {
+      if (own !== null) copyBlock(blocks!.block(root), own, 'Gatherv');
+    },
+    () => Promise.all(call.others().map((r) => call.recvBlock(r, blocks!.block(r), 'Gatherv'))),
+  );
 }
 
 /** Block i of the root's `blocks` to rank i's `out` (`out` null: the root's IN_PLACE). */
@@ -70,8 +77,11 @@ export async function scatterv(call: CollectiveCall, blocks: Blocks<Uint8Array> 
     return;
   }
   await alongside(
-    () => { if (out !== null) copyBlock(out, blocks!.block(root), 'Scatterv'); },
-    () => Promise.all(call.others().map((r) => call.send(r, blocks!.block(r)))));
+    () => {
+      if (out !== null) copyBlock(out, blocks!.block(root), 'Scatterv');
+    },
+    () => Promise.all(call.others().map((r) => call.send(r, blocks!.block(r)))),
+  );
 }
 
 /**
@@ -81,21 +91,19 @@ export async function scatterv(call: CollectiveCall, blocks: Blocks<Uint8Array> 
 export async function allgatherv(call: CollectiveCall, own: Uint8Array | null, blocks: Blocks<Uint8Array>): Promise<void> {
   const mine = own ?? blocks.block(call.rank);
   await alongside(
-    () => { if (own !== null) copyBlock(blocks.block(call.rank), own, 'Allgatherv'); },
-    () => Promise.all(call.others().flatMap((r) => [
-      call.send(r, mine),
-      call.recvBlock(r, blocks.block(r), 'Allgatherv'),
-    ])));
+    () => {
+      if (own !== null) copyBlock(blocks.block(call.rank), own, 'Allgatherv');
+    },
+    () => Promise.all(call.others().flatMap((r) => [call.send(r, mine), call.recvBlock(r, blocks.block(r), 'Allgatherv')])),
+  );
 }
 
 /** Block j of `out` to rank j; block j of `into` from rank j (this rank's own block is copied across). */
 export async function alltoallv(call: CollectiveCall, out: Blocks<Uint8Array>, into: Blocks<Uint8Array>): Promise<void> {
   await alongside(
     () => copyBlock(into.block(call.rank), out.block(call.rank), 'Alltoallv'),
-    () => Promise.all(call.others().flatMap((r) => [
-      call.send(r, out.block(r)),
-      call.recvBlock(r, into.block(r), 'Alltoallv'),
-    ])));
+    () => Promise.all(call.others().flatMap((r) => [call.send(r, out.block(r)), call.recvBlock(r, into.block(r), 'Alltoallv')])),
+  );
 }
 
 /**

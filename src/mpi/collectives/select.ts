@@ -17,8 +17,13 @@ export const BCAST_SEGMENT = Number(process.env.NODE_UCX_MPI_BCAST_SEGMENT ?? 10
  * steps); for large ones Rabenseifner's on power-of-two sizes, else the ring (both move 2(p-1)/p of the
  * data per rank). `unit`: Op.splitUnit. `forced`: NODE_UCX_MPI_ALLREDUCE, if set.
  */
-export function allreduceAlgorithm(bytes: number, length: number, size: number, unit: number,
-  forced: string | undefined = process.env.NODE_UCX_MPI_ALLREDUCE): AllreduceAlgorithm {
+export function allreduceAlgorithm(
+  bytes: number,
+  length: number,
+  size: number,
+  unit: number,
+  forced: string | undefined = process.env.NODE_UCX_MPI_ALLREDUCE,
+): AllreduceAlgorithm {
   const pow2 = isPowerOfTwo(size);
   if (forced === 'reduce-bcast') return 'reduce-bcast';
   // Ops that must see whole buffers, and buffers of fewer items than ranks, are not split into blocks.

@@ -64,7 +64,7 @@ export async function bcastObject<T>(call: CollectiveCall, value: T, root: numbe
   const tree = new BinomialTree(call.rank, call.size, root);
   const message = call.rank === root ? call.frame(value) : await call.recvFrame(tree.rankOf(tree.parent));
   const sends = tree.children.map((child) => call.sendFrame(tree.rankOf(child), message));
-  const result = call.rank === root ? value : decodeObject(message.body) as T;
+  const result = call.rank === root ? value : (decodeObject(message.body) as T);
   await Promise.all(sends);
   return result;
 }
@@ -74,9 +74,7 @@ export async function bcastBytes(call: CollectiveCall, buf: Data, root: number, 
   const tree = new BinomialTree(call.rank, call.size, root);
   const segments = bcastSegments(byteLength(buf), segment);
   // Every piece's receive is posted at once; each piece goes on to the children as soon as it is in.
-  const receives = call.rank === root
-    ? null
-    : segments.map(([offset, length]) => call.recv(tree.rankOf(tree.parent), slice(buf, offset, length), 'Bcast'));
+  const receives = call.rank === root ? null : segments.map(([offset, length]) => call.recv(tree.rankOf(tree.parent), slice(buf, offset, length), 'Bcast'));
   receives?.forEach(settleQuietly);
   const sends: Promise<void>[] = [];
   for (let i = 0; i < segments.length; i++) {
@@ -142,13 +140,13 @@ export async function scatterObjects<T>(call: CollectiveCall, values: readonly T
     parts = [];
     for (let i = 0; i < size; i++) parts.push(encodeObject(values![(i + root) % size]));
   } else {
-    parts = unpack(await call.recvObject(tree.rankOf(tree.parent)) as Buffer);
+    parts = unpack((await call.recvObject(tree.rankOf(tree.parent))) as Buffer);
   }
   const sends = tree.children.map((child) => {
     const from = child - tree.vr;
     return call.sendObject(tree.rankOf(child), pack(parts.slice(from, from + tree.span(child))));
   });
-  const mine = call.rank === root ? values![root]! : decodeObject(parts[0]!) as T;
+  const mine = call.rank === root ? values![root]! : (decodeObject(parts[0]!) as T);
   await Promise.all(sends);
   return mine;
 }
@@ -169,10 +167,12 @@ export async function gatherBytes(call: CollectiveCall, own: Uint8Array, out: Ui
   else if (tree.children.length === 0) block = own;
   else block = new Uint8Array(span * n);
   if (block !== own && !(isRoot && root === 0 && ownInPlace)) block.set(own, 0);
-  await Promise.all(tree.children.map((child) => {
-    const offset = (child - tree.vr) * n;
-    return call.recv(tree.rankOf(child), block.subarray(offset, offset + tree.span(child) * n), 'Gather');
-  }));
+  await Promise.all(
+    tree.children.map((child) => {
+      const offset = (child - tree.vr) * n;
+      return call.recv(tree.rankOf(child), block.subarray(offset, offset + tree.span(child) * n), 'Gather');
+    }),
+  );
   if (!isRoot) {
     await call.send(tree.rankOf(tree.parent), block.subarray(0, span * n));
     return;
@@ -201,9 +201,11 @@ export async function scatterBytes(call: CollectiveCall, all: Uint8Array | null,
     block = tree.children.length === 0 ? out! : new Uint8Array(tree.span(tree.vr) * n);
     await call.recv(tree.rankOf(tree.parent), block, 'Scatter');
   }
-  await Promise.all(tree.children.map((child) => {
-    const offset = (child - tree.vr) * n;
-    return call.send(tree.rankOf(child), block.subarray(offset, offset + tree.span(child) * n));
-  }));
+  await Promise.all(
+    tree.children.map((child) => {
+      const offset = (child - tree.vr) * n;
+      return call.send(tree.rankOf(child), block.subarray(offset, offset + tree.span(child) * n));
+    }),
+  );
   if (out !== null && block !== out) out.set(block.subarray(0, n));
 }

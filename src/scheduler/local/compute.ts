@@ -40,7 +40,8 @@ export function resolveScheduler(opts: ComputeGraphOptions = {}): LocalScheduler
   if (scheduler === undefined) return getDefaultClient() ?? defaultScheduler;
   if (scheduler === 'distributed') {
     const client = getDefaultClient();
-    if (client === null) throw invalidArgValue('options.scheduler', scheduler, 'names the default Client, and none is set (create a Client, or setDefaultClient())');
+    if (client === null)
+      throw invalidArgValue('options.scheduler', scheduler, 'names the default Client, and none is set (create a Client, or setDefaultClient())');
     return client;
   }
   if (typeof scheduler === 'string' && LOCAL.includes(scheduler)) return scheduler as LocalScheduler;
@@ -75,7 +76,11 @@ export async function computeGraph(graph: Graph, keys: readonly string[], opts: 
 export async function computeOn(computer: GraphComputer, graph: Graph, keys: readonly string[]): Promise<unknown[]> {
   const results = await computer.compute(prepareForTravel(graph), [...keys]);
   if (!Array.isArray(results) || results.length !== keys.length) {
-    throw invalidArgValue('options.scheduler', computer, `resolved compute(graph, keys) with ${Array.isArray(results) ? `${results.length} results for ${keys.length} keys` : 'no array'}`);
+    throw invalidArgValue(
+      'options.scheduler',
+      computer,
+      `resolved compute(graph, keys) with ${Array.isArray(results) ? `${results.length} results for ${keys.length} keys` : 'no array'}`,
+    );
   }
   return results;
 }

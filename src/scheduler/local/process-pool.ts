@@ -11,9 +11,25 @@ import type { TaskError } from '../protocol.js';
 
 const RUNNER = fileURLToPath(new URL('./process-runner.js', import.meta.url));
 
-interface Job { id: number; code: Code; args: unknown[]; settle: (outcome: TaskOutcome) => void; started: number }
-interface Slot { child: ChildProcess; job: Job | null; exited: boolean }
-interface Reply { id: number; ok: boolean; value?: unknown; error?: TaskError; duration: number }
+interface Job {
+  id: number;
+  code: Code;
+  args: unknown[];
+  settle: (outcome: TaskOutcome) => void;
+  started: number;
+}
+interface Slot {
+  child: ChildProcess;
+  job: Job | null;
+  exited: boolean;
+}
+interface Reply {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: TaskError;
+  duration: number;
+}
 
 /**
  * This process's flags, less what cannot apply to the runner: debugger flags (a second process cannot
@@ -48,13 +64,18 @@ export class ProcessPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.settle(closedOutcome('the process pool closed'));
-    await Promise.all(this.#slots.map((slot) => new Promise<void>((done) => {
-      if (slot.exited) return done();
-      slot.child.once('exit', () => done());
-      // Ref'd until it is gone: else a process with nothing else to do would exit before the promise settles.
-      slot.child.ref();
-      slot.child.kill();
-    })));
+    await Promise.all(
+      this.#slots.map(
+        (slot) =>
+          new Promise<void>((done) => {
+            if (slot.exited) return done();
+            slot.child.once('exit', () => done());
+            // Ref'd until it is gone: else a process with nothing else to do would exit before the promise settles.
+            slot.child.ref();
+            slot.child.kill();
+          }),
+      ),
+    );
   }
 
   #spawn(): Slot {
@@ -75,7 +96,8 @@ export class ProcessPool {
       slot.job = null;
       if (job !== null) {
         job.settle({
-          ok: false, duration: performance.now() - job.started,
+          ok: false,
+          duration: performance.now() - job.started,
           error: { name: 'Error', code: 'ERR_SCHEDULER_KILLED_WORKER', message: `the task's process died (${signal ?? `exit code ${code}`})` },
         });
       }
@@ -109,7 +131,15 @@ export class ProcessPool {
       } catch (error) {
         // An argument v8 cannot serialize (a function in the data, say): the task fails, the child stays.
         this.#idle(slot);
-        job.settle({ ok: false, duration: 0, error: { name: 'TypeError', code: 'ERR_SCHEDULER_UNSERIALIZABLE', message: `the task's arguments cannot be sent to a process: ${(error as Error).message}` } });
+        job.settle({
+          ok: false,
+          duration: 0,
+          error: {
+            name: 'TypeError',
+            code: 'ERR_SCHEDULER_UNSERIALIZABLE',
+            message: `the task's arguments cannot be sent to a process: ${(error as Error).message}`,
+          },
+        });
       }
     }
   }

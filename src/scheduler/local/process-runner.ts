@@ -3,7 +3,11 @@
 import { loadCode, type Code } from '../code.js';
 import { taskErrorOf } from '../errors.js';
 
-interface Job { id: number; code: Code; args: unknown[] }
+interface Job {
+  id: number;
+  code: Code;
+  args: unknown[];
+}
 
 if (typeof process.send !== 'function') {
   process.stderr.write('process-runner.js is started by ProcessPool (node-ucx/scheduler), with an IPC channel\n');
@@ -31,7 +35,9 @@ async function run(job: Job): Promise<void> {
   } catch (error) {
     // Functions, symbols, class instances with private state... cannot leave the process.
     reply({
-      id: job.id, ok: false, duration,
+      id: job.id,
+      ok: false,
+      duration,
       error: { name: 'TypeError', code: 'ERR_SCHEDULER_UNSERIALIZABLE', message: `the task's result cannot be sent back: ${(error as Error).message}` },
     });
   }

@@ -47,13 +47,13 @@ const moduleCode = new Map<string, Code>();
 function codeOf(fn: unknown): Code {
   if (typeof fn === 'function') {
     let code = functionCode.get(fn);
-    if (code === undefined) functionCode.set(fn, code = toCode(fn));
+    if (code === undefined) functionCode.set(fn, (code = toCode(fn)));
     return code;
   }
   if (isModuleRef(fn)) {
     const id = `${fn.module}#${fn.export}`;
     let code = moduleCode.get(id);
-    if (code === undefined) moduleCode.set(id, code = toCode(fn));
+    if (code === undefined) moduleCode.set(id, (code = toCode(fn)));
     return code;
   }
   return toCode(fn);

@@ -10,11 +10,17 @@ export class Heap<T> {
     this.#less = less;
   }
 
-  get size(): number { return this.#items.length; }
+  get size(): number {
+    return this.#items.length;
+  }
 
-  has(item: T): boolean { return this.#index.has(item); }
+  has(item: T): boolean {
+    return this.#index.has(item);
+  }
 
-  peek(): T | undefined { return this.#items[0]; }
+  peek(): T | undefined {
+    return this.#items[0];
+  }
 
   push(item: T): void {
     if (this.#index.has(item)) return;

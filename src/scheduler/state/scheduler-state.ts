@@ -78,8 +78,14 @@ export class Task {
   /** A steal in progress: the worker it goes to once the victim confirms. */
   stealingTo: WorkerState | null = null;
 
-  constructor(key: string, payload: Buffer[] | null, priority: [number, number], retries: number,
-    restrictions: Set<string> | null, resources: Record<string, number> | null) {
+  constructor(
+    key: string,
+    payload: Buffer[] | null,
+    priority: [number, number],
+    retries: number,
+    restrictions: Set<string> | null,
+    resources: Record<string, number> | null,
+  ) {
     this.key = key;
     this.prefix = keyPrefix(key);
     this.payload = payload;
@@ -166,7 +172,7 @@ export function keyPrefix(key: string): string {
 }
 
 function isDigitOrSeparator(code: number): boolean {
-  return (code >= 48 && code <= 57) || code === 95 /* _ */ || code === 46 /* . */;
+  return (code >= 48 && code <= 57) || code === 95 /* _ */ || code === 46; /* . */
 }
 
 function before(a: Task, b: Task): boolean {
@@ -185,7 +191,14 @@ export class SchedulerState {
   readonly durations = new Map<string, number>();
   /** Tasks by status (the dashboard's and schedulerInfo's counts). */
   readonly counts: Record<TaskStatus, number> = {
-    released: 0, waiting: 0, queued: 0, 'no-worker': 0, processing: 0, memory: 0, erred: 0, forgotten: 0,
+    released: 0,
+    waiting: 0,
+    queued: 0,
+    'no-worker': 0,
+    processing: 0,
+    memory: 0,
+    erred: 0,
+    forgotten: 0,
   };
   #order = 0;
   #out: SchedulerInstruction[] = [];
@@ -199,23 +212,57 @@ export class SchedulerState {
   handle(event: SchedulerEvent): SchedulerInstruction[] {
     this.#out = [];
     switch (event.type) {
-      case 'update-graph': this.#updateGraph(event.client, event.tasks, event.wanted); break;
-      case 'release-keys': for (const key of event.keys) this.#release(event.client, key); break;
-      case 'cancel-keys': this.#cancel(event.client, event.keys); break;
-      case 'client-gone': this.#clientGone(event.client); break;
-      case 'scattered': this.#scattered(event.client, event.worker, event.keys); break;
-      case 'worker-added': this.#workerAdded(event.spec, event.now); break;
-      case 'worker-removed': this.#workerRemoved(event.worker, event.reason); break;
-      case 'task-finished': this.#taskFinished(event.worker, event.key, event.nbytes, event.typeName, event.duration); break;
-      case 'task-erred': this.#taskErred(event.worker, event.key, event.error, event.duration); break;
-      case 'missing-data': this.#missingData(event.worker, event.key, event.holder); break;
-      case 'added-keys': this.#addedKeys(event.worker, event.keys); break;
-      case 'steal-response': this.#stealResponse(event.worker, event.key, event.stolen); break;
-      case 'keys-freed': this.#keysFreed(event.worker, event.keys); break;
-      case 'worker-status': this.#workerStatus(event.worker, event.paused); break;
-      case 'heartbeat': this.#heartbeat(event.worker, event.now, event.metrics); break;
-      case 'retire-workers': this.#retireWorkers(event.request, event.workers); break;
-      case 'tick': this.#tick(event.now); break;
+      case 'update-graph':
+        this.#updateGraph(event.client, event.tasks, event.wanted);
+        break;
+      case 'release-keys':
+        for (const key of event.keys) this.#release(event.client, key);
+        break;
+      case 'cancel-keys':
+        this.#cancel(event.client, event.keys);
+        break;
+      case 'client-gone':
+        this.#clientGone(event.client);
+        break;
+      case 'scattered':
+        this.#scattered(event.client, event.worker, event.keys);
+        break;
+      case 'worker-added':
+        this.#workerAdded(event.spec, event.now);
+        break;
+      case 'worker-removed':
+        this.#workerRemoved(event.worker, event.reason);
+        break;
+      case 'task-finished':
+        this.#taskFinished(event.worker, event.key, event.nbytes, event.typeName, event.duration);
+        break;
+      case 'task-erred':
+        this.#taskErred(event.worker, event.key, event.error, event.duration);
+        break;
+      case 'missing-data':
+        this.#missingData(event.worker, event.key, event.holder);
+        break;
+      case 'added-keys':
+        this.#addedKeys(event.worker, event.keys);
+        break;
+      case 'steal-response':
+        this.#stealResponse(event.worker, event.key, event.stolen);
+        break;
+      case 'keys-freed':
+        this.#keysFreed(event.worker, event.keys);
+        break;
+      case 'worker-status':
+        this.#workerStatus(event.worker, event.paused);
+        break;
+      case 'heartbeat':
+        this.#heartbeat(event.worker, event.now, event.metrics);
+        break;
+      case 'retire-workers':
+        this.#retireWorkers(event.request, event.workers);
+        break;
+      case 'tick':
+        this.#tick(event.now);
+        break;
     }
     // Any event may be the one a retirement waited for (a replica arrived, a key was released, a worker left).
     if (this.#retirements.size > 0) this.#checkRetirements();
@@ -235,7 +282,7 @@ export class SchedulerState {
     const fresh: Task[] = [];
     const bad = new Map<Task, TaskError>();
     for (const spec of specs) {
-      if (this.tasks.has(spec.key)) continue;  // a pure key already known: the same computation
+      if (this.tasks.has(spec.key)) continue; // a pure key already known: the same computation
       const restrictions = spec.workers !== undefined && spec.workers.length > 0 ? new Set(spec.workers) : null;
       const resources = spec.resources !== undefined && Object.keys(spec.resources).length > 0 ? { ...spec.resources } : null;
       const ts = new Task(spec.key, spec.payload, [-(spec.priority ?? 0), 0], spec.retries ?? 0, restrictions, resources);
@@ -248,7 +295,11 @@ export class SchedulerState {
       for (const depKey of specByKey.get(ts.key)!.deps) {
         const dep = this.tasks.get(depKey);
         if (dep === undefined || dep.status === 'forgotten') {
-          bad.set(ts, { name: 'KeyError', code: 'ERR_SCHEDULER_MISSING_KEY', message: `${ts.key} depends on '${depKey}', which the scheduler does not know (never submitted, or released)` });
+          bad.set(ts, {
+            name: 'KeyError',
+            code: 'ERR_SCHEDULER_MISSING_KEY',
+            message: `${ts.key} depends on '${depKey}', which the scheduler does not know (never submitted, or released)`,
+          });
           continue;
         }
         if (!ts.deps.includes(dep)) ts.deps.push(dep);
@@ -281,7 +332,12 @@ export class SchedulerState {
       const ts = this.tasks.get(key);
       if (ts !== undefined && isFresh.has(ts)) continue;
       if (ts === undefined) {
-        this.#out.push({ kind: 'client', client, op: 'task-erred', body: { key, error: { name: 'KeyError', code: 'ERR_SCHEDULER_MISSING_KEY', message: `no task '${key}'` } } });
+        this.#out.push({
+          kind: 'client',
+          client,
+          op: 'task-erred',
+          body: { key, error: { name: 'KeyError', code: 'ERR_SCHEDULER_MISSING_KEY', message: `no task '${key}'` } },
+        });
       } else if (ts.status === 'memory') {
         this.#out.push({ kind: 'client', client, op: 'key-in-memory', body: { key, type: ts.type } });
       } else if (ts.status === 'erred') {
@@ -373,8 +429,15 @@ export class SchedulerState {
     }
     // The next link of a chain whose last link runs already: it goes there now (#assignChain).
     const dep = ts.deps[0]!;
-    if (this.config.chainAssignment && ts.deps.length === 1 && dep.status === 'processing' && dep.processingOn !== null &&
-        ts.restrictions === null && ts.resources === null && this.#canRun(dep.processingOn, ts)) {
+    if (
+      this.config.chainAssignment &&
+      ts.deps.length === 1 &&
+      dep.status === 'processing' &&
+      dep.processingOn !== null &&
+      ts.restrictions === null &&
+      ts.resources === null &&
+      this.#canRun(dep.processingOn, ts)
+    ) {
       this.#assign(ts, dep.processingOn);
     }
   }
@@ -444,7 +507,7 @@ export class SchedulerState {
   #requeueChain(ts: Task, ws: WorkerState): void {
     for (const dependent of [...ts.dependents]) {
       if (dependent.status !== 'processing' || dependent.processingOn !== ws) continue;
-      this.#unassign(dependent);  // and the links behind it, in turn
+      this.#unassign(dependent); // and the links behind it, in turn
       this.#freeKeys(ws.address, dependent.key);
       this.#setStatus(dependent, 'waiting');
       dependent.waitingOn = 1;
@@ -492,7 +555,12 @@ export class SchedulerState {
     // Holders of the dependencies first: usually the answer, and far fewer than all workers.
     if (ts.deps.length > 0) {
       const seen = new Set<WorkerState>();
-      for (const dep of ts.deps) for (const ws of dep.whoHas) if (!seen.has(ws)) { seen.add(ws); consider(ws); }
+      for (const dep of ts.deps)
+        for (const ws of dep.whoHas)
+          if (!seen.has(ws)) {
+            seen.add(ws);
+            consider(ws);
+          }
       // Moving the data is worth it only if somewhere else is idle enough to make up for the fetch.
       for (const ws of this.workers.values()) if (!seen.has(ws) && ws.processing.size < ws.nthreads) consider(ws);
       if (best !== null) return best;
@@ -563,8 +631,15 @@ export class SchedulerState {
     if (ws === undefined) return;
     // Sent before it let the key go (a free-keys crossed it): its copy is gone.
     if (ws.freeing.has(key)) return;
-    if (ts === undefined || ts.status === 'forgotten' || ts.status === 'released' || ts.status === 'erred' ||
-        ts.status === 'waiting' || ts.status === 'queued' || ts.status === 'no-worker') {
+    if (
+      ts === undefined ||
+      ts.status === 'forgotten' ||
+      ts.status === 'released' ||
+      ts.status === 'erred' ||
+      ts.status === 'waiting' ||
+      ts.status === 'queued' ||
+      ts.status === 'no-worker'
+    ) {
       // Nobody needs it (released or cancelled meanwhile): the worker lets it go.
       this.#freeKeys(address, key);
       return;
@@ -676,8 +751,7 @@ export class SchedulerState {
   #needed(ts: Task): boolean {
     if (ts.wantedBy.size > 0) return true;
     for (const dependent of ts.dependents) {
-      if (dependent.status === 'waiting' || dependent.status === 'processing' || dependent.status === 'queued' ||
-          dependent.status === 'no-worker') return true;
+      if (dependent.status === 'waiting' || dependent.status === 'processing' || dependent.status === 'queued' || dependent.status === 'no-worker') return true;
     }
     return false;
   }
@@ -696,10 +770,11 @@ export class SchedulerState {
   /** A task nothing can need again (no client, no dependent that is not forgotten) is forgotten. */
   #maybeForget(ts: Task): void {
     if (ts.wantedBy.size > 0) return;
-    for (const dependent of ts.dependents) if (dependent.status !== 'forgotten') {
-      if (ts.status === 'memory') this.#maybeRelease(ts);
-      return;
-    }
+    for (const dependent of ts.dependents)
+      if (dependent.status !== 'forgotten') {
+        if (ts.status === 'memory') this.#maybeRelease(ts);
+        return;
+      }
     if (ts.status === 'memory') {
       this.#maybeRelease(ts);
       if (ts.status === 'memory') return;
@@ -766,10 +841,15 @@ export class SchedulerState {
       ts.suspicious++;
       this.#setStatus(ts, 'released');
       if (ts.suspicious > this.config.allowedFailures) {
-        this.#err(ts, {
-          name: 'KilledWorker', code: 'ERR_SCHEDULER_KILLED_WORKER',
-          message: `${ts.key} was running on ${ts.suspicious} workers that died (the last: ${address}, ${reason})`,
-        }, null);
+        this.#err(
+          ts,
+          {
+            name: 'KilledWorker',
+            code: 'ERR_SCHEDULER_KILLED_WORKER',
+            message: `${ts.key} was running on ${ts.suspicious} workers that died (the last: ${address}, ${reason})`,
+          },
+          null,
+        );
       } else {
         this.#toWaiting(ts);
       }
@@ -898,8 +978,8 @@ export class SchedulerState {
       // The victim's lowest-priority tasks are the ones it would start last.
       let wanted = thief.nthreads - thief.processing.size;
       // Only tasks whose inputs exist: a chain link waiting for the task before it stays with it.
-      const candidates = [...victim.processing].filter((ts) => ts.stealingTo === null && this.#canRun(thief, ts) &&
-        ts.deps.every((dep) => dep.status === 'memory'))
+      const candidates = [...victim.processing]
+        .filter((ts) => ts.stealingTo === null && this.#canRun(thief, ts) && ts.deps.every((dep) => dep.status === 'memory'))
         .sort((a, b) => (before(a, b) ? 1 : -1));
       for (const ts of candidates) {
         if (wanted <= 0 || victim.processing.size <= victim.nthreads + 1) break;
@@ -958,7 +1038,7 @@ export class SchedulerState {
       if ([...ts.whoHas].some((holder) => holder.status !== 'retiring')) continue;
       targets.sort((a, b) => a.nbytes - b.nbytes);
       const target = targets[0]!;
-      target.nbytes += ts.nbytes;  // provisional, corrected when it confirms
+      target.nbytes += ts.nbytes; // provisional, corrected when it confirms
       const keys = plan.get(target) ?? {};
       keys[ts.key] = [...ts.whoHas].map((holder) => holder.address);
       plan.set(target, keys);

@@ -16,9 +16,7 @@ import { Heap } from './heap.js';
 import { keyPrefix } from './scheduler-state.js';
 import type { ComputeTask, TaskError } from '../protocol.js';
 
-export type WTaskStatus =
-  | 'released' | 'waiting' | 'ready' | 'executing' | 'memory' | 'error'
-  | 'fetch' | 'flight' | 'missing' | 'cancelled' | 'resumed';
+export type WTaskStatus = 'released' | 'waiting' | 'ready' | 'executing' | 'memory' | 'error' | 'fetch' | 'flight' | 'missing' | 'cancelled' | 'resumed';
 
 export class WTask {
   readonly key: string;
@@ -117,20 +115,38 @@ export class WorkerState {
   handle(event: WorkerEvent): WorkerInstruction[] {
     this.#out = [];
     switch (event.type) {
-      case 'compute-task': this.#computeTask(event.task); break;
+      case 'compute-task':
+        this.#computeTask(event.task);
+        break;
       case 'free-keys':
         for (const key of event.keys) this.#free(key);
         // Acknowledged: what this worker says of these keys from now on, the scheduler can believe.
         this.#tell('freed', { keys: event.keys });
         break;
-      case 'acquire-replicas': this.#acquire(event.keys); break;
-      case 'steal-request': this.#stealRequest(event.key); break;
-      case 'execute-success': this.#executeEnded(event.key, null, event.nbytes, event.typeName, event.duration); break;
-      case 'execute-failure': this.#executeEnded(event.key, event.error, 0, '', event.duration); break;
-      case 'gather-done': this.#gatherDone(event.worker, event.received, event.missing, event.failed); break;
-      case 'put-data': this.#putData(event.key, event.nbytes); break;
-      case 'pause': this.paused = event.paused; break;
-      case 'peer-removed': this.#peerRemoved(event.worker); break;
+      case 'acquire-replicas':
+        this.#acquire(event.keys);
+        break;
+      case 'steal-request':
+        this.#stealRequest(event.key);
+        break;
+      case 'execute-success':
+        this.#executeEnded(event.key, null, event.nbytes, event.typeName, event.duration);
+        break;
+      case 'execute-failure':
+        this.#executeEnded(event.key, event.error, 0, '', event.duration);
+        break;
+      case 'gather-done':
+        this.#gatherDone(event.worker, event.received, event.missing, event.failed);
+        break;
+      case 'put-data':
+        this.#putData(event.key, event.nbytes);
+        break;
+      case 'pause':
+        this.paused = event.paused;
+        break;
+      case 'peer-removed':
+        this.#peerRemoved(event.worker);
+        break;
     }
     this.#startExecutions();
     this.#startGathers();
@@ -161,9 +177,12 @@ export class WorkerState {
         ts.compute = true;
         this.#tell('task-finished', { key: ts.key, nbytes: ts.nbytes, type: '', duration: 0 });
         return;
-      case 'waiting': case 'ready': case 'executing':
-        return;  // asked twice
-      case 'cancelled': case 'resumed':
+      case 'waiting':
+      case 'ready':
+      case 'executing':
+        return; // asked twice
+      case 'cancelled':
+      case 'resumed':
         // Still executing (or in flight) from before, perhaps only as a dependency: its outcome counts now,
         // as this task's.
         ts.status = 'resumed';
@@ -183,7 +202,7 @@ export class WorkerState {
         this.fetching.remove(ts);
         break;
       default:
-        break;  // released, missing, error: computed afresh
+        break; // released, missing, error: computed afresh
     }
     ts.compute = true;
     ts.payload = task.payload;
@@ -204,8 +223,15 @@ export class WorkerState {
 
   /** A dependency is needed here: fetch it (or say it is missing). `here`: the scheduler thinks we hold it. */
   #need(dep: WTask, here: boolean): void {
-    if (dep.status === 'fetch' || dep.status === 'flight' || dep.status === 'waiting' || dep.status === 'ready' ||
-        dep.status === 'executing' || dep.status === 'resumed') return;
+    if (
+      dep.status === 'fetch' ||
+      dep.status === 'flight' ||
+      dep.status === 'waiting' ||
+      dep.status === 'ready' ||
+      dep.status === 'executing' ||
+      dep.status === 'resumed'
+    )
+      return;
     if (dep.status === 'cancelled') {
       // A fetch (or execution) under way that was let go of: it counts again.
       dep.status = 'resumed';
@@ -267,7 +293,7 @@ export class WorkerState {
           dep.status = 'cancelled';
           dep.previous = 'flight';
         } else if (dep.status === 'resumed') {
-          dep.status = 'cancelled';  // still executing or in flight, as `previous` says
+          dep.status = 'cancelled'; // still executing or in flight, as `previous` says
         } else if (dep.status !== 'cancelled') {
           this.#forget(dep);
         }
@@ -410,7 +436,7 @@ export class WorkerState {
       ts.compute = false;
       if (asked) {
         this.#tell('task-erred', { key, error, duration });
-        ts.payload = null;  // a retry comes as a new compute-task
+        ts.payload = null; // a retry comes as a new compute-task
       }
       if (ts.replica || (ts.dependents.size > 0 && (!asked || ts.whoHas.size > 0))) {
         // Wanted here as data (a replica the scheduler asked for, or a dependency of tasks here, which
