@@ -28,6 +28,31 @@ export function typedLike(like: TypedArray, length: number): TypedArray {
   return new (like.constructor as new (length: number) => TypedArray)(length);
 }
 
+/** Scratch arrays kept for reuse, per typed-array type (at most SCRATCH_KEPT each, none over SCRATCH_MAX_BYTES). */
+const scratchPool = new Map<unknown, TypedArray[]>();
+const SCRATCH_KEPT = 4;
+const SCRATCH_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A scratch array like `like` of at least `length` elements, for a collective's incoming blocks: reused
+ * between calls, since a fresh large one costs its allocation, zeroing and page faults each time (and GC
+ * after). Taken out of the pool while in use, so concurrent calls never share one; giveScratch() returns it.
+ */
+export function takeScratch(like: TypedArray, length: number): TypedArray {
+  const pool = scratchPool.get(like.constructor);
+  const kept = pool?.pop();
+  if (kept !== undefined && kept.length >= length) return kept;
+  return typedLike(like, length);
+}
+
+/** Returns a scratch array once nothing (no pending receive) can write into it any more. */
+export function giveScratch(scratch: TypedArray): void {
+  if (scratch.byteLength > SCRATCH_MAX_BYTES) return;
+  let pool = scratchPool.get(scratch.constructor);
+  if (pool === undefined) scratchPool.set(scratch.constructor, (pool = []));
+  if (pool.length < SCRATCH_KEPT) pool.push(scratch);
+}
+
 export function validateData(data: unknown, name: string): asserts data is Data {
   if (!ArrayBuffer.isView(data) && !isDevice(data)) {
     throw new MPIError('ERR_MPI_TYPE', `${name} must be a TypedArray, Buffer, DataView or DeviceMemory`);

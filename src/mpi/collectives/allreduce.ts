@@ -2,7 +2,7 @@
 // and typed arrays alike (values.ts); the bandwidth-optimal algorithms for large typed arrays work on
 // blocks of the buffer. Reduce_scatter is here too: an allreduce of which each rank keeps one block.
 import type { Op, TypedArray } from '../op.js';
-import { typedLike } from '../buffers.js';
+import { giveScratch, takeScratch } from '../buffers.js';
 import { Blocks, equalCounts } from '../vspec.js';
 import type { CollectiveCall } from './call.js';
 import { allgatherDoubling } from './allgather.js';
@@ -56,7 +56,7 @@ export async function recursiveDoubling<V>(call: CollectiveCall, values: Values<
 export async function rabenseifner(call: CollectiveCall, buf: TypedArray, op: Op): Promise<void> {
   const { rank, size } = call;
   const blocks = new Blocks(buf, equalCounts(buf.length, size, op.splitUnit));
-  const tmp = typedLike(buf, Math.ceil(buf.length / 2) + size);
+  const tmp = takeScratch(buf, Math.ceil(buf.length / 2) + size);
   // A step never writes what an earlier step sent, so sends complete in the background: only receives
   // are on the critical path (a rendezvous send's completion costs the sender another wake-up).
   const sends: Promise<void>[] = [];
@@ -77,6 +77,8 @@ export async function rabenseifner(call: CollectiveCall, buf: TypedArray, op: Op
   // Halving leaves this rank with block `rank` (lo) fully reduced: the allgather starts from there.
   await allgatherDoubling(call, blocks, 'Allreduce');
   await Promise.all(sends);
+  // Every receive into it has completed (on a failure it is dropped instead: nothing is reused then).
+  giveScratch(tmp);
 }
 
 /** Reduce to rank 0 along a tree, then broadcast: for ops that must be combined in rank order. */
