@@ -1,7 +1,7 @@
 // Ring algorithms over blocks of a buffer: each of size - 1 steps sends one block to the right and
 // receives one from the left, so every rank moves (p - 1)/p of the data whatever the size.
 import type { Op, TypedArray } from '../op.js';
-import { giveScratch, takeScratch } from '../buffers.js';
+import { typedLike } from '../buffers.js';
 import type { Blocks } from '../vspec.js';
 import type { CollectiveCall } from './call.js';
 
@@ -13,7 +13,7 @@ export async function ringReduceScatter(call: CollectiveCall, blocks: Blocks<Typ
   const { rank, size } = call;
   const right = (rank + 1) % size;
   const left = (rank - 1 + size) % size;
-  const tmp = takeScratch(blocks.buf, Math.max(...blocks.counts));
+  const tmp = typedLike(blocks.buf, Math.max(...blocks.counts));
   // A block is written (reduced into) at the step before it is sent and never after, so sends complete
   // in the background.
   // Every rank posts its receive before it waits for any send: with 2 ranks both send to each other, and
@@ -28,8 +28,6 @@ export async function ringReduceScatter(call: CollectiveCall, blocks: Blocks<Typ
     op.reduceInto(blocks.block(recvBlock), incoming, false);
   }
   await Promise.all(sends);
-  // Every receive into it has completed (on a failure it is dropped instead).
-  giveScratch(tmp);
 }
 
 /**
