@@ -74,6 +74,9 @@ export class Nanny extends EventEmitter {
     });
     this.#child = child;
     this.#baseRss = null;
+    // A message or signal to a process that is dying fails (EPIPE, ESRCH) with an 'error' event; its
+    // 'exit' follows and decides what happens next. Unheard, the event would crash the process.
+    child.on('error', () => {});
     const started = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -117,7 +120,11 @@ export class Nanny extends EventEmitter {
     const child = this.#child;
     if (child === null || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (child.connected) child.send({ type: 'close' });
+    // The pipe may break under the send (the worker died an instant ago): then a signal.
+    if (child.connected)
+      child.send({ type: 'close' }, (error) => {
+        if (error !== null && error !== undefined) child.kill('SIGTERM');
+      });
     else child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     await exited;
