@@ -6,7 +6,8 @@ import nodePath from 'node:path';
 import { isModuleRef, toCode, type ModuleRef } from '../../scheduler/code.js';
 import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
 import { invalidArgType, invalidArgValue, outOfRange, validateBoolean, validateInteger, validateOptionalObject, validateString } from '../../util/validate.js';
-import { Collection, collectionName, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
+import { Collection, SingleValue, collectionName, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
+import { splitEveryOption } from '../core/reduction.js';
 import {
   arrayError,
   blockIndices,
@@ -367,10 +368,9 @@ export class DArray extends Collection<NDArray> {
   }
 
   #reduce(kind: ReduceKind, dtype: DType, opts: ReduceOptions | undefined, ddof = 0): DArray {
-    validateOptionalObject(opts as unknown, 'options');
-    const { axis, keepdims = false, splitEvery = SPLIT_EVERY } = opts ?? {};
+    const splitEvery = splitEveryOption(opts, SPLIT_EVERY);
+    const { axis, keepdims = false } = opts ?? {};
     validateBoolean(keepdims, 'options.keepdims');
-    validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
     validateInteger(ddof, 'options.ddof', 0, Number.MAX_SAFE_INTEGER);
     let axes: number[];
     if (axis === undefined || axis === null) axes = this.shape.map((_, i) => i);
@@ -430,9 +430,7 @@ export class DArray extends Collection<NDArray> {
    */
   matmul(other: DArray, opts: { splitEvery?: number } = {}): DArray {
     if (!(other instanceof DArray)) throw invalidArgType('other', 'a DArray', other);
-    validateOptionalObject(opts, 'options');
-    const splitEvery = opts.splitEvery ?? SPLIT_EVERY;
-    validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
+    const splitEvery = splitEveryOption(opts, SPLIT_EVERY);
     if (this.ndim !== 2 || other.ndim !== 2) {
       throw arrayError(`matmul: needs two 2-D arrays, not shapes ${formatShape(this.shape)} and ${formatShape(other.shape)}`, 'ERR_UCX_ARRAY_SHAPE');
     }
@@ -800,20 +798,7 @@ export class DArray extends Collection<NDArray> {
 }
 
 /** What toNpy computes: the written file's path. */
-class Written extends Collection<string> {
-  constructor(layers: Layers, name: string) {
-    super(layers, name);
-  }
-  get keys(): readonly string[] {
-    return [`${this.name}-0`];
-  }
-  finalize(results: unknown[]): string {
-    return results[0] as string;
-  }
-  rebuild(layers: Layers): this {
-    return new Written(layers, this.name) as this;
-  }
-}
+class Written extends SingleValue<string> {}
 
 /**
  * The arrays joined along `axis` (NumPy's concatenate): no task, the blocks are reused (the other

@@ -5,8 +5,8 @@ import { isModuleRef, toCode, type ModuleRef } from '../../scheduler/code.js';
 import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
 import { kernels } from '../../scheduler/local/index.js';
 import { invalidArgType, invalidArgValue, validateBoolean, validateInteger, validateOptionalObject } from '../../util/validate.js';
-import { Collection, collectionName, partitionKey, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
-import { treeReduction } from '../core/reduction.js';
+import { Collection, SingleValue, collectionName, partitionKey, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
+import { splitEveryOption, treeReduction } from '../core/reduction.js';
 import { textFilePaths, writeTextLayer, type ToTextFilesOptions } from './io.js';
 import { bagKernels } from './kernels.js';
 import { reduceKernels } from './reduce-kernels.js';
@@ -56,10 +56,7 @@ function label(op: string, fn: unknown): string {
 }
 
 function splitEveryOf(opts: ReductionOptions | undefined): number {
-  validateOptionalObject(opts as unknown, 'options');
-  const splitEvery = opts?.splitEvery ?? SPLIT_EVERY;
-  validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
-  return splitEvery;
+  return splitEveryOption(opts, SPLIT_EVERY);
 }
 
 /** [] or [value]: an optional value as it travels to fold kernels. */
@@ -68,29 +65,7 @@ function optional<O extends object>(opts: O | undefined, field: keyof O): [] | [
 }
 
 /** One lazy value, such as a reduction's result: compute() it, apply() a function to it, or pass it to a Bag method as an argument. */
-export class Item<T = unknown> extends Collection<T> {
-  /** @internal Made by reductions (and Item.apply). */
-  constructor(layers: Layers, name: string) {
-    super(layers, name);
-  }
-
-  /** The key of its one task (the value's key in the graph). */
-  get key(): string {
-    return partitionKey(this.name, 0);
-  }
-
-  get keys(): readonly string[] {
-    return [this.key];
-  }
-
-  finalize(results: unknown[]): T {
-    return results[0] as T;
-  }
-
-  rebuild(layers: Layers): this {
-    return new Item<T>(layers, this.name) as this;
-  }
-
+export class Item<T = unknown> extends SingleValue<T> {
   /** `fn(value, ...args)`, lazily (Dask's Item.apply). */
   apply<U, A extends unknown[] = []>(fn: UserFunction<(value: T, ...args: A) => U>, ...args: { [K in keyof A]: ExtraArg<A[K]> }): Item<Awaited<U>> {
     checkFunction(fn, 'fn');

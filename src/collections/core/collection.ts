@@ -124,6 +124,34 @@ export function asLiteral(value: unknown): unknown {
 }
 
 /** The result type of a collection. */
+/**
+ * A collection of one value in one task: a reduction's result (Dask's Item, Scalar), a written file's path.
+ * Subclasses add what their value can do; rebuild() keeps the subclass.
+ */
+export class SingleValue<T> extends Collection<T> {
+  /** @internal Made by reductions and writers. */
+  constructor(layers: Layers, name: string) {
+    super(layers, name);
+  }
+
+  /** The key of its one task (the value's key in the graph). */
+  get key(): string {
+    return partitionKey(this.name, 0);
+  }
+
+  get keys(): readonly string[] {
+    return [this.key];
+  }
+
+  finalize(results: unknown[]): T {
+    return results[0] as T;
+  }
+
+  rebuild(layers: Layers): this {
+    return new (this.constructor as new (layers: Layers, name: string) => this)(layers, this.name);
+  }
+}
+
 export type ResultOf<C> = C extends Collection<infer R> ? R : never;
 
 /**

@@ -3,8 +3,16 @@
 // splitEvery inputs, so no single task (or thread) receives every partition's partial result at once,
 // and the levels run in parallel.
 import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
-import { outOfRange } from '../../util/validate.js';
+import { outOfRange, validateInteger, validateOptionalObject } from '../../util/validate.js';
 import { partitionKey } from './collection.js';
+
+/** A reduction's `options.splitEvery` (how many partial results a tree node combines), checked; `fallback` when absent. */
+export function splitEveryOption(opts: { splitEvery?: number } | undefined, fallback: number): number {
+  validateOptionalObject(opts as unknown, 'options');
+  const splitEvery = opts?.splitEvery ?? fallback;
+  validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
+  return splitEvery;
+}
 
 export interface TreeReductionSpec {
   /** The reduction's collection name: the final key is partitionKey(name, 0). */

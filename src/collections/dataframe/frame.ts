@@ -8,8 +8,8 @@ import { isModuleRef, toCode, type ModuleRef } from '../../scheduler/code.js';
 import { ref, type Graph, type KeyRef } from '../../scheduler/graph.js';
 import { kernels } from '../../scheduler/local/index.js';
 import { invalidArgType, invalidArgValue, validateBoolean, validateInteger, validateOptionalObject } from '../../util/validate.js';
-import { Collection, collectionName, partitionKey, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
-import { treeReduction } from '../core/reduction.js';
+import { Collection, SingleValue, collectionName, partitionKey, withLayer, type ComputeOptions, type Layers } from '../core/collection.js';
+import { splitEveryOption, treeReduction } from '../core/reduction.js';
 import { arrow, partsToTable, partToTable, tableToPart } from './arrow.js';
 import { columnsOf, typeOf, type BinaryOp, type Expr, type Literal, type UnaryOp } from './expr.js';
 import { dfKernels, type AggHow, type JoinHow, type JoinSpec, type OutputSpec, type PartialSpec } from './kernels.js';
@@ -51,32 +51,11 @@ export interface ReductionOptions {
 }
 
 function splitEveryOf(opts: ReductionOptions | undefined): number {
-  validateOptionalObject(opts as unknown, 'options');
-  const splitEvery = opts?.splitEvery ?? SPLIT_EVERY;
-  validateInteger(splitEvery, 'options.splitEvery', 2, 1 << 20);
-  return splitEvery;
+  return splitEveryOption(opts, SPLIT_EVERY);
 }
 
 /** One value: a reduction's result (Dask's Scalar). */
-export class Scalar<T = number> extends Collection<T> {
-  /** @internal */
-  constructor(layers: Layers, name: string) {
-    super(layers, name);
-  }
-  /** The key of its one task. */
-  get key(): string {
-    return partitionKey(this.name, 0);
-  }
-  get keys(): readonly string[] {
-    return [this.key];
-  }
-  finalize(results: unknown[]): T {
-    return results[0] as T;
-  }
-  rebuild(layers: Layers): this {
-    return new Scalar<T>(layers, this.name) as this;
-  }
-}
+export class Scalar<T = number> extends SingleValue<T> {}
 
 /** An operand of a Series operator: another Series, or a constant. */
 export type SeriesLike = Series | Literal;
