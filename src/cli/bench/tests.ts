@@ -497,15 +497,14 @@ function nextAck(worker: Worker, ack: Buffer, tag: bigint): Promise<unknown> | n
 }
 
 /**
- * msg_rate_batch, sending side: each window is one Batch.tagSendMany of `window` messages from one
- * buffer; at most two windows unacknowledged, the clock stops at the last acknowledgement.
+ * The sending side of the batch bandwidth tests: `sendWindow(count, tag)` issues one window on `batch`;
+ * at most two windows unacknowledged, the clock stops at the last acknowledgement (as in tag_bw).
  */
-async function batchWindows(link: Link, c: Case, runId: number): Promise<Measurement> {
-  const { ep, worker } = link;
+async function batchSendWindows(link: Link, c: Case, runId: number, sendWindow: (batch: Batch, count: number, tag: bigint) => void): Promise<Measurement> {
+  const { worker } = link;
   const batch = worker.batch();
   const tag = BigInt(runId) << 1n;
   const ackTag = tag | 1n;
-  const data = Buffer.alloc(c.size * c.window, 1);
   const ack = Buffer.alloc(ACK_SIZE);
   const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
     const samples = new Float64Array(counts.length);
@@ -519,8 +518,7 @@ async function batchWindows(link: Link, c: Case, runId: number): Promise<Measure
     };
     for (let k = 0; k < counts.length; k++) {
       while (k - done >= 2) await awaitAck();
-      const count = counts[k]!;
-      batch.tagSendMany(ep, count === c.window ? data : data.subarray(0, count * c.size), c.size, tag);
+      sendWindow(batch, counts[k]!, tag);
     }
     while (done < counts.length) await awaitAck();
     await batch.wait();
@@ -533,6 +531,14 @@ async function batchWindows(link: Link, c: Case, runId: number): Promise<Measure
   };
   if (c.warmup > 0) await run(windowCounts(c.warmup, c.window));
   return { ...(await run(windowCounts(c.iters, c.window))), check: null };
+}
+
+/** msg_rate_batch, sending side: each window is one Batch.tagSendMany of `window` messages from one buffer. */
+function batchWindows(link: Link, c: Case, runId: number): Promise<Measurement> {
+  const data = Buffer.alloc(c.size * c.window, 1);
+  return batchSendWindows(link, c, runId, (batch, count, tag) => {
+    batch.tagSendMany(link.ep, count === c.window ? data : data.subarray(0, count * c.size), c.size, tag);
+  });
 }
 
 /** msg_rate_batch, receiving side: a TagReceiver takes whatever has arrived; each full window is acknowledged. */
@@ -558,42 +564,15 @@ async function batchReceiveWindows(link: Link, c: Case, runId: number, receiver:
 
 /**
  * tag_bw_batch, sending side: windows of Batch.tagSend (a rendezvous send is pending, counted by the
- * batch, until the receiver has it); at most two windows unacknowledged, as in tag_bw.
+ * batch, until the receiver has it).
  */
 async function batchBwWindows(link: Link, c: Case, runId: number): Promise<Measurement> {
-  const { ep, worker } = link;
-  const batch = worker.batch();
-  const tag = BigInt(runId) << 1n;
-  const ackTag = tag | 1n;
   const payload = allocate(c.size, c.mem, 1);
-  const ack = Buffer.alloc(ACK_SIZE);
-  const run = async (counts: number[]): Promise<{ samples: Float64Array; totalUs: number }> => {
-    const samples = new Float64Array(counts.length);
-    const acked = new Float64Array(counts.length);
-    const start = performance.now();
-    let done = 0;
-    const awaitAck = async (): Promise<void> => {
-      const waiting = nextAck(worker, ack, ackTag);
-      if (waiting !== null) await waiting;
-      acked[done++] = performance.now();
-    };
-    for (let k = 0; k < counts.length; k++) {
-      while (k - done >= 2) await awaitAck();
-      for (let j = 0; j < counts[k]!; j++) batch.tagSend(ep, payload.data, tag);
-    }
-    while (done < counts.length) await awaitAck();
-    await batch.wait();
-    const end = performance.now();
-    for (let k = 0; k < counts.length; k++) {
-      const from = k >= 2 ? acked[k - 2]! : start;
-      samples[k] = ((acked[k]! - from) * 1000) / (counts[k]! + (k >= 1 ? counts[k - 1]! : 0));
-    }
-    return { samples, totalUs: (end - start) * 1000 };
-  };
-  if (c.warmup > 0) await run(windowCounts(c.warmup, c.window));
-  const measured = await run(windowCounts(c.iters, c.window));
+  const measured = await batchSendWindows(link, c, runId, (batch, count, tag) => {
+    for (let j = 0; j < count; j++) batch.tagSend(link.ep, payload.data, tag);
+  });
   release(payload);
-  return { ...measured, check: null };
+  return measured;
 }
 
 /** tag_bw_batch, receiving side: each window's receives preposted in a Batch (two windows ahead), acknowledged once all are in. */
